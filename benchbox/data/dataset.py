@@ -1,0 +1,111 @@
+"""The on-disk dataset format, shared by import, synth, train, generate and score.
+
+A dataset folder holds:
+
+* ``manifest.csv`` - one row per clip: ``id, path, source, label, offset_seconds,
+  seconds, peak, rms_dbfs, split, sha256`` (``path`` is relative to the folder);
+* ``clips/*.wav`` - 16-bit mono clips at ``sample_rate_hz``, all ``clip_samples`` long;
+* ``dataset.json`` - ``{"format", "sample_rate_hz", "clip_samples", "kind", "normalise", ...}``;
+* ``rejected.csv`` - files the import could not use, with a one-line reason each;
+* ``config.toml`` / ``versions.json`` - the resolved config and library versions.
+
+Legend: N clips, T samples per clip.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.audio import load_audio
+from benchbox.errors import DataError
+
+DATASET_FORMAT = 1
+MANIFEST_COLUMNS = ("id", "path", "source", "label", "offset_seconds", "seconds", "peak", "rms_dbfs", "split", "sha256")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    manifest: pd.DataFrame
+    sample_rate_hz: int
+    clip_samples: int
+    info: dict
+
+    def rows(self, split: str | None = None) -> pd.DataFrame:
+        if split is None:
+            return self.manifest
+        if split not in SPLITS:
+            raise DataError(f"unknown split '{split}'", hint=f"use one of: {', '.join(SPLITS)}")
+        return self.manifest[self.manifest["split"] == split].reset_index(drop=True)
+
+    def clip_paths(self, split: str | None = None) -> list[Path]:
+        return [self.root / p for p in self.rows(split)["path"]]
+
+    def load_clips(self, split: str | None = None) -> np.ndarray:
+        """(N, T) float32 waveforms of one split, each padded/cut to ``clip_samples``."""
+        paths = self.clip_paths(split)
+        out = np.zeros((len(paths), self.clip_samples), dtype=np.float32)  # (N, T)
+        for i, p in enumerate(paths):
+            wave = load_audio(p, self.sample_rate_hz)[: self.clip_samples]
+            out[i, : len(wave)] = wave
+        return out
+
+
+def load_dataset(root: str | Path) -> Dataset:
+    """Open a dataset folder written by ``benchbox data import`` or ``data synth``."""
+    root = Path(root)
+    meta_path, manifest_path = root / "dataset.json", root / "manifest.csv"
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}", hint="create one with `benchbox data import SRC --out DIR` or `benchbox data synth`")
+    if not meta_path.is_file() or not manifest_path.is_file():
+        raise DataError(f"{root} is not a benchbox dataset (no dataset.json/manifest.csv)", hint="import it first with `benchbox data import SRC --out DIR`")
+    try:
+        info = json.loads(meta_path.read_text())
+        manifest = pd.read_csv(manifest_path, dtype={"id": str, "label": str, "source": str})
+    except (json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"{root}: unreadable dataset metadata ({e})", hint="re-run the import into a fresh folder") from None
+    if info.get("format") != DATASET_FORMAT:
+        raise DataError(f"{meta_path}: unknown dataset format {info.get('format')!r}", hint=f"this benchbox reads format {DATASET_FORMAT}; re-import the data")
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    if missing:
+        raise DataError(f"{manifest_path}: missing columns {missing}", hint="re-run the import into a fresh folder")
+    if manifest.empty:
+        raise DataError(f"{manifest_path}: no clips", hint="import a folder that holds audio")
+    manifest["label"] = manifest["label"].fillna("")
+    return Dataset(root, manifest, int(info["sample_rate_hz"]), int(info["clip_samples"]), info)
+
+
+def summarise(ds: Dataset) -> dict:
+    """Counts per split and label, duration stats and rate, for ``benchbox data info``."""
+    m = ds.manifest
+    return {
+        "root": str(ds.root),
+        "kind": ds.info.get("kind", "import"),
+        "sample_rate_hz": ds.sample_rate_hz,
+        "clip_samples": ds.clip_samples,
+        "clip_seconds": ds.clip_samples / ds.sample_rate_hz,
+        "clips": int(len(m)),
+        "sources": int(m["source"].nunique()),
+        "per_split": {s: int((m["split"] == s).sum()) for s in SPLITS},
+        "per_label": {str(k): int(v) for k, v in m["label"].replace("", "(none)").value_counts().sort_index().items()},
+        "step_seconds": {
+            "min": float(m["seconds"].min()),
+            "median": float(m["seconds"].median()),
+            "max": float(m["seconds"].max()),
+        },
+        "rms_dbfs_median": float(m["rms_dbfs"].median()),
+        "rejected": _count_rejected(ds.root),
+    }
+
+
+def _count_rejected(root: Path) -> int:
+    path = root / "rejected.csv"
+    if not path.is_file():
+        return 0
+    return int(len(pd.read_csv(path)))

@@ -1,0 +1,72 @@
+"""Name -> Generator class, and model presets from the top-level ``models/`` folder.
+
+A preset is a TOML file::
+
+    generator = "sashimi"        # a registered name
+    [model]                      # fields of that generator's config dataclass
+    d_model = 64
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchbox.config import from_dict, load_toml, merge, to_dict
+from benchbox.errors import ConfigError, GeneratorError
+from benchbox.generators.base import Generator
+
+GENERATORS: dict[str, type[Generator]] = {}
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def register(cls: type[Generator]) -> type[Generator]:
+    GENERATORS[cls.name] = cls
+    return cls
+
+
+def _ensure_loaded() -> None:
+    # Importing the modules registers their classes.
+    from benchbox.generators import sashimi, wavenet  # noqa: F401
+
+
+def names() -> list[str]:
+    _ensure_loaded()
+    return sorted(GENERATORS)
+
+
+def get(name: str) -> type[Generator]:
+    _ensure_loaded()
+    if name not in GENERATORS:
+        raise GeneratorError(f"unknown generator '{name}'", hint=f"use one of: {', '.join(sorted(GENERATORS))}")
+    return GENERATORS[name]
+
+
+def build(name: str, config: dict | Any | None = None) -> Generator:
+    """Build generator ``name`` from a config dict (or its config dataclass)."""
+    cls = get(name)
+    if config is None or isinstance(config, dict):
+        config = from_dict(cls.config_class, config or {}, where="model.")
+    return cls(config)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+
+
+def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tuple[str, dict]:
+    """Return (generator name, resolved model config dict) of a preset name or TOML path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = MODELS_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown model preset '{name_or_path}'", hint=f"use one of: {', '.join(preset_names())}, or a path to a .toml file")
+    data = load_toml(path)
+    unknown = sorted(set(data) - {"generator", "model", "description"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}'", hint="a preset holds only 'generator', 'description' and a [model] table")
+    if "generator" not in data:
+        raise ConfigError(f"{path}: missing 'generator' key", hint=f"set generator = one of {', '.join(names())}")
+    gen = str(data["generator"])
+    cfg = from_dict(get(gen).config_class, merge(data.get("model", {}), overrides or {}), where="model.")
+    return gen, to_dict(cfg)

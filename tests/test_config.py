@@ -1,0 +1,67 @@
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from benchbox import config
+from benchbox.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Inner:
+    lr: float = 1e-3
+    pool: tuple[int, ...] = (4, 4)
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str = "x"
+    steps: int = 10
+    quant: Literal["linear", "mulaw"] = "mulaw"
+    dropout: float | None = None
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_defaults_and_nested():
+    cfg = config.from_dict(Outer, {"steps": 5, "inner": {"pool": [2, 2, 2]}})
+    assert cfg.steps == 5 and cfg.inner.pool == (2, 2, 2) and cfg.inner.lr == 1e-3
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as e:
+        config.from_dict(Outer, {"inner": {"lrr": 1}})
+    assert "inner.lrr" in e.value.message and "lr, pool" in e.value.hint
+
+
+def test_type_errors_and_literals():
+    with pytest.raises(ConfigError, match="steps"):
+        config.from_dict(Outer, {"steps": "ten"})
+    with pytest.raises(ConfigError, match="not allowed"):
+        config.from_dict(Outer, {"quant": "alaw"})
+    with pytest.raises(ConfigError):
+        config.from_dict(Outer, {"steps": True})
+
+
+def test_overrides_coerced():
+    over = config.parse_overrides(["steps=7", "inner.lr=3e-4", "inner.pool=[8]", "name=abc", "dropout=0.5"])
+    cfg = config.load(Outer, overrides=["steps=7", "inner.lr=3e-4", "inner.pool=[8]", "name=abc", "dropout=0.5"])
+    assert over["inner"]["lr"] == 3e-4
+    assert (cfg.steps, cfg.inner.lr, cfg.inner.pool, cfg.name, cfg.dropout) == (7, 3e-4, (8,), "abc", 0.5)
+    with pytest.raises(ConfigError, match="no '='"):
+        config.parse_overrides(["steps"])
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = config.from_dict(Outer, {"steps": 3, "inner": {"pool": [2, 4]}, "name": 'a "q"'})
+    path = tmp_path / "c.toml"
+    path.write_text(config.dump_toml(config.to_dict(cfg)))
+    assert config.load(Outer, path) == cfg
+
+
+def test_bad_toml(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("steps = = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load_toml(path)
+    with pytest.raises(ConfigError, match="not found"):
+        config.load_toml(tmp_path / "missing.toml")

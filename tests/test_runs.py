@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from benchbox import runs
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "a.txt"
+    runs.atomic_write_text(path, "old")
+    with pytest.raises(RuntimeError):
+        with runs.atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_audio_hash_depends_on_content_not_name():
+    a = np.zeros(10, dtype=np.float32)
+    b = a.copy()
+    b[3] = 0.1
+    assert runs.sha256_audio(a, 16000) == runs.sha256_audio(a.copy(), 16000)
+    assert runs.sha256_audio(a, 16000) != runs.sha256_audio(b, 16000)
+    assert runs.sha256_audio(a, 16000) != runs.sha256_audio(a, 22050)
+
+
+def test_run_info(tmp_path):
+    runs.write_run_info(tmp_path, {"train": {"lr": 0.1}})
+    assert "[train]" in (tmp_path / "config.toml").read_text()
+    assert "torch" in (tmp_path / "versions.json").read_text()
