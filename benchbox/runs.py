@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 HASH_CHUNK_BYTES = 1 << 20
+FILE_MODE = 0o644
 
 
 @contextlib.contextmanager
@@ -36,6 +37,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, FILE_MODE)  # mkstemp creates 0600; results are meant to be shared
     try:
         yield tmp_path
         os.replace(tmp_path, path)

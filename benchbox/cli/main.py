@@ -49,8 +49,22 @@ def root(
 
 # Command registration: one line per command group, added when the group works.
 from benchbox.cli import data as _data  # noqa: E402
+from benchbox.cli import bench as _bench  # noqa: E402
+from benchbox.cli import generate as _generate  # noqa: E402
+from benchbox.cli import train as _train  # noqa: E402
+from benchbox.cli import tag as _tag  # noqa: E402
+from benchbox.cli import score as _score  # noqa: E402
+from benchbox.cli import leaderboard as _leaderboard  # noqa: E402
+from benchbox.cli import run as _run  # noqa: E402
 
 app.add_typer(_data.app, name="data")
+app.add_typer(_bench.app, name="bench")
+app.command("train")(_train.train_cmd)
+app.command("generate")(_generate.generate_cmd)
+app.add_typer(_tag.app, name="tag")
+app.command("score")(_score.score_cmd)
+app.command("leaderboard")(_leaderboard.leaderboard_cmd)
+app.command("run")(_run.run)
 
 
 def main() -> None:

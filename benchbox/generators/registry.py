@@ -68,5 +68,7 @@ def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tupl
     if "generator" not in data:
         raise ConfigError(f"{path}: missing 'generator' key", hint=f"set generator = one of {', '.join(names())}")
     gen = str(data["generator"])
+    if gen not in names():
+        raise ConfigError(f"{path}: unknown generator '{gen}'", hint=f"set generator = one of {', '.join(names())}")
     cfg = from_dict(get(gen).config_class, merge(data.get("model", {}), overrides or {}), where="model.")
     return gen, to_dict(cfg)

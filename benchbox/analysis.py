@@ -1,0 +1,100 @@
+"""Answers to the original study's questions, from score tables, with CIs.
+
+Inputs are the concatenated ``scores/clips.csv`` (one row per clip, group columns plus
+detector flags and ``useful/auto``) and ``scores/groups.csv`` (one row per group, FAD/KAD
+per embedder with bootstrap CIs) of every run in a study. Every function is pure: frames
+in, frames or dicts out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchbox.stats import wilson_interval
+
+USEFUL = "useful/auto"
+FLAG_KEYS = ("dc/flag", "silence/flag", "clip/flag", "periodicity/flag", "transient/flag", "nan/flag")
+
+
+def rate_table(clips: pd.DataFrame, by: list[str] | str, value: str = USEFUL) -> pd.DataFrame:
+    """Per level of ``by``: n, k (clips with ``value`` == 1), rate and Wilson 95% CI."""
+    by = [by] if isinstance(by, str) else list(by)
+    rows = []
+    for key, part in clips.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        k, n = int(part[value].fillna(0).astype(int).sum()), int(len(part))
+        p, lo, hi = wilson_interval(k, n)
+        rows.append({**dict(zip(by, key)), "n": n, "k": k, "rate": p, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows)
+
+
+def overall_rate(clips: pd.DataFrame, value: str = USEFUL) -> dict:
+    k, n = int(clips[value].fillna(0).astype(int).sum()), int(len(clips))
+    p, lo, hi = wilson_interval(k, n)
+    return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi}
+
+
+def fad_column(groups: pd.DataFrame, embedder: str | None = None) -> str:
+    cols = [c for c in groups.columns if c.startswith("fad/") and c.count("/") == 1]
+    if not cols:
+        return ""
+    preferred = f"fad/{embedder}" if embedder else "fad/aisfx"
+    return preferred if preferred in cols else cols[0]
+
+
+def paired_comparison(groups: pd.DataFrame, factor: str, a, b, metric: str, keys: list[str]) -> dict:
+    """Cells that differ only in ``factor``: how often ``a`` has the lower ``metric`` than ``b``.
+
+    Returns the number of pairs, wins of ``a``, the mean difference (a - b) and a two-sided
+    sign-test p-value (binomial, p = 0.5).
+    """
+    from scipy.stats import binomtest
+
+    ga = groups[groups[factor].astype(str) == str(a)].set_index(keys)[metric]
+    gb = groups[groups[factor].astype(str) == str(b)].set_index(keys)[metric]
+    both = pd.concat([ga.rename("a"), gb.rename("b")], axis=1, join="inner").dropna()
+    n = int(len(both))
+    wins = int((both["a"] < both["b"]).sum())
+    p_value = float(binomtest(wins, n).pvalue) if n else float("nan")
+    diff = float((both["a"] - both["b"]).mean()) if n else float("nan")
+    return {"pairs": n, "wins": wins, "mean_diff": diff, "p_value": p_value}
+
+
+def metric_by(groups: pd.DataFrame, factor: str, metric: str) -> pd.DataFrame:
+    """Mean, min and max of a group metric per level of ``factor`` (over all other cells)."""
+    if metric not in groups.columns:
+        return pd.DataFrame()
+    agg = groups.groupby(factor)[metric].agg(["mean", "min", "max", "count"]).reset_index()
+    return agg.rename(columns={"count": "cells"})
+
+
+def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | None = None) -> dict:
+    """The five questions of the original study, each with numbers and CIs."""
+    gen = groups[groups.get("checkpoint", pd.Series(dtype=str)).isin(["best", "last"])] if "checkpoint" in groups else groups
+    fad = fad_column(gen, embedder)
+    cell = ["run", "prime_ms"]
+    answers: dict = {"fad_metric": fad, "overall_useful": overall_rate(clips)}
+    answers["best_vs_last"] = {
+        "useful": rate_table(clips, "checkpoint"),
+        "fad": paired_comparison(gen, "checkpoint", "best", "last", fad, cell) if fad else {},
+    }
+    div = next((c for c in gen.columns if c.startswith("diversity/")), None)
+    answers["priming"] = {
+        "useful": rate_table(clips, "prime_ms"),
+        "fad": metric_by(gen, "prime_ms", fad) if fad else pd.DataFrame(),
+        "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),
+        "diversity_metric": div,
+    }
+    answers["dropout"] = {"silence": rate_table(clips, "dropout", "silence/flag"), "useful": rate_table(clips, "dropout")}
+    answers["artefacts"] = {
+        key: overall_rate(clips, key) for key in FLAG_KEYS if key in clips.columns
+    }
+    if "dc/offset" in clips.columns:
+        answers["artefacts_dc_median_abs"] = float(np.nanmedian(clips["dc/offset"].abs()))
+    answers["quantisation"] = {
+        "useful": rate_table(clips, "quantisation"),
+        "fad": metric_by(gen, "quantisation", fad) if fad else pd.DataFrame(),
+    }
+    answers["per_generator"] = rate_table(clips, "generator")
+    return answers

@@ -1,0 +1,60 @@
+"""``benchbox bench``: speed benchmarks of the generators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from benchbox.bench import REFERENCE_NOTE, run_benchmark
+from benchbox.cli.common import JsonOpt, QuietOpt, console, print_json, rich_progress
+from benchbox.errors import ConfigError
+
+app = typer.Typer(help="Speed benchmarks: training and generation throughput per model preset.", no_args_is_help=True)
+
+
+def _csv(value: str | None, kind: type, option: str) -> list | None:
+    if value is None:
+        return None
+    try:
+        return [kind(v.strip()) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} '{value}' is not a comma-separated list of {kind.__name__}", hint=f"write e.g. {option} 1,2") from None
+
+
+@app.command("generators")
+def generators(
+    presets: Annotated[
+        str | None,
+        typer.Option("--presets", help="Comma-separated preset labels; a label may add overrides: sashimi-sc09:kernel=dplr."),
+    ] = None,
+    threads: Annotated[str | None, typer.Option("--threads", help="Comma-separated thread counts, e.g. 1,2: generation runs at each, training at the largest.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the results as JSON to this file.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Tiny presets and short runs: a smoke test, not a measurement.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Training and generation samples/s, step-vs-forward error and peak RSS per preset, each in a fresh process."""
+    with rich_progress(enabled=not quiet and not as_json) as progress:
+        result = run_benchmark(_csv(presets, str, "--presets"), _csv(threads, int, "--threads"), quick=quick, out=out, progress=progress)
+    if as_json:
+        print_json(result)
+        return
+    machine = result["machine"]
+    table = Table(title=f"generators on {machine['cpu']} ({machine['cpu_count']} cores, torch {machine['torch']}, load {machine['loadavg'][0]:.2f})")
+    for col in ("preset", "metric", "value", "threads", "reference", "ratio", "target"):
+        table.add_column(col, justify="left" if col in ("preset", "metric") else "right")
+    for row in result["summary"]:
+        ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}x"
+        target = "" if row["target"] is None else f"{row['target']:,} {'ok' if row['meets_target'] else 'MISSED'}"
+        reference = "" if row["reference"] is None else f"{row['reference']:,}"
+        table.add_row(row["preset"], row["metric"], f"{row['value']:,.4g}", str(row["threads"]), reference, ratio, target)
+    console.print(table)
+    for m in result["measurements"]:
+        if m.get("error"):
+            console.print(f"[bold red]failed:[/] {m['preset']} {m['kind']} threads={m['threads']} batch={m['batch']}: {m['error']}", highlight=False)
+    console.print(f"{REFERENCE_NOTE}; load average at the end {result['loadavg_end'][0]:.2f}")
+    if out is not None:
+        console.print(f"wrote {out}")

@@ -1,0 +1,45 @@
+"""``benchbox generate``: sample clips from a run's checkpoints, unprimed and primed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, print_json, rich_progress
+from benchbox.cli.train import DeviceOpt
+
+
+def generate_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `benchbox train`.")],
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="Comma-separated checkpoint names in RUN_DIR/ckpt/.")] = "best,last",
+    prime_ms: Annotated[str, typer.Option("--prime-ms", help="Comma-separated prime lengths in whole ms; 0 = unprimed.")] = "0,10,20,40",
+    n: Annotated[int, typer.Option("--n", help="Clips per checkpoint x prime cell.")] = 32,
+    seconds: Annotated[float, typer.Option("--seconds", help="Clip length in seconds, prime included.")] = 0.512,
+    temperature: Annotated[float, typer.Option("--temperature", help="Softmax temperature; 0 = argmax.")] = 1.0,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus mass in (0, 1]; 1 = no truncation.")] = 1.0,
+    batch: Annotated[int, typer.Option("--batch", help="Clips generated together.")] = 16,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads while sampling (1 is fastest at small batch on few cores; 0 = torch default).")] = 1,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write RUN_DIR/samples/<checkpoint>/prime<ms>/clip_NNNN.wav and samples/manifest.csv."""
+    import pandas as pd
+
+    from benchbox.sample import generate_run
+    from benchbox.threads import scoped_threads
+
+    with rich_progress(enabled=not quiet and not as_json) as progress, scoped_threads(threads):
+        manifest = generate_run(
+            run_dir, checkpoints=checkpoint, prime_ms=prime_ms, n=n, seconds=seconds, temperature=temperature,
+            top_p=top_p, batch=batch, seed=seed, device=device, progress=progress,
+        )  # fmt: skip
+    frame = pd.read_csv(manifest, keep_default_na=False)
+    summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean())}
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"{summary['clips_in_manifest']} clips listed in {manifest}")

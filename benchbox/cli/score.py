@@ -1,0 +1,61 @@
+"""``benchbox score``: artefact flags per clip and FAD/KAD per group, written to scores/."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, print_json, rich_progress
+
+EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders for FAD/KAD (aisfx, mel, vggish); empty = detectors only.")]
+
+
+def score_cmd(
+    path: Annotated[Path, typer.Argument(help="A run folder (with samples/manifest.csv) or a folder of wav clips.")],
+    reference: Annotated[Path | None, typer.Option("--reference", help="Reference dataset folder; default: data.path in the run's config.toml.")] = None,
+    embedder: EmbedderOpt = "aisfx,mel",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD 95% CIs; 0 = no CIs.")] = 1000,
+    seed: SeedOpt = 0,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
+    overrides: SetOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every clip (DC, silence, clipping, hum, transient, NaN) and every group (FAD, KAD, diversity) against the reference test split."""
+    from benchbox.score import json_records, load_score_config, score_run
+
+    score_config = load_score_config(config, overrides)
+    embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
+    with rich_progress(enabled=not quiet and not as_json) as progress:
+        result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress)
+    for line in result.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(json_records(result.groups))
+        return
+    console.print(_table(result.groups, embedders))
+    console.print(f"{len(result.clips)} clips scored, {len(result.skipped)} skipped; wrote {result.out}")
+
+
+def _table(groups, embedders: tuple[str, ...]) -> Table:
+    from benchbox.leaderboard import fmt_ci
+    from benchbox.metrics.artifacts import DETECTORS
+
+    table = Table(title="scores per group (floor = reference val vs test)")
+    for col in ("group", "n", *(f"fad/{e}" for e in embedders[:1]), *(f"kad/{e}" for e in embedders[:1]), *(f"diversity/{e}" for e in embedders[:1]), "useful/auto", "flags"):
+        table.add_column(col, justify="left" if col in ("group", "flags") else "right")
+    for row in groups.to_dict("records"):
+        cells = [str(row["group"]), str(row["n"])]
+        for e in embedders[:1]:
+            cells.append(fmt_ci(row.get(f"fad/{e}"), row.get(f"fad/{e}/lo"), row.get(f"fad/{e}/hi")))
+            cells.append(fmt_ci(row.get(f"kad/{e}"), row.get(f"kad/{e}/lo"), row.get(f"kad/{e}/hi")))
+            cells.append(fmt_ci(row.get(f"diversity/{e}"), None, None))
+        cells.append(fmt_ci(row.get("useful/auto_rate"), row.get("useful/auto_lo"), row.get("useful/auto_hi"), 2))
+        rates = {d: row.get(f"{d}/flag_rate") for d in DETECTORS}
+        cells.append(" ".join(f"{d}={v:.0%}" for d, v in rates.items() if v is not None and not math.isnan(v) and v > 0) or "none")
+        table.add_row(*cells)
+    return table

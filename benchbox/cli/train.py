@@ -1,0 +1,58 @@
+"""``benchbox train``: train one generator on a dataset folder (also under torchrun)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, print_json, rich_progress
+from benchbox.errors import ConfigError
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
+EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C stop
+
+
+def train_cmd(
+    generator: Annotated[str | None, typer.Argument(help="Registered generator: sashimi or wavenet (may be omitted with --resume).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder from `benchbox data import` or `data synth`.")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Model preset (a name in models/ or a .toml path); default <generator>-tiny.")] = None,
+    overrides: SetOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; default results/runs/<preset>-<date>-<time>.")] = None,
+    device: DeviceOpt = "auto",
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its ckpt/last.pt, exactly.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same as --set train.seed=S); the same seed gives the same run.")] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a generator with next-sample cross-entropy; writes checkpoints, log.jsonl and curves.png.
+
+    Under `torchrun --nproc_per_node=N`, trains with DistributedDataParallel; only rank 0 writes.
+    """
+    from benchbox.train import default_run_dir, train
+
+    if resume is not None and out is not None and out.resolve() != resume.resolve():
+        raise ConfigError("--out and --resume name different folders", hint="--resume RUN_DIR continues in RUN_DIR; drop --out")
+    run_dir = resume or out or default_run_dir(preset or f"{generator or 'run'}-tiny")
+    sets = list(overrides or []) + ([f"train.seed={seed}"] if seed is not None else [])
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    try:
+        with rich_progress(enabled=rank0 and not quiet and not as_json) as progress:
+            result = train(generator=generator, data=data, out=run_dir, preset=preset, overrides=sets, device=device, resume=resume is not None, progress=progress)
+    except KeyboardInterrupt:
+        if rank0:
+            err_console.print(f"interrupted: {run_dir}/ckpt/last.pt holds the last finished step; continue with `benchbox train --resume {run_dir}`")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if not rank0:
+        return
+    summary = {
+        "out": str(result.out), "best_val": result.best_val, "last_step": result.last_step,
+        "stopped_early": result.stopped_early, "wall_seconds": result.wall_seconds,
+    }  # fmt: skip
+    if as_json:
+        print_json(summary)
+        return
+    note = " (early stop)" if result.stopped_early else ""
+    console.print(f"trained {result.last_step} steps in {result.wall_seconds:.1f} s{note}; best loss/val {result.best_val:.4f} nats; run: {result.out}")

@@ -1,0 +1,76 @@
+"""Cost estimate of a protocol, for ``benchbox run --dry-run``.
+
+Each preset is built once and timed for a couple of training steps and a few dozen
+generation steps on this machine; the plan's step counts scale those measurements.
+It is an estimate: early stopping, other load and caches change the real figure.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, QUANT_CLASSES
+from benchbox.config import from_dict
+from benchbox.generators.registry import build, load_preset
+from benchbox.protocol import ProtocolConfig, train_jobs
+
+TIMED_TRAIN_STEPS = 2
+TIMED_GEN_STEPS = 32
+SCORE_SECONDS_PER_CLIP = 0.06  # aisfx + mel on 2 cores, cold cache (benchmarks/bench_embed.py)
+DEFAULT_CLIP_SAMPLES = 8192
+
+
+def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int) -> tuple[float, float]:
+    """(seconds per training step, seconds per generation step at ``gen_batch``)."""
+    name, cfg = load_preset(preset)
+    torch.manual_seed(0)
+    model = build(name, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randint(0, QUANT_CLASSES, (batch, clip_samples))
+    for i in range(TIMED_TRAIN_STEPS + 1):
+        if i == 1:
+            start = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, QUANT_CLASSES), x.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    train_step = (time.perf_counter() - start) / TIMED_TRAIN_STEPS
+    model.eval()
+    with torch.no_grad():
+        state = model.init_state(gen_batch, "cpu")
+        tok = torch.full((gen_batch,), QUANT_CLASSES // 2, dtype=torch.long)
+        _, state = model.step(tok, state)
+        start = time.perf_counter()
+        for _ in range(TIMED_GEN_STEPS):
+            _, state = model.step(tok, state)
+    return train_step, (time.perf_counter() - start) / TIMED_GEN_STEPS
+
+
+def estimate_protocol(proto: ProtocolConfig) -> dict:
+    from benchbox.train import TrainSection
+
+    tcfg = from_dict(TrainSection, proto.train, where="train.")
+    steps = tcfg.max_steps or 1000
+    g = proto.generate
+    gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
+    cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
+    timings = {p: _time_preset(p, tcfg.batch_size, DEFAULT_CLIP_SAMPLES, g.batch) for p in proto.presets}
+    stages = {"data": 10.0}
+    for job in train_jobs(proto):
+        train_s, gen_s = timings[job.preset]
+        stages[f"train/{job.run_id}"] = train_s * steps * 1.1  # + evaluation
+        stages[f"generate/{job.run_id}"] = gen_s * gen_samples * cells * math.ceil(g.n / g.batch)
+        stages[f"score/{job.run_id}"] = SCORE_SECONDS_PER_CLIP * cells * g.n + 5.0
+    stages["leaderboard"] = 10.0
+    stages["report"] = 5.0
+    return {
+        "stages": stages,
+        "total_seconds": sum(stages.values()),
+        "basis": f"timed {TIMED_TRAIN_STEPS} train steps and {TIMED_GEN_STEPS} generation steps per preset, "
+        f"{torch.get_num_threads()} threads; max_steps={steps}",
+    }
+
+

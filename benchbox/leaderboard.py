@@ -1,0 +1,451 @@
+"""Collect every scored run into ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.html``.
+
+Legend: T samples per clip, G leaderboard rows.
+
+Every ``scores/groups.csv`` under RESULTS_DIR contributes its groups. Reference rows put
+the numbers in context, each scored against the same reference test split:
+
+* ``floor``   - real vs real (the reference val split), taken from the runs' scores;
+* ``synth``   - the procedural corpus (a ``kind = "synth"`` dataset), when one is found;
+* ``noise``   - 16 clips of white noise; ``silence`` - 16 all-zero clips.
+
+The noise, silence and synth clips and their scores are cached under
+``OUT/references/``; they are rescored only when the reference, embedders, bootstrap
+or seed change. Human usefulness rates join in from ``RUN_DIR/tags.sqlite`` through
+``benchbox.review.stats.group_rates`` when that module and the tags exist. The HTML is
+self-contained: inline CSS/JS, audio and images as base64 data URIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from benchbox.audio import write_wav
+from benchbox.data.dataset import load_dataset
+from benchbox.errors import AudioError, BenchboxError, DataError
+from benchbox.progress import Progress, no_progress
+from benchbox.runs import atomic_write_bytes, atomic_write_csv, atomic_write_text
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORES_DIR, decode, group_key, score_run
+
+REFERENCE_CLIPS = 16
+NOISE_RMS_DBFS = -20.0
+PLAYERS_PER_ROW = 2
+THUMB_SIZE_IN = (2.4, 1.0)
+THUMB_DPI = 60
+THUMB_FFT_SAMPLES = 256
+THUMB_RANGE_DB = 100.0
+THUMB_FLOOR_AMPLITUDE = 1e-8
+HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
+SEED = 0
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One scored folder: its groups and the scoring inputs from scores.json."""
+
+    root: Path
+    name: str
+    groups: pd.DataFrame
+    info: dict
+
+
+# ----------------------------------------------------------------------- collect
+
+
+def find_scored(results_dir: Path, exclude: Path) -> list[Path]:
+    """Every ``scores/groups.csv`` under ``results_dir``, skipping the output folder."""
+    exclude = exclude.resolve()
+    found = []
+    for path in sorted(results_dir.rglob(f"{SCORES_DIR}/groups.csv")):
+        if exclude not in path.resolve().parents:
+            found.append(path)
+    return found
+
+
+def _load_scored(groups_csv: Path, results_dir: Path) -> _Scored:
+    root = groups_csv.parent.parent
+    info_path = groups_csv.parent / "scores.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    groups = pd.read_csv(groups_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
+    name = root.relative_to(results_dir).as_posix() if root != results_dir else root.name
+    return _Scored(root, name, groups, info)
+
+
+def _with_human(scored: _Scored) -> pd.DataFrame:
+    """Generated rows of one run, joined with human usefulness rates when tags exist."""
+    rows = scored.groups[scored.groups["kind"] == "generated"].copy()
+    rows["run"] = scored.name
+    if not (scored.root / "tags.sqlite").is_file():
+        return rows
+    try:
+        from benchbox.review.stats import group_rates
+
+        human = group_rates(scored.root)
+    except (ImportError, BenchboxError):  # no review module, or tags it cannot read: skip cleanly
+        return rows
+    if human.empty:
+        return rows
+    human = human.assign(group=[group_key(r) for r in human[list(GROUP_COLUMNS)].to_dict("records")])
+    return rows.merge(human[["group", *HUMAN_COLUMNS]], on="group", how="left")
+
+
+# -------------------------------------------------------------- reference rows
+
+
+def _reference_dir(out: Path, reference: Path) -> Path:
+    digest = hashlib.sha256(str(reference.resolve()).encode()).hexdigest()[:10]
+    return out / "references" / f"{reference.resolve().name}-{digest}"
+
+
+def _write_clips(folder: Path, waves: list[np.ndarray], rate_hz: int) -> None:
+    for i, wave in enumerate(waves):
+        path = folder / f"clip_{i:04d}.wav"
+        if not path.is_file():
+            write_wav(path, wave, rate_hz)
+
+
+def _synthetic_waves(kind: str, n_samples: int) -> list[np.ndarray]:
+    if kind == "silence":
+        return [np.zeros(n_samples, dtype=np.float32) for _ in range(REFERENCE_CLIPS)]
+    rng = np.random.default_rng(SEED)
+    sigma = 10.0 ** (NOISE_RMS_DBFS / 20.0)
+    return [rng.normal(0.0, sigma, n_samples).astype(np.float32) for _ in range(REFERENCE_CLIPS)]
+
+
+def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress) -> pd.DataFrame:
+    """Score a reference-row folder once; reuse its scores while the inputs are unchanged."""
+    info_path = folder / SCORES_DIR / "scores.json"
+    wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
+    if info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if all(info.get(k) == v for k, v in wanted.items()):
+            return pd.read_csv(folder / SCORES_DIR / "groups.csv", keep_default_na=False, na_values=[""])
+    return score_run(folder, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, progress=progress).groups
+
+
+def find_synth(results_dir: Path, exclude: Path) -> Path | None:
+    """The first dataset folder under ``results_dir`` whose dataset.json says ``kind = "synth"``."""
+    exclude = exclude.resolve()
+    for meta in sorted(results_dir.rglob("dataset.json")):
+        if exclude in meta.resolve().parents:
+            continue
+        try:
+            if json.loads(meta.read_text()).get("kind") == "synth":
+                return meta.parent
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue
+    return None
+
+
+def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress) -> tuple[list[dict], list[str]]:
+    """Noise, silence and (when available) synth rows scored against ``reference``."""
+    ds = load_dataset(reference)
+    base = _reference_dir(out, reference)
+    rows, notes = [], []
+    kinds = ["noise", "silence"]
+    if synth is None:
+        notes.append("procedural corpus row omitted: no synth dataset found (pass --synth DATA_DIR or `benchbox data synth`)")
+    elif Path(synth).resolve() == reference.resolve():
+        notes.append("procedural corpus row omitted: the reference is the synth dataset itself (see the floor row)")
+    else:
+        kinds.append("synth")
+        synth_ds = load_dataset(synth)
+        for i, path in enumerate(synth_ds.clip_paths(REFERENCE_SPLIT)):
+            target = base / "synth" / f"clip_{i:04d}{path.suffix}"
+            if not target.is_file():
+                atomic_write_bytes(target, path.read_bytes())
+    for kind in ("noise", "silence"):
+        _write_clips(base / kind, _synthetic_waves(kind, ds.clip_samples), ds.sample_rate_hz)
+    for kind in kinds:
+        groups = _score_cached(base / kind, reference, embedders, bootstrap, seed, progress)
+        row = groups[groups["kind"] == "generated"].iloc[0].to_dict()
+        row.update({"kind": kind, "run": f"reference: {reference.name}", "group": kind, "_media_root": str(base / kind)})
+        row.update({c: "" for c in GROUP_COLUMNS})
+        rows.append(row)
+    return rows, notes
+
+
+# ------------------------------------------------------------------------ build
+
+
+def _clip_media(scored: _Scored, group: str) -> list[str]:
+    clips_csv = scored.root / SCORES_DIR / "clips.csv"
+    if not clips_csv.is_file():
+        return []
+    clips = pd.read_csv(clips_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
+    keys = [group_key(r) for r in clips[list(GROUP_COLUMNS)].to_dict("records")]
+    return [str(scored.root / p) for p, k in zip(clips["path"], keys) if k == group][:PLAYERS_PER_ROW]
+
+
+def _folder_media(folder: Path) -> list[str]:
+    return [str(p) for p in sorted(folder.glob("clip_*.*"))[:PLAYERS_PER_ROW]]
+
+
+def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
+    """All leaderboard rows (generated + reference rows), the scored runs and notes."""
+    found = find_scored(results_dir, out)
+    if not found:
+        raise DataError(f"no scored runs under {results_dir} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
+    scored = [_load_scored(p, results_dir) for p in found]
+    rows: list[dict] = []
+    floors: dict[str, dict] = {}
+    for i, s in enumerate(scored):
+        for row in _with_human(s).to_dict("records"):
+            rows.append({**row, "_media": _clip_media(s, str(row["group"]))})
+        floor = s.groups[s.groups["kind"] == FLOOR_GROUP]
+        ref = s.info.get("reference", "")
+        if ref and not floor.empty and ref not in floors:
+            floors[ref] = {**floor.iloc[0].to_dict(), "_scored": s}
+        progress("collect", i + 1, len(scored))
+    notes: list[str] = []
+    synth = synth if synth is not None else find_synth(results_dir, out)
+    for ref, floor in floors.items():
+        s, ref_path = floor.pop("_scored"), Path(ref)
+        try:
+            val = load_dataset(ref_path).clip_paths(FLOOR_SPLIT)[:PLAYERS_PER_ROW]
+            extra, ref_notes = reference_rows(
+                ref_path, out=out, embedders=list(s.info.get("embedders", [])), bootstrap=int(s.info.get("bootstrap", 0)),
+                seed=int(s.info.get("seed", 0)), synth=synth, progress=progress,
+            )  # fmt: skip
+        except DataError as e:  # the reference moved or broke since scoring: keep the floor, note the rest
+            val, extra, ref_notes = [], [], [f"noise/silence/synth rows for {ref_path} omitted: {e.message}"]
+        rows.append({**floor, "run": f"reference: {ref_path.name}", "_media": [str(p) for p in val]})
+        rows += [{**r, "_media": _folder_media(Path(r.pop("_media_root")))} for r in extra]
+        notes += [n for n in ref_notes if n not in notes]
+    if not floors:
+        notes.append("no reference rows: the scored runs carry no reference dataset")
+    return pd.DataFrame(rows), scored, notes
+
+
+def _order(table: pd.DataFrame, embedder: str) -> pd.DataFrame:
+    """Sort by ``fad/<embedder>`` (missing last), number the rows, tidy the columns."""
+    key = f"fad/{embedder}"
+    table = table.sort_values(key, na_position="last", kind="stable") if key in table.columns else table
+    table = table.reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]
+    metrics = [c for prefix in ("fad/", "kad/", "diversity/") for c in table.columns if c.startswith(prefix)]
+    useful = [c for c in table.columns if c.startswith("useful/") or c == "n_human"]
+    rest = [c for c in table.columns if c not in first + metrics + useful]
+    return table[first + metrics + useful + rest]
+
+
+def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, progress: Progress | None = None) -> Path:
+    """Write ``leaderboard.{md,csv,html}`` into ``out``; return ``out``.
+
+    ``embedder`` picks the FAD column to sort by (default: the first embedder the
+    first scored run used). ``synth`` names the procedural corpus dataset (default:
+    the first ``kind = "synth"`` dataset found under ``results_dir``).
+    """
+    results_dir, out, progress = Path(results_dir), Path(out), progress or no_progress
+    if not results_dir.is_dir():
+        raise DataError(f"results folder not found: {results_dir}", hint="pass the folder that holds your scored runs")
+    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress)
+    embedders = [e for s in scored for e in s.info.get("embedders", [])]
+    embedder = embedder or (embedders[0] if embedders else "")
+    if embedder and f"fad/{embedder}" not in rows.columns:
+        raise DataError(f"no 'fad/{embedder}' column in the scored runs", hint=f"score with --embedder {embedder}, or sort by one of: {', '.join(sorted(set(embedders))) or 'none'}")
+    table = _order(rows, embedder)
+    public = table[[c for c in table.columns if not c.startswith("_")]]
+    atomic_write_csv(out / "leaderboard.csv", public)
+    atomic_write_text(out / "leaderboard.md", render_markdown(public, embedder, notes))
+    curves = {s.name: s.root / "curves.png" for s in scored if (s.root / "curves.png").is_file()}
+    atomic_write_text(out / "leaderboard.html", render_html(table, embedder, notes, curves, progress))
+    return out
+
+
+# ----------------------------------------------------------------------- render
+
+
+def fmt_ci(value, lo=None, hi=None, digits: int = 3) -> str:
+    """``12.3 [10.1, 14.8]``; ``-`` when the value is missing; no brackets without a CI."""
+    if not _finite(value):
+        return "-"
+    if not (_finite(lo) and _finite(hi)):
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(float(value))
+
+
+def _display_columns(table: pd.DataFrame, embedder: str) -> list[tuple[str, str]]:
+    """(header, base key) pairs: a base key with ``/lo`` ``/hi`` siblings renders with its CI."""
+    cols = [("#", "rank"), ("kind", "kind"), ("run", "run"), ("group", "group"), ("n", "n")]
+    ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith("fad/")}, key=lambda e: e != embedder)
+    for e in ordered:
+        cols += [(f"fad/{e}", f"fad/{e}"), (f"kad/{e}", f"kad/{e}"), (f"diversity/{e}", f"diversity/{e}")]
+    cols.append(("useful/auto", "useful/auto_rate"))
+    if "useful/human_rate" in table.columns:
+        cols.append(("useful/human", "useful/human_rate"))
+    return cols
+
+
+def _cell(row: dict, key: str) -> tuple[str, str]:
+    """(display text, sort value) of one cell."""
+    value = row.get(key)
+    if key.startswith("useful/"):
+        stem = key.rsplit("_", 1)[0]
+        return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
+    if key.startswith(("fad/", "kad/")):
+        return fmt_ci(value, row.get(f"{key}/lo"), row.get(f"{key}/hi")), (f"{value}" if _finite(value) else "")
+    if _finite(value):
+        return (fmt_ci(value) if isinstance(value, (float, np.floating)) else str(value)), f"{value}"
+    return ("" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)), ""
+
+
+def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str]) -> str:
+    cols = _display_columns(table, embedder)
+    lines = ["# benchbox leaderboard", "", f"Sorted by `fad/{embedder}` (lower is closer to the real test split). 95% CIs in brackets.", ""]
+    lines.append("| " + " | ".join(h for h, _ in cols) + " | flags |")
+    lines.append("|" + "---|" * (len(cols) + 1))
+    for row in table.to_dict("records"):
+        cells = [_cell(row, key)[0].replace("|", "\\|") for _, key in cols]
+        lines.append("| " + " | ".join(cells) + f" | {_flags(row)} |")
+    lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _flags(row: dict) -> str:
+    rates = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and _finite(row[k]) and row[k] > 0}
+    return " ".join(f"{k} {v:.0%}" for k, v in rates.items()) or "none"
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _wav_uri(path: str) -> str:
+    wave, rate = decode(Path(path))  # (T,)
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.nan_to_num(wave), -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
+    return _data_uri("audio/wav", buf.getvalue())
+
+
+def spectrogram_png(path: str) -> bytes:
+    """A small log-magnitude spectrogram thumbnail (matplotlib Figure API, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    wave, _ = decode(Path(path))  # (T,)
+    wave = np.pad(np.nan_to_num(wave), (0, max(0, THUMB_FFT_SAMPLES - len(wave))))  # (T,)
+    hop = THUMB_FFT_SAMPLES // 2
+    frames = np.lib.stride_tricks.sliding_window_view(wave, THUMB_FFT_SAMPLES)[::hop]  # (W, FFT)
+    mag = np.abs(np.fft.rfft(frames * np.hanning(THUMB_FFT_SAMPLES), axis=1))  # (W, K)
+    db = 20.0 * np.log10(np.maximum(mag, THUMB_FLOOR_AMPLITUDE))  # (W, K)
+    fig = Figure(figsize=THUMB_SIZE_IN, dpi=THUMB_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    full_scale_db = 20.0 * np.log10(THUMB_FFT_SAMPLES / 4)  # a full-scale sine through a Hann window
+    ax.imshow(db.T, origin="lower", aspect="auto", cmap="magma", vmin=full_scale_db - THUMB_RANGE_DB, vmax=full_scale_db)  # same scale on every row
+    ax.set_axis_off()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _media_html(paths: list[str]) -> tuple[str, str]:
+    """Audio players and a spectrogram for a row; nothing when a clip cannot be decoded."""
+    try:
+        return _players_and_thumb(paths)
+    except AudioError:
+        return "", ""
+
+
+def _players_and_thumb(paths: list[str]) -> tuple[str, str]:
+    players = "".join(f'<audio controls preload="none" src="{_wav_uri(p)}"></audio>' for p in paths)
+    thumb = f'<img alt="spectrogram" src="{_data_uri("image/png", spectrogram_png(paths[0]))}">' if paths else ""
+    return players, thumb
+
+
+def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress) -> str:
+    """The self-contained page: sortable table, audio, spectrograms, loss curves."""
+    cols = _display_columns(table, embedder)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols) + "<th>flags</th><th>audio</th><th>spectrogram</th>"
+    body = []
+    records = table.to_dict("records")
+    for i, row in enumerate(records):
+        cells = []
+        for _, key in cols:
+            text, sort = _cell(row, key)
+            cells.append(f'<td data-sort="{html.escape(sort)}">{html.escape(text)}</td>')
+        players, thumb = _media_html([p for p in row.get("_media", []) if Path(p).is_file()])
+        cells += [f"<td>{html.escape(_flags(row))}</td>", f"<td>{players}</td>", f"<td>{thumb}</td>"]
+        body.append(f'<tr class="{html.escape(str(row.get("kind", "")))}">' + "".join(cells) + "</tr>")
+        progress("render", i + 1, len(records))
+    figures = "".join(
+        f'<figure><img alt="loss curves of {html.escape(name)}" src="{_data_uri("image/png", path.read_bytes())}">'
+        f"<figcaption>{html.escape(name)}</figcaption></figure>"
+        for name, path in curves.items()
+    )
+    notes_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return _PAGE.format(
+        embedder=html.escape(embedder), head=head, body="\n".join(body), notes=notes_html,
+        curves=figures or "<p>no run has a curves.png</p>", script=_SCRIPT,
+    )  # fmt: skip
+
+
+_SCRIPT = """
+function sortValue(row, col) {
+  const cell = row.cells[col];
+  const raw = cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent;
+  if (raw === "") return null;
+  const num = Number(raw);
+  return Number.isNaN(num) ? raw.toLowerCase() : num;
+}
+function sortTable(th) {
+  const table = th.closest("table"), body = table.tBodies[0];
+  const col = Array.from(th.parentNode.children).indexOf(th);
+  const asc = th.dataset.dir !== "asc";
+  table.querySelectorAll("th").forEach(h => delete h.dataset.dir);
+  th.dataset.dir = asc ? "asc" : "desc";
+  const rows = Array.from(body.rows);
+  rows.sort((a, b) => {
+    const x = sortValue(a, col), y = sortValue(b, col);
+    if (x === null || y === null) return (x === null) - (y === null);
+    const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+    return asc ? order : -order;
+  });
+  rows.forEach(r => body.appendChild(r));
+}
+document.querySelectorAll("th").forEach(th => th.addEventListener("click", () => sortTable(th)));
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>benchbox leaderboard</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: middle; }}
+th {{ background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }}
+th[data-dir="asc"]::after {{ content: " \\25B2"; }}
+th[data-dir="desc"]::after {{ content: " \\25BC"; }}
+tr.floor, tr.synth, tr.noise, tr.silence {{ background: #fff8e0; }}
+audio {{ width: 11em; height: 2em; display: block; }}
+figure {{ display: inline-block; margin: 0.5em; }}
+</style></head><body>
+<h1>benchbox leaderboard</h1>
+<p>Sorted by <code>fad/{embedder}</code> (lower is closer to the real test split). 95% CIs in brackets.
+Click a column header to sort. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
+<ul>{notes}</ul>
+<table><thead><tr>{head}</tr></thead>
+<tbody>
+{body}
+</tbody></table>
+<h2>Loss curves</h2>
+{curves}
+<script>{script}</script>
+</body></html>
+"""

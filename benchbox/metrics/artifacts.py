@@ -1,0 +1,238 @@
+"""Per-clip artefact detectors: DC offset, silence, clipping, tonal hum, no transient, NaN.
+
+Legend: T time in samples, F analysis frames, K frequency bins.
+
+Each detector takes one mono waveform (T,) float32 at its own sample rate and returns
+a dict of namespaced values plus a ``<name>/flag`` in {0, 1}. :func:`detect` runs them
+all and adds ``useful/auto`` = 1 when no detector flagged the clip. Thresholds live in
+:class:`DetectorConfig`; every duration is in ms and every frequency in Hz, so the
+detectors behave the same at any sample rate. The defaults were calibrated on the dev
+footsteps (see ``docs/detectors.md`` and ``benchmarks/calibrate_detectors.py``).
+
+A footstep is impulsive and noisy: a short, loud onset that decays into quiet
+broadband noise. The failure modes of a stuck generator are the opposite: silence,
+a constant offset, a steady tone, or a wall of stationary noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import detrend
+
+from benchbox.audio import dbfs
+
+DETECTORS = ("dc", "silence", "clip", "periodicity", "transient", "nan")
+FLAG_KEYS = tuple(f"{name}/flag" for name in DETECTORS)
+USEFUL_KEY = "useful/auto"
+VALUE_KEYS = (
+    "dc/offset",
+    "dc/offset_rel",
+    "silence/fraction",
+    "silence/rms_dbfs",
+    "clip/max_run",
+    "clip/fraction",
+    "periodicity/f0_hz",
+    "periodicity/strength",
+    "transient/crest_db",
+    "transient/env_ratio_db",
+)
+ALL_KEYS = VALUE_KEYS + FLAG_KEYS + (USEFUL_KEY,)
+MS_PER_SECOND = 1000.0
+EPS = 1e-12
+ZERO_PAD_FACTOR = 4  # periodicity FFT length = frame * 4, for sub-bin f0 resolution
+TONAL_HALF_WIDTH_BINS = ZERO_PAD_FACTOR  # one unpadded bin either side of the peak
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Thresholds of every detector. Override with ``--set detectors.<key>=value``.
+
+    ``*_flag_above`` flags a clip whose value is at or above the threshold,
+    ``*_flag_below`` one whose value is below it.
+    """
+
+    # DC: a large |mean|, or a mean that is a large share of the RMS.
+    dc_offset_flag_above: float = 0.0035  # ~ -49 dBFS: just under half an 8-bit linear code step
+    dc_offset_rel_flag_above: float = 0.25
+    dc_offset_rel_floor: float = 0.001  # the relative test ignores offsets below -60 dBFS
+    # Silence: frames quieter than the floor count as silent.
+    silence_floor_dbfs: float = -60.0
+    silence_frame_ms: float = 10.0
+    silence_fraction_flag_above: float = 0.95
+    silence_rms_dbfs_flag_below: float = -60.0
+    # Clipping: runs of consecutive samples at or above the clip level.
+    clip_level: float = 0.95  # 8-bit mu-law's top code decodes to 0.957, so 0.999 would miss it
+    clip_run_flag_above: int = 3
+    # Periodicity: a steady tone in [fmin, fmax] (see :func:`periodicity`).
+    periodicity_fmin_hz: float = 20.0
+    periodicity_fmax_hz: float = 500.0
+    periodicity_frame_ms: float = 128.0
+    periodicity_quantile: float = 0.25  # over frames: the "steady" part of the spectrum
+    periodicity_strength_flag_above: float = 0.12
+    # Transient: envelope peak over envelope median (10 ms frames), and crest factor.
+    transient_frame_ms: float = 10.0
+    transient_env_ratio_db_flag_below: float = 4.0
+    transient_crest_db_flag_below: float = 8.0
+    transient_env_floor_dbfs: float = -120.0  # envelope floor, so digital silence is not -inf
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.clip_level <= 1.0:
+            raise ValueError(f"clip_level must be in (0, 1], got {self.clip_level}")
+        if not 0.0 < self.periodicity_fmin_hz < self.periodicity_fmax_hz:
+            raise ValueError("need 0 < periodicity_fmin_hz < periodicity_fmax_hz")
+        if not 0.0 <= self.periodicity_quantile <= 1.0:
+            raise ValueError(f"periodicity_quantile must be in [0, 1], got {self.periodicity_quantile}")
+        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def _frames(wave: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """(T,) -> (F, frame), zero-padding the end so every sample lands in a frame."""
+    frame = max(1, min(frame, len(wave)))
+    n = 1 + max(0, math.ceil((len(wave) - frame) / hop))
+    padded = np.zeros((n - 1) * hop + frame, dtype=np.float64)
+    padded[: len(wave)] = wave
+    return np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop]  # (F, frame)
+
+
+def _frame_rms(wave: np.ndarray, frame: int) -> np.ndarray:
+    """RMS of non-overlapping frames: (F,)."""
+    return np.sqrt(np.mean(np.square(_frames(wave, frame, frame)), axis=1))  # (F,)
+
+
+def _ms_to_samples(ms: float, sample_rate_hz: int) -> int:
+    return max(1, int(round(ms * sample_rate_hz / MS_PER_SECOND)))
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    """Length of the longest run of True in a boolean (T,) array."""
+    if not mask.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int((ends - starts).max())
+
+
+# --------------------------------------------------------------------- detectors
+
+
+def dc_offset(wave: np.ndarray, config: DetectorConfig) -> dict[str, float]:
+    mean = float(np.mean(wave, dtype=np.float64))
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+    rel = mean / rms if rms > EPS else 0.0
+    big = abs(mean) >= config.dc_offset_flag_above
+    lopsided = abs(rel) >= config.dc_offset_rel_flag_above and abs(mean) >= config.dc_offset_rel_floor
+    flag = big or lopsided
+    return {"dc/offset": mean, "dc/offset_rel": rel, "dc/flag": int(flag)}
+
+
+def silence(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:
+    frame_rms = _frame_rms(wave, _ms_to_samples(config.silence_frame_ms, sample_rate_hz))  # (F,)
+    floor = 10.0 ** (config.silence_floor_dbfs / 20.0)
+    fraction = float(np.mean(frame_rms < floor))
+    rms_dbfs = dbfs(float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))))
+    flag = fraction >= config.silence_fraction_flag_above or rms_dbfs < config.silence_rms_dbfs_flag_below
+    return {"silence/fraction": fraction, "silence/rms_dbfs": rms_dbfs, "silence/flag": int(flag)}
+
+
+def clipping(wave: np.ndarray, config: DetectorConfig) -> dict[str, float]:
+    """Longest run of consecutive samples pinned at one rail (same sign, |x| >= clip_level)."""
+    at_rail = np.abs(wave) >= config.clip_level  # (T,)
+    max_run = max(_longest_run(wave >= config.clip_level), _longest_run(wave <= -config.clip_level))
+    return {
+        "clip/max_run": max_run,
+        "clip/fraction": float(np.mean(at_rail)),
+        "clip/flag": int(max_run >= config.clip_run_flag_above),
+    }
+
+
+def periodicity(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:
+    """A steady low tone: the line that survives in the quiet frames, and its power share.
+
+    The steady spectrum is a low quantile over frames of the frame power spectra, so a
+    thud that rings for one or two frames drops out while a hum that lasts the whole clip
+    stays. ``strength`` = that quantile of the tone's main-lobe power over the clip's mean
+    frame power: ~0.95 for a pure sine, ~0 for a decaying footstep.
+    """
+    frame = _ms_to_samples(config.periodicity_frame_ms, sample_rate_hz)
+    frames = detrend(_frames(wave, frame, max(1, frame // 2)), axis=1, type="linear")  # (F, frame) DC/drift removed
+    n_fft = frames.shape[1] * ZERO_PAD_FACTOR
+    power = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1]), n=n_fft, axis=1)) ** 2  # (F, K)
+    mean_total = float(power.sum(axis=1).mean())
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate_hz)  # (K,)
+    band = np.flatnonzero((freqs >= config.periodicity_fmin_hz) & (freqs <= config.periodicity_fmax_hz))
+    steady = np.quantile(power, config.periodicity_quantile, axis=0)  # (K,)
+    peak = _largest_local_max(steady, band) if mean_total > 0 else None
+    if peak is None:  # silence, or a spectrum that only falls (or rises) through the band
+        return {"periodicity/f0_hz": math.nan, "periodicity/strength": 0.0, "periodicity/flag": 0}
+    f0_hz = _refine_peak(steady, peak) * sample_rate_hz / n_fft
+    lobe = power[:, max(0, peak - TONAL_HALF_WIDTH_BINS) : peak + TONAL_HALF_WIDTH_BINS + 1].sum(axis=1)  # (F,)
+    strength = float(np.quantile(lobe, config.periodicity_quantile)) / mean_total
+    return {
+        "periodicity/f0_hz": float(f0_hz),
+        "periodicity/strength": strength,
+        "periodicity/flag": int(strength >= config.periodicity_strength_flag_above),
+    }
+
+
+def _largest_local_max(spectrum: np.ndarray, band: np.ndarray) -> int | None:
+    """Index of the highest local maximum of ``spectrum`` (K,) inside ``band``, or None."""
+    inner = band[(band > 0) & (band < len(spectrum) - 1)]
+    is_peak = (spectrum[inner] > spectrum[inner - 1]) & (spectrum[inner] >= spectrum[inner + 1])
+    peaks = inner[is_peak]
+    return None if peaks.size == 0 else int(peaks[np.argmax(spectrum[peaks])])
+
+
+def _refine_peak(spectrum: np.ndarray, k: int) -> float:
+    """Parabolic interpolation of a log-power peak: fractional bin index."""
+    if k <= 0 or k >= len(spectrum) - 1:
+        return float(k)
+    a, b, c = np.log(spectrum[k - 1 : k + 2] + EPS)
+    denom = a - 2 * b + c
+    if denom >= 0:  # not a local maximum (a band edge): keep the bin
+        return float(k)
+    return float(k + float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5)))
+
+
+def transient(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:
+    """A footstep has a loud onset over a quiet tail: peak/median envelope and crest."""
+    env = _frame_rms(wave, _ms_to_samples(config.transient_frame_ms, sample_rate_hz))  # (F,)
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+    peak = float(np.max(np.abs(wave)))
+    if rms <= EPS:
+        return {"transient/crest_db": 0.0, "transient/env_ratio_db": 0.0, "transient/flag": 1}
+    crest_db = 20.0 * math.log10(peak / rms)
+    floor = 10.0 ** (config.transient_env_floor_dbfs / 20.0)
+    env_ratio_db = 20.0 * math.log10(max(float(env.max()), floor) / max(float(np.median(env)), floor))
+    flag = env_ratio_db < config.transient_env_ratio_db_flag_below or crest_db < config.transient_crest_db_flag_below
+    return {"transient/crest_db": crest_db, "transient/env_ratio_db": env_ratio_db, "transient/flag": int(flag)}
+
+
+def detect(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig | None = None) -> dict[str, float]:
+    """Run every detector on one clip (T,): values, flags and ``useful/auto``.
+
+    Non-finite samples set ``nan/flag`` and are zeroed before the other detectors run,
+    so one bad sample does not turn every value into NaN.
+    """
+    config = config or DetectorConfig()
+    wave = np.asarray(wave, dtype=np.float64).reshape(-1)  # (T,)
+    finite = np.isfinite(wave)
+    out: dict[str, float] = {}
+    if wave.size == 0:
+        wave, finite = np.zeros(1), np.ones(1, dtype=bool)
+    clean = np.where(finite, wave, 0.0)  # (T,)
+    out.update(dc_offset(clean, config))
+    out.update(silence(clean, sample_rate_hz, config))
+    out.update(clipping(clean, config))
+    out.update(periodicity(clean, sample_rate_hz, config))
+    out.update(transient(clean, sample_rate_hz, config))
+    out["nan/flag"] = int(not finite.all())
+    out[USEFUL_KEY] = int(not any(out[k] for k in FLAG_KEYS))
+    return out

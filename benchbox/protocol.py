@@ -1,0 +1,262 @@
+"""Protocols: one TOML file runs a whole benchmark study, reproducibly and resumably.
+
+A protocol names a dataset, the generator presets, the sweep axes (quantisation,
+dropout, checkpoint, prime_ms), the training budget, the sampling settings and the
+embedders. :func:`plan` expands it into stages; :func:`run_protocol` runs them in order:
+
+    data -> train (one run per preset x quantisation x dropout) -> generate -> score
+         -> leaderboard -> report
+
+Each stage records a fingerprint of its inputs (resolved config, dataset manifest hash,
+checkpoint hashes) in ``OUT/stages.json``. A re-run skips stages whose fingerprint is
+unchanged and redoes only what changed; a killed training run resumes from ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchbox.config import from_dict, load_toml, merge, parse_overrides, to_dict
+from benchbox.errors import ProtocolError
+from benchbox.progress import Progress, no_progress
+from benchbox.runs import atomic_write_json, sha256_file, write_run_info
+
+STAGES_FILE = "stages.json"
+SYNTH_SOURCE = "synth"
+REQUIRED_MARK = "REQUIRED"  # a protocol whose data.source starts with this needs --data
+
+
+@dataclass(frozen=True)
+class DataSection:
+    source: str = SYNTH_SOURCE  # "synth", a folder of recordings, or a benchbox dataset folder
+    n: int = 256  # clips of the procedural corpus
+    options: dict = field(default_factory=dict)  # ImportConfig / SynthConfig fields
+
+    def __post_init__(self):
+        if self.n < 10:
+            raise ValueError("data.n must be at least 10 (train/val/test splits need clips)")
+
+
+@dataclass(frozen=True)
+class SweepSection:
+    quantisation: tuple[str, ...] = ("mulaw",)
+    dropout: tuple[float, ...] = (0.0,)
+    checkpoint: tuple[str, ...] = ("best", "last")
+    prime_ms: tuple[float, ...] = (0.0, 10.0, 20.0, 40.0)
+
+    def __post_init__(self):
+        for q in self.quantisation:
+            if q not in ("linear", "mulaw"):
+                raise ValueError(f"sweep.quantisation: unknown scheme '{q}' (use linear, mulaw)")
+        for c in self.checkpoint:
+            if c not in ("best", "last"):
+                raise ValueError(f"sweep.checkpoint: unknown checkpoint '{c}' (use best, last)")
+        if any(not 0.0 <= d < 1.0 for d in self.dropout):
+            raise ValueError("sweep.dropout values must be in [0, 1)")
+        if any(p < 0 for p in self.prime_ms):
+            raise ValueError("sweep.prime_ms values must be >= 0")
+
+
+@dataclass(frozen=True)
+class GenerateSection:
+    n: int = 16
+    seconds: float = 0.512
+    temperature: float = 1.0
+    top_p: float = 1.0
+    batch: int = 16
+    threads: int = 1  # CPU threads while sampling; 0 = torch default
+
+
+@dataclass(frozen=True)
+class ScoreSection:
+    embedders: tuple[str, ...] = ("aisfx", "mel")
+    bootstrap: int = 200
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    name: str = "study"
+    description: str = ""
+    seed: int = 0
+    device: str = "auto"
+    presets: tuple[str, ...] = ("sashimi-tiny", "wavenet-tiny")
+    gpu_hours: float | None = None  # documented cost on a GPU, for the big protocols
+    data: DataSection = field(default_factory=DataSection)
+    sweep: SweepSection = field(default_factory=SweepSection)
+    train: dict = field(default_factory=dict)  # overrides for the trainer's [train] section
+    model: dict = field(default_factory=dict)  # overrides for every preset's [model] section
+    generate: GenerateSection = field(default_factory=GenerateSection)
+    score: ScoreSection = field(default_factory=ScoreSection)
+
+
+def load_protocol(path: str | Path, overrides: Sequence[str] = (), data: str | Path | None = None) -> ProtocolConfig:
+    """Read a protocol TOML, apply ``--set`` overrides and ``--data``; unknown keys are errors."""
+    raw = merge(load_toml(path), parse_overrides(overrides))
+    if data is not None:
+        raw = merge(raw, {"data": {"source": str(data)}})
+    proto = from_dict(ProtocolConfig, raw)
+    if proto.data.source.startswith(REQUIRED_MARK):
+        raise ProtocolError(f"{path} needs a dataset", hint="pass --data DIR (a folder of recordings or a benchbox dataset)")
+    return proto
+
+
+# ------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    run_id: str
+    preset: str
+    quantisation: str
+    dropout: float
+
+    def overrides(self, proto: ProtocolConfig) -> list[str]:
+        sets = [f"data.quantisation={json.dumps(self.quantisation)}", f"model.dropout={self.dropout}"]
+        sets += [f"train.seed={proto.seed}"]
+        sets += [f"train.{k}={_toml_literal(v)}" for k, v in proto.train.items()]
+        sets += [f"model.{k}={_toml_literal(v)}" for k, v in proto.model.items()]
+        return sets
+
+
+def _toml_literal(v) -> str:
+    return json.dumps(v) if isinstance(v, (str, list, tuple, bool)) else str(v)
+
+
+def train_jobs(proto: ProtocolConfig) -> list[TrainJob]:
+    jobs = []
+    for preset in proto.presets:
+        for q in proto.sweep.quantisation:
+            for d in proto.sweep.dropout:
+                jobs.append(TrainJob(f"{preset}_{q}_do{d:g}", preset, q, float(d)))
+    return jobs
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str  # "data", "train/<run>", "generate/<run>", "score/<run>", "leaderboard", "report"
+    kind: str
+    run_id: str | None = None
+    estimate_seconds: float = 0.0
+
+
+def plan(proto: ProtocolConfig) -> list[Stage]:
+    stages = [Stage("data", "data")]
+    for job in train_jobs(proto):
+        stages.append(Stage(f"train/{job.run_id}", "train", job.run_id))
+    for job in train_jobs(proto):
+        stages.append(Stage(f"generate/{job.run_id}", "generate", job.run_id))
+    for job in train_jobs(proto):
+        stages.append(Stage(f"score/{job.run_id}", "score", job.run_id))
+    stages += [Stage("leaderboard", "leaderboard"), Stage("report", "report")]
+    return stages
+
+
+def clips_per_run(proto: ProtocolConfig) -> int:
+    return len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms) * proto.generate.n
+
+
+# -------------------------------------------------------------------- stage state
+
+
+class StageLedger:
+    """``stages.json``: stage key -> {fingerprint, finished_at, seconds}."""
+
+    def __init__(self, out: Path):
+        self.path = out / STAGES_FILE
+        self.entries: dict = json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def is_done(self, key: str, fingerprint: str) -> bool:
+        entry = self.entries.get(key)
+        return bool(entry) and entry.get("fingerprint") == fingerprint
+
+    def mark(self, key: str, fingerprint: str, seconds: float) -> None:
+        self.entries[key] = {"fingerprint": fingerprint, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(seconds, 2)}
+        atomic_write_json(self.path, self.entries)
+
+
+def fingerprint(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(to_dict(p), sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _file_hash(path: Path) -> str:
+    return sha256_file(path) if path.is_file() else "missing"
+
+
+# ------------------------------------------------------------------------ running
+
+
+@dataclass
+class StudyContext:
+    proto: ProtocolConfig
+    out: Path
+    ledger: StageLedger
+    progress: Progress
+    log: Callable[[str], None]
+    protocol_path: Path | None = None
+    command: str = ""
+
+    @property
+    def data_dir(self) -> Path:
+        src = Path(self.proto.data.source)
+        if self.proto.data.source != SYNTH_SOURCE and (src / "dataset.json").is_file():
+            return src  # already a benchbox dataset: use it in place
+        return self.out / "data"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.out / "runs" / run_id
+
+
+def run_protocol(
+    proto: ProtocolConfig,
+    *,
+    out: Path,
+    protocol_path: Path | None = None,
+    command: str = "",
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Run every stage of ``proto`` into ``out``; return the report path."""
+    from benchbox import stages as st
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_info(out, to_dict(proto), name="protocol.toml")
+    ctx = StudyContext(proto, out, StageLedger(out), progress or no_progress, log or (lambda s: None), protocol_path, command)
+    runners = {"data": st.run_data, "train": st.run_train, "generate": st.run_generate, "score": st.run_score,
+               "leaderboard": st.run_leaderboard, "report": st.run_report}
+    stage_list = plan(proto)
+    for i, stage in enumerate(stage_list):
+        ctx.progress("study", i, len(stage_list), stage=stage.key)
+        fp = st.stage_fingerprint(ctx, stage)
+        if ctx.ledger.is_done(stage.key, fp):
+            ctx.log(f"skip {stage.key} (unchanged)")
+            continue
+        ctx.log(f"run  {stage.key}")
+        start = time.perf_counter()
+        runners[stage.kind](ctx, stage)
+        ctx.ledger.mark(stage.key, st.stage_fingerprint(ctx, stage), time.perf_counter() - start)
+    ctx.progress("study", len(stage_list), len(stage_list), stage="done")
+    return out / "report.md"
+
+
+def describe(proto: ProtocolConfig) -> dict:
+    """A JSON-able summary of the plan, for --dry-run."""
+    jobs = train_jobs(proto)
+    return {
+        "name": proto.name,
+        "dataset": proto.data.source,
+        "train_runs": [dataclasses.asdict(j) for j in jobs],
+        "clips_per_run": clips_per_run(proto),
+        "clips_total": clips_per_run(proto) * len(jobs),
+        "stages": [s.key for s in plan(proto)],
+    }

@@ -1,0 +1,252 @@
+"""The review set: which clips a rater hears, their content hashes, and how they are served.
+
+Legend: T time in samples, F frequency bins, W spectrogram frames.
+
+A review target is either a training run folder (``samples/manifest.csv`` lists the
+clips and their group columns) or any folder of audio files. Real recordings can be
+mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``) or
+from a folder given explicitly. Every clip is identified by the hash of its decoded
+audio (:func:`benchbox.runs.sha256_audio`), the same key ``scores/clips.csv`` uses, so
+tags survive renames and go stale when a clip is regenerated with new samples.
+
+Clips are served decoded and re-encoded as plain 16-bit wav, so no file name, folder or
+container metadata reaches the rater.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from benchbox.audio import list_audio_files, read_audio
+from benchbox.config import load_toml
+from benchbox.errors import BenchboxError, ReviewError
+from benchbox.progress import Progress, no_progress
+from benchbox.runs import sha256_audio
+
+GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
+SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
+RUN_CONFIG = "config.toml"
+TAGS_FILE = "tags.sqlite"
+REAL_SPLIT = "test"
+
+SPEC_FFT_SAMPLES = 512
+SPEC_HOP_SAMPLES = 128
+SPEC_FLOOR_DB = -80.0
+SPEC_MAX_FRAMES = 1200  # long clips are decimated to about this many columns
+# Dark-to-bright ramp, evenly spaced stops (after matplotlib's "magma").
+SPEC_RAMP_RGB = ((0, 0, 4), (28, 16, 68), (79, 18, 123), (129, 37, 129), (181, 54, 122), (229, 80, 100), (251, 135, 97), (254, 194, 135), (252, 253, 191))
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class ReviewClip:
+    """One clip: content hash, where it lives, whether it is real, and its group values."""
+
+    sha256: str
+    path: Path  # absolute
+    source: str  # as recorded: relative to the review root, or absolute for outside clips
+    is_real: bool
+    groups: dict = field(default_factory=dict)  # GROUP_COLUMNS -> value (None when unknown)
+
+
+@dataclass(frozen=True)
+class ReviewSet:
+    root: Path  # the folder that holds tags.sqlite
+    kind: str  # "run" or "folder"
+    clips: tuple[ReviewClip, ...]
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / TAGS_FILE
+
+    @property
+    def n_real(self) -> int:
+        return sum(c.is_real for c in self.clips)
+
+
+def target_kind(target: str | Path) -> str:
+    """``"run"`` for a run folder with ``samples/manifest.csv``, ``"folder"`` for a folder of audio."""
+    target = Path(target)
+    if not target.is_dir():
+        raise ReviewError(f"review folder not found: {target}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
+    return "run" if (target / SAMPLES_MANIFEST).is_file() else "folder"
+
+
+def audio_hash(path: str | Path) -> str:
+    """Content hash of the decoded, downmixed audio at its native rate."""
+    data, rate = read_audio(path)  # (T, channels)
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (T,)
+    return sha256_audio(mono, rate)
+
+
+def build_review_set(
+    target: str | Path,
+    *,
+    include_real: int = 0,
+    real_dir: str | Path | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> ReviewSet:
+    """Collect and hash the clips of ``target``, plus ``include_real`` real clips chosen with ``seed``."""
+    root = Path(target).resolve()
+    kind = target_kind(root)
+    if include_real < 0:
+        raise ReviewError(f"--include-real must be >= 0, got {include_real}", hint="give the number of real clips to mix in")
+    generated = _run_entries(root) if kind == "run" else _folder_entries(root)
+    real: list[tuple[Path, str, dict]] = []
+    if include_real:
+        candidates = _real_candidates(root, kind, real_dir)
+        if include_real > len(candidates):
+            raise ReviewError(
+                f"asked for {include_real} real clips but only {len(candidates)} are available",
+                hint=f"use --include-real {len(candidates)} or point --real at a bigger folder",
+            )
+        rng = np.random.default_rng(seed)
+        picks = sorted(rng.choice(len(candidates), size=include_real, replace=False).tolist())
+        real = [(candidates[i], str(candidates[i]), {}) for i in picks]
+    return ReviewSet(root, kind, _hash_entries(generated, real, progress or no_progress))
+
+
+def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[ReviewClip, ...]:
+    entries = [(*e, False) for e in generated] + [(*e, True) for e in real]
+    clips: list[ReviewClip] = []
+    seen: set[str] = set()
+    for i, (path, source, groups, is_real) in enumerate(entries):
+        digest = audio_hash(path)
+        if digest not in seen:  # identical audio is one clip to review
+            seen.add(digest)
+            full_groups = {c: groups.get(c) for c in GROUP_COLUMNS}
+            clips.append(ReviewClip(digest, path, source, is_real, full_groups))
+        progress("hash clips", i + 1, len(entries))
+    if not clips:
+        raise ReviewError("the review set is empty", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
+    return tuple(clips)
+
+
+def _run_entries(root: Path) -> list[tuple[Path, str, dict]]:
+    manifest_path = root / SAMPLES_MANIFEST
+    try:
+        manifest = pd.read_csv(manifest_path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ReviewError(f"{manifest_path}: unreadable ({str(e).splitlines()[0]})", hint="re-run `benchbox generate` for this run") from None
+    if "path" not in manifest.columns:
+        raise ReviewError(f"{manifest_path}: no 'path' column", hint="re-run `benchbox generate` for this run")
+    out = []
+    for row in manifest.to_dict("records"):
+        path = root / str(row["path"])
+        if not path.is_file():
+            raise ReviewError(f"{manifest_path}: clip {row['path']} is missing", hint="re-run `benchbox generate` for this run")
+        groups = {c: _native(row[c]) for c in GROUP_COLUMNS if c in row}
+        out.append((path, str(row["path"]), groups))
+    return out
+
+
+def _folder_entries(root: Path) -> list[tuple[Path, str, dict]]:
+    files = list_audio_files(root)
+    if not files:
+        raise ReviewError(f"no audio files under {root}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
+    return [(p, p.relative_to(root).as_posix(), {}) for p in files]
+
+
+def _native(value):
+    """numpy scalars and NaN -> plain Python values that SQLite and JSON store as-is."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _real_candidates(root: Path, kind: str, real_dir: str | Path | None) -> list[Path]:
+    if real_dir is not None:
+        return _clips_in(Path(real_dir), "--real")
+    if kind != "run":
+        raise ReviewError(f"{root} is not a run folder, so it has no dataset to take real clips from", hint="pass --real DIR with real recordings")
+    config_path = root / RUN_CONFIG
+    if not config_path.is_file():
+        raise ReviewError(f"{config_path} not found, so the run's dataset is unknown", hint="pass --real DIR with real recordings")
+    try:
+        data_path = load_toml(config_path)["data"]["path"]
+    except (KeyError, TypeError):
+        raise ReviewError(f"{config_path}: no [data] path", hint="pass --real DIR with real recordings") from None
+    except BenchboxError as e:
+        raise ReviewError(e.message, hint=e.hint) from None
+    path = Path(str(data_path))
+    if not path.is_absolute() and not path.is_dir():
+        path = root / path
+    return _clips_in(path, f"{config_path} [data] path")
+
+
+def _clips_in(folder: Path, where: str) -> list[Path]:
+    """The test split of a benchbox dataset, or every audio file of a plain folder."""
+    if not folder.is_dir():
+        raise ReviewError(f"real-clip folder not found: {folder} (from {where})", hint="pass --real DIR with real recordings")
+    if (folder / "dataset.json").is_file():
+        from benchbox.data.dataset import load_dataset
+
+        try:
+            paths = load_dataset(folder).clip_paths(REAL_SPLIT)
+        except BenchboxError as e:
+            raise ReviewError(e.message, hint=e.hint) from None
+    else:
+        paths = list_audio_files(folder)
+    if not paths:
+        raise ReviewError(f"no real clips in {folder} (from {where})", hint="pass --real DIR with real recordings")
+    return [p.resolve() for p in paths]
+
+
+# ------------------------------------------------------------------------ serving
+
+
+def wav_bytes(path: str | Path) -> bytes:
+    """The decoded clip as a metadata-free 16-bit mono wav."""
+    data, rate = read_audio(path)  # (T, channels)
+    mono = data.mean(axis=1)  # (T,)
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(mono, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
+def spectrogram_png(path: str | Path) -> bytes:
+    """A log-magnitude spectrogram image (low frequencies at the bottom), PNG bytes."""
+    data, _ = read_audio(path)  # (T, channels)
+    mono = data.mean(axis=1)  # (T,)
+    if len(mono) < SPEC_FFT_SAMPLES:
+        mono = np.pad(mono, (0, SPEC_FFT_SAMPLES - len(mono)))
+    hop = max(SPEC_HOP_SAMPLES, (len(mono) - SPEC_FFT_SAMPLES) // SPEC_MAX_FRAMES + 1)
+    starts = np.arange(0, len(mono) - SPEC_FFT_SAMPLES + 1, hop)
+    frames = np.stack([mono[s : s + SPEC_FFT_SAMPLES] for s in starts])  # (W, SPEC_FFT_SAMPLES)
+    window = np.hanning(SPEC_FFT_SAMPLES).astype(np.float32)
+    mag = np.abs(np.fft.rfft(frames * window, axis=1))  # (W, F)
+    db = 20.0 * np.log10(np.maximum(mag, 1e-8))  # (W, F)
+    db = np.clip(db - db.max(), SPEC_FLOOR_DB, 0.0)  # (W, F), 0 dB at the loudest bin
+    level = (db.T[::-1] - SPEC_FLOOR_DB) / -SPEC_FLOOR_DB  # (F, W) in [0, 1], low frequencies last
+    return _png_rgb(_colour(level))
+
+
+def _colour(level: np.ndarray) -> np.ndarray:
+    """(F, W) values in [0, 1] -> (F, W, 3) uint8 along a dark-to-bright (magma-like) ramp."""
+    stops = np.linspace(0.0, 1.0, len(SPEC_RAMP_RGB))
+    ramp = np.asarray(SPEC_RAMP_RGB, dtype=np.float64)  # (stops, 3)
+    rgb = np.stack([np.interp(level, stops, ramp[:, c]) for c in range(3)], axis=-1)  # (F, W, 3)
+    return np.round(rgb).astype(np.uint8)
+
+
+def _png_rgb(rgb: np.ndarray) -> bytes:
+    """Encode an (H, W, 3) uint8 image as PNG with the standard library (no imaging package)."""
+    height, width, _ = rgb.shape
+    raw = b"".join(b"\x00" + row.tobytes() for row in rgb)  # filter type 0 per scanline
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")

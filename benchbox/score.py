@@ -1,0 +1,374 @@
+"""Score a run (or a folder of clips): artefact detectors per clip, FAD/KAD per group.
+
+Legend: N clips in a set, D embedding dimension, G groups.
+
+``score_run`` reads ``RUN_DIR/samples/manifest.csv`` (groups from its columns) or every
+audio file under a plain folder (one group: the folder), runs the detectors of
+:mod:`benchbox.metrics.artifacts` on every clip at its own sample rate, embeds the
+clips and the reference dataset's **test** split, and writes into ``<path>/scores/``:
+
+* ``clips.csv``  - one row per clip: path, sha256, group columns, detector values/flags;
+* ``groups.csv`` - one row per group, plus a ``floor`` row (reference val vs test):
+  ``n``, ``fad/<emb>`` (+ ``/lo``, ``/hi``), ``kad/<emb>`` (+ CI), ``diversity/<emb>``,
+  ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI;
+* ``scores.json`` - the same groups plus the inputs and warnings;
+* ``skipped.csv`` - clips that could not be decoded, with the reason;
+* ``score_config.toml`` / ``versions.json`` - the resolved config and library versions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from benchbox import config as cfg
+from benchbox.audio import list_audio_files
+from benchbox.data.dataset import load_dataset
+from benchbox.errors import AudioError, DataError, MetricError
+from benchbox.metrics.artifacts import DETECTORS, USEFUL_KEY, DetectorConfig, detect
+from benchbox.progress import Progress, no_progress
+from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, write_run_info
+from benchbox.stats import wilson_interval
+
+GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
+SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
+SCORES_DIR = "scores"
+SCORES_FORMAT = 1
+REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
+FLOOR_GROUP = "floor"
+DEFAULT_EMBEDDERS = ("aisfx", "mel")
+CACHE_ENV = "BENCHBOX_CACHE"
+MIN_SET_CLIPS = 2
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Scoring knobs besides the CLI arguments. ``--set detectors.<key>=value``."""
+
+    detectors: DetectorConfig = field(default_factory=DetectorConfig)
+    cache_dir: str = ""  # embedding cache; "" = $BENCHBOX_CACHE or ~/.cache/benchbox/embeddings
+    diversity_max_clips: int = 512  # mean pairwise distance over at most this many clips (seeded subset)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    out: Path  # the scores/ folder
+    clips: pd.DataFrame
+    groups: pd.DataFrame
+    skipped: pd.DataFrame  # path, reason
+    warnings: tuple[str, ...] = ()
+
+
+def load_score_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ScoreConfig:
+    return cfg.load(ScoreConfig, path, overrides)
+
+
+def cache_dir_of(config: ScoreConfig) -> Path:
+    """Where embeddings are cached (by content hash, so sharing it between runs is safe)."""
+    root = config.cache_dir or os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "benchbox" / "embeddings")
+    return Path(root).expanduser()
+
+
+# ------------------------------------------------------------------------ inputs
+
+
+def collect_clips(path: str | Path) -> tuple[Path, pd.DataFrame, bool]:
+    """Clips to score: ``(root, table with path/abs_path/group columns, is_run)``."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"not a folder: {root}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
+    manifest_path = root / SAMPLES_MANIFEST
+    if manifest_path.is_file():
+        try:
+            table = pd.read_csv(manifest_path, dtype={"checkpoint": str, "quantisation": str, "generator": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise DataError(f"{manifest_path}: unreadable ({str(e).splitlines()[0]})", hint="re-run `benchbox generate` for this run") from None
+        if "path" not in table.columns:
+            raise DataError(f"{manifest_path}: no 'path' column", hint="re-run `benchbox generate` for this run")
+        for col in GROUP_COLUMNS:
+            if col not in table.columns:
+                table[col] = ""
+        is_run = True
+    else:
+        files = [p for p in list_audio_files(root) if SCORES_DIR not in p.relative_to(root).parts[:1]]
+        table = pd.DataFrame({"path": [p.relative_to(root).as_posix() for p in files]})
+        table["generator"] = root.resolve().name
+        for col in GROUP_COLUMNS[1:]:
+            table[col] = ""
+        is_run = False
+    if table.empty:
+        raise DataError(f"no clips to score under {root}", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
+    table["abs_path"] = [root / str(p) for p in table["path"]]
+    return root, table, is_run
+
+
+def resolve_reference(root: Path, reference: str | Path | None, is_run: bool) -> Path | None:
+    """``--reference`` wins; a run falls back to ``config.toml`` ``[data] path``."""
+    if reference is not None:
+        return Path(reference)
+    if not is_run or not (root / "config.toml").is_file():
+        return None
+    data_path = cfg.load_toml(root / "config.toml").get("data", {}).get("path")
+    if not data_path:
+        return None
+    candidate = Path(data_path)
+    if not candidate.is_absolute() and not candidate.is_dir() and (root / candidate).is_dir():
+        candidate = root / candidate
+    return candidate
+
+
+def decode(path: Path) -> tuple[np.ndarray, int]:
+    """Decode to mono (T,) float32 at the native rate; NaN/inf are kept (the nan detector reports them)."""
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (T, channels)
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AudioError(f"{path}: cannot decode audio ({reason})", hint="re-generate the clip or delete it") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: no audio frames", hint="re-generate the clip or delete it")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (T,)
+    return mono, int(rate)
+
+
+def detect_clips(table: pd.DataFrame, config: DetectorConfig, progress: Progress) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Detector rows for every decodable clip, and the ``(path, reason)`` of the rest."""
+    rows, skipped = [], []
+    extra = [c for c in ("logprob_mean",) if c in table.columns]
+    for i, rec in enumerate(table.to_dict("records")):
+        try:
+            wave, rate = decode(Path(rec["abs_path"]))
+        except AudioError as e:
+            skipped.append({"path": rec["path"], "reason": e.message})
+        else:
+            row = {"path": rec["path"], "sha256": sha256_audio(wave, rate), "sample_rate_hz": rate}
+            row.update({c: rec[c] for c in GROUP_COLUMNS})
+            row.update(detect(wave, rate, config))
+            row.update({c: rec[c] for c in extra})
+            row["abs_path"] = rec["abs_path"]
+            rows.append(row)
+        progress("detect", i + 1, len(table))
+    return pd.DataFrame(rows), pd.DataFrame(skipped, columns=["path", "reason"])
+
+
+# ------------------------------------------------------------------- embeddings
+
+
+def embed_sets(paths: dict[str, list[Path]], embedder: str, cache_dir: Path, progress: Progress) -> dict[str, np.ndarray]:
+    """Embed every named list of files at once; return pooled (N, D) arrays per name."""
+    from benchbox.metrics.embedders import embed_files
+    from benchbox.metrics.fad import pool_clips
+
+    flat = [p for name in paths for p in paths[name]]
+    per_clip = embed_files(flat, embedder, cache_dir=cache_dir, progress=progress)
+    pooled = pool_clips(per_clip) if flat else np.zeros((0, 0))  # (N, D)
+    out, start = {}, 0
+    for name, items in paths.items():
+        out[name] = pooled[start : start + len(items)]
+        start += len(items)
+    return out
+
+
+def diversity(emb: np.ndarray, *, max_clips: int, seed: int) -> float:
+    """Mean pairwise Euclidean distance between clip embeddings (N, D); NaN below 2 clips."""
+    if emb.shape[0] < MIN_SET_CLIPS:
+        return math.nan
+    if emb.shape[0] > max_clips:
+        emb = emb[np.sort(np.random.default_rng(seed).choice(emb.shape[0], max_clips, replace=False))]
+    sq = np.square(emb).sum(axis=1)  # (N,)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * emb @ emb.T, 0.0)  # (N, N)
+    iu = np.triu_indices(emb.shape[0], k=1)
+    return float(np.sqrt(d2[iu]).mean())
+
+
+def distances(gen: np.ndarray, ref: np.ndarray, embedder: str, *, bootstrap: int, seed: int) -> dict[str, float]:
+    """``fad/<emb>``, ``kad/<emb>`` and their bootstrap CIs (NaN when a set is too small)."""
+    from benchbox.metrics import fad as fadlib
+
+    out: dict[str, float] = {}
+    for metric in ("fad", "kad"):
+        key = f"{metric}/{embedder}"
+        if gen.shape[0] < MIN_SET_CLIPS:
+            out.update({key: math.nan, f"{key}/lo": math.nan, f"{key}/hi": math.nan})
+        elif bootstrap > 0:
+            ci = fadlib.bootstrap_ci(gen, ref, metric, n=bootstrap, seed=seed)
+            out.update({key: ci["value"], f"{key}/lo": ci["lo"], f"{key}/hi": ci["hi"]})
+        else:
+            value = fadlib.fad(gen, ref) if metric == "fad" else fadlib.kad(gen, ref)
+            out.update({key: value, f"{key}/lo": math.nan, f"{key}/hi": math.nan})
+    return out
+
+
+# ----------------------------------------------------------------------- groups
+
+
+def flag_rates(clips: pd.DataFrame) -> dict[str, float]:
+    """Per-detector flag rates and ``useful/auto`` rate with its Wilson 95% CI."""
+    n = len(clips)
+    out: dict[str, float] = {f"{name}/flag_rate": float(clips[f"{name}/flag"].mean()) if n else math.nan for name in DETECTORS}
+    p, lo, hi = wilson_interval(int(clips[USEFUL_KEY].sum()) if n else 0, n)
+    out.update({"useful/auto_rate": p, "useful/auto_lo": lo, "useful/auto_hi": hi})
+    return out
+
+
+def group_key(values: dict) -> str:
+    """``generator/quantisation/dropout/checkpoint/prime_ms`` without trailing empties; 100.0 == 100."""
+    return "/".join(_canon(values.get(c)) for c in GROUP_COLUMNS).rstrip("/")
+
+
+def _canon(value) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def split_groups(clips: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
+    """``[(group values, rows)]`` in a stable order; missing values form their own group."""
+    keyed = clips.assign(_key=[group_key(r) for r in clips[list(GROUP_COLUMNS)].to_dict("records")])
+    out = []
+    for key in sorted(keyed["_key"].unique()):
+        rows = keyed[keyed["_key"] == key].drop(columns="_key")
+        out.append(({c: rows.iloc[0][c] for c in GROUP_COLUMNS}, rows))
+    return out
+
+
+def _group_row(values: dict, rows: pd.DataFrame, run: str) -> dict:
+    row = {"group": group_key(values), "kind": "generated", "run": run, **values, "n": len(rows)}
+    row.update(flag_rates(rows))
+    if "logprob_mean" in rows.columns:
+        row["logprob_mean"] = float(pd.to_numeric(rows["logprob_mean"], errors="coerce").mean())
+    return row
+
+
+def _reference(ref_path: Path | None, embedders: tuple[str, ...]) -> dict[str, list[Path]]:
+    """The reference test split (FAD target) and val split (floor row); {} without a reference."""
+    if ref_path is None:
+        if embedders:
+            raise DataError("no reference dataset to compare against", hint="pass --reference DATA_DIR (a benchbox dataset folder)")
+        return {}
+    ds = load_dataset(ref_path)
+    test, val = ds.clip_paths(REFERENCE_SPLIT), ds.clip_paths(FLOOR_SPLIT)
+    if embedders and len(test) < MIN_SET_CLIPS:
+        raise MetricError(
+            f"{ref_path}: the reference '{REFERENCE_SPLIT}' split has {len(test)} clip(s); FAD needs at least {MIN_SET_CLIPS}",
+            hint="import more recordings so every split gets clips",
+        )
+    return {REFERENCE_SPLIT: test, FLOOR_SPLIT: val}
+
+
+def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> dict:
+    """Real-vs-real row: detector rates of the reference val clips (their false-positive rate)."""
+    table = pd.DataFrame({"path": [str(p) for p in val_paths], "abs_path": val_paths, **{c: "" for c in GROUP_COLUMNS}})
+    clips, _ = detect_clips(table, config, no_progress)
+    row = {"group": FLOOR_GROUP, "kind": FLOOR_GROUP, "run": run, **{c: "" for c in GROUP_COLUMNS}, "n": len(val_paths)}
+    row.update(flag_rates(clips) if not clips.empty else {})
+    return row
+
+
+def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress) -> list[str]:
+    """Fill ``fad/kad/diversity`` of every group row and the floor row (the last row)."""
+    warnings: list[str] = []
+    for emb_name in embedders:
+        named = {f"g{i}": [Path(p) for p in g[g["nan/flag"] == 0]["abs_path"]] for i, (_, g) in enumerate(groups)}
+        named.update(sets)
+        pooled = embed_sets(named, emb_name, cache_dir_of(config), progress)
+        ref = pooled[REFERENCE_SPLIT]
+        for i, row in enumerate(rows[:-1]):
+            progress(f"distances {emb_name}", i + 1, len(rows))
+            gen = pooled[f"g{i}"]
+            if gen.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
+                warnings.append(f"group {row['group']!r}: {gen.shape[0]} usable clip(s), FAD/KAD left empty")
+            row.update(distances(gen, ref, emb_name, bootstrap=bootstrap, seed=seed))
+            row[f"diversity/{emb_name}"] = diversity(gen, max_clips=config.diversity_max_clips, seed=seed)
+        val = pooled[FLOOR_SPLIT]
+        if val.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
+            warnings.append(f"reference '{FLOOR_SPLIT}' split has {val.shape[0]} clip(s): the floor row is empty")
+        rows[-1].update(distances(val, ref, emb_name, bootstrap=bootstrap, seed=seed))
+        rows[-1][f"diversity/{emb_name}"] = diversity(val, max_clips=config.diversity_max_clips, seed=seed)
+        progress(f"distances {emb_name}", len(rows), len(rows))
+    return warnings
+
+
+def score_run(
+    path: str | Path,
+    *,
+    reference: str | Path | None = None,
+    embedders: tuple[str, ...] | list[str] = DEFAULT_EMBEDDERS,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    config: ScoreConfig | None = None,
+    progress: Progress | None = None,
+) -> ScoreResult:
+    """Score every clip of a run or folder against a reference dataset; write ``scores/``."""
+    config, progress, embedders = config or ScoreConfig(), progress or no_progress, tuple(embedders)
+    if bootstrap < 0:
+        raise MetricError(f"--bootstrap must be >= 0, got {bootstrap}", hint="use 0 for no CIs, or e.g. 1000")
+    root, table, is_run = collect_clips(path)
+    ref_path = resolve_reference(root, reference, is_run)
+    sets = _reference(ref_path, embedders)
+    out = root / SCORES_DIR
+    clips, skipped = detect_clips(table, config.detectors, progress)
+    atomic_write_csv(out / "skipped.csv", skipped)
+    if clips.empty:
+        raise DataError(f"none of the {len(table)} clips under {root} could be decoded", hint=f"see {out / 'skipped.csv'} for the reasons")
+    run = root.resolve().name
+    groups = split_groups(clips)
+    rows = [_group_row(values, g, run) for values, g in groups]
+    if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
+        rows.append(_floor_row(sets[FLOOR_SPLIT], config.detectors, run))
+    warnings = [f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else []
+    if embedders:
+        warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress)
+    result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
+    _write(result, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config)
+    return result
+
+
+def _clip_columns(clips: pd.DataFrame) -> pd.DataFrame:
+    """clips.csv order: path, sha256, group columns, rate, detector values/flags, useful/auto, extras."""
+    first = ["path", "sha256", *GROUP_COLUMNS, "sample_rate_hz"]
+    return clips[first + [c for c in clips.columns if c not in first and c != "abs_path"]]
+
+
+def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
+    """groups.csv order: identity, n, distances (fad, kad, diversity), rates, extras."""
+    first = ["group", "kind", "run", *GROUP_COLUMNS, "n"]
+    distances = [c for prefix in ("fad/", "kad/", "diversity/") for c in groups.columns if c.startswith(prefix)]
+    rates = [c for c in groups.columns if c.endswith("/flag_rate") or c.startswith("useful/")]
+    rest = [c for c in groups.columns if c not in first + distances + rates]
+    return groups[first + distances + rates + rest]
+
+
+def _write(result: ScoreResult, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig) -> None:
+    atomic_write_csv(result.out / "clips.csv", result.clips)
+    atomic_write_csv(result.out / "groups.csv", result.groups)
+    inputs = {"path": str(root), "reference": str(reference) if reference else "", "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
+    atomic_write_json(
+        result.out / "scores.json",
+        {
+            "format": SCORES_FORMAT,
+            **inputs,
+            "clips": len(result.clips),
+            "skipped": len(result.skipped),
+            "warnings": list(result.warnings),
+            "groups": json_records(result.groups),
+        },
+    )
+    write_run_info(result.out, {"score": inputs, **cfg.to_dict(config)}, name="score_config.toml")
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as JSON-safe dicts: NaN -> None, numpy scalars -> Python."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in records]

@@ -1,0 +1,128 @@
+"""The stage runners behind :func:`benchbox.protocol.run_protocol`.
+
+Each runner takes the study context and one stage and calls exactly one library
+function (import/synth, train, generate_run, score_run, build_leaderboard, write_report).
+Fingerprints say when a finished stage can be skipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from benchbox.errors import ProtocolError
+from benchbox.protocol import SYNTH_SOURCE, Stage, StudyContext, _file_hash, fingerprint, train_jobs
+from benchbox.runs import atomic_write_text
+from benchbox.threads import scoped_threads
+from benchbox.generators.registry import MODELS_DIR
+
+RUN_FINGERPRINT_FILE = "stage_fingerprint.txt"
+
+
+def _job(ctx: StudyContext, run_id: str):
+    for job in train_jobs(ctx.proto):
+        if job.run_id == run_id:
+            return job
+    raise ProtocolError(f"no training run '{run_id}' in the protocol", hint="check the sweep axes")
+
+
+def _preset_text(name: str) -> str:
+    path = Path(name) if Path(name).suffix else MODELS_DIR / f"{name}.toml"
+    return path.read_text() if path.is_file() else name
+
+
+def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
+    p = ctx.proto
+    data_hash = _file_hash(ctx.data_dir / "manifest.csv")
+    if stage.kind == "data":
+        return fingerprint(p.data, p.seed, _source_listing(p.data.source))
+    run_dir = ctx.run_dir(stage.run_id) if stage.run_id else None
+    if stage.kind == "train":
+        job = _job(ctx, stage.run_id)
+        return fingerprint(job.overrides(p), _preset_text(job.preset), p.device, data_hash)
+    if stage.kind == "generate":
+        ckpts = [_file_hash(run_dir / "ckpt" / f"{c}.pt") for c in p.sweep.checkpoint]
+        return fingerprint(p.generate, p.sweep.checkpoint, p.sweep.prime_ms, p.seed, ckpts)
+    if stage.kind == "score":
+        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"))
+    groups = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "groups.csv") for j in train_jobs(p)]
+    tags = [_file_hash(ctx.run_dir(j.run_id) / "tags.sqlite") for j in train_jobs(p)]
+    return fingerprint(stage.kind, groups, tags)
+
+
+def _source_listing(source: str) -> list:
+    if source == SYNTH_SOURCE:
+        return []
+    root = Path(source)
+    if not root.exists():
+        raise ProtocolError(f"dataset source not found: {root}", hint="pass --data DIR with a folder of recordings or a benchbox dataset")
+    return sorted((str(f.relative_to(root)), f.stat().st_size) for f in root.rglob("*") if f.is_file())
+
+
+def run_data(ctx: StudyContext, stage: Stage) -> None:
+    p = ctx.proto
+    if ctx.data_dir != ctx.out / "data":
+        return  # an existing benchbox dataset is used in place
+    if ctx.data_dir.exists():
+        shutil.rmtree(ctx.data_dir)
+    if p.data.source == SYNTH_SOURCE:
+        from benchbox.data.synth import SynthConfig, synth_corpus
+        from benchbox.config import from_dict
+
+        cfg = from_dict(SynthConfig, p.data.options, where="data.options.") if p.data.options else None
+        synth_corpus(ctx.data_dir, n=p.data.n, seed=p.seed, config=cfg, progress=ctx.progress)
+    else:
+        from benchbox.data.importer import ImportConfig, import_folder
+        from benchbox.config import from_dict
+
+        cfg = from_dict(ImportConfig, {"seed": p.seed, **p.data.options}, where="data.options.")
+        import_folder(Path(p.data.source), ctx.data_dir, config=cfg, progress=ctx.progress)
+
+
+def run_train(ctx: StudyContext, stage: Stage) -> None:
+    from benchbox.generators.registry import load_preset
+    from benchbox.train import train
+
+    job = _job(ctx, stage.run_id)
+    run_dir = ctx.run_dir(job.run_id)
+    fp = stage_fingerprint(ctx, stage)
+    marker = run_dir / RUN_FINGERPRINT_FILE
+    resume = (run_dir / "ckpt" / "last.pt").is_file() and marker.is_file() and marker.read_text().strip() == fp
+    if run_dir.exists() and not resume:
+        shutil.rmtree(run_dir)  # config changed, or never started: start clean
+    if not resume:
+        atomic_write_text(marker, fp + "\n")
+    generator, _ = load_preset(job.preset)
+    ctx.log(f"     {'resume' if resume else 'train'} {job.run_id}")
+    train(generator=generator, data=ctx.data_dir, out=run_dir, preset=job.preset, overrides=job.overrides(ctx.proto),
+          device=ctx.proto.device, resume=resume, progress=ctx.progress)
+
+
+def run_generate(ctx: StudyContext, stage: Stage) -> None:
+    from benchbox.sample import generate_run
+
+    g = ctx.proto.generate
+    with scoped_threads(g.threads):
+        generate_run(ctx.run_dir(stage.run_id), checkpoints=ctx.proto.sweep.checkpoint, prime_ms=ctx.proto.sweep.prime_ms,
+                     n=g.n, seconds=g.seconds, temperature=g.temperature, top_p=g.top_p, batch=g.batch,
+                     seed=ctx.proto.seed, device=ctx.proto.device, progress=ctx.progress)
+
+
+def run_score(ctx: StudyContext, stage: Stage) -> None:
+    from benchbox.score import score_run
+
+    s = ctx.proto.score
+    score_run(ctx.run_dir(stage.run_id), reference=ctx.data_dir, embedders=s.embedders, bootstrap=s.bootstrap,
+              seed=ctx.proto.seed, progress=ctx.progress)
+
+
+def run_leaderboard(ctx: StudyContext, stage: Stage) -> None:
+    from benchbox.leaderboard import build_leaderboard
+
+    build_leaderboard(ctx.out / "runs", out=ctx.out, progress=ctx.progress)
+
+
+def run_report(ctx: StudyContext, stage: Stage) -> None:
+    from benchbox.report import write_report
+
+    write_report(ctx)

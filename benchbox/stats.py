@@ -1,0 +1,31 @@
+"""Small shared statistics: binomial confidence intervals for flag and usefulness rates.
+
+Legend: k successes out of n trials; p = k / n.
+"""
+
+from __future__ import annotations
+
+import math
+
+from benchbox.errors import MetricError
+
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
+    """Wilson score interval for a binomial rate: ``(p, lo, hi)``.
+
+    Unlike the normal (Wald) interval it stays inside [0, 1] and is sensible at k = 0
+    or k = n. With ``n == 0`` there is no information: ``(nan, 0.0, 1.0)``.
+    """
+    if n < 0 or k < 0 or k > n:
+        raise MetricError(f"wilson_interval: need 0 <= k <= n, got k={k}, n={n}", hint="count successes out of trials")
+    if z <= 0:
+        raise MetricError(f"wilson_interval: z must be positive, got {z}", hint="use z=1.96 for a 95% interval")
+    if n == 0:
+        return math.nan, 0.0, 1.0
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
+    return p, max(0.0, centre - half), min(1.0, centre + half)

@@ -1,0 +1,30 @@
+"""Scoped intra-op thread count for CPU work.
+
+Autoregressive sampling at small batch is per-op overhead, not arithmetic: on a 2-core
+machine one thread is several times faster than two, and two threads collapse when
+another process is busy. Training and embedding want every core. ``scoped_threads``
+sets the count for one block and restores the caller's setting afterwards, so the
+library never leaves global torch state changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+AUTO = 0  # keep whatever the process has
+
+
+@contextlib.contextmanager
+def scoped_threads(threads: int) -> Iterator[None]:
+    if threads <= AUTO:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from tests.data.helpers import recording, write
+
+runner = CliRunner()
+
+
+def test_synth_import_info_roundtrip(tmp_path):
+    synth = tmp_path / "synth"
+    r = runner.invoke(app, ["data", "synth", "--n", "12", "--out", str(synth), "--seed", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    assert "synthesised 12 clips" in r.output
+    r = runner.invoke(app, ["data", "import", str(synth / "clips"), "--out", str(tmp_path / "re"), "--seed", "2", "--set", "min_step_gap_ms=250", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["clips"] == 12 and summary["rejected"] == 0 and sum(summary["per_split"].values()) == 12
+    r = runner.invoke(app, ["data", "info", str(tmp_path / "re"), "--json"])
+    info = json.loads(r.stdout)
+    assert r.exit_code == 0 and info["kind"] == "import" and info["clips"] == 12 and len(info["per_label"]) == 6
+
+
+def test_import_prints_counts_and_keeps_going_past_bad_files(tmp_path):
+    write(tmp_path / "src" / "gravel_1.wav", recording(np.random.default_rng(0), [0.02], 0.3))
+    (tmp_path / "src" / "broken.wav").write_text("not audio")
+    r = runner.invoke(app, ["data", "import", str(tmp_path / "src"), "--out", str(tmp_path / "ds"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "imported 1 clips from 1 sources" in r.output and "rejected 1" in r.output
+
+
+def test_import_errors_are_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = runner.invoke(app, ["data", "import", str(tmp_path / "empty"), "--out", str(tmp_path / "ds")])
+    assert r.exit_code == 1 and "error: no audio files" in r.output and "Traceback" not in r.output
+    write(tmp_path / "silent" / "a.wav", np.zeros(16_000, dtype=np.float32))
+    r = runner.invoke(app, ["data", "import", str(tmp_path / "silent"), "--out", str(tmp_path / "ds")])
+    assert r.exit_code == 1 and "error: no usable audio" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["data", "import", str(tmp_path / "silent"), "--out", str(tmp_path / "ds"), "--set", "bogus=1"])
+    assert r.exit_code == 1 and "error: unknown config key 'bogus'" in r.output
+    r = runner.invoke(app, ["data", "synth", "--n", "0", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 1 and "error: synth: n=0" in r.output and "Traceback" not in r.output

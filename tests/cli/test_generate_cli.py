@@ -1,0 +1,54 @@
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from tests.train_helpers import corpus, tiny_run
+
+runner = CliRunner()
+FAST = ["--n", "2", "--batch", "2", "--seconds", "0.016", "--prime-ms", "0", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gencli")
+    tiny_run(root / "run", corpus(root / "ds", n=12), "wavenet", 1)
+    return root / "run"
+
+
+def test_generate_grid_json(run):
+    r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--prime-ms", "0,5", "--top-p", "0.9", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    frame = pd.read_csv(summary["manifest"], keep_default_na=False)
+    assert summary["clips_in_manifest"] == len(frame) == 4
+    assert set(frame["prime_ms"]) == {0, 5} and set(frame["top_p"]) == {0.9}
+    assert all((run / p).is_file() for p in frame["path"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--prime-ms", "-10"], "error: --prime-ms value '-10'"),
+        (["--prime-ms", "0,abc"], "error: --prime-ms value 'abc' is not a number"),
+        (["--prime-ms", "20"], "not shorter than"),
+        (["--top-p", "0"], "error: --top-p must be in (0, 1]"),
+        (["--checkpoint", "best,missing"], "error: checkpoint not found"),
+        (["--checkpoint", "../x"], "error: bad --checkpoint list"),
+    ],
+    ids=["negative-prime", "non-numeric-prime", "prime-too-long", "top-p-zero", "missing-ckpt", "path-ckpt"],
+)
+def test_bad_input_is_one_error_line(run, args, message):
+    before = sorted(p.name for p in (run / "samples").rglob("*")) if (run / "samples").exists() else []
+    r = runner.invoke(app, ["generate", str(run), *FAST, *args])
+    assert r.exit_code == 1, r.output
+    assert message in r.output and "hint:" in r.output and "Traceback" not in r.output
+    after = sorted(p.name for p in (run / "samples").rglob("*")) if (run / "samples").exists() else []
+    assert after == before
+
+
+def test_run_folder_that_is_not_a_run(tmp_path):
+    r = runner.invoke(app, ["generate", str(tmp_path), *FAST])
+    assert r.exit_code == 1 and "error:" in r.output and "not a training run" in r.output

@@ -1,0 +1,52 @@
+"""`benchbox score` through the CLI: JSON output, table, and one-line errors."""
+
+import json
+
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from tests.score_helpers import make_dataset, make_run
+
+runner = CliRunner()
+
+
+def _run(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng)
+    return make_run(tmp_path / "run", data, rng), data
+
+
+def test_score_json_prints_groups(tmp_path, rng):
+    run, _ = _run(tmp_path, rng)
+    args = ["score", str(run), "--embedder", "mel", "--bootstrap", "20", "--json", "--set", f"cache_dir={tmp_path / 'cache'}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    groups = json.loads(result.stdout)
+    assert [g["kind"] for g in groups] == ["generated", "generated", "floor"]
+    assert groups[0]["fad/mel/lo"] <= groups[0]["fad/mel"] <= groups[0]["fad/mel/hi"]
+    assert (run / "scores" / "groups.csv").is_file()
+
+
+def test_score_table_and_detector_override(tmp_path, rng):
+    run, data = _run(tmp_path, rng)
+    args = ["score", str(run), "--reference", str(data), "--embedder", "mel", "--bootstrap", "0", "--quiet",
+            "--set", f"cache_dir={tmp_path / 'cache'}", "--set", "detectors.periodicity_strength_flag_above=2.0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "floor" in result.stdout and "8 clips scored, 0 skipped" in result.stdout
+    assert "periodicity=" not in result.stdout  # nothing can reach a strength of 2
+
+
+def test_score_empty_folder_is_one_line_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["score", str(tmp_path / "empty"), "--embedder", ""])
+    assert result.exit_code == 1
+    assert "error: no clips to score" in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_score_unknown_detector_key_is_one_line_error(tmp_path, rng):
+    run, _ = _run(tmp_path, rng)
+    result = runner.invoke(app, ["score", str(run), "--set", "detectors.dc_thresh=1"])
+    assert result.exit_code == 1
+    assert "error: unknown config key 'detectors.dc_thresh'" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from benchbox.review.session import open_session
+from tests.review.fakes import make_dataset, make_run
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def tagged_run(tmp_path):
+    rng = np.random.default_rng(11)
+    run = make_run(tmp_path / "run", make_dataset(tmp_path / "data", rng), rng)
+    for rater, pick in (("alice", "useful"), ("bob", "not_useful")):
+        session = open_session(run, rater=rater, include_real=2)
+        for i, cid in enumerate(session.ids):
+            session.tag(cid, pick if i else "useful", ["click"] if pick == "not_useful" else [])
+    return run
+
+
+def _fails(result, text):
+    assert result.exit_code == 1, result.output
+    assert f"error: {text}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_lists_the_subcommands():
+    r = runner.invoke(app, ["tag", "--help"])
+    assert r.exit_code == 0
+    assert all(word in r.output for word in ("review", "export", "stats"))
+    r = runner.invoke(app, ["tag", "review", "--help"])
+    assert r.exit_code == 0 and "--include-real" in r.output and "--terminal" in r.output
+
+
+def test_stats_table_and_json(tagged_run):
+    r = runner.invoke(app, ["tag", "stats", str(tagged_run)])
+    assert r.exit_code == 0, r.output
+    assert "useful/human_rate" in r.output and "cohen's kappa" in r.output and "auto useful" in r.output
+    r = runner.invoke(app, ["tag", "stats", str(tagged_run), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["raters"] == ["alice", "bob"] and data["tags"]["total"] == 20 and data["tags"]["real"] == 4
+    assert data["agreement"]["method"] == "cohen" and data["agreement"]["n_clips"] == 8
+    assert {g["generator"] for g in data["groups"]} == {"sashimi", "wavenet"}
+    assert sum(g["n_human"] for g in data["groups"]) == 16
+    assert data["auto"]["available"] and data["auto"]["n"] == 16
+    assert {r["rater"]: r["n_real"] for r in data["real"]} == {"alice": 2, "bob": 2}
+
+
+def test_export_csv_and_json(tagged_run, tmp_path):
+    r = runner.invoke(app, ["tag", "export", str(tagged_run), "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    frame = pd.read_csv(tagged_run / "tags.csv")
+    assert len(frame) == 20 and {"clip_id", "sha256", "rater", "tag", "useful/human", "real", "generator", "prime_ms"} <= set(frame.columns)
+    out = tmp_path / "t.json"
+    r = runner.invoke(app, ["tag", "export", str(tagged_run), "--format", "json", "--out", str(out)])
+    assert r.exit_code == 0 and str(out) in r.output
+    records = json.loads(out.read_text())
+    assert len(records) == 20 and all(isinstance(x["reasons"], list) for x in records)
+    r = runner.invoke(app, ["tag", "export", str(tagged_run), "--history", "--format", "json"])
+    assert r.exit_code == 0 and len(json.loads((tagged_run / "tags_history.json").read_text())) == 20
+
+
+def test_errors_are_one_line(tagged_run, tmp_path):
+    _fails(runner.invoke(app, ["tag", "export", str(tagged_run), "--format", "xml"]), "unknown export format 'xml'")
+    _fails(runner.invoke(app, ["tag", "stats", str(tmp_path / "nope")]), "review folder not found")
+    (tmp_path / "untagged").mkdir()
+    _fails(runner.invoke(app, ["tag", "stats", str(tmp_path / "untagged")]), "no tags yet")
+    # the default command: `benchbox tag DIR --rater NAME`
+    _fails(runner.invoke(app, ["tag", str(tmp_path / "nope"), "--rater", "alice"]), "review folder not found")
+    _fails(runner.invoke(app, ["tag", str(tagged_run), "--rater", " "]), "bad rater name")
+    _fails(runner.invoke(app, ["tag", str(tagged_run), "--rater", "a", "--include-real", "99", "-q"]), "asked for 99 real clips")
+    _fails(runner.invoke(app, ["tag", str(tagged_run), "--rater", "a", "--terminal", "-q"]), "--terminal needs an interactive terminal")
+    r = runner.invoke(app, ["tag", str(tagged_run)])
+    assert r.exit_code == 2 and "--rater" in r.output

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from tests.train_helpers import corpus, tiny_overrides
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return corpus(tmp_path_factory.mktemp("corpus") / "ds", n=12)
+
+
+def _sets(*items):
+    return [a for s in items for a in ("--set", s)]
+
+
+def test_train_then_resume_further(tmp_path, data):
+    out = tmp_path / "run"
+    args = ["train", "wavenet", "--data", str(data), "--out", str(out), "--device", "cpu", "--seed", "3", "--json"]
+    r = runner.invoke(app, args + _sets(*tiny_overrides("wavenet", 2, 2)))
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["last_step"] == 2 and summary["out"] == str(out) and summary["best_val"] > 0
+    assert "seed = 3" in (out / "config.toml").read_text()
+    r = runner.invoke(app, ["train", "--resume", str(out), "--device", "cpu", "--json", "--set", "train.max_steps=4"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["last_step"] == 4
+    r = runner.invoke(app, args)  # the same --out again, without --resume
+    assert r.exit_code == 1 and "already holds a training run" in r.output and "--resume" in r.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "sashimi", "--data", "{tmp}/nope"], "error: dataset folder not found"),
+        (["train", "sashimi", "--data", "{data}", "--preset", "sashimi-galactic"], "error: unknown model preset 'sashimi-galactic'"),
+        (["train", "sashimi", "--data", "{data}", "--set", "train.lerning_rate=1"], "error: unknown config key 'train.lerning_rate'"),
+        (["train", "sashimi", "--data", "{data}", "--set", "optim.lr=1"], "error: unknown config key 'optim'"),
+        (["train", "wavenet", "--data", "{data}", "--preset", "sashimi-tiny"], "is for generator 'sashimi'"),
+        (["train", "--resume", "{tmp}"], "error: cannot resume"),
+        (["train", "sashimi", "--data", "{data}", "--device", "tpu"], "error: unknown device 'tpu'"),
+        (["train", "sashimi"], "error: train needs a generator and --data"),
+    ],
+    ids=["missing-data", "unknown-preset", "bad-set-key", "bad-section", "preset-mismatch", "resume-no-run", "bad-device", "no-data"],
+)
+def test_bad_input_is_one_error_line(tmp_path, data, args, message):
+    args = [a.format(tmp=tmp_path, data=data) for a in args]
+    r = runner.invoke(app, args + ["--out", str(tmp_path / "run")] * ("--resume" not in args))
+    assert r.exit_code == 1, r.output
+    assert message in r.output and "hint:" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_lists_every_option():
+    r = runner.invoke(app, ["train", "--help"])
+    assert r.exit_code == 0
+    for option in ("--data", "--preset", "--set", "--out", "--device", "--resume", "--seed", "--json"):
+        assert option in r.output
+
+
+def test_ctrl_c_exits_130_with_a_resume_hint(tmp_path, data, monkeypatch):
+    import benchbox.train
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchbox.train, "train", interrupted)
+    r = runner.invoke(app, ["train", "wavenet", "--data", str(data), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 130 and "--resume" in r.output and "Traceback" not in r.output

@@ -1,0 +1,120 @@
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from benchbox.audio import load_audio
+from benchbox.data.dataset import MANIFEST_COLUMNS, load_dataset
+from benchbox.data.importer import ImportConfig, import_folder, surface_label
+from benchbox.errors import DataError
+from benchbox.runs import sha256_audio
+from tests.data.helpers import RATE_HZ, recording, write
+
+from pathlib import Path
+
+
+@pytest.fixture
+def src(tmp_path, rng):
+    """Six sources: one 3-step walk (44.1 kHz stereo), single steps, one exact copy."""
+    root = tmp_path / "src"
+    write(root / "gravel" / "walk.wav", recording(rng, [0.05, 0.55, 1.1], 1.5, rate_hz=44_100), rate_hz=44_100, channels=2)
+    for i, name in enumerate(["footstep_wood_01.wav", "wood/step2.wav", "snow_1.flac", "misc/thing.wav"]):
+        write(root / name, recording(rng, [0.02 + 0.01 * i], 0.4))
+    (root / "copy").mkdir()
+    (root / "copy" / "thing_again.wav").write_bytes((root / "misc" / "thing.wav").read_bytes())
+    (root / "COPYRIGHT").write_text("not audio")
+    return root
+
+
+def test_import_counts_onsets_and_format(src, tmp_path):
+    out = tmp_path / "ds"
+    result = import_folder(src, out)
+    m = pd.read_csv(out / "manifest.csv", dtype={"id": str}, keep_default_na=False)
+    assert tuple(m.columns) == MANIFEST_COLUMNS
+    assert (m["source"] == "gravel/walk.wav").sum() == 3  # the walk is cut into its 3 steps
+    assert result.clips == len(m) == 7 and result.duplicates == 1 and result.ignored == 1
+    walk = m[m["source"] == "gravel/walk.wav"]
+    # 44.1 kHz source: the resampler's pre-ringing may cross -60 dBFS a little early
+    assert walk["offset_seconds"].tolist() == pytest.approx([0.05, 0.55, 1.1], abs=2e-3)
+    for row in m.itertuples():
+        wave = load_audio(out / row.path)
+        assert wave.shape == (8192,)
+        first = int(np.flatnonzero(np.abs(wave) > 0)[0])
+        assert abs(first - 160) <= RATE_HZ // 1000  # onset 10 ms from the start
+        assert row.sha256 == sha256_audio(wave, RATE_HZ)
+    assert dict(zip(m["source"], m["label"])) == {
+        "gravel/walk.wav": "gravel", "footstep_wood_01.wav": "wood", "wood/step2.wav": "wood",
+        "snow_1.flac": "snow", "copy/thing_again.wav": "",  # the first copy in path order is kept
+    }  # fmt: skip
+    rejected = pd.read_csv(out / "rejected.csv")
+    assert rejected["file"].tolist() == ["misc/thing.wav"] and "duplicate" in rejected["reason"][0]
+    ds = load_dataset(out)
+    assert ds.info["kind"] == "import" and ds.info["normalise"] == "none" and ds.info["import"]["trim_db"] == -60.0
+    assert (out / "config.toml").is_file() and (out / "versions.json").is_file()
+
+
+def test_split_is_grouped_and_deterministic(tmp_path, rng):
+    src = tmp_path / "src"
+    for i in range(12):
+        write(src / f"walk{i:02d}.wav", recording(rng, [0.05, 0.6, 1.2][: 1 + i % 3], 1.6))
+    a = import_folder(src, tmp_path / "a", config=ImportConfig(seed=3))
+    b = import_folder(src, tmp_path / "b", config=ImportConfig(seed=3))
+    c = import_folder(src, tmp_path / "c", config=ImportConfig(seed=4))
+    ma, mb, mc = (pd.read_csv(r.out / "manifest.csv") for r in (a, b, c))
+    assert (ma.groupby("source")["split"].nunique() == 1).all()  # no source in two splits
+    assert all(a.per_split[s] > 0 for s in ("train", "val", "test"))
+    assert ma.equals(mb)
+    assert not ma["split"].equals(mc["split"])
+
+
+def _bad_files(root: Path, rng) -> dict[str, str]:
+    """Each bad kind of file, and a word its rejection reason must hold."""
+    root.mkdir(parents=True)
+    good = recording(rng, [0.02], 0.3)
+    write(root / "good.wav", good)
+    (root / "empty.wav").write_bytes(b"")
+    (root / "text.wav").write_text("this is not audio\n" * 20)
+    write(root / "zero_frames.wav", np.zeros(0, dtype=np.float32))
+    sf.write(str(root / "nan.wav"), np.full(1000, np.nan, dtype=np.float32), RATE_HZ, subtype="FLOAT")
+    write(root / "silent.wav", np.zeros(RATE_HZ, dtype=np.float32))
+    write(root / "quiet.wav", np.full(RATE_HZ, 1e-4, dtype=np.float32))
+    full = (root / "good.wav").read_bytes()
+    (root / "truncated.wav").write_bytes(full[: len(full) // 2])
+    (root / "header_only.wav").write_bytes(full[:40])
+    return {"empty.wav": "empty", "text.wav": "cannot decode", "zero_frames.wav": "no audio frames", "nan.wav": "NaN",
+            "silent.wav": "silent (peak", "quiet.wav": "silent (peak", "truncated.wav": "truncated", "header_only.wav": "cannot decode"}  # fmt: skip
+
+
+def test_every_bad_file_is_rejected_with_a_reason(tmp_path, rng):
+    expected = _bad_files(tmp_path / "src", rng)
+    result = import_folder(tmp_path / "src", tmp_path / "out")
+    assert result.clips == 1 and result.rejected == len(expected)
+    reasons = dict(pd.read_csv(tmp_path / "out" / "rejected.csv").itertuples(index=False))
+    for name, word in expected.items():
+        assert word in reasons[name], (name, reasons[name])
+        assert "\n" not in reasons[name]
+
+
+def test_no_usable_audio_and_empty_folder_raise(tmp_path, rng):
+    with pytest.raises(DataError, match="no audio files"):
+        import_folder(tmp_path, tmp_path / "out")
+    write(tmp_path / "bad" / "silent.wav", np.zeros(RATE_HZ, dtype=np.float32))
+    with pytest.raises(DataError, match="no usable audio.*silent"):
+        import_folder(tmp_path / "bad", tmp_path / "out2")
+
+
+def test_output_folder_is_protected(src, tmp_path):
+    import_folder(src, tmp_path / "ds")
+    with pytest.raises(DataError, match="not empty"):
+        import_folder(src, tmp_path / "ds")
+    result = import_folder(src, tmp_path / "ds", config=ImportConfig(normalise="peak"), overwrite=True)
+    m = pd.read_csv(result.out / "manifest.csv")
+    assert m["peak"].to_numpy() == pytest.approx(10 ** (-1 / 20), abs=2e-4)
+    assert len(list((result.out / "clips").glob("*.wav"))) == len(m)
+
+
+def test_surface_label_from_name_then_folder():
+    assert surface_label(Path("0ad/fs_gravel2.ogg")) == "gravel"
+    assert surface_label(Path("minetest/default_hard_footstep.1.ogg")) == "hard"
+    assert surface_label(Path("Wood/step1.wav")) == "wood"
+    assert surface_label(Path("misc/thing.wav")) == ""

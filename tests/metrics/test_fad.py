@@ -1,0 +1,144 @@
+"""FAD/KAD maths against closed forms, plus the bootstrap, FAD-inf and error paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchbox.errors import MetricError
+from benchbox.metrics import fad as F
+
+
+def gaussian(rng, n, mean, std):
+    return rng.normal(size=(n, len(std))) * np.asarray(std) + np.asarray(mean)
+
+
+def test_identical_gaussians_have_zero_distance(rng):
+    a = rng.normal(size=(200, 16))
+    mu, sigma = F.stats(a)
+    assert F.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+    assert F.fad(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_diagonal_gaussians_match_closed_form():
+    mu1, mu2 = np.array([0.0, 1.0, -2.0]), np.array([0.5, 1.0, 0.0])
+    var1, var2 = np.array([1.0, 4.0, 0.25]), np.array([2.0, 1.0, 0.25])
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2)
+    got = F.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2))
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_fad_of_samples_matches_stats_route_and_is_symmetric(rng):
+    a, b = gaussian(rng, 40, [0] * 64, [1] * 64), gaussian(rng, 50, [0.3] * 64, [1.5] * 64)  # N < D: singular covariances
+    direct = F.fad(a, b)
+    via_stats = F.frechet_distance(*F.stats(a), *F.stats(b))
+    assert direct == pytest.approx(via_stats, rel=1e-6)
+    assert F.fad(b, a) == pytest.approx(direct, rel=1e-10)
+    assert direct > 0
+
+
+def test_fad_approaches_population_value_with_many_samples(rng):
+    a, b = gaussian(rng, 20000, [0, 0], [1, 1]), gaussian(rng, 20000, [1, 0], [2, 1])
+    assert F.fad(a, b) == pytest.approx(1.0 + 1.0, abs=0.1)  # |dmu|^2 + (2-1)^2
+
+
+def test_running_stats_equal_batch_stats(rng):
+    a = rng.normal(size=(103, 8)) * 5 + 100  # large offset: naive sums would lose digits
+    running = F.RunningStats()
+    for start in range(0, 103, 17):
+        running.update(a[start : start + 17])
+    mu, sigma = F.stats(a)
+    got_mu, got_sigma = running.result()
+    np.testing.assert_allclose(got_mu, mu, rtol=1e-12)
+    np.testing.assert_allclose(got_sigma, sigma, rtol=1e-9)
+    assert running.n == 103
+
+
+def test_pool_clips_means_frames_one_row_per_clip():
+    clips = [np.ones((3, 4)), np.arange(8.0).reshape(2, 4), np.full(4, 2.0)]
+    pooled = F.pool_clips(clips)
+    assert pooled.shape == (3, 4)
+    np.testing.assert_allclose(pooled[1], [2, 3, 4, 5])
+    np.testing.assert_allclose(pooled[2], 2.0)
+    with pytest.raises(MetricError, match="different embedding dimensions"):
+        F.pool_clips([np.ones((1, 4)), np.ones((1, 5))])
+
+
+def test_kad_identical_near_zero_and_positive_when_shifted(rng):
+    a, a2 = rng.normal(size=(150, 8)), rng.normal(size=(150, 8))
+    same = F.kad(a, a2)
+    shifted = F.kad(a, a2 + 1.0)
+    assert abs(same) < 0.01
+    assert shifted > 20 * max(abs(same), 1e-4)
+    assert F.kad(a, a2 + 1.0, bandwidth=2.0) != pytest.approx(shifted)  # the bandwidth is used
+    assert F.kad(a2 + 1.0, a) == pytest.approx(shifted)
+
+
+def test_bootstrap_ci_is_seeded_and_contains_estimate(rng):
+    a, b = gaussian(rng, 60, [0] * 32, [1] * 32), gaussian(rng, 70, [0.2] * 32, [1.2] * 32)
+    first = F.bootstrap_ci(a, b, "fad", n=200, seed=3)
+    again = F.bootstrap_ci(a, b, "fad", n=200, seed=3)
+    other = F.bootstrap_ci(a, b, "fad", n=200, seed=4)
+    assert first == again
+    assert first != other
+    assert first["value"] == pytest.approx(F.fad(a, b))
+    assert first["lo"] < first["value"] < first["hi"]
+    assert first["bias"] > 0  # resampling with replacement inflates FAD
+
+
+@pytest.mark.parametrize(("n1", "n2", "dim"), [(12, 9, 20), (30, 25, 5)])  # Gram path (N <= D) and D-space path
+def test_bootstrap_fast_fad_path_equals_naive_resampling(rng, n1, n2, dim):
+    a, b = rng.normal(size=(n1, dim)) + 3.0, rng.normal(size=(n2, dim)) + 3.5
+    idx_a, idx_b = rng.integers(0, n1, size=(5, n1)), rng.integers(0, n2, size=(5, n2))
+    counts_a = np.stack([np.bincount(r, minlength=n1) for r in idx_a]).astype(float)
+    counts_b = np.stack([np.bincount(r, minlength=n2) for r in idx_b]).astype(float)
+    fast = F._bootstrap_fad(a, b, counts_a, counts_b)
+    naive = [F.frechet_distance(*F.stats(a[ia]), *F.stats(b[ib])) for ia, ib in zip(idx_a, idx_b)]
+    np.testing.assert_allclose(fast, naive, rtol=1e-6)
+
+
+def test_bootstrap_kad_and_callable(rng):
+    a, b = rng.normal(size=(40, 4)), rng.normal(size=(40, 4)) + 0.7
+    ci = F.bootstrap_ci(a, b, "kad", n=100, seed=0)
+    assert ci["lo"] < ci["value"] < ci["hi"] and ci["value"] > 0
+    mean_gap = F.bootstrap_ci(a, b, lambda x, y: float(np.linalg.norm(x.mean(0) - y.mean(0))), n=100)
+    assert mean_gap["lo"] < mean_gap["value"] < mean_gap["hi"]
+    with pytest.raises(MetricError, match="unknown bootstrap metric"):
+        F.bootstrap_ci(a, b, "bleu")
+
+
+def test_fad_inf_regression_on_synthetic_bias(rng):
+    a = rng.normal(size=(400, 64))
+    b = rng.normal(size=(400, 64)) + 0.25  # population FAD = 64 * 0.25^2 = 4
+    result = F.fad_inf(a, b, seed=0)
+    assert result["r2"] > 0.95  # the finite-set bias of FAD is linear in 1/N
+    assert result["slope"] > 0
+    assert 4.0 < result["intercept"] < F.fad(a, b)  # removes set b's bias, not a's
+    assert abs(result["intercept"] - 4.0) < 0.5 * abs(F.fad(a, b) - 4.0)
+    assert F.fad_inf(a, b, seed=0) == result
+    with pytest.raises(MetricError, match="distinct subset sizes"):
+        F.fad_inf(a, b, sizes=[50])
+
+
+def test_fewer_than_two_clips_is_an_error(rng):
+    with pytest.raises(MetricError, match="at least 2"):
+        F.fad(rng.normal(size=(1, 4)), rng.normal(size=(5, 4)))
+    with pytest.raises(MetricError, match="at least 2"):
+        F.kad(rng.normal(size=(5, 4)), rng.normal(size=(1, 4)))
+
+
+def test_nan_embeddings_are_an_error(rng):
+    a = rng.normal(size=(5, 4))
+    a[2, 1] = np.nan
+    with pytest.raises(MetricError, match="NaN"):
+        F.fad(a, rng.normal(size=(5, 4)))
+    with pytest.raises(MetricError, match="NaN"):
+        F.stats(a)
+
+
+def test_mismatched_dims_and_non_psd_are_errors(rng):
+    with pytest.raises(MetricError, match="dimensions differ"):
+        F.fad(rng.normal(size=(5, 4)), rng.normal(size=(5, 3)))
+    bad = np.diag([1.0, -5.0])
+    with pytest.raises(MetricError, match="not positive semi-definite"):
+        F.frechet_distance(np.zeros(2), bad, np.zeros(2), np.eye(2))

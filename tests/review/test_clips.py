@@ -1,0 +1,78 @@
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from benchbox.audio import load_audio, write_wav
+from benchbox.errors import ReviewError
+from benchbox.review.clips import PNG_SIGNATURE, audio_hash, build_review_set, spectrogram_png, wav_bytes
+from benchbox.runs import sha256_audio
+
+from .fakes import CLIPS_PER_GENERATOR, GENERATORS, REAL_CLIPS
+
+
+def test_run_folder_review_set(fake_run):
+    rs = build_review_set(fake_run)
+    assert rs.kind == "run" and rs.db_path == fake_run.resolve() / "tags.sqlite"
+    assert len(rs.clips) == len(GENERATORS) * CLIPS_PER_GENERATOR and rs.n_real == 0
+    first = rs.clips[0]
+    assert first.groups == {"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.1, "checkpoint": "best", "prime_ms": 0}
+    assert first.source.startswith("samples/") and first.path.is_file()
+    assert first.sha256 == sha256_audio(load_audio(first.path), 16_000)
+
+
+def test_real_clips_from_the_runs_dataset_are_seeded(fake_run):
+    a = build_review_set(fake_run, include_real=2, seed=1)
+    b = build_review_set(fake_run, include_real=2, seed=1)
+    assert a.n_real == 2 and [c.sha256 for c in a.clips] == [c.sha256 for c in b.clips]
+    real = [c for c in a.clips if c.is_real]
+    assert all("real_" in c.path.name and all(v is None for v in c.groups.values()) for c in real)
+    with pytest.raises(ReviewError, match=f"only {REAL_CLIPS} are available"):
+        build_review_set(fake_run, include_real=REAL_CLIPS + 1)
+
+
+def test_folder_of_wavs_and_explicit_real_folder(tmp_path, fake_run):
+    folder = tmp_path / "clips"
+    write_wav(folder / "a.wav", np.full(800, 0.1, dtype=np.float32))
+    write_wav(folder / "sub" / "b.wav", np.full(800, -0.1, dtype=np.float32))
+    write_wav(folder / "dup.wav", np.full(800, 0.1, dtype=np.float32))  # same audio as a.wav: one clip
+    rs = build_review_set(folder, include_real=1, real_dir=fake_run / "samples")
+    assert rs.kind == "folder" and len(rs.clips) == 3 and rs.n_real == 1
+    assert {c.source for c in rs.clips if not c.is_real} == {"a.wav", "sub/b.wav"}
+    with pytest.raises(ReviewError, match="not a run folder"):
+        build_review_set(folder, include_real=1)
+
+
+def test_bad_targets(tmp_path, fake_run):
+    with pytest.raises(ReviewError, match="review folder not found"):
+        build_review_set(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReviewError, match="no audio files"):
+        build_review_set(tmp_path / "empty")
+    next((fake_run / "samples").rglob("clip_0001.wav")).unlink()
+    with pytest.raises(ReviewError, match="clip_0001.wav is missing"):
+        build_review_set(fake_run)
+    with pytest.raises(ReviewError, match="--include-real must be >= 0"):
+        build_review_set(fake_run, include_real=-1)
+
+
+def test_served_audio_is_plain_wav_and_hash_is_stable(tmp_path):
+    wave = np.sin(np.linspace(0, 40, 1600)).astype(np.float32) * 0.5
+    path = tmp_path / "named_after_the_generator.wav"
+    write_wav(path, wave)
+    data = wav_bytes(path)
+    assert b"named_after" not in data and data[:4] == b"RIFF"
+    decoded, rate = sf.read(io.BytesIO(data), dtype="float32")
+    assert rate == 16_000 and np.allclose(decoded, load_audio(path), atol=1e-4)
+    assert audio_hash(path) == audio_hash(path)
+
+
+def test_spectrogram_png(tmp_path):
+    path = tmp_path / "a.wav"
+    write_wav(path, np.zeros(100, dtype=np.float32))  # shorter than one FFT frame, all silent
+    png = spectrogram_png(path)
+    assert png.startswith(PNG_SIGNATURE)
+    width = int.from_bytes(png[16:20], "big")
+    height = int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1, 257)

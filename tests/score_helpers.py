@@ -1,0 +1,64 @@
+"""Builders for the score/leaderboard tests: a tiny reference dataset and a fake run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.audio import write_wav
+from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS
+
+RATE_HZ = 16_000
+CLIP_SAMPLES = 4096
+SPLIT_COUNTS = {"train": 4, "val": 4, "test": 6}
+PRIMES_MS = (0, 100)
+CLIPS_PER_GROUP = 4
+
+
+def step(rng: np.random.Generator, rate_hz: int = RATE_HZ, n: int = CLIP_SAMPLES, peak: float = 0.5) -> np.ndarray:
+    """A footstep-like clip: a click plus noise decaying over 30 ms, onset at 10 ms: (T,)."""
+    t = np.arange(n) / rate_hz  # (T,)
+    onset_s = 0.010
+    env = np.where(t >= onset_s, np.exp(-(t - onset_s) / 0.030), 0.0)  # (T,)
+    x = env * rng.normal(size=n)
+    x[int(onset_s * rate_hz)] += 3.0
+    return (peak * x / np.abs(x).max()).astype(np.float32)
+
+
+def sine(f_hz: float = 110.0, n: int = CLIP_SAMPLES, rate_hz: int = RATE_HZ) -> np.ndarray:
+    return (0.5 * np.sin(2 * np.pi * f_hz * np.arange(n) / rate_hz)).astype(np.float32)
+
+
+def make_dataset(root: Path, rng: np.random.Generator, counts: dict[str, int] | None = None, kind: str = "import") -> Path:
+    """A benchbox dataset folder (manifest.csv, dataset.json, clips/) of footstep-like clips."""
+    rows = []
+    for split, count in (counts or SPLIT_COUNTS).items():
+        for i in range(count):
+            rel = f"clips/{split}_{i:03d}.wav"
+            write_wav(root / rel, step(rng), RATE_HZ)
+            rows.append({"id": f"{split}{i}", "path": rel, "source": f"{split}{i}.wav", "label": "gravel", "offset_seconds": 0.0,
+                         "seconds": CLIP_SAMPLES / RATE_HZ, "peak": 0.5, "rms_dbfs": -20.0, "split": split, "sha256": ""})
+    pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(root / "manifest.csv", index=False)
+    info = {"format": DATASET_FORMAT, "sample_rate_hz": RATE_HZ, "clip_samples": CLIP_SAMPLES, "kind": kind, "normalise": "none"}
+    (root / "dataset.json").write_text(json.dumps(info))
+    return root
+
+
+def make_run(root: Path, data: Path, rng: np.random.Generator, *, sine_clips: int = 1) -> Path:
+    """RUN_DIR with two groups (prime 0 and 100 ms) of 4 clips; the last ``sine_clips`` of each are sines."""
+    rows = []
+    for prime_ms in PRIMES_MS:
+        for i in range(CLIPS_PER_GROUP):
+            rel = f"samples/best/prime{prime_ms}/clip_{i:04d}.wav"
+            wave = sine(80.0 + 20 * i) if i >= CLIPS_PER_GROUP - sine_clips else step(rng)
+            write_wav(root / rel, wave, RATE_HZ)
+            rows.append({"path": rel, "clip_id": f"p{prime_ms}-{i}", "run": root.name, "generator": "sashimi", "preset": "tiny",
+                         "quantisation": "mulaw", "dropout": 0.1, "checkpoint": "best", "checkpoint_sha256": "0" * 64,
+                         "prime_ms": prime_ms, "prime_source": "", "seed": i, "temperature": 1.0, "top_p": 1.0,
+                         "seconds_to_generate": 0.5, "logprob_sum": -100.0 - i, "logprob_mean": -2.0 - 0.1 * i})
+    pd.DataFrame(rows).to_csv(root / "samples" / "manifest.csv", index=False)
+    (root / "config.toml").write_text(f'generator = "sashimi"\npreset = "tiny"\n\n[data]\npath = "{data}"\n')
+    return root

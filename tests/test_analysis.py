@@ -1,0 +1,49 @@
+import pandas as pd
+import pytest
+
+from benchbox.analysis import overall_rate, paired_comparison, rate_table, study_answers
+
+
+def _clips():
+    rows = []
+    for ckpt, useful in (("best", [1, 1, 0, 0]), ("last", [1, 0, 0, 0])):
+        for prime in (0, 40):
+            for u in useful:
+                rows.append({"run": "r1", "generator": "g", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": ckpt,
+                             "prime_ms": prime, "useful/auto": u, "silence/flag": 1 - u, "dc/flag": 0, "dc/offset": 0.01})
+    return pd.DataFrame(rows)
+
+
+def _groups():
+    return pd.DataFrame([
+        {"run": "r1", "checkpoint": "best", "prime_ms": 0, "quantisation": "mulaw", "fad/aisfx": 2.0, "diversity/aisfx": 1.0},
+        {"run": "r1", "checkpoint": "last", "prime_ms": 0, "quantisation": "mulaw", "fad/aisfx": 3.0, "diversity/aisfx": 1.2},
+        {"run": "r1", "checkpoint": "best", "prime_ms": 40, "quantisation": "mulaw", "fad/aisfx": 1.0, "diversity/aisfx": 0.5},
+        {"run": "r1", "checkpoint": "last", "prime_ms": 40, "quantisation": "mulaw", "fad/aisfx": 0.5, "diversity/aisfx": 0.4},
+    ])
+
+
+def test_rate_table_wilson():
+    t = rate_table(_clips(), "checkpoint").set_index("checkpoint")
+    assert t.loc["best", "k"] == 4 and t.loc["best", "n"] == 8 and t.loc["best", "rate"] == 0.5
+    assert t.loc["last", "rate"] == pytest.approx(0.25)
+    # Wilson 95% for 4/8 (hand-computed): [0.2152, 0.7848]
+    assert t.loc["best", "lo"] == pytest.approx(0.2152, abs=1e-3) and t.loc["best", "hi"] == pytest.approx(0.7848, abs=1e-3)
+    assert overall_rate(_clips())["k"] == 6
+
+
+def test_paired_comparison_counts_wins():
+    res = paired_comparison(_groups(), "checkpoint", "best", "last", "fad/aisfx", ["run", "prime_ms"])
+    assert res["pairs"] == 2 and res["wins"] == 1
+    assert res["mean_diff"] == pytest.approx(((2 - 3) + (1 - 0.5)) / 2)
+    assert res["p_value"] == pytest.approx(1.0)
+
+
+def test_study_answers_has_every_question():
+    ans = study_answers(_clips(), _groups())
+    assert ans["fad_metric"] == "fad/aisfx"
+    assert set(ans) >= {"best_vs_last", "priming", "dropout", "artefacts", "quantisation", "overall_useful"}
+    silence = ans["dropout"]["silence"]
+    assert silence["rate"].iloc[0] == pytest.approx(10 / 16)
+    prime = ans["priming"]["fad"].set_index("prime_ms")
+    assert prime.loc[40, "mean"] == pytest.approx(0.75)

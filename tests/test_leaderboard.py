@@ -1,0 +1,139 @@
+"""build_leaderboard over two tiny scored runs: files, reference rows, sorting, HTML."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from benchbox.errors import DataError
+from benchbox.leaderboard import build_leaderboard, fmt_ci
+from benchbox.score import ScoreConfig, score_run
+from tests.score_helpers import make_dataset, make_run
+
+BOOTSTRAP = 20
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Two scored runs ("good": one sine per group, "bad": three) and a synth dataset, built once."""
+    root = tmp_path_factory.mktemp("leaderboard")
+    rng = np.random.default_rng(0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BENCHBOX_CACHE", str(root / "cache"))
+        data = make_dataset(root / "data", rng)
+        make_dataset(root / "results" / "synth", rng, counts={"train": 2, "val": 2, "test": 4}, kind="synth")
+        for name, sines in (("good", 1), ("bad", 3)):
+            run = make_run(root / "results" / name, data, rng, sine_clips=sines)
+            score_run(run, embedders=("mel",), bootstrap=BOOTSTRAP)
+        _write_png(root / "results" / "good" / "curves.png")
+        yield root / "results"
+
+
+def _write_png(path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1), dpi=30)
+    FigureCanvasAgg(fig)
+    fig.add_subplot().plot([3, 2, 1])
+    fig.savefig(path)
+
+
+def test_leaderboard_files_rows_and_order(results, tmp_path):
+    out = build_leaderboard(results, out=tmp_path / "board")
+    table = pd.read_csv(out / "leaderboard.csv")
+    assert sorted(table["kind"].unique()) == ["floor", "generated", "noise", "silence", "synth"]
+    assert (table["kind"] == "generated").sum() == 4 and set(table[table["kind"] == "generated"]["run"]) == {"good", "bad"}
+    fad = table["fad/mel"].dropna().to_numpy()
+    assert (np.diff(fad) >= 0).all() and table["rank"].tolist() == list(range(1, len(table) + 1))
+    good = table[table["run"] == "good"]["fad/mel"].max()
+    bad = table[table["run"] == "bad"]["fad/mel"].min()
+    assert good < bad  # three sines of four are further from real than one
+    assert table.set_index("kind").loc["noise", "n"] == 16
+    md = (out / "leaderboard.md").read_text()
+    assert "| # | kind | run |" in md and re.search(r"\d \[[-\d.e+]+, [-\d.e+]+\]", md)
+
+
+def test_html_is_self_contained_and_sortable(results, tmp_path):
+    out = build_leaderboard(results, out=tmp_path / "board")
+    page = (out / "leaderboard.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
+    assert "<link" not in page and "<script src" not in page and "http" not in page
+    assert "sortTable" in page and 'addEventListener("click"' in page
+    rows = len(pd.read_csv(out / "leaderboard.csv"))
+    assert page.count('src="data:audio/wav;base64,') == 2 * rows
+    assert page.count('alt="spectrogram" src="data:image/png;base64,') == rows
+    assert 'alt="loss curves of good"' in page
+
+
+def test_reference_rows_are_cached(results, tmp_path):
+    build_leaderboard(results, out=tmp_path / "board")
+    cached = sorted((tmp_path / "board" / "references").rglob("scores/groups.csv"))
+    assert len(cached) == 3  # noise, silence, synth
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    build_leaderboard(results, out=tmp_path / "board")
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+
+
+def test_human_rates_join_when_tags_exist(results, tmp_path, monkeypatch):
+    import benchbox.review.stats as review_stats
+
+    tags = results / "good" / "tags.sqlite"
+    tags.write_bytes(b"")
+    human = pd.DataFrame([{"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.1, "checkpoint": "best", "prime_ms": 100,
+                           "useful/human_rate": 0.5, "useful/human_lo": 0.1, "useful/human_hi": 0.9, "n_human": 4}])
+    monkeypatch.setattr(review_stats, "group_rates", lambda run_dir: human)
+    try:
+        out = build_leaderboard(results, out=tmp_path / "board")
+    finally:
+        tags.unlink()
+    table = pd.read_csv(out / "leaderboard.csv")
+    joined = table[table["useful/human_rate"].notna()]
+    assert joined[["run", "prime_ms", "n_human"]].values.tolist() == [["good", 100, 4]]
+    assert "0.5 [0.1, 0.9]" in (out / "leaderboard.html").read_text()
+
+
+def test_no_synth_is_noted(tmp_path, rng, monkeypatch):
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "results" / "only", data, rng)
+    score_run(run, embedders=("mel",), bootstrap=0)
+    out = build_leaderboard(tmp_path / "results", out=tmp_path / "results" / "board")  # out inside results is skipped
+    assert "procedural corpus row omitted" in (out / "leaderboard.md").read_text()
+    assert "synth" not in set(pd.read_csv(out / "leaderboard.csv")["kind"])
+
+
+def test_moved_reference_keeps_the_floor_and_notes_the_rest(tmp_path, rng, monkeypatch):
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    score_run(make_run(tmp_path / "results" / "r", data, rng), embedders=("mel",), bootstrap=0)
+    (data / "dataset.json").unlink()
+    out = build_leaderboard(tmp_path / "results", out=tmp_path / "board")
+    assert set(pd.read_csv(out / "leaderboard.csv")["kind"]) == {"generated", "floor"}
+    assert "noise/silence/synth rows for" in (out / "leaderboard.md").read_text()
+
+
+def test_no_scored_runs_is_a_data_error_and_cli_one_liner(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no scored runs"):
+        build_leaderboard(tmp_path / "empty", out=tmp_path / "board")
+    result = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "empty"), "--out", str(tmp_path / "board")])
+    assert result.exit_code == 1 and "error: no scored runs" in result.output and "Traceback" not in result.output
+
+
+def test_cli_json(results, tmp_path):
+    result = CliRunner().invoke(app, ["leaderboard", str(results), "--out", str(tmp_path / "board"), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = json.loads(result.stdout)
+    assert rows[0]["rank"] == 1 and {r["kind"] for r in rows} >= {"floor", "noise", "silence"}
+
+
+def test_fmt_ci():
+    assert fmt_ci(12.34, 10.1, 14.8) == "12.3 [10.1, 14.8]"
+    assert fmt_ci(float("nan"), 1, 2) == "-"
+    assert fmt_ci(0.5) == "0.5"

@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from benchbox.errors import ConfigError, ProtocolError
+from benchbox.protocol import StageLedger, describe, fingerprint, load_protocol, plan, train_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["quickstart", "footsteps-cpu", "footsteps-2022"])
+def test_shipped_protocols_load(name):
+    data = None if name == "quickstart" else "/some/corpus"
+    proto = load_protocol(ROOT / "protocols" / f"{name}.toml", data=data)
+    assert proto.name == name
+    assert train_jobs(proto)
+
+
+def test_grid_of_the_original_study():
+    proto = load_protocol(ROOT / "protocols" / "footsteps-2022.toml", data="/x")
+    jobs = train_jobs(proto)
+    assert len(jobs) == 2 * 2 * 2  # generators x quantisation x dropout
+    assert {j.quantisation for j in jobs} == {"linear", "mulaw"}
+    assert {j.dropout for j in jobs} == {0.0, 0.5}
+    info = describe(proto)
+    assert info["clips_per_run"] == 2 * 4 * proto.generate.n
+
+
+def test_protocol_needing_data_says_so():
+    with pytest.raises(ProtocolError, match="needs a dataset"):
+        load_protocol(ROOT / "protocols" / "footsteps-cpu.toml")
+
+
+def test_unknown_key_and_bad_values(tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text('name = "x"\n[sweep]\nquantisaton = ["mulaw"]\n')
+    with pytest.raises(ConfigError, match="sweep.quantisaton"):
+        load_protocol(bad)
+    bad.write_text('name = "x"\n[sweep]\nquantisation = ["alaw"]\n')
+    with pytest.raises(ConfigError, match="alaw"):
+        load_protocol(bad)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["sweep.checkpoint=[\"middle\"]"])
+
+
+def test_plan_order_and_overrides():
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["sweep.dropout=[0.0, 0.5]"])
+    keys = [s.key for s in plan(proto)]
+    assert keys[0] == "data" and keys[-2:] == ["leaderboard", "report"]
+    kinds = [k.split("/")[0] for k in keys]
+    assert kinds.index("generate") > max(i for i, k in enumerate(kinds) if k == "train")
+    job = train_jobs(proto)[1]
+    sets = job.overrides(proto)
+    assert f"model.dropout={job.dropout}" in sets and 'data.quantisation="mulaw"' in sets
+
+
+def test_fingerprint_and_ledger(tmp_path):
+    assert fingerprint({"a": 1}, [1, 2]) == fingerprint({"a": 1}, [1, 2])
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+    ledger = StageLedger(tmp_path)
+    ledger.mark("data", "abc", 1.0)
+    again = StageLedger(tmp_path)
+    assert again.is_done("data", "abc") and not again.is_done("data", "abd") and not again.is_done("train/x", "abc")

@@ -1,0 +1,163 @@
+import shutil
+
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from benchbox.audio import SILENCE_CODE, encode
+from benchbox.checkpoint import CHECKPOINT_FORMAT
+from benchbox.config import parse_overrides
+from benchbox.data.dataset import load_dataset
+from benchbox.errors import CheckpointError, ConfigError, DataError
+from benchbox.generators import registry
+from benchbox.runs import sha256_file
+from benchbox.sample import MANIFEST_COLUMNS, choose, generate_run, parse_prime_ms, sample
+from tests.train_helpers import SHRINK, corpus, tiny_run
+
+RATE_HZ = 16_000
+SECONDS = 0.032  # 512 samples
+GRID = {"n": 3, "batch": 2, "seconds": SECONDS, "prime_ms": (0, 10, 20), "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    tiny_run(root / "run", corpus(root / "ds"), "wavenet", 2)
+    generate_run(root / "run", **GRID)
+    return root / "run"
+
+
+def _model(generator):
+    name, cfg = registry.load_preset(f"{generator}-tiny", parse_overrides(SHRINK[generator])["model"])
+    torch.manual_seed(0)
+    return registry.build(name, cfg).eval()
+
+
+def test_choose_temperature_zero_and_nucleus():
+    logits = torch.tensor([0.4, 0.3, 0.2, 0.1]).log().expand(2000, 4)
+    gen = torch.Generator().manual_seed(0)
+    assert set(choose(logits, 0.0, 1.0, gen).tolist()) == {0}
+    assert set(choose(logits, 1.0, 0.5, gen).tolist()) == {0, 1}  # 0.4 < 0.5, so the 0.3 token joins
+    assert set(choose(logits, 1.0, 1e-6, gen).tolist()) == {0}
+    assert set(choose(logits, 1.0, 1.0, gen).tolist()) == {0, 1, 2, 3}
+    hot = choose(logits, 5.0, 1.0, gen)
+    assert (hot == 3).float().mean() > 0.15  # a high temperature flattens the distribution
+
+
+@pytest.mark.parametrize("generator", ["sashimi", "wavenet"])
+def test_sample_steps_only_and_logprobs_match_forward(generator):
+    model = _model(generator)
+    prime = torch.randint(0, 256, (3, 5))
+    forward = model.forward
+    model.forward = lambda x: pytest.fail("the sampler must not call forward")
+    codes, lp_sum, lp_mean = sample(model, n=3, length=48, prime=prime, generator=torch.Generator().manual_seed(1), batch=2)
+    model.forward = forward
+    assert codes.shape == (3, 48) and torch.equal(codes[:, :5], prime)
+    assert torch.allclose(lp_mean, lp_sum / 43)
+    inputs = torch.cat([torch.full((3, 1), SILENCE_CODE), codes[:, :-1]], dim=1)  # (3, 48)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(inputs), dim=-1).gather(2, codes[:, :, None])[:, 5:, 0]  # (3, 43)
+    assert torch.allclose(lp_sum.float(), logp.sum(1), atol=1e-3)
+
+
+def test_argmax_ignores_the_seed():
+    model = _model("wavenet")
+    runs = [sample(model, n=2, length=30, prime=None, temperature=0.0, generator=torch.Generator().manual_seed(s))[0] for s in (0, 1)]
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_grid_manifest_and_clip_lengths(run):
+    frame = pd.read_csv(run / "samples" / "manifest.csv", keep_default_na=False)
+    assert tuple(frame.columns) == MANIFEST_COLUMNS and len(frame) == 2 * 3 * 3
+    assert sorted(set(zip(frame["checkpoint"], frame["prime_ms"]))) == [(c, p) for c in ("best", "last") for p in (0, 10, 20)]
+    for row in frame.itertuples():
+        wave, rate = sf.read(run / row.path)
+        assert rate == RATE_HZ and len(wave) == round(SECONDS * RATE_HZ)
+        assert row.checkpoint_sha256 == sha256_file(run / "ckpt" / f"{row.checkpoint}.pt")
+    assert frame["clip_id"].is_unique and set(frame["generator"]) == {"wavenet"} and set(frame["quantisation"]) == {"mulaw"}
+    assert (frame["logprob_mean"] * (512 - frame["prime_ms"] * RATE_HZ // 1000) - frame["logprob_sum"]).abs().max() < 1e-6
+    assert set(frame.loc[frame["prime_ms"] == 0, "prime_source"]) == {""}
+    assert (run / "samples" / "generate_config.toml").is_file() and (run / "samples" / "versions.json").is_file()
+
+
+def test_prime_prefix_decodes_exactly(run):
+    ds = load_dataset(load_dataset_path(run))
+    test_ids = list(ds.rows("test")["id"].astype(str))
+    test_codes = encode(ds.load_clips("test"), "mulaw")
+    frame = pd.read_csv(run / "samples" / "manifest.csv", keep_default_na=False)
+    primed = frame[frame["prime_ms"] == 20].sort_values("clip_id")
+    assert list(primed["prime_source"][:3]) == [test_ids[i % len(test_ids)] for i in range(3)]
+    for row in primed.itertuples():
+        wave, _ = sf.read(run / row.path, dtype="float32")
+        source = test_codes[test_ids.index(row.prime_source)]
+        assert torch.equal(encode(wave[:320], "mulaw"), source[:320])
+
+
+def load_dataset_path(run):
+    import tomllib
+
+    return tomllib.loads((run / "config.toml").read_text())["data"]["path"]
+
+
+def test_same_seed_same_bytes_and_cells_merge(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    clip = copy / "samples" / "last" / "prime10" / "clip_0000.wav"
+    before = clip.read_bytes()
+    generate_run(copy, checkpoints="last", prime_ms="10", n=2, seconds=SECONDS, device="cpu")
+    assert clip.read_bytes() == before and not (clip.parent / "clip_0002.wav").exists()
+    frame = pd.read_csv(copy / "samples" / "manifest.csv", keep_default_na=False)
+    assert len(frame) == 18 - 1 and len(frame[(frame["checkpoint"] == "last") & (frame["prime_ms"] == 10)]) == 2
+    generate_run(copy, checkpoints="last", prime_ms="10", n=2, seconds=SECONDS, seed=1, device="cpu")
+    assert clip.read_bytes() != before
+
+
+def _broken_copy(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy, (copy / "samples" / "manifest.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"checkpoints": "best,nope"}, CheckpointError, "checkpoint not found"),
+        ({"prime_ms": "0,40"}, ConfigError, "not shorter than"),
+        ({"prime_ms": "0,-10"}, ConfigError, "whole number of milliseconds"),
+        ({"prime_ms": "ten"}, ConfigError, "not a number"),
+        ({"top_p": 0.0}, ConfigError, "top-p must be in"),
+        ({"top_p": 1.5}, ConfigError, "top-p must be in"),
+        ({"temperature": -1.0}, ConfigError, "temperature"),
+    ],
+)
+def test_bad_arguments_write_nothing(run, tmp_path, kwargs, error, message):
+    copy, manifest = _broken_copy(run, tmp_path)
+    with pytest.raises(error, match=message):
+        generate_run(copy, **{**GRID, **kwargs})
+    assert (copy / "samples" / "manifest.csv").read_bytes() == manifest
+
+
+def test_bad_run_folders(run, tmp_path):
+    copy, manifest = _broken_copy(run, tmp_path)
+    (copy / "ckpt" / "last.pt").write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        generate_run(copy, **GRID)
+    data = torch.load(copy / "ckpt" / "best.pt", weights_only=True)
+    torch.save({**data, "format": CHECKPOINT_FORMAT + 7}, copy / "ckpt" / "best.pt")
+    with pytest.raises(CheckpointError, match="unknown checkpoint format"):
+        generate_run(copy, **{**GRID, "checkpoints": "best"})
+    config = copy / "config.toml"
+    config.write_text(config.read_text().replace(str(load_dataset_path(run)), str(tmp_path / "gone")))
+    with pytest.raises(DataError, match="has no dataset"):
+        generate_run(copy, **GRID)
+    with pytest.raises(ConfigError, match="not a training run"):
+        generate_run(tmp_path, **GRID)
+    assert (copy / "samples" / "manifest.csv").read_bytes() == manifest
+
+
+def test_parse_prime_ms():
+    assert parse_prime_ms("0, 10,10,40") == (0, 10, 40)
+    assert parse_prime_ms([0, 20.0]) == (0, 20)
+    with pytest.raises(ConfigError, match="empty"):
+        parse_prime_ms("")

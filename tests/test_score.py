@@ -1,0 +1,173 @@
+"""score_run on tiny fake runs and folders, with the mel embedder."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from benchbox.audio import write_wav
+from benchbox.errors import DataError, MetricError
+from benchbox.metrics.artifacts import DETECTORS
+from benchbox.runs import sha256_audio
+from benchbox.score import FLOOR_GROUP, GROUP_COLUMNS, ScoreConfig, diversity, score_run
+from benchbox.stats import wilson_interval
+from tests.score_helpers import CLIPS_PER_GROUP, RATE_HZ, make_dataset, make_run, sine, step
+
+BOOTSTRAP = 50
+
+
+@pytest.fixture
+def setup(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "run", data, rng)
+    return run, data, ScoreConfig(cache_dir=str(tmp_path / "cache"))
+
+
+def _score(path, config, **kw):
+    kw.setdefault("embedders", ("mel",))
+    return score_run(path, bootstrap=BOOTSTRAP, config=config, **kw)
+
+
+def test_run_writes_every_file_with_the_documented_columns(setup):
+    run, _, config = setup
+    result = _score(run, config)
+    out = run / "scores"
+    for name in ("clips.csv", "groups.csv", "scores.json", "skipped.csv", "score_config.toml", "versions.json"):
+        assert (out / name).is_file(), name
+    groups = pd.read_csv(out / "groups.csv", keep_default_na=False, na_values=[""])
+    expected = {"group", "kind", "n", *GROUP_COLUMNS, "fad/mel", "fad/mel/lo", "fad/mel/hi", "kad/mel", "kad/mel/lo", "kad/mel/hi",
+                "diversity/mel", "useful/auto_rate", "useful/auto_lo", "useful/auto_hi", *(f"{d}/flag_rate" for d in DETECTORS)}
+    assert expected <= set(groups.columns)
+    assert list(groups["group"]) == list(result.groups["group"])
+    assert groups["kind"].tolist() == ["generated", "generated", FLOOR_GROUP]
+    assert sorted(groups["prime_ms"].dropna().astype(int)) == [0, 100]
+    clips = pd.read_csv(out / "clips.csv")
+    assert len(clips) == 2 * CLIPS_PER_GROUP
+    assert list(clips.columns[:2]) == ["path", "sha256"] and "logprob_mean" in clips.columns and "useful/auto" in clips.columns
+
+
+def test_group_values_match_the_clips(setup):
+    run, _, config = setup
+    result = _score(run, config)
+    for row in result.groups[result.groups["kind"] == "generated"].to_dict("records"):
+        assert row["n"] == CLIPS_PER_GROUP
+        assert row["periodicity/flag_rate"] == pytest.approx(1 / CLIPS_PER_GROUP)  # one sine per group
+        p, lo, hi = wilson_interval(CLIPS_PER_GROUP - 1, CLIPS_PER_GROUP)
+        assert (row["useful/auto_rate"], row["useful/auto_lo"], row["useful/auto_hi"]) == pytest.approx((p, lo, hi))
+        assert row["fad/mel/lo"] <= row["fad/mel"] <= row["fad/mel/hi"]
+        assert row["diversity/mel"] > 0
+    floor = result.groups[result.groups["group"] == FLOOR_GROUP].iloc[0]
+    assert floor["n"] == 4 and floor["useful/auto_rate"] == 1.0
+    generated_fad = result.groups[result.groups["kind"] == "generated"]["fad/mel"]
+    assert (generated_fad > floor["fad/mel"]).all()  # a sine in every group moves it away from real
+
+
+def test_clip_hash_is_the_decoded_content_hash(setup):
+    run, _, config = setup
+    result = _score(run, config)
+    row = result.clips.iloc[0]
+    wave, rate = sf.read(run / row["path"], dtype="float32")
+    assert row["sha256"] == sha256_audio(wave, rate)
+
+
+def test_scores_json_is_strict_json_and_config_is_recorded(setup):
+    run, data, config = setup
+    _score(run, config)
+    doc = json.loads((run / "scores" / "scores.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert doc["embedders"] == ["mel"] and doc["bootstrap"] == BOOTSTRAP and doc["reference"] == str(data)
+    assert doc["groups"][-1]["group"] == FLOOR_GROUP
+    toml = (run / "scores" / "score_config.toml").read_text()
+    assert "[detectors]" in toml and "clip_level" in toml
+
+
+def test_same_seed_same_scores(setup):
+    run, _, config = setup
+    a = _score(run, config, seed=3).groups
+    b = _score(run, config, seed=3).groups
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_plain_folder_with_mixed_rates_is_resampled_not_refused(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng)
+    clips = tmp_path / "clips"
+    for i, rate in enumerate((16_000, 22_050, 44_100, 16_000)):
+        write_wav(clips / f"c{i}.wav", step(rng, rate_hz=rate, n=rate // 4), rate)
+    result = _score(clips, ScoreConfig(cache_dir=str(tmp_path / "cache")), reference=data)
+    assert sorted(result.clips["sample_rate_hz"].unique()) == [16_000, 22_050, 44_100]
+    row = result.groups.iloc[0]
+    assert row["generator"] == "clips" and row["n"] == 4 and math.isfinite(row["fad/mel"])
+
+
+def test_corrupt_wav_is_skipped_and_listed(setup):
+    run, _, config = setup
+    bad = run / "samples" / "best" / "prime0" / "clip_0001.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    result = _score(run, config)
+    skipped = pd.read_csv(run / "scores" / "skipped.csv")
+    assert skipped["path"].tolist() == ["samples/best/prime0/clip_0001.wav"]
+    assert "cannot decode" in skipped["reason"][0]
+    assert len(result.clips) == 2 * CLIPS_PER_GROUP - 1
+    assert any("1 clip(s) could not be decoded" in w for w in result.warnings)
+
+
+def test_nan_clip_is_flagged_and_kept_out_of_the_embeddings(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng)
+    clips = tmp_path / "clips"
+    for i in range(3):
+        write_wav(clips / f"c{i}.wav", step(rng), RATE_HZ)
+    bad = step(rng)
+    bad[50] = np.nan
+    sf.write(clips / "nan.wav", bad, RATE_HZ, subtype="FLOAT")
+    result = _score(clips, ScoreConfig(cache_dir=str(tmp_path / "cache")), reference=data)
+    flagged = result.clips.set_index("path")["nan/flag"]
+    assert flagged["nan.wav"] == 1 and flagged.drop("nan.wav").eq(0).all()
+    row = result.groups.iloc[0]
+    assert row["n"] == 4 and row["nan/flag_rate"] == 0.25 and math.isfinite(row["fad/mel"])
+
+
+def test_empty_folder_is_a_data_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no clips to score"):
+        score_run(tmp_path / "empty", embedders=())
+
+
+def test_reference_with_one_test_clip_is_a_metric_error(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 2, "val": 2, "test": 1})
+    run = make_run(tmp_path / "run", data, rng)
+    with pytest.raises(MetricError, match="'test' split has 1 clip"):
+        _score(run, ScoreConfig(cache_dir=str(tmp_path / "cache")))
+
+
+def test_folder_without_reference_needs_one_unless_detectors_only(tmp_path, rng):
+    clips = tmp_path / "clips"
+    write_wav(clips / "a.wav", step(rng), RATE_HZ)
+    write_wav(clips / "b.wav", sine(), RATE_HZ)
+    with pytest.raises(DataError, match="no reference dataset"):
+        score_run(clips, embedders=("mel",))
+    result = score_run(clips, embedders=())
+    assert result.clips.set_index("path")["useful/auto"].to_dict() == {"a.wav": 1, "b.wav": 0}
+    assert "fad/mel" not in result.groups.columns
+
+
+def test_negative_bootstrap_is_refused(setup):
+    run, _, config = setup
+    with pytest.raises(MetricError, match="--bootstrap"):
+        score_run(run, bootstrap=-1, config=config)
+
+
+def test_diversity_closed_form():
+    assert diversity(np.array([[0.0, 0.0], [3.0, 4.0]]), max_clips=10, seed=0) == pytest.approx(5.0)
+    tri = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert diversity(tri, max_clips=10, seed=0) == pytest.approx((1 + 1 + math.sqrt(2)) / 3)
+    assert math.isnan(diversity(np.zeros((1, 4)), max_clips=10, seed=0))
+
+
+def test_detectors_only_run_still_reports_the_real_floor_rates(setup):
+    run, _, _ = setup
+    result = score_run(run, embedders=())
+    floor = result.groups.set_index("group").loc[FLOOR_GROUP]
+    assert floor["n"] == 4 and floor["useful/auto_rate"] == 1.0
+    assert not any(c.startswith("fad/") for c in result.groups.columns)

@@ -1,0 +1,51 @@
+import math
+
+import pytest
+
+from benchbox.errors import MetricError
+from benchbox.stats import wilson_interval
+
+
+def test_wilson_half_rate_matches_hand_computation():
+    # p = 0.5, z^2 = 3.8416, denom = 1.38416, centre = 0.5,
+    # half = 1.96 * sqrt(0.025 + 0.009604) / 1.38416 = 0.263411
+    p, lo, hi = wilson_interval(5, 10)
+    assert p == 0.5
+    assert lo == pytest.approx(0.236589, abs=1e-5)
+    assert hi == pytest.approx(0.763411, abs=1e-5)
+
+
+def test_wilson_zero_successes_has_zero_lower_bound():
+    # centre = half = 0.19208 / 1.38416 = 0.138771 -> [0, 0.277542]
+    p, lo, hi = wilson_interval(0, 10)
+    assert p == 0.0
+    assert lo == pytest.approx(0.0, abs=1e-12)
+    assert hi == pytest.approx(0.277542, abs=1e-5)
+
+
+def test_wilson_all_successes_is_mirror_of_none():
+    _, lo0, hi0 = wilson_interval(0, 10)
+    p, lo, hi = wilson_interval(10, 10)
+    assert p == 1.0
+    assert lo == pytest.approx(1.0 - hi0, abs=1e-12)
+    assert hi == pytest.approx(1.0, abs=1e-12)
+
+
+def test_wilson_asymmetric_case():
+    # k=8, n=20, p=0.4: denom = 1.19208, centre = (0.4 + 0.09604) / 1.19208 = 0.416113
+    # half = 1.96 * sqrt(0.012 + 0.002401) / 1.19208 = 0.197310
+    p, lo, hi = wilson_interval(8, 20)
+    assert p == 0.4
+    assert lo == pytest.approx(0.218803, abs=1e-5)
+    assert hi == pytest.approx(0.613423, abs=1e-5)
+
+
+def test_wilson_empty_is_uninformative():
+    p, lo, hi = wilson_interval(0, 0)
+    assert math.isnan(p) and (lo, hi) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("k,n", [(-1, 5), (6, 5), (0, -1)])
+def test_wilson_rejects_bad_counts(k, n):
+    with pytest.raises(MetricError, match="0 <= k <= n"):
+        wilson_interval(k, n)

@@ -1,0 +1,150 @@
+import json
+import math
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchbox import checkpoint as ck
+from benchbox.data.dataset import load_dataset
+from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
+from benchbox.train import BatchStream, TrainSection, crop, lr_factor, resolve_config, train
+from tests.train_helpers import corpus, tiny_overrides, tiny_run
+
+LN_CLASSES = math.log(256)
+METRIC_KEYS = {"loss/train", "loss/val", "bits/train", "bits/val", "acc/train", "acc/val", "lr", "step", "epoch", "samples_per_second"}
+COMPARED = ("step", "epoch", "lr", "loss/train", "loss/val", "acc/train", "acc/val")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return corpus(tmp_path_factory.mktemp("corpus") / "ds")
+
+
+def _log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("generator", ["sashimi", "wavenet"])
+def test_tiny_training_beats_uniform(tmp_path, data, generator):
+    result = tiny_run(tmp_path / "run", data, generator, 12, "train.eval_every=6")
+    log = _log(tmp_path / "run")
+    assert result.last_step == 12 and [r["step"] for r in log] == [6, 12]
+    assert result.best_val < LN_CLASSES and min(r["loss/val"] for r in log) == pytest.approx(result.best_val)
+    assert METRIC_KEYS <= set(log[-1])
+    assert log[-1]["bits/val"] == pytest.approx(log[-1]["loss/val"] / math.log(2))
+    assert (tmp_path / "run" / "ckpt" / "best.pt").is_file() and (tmp_path / "run" / "curves.png").stat().st_size > 0
+    last = ck.load_checkpoint(tmp_path / "run" / "ckpt" / "last.pt")
+    assert last["step"] == 12 and last["generator"] == generator and last["data_state"]["epoch"] >= 1
+    cfg = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    assert cfg["generator"] == generator and cfg["preset"] == f"{generator}-tiny"
+    assert Path(cfg["data"]["path"]) == data.resolve() and cfg["train"]["max_steps"] == 12
+    # Each param group keeps its own base lr (sashimi: lr_ssm) and all follow one schedule.
+    groups = last["optimizer"]["param_groups"]
+    assert len({round(g["lr"] / g["base_lr"], 12) for g in groups}) == 1
+    assert len({g["base_lr"] for g in groups}) == (2 if generator == "sashimi" else 1)
+
+
+def test_resume_after_interrupt_is_exact(tmp_path, data):
+    # Dropout and random crops make the run depend on every RNG and on the data position.
+    extra = ("model.dropout=0.2",)
+    full = train(generator="sashimi", data=data, out=tmp_path / "full", overrides=tiny_overrides("sashimi", 9, 3, *extra), device="cpu")
+
+    def ctrl_c(task, done, total, **info):
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(generator="sashimi", data=data, out=tmp_path / "cut", overrides=tiny_overrides("sashimi", 9, 3, *extra), device="cpu", progress=ctrl_c)
+    assert ck.load_checkpoint(tmp_path / "cut" / "ckpt" / "last.pt")["step"] == 4
+    with pytest.raises(ConfigError, match="cannot change 'model'"):
+        train(out=tmp_path / "cut", resume=True, overrides=["model.dropout=0.5"], device="cpu")
+    # Restating the run's own settings is fine (a pipeline resumes with the same arguments).
+    again = tiny_overrides("sashimi", 9, 3, *extra)
+    resumed = train(generator="sashimi", data=data, out=tmp_path / "cut", preset="sashimi-tiny", overrides=again, device="cpu", resume=True)
+    assert resumed.last_step == full.last_step == 9 and resumed.best_val == full.best_val
+    strip = [[r[k] for k in COMPARED] for r in _log(tmp_path / "full")]
+    assert strip == [[r[k] for k in COMPARED] for r in _log(tmp_path / "cut")]
+    a, b = (torch.load(p / "ckpt" / "last.pt", weights_only=True)["model"] for p in (tmp_path / "full", tmp_path / "cut"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_early_stopping(tmp_path, data):
+    # lr 1e-30 leaves the weights (and so the val loss) unchanged: no eval after the first improves.
+    result = tiny_run(tmp_path / "run", data, "wavenet", 50, "train.eval_every=1", "train.patience=2", "train.lr=1e-30", "train.lr_min=0")
+    assert result.stopped_early and result.last_step == 3
+    assert [r["step"] for r in _log(tmp_path / "run")] == [1, 2, 3]
+
+
+def test_divergence_is_a_clear_error(tmp_path, data):
+    with pytest.raises(GeneratorError, match="training diverged: loss/train is nan"):
+        tiny_run(tmp_path / "run", data, "wavenet", 5, "train.lr=1e30", "train.grad_clip=0", "train.warmup_steps=0")
+
+
+def test_eval_every_epoch(tmp_path, data):
+    n_train = int((load_dataset(data).manifest["split"] == "train").sum())
+    tiny_run(tmp_path / "run", data, "wavenet", 7, "train.eval_every=0")
+    epoch_ends = [s for s in range(1, 7) if (s * 4) // n_train > ((s - 1) * 4) // n_train]
+    assert [r["step"] for r in _log(tmp_path / "run")] == epoch_ends + [7]
+
+
+def test_batch_stream_covers_each_epoch_and_continues_from_state():
+    stream = BatchStream(10, 4, seed=1)
+    first = torch.cat([stream.next() for _ in range(5)])  # 20 indices = 2 epochs
+    assert sorted(first[:10].tolist()) == list(range(10)) and sorted(first[10:].tolist()) == list(range(10))
+    assert stream.state() == {"epoch": 2, "position": 0}
+    twin = BatchStream(10, 4, seed=1, epoch=1, position=2)
+    assert torch.equal(twin.next(), first[12:16])
+    ranks = [BatchStream(10, 2, seed=1, world=2, rank=r).next() for r in range(2)]
+    assert torch.equal(torch.stack(ranks, 1).reshape(-1), first[:4])  # two processes share one global batch
+
+
+def test_schedule_and_crops():
+    cfg = TrainSection(lr=1.0, lr_min=0.1, warmup_steps=4, max_steps=20)
+    assert lr_factor(0, cfg, 20) == pytest.approx(0.25) and lr_factor(3, cfg, 20) == pytest.approx(1.0)
+    assert lr_factor(4, cfg, 20) == pytest.approx(1.0) and lr_factor(20, cfg, 20) == pytest.approx(0.1)
+    codes = torch.arange(40).reshape(2, 20)
+    assert torch.equal(crop(codes, 5, None), codes[:, :5])
+    windows = crop(codes, 5, torch.Generator().manual_seed(0))
+    assert windows.shape == (2, 5) and torch.equal(windows[:, 1:] - windows[:, :-1], torch.ones(2, 4, dtype=torch.long))
+
+
+def test_bad_inputs_fail_before_writing(tmp_path, data):
+    out = tmp_path / "run"
+    with pytest.raises(DataError, match="dataset folder not found"):
+        train(generator="sashimi", data=tmp_path / "nope", out=out, device="cpu")
+    with pytest.raises(ConfigError, match="unknown model preset"):
+        resolve_config(generator="sashimi", data=data, preset="sashimi-huge")
+    with pytest.raises(ConfigError, match="is for generator 'wavenet'"):
+        resolve_config(generator="sashimi", data=data, preset="wavenet-tiny")
+    with pytest.raises(ConfigError, match="unknown config key 'train.lrr'"):
+        resolve_config(generator="sashimi", data=data, overrides=["train.lrr=1"])
+    with pytest.raises(ConfigError, match="unknown config key 'model.widht'"):
+        resolve_config(generator="sashimi", data=data, overrides=["model.widht=1"])
+    with pytest.raises(ConfigError, match="train needs batch_size >= 1"):
+        resolve_config(generator="sashimi", data=data, overrides=["train.batch_size=0"])
+    with pytest.raises(ConfigError, match="crop_samples"):
+        train(generator="sashimi", data=data, out=out, overrides=["data.crop_samples=999999"], device="cpu")
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        train(out=out, resume=True)
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_gloo(tmp_path, data):
+    out = tmp_path / "ddp"
+    sets = [a for s in tiny_overrides("wavenet", 4, 2, "train.batch_size=2") for a in ("--set", s)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(Path(sys.executable).with_name("benchbox")),
+           "train", "wavenet", "--data", str(data), "--out", str(out), "--device", "cpu", "--quiet", *sets]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model, meta = ck.build_from_checkpoint(out / "ckpt" / "last.pt")
+    assert meta["step"] == 4 and len(meta["rng_ranks"]) == 2
+    assert not any(k.startswith("module.") for k in model.state_dict())
+    log = _log(out)
+    assert [r["step"] for r in log] == [2, 4] and log[-1]["epoch"] == pytest.approx(4 * 2 * 2 / 19, rel=0.2)
