@@ -29,7 +29,7 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int) -> 
     torch.manual_seed(0)
     model = build(name, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randint(0, QUANT_CLASSES, (batch, clip_samples))
+    x = torch.randint(0, QUANT_CLASSES, (batch, clip_samples))  # (B, T)
     for i in range(TIMED_TRAIN_STEPS + 1):
         if i == 1:
             start = time.perf_counter()
@@ -57,7 +57,7 @@ def estimate_protocol(proto: ProtocolConfig) -> dict:
     g = proto.generate
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
     cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
-    timings = {p: _time_preset(p, tcfg.batch_size, DEFAULT_CLIP_SAMPLES, g.batch) for p in proto.presets}
+    timings = {p: _time_preset(p, tcfg.batch_size, proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch) for p in proto.presets}
     stages = {"data": 10.0}
     for job in train_jobs(proto):
         train_s, gen_s = timings[job.preset]

@@ -59,12 +59,14 @@ class _Scored:
     groups: pd.DataFrame
     info: dict
 
+REFERENCES_DIR = "references"
 
 # ----------------------------------------------------------------------- collect
 
 
 def find_scored(results_dir: Path, exclude: Path) -> list[Path]:
-    """Every ``scores/groups.csv`` under ``results_dir``, skipping the output folder."""
+    """Every ``scores/groups.csv`` under ``results_dir``, skipping the cached reference rows
+    in ``exclude`` (the output folder may itself contain the runs, as in a study folder)."""
     exclude = exclude.resolve()
     found = []
     for path in sorted(results_dir.rglob(f"{SCORES_DIR}/groups.csv")):
@@ -105,7 +107,7 @@ def _with_human(scored: _Scored) -> pd.DataFrame:
 
 def _reference_dir(out: Path, reference: Path) -> Path:
     digest = hashlib.sha256(str(reference.resolve()).encode()).hexdigest()[:10]
-    return out / "references" / f"{reference.resolve().name}-{digest}"
+    return out / REFERENCES_DIR / f"{reference.resolve().name}-{digest}"
 
 
 def _write_clips(folder: Path, waves: list[np.ndarray], rate_hz: int) -> None:
@@ -194,7 +196,7 @@ def _folder_media(folder: Path) -> list[str]:
 
 def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
     """All leaderboard rows (generated + reference rows), the scored runs and notes."""
-    found = find_scored(results_dir, out)
+    found = find_scored(results_dir, out / REFERENCES_DIR)
     if not found:
         raise DataError(f"no scored runs under {results_dir} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
     scored = [_load_scored(p, results_dir) for p in found]

@@ -36,6 +36,7 @@ REQUIRED_MARK = "REQUIRED"  # a protocol whose data.source starts with this need
 class DataSection:
     source: str = SYNTH_SOURCE  # "synth", a folder of recordings, or a benchbox dataset folder
     n: int = 256  # clips of the procedural corpus
+    crop_samples: int = 0  # train on random crops of this many samples (0 = whole clips)
     options: dict = field(default_factory=dict)  # ImportConfig / SynthConfig fields
 
     def __post_init__(self):
@@ -117,7 +118,8 @@ class TrainJob:
     dropout: float
 
     def overrides(self, proto: ProtocolConfig) -> list[str]:
-        sets = [f"data.quantisation={json.dumps(self.quantisation)}", f"model.dropout={self.dropout}"]
+        sets = [f"data.quantisation={json.dumps(self.quantisation)}", f"model.dropout={self.dropout}",
+                f"data.crop_samples={proto.data.crop_samples}"]
         sets += [f"train.seed={proto.seed}"]
         sets += [f"train.{k}={_toml_literal(v)}" for k, v in proto.train.items()]
         sets += [f"model.{k}={_toml_literal(v)}" for k, v in proto.model.items()]

@@ -22,7 +22,7 @@ SPECTRO_CLIPS = 4
 
 
 def _fmt_rate(d: dict) -> str:
-    return f"{100 * d['rate']:.1f}% [{100 * d['lo']:.1f}, {100 * d['hi']:.1f}] ({d['k']}/{d['n']})"
+    return f"{100 * d['rate']:.1f}% [{100 * d['lo']:.1f}, {100 * d['hi']:.1f}] ({int(d['k'])}/{int(d['n'])})"
 
 
 def _rate_lines(table: pd.DataFrame, label: str) -> list[str]:

@@ -17,6 +17,8 @@ from benchbox.threads import scoped_threads
 from benchbox.generators.registry import MODELS_DIR
 
 RUN_FINGERPRINT_FILE = "stage_fingerprint.txt"
+SYNTH_REFERENCE_DIR = "synth-reference"
+SYNTH_REFERENCE_CLIPS = 64
 
 
 def _job(ctx: StudyContext, run_id: str):
@@ -119,7 +121,19 @@ def run_score(ctx: StudyContext, stage: Stage) -> None:
 def run_leaderboard(ctx: StudyContext, stage: Stage) -> None:
     from benchbox.leaderboard import build_leaderboard
 
-    build_leaderboard(ctx.out / "runs", out=ctx.out, progress=ctx.progress)
+    build_leaderboard(ctx.out / "runs", out=ctx.out, synth=_synth_reference(ctx), progress=ctx.progress)
+
+
+def _synth_reference(ctx: StudyContext) -> Path:
+    """The procedural corpus for the leaderboard's reference row (built once for real-data studies)."""
+    if ctx.proto.data.source == SYNTH_SOURCE:
+        return ctx.data_dir
+    path = ctx.out / SYNTH_REFERENCE_DIR
+    if not (path / "dataset.json").is_file():
+        from benchbox.data.synth import synth_corpus
+
+        synth_corpus(path, n=SYNTH_REFERENCE_CLIPS, seed=ctx.proto.seed, progress=ctx.progress, overwrite=True)
+    return path
 
 
 def run_report(ctx: StudyContext, stage: Stage) -> None:

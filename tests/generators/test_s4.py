@@ -11,15 +11,6 @@ from benchbox.generators.s4 import DPLRKernel, S4DKernel, S4Layer, SSMStep, chun
 H, N = 4, 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tests run thousands of tiny ops: thread hand-offs cost more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _layer(kernel: str, init: str, dtype=torch.float64, seed: int = 0) -> S4Layer:
     """A layer with every SSM parameter perturbed away from its structured init."""
     torch.manual_seed(seed)

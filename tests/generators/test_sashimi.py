@@ -14,15 +14,6 @@ from benchbox.generators.sashimi import Sashimi, SashimiConfig
 SMALL = {"d_model": 8, "n_layers": 2, "d_state": 8, "expand": 2, "ff": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tests run thousands of tiny ops: thread hand-offs cost more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _build(seed: int = 0, dtype=torch.float32, **overrides) -> Sashimi:
     torch.manual_seed(seed)
     model = registry.build("sashimi", {**SMALL, **overrides}).to(dtype).eval()

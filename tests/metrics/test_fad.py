@@ -142,3 +142,13 @@ def test_mismatched_dims_and_non_psd_are_errors(rng):
     bad = np.diag([1.0, -5.0])
     with pytest.raises(MetricError, match="not positive semi-definite"):
         F.frechet_distance(np.zeros(2), bad, np.zeros(2), np.eye(2))
+
+
+def test_kad_survives_a_set_of_identical_clips():
+    """A generator stuck on silence gives identical embeddings: KAD must score it, not fail."""
+    rng = np.random.default_rng(0)
+    stuck = np.zeros((12, 8))
+    real = rng.normal(size=(5, 8)) + 3.0
+    assert F.median_bandwidth(stuck, real) > 0
+    assert F.kad(stuck, real) > 0.1
+    assert F.kad(stuck, stuck.copy()) == pytest.approx(0.0, abs=1e-12)

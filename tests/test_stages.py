@@ -1,0 +1,108 @@
+"""End-to-end: a tiny protocol runs every stage, re-runs skip, and changes redo only what changed."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from benchbox.protocol import load_protocol, run_protocol
+
+TINY = """
+name = "tiny"
+seed = 3
+device = "cpu"
+presets = ["sashimi-tiny", "wavenet-tiny"]
+[data]
+source = "synth"
+n = 30
+crop_samples = 512
+[sweep]
+quantisation = ["mulaw"]
+dropout = [0.0]
+checkpoint = ["best", "last"]
+prime_ms = [0, 10]
+[train]
+max_steps = 4
+eval_every = 2
+batch_size = 2
+val_batches = 1
+warmup_steps = 1
+[model]
+dropout = 0.0
+[generate]
+n = 2
+seconds = 0.04
+batch = 2
+[score]
+embedders = ["mel"]
+bootstrap = 20
+"""
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    proto_path = root / "tiny.toml"
+    proto_path.write_text(TINY)
+    out = root / "out"
+    logs: list[str] = []
+    report = run_protocol(load_protocol(proto_path), out=out, protocol_path=proto_path, log=logs.append)
+    return proto_path, out, report, logs
+
+
+@pytest.mark.slow
+def test_every_stage_runs_and_report_answers_questions(study):
+    _, out, report, logs = study
+    assert all(line.startswith("run") or line.startswith("  ") for line in logs if line.strip())
+    ledger = json.loads((out / "stages.json").read_text())
+    assert set(ledger) >= {"data", "leaderboard", "report", "train/sashimi-tiny_mulaw_do0", "score/wavenet-tiny_mulaw_do0"}
+    text = report.read_text()
+    for question in ("best-val checkpoints better than last", "priming", "dropout 0.5", "non-zero", "quantisation wins"):
+        assert question in text
+    assert "benchbox run" in text  # the command that made it
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.html", "report.html", "protocol.toml", "versions.json"):
+        assert (out / name).is_file(), name
+    manifest = pd.read_csv(out / "runs" / "sashimi-tiny_mulaw_do0" / "samples" / "manifest.csv")
+    assert len(manifest) == 2 * 2 * 2  # checkpoints x primes x n
+
+
+@pytest.mark.slow
+def test_rerun_skips_and_change_redoes_only_downstream(study):
+    proto_path, out, _, _ = study
+    logs: list[str] = []
+    run_protocol(load_protocol(proto_path), out=out, protocol_path=proto_path, log=logs.append)
+    assert logs and all(line.startswith("skip") for line in logs)
+    logs.clear()
+    run_protocol(load_protocol(proto_path, overrides=["generate.n=1"]), out=out, protocol_path=proto_path, log=logs.append)
+    ran = {line.split()[1] for line in logs if line.startswith("run")}
+    assert not any(k.startswith("train/") or k == "data" for k in ran)
+    assert {"generate/sashimi-tiny_mulaw_do0", "score/wavenet-tiny_mulaw_do0", "leaderboard", "report"} <= ran
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_last(study, tmp_path):
+    proto_path, out, _, _ = study
+    run_dir = out / "runs" / "wavenet-tiny_mulaw_do0"
+    ledger = json.loads((out / "stages.json").read_text())
+    del ledger["train/wavenet-tiny_mulaw_do0"]  # as if killed after last.pt was written
+    (out / "stages.json").write_text(json.dumps(ledger))
+    logs: list[str] = []
+    run_protocol(load_protocol(proto_path, overrides=["generate.n=1"]), out=out, protocol_path=proto_path, log=logs.append)
+    assert any("resume wavenet-tiny_mulaw_do0" in line for line in logs)
+    assert (run_dir / "ckpt" / "last.pt").is_file()
+
+
+def test_cli_dry_run_and_bad_protocol(tmp_path):
+    runner = CliRunner()
+    proto = tmp_path / "p.toml"
+    proto.write_text(TINY)
+    result = runner.invoke(app, ["run", str(proto), "--dry-run", "--json", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["clips_total"] == 2 * 2 * 2 * 2 and info["estimate"]["total_seconds"] > 0
+    assert not (tmp_path / "o").exists()
+    proto.write_text(TINY.replace("bootstrap = 20", "bootstrap = 20\nbogus = 1"))
+    result = runner.invoke(app, ["run", str(proto)])
+    assert result.exit_code == 1 and "score.bogus" in result.output and "Traceback" not in result.output
