@@ -19,6 +19,9 @@ from benchbox.runs import atomic_path, atomic_write_text
 
 FIG_DIR = "figures"
 SPECTRO_CLIPS = 4
+SPECTRO_NFFT = 256
+SPECTRO_FLOOR = 1e-7  # keeps log(0) out of silent clips
+LISTEN_CLIPS = 12
 
 
 def _fmt_rate(d: dict) -> str:
@@ -95,7 +98,7 @@ def spectrogram_figure(out: Path, clips: pd.DataFrame, path: Path) -> Path | Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchbox.audio import load_audio
+    from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
 
     if clips.empty or "path" not in clips.columns:
         return None
@@ -111,7 +114,8 @@ def spectrogram_figure(out: Path, clips: pd.DataFrame, path: Path) -> Path | Non
                 continue
             row = picks.iloc[j]
             wave = load_audio(out / "runs" / run / row["path"])
-            ax.specgram(wave + 1e-7, NFFT=256, Fs=16000, noverlap=192, cmap="magma")
+            with np.errstate(divide="ignore"):  # silent clips have log(0) bins
+                ax.specgram(wave + SPECTRO_FLOOR, NFFT=SPECTRO_NFFT, Fs=PROJECT_SAMPLE_RATE_HZ, noverlap=SPECTRO_NFFT * 3 // 4, cmap="magma")
             ax.set_title(f"{run}\n{row['checkpoint']} prime {row['prime_ms']:g} ms", fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -148,27 +152,48 @@ def write_report(ctx) -> Path:
 
 
 def _html(out: Path, markdown_text: str, clips: pd.DataFrame) -> str:
-    """A self-contained HTML version: markdown as preformatted sections, images and clips inline."""
-    body = []
-    for line in markdown_text.splitlines():
-        if line.startswith("![") and "](" in line:
-            src = out / line.split("](", 1)[1].rstrip(")")
-            if src.is_file():
-                data = base64.b64encode(src.read_bytes()).decode()
-                body.append(f'<img src="data:image/png;base64,{data}" style="max-width:100%">')
+    """A self-contained HTML version: headings, tables, images and a few clips inline."""
+    body: list[str] = []
+    table: list[str] = []
+    for line in markdown_text.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(line)
             continue
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
-        else:
-            body.append(html.escape(line) + "<br>")
+        if table:
+            body.append(_html_table(table))
+            table = []
+        body.append(_html_line(out, line))
     if not clips.empty:
         body.append("<h2>Listen</h2>")
-        for _, row in clips.groupby(["run", "checkpoint", "prime_ms"]).head(1).head(12).iterrows():
+        for _, row in clips.groupby(["run", "checkpoint", "prime_ms"]).head(1).head(LISTEN_CLIPS).iterrows():
             wav = out / "runs" / row["run"] / row["path"]
             if wav.is_file():
                 data = base64.b64encode(wav.read_bytes()).decode()
                 label = html.escape(f"{row['run']} {row['checkpoint']} prime {row['prime_ms']:g} ms")
                 body.append(f'<div>{label}<br><audio controls src="data:audio/wav;base64,{data}"></audio></div>')
-    style = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;line-height:1.4}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>report</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
+
+
+def _html_line(out: Path, line: str) -> str:
+    if line.startswith("![") and "](" in line:
+        src = out / line.split("](", 1)[1].rstrip(")")
+        if not src.is_file():
+            return ""
+        data = base64.b64encode(src.read_bytes()).decode()
+        return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
+    if line.startswith("#"):
+        level = len(line) - len(line.lstrip("#"))
+        return f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>"
+    return f"<p>{html.escape(line)}</p>" if line.strip() else ""
+
+
+def _html_table(lines: list[str]) -> str:
+    rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")] for line in lines
+            if not set(line.replace("|", "").strip()) <= set("-: ")]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{c}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -47,3 +47,4 @@ def test_study_answers_has_every_question():
     assert silence["rate"].iloc[0] == pytest.approx(10 / 16)
     prime = ans["priming"]["fad"].set_index("prime_ms")
     assert prime.loc[40, "mean"] == pytest.approx(0.75)
+
