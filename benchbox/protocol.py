@@ -9,7 +9,8 @@ embedders. :func:`plan` expands it into stages; :func:`run_protocol` runs them i
 
 Each stage records a fingerprint of its inputs (resolved config, dataset manifest hash,
 checkpoint hashes) in ``OUT/stages.json``. A re-run skips stages whose fingerprint is
-unchanged and redoes only what changed; a killed training run resumes from ``last.pt``.
+unchanged and whose outputs are still on disk, and redoes only what changed; a killed
+training run resumes from ``last.pt``.
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def run_protocol(
     for i, stage in enumerate(stage_list):
         ctx.progress("study", i, len(stage_list), stage=stage.key)
         fp = st.stage_fingerprint(ctx, stage)
-        if ctx.ledger.is_done(stage.key, fp):
+        if ctx.ledger.is_done(stage.key, fp) and st.outputs_exist(ctx, stage):
             ctx.log(f"skip {stage.key} (unchanged)")
             continue
         ctx.log(f"run  {stage.key}")

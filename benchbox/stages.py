@@ -52,6 +52,31 @@ def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
     return fingerprint(stage.kind, groups, tags)
 
 
+def outputs_exist(ctx: StudyContext, stage: Stage) -> bool:
+    """Whether a stage's outputs are on disk. A committed study folder carries its ledger
+    but not its data, checkpoints or clips (they are gitignored), so a matching
+    fingerprint alone must not skip a stage."""
+    run_dir = ctx.run_dir(stage.run_id) if stage.run_id else None
+    if stage.kind == "data":
+        return _listed_files_exist(ctx.data_dir, "manifest.csv")
+    if stage.kind == "train":
+        return all((run_dir / "ckpt" / f"{c}.pt").is_file() for c in ("best", "last"))
+    if stage.kind == "generate":
+        return _listed_files_exist(run_dir, "samples/manifest.csv")
+    if stage.kind == "score":
+        return all((run_dir / "scores" / f).is_file() for f in ("clips.csv", "groups.csv"))
+    return (ctx.out / f"{stage.kind}.md").is_file()
+
+
+def _listed_files_exist(root: Path, manifest: str) -> bool:
+    import pandas as pd
+
+    path = root / manifest
+    if not path.is_file():
+        return False
+    return all((root / p).is_file() for p in pd.read_csv(path, usecols=["path"])["path"])
+
+
 def _source_listing(source: str) -> list:
     if source == SYNTH_SOURCE:
         return []

@@ -106,3 +106,21 @@ def test_cli_dry_run_and_bad_protocol(tmp_path):
     proto.write_text(TINY.replace("bootstrap = 20", "bootstrap = 20\nbogus = 1"))
     result = runner.invoke(app, ["run", str(proto)])
     assert result.exit_code == 1 and "score.bogus" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_fresh_clone_of_a_committed_study_rebuilds_missing_outputs(study):
+    """A committed study folder has its ledger but no data, checkpoints or clips."""
+    import shutil
+
+    proto_path, out, _, _ = study
+    shutil.rmtree(out / "data")
+    for run in (out / "runs").iterdir():
+        shutil.rmtree(run / "ckpt")
+        for wav in (run / "samples").rglob("*.wav"):
+            wav.unlink()
+    logs: list[str] = []
+    run_protocol(load_protocol(proto_path, overrides=["generate.n=1"]), out=out, protocol_path=proto_path, log=logs.append)
+    ran = {line.split()[1] for line in logs if line.startswith("run")}
+    assert {"data", "train/sashimi-tiny_mulaw_do0", "generate/wavenet-tiny_mulaw_do0"} <= ran
+    assert (out / "runs" / "sashimi-tiny_mulaw_do0" / "ckpt" / "best.pt").is_file()
