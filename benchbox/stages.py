@@ -14,7 +14,7 @@ from benchbox.errors import ProtocolError
 from benchbox.protocol import SYNTH_SOURCE, Stage, StudyContext, _file_hash, fingerprint, train_jobs
 from benchbox.runs import atomic_write_text
 from benchbox.threads import scoped_threads
-from benchbox.generators.registry import MODELS_DIR
+from benchbox.generators.registry import preset_path
 
 RUN_FINGERPRINT_FILE = "stage_fingerprint.txt"
 SYNTH_REFERENCE_DIR = "synth-reference"
@@ -29,7 +29,7 @@ def _job(ctx: StudyContext, run_id: str):
 
 
 def _preset_text(name: str) -> str:
-    path = Path(name) if Path(name).suffix else MODELS_DIR / f"{name}.toml"
+    path = preset_path(name)
     return path.read_text() if path.is_file() else name
 
 

@@ -54,11 +54,15 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
 
 
+def preset_path(name_or_path: str | Path) -> Path:
+    """A preset name (``sashimi-tiny``) -> ``models/sashimi-tiny.toml``; a path stays a path."""
+    path = Path(name_or_path)
+    return path if path.suffix else MODELS_DIR / f"{name_or_path}.toml"
+
+
 def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tuple[str, dict]:
     """Return (generator name, resolved model config dict) of a preset name or TOML path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = MODELS_DIR / f"{name_or_path}.toml"
+    path = preset_path(name_or_path)
     if not path.is_file():
         raise ConfigError(f"unknown model preset '{name_or_path}'", hint=f"use one of: {', '.join(preset_names())}, or a path to a .toml file")
     data = load_toml(path)
