@@ -289,7 +289,9 @@ def _measure_generate(model: Any, spec: dict) -> dict:
 
     batch, steps = int(spec["batch"]), int(spec["gen_steps"])
     model.eval()
-    with torch.no_grad():
+    from benchbox.sample import paused_gc
+
+    with torch.no_grad(), paused_gc():  # as benchbox.sample runs its token loop
         state = model.init_state(batch)
         token = torch.full((batch,), SILENCE_CODE, dtype=torch.long)
         for i in range(int(spec["gen_warmup"]) + steps):

@@ -11,9 +11,11 @@ prime exactly. Each checkpoint x prime cell draws from its own generator, seeded
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,23 @@ MANIFEST_COLUMNS = (
 # ---------------------------------------------------------------------- sampling
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a token loop, then restore it.
+
+    Every step allocates a few tensor objects, so the collector runs every few hundred
+    steps and walks the young heap: about 14% of a native SaShiMi step at batch 16. A token
+    loop makes no reference cycles; anything left over is collected after the block.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> torch.Tensor:
     """(B, C) logits -> (B,) tokens: argmax at temperature 0, else nucleus sampling."""
     if temperature == 0:
@@ -66,12 +85,13 @@ def _sample_batch(model, prime: torch.Tensor, length: int, temperature: float, t
     start = torch.full((b, 1), SILENCE_CODE, dtype=torch.long)
     logits, state = model.prefill(torch.cat([start, prime.long()], dim=1).to(device), state)  # (B, C)
     tokens, logprobs = [], []
-    for t in range(length - p):
-        token = choose(logits, temperature, top_p, generator)  # (B,)
-        logprobs.append(torch.log_softmax(logits.float(), dim=-1).gather(1, token[:, None]))  # (B, 1)
-        tokens.append(token)
-        if t + 1 < length - p:
-            logits, state = model.step(token, state)  # (B, C)
+    with paused_gc():
+        for t in range(length - p):
+            token = choose(logits, temperature, top_p, generator)  # (B,)
+            logprobs.append(torch.log_softmax(logits.float(), dim=-1).gather(1, token[:, None]))  # (B, 1)
+            tokens.append(token)
+            if t + 1 < length - p:
+                logits, state = model.step(token, state)  # (B, C)
     out = torch.stack(tokens, dim=1).cpu()  # (B, T - P)
     logprob = torch.cat(logprobs, dim=1).double().sum(dim=1).cpu()  # (B,)
     return torch.cat([prime.long().cpu(), out], dim=1), logprob

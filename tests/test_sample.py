@@ -161,3 +161,21 @@ def test_parse_prime_ms():
     assert parse_prime_ms([0, 20.0]) == (0, 20)
     with pytest.raises(ConfigError, match="empty"):
         parse_prime_ms("")
+
+
+def test_paused_gc_restores_the_collector():
+    import gc
+
+    from benchbox.sample import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()

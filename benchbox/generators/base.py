@@ -13,6 +13,8 @@ A generator is an ``nn.Module`` over int64 tokens in [0, 256):
 * ``prefill(x, state)``: feed a (B, T) prefix, return the last logits and the state.
   The default loops ``step``; a generator may override it with something faster as long
   as the result is the same.
+* ``use_native``: whether ``init_state`` may pick a compiled fast step (same results,
+  see ``benchbox.native``); the torch step stays the reference.
 * ``param_groups(lr, weight_decay)``: AdamW groups, with each model's own lr hints.
 
 The trainer and sampler never test which generator they hold.
@@ -33,6 +35,9 @@ State = Any
 class Generator(nn.Module):
     name: ClassVar[str]
     config_class: ClassVar[type]
+    # A generator may step through compiled C (``benchbox.native``) on float32 CPU tensors;
+    # False forces its torch reference step (tests compare the two).
+    use_native: bool = True
 
     def __init__(self, config: Any):
         super().__init__()

@@ -21,6 +21,10 @@ the model stays causal.
 Recurrent mode keeps, per tier, the down-pool input buffer and the p up-pool outputs of
 the previous coarse step; a tier steps its coarser neighbour once every p steps, so a
 token costs O(1) amortised. The S4 blocks of a stack step together (``FusedStack``, ``s4.SSMStep``).
+
+Fast path: on float32 CPU tensors, each stack steps through one compiled C call
+(``sashimi_native``, ``benchbox/native/sashimi_step.c``) on the very tensors FusedStack uses;
+the torch ``FusedStack.step`` stays the reference (``use_native = False`` forces it).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
 from benchbox.generators.base import Generator, State
 from benchbox.generators.registry import register
+from benchbox.generators import sashimi_native
 from benchbox.generators.s4 import InitKind, KernelKind, S4Layer, SSMStep
 
 GELU_ERF_SCALE = 2**-0.5
@@ -156,7 +161,7 @@ class TierState:
 class SashimiState:
     tiers: list[TierState]
     fused: dict[str, FusedStack]  # discretised SSMs and gathered weights (shared, read-only)
-    ssm: dict[str, torch.Tensor]  # (S, B, H, M) complex SSM states per stack
+    ssm: dict[str, torch.Tensor]  # (S, H, B, M) complex SSM states per stack
 
 
 @register
@@ -177,6 +182,7 @@ class Sashimi(Generator):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, QUANT_CLASSES)
         self._step_cache: tuple[tuple, dict[str, FusedStack]] | None = None
+        self._native_cache: tuple[dict[str, FusedStack], sashimi_native.NativeWeights] | None = None
 
     @property
     def total_pool(self) -> int:
@@ -218,22 +224,41 @@ class Sashimi(Generator):
             self._step_cache = (key, {name: FusedStack(s) for name, s in self._stacks().items()})
         return self._step_cache[1]
 
+    def _native_weights(self, fused: dict[str, FusedStack]) -> sashimi_native.NativeWeights | None:
+        """The packed C step for the current weights, or None where it cannot run."""
+        ref = self.head.weight
+        if not self.use_native or ref.dtype != torch.float32 or ref.device.type != "cpu":
+            return None
+        lib = sashimi_native.library()
+        if lib is None or any(w % lib.sashimi_channel_block() for w in self._widths()):
+            return None
+        if self._native_cache is None or self._native_cache[0] is not fused:
+            self._native_cache = (fused, sashimi_native.NativeWeights(self, fused, lib))
+        return self._native_cache[1]
+
+    def _widths(self) -> list[int]:
+        return [self.config.d_model * self.config.expand**i for i in range(len(self.config.pool) + 1)]
+
     def train(self, mode: bool = True) -> Sashimi:
         self._step_cache = None
         return super().train(mode)
 
     @torch.no_grad()
-    def init_state(self, batch: int, device: torch.device | str = "cpu") -> SashimiState:
+    def init_state(self, batch: int, device: torch.device | str = "cpu") -> SashimiState | sashimi_native.NativeState:
         ref = self.head.weight
         if torch.device(device) != ref.device:
             raise GeneratorError(f"init_state on {device} but the sashimi model is on {ref.device}", hint="move the model with .to(device) first")
         fused = self._fused_stacks()
-        widths = [self.config.d_model * self.config.expand**i for i in range(len(self.config.pool))]
-        tiers = [TierState(ref.new_zeros(batch, p, w), ref.new_zeros(batch, p, w)) for w, p in zip(widths, self.config.pool)]
+        weights = self._native_weights(fused)
+        if weights is not None:
+            return sashimi_native.NativeState(weights, batch)
+        tiers = [TierState(ref.new_zeros(batch, p, w), ref.new_zeros(batch, p, w)) for w, p in zip(self._widths(), self.config.pool)]
         return SashimiState(tiers, fused, {name: f.ssm.zeros(batch) for name, f in fused.items()})
 
     @torch.no_grad()
     def step(self, x_t: torch.Tensor, state: SashimiState) -> tuple[torch.Tensor, SashimiState]:  # (B,) -> (B, C)
+        if isinstance(state, sashimi_native.NativeState):
+            return state.step(x_t), state
         x = self._tier_step(0, self.embed(x_t), state)  # (B, H0)
         return self.head(self.norm(x)), state
 

@@ -1,0 +1,182 @@
+"""SaShiMi's compiled recurrent step: the whole multi-rate token step in one C call.
+
+Legend: B batch, C = 256 classes, H width of a tier, N d_state, M = N/2 modes, S layers.
+
+``NativeWeights`` packs, once per weight version, the tensors of the torch reference path
+(``sashimi.FusedStack``: discretised SSMs, GELU-scaled matrices) into the layouts of
+``benchbox/native/sashimi_step.c``; ``NativeState`` owns the buffers of one batch of
+recurrences and a ctypes ``Model`` struct pointing at them. ``Sashimi.step`` calls
+``NativeState.step`` when ``init_state`` chose the native path; the results match the torch
+step to float32 rounding (tests/generators/test_sashimi_native.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from benchbox import native
+from benchbox.errors import GeneratorError
+
+MAX_TIERS = 8  # sashimi_step.c: MAX_TIERS
+
+
+class _Stack(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int) for name in ("layers", "h", "n", "f", "low_rank")] + [
+        ("eps", ctypes.c_float),
+        ("params", ctypes.c_void_p),
+        ("state", ctypes.c_void_p),
+    ]
+
+
+class _Model(ctypes.Structure):
+    _fields_ = [
+        ("tiers", ctypes.c_int),
+        ("unet", ctypes.c_int),
+        ("batch", ctypes.c_int),
+        ("classes", ctypes.c_int),
+        ("pool", ctypes.c_int * MAX_TIERS),
+        ("width", ctypes.c_int * (MAX_TIERS + 1)),
+        ("count", ctypes.c_long * MAX_TIERS),
+        ("up", _Stack * MAX_TIERS),
+        ("down", _Stack * MAX_TIERS),
+        ("center", _Stack),
+        ("down_pool", ctypes.c_void_p * MAX_TIERS),
+        ("up_pool", ctypes.c_void_p * MAX_TIERS),
+        ("down_buf", ctypes.c_void_p * MAX_TIERS),
+        ("up_buf", ctypes.c_void_p * MAX_TIERS),
+        ("x", ctypes.c_void_p * (MAX_TIERS + 2)),
+        ("embed", ctypes.c_void_p),
+        ("norm", ctypes.c_void_p),
+        ("norm_eps", ctypes.c_float),
+        ("head", ctypes.c_void_p),
+        ("scratch", ctypes.c_void_p),
+    ]
+
+
+class NativeStack:
+    """A FusedStack's tensors packed for ``sashimi_stack_step`` (layout: sashimi_step.c).
+
+    The native state of a stack is real, (S, B, H/8, M, 2, 8) plus a pad per row (see
+    sashimi_step.c): mode m of channel h of the torch path's (S, H, B, M) complex state.
+    """
+
+    def __init__(self, fused: FusedStack, lib):
+        ssm = fused.ssm
+        self.layers, self.low_rank = len(fused.s4), int(ssm.low_rank)
+        self.width, self.state_size = fused.s4[0][0].shape[0], ssm.readout_rows.shape[-1]
+        self.ff_width = fused.ff[0][2].shape[1] if fused.ff else 0
+        block, modes = lib.sashimi_channel_block(), self.state_size // 2
+        if self.width % block:
+            raise GeneratorError(f"sashimi native step needs widths divisible by {block}, got {self.width}", hint="set BENCHBOX_NATIVE=0")
+
+        def blocked(t: torch.Tensor) -> torch.Tensor:  # (H, M, K) -> (H/8, M, K, 8): 8 channels per vector
+            return t.reshape(self.width // block, block, modes, -1).permute(0, 2, 3, 1)
+
+        parts = []
+        for i, (norm_w, norm_b, out_w, out_b) in enumerate(fused.s4):
+            rows = ssm.readout_rows[i, :, 0]  # (H, N) or (H, 2, N): C dA [, G]
+            da = ssm.da[i, :, 0]  # (H, M) complex
+            record = [rows[:, 0] if self.low_rank else rows, torch.stack([da.real, da.imag], -1)]  # (H, N), (H, M, 2)
+            record += [ssm.inject_u[i, :, 0], rows[:, 1], ssm.inject_g[i, :, 0]] if self.low_rank else [ssm.db[i, :, 0]]  # (H, N)
+            parts += [norm_w, norm_b, ssm.d_skip[i], blocked(torch.cat([t.reshape(self.width, modes, 2) for t in record], -1))]
+            parts.append(native.pack_linear(out_w, out_b))
+            if fused.ff:
+                norm_w, norm_b, up_w, up_b, down_w, down_b = fused.ff[i]
+                parts += [norm_w, norm_b, native.pack_linear(up_w, up_b), native.pack_linear(down_w, down_b)]
+        self.params = torch.cat([t.contiguous().reshape(-1) for t in parts]).to(torch.float32).contiguous()
+        self.dims = (self.layers, self.width, self.state_size, self.ff_width, self.low_rank)
+        if self.params.numel() != lib.sashimi_stack_params(*self.dims):
+            raise GeneratorError("sashimi native step: packed parameters do not match the C layout", hint="set BENCHBOX_NATIVE=0 and report this")
+        self.eps, self.fn, self.lib = ctypes.c_float(fused.eps), lib.sashimi_stack_step, lib
+
+    def zeros(self, batch: int) -> torch.Tensor:  # -> (S, B, N H + pad)
+        return torch.zeros(self.layers, batch, self.lib.sashimi_state_stride(self.width, self.state_size))
+
+    def scratch_size(self, batch: int) -> int:
+        return self.lib.sashimi_stack_scratch(batch, self.width, self.ff_width)
+
+    def struct(self, state: torch.Tensor) -> _Stack:
+        return _Stack(*self.dims, self.eps, self.params.data_ptr(), state.data_ptr())
+
+
+
+
+def library():
+    """The compiled step with its ctypes signatures, or None (see benchbox.native)."""
+    lib = native.load("sashimi_step")
+    if lib is not None and not getattr(lib, "_benchbox_typed", False):
+        ints, ptr = [ctypes.c_int] * 5, ctypes.c_void_p
+        lib.sashimi_stack_params.argtypes, lib.sashimi_stack_params.restype = ints, ctypes.c_long
+        lib.sashimi_stack_scratch.argtypes, lib.sashimi_stack_scratch.restype = [ctypes.c_int] * 3, ctypes.c_long
+        lib.sashimi_state_stride.argtypes, lib.sashimi_state_stride.restype = [ctypes.c_int] * 2, ctypes.c_long
+        lib.sashimi_channel_block.argtypes, lib.sashimi_channel_block.restype = [], ctypes.c_int
+        lib.sashimi_model_size.argtypes, lib.sashimi_model_size.restype = [], ctypes.c_long
+        lib.sashimi_token_step.argtypes, lib.sashimi_token_step.restype = [ptr, ptr, ptr], ctypes.c_int
+        if lib.sashimi_model_size() != ctypes.sizeof(_Model):
+            return None  # a layout mismatch: never call into it
+        lib._benchbox_typed = True
+    return lib
+
+
+def _linear(layer: torch.nn.Linear) -> torch.Tensor:
+    return native.pack_linear(layer.weight.detach().t(), layer.bias.detach())
+
+
+class NativeWeights:
+    """Every tensor the C token step reads, packed from a model and its fused stacks."""
+
+    def __init__(self, model, fused: dict, lib):
+        if len(model.config.pool) > MAX_TIERS - 1:
+            raise GeneratorError(f"sashimi native step supports up to {MAX_TIERS - 1} pooling tiers", hint="set BENCHBOX_NATIVE=0")
+        self.model_config, self.lib = model.config, lib
+        self.stacks = {name: NativeStack(f, lib) for name, f in fused.items()}
+        self.embed = model.embed.weight.detach().contiguous()  # (C, H0)
+        self.norm = torch.cat([model.norm.weight.detach(), model.norm.bias.detach()])  # (2 H0,)
+        self.norm_eps = model.norm.eps
+        self.head = _linear(model.head)
+        self.down_pools = [_linear(layer) for layer in model.down_pools]
+        self.up_pools = [_linear(layer) for layer in model.up_pools]
+        self.classes = model.head.out_features
+
+
+class NativeState:
+    """The recurrent state of B rows on the native path; ``step`` advances it by one token."""
+
+    def __init__(self, weights: NativeWeights, batch: int):
+        cfg, lib = weights.model_config, weights.lib
+        widths = [cfg.d_model * cfg.expand**i for i in range(len(cfg.pool) + 1)]
+        self.weights, self.batch = weights, batch
+        self.ssm = {name: s.zeros(batch) for name, s in weights.stacks.items()}  # (S, B, stride)
+        self.down = [torch.zeros(batch, p * w) for p, w in zip(cfg.pool, widths)]  # (B, p H)
+        self.up = [torch.zeros(batch, -(-p * w // native.PANEL) * native.PANEL) for p, w in zip(cfg.pool, widths)]  # (B, p H padded)
+        self.x = [torch.zeros(batch, w) for w in widths] + [torch.zeros(batch, widths[0])]  # (B, H) per tier, normed top
+        need = max(max(s.scratch_size(batch) for s in weights.stacks.values()), batch * widths[0])
+        self.scratch = torch.zeros(need)
+        m = _Model(tiers=len(cfg.pool), unet=int(cfg.unet), batch=batch, classes=weights.classes)
+        for i, p in enumerate(cfg.pool):
+            m.pool[i] = p
+            m.up[i] = weights.stacks[f"up{i}"].struct(self.ssm[f"up{i}"])
+            if cfg.unet:
+                m.down[i] = weights.stacks[f"down{i}"].struct(self.ssm[f"down{i}"])
+            m.down_pool[i], m.up_pool[i] = weights.down_pools[i].data_ptr(), weights.up_pools[i].data_ptr()
+            m.down_buf[i], m.up_buf[i] = self.down[i].data_ptr(), self.up[i].data_ptr()
+        for i, w in enumerate(widths):
+            m.width[i] = w
+        for i, t in enumerate(self.x):
+            m.x[i] = t.data_ptr()
+        m.center = weights.stacks["center"].struct(self.ssm["center"])
+        m.embed, m.norm, m.norm_eps, m.head = weights.embed.data_ptr(), weights.norm.data_ptr(), weights.norm_eps, weights.head.data_ptr()
+        m.scratch = self.scratch.data_ptr()
+        self.struct, self.fn = m, lib.sashimi_token_step
+        self.struct_ref = ctypes.byref(m)
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:  # (B,) int64 -> (B, C)
+        tokens = tokens.to(torch.long).contiguous()
+        if tokens.shape != (self.batch,):
+            raise GeneratorError(f"sashimi step: expected {self.batch} tokens, got shape {tuple(tokens.shape)}", hint="pass one token per batch row")
+        logits = torch.empty(self.batch, self.weights.classes)
+        if self.fn(self.struct_ref, tokens.data_ptr(), logits.data_ptr()) != 0:  # nothing advanced
+            raise GeneratorError(f"sashimi step: a token is outside [0, {self.weights.classes})", hint="tokens are 8-bit codes in [0, 255]")
+        return logits
