@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchbox.generators import ops
+
 KernelKind = Literal["s4d", "dplr"]
 InitKind = Literal["lin", "inv", "legs"]
 INITIAL_A_REAL = -0.5  # real part of every initial eigenvalue (S4D-Lin/Inv, LegS NPLR)
@@ -167,11 +169,20 @@ def chunked_vandermonde(coef: torch.Tensor, dta: torch.Tensor, length: int) -> t
     chunk = max(1, 2 ** round(math.log2(math.sqrt(length))))
     n_chunks = -(-length // chunk)
     real = dta.real.dtype
-    inner = torch.exp(dta[..., None] * torch.arange(chunk, dtype=real, device=dta.device))  # (H, M, K)
-    outer = coef[..., None] * torch.exp(dta[..., None] * (chunk * torch.arange(n_chunks, dtype=real, device=dta.device)))  # (H, M, T/K)
-    left = torch.cat([outer.real, -outer.imag], dim=1).transpose(1, 2)  # (H, T/K, N)
-    right = torch.cat([inner.real, inner.imag], dim=1)  # (H, N, K)
+    inner_re, inner_im = _exp_parts(dta, torch.arange(chunk, dtype=real, device=dta.device))  # (H, M, K) x 2
+    outer_re, outer_im = _exp_parts(dta, chunk * torch.arange(n_chunks, dtype=real, device=dta.device))  # (H, M, T/K) x 2
+    c_re, c_im = coef.real[..., None], coef.imag[..., None]  # (H, M, 1)
+    left = torch.cat([c_re * outer_re - c_im * outer_im, -(c_re * outer_im + c_im * outer_re)], dim=1).transpose(1, 2)  # (H, T/K, N)
+    right = torch.cat([inner_re, inner_im], dim=1)  # (H, N, K)
     return 2 * torch.bmm(left, right).flatten(1)[:, :length]  # (H, T)
+
+
+def _exp_parts(dta: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of exp(dta k), (H, M) x (K,) -> (H, M, K) x 2, from real exp,
+    cos and sin: vectorised on the CPU, where a complex exp is not (about 4x faster)."""
+    magnitude = torch.exp(dta.real[..., None] * k)  # (H, M, K)
+    angle = dta.imag[..., None] * k  # (H, M, K)
+    return magnitude * torch.cos(angle), magnitude * torch.sin(angle)
 
 
 class DPLRKernel(SSMKernel):
@@ -272,7 +283,7 @@ class S4Layer(nn.Module):
         return self.output(y)
 
     def output(self, y: torch.Tensor) -> torch.Tensor:  # (..., H) -> (..., H)
-        return F.glu(self.out(self.dropout(F.gelu(y))), dim=-1)
+        return F.glu(self.out(self.dropout(ops.gelu(y))), dim=-1)
 
 
 class SSMStep:

@@ -40,7 +40,7 @@ from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
 from benchbox.generators.base import Generator, State
 from benchbox.generators.registry import register
-from benchbox.generators import sashimi_native
+from benchbox.generators import ops, sashimi_native
 from benchbox.generators.s4 import InitKind, KernelKind, S4Layer, SSMStep
 
 GELU_ERF_SCALE = 2**-0.5
@@ -87,7 +87,7 @@ class FeedForward(nn.Module):
         self.down = nn.Linear(width * expansion, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., H) -> (..., H)
-        return self.down(self.dropout(F.gelu(self.up(x))))
+        return self.down(self.dropout(ops.gelu(self.up(x))))
 
 
 class ResidualStack(nn.Module):
@@ -251,7 +251,7 @@ class Sashimi(Generator):
         fused = self._fused_stacks()
         weights = self._native_weights(fused)
         if weights is not None:
-            return sashimi_native.NativeState(weights, batch)
+            return sashimi_native.NativeState(weights, batch, threads=torch.get_num_threads())
         tiers = [TierState(ref.new_zeros(batch, p, w), ref.new_zeros(batch, p, w)) for w, p in zip(self._widths(), self.config.pool)]
         return SashimiState(tiers, fused, {name: f.ssm.zeros(batch) for name, f in fused.items()})
 

@@ -20,6 +20,8 @@ from benchbox import native
 from benchbox.errors import GeneratorError
 
 MAX_TIERS = 8  # sashimi_step.c: MAX_TIERS
+MIN_ROWS_PER_THREAD = 4  # fewer rows per group cost more in hand-off than they save
+LONG_BYTES, FLOAT_BYTES = 8, 4
 
 
 class _Stack(ctypes.Structure):
@@ -114,6 +116,7 @@ def library():
         lib.sashimi_channel_block.argtypes, lib.sashimi_channel_block.restype = [], ctypes.c_int
         lib.sashimi_model_size.argtypes, lib.sashimi_model_size.restype = [], ctypes.c_long
         lib.sashimi_token_step.argtypes, lib.sashimi_token_step.restype = [ptr, ptr, ptr], ctypes.c_int
+        lib.sashimi_check_tokens.argtypes, lib.sashimi_check_tokens.restype = [ptr, ctypes.c_int, ctypes.c_int], ctypes.c_int
         if lib.sashimi_model_size() != ctypes.sizeof(_Model):
             return None  # a layout mismatch: never call into it
         lib._benchbox_typed = True
@@ -141,13 +144,13 @@ class NativeWeights:
         self.classes = model.head.out_features
 
 
-class NativeState:
-    """The recurrent state of B rows on the native path; ``step`` advances it by one token."""
+class _Rows:
+    """Buffers and the ctypes Model struct for ``batch`` independent recurrences."""
 
     def __init__(self, weights: NativeWeights, batch: int):
-        cfg, lib = weights.model_config, weights.lib
+        cfg = weights.model_config
         widths = [cfg.d_model * cfg.expand**i for i in range(len(cfg.pool) + 1)]
-        self.weights, self.batch = weights, batch
+        self.batch = batch
         self.ssm = {name: s.zeros(batch) for name, s in weights.stacks.items()}  # (S, B, stride)
         self.down = [torch.zeros(batch, p * w) for p, w in zip(cfg.pool, widths)]  # (B, p H)
         self.up = [torch.zeros(batch, -(-p * w // native.PANEL) * native.PANEL) for p, w in zip(cfg.pool, widths)]  # (B, p H padded)
@@ -169,14 +172,40 @@ class NativeState:
         m.center = weights.stacks["center"].struct(self.ssm["center"])
         m.embed, m.norm, m.norm_eps, m.head = weights.embed.data_ptr(), weights.norm.data_ptr(), weights.norm_eps, weights.head.data_ptr()
         m.scratch = self.scratch.data_ptr()
-        self.struct, self.fn = m, lib.sashimi_token_step
-        self.struct_ref = ctypes.byref(m)
+        self.struct, self.ref = m, ctypes.byref(m)
+
+
+class NativeState:
+    """The recurrent state of B rows on the native path; ``step`` advances it by one token.
+
+    With ``threads`` > 1 and at least ``MIN_ROWS_PER_THREAD`` rows each, the rows are split
+    into independent groups that step in parallel: the C call releases the GIL, so plain
+    Python threads run it on separate cores.
+    """
+
+    def __init__(self, weights: NativeWeights, batch: int, threads: int = 1):
+        groups = max(1, min(threads, native.WORKERS + 1, batch // MIN_ROWS_PER_THREAD))
+        bounds = [batch * g // groups for g in range(groups + 1)]
+        self.weights, self.batch, self.classes = weights, batch, weights.classes
+        self.parts = [(lo, _Rows(weights, hi - lo)) for lo, hi in zip(bounds, bounds[1:])]
+        self.fn, self.check = weights.lib.sashimi_token_step, weights.lib.sashimi_check_tokens
+
+    @property
+    def struct(self) -> _Model:
+        """The first row group's struct (tests read its tier counters)."""
+        return self.parts[0][1].struct
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:  # (B,) int64 -> (B, C)
         tokens = tokens.to(torch.long).contiguous()
         if tokens.shape != (self.batch,):
             raise GeneratorError(f"sashimi step: expected {self.batch} tokens, got shape {tuple(tokens.shape)}", hint="pass one token per batch row")
-        logits = torch.empty(self.batch, self.weights.classes)
-        if self.fn(self.struct_ref, tokens.data_ptr(), logits.data_ptr()) != 0:  # nothing advanced
-            raise GeneratorError(f"sashimi step: a token is outside [0, {self.weights.classes})", hint="tokens are 8-bit codes in [0, 255]")
+        if self.check(tokens.data_ptr(), self.batch, self.classes) != 0:  # before any row group advances
+            raise GeneratorError(f"sashimi step: a token is outside [0, {self.classes})", hint="tokens are 8-bit codes in [0, 255]")
+        logits = torch.empty(self.batch, self.classes)
+        t_ptr, l_ptr = tokens.data_ptr(), logits.data_ptr()
+        calls = [(rows.ref, t_ptr + lo * LONG_BYTES, l_ptr + lo * self.classes * FLOAT_BYTES) for lo, rows in self.parts]
+        others = [native.worker_pool().submit(self.fn, *args) for args in calls[1:]]
+        self.fn(*calls[0])
+        for future in others:
+            future.result()
         return logits

@@ -17,6 +17,7 @@ rename), so concurrent processes and changed sources never load a stale or half-
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import functools
 import hashlib
@@ -125,7 +126,14 @@ def _compile(compiler: str, source: Path, target: Path) -> bool:
             os.unlink(tmp)
 
 
+WORKERS = 3  # threads that run native calls beside the caller's (the calls release the GIL)
 PANEL = 16  # output columns per packed weight panel (linear.h)
+
+
+@functools.lru_cache(maxsize=1)
+def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """Shared threads for splitting one native call into parallel parts (row groups, halves)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="benchbox-native")
 
 
 def pack_linear(weight, bias=None):

@@ -116,15 +116,16 @@ void sashimi_stack_step(int layers, int h, int n, int f, int low_rank, float eps
         layer_norm(batch, x, h, ln_w, ln_b, eps, u);
         float *s = state + (long)l * batch * sashimi_state_stride(h, n);
         long stride = sashimi_state_stride(h, n), record = (long)(n / 2) * (low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D) * VEC;
-        for (int cb = 0; cb < h / VEC; cb++) {
-            const float *wc = ssm + cb * record;
-            float *sc = s + (long)cb * n * VEC;
-            int b = 0, c = cb * VEC;
-            for (; b + 2 <= batch; b += 2)
-                ssm_block(2, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc + b * stride, stride, y + b * h + c, h);
-            if (b < batch)
-                ssm_block(1, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc + b * stride, stride, y + b * h + c, h);
-        }
+        for (int b = 0; b < batch; b += 2) /* row pairs outer: each row's state streams front to back */
+            for (int cb = 0; cb < h / VEC; cb++) {
+                const float *wc = ssm + cb * record;
+                float *sc = s + (long)cb * n * VEC + b * stride;
+                int c = cb * VEC;
+                if (b + 2 <= batch)
+                    ssm_block(2, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, stride, y + b * h + c, h);
+                else
+                    ssm_block(1, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, stride, y + b * h + c, h);
+            }
         gelu_folded(y, (long)batch * h);
         linear(batch, y, h, h, out_w, 2 * h, out_b, o, ow, 0);
         glu_residual(batch, h, ow, o, x);
@@ -197,12 +198,18 @@ static void tier_step(Model *m, int i, float *x) {
     run_stack(m, &m->up[i], x);
 }
 
+/* 0 when every token is in [0, C), else -1. */
+int sashimi_check_tokens(const long *tokens, int batch, int classes) {
+    for (int b = 0; b < batch; b++)
+        if (tokens[b] < 0 || tokens[b] >= classes) return -1;
+    return 0;
+}
+
 /* tokens (B,) int64 -> logits (B, C); advances every buffer of m by one token.
  * Returns -1, having changed nothing, when a token is outside [0, C). */
 int sashimi_token_step(Model *m, const long *tokens, float *logits) {
     int h = m->width[0], c = m->classes;
-    for (int b = 0; b < m->batch; b++)
-        if (tokens[b] < 0 || tokens[b] >= c) return -1;
+    if (sashimi_check_tokens(tokens, m->batch, c) != 0) return -1;
     float *x = m->x[0];
     for (int b = 0; b < m->batch; b++) memcpy(x + (long)b * h, m->embed + tokens[b] * h, sizeof(float) * h);
     tier_step(m, 0, x);

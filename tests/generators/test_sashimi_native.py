@@ -11,6 +11,7 @@ from benchbox import native
 from benchbox.errors import GeneratorError
 from benchbox.generators import registry, sashimi_native
 from benchbox.generators.sashimi import Sashimi, SashimiState
+from benchbox.threads import scoped_threads
 
 pytestmark = pytest.mark.skipif(sashimi_native.library() is None, reason="no C compiler: the native step is unavailable")
 
@@ -115,3 +116,21 @@ def test_vector_erf_and_sigmoid_are_accurate():
     fn(x.data_ptr(), x.numel(), erf.data_ptr(), sig.data_ptr())
     assert (erf.double() - torch.erf(x.double())).abs().max().item() <= 5e-7
     assert ((sig.double() - torch.sigmoid(x.double())).abs() / torch.sigmoid(x.double())).max().item() <= 2e-6
+
+
+def test_row_groups_on_threads_match_one_group():
+    model = _build(kernel="dplr", pool=[4, 2])
+    tokens = torch.randint(0, 256, (9, 40), generator=torch.Generator().manual_seed(5))
+    one, _ = _run(model, tokens, True)
+    with scoped_threads(3):
+        state = model.init_state(9)
+        assert [lo for lo, _ in state.parts] == [0, 4]  # 9 rows: two groups of >= 4 rows
+        outs = []
+        with torch.no_grad():
+            for t in range(tokens.shape[1]):
+                logits, state = model.step(tokens[:, t], state)
+                outs.append(logits)
+    assert (torch.stack(outs, 1) - one).abs().max().item() <= 1e-6
+    with pytest.raises(GeneratorError, match="outside"):
+        model.step(torch.tensor([1] * 8 + [-1]), state)
+    assert [rows.struct.count[0] for _, rows in state.parts] == [40, 40]  # no group advanced
