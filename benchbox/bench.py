@@ -7,7 +7,8 @@ so that its thread count and its peak RSS are its own. A measurement is one of
 
 * ``train``: forward + backward + AdamW step on random tokens, (B, T) = (8, 16000) in
   micro-batches of 2; audio samples per second over the timed iterations, after warm-up;
-* ``generate``: ``init_state`` then a ``step`` + multinomial-sampling loop at batch B;
+* ``generate``: ``init_state`` then a ``step`` + ``sample.choose`` loop at batch B (the
+  sampler's own draw, garbage collector paused as in the sampler);
   samples per second = B * steps / seconds, after warm-up steps;
 * ``check``: max abs logit error between T ``step`` calls and one ``forward`` (a sanity
   column: a speed-up that breaks it does not count).
@@ -289,8 +290,9 @@ def _measure_generate(model: Any, spec: dict) -> dict:
 
     batch, steps = int(spec["batch"]), int(spec["gen_steps"])
     model.eval()
-    from benchbox.sample import paused_gc
+    from benchbox.sample import choose, paused_gc
 
+    generator = torch.Generator().manual_seed(int(spec["seed"]))
     with torch.no_grad(), paused_gc():  # as benchbox.sample runs its token loop
         state = model.init_state(batch)
         token = torch.full((batch,), SILENCE_CODE, dtype=torch.long)
@@ -298,7 +300,7 @@ def _measure_generate(model: Any, spec: dict) -> dict:
             if i == int(spec["gen_warmup"]):
                 start = time.perf_counter()
             logits, state = model.step(token, state)  # (B, C)
-            token = torch.multinomial(torch.softmax(logits, dim=-1), 1)[:, 0]  # (B,)
+            token = choose(logits, 1.0, 1.0, generator)  # (B,), the sampler's own draw
         seconds = time.perf_counter() - start
     return {f"gen_b{batch}/samples_per_s": batch * steps / seconds}
 

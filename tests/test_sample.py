@@ -179,3 +179,12 @@ def test_paused_gc_restores_the_collector():
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
+
+
+def test_choose_draws_from_the_softmax_distribution():
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.3, 0.2])
+    logits = probs.clamp_min(1e-30).log().expand(20000, -1)  # (B, C), zero-probability tokens too
+    tokens = choose(logits, 1.0, 1.0, torch.Generator().manual_seed(0))
+    counts = torch.bincount(tokens, minlength=5).double() / tokens.numel()
+    assert counts[0] == 0 and counts[2] == 0
+    assert (counts - probs.double()).abs().max().item() < 0.015  # 4+ standard errors

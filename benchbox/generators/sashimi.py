@@ -255,10 +255,13 @@ class Sashimi(Generator):
         tiers = [TierState(ref.new_zeros(batch, p, w), ref.new_zeros(batch, p, w)) for w, p in zip(self._widths(), self.config.pool)]
         return SashimiState(tiers, fused, {name: f.ssm.zeros(batch) for name, f in fused.items()})
 
-    @torch.no_grad()
     def step(self, x_t: torch.Tensor, state: SashimiState) -> tuple[torch.Tensor, SashimiState]:  # (B,) -> (B, C)
-        if isinstance(state, sashimi_native.NativeState):
+        if isinstance(state, sashimi_native.NativeState):  # no autograd to switch off: one C call
             return state.step(x_t), state
+        return self._reference_step(x_t, state)
+
+    @torch.no_grad()
+    def _reference_step(self, x_t: torch.Tensor, state: SashimiState) -> tuple[torch.Tensor, SashimiState]:  # (B,) -> (B, C)
         x = self._tier_step(0, self.embed(x_t), state)  # (B, H0)
         return self.head(self.norm(x)), state
 

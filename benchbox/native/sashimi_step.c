@@ -44,32 +44,32 @@ long sashimi_stack_params(int layers, int h, int n, int f, int low_rank) {
     return layers * layer_size(h, n, f, low_rank);
 }
 
-/* Floats of state per layer and batch row: (N, H) plus a pad, so that rows do not sit a
- * multiple of 4 KiB apart (stores to one row would stall loads of the next: 4K aliasing). */
-long sashimi_state_stride(int h, int n) { return (long)h * n + 2 * PANEL; }
+/* Floats of state per layer and batch row: the modes (H/VEC, M, 2, VEC), then H floats of
+ * G . s (DPLR), then a pad so that rows do not sit a multiple of 4 KiB apart (stores to one
+ * row would stall loads of the next: 4K aliasing). */
+long sashimi_state_stride(int h, int n) { return (long)h * n + h + 2 * PANEL; }
 
 long sashimi_stack_scratch(int batch, int h, int f) {
     return (long)batch * (2L * h + padded_width(2 * h) + (f > 0 ? padded_width(f) : 0)) + PANEL;
 }
 
 /* One layer's SSM for ROWS (1 or 2) batch rows and the VEC channels of one block:
- * y = R . s + dskip u from the old state, then s = dA s + dB u [+ ig (G . s_old)].
- * w points at the block's (M, K, VEC) records, s at the rows' (M, 2, VEC) states; both are
- * read front to back, and a mode's weights are loaded once for both rows. */
+ * y = R . s + dskip u from the old state, then s = dA s + dB u [+ ig g]. For DPLR, g = G . s
+ * of the old state was computed at the end of the previous step's update (and is 0 at the
+ * start, like the state), so the state is read once per step, as for S4D.
+ * w points at the block's (M, K, VEC) records, s at the rows' (M, 2, VEC) states and g at the
+ * rows' stored G . s; all are read front to back, and a mode's weights serve both rows.
+ * Real and imaginary sums accumulate apart, halving the dependency chains. */
 static inline __attribute__((always_inline)) void ssm_block(const int rows, int m_modes, int low_rank,
                                                             const float *w, const float *dskip, const float *u,
-                                                            float *s, long stride, float *y, int ld) {
+                                                            float *s, float *g, long stride, float *y, int ld) {
     const int k = low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D;
-    vf uv[2], acc[2], g[2];
-    for (int j = 0; j < rows; j++) uv[j] = load_v(u + j * ld), acc[j] = g[j] = splat_v(0.0f);
-    if (low_rank)
-        for (int m = 0; m < m_modes; m++) {
-            const float *rec = w + (long)m * k * VEC;
-            for (int j = 0; j < rows; j++) {
-                const float *sj = s + j * stride + 2L * m * VEC;
-                g[j] += load_v(rec + 6 * VEC) * load_v(sj) + load_v(rec + 7 * VEC) * load_v(sj + VEC);
-            }
-        }
+    vf uv[2], acc_r[2], acc_i[2], g_old[2], g_r[2], g_i[2];
+    for (int j = 0; j < rows; j++) {
+        uv[j] = load_v(u + j * ld);
+        acc_r[j] = acc_i[j] = g_r[j] = g_i[j] = splat_v(0.0f);
+        g_old[j] = low_rank ? load_v(g + j * stride) : splat_v(0.0f);
+    }
     for (int m = 0; m < m_modes; m++) {
         const float *rec = w + (long)m * k * VEC;
         vf rr = load_v(rec), ri = load_v(rec + VEC), ar = load_v(rec + 2 * VEC), ai = load_v(rec + 3 * VEC);
@@ -77,14 +77,21 @@ static inline __attribute__((always_inline)) void ssm_block(const int rows, int 
         for (int j = 0; j < rows; j++) {
             float *sj = s + j * stride + 2L * m * VEC;
             vf sr = load_v(sj), si = load_v(sj + VEC);
-            acc[j] += rr * sr + ri * si;
+            acc_r[j] += rr * sr;
+            acc_i[j] += ri * si;
             vf nr = ar * sr - ai * si + br * uv[j], ni = ar * si + ai * sr + bi * uv[j];
-            if (low_rank) nr += load_v(rec + 8 * VEC) * g[j], ni += load_v(rec + 9 * VEC) * g[j];
+            if (low_rank) {
+                nr += load_v(rec + 8 * VEC) * g_old[j], ni += load_v(rec + 9 * VEC) * g_old[j];
+                g_r[j] += load_v(rec + 6 * VEC) * nr, g_i[j] += load_v(rec + 7 * VEC) * ni;
+            }
             store_v(sj, nr);
             store_v(sj + VEC, ni);
         }
     }
-    for (int j = 0; j < rows; j++) store_v(y + j * ld, acc[j] + load_v(dskip) * uv[j]);
+    for (int j = 0; j < rows; j++) {
+        store_v(y + j * ld, acc_r[j] + acc_i[j] + load_v(dskip) * uv[j]);
+        if (low_rank) store_v(g + j * stride, g_r[j] + g_i[j]);
+    }
 }
 
 /* x[b, :H] += o[b, :H] * sigmoid(o[b, H:]) for every row. */
@@ -119,12 +126,12 @@ void sashimi_stack_step(int layers, int h, int n, int f, int low_rank, float eps
         for (int b = 0; b < batch; b += 2) /* row pairs outer: each row's state streams front to back */
             for (int cb = 0; cb < h / VEC; cb++) {
                 const float *wc = ssm + cb * record;
-                float *sc = s + (long)cb * n * VEC + b * stride;
+                float *sc = s + (long)cb * n * VEC + b * stride, *gc = s + (long)h * n + cb * VEC + b * stride;
                 int c = cb * VEC;
                 if (b + 2 <= batch)
-                    ssm_block(2, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, stride, y + b * h + c, h);
+                    ssm_block(2, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
                 else
-                    ssm_block(1, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, stride, y + b * h + c, h);
+                    ssm_block(1, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
             }
         gelu_folded(y, (long)batch * h);
         linear(batch, y, h, h, out_w, 2 * h, out_b, o, ow, 0);
