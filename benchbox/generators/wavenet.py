@@ -20,6 +20,15 @@ its last (K - 1) * dilation inputs, so a step costs O(L), not O(receptive field)
 buffers start at zero: exactly the left zero-padding of the parallel forward, so T
 steps reproduce ``forward``. The step path works on weight matrices pre-sliced (and
 cached per weight version) when ``init_state`` runs; see :class:`StepWeights`.
+
+On float32 CPU weights ``init_state`` normally picks the compiled step instead
+(``benchbox/native/wavenet_step.c``, driven by :mod:`benchbox.generators.wavenet_native`):
+one C call per token runs every layer and the head on the same ring buffer, with the
+matrices packed once per weight version (``StepWeights.native``). When torch has more than
+one thread at ``init_state``, the call shares the skip matmul with one helper thread, with
+the same logits bit for bit. ``state.native`` tells which path runs; ``use_native = False``,
+``BENCHBOX_NATIVE=0``, another dtype or device, or no C compiler leave the torch ``step``
+below, the readable reference that the tests hold the C step to.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
 from benchbox.generators.base import Generator
 from benchbox.generators.registry import register
+from benchbox.generators.wavenet_native import NativeStep, NativeWeights, native_step
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,7 @@ class StepWeights:
     ring_start: list[int]  # L: offset of each layer's ring in the flat buffer
     period: int  # lcm of ring lengths: the gather table repeats with this period
     gather: torch.Tensor  # (period, L (K-1)) int64 rows of x(t - j d) in the flat buffer
+    native: NativeWeights | None = None  # the panel-packed copy for the C step, built on first use
 
 
 @dataclass
@@ -127,6 +138,7 @@ class WaveNetState:
     z: torch.Tensor  # (B, L, D): gated outputs (times 2) of the current step
     views: list[tuple[torch.Tensor, ...]]  # L x (gate (B, 2D), ta (B, D), tb (B, D), z (B, D))
     t: int = 0
+    native: NativeStep | None = None  # the C step when init_state chose it; None: the torch step
 
 
 @register
@@ -184,10 +196,15 @@ class WaveNet(Generator):
         gate = torch.empty(n_layers, batch, 2 * d_ch, **kw)
         z = torch.empty(batch, n_layers, d_ch, **kw)
         views = [(gate[i], gate[i, :, :d_ch], gate[i, :, d_ch:], z[:, i]) for i in range(n_layers)]
-        return WaveNetState(weights=w, ring=ring, slots=slots, gate=gate, z=z, views=views)
+        fast = native_step(w, batch, threads=torch.get_num_threads()) if self.use_native else None
+        return WaveNetState(weights=w, ring=ring, slots=slots, gate=gate, z=z, views=views, native=fast)
 
     def step(self, x_t: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:  # (B,) -> (B, C)
         """One token for every batch row: O(L) small matmuls, then the head."""
+        if state.native is not None:  # the compiled step, on the same ring buffer
+            logits = state.native(x_t, state.ring, state.t)  # (B, C)
+            state.t += 1
+            return logits, state
         w, ring, slots, t = state.weights, state.ring, state.slots, state.t
         n_layers, batch = len(slots), ring.shape[1]
         past = ring.index_select(0, w.gather[t % w.period])  # (L (K-1), B, R)

@@ -53,18 +53,18 @@ long sashimi_stack_scratch(int batch, int h, int f) {
     return (long)batch * (2L * h + padded_width(2 * h) + (f > 0 ? padded_width(f) : 0)) + PANEL;
 }
 
-/* One layer's SSM for ROWS (1 or 2) batch rows and the VEC channels of one block:
+/* One layer's SSM for ROWS (1, 2 or 4) batch rows and the VEC channels of one block:
  * y = R . s + dskip u from the old state, then s = dA s + dB u [+ ig g]. For DPLR, g = G . s
  * of the old state was computed at the end of the previous step's update (and is 0 at the
  * start, like the state), so the state is read once per step, as for S4D.
  * w points at the block's (M, K, VEC) records, s at the rows' (M, 2, VEC) states and g at the
- * rows' stored G . s; all are read front to back, and a mode's weights serve both rows.
+ * rows' stored G . s; all are read front to back, and a mode's weights serve all the rows.
  * Real and imaginary sums accumulate apart, halving the dependency chains. */
 static inline __attribute__((always_inline)) void ssm_block(const int rows, int m_modes, int low_rank,
                                                             const float *w, const float *dskip, const float *u,
                                                             float *s, float *g, long stride, float *y, int ld) {
     const int k = low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D;
-    vf uv[2], acc_r[2], acc_i[2], g_old[2], g_r[2], g_i[2];
+    vf uv[4], acc_r[4], acc_i[4], g_old[4], g_r[4], g_i[4];
     for (int j = 0; j < rows; j++) {
         uv[j] = load_v(u + j * ld);
         acc_r[j] = acc_i[j] = g_r[j] = g_i[j] = splat_v(0.0f);
@@ -123,16 +123,21 @@ void sashimi_stack_step(int layers, int h, int n, int f, int low_rank, float eps
         layer_norm(batch, x, h, ln_w, ln_b, eps, u);
         float *s = state + (long)l * batch * sashimi_state_stride(h, n);
         long stride = sashimi_state_stride(h, n), record = (long)(n / 2) * (low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D) * VEC;
-        for (int b = 0; b < batch; b += 2) /* row pairs outer: each row's state streams front to back */
+        for (int b = 0; b < batch;) { /* row groups outer: each row's state streams front to back */
+            int rows = batch - b >= 4 ? 4 : batch - b >= 2 ? 2 : 1;
             for (int cb = 0; cb < h / VEC; cb++) {
                 const float *wc = ssm + cb * record;
                 float *sc = s + (long)cb * n * VEC + b * stride, *gc = s + (long)h * n + cb * VEC + b * stride;
                 int c = cb * VEC;
-                if (b + 2 <= batch)
+                if (rows == 4)
+                    ssm_block(4, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
+                else if (rows == 2)
                     ssm_block(2, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
                 else
                     ssm_block(1, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
             }
+            b += rows;
+        }
         gelu_folded(y, (long)batch * h);
         linear(batch, y, h, h, out_w, 2 * h, out_b, o, ow, 0);
         glu_residual(batch, h, ow, o, x);

@@ -1,14 +1,16 @@
-"""WaveNet specifics: size of the SC09 preset, receptive field, the fast step path."""
+"""WaveNet specifics: size of the SC09 preset, receptive field, the fast step path, the C step."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from benchbox import native
 from benchbox.config import from_dict
-from benchbox.errors import ConfigError
-from benchbox.generators import registry
+from benchbox.errors import ConfigError, GeneratorError
+from benchbox.generators import registry, wavenet_native
 from benchbox.generators.wavenet import WaveNet, WaveNetConfig
+from benchbox.threads import scoped_threads
 
 SC09_PARAMETERS = 4_200_000
 SC09_PARAMETER_TOL = 0.05
@@ -129,3 +131,138 @@ def test_tiny_preset_trains_one_step():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
     opt.step()
     assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+
+
+# ---------------------------------------------------------------------- native (C) step
+
+NATIVE_TOL = 1e-4
+TANH_TOL = 1e-6
+NATIVE_STEPS = 300
+SC09_NARROW = WaveNetConfig(residual_channels=8, dilation_channels=8, skip_channels=40, end_channels=24)  # 4 x 10 layers
+needs_native = pytest.mark.skipif(wavenet_native.library() is None, reason="no C compiler (or BENCHBOX_NATIVE=0)")
+
+
+def _tiny() -> WaveNet:
+    torch.manual_seed(0)
+    return registry.build(*registry.load_preset("wavenet-tiny")).eval()
+
+
+def _both_paths(model: WaveNet, x: torch.Tensor, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (B, T, C) of the C step and of the torch reference step, from the same start."""
+    out = []
+    for use_native in (True, False):
+        model.use_native = use_native
+        state = model.init_state(x.shape[0])
+        assert (state.native is not None) == use_native
+        if prefix is not None:
+            _, state = model.prefill(prefix, state)
+        steps = []
+        for t in range(x.shape[1]):
+            logits, state = model.step(x[:, t], state)
+            steps.append(logits)
+        out.append(torch.stack(steps, dim=1))
+    model.use_native = True
+    return out[0], out[1]
+
+
+def test_native_library_builds_where_a_compiler_exists():
+    """A C error must not pass silently as a fallback to the torch step."""
+    if native.enabled() and native._compiler() is not None:
+        assert wavenet_native.library() is not None
+
+
+@needs_native
+@pytest.mark.parametrize("which, batch", [("sc09-narrow", 1), ("sc09-narrow", 3), ("tiny", 1), ("tiny", 16)])
+def test_native_step_matches_torch_step(which, batch):
+    """300 steps: every ring of the tiny preset wraps, the sc09 rings up to 256 do.
+
+    Batch 16 runs the kernels' blocks of 6 and 5 rows, 3 and 1 the others (4: below, 2: registry tests).
+    """
+    model = _model(SC09_NARROW) if which == "sc09-narrow" else _tiny()
+    x = torch.randint(0, 256, (batch, NATIVE_STEPS), generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        fast, ref = _both_paths(model, x)
+    assert (fast - ref).abs().max().item() <= NATIVE_TOL
+
+
+@needs_native
+def test_native_step_after_prefill_crosses_every_ring_wrap():
+    """A 400-token prefill, then 150 steps: the 512-slot rings of the sc09 stacks wrap too."""
+    model = _model(SC09_NARROW)
+    x = torch.randint(0, 256, (2, 550), generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        fast, ref = _both_paths(model, x[:, 400:], prefix=x[:, :400])
+        parallel = model(x)[:, 400:]  # (B, 150, C)
+    assert (fast - ref).abs().max().item() <= NATIVE_TOL
+    assert (fast - parallel).abs().max().item() <= NATIVE_TOL
+
+
+@needs_native
+def test_a_state_can_switch_paths():
+    """Same ring layout: C steps, then torch steps on the same state, equal the torch path alone."""
+    model = _tiny()
+    x = torch.randint(0, 256, (2, 60), generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        state = model.init_state(2)
+        mixed = []
+        for t in range(60):
+            if t == 30:
+                state.native = None  # from here on the torch reference step
+            mixed.append(model.step(x[:, t], state)[0])
+        ref = model(x)
+    assert (torch.stack(mixed, dim=1) - ref).abs().max().item() <= NATIVE_TOL
+
+
+@needs_native
+@pytest.mark.parametrize("batch", [1, 4])
+def test_two_threads_give_the_same_logits_bit_for_bit(batch):
+    """The real sc09 size (64 skip panels, the helper's share adapts every step)."""
+    model = _model(WaveNetConfig())
+    x = torch.randint(0, 256, (batch, 24), generator=torch.Generator().manual_seed(10))
+    logits = {}
+    for threads in (1, 2):
+        with scoped_threads(threads), torch.no_grad():
+            state = model.init_state(batch)
+        assert state.native.threads == threads
+        with torch.no_grad():
+            logits[threads] = torch.stack([model.step(x[:, t], state)[0] for t in range(x.shape[1])])
+    assert torch.equal(logits[1], logits[2])
+
+
+def test_fallbacks_to_the_torch_step(monkeypatch):
+    model = _tiny()
+    x = torch.randint(0, 256, (2, 20), generator=torch.Generator().manual_seed(11))
+    model.use_native = False
+    assert model.init_state(2).native is None
+    model.use_native = True
+    monkeypatch.setenv(native.DISABLE_ENV, "0")
+    assert model.init_state(2).native is None
+    monkeypatch.delenv(native.DISABLE_ENV)
+    double = model.double()
+    state = double.init_state(2)
+    assert state.native is None  # float64: the torch step
+    with torch.no_grad():
+        stepped = torch.stack([double.step(x[:, t], state)[0] for t in range(20)], dim=1)
+        assert (stepped - double(x)).abs().max().item() < 1e-10
+
+
+@needs_native
+def test_native_tanh_is_accurate():
+    lib = wavenet_native.library()
+    x = torch.cat([torch.linspace(-20.0, 20.0, 200_001), torch.tensor([0.0, -0.0, 1e-8, -1e-8, 88.0, -100.0, 1e30, -1e30])])
+    x = torch.cat([x, torch.randn(1003, generator=torch.Generator().manual_seed(12))])  # a length that leaves a tail
+    y = torch.empty_like(x)
+    lib.wavenet_tanh(x.numel(), x.data_ptr(), y.data_ptr())
+    assert (y.double() - torch.tanh(x.double())).abs().max().item() <= TANH_TOL
+
+
+@needs_native
+def test_native_step_rejects_bad_tokens_and_batch():
+    model = _tiny()
+    state = model.init_state(2)
+    ring = state.ring.clone()
+    with pytest.raises(GeneratorError, match=r"outside \[0, 256\)"):
+        model.step(torch.tensor([3, 256]), state)
+    assert state.t == 0 and torch.equal(state.ring, ring)  # nothing written
+    with pytest.raises(GeneratorError, match="the state holds batch 2"):
+        model.step(torch.tensor([1, 2, 3]), state)
