@@ -60,9 +60,10 @@ long sashimi_stack_scratch(int batch, int h, int f) {
  * w points at the block's (M, K, VEC) records, s at the rows' (M, 2, VEC) states and g at the
  * rows' stored G . s; all are read front to back, and a mode's weights serve all the rows.
  * Real and imaginary sums accumulate apart, halving the dependency chains. */
-static inline __attribute__((always_inline)) void ssm_block(const int rows, int m_modes, int low_rank,
-                                                            const float *w, const float *dskip, const float *u,
-                                                            float *s, float *g, long stride, float *y, int ld) {
+static inline __attribute__((always_inline)) void ssm_block(const int rows, int m_modes, const int low_rank,
+                                                            const float *restrict w, const float *restrict dskip,
+                                                            const float *restrict u, float *restrict s,
+                                                            float *restrict g, long stride, float *restrict y, int ld) {
     const int k = low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D;
     vf uv[4], acc_r[4], acc_i[4], g_old[4], g_r[4], g_i[4];
     for (int j = 0; j < rows; j++) {
@@ -73,7 +74,9 @@ static inline __attribute__((always_inline)) void ssm_block(const int rows, int 
     for (int m = 0; m < m_modes; m++) {
         const float *rec = w + (long)m * k * VEC;
         vf rr = load_v(rec), ri = load_v(rec + VEC), ar = load_v(rec + 2 * VEC), ai = load_v(rec + 3 * VEC);
-        vf br = load_v(rec + 4 * VEC), bi = load_v(rec + 5 * VEC);
+        vf br = load_v(rec + 4 * VEC), bi = load_v(rec + 5 * VEC), gr, gi, igr, igi;
+        if (low_rank)
+            gr = load_v(rec + 6 * VEC), gi = load_v(rec + 7 * VEC), igr = load_v(rec + 8 * VEC), igi = load_v(rec + 9 * VEC);
         for (int j = 0; j < rows; j++) {
             float *sj = s + j * stride + 2L * m * VEC;
             vf sr = load_v(sj), si = load_v(sj + VEC);
@@ -81,8 +84,8 @@ static inline __attribute__((always_inline)) void ssm_block(const int rows, int 
             acc_i[j] += ri * si;
             vf nr = ar * sr - ai * si + br * uv[j], ni = ar * si + ai * sr + bi * uv[j];
             if (low_rank) {
-                nr += load_v(rec + 8 * VEC) * g_old[j], ni += load_v(rec + 9 * VEC) * g_old[j];
-                g_r[j] += load_v(rec + 6 * VEC) * nr, g_i[j] += load_v(rec + 7 * VEC) * ni;
+                nr += igr * g_old[j], ni += igi * g_old[j];
+                g_r[j] += gr * nr, g_i[j] += gi * ni;
             }
             store_v(sj, nr);
             store_v(sj + VEC, ni);
@@ -129,12 +132,20 @@ void sashimi_stack_step(int layers, int h, int n, int f, int low_rank, float eps
                 const float *wc = ssm + cb * record;
                 float *sc = s + (long)cb * n * VEC + b * stride, *gc = s + (long)h * n + cb * VEC + b * stride;
                 int c = cb * VEC;
-                if (rows == 4)
-                    ssm_block(4, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
+                const float *uc = u + b * h + c;
+                float *yc = y + b * h + c;
+                if (low_rank && rows == 4)
+                    ssm_block(4, n / 2, 1, wc, dskip + c, uc, sc, gc, stride, yc, h);
+                else if (low_rank && rows == 2)
+                    ssm_block(2, n / 2, 1, wc, dskip + c, uc, sc, gc, stride, yc, h);
+                else if (low_rank)
+                    ssm_block(1, n / 2, 1, wc, dskip + c, uc, sc, gc, stride, yc, h);
+                else if (rows == 4)
+                    ssm_block(4, n / 2, 0, wc, dskip + c, uc, sc, gc, stride, yc, h);
                 else if (rows == 2)
-                    ssm_block(2, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
+                    ssm_block(2, n / 2, 0, wc, dskip + c, uc, sc, gc, stride, yc, h);
                 else
-                    ssm_block(1, n / 2, low_rank, wc, dskip + c, u + b * h + c, sc, gc, stride, y + b * h + c, h);
+                    ssm_block(1, n / 2, 0, wc, dskip + c, uc, sc, gc, stride, yc, h);
             }
             b += rows;
         }

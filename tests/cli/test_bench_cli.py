@@ -28,6 +28,7 @@ def test_quick_bench_writes_positive_numbers(tmp_path):
     for key in ("train/samples_per_s", "gen_b1/samples_per_s", "gen_b4/samples_per_s", "mem/peak_rss_mb"):
         assert metrics[key] > 0, key
     assert 0 <= metrics["check/step_max_abs_err"] < 1e-4
+    assert 0 < metrics["gen_b4/samples_per_s_median"] <= metrics["gen_b4/samples_per_s"]  # best window >= median
     assert all(m["parameters"] > 0 and len(m["loadavg"]) == 3 for m in data["measurements"])
 
 
