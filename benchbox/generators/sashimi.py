@@ -22,9 +22,9 @@ Recurrent mode keeps, per tier, the down-pool input buffer and the p up-pool out
 the previous coarse step; a tier steps its coarser neighbour once every p steps, so a
 token costs O(1) amortised. The S4 blocks of a stack step together (``FusedStack``, ``s4.SSMStep``).
 
-Fast path: on float32 CPU tensors, each stack steps through one compiled C call
-(``sashimi_native``, ``benchbox/native/sashimi_step.c``) on the very tensors FusedStack uses;
-the torch ``FusedStack.step`` stays the reference (``use_native = False`` forces it).
+Fast path: on float32 CPU tensors a whole token, every tier included, is one compiled C
+call (``sashimi_native``, ``benchbox/native/sashimi_step.c``) on the very tensors FusedStack
+uses; the torch step below stays the reference (``use_native = False`` forces it).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from torch import nn
 
 from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
+from benchbox.generators import ops, sashimi_native
 from benchbox.generators.base import Generator, State
 from benchbox.generators.registry import register
-from benchbox.generators import ops, sashimi_native
 from benchbox.generators.s4 import InitKind, KernelKind, S4Layer, SSMStep
 
 GELU_ERF_SCALE = 2**-0.5

@@ -13,11 +13,15 @@ step to float32 rounding (tests/generators/test_sashimi_native.py).
 from __future__ import annotations
 
 import ctypes
+from typing import TYPE_CHECKING
 
 import torch
 
 from benchbox import native
 from benchbox.errors import GeneratorError
+
+if TYPE_CHECKING:  # sashimi.py imports this module
+    from benchbox.generators.sashimi import FusedStack
 
 MAX_TIERS = 8  # sashimi_step.c: MAX_TIERS
 MIN_ROWS_PER_THREAD = 4  # fewer rows per group cost more in hand-off than they save
@@ -60,8 +64,9 @@ class _Model(ctypes.Structure):
 class NativeStack:
     """A FusedStack's tensors packed for ``sashimi_stack_step`` (layout: sashimi_step.c).
 
-    The native state of a stack is real, (S, B, H/8, M, 2, 8) plus a pad per row (see
-    sashimi_step.c): mode m of channel h of the torch path's (S, H, B, M) complex state.
+    The native state of a stack is real, per layer and row (H/8, M, 2, 8) modes, then H
+    floats of G . s (DPLR), then a pad (see sashimi_step.c): mode m of channel h of the torch
+    path's (S, H, B, M) complex state.
     """
 
     def __init__(self, fused: FusedStack, lib):
@@ -91,7 +96,7 @@ class NativeStack:
         self.dims = (self.layers, self.width, self.state_size, self.ff_width, self.low_rank)
         if self.params.numel() != lib.sashimi_stack_params(*self.dims):
             raise GeneratorError("sashimi native step: packed parameters do not match the C layout", hint="set BENCHBOX_NATIVE=0 and report this")
-        self.eps, self.fn, self.lib = ctypes.c_float(fused.eps), lib.sashimi_stack_step, lib
+        self.eps, self.lib = ctypes.c_float(fused.eps), lib
 
     def zeros(self, batch: int) -> torch.Tensor:  # -> (S, B, N H + pad)
         return torch.zeros(self.layers, batch, self.lib.sashimi_state_stride(self.width, self.state_size))

@@ -9,8 +9,8 @@ fast path only: every generator keeps its torch step as the readable reference, 
 hold the two together, and a model falls back to the reference whenever no C compiler is
 found, the tensors are not float32 on the CPU, or ``BENCHBOX_NATIVE=0`` is set.
 
-A library is built with ``cc -O3 -march=native`` into the user cache
-(``$BENCHBOX_CACHE_DIR`` or ``~/.cache/benchbox``)/native, named by the hash of its sources,
+A library is built with ``cc -O3 -march=native`` into ``$BENCHBOX_NATIVE_CACHE`` (default
+``~/.cache/benchbox/native``), named by the hash of its sources,
 flags, compiler and CPU, and written atomically (compile to a temporary name, then
 rename), so concurrent processes and changed sources never load a stale or half-written file.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 SOURCE_DIR = Path(__file__).parent
 DISABLE_ENV = "BENCHBOX_NATIVE"  # "0": always use the torch reference step
-CACHE_ENV = "BENCHBOX_CACHE_DIR"
+CACHE_ENV = "BENCHBOX_NATIVE_CACHE"
 COMPILE_TIMEOUT_SECONDS = 120
 # Reassociation lets the compiler vectorise dot products; results differ from the torch
 # path by rounding only (the tests bound the difference).
@@ -54,8 +54,9 @@ def enabled() -> bool:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "benchbox")
-    return Path(root) / "native"
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "benchbox" / "native"
 
 
 def _compiler() -> str | None:

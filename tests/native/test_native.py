@@ -10,7 +10,7 @@ from benchbox import native
 
 @pytest.fixture()
 def fresh_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path / "native"))
     native._load.cache_clear()
     yield tmp_path / "native"
     native._load.cache_clear()
