@@ -137,6 +137,10 @@ def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="benchbox-native")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: a fresh pool
+    os.register_at_fork(after_in_child=worker_pool.cache_clear)
+
+
 def pack_linear(weight, bias=None):
     """(in, out) weight -> (ceil(out/16) * in * 16,) panels for linear.h, zero-padded; bias padded too.
 

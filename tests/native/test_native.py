@@ -49,3 +49,19 @@ def test_a_failing_compiler_means_no_native_code(fresh_cache, monkeypatch, tmp_p
     monkeypatch.setenv("CC", str(broken))
     assert native.load("sashimi_step") is None
     assert not list(fresh_cache.glob("*.so")) and not list(fresh_cache.glob(".*"))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_worker_pool_works_in_a_forked_child():
+    import os
+
+    assert native.worker_pool().submit(sum, [1, 2]).result() == 3  # the parent has started its threads
+    pid = os.fork()
+    if pid == 0:  # child: a stale pool would queue the task forever
+        code = 1
+        try:
+            code = 0 if native.worker_pool().submit(sum, [3, 4]).result(timeout=10) == 7 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
