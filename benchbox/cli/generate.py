@@ -22,7 +22,7 @@ def generate_cmd(
     batch: Annotated[int, typer.Option("--batch", help="Clips generated together.")] = 16,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads while sampling: the native SaShiMi step splits a batch of 8+ rows over them (2 pays on a quiet 2-core machine, 1 is safest on a busy one); 0 = torch default.")] = 1,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads while sampling: the native steps share a batch over them (WaveNet gains from 2; SaShiMi, 8+ rows, only sometimes); 1 is safest on a busy machine; 0 = torch default.")] = 1,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
