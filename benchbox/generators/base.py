@@ -59,6 +59,11 @@ class Generator(nn.Module):
             logits, state = self.step(x[:, t], state)
         return logits, state
 
+    def weights_key(self) -> tuple:
+        """Changes whenever a parameter is replaced, updated in place, cast or moved: the key
+        under which a generator caches matrices derived for its step."""
+        return tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
+
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """Default: decay matrices, not biases/norms/embeddings-as-vectors."""
         decay, no_decay = [], []

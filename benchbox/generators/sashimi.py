@@ -78,6 +78,11 @@ class SashimiConfig:
             if not ok:
                 raise ValueError(message)
 
+    @property
+    def widths(self) -> list[int]:
+        """H per tier, from the sample-rate tier down to the centre."""
+        return [self.d_model * self.expand**i for i in range(len(self.pool) + 1)]
+
 
 class FeedForward(nn.Module):
     def __init__(self, width: int, expansion: int, dropout: float):
@@ -172,7 +177,7 @@ class Sashimi(Generator):
     def __init__(self, config: SashimiConfig):
         super().__init__(config)
         cfg = config
-        widths = [cfg.d_model * cfg.expand**i for i in range(len(cfg.pool) + 1)]  # H per tier
+        widths = cfg.widths
         self.embed = nn.Embedding(QUANT_CLASSES, cfg.d_model)
         self.down_stacks = nn.ModuleList(ResidualStack(w, cfg) for w in widths[:-1]) if cfg.unet else None
         self.down_pools = nn.ModuleList(nn.Linear(w * p, w2) for w, w2, p in zip(widths, widths[1:], cfg.pool))
@@ -219,7 +224,7 @@ class Sashimi(Generator):
 
     def _fused_stacks(self) -> dict[str, FusedStack]:
         """Discretised SSMs, cached until a parameter changes (storage, version counter) or train()."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
+        key = self.weights_key()
         if self._step_cache is None or self._step_cache[0] != key:
             self._step_cache = (key, {name: FusedStack(s) for name, s in self._stacks().items()})
         return self._step_cache[1]
@@ -230,14 +235,11 @@ class Sashimi(Generator):
         if not self.use_native or ref.dtype != torch.float32 or ref.device.type != "cpu":
             return None
         lib = sashimi_native.library()
-        if lib is None or any(w % lib.sashimi_channel_block() for w in self._widths()):
+        if lib is None or any(w % lib.sashimi_channel_block() for w in self.config.widths):
             return None
         if self._native_cache is None or self._native_cache[0] is not fused:
             self._native_cache = (fused, sashimi_native.NativeWeights(self, fused, lib))
         return self._native_cache[1]
-
-    def _widths(self) -> list[int]:
-        return [self.config.d_model * self.config.expand**i for i in range(len(self.config.pool) + 1)]
 
     def train(self, mode: bool = True) -> Sashimi:
         self._step_cache = None
@@ -252,7 +254,7 @@ class Sashimi(Generator):
         weights = self._native_weights(fused)
         if weights is not None:
             return sashimi_native.NativeState(weights, batch, threads=torch.get_num_threads())
-        tiers = [TierState(ref.new_zeros(batch, p, w), ref.new_zeros(batch, p, w)) for w, p in zip(self._widths(), self.config.pool)]
+        tiers = [TierState(ref.new_zeros(batch, p, w), ref.new_zeros(batch, p, w)) for w, p in zip(self.config.widths, self.config.pool)]
         return SashimiState(tiers, fused, {name: f.ssm.zeros(batch) for name, f in fused.items()})
 
     def step(self, x_t: torch.Tensor, state: SashimiState) -> tuple[torch.Tensor, SashimiState]:  # (B,) -> (B, C)

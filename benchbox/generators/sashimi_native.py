@@ -154,11 +154,11 @@ class _Rows:
 
     def __init__(self, weights: NativeWeights, batch: int):
         cfg = weights.model_config
-        widths = [cfg.d_model * cfg.expand**i for i in range(len(cfg.pool) + 1)]
+        widths = cfg.widths
         self.batch = batch
         self.ssm = {name: s.zeros(batch) for name, s in weights.stacks.items()}  # (S, B, stride)
         self.down = [torch.zeros(batch, p * w) for p, w in zip(cfg.pool, widths)]  # (B, p H)
-        self.up = [torch.zeros(batch, -(-p * w // native.PANEL) * native.PANEL) for p, w in zip(cfg.pool, widths)]  # (B, p H padded)
+        self.up = [torch.zeros(batch, native.padded_width(p * w)) for p, w in zip(cfg.pool, widths)]  # (B, p H padded)
         self.x = [torch.zeros(batch, w) for w in widths] + [torch.zeros(batch, widths[0])]  # (B, H) per tier, normed top
         need = max(max(s.scratch_size(batch) for s in weights.stacks.values()), batch * widths[0])
         self.scratch = torch.zeros(need)

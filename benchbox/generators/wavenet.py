@@ -177,7 +177,7 @@ class WaveNet(Generator):
 
     def step_weights(self) -> StepWeights:
         """The pre-sliced step matrices, rebuilt only when a parameter changed."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.parameters())
+        key = self.weights_key()
         if self._step_cache is None or self._step_cache[0] != key:
             with torch.no_grad():
                 self._step_cache = (key, _slice_weights(self))

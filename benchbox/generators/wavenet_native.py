@@ -23,7 +23,6 @@ import torch
 from benchbox import native
 from benchbox.errors import GeneratorError
 
-PANEL = native.PANEL  # output columns per packed panel: DENSE_PANEL in dense.h
 FLOAT_BYTES = 4
 HUGE_PAGE_BYTES = 2 * 1024 * 1024
 LIBRARY = "wavenet_step"
@@ -94,7 +93,7 @@ class NativeWeights:
         ]
         starts = [0]
         for part in parts:  # each part on a 64-byte line, so a panel row is one cache line
-            starts.append(starts[-1] + -(-part.numel() // PANEL) * PANEL)
+            starts.append(starts[-1] + native.padded_width(part.numel()))
         self.mapping, self.arena = _huge_page_arena(starts[-1])
         for part, start in zip(parts, starts):
             self.arena[start : start + part.numel()] = part.reshape(-1)

@@ -141,6 +141,11 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's t
     os.register_at_fork(after_in_child=worker_pool.cache_clear)
 
 
+def padded_width(n: int) -> int:
+    """n rounded up to whole panels (linear.h padded_width)."""
+    return -(-n // PANEL) * PANEL
+
+
 def pack_linear(weight, bias=None):
     """(in, out) weight -> (ceil(out/16) * in * 16,) panels for linear.h, zero-padded; bias padded too.
 

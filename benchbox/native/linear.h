@@ -17,11 +17,6 @@ typedef float vfu __attribute__((vector_size(VEC * sizeof(float)), aligned(4)));
 static inline vf load_v(const float *p) { return *(const vfu *)p; }
 static inline void store_v(float *p, vf v) { *(vfu *)p = v; }
 static inline vf splat_v(float a) { return (vf){a, a, a, a, a, a, a, a}; }
-static inline float sum_v(vf v) {
-    float s = 0.0f;
-    for (int i = 0; i < VEC; i++) s += v[i];
-    return s;
-}
 
 /* Weights are packed in panels of PANEL output columns: w_packed[p][k][c] = w[k][p PANEL + c],
  * (ceil(out / PANEL), in, PANEL), zero beyond `out`, and biases are zero-padded to a whole
