@@ -26,6 +26,7 @@ from typing import Any, Literal
 import torch
 
 from benchbox import checkpoint as ckpt_io
+from benchbox import memory
 from benchbox.audio import QUANT_CLASSES, SILENCE_CODE, encode
 from benchbox.config import from_dict, load_toml, merge, parse_overrides, to_dict
 from benchbox.data.dataset import load_dataset
@@ -447,7 +448,7 @@ def train(
     out = Path(out)
     cfg, ckpt = _prepare(generator=generator, data=data, out=out, preset=preset, overrides=overrides, resume=resume)
     train_codes, val_codes = load_codes(cfg.data)
-    with DistContext(device) as dist, ckpt_io.isolated_rng(dist.device):
+    with DistContext(device) as dist, ckpt_io.isolated_rng(dist.device), memory.reuse_freed_memory():
         loop = Loop(cfg, dist, train_codes, val_codes, out, progress or no_progress)
         if ckpt is not None:
             loop.restore(ckpt)

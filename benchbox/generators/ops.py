@@ -27,6 +27,11 @@ def _library():
         ptr = ctypes.c_void_p
         lib.gelu_forward.argtypes, lib.gelu_forward.restype = [ptr, ptr, ctypes.c_long], None
         lib.gelu_backward.argtypes, lib.gelu_backward.restype = [ptr, ptr, ptr, ctypes.c_long], None
+        long, i32 = ctypes.c_long, ctypes.c_int
+        lib.channels_to_time.argtypes = [ptr, long, ptr, long, long, long, long, long, i32]
+        lib.channels_to_time.restype = None
+        lib.time_to_channels.argtypes = [ptr, ptr, ptr, long, long, long, long, long, long, i32]
+        lib.time_to_channels.restype = None
         lib._benchbox_typed = True
     return lib
 
@@ -63,6 +68,76 @@ class _Gelu(torch.autograd.Function):
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
     """Exact GELU; the compiled kernel on float32 CPU tensors, F.gelu elsewhere."""
-    if x.dtype != torch.float32 or x.device.type != "cpu" or _library() is None:
+    if not native_ok(x):
         return F.gelu(x)
     return _Gelu.apply(x)
+
+
+# ---------------------------------------------------------------- S4 convolution + GELU
+
+MOVE_COPY, MOVE_GELU, MOVE_GELU_GRAD = 0, 1, 2
+
+
+def _split_time(fn, length: int, numel: int) -> None:
+    """fn(t0, t1) over [0, length), in two time ranges on two threads when that pays."""
+    if torch.get_num_threads() < 2 or numel < PARALLEL_MIN_ELEMENTS:
+        fn(0, length)
+        return
+    mid = length // 2 // 8 * 8
+    other = native.worker_pool().submit(fn, mid, length)
+    fn(0, mid)
+    other.result()
+
+
+def _to_time(src: torch.Tensor, length: int, op: int) -> torch.Tensor:  # (B, H, n) -> (B, T, H)
+    batch, width, ld = src.shape
+    dst = src.new_empty(batch, length, width)
+    lib = _library()
+    _split_time(lambda t0, t1: lib.channels_to_time(src.data_ptr(), ld, dst.data_ptr(), batch, length, width, t0, t1, op), length, dst.numel())
+    return dst
+
+
+def _to_channels(src: torch.Tensor, n: int, pre: torch.Tensor | None = None) -> torch.Tensor:  # (B, T, H) -> (B, H, n)
+    batch, length, width = src.shape
+    dst = src.new_empty(batch, width, n)
+    lib, op, pre_ptr = _library(), MOVE_COPY if pre is None else MOVE_GELU_GRAD, None if pre is None else pre.data_ptr()
+    _split_time(lambda t0, t1: lib.time_to_channels(src.data_ptr(), pre_ptr, dst.data_ptr(), n, batch, length, width, t0, t1, op), n, dst.numel())
+    return dst
+
+
+class _SSMConvGelu(torch.autograd.Function):
+    """gelu(causal_conv(u, k) + D u) with the skip D folded into the kernel's first tap.
+
+    Forward: U = rfft(pad(u^T)), y = irfft(U (rfft(k) + D)); backward through the same
+    transforms (correlation with conj spectra), so neither direction pays torch's complex
+    FFT backward of ``rfft`` nor a separate transpose, pad or GELU pass."""
+
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, kernel: torch.Tensor, d_skip: torch.Tensor, n_fft: int) -> torch.Tensor:
+        length = u.shape[1]
+        u_f = torch.fft.rfft(_to_channels(u.contiguous(), n_fft))  # (B, H, F)
+        k_f = torch.fft.rfft(kernel, n=n_fft) + d_skip[:, None]  # (H, F)
+        y = torch.fft.irfft(u_f * k_f, n=n_fft)  # (B, H, n), valid for t < T
+        ctx.save_for_backward(u_f, k_f, y)
+        return _to_time(y, length, MOVE_GELU)  # (B, T, H)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        u_f, k_f, y = ctx.saved_tensors
+        length, n_fft = grad.shape[1], y.shape[-1]
+        g_f = torch.fft.rfft(_to_channels(grad.contiguous(), n_fft, pre=y))  # (B, H, F)
+        grad_u = _to_time(torch.fft.irfft(g_f * k_f.conj(), n=n_fft), length, MOVE_COPY)  # (B, T, H)
+        grad_k = torch.fft.irfft((g_f * u_f.conj()).sum(0), n=n_fft)  # (H, n)
+        return grad_u, grad_k[:, :length], grad_k[:, 0], None
+
+
+
+def native_ok(x: torch.Tensor) -> bool:
+    """Whether the compiled ops serve this tensor (float32, CPU, library built)."""
+    return x.dtype == torch.float32 and x.device.type == "cpu" and _library() is not None
+
+
+def ssm_conv_gelu(u: torch.Tensor, kernel: torch.Tensor, d_skip: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """gelu(causal_conv(u, kernel) + d_skip * u), FFT size n_fft >= 2T: (B, T, H), (H, T), (H,) -> (B, T, H).
+    Native only: callers check ``native_ok`` (``s4.S4Layer`` keeps the readable composition)."""
+    return _SSMConvGelu.apply(u, kernel, d_skip, n_fft)

@@ -1,4 +1,5 @@
-"""The compiled exact GELU against F.gelu, forward and backward."""
+"""The compiled exact GELU against F.gelu, and the fused S4 convolution + GELU against
+its readable composition, forward and backward."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from benchbox.generators import ops
+from benchbox.generators.s4 import FFT_PAD_FACTOR, fft_conv
 from benchbox.threads import scoped_threads
 
 
@@ -30,3 +32,35 @@ def test_gelu_falls_back_to_torch_off_the_fast_path():
     assert torch.autograd.gradcheck(ops.gelu, (x,))
     strided = torch.randn(6, 8)[:, ::2]  # non-contiguous float32: made contiguous, same values
     assert torch.allclose(ops.gelu(strided), F.gelu(strided), atol=2e-6)
+
+
+def _conv_gelu_and_grads(fn, u, kernel, d_skip, weight):
+    out = fn(u, kernel, d_skip)
+    return [out, *torch.autograd.grad((out * weight).sum(), (u, kernel, d_skip))]
+
+
+@pytest.mark.skipif(ops._library() is None, reason="no C compiler")
+@pytest.mark.parametrize(
+    "threads,shape",
+    [
+        (1, (2, 37, 12)),  # neither T nor H a multiple of the 8 x 8 tile
+        (1, (1, 64, 16)),
+        (2, (3, 1500, 24)),  # large enough to split time between two threads
+        (2, (2, 2051, 40)),
+    ],
+)
+def test_ssm_conv_gelu_matches_the_composition(threads, shape):
+    batch, length, width = shape
+    gen = torch.Generator().manual_seed(length)
+    u = torch.randn(batch, length, width, generator=gen).requires_grad_()
+    decay = torch.exp(-torch.arange(length) / (0.1 * length))  # a kernel that decays, as an SSM's does
+    kernel = (torch.randn(width, length, generator=gen) * decay).requires_grad_()
+    d_skip = torch.randn(width, generator=gen).requires_grad_()
+    weight = torch.randn(batch, length, width, generator=gen)
+    with scoped_threads(threads):
+        ours = _conv_gelu_and_grads(lambda *a: ops.ssm_conv_gelu(*a, FFT_PAD_FACTOR * length), u, kernel, d_skip, weight)
+    ref = _conv_gelu_and_grads(lambda u, k, d: F.gelu(fft_conv(u, k) + u * d), u, kernel, d_skip, weight)
+    for name, a, b in zip(["out", "grad u", "grad kernel", "grad D"], ours, ref):
+        scale = b.abs().max().item()
+        assert scale > 0.1, name  # not a comparison of zeros
+        assert (a - b).abs().max().item() <= 2e-5 * scale, name
