@@ -299,7 +299,7 @@ def _measure_generate(model: Any, spec: dict) -> dict:
 
     batch, steps = int(spec["batch"]), int(spec["gen_steps"])
     model.eval()
-    from benchbox.sample import choose, paused_gc
+    from benchbox.sample import draw, paused_gc
 
     generator = torch.Generator().manual_seed(int(spec["seed"]))
     rates = []
@@ -310,7 +310,7 @@ def _measure_generate(model: Any, spec: dict) -> dict:
             start = time.perf_counter()
             for _ in range(int(spec["gen_warmup"]) if window == 0 else steps):
                 logits, state = model.step(token, state)  # (B, C)
-                token = choose(logits, 1.0, 1.0, generator)  # (B,), the sampler's own draw
+                token, _ = draw(logits, 1.0, 1.0, generator)  # (B,), the sampler's own per-token call
             if window:
                 rates.append(batch * steps / (time.perf_counter() - start))
     # On a shared machine a window can lose half its time to a neighbour: best of N, as timeit.

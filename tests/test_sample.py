@@ -12,7 +12,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import CheckpointError, ConfigError, DataError
 from benchbox.generators import registry
 from benchbox.runs import sha256_file
-from benchbox.sample import MANIFEST_COLUMNS, choose, generate_run, parse_prime_ms, sample
+from benchbox.sample import MANIFEST_COLUMNS, _sampling_library, choose, draw, generate_run, parse_prime_ms, sample
 from tests.train_helpers import SHRINK, corpus, tiny_run
 
 RATE_HZ = 16_000
@@ -188,3 +188,35 @@ def test_choose_draws_from_the_softmax_distribution():
     counts = torch.bincount(tokens, minlength=5).double() / tokens.numel()
     assert counts[0] == 0 and counts[2] == 0
     assert (counts - probs.double()).abs().max().item() < 0.015  # 4+ standard errors
+
+
+@pytest.mark.skipif(_sampling_library() is None, reason="no C compiler")
+@pytest.mark.parametrize("temperature", [1.0, 0.7, 1.3])
+def test_native_draw_matches_choose_and_log_softmax(temperature):
+    """The compiled draw uses choose's uniforms and arithmetic: the same tokens but for a rare
+    rounding tie at a CDF boundary, and each token's log-probability at temperature 1."""
+    logits = torch.randn(4000, 256, generator=torch.Generator().manual_seed(5)) * 3  # (B, C)
+    tokens, logprob = draw(logits, temperature, 1.0, torch.Generator().manual_seed(1))
+    ref = choose(logits, temperature, 1.0, torch.Generator().manual_seed(1))
+    same = tokens == ref
+    assert same.float().mean().item() > 0.999
+    want = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0]
+    assert (logprob - want).abs().max().item() < 1e-4
+    assert tokens.dtype == torch.long and tokens.shape == (4000,)
+
+
+def test_draw_falls_back_to_choose_off_the_fast_path():
+    logits = torch.randn(300, 16, generator=torch.Generator().manual_seed(2))
+    for temperature, top_p in [(0.0, 1.0), (1.0, 0.6)]:
+        tokens, logprob = draw(logits, temperature, top_p, torch.Generator().manual_seed(3))
+        assert torch.equal(tokens, choose(logits, temperature, top_p, torch.Generator().manual_seed(3)))
+        assert torch.allclose(logprob, torch.log_softmax(logits, -1).gather(1, tokens[:, None])[:, 0])
+
+
+def test_draw_frequencies_follow_the_softmax():
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.3, 0.2])
+    logits = probs.clamp_min(1e-30).log().expand(20000, -1).contiguous()  # zero-probability tokens too
+    tokens, _ = draw(logits, 1.0, 1.0, torch.Generator().manual_seed(0))
+    counts = torch.bincount(tokens, minlength=5).double() / tokens.numel()
+    assert counts[0] == 0 and counts[2] == 0
+    assert (counts - probs.double()).abs().max().item() < 0.015
