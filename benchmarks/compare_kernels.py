@@ -1,4 +1,4 @@
-"""S4D vs exact DPLR generation speed, interleaved: SaShiMi-SC09 ``step`` + ``sample.choose``.
+"""S4D vs exact DPLR generation speed, interleaved: SaShiMi-SC09 ``step`` + ``sample.draw``.
 
 Legend: B batch.
 
@@ -21,7 +21,7 @@ import torch
 
 from benchbox.audio import SILENCE_CODE
 from benchbox.generators import registry
-from benchbox.sample import choose, paused_gc
+from benchbox.sample import draw, paused_gc
 from benchbox.threads import scoped_threads
 
 KERNELS = ("s4d", "dplr")
@@ -31,7 +31,7 @@ def window(model, state, token, steps: int, generator: torch.Generator):
     start = time.perf_counter()
     for _ in range(steps):
         logits, state = model.step(token, state)  # (B, C)
-        token = choose(logits, 1.0, 1.0, generator)  # (B,)
+        token, _ = draw(logits, 1.0, 1.0, generator)  # (B,)
     return token.shape[0] * steps / (time.perf_counter() - start), state, token
 
 

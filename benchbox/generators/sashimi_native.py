@@ -61,12 +61,36 @@ class _Model(ctypes.Structure):
     ]
 
 
+MIN_INJECT = 1e-20  # |ig| floor of the scaled DPLR state (its error: below 2e-20 |G . s|)
+
+
+def dplr_scaled_record(readout: torch.Tensor, a1: torch.Tensor, inject_u: torch.Tensor, g_row: torch.Tensor, inject_g: torch.Tensor) -> list[torch.Tensor]:
+    """The DPLR step on the state z = s / ig, per mode (pairs (H, N), complex (H, M)).
+
+    The torch step updates s' = a1 s + iu u + ig g with g = G . s; dividing by the
+    injection ig gives z' = a1 z + (iu / ig) u + g, where the real g adds to the real part
+    alone, and the rows R = C dA and G read z through R ig and G ig. Per mode and row that
+    is 10 multiply-adds over 8 weight vectors instead of 12 over 10: S4D takes 8 over 6.
+    Exact up to rounding, with |ig| floored at MIN_INJECT (a mode that ig does not reach).
+    """
+    pairs = lambda t: torch.view_as_complex(t.reshape(*t.shape[:-1], -1, 2).contiguous())  # noqa: E731  (H, N) -> (H, M)
+    ig = pairs(inject_g)
+    ig = torch.where(ig.abs() < MIN_INJECT, torch.full_like(ig, MIN_INJECT), ig)
+
+    def read_through(row: torch.Tensor) -> torch.Tensor:  # y = sum r_re s_re + r_im s_im, s = ig z
+        r = pairs(row)
+        return torch.stack([r.real * ig.real + r.imag * ig.imag, r.imag * ig.real - r.real * ig.imag], -1)  # (H, M, 2)
+
+    return [read_through(readout), torch.view_as_real(a1), torch.view_as_real(pairs(inject_u) / ig), read_through(g_row)]
+
+
 class NativeStack:
     """A FusedStack's tensors packed for ``sashimi_stack_step`` (layout: sashimi_step.c).
 
     The native state of a stack is real, per layer and row (H/8, M, 2, 8) modes, then H
     floats of G . s (DPLR), then a pad (see sashimi_step.c): mode m of channel h of the torch
-    path's (S, H, B, M) complex state.
+    path's (S, H, B, M) complex state (for DPLR, divided by its injection ig: see
+    ``dplr_scaled_record``).
     """
 
     def __init__(self, fused: FusedStack, lib):
@@ -85,8 +109,10 @@ class NativeStack:
         for i, (norm_w, norm_b, out_w, out_b) in enumerate(fused.s4):
             rows = ssm.readout_rows[i, :, 0]  # (H, N) or (H, 2, N): C dA [, G]
             da = ssm.da[i, :, 0]  # (H, M) complex
-            record = [rows[:, 0] if self.low_rank else rows, torch.stack([da.real, da.imag], -1)]  # (H, N), (H, M, 2)
-            record += [ssm.inject_u[i, :, 0], rows[:, 1], ssm.inject_g[i, :, 0]] if self.low_rank else [ssm.db[i, :, 0]]  # (H, N)
+            if self.low_rank:
+                record = dplr_scaled_record(rows[:, 0], da, ssm.inject_u[i, :, 0], rows[:, 1], ssm.inject_g[i, :, 0])
+            else:
+                record = [rows, torch.view_as_real(da), ssm.db[i, :, 0]]  # (H, N), (H, M, 2), (H, N)
             parts += [norm_w, norm_b, ssm.d_skip[i], blocked(torch.cat([t.reshape(self.width, modes, 2) for t in record], -1))]
             parts.append(native.pack_linear(out_w, out_b))
             if fused.ff:

@@ -11,6 +11,8 @@
  *     u = LN1(x)                                            (H)
  *     y = R . s + dskip * u        per channel, R = C dA     (H)   [DPLR: g = G . s too]
  *     s = dA (*) s + dB u          complex per mode          (H, N) [DPLR: + ig g]
+ * (DPLR runs on z = s / ig, whose update adds the real g to the real part: see
+ * ``sashimi_native.dplr_scaled_record``)
  *     y = y + y erf(y)             (exact GELU, scales folded into R, dskip and out_w)
  *     o = out_b + y @ out_w        (2H);  x += o[:H] * sigmoid(o[H:])
  *     z = up_b + LN2(x) @ up_w     (F);   z = z + z erf(z);  x += down_b + z @ down_w
@@ -20,7 +22,7 @@
  *     out (H -> 2H), [ln2_w H, ln2_b H, up (H -> F), down (F -> H)]
  * with the FF part when F > 0. The SSM weights come in blocks of VEC = 8 channels; per block
  * and mode m a record of K vectors: R re, R im, dA re, dA im, dB re, dB im, and for DPLR
- * (low_rank = 1) G re, G im, ig re, ig im. The state of one layer and batch row is
+ * (low_rank = 1) G re, G im, with R, dB and G rescaled for z. The state of one layer and batch row is
  * (H/VEC, M, 2, VEC) likewise, so the SSM runs across 8 channels at a time, streaming its
  * memory front to back. Each linear layer is its weight packed in panels followed by its
  * padded bias (linear.h). H must be a multiple of VEC.
@@ -28,12 +30,12 @@
 #include "linear.h"
 
 #define SSM_RECORD_S4D 6  /* vectors per mode and channel block: R re, R im, dA re, dA im, dB re, dB im */
-#define SSM_RECORD_DPLR 10 /* ... then G re, G im, ig re, ig im */
+#define SSM_RECORD_DPLR 8 /* DPLR on z = s / ig: R' re, R' im, dA re, dA im, dB' re, dB' im, G' re, G' im */
 
 static long linear_size(int in, int out) { return packed_size(in, out) + padded_width(out); }
 
 static long layer_size(int h, int n, int f, int low_rank) {
-    long size = 3L * h + (long)h * n * (low_rank ? 5 : 3) + linear_size(h, 2 * h);
+    long size = 3L * h + (long)h * n * (low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D) / 2 + linear_size(h, 2 * h);
     if (f > 0) size += 2L * h + linear_size(h, f) + linear_size(f, h);
     return size;
 }
@@ -54,7 +56,7 @@ long sashimi_stack_scratch(int batch, int h, int f) {
 }
 
 /* One layer's SSM for ROWS (1, 2 or 4) batch rows and the VEC channels of one block:
- * y = R . s + dskip u from the old state, then s = dA s + dB u [+ ig g]. For DPLR, g = G . s
+ * y = R . s + dskip u from the old state, then s = dA s + dB u [+ g, real, on z]. For DPLR, g = G . s
  * of the old state was computed at the end of the previous step's update (and is 0 at the
  * start, like the state), so the state is read once per step, as for S4D.
  * w points at the block's (M, K, VEC) records, s at the rows' (M, 2, VEC) states and g at the
@@ -74,19 +76,16 @@ static inline __attribute__((always_inline)) void ssm_block(const int rows, int 
     for (int m = 0; m < m_modes; m++) {
         const float *rec = w + (long)m * k * VEC;
         vf rr = load_v(rec), ri = load_v(rec + VEC), ar = load_v(rec + 2 * VEC), ai = load_v(rec + 3 * VEC);
-        vf br = load_v(rec + 4 * VEC), bi = load_v(rec + 5 * VEC), gr, gi, igr, igi;
-        if (low_rank)
-            gr = load_v(rec + 6 * VEC), gi = load_v(rec + 7 * VEC), igr = load_v(rec + 8 * VEC), igi = load_v(rec + 9 * VEC);
+        vf br = load_v(rec + 4 * VEC), bi = load_v(rec + 5 * VEC), gr, gi;
+        if (low_rank) gr = load_v(rec + 6 * VEC), gi = load_v(rec + 7 * VEC);
         for (int j = 0; j < rows; j++) {
             float *sj = s + j * stride + 2L * m * VEC;
             vf sr = load_v(sj), si = load_v(sj + VEC);
             acc_r[j] += rr * sr;
             acc_i[j] += ri * si;
-            vf nr = ar * sr - ai * si + br * uv[j], ni = ar * si + ai * sr + bi * uv[j];
-            if (low_rank) {
-                nr += igr * g_old[j], ni += igi * g_old[j];
-                g_r[j] += gr * nr, g_i[j] += gi * ni;
-            }
+            /* DPLR (state z = s / ig): the injection of g is a real add, folded into dB' u */
+            vf nr = ar * sr - ai * si + (low_rank ? br * uv[j] + g_old[j] : br * uv[j]), ni = ar * si + ai * sr + bi * uv[j];
+            if (low_rank) g_r[j] += gr * nr, g_i[j] += gi * ni;
             store_v(sj, nr);
             store_v(sj + VEC, ni);
         }
@@ -119,7 +118,7 @@ void sashimi_stack_step(int layers, int h, int n, int f, int low_rank, float eps
         const float *ln_w = p, *ln_b = p + h;
         p += 2 * h;
         const float *dskip = p, *ssm = p + h;
-        p += h + (long)h * n * (low_rank ? 5 : 3);
+        p += h + (long)h * n * (low_rank ? SSM_RECORD_DPLR : SSM_RECORD_S4D) / 2;
         const float *out_w = p, *out_b = p + packed_size(h, 2 * h);
         p += linear_size(h, 2 * h);
 

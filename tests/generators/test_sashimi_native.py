@@ -134,3 +134,18 @@ def test_row_groups_on_threads_match_one_group():
     with pytest.raises(GeneratorError, match="outside"):
         model.step(torch.tensor([1] * 8 + [-1]), state)
     assert [rows.struct.count[0] for _, rows in state.parts] == [40, 40]  # no group advanced
+
+
+def test_dplr_scaled_state_survives_a_mode_without_injection():
+    """The native DPLR state is s / ig: with P = 0 (no low-rank part, ig = 0 in every mode)
+    the floored ig keeps the step finite and equal to the reference."""
+    model = _build(kernel="dplr", pool=[2])
+    with torch.no_grad():
+        for module in model.modules():
+            if hasattr(module, "P"):
+                module.P.zero_()
+    tokens = torch.randint(0, 256, (2, 40), generator=torch.Generator().manual_seed(7))
+    fast, _ = _run(model, tokens, True)
+    slow, _ = _run(model, tokens, False)
+    assert torch.isfinite(fast).all()
+    assert (fast - slow).abs().max().item() <= 1e-5 * max(1.0, slow.abs().max().item())
