@@ -78,12 +78,13 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
 MOVE_COPY, MOVE_GELU, MOVE_GELU_GRAD = 0, 1, 2
 
 
-def _split_time(fn, length: int, numel: int) -> None:
-    """fn(t0, t1) over [0, length), in two time ranges on two threads when that pays."""
+def _split_time(fn, length: int, numel: int, work: int | None = None) -> None:
+    """fn(t0, t1) over [0, length), in two time ranges on two threads when that pays; the
+    split halves [0, work) (default: all of it), where the cost lies, at a tile boundary."""
     if torch.get_num_threads() < 2 or numel < PARALLEL_MIN_ELEMENTS:
         fn(0, length)
         return
-    mid = length // 2 // 8 * 8
+    mid = (length if work is None else work) // 2 // 8 * 8
     other = native.worker_pool().submit(fn, mid, length)
     fn(0, mid)
     other.result()
@@ -101,7 +102,7 @@ def _to_channels(src: torch.Tensor, n: int, pre: torch.Tensor | None = None) -> 
     batch, length, width = src.shape
     dst = src.new_empty(batch, width, n)
     lib, op, pre_ptr = _library(), MOVE_COPY if pre is None else MOVE_GELU_GRAD, None if pre is None else pre.data_ptr()
-    _split_time(lambda t0, t1: lib.time_to_channels(src.data_ptr(), pre_ptr, dst.data_ptr(), n, batch, length, width, t0, t1, op), n, dst.numel())
+    _split_time(lambda t0, t1: lib.time_to_channels(src.data_ptr(), pre_ptr, dst.data_ptr(), n, batch, length, width, t0, t1, op), n, dst.numel(), length)
     return dst
 
 

@@ -270,6 +270,8 @@ def fft_conv(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 class S4Layer(nn.Module):
     """SSM convolution + skip D, GELU, dropout, then a linear H -> 2H with GLU (as in S4)."""
 
+    fused = True  # the native convolution + GELU (ops.ssm_conv_gelu) where it runs; False: the reference
+
     def __init__(self, d_model: int, d_state: int, kernel: KernelKind, init: InitKind, dt_min: float, dt_max: float, dropout: float):
         super().__init__()
         kernel_class = S4DKernel if kernel == "s4d" else DPLRKernel
@@ -277,8 +279,6 @@ class S4Layer(nn.Module):
         self.D = nn.Parameter(torch.randn(d_model))  # (H,)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(d_model, 2 * d_model)
-
-    fused = True  # the native convolution + GELU (ops.ssm_conv_gelu) where it runs; False: the reference
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:  # (B, T, H) -> (B, T, H)
         kernel = self.kernel(u.shape[1])  # (H, T)
