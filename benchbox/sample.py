@@ -83,13 +83,12 @@ def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: to
     return token.to(logits.device)
 
 
+_ptr, _i32 = ctypes.c_void_p, ctypes.c_int
+SAMPLING_SIGNATURES = {"sample_rows": ([_ptr, _i32, _i32, ctypes.c_float, _ptr, _ptr, _ptr, _ptr], None)}
+
+
 def _sampling_library():
-    lib = native.load("sampling")
-    if lib is not None and not getattr(lib, "_benchbox_typed", False):
-        ptr, i32 = ctypes.c_void_p, ctypes.c_int
-        lib.sample_rows.argtypes, lib.sample_rows.restype = [ptr, i32, i32, ctypes.c_float, ptr, ptr, ptr, ptr], None
-        lib._benchbox_typed = True
-    return lib
+    return native.load("sampling", SAMPLING_SIGNATURES)
 
 
 def draw(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,19 +21,17 @@ from benchbox import native
 PARALLEL_MIN_ELEMENTS = 1 << 16  # below this, a second thread costs more than it saves
 
 
+_ptr, _long, _i32 = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+SIGNATURES = {
+    "gelu_forward": ([_ptr, _ptr, _long], None),
+    "gelu_backward": ([_ptr, _ptr, _ptr, _long], None),
+    "channels_to_time": ([_ptr, _long, _ptr, _long, _long, _long, _long, _long, _i32], None),
+    "time_to_channels": ([_ptr, _ptr, _ptr, _long, _long, _long, _long, _long, _long, _i32], None),
+}
+
+
 def _library():
-    lib = native.load("ops")
-    if lib is not None and not getattr(lib, "_benchbox_typed", False):
-        ptr = ctypes.c_void_p
-        lib.gelu_forward.argtypes, lib.gelu_forward.restype = [ptr, ptr, ctypes.c_long], None
-        lib.gelu_backward.argtypes, lib.gelu_backward.restype = [ptr, ptr, ptr, ctypes.c_long], None
-        long, i32 = ctypes.c_long, ctypes.c_int
-        lib.channels_to_time.argtypes = [ptr, long, ptr, long, long, long, long, long, i32]
-        lib.channels_to_time.restype = None
-        lib.time_to_channels.argtypes = [ptr, ptr, ptr, long, long, long, long, long, long, i32]
-        lib.time_to_channels.restype = None
-        lib._benchbox_typed = True
-    return lib
+    return native.load("ops", SIGNATURES)
 
 
 def _split_call(fn, tensors: list[torch.Tensor], n: int) -> None:

@@ -136,21 +136,22 @@ class NativeStack:
 
 
 
+SIGNATURES = {
+    "sashimi_stack_params": ([ctypes.c_int] * 5, ctypes.c_long),
+    "sashimi_stack_scratch": ([ctypes.c_int] * 3, ctypes.c_long),
+    "sashimi_state_stride": ([ctypes.c_int] * 2, ctypes.c_long),
+    "sashimi_channel_block": ([], ctypes.c_int),
+    "sashimi_model_size": ([], ctypes.c_long),
+    "sashimi_token_step": ([ctypes.c_void_p] * 3, ctypes.c_int),
+    "sashimi_check_tokens": ([ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_int),
+}
+
+
 def library():
     """The compiled step with its ctypes signatures, or None (see benchbox.native)."""
-    lib = native.load("sashimi_step")
-    if lib is not None and not getattr(lib, "_benchbox_typed", False):
-        ints, ptr = [ctypes.c_int] * 5, ctypes.c_void_p
-        lib.sashimi_stack_params.argtypes, lib.sashimi_stack_params.restype = ints, ctypes.c_long
-        lib.sashimi_stack_scratch.argtypes, lib.sashimi_stack_scratch.restype = [ctypes.c_int] * 3, ctypes.c_long
-        lib.sashimi_state_stride.argtypes, lib.sashimi_state_stride.restype = [ctypes.c_int] * 2, ctypes.c_long
-        lib.sashimi_channel_block.argtypes, lib.sashimi_channel_block.restype = [], ctypes.c_int
-        lib.sashimi_model_size.argtypes, lib.sashimi_model_size.restype = [], ctypes.c_long
-        lib.sashimi_token_step.argtypes, lib.sashimi_token_step.restype = [ptr, ptr, ptr], ctypes.c_int
-        lib.sashimi_check_tokens.argtypes, lib.sashimi_check_tokens.restype = [ptr, ctypes.c_int, ctypes.c_int], ctypes.c_int
-        if lib.sashimi_model_size() != ctypes.sizeof(_Model):
-            return None  # a layout mismatch: never call into it
-        lib._benchbox_typed = True
+    lib = native.load("sashimi_step", SIGNATURES)
+    if lib is not None and lib.sashimi_model_size() != ctypes.sizeof(_Model):
+        return None  # a layout mismatch: never call into it
     return lib
 
 

@@ -39,17 +39,17 @@ class _Net(ctypes.Structure):
     ]
 
 
+_ptr = ctypes.c_void_p
+SIGNATURES = {
+    "wavenet_step": ([_ptr, _ptr, _ptr, ctypes.c_int64, _ptr, ctypes.c_int, _ptr, ctypes.c_int], ctypes.c_int),
+    "wavenet_scratch_floats": ([_ptr, ctypes.c_int], ctypes.c_long),
+    "wavenet_tanh": ([ctypes.c_long, _ptr, _ptr], None),
+}
+
+
 def library() -> ctypes.CDLL | None:
     """The compiled step with its ctypes signatures, or None (no compiler, BENCHBOX_NATIVE=0)."""
-    lib = native.load(LIBRARY)
-    if lib is not None and not getattr(lib, "_benchbox_typed", False):
-        ptr = ctypes.c_void_p
-        lib.wavenet_step.argtypes = [ptr, ptr, ptr, ctypes.c_int64, ptr, ctypes.c_int, ptr, ctypes.c_int]
-        lib.wavenet_step.restype = ctypes.c_int
-        lib.wavenet_scratch_floats.argtypes, lib.wavenet_scratch_floats.restype = [ptr, ctypes.c_int], ctypes.c_long
-        lib.wavenet_tanh.argtypes, lib.wavenet_tanh.restype = [ctypes.c_long, ptr, ptr], None
-        lib._benchbox_typed = True
-    return lib
+    return native.load(LIBRARY, SIGNATURES)
 
 
 def _huge_page_arena(n_floats: int) -> tuple[mmap.mmap, torch.Tensor]:

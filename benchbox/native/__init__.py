@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SOURCE_DIR = Path(__file__).parent
 DISABLE_ENV = "BENCHBOX_NATIVE"  # "0": always use the torch reference step
@@ -76,9 +77,18 @@ def _cpu_fingerprint() -> str:
         return platform.processor() + platform.machine()
 
 
-def load(name: str) -> ctypes.CDLL | None:
-    """The compiled ``<name>.c`` of this folder, or None when native code is unavailable or disabled."""
-    return _load(name) if enabled() else None
+Signatures = dict[str, tuple[list, Any]]  # function name -> (argtypes, restype)
+
+
+def load(name: str, signatures: Signatures | None = None) -> ctypes.CDLL | None:
+    """The compiled ``<name>.c`` of this folder, or None when native code is unavailable or
+    disabled. ``signatures`` are set on the library's functions once, at its first load."""
+    lib = _load(name) if enabled() else None
+    if lib is not None and signatures and not getattr(lib, "_benchbox_typed", False):
+        for fn, (argtypes, restype) in signatures.items():
+            getattr(lib, fn).argtypes, getattr(lib, fn).restype = argtypes, restype
+        lib._benchbox_typed = True
+    return lib
 
 
 @functools.lru_cache(maxsize=None)

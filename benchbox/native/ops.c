@@ -11,26 +11,29 @@
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
 
+static inline vf gelu_v(vf v) { return 0.5f * v * (1.0f + erf_v(v * INV_SQRT2)); }
+
+static inline vf gelu_grad_v(vf v) {
+    vf cdf = 0.5f * (1.0f + erf_v(v * INV_SQRT2)), pdf = INV_SQRT_2PI * exp_v(-0.5f * v * v);
+    return cdf + v * pdf;
+}
+
+static inline float gelu_s(float x) { return 0.5f * x * (1.0f + erff(x * INV_SQRT2)); }
+
+static inline float gelu_grad_s(float x) {
+    return 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+}
+
 void gelu_forward(const float *x, float *out, long n) {
     long i = 0;
-    for (; i + VEC <= n; i += VEC) {
-        vf v = load_v(x + i);
-        store_v(out + i, 0.5f * v * (1.0f + erf_v(v * INV_SQRT2)));
-    }
-    for (; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * INV_SQRT2));
+    for (; i + VEC <= n; i += VEC) store_v(out + i, gelu_v(load_v(x + i)));
+    for (; i < n; i++) out[i] = gelu_s(x[i]);
 }
 
 void gelu_backward(const float *x, const float *grad, float *out, long n) {
     long i = 0;
-    for (; i + VEC <= n; i += VEC) {
-        vf v = load_v(x + i);
-        vf cdf = 0.5f * (1.0f + erf_v(v * INV_SQRT2)), pdf = INV_SQRT_2PI * exp_v(-0.5f * v * v);
-        store_v(out + i, load_v(grad + i) * (cdf + v * pdf));
-    }
-    for (; i < n; i++) {
-        float cdf = 0.5f * (1.0f + erff(x[i] * INV_SQRT2)), pdf = INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]);
-        out[i] = grad[i] * (cdf + x[i] * pdf);
-    }
+    for (; i + VEC <= n; i += VEC) store_v(out + i, load_v(grad + i) * gelu_grad_v(load_v(x + i)));
+    for (; i < n; i++) out[i] = grad[i] * gelu_grad_s(x[i]);
 }
 
 /* ---- the S4 convolution's layout changes, fused with its GELU (``ops.ssm_conv_gelu``).
@@ -76,19 +79,6 @@ static inline void transpose8(vf r[8]) {
 #endif
 
 enum { MOVE_COPY = 0, MOVE_GELU = 1, MOVE_GELU_GRAD = 2 };
-
-static inline vf gelu_v(vf v) { return 0.5f * v * (1.0f + erf_v(v * INV_SQRT2)); }
-
-static inline vf gelu_grad_v(vf v) {
-    vf cdf = 0.5f * (1.0f + erf_v(v * INV_SQRT2)), pdf = INV_SQRT_2PI * exp_v(-0.5f * v * v);
-    return cdf + v * pdf;
-}
-
-static inline float gelu_s(float x) { return 0.5f * x * (1.0f + erff(x * INV_SQRT2)); }
-
-static inline float gelu_grad_s(float x) {
-    return 0.5f * (1.0f + erff(x * INV_SQRT2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
-}
 
 /* Loops run over channel blocks of TILE, outside, and time, inside: each tile row is then a
  * sequential stream on the (B, H, ld) side, where rows lie ld floats apart (walking time
