@@ -42,6 +42,17 @@ def test_compiles_once_into_the_cache(fresh_cache):
     assert built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
 
 
+def test_signatures_are_set_once_at_first_load(fresh_cache):
+    import ctypes
+
+    if native._compiler() is None:
+        pytest.skip("no C compiler")
+    lib = native.load("sampling", {"sample_rows": ([ctypes.c_void_p] * 8, ctypes.c_int)})
+    assert lib.sample_rows.restype is ctypes.c_int and len(lib.sample_rows.argtypes) == 8
+    again = native.load("sampling", {"sample_rows": ([], None)})  # the cached library keeps its first signatures
+    assert again is lib and lib.sample_rows.restype is ctypes.c_int
+
+
 def test_a_failing_compiler_means_no_native_code(fresh_cache, monkeypatch, tmp_path):
     broken = tmp_path / "cc"
     broken.write_text("#!/bin/sh\nexit 1\n")
