@@ -108,6 +108,9 @@ def build_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
         reason = str(e).splitlines()[0][:160]
         message = f"{path}: weights do not fit generator '{ckpt['generator']}' ({reason})"
         raise CheckpointError(message, hint="the generator code changed since training; re-train") from None
+    bad = next((name for name, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight '{bad}' holds NaN or inf", hint="use the run's other checkpoint (best/last) or re-train")
     model.to(device).eval()
     meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer")}
     return model, meta

@@ -5,7 +5,10 @@ Legend: B batch.
 On a shared machine, run-to-run noise (up to 30% here) is larger than the difference
 between the two kernels, so separate benchmark runs cannot rank them. This builds both
 models once and alternates short timed windows between them, then reports the median
-samples/s of each and their ratio per batch size (JSON on stdout)::
+samples/s of each and their ratio per batch size (JSON on stdout). It also records why
+the exact DPLR step cannot take S4D's diagonal form: the condition number of the
+eigenvectors of one DPLR layer's discrete transition (float64), which a diagonal float32
+step would multiply its rounding errors by::
 
     .venv/bin/python benchmarks/compare_kernels.py [--rounds 7] [--steps 300] [--batches 1,16]
 """
@@ -13,10 +16,12 @@ samples/s of each and their ratio per batch size (JSON on stdout)::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
 
+import numpy as np
 import torch
 
 from benchbox.audio import SILENCE_CODE
@@ -33,6 +38,17 @@ def window(model, state, token, steps: int, generator: torch.Generator):
         logits, state = model.step(token, state)  # (B, C)
         token, _ = draw(logits, 1.0, 1.0, generator)  # (B,)
     return token.shape[0] * steps / (time.perf_counter() - start), state, token
+
+
+def eigenvector_condition(model) -> dict[str, float]:
+    """Median and max over channels of cond(V), dA = V diag(lambda) V^-1, for the first S4 layer."""
+    from benchbox.generators.s4 import DPLRKernel
+
+    kernel = copy.deepcopy(next(m for m in model.modules() if isinstance(m, DPLRKernel))).double()
+    with torch.no_grad():
+        da, _ = kernel.discretise()  # (H, N, N)
+    conds = [float(np.linalg.cond(np.linalg.eig(a)[1])) for a in da.numpy()]
+    return {"median": statistics.median(conds), "max": max(conds), "channels": len(conds)}
 
 
 def main() -> None:
@@ -58,6 +74,7 @@ def main() -> None:
                         rates[k].append(rate)
             median = {k: statistics.median(v) for k, v in rates.items()}
             result["batches"][str(batch)] = {"median_samples_per_s": median, "dplr_over_s4d": median["dplr"] / median["s4d"], "windows": rates}
+    result["dplr_eigenvector_condition"] = eigenvector_condition(models["dplr"])
     print(json.dumps(result, indent=2))
 
 

@@ -76,6 +76,17 @@ def test_damaged_file_is_a_clear_error(saved, damage, message):
     assert str(path) in e.value.message and e.value.hint and "\n" not in e.value.message
 
 
+def test_non_finite_weights_are_a_clear_error(tmp_path):
+    gen, cfg, model = _model()
+    state = model.state_dict()
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name] = state[name].clone().fill_(float("nan"))
+    path = ck.save_checkpoint(tmp_path / "ckpt" / "best.pt", _payload(gen, cfg, state))
+    with pytest.raises(CheckpointError, match="NaN or inf") as e:
+        ck.build_from_checkpoint(path)
+    assert str(path) in e.value.message and name in e.value.message and e.value.hint
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         ck.build_from_checkpoint(tmp_path / "ckpt" / "best.pt")
