@@ -34,16 +34,28 @@ def _library():
     return native.load("ops", SIGNATURES)
 
 
-def _split_call(fn, tensors: list[torch.Tensor], n: int) -> None:
-    """fn(*pointers, n) over [0, n), in two halves on two threads when that pays."""
-    item = tensors[0].element_size()
-    if torch.get_num_threads() < 2 or n < PARALLEL_MIN_ELEMENTS:
-        fn(*[t.data_ptr() for t in tensors], n)
+def native_ok(x: torch.Tensor) -> bool:
+    """Whether the compiled ops serve this tensor (float32, CPU, library built)."""
+    return x.dtype == torch.float32 and x.device.type == "cpu" and _library() is not None
+
+
+def _split_range(fn, length: int, numel: int, work: int | None = None) -> None:
+    """fn(start, stop) over [0, length), in two ranges on two threads when that pays; the
+    split halves [0, work) (default: all of it), where the cost lies, at a multiple of 8
+    (a vector, and a layout tile)."""
+    if torch.get_num_threads() < 2 or numel < PARALLEL_MIN_ELEMENTS:
+        fn(0, length)
         return
-    half = n // 2
-    other = native.worker_pool().submit(fn, *[t.data_ptr() + half * item for t in tensors], n - half)
-    fn(*[t.data_ptr() for t in tensors], half)
+    mid = (length if work is None else work) // 2 // 8 * 8
+    other = native.worker_pool().submit(fn, mid, length)
+    fn(0, mid)
     other.result()
+
+
+def _split_call(fn, tensors: list[torch.Tensor], n: int) -> None:
+    """fn(*pointers, count) over elements [0, n) of contiguous tensors, split by _split_range."""
+    item = tensors[0].element_size()
+    _split_range(lambda start, stop: fn(*[t.data_ptr() + start * item for t in tensors], stop - start), n, n)
 
 
 class _Gelu(torch.autograd.Function):
@@ -76,23 +88,11 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
 MOVE_COPY, MOVE_GELU, MOVE_GELU_GRAD = 0, 1, 2
 
 
-def _split_time(fn, length: int, numel: int, work: int | None = None) -> None:
-    """fn(t0, t1) over [0, length), in two time ranges on two threads when that pays; the
-    split halves [0, work) (default: all of it), where the cost lies, at a tile boundary."""
-    if torch.get_num_threads() < 2 or numel < PARALLEL_MIN_ELEMENTS:
-        fn(0, length)
-        return
-    mid = (length if work is None else work) // 2 // 8 * 8
-    other = native.worker_pool().submit(fn, mid, length)
-    fn(0, mid)
-    other.result()
-
-
 def _to_time(src: torch.Tensor, length: int, op: int) -> torch.Tensor:  # (B, H, n) -> (B, T, H)
     batch, width, ld = src.shape
     dst = src.new_empty(batch, length, width)
     lib = _library()
-    _split_time(lambda t0, t1: lib.channels_to_time(src.data_ptr(), ld, dst.data_ptr(), batch, length, width, t0, t1, op), length, dst.numel())
+    _split_range(lambda t0, t1: lib.channels_to_time(src.data_ptr(), ld, dst.data_ptr(), batch, length, width, t0, t1, op), length, dst.numel())
     return dst
 
 
@@ -100,7 +100,7 @@ def _to_channels(src: torch.Tensor, n: int, pre: torch.Tensor | None = None) -> 
     batch, length, width = src.shape
     dst = src.new_empty(batch, width, n)
     lib, op, pre_ptr = _library(), MOVE_COPY if pre is None else MOVE_GELU_GRAD, None if pre is None else pre.data_ptr()
-    _split_time(lambda t0, t1: lib.time_to_channels(src.data_ptr(), pre_ptr, dst.data_ptr(), n, batch, length, width, t0, t1, op), n, dst.numel(), length)
+    _split_range(lambda t0, t1: lib.time_to_channels(src.data_ptr(), pre_ptr, dst.data_ptr(), n, batch, length, width, t0, t1, op), n, dst.numel(), length)
     return dst
 
 
@@ -128,12 +128,6 @@ class _SSMConvGelu(torch.autograd.Function):
         grad_u = _to_time(torch.fft.irfft(g_f * k_f.conj(), n=n_fft), length, MOVE_COPY)  # (B, T, H)
         grad_k = torch.fft.irfft((g_f * u_f.conj()).sum(0), n=n_fft)  # (H, n)
         return grad_u, grad_k[:, :length], grad_k[:, 0], None
-
-
-
-def native_ok(x: torch.Tensor) -> bool:
-    """Whether the compiled ops serve this tensor (float32, CPU, library built)."""
-    return x.dtype == torch.float32 and x.device.type == "cpu" and _library() is not None
 
 
 def ssm_conv_gelu(u: torch.Tensor, kernel: torch.Tensor, d_skip: torch.Tensor, n_fft: int) -> torch.Tensor:
