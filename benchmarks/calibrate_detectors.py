@@ -14,7 +14,7 @@ already imported dataset with ``--dataset``), runs every detector of
 and writes the measured table into ``docs/detectors.md`` between the calibration
 markers. Usage::
 
-    .venv/bin/python benchmarks/calibrate_detectors.py [--data ../shared/data/footsteps-dev] [--limit N]
+    .venv/bin/python benchmarks/calibrate_detectors.py [--data corpora/footsteps-dev] [--limit N]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from benchbox.runs import atomic_write_text
 from benchbox.stats import wilson_interval
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "footsteps-dev"
+DEFAULT_DATA = REPO / "corpora" / "footsteps-dev"
 DEFAULT_DOC = REPO / "docs" / "detectors.md"
 START_MARK, END_MARK = "<!-- calibration:start -->", "<!-- calibration:end -->"
 MAX_FPR, MIN_RECALL = 0.05, 0.95

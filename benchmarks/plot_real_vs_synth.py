@@ -3,7 +3,7 @@
 Legend: T samples per clip, M mel bands, F frames.
 
 Usage: ``python benchmarks/plot_real_vs_synth.py [--real DEV_DIR] [--out docs/real_vs_synth.png]``.
-The real recordings (default ``../shared/data/footsteps-dev``) are imported into a
+The real recordings (default ``corpora/footsteps-dev``) are imported into a
 temporary folder with the default config; the synthetic clips come from
 ``synth_corpus`` with seed 0. Row 1 shows one real clip per surface, row 2 a synthetic
 clip of the same surface, row 3 the mean dB envelope of all clips of that surface.
@@ -30,7 +30,7 @@ from benchbox.data.synth import synth_corpus  # noqa: E402
 from benchbox.runs import atomic_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REAL = REPO.parent / "shared" / "data" / "footsteps-dev"
+DEFAULT_REAL = REPO / "corpora" / "footsteps-dev"
 SURFACES = ("gravel", "snow", "wood", "metal", "grass")
 N_FFT, HOP, N_MELS = 512, 64, 64
 FLOOR_DB = -100.0

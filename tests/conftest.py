@@ -11,15 +11,14 @@ import pytest
 # Deterministic, quiet threading for tests on 2-core machines.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-SHARED_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "footsteps-dev"
+REPO_DEV = Path(__file__).resolve().parents[1] / "corpora" / "footsteps-dev"
 
 
 @pytest.fixture
 def dev_data() -> Path:
-    """The real footstep recordings; tests that need them skip when they are absent."""
-    if not (SHARED_DEV / "manifest.csv").is_file():
-        pytest.skip("../shared/data/footsteps-dev is not present")
-    return SHARED_DEV
+    """The real footstep recordings shipped in the repo (``corpora/footsteps-dev``)."""
+    assert (REPO_DEV / "manifest.csv").is_file(), f"{REPO_DEV} is missing: the corpus ships with the repo"
+    return REPO_DEV
 
 
 @pytest.fixture

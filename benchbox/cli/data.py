@@ -41,7 +41,7 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an exis
 
 @app.command("import")
 def import_cmd(
-    src: Annotated[Path, typer.Argument(help="Folder of recordings (.wav .flac .ogg ...), searched recursively.")],
+    src: Annotated[Path, typer.Argument(help="Folder of recordings (.wav .flac .ogg ...), searched recursively, or a built-in corpus name: footsteps-dev (the real footsteps shipped in corpora/).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to create, e.g. data/footsteps.")],
     overrides: SetOpt = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Split seed (default: import.seed, 0).")] = None,

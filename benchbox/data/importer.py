@@ -26,6 +26,7 @@ import soundfile as sf
 from scipy import signal
 
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, dbfs, list_audio_files, load_audio
+from benchbox.data.corpora import builtin_names, resolve_source
 from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS, SPLITS
 from benchbox.data.segment import StepParams, cut_clip, find_steps, rms_db
 from benchbox.data.splits import assign_splits
@@ -231,9 +232,9 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
     """Import every recording under ``src`` into the dataset folder ``out``."""
     config = config or ImportConfig()
     progress = progress or no_progress
-    src, out = Path(src), Path(out)
+    src, out = resolve_source(src), Path(out)
     if not src.is_dir():
-        raise DataError(f"source folder not found: {src}", hint="pass a folder that holds .wav/.ogg/.flac recordings")
+        raise DataError(f"source folder not found: {src}", hint=f"pass a folder that holds .wav/.ogg/.flac recordings, or a built-in corpus: {', '.join(builtin_names())}")
     audio_files = list_audio_files(src)
     if not audio_files:
         raise DataError(f"no audio files in {src}", hint="the import reads .wav .flac .ogg .oga .mp3 .aif .aiff files, in sub-folders too")
