@@ -37,6 +37,7 @@ from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, wri
 from benchbox.stats import wilson_interval
 
 GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
+NUMERIC_GROUP_COLUMNS = ("dropout", "prime_ms")
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
 SCORES_FORMAT = 1
@@ -217,15 +218,24 @@ def flag_rates(clips: pd.DataFrame) -> dict[str, float]:
 
 
 def group_key(values: dict) -> str:
-    """``generator/quantisation/dropout/checkpoint/prime_ms`` without trailing empties; 100.0 == 100."""
-    return "/".join(_canon(values.get(c)) for c in GROUP_COLUMNS).rstrip("/")
+    """``generator/quantisation/dropout/checkpoint/prime_ms`` without trailing empties.
+
+    The one formatter of a group key: numeric columns read back as text (``"0.0"`` from a CSV
+    read with ``dtype=str``) and as numbers (``0.0``) give the same key, ``0``; 100.0 == "100".
+    """
+    return "/".join(_canon(values.get(c), numeric=c in NUMERIC_GROUP_COLUMNS) for c in GROUP_COLUMNS).rstrip("/")
 
 
-def _canon(value) -> str:
+def _canon(value, *, numeric: bool = False) -> str:
     if _missing(value):
         return ""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
+    if numeric and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value.strip()
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
     return str(value)
 
 

@@ -47,7 +47,7 @@ def make_dataset(root: Path, rng: np.random.Generator, counts: dict[str, int] | 
     return root
 
 
-def make_run(root: Path, data: Path, rng: np.random.Generator, *, sine_clips: int = 1) -> Path:
+def make_run(root: Path, data: Path, rng: np.random.Generator, *, sine_clips: int = 1, dropout: float = 0.1) -> Path:
     """RUN_DIR with two groups (prime 0 and 100 ms) of 4 clips; the last ``sine_clips`` of each are sines."""
     rows = []
     for prime_ms in PRIMES_MS:
@@ -56,7 +56,7 @@ def make_run(root: Path, data: Path, rng: np.random.Generator, *, sine_clips: in
             wave = sine(80.0 + 20 * i) if i >= CLIPS_PER_GROUP - sine_clips else step(rng)
             write_wav(root / rel, wave, RATE_HZ)
             rows.append({"path": rel, "clip_id": f"p{prime_ms}-{i}", "run": root.name, "generator": "sashimi", "preset": "tiny",
-                         "quantisation": "mulaw", "dropout": 0.1, "checkpoint": "best", "checkpoint_sha256": "0" * 64,
+                         "quantisation": "mulaw", "dropout": dropout, "checkpoint": "best", "checkpoint_sha256": "0" * 64,
                          "prime_ms": prime_ms, "prime_source": "", "seed": i, "temperature": 1.0, "top_p": 1.0,
                          "seconds_to_generate": 0.5, "logprob_sum": -100.0 - i, "logprob_mean": -2.0 - 0.1 * i})
     pd.DataFrame(rows).to_csv(root / "samples" / "manifest.csv", index=False)

@@ -25,8 +25,8 @@ def results(tmp_path_factory):
         mp.setenv("BENCHBOX_CACHE", str(root / "cache"))
         data = make_dataset(root / "data", rng)
         make_dataset(root / "results" / "synth", rng, counts={"train": 2, "val": 2, "test": 4}, kind="synth")
-        for name, sines in (("good", 1), ("bad", 3)):
-            run = make_run(root / "results" / name, data, rng, sine_clips=sines)
+        for name, sines, dropout in (("good", 1, 0.0), ("bad", 3, 0.1)):  # dropout 0.0 is written "0.0", keyed "0"
+            run = make_run(root / "results" / name, data, rng, sine_clips=sines, dropout=dropout)
             score_run(run, embedders=("mel",), bootstrap=BOOTSTRAP)
         _write_png(root / "results" / "good" / "curves.png")
         yield root / "results"
@@ -69,6 +69,24 @@ def test_html_is_self_contained_and_sortable(results, tmp_path):
     assert 'alt="loss curves of good"' in page
 
 
+def test_every_generated_row_has_media(results, tmp_path):
+    from benchbox.leaderboard import collect_rows
+    from benchbox.progress import no_progress
+
+    rows, _, _ = collect_rows(results, out=tmp_path / "board", synth=None, progress=no_progress)
+    generated = rows[rows["kind"] == "generated"]
+    assert "sashimi/mulaw/0/best/0" in set(generated["group"])
+    assert all(len(media) == 2 for media in generated["_media"]), generated[["group", "_media"]]
+
+
+def test_group_key_is_one_format_for_text_and_numbers():
+    from benchbox.score import group_key
+
+    base = {"generator": "wavenet", "quantisation": "mulaw", "checkpoint": "best"}
+    assert group_key({**base, "dropout": "0.0", "prime_ms": "40"}) == group_key({**base, "dropout": 0.0, "prime_ms": 40.0}) == "wavenet/mulaw/0/best/40"
+    assert group_key({**base, "dropout": "0.5", "prime_ms": 10}) == "wavenet/mulaw/0.5/best/10"
+
+
 def test_reference_rows_are_cached(results, tmp_path):
     build_leaderboard(results, out=tmp_path / "board")
     cached = sorted((tmp_path / "board" / "references").rglob("scores/groups.csv"))
@@ -83,7 +101,7 @@ def test_human_rates_join_when_tags_exist(results, tmp_path, monkeypatch):
 
     tags = results / "good" / "tags.sqlite"
     tags.write_bytes(b"")
-    human = pd.DataFrame([{"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.1, "checkpoint": "best", "prime_ms": 100,
+    human = pd.DataFrame([{"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best", "prime_ms": 100,
                            "useful/human_rate": 0.5, "useful/human_lo": 0.1, "useful/human_hi": 0.9, "n_human": 4}])
     monkeypatch.setattr(review_stats, "group_rates", lambda run_dir: human)
     try:
