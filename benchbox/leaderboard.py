@@ -41,11 +41,6 @@ from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SP
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
 PLAYERS_PER_ROW = 2
-THUMB_SIZE_IN = (2.4, 1.0)
-THUMB_DPI = 60
-THUMB_FFT_SAMPLES = 256
-THUMB_RANGE_DB = 100.0
-THUMB_FLOOR_AMPLITUDE = 1e-8
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
 SEED = 0
 
@@ -337,25 +332,11 @@ def _wav_uri(path: str) -> str:
 
 
 def spectrogram_png(path: str) -> bytes:
-    """A small log-magnitude spectrogram thumbnail (matplotlib Figure API, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """A thumbnail on the one fixed scale stated under the table (``plots.THUMB_SCALE_NOTE``)."""
+    from benchbox.plots import spectrogram_thumb_png
 
-    wave, _ = decode(Path(path))  # (T,)
-    wave = np.pad(np.nan_to_num(wave), (0, max(0, THUMB_FFT_SAMPLES - len(wave))))  # (T,)
-    hop = THUMB_FFT_SAMPLES // 2
-    frames = np.lib.stride_tricks.sliding_window_view(wave, THUMB_FFT_SAMPLES)[::hop]  # (W, FFT)
-    mag = np.abs(np.fft.rfft(frames * np.hanning(THUMB_FFT_SAMPLES), axis=1))  # (W, K)
-    db = 20.0 * np.log10(np.maximum(mag, THUMB_FLOOR_AMPLITUDE))  # (W, K)
-    fig = Figure(figsize=THUMB_SIZE_IN, dpi=THUMB_DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
-    full_scale_db = 20.0 * np.log10(THUMB_FFT_SAMPLES / 4)  # a full-scale sine through a Hann window
-    ax.imshow(db.T, origin="lower", aspect="auto", cmap="magma", vmin=full_scale_db - THUMB_RANGE_DB, vmax=full_scale_db)  # same scale on every row
-    ax.set_axis_off()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    wave, rate = decode(Path(path))  # (T,)
+    return spectrogram_thumb_png(wave, rate)
 
 
 def _media_html(paths: list[str]) -> tuple[str, str]:
@@ -372,29 +353,41 @@ def _players_and_thumb(paths: list[str]) -> tuple[str, str]:
     return players, thumb
 
 
+MEDIA_AFTER = "n"  # the audio and spectrogram columns follow this one, so they stay in view
+
+
+def _html_cell(text: str, sort: str) -> str:
+    """A table cell; a CI ``v [lo, hi]`` wraps onto a second line so wide tables fit the window."""
+    value, sep, ci = text.partition(" [")
+    shown = html.escape(value) + (f'<br><span class="ci">[{html.escape(ci)}</span>' if sep else "")
+    return f'<td data-sort="{html.escape(sort)}">{shown}</td>'
+
+
 def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress) -> str:
     """The self-contained page: sortable table, audio, spectrograms, loss curves."""
+    from benchbox.plots import THUMB_SCALE_NOTE
+
     cols = _display_columns(table, embedder)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols) + "<th>flags</th><th>audio</th><th>spectrogram</th>"
+    split = [h for h, k in cols].index(MEDIA_AFTER) + 1
+    heads = [f"<th>{html.escape(h)}</th>" for h, _ in cols]
+    head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
     body = []
     records = table.to_dict("records")
     for i, row in enumerate(records):
-        cells = []
-        for _, key in cols:
-            text, sort = _cell(row, key)
-            cells.append(f'<td data-sort="{html.escape(sort)}">{html.escape(text)}</td>')
+        cells = [_html_cell(*_cell(row, key)) for _, key in cols]
         players, thumb = _media_html([p for p in row.get("_media", []) if Path(p).is_file()])
-        cells += [f"<td>{html.escape(_flags(row))}</td>", f"<td>{players}</td>", f"<td>{thumb}</td>"]
+        cells = cells[:split] + [f'<td class="media">{players}</td>', f"<td>{thumb}</td>"] + cells[split:]
+        cells.append(f"<td>{html.escape(_flags(row))}</td>")
         body.append(f'<tr class="{html.escape(str(row.get("kind", "")))}">' + "".join(cells) + "</tr>")
         progress("render", i + 1, len(records))
     figures = "".join(
-        f'<figure><img alt="loss curves of {html.escape(name)}" src="{_data_uri("image/png", path.read_bytes())}">'
-        f"<figcaption>{html.escape(name)}</figcaption></figure>"
+        f"<figure><figcaption>Loss curves of {html.escape(name)}: NLL in bits / sample and accuracy against step</figcaption>"
+        f'<img alt="loss curves of {html.escape(name)}" src="{_data_uri("image/png", path.read_bytes())}"></figure>'
         for name, path in curves.items()
     )
     notes_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return _PAGE.format(
-        embedder=html.escape(embedder), head=head, body="\n".join(body), notes=notes_html,
+        embedder=html.escape(embedder), head=head, body="\n".join(body), notes=notes_html, scale=html.escape(THUMB_SCALE_NOTE),
         curves=figures or "<p>no run has a curves.png</p>", script=_SCRIPT,
     )  # fmt: skip
 
@@ -429,18 +422,24 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>benchbox leaderboard</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.85em; }}
+table {{ border-collapse: collapse; font-size: 0.8em; }}
+td .ci {{ color: #666; font-size: 0.9em; white-space: nowrap; }}
+td.media {{ min-width: 9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: middle; }}
 th {{ background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }}
 th[data-dir="asc"]::after {{ content: " \\25B2"; }}
 th[data-dir="desc"]::after {{ content: " \\25BC"; }}
 tr.floor, tr.synth, tr.noise, tr.silence {{ background: #fff8e0; }}
-audio {{ width: 11em; height: 2em; display: block; }}
-figure {{ display: inline-block; margin: 0.5em; }}
+audio {{ width: 9em; height: 2em; display: block; }}
+td img {{ width: 144px; height: auto; display: block; }}
+figure {{ display: inline-block; margin: 0.5em; max-width: 100%; }}
+figure img {{ max-width: 100%; }}
+figcaption {{ font-size: 0.9em; margin-bottom: 0.3em; }}
 </style></head><body>
 <h1>benchbox leaderboard</h1>
 <p>Sorted by <code>fad/{embedder}</code> (lower is closer to the real test split). 95% CIs in brackets.
 Click a column header to sort. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
+<p>{scale}</p>
 <ul>{notes}</ul>
 <table><thead><tr>{head}</tr></thead>
 <tbody>

@@ -1,20 +1,49 @@
-"""Training curves: train-vs-val loss and accuracy from a run's ``log.jsonl``.
+"""Figures: training curves and spectrograms, each with units on its axes.
 
-Rendered off-screen (matplotlib's Agg canvas, no pyplot global state) and written
-atomically, so a crash mid-draw never leaves a broken ``curves.png``.
+Legend: T samples per clip, F frequency bins, W spectrogram frames.
+
+Everything renders off-screen (matplotlib's Agg canvas, no pyplot global state). Files are
+written atomically, so a crash mid-draw never leaves a broken PNG.
+
+Spectrograms share one scale: dB relative to a full-scale sine (dBFS), from
+``SPEC_FLOOR_DBFS`` to 0, frequency in kHz, time in seconds. A full-scale sine through a
+Hann window of N samples peaks at N/4 in the rFFT, so ``20 log10(|X| / (N/4))`` reads 0 dB
+for it.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from benchbox.errors import DataError
 from benchbox.runs import atomic_path
 
 CURVE_DPI = 110
 FIGURE_SIZE_INCHES = (10.0, 4.0)
-PANELS = (("loss", "loss (nats / sample)"), ("acc", "next-sample accuracy"))
+NATS_PER_BIT = math.log(2.0)
+BASELINE_PREFIX = "baseline/"
+SHORT_RUN_POINTS = 30  # runs with at most this many evals draw a marker on every point
+PANELS = (("loss", "NLL (bits / sample)"), ("acc", "next-sample accuracy"))
+
+SPEC_FFT_SAMPLES = 256
+SPEC_HOP_SAMPLES = 64
+SPEC_FLOOR_DBFS = -100.0
+SPEC_CMAP = "magma"
+SPEC_DPI = 90
+PRIME_LINE_COLOUR = "#35d0ff"
+THUMB_SIZE_IN = (2.4, 1.0)
+THUMB_DPI = 60
+PANEL_SIZE_IN = (6.0, 2.6)
+HZ_PER_KHZ = 1000.0
+THUMB_SCALE_NOTE = (f"Spectrogram thumbnails: 0 to Nyquist (8 kHz at 16 kHz) bottom to top, the whole clip left to right, "
+                    f"one fixed colour scale from {SPEC_FLOOR_DBFS:.0f} dBFS (black) to 0 dBFS (pale yellow) on every row.")
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -33,27 +62,146 @@ def read_log(path: str | Path) -> list[dict]:
     return records
 
 
-def plot_curves(log_path: str | Path, out_path: str | Path) -> Path:
-    """Draw ``loss/{train,val}`` and ``acc/{train,val}`` against ``step`` into ``out_path``."""
+def _new_figure(size_in: tuple[float, float], dpi: float | None = None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    records = read_log(log_path)
-    fig = Figure(figsize=FIGURE_SIZE_INCHES)
+    fig = Figure(figsize=size_in, dpi=dpi)
     FigureCanvasAgg(fig)
+    return fig
+
+
+def log_baselines(records: list[dict]) -> dict[str, float]:
+    """``baseline/<name>`` values (bits / sample) found in the log; the last record wins."""
+    found: dict[str, float] = {}
+    for r in records:
+        for k, v in r.items():
+            if k.startswith(BASELINE_PREFIX) and isinstance(v, (int, float)) and math.isfinite(v):
+                found[k] = float(v)
+    return found
+
+
+def plot_curves(log_path: str | Path, out_path: str | Path, baselines: Mapping[str, float] | None = None) -> Path:
+    """Draw NLL (``loss/{train,val}`` in bits / sample) and ``acc/{train,val}`` against ``step``.
+
+    ``baselines`` maps names such as ``baseline/ngram`` to an NLL in **bits / sample**; they
+    are drawn as dashed horizontal lines on the NLL panel, together with any ``baseline/*``
+    values in the log. Runs with few evals draw a marker per point; the step axis starts at 0.
+    """
+    records = read_log(log_path)
+    lines = {**log_baselines(records), **dict(baselines or {})}
+    fig = _new_figure(FIGURE_SIZE_INCHES)
     for i, (key, label) in enumerate(PANELS):
         ax = fig.add_subplot(1, len(PANELS), i + 1)
-        for split, style in (("train", "-"), ("val", "--")):
-            points = [(r["step"], r[f"{key}/{split}"]) for r in records if f"{key}/{split}" in r and "step" in r]
+        scale = 1.0 / NATS_PER_BIT if key == "loss" else 1.0
+        for split in ("train", "val"):
+            points = [(r["step"], r[f"{key}/{split}"] * scale) for r in records if f"{key}/{split}" in r and "step" in r]
             if points:
                 steps, values = zip(*points)
-                ax.plot(steps, values, style, marker=".", label=f"{key}/{split}")
+                marker = "o" if len(points) <= SHORT_RUN_POINTS else None
+                ax.plot(steps, values, "-", marker=marker, markersize=4, label=f"{key}/{split}")
+        if key == "loss":
+            for name, bits in sorted(lines.items()):
+                ax.axhline(bits, linestyle="--", linewidth=1.2, color="0.35" if "ngram" in name else "0.6", label=name)
+        ax.set_xlim(left=0)
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        if records:
-            ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, dpi=CURVE_DPI)
     return Path(out_path)
+
+
+# ------------------------------------------------------------------ spectrograms
+
+
+def spectrogram_dbfs(wave: np.ndarray, rate_hz: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(db (F, W) in dBFS clipped at SPEC_FLOOR_DBFS, frequencies (F,) in kHz, frame centres (W,) in s)``."""
+    wave = np.nan_to_num(np.asarray(wave, dtype=np.float64))  # (T,)
+    wave = np.pad(wave, (0, max(0, SPEC_FFT_SAMPLES - len(wave))))  # (T,)
+    frames = np.lib.stride_tricks.sliding_window_view(wave, SPEC_FFT_SAMPLES)[::SPEC_HOP_SAMPLES]  # (W, N)
+    mag = np.abs(np.fft.rfft(frames * np.hanning(SPEC_FFT_SAMPLES), axis=1))  # (W, F)
+    full_scale = SPEC_FFT_SAMPLES / 4.0
+    db = 20.0 * np.log10(np.maximum(mag / full_scale, 10.0 ** (SPEC_FLOOR_DBFS / 20.0)))  # (W, F)
+    freqs_khz = np.fft.rfftfreq(SPEC_FFT_SAMPLES, 1.0 / rate_hz) / HZ_PER_KHZ  # (F,)
+    times_s = (np.arange(frames.shape[0]) * SPEC_HOP_SAMPLES + SPEC_FFT_SAMPLES / 2) / rate_hz  # (W,)
+    return db.T, freqs_khz, times_s
+
+
+def draw_spectrogram(ax, wave: np.ndarray, rate_hz: int, prime_seconds: float | None = None):
+    """Draw one spectrogram on ``ax`` (kHz up, s across, fixed dBFS scale); mark the prime's end."""
+    db, freqs_khz, _ = spectrogram_dbfs(wave, rate_hz)
+    duration_s = max(len(wave), SPEC_FFT_SAMPLES) / rate_hz
+    image = ax.imshow(db, origin="lower", aspect="auto", cmap=SPEC_CMAP, vmin=SPEC_FLOOR_DBFS, vmax=0.0,
+                      extent=(0.0, duration_s, 0.0, float(freqs_khz[-1])))
+    if prime_seconds:
+        ax.axvline(prime_seconds, color=PRIME_LINE_COLOUR, linestyle="--", linewidth=1.2)
+        ax.text(prime_seconds, float(freqs_khz[-1]) * 0.97, " prime end", color=PRIME_LINE_COLOUR, fontsize=6, va="top")
+    return image
+
+
+@dataclass(frozen=True)
+class SpectrogramCell:
+    """One panel of a spectrogram grid: a title, a waveform (T,), its rate and where its prime ends."""
+
+    title: str
+    wave: np.ndarray
+    rate_hz: int
+    prime_seconds: float | None = None
+
+
+def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path, *, columns: int) -> Path:
+    """A grid of spectrograms (one row per list), kHz / s axes and one shared dB colour bar."""
+    fig = _new_figure((2.6 * columns + 1.0, 2.0 * len(rows) + 0.4), SPEC_DPI)
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    image = None
+    for i, row in enumerate(rows):
+        for j in range(columns):
+            ax = axes[i][j]
+            if j >= len(row):
+                ax.set_axis_off()
+                continue
+            cell = row[j]
+            image = draw_spectrogram(ax, cell.wave, cell.rate_hz, cell.prime_seconds)
+            ax.set_title(cell.title, fontsize=7)
+            ax.tick_params(labelsize=6)
+            ax.set_ylabel("kHz" if j == 0 else "", fontsize=7)
+            ax.set_xlabel("s" if i == len(rows) - 1 else "", fontsize=7)
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+        bar.set_label("dBFS", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=SPEC_DPI)
+    return Path(path)
+
+
+def spectrogram_thumb_png(wave: np.ndarray, rate_hz: int) -> bytes:
+    """A small axis-free thumbnail on the fixed scale stated in ``THUMB_SCALE_NOTE``; PNG bytes."""
+    fig = _new_figure(THUMB_SIZE_IN, THUMB_DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw_spectrogram(ax, wave, rate_hz)
+    ax.set_axis_off()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def spectrogram_panel_png(wave: np.ndarray, rate_hz: int) -> bytes:
+    """A labelled spectrogram (kHz, s, dBFS colour bar) for the review page; PNG bytes."""
+    fig = _new_figure(PANEL_SIZE_IN, SPEC_DPI)
+    ax = fig.add_subplot()
+    image = draw_spectrogram(ax, wave, rate_hz)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("frequency (kHz)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    bar = fig.colorbar(image, ax=ax, pad=0.01)
+    bar.set_label("dBFS", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

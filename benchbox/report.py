@@ -18,10 +18,11 @@ from benchbox.analysis import study_answers
 from benchbox.runs import atomic_path, atomic_write_text
 
 FIG_DIR = "figures"
-SPECTRO_CLIPS = 4
-SPECTRO_NFFT = 256
-SPECTRO_FLOOR = 1e-7  # keeps log(0) out of silent clips
-LISTEN_CLIPS = 12
+SPECTRO_CLIPS = 4  # generated clips per run in the spectrogram figure, beside one real clip
+LISTEN_REAL_CLIPS = 4
+REAL_SPLIT = "test"
+MS_PER_SECOND = 1000.0
+CELL_COLUMNS = ["run", "checkpoint", "prime_ms"]
 
 
 def _fmt_rate(d: dict) -> str:
@@ -91,37 +92,85 @@ def answers_markdown(ans: dict) -> list[str]:
     return lines
 
 
-def spectrogram_figure(out: Path, clips: pd.DataFrame, path: Path) -> Path | None:
-    """A grid of log spectrograms: one row per run, best/prime0 ... last/prime-max."""
-    import matplotlib
+def _pick_cells(part: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Up to ``k`` (checkpoint, prime) cells of one run, spread over every prime and checkpoint."""
+    firsts = part.sort_values(["prime_ms", "checkpoint", "path"]).groupby(["checkpoint", "prime_ms"], sort=False).head(1)
+    if len(firsts) <= k:
+        return firsts
+    return firsts.iloc[np.linspace(0, len(firsts) - 1, k).round().astype(int)]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
+def spectrogram_figure(out: Path, clips: pd.DataFrame, real: list[Path], path: Path) -> Path | None:
+    """One row per run: a real test clip, then generated clips across checkpoints and primes.
+
+    Frequency in kHz, time in s, one dBFS colour bar; a dashed line marks where a prime ends.
+    """
+    from benchbox.plots import SpectrogramCell, spectrogram_grid
 
     if clips.empty or "path" not in clips.columns:
         return None
-    runs = sorted(clips["run"].unique())
-    fig, axes = plt.subplots(len(runs), SPECTRO_CLIPS, figsize=(3 * SPECTRO_CLIPS, 2.2 * len(runs)), squeeze=False)
-    for i, run in enumerate(runs):
-        part = clips[clips["run"] == run].sort_values(["checkpoint", "prime_ms", "path"])
-        picks = part.groupby(["checkpoint", "prime_ms"]).head(1).head(SPECTRO_CLIPS)
-        for j in range(SPECTRO_CLIPS):
-            ax = axes[i][j]
-            ax.set_xticks([]), ax.set_yticks([])
-            if j >= len(picks):
-                continue
-            row = picks.iloc[j]
-            wave = load_audio(out / "runs" / run / row["path"])
-            with np.errstate(divide="ignore"):  # silent clips have log(0) bins
-                ax.specgram(wave + SPECTRO_FLOOR, NFFT=SPECTRO_NFFT, Fs=PROJECT_SAMPLE_RATE_HZ, noverlap=SPECTRO_NFFT * 3 // 4, cmap="magma")
-            ax.set_title(f"{run}\n{row['checkpoint']} prime {row['prime_ms']:g} ms", fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    return path
+    clips = clips[[(out / "runs" / r / p).is_file() for r, p in zip(clips["run"], clips["path"])]]
+    if clips.empty:  # clips are not kept (a committed study): keep the figure drawn when they were
+        return path if path.is_file() else None
+    rows = []
+    for i, run in enumerate(sorted(clips["run"].unique())):
+        row = []
+        if real:
+            wave, rate = _decode(real[i % len(real)])
+            row.append(SpectrogramCell(f"real ({REAL_SPLIT} split)\n{real[i % len(real)].name}", wave, rate))
+        for _, c in _pick_cells(clips[clips["run"] == run], SPECTRO_CLIPS).iterrows():
+            wave, rate = _decode(out / "runs" / run / c["path"])
+            prime_s = float(c["prime_ms"]) / MS_PER_SECOND if float(c["prime_ms"]) > 0 else None
+            row.append(SpectrogramCell(f"{run}\n{c['checkpoint']}, prime {float(c['prime_ms']):g} ms", wave, rate, prime_s))
+        rows.append(row)
+    return spectrogram_grid(rows, path, columns=SPECTRO_CLIPS + (1 if real else 0))
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    from benchbox.score import decode
+
+    return decode(path)  # (T,), rate
+
+
+def _real_clips(data_dir: Path | None, k: int) -> list[Path]:
+    """The first ``k`` clips of the reference test split; none when the dataset is not at hand."""
+    from benchbox.data.dataset import load_dataset
+    from benchbox.errors import DataError
+
+    if data_dir is None:
+        return []
+    try:
+        return list(load_dataset(data_dir).clip_paths(REAL_SPLIT))[:k]
+    except DataError:
+        return []
+
+
+def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None) -> str:
+    """The text of ``report.md``: how it was made, leaderboard, answers, figures, versions."""
+    out, proto = ctx.out, ctx.proto
+    versions = json.loads((out / "versions.json").read_text()) if (out / "versions.json").is_file() else {}
+    lines = [f"# Study report: {proto.name}", "", proto.description, "",
+             "Reproduce with:", "", "```bash", ctx.command or f"benchbox run {ctx.protocol_path}", "```", "",
+             f"Dataset: `{proto.data.source}`; presets: {', '.join(proto.presets)}; "
+             f"{len(run_ids)} training runs; {len(clips)} scored clips.", ""]
+    board = out / "leaderboard.md"
+    if board.is_file():  # its own h1 is dropped: this page has one title
+        body = [ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")]
+        lines += ["## Leaderboard", "", *body, ""]
+    lines += answers_markdown(ans)
+    curves = [r for r in run_ids if (out / "runs" / r / "curves.png").is_file()]
+    if curves:
+        lines += ["## Loss curves", ""]
+        for r in curves:
+            lines += [f"**{r}**: NLL in bits / sample (train solid, val) and next-sample accuracy against step; "
+                      "dashed horizontal lines are baselines when the run logged them.", "", f"![loss curves of {r}](runs/{r}/curves.png)", ""]
+    if figure is not None:
+        lines += ["## Spectrograms", "",
+                  "One row per run: a real test clip (left), then the first clip of generated cells across checkpoints "
+                  "and primes. Frequency in kHz, time in s, colour in dBFS on one scale; the dashed line marks where "
+                  "the real prime ends and generation begins.", "", f"![spectrograms]({FIG_DIR}/{figure.name})", ""]
+    lines += ["## Versions", "", "```json", json.dumps(versions, indent=2), "```", ""]
+    return "\n".join(lines)
 
 
 def write_report(ctx) -> Path:
@@ -131,69 +180,69 @@ def write_report(ctx) -> Path:
     run_ids = [j.run_id for j in train_jobs(proto)]
     clips, groups = collect(out, run_ids)
     ans = study_answers(clips, groups, proto.score.embedders[0] if proto.score.embedders else None)
-    fig = spectrogram_figure(out, clips, out / FIG_DIR / "spectrograms.png")
-    versions = json.loads((out / "versions.json").read_text()) if (out / "versions.json").is_file() else {}
-    lines = [f"# Study report: {proto.name}", "", proto.description, "",
-             "Reproduce with:", "", "```bash", ctx.command or f"benchbox run {ctx.protocol_path}", "```", "",
-             f"Dataset: `{proto.data.source}`; presets: {', '.join(proto.presets)}; "
-             f"{len(run_ids)} training runs; {len(clips)} scored clips.", ""]
-    board = out / "leaderboard.md"
-    if board.is_file():
-        lines += ["## Leaderboard", "", board.read_text().strip(), ""]
-    lines += answers_markdown(ans)
-    lines += ["## Loss curves", ""] + [f"![{r}](runs/{r}/curves.png)" for r in run_ids if (out / "runs" / r / "curves.png").is_file()]
-    if fig is not None:
-        lines += ["", "## Spectrograms", "", f"![spectrograms]({FIG_DIR}/spectrograms.png)"]
-    lines += ["", "## Versions", "", "```json", json.dumps(versions, indent=2), "```", ""]
-    text = "\n".join(lines)
+    real = _real_clips(getattr(ctx, "data_dir", None), max(LISTEN_REAL_CLIPS, len(run_ids)))
+    fig = spectrogram_figure(out, clips, real, out / FIG_DIR / "spectrograms.png")
+    text = report_markdown(ctx, run_ids, clips, ans, fig)
     atomic_write_text(out / "report.md", text)
-    atomic_write_text(out / "report.html", _html(out, text, clips))
+    title = f"Study report: {proto.name}"
+    atomic_write_text(out / "report.html", render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS])))
     return out / "report.md"
 
 
-def _html(out: Path, markdown_text: str, clips: pd.DataFrame) -> str:
-    """A self-contained HTML version: headings, tables, images and a few clips inline."""
-    body: list[str] = []
-    table: list[str] = []
-    for line in markdown_text.splitlines() + [""]:
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        if table:
-            body.append(_html_table(table))
-            table = []
-        body.append(_html_line(out, line))
-    if not clips.empty:
-        body.append("<h2>Listen</h2>")
-        for _, row in clips.groupby(["run", "checkpoint", "prime_ms"]).head(1).head(LISTEN_CLIPS).iterrows():
-            wav = out / "runs" / row["run"] / row["path"]
-            if wav.is_file():
-                data = base64.b64encode(wav.read_bytes()).decode()
-                label = html.escape(f"{row['run']} {row['checkpoint']} prime {row['prime_ms']:g} ms")
-                body.append(f'<div>{label}<br><audio controls src="data:audio/wav;base64,{data}"></audio></div>')
-    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;line-height:1.4}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>report</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
+# ------------------------------------------------------------------------- HTML
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:1280px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
+          "table{border-collapse:collapse;font-size:12px;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 5px}"
+          "th{background:#f0f0f0}pre{background:#f6f6f6;padding:0.6em;overflow-x:auto;white-space:pre-wrap}"
+          "code{background:#f6f6f6;padding:0 2px}img{max-width:100%}audio{width:12em;height:2em;display:block}"
+          ".listen td{vertical-align:top;font-size:12px}")
 
 
-def _html_line(out: Path, line: str) -> str:
-    if line.startswith("![") and "](" in line:
-        src = out / line.split("](", 1)[1].rstrip(")")
-        if not src.is_file():
-            return ""
-        data = base64.b64encode(src.read_bytes()).decode()
-        return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
-    if line.startswith("#"):
-        level = len(line) - len(line.lstrip("#"))
-        return f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>"
-    return f"<p>{html.escape(line)}</p>" if line.strip() else ""
+def _markdown_renderer(root: Path):
+    """CommonMark + tables (markdown-it-py); images load from ``root`` and are inlined as data URIs."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+    def image(self, tokens, idx, options, env):
+        token = tokens[idx]
+        src = root / str(token.attrGet("src") or "")
+        if src.is_file():
+            token.attrSet("src", "data:image/png;base64," + base64.b64encode(src.read_bytes()).decode("ascii"))
+        return self.image(tokens, idx, options, env)
+
+    md.add_render_rule("image", image)
+    return md
 
 
-def _html_table(lines: list[str]) -> str:
-    rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")] for line in lines
-            if not set(line.replace("|", "").strip()) <= set("-: ")]
-    if not rows:
+def render_html(root: Path, markdown_text: str, *, title: str, listen: str = "") -> str:
+    """A self-contained page from the report's Markdown (markdown-it-py), plus the Listen section."""
+    body = _markdown_renderer(root).render(markdown_text)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body>{body}{listen}</body></html>")
+
+
+def listen_html(out: Path, clips: pd.DataFrame, real: list[Path]) -> str:
+    """One player per run x checkpoint x prime cell (its first clip), and a few real clips."""
+    if clips.empty:
         return ""
-    head = "".join(f"<th>{c}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    firsts = clips.sort_values([*CELL_COLUMNS, "path"]).groupby(CELL_COLUMNS, sort=True).head(1)
+    primes = sorted(firsts["prime_ms"].unique())
+    head = "".join(f"<th>prime {float(p):g} ms</th>" for p in primes)
+    rows = []
+    for (run, ckpt), part in firsts.groupby(["run", "checkpoint"], sort=True):
+        by_prime = {p: r for p, r in zip(part["prime_ms"], part["path"])}
+        cells = "".join(f"<td>{_player(out / 'runs' / run / by_prime[p], '')}</td>" if p in by_prime else "<td></td>" for p in primes)
+        rows.append(f"<tr><th>{html.escape(str(run))}<br>{html.escape(str(ckpt))}</th>{cells}</tr>")
+    real_html = "".join(f"<div>{_player(p, p.name)}</div>" for p in real)
+    note = (f"<p>Every cell: the first clip of each of the {len(firsts)} run x checkpoint x prime cells "
+            f"({clips['run'].nunique()} runs, every generator). Other clips of a cell are in its samples/ folder.</p>")
+    real_part = f"<h3>Real clips ({REAL_SPLIT} split)</h3>{real_html}" if real else ""
+    return f"<h2>Listen</h2>{note}<table class='listen'><thead><tr><th>run / checkpoint</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{real_part}"
+
+
+def _player(wav: Path, label: str) -> str:
+    if not wav.is_file():
+        return f"{html.escape(label)} (clip not on disk)"
+    data = base64.b64encode(wav.read_bytes()).decode("ascii")
+    return f'{html.escape(label)}<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio>'

@@ -1,10 +1,122 @@
+"""report.html: Markdown rendered by markdown-it-py, one h1, a title, every cell listenable."""
+
+import re
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
 import pandas as pd
+import pytest
+
+from benchbox.audio import write_wav
+from benchbox.report import listen_html, render_html, write_report
+from tests.browser import CHROMIUM, chromium_page, leftover_markdown, overflow_px
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED_REPORT = ROOT / "results" / "quickstart" / "report.md"
+SAMPLE = """# Study report: tiny
+
+Reproduce with:
+
+```bash
+benchbox run protocols/tiny.toml
+```
+
+Dataset: `synth`; **Useful samples overall**: 75%.
+
+## Leaderboard
+
+| # | run | fad |
+|---|---|---|
+| 1 | a<b | 3 [1, 4] |
+
+- a note
+- another
+
+![loss curves of r](runs/r/curves.png)
+
+```json
+{
+  "torch": "2.13.0"
+}
+```
+"""
 
 
-def test_report_html_renders_tables(tmp_path):
-    from benchbox.report import _html
+def _png(path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    text = "# Title\n\n| a | b |\n|---|---|\n| 1 | <x> |\n\nplain"
-    page = _html(tmp_path, text, pd.DataFrame())
-    assert "<table>" in page and "<th>a</th>" in page and "<td>&lt;x&gt;</td>" in page
-    assert "<h1>Title</h1>" in page and "http" not in page
+    fig = Figure(figsize=(1, 1), dpi=20)
+    FigureCanvasAgg(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def test_markdown_is_rendered_not_shown(tmp_path):
+    _png(tmp_path / "runs" / "r" / "curves.png")
+    page = render_html(tmp_path, SAMPLE, title="Study report: tiny")
+    assert "<title>Study report: tiny</title>" in page and page.count("<h1>") == 1
+    assert "<table>" in page and "<td>a&lt;b</td>" in page
+    assert "<strong>Useful samples overall</strong>" in page and "<code>synth</code>" in page
+    assert "<li>a note</li>" in page and "```" not in page and "**" not in page
+    assert page.count("<pre>") == 2 and '"torch": "2.13.0"' in page.replace("&quot;", '"')  # one block, not a paragraph per line
+    assert 'src="data:image/png;base64,' in page and "runs/r/curves.png" not in page.split("alt=")[0]
+    assert "http" not in page
+
+
+def _clips(tmp_path: Path) -> pd.DataFrame:
+    rows = []
+    for run in ("sashimi-tiny_mulaw_do0", "wavenet-tiny_mulaw_do0"):
+        for ckpt in ("best", "last"):
+            for prime in (0, 10, 20, 40):
+                for i in range(2):
+                    rel = f"samples/{ckpt}/prime{prime}/clip_{i:04d}.wav"
+                    write_wav(tmp_path / "runs" / run / rel, np.zeros(64, np.float32), 16000)
+                    rows.append({"run": run, "checkpoint": ckpt, "prime_ms": prime, "path": rel})
+    return pd.DataFrame(rows)
+
+
+def test_listen_covers_every_cell_and_says_so(tmp_path):
+    clips = _clips(tmp_path)
+    part = listen_html(tmp_path, clips, [])
+    assert part.count("<audio") == 2 * 2 * 4  # runs x checkpoints x primes, one clip each
+    assert "wavenet-tiny_mulaw_do0" in part and "16 run x checkpoint x prime cells" in part
+
+
+def committed_study(tmp_path: Path, name: str = "quickstart") -> SimpleNamespace:
+    """A copy of a committed study folder and a context to rewrite its report from its CSVs."""
+    from benchbox.protocol import load_protocol
+
+    out = tmp_path / name
+    shutil.copytree(ROOT / "results" / name, out, ignore=shutil.ignore_patterns("report.*"))
+    proto = load_protocol(out / "protocol.toml")
+    return SimpleNamespace(out=out, proto=proto, command=f"benchbox run protocols/{name}.toml", protocol_path=None, data_dir=None)
+
+
+@pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
+def test_report_has_one_title_and_leaderboard_without_h1(tmp_path):
+    ctx = committed_study(tmp_path)
+    write_report(ctx)
+    text = (ctx.out / "report.md").read_text()
+    assert text.count("\n# ") + text.startswith("# ") == 1 and "# benchbox leaderboard" not in text
+    page = (ctx.out / "report.html").read_text()
+    assert "<title>Study report: quickstart</title>" in page and page.count("<h1>") == 1
+
+
+@pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+def test_report_renders_without_markdown_in_chromium(tmp_path):
+    ctx = committed_study(tmp_path)
+    write_report(ctx)
+    with chromium_page() as page:
+        page.goto((ctx.out / "report.html").as_uri())
+        rendered = page.inner_text("body")
+        assert leftover_markdown(rendered) == [], leftover_markdown(rendered)[:5]
+        assert page.title() == "Study report: quickstart" and page.locator("h1").count() == 1
+        assert page.locator("table").count() >= 5 and page.locator("pre").count() == 2
+        assert overflow_px(page) <= 0  # fits a 1366 px window
+        assert page.errors == []
+    assert re.search(r"\d+\.\d% \[", rendered)

@@ -39,7 +39,7 @@ REAL_SPLIT = "test"
 
 SPEC_FFT_SAMPLES = 512
 SPEC_HOP_SAMPLES = 128
-SPEC_FLOOR_DB = -80.0
+SPEC_FLOOR_DB = -80.0  # dBFS at the darkest colour (page.html's colour bar says the same)
 SPEC_MAX_FRAMES = 1200  # long clips are decimated to about this many columns
 # Dark-to-bright ramp, evenly spaced stops (after matplotlib's "magma").
 SPEC_RAMP_RGB = ((0, 0, 4), (28, 16, 68), (79, 18, 123), (129, 37, 129), (181, 54, 122), (229, 80, 100), (251, 135, 97), (254, 194, 135), (252, 253, 191))
@@ -216,7 +216,9 @@ def wav_bytes(path: str | Path) -> bytes:
 
 
 def spectrogram_png(path: str | Path) -> bytes:
-    """A log-magnitude spectrogram image (low frequencies at the bottom), PNG bytes."""
+    """A log-magnitude spectrogram image, PNG bytes: 0 Hz at the bottom to Nyquist at the top, the
+    whole clip left to right, colour from ``SPEC_FLOOR_DB`` dBFS (dark) to 0 dBFS (bright) on one
+    fixed scale, so a quiet clip looks quiet. The review page draws the kHz / s axes and the colour bar."""
     data, _ = read_audio(path)  # (T, channels)
     mono = data.mean(axis=1)  # (T,)
     if len(mono) < SPEC_FFT_SAMPLES:
@@ -226,8 +228,8 @@ def spectrogram_png(path: str | Path) -> bytes:
     frames = np.stack([mono[s : s + SPEC_FFT_SAMPLES] for s in starts])  # (W, SPEC_FFT_SAMPLES)
     window = np.hanning(SPEC_FFT_SAMPLES).astype(np.float32)
     mag = np.abs(np.fft.rfft(frames * window, axis=1))  # (W, F)
-    db = 20.0 * np.log10(np.maximum(mag, 1e-8))  # (W, F)
-    db = np.clip(db - db.max(), SPEC_FLOOR_DB, 0.0)  # (W, F), 0 dB at the loudest bin
+    full_scale = SPEC_FFT_SAMPLES / 4.0  # a full-scale sine through the Hann window peaks here
+    db = np.clip(20.0 * np.log10(np.maximum(mag / full_scale, 1e-8)), SPEC_FLOOR_DB, 0.0)  # (W, F) dBFS, one scale for every clip
     level = (db.T[::-1] - SPEC_FLOOR_DB) / -SPEC_FLOOR_DB  # (F, W) in [0, 1], low frequencies last
     return _png_rgb(_colour(level))
 

@@ -76,3 +76,23 @@ def test_spectrogram_png(tmp_path):
     width = int.from_bytes(png[16:20], "big")
     height = int.from_bytes(png[20:24], "big")
     assert (width, height) == (1, 257)
+
+
+def test_spectrogram_is_on_a_fixed_dbfs_scale(tmp_path):
+    """A full-scale sine reaches the brightest colour; the same sine 40 dB down does not (no per-clip normalising)."""
+    import zlib
+
+    from benchbox.review.clips import SPEC_RAMP_RGB
+
+    t = np.arange(4096) / 16_000
+    brightest = []
+    for gain in (1.0, 0.01):
+        path = tmp_path / f"s{gain}.wav"
+        write_wav(path, (gain * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))
+        png = spectrogram_png(path)
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        start = png.index(b"IDAT") + 4
+        raw = zlib.decompress(png[start : start + int.from_bytes(png[start - 8 : start - 4], "big")])
+        pixels = np.frombuffer(raw, np.uint8).reshape(height, 1 + 3 * width)[:, 1:]
+        brightest.append(int(pixels.reshape(-1, 3).sum(axis=1).max()))
+    assert brightest[0] >= sum(SPEC_RAMP_RGB[-1]) - 3 and brightest[1] < brightest[0] - 100

@@ -100,3 +100,21 @@ def test_keyboard_review_plays_tags_and_resumes(fake_run, browser_page):
     assert rows["reasons"].tolist() == [[], ["silent"], []]
     assert rows["note"].tolist() == ["", "only hiss", ""]
     assert [session.store.opaque_id(s) for s in rows["sha256"]] == session.ids[:3]
+
+
+def test_narrow_window_header_fits_and_spectrogram_has_axes(fake_run, browser_page):
+    page, errors = browser_page
+    server = serve(open_session(fake_run, rater="a-rater-with-a-long-name", seed=1))
+    try:
+        page.set_viewport_size({"width": 420, "height": 800})
+        page.goto(server.url)
+        _wait_clip(page, 1)
+        page.wait_for_function("() => document.querySelectorAll('#taxis span').length > 1")
+        header = page.evaluate("() => { const h = document.querySelector('header'); return [h.scrollWidth, h.clientWidth]; }")
+        assert header[0] <= header[1] and page.evaluate("() => document.documentElement.scrollWidth") <= 420
+        freqs = page.eval_on_selector_all("#faxis span", "s => s.map(e => e.textContent)")
+        times = page.eval_on_selector_all("#taxis span", "s => s.map(e => e.textContent)")
+        assert freqs[0] == "0 kHz" and freqs[-1] == "8 kHz" and times[0] == "0 s" and all(t.endswith(" s") for t in times)
+        assert "dBFS" in page.inner_text(".legend") and errors == []
+    finally:
+        server.stop()

@@ -1,0 +1,50 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) through Playwright, for page tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000
+DESKTOP = {"width": 1366, "height": 768}
+
+# Markdown that a renderer would have consumed: fences, emphasis, table rules, image syntax.
+MARKDOWN_MARKERS = ("```", "**", "|---", "| ---", "![", "](")
+
+
+@contextlib.contextmanager
+def chromium_page(viewport: dict | None = None) -> Iterator:
+    """A page in a fresh headless Chromium; page errors are collected in ``page.errors``."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport or DESKTOP)
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.errors = errors
+            yield page
+        finally:
+            browser.close()
+
+
+def overflow_px(page) -> int:
+    """How far the page is wider than its window (0 = it fits, no horizontal scroll)."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def leftover_markdown(text: str) -> list[str]:
+    """Lines of rendered text that still show Markdown syntax (markers above, or '- '/'# ' openers)."""
+    bad = []
+    for line in text.splitlines():
+        s = line.strip()
+        if any(m in s for m in MARKDOWN_MARKERS) or s.startswith(("- ", "# ", "## ", "### ")) or s.count("`") >= 2:
+            bad.append(s)
+    return bad
