@@ -120,15 +120,15 @@ def _synthetic_waves(kind: str, n_samples: int) -> list[np.ndarray]:
     return [rng.normal(0.0, sigma, n_samples).astype(np.float32) for _ in range(REFERENCE_CLIPS)]
 
 
-def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress) -> pd.DataFrame:
+def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress, weights: str | None = None) -> pd.DataFrame:
     """Score a reference-row folder once; reuse its scores while the inputs are unchanged."""
     info_path = folder / SCORES_DIR / "scores.json"
-    wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
+    wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights}
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         if all(info.get(k) == v for k, v in wanted.items()):
             return pd.read_csv(folder / SCORES_DIR / "groups.csv", keep_default_na=False, na_values=[""])
-    return score_run(folder, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, progress=progress).groups
+    return score_run(folder, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, progress=progress, weights=weights).groups
 
 
 def find_synth(results_dir: Path, exclude: Path) -> Path | None:
@@ -145,8 +145,11 @@ def find_synth(results_dir: Path, exclude: Path) -> Path | None:
     return None
 
 
-def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress) -> tuple[list[dict], list[str]]:
-    """Noise, silence and (when available) synth rows scored against ``reference``."""
+def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress, weights: str | None = None) -> tuple[list[dict], list[str]]:
+    """Noise, silence and (when available) synth rows scored against ``reference``.
+
+    ``weights`` are the VGGish weights the runs were scored with (their scores.json).
+    """
     ds = load_dataset(reference)
     base = _reference_dir(out, reference)
     rows, notes = [], []
@@ -165,7 +168,7 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
     for kind in ("noise", "silence"):
         _write_clips(base / kind, _synthetic_waves(kind, ds.clip_samples), ds.sample_rate_hz)
     for kind in kinds:
-        groups = _score_cached(base / kind, reference, embedders, bootstrap, seed, progress)
+        groups = _score_cached(base / kind, reference, embedders, bootstrap, seed, progress, weights)
         row = groups[groups["kind"] == "generated"].iloc[0].to_dict()
         row.update({"kind": kind, "run": f"reference: {reference.name}", "group": kind, "_media_root": str(base / kind)})
         row.update({c: "" for c in GROUP_COLUMNS})
@@ -213,7 +216,7 @@ def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: 
             val = load_dataset(ref_path).clip_paths(FLOOR_SPLIT)[:PLAYERS_PER_ROW]
             extra, ref_notes = reference_rows(
                 ref_path, out=out, embedders=list(s.info.get("embedders", [])), bootstrap=int(s.info.get("bootstrap", 0)),
-                seed=int(s.info.get("seed", 0)), synth=synth, progress=progress,
+                seed=int(s.info.get("seed", 0)), synth=synth, progress=progress, weights=s.info.get("weights"),
             )  # fmt: skip
         except DataError as e:  # the reference moved or broke since scoring: keep the floor, note the rest
             val, extra, ref_notes = [], [], [f"noise/silence/synth rows for {ref_path} omitted: {e.message}"]

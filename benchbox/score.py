@@ -44,6 +44,7 @@ SCORES_FORMAT = 1
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
+WEIGHTS_EMBEDDER = "vggish"  # the one embedder whose weights the user supplies (--weights)
 CACHE_ENV = "BENCHBOX_CACHE"
 MIN_SET_CLIPS = 2
 
@@ -160,13 +161,17 @@ def detect_clips(table: pd.DataFrame, config: DetectorConfig, progress: Progress
 # ------------------------------------------------------------------- embeddings
 
 
-def embed_sets(paths: dict[str, list[Path]], embedder: str, cache_dir: Path, progress: Progress) -> dict[str, np.ndarray]:
-    """Embed every named list of files at once; return pooled (N, D) arrays per name."""
+def embed_sets(paths: dict[str, list[Path]], embedder: str, cache_dir: Path, progress: Progress, weights: Path | None = None) -> dict[str, np.ndarray]:
+    """Embed every named list of files at once; return pooled (N, D) arrays per name.
+
+    ``weights`` (a file, or a folder holding the default file name) goes to the
+    ``vggish`` embedder only; the others ship their weights.
+    """
     from benchbox.metrics.embedders import embed_files
     from benchbox.metrics.fad import pool_clips
 
     flat = [p for name in paths for p in paths[name]]
-    per_clip = embed_files(flat, embedder, cache_dir=cache_dir, progress=progress)
+    per_clip = embed_files(flat, embedder, cache_dir=cache_dir, progress=progress, weights=weights if embedder == WEIGHTS_EMBEDDER else None)
     pooled = pool_clips(per_clip) if flat else np.zeros((0, 0))  # (N, D)
     out, start = {}, 0
     for name, items in paths.items():
@@ -286,13 +291,13 @@ def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> dict:
     return row
 
 
-def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress) -> list[str]:
+def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress, weights: Path | None = None) -> list[str]:
     """Fill ``fad/kad/diversity`` of every group row and the floor row (the last row)."""
     warnings: list[str] = []
     for emb_name in embedders:
         named = {f"g{i}": [Path(p) for p in g[g["nan/flag"] == 0]["abs_path"]] for i, (_, g) in enumerate(groups)}
         named.update(sets)
-        pooled = embed_sets(named, emb_name, cache_dir_of(config), progress)
+        pooled = embed_sets(named, emb_name, cache_dir_of(config), progress, weights)
         ref = pooled[REFERENCE_SPLIT]
         for i, row in enumerate(rows[:-1]):
             progress(f"distances {emb_name}", i + 1, len(rows))
@@ -319,11 +324,19 @@ def score_run(
     seed: int = 0,
     config: ScoreConfig | None = None,
     progress: Progress | None = None,
+    weights: str | Path | None = None,
 ) -> ScoreResult:
-    """Score every clip of a run or folder against a reference dataset; write ``scores/``."""
+    """Score every clip of a run or folder against a reference dataset; write ``scores/``.
+
+    ``weights``: the VGGish weights (``vggish-10086976.pth`` or its folder) when
+    ``embedders`` holds ``vggish``; MetricError when given without it.
+    """
     config, progress, embedders = config or ScoreConfig(), progress or no_progress, tuple(embedders)
     if bootstrap < 0:
         raise MetricError(f"--bootstrap must be >= 0, got {bootstrap}", hint="use 0 for no CIs, or e.g. 1000")
+    weights = Path(weights).expanduser() if weights else None
+    if weights is not None and WEIGHTS_EMBEDDER not in embedders:
+        raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
     root, table, is_run = collect_clips(path)
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)
@@ -339,9 +352,9 @@ def score_run(
         rows.append(_floor_row(sets[FLOOR_SPLIT], config.detectors, run))
     warnings = [f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else []
     if embedders:
-        warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress)
+        warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
-    _write(result, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config)
+    _write(result, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights)
     return result
 
 
@@ -360,10 +373,12 @@ def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
     return groups[first + distances + rates + rest]
 
 
-def _write(result: ScoreResult, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig) -> None:
+def _write(result: ScoreResult, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None) -> None:
     atomic_write_csv(result.out / "clips.csv", result.clips)
     atomic_write_csv(result.out / "groups.csv", result.groups)
     inputs = {"path": str(root), "reference": str(reference) if reference else "", "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
+    if weights is not None:
+        inputs["weights"] = str(weights)
     atomic_write_json(
         result.out / "scores.json",
         {

@@ -19,6 +19,7 @@ def score_cmd(
     reference: Annotated[Path | None, typer.Option("--reference", help="Reference dataset folder; default: data.path in the run's config.toml.")] = None,
     embedder: EmbedderOpt = "aisfx,mel",
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD 95% CIs; 0 = no CIs.")] = 1000,
+    weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it (default $BENCHBOX_WEIGHTS_DIR, else ~/.cache/benchbox/weights).")] = None,
     seed: SeedOpt = 0,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
     overrides: SetOpt = None,
@@ -31,7 +32,7 @@ def score_cmd(
     score_config = load_score_config(config, overrides)
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
     with rich_progress(enabled=not quiet and not as_json) as progress:
-        result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress)
+        result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights)
     for line in result.warnings:
         err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     if as_json:

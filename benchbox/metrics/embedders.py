@@ -117,7 +117,7 @@ class MelEmbedder(Embedder):
 
     name = "mel"
     sample_rate_hz = MEL_RATE_HZ
-    min_samples = MEL_WINDOW_SAMPLES
+    min_samples = MEL_FFT_SIZE  # torch.stft (center=False) needs one full FFT frame; shorter clips are zero-padded
     dim = 2 * MEL_BANDS
     version = "1"
     batch_size = 256

@@ -40,7 +40,8 @@ import scipy.linalg
 from benchbox.errors import MetricError
 
 MIN_CLIPS = 2
-NEGATIVE_CLAMP_REL = 1e-9  # |negative FAD| below this fraction of the scale is rounding
+ROUNDING_REL = float(np.sqrt(np.finfo(np.float64).eps))  # ~1.5e-8: error of sqrt(eigenvalue) per eigenvalue
+MAGNITUDE_ULPS = 64  # rounding allowed on terms that should all be 0, in eps x the rows' squared norm
 PSD_REL_TOL = 1e-6  # eigenvalues below -tol * max are a genuinely non-PSD covariance
 DEFAULT_RESAMPLES = 1000
 DEFAULT_LEVEL = 0.95
@@ -142,12 +143,22 @@ class RunningStats:
         return self.mean, self._m2 / (self.n - 1)
 
 
-def _finish(mean_sq: float, trace1: float, trace2: float, trace_sqrt: float) -> float:
-    """Combine the four terms; clamp rounding negatives to 0, refuse real ones."""
+def _finish(mean_sq: float, trace1: float, trace2: float, trace_sqrt: float, terms: int = 1, magnitude: float = 0.0) -> float:
+    """Combine the four terms; clamp rounding negatives to 0, refuse real ones.
+
+    ``trace_sqrt`` sums the square roots of ``terms`` eigenvalues. An eigenvalue that
+    should be 0 comes out of ``eigvalsh`` as +-eps * (largest), so its square root adds
+    up to sqrt(eps) * scale: two identical sets (or a bootstrap resample that draws the
+    same multiset twice) can land at -1e-8 * scale per term. Negatives within
+    ``ROUNDING_REL * terms * scale`` are that rounding and return 0.0; larger ones mean
+    the inputs were not covariances, and raise MetricError. ``magnitude`` is the largest
+    squared norm of the (shifted) rows the terms came from: when every term should be 0
+    (one row drawn N times), their rounding is a few eps * magnitude, so that much is allowed too.
+    """
     value = mean_sq + trace1 + trace2 - 2.0 * trace_sqrt
-    scale = mean_sq + trace1 + trace2
+    scale = abs(mean_sq) + abs(trace1) + abs(trace2)
     if value < 0.0:
-        if value >= -NEGATIVE_CLAMP_REL * max(scale, 1.0):
+        if value >= -(ROUNDING_REL * max(terms, 1) * scale + MAGNITUDE_ULPS * np.finfo(np.float64).eps * magnitude):
             return 0.0
         raise MetricError(f"Fréchet distance came out negative ({value:.3g} at scale {scale:.3g})", hint="the covariances are not valid; check the embeddings for duplicates or overflow")
     return float(value)
@@ -194,7 +205,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     else:
         trace_sqrt = _psd_sqrt_trace(sigma1, sigma2)
     mean_sq = float(np.sum((mu1 - mu2) ** 2))
-    return _finish(mean_sq, float(np.trace(sigma1)), float(np.trace(sigma2)), trace_sqrt)
+    return _finish(mean_sq, float(np.trace(sigma1)), float(np.trace(sigma2)), trace_sqrt, terms=dim)
 
 
 def _factor(emb: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -219,7 +230,7 @@ def _fad_factored(f1: tuple, f2: tuple) -> float:
     cross = l1.T @ l2  # (K1, K2)
     gram = cross @ cross.T if cross.shape[0] <= cross.shape[1] else cross.T @ cross  # (K, K)
     trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None)).sum())
-    return _finish(float(np.sum((mu1 - mu2) ** 2)), tr1, tr2, trace_sqrt)
+    return _finish(float(np.sum((mu1 - mu2) ** 2)), tr1, tr2, trace_sqrt, terms=gram.shape[0])
 
 
 def fad(a: np.ndarray, b: np.ndarray) -> float:
@@ -335,6 +346,7 @@ def _bootstrap_fad_gram(a: np.ndarray, b: np.ndarray, counts_a: np.ndarray, coun
     centre = np.concatenate([a, b]).mean(axis=0)  # FAD is shift-invariant; centring keeps digits
     a, b = a - centre, b - centre
     g_aa, g_bb, g_ab = a @ a.T, b @ b.T, a @ b.T  # (N1, N1), (N2, N2), (N1, N2)
+    magnitude = float(max(np.diagonal(g_aa).max(), np.diagonal(g_bb).max())) * max(a.shape[0], b.shape[0])
     out = np.empty(counts_a.shape[0])  # (R,)
     for r, (wa, wb) in enumerate(zip(counts_a, counts_b)):
         ia, ib = np.flatnonzero(wa), np.flatnonzero(wb)
@@ -349,7 +361,7 @@ def _bootstrap_fad_gram(a: np.ndarray, b: np.ndarray, counts_a: np.ndarray, coun
         gram = cross @ cross.T if cross.shape[0] <= cross.shape[1] else cross.T @ cross
         nuclear = float(np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None)).sum())
         trace_sqrt = nuclear / math.sqrt((na - 1.0) * (nb - 1.0))
-        out[r] = _finish(mu_aa + mu_bb - 2.0 * mu_ab, trace_a, trace_b, trace_sqrt)
+        out[r] = _finish(mu_aa + mu_bb - 2.0 * mu_ab, trace_a, trace_b, trace_sqrt, terms=gram.shape[0], magnitude=magnitude)
     return out
 
 

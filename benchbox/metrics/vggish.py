@@ -97,7 +97,7 @@ def resolve_weights(weights: str | Path | None) -> tuple[Path, Path | None]:
     path = Path(weights).expanduser() if weights is not None else DEFAULT_WEIGHTS_DIR
     net_path = path / VGGISH_WEIGHTS_NAME if path.is_dir() or weights is None else path
     if not net_path.is_file():
-        raise MetricError(f"VGGish weights not found: {net_path}", hint=f"download {VGGISH_WEIGHTS_URL} and pass its path as weights (CLI: --weights PATH)")
+        raise MetricError(f"VGGish weights not found: {net_path}", hint=f"download {VGGISH_WEIGHTS_URL} and pass it: benchbox score RUN --embedder vggish --weights PATH")
     pca = sorted(net_path.parent.glob(VGGISH_PCA_GLOB))
     return net_path, (pca[0] if pca else None)
 

@@ -50,3 +50,34 @@ def test_score_unknown_detector_key_is_one_line_error(tmp_path, rng):
     assert result.exit_code == 1
     assert "error: unknown config key 'detectors.dc_thresh'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_score_weights_option_reaches_the_vggish_embedder(tmp_path, rng, monkeypatch):
+    """README and the vggish hint promise --weights: the path given is the one VGGish loads."""
+    import numpy as np
+
+    from benchbox.metrics import vggish as V
+
+    run, _ = _run(tmp_path, rng)
+    missing = tmp_path / "nowhere" / "my-vggish.pth"
+    base = ["score", str(run), "--embedder", "vggish", "--bootstrap", "0", "--quiet", "--set", f"cache_dir={tmp_path / 'cache'}"]
+    result = runner.invoke(app, [*base, "--weights", str(missing)])
+    assert result.exit_code == 1 and f"error: VGGish weights not found: {missing}" in result.output
+    assert "--weights PATH" in result.output  # the hint names an option that exists
+
+    weights = tmp_path / "my-vggish.pth"
+    weights.write_bytes(b"not used: load is stubbed")
+    loaded = []
+    monkeypatch.setattr(V.VGGishEmbedder, "load", lambda self: (loaded.append(self.weights_path), setattr(self, "_loaded", True)))
+    monkeypatch.setattr(V.VGGishEmbedder, "_forward", lambda self, batch: np.stack([[batch[:, :128].mean(0)]] * len(batch)) + batch[:, None, :128])
+    result = runner.invoke(app, [*base, "--weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    assert loaded == [weights]
+    assert json.loads((run / "scores" / "scores.json").read_text())["weights"] == str(weights)
+
+
+def test_score_weights_without_vggish_is_one_line_error(tmp_path, rng):
+    run, _ = _run(tmp_path, rng)
+    result = runner.invoke(app, ["score", str(run), "--embedder", "mel", "--weights", str(tmp_path / "w.pth")])
+    assert result.exit_code == 1
+    assert "error: --weights is for the vggish embedder" in result.output and "--embedder mel,vggish" in result.output
