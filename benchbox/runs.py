@@ -13,8 +13,11 @@ import io
 import json
 import os
 import platform
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ import numpy as np
 
 HASH_CHUNK_BYTES = 1 << 20
 FILE_MODE = 0o644
+DIR_MODE = 0o755
+STAGING_PREFIX = ".staging-"  # a folder being built; never read as a result
+ASIDE_SUFFIX = ".replaced"  # the previous version during the two-rename swap
 
 
 @contextlib.contextmanager
@@ -44,6 +50,59 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Build a multi-file output in an empty folder beside ``target``; publish it whole.
+
+    On success the staging folder replaces ``target`` (the old version is moved aside,
+    the new one renamed in, the old one deleted, with SIGINT/SIGTERM held back for the
+    two renames). On any error or interrupt the staging folder is deleted and ``target``
+    is byte-identical to before. :func:`recover_dir` undoes a swap that a hard kill
+    stopped between its two renames.
+    """
+    target = Path(target)
+    recover_dir(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}.", dir=target.parent))
+    os.chmod(staging, DIR_MODE)
+    try:
+        yield staging
+        aside = target.with_name(f".{target.name}{ASIDE_SUFFIX}")
+        with _signals_held():
+            if target.exists():
+                os.replace(target, aside)
+            os.replace(staging, target)
+        shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover_dir(target: str | os.PathLike) -> None:
+    """Put back ``target`` when a killed :func:`staged_dir` swap left only its old version aside."""
+    target = Path(target)
+    aside = target.with_name(f".{target.name}{ASIDE_SUFFIX}")
+    if aside.is_dir():
+        if target.exists():
+            shutil.rmtree(aside, ignore_errors=True)  # the swap finished; only the cleanup was lost
+        else:
+            os.replace(aside, target)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM for a few system calls (main thread only; a no-op elsewhere)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

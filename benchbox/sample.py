@@ -15,6 +15,8 @@ import contextlib
 import ctypes
 import gc
 import math
+import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from benchbox.config import from_dict, load_toml
 from benchbox.data.dataset import Dataset, load_dataset
 from benchbox.errors import ConfigError, DataError
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_csv, write_run_info
+from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
 from benchbox.distributed import resolve_device
 from benchbox.train import CONFIG_NAME, TrainConfig, derive_seed
 
@@ -263,8 +265,8 @@ def _plan(run_dir: Path, cfg: GenerateConfig) -> _Plan:
     return _Plan(run_dir, cfg, train_cfg, ds, models, primes, length, test_ids, test_codes)
 
 
-def _cell_rows(plan: _Plan, name: str, ms: int, progress: Progress, done: int, total: int) -> list[dict]:
-    """Generate and write one checkpoint x prime cell; return its manifest rows."""
+def _cell_rows(plan: _Plan, stage: Path, name: str, ms: int, progress: Progress, done: int, total: int) -> list[dict]:
+    """Generate one checkpoint x prime cell into the staging copy of samples/; return its manifest rows."""
     cfg, model, meta = plan.cfg, *plan.models[name]
     p, scheme = plan.primes[ms], plan.train_cfg.data.quantisation
     device = next(model.parameters()).device
@@ -285,7 +287,7 @@ def _cell_rows(plan: _Plan, name: str, ms: int, progress: Progress, done: int, t
         for j, clip in enumerate(codes):
             i = s + j
             rel = Path(SAMPLES_DIR) / name / f"prime{ms}" / f"clip_{i:04d}.wav"
-            write_wav(plan.run_dir / rel, decode(clip, scheme).numpy(), plan.dataset.sample_rate_hz)
+            write_wav(stage / rel.relative_to(SAMPLES_DIR), decode(clip, scheme).numpy(), plan.dataset.sample_rate_hz)
             rows.append(_row(plan, meta, rel, name, ms, i, sources[i], seconds, float(lp_sum[j]), float(lp_mean[j])))
         done += len(codes)
         progress("generate", done, total, cell=f"{name}/prime{ms}", **{"samples/s": round((plan.length - p) / max(seconds, 1e-9))})
@@ -317,28 +319,38 @@ def generate_run(
     seed: int = 0,
     device: str = "auto",
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``n`` clips per checkpoint x prime cell under RUN_DIR/samples; return the manifest path.
 
     All inputs are checked before anything is written. Rows of cells not regenerated
     this time are kept in the manifest; a regenerated cell replaces its rows and clips.
+    samples/ is built in a staging folder and replaces the old one whole when every
+    cell is done, so an interrupt or error leaves it (clips and manifest) as it was.
+    Replacing clips that ``scores/clips.csv`` lists needs ``overwrite=True``
+    (ConfigError otherwise): their scores would then describe audio that is gone.
     """
     run_dir = Path(run_dir)
     cfg = GenerateConfig(parse_names(checkpoints), parse_prime_ms(prime_ms), int(n), float(seconds), float(temperature), float(top_p), int(batch), int(seed), device)
     if not (math.isfinite(cfg.seconds) and cfg.seconds > 0):
         raise ConfigError(f"--seconds must be > 0, got {cfg.seconds}", hint="e.g. --seconds 0.512")
     plan = _plan(run_dir, cfg)
+    samples = run_dir / SAMPLES_DIR
+    manifest = samples / MANIFEST_NAME
+    kept = _kept_rows(manifest, cfg)
+    if not overwrite:
+        _refuse_replacing_scored(run_dir, manifest, kept)
     progress = progress or no_progress
     rows: list[dict] = []
     total = cfg.n * len(cfg.checkpoints) * len(cfg.prime_ms)
-    for name in cfg.checkpoints:
-        for ms in cfg.prime_ms:
-            rows += _cell_rows(plan, name, ms, progress, len(rows), total)
-            _remove_stale_clips(run_dir / SAMPLES_DIR / name / f"prime{ms}", cfg.n)
-    manifest = run_dir / SAMPLES_DIR / MANIFEST_NAME
-    frame = pd.concat([_kept_rows(manifest, cfg), pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
-    atomic_write_csv(manifest, frame)
-    write_run_info(run_dir / SAMPLES_DIR, {"run": str(run_dir), **_config_dict(cfg)}, name=GENERATE_CONFIG_NAME)
+    with staged_dir(samples) as stage:
+        _link_kept(samples, stage, kept)
+        for name in cfg.checkpoints:
+            for ms in cfg.prime_ms:
+                rows += _cell_rows(plan, stage, name, ms, progress, len(rows), total)
+        frame = pd.concat([kept, pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
+        atomic_write_csv(stage / MANIFEST_NAME, frame)
+        write_run_info(stage, {"run": str(run_dir), **_config_dict(cfg)}, name=GENERATE_CONFIG_NAME)
     return manifest
 
 
@@ -361,9 +373,33 @@ def _kept_rows(manifest: Path, cfg: GenerateConfig) -> pd.DataFrame:
     return old[~regenerated]
 
 
-def _remove_stale_clips(folder: Path, n: int) -> None:
-    """Delete clips past index n-1 left by an earlier, larger run of the same cell."""
-    for path in folder.glob("clip_*.wav"):
-        index = path.stem.removeprefix("clip_")
-        if index.isdigit() and int(index) >= n:
-            path.unlink()
+def _refuse_replacing_scored(run_dir: Path, manifest: Path, kept: pd.DataFrame) -> None:
+    """ConfigError when clips about to be replaced or deleted are listed in scores/clips.csv."""
+    scores = run_dir / "scores" / "clips.csv"
+    if not scores.is_file() or not manifest.is_file():
+        return
+    try:
+        scored = set(pd.read_csv(scores, usecols=["path"])["path"].astype(str))
+        listed = set(pd.read_csv(manifest, usecols=["path"])["path"].astype(str))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return  # unreadable scores describe nothing that could be lost
+    lost = sorted((listed - set(kept["path"].astype(str))) & scored)
+    if lost:
+        raise ConfigError(
+            f"{len(lost)} scored clip(s) would be replaced or deleted (first: {lost[0]}); scores/ describes them",
+            hint="pass --overwrite to regenerate them anyway (then re-run `benchbox score`), or generate other checkpoint/prime cells",
+        )
+
+
+def _link_kept(samples: Path, stage: Path, kept: pd.DataFrame) -> None:
+    """Hard-link (or copy) the clips of cells not regenerated into the staging folder."""
+    for rel in kept["path"].astype(str):
+        src = samples.parent / rel
+        if not src.is_file():
+            continue
+        dst = stage / Path(rel).relative_to(SAMPLES_DIR)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system: copy
+            shutil.copy2(src, dst)

@@ -28,12 +28,12 @@ import pandas as pd
 import soundfile as sf
 
 from benchbox import config as cfg
-from benchbox.audio import list_audio_files
+from benchbox.audio import list_audio_files, read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
 from benchbox.metrics.artifacts import DETECTORS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, write_run_info
+from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, staged_dir, write_run_info
 from benchbox.stats import wilson_interval
 
 GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
@@ -98,7 +98,7 @@ def collect_clips(path: str | Path) -> tuple[Path, pd.DataFrame, bool]:
                 table[col] = ""
         is_run = True
     else:
-        files = [p for p in list_audio_files(root) if SCORES_DIR not in p.relative_to(root).parts[:1]]
+        files = [p for p in list_audio_files(root) if not _is_output(p.relative_to(root))]
         table = pd.DataFrame({"path": [p.relative_to(root).as_posix() for p in files]})
         table["generator"] = root.resolve().name
         for col in GROUP_COLUMNS[1:]:
@@ -108,6 +108,11 @@ def collect_clips(path: str | Path) -> tuple[Path, pd.DataFrame, bool]:
         raise DataError(f"no clips to score under {root}", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
     table["abs_path"] = [root / str(p) for p in table["path"]]
     return root, table, is_run
+
+
+def _is_output(rel: Path) -> bool:
+    """scores/ itself, and any hidden folder (a staging folder being built), hold no clips to score."""
+    return rel.parts[0] == SCORES_DIR or any(part.startswith(".") for part in rel.parts[:-1])
 
 
 def resolve_reference(root: Path, reference: str | Path | None, is_run: bool) -> Path | None:
@@ -126,14 +131,12 @@ def resolve_reference(root: Path, reference: str | Path | None, is_run: bool) ->
 
 
 def decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode to mono (T,) float32 at the native rate; NaN/inf are kept (the nan detector reports them)."""
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (T, channels)
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise AudioError(f"{path}: cannot decode audio ({reason})", hint="re-generate the clip or delete it") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: no audio frames", hint="re-generate the clip or delete it")
+    """Decode to mono (T,) float32 at the native rate; NaN/inf are kept (the nan detector reports them).
+
+    Goes through :func:`benchbox.audio.read_audio`, so a lying header is an AudioError
+    (the clip is skipped with that reason) and memory follows the real data.
+    """
+    data, rate = read_audio(path, finite=False)  # (T, channels)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (T,)
     return mono, int(rate)
 
@@ -342,9 +345,9 @@ def score_run(
     sets = _reference(ref_path, embedders)
     out = root / SCORES_DIR
     clips, skipped = detect_clips(table, config.detectors, progress)
-    atomic_write_csv(out / "skipped.csv", skipped)
     if clips.empty:
-        raise DataError(f"none of the {len(table)} clips under {root} could be decoded", hint=f"see {out / 'skipped.csv'} for the reasons")
+        first = f" (first: {skipped['path'].iloc[0]}: {skipped['reason'].iloc[0]})" if len(skipped) else ""
+        raise DataError(f"none of the {len(table)} clips under {root} could be decoded{first}", hint="re-generate the clips; the earlier scores/ is unchanged")
     run = root.resolve().name
     groups = split_groups(clips)
     rows = [_group_row(values, g, run) for values, g in groups]
@@ -354,7 +357,8 @@ def score_run(
     if embedders:
         warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
-    _write(result, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights)
+    with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
+        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights)
     return result
 
 
@@ -373,14 +377,16 @@ def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
     return groups[first + distances + rates + rest]
 
 
-def _write(result: ScoreResult, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None) -> None:
-    atomic_write_csv(result.out / "clips.csv", result.clips)
-    atomic_write_csv(result.out / "groups.csv", result.groups)
+def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None) -> None:
+    """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it)."""
+    atomic_write_csv(folder / "skipped.csv", result.skipped)
+    atomic_write_csv(folder / "clips.csv", result.clips)
+    atomic_write_csv(folder / "groups.csv", result.groups)
     inputs = {"path": str(root), "reference": str(reference) if reference else "", "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
     if weights is not None:
         inputs["weights"] = str(weights)
     atomic_write_json(
-        result.out / "scores.json",
+        folder / "scores.json",
         {
             "format": SCORES_FORMAT,
             **inputs,
@@ -390,7 +396,7 @@ def _write(result: ScoreResult, *, root: Path, reference: Path | None, embedders
             "groups": json_records(result.groups),
         },
     )
-    write_run_info(result.out, {"score": inputs, **cfg.to_dict(config)}, name="score_config.toml")
+    write_run_info(folder, {"score": inputs, **cfg.to_dict(config)}, name="score_config.toml")
 
 
 def json_records(frame: pd.DataFrame) -> list[dict]:

@@ -132,7 +132,7 @@ def run_generate(ctx: StudyContext, stage: Stage) -> None:
     with scoped_threads(g.threads):
         generate_run(ctx.run_dir(stage.run_id), checkpoints=ctx.proto.sweep.checkpoint, prime_ms=ctx.proto.sweep.prime_ms,
                      n=g.n, seconds=g.seconds, temperature=g.temperature, top_p=g.top_p, batch=g.batch,
-                     seed=ctx.proto.seed, device=ctx.proto.device, progress=ctx.progress)
+                     seed=ctx.proto.seed, device=ctx.proto.device, progress=ctx.progress, overwrite=True)  # the score stage follows
 
 
 def run_score(ctx: StudyContext, stage: Stage) -> None:

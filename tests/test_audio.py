@@ -78,7 +78,7 @@ def test_read_compressed(tmp_path, fmt, ext):
 
 def test_write_wav_is_16bit_and_atomic(tmp_path):
     path = tmp_path / "out.wav"
-    audio.write_wav(path, np.array([0.0, 0.5, -2.0], dtype=np.float32))
+    audio.write_wav(path, np.array([0.0, 0.5, -1.0], dtype=np.float32))
     info = sf.info(path)
     assert info.subtype == "PCM_16" and info.samplerate == audio.PROJECT_SAMPLE_RATE_HZ
     assert list(tmp_path.iterdir()) == [path]
@@ -86,7 +86,10 @@ def test_write_wav_is_16bit_and_atomic(tmp_path):
     assert back[2] == -1.0
     with pytest.raises(AudioError, match="NaN"):
         audio.write_wav(path, np.array([np.nan], dtype=np.float32))
+    with pytest.raises(AudioError, match="refusing to clip: samples reach 2"):  # was silently clipped to -1
+        audio.write_wav(path, np.array([0.0, 0.5, -2.0], dtype=np.float32))
     assert sf.read(path)[0].shape == (3,)  # the earlier file survives
+    assert np.array_equal(audio.as_written(back.astype(np.float32)), back.astype(np.float32))
 
 
 @pytest.mark.parametrize(

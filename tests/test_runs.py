@@ -28,3 +28,25 @@ def test_run_info(tmp_path):
     runs.write_run_info(tmp_path, {"train": {"lr": 0.1}})
     assert "[train]" in (tmp_path / "config.toml").read_text()
     assert "torch" in (tmp_path / "versions.json").read_text()
+
+
+def test_staged_dir_publishes_whole_or_not_at_all(tmp_path):
+    from benchbox.runs import ASIDE_SUFFIX, recover_dir, staged_dir
+
+    target = tmp_path / "scores"
+    target.mkdir()
+    (target / "old.csv").write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with staged_dir(target) as stage:
+            (stage / "new.csv").write_text("new")
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["scores"]  # no staging left behind
+    assert [p.name for p in target.iterdir()] == ["old.csv"] and (target / "old.csv").read_text() == "old"
+    with staged_dir(target) as stage:
+        (stage / "new.csv").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.csv"] and [p.name for p in tmp_path.iterdir()] == ["scores"]
+    # a hard kill between the swap's two renames leaves only the old version aside: put it back
+    aside = tmp_path / f".scores{ASIDE_SUFFIX}"
+    target.rename(aside)
+    recover_dir(target)
+    assert (target / "new.csv").read_text() == "new" and not aside.exists()

@@ -220,3 +220,41 @@ def test_draw_frequencies_follow_the_softmax():
     counts = torch.bincount(tokens, minlength=5).double() / tokens.numel()
     assert counts[0] == 0 and counts[2] == 0
     assert (counts - probs.double()).abs().max().item() < 0.015
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_interrupted_generate_leaves_samples_byte_identical(run, tmp_path):
+    """Ctrl-C mid-run used to leave new clips of another length beside a manifest of the old set."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    before = _tree(copy / "samples")
+
+    def ctrl_c(task, done, total, **info):
+        if done >= 2:  # after the first batch's clips were written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_run(copy, **{**GRID, "n": 4, "seconds": 2 * SECONDS}, progress=ctrl_c)
+    assert _tree(copy / "samples") == before
+    assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []
+
+
+def test_smaller_n_refuses_to_delete_scored_clips_without_overwrite(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "scores").mkdir()
+    paths = pd.read_csv(copy / "samples" / "manifest.csv")["path"]
+    pd.DataFrame({"path": paths, "sha256": "x"}).to_csv(copy / "scores" / "clips.csv", index=False)
+    before = _tree(copy / "samples")
+    with pytest.raises(ConfigError, match=r"3 scored clip\(s\) would be replaced or deleted") as info:
+        generate_run(copy, checkpoints="last", prime_ms="0", n=1, seconds=SECONDS, device="cpu")
+    assert "--overwrite" in info.value.hint
+    assert _tree(copy / "samples") == before
+    generate_run(copy, checkpoints="last", prime_ms="0", n=1, seconds=SECONDS, device="cpu", overwrite=True)
+    cell = copy / "samples" / "last" / "prime0"
+    assert sorted(p.name for p in cell.iterdir()) == ["clip_0000.wav"]
+    frame = pd.read_csv(copy / "samples" / "manifest.csv", keep_default_na=False)
+    assert len(frame) == 18 - 2 and all((copy / p).is_file() for p in frame["path"])  # other cells kept, linked

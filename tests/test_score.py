@@ -171,3 +171,22 @@ def test_detectors_only_run_still_reports_the_real_floor_rates(setup):
     floor = result.groups.set_index("group").loc[FLOOR_GROUP]
     assert floor["n"] == 4 and floor["useful/auto_rate"] == 1.0
     assert not any(c.startswith("fad/") for c in result.groups.columns)
+
+
+def test_a_failing_score_leaves_every_earlier_output_byte_identical(setup, monkeypatch):
+    """skipped.csv used to be rewritten before the failure, so scores/ mixed two runs."""
+    import benchbox.score as score_module
+
+    run, _, config = setup
+    _score(run, config)
+    before = {p.name: p.read_bytes() for p in (run / "scores").iterdir()}
+    (run / "samples" / "best" / "prime0" / "clip_0001.wav").write_bytes(b"RIFF not really a wav")  # changes skipped.csv
+
+    def broken(*args, **kwargs):
+        raise MetricError("embedder exploded", hint="-")
+
+    monkeypatch.setattr(score_module, "embed_sets", broken)
+    with pytest.raises(MetricError, match="embedder exploded"):
+        _score(run, config)
+    assert {p.name: p.read_bytes() for p in (run / "scores").iterdir()} == before
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []  # no staging folder left

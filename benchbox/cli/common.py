@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +19,36 @@ from benchbox.errors import BenchboxError
 
 console = Console()
 err_console = Console(stderr=True)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: the shell's code for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: how CI and job schedulers stop a job
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so every ``except KeyboardInterrupt`` cleanup runs
+    (train saves ``last.pt``); the command then exits 143 instead of 130."""
+
+
+def _raise_terminated(signum, frame) -> NoReturn:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM is handled like Ctrl-C (as :class:`Terminated`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(error: KeyboardInterrupt, kept: str, resume: str) -> NoReturn:
+    """Print the one ``interrupted:`` line (what was kept; how to resume) and exit 130 or 143."""
+    err_console.print(f"interrupted: {kept}; {resume}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED)
 
 
 def fail(error: BenchboxError) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from benchbox import config as cfg
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, interrupted, print_json, rich_progress
 from benchbox.data.dataset import load_dataset, summarise
 
 app = typer.Typer(help="Build and inspect datasets of single-footstep clips.", no_args_is_help=True)
@@ -54,8 +54,13 @@ def import_cmd(
 
     over = [o.removeprefix("import.") for o in overrides or []] + ([f"seed={seed}"] if seed is not None else [])
     config = cfg.load(ImportConfig, overrides=over)
-    with rich_progress(enabled=not (quiet or as_json)) as progress:
-        result = import_folder(src, out, config=config, overwrite=overwrite, progress=progress)
+    try:
+        with rich_progress(enabled=not (quiet or as_json)) as progress:
+            result = import_folder(src, out, config=config, overwrite=overwrite, progress=progress)
+    except KeyboardInterrupt as e:
+        interrupted(e, f"{out} is unchanged (a dataset is published only when complete)", "run the same command again")
+    for line in result.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(result).items()}
     if as_json:
         print_json(summary)
@@ -80,8 +85,11 @@ def synth_cmd(
     from benchbox.data.synth import SynthConfig, synth_corpus
 
     config = cfg.load(SynthConfig, overrides=[o.removeprefix("synth.") for o in overrides or []])
-    with rich_progress(enabled=not (quiet or as_json)) as progress:
-        path = synth_corpus(out, n=n, seed=seed, config=config, overwrite=overwrite, progress=progress)
+    try:
+        with rich_progress(enabled=not (quiet or as_json)) as progress:
+            path = synth_corpus(out, n=n, seed=seed, config=config, overwrite=overwrite, progress=progress)
+    except KeyboardInterrupt as e:
+        interrupted(e, f"{out} is unchanged (a dataset is published only when complete)", "run the same command again")
     summary = summarise(load_dataset(path))
     if as_json:
         print_json(summary)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, interrupted, print_json, rich_progress
 from benchbox.cli.train import DeviceOpt
 
 
@@ -23,20 +23,24 @@ def generate_cmd(
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     threads: Annotated[int, typer.Option("--threads", help="CPU threads while sampling: the native steps share a batch over them (WaveNet gains from 2; SaShiMi, 8+ rows, only sometimes); 1 is safest on a busy machine; 0 = torch default.")] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing (or, with a smaller --n, deleting) clips that scores/ lists.")] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write RUN_DIR/samples/<checkpoint>/prime<ms>/clip_NNNN.wav and samples/manifest.csv."""
+    """Write RUN_DIR/samples/<checkpoint>/prime<ms>/clip_NNNN.wav and samples/manifest.csv (published whole, when every cell is done)."""
     import pandas as pd
 
     from benchbox.sample import generate_run
     from benchbox.threads import scoped_threads
 
-    with rich_progress(enabled=not quiet and not as_json) as progress, scoped_threads(threads):
-        manifest = generate_run(
-            run_dir, checkpoints=checkpoint, prime_ms=prime_ms, n=n, seconds=seconds, temperature=temperature,
-            top_p=top_p, batch=batch, seed=seed, device=device, progress=progress,
-        )  # fmt: skip
+    try:
+        with rich_progress(enabled=not quiet and not as_json) as progress, scoped_threads(threads):
+            manifest = generate_run(
+                run_dir, checkpoints=checkpoint, prime_ms=prime_ms, n=n, seconds=seconds, temperature=temperature,
+                top_p=top_p, batch=batch, seed=seed, device=device, progress=progress, overwrite=overwrite,
+            )  # fmt: skip
+    except KeyboardInterrupt as e:
+        interrupted(e, f"{run_dir}/samples is unchanged (clips and manifest; new clips are published only when every cell is done)", "run the same command again")
     frame = pd.read_csv(manifest, keep_default_na=False)
     summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean())}
     if as_json:

@@ -8,18 +8,25 @@ import typer
 from typer.core import TyperGroup
 
 import benchbox
-from benchbox.cli.common import fail
+from benchbox.cli.common import fail, interrupted, sigterm_as_interrupt
 from benchbox.errors import BenchboxError
+
+GENERIC_KEPT = "every file written so far is complete (each is replaced atomically); multi-file outputs were not published"
 
 
 class BenchboxGroup(TyperGroup):
-    """Root group that converts library errors into one ``error:``/``hint:`` line, exit 1."""
+    """Root group: library errors become one ``error:``/``hint:`` line (exit 1); Ctrl-C and
+    SIGTERM become one ``interrupted:`` line (exit 130 / 143). Commands that can say more
+    precisely what was kept catch the interrupt themselves."""
 
     def invoke(self, ctx):  # noqa: D401 - click signature
-        try:
-            return super().invoke(ctx)
-        except BenchboxError as e:
-            fail(e)
+        with sigterm_as_interrupt():
+            try:
+                return super().invoke(ctx)
+            except BenchboxError as e:
+                fail(e)
+            except KeyboardInterrupt as e:
+                interrupted(e, GENERIC_KEPT, "run the same command again")
 
 
 app = typer.Typer(

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, interrupted, print_json, rich_progress
 from benchbox.protocol import describe, load_protocol, run_protocol
 
 
@@ -36,9 +36,12 @@ def run(
             _print_plan(info)
         return
     command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and sys.argv[0].endswith("benchbox") else ""
-    with rich_progress(not quiet) as progress:
-        report = run_protocol(proto, out=out, protocol_path=protocol, command=command or f"benchbox run {protocol}",
-                              progress=progress, log=lambda s: err_console.print(s, highlight=False))
+    try:
+        with rich_progress(not quiet) as progress:
+            report = run_protocol(proto, out=out, protocol_path=protocol, command=command or f"benchbox run {protocol}",
+                                  progress=progress, log=lambda s: err_console.print(s, highlight=False))
+    except KeyboardInterrupt as e:  # a training stage saved its last.pt; other stages publish whole or not at all
+        interrupted(e, f"finished stages are kept in {out} (stages.json)", "run the same command again to resume (finished stages are skipped, training resumes from last.pt)")
     if as_json:
         print_json({"report": str(report), "out": str(out)})
     else:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, interrupted, print_json, rich_progress
 
 EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders for FAD/KAD (aisfx, mel, vggish); empty = detectors only.")]
 
@@ -31,8 +31,11 @@ def score_cmd(
 
     score_config = load_score_config(config, overrides)
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
-    with rich_progress(enabled=not quiet and not as_json) as progress:
-        result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights)
+    try:
+        with rich_progress(enabled=not quiet and not as_json) as progress:
+            result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights)
+    except KeyboardInterrupt as e:
+        interrupted(e, f"{path}/scores is unchanged (scores are published whole); embeddings computed so far are cached", "run the same command again")
     for line in result.warnings:
         err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     if as_json:

@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, print_json, rich_progress
+from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonOpt, QuietOpt, SetOpt, Terminated, console, interrupted, print_json, rich_progress
 from benchbox.errors import ConfigError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
-EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C stop
 
 
 def train_cmd(
@@ -41,10 +40,10 @@ def train_cmd(
     try:
         with rich_progress(enabled=rank0 and not quiet and not as_json) as progress:
             result = train(generator=generator, data=data, out=run_dir, preset=preset, overrides=sets, device=device, resume=resume is not None, progress=progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the loop saved last.pt before re-raising
         if rank0:
-            err_console.print(f"interrupted: {run_dir}/ckpt/last.pt holds the last finished step; continue with `benchbox train --resume {run_dir}`")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+            interrupted(e, f"{run_dir}/ckpt/last.pt holds the last finished step", f"continue with `benchbox train --resume {run_dir}`")
+        raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED) from None
     if not rank0:
         return
     summary = {

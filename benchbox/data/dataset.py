@@ -3,7 +3,9 @@
 A dataset folder holds:
 
 * ``manifest.csv`` - one row per clip: ``id, path, source, label, offset_seconds,
-  seconds, peak, rms_dbfs, split, sha256`` (``path`` is relative to the folder);
+  seconds, peak, rms_dbfs, split, sha256`` (``path`` is relative to the folder), and
+  ``gain_db``: the gain applied after decoding (0 when none; older folders lack it);
+  ``peak``/``rms_dbfs``/``sha256`` describe the clip as written;
 * ``clips/*.wav`` - 16-bit mono clips at ``sample_rate_hz``, all ``clip_samples`` long;
 * ``dataset.json`` - ``{"format", "sample_rate_hz", "clip_samples", "kind", "normalise", ...}``;
 * ``rejected.csv`` - files the import could not use, with a one-line reason each;
@@ -26,6 +28,7 @@ from benchbox.errors import DataError
 
 DATASET_FORMAT = 1
 MANIFEST_COLUMNS = ("id", "path", "source", "label", "offset_seconds", "seconds", "peak", "rms_dbfs", "split", "sha256")
+GAIN_COLUMN = "gain_db"  # optional: datasets written before it read as 0.0
 SPLITS = ("train", "val", "test")
 
 
@@ -78,6 +81,8 @@ def load_dataset(root: str | Path) -> Dataset:
     if manifest.empty:
         raise DataError(f"{manifest_path}: no clips", hint="import a folder that holds audio")
     manifest["label"] = manifest["label"].fillna("")
+    if GAIN_COLUMN not in manifest.columns:
+        manifest[GAIN_COLUMN] = 0.0
     return Dataset(root, manifest, int(info["sample_rate_hz"]), int(info["clip_samples"]), info)
 
 

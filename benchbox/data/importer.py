@@ -5,16 +5,21 @@ Legend: T samples of a decoded recording, L samples per clip (``clip_samples``).
 Each audio file is decoded to mono at ``sample_rate_hz`` (soxr), high-passed to remove
 DC, split into single steps (:mod:`benchbox.data.segment`) and each step cut into an
 L-sample clip with its onset ``onset_offset_ms`` from the start. Files that cannot be
-used are listed in ``rejected.csv`` with a one-line reason and never stop the import.
+used (a header that lies, no decodable audio, silence) are listed in ``rejected.csv``
+with a one-line reason and never stop the import.
+
+Audio is never altered silently. A file whose clips would exceed full scale (float
+files beyond +-1, or resampler/high-pass overshoot) has all its clips scaled by one
+gain, so that nothing is clipped; the gain is in the manifest's ``gain_db`` column,
+in ``dataset.json`` (``scaled``) and in a warning naming the file. The manifest's
+``peak``/``rms_dbfs``/``sha256`` describe each clip as written (16-bit PCM).
 Exact duplicate clips (same decoded content hash) are kept once. Clips are split into
 train/val/test by source file, so no recording contributes to two splits.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import struct
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,22 +27,20 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 from scipy import signal
 
-from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, dbfs, list_audio_files, load_audio
+from benchbox.audio import FULL_SCALE, PROJECT_SAMPLE_RATE_HZ, as_written, check_wav_complete, dbfs, list_audio_files, load_audio
 from benchbox.data.corpora import builtin_names, resolve_source
-from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS, SPLITS
+from benchbox.data.dataset import DATASET_FORMAT, GAIN_COLUMN, MANIFEST_COLUMNS, SPLITS
 from benchbox.data.segment import StepParams, cut_clip, find_steps, rms_db
 from benchbox.data.splits import assign_splits
 from benchbox.errors import AudioError, DataError
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, write_run_info
+from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, staged_dir, write_run_info
 
 DEFAULT_CLIP_SAMPLES = 8192  # 0.512 s at 16 kHz
 MS_PER_SECOND = 1000.0
 HIGHPASS_ORDER = 2
-WAV_HEADER_BYTES = 12  # "RIFF" <size> "WAVE"
 SURFACES = (
     "asphalt", "carpet", "concrete", "dirt", "glass", "grass", "gravel", "hard", "ice", "leaves",
     "linoleum", "marble", "metal", "mud", "rock", "sand", "snow", "splash", "stone", "tile",
@@ -75,6 +78,8 @@ class ImportConfig:
             raise ValueError("split fractions must be >= 0 and not all 0")
         if not 0 <= self.highpass_hz < self.sample_rate_hz / 2:
             raise ValueError("highpass_hz must lie in [0, sample_rate_hz / 2)")
+        if self.peak_dbfs > 0:
+            raise ValueError("peak_dbfs must be <= 0 (a 16-bit clip cannot exceed full scale)")
 
     @property
     def onset_samples(self) -> int:
@@ -102,6 +107,8 @@ class ImportResult:
     duplicates: int = 0  # clips dropped as exact copies of an earlier clip
     dropped_steps: int = 0  # steps too short or too quiet
     ignored: int = 0  # files without an audio suffix (COPYRIGHT, csv, ...)
+    scaled: dict[str, float] = field(default_factory=dict)  # source -> gain in dB that kept it within full scale
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -111,6 +118,7 @@ class _Clip:
     label: str
     offset_seconds: float
     seconds: float
+    gain_db: float = 0.0  # gain applied after decoding (peak normalise, full-scale fit)
 
 
 # ------------------------------------------------------------------------ labels
@@ -128,28 +136,6 @@ def surface_label(relative: Path) -> str:
 # ----------------------------------------------------------------- per-file work
 
 
-def check_wav_complete(path: Path) -> None:
-    """Raise AudioError for a WAV whose data chunk is shorter than its header says."""
-    if path.suffix.lower() != ".wav":
-        return
-    with open(path, "rb") as f:
-        head = f.read(WAV_HEADER_BYTES)
-        if len(head) < WAV_HEADER_BYTES or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return  # not RIFF/WAVE: let the decoder explain
-        size = path.stat().st_size
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                return
-            ident, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if ident == b"data":
-                have = size - f.tell()
-                if length > have and length != 0xFFFFFFFF:  # 0xFFFFFFFF: streamed, size unknown
-                    raise AudioError(f"{path}: truncated (header declares {length} data bytes, file holds {have})", hint="re-export the file")
-                return
-            f.seek(length + (length & 1), 1)
-
-
 def _highpass(wave: np.ndarray, config: ImportConfig) -> np.ndarray:
     if config.highpass_hz <= 0:
         return wave
@@ -162,9 +148,9 @@ def _reason(error: AudioError, path: Path) -> str:
     return error.message[len(prefix) :] if error.message.startswith(prefix) else error.message
 
 
-def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> tuple[list[_Clip], int]:
-    """Clips of one recording and the number of steps dropped; AudioError when unusable."""
-    check_wav_complete(path)
+def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> tuple[list[_Clip], int, float]:
+    """Clips of one recording, the number of steps dropped and the full-scale gain (dB, 0 when
+    none was needed; see :func:`fit_full_scale`); AudioError when unusable."""
     wave = load_audio(path, config.sample_rate_hz)  # (T,)
     peak_db = dbfs(float(np.abs(wave).max()))
     if peak_db < config.trim_db:
@@ -177,42 +163,60 @@ def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> 
             dropped += 1
             continue
         clip = cut_clip(wave, step, clip_samples=config.clip_samples, onset_samples=config.onset_samples, sample_rate_hz=config.sample_rate_hz)
+        gain = 1.0
         if config.normalise == "peak":
-            clip *= np.float32(10 ** (config.peak_dbfs / 20) / max(float(np.abs(clip).max()), 1e-12))
-        clips.append(_Clip(clip, source, label, step.onset / config.sample_rate_hz, seconds))
+            gain = 10 ** (config.peak_dbfs / 20) / max(float(np.abs(clip).max()), 1e-12)
+            clip = (clip.astype(np.float64) * gain).astype(np.float32)
+        clips.append(_Clip(clip, source, label, step.onset / config.sample_rate_hz, seconds, dbfs(gain)))
     if not clips:
         raise AudioError(f"no step louder than {config.min_step_rms_db:g} dBFS RMS and longer than {config.min_step_ms:g} ms", hint="lower import.min_step_rms_db")
-    return clips, dropped
+    return clips, dropped, fit_full_scale(clips)
+
+
+def fit_full_scale(clips: list[_Clip]) -> float:
+    """Scale one file's clips by one gain when any exceeds full scale; return that gain (dB, 0 when none).
+
+    One gain per file keeps the level of its steps relative to each other.
+    """
+    peak = max(float(np.abs(c.wave).max()) for c in clips)
+    if peak <= FULL_SCALE:
+        return 0.0
+    gain = FULL_SCALE / peak
+    for c in clips:
+        c.wave = (c.wave.astype(np.float64) * gain).astype(np.float32)  # peak * (1 / peak) rounds to <= 1.0 in float32
+        c.gain_db += dbfs(gain)
+    return dbfs(gain)
 
 
 # ---------------------------------------------------------------------- the run
 
 
-def _collect(src: Path, config: ImportConfig, progress: Progress) -> tuple[list[_Clip], list[tuple[str, str]], int]:
+def _collect(src: Path, config: ImportConfig, progress: Progress) -> tuple[list[_Clip], list[tuple[str, str]], int, dict[str, float]]:
     files = list_audio_files(src)
     files = [f for f in files if not any(p.startswith(".") for p in f.relative_to(src).parts)]
     clips: list[_Clip] = []
     rejected: list[tuple[str, str]] = []
+    scaled: dict[str, float] = {}
     dropped = 0
     for i, path in enumerate(files):
         rel = path.relative_to(src)
         try:
-            found, n_dropped = steps_of_file(path, config, rel.as_posix(), surface_label(rel))
+            found, n_dropped, fit_db = steps_of_file(path, config, rel.as_posix(), surface_label(rel))
             clips.extend(found)
             dropped += n_dropped
+            if fit_db:
+                scaled[rel.as_posix()] = round(fit_db, 3)
         except AudioError as e:
             rejected.append((rel.as_posix(), _reason(e, path)))
+        except MemoryError:  # a header check missed a lie: this file is lost, not the import
+            rejected.append((rel.as_posix(), "out of memory while decoding (a size or count field in its header may lie)"))
         progress("import", i + 1, len(files), clips=len(clips), rejected=len(rejected))
-    return clips, rejected, dropped
+    return clips, rejected, dropped, scaled
 
 
 def pcm16_hash(wave: np.ndarray, sample_rate_hz: int) -> str:
     """``sha256_audio`` of the clip as it will read back from its 16-bit wav file."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(wave, -1.0, 1.0), int(sample_rate_hz), subtype="PCM_16", format="WAV")
-    buf.seek(0)
-    decoded, _ = sf.read(buf, dtype="float32", always_2d=True)  # (L, 1)
-    return sha256_audio(decoded.mean(axis=1), sample_rate_hz)
+    return sha256_audio(as_written(wave), sample_rate_hz)
 
 
 def _dedupe(clips: list[_Clip], sample_rate_hz: int, rejected: list[tuple[str, str]]) -> tuple[list[_Clip], list[str]]:
@@ -239,7 +243,7 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
     if not audio_files:
         raise DataError(f"no audio files in {src}", hint="the import reads .wav .flac .ogg .oga .mp3 .aif .aiff files, in sub-folders too")
     prepare_out(out, overwrite=overwrite)
-    clips, rejected, dropped = _collect(src, config, progress)
+    clips, rejected, dropped, scaled = _collect(src, config, progress)
     if not clips:
         first = f" (first: {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
         raise DataError(f"no usable audio in {src}: all {len(rejected)} audio files were rejected{first}", hint="check the files, or lower import.trim_db / import.min_step_rms_db")
@@ -248,11 +252,12 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
     sources = sorted({c.source for c in clips})
     counts = Counter(c.source for c in clips)
     split_of = assign_splits(sources, [counts[s] for s in sources], config.split, config.seed)
-    manifest = write_clips(out, clips, hashes, [split_of[c.source] for c in clips], config.sample_rate_hz)
-    atomic_write_csv(out / "rejected.csv", pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS)))
-    info = {"format": DATASET_FORMAT, "kind": "import", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": config.normalise, "source": str(src), "import": asdict(config)}
-    atomic_write_json(out / "dataset.json", info)
-    write_run_info(out, {"import": asdict(config), "source": str(src)})
+    with staged_dir(out) as stage:  # the dataset folder is replaced whole, or left as it was
+        manifest = write_clips(stage, clips, hashes, [split_of[c.source] for c in clips], config.sample_rate_hz)
+        atomic_write_csv(stage / "rejected.csv", pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS)))
+        info = {"format": DATASET_FORMAT, "kind": "import", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": config.normalise, "scaled": scaled, "source": str(src), "import": asdict(config)}
+        atomic_write_json(stage / "dataset.json", info)
+        write_run_info(stage, {"import": asdict(config), "source": str(src)})
     return ImportResult(
         out=out,
         clips=len(clips),
@@ -263,6 +268,8 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
         duplicates=n_before - len(clips),
         dropped_steps=dropped,
         ignored=sum(1 for p in src.rglob("*") if p.is_file()) - len(audio_files),
+        scaled=scaled,
+        warnings=tuple(f"{s}: scaled by {g:+.1f} dB so that no sample exceeds full scale (gain in manifest gain_db)" for s, g in scaled.items()),
     )
 
 
@@ -270,7 +277,11 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
 
 
 def prepare_out(out: Path, *, overwrite: bool) -> None:
-    """Refuse a non-empty output folder unless ``overwrite``; then clear old clips."""
+    """Refuse a non-empty output folder unless ``overwrite`` and it is a dataset.
+
+    Nothing is deleted here: the new dataset is built in a staging folder and replaces
+    ``out`` whole (:func:`benchbox.runs.staged_dir`) only when it is complete.
+    """
     if out.exists() and not out.is_dir():
         raise DataError(f"output path is a file: {out}", hint="choose a folder for --out")
     if out.is_dir() and any(out.iterdir()):
@@ -278,9 +289,6 @@ def prepare_out(out: Path, *, overwrite: bool) -> None:
             raise DataError(f"output folder is not empty: {out}", hint="choose a new --out folder or pass --overwrite")
         if not (out / "dataset.json").is_file():
             raise DataError(f"refusing to overwrite {out}: it is not a benchbox dataset", hint="choose a new --out folder")
-        for old in (out / "clips").glob("*.wav"):
-            old.unlink()
-    (out / "clips").mkdir(parents=True, exist_ok=True)
 
 
 def write_clips(out: Path, clips: list, hashes: list[str], splits: list[str], sample_rate_hz: int, ids: list[str] | None = None) -> pd.DataFrame:
@@ -297,8 +305,10 @@ def write_clips(out: Path, clips: list, hashes: list[str], splits: list[str], sa
         clip_id = ids[i] if ids is not None else f"{i:0{width}d}"
         rel = f"clips/{clip_id}.wav"
         write_wav(out / rel, c.wave, sample_rate_hz)
-        peak = float(np.abs(c.wave).max())
-        rows.append((clip_id, rel, c.source, c.label, round(c.offset_seconds, 6), round(c.seconds, 6), round(peak, 6), round(rms_db(c.wave), 3), split, h))
-    manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+        written = as_written(c.wave)  # (L,) what the file holds: peak and RMS describe it, not the float clip
+        peak = float(np.abs(written).max())
+        gain_db = round(float(getattr(c, "gain_db", 0.0)), 3)
+        rows.append((clip_id, rel, c.source, c.label, round(c.offset_seconds, 6), round(c.seconds, 6), round(peak, 6), round(rms_db(written), 3), split, h, gain_db))
+    manifest = pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, GAIN_COLUMN])
     atomic_write_csv(out / "manifest.csv", manifest)
     return manifest

@@ -33,7 +33,7 @@ from benchbox.data.segment import trailing_mean_square
 from benchbox.data.splits import assign_splits
 from benchbox.errors import DataError
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_json, write_run_info
+from benchbox.runs import atomic_write_json, staged_dir, write_run_info
 
 MS_PER_SECOND = 1000.0
 FILTER_ORDER = 2
@@ -202,8 +202,9 @@ def synth_corpus(out: str | Path, *, n: int = 256, seed: int = 0, config: SynthC
         progress("synth", i + 1, n)
     split_of = assign_splits([c.source for c in clips], [1] * n, config.split, seed)
     ids = [c.source.split("/")[-1] for c in clips]  # "gravel_00000": the label survives a re-import
-    write_clips(out, clips, hashes, [split_of[c.source] for c in clips], config.sample_rate_hz, ids=ids)
-    info = {"format": DATASET_FORMAT, "kind": "synth", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": "none", "source": "benchbox.data.synth", "synth": {**asdict(config), "n": n, "seed": seed}}
-    atomic_write_json(out / "dataset.json", info)
-    write_run_info(out, {"synth": {**asdict(config), "n": n, "seed": seed}})
+    with staged_dir(out) as stage:  # replaced whole, or left as it was
+        write_clips(stage, clips, hashes, [split_of[c.source] for c in clips], config.sample_rate_hz, ids=ids)
+        info = {"format": DATASET_FORMAT, "kind": "synth", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": "none", "source": "benchbox.data.synth", "synth": {**asdict(config), "n": n, "seed": seed}}
+        atomic_write_json(stage / "dataset.json", info)
+        write_run_info(stage, {"synth": {**asdict(config), "n": n, "seed": seed}})
     return out

@@ -52,3 +52,16 @@ def test_bad_input_is_one_error_line(run, args, message):
 def test_run_folder_that_is_not_a_run(tmp_path):
     r = runner.invoke(app, ["generate", str(tmp_path), *FAST])
     assert r.exit_code == 1 and "error:" in r.output and "not a training run" in r.output
+
+
+def test_ctrl_c_prints_one_interrupted_line_and_exits_130(run, monkeypatch):
+    import benchbox.sample
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchbox.sample, "generate_run", ctrl_c)
+    r = runner.invoke(app, ["generate", str(run), *FAST])
+    assert r.exit_code == 130, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("interrupted:")]
+    assert len(lines) == 1 and "samples is unchanged" in lines[0] and "run the same command again" in lines[0]

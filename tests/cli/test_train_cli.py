@@ -71,3 +71,30 @@ def test_ctrl_c_exits_130_with_a_resume_hint(tmp_path, data, monkeypatch):
     monkeypatch.setattr(benchbox.train, "train", interrupted)
     r = runner.invoke(app, ["train", "wavenet", "--data", str(data), "--out", str(tmp_path / "run")])
     assert r.exit_code == 130 and "--resume" in r.output and "Traceback" not in r.output
+
+
+def test_sigterm_saves_last_step_and_exits_143(tmp_path, data, monkeypatch):
+    """CI and job schedulers stop with SIGTERM: handled like Ctrl-C (last.pt at the last finished step)."""
+    import contextlib
+    import os
+    import signal
+
+    import benchbox.cli.train
+    from benchbox import checkpoint as ck
+
+    @contextlib.contextmanager
+    def term_at_step_3(enabled=True):
+        def progress(task, done, total, **info):
+            if task == "train" and done == 3:
+                os.kill(os.getpid(), signal.SIGTERM)  # the real signal, through the CLI's handler
+
+        yield progress
+
+    monkeypatch.setattr(benchbox.cli.train, "rich_progress", term_at_step_3)
+    out = tmp_path / "run"
+    args = ["train", "wavenet", "--data", str(data), "--out", str(out), "--device", "cpu", *_sets(*tiny_overrides("wavenet", 9, 5))]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 143, r.output
+    assert r.output.count("interrupted:") == 1 and f"--resume {out}" in r.output and "Traceback" not in r.output
+    assert ck.load_checkpoint(out / "ckpt" / "last.pt")["step"] == 3  # not the last eval (none yet at step 5)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the command's, restored after

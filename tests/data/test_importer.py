@@ -30,7 +30,8 @@ def test_import_counts_onsets_and_format(src, tmp_path):
     out = tmp_path / "ds"
     result = import_folder(src, out)
     m = pd.read_csv(out / "manifest.csv", dtype={"id": str}, keep_default_na=False)
-    assert tuple(m.columns) == MANIFEST_COLUMNS
+    assert tuple(m.columns) == (*MANIFEST_COLUMNS, "gain_db")
+    assert (m["gain_db"] == 0.0).all()  # nothing needed scaling
     assert (m["source"] == "gravel/walk.wav").sum() == 3  # the walk is cut into its 3 steps
     assert result.clips == len(m) == 7 and result.duplicates == 1 and result.ignored == 1
     walk = m[m["source"] == "gravel/walk.wav"]
@@ -118,3 +119,23 @@ def test_surface_label_from_name_then_folder():
     assert surface_label(Path("minetest/default_hard_footstep.1.ogg")) == "hard"
     assert surface_label(Path("Wood/step1.wav")) == "wood"
     assert surface_label(Path("misc/thing.wav")) == ""
+
+
+def test_interrupted_or_failed_reimport_leaves_the_dataset_byte_identical(src, tmp_path):
+    """prepare_out used to delete every old clip before the new import had produced one."""
+    out = tmp_path / "ds"
+    import_folder(src, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def ctrl_c(task, done, total, **info):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_folder(src, out, overwrite=True, progress=ctrl_c)
+    silent = tmp_path / "silent"
+    write(silent / "quiet.wav", np.zeros(RATE_HZ, dtype=np.float32))
+    with pytest.raises(DataError, match="no usable audio"):
+        import_folder(silent, out, overwrite=True)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "silent", "src"]  # no staging folder left
