@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from benchbox.audio import FULL_SCALE, PROJECT_SAMPLE_RATE_HZ, as_written, check_wav_complete, dbfs, list_audio_files, load_audio
+from benchbox.audio import FULL_SCALE, PROJECT_SAMPLE_RATE_HZ, as_written, dbfs, list_audio_files, load_audio
 from benchbox.data.corpora import builtin_names, resolve_source
 from benchbox.data.dataset import DATASET_FORMAT, GAIN_COLUMN, MANIFEST_COLUMNS, SPLITS
 from benchbox.data.segment import StepParams, cut_clip, find_steps, rms_db
