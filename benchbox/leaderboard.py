@@ -2,7 +2,9 @@
 
 Legend: T samples per clip, G leaderboard rows.
 
-Every ``scores/groups.csv`` under RESULTS_DIR contributes its groups. Reference rows put
+Every ``scores/groups.csv`` under RESULTS_DIR contributes its groups, unless its scores
+are stale (:func:`benchbox.score.stale_reason`: the clips changed since scoring); a
+stale run is left out with a note that says why and how to re-score. Reference rows put
 the numbers in context, each scored against the same reference test split:
 
 * ``floor``   - real vs real (the reference val split), taken from the runs' scores;
@@ -35,8 +37,8 @@ from benchbox.audio import write_wav
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_bytes, atomic_write_csv, atomic_write_text
-from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORES_DIR, decode, group_key, score_run
+from benchbox.runs import atomic_write_bytes, atomic_write_csv, atomic_write_text, sha256_file
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
@@ -123,7 +125,8 @@ def _synthetic_waves(kind: str, n_samples: int) -> list[np.ndarray]:
 def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress, weights: str | None = None) -> pd.DataFrame:
     """Score a reference-row folder once; reuse its scores while the inputs are unchanged."""
     info_path = folder / SCORES_DIR / "scores.json"
-    wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights}
+    wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights,
+              "reference_manifest_sha256": sha256_file(reference / "manifest.csv")}  # a re-imported reference rescores
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         if all(info.get(k) == v for k, v in wanted.items()):
@@ -192,12 +195,23 @@ def _folder_media(folder: Path) -> list[str]:
     return [str(p) for p in sorted(folder.glob("clip_*.*"))[:PLAYERS_PER_ROW]]
 
 
-def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
+def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress, warn=None) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
     """All leaderboard rows (generated + reference rows), the scored runs and notes."""
     found = find_scored(results_dir, out / REFERENCES_DIR)
     if not found:
         raise DataError(f"no scored runs under {results_dir} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
-    scored = [_load_scored(p, results_dir) for p in found]
+    scored, notes = [], []
+    for path in found:
+        s = _load_scored(path, results_dir)
+        reason = stale_reason(s.root)
+        if reason is None:
+            scored.append(s)
+        else:  # never shown beside clips it does not describe
+            notes.append(f"{s.name}: scores left out, they are stale ({reason}); re-run `benchbox score {s.root}`")
+            if warn is not None:
+                warn(notes[-1])
+    if not scored:
+        raise DataError(f"every scored run under {results_dir} is stale: {notes[0]}", hint="re-score the runs with `benchbox score RUN_DIR`")
     rows: list[dict] = []
     floors: dict[str, dict] = {}
     for i, s in enumerate(scored):
@@ -208,7 +222,6 @@ def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: 
         if ref and not floor.empty and ref not in floors:
             floors[ref] = {**floor.iloc[0].to_dict(), "_scored": s}
         progress("collect", i + 1, len(scored))
-    notes: list[str] = []
     synth = synth if synth is not None else find_synth(results_dir, out)
     for ref, floor in floors.items():
         s, ref_path = floor.pop("_scored"), Path(ref)
@@ -241,17 +254,18 @@ def _order(table: pd.DataFrame, embedder: str) -> pd.DataFrame:
     return table[first + metrics + useful + rest]
 
 
-def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, progress: Progress | None = None) -> Path:
+def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, progress: Progress | None = None, warn=None) -> Path:
     """Write ``leaderboard.{md,csv,html}`` into ``out``; return ``out``.
 
     ``embedder`` picks the FAD column to sort by (default: the first embedder the
     first scored run used). ``synth`` names the procedural corpus dataset (default:
-    the first ``kind = "synth"`` dataset found under ``results_dir``).
+    the first ``kind = "synth"`` dataset found under ``results_dir``). ``warn(line)``
+    hears of every run left out because its scores are stale.
     """
     results_dir, out, progress = Path(results_dir), Path(out), progress or no_progress
     if not results_dir.is_dir():
         raise DataError(f"results folder not found: {results_dir}", hint="pass the folder that holds your scored runs")
-    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress)
+    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, warn=warn)
     embedders = [e for s in scored for e in s.info.get("embedders", [])]
     embedder = embedder or (embedders[0] if embedders else "")
     if embedder and f"fad/{embedder}" not in rows.columns:

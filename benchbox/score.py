@@ -18,6 +18,7 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
 from benchbox.metrics.artifacts import DETECTORS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, staged_dir, write_run_info
+from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.stats import wilson_interval
 
 GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
@@ -362,6 +363,43 @@ def score_run(
     return result
 
 
+def stale_reason(root: str | Path) -> str | None:
+    """Why ``root/scores`` no longer describes the clips on disk, or None when it still does.
+
+    Scores are tied to content: every scored path must still hold audio with the
+    ``sha256`` recorded in ``clips.csv``, the clips to score must be the ones scored or
+    skipped then, and the reference dataset's manifest must hash as it did (when
+    ``scores.json`` recorded it). Decodes every clip once.
+    """
+    root, out = Path(root), Path(root) / SCORES_DIR
+    try:
+        scored = pd.read_csv(out / "clips.csv", usecols=["path", "sha256"], dtype=str)
+        skipped = pd.read_csv(out / "skipped.csv", usecols=["path"], dtype=str) if (out / "skipped.csv").is_file() else pd.DataFrame({"path": []})
+        info = json.loads((out / "scores.json").read_text()) if (out / "scores.json").is_file() else {}
+        _, table, _ = collect_clips(root)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, DataError) as e:
+        return f"cannot read {out} ({str(e).splitlines()[0][:80]})"
+    now = set(table["path"].astype(str))
+    then = set(scored["path"]) | set(skipped["path"].astype(str))
+    if now != then:
+        return f"{len(now)} clips to score now, {len(then)} when scored"
+    changed = 0
+    for rel, sha in zip(scored["path"], scored["sha256"]):
+        try:
+            wave, rate = decode(root / rel)
+            changed += sha256_audio(wave, rate) != sha
+        except AudioError:
+            changed += 1
+    if changed:
+        return f"{changed} of {len(scored)} scored clips hold other audio now"
+    ref_sha = info.get("reference_manifest_sha256")
+    if ref_sha and info.get("reference"):
+        manifest = Path(info["reference"]) / "manifest.csv"
+        if not manifest.is_file() or sha256_file(manifest) != ref_sha:
+            return f"the reference dataset {info['reference']} changed since scoring"
+    return None
+
+
 def _clip_columns(clips: pd.DataFrame) -> pd.DataFrame:
     """clips.csv order: path, sha256, group columns, rate, detector values/flags, useful/auto, extras."""
     first = ["path", "sha256", *GROUP_COLUMNS, "sample_rate_hz"]
@@ -385,6 +423,8 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
     inputs = {"path": str(root), "reference": str(reference) if reference else "", "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
     if weights is not None:
         inputs["weights"] = str(weights)
+    if reference is not None and (Path(reference) / "manifest.csv").is_file():
+        inputs["reference_manifest_sha256"] = sha256_file(Path(reference) / "manifest.csv")
     atomic_write_json(
         folder / "scores.json",
         {

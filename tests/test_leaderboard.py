@@ -155,3 +155,35 @@ def test_fmt_ci():
     assert fmt_ci(12.34, 10.1, 14.8) == "12.3 [10.1, 14.8]"
     assert fmt_ci(float("nan"), 1, 2) == "-"
     assert fmt_ci(0.5) == "0.5"
+
+
+def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch):
+    """After generate replaced clips, the leaderboard listed the old scores (n=4 while 128 clips were on disk)."""
+    import shutil
+
+    import soundfile as sf
+
+    from benchbox.score import stale_reason
+
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    for name in ("kept", "regenerated"):
+        score_run(make_run(tmp_path / "results" / name, data, rng), embedders=("mel",), bootstrap=0)
+    run = tmp_path / "results" / "regenerated"
+    assert stale_reason(run) is None
+    clip = run / "samples" / "best" / "prime0" / "clip_0000.wav"
+    wave, rate = sf.read(clip, dtype="float32")
+    sf.write(clip, wave * 0.5, rate, subtype="PCM_16")  # same path, other audio
+    assert stale_reason(run) == "1 of 8 scored clips hold other audio now"
+    extra = run / "samples" / "best" / "prime0" / "clip_0099.wav"
+    shutil.copy(clip, extra)
+    pd.read_csv(run / "samples" / "manifest.csv").pipe(lambda m: pd.concat([m, m.tail(1).assign(path="samples/best/prime0/clip_0099.wav")])).to_csv(run / "samples" / "manifest.csv", index=False)
+    assert stale_reason(run) == "9 clips to score now, 8 when scored"
+
+    result = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "warning: regenerated: scores left out, they are stale (9 clips to score now, 8 when scored)" in result.output
+    assert f"re-run `benchbox score {run}`" in result.output
+    table = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
+    assert set(table[table["kind"] == "generated"]["run"]) == {"kept"}
+    assert "regenerated: scores left out" in (tmp_path / "board" / "leaderboard.md").read_text()

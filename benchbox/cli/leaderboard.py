@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, print_json, rich_progress
 
 
 def leaderboard_cmd(
@@ -25,7 +25,8 @@ def leaderboard_cmd(
     from benchbox.score import json_records
 
     with rich_progress(enabled=not quiet and not as_json) as progress:
-        folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, progress=progress)
+        warn = (lambda line: err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)) if as_json else None
+        folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, progress=progress, warn=warn)
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     if as_json:
         print_json(json_records(table))

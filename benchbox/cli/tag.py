@@ -149,6 +149,9 @@ def stats(target: DirArg, as_json: JsonOpt = False) -> None:
     t = summary["tags"]
     console.print(f"{t['total']} tags by {len(summary['raters'])} rater(s): useful {t['useful']}, "
                   f"not useful {t['not_useful']}, skipped {t['skip']} ({t['real']} on real clips)", highlight=False)
+    if t["stale"]:
+        console.print(f"set aside {t['stale']} stale tag(s): their clips changed or are gone since they were tagged "
+                      "(kept in tags.sqlite, not counted)", highlight=False)
     console.print(_groups_table(summary["groups"]))
     agreement = summary["agreement"]
     if agreement["method"]:

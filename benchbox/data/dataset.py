@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import load_audio
+from benchbox.audio import read_audio
 from benchbox.errors import DataError
 
 DATASET_FORMAT = 1
@@ -51,12 +51,22 @@ class Dataset:
         return [self.root / p for p in self.rows(split)["path"]]
 
     def load_clips(self, split: str | None = None) -> np.ndarray:
-        """(N, T) float32 waveforms of one split, each padded/cut to ``clip_samples``."""
+        """(N, T) float32 waveforms of one split, T = ``clip_samples``.
+
+        Every clip must be mono-decodable at ``sample_rate_hz`` and exactly T samples
+        long, as the import wrote it; anything else is a DataError naming the file
+        (it used to be resampled, cut or zero-padded without a word).
+        """
         paths = self.clip_paths(split)
         out = np.zeros((len(paths), self.clip_samples), dtype=np.float32)  # (N, T)
         for i, p in enumerate(paths):
-            wave = load_audio(p, self.sample_rate_hz)[: self.clip_samples]
-            out[i, : len(wave)] = wave
+            data, rate = read_audio(p)  # (T, C)
+            if rate != self.sample_rate_hz or data.shape[0] != self.clip_samples:
+                raise DataError(
+                    f"{p}: {data.shape[0]} samples at {rate} Hz, but the dataset's clips are {self.clip_samples} samples at {self.sample_rate_hz} Hz",
+                    hint="the clip was replaced or edited; re-import the dataset",
+                )
+            out[i] = data.mean(axis=1)
         return out
 
 

@@ -206,21 +206,34 @@ def _clips_in(folder: Path, where: str) -> list[Path]:
 # ------------------------------------------------------------------------ serving
 
 
-def wav_bytes(path: str | Path) -> bytes:
-    """The decoded clip as a metadata-free 16-bit mono wav."""
+def _mono(path: str | Path, sha256: str | None) -> tuple[np.ndarray, int]:
+    """Decoded mono (T,) and rate; ReviewError when the file no longer holds the audio ``sha256`` names."""
     data, rate = read_audio(path)  # (T, channels)
-    mono = data.mean(axis=1)  # (T,)
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (T,)
+    if sha256 is not None and sha256_audio(mono, rate) != sha256:
+        raise ReviewError(f"{path} changed since the review started (other audio, same file)", hint="restart `benchbox tag` to review the clips as they are now")
+    return mono, rate
+
+
+def check_unchanged(clip: ReviewClip) -> None:
+    """ReviewError when ``clip.path`` no longer holds the audio the review hashed (a regenerated clip)."""
+    _mono(clip.path, clip.sha256)
+
+
+def wav_bytes(path: str | Path, sha256: str | None = None) -> bytes:
+    """The decoded clip as a metadata-free 16-bit mono wav (verified against ``sha256`` when given)."""
+    mono, rate = _mono(path, sha256)  # (T,)
     buf = io.BytesIO()
     sf.write(buf, np.clip(mono, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
     return buf.getvalue()
 
 
-def spectrogram_png(path: str | Path) -> bytes:
+def spectrogram_png(path: str | Path, sha256: str | None = None) -> bytes:
     """A log-magnitude spectrogram image, PNG bytes: 0 Hz at the bottom to Nyquist at the top, the
     whole clip left to right, colour from ``SPEC_FLOOR_DB`` dBFS (dark) to 0 dBFS (bright) on one
-    fixed scale, so a quiet clip looks quiet. The review page draws the kHz / s axes and the colour bar."""
-    data, _ = read_audio(path)  # (T, channels)
-    mono = data.mean(axis=1)  # (T,)
+    fixed scale, so a quiet clip looks quiet. The review page draws the kHz / s axes and the colour bar.
+    Verified against ``sha256`` when given (ReviewError when the file changed)."""
+    mono, _ = _mono(path, sha256)  # (T,)
     if len(mono) < SPEC_FFT_SAMPLES:
         mono = np.pad(mono, (0, SPEC_FFT_SAMPLES - len(mono)))
     hop = max(SPEC_HOP_SAMPLES, (len(mono) - SPEC_FFT_SAMPLES) // SPEC_MAX_FRAMES + 1)

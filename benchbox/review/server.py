@@ -88,8 +88,8 @@ class ReviewServer(ThreadingHTTPServer):
         return self._media(kind, clip_id)
 
     def _render(self, kind: str, clip_id: str) -> bytes:
-        path = self.session.clip(clip_id).path
-        return wav_bytes(path) if kind == "clip" else spectrogram_png(path)
+        clip = self.session.clip(clip_id)  # media is tied to the content hash the review hashed
+        return wav_bytes(clip.path, clip.sha256) if kind == "clip" else spectrogram_png(clip.path, clip.sha256)
 
     def handle_error(self, request, client_address) -> None:
         """Keep unexpected handler errors for the CLI to report; a client hanging up is not one."""

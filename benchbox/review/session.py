@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchbox.errors import ReviewError
 from benchbox.progress import Progress
-from benchbox.review.clips import ReviewClip, ReviewSet, build_review_set
+from benchbox.review.clips import ReviewClip, ReviewSet, build_review_set, check_unchanged
 from benchbox.review.store import DECISIONS, REASONS, TAGS, TagStore, check_rater, resume_position
 
 
@@ -47,6 +47,7 @@ class ReviewSession:
     def tag(self, clip_id: str, tag: str, reasons=(), note: str = "") -> dict:
         """Commit the rater's decision on ``clip_id``; returns the stored decision and the resume position."""
         clip = self.clip(clip_id)
+        check_unchanged(clip)  # a decision about audio that is no longer there would be stale at birth
         row = self.store.record(self.rater, clip.sha256, tag, reasons, note, position=self.position(clip_id))
         return {"id": clip_id, "tag": row["tag"], "reasons": row["reasons"], "note": row["note"], "version": row["version"]}
 

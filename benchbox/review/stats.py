@@ -7,8 +7,13 @@ Legend: N clips, K categories, n raters per clip, k useful decisions.
   Every rater's decision on a clip is one trial; skips and real clips are left out.
 * :func:`cohen_kappa` (two raters) and :func:`fleiss_kappa` (three or more), pure maths.
 * :func:`auto_agreement` - human decisions against ``useful/auto`` from
-  ``scores/clips.csv`` (joined by content hash, else by path): kappa and a 2x2 table.
+  ``scores/clips.csv`` (joined by content hash only): kappa and a 2x2 table.
 * :func:`real_accuracy` - per rater, how often the mixed-in real clips were called useful.
+
+Every tag is tied to the content hash of the clip it judged. A tag whose clip is gone,
+or whose file now holds other audio (``generate`` replaced it), is *stale*: it stays in
+the database but :func:`fresh_tags` sets it aside, so no statistic counts it, and
+``tag stats`` says how many were set aside.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from benchbox.errors import MetricError, ReviewError
-from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE
+from benchbox.errors import AudioError
+from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, audio_hash
 from benchbox.review.store import DECISIONS, TAGS, TagStore
 from benchbox.stats import wilson_interval
 
@@ -86,6 +92,26 @@ def load_tags(folder: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
     return TagStore(db, create=False).tags_frame()
 
 
+def fresh_tags(folder: str | Path, tags: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``(tags whose clip still holds the audio they judged, number set aside as stale)``.
+
+    A tag's clip is found at its recorded path (relative to ``folder``, or absolute for
+    real clips from elsewhere) and hashed as the review hashed it; a missing, unreadable
+    or changed file makes every tag of that clip stale. Each file is decoded once.
+    """
+    folder = Path(folder)
+    now: dict[str, str | None] = {}
+    for path in tags["path"].astype(str).unique():
+        file = Path(path) if Path(path).is_absolute() else folder / path
+        try:
+            now[path] = audio_hash(file) if file.is_file() else None
+        except AudioError:
+            now[path] = None
+    keep = [now.get(str(p)) == sha for p, sha in zip(tags["path"], tags["sha256"])]
+    fresh = tags[np.asarray(keep, dtype=bool)] if len(tags) else tags
+    return fresh, int(len(tags) - len(fresh))
+
+
 def _decisions(tags: pd.DataFrame, *, real: bool) -> pd.DataFrame:
     mask = tags["tag"].isin(DECISIONS) & (tags["real"].astype(bool) == real)
     return tags[mask]
@@ -94,9 +120,16 @@ def _decisions(tags: pd.DataFrame, *, real: bool) -> pd.DataFrame:
 def group_rates(run_dir: str | Path) -> pd.DataFrame:
     """Group columns + ``useful/human_rate``, ``useful/human_lo``, ``useful/human_hi``, ``n_human``.
 
-    A run without ``tags.sqlite`` gives an empty frame with those columns.
+    A run without ``tags.sqlite`` gives an empty frame with those columns. Stale tags
+    (see :func:`fresh_tags`) are not counted.
     """
-    tags = _decisions(load_tags(run_dir, missing_ok=True), real=False)
+    tags, _ = fresh_tags(run_dir, load_tags(run_dir, missing_ok=True))
+    return rates_of(tags)
+
+
+def rates_of(tags: pd.DataFrame) -> pd.DataFrame:
+    """:func:`group_rates` of an already loaded (and freshness-checked) tag frame."""
+    tags = _decisions(tags, real=False)
     rows = []
     for key, part in tags.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
         k, n = int((part["tag"] == "useful").sum()), int(len(part))
@@ -148,13 +181,16 @@ def auto_agreement(run_dir: str | Path, tags: pd.DataFrame) -> dict:
 
 
 def _auto_lookup(scores: pd.DataFrame, decided: pd.DataFrame) -> dict:
-    """Tag row index -> bool useful/auto, matched by content hash first, then by path."""
+    """Tag row index -> bool useful/auto, matched by content hash only.
+
+    A path match is no match: after ``generate`` replaces a clip, its path holds other
+    audio than either the tag or the score row may describe.
+    """
     valid = scores.dropna(subset=[AUTO_USEFUL])
     by_sha = dict(zip(valid["sha256"], valid[AUTO_USEFUL])) if "sha256" in valid else {}
-    by_path = dict(zip(valid["path"].astype(str), valid[AUTO_USEFUL])) if "path" in valid else {}
     out = {}
-    for i, sha, path in zip(decided.index, decided["sha256"], decided["path"]):
-        value = by_sha.get(sha, by_path.get(str(path)))
+    for i, sha in zip(decided.index, decided["sha256"]):
+        value = by_sha.get(sha)
         if value is not None:
             out[i] = bool(int(value))
     return out
@@ -172,14 +208,18 @@ def real_accuracy(tags: pd.DataFrame) -> list[dict]:
 
 
 def review_stats(run_dir: str | Path) -> dict:
-    """Everything ``benchbox tag stats`` reports, JSON-ready (nan becomes None)."""
-    tags = load_tags(run_dir)
+    """Everything ``benchbox tag stats`` reports, JSON-ready (nan becomes None).
+
+    Only fresh tags count; ``tags.stale`` says how many were set aside (kept in the
+    database) because their clip changed or is gone.
+    """
+    tags, stale = fresh_tags(run_dir, load_tags(run_dir))
     counts = {t: int((tags["tag"] == t).sum()) for t in TAGS}
     summary = {
         "folder": str(run_dir),
-        "tags": {"total": int(len(tags)), **counts, "real": int(tags["real"].astype(bool).sum())},
+        "tags": {"total": int(len(tags)), **counts, "real": int(tags["real"].astype(bool).sum()), "stale": stale},
         "raters": sorted(tags["rater"].unique().tolist()),
-        "groups": group_rates(run_dir).to_dict("records"),
+        "groups": rates_of(tags).to_dict("records"),
         "agreement": rater_agreement(tags),
         "auto": auto_agreement(run_dir, tags),
         "real": real_accuracy(tags),

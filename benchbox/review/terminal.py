@@ -88,7 +88,8 @@ class SystemPlayer:
     def file_for(self, clip_id: str) -> Path:
         path = self.folder / f"{clip_id}.wav"
         if not path.is_file():
-            atomic_write_bytes(path, wav_bytes(self.session.clip(clip_id).path))
+            clip = self.session.clip(clip_id)
+            atomic_write_bytes(path, wav_bytes(clip.path, clip.sha256))
         return path
 
     def play(self, clip_id: str) -> str:

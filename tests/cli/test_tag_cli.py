@@ -78,3 +78,16 @@ def test_errors_are_one_line(tagged_run, tmp_path):
     _fails(runner.invoke(app, ["tag", str(tagged_run), "--rater", "a", "--terminal", "-q"]), "--terminal needs an interactive terminal")
     r = runner.invoke(app, ["tag", str(tagged_run)])
     assert r.exit_code == 2 and "--rater" in r.output
+
+
+def test_stats_says_how_many_stale_tags_were_set_aside(tagged_run):
+    import soundfile as sf
+
+    rel = pd.read_csv(tagged_run / "samples" / "manifest.csv")["path"].iloc[0]
+    wave, rate = sf.read(tagged_run / rel, dtype="float32")
+    sf.write(tagged_run / rel, -wave, rate, subtype="PCM_16")  # regenerated: same path, other audio
+    r = runner.invoke(app, ["tag", "stats", str(tagged_run)])
+    assert r.exit_code == 0, r.output
+    assert "18 tags by 2 rater(s)" in r.output and "set aside 2 stale tag(s)" in r.output
+    data = json.loads(runner.invoke(app, ["tag", "stats", str(tagged_run), "--json"]).output)
+    assert data["tags"]["stale"] == 2 and sum(g["n_human"] for g in data["groups"]) == 14

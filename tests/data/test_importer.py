@@ -139,3 +139,15 @@ def test_interrupted_or_failed_reimport_leaves_the_dataset_byte_identical(src, t
         import_folder(silent, out, overwrite=True)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "silent", "src"]  # no staging folder left
+
+
+def test_load_clips_refuses_a_clip_of_another_length_or_rate(src, tmp_path):
+    """Dataset.load_clips used to cut, zero-pad or resample an edited clip without a word."""
+    out = tmp_path / "ds"
+    import_folder(src, out)
+    ds = load_dataset(out)
+    assert ds.load_clips().shape == (7, 8192)
+    clip = ds.clip_paths()[0]
+    sf.write(clip, np.zeros(4096, dtype=np.float32), RATE_HZ, subtype="PCM_16")
+    with pytest.raises(DataError, match=f"{clip}: 4096 samples at 16000 Hz, but the dataset's clips are 8192"):
+        ds.load_clips()

@@ -89,7 +89,7 @@ def test_group_rates_and_agreement(fake_run):
     assert real["alice"]["called_useful"] == 2 and real["bob"]["called_useful"] == 1 and real["bob"]["n_real"] == 2
 
 
-def test_auto_agreement_by_hash_and_by_path(fake_run):
+def test_auto_agreement_by_hash_only(fake_run):
     # useful/auto is 1 for clip_0000 and clip_0002 of each generator (see conftest)
     _tag_all(fake_run, "alice", lambda c: "useful" if c.source.endswith(("0000.wav", "0001.wav")) else "not_useful")
     auto = review_stats(fake_run)["auto"]
@@ -102,9 +102,10 @@ def test_auto_agreement_by_hash_and_by_path(fake_run):
     import pandas as pd
 
     scores = pd.read_csv(scores_path)
-    scores["sha256"] = "stale"  # clips regenerated elsewhere: fall back to the path
+    scores["sha256"] = "stale"  # scores of other audio at the same paths: never matched by path alone
     scores.to_csv(scores_path, index=False)
-    assert review_stats(fake_run)["auto"]["n"] == 8
+    auto = review_stats(fake_run)["auto"]
+    assert auto["available"] is False and "no tagged clip matches" in auto["reason"]
     scores_path.unlink()
     assert review_stats(fake_run)["auto"]["available"] is False
 
@@ -115,3 +116,44 @@ def test_skips_and_missing_store(fake_run, tmp_path):
     session.tag(session.ids[0], "skip")
     assert group_rates(fake_run).empty  # skips are not decisions
     assert review_stats(fake_run)["tags"]["skip"] == 1
+
+
+def test_tags_of_regenerated_clips_are_set_aside_not_counted(fake_run):
+    """After `generate` replaced the clips, tag stats reported the old tags (a rate of 1.0 from clips that were gone)."""
+    import pandas as pd
+    import soundfile as sf
+
+    _tag_all(fake_run, "alice", lambda c: "useful", 2)
+    before = review_stats(fake_run)
+    assert before["tags"]["stale"] == 0 and before["tags"]["useful"] == 10
+    manifest = pd.read_csv(fake_run / "samples" / "manifest.csv")
+    sashimi = manifest[manifest["generator"] == "sashimi"]["path"].tolist()
+    for rel in sashimi:  # regenerate: same paths, new audio
+        wave, rate = sf.read(fake_run / rel, dtype="float32")
+        sf.write(fake_run / rel, wave[::-1].copy(), rate, subtype="PCM_16")
+    after = review_stats(fake_run)
+    assert after["tags"]["stale"] == len(sashimi) == 4
+    assert after["tags"]["total"] == after["tags"]["useful"] == 6  # 4 wavenet + 2 real still count
+    assert {g["generator"] for g in after["groups"]} == {"wavenet"}
+    assert after["auto"]["n"] == 4  # only the fresh wavenet tags meet their scores
+    assert set(group_rates(fake_run)["generator"]) == {"wavenet"}
+    assert len(load_tags(fake_run)) == 10  # nothing deleted from the database
+
+
+def test_a_clip_regenerated_during_review_is_refused_not_tagged_or_served(fake_run):
+    import soundfile as sf
+
+    from benchbox.errors import ReviewError
+    from benchbox.review.clips import wav_bytes
+
+    session = open_session(fake_run, rater="alice")
+    cid = session.ids[0]
+    clip = session.clip(cid)
+    assert wav_bytes(clip.path, clip.sha256)  # unchanged: served
+    wave, rate = sf.read(clip.path, dtype="float32")
+    sf.write(clip.path, wave * 0.5, rate, subtype="PCM_16")
+    with pytest.raises(ReviewError, match="changed since the review started"):
+        session.tag(cid, "useful")
+    with pytest.raises(ReviewError, match="changed since the review started"):
+        wav_bytes(clip.path, clip.sha256)
+    assert load_tags(fake_run).empty
