@@ -37,7 +37,7 @@ from benchbox.audio import write_wav
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_bytes, atomic_write_csv, atomic_write_text, sha256_file
+from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
@@ -272,10 +272,11 @@ def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | 
         raise DataError(f"no 'fad/{embedder}' column in the scored runs", hint=f"score with --embedder {embedder}, or sort by one of: {', '.join(sorted(set(embedders))) or 'none'}")
     table = _order(rows, embedder)
     public = table[[c for c in table.columns if not c.startswith("_")]]
-    atomic_write_csv(out / "leaderboard.csv", public)
-    atomic_write_text(out / "leaderboard.md", render_markdown(public, embedder, notes))
+    markdown = render_markdown(public, embedder, notes)
     curves = {s.name: s.root / "curves.png" for s in scored if (s.root / "curves.png").is_file()}
-    atomic_write_text(out / "leaderboard.html", render_html(table, embedder, notes, curves, progress))
+    page = render_html(table, embedder, notes, curves, progress)
+    # the three files are one output: rendered first, then published together
+    publish_files({out / "leaderboard.csv": public.to_csv(index=False), out / "leaderboard.md": markdown, out / "leaderboard.html": page})
     return out
 
 

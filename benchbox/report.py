@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.analysis import study_answers
-from benchbox.runs import atomic_path, atomic_write_text
+from benchbox.runs import atomic_path, publish_files
 
 FIG_DIR = "figures"
 SPECTRO_CLIPS = 4  # generated clips per run in the spectrogram figure, beside one real clip
@@ -183,9 +183,9 @@ def write_report(ctx) -> Path:
     real = _real_clips(getattr(ctx, "data_dir", None), max(LISTEN_REAL_CLIPS, len(run_ids)))
     fig = spectrogram_figure(out, clips, real, out / FIG_DIR / "spectrograms.png")
     text = report_markdown(ctx, run_ids, clips, ans, fig)
-    atomic_write_text(out / "report.md", text)
     title = f"Study report: {proto.name}"
-    atomic_write_text(out / "report.html", render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS])))
+    page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]))
+    publish_files({out / "report.md": text, out / "report.html": page})  # one output: both or neither
     return out / "report.md"
 
 

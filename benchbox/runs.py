@@ -80,6 +80,32 @@ def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def publish_files(files: dict[Path, str | bytes]) -> list[Path]:
+    """Write several files as one output: all are written to temporaries first, then renamed
+    into place together with SIGINT/SIGTERM held back, so a reader never sees a mix of old
+    and new versions (only a hard kill between the renames could leave one)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+            staged.append((Path(tmp), path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, FILE_MODE)
+        with _signals_held():
+            for tmp, path in staged:
+                os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if tmp.exists():
+                tmp.unlink()
+    return [path for _, path in staged]
+
+
 def recover_dir(target: str | os.PathLike) -> None:
     """Put back ``target`` when a killed :func:`staged_dir` swap left only its old version aside."""
     target = Path(target)

@@ -50,3 +50,16 @@ def test_staged_dir_publishes_whole_or_not_at_all(tmp_path):
     target.rename(aside)
     recover_dir(target)
     assert (target / "new.csv").read_text() == "new" and not aside.exists()
+
+
+def test_publish_files_writes_all_or_none(tmp_path):
+    from benchbox.runs import publish_files
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.md").write_text("old b")
+    with pytest.raises(TypeError):
+        publish_files({tmp_path / "a.csv": "new a", tmp_path / "b.md": 123})  # the second cannot be written
+    assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.md").read_text() == "old b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.md"]
+    publish_files({tmp_path / "a.csv": "new a", tmp_path / "b.md": b"new b"})
+    assert (tmp_path / "a.csv").read_text() == "new a" and (tmp_path / "b.md").read_text() == "new b"
