@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from benchbox.cli.main import app
@@ -22,3 +23,39 @@ def test_library_error_becomes_one_line(tmp_path):
 def test_usage_error_keeps_exit_2():
     r = runner.invoke(app, ["data", "info"])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("stop, code", [("sigint", 130), ("sigterm", 143)])
+def test_any_command_stopped_prints_one_interrupted_line(tmp_path, monkeypatch, stop, code):
+    """Commands without their own line still say what was kept and how to resume; SIGTERM exits 143."""
+    import benchbox.leaderboard
+    from benchbox.cli.common import Terminated
+
+    def stopped(*args, **kwargs):
+        raise Terminated() if stop == "sigterm" else KeyboardInterrupt()
+
+    monkeypatch.setattr(benchbox.leaderboard, "build_leaderboard", stopped)
+    result = CliRunner().invoke(app, ["leaderboard", str(tmp_path)])
+    assert result.exit_code == code, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("interrupted:")]
+    assert len(lines) == 1 and "run the same command again" in lines[0] and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("argv, target", [
+    (["data", "import", "SRC", "--out", "OUT"], "benchbox.data.importer.import_folder"),
+    (["score", "SRC", "--embedder", ""], "benchbox.score.score_run"),
+])
+def test_data_import_and_score_say_their_output_is_unchanged(tmp_path, monkeypatch, argv, target):
+    import importlib
+
+    module, name = target.rsplit(".", 1)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(module), name, ctrl_c)
+    (tmp_path / "src").mkdir()
+    args = [str(tmp_path / "src") if a == "SRC" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert result.output.count("interrupted:") == 1 and "is unchanged" in result.output
