@@ -108,6 +108,7 @@ class ImportResult:
     dropped_steps: int = 0  # steps too short or too quiet
     ignored: int = 0  # files without an audio suffix (COPYRIGHT, csv, ...)
     scaled: dict[str, float] = field(default_factory=dict)  # source -> gain in dB that kept it within full scale
+    truncated: int = 0  # kept clips whose step was longer than the clip (tail cut and faded)
     warnings: tuple[str, ...] = ()
 
 
@@ -119,6 +120,7 @@ class _Clip:
     offset_seconds: float
     seconds: float
     gain_db: float = 0.0  # gain applied after decoding (peak normalise, full-scale fit)
+    truncated: bool = False  # the step was longer than the clip holds: its tail is cut (and faded)
 
 
 # ------------------------------------------------------------------------ labels
@@ -167,7 +169,8 @@ def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> 
         if config.normalise == "peak":
             gain = 10 ** (config.peak_dbfs / 20) / max(float(np.abs(clip).max()), 1e-12)
             clip = (clip.astype(np.float64) * gain).astype(np.float32)
-        clips.append(_Clip(clip, source, label, step.onset / config.sample_rate_hz, seconds, dbfs(gain)))
+        truncated = step.end - step.onset > config.clip_samples - config.onset_samples
+        clips.append(_Clip(clip, source, label, step.onset / config.sample_rate_hz, seconds, dbfs(gain), truncated))
     if not clips:
         raise AudioError(f"no step louder than {config.min_step_rms_db:g} dBFS RMS and longer than {config.min_step_ms:g} ms", hint="lower import.min_step_rms_db")
     return clips, dropped, fit_full_scale(clips)
@@ -255,7 +258,8 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
     with staged_dir(out) as stage:  # the dataset folder is replaced whole, or left as it was
         manifest = write_clips(stage, clips, hashes, [split_of[c.source] for c in clips], config.sample_rate_hz)
         atomic_write_csv(stage / "rejected.csv", pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS)))
-        info = {"format": DATASET_FORMAT, "kind": "import", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": config.normalise, "scaled": scaled, "source": str(src), "import": asdict(config)}
+        truncated = sum(c.truncated for c in clips)
+        info = {"format": DATASET_FORMAT, "kind": "import", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": config.normalise, "scaled": scaled, "truncated_steps": truncated, "source": str(src), "import": asdict(config)}
         atomic_write_json(stage / "dataset.json", info)
         write_run_info(stage, {"import": asdict(config), "source": str(src)})
     return ImportResult(
@@ -269,7 +273,9 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
         dropped_steps=dropped,
         ignored=sum(1 for p in src.rglob("*") if p.is_file()) - len(audio_files),
         scaled=scaled,
-        warnings=tuple(f"{s}: scaled by {g:+.1f} dB so that no sample exceeds full scale (gain in manifest gain_db)" for s, g in scaled.items()),
+        truncated=truncated,
+        warnings=tuple(f"{s}: scaled by {g:+.1f} dB so that no sample exceeds full scale (gain in manifest gain_db)" for s, g in scaled.items())
+        + ((f"{truncated} step(s) were longer than the {config.clip_samples}-sample clip: their tails were cut and faded (manifest seconds gives each step's full length; raise import.clip_samples to keep them)",) if truncated else ()),
     )
 
 

@@ -151,3 +151,15 @@ def test_load_clips_refuses_a_clip_of_another_length_or_rate(src, tmp_path):
     sf.write(clip, np.zeros(4096, dtype=np.float32), RATE_HZ, subtype="PCM_16")
     with pytest.raises(DataError, match=f"{clip}: 4096 samples at 16000 Hz, but the dataset's clips are 8192"):
         ds.load_clips()
+
+
+def test_a_step_longer_than_the_clip_is_reported_not_cut_silently(tmp_path, rng):
+    src = tmp_path / "src"
+    t = np.arange(2 * RATE_HZ) / RATE_HZ
+    wave = np.where(t > 0.1, rng.standard_normal(t.size) * np.exp(-(t - 0.1) / 0.5) * 0.1, 0.0).astype(np.float32)  # ~1.5 s decay
+    write(src / "long_gravel.wav", wave)
+    write(src / "short_gravel.wav", recording(rng, [0.05], 0.5))
+    result = import_folder(src, tmp_path / "ds")
+    assert result.truncated == 1 and result.clips == 2
+    assert any("1 step(s) were longer than the 8192-sample clip" in w for w in result.warnings)
+    assert load_dataset(tmp_path / "ds").info["truncated_steps"] == 1
