@@ -102,8 +102,11 @@ def _with_human(scored: _Scored) -> pd.DataFrame:
 # -------------------------------------------------------------- reference rows
 
 
-def _reference_dir(out: Path, reference: Path) -> Path:
-    digest = hashlib.sha256(str(reference.resolve()).encode()).hexdigest()[:10]
+def _reference_dir(out: Path, reference: Path, *content: object) -> Path:
+    """The cache folder of one reference's rows, keyed by its path and ``content`` (what the
+    cached clips depend on: rate, clip length, the synth manifest's hash), never by path alone."""
+    key = "|".join([str(reference.resolve()), *map(str, content)])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return out / REFERENCES_DIR / f"{reference.resolve().name}-{digest}"
 
 
@@ -154,7 +157,8 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
     ``weights`` are the VGGish weights the runs were scored with (their scores.json).
     """
     ds = load_dataset(reference)
-    base = _reference_dir(out, reference)
+    synth_key = sha256_file(Path(synth) / "manifest.csv") if synth is not None and (Path(synth) / "manifest.csv").is_file() else ""
+    base = _reference_dir(out, reference, ds.sample_rate_hz, ds.clip_samples, synth_key)
     rows, notes = [], []
     kinds = ["noise", "silence"]
     if synth is None:

@@ -187,3 +187,27 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
     table = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert set(table[table["kind"] == "generated"]["run"]) == {"kept"}
     assert "regenerated: scores left out" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_reference_rows_follow_the_content_of_the_synth_corpus(results, tmp_path, monkeypatch):
+    """Cached synth clips were keyed by the reference path alone: a new synth corpus kept the old copies."""
+    import shutil
+
+    import soundfile as sf
+
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    synth = tmp_path / "synth"
+    shutil.copytree(results / "synth", synth)
+    build_leaderboard(results, out=tmp_path / "board", synth=synth)
+    first = sorted((tmp_path / "board" / "references").glob("*"))
+    test_clip = synth / pd.read_csv(synth / "manifest.csv").query("split == 'test'")["path"].iloc[0]
+    wave, rate = sf.read(test_clip, dtype="float32")
+    sf.write(test_clip, -wave, rate, subtype="PCM_16")
+    manifest = pd.read_csv(synth / "manifest.csv", dtype={"sha256": str})
+    manifest.loc[manifest["path"] == test_clip.relative_to(synth).as_posix(), "sha256"] = "regenerated"
+    manifest.to_csv(synth / "manifest.csv", index=False)
+    build_leaderboard(results, out=tmp_path / "board", synth=synth)
+    second = sorted(set((tmp_path / "board" / "references").glob("*")) - set(first))
+    assert len(second) == 1  # a new cache folder for the new content
+    copies = sorted((second[0] / "synth").glob("clip_*.wav"))
+    assert any(np.array_equal(sf.read(c, dtype="float32")[0], -wave) for c in copies)

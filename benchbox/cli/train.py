@@ -41,8 +41,10 @@ def train_cmd(
         with rich_progress(enabled=rank0 and not quiet and not as_json) as progress:
             result = train(generator=generator, data=data, out=run_dir, preset=preset, overrides=sets, device=device, resume=resume is not None, progress=progress)
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the loop saved last.pt before re-raising
-        if rank0:
+        if rank0 and (Path(run_dir) / "ckpt" / "last.pt").is_file():
             interrupted(e, f"{run_dir}/ckpt/last.pt holds the last finished step", f"continue with `benchbox train --resume {run_dir}`")
+        if rank0:  # stopped before the first step: nothing to resume
+            interrupted(e, "no checkpoint was saved (training had not started)", "run the same command again")
         raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED) from None
     if not rank0:
         return

@@ -221,10 +221,15 @@ def check_unchanged(clip: ReviewClip) -> None:
 
 
 def wav_bytes(path: str | Path, sha256: str | None = None) -> bytes:
-    """The decoded clip as a metadata-free 16-bit mono wav (verified against ``sha256`` when given)."""
+    """The decoded clip as a metadata-free mono wav (verified against ``sha256`` when given).
+
+    16-bit PCM, unless the clip goes beyond full scale (a float file): then 32-bit float,
+    so the rater hears the clip as it is rather than a silently clipped copy.
+    """
     mono, rate = _mono(path, sha256)  # (T,)
     buf = io.BytesIO()
-    sf.write(buf, np.clip(mono, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
+    subtype = "FLOAT" if float(np.abs(mono).max(initial=0.0)) > 1.0 else "PCM_16"
+    sf.write(buf, mono, rate, subtype=subtype, format="WAV")
     return buf.getvalue()
 
 

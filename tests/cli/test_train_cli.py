@@ -70,7 +70,12 @@ def test_ctrl_c_exits_130_with_a_resume_hint(tmp_path, data, monkeypatch):
 
     monkeypatch.setattr(benchbox.train, "train", interrupted)
     r = runner.invoke(app, ["train", "wavenet", "--data", str(data), "--out", str(tmp_path / "run")])
-    assert r.exit_code == 130 and "--resume" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 130 and "Traceback" not in r.output
+    assert "interrupted: no checkpoint was saved" in r.output and "--resume" not in r.output  # nothing to resume yet
+    (tmp_path / "run" / "ckpt").mkdir(parents=True)
+    (tmp_path / "run" / "ckpt" / "last.pt").write_bytes(b"saved by the loop")
+    r = runner.invoke(app, ["train", "wavenet", "--data", str(data), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 130 and r.output.count("interrupted:") == 1 and f"--resume {tmp_path / 'run'}" in r.output
 
 
 def test_sigterm_saves_last_step_and_exits_143(tmp_path, data, monkeypatch):

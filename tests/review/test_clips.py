@@ -96,3 +96,19 @@ def test_spectrogram_is_on_a_fixed_dbfs_scale(tmp_path):
         pixels = np.frombuffer(raw, np.uint8).reshape(height, 1 + 3 * width)[:, 1:]
         brightest.append(int(pixels.reshape(-1, 3).sum(axis=1).max()))
     assert brightest[0] >= sum(SPEC_RAMP_RGB[-1]) - 3 and brightest[1] < brightest[0] - 100
+
+
+def test_a_clip_beyond_full_scale_is_served_as_it_is_not_clipped(tmp_path):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from benchbox.review.clips import wav_bytes
+
+    loud = (2.4 * np.sin(np.arange(1600) / 5.0)).astype(np.float32)
+    sf.write(tmp_path / "loud.wav", loud, 16_000, subtype="FLOAT")
+    served, _ = sf.read(io.BytesIO(wav_bytes(tmp_path / "loud.wav")), dtype="float32")
+    assert np.array_equal(served, loud)  # was hard-clipped to +-1
+    sf.write(tmp_path / "plain.wav", loud / 3, 16_000, subtype="PCM_16")
+    assert sf.info(io.BytesIO(wav_bytes(tmp_path / "plain.wav"))).subtype == "PCM_16"
