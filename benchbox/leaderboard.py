@@ -199,8 +199,8 @@ def _folder_media(folder: Path) -> list[str]:
     return [str(p) for p in sorted(folder.glob("clip_*.*"))[:PLAYERS_PER_ROW]]
 
 
-def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress, warn=None) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
-    """All leaderboard rows (generated + reference rows), the scored runs and notes."""
+def load_scored(results_dir: Path, out: Path, warn=None) -> tuple[list[_Scored], list[str]]:
+    """Every scored run under ``results_dir`` whose scores are not stale, and notes on those left out."""
     found = find_scored(results_dir, out / REFERENCES_DIR)
     if not found:
         raise DataError(f"no scored runs under {results_dir} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
@@ -216,6 +216,14 @@ def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: 
                 warn(notes[-1])
     if not scored:
         raise DataError(f"every scored run under {results_dir} is stale: {notes[0]}", hint="re-score the runs with `benchbox score RUN_DIR`")
+    return scored, notes
+
+
+def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress, warn=None,
+                 loaded: tuple[list[_Scored], list[str]] | None = None) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
+    """All leaderboard rows (generated + reference rows), the scored runs and notes."""
+    scored, notes = loaded if loaded is not None else load_scored(results_dir, out, warn)
+    notes = list(notes)
     rows: list[dict] = []
     floors: dict[str, dict] = {}
     for i, s in enumerate(scored):
@@ -269,11 +277,12 @@ def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | 
     results_dir, out, progress = Path(results_dir), Path(out), progress or no_progress
     if not results_dir.is_dir():
         raise DataError(f"results folder not found: {results_dir}", hint="pass the folder that holds your scored runs")
-    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, warn=warn)
+    scored, stale_notes = load_scored(results_dir, out, warn)
     embedders = [e for s in scored for e in s.info.get("embedders", [])]
     embedder = embedder or (embedders[0] if embedders else "")
-    if embedder and f"fad/{embedder}" not in rows.columns:
+    if embedder and not any(f"fad/{embedder}" in s.groups.columns for s in scored):  # checked before any reference is embedded
         raise DataError(f"no 'fad/{embedder}' column in the scored runs", hint=f"score with --embedder {embedder}, or sort by one of: {', '.join(sorted(set(embedders))) or 'none'}")
+    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, loaded=(scored, stale_notes))
     table = _order(rows, embedder)
     public = table[[c for c in table.columns if not c.startswith("_")]]
     markdown = render_markdown(public, embedder, notes)

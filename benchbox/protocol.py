@@ -108,6 +108,16 @@ def load_protocol(path: str | Path, overrides: Sequence[str] = (), data: str | P
     return proto
 
 
+def check_source(proto: ProtocolConfig) -> None:
+    """Raise ProtocolError unless the dataset source is ``synth``, a built-in corpus or an existing path."""
+    from benchbox.data.corpora import builtin_names, resolve_source
+
+    if proto.data.source == SYNTH_SOURCE or resolve_source(proto.data.source).exists():
+        return
+    raise ProtocolError(f"dataset source not found: {proto.data.source}",
+                        hint=f"pass --data with 'synth', a built-in corpus ({', '.join(builtin_names())}), a folder of recordings or a benchbox dataset")
+
+
 # ------------------------------------------------------------------------- the plan
 
 

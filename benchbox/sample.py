@@ -240,6 +240,8 @@ class _Plan:
 
 
 def _plan(run_dir: Path, cfg: GenerateConfig) -> _Plan:
+    if (run_dir / "dataset.json").is_file():
+        raise ConfigError(f"{run_dir} is a dataset, not a training run", hint=f"train on it first (`benchbox train sashimi --data {run_dir}`), then generate from the run folder")
     if not (run_dir / CONFIG_NAME).is_file():
         raise ConfigError(f"{run_dir} is not a training run (no {CONFIG_NAME})", hint="pass a folder written by `benchbox train`")
     train_cfg = from_dict(TrainConfig, load_toml(run_dir / CONFIG_NAME))
@@ -350,8 +352,35 @@ def generate_run(
                 rows += _cell_rows(plan, stage, name, ms, progress, len(rows), total)
         frame = pd.concat([kept, pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
         atomic_write_csv(stage / MANIFEST_NAME, frame)
-        write_run_info(stage, {"run": str(run_dir), **_config_dict(cfg)}, name=GENERATE_CONFIG_NAME)
+        record = {"run": str(run_dir), **_config_dict(cfg)}
+        write_run_info(stage, {**record, "invocations": _invocations(samples / GENERATE_CONFIG_NAME, record, cfg)}, name=GENERATE_CONFIG_NAME)
     return manifest
+
+
+def _cells(cfg: GenerateConfig) -> list[str]:
+    return [f"{name}/prime{ms}" for name in cfg.checkpoints for ms in cfg.prime_ms]
+
+
+def _invocations(path: Path, record: dict, cfg: GenerateConfig) -> dict[str, dict]:
+    """Every invocation whose cells are still in the manifest, oldest first, this one last.
+
+    ``generate_config.toml`` keeps the latest invocation's settings at the top level and
+    ``[invocations.N]`` tables with each contributing invocation's settings and ``cells``
+    (``<checkpoint>/prime<ms>``); an invocation whose cells were all regenerated is dropped.
+    """
+    earlier: list[dict] = []
+    if path.is_file():
+        old = load_toml(path)
+        listed = old.get("invocations") or {}
+        if listed:
+            earlier = [listed[k] for k in sorted(listed, key=int)]
+        elif "checkpoints" in old and "prime_ms" in old:  # written before invocations were recorded
+            legacy = {k: v for k, v in old.items() if k != "invocations"}
+            earlier = [{**legacy, "cells": [f"{c}/prime{m}" for c in old["checkpoints"] for m in old["prime_ms"]]}]
+    now = _cells(cfg)
+    kept = [{**inv, "cells": [c for c in inv.get("cells", []) if c not in now]} for inv in earlier]
+    kept = [inv for inv in kept if inv["cells"]] + [{**record, "cells": now}]
+    return {str(i + 1): inv for i, inv in enumerate(kept)}
 
 
 def _config_dict(cfg: GenerateConfig) -> dict:

@@ -108,6 +108,7 @@ class TrainResult:
     last_step: int
     stopped_early: bool
     wall_seconds: float
+    first_step: int = 0  # the step training started from: 0, or the resumed checkpoint's step
 
 
 # ------------------------------------------------------------------ config + device
@@ -117,6 +118,7 @@ def resolve_config(*, generator: str, data: Path, preset: str | None = None, ove
     """Preset (default ``<generator>-tiny``) + data path + ``--set`` overrides -> TrainConfig."""
     from benchbox.generators import registry
 
+    registry.get(generator)  # an unknown generator names the generators, not the presets
     over = parse_overrides(overrides)
     extra = sorted(set(over) - {"data", "train", "model"})
     if extra:
@@ -452,11 +454,12 @@ def train(
         loop = Loop(cfg, dist, train_codes, val_codes, out, progress or no_progress)
         if ckpt is not None:
             loop.restore(ckpt)
+        first_step = loop.step
         if dist.rank == 0:
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
             write_run_info(out, to_dict(cfg), name=CONFIG_NAME)
         best_val, stopped_early = loop.run()
-    return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started)
+    return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step)
 
 
 def _prepare(*, generator, data, out, preset, overrides, resume) -> tuple[TrainConfig, dict | None]:

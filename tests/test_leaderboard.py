@@ -147,7 +147,9 @@ def test_cli_json(results, tmp_path):
     assert result.exit_code == 0, result.output
     import json
 
-    rows = json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    assert (doc["format"], doc["command"], doc["out"]) == (1, "leaderboard", str(tmp_path / "board"))
+    rows = doc["rows"]
     assert rows[0]["rank"] == 1 and {r["kind"] for r in rows} >= {"floor", "noise", "silence"}
 
 
@@ -211,3 +213,29 @@ def test_reference_rows_follow_the_content_of_the_synth_corpus(results, tmp_path
     assert len(second) == 1  # a new cache folder for the new content
     copies = sorted((second[0] / "synth").glob("clip_*.wav"))
     assert any(np.array_equal(sf.read(c, dtype="float32")[0], -wave) for c in copies)
+
+
+def test_piped_leaderboard_is_the_markdown_unwrapped(results, tmp_path):
+    result = CliRunner().invoke(app, ["leaderboard", str(results), "--out", str(tmp_path / "board")])  # stdout is not a terminal
+    assert result.exit_code == 0, result.output
+    md = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert result.stdout == md and max(len(line) for line in md.splitlines()) > 120  # long rows stay one line
+
+
+def test_unknown_embedder_fails_before_embedding_anything(results, tmp_path):
+    result = CliRunner().invoke(app, ["leaderboard", str(results), "--out", str(tmp_path / "board"), "--embedder", "foo"])
+    assert result.exit_code == 1 and "error: no 'fad/foo' column" in result.output
+    assert not (tmp_path / "board" / "references").exists()
+
+
+def test_leaderboard_page_fits_1366_px(results, tmp_path):
+    from tests.browser import CHROMIUM, chromium_page, overflow_px
+
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed")
+    out = build_leaderboard(results, out=tmp_path / "board")
+    with chromium_page() as page:
+        page.goto((out / "leaderboard.html").as_uri())
+        assert overflow_px(page) <= 0
+        assert page.locator("td audio").count() == 2 * len(pd.read_csv(out / "leaderboard.csv"))
+        assert "fixed colour scale" in page.inner_text("body") and page.errors == []

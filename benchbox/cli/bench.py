@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from benchbox.bench import REFERENCE_NOTE, run_benchmark
-from benchbox.cli.common import JsonOpt, QuietOpt, console, print_json, rich_progress
+from benchbox.cli.common import HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, console, examples, id_table, print_json, print_table, rich_progress
 from benchbox.errors import ConfigError
 
-app = typer.Typer(help="Speed benchmarks: training and generation throughput per model preset.", no_args_is_help=True)
+app = typer.Typer(cls=HonestHelpGroup, help="Speed benchmarks: training and generation throughput per model preset.", no_args_is_help=True,
+                  epilog=examples("benchbox bench generators --quick"))
 
 
 def _csv(value: str | None, kind: type, option: str) -> list | None:
@@ -24,7 +23,11 @@ def _csv(value: str | None, kind: type, option: str) -> list | None:
         raise ConfigError(f"{option} '{value}' is not a comma-separated list of {kind.__name__}", hint=f"write e.g. {option} 1,2") from None
 
 
-@app.command("generators")
+@app.command("generators", cls=HonestHelpCommand, epilog=examples(
+    "benchbox bench generators --quick",
+    "benchbox bench generators --presets sashimi-sc09,sashimi-sc09:kernel=dplr --threads 1,2 --out bench.json",
+    "benchbox bench generators --presets wavenet-tiny --json",
+))
 def generators(
     presets: Annotated[
         str | None,
@@ -37,21 +40,23 @@ def generators(
     quiet: QuietOpt = False,
 ) -> None:
     """Training and generation samples/s, step-vs-forward error and peak RSS per preset, each in a fresh process."""
+    from benchbox.bench import REFERENCE_NOTE, run_benchmark
+
     with rich_progress(enabled=not quiet and not as_json) as progress:
         result = run_benchmark(_csv(presets, str, "--presets"), _csv(threads, int, "--threads"), quick=quick, out=out, progress=progress)
     if as_json:
-        print_json(result)
+        print_json("bench generators", out, **{("bench_format" if k == "format" else k): v for k, v in result.items()})
         return
     machine = result["machine"]
-    table = Table(title=f"generators on {machine['cpu']} ({machine['cpu_count']} cores, torch {machine['torch']}, load {machine['loadavg'][0]:.2f})")
-    for col in ("preset", "metric", "value", "threads", "reference", "ratio", "target"):
-        table.add_column(col, justify="left" if col in ("preset", "metric") else "right")
+    columns = ["preset", "metric", "value", "threads", "reference", "ratio", "target"]
+    rows = []
     for row in result["summary"]:
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}x"
         target = "" if row["target"] is None else f"{row['target']:,} {'ok' if row['meets_target'] else 'MISSED'}"
         reference = "" if row["reference"] is None else f"{row['reference']:,}"
-        table.add_row(row["preset"], row["metric"], f"{row['value']:,.4g}", str(row["threads"]), reference, ratio, target)
-    console.print(table)
+        rows.append([row["preset"], row["metric"], f"{row['value']:,.4g}", str(row["threads"]), reference, ratio, target])
+    title = f"generators on {machine['cpu']} ({machine['cpu_count']} cores, torch {machine['torch']}, load {machine['loadavg'][0]:.2f})"
+    print_table(id_table(title, columns, rows, ids=["preset", "metric"], right=columns[2:]))
     for m in result["measurements"]:
         if m.get("error"):
             console.print(f"[bold red]failed:[/] {m['preset']} {m['kind']} threads={m['threads']} batch={m['batch']}: {m['error']}", highlight=False)

@@ -7,15 +7,23 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from benchbox.errors import BenchboxError
+
+try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException, UsageError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -50,6 +58,10 @@ def interrupted(error: KeyboardInterrupt, kept: str, resume: str) -> NoReturn:
     err_console.print(f"interrupted: {kept}; {resume}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED)
 
+JSON_FORMAT = 1  # version of the --json envelope; bump when a key changes meaning
+EXIT_USAGE = 2  # a command line click cannot parse (missing argument, unknown option)
+PLAIN_PROGRESS_SECONDS = 10.0  # without a terminal, one progress line per task at most this often
+
 
 def fail(error: BenchboxError) -> None:
     """Print ``error:`` / ``hint:`` lines on stderr and exit 1 (no traceback)."""
@@ -59,17 +71,92 @@ def fail(error: BenchboxError) -> None:
     raise typer.Exit(1)
 
 
-def print_json(obj: Any) -> None:
-    """Machine-readable output on stdout, nothing else on that line."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+def usage_fail(error: ClickException) -> None:
+    """A command line that cannot be parsed: ``error:`` / ``hint:`` on stderr, exit 2 (1 for other click errors)."""
+    ctx = getattr(error, "ctx", None)
+    where = ctx.command_path if ctx is not None else "benchbox"
+    err_console.print(f"[bold red]error:[/] {error.format_message()}", highlight=False, soft_wrap=True, markup=True)
+    err_console.print(f"[bold yellow]hint:[/] see `{where} --help` for the arguments and examples", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USAGE if isinstance(error, UsageError) else error.exit_code)
+
+
+def json_envelope(command: str, out: str | Path | None, **fields: Any) -> dict:
+    """``{"format", "command", "out", ...}``: the one shape every ``--json`` output has.
+
+    ``out`` is the main file or folder the command wrote (or read, for ``data info`` and
+    ``tag stats``); None when it wrote nothing.
+    """
+    return {"format": JSON_FORMAT, "command": command, "out": None if out is None else str(out), **fields}
+
+
+def print_json(command: str, out: str | Path | None, **fields: Any) -> None:
+    """Print :func:`json_envelope` on stdout, nothing else on stdout."""
+    sys.stdout.write(json.dumps(json_envelope(command, out, **fields), indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def stdout_is_terminal() -> bool:
+    return console.is_terminal
+
+
+def id_table(title: str, columns: Iterable[str], rows: list[list[str]], *, ids: Iterable[str], right: Iterable[str] = ()) -> Table:
+    """A Rich table whose identifier columns never wrap or truncate; the other columns fold.
+
+    Without a terminal the table takes the width it needs (no 80-column limit).
+    """
+    ids, right, columns = set(ids), set(right), list(columns)
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        if col in ids:
+            width = max([len(col), *(len(r[i]) for r in rows)])
+            table.add_column(col, no_wrap=True, min_width=width, overflow="ignore")
+        else:
+            table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
+def print_table(table: Table) -> None:
+    """Print a table; on a pipe or file, at the width it needs instead of 80 columns."""
+    if stdout_is_terminal():
+        console.print(table)
+    else:
+        Console(file=sys.stdout, width=max(console.width, console.measure(table).maximum), soft_wrap=True).print(table)
+
+
+class _HonestFlags:
+    """Help that shows no value placeholder for flags (``--quiet``, not ``--quiet <bool>``)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for p in params:
+            if getattr(p, "is_flag", False):
+                p.metavar = ""
+        return params
+
+
+class HonestHelpCommand(_HonestFlags, TyperCommand):
+    """A command with honest flag placeholders."""
+
+
+class HonestHelpGroup(_HonestFlags, TyperGroup):
+    """A command group with honest flag placeholders."""
 
 
 @contextlib.contextmanager
 def rich_progress(enabled: bool = True) -> Iterator[Any]:
-    """Yield a progress callback that renders one Rich bar per task name."""
+    """Yield a progress callback that renders one Rich bar per task name.
+
+    When stderr is not a terminal (CI, nohup, ``2> log``), Rich draws nothing until the end,
+    so plain lines are printed instead: a task's first update, then at most one line every
+    ``PLAIN_PROGRESS_SECONDS``, and its last.
+    """
     if not enabled:
         yield lambda task, done, total, **info: None
+        return
+    if not err_console.is_terminal:
+        yield plain_progress(lambda line: print(line, file=sys.stderr, flush=True))
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -91,6 +178,21 @@ def rich_progress(enabled: bool = True) -> Iterator[Any]:
         yield callback
 
 
+def plain_progress(write, interval_s: float = PLAIN_PROGRESS_SECONDS, clock=time.monotonic):
+    """A progress callback that writes ``task done/total key=value ...`` lines through ``write``."""
+    last: dict[str, float] = {}
+
+    def callback(task: str, done: int, total: int | None, **info: Any) -> None:
+        now, finished = clock(), total is not None and done >= total
+        if task in last and not finished and now - last[task] < interval_s:
+            return
+        last[task] = now
+        text = "  ".join(f"{k}={_fmt(v)}" for k, v in info.items())
+        write(f"{task} {done}/{total if total is not None else '?'}" + (f"  {text}" if text else ""))
+
+    return callback
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -100,9 +202,14 @@ def _fmt(v: Any) -> str:
 # Options shared between commands, defined once.
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config value: --set section.key=value (repeatable)."),
+    typer.Option("--set", metavar="KEY=VALUE", help="Override a config value: --set section.key=value (repeatable)."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+
+
+def examples(*commands: str) -> str:
+    """The ``Examples:`` block under a command's help, one command line each."""
+    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {c}" for c in commands)

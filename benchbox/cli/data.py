@@ -6,40 +6,43 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from benchbox import config as cfg
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, interrupted, print_json, rich_progress
-from benchbox.data.dataset import load_dataset, summarise
+from benchbox.cli.common import (
+    HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json,
+    print_table, rich_progress,
+)  # fmt: skip
 
-app = typer.Typer(help="Build and inspect datasets of single-footstep clips.", no_args_is_help=True)
+app = typer.Typer(cls=HonestHelpGroup, help="Build and inspect datasets of single-footstep clips.", no_args_is_help=True,
+                  epilog=examples("benchbox data synth --out data/synth", "benchbox data import footsteps-dev --out data/dev", "benchbox data info data/dev"))
 
 
-@app.command("info")
+@app.command("info", cls=HonestHelpCommand, epilog=examples("benchbox data info data/synth", "benchbox data info data/dev --json"))
 def info(
     folder: Annotated[Path, typer.Argument(help="A dataset folder (from `data import` or `data synth`).")],
     as_json: JsonOpt = False,
 ) -> None:
     """Counts per split and label, duration stats and sample rate."""
+    from benchbox.data.dataset import load_dataset, summarise
+
     summary = summarise(load_dataset(folder))
     if as_json:
-        print_json(summary)
+        print_json("data info", summary["root"], **summary)
         return
-    table = Table(title=f"dataset {summary['root']}")
-    table.add_column("field")
-    table.add_column("value")
-    for key in ("kind", "sample_rate_hz", "clip_samples", "clips", "sources", "rejected", "rms_dbfs_median"):
-        table.add_row(key, str(summary[key]))
-    table.add_row("per split", ", ".join(f"{k}={v}" for k, v in summary["per_split"].items()))
-    table.add_row("per label", ", ".join(f"{k}={v}" for k, v in summary["per_label"].items()))
-    table.add_row("step seconds", ", ".join(f"{k}={v:.3f}" for k, v in summary["step_seconds"].items()))
-    console.print(table)
+    rows = [[key, str(summary[key])] for key in ("kind", "sample_rate_hz", "clip_samples", "clips", "sources", "rejected", "rms_dbfs_median")]
+    rows.append(["per split", ", ".join(f"{k}={v}" for k, v in summary["per_split"].items())])
+    rows.append(["per label", ", ".join(f"{k}={v}" for k, v in summary["per_label"].items())])
+    rows.append(["step seconds", ", ".join(f"{k}={v:.3f}" for k, v in summary["step_seconds"].items())])
+    print_table(id_table(f"dataset {summary['root']}", ["field", "value"], rows, ids=["field"]))
 
 
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset in --out.")]
 
 
-@app.command("import")
+@app.command("import", cls=HonestHelpCommand, epilog=examples(
+    "benchbox data import footsteps-dev --out data/dev",
+    "benchbox data import ~/recordings --out data/mine --set normalise=peak --json",
+))
 def import_cmd(
     src: Annotated[Path, typer.Argument(help="Folder of recordings (.wav .flac .ogg ...), searched recursively, or a built-in corpus name: footsteps-dev (the real footsteps shipped in corpora/).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to create, e.g. data/footsteps.")],
@@ -63,7 +66,7 @@ def import_cmd(
         err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(result).items()}
     if as_json:
-        print_json(summary)
+        print_json("data import", result.out, **{k: v for k, v in summary.items() if k != "out"})
         return
     console.print(f"imported {result.clips} clips from {result.sources} sources into {result.out}")
     console.print("per split: " + ", ".join(f"{k}={v}" for k, v in result.per_split.items()))
@@ -71,7 +74,7 @@ def import_cmd(
     console.print(f"rejected {result.rejected} (see {result.out / 'rejected.csv'}), duplicates {result.duplicates}, dropped steps {result.dropped_steps}, ignored non-audio {result.ignored}")
 
 
-@app.command("synth")
+@app.command("synth", cls=HonestHelpCommand, epilog=examples("benchbox data synth --out data/synth", "benchbox data synth --n 64 --seed 3 --out data/small --json"))
 def synth_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to create, e.g. data/synth.")] = Path("data/synth"),
     n: Annotated[int, typer.Option("--n", help="Number of clips to synthesise.")] = 256,
@@ -82,6 +85,7 @@ def synth_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Synthesise the procedural footstep corpus (heel/toe impacts, crunch, modes; 6 surfaces)."""
+    from benchbox.data.dataset import load_dataset, summarise
     from benchbox.data.synth import SynthConfig, synth_corpus
 
     config = cfg.load(SynthConfig, overrides=[o.removeprefix("synth.") for o in overrides or []])
@@ -92,7 +96,7 @@ def synth_cmd(
         interrupted(e, f"{out} is unchanged (a dataset is published only when complete)", "run the same command again")
     summary = summarise(load_dataset(path))
     if as_json:
-        print_json(summary)
+        print_json("data synth", path, **summary)
         return
     console.print(f"synthesised {summary['clips']} clips into {path}")
     console.print("per split: " + ", ".join(f"{k}={v}" for k, v in summary["per_split"].items()))

@@ -7,8 +7,13 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, interrupted, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, examples, interrupted, print_json, rich_progress
 from benchbox.cli.train import DeviceOpt
+
+EXAMPLES = examples(
+    "benchbox generate results/runs/s1",
+    "benchbox generate results/runs/s1 --checkpoint best --prime-ms 0,20 --n 8 --json",
+)
 
 
 def generate_cmd(
@@ -44,6 +49,6 @@ def generate_cmd(
     frame = pd.read_csv(manifest, keep_default_na=False)
     summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean())}
     if as_json:
-        print_json(summary)
+        print_json("generate", manifest.parent, **summary)
         return
     console.print(f"{summary['clips_in_manifest']} clips listed in {manifest}")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, examples, print_json, rich_progress, stdout_is_terminal
+
+EXAMPLES = examples(
+    "benchbox leaderboard results/runs --out results/",
+    "benchbox leaderboard results/runs --embedder mel > board.md",
+    "benchbox leaderboard results/runs --json",
+)
 
 
 def leaderboard_cmd(
@@ -28,8 +35,14 @@ def leaderboard_cmd(
         warn = (lambda line: err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)) if as_json else None
         folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, progress=progress, warn=warn)
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
+    files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
     if as_json:
-        print_json(json_records(table))
+        print_json("leaderboard", folder, files=files, rows=json_records(table))
         return
-    console.print((folder / "leaderboard.md").read_text(encoding="utf-8"), markup=False, highlight=False)
-    console.print(f"wrote {folder / 'leaderboard.md'}, {folder / 'leaderboard.csv'}, {folder / 'leaderboard.html'}")
+    text = (folder / "leaderboard.md").read_text(encoding="utf-8")
+    if not stdout_is_terminal():  # a pipe or file gets the Markdown itself: no wrapping, no width limit
+        sys.stdout.write(text)
+        print(f"wrote {', '.join(files)}", file=sys.stderr)
+        return
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {', '.join(files)}")

@@ -1,23 +1,36 @@
-"""``benchbox``: the one entry point. Sub-commands live in sibling modules."""
+"""``benchbox``: the one entry point. Sub-commands live in sibling modules.
+
+Command modules import only typer/rich at module level; the library (torch, pandas,
+matplotlib) is imported inside each command, so ``benchbox --help`` stays fast.
+
+Exit codes: 0 success; 1 a library error (``error:`` + ``hint:`` lines); 2 a command line
+that cannot be parsed (missing argument, unknown option; also ``error:`` + ``hint:``);
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 import benchbox
-from benchbox.cli.common import fail, interrupted, sigterm_as_interrupt
+from benchbox.cli.common import ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, interrupted, sigterm_as_interrupt, usage_fail
 from benchbox.errors import BenchboxError
 
 GENERIC_KEPT = "every file written so far is complete (each is replaced atomically); multi-file outputs were not published"
 
 
-class BenchboxGroup(TyperGroup):
-    """Root group: library errors become one ``error:``/``hint:`` line (exit 1); Ctrl-C and
-    SIGTERM become one ``interrupted:`` line (exit 130 / 143). Commands that can say more
-    precisely what was kept catch the interrupt themselves."""
+class BenchboxGroup(HonestHelpGroup):
+    """Root group: library errors become one ``error:``/``hint:`` pair (exit 1); a command line
+    that cannot be parsed the same (exit 2); Ctrl-C and SIGTERM one ``interrupted:`` line
+    (exit 130 / 143). Commands that can say more precisely what was kept catch the interrupt themselves."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except ClickException as e:
+            usage_fail(e)
 
     def invoke(self, ctx):  # noqa: D401 - click signature
         with sigterm_as_interrupt():
@@ -25,6 +38,8 @@ class BenchboxGroup(TyperGroup):
                 return super().invoke(ctx)
             except BenchboxError as e:
                 fail(e)
+            except ClickException as e:
+                usage_fail(e)
             except KeyboardInterrupt as e:
                 interrupted(e, GENERIC_KEPT, "run the same command again")
 
@@ -33,6 +48,7 @@ app = typer.Typer(
     cls=BenchboxGroup,
     name="benchbox",
     help="Benchmark toolkit for neural sound-effect generators (SaShiMi, WaveNet) on footstep sounds.",
+    epilog=examples("benchbox run protocols/quickstart.toml", "benchbox train sashimi --data data/synth", "benchbox score --help"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -66,13 +82,17 @@ from benchbox.cli import run as _run  # noqa: E402
 
 app.add_typer(_data.app, name="data")
 app.add_typer(_bench.app, name="bench")
-app.command("train")(_train.train_cmd)
-app.command("generate")(_generate.generate_cmd)
+app.command("train", cls=HonestHelpCommand, epilog=_train.EXAMPLES)(_train.train_cmd)
+app.command("generate", cls=HonestHelpCommand, epilog=_generate.EXAMPLES)(_generate.generate_cmd)
 app.add_typer(_tag.app, name="tag")
-app.command("score")(_score.score_cmd)
-app.command("leaderboard")(_leaderboard.leaderboard_cmd)
-app.command("run")(_run.run)
+app.command("score", cls=HonestHelpCommand, epilog=_score.EXAMPLES)(_score.score_cmd)
+app.command("leaderboard", cls=HonestHelpCommand, epilog=_leaderboard.EXAMPLES)(_leaderboard.leaderboard_cmd)
+app.command("run", cls=HonestHelpCommand, epilog=_run.EXAMPLES)(_run.run)
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, interrupted, print_json, rich_progress
-from benchbox.protocol import describe, load_protocol, run_protocol
+from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, rich_progress
+
+EXAMPLES = examples(
+    "benchbox run protocols/quickstart.toml",
+    "benchbox run protocols/footsteps-cpu.toml --data footsteps-dev --dry-run",
+    "benchbox run protocols/quickstart.toml --set train.max_steps=50 --out results/try --json",
+)
 
 
 def run(
@@ -24,16 +28,19 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run data -> train -> generate -> score -> leaderboard -> report, skipping finished stages."""
+    from benchbox.protocol import check_source, describe, load_protocol, run_protocol
+
     proto = load_protocol(protocol, overrides or (), data)
     out = out or Path("results") / proto.name
+    check_source(proto)  # a missing dataset is an error before any plan or work
     if dry_run:
         from benchbox.estimate import estimate_protocol
 
-        info = describe(proto) | {"out": str(out), "estimate": estimate_protocol(proto)}
+        info = describe(proto) | {"estimate": estimate_protocol(proto)}
         if as_json:
-            print_json(info)
+            print_json("run", out, dry_run=True, **info)
         else:
-            _print_plan(info)
+            _print_plan(info, out)
         return
     command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and sys.argv[0].endswith("benchbox") else ""
     try:
@@ -43,19 +50,15 @@ def run(
     except KeyboardInterrupt as e:  # a training stage saved its last.pt; other stages publish whole or not at all
         interrupted(e, f"finished stages are kept in {out} (stages.json)", "run the same command again to resume (finished stages are skipped, training resumes from last.pt)")
     if as_json:
-        print_json({"report": str(report), "out": str(out)})
+        print_json("run", out, dry_run=False, report=str(report))
     else:
         console.print(f"report: {report}")
 
 
-def _print_plan(info: dict) -> None:
+def _print_plan(info: dict, out: Path) -> None:
     est = info["estimate"]
-    table = Table(title=f"plan for {info['name']} -> {info['out']}")
-    for col in ("stage", "estimate (s)"):
-        table.add_column(col)
-    for key in info["stages"]:
-        table.add_row(key, f"{est['stages'].get(key, 0.0):.0f}")
-    console.print(table)
+    rows = [[key, f"{est['stages'].get(key, 0.0):.0f}"] for key in info["stages"]]
+    print_table(id_table(f"plan for {info['name']} -> {out}", ["stage", "estimate (s)"], rows, ids=["stage"], right=["estimate (s)"]))
     console.print(f"dataset {info['dataset']}; {len(info['train_runs'])} training runs; "
                   f"{info['clips_total']} clips; estimated total {est['total_seconds'] / 60:.1f} min on this machine "
                   f"({est['basis']})")

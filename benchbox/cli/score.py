@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, interrupted, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, rich_progress
+
+EXAMPLES = examples(
+    "benchbox score results/runs/s1",
+    "benchbox score results/runs/s1 --embedder mel --bootstrap 200 --json",
+    "benchbox score my_clips/ --reference data/dev --embedder aisfx",
+)
 
 EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders for FAD/KAD (aisfx, mel, vggish); empty = detectors only.")]
 
@@ -39,27 +44,29 @@ def score_cmd(
     for line in result.warnings:
         err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     if as_json:
-        print_json(json_records(result.groups))
+        print_json("score", result.out, clips=len(result.clips), skipped=len(result.skipped), warnings=list(result.warnings),
+                   groups=json_records(result.groups))
         return
-    console.print(_table(result.groups, embedders))
+    print_table(_table(result.groups, embedders))
     console.print(f"{len(result.clips)} clips scored, {len(result.skipped)} skipped; wrote {result.out}")
 
 
-def _table(groups, embedders: tuple[str, ...]) -> Table:
+def _table(groups, embedders: tuple[str, ...]):
     from benchbox.leaderboard import fmt_ci
     from benchbox.metrics.artifacts import DETECTORS
 
-    table = Table(title="scores per group (floor = reference val vs test)")
-    for col in ("group", "n", *(f"fad/{e}" for e in embedders[:1]), *(f"kad/{e}" for e in embedders[:1]), *(f"diversity/{e}" for e in embedders[:1]), "useful/auto", "flags"):
-        table.add_column(col, justify="left" if col in ("group", "flags") else "right")
+    first = embedders[:1]
+    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), "useful/auto", "flags"]
+    rows = []
     for row in groups.to_dict("records"):
         cells = [str(row["group"]), str(row["n"])]
-        for e in embedders[:1]:
+        for e in first:
             cells.append(fmt_ci(row.get(f"fad/{e}"), row.get(f"fad/{e}/lo"), row.get(f"fad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"kad/{e}"), row.get(f"kad/{e}/lo"), row.get(f"kad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"diversity/{e}"), None, None))
         cells.append(fmt_ci(row.get("useful/auto_rate"), row.get("useful/auto_lo"), row.get("useful/auto_hi"), 2))
         rates = {d: row.get(f"{d}/flag_rate") for d in DETECTORS}
         cells.append(" ".join(f"{d}={v:.0%}" for d, v in rates.items() if v is not None and not math.isnan(v) and v > 0) or "none")
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    right = set(columns) - {"group", "flags"}
+    return id_table("scores per group (floor = reference val vs test)", columns, rows, ids=["group"], right=right)

@@ -11,21 +11,17 @@ from typing import Annotated
 
 import typer
 from rich.panel import Panel
-from rich.table import Table
-from typer.core import TyperGroup
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, print_json, rich_progress
-from benchbox.review.server import LOOPBACK_HOST, is_loopback, serve
-from benchbox.review.session import ReviewSession, open_session
-from benchbox.review.stats import review_stats
-from benchbox.review.store import EXPORT_FORMATS, REASONS, export_tags
-from benchbox.review.terminal import REASON_KEYS, SystemPlayer, TerminalReview, read_key
+from benchbox.cli.common import (
+    HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, console, err_console, examples, id_table, print_json, print_table, rich_progress,
+)  # fmt: skip
 
 DEFAULT_COMMAND = "review"
 SERVER_POLL_SECONDS = 0.5
+LOOPBACK_HOST = "127.0.0.1"  # the server's default too (benchbox.review.server.LOOPBACK_HOST)
 
 
-class _DefaultToReview(TyperGroup):
+class _DefaultToReview(HonestHelpGroup):
     """A group whose first argument, when it is not a sub-command, goes to ``review``."""
 
     def parse_args(self, ctx, args):
@@ -37,13 +33,18 @@ class _DefaultToReview(TyperGroup):
 app = typer.Typer(
     cls=_DefaultToReview,
     help="Blinded listening review: `tag DIR --rater NAME`, then `tag stats DIR` and `tag export DIR`.",
+    epilog=examples("benchbox tag results/runs/s1 --rater alice", "benchbox tag stats results/runs/s1", "benchbox tag export results/runs/s1 --format json"),
     no_args_is_help=True,
 )
 
 DirArg = Annotated[Path, typer.Argument(help="A run folder (with samples/manifest.csv) or any folder of audio clips.")]
 
 
-@app.command(DEFAULT_COMMAND)
+@app.command(DEFAULT_COMMAND, cls=HonestHelpCommand, epilog=examples(
+    "benchbox tag results/runs/s1 --rater alice",
+    "benchbox tag results/runs/s1 --rater bob --include-real 8 --no-browser",
+    "benchbox tag results/runs/s1 --rater alice --terminal",
+))
 def review(
     target: DirArg,
     rater: Annotated[str, typer.Option("--rater", help="Your name; tags, order and resume position are kept per rater.")],
@@ -57,6 +58,8 @@ def review(
     quiet: QuietOpt = False,
 ) -> None:
     """Review clips one at a time: Space plays, 1 useful, 2 not useful, S skip, Backspace back."""
+    from benchbox.review.session import open_session
+
     with rich_progress(not quiet) as progress:
         session = open_session(target, rater=rater, include_real=include_real, real_dir=real, seed=seed, progress=progress)
     if terminal:
@@ -66,7 +69,9 @@ def review(
     _print_summary(session)
 
 
-def _review_in_browser(session: ReviewSession, *, host: str, port: int, open_browser: bool) -> None:
+def _review_in_browser(session, *, host: str, port: int, open_browser: bool) -> None:
+    from benchbox.review.server import is_loopback, serve
+
     if not is_loopback(host):
         err_console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach it and knows the URL can tag as {session.rater}", highlight=False)
     server = serve(session, host=host, port=port)
@@ -85,7 +90,9 @@ def _review_in_browser(session: ReviewSession, *, host: str, port: int, open_bro
         err_console.print(f"[bold yellow]warning:[/] {len(server.errors)} request(s) failed; first: {server.errors[0]}", highlight=False)
 
 
-def _review_in_terminal(session: ReviewSession) -> None:
+def _review_in_terminal(session) -> None:
+    from benchbox.review.terminal import SystemPlayer, TerminalReview, read_key
+
     player = SystemPlayer(session)
     ui = TerminalReview(session, player.play)
     try:
@@ -99,6 +106,9 @@ def _review_in_terminal(session: ReviewSession) -> None:
 
 
 def _terminal_panel(view: dict) -> Panel:
+    from benchbox.review.store import REASONS
+    from benchbox.review.terminal import REASON_KEYS
+
     title = f"benchbox review · rater {view['rater']} · {view['tagged']}/{view['total']} tagged"
     if view["done"]:
         body = (f"[bold]All clips reviewed.[/]\n\nuseful {view['useful']} · not useful {view['not_useful']} · skipped {view['skip']}"
@@ -117,7 +127,7 @@ def _terminal_panel(view: dict) -> Panel:
     return Panel(body, title=title)
 
 
-def _print_summary(session: ReviewSession) -> None:
+def _print_summary(session) -> None:
     s = session.summary()
     console.print(
         f"{s['rater']}: {s['tagged']}/{s['total']} tagged (useful {s['useful']}, not useful {s['not_useful']}, "
@@ -127,24 +137,32 @@ def _print_summary(session: ReviewSession) -> None:
     )
 
 
-@app.command("export")
+@app.command("export", cls=HonestHelpCommand, epilog=examples("benchbox tag export results/runs/s1", "benchbox tag export results/runs/s1 --format json --history --json"))
 def export(
     target: DirArg,
-    fmt: Annotated[str, typer.Option("--format", help=f"Output format: {' or '.join(EXPORT_FORMATS)}.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="Output format: csv or json.")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: DIR/tags.csv or DIR/tags.json).")] = None,
     history: Annotated[bool, typer.Option("--history", help="Export every version of every tag, not only the current ones.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write the tags (with clip hash, path, realness and group columns) as CSV or JSON."""
+    from benchbox.review.store import export_tags
+
     path = export_tags(target, fmt, out, history=history)
+    if as_json:
+        print_json("tag export", path, export_format=fmt, history=history)
+        return
     typer.echo(str(path))
 
 
-@app.command("stats")
+@app.command("stats", cls=HonestHelpCommand, epilog=examples("benchbox tag stats results/runs/s1", "benchbox tag stats results/runs/s1 --json"))
 def stats(target: DirArg, as_json: JsonOpt = False) -> None:
     """Useful rate per group with Wilson 95% CIs, rater kappa, agreement with useful/auto, real-clip accuracy."""
+    from benchbox.review.stats import review_stats
+
     summary = review_stats(target)
     if as_json:
-        print_json(summary)
+        print_json("tag stats", target, **summary)
         return
     t = summary["tags"]
     console.print(f"{t['total']} tags by {len(summary['raters'])} rater(s): useful {t['useful']}, "
@@ -152,7 +170,7 @@ def stats(target: DirArg, as_json: JsonOpt = False) -> None:
     if t["stale"]:
         console.print(f"set aside {t['stale']} stale tag(s): their clips changed or are gone since they were tagged "
                       "(kept in tags.sqlite, not counted)", highlight=False)
-    console.print(_groups_table(summary["groups"]))
+    print_table(_groups_table(summary["groups"]))
     agreement = summary["agreement"]
     if agreement["method"]:
         console.print(f"rater agreement ({agreement['method']}'s kappa, {agreement['n_clips']} clips): {_num(agreement['kappa'])}", highlight=False)
@@ -164,15 +182,12 @@ def stats(target: DirArg, as_json: JsonOpt = False) -> None:
                       f"({_num(row['rate'])}, 95% CI {_num(row['lo'])}-{_num(row['hi'])})", highlight=False)
 
 
-def _groups_table(groups: list[dict]) -> Table:
-    table = Table(title="useful/human_rate per group (Wilson 95% CI)")
-    for col in ("generator", "quantisation", "dropout", "checkpoint", "prime_ms", "useful/human_rate", "95% CI", "n_human"):
-        table.add_column(col)
-    for g in groups:
-        ci = f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}"
-        table.add_row(*(str(g[c]) for c in ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")),
-                      _num(g["useful/human_rate"]), ci, str(g["n_human"]))
-    return table
+def _groups_table(groups: list[dict]):
+    keys = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
+    columns = [*keys, "useful/human_rate", "95% CI", "n_human"]
+    rows = [[*(str(g[c]) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
+            for g in groups]
+    return id_table("useful/human_rate per group (Wilson 95% CI)", columns, rows, ids=[*keys, "95% CI"], right=columns[5:])
 
 
 def _print_auto(auto: dict) -> None:
@@ -180,13 +195,9 @@ def _print_auto(auto: dict) -> None:
         console.print(f"agreement with useful/auto: {auto['reason']}", highlight=False)
         return
     (a, b), (c, d) = auto["confusion"]
-    table = Table(title=f"human vs useful/auto: kappa {_num(auto['kappa'])}, agreement {_num(auto['observed_agreement'])}, n {auto['n']}")
-    table.add_column("")
-    table.add_column("auto useful")
-    table.add_column("auto not useful")
-    table.add_row("human useful", str(a), str(b))
-    table.add_row("human not useful", str(c), str(d))
-    console.print(table)
+    title = f"human vs useful/auto: kappa {_num(auto['kappa'])}, agreement {_num(auto['observed_agreement'])}, n {auto['n']}"
+    rows = [["human useful", str(a), str(b)], ["human not useful", str(c), str(d)]]
+    print_table(id_table(title, ["", "auto useful", "auto not useful"], rows, ids=[""]))
 
 
 def _num(value) -> str:

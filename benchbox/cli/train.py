@@ -8,10 +8,15 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonOpt, QuietOpt, SetOpt, Terminated, console, interrupted, print_json, rich_progress
+from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonOpt, QuietOpt, SetOpt, Terminated, console, examples, interrupted, print_json, rich_progress
 from benchbox.errors import ConfigError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
+EXAMPLES = examples(
+    "benchbox train sashimi --data data/synth --out results/runs/s1",
+    "benchbox train wavenet --data data/dev --preset wavenet-sc09 --set train.max_steps=2000 --json",
+    "benchbox train --resume results/runs/s1",
+)
 
 
 def train_cmd(
@@ -48,12 +53,11 @@ def train_cmd(
         raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED) from None
     if not rank0:
         return
-    summary = {
-        "out": str(result.out), "best_val": result.best_val, "last_step": result.last_step,
-        "stopped_early": result.stopped_early, "wall_seconds": result.wall_seconds,
-    }  # fmt: skip
+    steps = result.last_step - result.first_step
     if as_json:
-        print_json(summary)
+        print_json("train", result.out, best_val=result.best_val, first_step=result.first_step, last_step=result.last_step,
+                   steps_trained=steps, stopped_early=result.stopped_early, wall_seconds=result.wall_seconds)
         return
     note = " (early stop)" if result.stopped_early else ""
-    console.print(f"trained {result.last_step} steps in {result.wall_seconds:.1f} s{note}; best loss/val {result.best_val:.4f} nats; run: {result.out}")
+    span = f" (steps {result.first_step} -> {result.last_step})" if result.first_step else ""
+    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; best loss/val {result.best_val:.4f} nats; run: {result.out}")

@@ -22,6 +22,7 @@ def test_generate_grid_json(run):
     r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--prime-ms", "0,5", "--top-p", "0.9", "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
+    assert (summary["format"], summary["command"], summary["out"]) == (1, "generate", str(run / "samples"))
     frame = pd.read_csv(summary["manifest"], keep_default_na=False)
     assert summary["clips_in_manifest"] == len(frame) == 4
     assert set(frame["prime_ms"]) == {0, 5} and set(frame["top_p"]) == {0.9}
@@ -65,3 +66,24 @@ def test_ctrl_c_prints_one_interrupted_line_and_exits_130(run, monkeypatch):
     assert r.exit_code == 130, r.output
     lines = [ln for ln in r.output.splitlines() if ln.startswith("interrupted:")]
     assert len(lines) == 1 and "samples is unchanged" in lines[0] and "run the same command again" in lines[0]
+
+
+def test_generate_config_records_every_contributing_invocation(tmp_path_factory):
+    import tomllib
+
+    root = tmp_path_factory.mktemp("gencfg")
+    run = tiny_run(root / "run", corpus(root / "ds", n=12), "wavenet", 1).out
+    for primes in ("0", "5", "0"):  # the third regenerates the first's cell: the first no longer contributes
+        r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--prime-ms", primes, "--quiet"])
+        assert r.exit_code == 0, r.output
+    cfg = tomllib.loads((run / "samples" / "generate_config.toml").read_text())
+    assert cfg["prime_ms"] == [0]  # the latest settings stay at the top level
+    assert [inv["cells"] for _, inv in sorted(cfg["invocations"].items())] == [["last/prime5"], ["last/prime0"]]
+    manifest = pd.read_csv(run / "samples" / "manifest.csv")
+    assert sorted(set(manifest["prime_ms"])) == [0, 5]
+
+
+def test_generate_from_a_dataset_says_it_is_a_dataset(tmp_path):
+    data = corpus(tmp_path / "ds", n=12)
+    r = runner.invoke(app, ["generate", str(data), *FAST])
+    assert r.exit_code == 1 and "is a dataset, not a training run" in r.output and "benchbox train" in r.output

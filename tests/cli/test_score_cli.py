@@ -20,7 +20,9 @@ def test_score_json_prints_groups(tmp_path, rng):
     args = ["score", str(run), "--embedder", "mel", "--bootstrap", "20", "--json", "--set", f"cache_dir={tmp_path / 'cache'}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    groups = json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    assert (doc["format"], doc["command"], doc["out"]) == (1, "score", str(run / "scores")) and doc["clips"] == 8
+    groups = doc["groups"]
     assert [g["kind"] for g in groups] == ["generated", "generated", "floor"]
     assert groups[0]["fad/mel/lo"] <= groups[0]["fad/mel"] <= groups[0]["fad/mel/hi"]
     assert (run / "scores" / "groups.csv").is_file()

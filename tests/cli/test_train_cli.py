@@ -28,7 +28,11 @@ def test_train_then_resume_further(tmp_path, data):
     assert "seed = 3" in (out / "config.toml").read_text()
     r = runner.invoke(app, ["train", "--resume", str(out), "--device", "cpu", "--json", "--set", "train.max_steps=4"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["last_step"] == 4
+    resumed = json.loads(r.stdout)
+    assert (resumed["command"], resumed["first_step"], resumed["last_step"], resumed["steps_trained"]) == ("train", 2, 4, 2)
+    r = runner.invoke(app, ["train", "--resume", str(out), "--device", "cpu", "--set", "train.max_steps=5"])
+    assert r.exit_code == 0 and "trained 1 steps (steps 4 -> 5)" in r.stdout, r.output
+    assert "train 5/5" in r.stderr  # off a terminal, progress is plain lines
     r = runner.invoke(app, args)  # the same --out again, without --resume
     assert r.exit_code == 1 and "already holds a training run" in r.output and "--resume" in r.output
 
@@ -44,8 +48,9 @@ def test_train_then_resume_further(tmp_path, data):
         (["train", "--resume", "{tmp}"], "error: cannot resume"),
         (["train", "sashimi", "--data", "{data}", "--device", "tpu"], "error: unknown device 'tpu'"),
         (["train", "sashimi"], "error: train needs a generator and --data"),
+        (["train", "sashimii", "--data", "{data}"], "error: unknown generator 'sashimii'"),
     ],
-    ids=["missing-data", "unknown-preset", "bad-set-key", "bad-section", "preset-mismatch", "resume-no-run", "bad-device", "no-data"],
+    ids=["missing-data", "unknown-preset", "bad-set-key", "bad-section", "preset-mismatch", "resume-no-run", "bad-device", "no-data", "typo-generator"],
 )
 def test_bad_input_is_one_error_line(tmp_path, data, args, message):
     args = [a.format(tmp=tmp_path, data=data) for a in args]
