@@ -390,8 +390,13 @@ MEDIA_AFTER = "n"  # the audio and spectrogram columns follow this one, so they 
 def _html_cell(text: str, sort: str) -> str:
     """A table cell; a CI ``v [lo, hi]`` wraps onto a second line so wide tables fit the window."""
     value, sep, ci = text.partition(" [")
-    shown = html.escape(value) + (f'<br><span class="ci">[{html.escape(ci)}</span>' if sep else "")
+    shown = _breakable(value) + (f'<br><span class="ci">[{html.escape(ci)}</span>' if sep else "")
     return f'<td data-sort="{html.escape(sort)}">{shown}</td>'
+
+
+def _breakable(text: str) -> str:
+    """Escaped text that may wrap after each '/' and '_' (group keys, run names, metric headers)."""
+    return html.escape(text).replace("/", "/<wbr>").replace("_", "_<wbr>")
 
 
 def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress) -> str:
@@ -400,7 +405,7 @@ def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: di
 
     cols = _display_columns(table, embedder)
     split = [h for h, k in cols].index(MEDIA_AFTER) + 1
-    heads = [f"<th>{html.escape(h)}</th>" for h, _ in cols]
+    heads = [f"<th>{_breakable(h)}</th>" for h, _ in cols]
     head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
     body = []
     records = table.to_dict("records")
@@ -453,16 +458,17 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>benchbox leaderboard</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.8em; }}
+.board {{ overflow-x: auto; }}
+table {{ border-collapse: collapse; font-size: 0.75em; }}
 td .ci {{ color: #666; font-size: 0.9em; white-space: nowrap; }}
-td.media {{ min-width: 9em; }}
+td.media {{ min-width: 9.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: middle; }}
 th {{ background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }}
 th[data-dir="asc"]::after {{ content: " \\25B2"; }}
 th[data-dir="desc"]::after {{ content: " \\25BC"; }}
 tr.floor, tr.synth, tr.noise, tr.silence {{ background: #fff8e0; }}
-audio {{ width: 9em; height: 2em; display: block; }}
-td img {{ width: 144px; height: auto; display: block; }}
+audio {{ width: 9.5em; height: 2em; display: block; }}
+td img {{ width: 100px; height: auto; display: block; }}
 figure {{ display: inline-block; margin: 0.5em; max-width: 100%; }}
 figure img {{ max-width: 100%; }}
 figcaption {{ font-size: 0.9em; margin-bottom: 0.3em; }}
@@ -472,10 +478,10 @@ figcaption {{ font-size: 0.9em; margin-bottom: 0.3em; }}
 Click a column header to sort. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
 <p>{scale}</p>
 <ul>{notes}</ul>
-<table><thead><tr>{head}</tr></thead>
+<div class="board"><table><thead><tr>{head}</tr></thead>
 <tbody>
 {body}
-</tbody></table>
+</tbody></table></div>
 <h2>Loss curves</h2>
 {curves}
 <script>{script}</script>

@@ -227,6 +227,9 @@ def listen_html(out: Path, clips: pd.DataFrame, real: list[Path]) -> str:
     if clips.empty:
         return ""
     firsts = clips.sort_values([*CELL_COLUMNS, "path"]).groupby(CELL_COLUMNS, sort=True).head(1)
+    if not any((out / "runs" / r / p).is_file() for r, p in zip(firsts["run"], firsts["path"])):
+        return ("<h2>Listen</h2><p>The clips are not kept with these results (only their scores are); "
+                "re-run the protocol to listen to every cell.</p>")
     primes = sorted(firsts["prime_ms"].unique())
     head = "".join(f"<th>prime {float(p):g} ms</th>" for p in primes)
     rows = []

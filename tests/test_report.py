@@ -83,6 +83,7 @@ def test_listen_covers_every_cell_and_says_so(tmp_path):
     part = listen_html(tmp_path, clips, [])
     assert part.count("<audio") == 2 * 2 * 4  # runs x checkpoints x primes, one clip each
     assert "wavenet-tiny_mulaw_do0" in part and "16 run x checkpoint x prime cells" in part
+    assert "<audio" not in listen_html(tmp_path / "elsewhere", clips, []) and "not kept" in listen_html(tmp_path / "elsewhere", clips, [])
 
 
 def committed_study(tmp_path: Path, name: str = "quickstart") -> SimpleNamespace:
