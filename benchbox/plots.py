@@ -62,11 +62,11 @@ def read_log(path: str | Path) -> list[dict]:
     return records
 
 
-def _new_figure(size_in: tuple[float, float], dpi: float | None = None):
+def _new_figure(size_in: tuple[float, float], dpi: float | None = None, layout: str | None = None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size_in, dpi=dpi)
+    fig = Figure(figsize=size_in, dpi=dpi, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -155,7 +155,7 @@ class SpectrogramCell:
 
 def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path, *, columns: int) -> Path:
     """A grid of spectrograms (one row per list), kHz / s axes and one shared dB colour bar."""
-    fig = _new_figure((2.6 * columns + 1.0, 2.0 * len(rows) + 0.4), SPEC_DPI)
+    fig = _new_figure((2.6 * columns + 1.0, 2.3 * len(rows) + 0.4), SPEC_DPI, layout="constrained")
     axes = fig.subplots(len(rows), columns, squeeze=False)
     image = None
     for i, row in enumerate(rows):
@@ -171,7 +171,7 @@ def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path
             ax.set_ylabel("kHz" if j == 0 else "", fontsize=7)
             ax.set_xlabel("s" if i == len(rows) - 1 else "", fontsize=7)
     if image is not None:
-        bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+        bar = fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01)
         bar.set_label("dBFS", fontsize=7)
         bar.ax.tick_params(labelsize=6)
     with atomic_path(path) as tmp:

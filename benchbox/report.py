@@ -162,7 +162,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     if curves:
         lines += ["## Loss curves", ""]
         for r in curves:
-            lines += [f"**{r}**: NLL in bits / sample (train solid, val) and next-sample accuracy against step; "
+            lines += [f"**{r}**: NLL in bits / sample and next-sample accuracy against step, train and val; "
                       "dashed horizontal lines are baselines when the run logged them.", "", f"![loss curves of {r}](runs/{r}/curves.png)", ""]
     if figure is not None:
         lines += ["## Spectrograms", "",
