@@ -101,5 +101,5 @@ def test_a_30ms_clip_is_scored_not_crashed(corpus, tmp_path):
     args = ["score", str(clips), "--reference", str(data), "--embedder", "mel", "--bootstrap", "10", "--json", "--set", f"cache_dir={tmp_path / 'cache'}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    groups = json.loads(result.stdout)
+    groups = json.loads(result.stdout)["groups"]
     assert groups[0]["n"] == 4 and groups[0]["fad/mel"] > 0
