@@ -25,8 +25,8 @@ try:  # typer >= 0.20 vendors click as typer._click; older typer depends on clic
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, UsageError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # long lines (paths) are never broken; the terminal wraps them
+err_console = Console(stderr=True, soft_wrap=True)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: the shell's code for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM: how CI and job schedulers stop a job
 

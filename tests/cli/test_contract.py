@@ -110,3 +110,10 @@ def test_identifier_columns_are_never_truncated():
 def test_dry_run_with_a_missing_dataset_is_an_error():
     r = runner.invoke(app, ["run", str(ROOT / "protocols" / "quickstart.toml"), "--data", "nope", "--dry-run"])
     assert r.exit_code == 1 and "error: dataset source not found: nope" in r.output and "plan for" not in r.output
+
+
+def test_long_lines_are_not_wrapped_off_a_terminal(tmp_path):
+    out = tmp_path / ("a-very-long-folder-name-" * 4)
+    r = runner.invoke(app, ["data", "synth", "--n", "12", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert f"synthesised 12 clips into {out}\n" in r.stdout  # one line, however long (was wrapped at 80 columns)
