@@ -28,13 +28,14 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run data -> train -> generate -> score -> leaderboard -> report, skipping finished stages."""
-    from benchbox.protocol import check_source, describe, load_protocol, run_protocol
+    from benchbox.study.protocol import check_source, describe, load_protocol
+    from benchbox.study.runner import run_protocol
 
     proto = load_protocol(protocol, overrides or (), data)
     out = out or Path("results") / proto.name
     check_source(proto)  # a missing dataset is an error before any plan or work
     if dry_run:
-        from benchbox.estimate import estimate_protocol
+        from benchbox.study.estimate import estimate_protocol
 
         info = describe(proto) | {"estimate": estimate_protocol(proto)}
         if as_json:

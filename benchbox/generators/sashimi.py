@@ -40,7 +40,6 @@ from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
 from benchbox.generators import ops, sashimi_native
 from benchbox.generators.base import Generator, State
-from benchbox.generators.registry import register
 from benchbox.generators.s4 import InitKind, KernelKind, S4Layer, SSMStep
 
 GELU_ERF_SCALE = 2**-0.5
@@ -169,7 +168,6 @@ class SashimiState:
     ssm: dict[str, torch.Tensor]  # (S, H, B, M) complex SSM states per stack
 
 
-@register
 class Sashimi(Generator):
     name = "sashimi"
     config_class = SashimiConfig

@@ -43,7 +43,6 @@ from torch import nn
 from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
 from benchbox.generators.base import Generator
-from benchbox.generators.registry import register
 from benchbox.generators.wavenet_native import NativeStep, NativeWeights, native_step
 
 
@@ -141,7 +140,6 @@ class WaveNetState:
     native: NativeStep | None = None  # the C step when init_state chose it; None: the torch step
 
 
-@register
 class WaveNet(Generator):
     name = "wavenet"
     config_class = WaveNetConfig

@@ -39,66 +39,15 @@ from torch import nn
 
 from benchbox.audio import read_audio, resample
 from benchbox.errors import MetricError
+from benchbox.metrics.embedder import Embedder
 from benchbox.metrics.cache import EmbeddingCache
 from benchbox.metrics.fad import RunningStats, pool_clips
+from benchbox.metrics.vggish import VGGishEmbedder
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import sha256_audio
 
 DEFAULT_EMBEDDER = "aisfx"
 EMBED_CHUNK_CLIPS = 64  # clips decoded, hashed and embedded together
-
-
-class Embedder:
-    """One embedding model. Subclasses set the class attributes and ``_forward``."""
-
-    name: str = ""
-    sample_rate_hz: int = 0
-    min_samples: int = 1
-    dim: int = 0
-    version: str = "0"
-    batch_size: int = 32
-
-    def __init__(self) -> None:
-        self._loaded = False
-
-    def load(self) -> None:
-        """Load weights and build the network; called once, on first use."""
-        self._loaded = True
-
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """(B, T) float32 of equal length -> (B, F, D) float32."""
-        raise NotImplementedError
-
-    def embed(self, wave: np.ndarray) -> np.ndarray:
-        """(T,) float32 at ``sample_rate_hz`` -> (F, D) float32 frame embeddings."""
-        return self.embed_batch([wave])[0]
-
-    def embed_batch(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Embed many clips; equal-length clips share one forward pass per batch."""
-        if not self._loaded:
-            self.load()
-        prepared = [self._prepare(w, i) for i, w in enumerate(waves)]
-        out: list[np.ndarray | None] = [None] * len(prepared)
-        by_length: dict[int, list[int]] = {}
-        for i, w in enumerate(prepared):
-            by_length.setdefault(w.shape[0], []).append(i)
-        for idx in by_length.values():
-            for start in range(0, len(idx), self.batch_size):
-                chunk = idx[start : start + self.batch_size]
-                frames = self._forward(np.stack([prepared[i] for i in chunk]))  # (B, F, D)
-                for i, emb in zip(chunk, frames):
-                    out[i] = np.ascontiguousarray(emb, dtype=np.float32)
-        return out  # type: ignore[return-value]
-
-    def _prepare(self, wave: np.ndarray, index: int) -> np.ndarray:
-        wave = np.asarray(wave, dtype=np.float32)
-        if wave.ndim != 1 or wave.shape[0] == 0:
-            raise MetricError(f"clip {index}: expected a non-empty mono (T,) waveform, got shape {wave.shape}", hint="downmix to mono before embedding")
-        if not np.isfinite(wave).all():
-            raise MetricError(f"clip {index}: waveform contains NaN or inf", hint="check the generator output; NaN clips cannot be embedded")
-        if wave.shape[0] < self.min_samples:
-            wave = np.pad(wave, (0, self.min_samples - wave.shape[0]))  # (min_samples,)
-        return wave
 
 
 # ------------------------------------------------------------------------- mel
@@ -377,7 +326,5 @@ def embed_stats(paths: Sequence[str | Path], embedder: str | Embedder = DEFAULT_
         cache.put_stats(keys, mean, cov, running.n)
     return mean, cov, running.n
 
-
-from benchbox.metrics.vggish import VGGishEmbedder  # noqa: E402  (vggish.py subclasses Embedder)
 
 EMBEDDERS["vggish"] = VGGishEmbedder

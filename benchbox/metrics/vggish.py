@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from benchbox.errors import MetricError
-from benchbox.metrics.embedders import Embedder
+from benchbox.metrics.embedder import Embedder
 from benchbox.runs import sha256_file
 
 VGGISH_RATE_HZ = 16_000

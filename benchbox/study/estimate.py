@@ -15,7 +15,7 @@ import torch
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, QUANT_CLASSES
 from benchbox.config import from_dict
 from benchbox.generators.registry import build, load_preset
-from benchbox.protocol import ProtocolConfig, train_jobs
+from benchbox.study.protocol import ProtocolConfig, train_jobs
 
 TIMED_TRAIN_STEPS = 2
 TIMED_GEN_STEPS = 32

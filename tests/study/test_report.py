@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from benchbox.audio import write_wav
-from benchbox.report import listen_html, render_html, write_report
+from benchbox.study.report import listen_html, render_html, write_report
 from tests.browser import CHROMIUM, chromium_page, leftover_markdown, overflow_px
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMITTED_REPORT = ROOT / "results" / "quickstart" / "report.md"
 SAMPLE = """# Study report: tiny
 
@@ -88,7 +88,7 @@ def test_listen_covers_every_cell_and_says_so(tmp_path):
 
 def committed_study(tmp_path: Path, name: str = "quickstart") -> SimpleNamespace:
     """A copy of a committed study folder and a context to rewrite its report from its CSVs."""
-    from benchbox.protocol import load_protocol
+    from benchbox.study.protocol import load_protocol
 
     out = tmp_path / name
     shutil.copytree(ROOT / "results" / name, out, ignore=shutil.ignore_patterns("report.*"))

@@ -1,4 +1,4 @@
-"""The stage runners behind :func:`benchbox.protocol.run_protocol`.
+"""The stage runners behind :func:`benchbox.study.runner.run_protocol`.
 
 Each runner takes the study context and one stage and calls exactly one library
 function (import/synth, train, generate_run, score_run, build_leaderboard, write_report).
@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from benchbox.errors import ProtocolError
-from benchbox.protocol import SYNTH_SOURCE, Stage, StudyContext, _file_hash, fingerprint, train_jobs
+from benchbox.study.protocol import SYNTH_SOURCE, Stage, StudyContext, _file_hash, fingerprint, train_jobs
 from benchbox.runs import atomic_write_text
 from benchbox.threads import scoped_threads
 from benchbox.generators.registry import preset_path
@@ -162,6 +162,6 @@ def _synth_reference(ctx: StudyContext) -> Path:
 
 
 def run_report(ctx: StudyContext, stage: Stage) -> None:
-    from benchbox.report import write_report
+    from benchbox.study.report import write_report
 
     write_report(ctx)

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from benchbox.analysis import overall_rate, paired_comparison, rate_table, study_answers
+from benchbox.study.analysis import overall_rate, paired_comparison, rate_table, study_answers
 
 
 def _clips():

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from benchbox.errors import ConfigError, ProtocolError
-from benchbox.protocol import StageLedger, describe, fingerprint, load_protocol, plan, train_jobs
+from benchbox.study.protocol import StageLedger, describe, fingerprint, load_protocol, plan, train_jobs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["quickstart", "footsteps-cpu", "footsteps-2022"])

@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from benchbox.cli.main import app
-from benchbox.protocol import load_protocol, run_protocol
+from benchbox.study.protocol import load_protocol
+from benchbox.study.runner import run_protocol
 
 TINY = """
 name = "tiny"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.analysis import study_answers
+from benchbox.study.analysis import study_answers
 from benchbox.runs import atomic_path, publish_files
 
 FIG_DIR = "figures"
@@ -174,7 +174,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
 
 
 def write_report(ctx) -> Path:
-    from benchbox.protocol import train_jobs
+    from benchbox.study.protocol import train_jobs
 
     out, proto = ctx.out, ctx.proto
     run_ids = [j.run_id for j in train_jobs(proto)]
