@@ -110,8 +110,8 @@ def spectrogram_figure(out: Path, clips: pd.DataFrame, real: list[Path], path: P
     if clips.empty or "path" not in clips.columns:
         return None
     clips = clips[[(out / "runs" / r / p).is_file() for r, p in zip(clips["run"], clips["path"])]]
-    if clips.empty:  # clips are not kept (a committed study): keep the figure drawn when they were
-        return path if path.is_file() else None
+    if clips.empty:
+        return None
     rows = []
     for i, run in enumerate(sorted(clips["run"].unique())):
         row = []
@@ -145,7 +145,7 @@ def _real_clips(data_dir: Path | None, k: int) -> list[Path]:
         return []
 
 
-def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None) -> str:
+def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, *, figure_is_new: bool = True) -> str:
     """The text of ``report.md``: how it was made, leaderboard, answers, figures, versions."""
     out, proto = ctx.out, ctx.proto
     versions = json.loads((out / "versions.json").read_text()) if (out / "versions.json").is_file() else {}
@@ -155,7 +155,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
              f"{len(run_ids)} training runs; {len(clips)} scored clips.", ""]
     board = out / "leaderboard.md"
     if board.is_file():  # its own h1 is dropped: this page has one title
-        body = [ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")]
+        body = "\n".join(ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")).strip().splitlines()
         lines += ["## Leaderboard", "", *body, ""]
     lines += answers_markdown(ans)
     curves = [r for r in run_ids if (out / "runs" / r / "curves.png").is_file()]
@@ -165,10 +165,12 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
             lines += [f"**{r}**: NLL in bits / sample and next-sample accuracy against step, train and val; "
                       "dashed horizontal lines are baselines when the run logged them.", "", f"![loss curves of {r}](runs/{r}/curves.png)", ""]
     if figure is not None:
-        lines += ["## Spectrograms", "",
-                  "One row per run: a real test clip (left), then the first clip of generated cells across checkpoints "
-                  "and primes. Frequency in kHz, time in s, colour in dBFS on one scale; the dashed line marks where "
-                  "the real prime ends and generation begins.", "", f"![spectrograms]({FIG_DIR}/{figure.name})", ""]
+        caption = ("One row per run: a real test clip (left), then the first clip of generated cells across checkpoints "
+                   "and primes. Frequency in kHz, time in s, colour in dBFS on one scale; the dashed line marks where "
+                   "the real prime ends and generation begins." if figure_is_new else
+                   "The figure drawn when the clips were generated; the clips are not kept with these results, "
+                   "so it was not redrawn (re-run the protocol for the labelled figure).")
+        lines += ["## Spectrograms", "", caption, "", f"![spectrograms]({FIG_DIR}/{figure.name})", ""]
     lines += ["## Versions", "", "```json", json.dumps(versions, indent=2), "```", ""]
     return "\n".join(lines)
 
@@ -181,8 +183,10 @@ def write_report(ctx) -> Path:
     clips, groups = collect(out, run_ids)
     ans = study_answers(clips, groups, proto.score.embedders[0] if proto.score.embedders else None)
     real = _real_clips(getattr(ctx, "data_dir", None), max(LISTEN_REAL_CLIPS, len(run_ids)))
-    fig = spectrogram_figure(out, clips, real, out / FIG_DIR / "spectrograms.png")
-    text = report_markdown(ctx, run_ids, clips, ans, fig)
+    kept = out / FIG_DIR / "spectrograms.png"
+    fig = spectrogram_figure(out, clips, real, kept)
+    old_fig = kept if fig is None and kept.is_file() else None  # clips not kept (a committed study): keep the old figure
+    text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, figure_is_new=fig is not None)
     title = f"Study report: {proto.name}"
     page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]))
     publish_files({out / "report.md": text, out / "report.html": page})  # one output: both or neither
