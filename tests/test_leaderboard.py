@@ -1,6 +1,7 @@
 """build_leaderboard over two tiny scored runs: files, reference rows, sorting, HTML."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -239,3 +240,24 @@ def test_leaderboard_page_fits_1366_px(results, tmp_path):
         assert overflow_px(page) <= 0
         assert page.locator("td audio").count() == 2 * len(pd.read_csv(out / "leaderboard.csv"))
         assert "fixed colour scale" in page.inner_text("body") and page.errors == []
+
+
+def test_committed_two_embedder_board_keeps_media_in_a_1366_px_window(tmp_path):
+    """The widest committed table (two embedders): players and thumbnails stay inside the window."""
+    from benchbox.audio import write_wav
+    from benchbox.leaderboard import render_html
+    from benchbox.progress import no_progress
+    from tests.browser import CHROMIUM, chromium_page, overflow_px
+
+    board = Path(__file__).resolve().parents[1] / "results" / "footsteps-cpu" / "leaderboard.csv"
+    if not CHROMIUM.exists() or not board.is_file():
+        pytest.skip("needs /usr/bin/chromium and the committed footsteps-cpu leaderboard")
+    wav = tmp_path / "clip.wav"
+    write_wav(wav, np.zeros(512, np.float32), 16000)
+    table = pd.read_csv(board, keep_default_na=False, na_values=[""]).head(6)
+    table["_media"] = [[str(wav), str(wav)]] * len(table)
+    (tmp_path / "board.html").write_text(render_html(table, "aisfx", [], {}, no_progress))
+    with chromium_page() as page:
+        page.goto((tmp_path / "board.html").as_uri())
+        right = page.evaluate("() => Math.max(...[...document.querySelectorAll('td audio, td img')].map(e => e.getBoundingClientRect().right))")
+        assert overflow_px(page) <= 0 and right <= 1366
