@@ -13,7 +13,8 @@ import typer
 from rich.panel import Panel
 
 from benchbox.cli.common import (
-    HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, console, err_console, examples, id_table, print_json, print_table, rich_progress,
+    HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, Terminated, console, err_console, examples, id_table, interrupted, print_json,
+    print_table, rich_progress,
 )  # fmt: skip
 
 DEFAULT_COMMAND = "review"
@@ -63,7 +64,10 @@ def review(
     with rich_progress(not quiet) as progress:
         session = open_session(target, rater=rater, include_real=include_real, real_dir=real, seed=seed, progress=progress)
     if terminal:
-        _review_in_terminal(session)
+        try:
+            _review_in_terminal(session)
+        except KeyboardInterrupt as e:
+            interrupted(e, f"every decision is saved in {session.store.path}", "reopen the review with the same command to resume")
     else:
         _review_in_browser(session, host=host, port=port, open_browser=not no_browser)
     _print_summary(session)
@@ -82,8 +86,9 @@ def _review_in_browser(session, *, host: str, port: int, open_browser: bool) -> 
     try:
         while server.thread is not None and server.thread.is_alive():
             server.thread.join(SERVER_POLL_SECONDS)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as e:  # Ctrl-C is the way to stop the server; SIGTERM is an interrupt
+        if isinstance(e, Terminated):  # the server stops in `finally` below
+            interrupted(e, f"every decision is saved in {session.store.path}", "reopen the review with the same command to resume")
     finally:
         server.stop()
     if server.errors:

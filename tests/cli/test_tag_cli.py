@@ -91,3 +91,28 @@ def test_stats_says_how_many_stale_tags_were_set_aside(tagged_run):
     assert "18 tags by 2 rater(s)" in r.output and "set aside 2 stale tag(s)" in r.output
     data = json.loads(runner.invoke(app, ["tag", "stats", str(tagged_run), "--json"]).output)
     assert data["tags"]["stale"] == 2 and sum(g["n_human"] for g in data["groups"]) == 14
+
+
+def test_sigterm_stops_the_review_server_with_exit_143(tagged_run, monkeypatch):
+    import benchbox.review.server as review_server
+    from benchbox.cli.common import Terminated
+
+    stopped = []
+
+    class Thread:
+        def is_alive(self):
+            return True
+
+        def join(self, timeout=None):
+            raise Terminated()
+
+    class Server:
+        url, errors, thread = "http://127.0.0.1:1/?t=x", [], Thread()
+
+        def stop(self):
+            stopped.append(True)
+
+    monkeypatch.setattr(review_server, "serve", lambda session, host, port: Server())
+    r = runner.invoke(app, ["tag", "review", str(tagged_run), "--rater", "carol", "--no-browser"])
+    assert r.exit_code == 143, r.output
+    assert r.output.count("interrupted:") == 1 and "tags.sqlite" in r.output and stopped == [True]
