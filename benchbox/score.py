@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from benchbox import config as cfg
 from benchbox.audio import list_audio_files, read_audio
