@@ -80,7 +80,9 @@ def _listed_files_exist(root: Path, manifest: str) -> bool:
 def _source_listing(source: str) -> list:
     if source == SYNTH_SOURCE:
         return []
-    root = Path(source)
+    from benchbox.data.corpora import resolve_source
+
+    root = resolve_source(source)  # a built-in corpus name (footsteps-dev) is its folder
     if not root.exists():
         raise ProtocolError(f"dataset source not found: {root}", hint="pass --data DIR with a folder of recordings or a benchbox dataset")
     return sorted((str(f.relative_to(root)), f.stat().st_size) for f in root.rglob("*") if f.is_file())

@@ -1,6 +1,7 @@
 """End-to-end: a tiny protocol runs every stage, re-runs skip, and changes redo only what changed."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -125,3 +126,14 @@ def test_fresh_clone_of_a_committed_study_rebuilds_missing_outputs(study):
     ran = {line.split()[1] for line in logs if line.startswith("run")}
     assert {"data", "train/sashimi-tiny_mulaw_do0", "generate/wavenet-tiny_mulaw_do0"} <= ran
     assert (out / "runs" / "sashimi-tiny_mulaw_do0" / "ckpt" / "best.pt").is_file()
+
+
+def test_a_builtin_corpus_name_has_a_data_fingerprint(tmp_path):
+    """`benchbox run ... --data footsteps-dev` passed the check but failed in the data stage's fingerprint."""
+    from benchbox.progress import no_progress
+    from benchbox.study.protocol import Stage, StageLedger, StudyContext
+    from benchbox.study.stages import stage_fingerprint
+
+    proto = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-cpu.toml", data="footsteps-dev")
+    ctx = StudyContext(proto, tmp_path, StageLedger(tmp_path), no_progress, lambda s: None)
+    assert len(stage_fingerprint(ctx, Stage("data", "data"))) > 8
