@@ -31,9 +31,11 @@ from benchbox import config as cfg
 from benchbox.audio import list_audio_files, read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
-from benchbox.metrics.artifacts import DETECTORS, USEFUL_KEY, DetectorConfig, detect
+from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
+from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
+from benchbox.score_verdict import add_verdict_metrics
 from benchbox.stats import wilson_interval
 
 GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
@@ -54,6 +56,7 @@ class ScoreConfig:
     """Scoring knobs besides the CLI arguments. ``--set detectors.<key>=value``."""
 
     detectors: DetectorConfig = field(default_factory=DetectorConfig)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)  # useful/auto = no flag AND realistic
     cache_dir: str = ""  # embedding cache; "" = $BENCHBOX_CACHE or ~/.cache/benchbox/embeddings
     diversity_max_clips: int = 512  # mean pairwise distance over at most this many clips (seeded subset)
 
@@ -285,13 +288,14 @@ def _reference(ref_path: Path | None, embedders: tuple[str, ...]) -> dict[str, l
     return {REFERENCE_SPLIT: test, FLOOR_SPLIT: val}
 
 
-def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> dict:
-    """Real-vs-real row: detector rates of the reference val clips (their false-positive rate)."""
+def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> tuple[dict, list[dict]]:
+    """Real-vs-real row: detector rates of the reference val clips (their false-positive rate), and their flags."""
     table = pd.DataFrame({"path": [str(p) for p in val_paths], "abs_path": val_paths, **{c: "" for c in GROUP_COLUMNS}})
     clips, _ = detect_clips(table, config, no_progress)
     row = {"group": FLOOR_GROUP, "kind": FLOOR_GROUP, "run": run, **{c: "" for c in GROUP_COLUMNS}, "n": len(val_paths)}
     row.update(flag_rates(clips) if not clips.empty else {})
-    return row
+    flags = clips[list(FLAG_KEYS)].to_dict("records") if not clips.empty else []
+    return row, flags
 
 
 def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress, weights: Path | None = None) -> list[str]:
@@ -351,11 +355,19 @@ def score_run(
     run = root.resolve().name
     groups = split_groups(clips)
     rows = [_group_row(values, g, run) for values, g in groups]
+    val_flags: list[dict] = []
     if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
-        rows.append(_floor_row(sets[FLOOR_SPLIT], config.detectors, run))
+        floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run)
+        rows.append(floor)
     warnings = [f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else []
     if embedders:
         warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
+    if sets and config.verdict.embedder not in embedders:
+        warnings.append(f"verdict embedder {config.verdict.embedder!r} not scored: useful/auto counts detector flags only")
+    clips = add_verdict_metrics(
+        clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
+        val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress, weights=weights,
+    )
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
         _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights)

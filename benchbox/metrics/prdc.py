@@ -50,6 +50,18 @@ def _check(emb: np.ndarray, name: str, min_rows: int) -> np.ndarray:
     return emb
 
 
+def l2_normalise(emb: np.ndarray) -> np.ndarray:
+    """Rows of ``emb`` (N, D) scaled to unit length (zero rows stay zero): cosine geometry.
+
+    benchbox's verdict compares directions, not lengths: aisfx has no loudness
+    normalisation, so the length of a clip's embedding mostly tracks its level, and a
+    quiet real step would otherwise sit outside a loud reference's balls.
+    """
+    emb = np.asarray(emb, dtype=np.float64)
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)  # (N, 1)
+    return emb / np.where(norms > 0.0, norms, 1.0)
+
+
 def pairwise_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Euclidean distances (Nx, Ny) between the rows of x (Nx, D) and y (Ny, D)."""
     sq = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * x @ y.T  # (Nx, Ny)

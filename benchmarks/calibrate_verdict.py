@@ -1,0 +1,249 @@
+"""Calibrate the usefulness verdict (no artefact flag AND realistic) on the dev footsteps.
+
+Legend: N clips, T samples per clip, D embedding dimension.
+
+1. Import ``../shared/data/footsteps-dev`` (or read ``--dataset``) and split its
+   **recordings** into 5 folds. Each real clip gets its realism score against the
+   ``train``-sized reference made of the other folds' clips, so no clip is scored
+   against its own recording.
+2. Calibration: ``realism_min`` is the largest value that keeps >= 97% of the clips of
+   folds 0-2 realistic (margin over the 95% gate). Held out: folds 3-4 are never
+   used to choose it.
+3. Negatives (seeded, 8192 samples at 16 kHz, scored against the whole real set):
+   stationary noise at footstep loudness, noise with periodic clicks, silence with
+   isolated clicks, hum, DC, clipped steps, and clips of untrained (step 0) SaShiMi-tiny
+   and WaveNet-tiny; optionally ``--extra NAME=FOLDER`` folders of generated clips.
+4. Gates: >= 95% of held-out real clips useful; <= 5% of each negative useful.
+
+Writes the table into ``docs/verdict.md`` between the calibration markers. Usage::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/calibrate_verdict.py [--dataset DIR] [--extra sashimi-200=results/.../prime0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, list_audio_files, load_audio
+from benchbox.data.dataset import load_dataset
+from benchbox.metrics.artifacts import FLAG_KEYS, detect
+from benchbox.metrics.verdict import VerdictConfig, realism, verdicts
+from benchbox.runs import atomic_write_text
+from benchbox.stats import wilson_interval
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "footsteps-dev"
+DEFAULT_DOC = REPO / "docs" / "verdict.md"
+START_MARK, END_MARK = "<!-- calibration:start -->", "<!-- calibration:end -->"
+FOLDS, CALIBRATION_FOLDS = 5, (0, 1, 2)
+TARGET_KEEP, MIN_USEFUL_REAL, MAX_USEFUL_NEGATIVE = 0.97, 0.95, 0.05
+NEGATIVES_PER_KIND = 40
+CLIP_SAMPLES = 8192
+STEP0_CLIPS = 16
+EMBEDDERS = ("aisfx", "mel")
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _coloured_noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    """White, pink or brown noise (random), unit RMS: (T,)."""
+    white = rng.normal(size=n)
+    slope = rng.choice([0.0, 0.5, 1.0])  # power ~ 1 / f^(2 slope)
+    spec = np.fft.rfft(white)
+    f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
+    x = np.fft.irfft(spec / f**slope, n=n)
+    x -= x.mean()
+    return x / _rms(x)
+
+
+def _clicks(n: int, positions: np.ndarray, amp: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros(n)
+    for p, a in zip(positions, amp):
+        out[p : p + width] += a * np.exp(-np.arange(min(width, n - p)) / max(1.0, width / 4))
+    return out
+
+
+def negatives(real: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Synthetic failure modes, (NEGATIVES_PER_KIND, T) each; loudness drawn from the real clips."""
+    n, t = NEGATIVES_PER_KIND, real.shape[1]
+    loud = np.array([_rms(x) for x in real])
+    out: dict[str, list] = {k: [] for k in ("noise", "noise+periodic clicks", "silence+isolated clicks", "hum", "dc", "clipped")}
+    for _ in range(n):
+        level = rng.choice(loud)
+        out["noise"].append(level * _coloured_noise(rng, t))
+        period = int(rng.uniform(0.01, 0.1) * PROJECT_SAMPLE_RATE_HZ)
+        pos = np.arange(int(rng.integers(period)), t, period)
+        noise = level * _coloured_noise(rng, t)
+        out["noise+periodic clicks"].append(np.clip(noise + _clicks(t, pos, rng.uniform(3, 8, len(pos)) * level, 16), -1, 1))
+        pos = np.sort(rng.choice(t - 64, size=int(rng.integers(1, 4)), replace=False))
+        out["silence+isolated clicks"].append(_clicks(t, pos, rng.uniform(0.1, 0.9, len(pos)) * rng.choice([-1, 1], len(pos)), int(rng.integers(1, 48))))
+        ts = np.arange(t) / PROJECT_SAMPLE_RATE_HZ
+        f0 = rng.uniform(40, 400)
+        hum = sum(np.sin(2 * np.pi * f0 * h * ts + rng.uniform(0, 6.3)) / h for h in (1, 2, 3))
+        out["hum"].append(level * math.sqrt(2) * hum / max(_rms(hum) * math.sqrt(2), 1e-9))
+        step = real[rng.integers(len(real))].astype(np.float64)
+        out["dc"].append(step + rng.choice([-1, 1]) * math.exp(rng.uniform(math.log(0.004), math.log(0.05))))
+        out["clipped"].append(np.clip(step * rng.uniform(2, 8) / max(np.abs(step).max(), 1e-9), -1, 1))
+    return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
+
+
+def step0_clips(preset: str, seed: int) -> np.ndarray:
+    """(STEP0_CLIPS, T) unprimed clips of an untrained model (its init weights, seeded)."""
+    import torch
+
+    from benchbox.audio import decode
+    from benchbox.generators import registry
+    from benchbox.sample import sample
+
+    name, model_cfg = registry.load_preset(preset, None)
+    torch.manual_seed(seed)
+    model = registry.build(name, dict(model_cfg))
+    codes, _, _ = sample(model, n=STEP0_CLIPS, length=CLIP_SAMPLES, prime=None, generator=torch.Generator().manual_seed(seed), batch=STEP0_CLIPS)
+    return decode(codes, "mulaw").numpy().astype(np.float32)
+
+
+def folder_clips(folder: Path) -> np.ndarray:
+    waves = [load_audio(p)[:CLIP_SAMPLES] for p in list_audio_files(folder)]
+    return np.stack([np.pad(w, (0, CLIP_SAMPLES - len(w))) for w in waves]).astype(np.float32)
+
+
+def embed(waves: np.ndarray, embedder: str, cache: Path) -> np.ndarray:
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    return pool_clips(embed_waves(list(waves), PROJECT_SAMPLE_RATE_HZ, embedder, cache_dir=cache))  # (N, D)
+
+
+def recording_folds(sources: pd.Series, seed: int) -> np.ndarray:
+    """(N,) fold of each clip: recordings shuffled (seeded) and dealt round-robin into FOLDS."""
+    names = np.array(sorted(sources.unique()))
+    np.random.default_rng(seed).shuffle(names)
+    fold_of = {name: i % FOLDS for i, name in enumerate(names)}
+    return sources.map(fold_of).to_numpy()
+
+
+def real_realism(emb: np.ndarray, folds: np.ndarray, config: VerdictConfig) -> np.ndarray:
+    """(N,) realism of each real clip against the clips of the other folds' recordings."""
+    out = np.empty(len(emb))
+    for f in range(FOLDS):
+        held = folds == f
+        out[held] = realism(emb[~held], emb[held], config)[0]
+    return out
+
+
+def choose_realism_min(values: np.ndarray) -> float:
+    """Largest threshold keeping >= TARGET_KEEP of ``values`` (N,) at or above it."""
+    return float(np.quantile(values, 1.0 - TARGET_KEEP, method="lower"))
+
+
+def useful_rate(waves: np.ndarray, realism: np.ndarray, config: VerdictConfig) -> tuple[int, int, dict[str, int]]:
+    """(useful count, n, reason counts) of clips (N, T) with their realism (N,)."""
+    flags = [{k: detect(w, PROJECT_SAMPLE_RATE_HZ)[k] for k in FLAG_KEYS} for w in waves]
+    useful, reasons = verdicts(flags, realism, config)
+    return int(useful.sum()), len(useful), pd.Series(reasons).value_counts().to_dict()
+
+
+def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path]) -> dict:
+    ds = load_dataset(dataset)
+    real = ds.load_clips()[:, :CLIP_SAMPLES]  # (N, T)
+    folds = recording_folds(ds.manifest["source"], seed)
+    rng = np.random.default_rng(seed)
+    neg = negatives(real, rng)
+    neg["untrained sashimi-tiny"] = step0_clips("sashimi-tiny", seed)
+    neg["untrained wavenet-tiny"] = step0_clips("wavenet-tiny", seed)
+    neg.update({name: folder_clips(folder) for name, folder in extra.items()})
+    result = {"n_real": len(real), "n_recordings": int(ds.manifest["source"].nunique()), "embedders": {}}
+    for emb_name in EMBEDDERS:
+        e_real = embed(real, emb_name, cache)
+        base = VerdictConfig(embedder=emb_name)
+        r_real = real_realism(e_real, folds, base)
+        calib = np.isin(folds, CALIBRATION_FOLDS)
+        clean = np.array([not any(detect(w, PROJECT_SAMPLE_RATE_HZ)[k] for k in FLAG_KEYS) for w in real])
+        config = VerdictConfig(embedder=emb_name, realism_min=round(choose_realism_min(r_real[calib & clean]), 3))
+        rows = {"held-out real (folds 3-4)": useful_rate(real[~calib], r_real[~calib], config),
+                "calibration real (folds 0-2)": useful_rate(real[calib], r_real[calib], config),
+                "all real, each against the other folds": useful_rate(real, r_real, config)}
+        for name, waves in neg.items():
+            r = realism(e_real, embed(waves, emb_name, cache), config)[0]
+            rows[name] = useful_rate(waves, r, config)
+        result["embedders"][emb_name] = {"config": config, "rows": rows}
+    return result
+
+
+def _rate(k: int, n: int) -> str:
+    p, lo, hi = wilson_interval(k, n)
+    return f"{100 * p:.1f}% ({k}/{n}) [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]) if k != "ok") or "-"
+
+
+def gate(name: str, useful: int, n: int) -> bool:
+    if "real" in name:
+        return "calibration" in name or "all real" in name or useful >= MIN_USEFUL_REAL * n
+    return useful <= MAX_USEFUL_NEGATIVE * n
+
+
+def render(result: dict) -> str:
+    lines = [f"Measured on {result['n_real']} real clips from {result['n_recordings']} recordings (5 folds by recording, seed 0) "
+             f"and {NEGATIVES_PER_KIND} clips per synthetic failure mode ({STEP0_CLIPS} per untrained model). "
+             "Rates with Wilson 95% intervals. Gates: held-out real >= 95% useful, each negative <= 5% useful.", ""]
+    for emb_name, entry in result["embedders"].items():
+        c = entry["config"]
+        default = " (the verdict's space)" if emb_name == VerdictConfig().embedder else " (reported only)"
+        lines += [f"### {emb_name}{default}", "",
+                  f"k = {c.k}, keep_quantile = {c.keep_quantile}, L2-normalised = {c.normalise}, calibrated `realism_min` = {c.realism_min}", "",
+                  "| clips | useful/auto | gate | what failed (counts) |", "|---|---|---|---|"]
+        for name, (useful, n, reasons) in entry["rows"].items():
+            verdict = "pass" if gate(name, useful, n) else "**FAIL**"
+            if "calibration" in name or "all real" in name:
+                verdict = "(not a gate)"
+            lines.append(f"| {name} | {_rate(useful, n)} | {verdict} | {_reasons(reasons)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_doc(path: Path, table: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split(START_MARK, 1)
+    _, tail = rest.split(END_MARK, 1)
+    atomic_write_text(path, f"{head}{START_MARK}\n{table}\n{END_MARK}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of dev recordings to import")
+    parser.add_argument("--dataset", type=Path, default=None, help="an imported dataset folder (skips the import)")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="markdown file to write the table into")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "benchbox" / "embeddings", help="embedding cache")
+    parser.add_argument("--extra", action="append", default=[], help="NAME=FOLDER of generated clips to report (repeatable)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.extra)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        dataset = args.dataset
+        if dataset is None:
+            from benchbox.data.importer import import_folder
+
+            dataset = Path(work) / "dataset"
+            import_folder(args.data, dataset, overwrite=True)
+        result = calibrate(dataset, args.cache, args.seed, {k: Path(v) for k, v in extra.items()})
+    table = render(result)
+    print(table)
+    print(f"{time.perf_counter() - start:.1f} s")
+    write_doc(args.doc, table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Realism, PRDC, memorisation and continuation columns of score_run, on clips whose parts are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchbox.audio import load_audio, write_wav
+from benchbox.data.dataset import load_dataset
+from benchbox.metrics import prdc
+from benchbox.metrics.verdict import VerdictConfig
+from benchbox.score import ScoreConfig, score_run
+from benchbox.score_verdict import prime_samples
+from tests.score_helpers import RATE_HZ, make_dataset, step
+
+PRIME_MS = 100
+P = PRIME_MS * RATE_HZ // 1000
+
+
+def _write_run(root, rows):
+    """A run folder with the given (prime_ms, group checkpoint, wave) clips."""
+    records = []
+    for i, (prime_ms, checkpoint, wave) in enumerate(rows):
+        rel = f"samples/{checkpoint}/prime{prime_ms}/clip_{i:04d}.wav"
+        write_wav(root / rel, wave, RATE_HZ)
+        records.append({"path": rel, "generator": "wavenet", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": checkpoint, "prime_ms": prime_ms})
+    (root / "samples").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(records).to_csv(root / "samples" / "manifest.csv", index=False)
+    return root
+
+
+@pytest.fixture
+def scored(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
+    ds = load_dataset(data)
+    train = [load_audio(p) for p in ds.clip_paths("train")]
+    test = [load_audio(p) for p in ds.clip_paths("test")]
+    rows = []
+    for i in range(5):  # primed group: a test prime followed by a training clip's continuation (a copy)
+        rows.append((PRIME_MS, "copy", np.concatenate([test[i][:P], train[i][P:]])))
+    for i in range(5):  # primed group: a real prime followed by silence (only the continuation is silent)
+        rows.append((PRIME_MS, "silent", np.concatenate([test[i][:P], np.zeros(len(test[i]) - P, np.float32)])))
+    for _ in range(5):  # unprimed group of fresh steps
+        rows.append((0, "fresh", step(rng)))
+    run = _write_run(tmp_path / "run", rows)
+    config = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
+    result = score_run(run, reference=data, embedders=("mel",), bootstrap=30, config=config)
+    return result, ds, train, test
+
+
+def test_prime_samples():
+    assert prime_samples(40, 16000) == 640 and prime_samples(0, 16000) == 0 and prime_samples(float("nan"), 16000) == 0
+
+
+def test_continuation_detectors_see_only_the_continuation(scored):
+    result, *_ = scored
+    silent = result.clips[result.clips["checkpoint"] == "silent"]
+    assert (silent["silence/flag"] == 0).all()  # the whole clip holds a real step
+    assert (silent["cont/silence/flag"] == 1).all()  # its continuation is silence
+    assert (silent["cont/useful/reason"].str.contains("silence")).all() and (silent["cont/useful/auto"] == 0).all()
+    fresh = result.clips[result.clips["checkpoint"] == "fresh"]
+    for col in ("silence/flag", "transient/crest_db", "useful/auto"):
+        assert (fresh[f"cont/{col}"].to_numpy() == fresh[col].to_numpy()).all()  # unprimed: cont/ repeats the whole clip
+
+
+def test_copied_continuation_is_found_by_memorisation(scored, tmp_path):
+    result, ds, train, test = scored
+    copy = result.clips[result.clips["checkpoint"] == "copy"]
+    ids = [str(i) for i in ds.rows("train")["id"]]
+    assert copy["cont/memorisation/mel/train_distance"].max() == pytest.approx(0.0, abs=1e-5)
+    assert list(copy["cont/memorisation/mel/train_id"]) == ids[:5]
+    assert (copy["memorisation/mel/train_distance"] > 1e-3).all()  # the whole clip carries a test prime
+    row = result.groups.set_index("checkpoint").loc["copy"]
+    assert row["cont/memorisation/mel/closer_share"] == 1.0 and row["cont/memorisation/mel/closer_lo"] > 0.5
+
+
+def test_continuation_metrics_match_a_direct_computation(scored, tmp_path):
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    result, ds, train, test = scored
+    copy = [np.concatenate([test[i][:P], train[i][P:]])[P:] for i in range(5)]
+    emb = lambda waves: prdc.l2_normalise(pool_clips(embed_waves(waves, RATE_HZ, "mel")))  # noqa: E731
+    gen, ref, tr = emb(copy), emb([w[P:] for w in test]), emb([w[P:] for w in train])
+    row = result.groups.set_index("checkpoint").loc["copy"]
+    want = prdc.prdc(ref, gen, k=3)
+    for key in prdc.PRDC_KEYS:
+        assert row[f"cont/{key}/mel"] == pytest.approx(want[key])
+    clips = result.clips[result.clips["checkpoint"] == "copy"]
+    np.testing.assert_allclose(clips["cont/realism/mel"], prdc.realism_score(tr, gen, k=3, keep_quantile=1.0), rtol=1e-6)
+    assert "cont/fad/mel" in row and np.isfinite(row["cont/fad/mel"])
+
+
+def test_verdict_needs_realism_and_names_the_reason(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
+    noise = [(0.1 * rng.normal(size=4096)).astype(np.float32) for _ in range(2)]
+    run = _write_run(tmp_path / "run", [(0, "a", step(rng)) for _ in range(3)] + [(0, "a", n) for n in noise])
+    strict = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=1e9))
+    clips = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=strict).clips
+    assert (clips["useful/auto"] == 0).all()
+    assert set(clips["useful/reason"]) <= {"unrealistic", "transient+unrealistic"}
+    loose = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
+    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=loose)
+    assert list(res.clips["useful/reason"])[:3] == ["ok"] * 3 and (res.clips["useful/auto"] == (res.clips["useful/reason"] == "ok")).all()
+    floor = res.groups[res.groups["kind"] == "floor"].iloc[0]
+    assert floor["useful/auto_rate"] == 1.0 and "precision/mel" in floor and "memorisation/mel/closer_share" in floor
