@@ -315,7 +315,10 @@ def _display_columns(table: pd.DataFrame, embedder: str) -> list[tuple[str, str]
     ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith("fad/")}, key=lambda e: e != embedder)
     for e in ordered:
         cols += [(f"fad/{e}", f"fad/{e}"), (f"kad/{e}", f"kad/{e}"), (f"diversity/{e}", f"diversity/{e}")]
-    cols.append(("useful/auto", "useful/auto_rate"))
+    if "cont/useful/auto_rate" in table.columns:  # the verdict on the generated part (continuation of primed clips)
+        cols.append(("useful/auto (continuation)", "cont/useful/auto_rate"))
+    else:
+        cols.append(("useful/auto", "useful/auto_rate"))
     if "useful/human_rate" in table.columns:
         cols.append(("useful/human", "useful/human_rate"))
     return cols
@@ -324,7 +327,7 @@ def _display_columns(table: pd.DataFrame, embedder: str) -> list[tuple[str, str]
 def _cell(row: dict, key: str) -> tuple[str, str]:
     """(display text, sort value) of one cell."""
     value = row.get(key)
-    if key.startswith("useful/"):
+    if key.startswith(("useful/", "cont/useful/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
     if key.startswith(("fad/", "kad/")):
@@ -347,7 +350,7 @@ def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str]) -> str
 
 
 def _flags(row: dict) -> str:
-    rates = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and _finite(row[k]) and row[k] > 0}
+    rates = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and not k.startswith("cont/") and _finite(row[k]) and row[k] > 0}
     return " ".join(f"{k} {v:.0%}" for k, v in rates.items()) or "none"
 
 

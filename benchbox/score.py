@@ -147,7 +147,7 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
 def detect_clips(table: pd.DataFrame, config: DetectorConfig, progress: Progress) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Detector rows for every decodable clip, and the ``(path, reason)`` of the rest."""
     rows, skipped = [], []
-    extra = [c for c in ("logprob_mean",) if c in table.columns]
+    extra = [c for c in ("logprob_mean", "checkpoint_sha256") if c in table.columns]
     for i, rec in enumerate(table.to_dict("records")):
         try:
             wave, rate = decode(Path(rec["abs_path"]))

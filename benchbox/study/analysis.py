@@ -69,32 +69,53 @@ def metric_by(groups: pd.DataFrame, factor: str, metric: str) -> pd.DataFrame:
     return agg.rename(columns={"count": "cells"})
 
 
+def _cont(frame: pd.DataFrame, key: str) -> str:
+    """The continuation's column (``cont/<key>``) when scored, else the whole clip's."""
+    return f"cont/{key}" if key and f"cont/{key}" in frame.columns else key
+
+
 def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | None = None) -> dict:
-    """The five questions of the original study, each with numbers and CIs."""
+    """The five questions of the original study, each with numbers and CIs.
+
+    Usefulness and the priming answers use the continuation of primed clips (``cont/``
+    columns) when the scores have them. Runs whose best and last checkpoints hold the
+    same weights are left out of the best-vs-last test (``identical_runs``).
+    """
+    from benchbox.study.findings import identical_weights
+
     gen = groups[groups.get("checkpoint", pd.Series(dtype=str)).isin(["best", "last"])] if "checkpoint" in groups else groups
     fad = fad_column(gen, embedder)
+    useful = _cont(clips, USEFUL)
     cell = ["run", "prime_ms"]
-    answers: dict = {"fad_metric": fad, "overall_useful": overall_rate(clips)}
+    identical = identical_weights(clips)
+    tested = gen[~gen["run"].isin([r for r, _ in identical])] if "run" in gen else gen
+    answers: dict = {"fad_metric": fad, "useful_metric": useful, "overall_useful": overall_rate(clips, useful), "identical_runs": identical}
     answers["best_vs_last"] = {
-        "useful": rate_table(clips, "checkpoint"),
-        "fad": paired_comparison(gen, "checkpoint", "best", "last", fad, cell) if fad else {},
+        "useful": rate_table(clips, "checkpoint", useful),
+        "fad": paired_comparison(tested, "checkpoint", "best", "last", fad, cell) if fad else {},
     }
     div = next((c for c in gen.columns if c.startswith("diversity/")), None)
+    cont_fad = _cont(gen, fad)
     answers["priming"] = {
-        "useful": rate_table(clips, "prime_ms"),
-        "fad": metric_by(gen, "prime_ms", fad) if fad else pd.DataFrame(),
+        "useful": rate_table(clips, "prime_ms", useful),
+        "fad": metric_by(gen, "prime_ms", cont_fad) if fad else pd.DataFrame(),
+        "fad_metric": cont_fad,
         "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),
         "diversity_metric": div,
     }
-    answers["dropout"] = {"silence": rate_table(clips, "dropout", "silence/flag"), "useful": rate_table(clips, "dropout")}
+    for metric in ("precision", "recall", "coverage"):
+        key = _cont(gen, f"{metric}/{embedder or 'aisfx'}")
+        if key in gen.columns:
+            answers["priming"][metric] = (key, metric_by(gen, "prime_ms", key))
+    answers["dropout"] = {"silence": rate_table(clips, "dropout", _cont(clips, "silence/flag")), "useful": rate_table(clips, "dropout", useful)}
     answers["artefacts"] = {
         key: overall_rate(clips, key) for key in FLAG_KEYS if key in clips.columns
     }
     if "dc/offset" in clips.columns:
         answers["artefacts_dc_median_abs"] = float(np.nanmedian(clips["dc/offset"].abs()))
     answers["quantisation"] = {
-        "useful": rate_table(clips, "quantisation"),
+        "useful": rate_table(clips, "quantisation", useful),
         "fad": metric_by(gen, "quantisation", fad) if fad else pd.DataFrame(),
     }
-    answers["per_generator"] = rate_table(clips, "generator")
+    answers["per_generator"] = rate_table(clips, "generator", useful)
     return answers

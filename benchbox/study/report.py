@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.study.analysis import study_answers
 from benchbox.runs import atomic_path, publish_files
+from benchbox.study.analysis import study_answers
+from benchbox.study.findings import verdict_markdown
 
 FIG_DIR = "figures"
 SPECTRO_CLIPS = 4  # generated clips per run in the spectrogram figure, beside one real clip
@@ -62,19 +63,29 @@ def collect(out: Path, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
 def answers_markdown(ans: dict) -> list[str]:
     fad = ans["fad_metric"] or "FAD"
     ov = ans["overall_useful"]
+    useful = ans.get("useful_metric", "useful/auto")
     lines = ["## The study's questions", "",
-             f"**Useful samples overall** (no artefact detector fired): {_fmt_rate(ov)}. "
-             f"The original study found fewer than 25% useful.", ""]
+             f"**Useful samples overall** (`{useful}`: no artefact flag and realistic; continuation of primed clips): "
+             f"{_fmt_rate(ov)}. The original study found fewer than 25% useful, by ear.", ""]
     bl = ans["best_vs_last"]
     lines += ["### Are best-val checkpoints better than last?", ""]
-    if bl["fad"]:
+    for run, sha in ans.get("identical_runs", []):
+        lines += [f"**{run}: best and last hold the same weights** (checkpoint sha256 {sha[:12]}): not compared.", ""]
+    if bl["fad"] and bl["fad"]["pairs"] == 0:
+        lines += ["No pair of cells with different weights: there is nothing to test.", ""]
+    elif bl["fad"]:
         f = bl["fad"]
         lines += [f"Paired cells (same run and prime): best has the lower {fad} in {f['wins']} of {f['pairs']} "
                   f"(mean difference best - last = {f['mean_diff']:.4g}; sign test p = {f['p_value']:.3g}).", ""]
     lines += _rate_lines(bl["useful"], "checkpoint") + [""]
     pr = ans["priming"]
-    lines += ["### Does 20/40 ms priming raise fidelity and lower diversity?", ""]
-    lines += _metric_lines(pr["fad"], "prime_ms", fad) + [""]
+    lines += ["### Does 20/40 ms priming raise fidelity and lower diversity?", "",
+              "Judged on the continuation only (the generated part after the copied real prime, against the real "
+              "clips cut at the same point); precision is fidelity, recall and coverage are diversity.", ""]
+    lines += _metric_lines(pr["fad"], "prime_ms", pr.get("fad_metric", fad)) + [""]
+    for metric in ("precision", "recall", "coverage"):
+        if metric in pr:
+            lines += _metric_lines(pr[metric][1], "prime_ms", pr[metric][0]) + [""]
     if pr["diversity_metric"]:
         lines += _metric_lines(pr["diversity"], "prime_ms", pr["diversity_metric"]) + [""]
     lines += _rate_lines(pr["useful"], "prime_ms") + [""]
@@ -145,9 +156,11 @@ def _real_clips(data_dir: Path | None, k: int) -> list[Path]:
         return []
 
 
-def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, *, figure_is_new: bool = True) -> str:
+def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, groups: pd.DataFrame | None = None, *, figure_is_new: bool = True) -> str:
     """The text of ``report.md``: how it was made, leaderboard, answers, figures, versions."""
     out, proto = ctx.out, ctx.proto
+    groups = pd.DataFrame() if groups is None else groups
+    embedder = proto.score.embedders[0] if proto.score.embedders else "aisfx"
     versions = json.loads((out / "versions.json").read_text()) if (out / "versions.json").is_file() else {}
     lines = [f"# Study report: {proto.name}", "", proto.description, "",
              "Reproduce with:", "", "```bash", ctx.command or f"benchbox run {ctx.protocol_path}", "```", "",
@@ -157,6 +170,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     if board.is_file():  # its own h1 is dropped: this page has one title
         body = "\n".join(ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")).strip().splitlines()
         lines += ["## Leaderboard", "", *body, ""]
+    lines += verdict_markdown(clips, groups, embedder)
     lines += answers_markdown(ans)
     curves = [r for r in run_ids if (out / "runs" / r / "curves.png").is_file()]
     if curves:
@@ -186,7 +200,7 @@ def write_report(ctx) -> Path:
     kept = out / FIG_DIR / "spectrograms.png"
     fig = spectrogram_figure(out, clips, real, kept)
     old_fig = kept if fig is None and kept.is_file() else None  # clips not kept (a committed study): keep the old figure
-    text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, figure_is_new=fig is not None)
+    text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None)
     title = f"Study report: {proto.name}"
     page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]))
     publish_files({out / "report.md": text, out / "report.html": page})  # one output: both or neither

@@ -1,0 +1,166 @@
+"""The verdict section of a study report: usefulness with reasons, KAD ranking, PRDC, memorisation.
+
+Inputs are the concatenated ``scores/clips.csv`` and ``scores/groups.csv`` of a study's
+runs (see :mod:`benchbox.score` and :mod:`benchbox.score_verdict`). Every finding line
+names its metric, n and 95% CI. Metrics of primed clips are taken on the continuation
+(``cont/`` columns: the generated part only); whole-clip values are labelled as such.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from benchbox.stats import wilson_interval
+
+CONT = "cont/"
+USEFUL = "useful/auto"
+REASON = "useful/reason"
+EXAMPLES_PER_REASON = 3
+INDISTINGUISHABLE = "indistinguishable from real at this n"
+
+
+def _col(frame: pd.DataFrame, key: str) -> str:
+    """``cont/<key>`` when the table has it (continuation), else ``<key>`` (older scores)."""
+    return CONT + key if CONT + key in frame.columns else key
+
+
+def _fmt(value, lo=None, hi=None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = f"{value:.{digits}g}"
+    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+        text += f" [{lo:.{digits}g}, {hi:.{digits}g}]"
+    return text
+
+
+def _rate(k: int, n: int) -> str:
+    p, lo, hi = wilson_interval(k, n)
+    return f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})" if n else "- (0 clips)"
+
+
+def useful_by(clips: pd.DataFrame, by: str) -> list[str]:
+    """Per level of ``by``: the verdict's useful rate (Wilson CI) and what failed, most common first."""
+    useful, reason = _col(clips, USEFUL), _col(clips, REASON)
+    lines = [f"| {by} | `{useful}` rate [95% CI] (k/n) | what failed (clips) |", "|---|---|---|"]
+    for level, part in clips.groupby(by, sort=True):
+        k = int(part[useful].fillna(0).astype(int).sum())
+        counts = part[reason].astype(str).value_counts() if reason in part else pd.Series(dtype=int)
+        failed = ", ".join(f"{r} {c}" for r, c in counts.items() if r != "ok") or "-"
+        lines.append(f"| {level} | {_rate(k, len(part))} | {failed} |")
+    return lines
+
+
+def rejected_examples(clips: pd.DataFrame, embedder: str, k: int = EXAMPLES_PER_REASON) -> list[str]:
+    """Up to ``k`` rejected clips per reason, with their realism on ``embedder``."""
+    reason = _col(clips, REASON)
+    if reason not in clips.columns:
+        return []
+    realism = _col(clips, f"realism/{embedder}")
+    realism = realism if realism in clips.columns else None
+    lines = ["| reason | example clips (run / path" + (f", `{realism}`" if realism else "") + ") |", "|---|---|"]
+    for why, part in clips[clips[reason].astype(str) != "ok"].groupby(reason, sort=True):
+        picks = part.head(k)
+        items = [f"{r['run']}/{r['path']}" + (f" ({r[realism]:.2f})" if realism and not pd.isna(r[realism]) else "") for _, r in picks.iterrows()]
+        lines.append(f"| {why} ({len(part)}) | {'; '.join(items)} |")
+    return lines
+
+
+def floor_row(groups: pd.DataFrame) -> dict | None:
+    floor = groups[groups.get("kind", pd.Series(dtype=str)) == "floor"]
+    return floor.iloc[0].to_dict() if not floor.empty else None
+
+
+def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
+    """Generated groups ranked by the unbiased KAD of their continuation, FAD beside, floor overlap marked."""
+    kad, fad = _col(groups, f"kad/{embedder}"), _col(groups, f"fad/{embedder}")
+    if kad not in groups.columns:
+        return []
+    gen = groups[groups["kind"] == "generated"].sort_values(kad, na_position="last")
+    floor = floor_row(groups)
+    f_lo, f_hi = (floor.get(f"{kad}/lo", math.nan), floor.get(f"{kad}/hi", math.nan)) if floor else (math.nan, math.nan)
+    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% CI] | vs the floor |", "|---|---|---|---|---|---|---|"]
+    if floor:
+        lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | {_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - |")
+    for i, r in enumerate(gen.to_dict("records"), 1):
+        lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
+        overlap = not any(math.isnan(x) for x in (lo, hi, f_lo, f_hi)) and lo <= f_hi and f_lo <= hi
+        lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
+                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {INDISTINGUISHABLE if overlap else 'differs'} |")
+    return lines
+
+
+def prdc_table(groups: pd.DataFrame, embedder: str) -> list[str]:
+    keys = [_col(groups, f"{m}/{embedder}") for m in ("precision", "recall", "density", "coverage")]
+    if keys[0] not in groups.columns:
+        return []
+    lines = ["| run | group | n | " + " | ".join(f"`{k}` [95% CI]" for k in keys) + " |", "|---|---|---|" + "---|" * len(keys)]
+    for r in groups[groups["kind"].isin(["floor", "generated"])].to_dict("records"):
+        cells = [_fmt(r.get(k), r.get(f"{k}/lo"), r.get(f"{k}/hi"), 2) for k in keys]
+        lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {r['group']} | {int(r['n'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
+    """Groups whose clips sit closer to the training set than real test clips do (Wilson lower bound > 0.5)."""
+    key = _col(groups, f"memorisation/{embedder}/closer_share")
+    if key not in groups.columns:
+        return []
+    lo_key, hi_key = key.replace("closer_share", "closer_lo"), key.replace("closer_share", "closer_hi")
+    gen = groups[groups["kind"] == "generated"]
+    copying = gen[gen[lo_key] > 0.5]
+    floor = floor_row(groups)
+    lines = [f"`{key}`: share of clips closer to their nearest training clip than the median real test clip is "
+             f"(about 0.5 for fresh samples of the real distribution)."]
+    if floor and not pd.isna(floor.get(key)):
+        lines[0] += f" Real val clips: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} (n = {int(floor['n'])})."
+    if copying.empty:
+        hi = gen[key].max()
+        lines.append(f"No group copies: every 95% CI's lower end is <= 0.5 (largest share {_fmt(hi, digits=2)}, n = {int(gen['n'].min())}-{int(gen['n'].max())} per group).")
+    for r in copying.to_dict("records"):
+        lines.append(f"- **copies**: {r['run']} {r['group']}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
+    return lines
+
+
+def identical_weights(clips: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(run, sha256)`` of runs whose best and last checkpoints hold the same weights."""
+    if "checkpoint_sha256" not in clips.columns:
+        return []
+    out = []
+    for run, part in clips.groupby("run", sort=True):
+        shas = part.groupby("checkpoint")["checkpoint_sha256"].first()
+        if {"best", "last"} <= set(shas.index) and shas["best"] == shas["last"] and isinstance(shas["best"], str):
+            out.append((str(run), shas["best"]))
+    return out
+
+
+def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -> list[str]:
+    """The report section: useful rate per generator with reasons, examples, KAD ranking, PRDC, memorisation."""
+    if clips.empty or groups.empty:
+        return []
+    useful = _col(clips, USEFUL)
+    k, n = int(clips[useful].fillna(0).astype(int).sum()), len(clips)
+    floor = floor_row(groups)
+    lines = ["## Usefulness verdict", "",
+             f"A clip is useful when no artefact detector fires **and** it is realistic: `realism/{embedder}` at or above the "
+             "calibrated threshold against the real train split (see `docs/verdict.md`). Primed clips are judged on their "
+             f"continuation (`{CONT}` columns), not on the copied prime.", "",
+             f"**`{useful}`**: {_rate(k, n)} of generated clips."]
+    if floor and not pd.isna(floor.get(_col(groups, "useful/auto_rate"))):
+        rate = _col(groups, "useful/auto")
+        lines[-1] += (f" Real val clips (recordings not in the reference): {100 * floor[rate + '_rate']:.1f}% "
+                      f"[{100 * floor[rate + '_lo']:.1f}, {100 * floor[rate + '_hi']:.1f}] (n = {int(floor['n'])}).")
+    lines += [""] + useful_by(clips, "generator") + ["", "Rejected clips, by reason:", ""] + rejected_examples(clips, embedder) + [""]
+    lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
+              "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI overlaps the floor's (real val vs "
+              f"real test) is marked \"{INDISTINGUISHABLE}\".", ""] + kad_ranking(groups, embedder) + [""]
+    table = prdc_table(groups, embedder)
+    if table:
+        lines += [f"### Precision, recall, density, coverage ({embedder}, continuation)", "",
+                  "Against the real test split, k = 3; compare with the floor row (real vs real at this n), not with 1.", ""] + table + [""]
+    mem = memorisation_lines(groups, embedder)
+    if mem:
+        lines += [f"### Memorisation ({embedder})", ""] + mem + [""]
+    return lines

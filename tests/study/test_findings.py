@@ -1,0 +1,61 @@
+"""The report's verdict section: identical weights, KAD ranking against the floor, copies, reasons."""
+
+import pandas as pd
+
+from benchbox.study.analysis import study_answers
+from benchbox.study.findings import INDISTINGUISHABLE, identical_weights, kad_ranking, memorisation_lines, useful_by, verdict_markdown
+
+
+def _groups():
+    base = {"quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best"}
+    rows = [
+        {"kind": "floor", "run": "r1", "group": "floor", "n": 20, "cont/kad/aisfx": 0.0, "cont/kad/aisfx/lo": -0.05, "cont/kad/aisfx/hi": 0.05,
+         "cont/memorisation/aisfx/closer_share": 0.5, "cont/memorisation/aisfx/closer_lo": 0.3, "cont/memorisation/aisfx/closer_hi": 0.7},
+        {"kind": "generated", "run": "r1", "group": "a", "n": 16, "prime_ms": 0, **base, "cont/kad/aisfx": 0.5, "cont/kad/aisfx/lo": 0.4, "cont/kad/aisfx/hi": 0.6,
+         "cont/memorisation/aisfx/closer_share": 1.0, "cont/memorisation/aisfx/closer_lo": 0.8, "cont/memorisation/aisfx/closer_hi": 1.0},
+        {"kind": "generated", "run": "r1", "group": "b", "n": 16, "prime_ms": 40, **base, "cont/kad/aisfx": 0.03, "cont/kad/aisfx/lo": 0.01, "cont/kad/aisfx/hi": 0.09,
+         "cont/memorisation/aisfx/closer_share": 0.4, "cont/memorisation/aisfx/closer_lo": 0.2, "cont/memorisation/aisfx/closer_hi": 0.6},
+    ]
+    return pd.DataFrame(rows)
+
+
+def _clips():
+    rows = []
+    for run, shas in (("same", ("x", "x")), ("diff", ("y", "z"))):
+        for ckpt, sha in zip(("best", "last"), shas):
+            for i in range(4):
+                ok = i < 2
+                rows.append({"run": run, "path": f"samples/{ckpt}/{i}.wav", "generator": "sashimi", "checkpoint": ckpt, "checkpoint_sha256": sha,
+                             "prime_ms": 0, "quantisation": "mulaw", "dropout": 0.0, "cont/useful/auto": int(ok),
+                             "cont/useful/reason": "ok" if ok else "unrealistic", "useful/auto": 1, "silence/flag": 0, "cont/realism/aisfx": 1.2 if ok else 0.3})
+    return pd.DataFrame(rows)
+
+
+def test_identical_weights_are_found_and_left_out_of_the_test():
+    clips = _clips()
+    assert identical_weights(clips) == [("same", "x")]
+    groups = pd.DataFrame([{"kind": "generated", "run": r, "checkpoint": c, "prime_ms": 0, "quantisation": "mulaw", "dropout": 0.0, "fad/aisfx": f}
+                           for r, c, f in (("same", "best", 1.0), ("same", "last", 1.0), ("diff", "best", 1.0), ("diff", "last", 2.0))])
+    ans = study_answers(clips, groups, "aisfx")
+    assert ans["identical_runs"] == [("same", "x")] and ans["best_vs_last"]["fad"]["pairs"] == 1
+    assert ans["useful_metric"] == "cont/useful/auto" and ans["overall_useful"]["k"] == 8
+
+
+def test_kad_ranking_marks_rows_whose_ci_overlaps_the_floor():
+    lines = kad_ranking(_groups(), "aisfx")
+    b, a = lines[3], lines[4]  # sorted by KAD: b (0.03) before a (0.5)
+    assert "| b |" in b and INDISTINGUISHABLE in b
+    assert "| a |" in a and "differs" in a and "0.5 [0.4, 0.6]" in a
+
+
+def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_half():
+    lines = memorisation_lines(_groups(), "aisfx")
+    flagged = [ln for ln in lines if "copies" in ln]
+    assert len(flagged) == 1 and " a:" in flagged[0] and "(n = 16)" in flagged[0]
+
+
+def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
+    lines = useful_by(_clips(), "generator")
+    assert "50.0%" in lines[2] and "(8/16)" in lines[2] and "unrealistic 8" in lines[2]
+    text = "\n".join(verdict_markdown(_clips(), _groups(), "aisfx"))
+    assert "Rejected clips" in text and "unrealistic (8)" in text and "(0.30)" in text
