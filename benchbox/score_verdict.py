@@ -37,6 +37,7 @@ from benchbox.stats import wilson_interval
 CONT = "cont/"
 MS_PER_SECOND = 1000.0
 TRAIN_SPLIT = "train"
+MIN_CONT_SAMPLES = 1024  # shorter continuations (64 ms at 16 kHz) are not embedded: their cont/ k-NN metrics stay NaN
 
 
 def prime_samples(prime_ms, rate_hz: int) -> int:
@@ -84,7 +85,8 @@ def _embed(waves: list[np.ndarray], rate_hz: int, embedder: str, cache_dir: Path
 
 
 def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: str, cache_dir: Path, progress: Progress, weights: Path | None) -> _Sets:
-    cuts = sorted({0, *[int(p) for p in primes]})
+    shortest = min([len(w) for w in waves] + [len(w) for s in ("train", "test") for w in refs[s]])
+    cuts = sorted({0, *[int(p) for p in primes if shortest - p >= MIN_CONT_SAMPLES]})
     gen, train, test = {}, {}, {}
     for p in cuts:
         rows = np.flatnonzero(primes == p) if p else np.arange(len(waves))
@@ -134,7 +136,7 @@ def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str,
 def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, train_ids: list[str], e: str, config: VerdictConfig) -> None:
     """Whole-clip columns (against whole training clips) and ``cont/`` columns (own P), in place."""
     parts = [("", np.arange(len(clips)), sets.gen[0], sets.train[0])]
-    for p in sorted(set(primes.tolist())):
+    for p in sorted(set(primes.tolist()) & set(sets.gen)):
         rows = np.flatnonzero(primes == p)
         parts.append((CONT, rows, sets.gen[p] if p else sets.gen[0][rows], sets.train[p]))
     for prefix, rows, gen, train in parts:
@@ -171,6 +173,8 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
         idx = clips.index.get_indexer(g.index)
         row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed))
         p = int(primes[idx[0]]) if len(idx) else 0
+        if p not in sets.gen:  # continuation too short to embed
+            continue
         sub = np.searchsorted(np.flatnonzero(primes == p), idx) if p else idx
         gen = sets.gen[p][sub]
         cont = _group_metrics(gen, sets.test[p], sets.train[p], e, config, bootstrap, seed)

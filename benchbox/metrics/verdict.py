@@ -61,13 +61,16 @@ def reason(flags: dict, realistic: bool | None) -> str:
 
 
 def verdicts(flag_rows: list[dict], realism: np.ndarray | None, config: VerdictConfig) -> tuple[np.ndarray, list[str]]:
-    """``(useful (N,) 0/1, reasons)`` for N clips from their detector flags and realism scores (N,)."""
+    """``(useful (N,) 0/1, reasons)`` for N clips from their detector flags and realism scores (N,).
+
+    A NaN realism (not measured, e.g. a continuation too short to embed) does not fail a clip.
+    """
     out_useful, out_reason = [], []
     for i, flags in enumerate(flag_rows):
         realistic = None
         if realism is not None:
             value = float(realism[i])
-            realistic = bool(not math.isnan(value) and value >= config.realism_min)
+            realistic = None if math.isnan(value) else bool(value >= config.realism_min)  # NaN: not measured
         why = reason(flags, realistic)
         out_reason.append(why)
         out_useful.append(int(why == OK))
