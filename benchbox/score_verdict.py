@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ from benchbox.metrics import prdc
 from benchbox.metrics.artifacts import DETECTORS, DetectorConfig, detect
 from benchbox.metrics.verdict import REASON_KEY, USEFUL_KEY, VerdictConfig, verdicts
 from benchbox.progress import Progress
+
+if TYPE_CHECKING:
+    from benchbox.metrics.embedders import Embedder
 from benchbox.stats import wilson_interval
 
 CONT = "cont/"
@@ -75,25 +79,25 @@ class _Sets:
     val: np.ndarray  # (Nv, D), whole clips
 
 
-def _embed(waves: list[np.ndarray], rate_hz: int, embedder: str, cache_dir: Path, progress: Progress, weights: Path | None = None) -> np.ndarray:
+def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> np.ndarray:
     from benchbox.metrics.embedders import embed_waves
     from benchbox.metrics.fad import pool_clips
 
     if not waves:
         return np.zeros((0, 0))
-    return pool_clips(embed_waves(waves, rate_hz, embedder, cache_dir=cache_dir, progress=progress, weights=weights))  # (N, D)
+    return pool_clips(embed_waves(waves, rate_hz, embedder, cache_dir=cache_dir, progress=progress))  # (N, D)
 
 
-def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: str, cache_dir: Path, progress: Progress, weights: Path | None) -> _Sets:
+def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> _Sets:
     shortest = min([len(w) for w in waves] + [len(w) for s in ("train", "test") for w in refs[s]])
     cuts = sorted({0, *[int(p) for p in primes if shortest - p >= MIN_CONT_SAMPLES]})
     gen, train, test = {}, {}, {}
     for p in cuts:
         rows = np.flatnonzero(primes == p) if p else np.arange(len(waves))
-        gen[p] = _embed([waves[i][p:] for i in rows], rate_hz, embedder, cache_dir, progress, weights)
-        train[p] = _embed([w[p:] for w in refs[TRAIN_SPLIT]], rate_hz, embedder, cache_dir, progress, weights)
-        test[p] = _embed([w[p:] for w in refs["test"]], rate_hz, embedder, cache_dir, progress, weights)
-    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress, weights))
+        gen[p] = _embed([waves[i][p:] for i in rows], rate_hz, embedder, cache_dir, progress)
+        train[p] = _embed([w[p:] for w in refs[TRAIN_SPLIT]], rate_hz, embedder, cache_dir, progress)
+        test[p] = _embed([w[p:] for w in refs["test"]], rate_hz, embedder, cache_dir, progress)
+    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress))
 
 
 def _geometry(x: np.ndarray, config: VerdictConfig) -> np.ndarray:
@@ -234,6 +238,7 @@ def add_verdict_metrics(
     ``clips`` needs ``abs_path``, ``sample_rate_hz``, ``prime_ms`` and the detector columns;
     returns the extended clips table (the ``rows`` dicts are updated in place).
     """
+    from benchbox.metrics.embedders import get_embedder
     from benchbox.score import decode
 
     waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
@@ -247,7 +252,8 @@ def add_verdict_metrics(
         primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
         if len(refs[TRAIN_SPLIT]) > config.k:
             for e in embedders:
-                sets = _embed_sets(waves, primes, refs, rate, e, cache_dir, progress, weights)
+                model = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
+                sets = _embed_sets(waves, primes, refs, rate, model, cache_dir, progress)
                 _fill_clip_columns(clips, sets, primes, train_ids, e, config)
                 _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed)
                 if len(rows) > len(groups):
