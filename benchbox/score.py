@@ -366,7 +366,8 @@ def score_run(
         warnings.append(f"verdict embedder {config.verdict.embedder!r} not scored: useful/auto counts detector flags only")
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
-        val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress, weights=weights,
+        val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
+        decode=decode, distances=distances, weights=weights,
     )
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical

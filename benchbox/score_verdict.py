@@ -20,6 +20,7 @@ plus ``cont/fad/e`` and ``cont/kad/e``. ``useful/auto`` (whole clip) and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from pathlib import Path
@@ -35,7 +36,7 @@ from benchbox.metrics.verdict import REASON_KEY, USEFUL_KEY, VerdictConfig, verd
 from benchbox.progress import Progress
 
 if TYPE_CHECKING:
-    from benchbox.metrics.embedders import Embedder
+    from benchbox.metrics.embedder import Embedder
 from benchbox.stats import wilson_interval
 
 CONT = "cont/"
@@ -170,9 +171,7 @@ def _rate(values: pd.Series) -> tuple[float, float, float]:
     return wilson_interval(int(values.sum()), len(values))
 
 
-def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int) -> None:
-    from benchbox.score import distances
-
+def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable) -> None:
     for row, (_, g) in zip(rows, groups):
         idx = clips.index.get_indexer(g.index)
         row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed))
@@ -231,15 +230,18 @@ def add_verdict_metrics(
     bootstrap: int,
     seed: int,
     progress: Progress,
+    decode: Callable[[Path], tuple[np.ndarray, int]],
+    distances: Callable[..., dict[str, float]],
     weights: Path | None = None,
 ) -> pd.DataFrame:
     """Add every column of the module docstring; ``rows`` are the group rows, then the floor row.
 
     ``clips`` needs ``abs_path``, ``sample_rate_hz``, ``prime_ms`` and the detector columns;
-    returns the extended clips table (the ``rows`` dicts are updated in place).
+    returns the extended clips table (the ``rows`` dicts are updated in place). ``decode``
+    (path -> (T,) wave, rate) and ``distances`` (FAD/KAD with CIs) are the scorer's own,
+    passed in so this module does not import :mod:`benchbox.score`.
     """
     from benchbox.metrics.embedders import get_embedder
-    from benchbox.score import decode
 
     waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
     clips = pd.concat([clips, continuation_detectors(clips, waves, detectors)], axis=1)
@@ -255,7 +257,7 @@ def add_verdict_metrics(
                 model = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
                 sets = _embed_sets(waves, primes, refs, rate, model, cache_dir, progress)
                 _fill_clip_columns(clips, sets, primes, train_ids, e, config)
-                _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed)
+                _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances)
                 if len(rows) > len(groups):
                     _fill_floor(rows[-1], sets, val_flags, e, config, bootstrap, seed, e == config.embedder)
     _set_verdict(clips, config, embedders)
