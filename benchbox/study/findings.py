@@ -53,6 +53,20 @@ def useful_by(clips: pd.DataFrame, by: str) -> list[str]:
     return lines
 
 
+def detector_misses(clips: pd.DataFrame) -> list[str]:
+    """Per generator: clips that pass every artefact detector yet are unrealistic (what a detector-only flag calls useful)."""
+    reason = _col(clips, REASON)
+    if reason not in clips.columns:
+        return []
+    lines = []
+    for gen, part in clips.groupby("generator", sort=True):
+        missed = int((part[reason].astype(str) == "unrealistic").sum())
+        if missed:
+            lines.append(f"- **{gen}**: {_rate(missed, len(part))} of its clips pass every artefact detector but are `unrealistic` "
+                         "(outside the real steps' k-NN balls): a detector-only flag would have called them useful.")
+    return lines
+
+
 def rejected_examples(clips: pd.DataFrame, embedder: str, k: int = EXAMPLES_PER_REASON) -> list[str]:
     """Up to ``k`` rejected clips per reason, with their realism on ``embedder``."""
     reason = _col(clips, REASON)
@@ -97,7 +111,8 @@ def prdc_table(groups: pd.DataFrame, embedder: str) -> list[str]:
     if keys[0] not in groups.columns:
         return []
     lines = ["| run | group | n | " + " | ".join(f"`{k}` [95% CI]" for k in keys) + " |", "|---|---|---|" + "---|" * len(keys)]
-    for r in groups[groups["kind"].isin(["floor", "generated"])].to_dict("records"):
+    rows = pd.concat([groups[groups["kind"] == "floor"].head(1), groups[groups["kind"] == "generated"]])  # one floor row per run: show one
+    for r in rows.to_dict("records"):
         cells = [_fmt(r.get(k), r.get(f"{k}/lo"), r.get(f"{k}/hi"), 2) for k in keys]
         lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {r['group']} | {int(r['n'])} | " + " | ".join(cells) + " |")
     return lines
@@ -118,7 +133,9 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
         lines[0] += f" Real val clips: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} (n = {int(floor['n'])})."
     if copying.empty:
         hi = gen[key].max()
-        lines.append(f"No group copies: every 95% CI's lower end is <= 0.5 (largest share {_fmt(hi, digits=2)}, n = {int(gen['n'].min())}-{int(gen['n'].max())} per group).")
+        n_lo, n_hi = int(gen["n"].min()), int(gen["n"].max())
+        n_text = str(n_lo) if n_lo == n_hi else f"{n_lo}-{n_hi}"
+        lines.append(f"No group copies: every 95% CI's lower end is <= 0.5 (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
     for r in copying.to_dict("records"):
         lines.append(f"- **copies**: {r['run']} {r['group']}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
     return lines
@@ -152,7 +169,8 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
         rate = _col(groups, "useful/auto")
         lines[-1] += (f" Real val clips (recordings not in the reference): {100 * floor[rate + '_rate']:.1f}% "
                       f"[{100 * floor[rate + '_lo']:.1f}, {100 * floor[rate + '_hi']:.1f}] (n = {int(floor['n'])}).")
-    lines += [""] + useful_by(clips, "generator") + ["", "Rejected clips, by reason:", ""] + rejected_examples(clips, embedder) + [""]
+    lines += [""] + useful_by(clips, "generator") + [""] + detector_misses(clips)
+    lines += ["", "Rejected clips, by reason:", ""] + rejected_examples(clips, embedder) + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
               "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI overlaps the floor's (real val vs "
               f"real test) is marked \"{INDISTINGUISHABLE}\".", ""] + kad_ranking(groups, embedder) + [""]

@@ -59,3 +59,4 @@ def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
     assert "50.0%" in lines[2] and "(8/16)" in lines[2] and "unrealistic 8" in lines[2]
     text = "\n".join(verdict_markdown(_clips(), _groups(), "aisfx"))
     assert "Rejected clips" in text and "unrealistic (8)" in text and "(0.30)" in text
+    assert "**sashimi**: 50.0% [" in text and "(8/16) of its clips pass every artefact detector but are `unrealistic`" in text
