@@ -81,7 +81,8 @@ def answers_markdown(ans: dict) -> list[str]:
     pr = ans["priming"]
     lines += ["### Does 20/40 ms priming raise fidelity and lower diversity?", "",
               "Judged on the continuation only (the generated part after the copied real prime, against the real "
-              "clips cut at the same point); precision is fidelity, recall and coverage are diversity.", ""]
+              "clips cut at the same point); precision is fidelity, recall and coverage are diversity. These are "
+              "means over cells; every cell's value with its n and 95% CI is in the verdict tables above.", ""]
     lines += _metric_lines(pr["fad"], "prime_ms", pr.get("fad_metric", fad)) + [""]
     for metric in ("precision", "recall", "coverage"):
         if metric in pr:
