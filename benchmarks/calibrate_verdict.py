@@ -141,7 +141,7 @@ def real_realism(emb: np.ndarray, folds: np.ndarray, config: VerdictConfig) -> n
 
 
 def choose_realism_min(values: np.ndarray) -> float:
-    """Largest threshold keeping >= TARGET_KEEP of ``values`` (N,) at or above it."""
+    """The (1 - TARGET_KEEP) quantile of ``values`` (N,), rounded down to a data value: keeps >= TARGET_KEEP of them."""
     return float(np.quantile(values, 1.0 - TARGET_KEEP, method="lower"))
 
 
