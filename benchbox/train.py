@@ -4,8 +4,15 @@ Legend: B batch (per process), T time in samples, C = 256 classes, N clips, W pr
 
 Each clip is quantised as it is stored (no rescaling) and the model learns
 ``input = [SILENCE, x0 .. x_{T-2}] -> target = [x0 .. x_{T-1}]``, matching generation,
-which starts from the silence token. The loop never asks which generator it holds: it
-uses ``forward`` and ``param_groups`` only.
+which starts from the silence token (:mod:`benchbox.nll`). The loop never asks which
+generator it holds: it uses ``fit``, ``trainable``, ``forward`` and ``param_groups`` only.
+A generator with nothing to train (the ``ngram`` and ``lpc`` baselines) is fitted, scored
+and saved at step 0.
+
+Every eval scores the **whole** val and test splits (every clip, full length) and a
+fixed subset of train clips (``train.val_batches`` batches), in bits/sample; ``best.pt``
+is chosen on the full val NLL. Each record also carries the ngram and lpc baselines'
+NLL on the same splits and quantisation (:mod:`benchbox.baselines`).
 
 Determinism: the data order is a stream of per-epoch permutations drawn from
 (seed, epoch); crop offsets come from (seed, step); dropout uses the torch RNG, whose
@@ -27,15 +34,16 @@ import torch
 
 from benchbox import checkpoint as ckpt_io
 from benchbox import memory
-from benchbox.audio import QUANT_CLASSES, SILENCE_CODE, encode
+from benchbox.audio import encode
+from benchbox.baselines import baseline_bits
 from benchbox.config import from_dict, load_toml, merge, parse_overrides, to_dict
 from benchbox.data.dataset import load_dataset
 from benchbox.distributed import DistContext
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
+from benchbox.nll import NATS_PER_BIT, next_sample_loss, split_nll
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import append_jsonl, atomic_write_text, write_run_info
 
-NATS_PER_BIT = math.log(2.0)
 SECONDS_PER_MINUTE = 60.0
 CURVES_EVERY_SECONDS = 30.0  # redraw curves.png at most this often while training
 CONFIG_NAME = "config.toml"
@@ -44,10 +52,32 @@ CURVES_NAME = "curves.png"
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Random waveform changes applied to each training clip before quantisation
+    (val and test are never augmented). All off by default."""
+
+    gain_db: float = 0.0  # uniform gain in [-gain_db, +gain_db] dB per clip (then clipped to [-1, 1])
+    polarity: bool = False  # flip the sign of each clip with probability 1/2
+    shift_ms: float = 0.0  # move each clip by up to +-shift_ms (silence fills the gap)
+
+    def __post_init__(self):
+        if self.gain_db < 0 or self.shift_ms < 0:
+            raise ValueError("data.augment.gain_db and data.augment.shift_ms must be >= 0")
+
+    @property
+    def enabled(self) -> bool:
+        return self.gain_db > 0 or self.polarity or self.shift_ms > 0
+
+
+@dataclass(frozen=True)
 class DataConfig:
     path: Path = Path(".")
     quantisation: Literal["linear", "mulaw"] = "mulaw"
     crop_samples: int = 0  # 0 = whole clips; otherwise random crops of this many samples
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # "minmax": the official SaShiMi loader's per-clip scaling to [-1, 1] before quantising
+    # (see minmax_scale); "none" quantises the clips as stored.
+    normalise: Literal["none", "minmax"] = "none"
 
     def __post_init__(self):
         if self.crop_samples < 0:
@@ -67,9 +97,10 @@ class TrainSection:
     weight_decay: float = 0.01
     grad_clip: float = 1.0  # 0 = no clipping
     eval_every: int = 100  # steps; 0 = once per epoch
-    val_batches: int = 4
+    val_batches: int = 4  # batches of train clips scored at each eval (val and test are scored whole)
     patience: int = 0  # evals without a new best val loss before stopping; 0 = never
     amp: bool = True  # bf16 autocast, on CUDA only
+    baselines: bool = True  # log the ngram/lpc baselines' NLL beside every eval (cached per dataset)
 
     def __post_init__(self):
         checks = {
@@ -115,7 +146,7 @@ class TrainResult:
 
 
 def resolve_config(*, generator: str, data: Path, preset: str | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Preset (default ``<generator>-tiny``) + data path + ``--set`` overrides -> TrainConfig."""
+    """Preset (default :func:`registry.default_preset`) + data path + ``--set`` overrides -> TrainConfig."""
     from benchbox.generators import registry
 
     registry.get(generator)  # an unknown generator names the generators, not the presets
@@ -123,7 +154,7 @@ def resolve_config(*, generator: str, data: Path, preset: str | None = None, ove
     extra = sorted(set(over) - {"data", "train", "model"})
     if extra:
         raise ConfigError(f"unknown config key '{extra[0]}'", hint="--set keys start with data., train. or model.")
-    preset = preset or f"{generator}-tiny"
+    preset = preset or registry.default_preset(generator)
     preset_generator, model_cfg = registry.load_preset(preset, over.get("model"))
     if preset_generator != generator:
         raise ConfigError(f"preset '{preset}' is for generator '{preset_generator}', not '{generator}'", hint=f"pick a {generator}-* preset, or train {preset_generator}")
@@ -154,17 +185,62 @@ def derive_seed(*parts: Any) -> int:
 # ------------------------------------------------------------------------- data
 
 
-def load_codes(data: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train (N, T), val (M, T)) uint8 codes of the dataset, quantised as stored."""
+def augment(waves: torch.Tensor, cfg: AugmentConfig, sample_rate_hz: int, gen: torch.Generator) -> torch.Tensor:
+    """(B, T) float waveforms -> (B, T) randomly gained, flipped and shifted copies."""
+    batch, length = waves.shape
+    out = waves.clone()
+    if cfg.gain_db > 0:
+        db = (torch.rand(batch, generator=gen) * 2 - 1) * cfg.gain_db  # (B,)
+        out = (out * (10.0 ** (db / 20.0))[:, None]).clamp(-1.0, 1.0)
+    if cfg.polarity:
+        out = out * torch.where(torch.rand(batch, generator=gen) < 0.5, -1.0, 1.0)[:, None]
+    max_shift = int(round(cfg.shift_ms * sample_rate_hz / 1000.0))
+    if max_shift > 0:
+        shifts = torch.randint(-max_shift, max_shift + 1, (batch,), generator=gen)  # (B,)
+        src = torch.arange(length)[None, :] - shifts[:, None]  # (B, T): sample t comes from t - shift
+        valid = (src >= 0) & (src < length)
+        out = torch.where(valid, torch.gather(out, 1, src.clamp(0, length - 1)), 0.0)
+    return out
+
+
+MINMAX_GUARD = 1e-6  # the official loader's guard against a constant clip
+
+
+def minmax_scale(waves: torch.Tensor) -> torch.Tensor:
+    """(N, T) -> (N, T): each clip's minimum to -1 and maximum to +1, as the official
+    SaShiMi data loader does before it quantises (state-spaces/s4,
+    ``src/dataloaders/audio.py``: ``minmax_scale(x, -1, 1)`` = -1 + 2 (x - min) / (max - min + 1e-6)).
+    Silence then lands at -(max + min) / (max - min), off zero unless the clip is
+    symmetric: the suspected source of the seed study's non-zero means."""
+    low = waves.amin(dim=1, keepdim=True)  # (N, 1)
+    high = waves.amax(dim=1, keepdim=True)  # (N, 1)
+    return -1.0 + 2.0 * (waves - low) / (high - low + MINMAX_GUARD)
+
+
+def load_waves(data: DataConfig, split: str) -> tuple[torch.Tensor, int]:
+    """(N, T) float32 waveforms of one split (scaled per ``data.normalise``) and the sample rate."""
+    ds = load_dataset(data.path)
+    waves = torch.as_tensor(ds.load_clips(split), dtype=torch.float32)  # (N, T)
+    return (minmax_scale(waves) if data.normalise == "minmax" else waves), ds.sample_rate_hz
+
+
+def load_codes(data: DataConfig) -> dict[str, torch.Tensor]:
+    """{"train", "val", "test"} -> (N, T) uint8 codes of the dataset, quantised as stored
+    (after :func:`minmax_scale` when ``data.normalise = "minmax"``).
+    Train and val must hold clips; an empty test split gives a (0, T) tensor."""
     ds = load_dataset(data.path)
     if data.crop_samples > ds.clip_samples:
         raise ConfigError(f"data.crop_samples = {data.crop_samples} exceeds the clips' {ds.clip_samples} samples", hint="lower data.crop_samples or set it to 0")
-    out = []
-    for split in ("train", "val"):
+    out = {}
+    for split in ("train", "val", "test"):
         if ds.rows(split).empty:
+            if split == "test":
+                out[split] = torch.zeros(0, ds.clip_samples, dtype=torch.uint8)
+                continue
             raise DataError(f"{data.path}: no clips in the '{split}' split", hint="re-import with a split that gives train and val clips")
-        out.append(encode(ds.load_clips(split), data.quantisation).to(torch.uint8))  # (N, T)
-    return out[0], out[1]
+        waves, _ = load_waves(data, split)
+        out[split] = encode(waves, data.quantisation).to(torch.uint8)  # (N, T)
+    return out
 
 
 class BatchStream:
@@ -212,19 +288,6 @@ def crop(codes: torch.Tensor, crop_samples: int, gen: torch.Generator | None) ->
     return torch.gather(codes, 1, idx)
 
 
-def next_sample_loss(model: torch.nn.Module, codes: torch.Tensor, amp: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy (nats) and the number of correct argmax predictions."""
-    target = codes.long()  # (B, T)
-    silence = torch.full_like(target[:, :1], SILENCE_CODE)  # (B, 1)
-    inputs = torch.cat([silence, target[:, :-1]], dim=1)  # (B, T)
-    with torch.autocast(device_type=target.device.type, dtype=torch.bfloat16, enabled=amp):
-        logits = model(inputs)  # (B, T, C)
-    logits = logits.float().reshape(-1, QUANT_CLASSES)  # (B*T, C)
-    loss = torch.nn.functional.cross_entropy(logits, target.reshape(-1))
-    correct = (logits.argmax(dim=-1) == target.reshape(-1)).sum()
-    return loss, correct
-
-
 def lr_factor(step: int, cfg: TrainSection, total_steps: int | None) -> float:
     """Linear warmup to 1, then cosine down to lr_min/lr at ``total_steps`` (flat if unknown)."""
     if step < cfg.warmup_steps:
@@ -252,12 +315,14 @@ def total_steps(cfg: TrainSection, n_train: int, world: int) -> int | None:
 class Loop:
     """Model, optimiser, data stream and counters of one training process."""
 
-    def __init__(self, cfg: TrainConfig, dist: DistContext, train_codes: torch.Tensor, val_codes: torch.Tensor, run_dir: Path, progress: Progress):
+    def __init__(self, cfg: TrainConfig, dist: DistContext, codes: dict[str, torch.Tensor], run_dir: Path, progress: Progress):
         from benchbox.generators import registry
 
         t = cfg.train
         self.cfg, self.dist, self.device, self.run_dir, self.progress = cfg, dist, dist.device, run_dir, progress
-        self.train_codes, self.val_codes = train_codes, val_codes
+        self.codes, self.train_codes = codes, codes["train"]
+        self.train_waves, self.sample_rate_hz = load_waves(cfg.data, "train") if cfg.data.augment.enabled else (None, 0)
+        self.baselines: dict[str, float] = {}
         torch.manual_seed(t.seed)  # the same initial weights in every process
         self.model = registry.build(cfg.generator, dict(cfg.model)).to(self.device)
         torch.manual_seed(derive_seed(t.seed, "dropout", dist.rank))
@@ -268,11 +333,13 @@ class Loop:
         groups = [g for g in self.model.param_groups(t.lr, t.weight_decay) if g["params"]]
         for g in groups:
             g["base_lr"] = g.get("lr", t.lr)  # the model's own lr hint, scaled by the schedule
-        self.opt = torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay)
-        self.batches = BatchStream(len(train_codes), t.batch_size, t.seed, dist.world, dist.rank)
-        self.total = total_steps(t, len(train_codes), dist.world)
+        # A closed-form generator (no trainable parameter) has no optimiser and no steps.
+        self.opt = torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay) if groups else None
+        self.batches = BatchStream(len(self.train_codes), t.batch_size, t.seed, dist.world, dist.rank)
+        self.total = total_steps(t, len(self.train_codes), dist.world) if self.opt else 0
         self.amp = t.amp and self.device.type == "cuda"
         self.step, self.best_val, self.evals_since_best, self.lr = 0, math.inf, 0, t.lr
+        self.elapsed_before, self.run_started = 0.0, time.monotonic()  # wall seconds of earlier sessions, this one's start
         self.point = self._snapshot()
         self._curves_drawn_at = -math.inf
 
@@ -283,9 +350,11 @@ class Loop:
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt_io.clean_state_dict(ckpt["model"]))
-        self.opt.load_state_dict(ckpt["optimizer"])
+        if self.opt is not None:
+            self.opt.load_state_dict(ckpt["optimizer"])
         self.step, self.best_val = int(ckpt["step"]), float(ckpt["best_val"])
         self.evals_since_best = int(ckpt.get("evals_since_best", 0))
+        self.elapsed_before = float(ckpt.get("train_seconds", 0.0))
         self.batches.epoch, self.batches.position = int(ckpt["data_state"]["epoch"]), int(ckpt["data_state"]["position"])
         per_rank = ckpt.get("rng_ranks") or []
         rng = per_rank[self.dist.rank] if len(per_rank) == self.dist.world else ckpt["rng"]
@@ -300,10 +369,11 @@ class Loop:
             "generator": self.cfg.generator,
             "generator_config": dict(self.cfg.model),
             "model": ckpt_io.unwrap(self.model).state_dict(),
-            "optimizer": self.opt.state_dict(),
+            "optimizer": self.opt.state_dict() if self.opt is not None else {},
             "step": self.step,
             "best_val": self.best_val,
             "evals_since_best": self.evals_since_best,
+            "train_seconds": self._train_seconds(),
             "train_config": to_dict(self.cfg),
             "rng": self.point["rng"],
             "data_state": self.point["data_state"],
@@ -321,7 +391,7 @@ class Loop:
             g["lr"] = g["base_lr"] * self.lr / t.lr
         idx = self.batches.next()  # (B,)
         gen = torch.Generator().manual_seed(derive_seed(t.seed, "crop", self.step, self.dist.rank))
-        batch = crop(self.train_codes[idx], self.cfg.data.crop_samples, gen).to(self.device)  # (B, T)
+        batch = crop(self._train_batch(idx), self.cfg.data.crop_samples, gen).to(self.device)  # (B, T)
         self.net.train()
         loss, _ = next_sample_loss(self.net, batch, self.amp)
         if not torch.isfinite(loss):
@@ -335,23 +405,28 @@ class Loop:
         self.step += 1
         return float(loss.item()), batch.numel()
 
-    @torch.no_grad()
+    def _train_batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """Codes of training clips ``idx``, augmented (seeded by step and rank) when configured."""
+        if self.train_waves is None:
+            return self.train_codes[idx]
+        gen = torch.Generator().manual_seed(derive_seed(self.cfg.train.seed, "augment", self.step, self.dist.rank))
+        waves = augment(self.train_waves[idx], self.cfg.data.augment, self.sample_rate_hz, gen)  # (B, T)
+        return encode(waves, self.cfg.data.quantisation).to(torch.uint8)
+
     def _eval_split(self, codes: torch.Tensor) -> tuple[float, float]:
-        """Mean loss (nats) and accuracy over the first val_batches batches, eval mode."""
-        b = self.cfg.train.batch_size
-        starts = list(range(0, min(len(codes), b * self.cfg.train.val_batches), b))
-        sums = [0.0, 0.0, 0.0]  # loss * samples, correct, samples
-        for s in starts[self.dist.rank :: self.dist.world]:
-            batch = crop(codes[s : s + b], self.cfg.data.crop_samples, None).to(self.device)  # (B, T)
-            loss, correct = next_sample_loss(self.model, batch, self.amp)
-            sums = [sums[0] + float(loss) * batch.numel(), sums[1] + float(correct), sums[2] + batch.numel()]
-        loss_sum, correct, count = self.dist.all_sum(sums)
+        """Mean loss (nats) and accuracy over every clip of ``codes``, full length."""
+        sums = split_nll(self.model, codes, self.cfg.train.batch_size, device=self.device, amp=self.amp, rank=self.dist.rank, world=self.dist.world)
+        loss_sum, correct, count = self.dist.all_sum(list(sums))
         return loss_sum / count, correct / count
 
     def evaluate(self) -> dict[str, float]:
+        """Full val and test splits, and the first ``val_batches`` batches of train clips."""
         self.model.eval()
         metrics: dict[str, float] = {}
-        for split, codes in (("train", self.train_codes), ("val", self.val_codes)):
+        train_subset = self.train_codes[: self.cfg.train.batch_size * self.cfg.train.val_batches]
+        for split, codes in (("train", train_subset), ("val", self.codes["val"]), ("test", self.codes["test"])):
+            if len(codes) == 0:
+                continue
             loss, acc = self._eval_split(codes)
             metrics.update({f"loss/{split}": loss, f"bits/{split}": loss / NATS_PER_BIT, f"acc/{split}": acc})
         self.model.train()
@@ -362,12 +437,16 @@ class Loop:
         improved = metrics["loss/val"] < self.best_val
         self.best_val = min(self.best_val, metrics["loss/val"])
         self.evals_since_best = 0 if improved else self.evals_since_best + 1
-        record = {"step": self.step, "epoch": self.batches.epochs_done(), **metrics, "lr": self.lr, "samples_per_second": samples_per_second}
+        record = {"step": self.step, "epoch": self.batches.epochs_done(), "train_seconds": self._train_seconds(), **metrics, **self.baselines, "lr": self.lr, "samples_per_second": samples_per_second}
         self._save(("last", "best") if improved else ("last",))
         if self.dist.rank == 0:
             append_jsonl(self.run_dir / LOG_NAME, record)
             self._draw_curves(force=False)
         return record
+
+    def _train_seconds(self) -> float:
+        """Wall seconds spent in ``run`` over every session of this run (resumes add up)."""
+        return self.elapsed_before + time.monotonic() - self.run_started
 
     def _draw_curves(self, force: bool) -> None:
         from benchbox.plots import plot_curves
@@ -392,8 +471,13 @@ class Loop:
 
     def run(self) -> tuple[float, bool]:
         """Train until a limit or early stop; returns (best val loss, stopped early)."""
-        started = window_start = time.monotonic()
+        started = window_start = self.run_started = time.monotonic()
         window_samples, stopped_early = 0, False
+        if self.opt is None:  # fitted in closed form: score and save once, at step 0
+            if self.step == 0 and not (self.run_dir / "ckpt" / "best.pt").exists():
+                self._eval_and_save(0.0)
+            self._draw_curves(force=True)
+            return self.best_val, False
         try:
             while not self._finished(started):
                 epoch_before = self.batches.epoch
@@ -449,12 +533,16 @@ def train(
     started = time.monotonic()
     out = Path(out)
     cfg, ckpt = _prepare(generator=generator, data=data, out=out, preset=preset, overrides=overrides, resume=resume)
-    train_codes, val_codes = load_codes(cfg.data)
+    codes = load_codes(cfg.data)
     with DistContext(device) as dist, ckpt_io.isolated_rng(dist.device), memory.reuse_freed_memory():
-        loop = Loop(cfg, dist, train_codes, val_codes, out, progress or no_progress)
+        loop = Loop(cfg, dist, codes, out, progress or no_progress)
+        if cfg.train.baselines:
+            loop.baselines = baseline_bits(codes, cfg.data.quantisation, cache_dir=Path(cfg.data.path) / "cache")
         if ckpt is not None:
             loop.restore(ckpt)
         first_step = loop.step
+        else:
+            loop.model.fit(codes["train"].long(), cfg.data.quantisation)  # closed-form models; a no-op otherwise
         if dist.rank == 0:
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
             write_run_info(out, to_dict(cfg), name=CONFIG_NAME)

@@ -12,11 +12,15 @@ import torch
 from benchbox import checkpoint as ck
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
-from benchbox.train import BatchStream, TrainSection, crop, lr_factor, resolve_config, train
+from benchbox.audio import encode
+from benchbox.generators import registry
+from benchbox.nll import NATS_PER_BIT, split_nll
+from benchbox.train import AugmentConfig, BatchStream, DataConfig, TrainSection, augment, crop, load_codes, lr_factor, resolve_config, train
 from tests.train_helpers import corpus, tiny_overrides, tiny_run
 
 LN_CLASSES = math.log(256)
-METRIC_KEYS = {"loss/train", "loss/val", "bits/train", "bits/val", "acc/train", "acc/val", "lr", "step", "epoch", "samples_per_second"}
+METRIC_KEYS = {"loss/train", "loss/val", "bits/train", "bits/val", "acc/train", "acc/val", "lr", "step", "epoch", "samples_per_second",
+               "loss/test", "bits/test", "train_seconds", "baseline/ngram/bits/val", "baseline/lpc/bits/test"}
 COMPARED = ("step", "epoch", "lr", "loss/train", "loss/val", "acc/train", "acc/val")
 
 
@@ -31,7 +35,7 @@ def _log(run: Path) -> list[dict]:
 
 @pytest.mark.parametrize("generator", ["sashimi", "wavenet"])
 def test_tiny_training_beats_uniform(tmp_path, data, generator):
-    result = tiny_run(tmp_path / "run", data, generator, 12, "train.eval_every=6")
+    result = tiny_run(tmp_path / "run", data, generator, 12, "train.eval_every=6", "train.baselines=true")
     log = _log(tmp_path / "run")
     assert result.last_step == 12 and [r["step"] for r in log] == [6, 12]
     assert result.best_val < LN_CLASSES and min(r["loss/val"] for r in log) == pytest.approx(result.best_val)
@@ -47,6 +51,54 @@ def test_tiny_training_beats_uniform(tmp_path, data, generator):
     groups = last["optimizer"]["param_groups"]
     assert len({round(g["lr"] / g["base_lr"], 12) for g in groups}) == 1
     assert len({g["base_lr"] for g in groups}) == (2 if generator == "sashimi" else 1)
+
+
+@pytest.mark.parametrize("generator", ["sashimi", "wavenet"])
+def test_few_steps_beat_the_code_histogram(tmp_path, data, generator):
+    result = tiny_run(tmp_path / "run", data, generator, 40, "train.lr=0.02", "train.warmup_steps=5", "train.batch_size=8")
+    assert result.best_val < _marginal_val_nats(data)  # learned more than the train split's code histogram
+
+
+def _marginal_val_nats(data: Path) -> float:
+    """NLL of the val split under the add-1 code histogram of the train split, by numpy."""
+    import numpy as np
+
+    ds = load_dataset(data)
+    train_codes = encode(ds.load_clips("train"), "mulaw").numpy().ravel()
+    val_codes = encode(ds.load_clips("val"), "mulaw").numpy().ravel()
+    hist = np.bincount(train_codes, minlength=256) + 1.0
+    return float(-np.log(hist[val_codes] / hist.sum()).mean())
+
+
+@pytest.mark.parametrize("generator", ["ngram", "lpc"])
+def test_closed_form_generators_fit_score_and_save_at_step_zero(tmp_path, data, generator):
+    result = train(generator=generator, data=data, out=tmp_path / "run", device="cpu")
+    log = _log(tmp_path / "run")
+    assert result.last_step == 0 and [r["step"] for r in log] == [0]
+    assert result.best_val < _marginal_val_nats(data)
+    # bits/val covers the whole val split: recompute it from best.pt over every clip
+    ckpt = ck.load_checkpoint(tmp_path / "run" / "ckpt" / "best.pt")
+    model = registry.build(generator, ckpt["generator_config"])
+    model.load_state_dict(ckpt["model"])
+    codes = load_codes(DataConfig(path=data))
+    loss_sum, _, count = split_nll(model.eval(), codes["val"], 3)
+    assert count == codes["val"].numel()
+    assert log[0]["bits/val"] == pytest.approx(loss_sum / count / NATS_PER_BIT, rel=1e-6)
+    assert log[0][f"baseline/{generator}/bits/val"] == pytest.approx(log[0]["bits/val"], rel=1e-6)
+
+
+def test_augment_gain_polarity_and_shift():
+    waves = torch.zeros(64, 100)
+    waves[:, 10] = 0.5  # one impulse per clip
+    gen = torch.Generator().manual_seed(0)
+    out = augment(waves, AugmentConfig(gain_db=6.0, polarity=True, shift_ms=1.0), 1000, gen)  # 1 ms = 1 sample here
+    peaks = out.abs().amax(1)
+    where = out.abs().argmax(1)
+    assert ((peaks >= 0.5 * 10 ** (-6 / 20) - 1e-6) & (peaks <= 0.5 * 10 ** (6 / 20) + 1e-6)).all()
+    assert set(where.tolist()) <= {9, 10, 11} and len(set(where.tolist())) == 3
+    signs = torch.sign(out[torch.arange(64), where])
+    assert (signs > 0).any() and (signs < 0).any()
+    assert torch.equal(augment(waves, AugmentConfig(), 1000, gen), waves)
 
 
 def test_resume_after_interrupt_is_exact(tmp_path, data):
@@ -148,3 +200,23 @@ def test_two_process_ddp_on_gloo(tmp_path, data):
     assert not any(k.startswith("module.") for k in model.state_dict())
     log = _log(out)
     assert [r["step"] for r in log] == [2, 4] and log[-1]["epoch"] == pytest.approx(4 * 2 * 2 / 19, rel=0.2)
+
+
+def test_minmax_scale_is_the_official_loaders_and_moves_silence_off_zero():
+    from benchbox.train import MINMAX_GUARD, minmax_scale
+
+    waves = torch.tensor([[0.0, 0.3, -0.1, 0.0], [0.0, 0.5, -0.5, 0.2]])
+    out = minmax_scale(waves)
+    low, high = waves.amin(1, keepdim=True), waves.amax(1, keepdim=True)
+    assert torch.allclose(out, -1 + 2 * (waves - low) / (high - low + MINMAX_GUARD))
+    assert out[0].min() == pytest.approx(-1.0) and out[0].max() == pytest.approx(1.0, abs=1e-5)
+    assert out[0, 0] == pytest.approx(-0.5, abs=1e-5)  # asymmetric clip: silence lands at -(max+min)/(max-min)
+    assert out[1, 0] == pytest.approx(0.0, abs=1e-5)  # symmetric clip: silence stays at zero
+
+
+def test_minmax_normalise_changes_the_codes_of_every_split(data):
+    plain = load_codes(DataConfig(path=data, quantisation="linear"))
+    scaled = load_codes(DataConfig(path=data, quantisation="linear", normalise="minmax"))
+    for split in ("train", "val", "test"):
+        assert scaled[split].shape == plain[split].shape
+        assert int(scaled[split].amax(1).min()) >= 254 and int(scaled[split].amin(1).max()) == 0  # full range per clip

@@ -19,7 +19,7 @@ SHRINK = {
         "model.dilation_channels=16", "model.skip_channels=32", "model.end_channels=32",
     ],
 }  # fmt: skip
-FAST = ["train.batch_size=4", "train.warmup_steps=2", "train.val_batches=1", "train.lr=0.005", f"data.crop_samples={CROP_SAMPLES}"]
+FAST = ["train.batch_size=4", "train.warmup_steps=2", "train.val_batches=1", "train.lr=0.005", f"data.crop_samples={CROP_SAMPLES}", "train.baselines=false"]
 
 
 def corpus(root: Path, n: int = CORPUS_CLIPS) -> Path:

@@ -35,11 +35,12 @@ def train_cmd(
 
     Under `torchrun --nproc_per_node=N`, trains with DistributedDataParallel; only rank 0 writes.
     """
+    from benchbox.generators import registry
     from benchbox.train import default_run_dir, train
 
     if resume is not None and out is not None and out.resolve() != resume.resolve():
         raise ConfigError("--out and --resume name different folders", hint="--resume RUN_DIR continues in RUN_DIR; drop --out")
-    run_dir = resume or out or default_run_dir(preset or f"{generator or 'run'}-tiny")
+    run_dir = resume or out or default_run_dir(preset or (registry.default_preset(generator) if generator else "run"))
     sets = list(overrides or []) + ([f"train.seed={seed}"] if seed is not None else [])
     rank0 = int(os.environ.get("RANK", "0")) == 0
     try:

@@ -16,6 +16,9 @@ A generator is an ``nn.Module`` over int64 tokens in [0, 256):
 * ``use_native``: whether ``init_state`` may pick a compiled fast step (same results,
   see ``benchbox.native``); the torch step stays the reference.
 * ``param_groups(lr, weight_decay)``: AdamW groups, with each model's own lr hints.
+* ``fit(codes, quantisation)``: closed-form statistics from the training clips (the
+  count and linear-prediction baselines); a no-op for gradient-trained models. A
+  generator with no trainable parameters is complete after ``fit``.
 
 The trainer and sampler never test which generator they hold.
 """
@@ -58,6 +61,14 @@ class Generator(nn.Module):
         for t in range(x.shape[1]):
             logits, state = self.step(x[:, t], state)
         return logits, state
+
+    def fit(self, codes: torch.Tensor, quantisation: str) -> None:
+        """Fit closed-form statistics on training codes (N, T) int; default: nothing to fit."""
+
+    @property
+    def trainable(self) -> bool:
+        """Whether gradient steps can change the model (any parameter requires grad)."""
+        return any(p.requires_grad for p in self.parameters())
 
     def weights_key(self) -> tuple:
         """Changes whenever a parameter is replaced, updated in place, cast or moved: the key

@@ -20,6 +20,8 @@ from benchbox.generators.base import Generator
 # name -> "module:Class". Model files never import this module, so imports flow one way:
 # registry -> model files -> base. A new generator adds one line here.
 GENERATOR_CLASSES = {
+    "lpc": "benchbox.generators.lpc:LPC",
+    "ngram": "benchbox.generators.ngram:NGram",
     "sashimi": "benchbox.generators.sashimi:Sashimi",
     "wavenet": "benchbox.generators.wavenet:WaveNet",
 }
@@ -56,6 +58,12 @@ def build(name: str, config: dict | Any | None = None) -> Generator:
 
 def preset_names() -> list[str]:
     return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+
+
+def default_preset(generator: str) -> str:
+    """The preset a bare ``benchbox train <generator>`` uses: ``<generator>`` (the
+    closed-form baselines) if that preset exists, else ``<generator>-tiny``."""
+    return generator if (MODELS_DIR / f"{generator}.toml").is_file() else f"{generator}-tiny"
 
 
 def preset_path(name_or_path: str | Path) -> Path:

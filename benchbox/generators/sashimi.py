@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +61,7 @@ class SashimiConfig:
     dt_min: float = 1e-3
     dt_max: float = 1e-1
     lr_ssm: float = 1e-3  # learning rate of A, B, dt (no weight decay)
+    embed_init: Literal["normal", "ordinal"] = "normal"  # ordinal: codes start as a smooth function of their value
 
     def __post_init__(self):
         checks = [
@@ -168,6 +170,22 @@ class SashimiState:
     ssm: dict[str, torch.Tensor]  # (S, H, B, M) complex SSM states per stack
 
 
+@torch.no_grad()
+def ordinal_embedding_(weight: torch.Tensor) -> torch.Tensor:
+    """Fill a (C, H) code embedding with value features: row c, column j is
+    sqrt(2) cos(pi (j + 1) u_c + phi_j), u_c = c / (C - 1) and phi_j ~ U[0, 2 pi).
+
+    Neighbouring codes (neighbouring amplitudes) start with similar vectors, so the
+    network sees the waveform's ordinal structure from the first step instead of
+    learning it from 256 unrelated random rows; low j carry the amplitude, high j
+    resolve single codes. Same scale as the N(0, 1) default (unit mean square)."""
+    classes, width = weight.shape
+    u = torch.linspace(0.0, 1.0, classes, dtype=torch.float64)[:, None]  # (C, 1)
+    phase = torch.rand(width, dtype=torch.float64) * 2 * math.pi  # (H,)
+    freq = torch.arange(1, width + 1, dtype=torch.float64) * math.pi  # (H,)
+    return weight.copy_(math.sqrt(2.0) * torch.cos(u * freq + phase))
+
+
 class Sashimi(Generator):
     name = "sashimi"
     config_class = SashimiConfig
@@ -177,6 +195,8 @@ class Sashimi(Generator):
         cfg = config
         widths = cfg.widths
         self.embed = nn.Embedding(QUANT_CLASSES, cfg.d_model)
+        if cfg.embed_init == "ordinal":
+            ordinal_embedding_(self.embed.weight)
         self.down_stacks = nn.ModuleList(ResidualStack(w, cfg) for w in widths[:-1]) if cfg.unet else None
         self.down_pools = nn.ModuleList(nn.Linear(w * p, w2) for w, w2, p in zip(widths, widths[1:], cfg.pool))
         self.center = ResidualStack(widths[-1], cfg)

@@ -4,8 +4,13 @@ A protocol names a dataset, the generator presets, the sweep axes (quantisation,
 dropout, checkpoint, prime_ms), the training budget, the sampling settings and the
 embedders. :func:`plan` expands it into stages; :func:`run_protocol` runs them in order:
 
-    data -> train (one run per preset x quantisation x dropout) -> generate -> score
+    data -> for each run (preset x quantisation x dropout, then ``extra`` runs):
+                train -> generate -> score
          -> leaderboard -> report
+
+Runs go in ``first`` order, then the grid's: each finished run is complete (trained,
+sampled and scored), so an interrupted study already holds its most informative runs,
+and ``benchbox run`` picks up where it stopped.
 
 Each stage records a fingerprint of its inputs (resolved config, dataset manifest hash,
 checkpoint hashes) in ``OUT/stages.json``. A re-run skips stages whose fingerprint is
@@ -82,6 +87,20 @@ class ScoreSection:
 
 
 @dataclass(frozen=True)
+class ExtraRun:
+    """A training run beside the grid, e.g. one side of a preprocessing comparison."""
+
+    preset: str
+    quantisation: str = "mulaw"
+    dropout: float = 0.0
+    normalise: str = "none"  # the trainer's data.normalise: "none" or "minmax"
+
+    def __post_init__(self):
+        if self.quantisation not in ("linear", "mulaw") or self.normalise not in ("none", "minmax"):
+            raise ValueError("extra runs take quantisation linear/mulaw and normalise none/minmax")
+
+
+@dataclass(frozen=True)
 class ProtocolConfig:
     name: str = "study"
     description: str = ""
@@ -89,6 +108,8 @@ class ProtocolConfig:
     device: str = "auto"
     presets: tuple[str, ...] = ("sashimi-tiny", "wavenet-tiny")
     gpu_hours: float | None = None  # documented cost on a GPU, for the big protocols
+    first: tuple[str, ...] = ()  # run ids to run before the rest of the grid, in this order
+    extra: tuple[ExtraRun, ...] = ()  # runs beside the grid (after it, unless named in first)
     data: DataSection = field(default_factory=DataSection)
     sweep: SweepSection = field(default_factory=SweepSection)
     train: dict = field(default_factory=dict)  # overrides for the trainer's [train] section
@@ -127,10 +148,13 @@ class TrainJob:
     preset: str
     quantisation: str
     dropout: float
+    normalise: str = "none"
 
     def overrides(self, proto: ProtocolConfig) -> list[str]:
         sets = [f"data.quantisation={json.dumps(self.quantisation)}", f"model.dropout={self.dropout}",
                 f"data.crop_samples={proto.data.crop_samples}"]
+        if self.normalise != "none":  # only then: the grid's fingerprints stay as they were
+            sets.append(f"data.normalise={json.dumps(self.normalise)}")
         sets += [f"train.seed={proto.seed}"]
         sets += [f"train.{k}={_toml_literal(v)}" for k, v in proto.train.items()]
         sets += [f"model.{k}={_toml_literal(v)}" for k, v in proto.model.items()]
@@ -141,13 +165,20 @@ def _toml_literal(v) -> str:
     return json.dumps(v) if isinstance(v, (str, list, tuple, bool)) else str(v)
 
 
+def run_id(preset: str, quantisation: str, dropout: float, normalise: str = "none") -> str:
+    """``<preset>_<quantisation>_do<dropout>`` (+ ``_<normalise>`` when not "none")."""
+    return f"{preset}_{quantisation}_do{dropout:g}" + ("" if normalise == "none" else f"_{normalise}")
+
+
 def train_jobs(proto: ProtocolConfig) -> list[TrainJob]:
-    jobs = []
-    for preset in proto.presets:
-        for q in proto.sweep.quantisation:
-            for d in proto.sweep.dropout:
-                jobs.append(TrainJob(f"{preset}_{q}_do{d:g}", preset, q, float(d)))
-    return jobs
+    """The grid's runs and the extra runs, those named in ``first`` first."""
+    jobs = [TrainJob(run_id(p, q, d), p, q, float(d)) for p in proto.presets for q in proto.sweep.quantisation for d in proto.sweep.dropout]
+    for e in proto.extra:
+        job = TrainJob(run_id(e.preset, e.quantisation, e.dropout, e.normalise), e.preset, e.quantisation, float(e.dropout), e.normalise)
+        if job.run_id not in {j.run_id for j in jobs}:
+            jobs.append(job)
+    rank = {name: i for i, name in enumerate(proto.first)}
+    return sorted(jobs, key=lambda j: rank.get(j.run_id, len(rank)))  # stable: the grid's order after ``first``
 
 
 @dataclass(frozen=True)
@@ -160,12 +191,8 @@ class Stage:
 
 def plan(proto: ProtocolConfig) -> list[Stage]:
     stages = [Stage("data", "data")]
-    for job in train_jobs(proto):
-        stages.append(Stage(f"train/{job.run_id}", "train", job.run_id))
-    for job in train_jobs(proto):
-        stages.append(Stage(f"generate/{job.run_id}", "generate", job.run_id))
-    for job in train_jobs(proto):
-        stages.append(Stage(f"score/{job.run_id}", "score", job.run_id))
+    for job in train_jobs(proto):  # each run whole before the next: a stopped study keeps finished runs
+        stages += [Stage(f"{kind}/{job.run_id}", kind, job.run_id) for kind in ("train", "generate", "score")]
     stages += [Stage("leaderboard", "leaderboard"), Stage("report", "report")]
     return stages
 

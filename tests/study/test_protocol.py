@@ -47,11 +47,23 @@ def test_plan_order_and_overrides():
     proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["sweep.dropout=[0.0, 0.5]"])
     keys = [s.key for s in plan(proto)]
     assert keys[0] == "data" and keys[-2:] == ["leaderboard", "report"]
-    kinds = [k.split("/")[0] for k in keys]
-    assert kinds.index("generate") > max(i for i, k in enumerate(kinds) if k == "train")
+    runs = [j.run_id for j in train_jobs(proto)]
+    assert keys[1:-2] == [f"{kind}/{r}" for r in runs for kind in ("train", "generate", "score")]  # each run whole, in turn
     job = train_jobs(proto)[1]
     sets = job.overrides(proto)
     assert f"model.dropout={job.dropout}" in sets and 'data.quantisation="mulaw"' in sets
+    assert not any(s.startswith("data.normalise") for s in sets)  # the grid's fingerprints do not change
+
+
+def test_first_and_extra_runs_order_the_plan():
+    extra = ['extra=[{preset="sashimi-tiny", quantisation="linear", normalise="minmax"}]']
+    first = ['first=["sashimi-tiny_linear_do0_minmax", "wavenet-tiny_mulaw_do0"]']
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=extra + first)
+    jobs = train_jobs(proto)
+    assert [j.run_id for j in jobs] == ["sashimi-tiny_linear_do0_minmax", "wavenet-tiny_mulaw_do0", "sashimi-tiny_mulaw_do0"]
+    assert 'data.normalise="minmax"' in jobs[0].overrides(proto)
+    with pytest.raises(ConfigError, match="normalise"):
+        load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=['extra=[{preset="x", normalise="peak"}]'])
 
 
 def test_fingerprint_and_ledger(tmp_path):
