@@ -540,9 +540,9 @@ def train(
             loop.baselines = baseline_bits(codes, cfg.data.quantisation, cache_dir=Path(cfg.data.path) / "cache")
         if ckpt is not None:
             loop.restore(ckpt)
-        first_step = loop.step
         else:
             loop.model.fit(codes["train"].long(), cfg.data.quantisation)  # closed-form models; a no-op otherwise
+        first_step = loop.step
         if dist.rank == 0:
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
             write_run_info(out, to_dict(cfg), name=CONFIG_NAME)
