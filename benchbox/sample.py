@@ -118,7 +118,7 @@ def draw(logits: torch.Tensor, temperature: float, top_p: float, generator: torc
 @torch.no_grad()
 def _sample_batch(model, prime: torch.Tensor, length: int, temperature: float, top_p: float, generator: torch.Generator):
     """One batch: (B, P) prime -> ((B, T) codes, (B,) summed log-prob of the continuation)."""
-    device = next(model.parameters()).device
+    device = model.device
     b, p = prime.shape
     state = model.init_state(b, device)
     start = torch.full((b, 1), SILENCE_CODE, dtype=torch.long)
@@ -271,7 +271,7 @@ def _cell_rows(plan: _Plan, stage: Path, name: str, ms: int, progress: Progress,
     """Generate one checkpoint x prime cell into the staging copy of samples/; return its manifest rows."""
     cfg, model, meta = plan.cfg, *plan.models[name]
     p, scheme = plan.primes[ms], plan.train_cfg.data.quantisation
-    device = next(model.parameters()).device
+    device = model.device
     gen = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, name, ms))
     sources = [plan.test_ids[i % len(plan.test_ids)] if p else "" for i in range(cfg.n)]
     if p:

@@ -96,12 +96,13 @@ def plot(summary: dict, path: Path) -> None:
         runs = [r for r in summary["runs"] if r["quantisation"] == q]
         for r in runs:
             minutes = [c["train_seconds"] / 60 for c in r["curve"]]
-            ax.plot(minutes, [c["bits/val"] for c in r["curve"]], marker=".", label=f"{r['preset']} val")
-            ax.plot(minutes, [c["bits/test"] for c in r["curve"]], marker=".", alpha=0.5, linestyle=":", label=f"{r['preset']} test")
+            (line,) = ax.plot(minutes, [c["bits/val"] for c in r["curve"]], marker=".", label=f"{r['preset']} val")
+            ax.plot(minutes, [c["bits/test"] for c in r["curve"]], marker=".", alpha=0.5, linestyle=":", color=line.get_color(), label=f"{r['preset']} test")
         for name, style in zip(BASELINE_NAMES, ("--", "-.")):
-            value = runs[0]["baselines"].get(f"baseline/{name}/bits/val")
-            if value is not None:
-                ax.axhline(value, color="k", linestyle=style, linewidth=1, label=f"{name} val ({value:.2f})")
+            for split, alpha in (("val", 1.0), ("test", 0.5)):
+                value = runs[0]["baselines"].get(f"baseline/{name}/bits/{split}")
+                if value is not None:
+                    ax.axhline(value, color="k", alpha=alpha, linestyle=style, linewidth=1, label=f"{name} {split} ({value:.2f})")
         ax.set_title(f"{q}: NLL vs wall time ({summary['threads']} thread(s) per run{', side by side' if summary['parallel'] else ''})", fontsize=9)
         ax.set_xlabel("training wall time (min)")
         ax.set_ylabel("NLL (bits/sample)")

@@ -258,3 +258,16 @@ def test_smaller_n_refuses_to_delete_scored_clips_without_overwrite(run, tmp_pat
     assert sorted(p.name for p in cell.iterdir()) == ["clip_0000.wav"]
     frame = pd.read_csv(copy / "samples" / "manifest.csv", keep_default_na=False)
     assert len(frame) == 18 - 2 and all((copy / p).is_file() for p in frame["path"])  # other cells kept, linked
+
+
+@pytest.mark.parametrize("generator", ["ngram", "lpc"])
+def test_closed_form_generators_sample_unprimed_and_primed(tmp_path, generator):
+    from benchbox.audio import load_audio
+    from benchbox.train import train
+
+    train(generator=generator, data=corpus(tmp_path / "ds"), out=tmp_path / "run", overrides=["train.baselines=false"], device="cpu")
+    manifest = pd.read_csv(generate_run(tmp_path / "run", checkpoints="best", prime_ms=(0, 10), n=2, seconds=SECONDS, device="cpu"))
+    assert len(manifest) == 4 and set(manifest["generator"]) == {generator}
+    for path in manifest["path"]:
+        wave = load_audio(tmp_path / "run" / path, RATE_HZ)
+        assert wave.shape == (int(SECONDS * RATE_HZ),) and torch.isfinite(torch.as_tensor(wave)).all()

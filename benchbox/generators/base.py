@@ -66,6 +66,13 @@ class Generator(nn.Module):
         """Fit closed-form statistics on training codes (N, T) int; default: nothing to fit."""
 
     @property
+    def device(self) -> torch.device:
+        """Where the weights live: the first parameter's or buffer's device (CPU if none)."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
     def trainable(self) -> bool:
         """Whether gradient steps can change the model (any parameter requires grad)."""
         return any(p.requires_grad for p in self.parameters())
