@@ -57,7 +57,8 @@ def estimate_protocol(proto: ProtocolConfig) -> dict:
     g = proto.generate
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
     cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
-    timings = {p: _time_preset(p, tcfg.batch_size, proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch) for p in proto.presets}
+    presets = sorted({job.preset for job in train_jobs(proto)})  # the grid's and the extra runs'
+    timings = {p: _time_preset(p, tcfg.batch_size, proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch) for p in presets}
     stages = {"data": 10.0}
     for job in train_jobs(proto):
         train_s, gen_s = timings[job.preset]

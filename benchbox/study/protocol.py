@@ -205,19 +205,31 @@ def clips_per_run(proto: ProtocolConfig) -> int:
 
 
 class StageLedger:
-    """``stages.json``: stage key -> {fingerprint, finished_at, seconds}."""
+    """``stages.json``: stage key -> {fingerprint, finished_at, seconds}.
+
+    ``mark`` re-reads the file under an exclusive lock (``stages.json.lock``) and adds
+    its one entry, so two ``benchbox run`` processes working on different runs of one
+    study folder never drop each other's entries."""
 
     def __init__(self, out: Path):
         self.path = out / STAGES_FILE
-        self.entries: dict = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self.entries: dict = self._read()
+
+    def _read(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.is_file() else {}
 
     def is_done(self, key: str, fingerprint: str) -> bool:
-        entry = self.entries.get(key)
+        entry = self._read().get(key) or self.entries.get(key)
         return bool(entry) and entry.get("fingerprint") == fingerprint
 
     def mark(self, key: str, fingerprint: str, seconds: float) -> None:
-        self.entries[key] = {"fingerprint": fingerprint, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(seconds, 2)}
-        atomic_write_json(self.path, self.entries)
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(STAGES_FILE + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.entries = {**self._read(), key: {"fingerprint": fingerprint, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(seconds, 2)}}
+            atomic_write_json(self.path, self.entries)
 
 
 def fingerprint(*parts) -> str:

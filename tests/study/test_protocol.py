@@ -73,3 +73,12 @@ def test_fingerprint_and_ledger(tmp_path):
     ledger.mark("data", "abc", 1.0)
     again = StageLedger(tmp_path)
     assert again.is_done("data", "abc") and not again.is_done("data", "abd") and not again.is_done("train/x", "abc")
+
+
+def test_ledgers_of_two_processes_keep_each_others_entries(tmp_path):
+    a, b = StageLedger(tmp_path), StageLedger(tmp_path)  # both opened before either marks
+    a.mark("train/x", "fx", 1.0)
+    b.mark("train/y", "fy", 2.0)
+    again = StageLedger(tmp_path)
+    assert again.is_done("train/x", "fx") and again.is_done("train/y", "fy")
+    assert b.is_done("train/x", "fx")  # b sees a's entry on disk
