@@ -17,6 +17,7 @@ import pandas as pd
 from benchbox.runs import atomic_path, publish_files
 from benchbox.study.analysis import study_answers
 from benchbox.study.findings import verdict_markdown
+from benchbox.study.seed_findings import findings_markdown
 
 FIG_DIR = "figures"
 SPECTRO_CLIPS = 4  # generated clips per run in the spectrogram figure, beside one real clip
@@ -171,6 +172,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     if board.is_file():  # its own h1 is dropped: this page has one title
         body = "\n".join(ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")).strip().splitlines()
         lines += ["## Leaderboard", "", *body, ""]
+    lines += findings_markdown(clips, groups, out / "runs")
     lines += verdict_markdown(clips, groups, embedder)
     lines += answers_markdown(ans)
     curves = [r for r in run_ids if (out / "runs" / r / "curves.png").is_file()]

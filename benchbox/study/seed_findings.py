@@ -1,0 +1,173 @@
+"""The seed study's six findings, each decided: reproduced, not reproduced, or inconclusive.
+
+Inputs are the study's per-clip scores (``clips.csv`` of every run: N clips), its
+per-group rows (for the real ``floor`` row) and each run's ``log.jsonl``. Rates carry
+Wilson 95% CIs (:func:`benchbox.stats.wilson_interval`); two rates are compared with
+Fisher's exact test (two-sided, scipy), a difference counting at p < ``ALPHA``. A finding
+is **reproduced** when the data show the effect in the seed's direction at that level,
+**not reproduced** when they show the opposite (or rule the effect out), and
+**inconclusive at this n** otherwise. Primed clips are judged on their continuation
+(``cont/`` columns), so a copied real prime never counts as generated fidelity.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from benchbox.stats import wilson_interval
+
+ALPHA = 0.05
+USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
+MOSTLY = 0.5  # "mostly silence"
+RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
+USEFUL = "cont/useful/auto"
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
+
+
+def _rate(flags: pd.Series) -> tuple[int, int, str]:
+    k, n = int(flags.sum()), int(flags.count())
+    if n == 0:
+        return 0, 0, "n = 0"
+    rate, lo, hi = wilson_interval(k, n)
+    return k, n, f"{100 * rate:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
+
+
+def _fisher(a: pd.Series, b: pd.Series) -> float:
+    from scipy.stats import fisher_exact
+
+    table = [[int(a.sum()), int(a.count() - a.sum())], [int(b.sum()), int(b.count() - b.sum())]]
+    return float(fisher_exact(table)[1])
+
+
+def _compare(a: pd.Series, b: pd.Series, seed_says_a_higher: bool) -> tuple[str, str]:
+    """Verdict and test text for 'rate(a) > rate(b)' (or '<' when not ``seed_says_a_higher``)."""
+    if a.count() == 0 or b.count() == 0:
+        return INCONCLUSIVE, "one side has no clips"
+    p = _fisher(a, b)
+    higher = a.mean() > b.mean()
+    if p >= ALPHA:
+        return INCONCLUSIVE, f"Fisher exact p = {p:.3g}"
+    return (REPRODUCED if higher == seed_says_a_higher else NOT_REPRODUCED), f"Fisher exact p = {p:.3g}"
+
+
+def _threshold(flags: pd.Series, threshold: float, seed_says_below: bool) -> tuple[str, str]:
+    k, n = int(flags.sum()), int(flags.count())
+    if n == 0:
+        return INCONCLUSIVE, "no clips"
+    _, lo, hi = wilson_interval(k, n)
+    test = f"Wilson 95% CI vs {100 * threshold:.0f}%"
+    if hi < threshold:
+        return (REPRODUCED if seed_says_below else NOT_REPRODUCED), test
+    if lo > threshold:
+        return (NOT_REPRODUCED if seed_says_below else REPRODUCED), test
+    return INCONCLUSIVE, test
+
+
+def _floor_flags(groups: pd.DataFrame, key: str) -> pd.Series:
+    """The real floor clips' flags for detector ``key``, rebuilt from the floor row's rate and n."""
+    floor = groups[groups.get("kind", pd.Series(dtype=str)) == "floor"] if not groups.empty else groups
+    if floor.empty or f"{key}/flag_rate" not in floor:
+        return pd.Series(dtype=float)
+    n = int(floor["n"].iloc[0])
+    k = int(round(float(floor[f"{key}/flag_rate"].iloc[0]) * n))
+    return pd.Series([1.0] * k + [0.0] * (n - k))
+
+
+def _overfits(log: Path) -> bool | None:
+    """Whether val NLL rose after its minimum while train NLL kept falling (None: no log)."""
+    if not log.is_file():
+        return None
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "bits/val" in r and "bits/train" in r]
+    if len(rows) < 3:
+        return None
+    best = min(range(len(rows)), key=lambda i: rows[i]["bits/val"])
+    return best < len(rows) - 1 and rows[-1]["bits/val"] > rows[best]["bits/val"] and rows[-1]["bits/train"] < rows[best]["bits/train"]
+
+
+def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> list[dict]:
+    """One dict per finding: {finding, verdict, metric, estimate, test}."""
+    gen = clips
+    out = []
+    k, n, text = _rate(gen[USEFUL])
+    out.append({"finding": "1. fewer than 25% of clips are useful", "metric": f"`{USEFUL}`", "estimate": text,
+                **dict(zip(("verdict", "test"), _threshold(gen[USEFUL], USEFUL_SEED_RATE, seed_says_below=True)))})
+    for i, (key, what) in enumerate((("dc", "generated clips have non-zero means"), ("periodicity", "some clips are low-frequency sines")), 2):
+        col = f"cont/{key}/flag"
+        real = _floor_flags(groups, key)
+        if real.count():
+            verdict, test = _compare(gen[col], real, seed_says_a_higher=True)
+            test += f"; real clips {_rate(real)[2]}"
+        else:
+            verdict, test = _threshold(gen[col], RULED_OUT_RATE, seed_says_below=False)
+        if verdict == INCONCLUSIVE and wilson_interval(int(gen[col].sum()), int(gen[col].count()))[2] < RULED_OUT_RATE:
+            verdict, test = NOT_REPRODUCED, test + f"; ruled out: the rate's CI lies below {100 * RULED_OUT_RATE:.0f}%"
+        out.append({"finding": f"{i}. {what}", "metric": f"`{col}`", "estimate": _rate(gen[col])[2], "verdict": verdict, "test": test})
+    out.append(_best_vs_last(gen, runs_dir))
+    out.append(_priming(gen))
+    out.append(_dropout(gen))
+    return out
+
+
+def _best_vs_last(gen: pd.DataFrame, runs_dir: Path) -> dict:
+    row = {"finding": "4. best-val checkpoints beat last ones, with overfitting in the curves", "metric": f"`{USEFUL}`, best vs last"}
+    pairs = gen[gen["checkpoint"].isin(["best", "last"])]
+    distinct = [r for r, part in pairs.groupby("run") if part.groupby("checkpoint")["checkpoint_sha256"].first().nunique() == 2]
+    if not distinct:
+        return {**row, "verdict": INCONCLUSIVE, "estimate": "best and last are the same weights in every run", "test": "not tested"}
+    part = pairs[pairs["run"].isin(distinct)]
+    best, last = part[part["checkpoint"] == "best"][USEFUL], part[part["checkpoint"] == "last"][USEFUL]
+    verdict, test = _compare(best, last, seed_says_a_higher=True)
+    overfit = [r for r in distinct if _overfits(runs_dir / r / "log.jsonl")]
+    estimate = f"best {_rate(best)[2]} vs last {_rate(last)[2]}; val NLL rises after its minimum in {len(overfit)} of {len(distinct)} runs"
+    return {**row, "verdict": verdict, "estimate": estimate, "test": test + " (runs whose best and last differ)"}
+
+
+def _priming(gen: pd.DataFrame) -> dict:
+    row = {"finding": "5. 20/40 ms primes give more fidelity than unprimed generation", "metric": f"`{USEFUL}` on the continuation"}
+    primed, unprimed = gen[gen["prime_ms"].isin([20, 40])][USEFUL], gen[gen["prime_ms"] == 0][USEFUL]
+    verdict, test = _compare(primed, unprimed, seed_says_a_higher=True)
+    return {**row, "verdict": verdict, "estimate": f"20/40 ms {_rate(primed)[2]} vs 0 ms {_rate(unprimed)[2]}", "test": test}
+
+
+def _dropout(gen: pd.DataFrame) -> dict:
+    row = {"finding": "6. dropout 0.5 gives mostly silence", "metric": "`cont/silence/flag`, dropout 0.5"}
+    high = gen[gen["dropout"] >= 0.5]["cont/silence/flag"]
+    if high.count() == 0:
+        return {**row, "verdict": INCONCLUSIVE, "estimate": "no dropout-0.5 run scored yet", "test": "not tested"}
+    verdict, test = _threshold(high, MOSTLY, seed_says_below=False)
+    low = gen[gen["dropout"] < 0.5]["cont/silence/flag"]
+    return {**row, "verdict": verdict, "estimate": f"{_rate(high)[2]} (dropout 0: {_rate(low)[2]})", "test": test + " ('mostly' = over 50%)"}
+
+
+def minmax_finding(clips: pd.DataFrame) -> dict | None:
+    """The non-zero-mean hypothesis: does min-max scaling (``_minmax`` runs) raise the DC flag rate
+    over the same run without it? None when the pair has not run."""
+    scaled = clips[clips["run"].str.endswith("_minmax")]
+    if scaled.empty:
+        return None
+    plain = clips[clips["run"].isin({r.removesuffix("_minmax") for r in scaled["run"]})]
+    verdict, test = _compare(scaled["cont/dc/flag"], plain["cont/dc/flag"], seed_says_a_higher=True)
+    estimate = f"min-max {_rate(scaled['cont/dc/flag'])[2]} vs as stored {_rate(plain['cont/dc/flag'])[2]}"
+    return {"finding": "non-zero means come from the official loader's min-max scaling", "metric": "`cont/dc/flag`",
+            "estimate": estimate, "verdict": ("supported" if verdict == REPRODUCED else verdict), "test": test}
+
+
+def findings_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> list[str]:
+    """The report's section: one table row per finding, verdict first."""
+    if clips.empty or USEFUL not in clips:
+        return []
+    rows = six_findings(clips, groups, runs_dir)
+    extra = minmax_finding(clips)
+    lines = ["## The seed study's six findings", "",
+             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
+             f"**{NOT_REPRODUCED}** (the opposite, or ruled out), or **{INCONCLUSIVE}**. Rates with Wilson 95% CIs.", "",
+             "| finding | verdict | metric | estimate | test |", "|---|---|---|---|---|"]
+    for r in rows + ([extra] if extra else []):
+        lines.append(f"| {r['finding']} | **{r['verdict']}** | {r['metric']} | {r['estimate']} | {r['test']} |")
+    if extra is None:
+        lines += ["", "The non-zero-mean hypothesis (min-max scaling) has no scored `_minmax` run yet."]
+    return lines + [""]

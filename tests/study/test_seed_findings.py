@@ -1,0 +1,56 @@
+import json
+
+import pandas as pd
+
+from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, findings_markdown, minmax_finding, six_findings
+
+
+def _clips(n_best_useful=2, n_last_useful=30, silence_do05=28, dc=20, run="r", sha_last="b", n=32):
+    rows = []
+    for ckpt, useful_k in (("best", n_best_useful), ("last", n_last_useful)):
+        for i in range(n):
+            rows.append({"run": run, "checkpoint": ckpt, "checkpoint_sha256": "a" if ckpt == "best" else sha_last,
+                         "prime_ms": [0, 10, 20, 40][i % 4], "dropout": 0.0, "cont/useful/auto": int(i < useful_k),
+                         "cont/dc/flag": int(i < dc), "cont/periodicity/flag": 0, "cont/silence/flag": 0})
+    for i in range(n):
+        rows.append({"run": run + "_do05", "checkpoint": "best", "checkpoint_sha256": "c", "prime_ms": 0, "dropout": 0.5,
+                     "cont/useful/auto": 0, "cont/dc/flag": 0, "cont/periodicity/flag": 0, "cont/silence/flag": int(i < silence_do05)})
+    return pd.DataFrame(rows)
+
+
+def _floor(n=21, dc_rate=0.0):
+    return pd.DataFrame([{"kind": "floor", "n": n, "dc/flag_rate": dc_rate, "periodicity/flag_rate": 0.0}])
+
+
+def _log(path, vals):
+    path.mkdir(parents=True)
+    (path / "log.jsonl").write_text("".join(json.dumps({"step": i, "bits/val": v, "bits/train": 5 - i}) + "\n" for i, v in enumerate(vals)))
+
+
+def test_each_finding_is_decided_from_the_counts(tmp_path):
+    _log(tmp_path / "r", [5.0, 4.0, 4.5])  # val minimum then rise while train keeps falling
+    found = {f["finding"][0]: f for f in six_findings(_clips(n_last_useful=11), _floor(), tmp_path)}
+    assert found["1"]["verdict"] == REPRODUCED  # 13/96 useful: the CI [8.1, 21.8] lies below 25%
+    assert six_findings(_clips(n_last_useful=30), _floor(), tmp_path)[0]["verdict"] == INCONCLUSIVE  # 32/96: CI spans 25%
+    assert found["2"]["verdict"] == REPRODUCED  # 20/64 + 0/32 DC flags vs 0/21 real clips
+    assert found["3"]["verdict"] == NOT_REPRODUCED  # 0/96 periodic: CI below 5%
+    assert found["4"]["verdict"] == NOT_REPRODUCED and "1 of 1 runs" in found["4"]["estimate"]  # last is better here
+    assert found["6"]["verdict"] == REPRODUCED  # 28/32 silent at dropout 0.5
+
+
+def test_identical_checkpoints_are_not_compared_and_small_n_is_inconclusive(tmp_path):
+    clips = _clips(n_best_useful=1, n_last_useful=2, sha_last="a", silence_do05=3, n=8)
+    found = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}
+    assert found["4"]["verdict"] == INCONCLUSIVE and found["4"]["test"] == "not tested"
+    assert found["6"]["verdict"] == INCONCLUSIVE  # 3/8 silent: the CI spans 50%
+    assert minmax_finding(clips) is None
+    text = "\n".join(findings_markdown(clips, _floor(), tmp_path))
+    assert "no scored `_minmax` run yet" in text and text.count("| **") == 6
+
+
+def test_minmax_pair_is_compared_on_dc_flags():
+    plain = _clips(dc=2, run="s_linear_do0")
+    scaled = _clips(dc=30, run="s_linear_do0_minmax")
+    scaled = scaled[scaled["run"] == "s_linear_do0_minmax"]
+    found = minmax_finding(pd.concat([plain, scaled]))
+    assert found["verdict"] == "supported" and "min-max" in found["estimate"]
