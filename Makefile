@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo study test bench clean
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or run make PY=/path/to/python3.11"; exit 1; }
@@ -22,6 +22,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/benchbox run protocols/quickstart.toml --out results/quickstart
+
+# The seed study on the shipped real footsteps (hours on 2 CPU cores; resumable: re-run to continue).
+study: $(STAMP)
+	$(BIN)/benchbox run protocols/footsteps-seed-cpu.toml --out results/footsteps-seed-cpu
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
