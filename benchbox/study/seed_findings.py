@@ -6,7 +6,8 @@ Wilson 95% CIs (:func:`benchbox.stats.wilson_interval`); two rates are compared 
 Fisher's exact test (two-sided, scipy), a difference counting at p < ``ALPHA``. A finding
 is **reproduced** when the data show the effect in the seed's direction at that level,
 **not reproduced** when they show the opposite (or rule the effect out), and
-**inconclusive at this n** otherwise. Primed clips are judged on their continuation
+**inconclusive at this n** otherwise. A presence claim ("some clips are sines") is only
+ruled out when no clip shows it and the rate's CI lies below ``RULED_OUT_RATE``. Primed clips are judged on their continuation
 (``cont/`` columns), so a copied real prime never counts as generated fidelity.
 """
 
@@ -103,7 +104,7 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
             test += f"; real clips {_rate(real)[2]}"
         else:
             verdict, test = _threshold(gen[col], RULED_OUT_RATE, seed_says_below=False)
-        if verdict == INCONCLUSIVE and wilson_interval(int(gen[col].sum()), int(gen[col].count()))[2] < RULED_OUT_RATE:
+        if verdict == INCONCLUSIVE and gen[col].sum() == 0 and wilson_interval(0, int(gen[col].count()))[2] < RULED_OUT_RATE:
             verdict, test = NOT_REPRODUCED, test + f"; ruled out: the rate's CI lies below {100 * RULED_OUT_RATE:.0f}%"
         out.append({"finding": f"{i}. {what}", "metric": f"`{col}`", "estimate": _rate(gen[col])[2], "verdict": verdict, "test": test})
     out.append(_best_vs_last(gen, runs_dir))

@@ -34,6 +34,9 @@ def test_each_finding_is_decided_from_the_counts(tmp_path):
     assert six_findings(_clips(n_last_useful=30), _floor(), tmp_path)[0]["verdict"] == INCONCLUSIVE  # 32/96: CI spans 25%
     assert found["2"]["verdict"] == REPRODUCED  # 20/64 + 0/32 DC flags vs 0/21 real clips
     assert found["3"]["verdict"] == NOT_REPRODUCED  # 0/96 periodic: CI below 5%
+    some = _clips(n_last_useful=11)
+    some.loc[:2, "cont/periodicity/flag"] = 1  # 3 sines: present, but not above the real clips at this n
+    assert six_findings(some, _floor(), tmp_path)[2]["verdict"] == INCONCLUSIVE
     assert found["4"]["verdict"] == NOT_REPRODUCED and "1 of 1 runs" in found["4"]["estimate"]  # last is better here
     assert found["6"]["verdict"] == REPRODUCED  # 28/32 silent at dropout 0.5
 
