@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy import signal
-from torch import nn
 
 from benchbox.audio import QUANT_CLASSES, SILENCE_CODE, decode
 from benchbox.errors import GeneratorError

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import nn
 
 from benchbox.audio import QUANT_CLASSES, SILENCE_CODE
 from benchbox.errors import GeneratorError
