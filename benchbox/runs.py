@@ -144,6 +144,18 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def replace_marked_section(path: str | os.PathLike, text: str, start_mark: str, end_mark: str) -> Path:
+    """Rewrite the part of a text file between ``start_mark`` and ``end_mark`` (kept) with
+    ``text``, atomically; raises ValueError when a mark is missing."""
+    path = Path(path)
+    content = path.read_text(encoding="utf-8")
+    if start_mark not in content or end_mark not in content.split(start_mark, 1)[1]:
+        raise ValueError(f"{path}: needs {start_mark} followed by {end_mark}")
+    head, rest = content.split(start_mark, 1)
+    _, tail = rest.split(end_mark, 1)
+    return atomic_write_text(path, f"{head}{start_mark}\n{text}\n{end_mark}{tail}")
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 

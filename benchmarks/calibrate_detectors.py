@@ -31,7 +31,7 @@ import numpy as np
 from benchbox.audio import quantise
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics.artifacts import FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
-from benchbox.runs import atomic_write_text
+from benchbox.runs import replace_marked_section
 from benchbox.stats import wilson_interval
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,10 +167,7 @@ def gates_hold(result: dict) -> bool:
 
 
 def write_doc(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    head, rest = text.split(START_MARK, 1)
-    _, tail = rest.split(END_MARK, 1)
-    atomic_write_text(path, f"{head}{START_MARK}\n{table}\n{END_MARK}{tail}")
+    replace_marked_section(path, table, START_MARK, END_MARK)
 
 
 def main() -> None:

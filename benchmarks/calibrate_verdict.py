@@ -35,7 +35,7 @@ from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, list_audio_files, load_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics.artifacts import FLAG_KEYS, detect
 from benchbox.metrics.verdict import VerdictConfig, realism, verdicts
-from benchbox.runs import atomic_write_text
+from benchbox.runs import replace_marked_section
 from benchbox.stats import wilson_interval
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,10 +214,7 @@ def render(result: dict) -> str:
 
 
 def write_doc(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    head, rest = text.split(START_MARK, 1)
-    _, tail = rest.split(END_MARK, 1)
-    atomic_write_text(path, f"{head}{START_MARK}\n{table}\n{END_MARK}{tail}")
+    replace_marked_section(path, table, START_MARK, END_MARK)
 
 
 def main() -> None:

@@ -63,3 +63,16 @@ def test_publish_files_writes_all_or_none(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.md"]
     publish_files({tmp_path / "a.csv": "new a", tmp_path / "b.md": b"new b"})
     assert (tmp_path / "a.csv").read_text() == "new a" and (tmp_path / "b.md").read_text() == "new b"
+
+
+def test_replace_marked_section_keeps_the_marks_and_the_rest(tmp_path):
+    import pytest
+
+    from benchbox.runs import replace_marked_section
+
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- a -->\nold table\n<!-- b -->\noutro\n")
+    replace_marked_section(doc, "new table", "<!-- a -->", "<!-- b -->")
+    assert doc.read_text() == "intro\n<!-- a -->\nnew table\n<!-- b -->\noutro\n"
+    with pytest.raises(ValueError, match="needs"):
+        replace_marked_section(doc, "x", "<!-- missing -->", "<!-- b -->")
