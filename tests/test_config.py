@@ -65,3 +65,10 @@ def test_bad_toml(tmp_path):
         config.load_toml(path)
     with pytest.raises(ConfigError, match="not found"):
         config.load_toml(tmp_path / "missing.toml")
+
+
+def test_dump_toml_writes_tables_inside_arrays_as_inline_tables():
+    import tomllib
+
+    data = {"first": ["a"], "extra": [{"preset": "p", "dropout": 0.0, "normalise": "minmax"}], "sweep": {"dropout": [0.0, 0.5]}}
+    assert tomllib.loads(config.dump_toml(data)) == data
