@@ -253,28 +253,68 @@ def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: 
     return pd.DataFrame(rows), scored, notes
 
 
-def _order(table: pd.DataFrame, embedder: str) -> pd.DataFrame:
-    """Sort by ``fad/<embedder>`` (missing last), number the rows, tidy the columns."""
-    key = f"fad/{embedder}"
-    table = table.sort_values(key, na_position="last", kind="stable") if key in table.columns else table
-    table = table.reset_index(drop=True)
+RANK_METRICS = ("kad", "fad")
+INDISTINGUISHABLE = "indistinguishable from real at this n"
+VS_FLOOR = "vs_floor"
+
+
+def rank_columns(table: pd.DataFrame, metric: str, embedder: str) -> tuple[str, str, str]:
+    """(value, lo, hi) columns a row is ranked by: ``rank/<metric>/<embedder>``.
+
+    The continuation's value (``cont/<metric>/<embedder>``: the generated part of a primed
+    clip against the reference clips' same span; the whole clip when unprimed) where a
+    row has it, else the whole clip's (reference rows). A primed clip's whole-clip score
+    includes the real prime, which flatters it, so it is not what a row is ranked by.
+    """
+    key = f"rank/{metric}/{embedder}"
+    for suffix in ("", "/lo", "/hi"):
+        whole = table.get(f"{metric}/{embedder}{suffix}", pd.Series(np.nan, index=table.index))
+        cont = table.get(f"cont/{metric}/{embedder}{suffix}", pd.Series(np.nan, index=table.index))
+        table[key + suffix] = pd.to_numeric(cont, errors="coerce").fillna(pd.to_numeric(whole, errors="coerce"))
+    return key, key + "/lo", key + "/hi"
+
+
+def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFrame:
+    """Rank by ``rank/<metric>/<embedder>`` (missing last), mark rows whose CI overlaps the
+    floor's, number the rows, tidy the columns.
+
+    KAD is the default: its estimator is unbiased, so with tens of clips per group its
+    value and CI mean the same at any n, while FAD's bias grows as n shrinks (Kilgour et
+    al. 2019; Bińkowski et al. 2018 for the KID/KAD estimator).
+    """
+    if table.empty:
+        return table
+    for m in RANK_METRICS:
+        rank_columns(table, m, embedder)
+    key, lo, hi = f"rank/{metric}/{embedder}", f"rank/{metric}/{embedder}/lo", f"rank/{metric}/{embedder}/hi"
+    table = table.sort_values(key, na_position="last", kind="stable").reset_index(drop=True)
+    floor = table[table["kind"] == FLOOR_GROUP] if "kind" in table.columns else table.iloc[:0]
+    floor_hi = float(floor[hi].iloc[0]) if not floor.empty and _finite(floor[hi].iloc[0]) else math.nan
+    overlap = (table[lo] <= floor_hi) & (table["kind"] != FLOOR_GROUP)
+    table[VS_FLOOR] = np.where(overlap, INDISTINGUISHABLE, "")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]
+    ranks = [c for c in table.columns if c.startswith("rank/")]
     metrics = [c for prefix in ("fad/", "kad/", "diversity/") for c in table.columns if c.startswith(prefix)]
     useful = [c for c in table.columns if c.startswith("useful/") or c == "n_human"]
-    rest = [c for c in table.columns if c not in first + metrics + useful]
-    return table[first + metrics + useful + rest]
+    rest = [c for c in table.columns if c not in first + ranks + [VS_FLOOR] + metrics + useful]
+    return table[first + ranks + [VS_FLOOR] + metrics + useful + rest]
 
 
-def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, progress: Progress | None = None, warn=None) -> Path:
+def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, metric: str = "kad", progress: Progress | None = None, warn=None) -> Path:
     """Write ``leaderboard.{md,csv,html}`` into ``out``; return ``out``.
 
-    ``embedder`` picks the FAD column to sort by (default: the first embedder the
-    first scored run used). ``synth`` names the procedural corpus dataset (default:
+    Rows are ranked by ``metric`` (``kad``, the default, or ``fad``) in the ``embedder``
+    space (default: the first embedder the first scored run used), on the continuation
+    (see :func:`rank_columns`); a row whose CI overlaps the real floor's is marked
+    "indistinguishable from real at this n". Raises DataError for an unknown metric or
+    an embedder no run was scored with. ``synth`` names the procedural corpus dataset (default:
     the first ``kind = "synth"`` dataset found under ``results_dir``). ``warn(line)``
     hears of every run left out because its scores are stale.
     """
     results_dir, out, progress = Path(results_dir), Path(out), progress or no_progress
+    if metric not in RANK_METRICS:
+        raise DataError(f"unknown ranking metric {metric!r}", hint=f"use one of: {', '.join(RANK_METRICS)}")
     if not results_dir.is_dir():
         raise DataError(f"results folder not found: {results_dir}", hint="pass the folder that holds your scored runs")
     scored, stale_notes = load_scored(results_dir, out, warn)
@@ -283,11 +323,11 @@ def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | 
     if embedder and not any(f"fad/{embedder}" in s.groups.columns for s in scored):  # checked before any reference is embedded
         raise DataError(f"no 'fad/{embedder}' column in the scored runs", hint=f"score with --embedder {embedder}, or sort by one of: {', '.join(sorted(set(embedders))) or 'none'}")
     rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, loaded=(scored, stale_notes))
-    table = _order(rows, embedder)
+    table = _order(rows, embedder, metric)
     public = table[[c for c in table.columns if not c.startswith("_")]]
-    markdown = render_markdown(public, embedder, notes)
+    markdown = render_markdown(public, embedder, notes, metric)
     curves = {s.name: s.root / "curves.png" for s in scored if (s.root / "curves.png").is_file()}
-    page = render_html(table, embedder, notes, curves, progress)
+    page = render_html(table, embedder, notes, curves, progress, metric)
     # the three files are one output: rendered first, then published together
     publish_files({out / "leaderboard.csv": public.to_csv(index=False), out / "leaderboard.md": markdown, out / "leaderboard.html": page})
     return out
@@ -309,12 +349,15 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(float(value))
 
 
-def _display_columns(table: pd.DataFrame, embedder: str) -> list[tuple[str, str]]:
+def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") -> list[tuple[str, str]]:
     """(header, base key) pairs: a base key with ``/lo`` ``/hi`` siblings renders with its CI."""
     cols = [("#", "rank"), ("kind", "kind"), ("run", "run"), ("group", "group"), ("n", "n")]
-    ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith("fad/")}, key=lambda e: e != embedder)
+    ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))}, key=lambda e: e != embedder)
+    other = "fad" if metric == "kad" else "kad"
     for e in ordered:
-        cols += [(f"fad/{e}", f"fad/{e}"), (f"kad/{e}", f"kad/{e}"), (f"diversity/{e}", f"diversity/{e}")]
+        cols += [(f"{metric}/{e}", f"rank/{metric}/{e}"), (f"{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
+        if e == embedder:
+            cols.append(("vs floor", VS_FLOOR))
     if "cont/useful/auto_rate" in table.columns:  # the verdict on the generated part (continuation of primed clips)
         cols.append(("useful/auto (continuation)", "cont/useful/auto_rate"))
     else:
@@ -324,22 +367,37 @@ def _display_columns(table: pd.DataFrame, embedder: str) -> list[tuple[str, str]
     return cols
 
 
+def _heading(embedder: str, metric: str) -> str:
+    what = "unbiased KAD (MMD^2, cubic kernel)" if metric == "kad" else "FAD"
+    return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
+            "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
+            "in leaderboard.csv). 95% CIs in brackets. *vs floor* says "
+            f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test).")
+
+
+def _markdown_inline(text: str) -> str:
+    """One line of Markdown as HTML (code spans, emphasis; raw HTML escaped)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).renderInline(text)
+
+
 def _cell(row: dict, key: str) -> tuple[str, str]:
     """(display text, sort value) of one cell."""
     value = row.get(key)
     if key.startswith(("useful/", "cont/useful/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
-    if key.startswith(("fad/", "kad/")):
+    if key.startswith(("fad/", "kad/", "rank/")):
         return fmt_ci(value, row.get(f"{key}/lo"), row.get(f"{key}/hi")), (f"{value}" if _finite(value) else "")
     if _finite(value):
         return (fmt_ci(value) if isinstance(value, (float, np.floating)) else str(value)), f"{value}"
     return ("" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)), ""
 
 
-def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str]) -> str:
-    cols = _display_columns(table, embedder)
-    lines = ["# benchbox leaderboard", "", f"Sorted by `fad/{embedder}` (lower is closer to the real test split). 95% CIs in brackets.", ""]
+def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric: str = "kad") -> str:
+    cols = _display_columns(table, embedder, metric)
+    lines = ["# benchbox leaderboard", "", _heading(embedder, metric), ""]
     lines.append("| " + " | ".join(h for h, _ in cols) + " | flags |")
     lines.append("|" + "---|" * (len(cols) + 1))
     for row in table.to_dict("records"):
@@ -402,11 +460,11 @@ def _breakable(text: str) -> str:
     return html.escape(text).replace("/", "/<wbr>").replace("_", "_<wbr>")
 
 
-def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress) -> str:
+def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress, metric: str = "kad") -> str:
     """The self-contained page: sortable table, audio, spectrograms, loss curves."""
     from benchbox.plots import THUMB_SCALE_NOTE
 
-    cols = _display_columns(table, embedder)
+    cols = _display_columns(table, embedder, metric)
     split = [h for h, k in cols].index(MEDIA_AFTER) + 1
     heads = [f"<th>{_breakable(h)}</th>" for h, _ in cols]
     head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
@@ -426,7 +484,7 @@ def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: di
     )
     notes_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return _PAGE.format(
-        embedder=html.escape(embedder), head=head, body="\n".join(body), notes=notes_html, scale=html.escape(THUMB_SCALE_NOTE),
+        heading=_markdown_inline(_heading(embedder, metric)), head=head, body="\n".join(body), notes=notes_html, scale=html.escape(THUMB_SCALE_NOTE),
         curves=figures or "<p>no run has a curves.png</p>", script=_SCRIPT,
     )  # fmt: skip
 
@@ -477,7 +535,7 @@ figure img {{ max-width: 100%; }}
 figcaption {{ font-size: 0.9em; margin-bottom: 0.3em; }}
 </style></head><body>
 <h1>benchbox leaderboard</h1>
-<p>Sorted by <code>fad/{embedder}</code> (lower is closer to the real test split). 95% CIs in brackets.
+<p>{heading}
 Click a column header to sort. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
 <p>{scale}</p>
 <ul>{notes}</ul>

@@ -43,6 +43,10 @@ NUMERIC_GROUP_COLUMNS = ("dropout", "prime_ms")
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
 SCORES_FORMAT = 1
+# What the detectors and the verdict mean. Bump it when a change would alter a clip's flags or
+# useful/auto: scores.json records it and older scores read as stale (stale_reason).
+# 2: clicks detector, flat-top clipping test.
+SCORER_VERSION = 2
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
@@ -404,6 +408,9 @@ def stale_reason(root: str | Path) -> str | None:
             changed += 1
     if changed:
         return f"{changed} of {len(scored)} scored clips hold other audio now"
+    version = info.get("scorer_version", 1)
+    if version != SCORER_VERSION:
+        return f"scored by scorer version {version}, this benchbox scores with version {SCORER_VERSION} (re-run benchbox score)"
     ref_sha = info.get("reference_manifest_sha256")
     if ref_sha and info.get("reference"):
         manifest = Path(info["reference"]) / "manifest.csv"
@@ -441,6 +448,7 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
         folder / "scores.json",
         {
             "format": SCORES_FORMAT,
+            "scorer_version": SCORER_VERSION,
             **inputs,
             "clips": len(result.clips),
             "skipped": len(result.skipped),

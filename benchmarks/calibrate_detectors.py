@@ -84,6 +84,23 @@ def plant_noise(x, rng, rate):
     return rng.normal(0.0, 10 ** (rng.uniform(-40.0, -10.0) / 20), size=len(x))
 
 
+def plant_clicks(x, rng, rate):
+    """1-3 one-sample impulses of -20 to -1 dBFS, random sign, each where the clip within
+    1 ms is at least 16 dB below the impulse (else at the clip's quietest such place): what a
+    model that draws one extreme code from its distribution's tail leaves in a clip. An
+    impulse inside the loud onset is masked, to the ear and to the detector alike."""
+    from scipy.ndimage import maximum_filter1d
+
+    y = x.astype(np.float64).copy()
+    context = maximum_filter1d(np.abs(y), size=2 * round(rate / 1000) + 1, mode="constant")  # (T,)
+    for _ in range(int(rng.integers(1, 4))):
+        amp = 10 ** (rng.uniform(-20.0, -1.0) / 20)
+        room = np.flatnonzero(context <= amp / 6.5)
+        pos = int(rng.choice(room)) if room.size else int(np.argmin(context))
+        y[pos] = rng.choice([-1.0, 1.0]) * amp
+    return y
+
+
 def plant_nan(x, rng, rate):
     y = x.astype(np.float64).copy()
     y[rng.integers(len(y))] = np.nan
@@ -99,6 +116,7 @@ PLANTED: tuple[tuple[str, str, Planter, str], ...] = (
     ("sine only", "50-300 Hz sine, amplitude 0.05-0.9, no footstep", plant_sine_only, "periodicity/flag"),
     ("sine only (any flag)", "as above; useful/auto must be 0", plant_sine_only, USEFUL_KEY),
     ("stationary noise", "white noise, -40 to -10 dBFS RMS", plant_noise, "transient/flag"),
+    ("clicks", "1-3 samples set to +/-(-20 to -1 dBFS), >= 16 dB above the clip within 1 ms", plant_clicks, "click/flag"),
     ("nan", "one sample set to NaN", plant_nan, "nan/flag"),
 )
 

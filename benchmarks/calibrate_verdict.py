@@ -12,12 +12,16 @@ Legend: N clips, T samples per clip, D embedding dimension.
 3. Negatives (seeded, 8192 samples at 16 kHz, scored against the whole real set):
    stationary noise at footstep loudness, noise with periodic clicks, silence with
    isolated clicks, hum, DC, clipped steps, and clips of untrained (step 0) SaShiMi-tiny
-   and WaveNet-tiny; optionally ``--extra NAME=FOLDER`` folders of generated clips.
+   and WaveNet-tiny; optionally ``--negative NAME=FOLDER`` folders of generated clips
+   known to be failures (gated like the synthetic ones, e.g. the 300-step tiny models'
+   noise walls) and ``--extra NAME=FOLDER`` folders reported without a gate (e.g. the
+   clips of models that learned, whose true useful rate is what the verdict measures).
 4. Gates: >= 95% of held-out real clips useful; <= 5% of each negative useful.
 
 Writes the table into ``docs/verdict.md`` between the calibration markers. Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/calibrate_verdict.py [--dataset DIR] [--extra sashimi-200=results/.../prime0]
+    PYTHONPATH=. .venv/bin/python benchmarks/calibrate_verdict.py [--dataset DIR] \
+        [--negative "sashimi-tiny 300 steps=RUN/samples/best/prime0"] [--extra "sashimi-cpu=RUN/samples/best/prime0"]
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ def useful_rate(waves: np.ndarray, realism: np.ndarray, config: VerdictConfig) -
     return int(useful.sum()), len(useful), pd.Series(reasons).value_counts().to_dict()
 
 
-def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path]) -> dict:
+def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path], negative: dict[str, Path] | None = None) -> dict:
     ds = load_dataset(dataset)
     real = ds.load_clips()[:, :CLIP_SAMPLES]  # (N, T)
     folds = recording_folds(ds.manifest["source"], seed)
@@ -160,6 +164,7 @@ def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path]) -> 
     neg = negatives(real, rng)
     neg["untrained sashimi-tiny"] = step0_clips("sashimi-tiny", seed)
     neg["untrained wavenet-tiny"] = step0_clips("wavenet-tiny", seed)
+    neg.update({name: folder_clips(folder) for name, folder in (negative or {}).items()})
     neg.update({name: folder_clips(folder) for name, folder in extra.items()})
     result = {"n_real": len(real), "n_recordings": int(ds.manifest["source"].nunique()), "embedders": {}, "extra": sorted(extra)}
     for emb_name in EMBEDDERS:
@@ -223,10 +228,12 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=None, help="an imported dataset folder (skips the import)")
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="markdown file to write the table into")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "benchbox" / "embeddings", help="embedding cache")
-    parser.add_argument("--extra", action="append", default=[], help="NAME=FOLDER of generated clips to report (repeatable)")
+    parser.add_argument("--extra", action="append", default=[], help="NAME=FOLDER of generated clips to report, no gate (repeatable)")
+    parser.add_argument("--negative", action="append", default=[], help="NAME=FOLDER of generated failures, gated at <= 5%% useful (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.extra)
+    negative = dict(item.split("=", 1) for item in args.negative)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
         dataset = args.dataset
@@ -235,7 +242,7 @@ def main() -> None:
 
             dataset = Path(work) / "dataset"
             import_folder(args.data, dataset, overwrite=True)
-        result = calibrate(dataset, args.cache, args.seed, {k: Path(v) for k, v in extra.items()})
+        result = calibrate(dataset, args.cache, args.seed, {k: Path(v) for k, v in extra.items()}, {k: Path(v) for k, v in negative.items()})
     table = render(result)
     print(table)
     print(f"{time.perf_counter() - start:.1f} s")

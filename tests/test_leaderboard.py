@@ -48,14 +48,45 @@ def test_leaderboard_files_rows_and_order(results, tmp_path):
     table = pd.read_csv(out / "leaderboard.csv")
     assert sorted(table["kind"].unique()) == ["floor", "generated", "noise", "silence", "synth"]
     assert (table["kind"] == "generated").sum() == 4 and set(table[table["kind"] == "generated"]["run"]) == {"good", "bad"}
-    fad = table["fad/mel"].dropna().to_numpy()
-    assert (np.diff(fad) >= 0).all() and table["rank"].tolist() == list(range(1, len(table) + 1))
-    good = table[table["run"] == "good"]["fad/mel"].max()
-    bad = table[table["run"] == "bad"]["fad/mel"].min()
+    kad = table["rank/kad/mel"].dropna().to_numpy()
+    assert (np.diff(kad) >= 0).all() and table["rank"].tolist() == list(range(1, len(table) + 1))
+    good = table[table["run"] == "good"]["rank/kad/mel"].max()
+    bad = table[table["run"] == "bad"]["rank/kad/mel"].min()
     assert good < bad  # three sines of four are further from real than one
+    floor_hi = table.set_index("kind").loc["floor", "rank/kad/mel/hi"]
+    marked = table["vs_floor"].fillna("") == "indistinguishable from real at this n"
+    assert (marked == ((table["rank/kad/mel/lo"] <= floor_hi) & (table["kind"] != "floor"))).all()
+    assert not marked[table["kind"] == "silence"].any()
     assert table.set_index("kind").loc["noise", "n"] == 16
     md = (out / "leaderboard.md").read_text()
     assert "| # | kind | run |" in md and re.search(r"\d \[[-\d.e+]+, [-\d.e+]+\]", md)
+
+
+def test_metric_fad_ranks_by_fad_and_an_unknown_metric_is_refused(results, tmp_path):
+    out = build_leaderboard(results, out=tmp_path / "board", metric="fad")
+    table = pd.read_csv(out / "leaderboard.csv")
+    assert (np.diff(table["rank/fad/mel"].dropna().to_numpy()) >= 0).all()
+    assert "Ranked by `fad/mel`" in (out / "leaderboard.md").read_text()
+    with pytest.raises(DataError, match="ranking metric"):
+        build_leaderboard(results, out=tmp_path / "board", metric="fid")
+
+
+def test_primed_rows_are_ranked_by_their_continuation():
+    from benchbox.leaderboard import _order
+
+    rows = pd.DataFrame([
+        {"kind": "floor", "run": "ref", "group": "floor", "n": 8, "kad/mel": 0.01, "kad/mel/lo": -0.01, "kad/mel/hi": 0.03},
+        # whole clip flattered by its real prime (0.02), continuation far (0.50)
+        {"kind": "generated", "run": "a", "group": "a/40", "n": 8, "kad/mel": 0.02, "kad/mel/lo": 0.0, "kad/mel/hi": 0.05,
+         "cont/kad/mel": 0.50, "cont/kad/mel/lo": 0.40, "cont/kad/mel/hi": 0.60},
+        {"kind": "generated", "run": "b", "group": "b/0", "n": 8, "kad/mel": 0.20, "kad/mel/lo": 0.02, "kad/mel/hi": 0.30,
+         "cont/kad/mel": 0.20, "cont/kad/mel/lo": 0.02, "cont/kad/mel/hi": 0.30},
+    ])  # fmt: skip
+    for col in ("generator", "quantisation", "dropout", "checkpoint", "prime_ms"):
+        rows[col] = np.nan
+    table = _order(rows, "mel", "kad")
+    assert table["run"].tolist() == ["ref", "b", "a"]
+    assert table["vs_floor"].tolist() == ["", "indistinguishable from real at this n", ""]
 
 
 def test_html_is_self_contained_and_sortable(results, tmp_path):

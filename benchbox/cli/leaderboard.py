@@ -13,6 +13,7 @@ from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, example
 EXAMPLES = examples(
     "benchbox leaderboard results/runs --out results/",
     "benchbox leaderboard results/runs --embedder mel > board.md",
+    "benchbox leaderboard results/runs --metric fad",
     "benchbox leaderboard results/runs --json",
 )
 
@@ -21,7 +22,8 @@ def leaderboard_cmd(
     results_dir: Annotated[Path, typer.Argument(help="Folder searched for scored runs (every scores/groups.csv below it).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for leaderboard.md/.csv/.html and cached reference clips.")] = Path("results"),
     synth: Annotated[Path | None, typer.Option("--synth", help="Procedural corpus dataset for the synth reference row; default: the first synth dataset under RESULTS_DIR.")] = None,
-    embedder: Annotated[str | None, typer.Option("--embedder", help="Sort by fad/<embedder>; default: the first embedder the runs were scored with.")] = None,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="Rank in this embedding space; default: the first embedder the runs were scored with.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Rank by kad (unbiased at small n, the default) or fad, on the continuation of primed clips.")] = "kad",
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -33,7 +35,7 @@ def leaderboard_cmd(
 
     with rich_progress(enabled=not quiet and not as_json) as progress:
         warn = (lambda line: err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)) if as_json else None
-        folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, progress=progress, warn=warn)
+        folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
     if as_json:

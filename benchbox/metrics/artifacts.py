@@ -1,4 +1,4 @@
-"""Per-clip artefact detectors: DC offset, silence, clipping, tonal hum, no transient, NaN.
+"""Per-clip artefact detectors: DC offset, silence, clipping, clicks, tonal hum, no transient, NaN.
 
 Legend: T time in samples, F analysis frames, K frequency bins.
 
@@ -20,11 +20,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 from scipy.signal import detrend
 
 from benchbox.audio import dbfs
 
-DETECTORS = ("dc", "silence", "clip", "periodicity", "transient", "nan")
+DETECTORS = ("dc", "silence", "clip", "click", "periodicity", "transient", "nan")
 FLAG_KEYS = tuple(f"{name}/flag" for name in DETECTORS)
 USEFUL_KEY = "useful/auto"
 VALUE_KEYS = (
@@ -34,6 +35,8 @@ VALUE_KEYS = (
     "silence/rms_dbfs",
     "clip/max_run",
     "clip/fraction",
+    "click/count",
+    "click/max_ratio",
     "periodicity/f0_hz",
     "periodicity/strength",
     "transient/crest_db",
@@ -63,9 +66,17 @@ class DetectorConfig:
     silence_frame_ms: float = 10.0
     silence_fraction_flag_above: float = 0.95
     silence_rms_dbfs_flag_below: float = -60.0
-    # Clipping: runs of consecutive samples at or above the clip level.
+    # Clipping: a flat top, i.e. a run of consecutive samples held at the clip's own peak
+    # (within clip_tolerance), where that peak is at or above the clip level.
     clip_level: float = 0.95  # 8-bit mu-law's top code decodes to 0.957, so 0.999 would miss it
+    clip_tolerance: float = 1e-4  # "held": within this of the peak (float32 codes decode exactly)
     clip_run_flag_above: int = 3
+    # Clicks: isolated impulses, samples far above every sample around them.
+    click_context_ms: float = 1.0  # context on each side of the sample
+    click_guard_samples: int = 1  # neighbours left out of the context: a click is <= 3 samples wide
+    click_ratio_flag_above: float = 4.0  # |x| over the context's max |x|; every real dev clip stays <= 3.2
+    click_floor_dbfs: float = -30.0  # quieter impulses are not counted
+    click_count_flag_above: int = 1
     # Periodicity: a steady tone in [fmin, fmax] (see :func:`periodicity`).
     periodicity_fmin_hz: float = 20.0
     periodicity_fmax_hz: float = 500.0
@@ -81,11 +92,15 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.clip_level <= 1.0:
             raise ValueError(f"clip_level must be in (0, 1], got {self.clip_level}")
+        if self.clip_tolerance < 0.0:
+            raise ValueError(f"clip_tolerance must be >= 0, got {self.clip_tolerance}")
+        if self.click_guard_samples < 0 or self.click_ratio_flag_above <= 1.0:
+            raise ValueError("need click_guard_samples >= 0 and click_ratio_flag_above > 1")
         if not 0.0 < self.periodicity_fmin_hz < self.periodicity_fmax_hz:
             raise ValueError("need 0 < periodicity_fmin_hz < periodicity_fmax_hz")
         if not 0.0 <= self.periodicity_quantile <= 1.0:
             raise ValueError(f"periodicity_quantile must be in [0, 1], got {self.periodicity_quantile}")
-        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms"):
+        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms", "click_context_ms"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -143,14 +158,62 @@ def silence(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> di
 
 
 def clipping(wave: np.ndarray, config: DetectorConfig) -> dict[str, float]:
-    """Longest run of consecutive samples pinned at one rail (same sign, |x| >= clip_level)."""
+    """Hard clipping: the longest run of consecutive samples held at one rail.
+
+    Per sign, the rail is the clip's own peak when it reaches ``clip_level``; a sample is
+    on it when within ``clip_tolerance`` of it. Hard clipping and a generator stuck on its
+    top code both leave runs of equal samples. A loud low-frequency peak that merely
+    passes 0.95 for a few samples does not: its samples all differ. (The first version
+    counted any run above ``clip_level`` and flagged real thuds from the dev corpus.)
+    """
     at_rail = np.abs(wave) >= config.clip_level  # (T,)
-    max_run = max(_longest_run(wave >= config.clip_level), _longest_run(wave <= -config.clip_level))
+    max_run = 0
+    for signed in (wave, -wave):
+        peak = float(signed.max()) if signed.size else 0.0
+        if peak >= config.clip_level:
+            max_run = max(max_run, _longest_run(signed >= peak - config.clip_tolerance))
     return {
         "clip/max_run": max_run,
         "clip/fraction": float(np.mean(at_rail)),
         "clip/flag": int(max_run >= config.clip_run_flag_above),
     }
+
+
+def _forward_max(a: np.ndarray, width: int) -> np.ndarray:
+    """(T,) -> (T,): out[j] = max(a[j : j + width]), with zeros past the end."""
+    padded = np.concatenate([a, np.zeros(width - 1)])
+    return maximum_filter1d(padded, size=width, origin=-(width // 2), mode="constant")[: len(a)]
+
+
+def click_ratio(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> np.ndarray:
+    """(T,) how far each sample stands above its surroundings: |x[t]| / max |x| over the
+    context ``[t - W, t - g - 1]`` and ``[t + g + 1, t + W]`` (W = ``click_context_ms``,
+    g = ``click_guard_samples``; zeros outside the clip; context floored at 1e-6).
+
+    A sampled sound is band-limited and rings for at least a few ms, so some sample within
+    1 ms of a real onset is nearly as large as the onset itself (<= 3.2x on the dev
+    footsteps). A generator that draws one extreme code from its distribution's tail
+    makes a one-sample impulse far above its neighbours: a click.
+    """
+    a = np.abs(wave)  # (T,)
+    w = max(config.click_guard_samples + 1, _ms_to_samples(config.click_context_ms, sample_rate_hz))
+    g = config.click_guard_samples
+    width = w - g  # samples on each side of the guard band
+    fwd = _forward_max(np.concatenate([np.zeros(w), a, np.zeros(w)]), width)  # index shifted by w
+    t = np.arange(len(a)) + w
+    context = np.maximum(fwd[t - w], fwd[t + g + 1])  # left [t-w, t-g-1], right [t+g+1, t+w]
+    return a / np.maximum(context, 1e-6)
+
+
+def clicks(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:
+    """Isolated impulses: events of samples above ``click_floor_dbfs`` whose :func:`click_ratio`
+    is at least ``click_ratio_flag_above`` (adjacent samples count as one event)."""
+    ratio = click_ratio(wave, sample_rate_hz, config)  # (T,)
+    loud = np.abs(wave) >= 10.0 ** (config.click_floor_dbfs / 20.0)
+    hit = loud & (ratio >= config.click_ratio_flag_above)
+    count = int(np.count_nonzero(np.diff(np.concatenate(([0], hit.astype(np.int8)))) == 1))
+    max_ratio = float(ratio[loud].max()) if loud.any() else 0.0
+    return {"click/count": count, "click/max_ratio": max_ratio, "click/flag": int(count >= config.click_count_flag_above)}
 
 
 def periodicity(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:
@@ -231,6 +294,7 @@ def detect(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig | None 
     out.update(dc_offset(clean, config))
     out.update(silence(clean, sample_rate_hz, config))
     out.update(clipping(clean, config))
+    out.update(clicks(clean, sample_rate_hz, config))
     out.update(periodicity(clean, sample_rate_hz, config))
     out.update(transient(clean, sample_rate_hz, config))
     out["nan/flag"] = int(not finite.all())

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from benchbox.metrics.artifacts import FLAG_KEYS
 from benchbox.stats import wilson_interval
 
 USEFUL = "useful/auto"
-FLAG_KEYS = ("dc/flag", "silence/flag", "clip/flag", "periodicity/flag", "transient/flag", "nan/flag")
 
 
 def rate_table(clips: pd.DataFrame, by: list[str] | str, value: str = USEFUL) -> pd.DataFrame:

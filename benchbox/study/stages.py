@@ -46,7 +46,9 @@ def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
         ckpts = [_file_hash(run_dir / "ckpt" / f"{c}.pt") for c in p.sweep.checkpoint]
         return fingerprint(p.generate, p.sweep.checkpoint, p.sweep.prime_ms, p.seed, ckpts)
     if stage.kind == "score":
-        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"))
+        from benchbox.score import SCORER_VERSION
+
+        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"), SCORER_VERSION)
     groups = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "groups.csv") for j in train_jobs(p)]
     tags = [_file_hash(ctx.run_dir(j.run_id) / "tags.sqlite") for j in train_jobs(p)]
     return fingerprint(stage.kind, groups, tags)

@@ -153,3 +153,72 @@ def test_calibration_gates_hold_on_dev_data(dev_data, tmp_path):
         assert result["fpr"]["real"][key] <= cal.MAX_FPR * n, (key, result["fpr"]["real"])
     for name, hits in result["recall"].items():
         assert hits >= cal.MIN_RECALL * n, (name, hits, n)
+
+
+# ------------------------------------------------------------------ clicks, flat tops
+
+
+def _click_ratio_loop(x, w, g):
+    """Direct definition: |x[t]| over the max |x| within w samples, the guard band left out."""
+    out = np.empty(len(x))
+    for t in range(len(x)):
+        ctx = [abs(x[u]) for u in range(t - w, t + w + 1) if 0 <= u < len(x) and abs(u - t) > g]
+        out[t] = abs(x[t]) / max(max(ctx, default=0.0), 1e-6)
+    return out
+
+
+@pytest.mark.parametrize("rate,guard", [(RATE_HZ, 1), (RATE_HZ, 0), (44_100, 2)])
+def test_click_ratio_matches_a_direct_loop(rng, rate, guard):
+    from benchbox.metrics.artifacts import click_ratio
+
+    x = rng.normal(size=400) * np.exp(-np.arange(400) / 150.0)
+    x[:20] = 0.0  # digital silence at the start: context of zeros
+    config = DetectorConfig(click_guard_samples=guard)
+    w = max(guard + 1, round(config.click_context_ms * rate / 1000))
+    np.testing.assert_allclose(click_ratio(x, rate, config), _click_ratio_loop(x, w, guard), rtol=1e-12)
+
+
+def test_isolated_impulses_in_noise_are_counted_as_click_events(rng):
+    x = 0.02 * rng.normal(size=CLIP_SAMPLES)
+    x[1000] = 0.6
+    x[3000], x[3001] = -0.5, -0.45  # two adjacent samples: one event
+    out = detect(x, RATE_HZ)
+    assert out["click/count"] == 2 and out["click/flag"] == 1 and out["useful/auto"] == 0
+    assert out["click/max_ratio"] > 4.0
+
+
+def test_a_click_below_the_floor_is_not_counted(rng):
+    x = 0.001 * rng.normal(size=CLIP_SAMPLES)
+    x[1000] = 0.02  # -34 dBFS: under the -30 dBFS floor
+    out = detect(x, RATE_HZ)
+    assert out["click/count"] == 0 and out["click/flag"] == 0
+
+
+def test_a_steep_onset_after_digital_silence_is_not_a_click(rng):
+    t = _t()
+    x = np.zeros(CLIP_SAMPLES)
+    on = 200
+    x[on:] = np.exp(-(t[on:] - t[on]) / 0.03) * rng.normal(size=CLIP_SAMPLES - on)
+    x = 0.9 * x / np.abs(x).max()
+    out = detect(x, RATE_HZ)
+    assert out["click/flag"] == 0 and out["click/max_ratio"] < 4.0
+
+
+def test_a_loud_smooth_low_frequency_peak_is_not_clipping():
+    x = 0.995 * np.sin(2 * np.pi * 60.0 * _t()) * np.exp(-_t() / 0.5)  # >= 0.95 for ~20 samples at its first crest
+    out = detect(x, RATE_HZ)
+    assert out["clip/fraction"] > 0.0
+    assert out["clip/max_run"] <= 2 and out["clip/flag"] == 0
+
+
+def test_a_run_of_mu_law_top_codes_is_clipping(rng):
+    import torch
+
+    from benchbox.audio import decode
+
+    codes = torch.full((CLIP_SAMPLES,), 128, dtype=torch.long)
+    codes[100:140] = torch.randint(0, 256, (40,))
+    codes[500:505] = 255  # five top codes in a row: decode to 0.957
+    x = decode(codes, "mulaw").numpy()
+    out = detect(x, RATE_HZ)
+    assert out["clip/max_run"] == 5 and out["clip/flag"] == 1
