@@ -108,7 +108,7 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
             verdict, test = NOT_REPRODUCED, test + f"; ruled out: the rate's CI lies below {100 * RULED_OUT_RATE:.0f}%"
         out.append({"finding": f"{i}. {what}", "metric": f"`{col}`", "estimate": _rate(gen[col])[2], "verdict": verdict, "test": test})
     out.append(_best_vs_last(gen, runs_dir))
-    out.append(_priming(gen))
+    out.append(_priming(gen, groups))
     out.append(_dropout(gen))
     return out
 
@@ -127,11 +127,52 @@ def _best_vs_last(gen: pd.DataFrame, runs_dir: Path) -> dict:
     return {**row, "verdict": verdict, "estimate": estimate, "test": test + " (runs whose best and last differ)"}
 
 
-def _priming(gen: pd.DataFrame) -> dict:
-    row = {"finding": "5. 20/40 ms primes give more fidelity than unprimed generation", "metric": f"`{USEFUL}` on the continuation"}
+PRIMING_EMBEDDER = "aisfx"
+MIN_PAIRS = 6  # fewer paired cells than this cannot reach p < 0.05 with a signed-rank test
+
+
+def _paired_cells(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per (run, checkpoint, prime 20/40) cell with ``metric`` of that cell and of the
+    same run and checkpoint unprimed: columns ``primed``, ``unprimed``."""
+    need = {"kind", "run", "checkpoint", "prime_ms", metric}
+    if groups.empty or not need <= set(groups.columns):
+        return pd.DataFrame(columns=["primed", "unprimed"])
+    gen = groups[groups["kind"] == "generated"]
+    unprimed = gen[gen["prime_ms"].astype(float) == 0].set_index(["run", "checkpoint"])[metric]
+    primed = gen[gen["prime_ms"].astype(float).isin([20.0, 40.0])]
+    rows = [{"primed": r[metric], "unprimed": unprimed.get((r["run"], r["checkpoint"]))} for _, r in primed.iterrows()]
+    return pd.DataFrame(rows, columns=["primed", "unprimed"]).dropna()
+
+
+def _signed_rank(pairs: pd.DataFrame, seed_says_primed_lower: bool) -> tuple[str, str, float]:
+    """(verdict, test text, median primed - unprimed) of a two-sided Wilcoxon signed-rank test."""
+    from scipy.stats import wilcoxon
+
+    diff = (pairs["primed"] - pairs["unprimed"]).astype(float)
+    if len(diff) < MIN_PAIRS or (diff == 0).all():
+        return INCONCLUSIVE, f"{len(diff)} paired cells (need {MIN_PAIRS})", float(diff.median()) if len(diff) else float("nan")
+    p = float(wilcoxon(diff).pvalue)
+    test = f"Wilcoxon signed-rank p = {p:.3g}, {len(diff)} paired cells"
+    if p >= ALPHA:
+        return INCONCLUSIVE, test, float(diff.median())
+    lower = float(diff.median()) < 0
+    return (REPRODUCED if lower == seed_says_primed_lower else NOT_REPRODUCED), test, float(diff.median())
+
+
+def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
+    """Fidelity = the continuation's unbiased KAD to the real clips' same span (lower is closer);
+    diversity = the continuation's recall. Each 20/40 ms cell is paired with the unprimed cell
+    of the same run and checkpoint, and the paired differences get a signed-rank test. The
+    verdict is on fidelity; the diversity half is reported beside it."""
+    kad, recall = f"cont/kad/{PRIMING_EMBEDDER}", f"cont/recall/{PRIMING_EMBEDDER}"
+    row = {"finding": "5. 20/40 ms primes give more fidelity (and less diversity) than unprimed generation",
+           "metric": f"`{kad}` (fidelity), `{recall}` (diversity), each 20/40 ms cell vs the same run and checkpoint unprimed"}
+    verdict, test, median = _signed_rank(_paired_cells(groups, kad), seed_says_primed_lower=True)
+    div_verdict, div_test, div_median = _signed_rank(_paired_cells(groups, recall), seed_says_primed_lower=True)
     primed, unprimed = gen[gen["prime_ms"].isin([20, 40])][USEFUL], gen[gen["prime_ms"] == 0][USEFUL]
-    verdict, test = _compare(primed, unprimed, seed_says_a_higher=True)
-    return {**row, "verdict": verdict, "estimate": f"20/40 ms {_rate(primed)[2]} vs 0 ms {_rate(unprimed)[2]}", "test": test}
+    estimate = (f"median KAD difference primed - unprimed {median:+.3g}; recall difference {div_median:+.3g} "
+                f"(less diversity: {div_verdict}); useful 20/40 ms {_rate(primed)[2]} vs 0 ms {_rate(unprimed)[2]}")
+    return {**row, "verdict": verdict, "estimate": estimate, "test": f"fidelity: {test}; diversity: {div_test}"}
 
 
 def _dropout(gen: pd.DataFrame) -> dict:

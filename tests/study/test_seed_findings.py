@@ -57,3 +57,34 @@ def test_minmax_pair_is_compared_on_dc_flags():
     scaled = scaled[scaled["run"] == "s_linear_do0_minmax"]
     found = minmax_finding(pd.concat([plain, scaled]))
     assert found["verdict"] == "supported" and "min-max" in found["estimate"]
+
+
+def _cells(kad_diff, recall_diff, n_runs=8):
+    """Group rows: per run and checkpoint an unprimed cell and 20/40 ms cells offset by the given differences."""
+    rows = [{"kind": "floor", "n": 21, "dc/flag_rate": 0.0, "periodicity/flag_rate": 0.0}]
+    for r in range(n_runs):
+        for ckpt in ("best", "last"):
+            base = 0.2 + 0.01 * r
+            rows.append({"kind": "generated", "run": f"r{r}", "checkpoint": ckpt, "prime_ms": 0, "cont/kad/aisfx": base, "cont/recall/aisfx": 0.3})
+            for p in (20, 40):
+                rows.append({"kind": "generated", "run": f"r{r}", "checkpoint": ckpt, "prime_ms": p,
+                             "cont/kad/aisfx": base + kad_diff + 0.001 * p, "cont/recall/aisfx": 0.3 + recall_diff})
+    return pd.DataFrame(rows)
+
+
+def test_priming_is_decided_on_paired_continuation_kad(tmp_path):
+    clips = _clips()
+    lower = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, -0.1), tmp_path)}["5"]
+    assert lower["verdict"] == REPRODUCED and "32 paired cells" in lower["test"] and "-0.0" in lower["estimate"]
+    higher = {f["finding"][0]: f for f in six_findings(clips, _cells(+0.05, 0.0), tmp_path)}["5"]
+    assert higher["verdict"] == NOT_REPRODUCED
+    few = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0, n_runs=1), tmp_path)}["5"]
+    assert few["verdict"] == INCONCLUSIVE and "4 paired cells" in few["test"]
+
+
+def test_paired_cells_match_run_and_checkpoint():
+    from benchbox.study.seed_findings import _paired_cells
+
+    pairs = _paired_cells(_cells(-0.05, 0.0, n_runs=2), "cont/kad/aisfx")
+    assert len(pairs) == 8  # 2 runs x 2 checkpoints x primes 20 and 40
+    assert ((pairs["primed"] - pairs["unprimed"]).round(6).isin([-0.03, -0.01])).all()  # -0.05 + 0.001 * prime
