@@ -1,5 +1,6 @@
 """build_leaderboard over two tiny scored runs: files, reference rows, sorting, HTML."""
 
+import json
 import re
 from pathlib import Path
 
@@ -197,13 +198,19 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
 
     import soundfile as sf
 
-    from benchbox.score import stale_reason
+    from benchbox.score import SCORER_VERSION, stale_reason
 
     monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
     data = make_dataset(tmp_path / "data", rng)
     for name in ("kept", "regenerated"):
         score_run(make_run(tmp_path / "results" / name, data, rng), embedders=("mel",), bootstrap=0)
     run = tmp_path / "results" / "regenerated"
+    assert stale_reason(run) is None
+    info_path = run / "scores" / "scores.json"
+    info = json.loads(info_path.read_text())
+    info_path.write_text(json.dumps({**info, "scorer_version": SCORER_VERSION - 1}))  # scored before the verdict changed
+    assert stale_reason(run) == f"scored by scorer version {SCORER_VERSION - 1}, this benchbox scores with version {SCORER_VERSION} (re-run benchbox score)"
+    info_path.write_text(json.dumps(info))
     assert stale_reason(run) is None
     clip = run / "samples" / "best" / "prime0" / "clip_0000.wav"
     wave, rate = sf.read(clip, dtype="float32")
