@@ -36,8 +36,10 @@ def run(
     check_source(proto)  # a missing dataset is an error before any plan or work
     if dry_run:
         from benchbox.study.estimate import estimate_protocol
+        from benchbox.study.runner import finished_stages, train_split_size
 
-        info = describe(proto) | {"estimate": estimate_protocol(proto)}
+        done = finished_stages(proto, out)
+        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out), done), "done": sorted(done)}
         if as_json:
             print_json("run", out, dry_run=True, **info)
         else:
@@ -58,7 +60,8 @@ def run(
 
 def _print_plan(info: dict, out: Path) -> None:
     est = info["estimate"]
-    rows = [[key, f"{est['stages'].get(key, 0.0):.0f}"] for key in info["stages"]]
+    done = set(info.get("done", ()))
+    rows = [[key, "done" if key in done else f"{est['stages'].get(key, 0.0):.0f}"] for key in info["stages"]]
     print_table(id_table(f"plan for {info['name']} -> {out}", ["stage", "estimate (s)"], rows, ids=["stage"], right=["estimate (s)"]))
     console.print(f"dataset {info['dataset']}; {len(info['train_runs'])} training runs; "
                   f"{info['clips_total']} clips; estimated total {est['total_seconds'] / 60:.1f} min on this machine "

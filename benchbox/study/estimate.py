@@ -49,11 +49,22 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int) -> 
     return train_step, (time.perf_counter() - start) / TIMED_GEN_STEPS
 
 
-def estimate_protocol(proto: ProtocolConfig) -> dict:
-    from benchbox.train import TrainSection
+ASSUMED_STEPS = 1000  # when neither max_steps nor (epochs with a known train split) gives a count
+
+
+def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: frozenset[str] = frozenset()) -> dict:
+    """Seconds per stage of ``proto`` on this machine: ``{stages, total_seconds, basis}``.
+
+    Training steps follow the protocol's limits (:func:`benchbox.train.total_steps`):
+    ``max_steps``, or ``epochs`` over ``n_train`` clips when the train split's size is
+    known (an imported dataset), else ``ASSUMED_STEPS``. Stages named in ``done`` (already
+    finished, with unchanged inputs) cost 0.
+    """
+    from benchbox.train import TrainSection, total_steps
 
     tcfg = from_dict(TrainSection, proto.train, where="train.")
-    steps = tcfg.max_steps or 1000
+    counted = total_steps(tcfg, n_train, 1) if (n_train or tcfg.epochs <= 0) else None
+    steps = counted or ASSUMED_STEPS
     g = proto.generate
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
     cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
@@ -67,11 +78,13 @@ def estimate_protocol(proto: ProtocolConfig) -> dict:
         stages[f"score/{job.run_id}"] = SCORE_SECONDS_PER_CLIP * cells * g.n + 5.0
     stages["leaderboard"] = 10.0
     stages["report"] = 5.0
+    stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
+    basis_steps = f"{steps} steps per run" + ("" if counted else f" (assumed: {tcfg.epochs:g} epochs of a train split not imported yet)")
     return {
         "stages": stages,
         "total_seconds": sum(stages.values()),
         "basis": f"timed {TIMED_TRAIN_STEPS} train steps and {TIMED_GEN_STEPS} generation steps per preset, "
-        f"{torch.get_num_threads()} threads; max_steps={steps}",
+        f"{torch.get_num_threads()} threads; {basis_steps}" + (f"; {len(done)} stages already done" if done else ""),
     }
 
 

@@ -13,6 +13,33 @@ from benchbox.study import stages as st
 from benchbox.study.protocol import ProtocolConfig, StageLedger, StudyContext, plan
 
 
+def finished_stages(proto: ProtocolConfig, out: Path) -> frozenset[str]:
+    """Keys of the stages ``run_protocol`` would skip in ``out``: done, inputs unchanged, outputs on disk."""
+    out = Path(out)
+    if not (out / "stages.json").is_file():
+        return frozenset()
+    ctx = StudyContext(proto, out, StageLedger(out), no_progress, lambda s: None, None, "")
+    done = set()
+    for stage in plan(proto):
+        try:
+            if ctx.ledger.is_done(stage.key, st.stage_fingerprint(ctx, stage)) and st.outputs_exist(ctx, stage):
+                done.add(stage.key)
+        except (OSError, ValueError):  # a half-written folder: that stage will run
+            continue
+    return frozenset(done)
+
+
+def train_split_size(out: Path) -> int | None:
+    """Clips in the ``train`` split of the study's imported dataset, or None before the data stage."""
+    import pandas as pd
+
+    manifest = Path(out) / "data" / "manifest.csv"
+    try:
+        return int((pd.read_csv(manifest, usecols=["split"])["split"] == "train").sum())
+    except (OSError, ValueError):
+        return None
+
+
 def run_protocol(
     proto: ProtocolConfig,
     *,

@@ -10,3 +10,34 @@ def test_estimate_times_the_presets_of_extra_runs_too():
     extra = ['presets=["wavenet-tiny"]', 'extra=[{preset="sashimi-tiny", quantisation="linear", normalise="minmax"}]', "train.max_steps=5"]
     stages = estimate_protocol(load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=extra))["stages"]
     assert stages["train/sashimi-tiny_linear_do0_minmax"] > 0 and stages["train/wavenet-tiny_mulaw_do0"] > 0
+
+
+def test_epochs_count_steps_over_the_train_split_and_done_stages_cost_nothing():
+    from benchbox.train import TrainSection, total_steps
+    from benchbox.config import from_dict
+
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["train.max_steps=0", "train.epochs=2", "train.batch_size=4"])
+    tcfg = from_dict(TrainSection, proto.train, where="train.")
+    assert total_steps(tcfg, 30, 1) == 15  # ceil(2 * 30 / 4)
+    known = estimate_protocol(proto, n_train=30)
+    assert "15 steps per run" in known["basis"]
+    unknown = estimate_protocol(proto)
+    assert "1000 steps per run (assumed" in unknown["basis"]
+    run = next(k for k in known["stages"] if k.startswith("train/"))
+    assert unknown["stages"][run] > known["stages"][run] > 0
+    done = estimate_protocol(proto, n_train=30, done=frozenset({run}))
+    assert done["stages"][run] == 0.0 and "1 stages already done" in done["basis"]
+
+
+def test_finished_stages_reads_the_ledger_and_checks_outputs(tmp_path):
+    import json
+
+    from benchbox.study.runner import finished_stages, train_split_size
+
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml")
+    assert finished_stages(proto, tmp_path) == frozenset() and train_split_size(tmp_path) is None
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.csv").write_text("path,split\na.wav,train\nb.wav,train\nc.wav,val\n")
+    assert train_split_size(tmp_path) == 2
+    (tmp_path / "stages.json").write_text(json.dumps({"leaderboard": {"fingerprint": "x"}}))
+    assert finished_stages(proto, tmp_path) == frozenset()  # a stale fingerprint, and no leaderboard.md
