@@ -38,7 +38,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
-from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORES_DIR, decode, group_key, score_run, stale_reason
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
@@ -129,7 +129,8 @@ def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap
     """Score a reference-row folder once; reuse its scores while the inputs are unchanged."""
     info_path = folder / SCORES_DIR / "scores.json"
     wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights,
-              "reference_manifest_sha256": sha256_file(reference / "manifest.csv")}  # a re-imported reference rescores
+              "reference_manifest_sha256": sha256_file(reference / "manifest.csv"),  # a re-imported reference rescores
+              "scorer_version": SCORER_VERSION}  # so does a change of the detectors or the verdict
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         if all(info.get(k) == v for k, v in wanted.items()):

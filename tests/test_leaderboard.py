@@ -127,6 +127,11 @@ def test_reference_rows_are_cached(results, tmp_path):
     stamps = [p.stat().st_mtime_ns for p in cached]
     build_leaderboard(results, out=tmp_path / "board")
     assert [p.stat().st_mtime_ns for p in cached] == stamps
+    noise_info = tmp_path / "board" / "references"
+    info_path = next(noise_info.rglob("noise/scores/scores.json"))
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": 1}))  # scored by an older verdict
+    build_leaderboard(results, out=tmp_path / "board")
+    assert json.loads(info_path.read_text())["scorer_version"] != 1
 
 
 def test_human_rates_join_when_tags_exist(results, tmp_path, monkeypatch):
