@@ -285,8 +285,10 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     """
     if table.empty:
         return table
+    spaces = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/")) and c.count("/") >= 1})
     for m in RANK_METRICS:
-        rank_columns(table, m, embedder)
+        for e in spaces or [embedder]:  # every space is displayed from its rank/ columns
+            rank_columns(table, m, e)
     key, lo, hi = f"rank/{metric}/{embedder}", f"rank/{metric}/{embedder}/lo", f"rank/{metric}/{embedder}/hi"
     table = table.sort_values(key, na_position="last", kind="stable").reset_index(drop=True)
     floor = table[table["kind"] == FLOOR_GROUP] if "kind" in table.columns else table.iloc[:0]

@@ -85,9 +85,15 @@ def test_primed_rows_are_ranked_by_their_continuation():
     ])  # fmt: skip
     for col in ("generator", "quantisation", "dropout", "checkpoint", "prime_ms"):
         rows[col] = np.nan
+    rows["kad/aisfx"], rows["cont/kad/aisfx"] = [0.1, 0.2, 0.3], [np.nan, 0.25, 0.35]  # a second space, shown beside
     table = _order(rows, "mel", "kad")
     assert table["run"].tolist() == ["ref", "b", "a"]
     assert table["vs_floor"].tolist() == ["", "indistinguishable from real at this n", ""]
+    assert table["rank/kad/aisfx"].tolist() == [0.1, 0.35, 0.25]  # every space gets its continuation column
+    from benchbox.leaderboard import render_markdown
+
+    md = render_markdown(table, "mel", [], "kad")
+    assert "| kad/mel | fad/mel |" in md and "| kad/aisfx | fad/aisfx |" in md and "| 0.35 |" in md
 
 
 def test_html_is_self_contained_and_sortable(results, tmp_path):

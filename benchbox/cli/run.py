@@ -45,10 +45,14 @@ def run(
         else:
             _print_plan(info, out)
         return
-    command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and sys.argv[0].endswith("benchbox") else ""
+    # the command as typed, also through `python -m benchbox.cli.main run ...` (argv[1] is "run");
+    # otherwise (an embedding caller) the protocol with its --data
+    typed = sys.argv[0].endswith("benchbox") or sys.argv[1:2] == ["run"]
+    fallback = f"benchbox run {protocol}" + (f" --data {shlex.quote(str(data))}" if data else "")
+    command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if typed else fallback
     try:
         with rich_progress(not quiet) as progress:
-            report = run_protocol(proto, out=out, protocol_path=protocol, command=command or f"benchbox run {protocol}",
+            report = run_protocol(proto, out=out, protocol_path=protocol, command=command,
                                   progress=progress, log=lambda s: err_console.print(s, highlight=False))
     except KeyboardInterrupt as e:  # a training stage saved its last.pt; other stages publish whole or not at all
         interrupted(e, f"finished stages are kept in {out} (stages.json)", "run the same command again to resume (finished stages are skipped, training resumes from last.pt)")
