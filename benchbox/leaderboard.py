@@ -38,6 +38,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
+from benchbox.stats import INDISTINGUISHABLE, intervals_overlap
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
@@ -255,7 +256,6 @@ def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: 
 
 
 RANK_METRICS = ("kad", "fad")
-INDISTINGUISHABLE = "indistinguishable from real at this n"
 VS_FLOOR = "vs_floor"
 
 
@@ -285,16 +285,16 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     """
     if table.empty:
         return table
-    spaces = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/")) and c.count("/") >= 1})
+    spaces = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))})
     for m in RANK_METRICS:
         for e in spaces or [embedder]:  # every space is displayed from its rank/ columns
             rank_columns(table, m, e)
-    key, lo, hi = f"rank/{metric}/{embedder}", f"rank/{metric}/{embedder}/lo", f"rank/{metric}/{embedder}/hi"
+    key, lo, hi = (f"rank/{metric}/{embedder}{suffix}" for suffix in ("", "/lo", "/hi"))
     table = table.sort_values(key, na_position="last", kind="stable").reset_index(drop=True)
-    floor = table[table["kind"] == FLOOR_GROUP] if "kind" in table.columns else table.iloc[:0]
-    floor_hi = float(floor[hi].iloc[0]) if not floor.empty and _finite(floor[hi].iloc[0]) else math.nan
-    overlap = (table[lo] <= floor_hi) & (table["kind"] != FLOOR_GROUP)
-    table[VS_FLOOR] = np.where(overlap, INDISTINGUISHABLE, "")
+    floor = table[table["kind"] == FLOOR_GROUP]
+    f_lo, f_hi = (float(floor[lo].iloc[0]), float(floor[hi].iloc[0])) if not floor.empty else (math.nan, math.nan)
+    table[VS_FLOOR] = [INDISTINGUISHABLE if kind != FLOOR_GROUP and intervals_overlap(float(a), float(b), f_lo, f_hi) else ""
+                       for kind, a, b in zip(table["kind"], table[lo], table[hi])]
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]
     ranks = [c for c in table.columns if c.startswith("rank/")]

@@ -29,3 +29,16 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, floa
     centre = (p + z2 / (2.0 * n)) / denom
     half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
     return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+INDISTINGUISHABLE = "indistinguishable from real at this n"
+
+
+def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) -> bool:
+    """Whether the closed intervals [lo, hi] and [other_lo, other_hi] share a point; False
+    when any end is NaN (an interval that was not measured overlaps nothing). Used to mark a
+    row whose CI overlaps the real floor's as :data:`INDISTINGUISHABLE`."""
+    ends = (lo, hi, other_lo, other_hi)
+    if any(e is None or (isinstance(e, float) and math.isnan(e)) for e in ends):
+        return False
+    return lo <= other_hi and other_lo <= hi

@@ -49,3 +49,12 @@ def test_wilson_empty_is_uninformative():
 def test_wilson_rejects_bad_counts(k, n):
     with pytest.raises(MetricError, match="0 <= k <= n"):
         wilson_interval(k, n)
+
+
+def test_intervals_overlap_is_symmetric_and_nan_overlaps_nothing():
+    from benchbox.stats import intervals_overlap
+
+    assert intervals_overlap(0.0, 1.0, 0.5, 2.0) and intervals_overlap(0.5, 2.0, 0.0, 1.0)
+    assert intervals_overlap(0.0, 1.0, 1.0, 2.0)  # a shared end counts
+    assert not intervals_overlap(0.0, 1.0, 1.5, 2.0) and not intervals_overlap(1.5, 2.0, 0.0, 1.0)  # below or above the other
+    assert not intervals_overlap(float("nan"), 1.0, 0.0, 1.0)

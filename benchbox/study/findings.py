@@ -13,13 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchbox.stats import wilson_interval
+from benchbox.stats import INDISTINGUISHABLE, intervals_overlap, wilson_interval
 
 CONT = "cont/"
 USEFUL = "useful/auto"
 REASON = "useful/reason"
 EXAMPLES_PER_REASON = 3
-INDISTINGUISHABLE = "indistinguishable from real at this n"
 
 
 def _col(frame: pd.DataFrame, key: str) -> str:
@@ -100,7 +99,7 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
         lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | {_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - |")
     for i, r in enumerate(gen.to_dict("records"), 1):
         lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
-        overlap = not any(math.isnan(x) for x in (lo, hi, f_lo, f_hi)) and lo <= f_hi and f_lo <= hi
+        overlap = intervals_overlap(lo, hi, f_lo, f_hi)
         lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
                      f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {INDISTINGUISHABLE if overlap else 'differs'} |")
     return lines
