@@ -324,7 +324,7 @@ def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | 
     embedders = [e for s in scored for e in s.info.get("embedders", [])]
     embedder = embedder or (embedders[0] if embedders else "")
     if embedder and not any(f"fad/{embedder}" in s.groups.columns for s in scored):  # checked before any reference is embedded
-        raise DataError(f"no 'fad/{embedder}' column in the scored runs", hint=f"score with --embedder {embedder}, or sort by one of: {', '.join(sorted(set(embedders))) or 'none'}")
+        raise DataError(f"no scored run has scores in the '{embedder}' embedding space", hint=f"rank in one of: {', '.join(sorted(set(embedders))) or 'none'}, or score the runs with that embedder")
     rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, loaded=(scored, stale_notes))
     table = _order(rows, embedder, metric)
     public = table[[c for c in table.columns if not c.startswith("_")]]

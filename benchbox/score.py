@@ -45,8 +45,9 @@ SCORES_DIR = "scores"
 SCORES_FORMAT = 1
 # What the detectors and the verdict mean. Bump it when a change would alter a clip's flags or
 # useful/auto: scores.json records it and older scores read as stale (stale_reason).
-# 2: clicks detector, flat-top clipping test.
-SCORER_VERSION = 2
+# 2: clicks detector, flat-top clipping test. 3: a flat top is a run of equal samples at any
+# level >= clip_level, not only at the clip's own peak.
+SCORER_VERSION = 3
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
@@ -408,9 +409,14 @@ def stale_reason(root: str | Path) -> str | None:
             changed += 1
     if changed:
         return f"{changed} of {len(scored)} scored clips hold other audio now"
-    version = info.get("scorer_version", 1)
-    if version != SCORER_VERSION:
-        return f"scored by scorer version {version}, this benchbox scores with version {SCORER_VERSION} (re-run benchbox score)"
+    try:
+        version = int(info.get("scorer_version", 1))  # scores written before versions were recorded are version 1
+    except (TypeError, ValueError):
+        return f"scores.json has no readable scorer_version ({info.get('scorer_version')!r})"
+    if version > SCORER_VERSION:
+        return f"scored by a newer benchbox (scorer version {version}; this one has {SCORER_VERSION}): upgrade benchbox, do not re-score"
+    if version < SCORER_VERSION:
+        return f"scored by scorer version {version}, this benchbox scores with version {SCORER_VERSION}"
     ref_sha = info.get("reference_manifest_sha256")
     if ref_sha and info.get("reference"):
         manifest = Path(info["reference"]) / "manifest.csv"

@@ -221,7 +221,13 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
     info_path = run / "scores" / "scores.json"
     info = json.loads(info_path.read_text())
     info_path.write_text(json.dumps({**info, "scorer_version": SCORER_VERSION - 1}))  # scored before the verdict changed
-    assert stale_reason(run) == f"scored by scorer version {SCORER_VERSION - 1}, this benchbox scores with version {SCORER_VERSION} (re-run benchbox score)"
+    assert stale_reason(run) == f"scored by scorer version {SCORER_VERSION - 1}, this benchbox scores with version {SCORER_VERSION}"
+    info_path.write_text(json.dumps({**info, "scorer_version": str(SCORER_VERSION)}))  # a string that says the same
+    assert stale_reason(run) is None
+    info_path.write_text(json.dumps({**info, "scorer_version": None}))
+    assert stale_reason(run) == "scores.json has no readable scorer_version (None)"
+    info_path.write_text(json.dumps({**info, "scorer_version": SCORER_VERSION + 1}))
+    assert "newer benchbox" in stale_reason(run) and "do not re-score" in stale_reason(run)
     info_path.write_text(json.dumps(info))
     assert stale_reason(run) is None
     clip = run / "samples" / "best" / "prime0" / "clip_0000.wav"
@@ -275,7 +281,7 @@ def test_piped_leaderboard_is_the_markdown_unwrapped(results, tmp_path):
 
 def test_unknown_embedder_fails_before_embedding_anything(results, tmp_path):
     result = CliRunner().invoke(app, ["leaderboard", str(results), "--out", str(tmp_path / "board"), "--embedder", "foo"])
-    assert result.exit_code == 1 and "error: no 'fad/foo' column" in result.output
+    assert result.exit_code == 1 and "error: no scored run has scores in the 'foo' embedding space" in result.output
     assert not (tmp_path / "board" / "references").exists()
 
 

@@ -39,7 +39,7 @@ def run(
         from benchbox.study.runner import finished_stages, train_split_size
 
         done = finished_stages(proto, out)
-        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out), done), "done": sorted(done)}
+        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out, proto.data.source), done), "done": sorted(done)}
         if as_json:
             print_json("run", out, dry_run=True, **info)
         else:

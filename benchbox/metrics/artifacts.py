@@ -66,10 +66,10 @@ class DetectorConfig:
     silence_frame_ms: float = 10.0
     silence_fraction_flag_above: float = 0.95
     silence_rms_dbfs_flag_below: float = -60.0
-    # Clipping: a flat top, i.e. a run of consecutive samples held at the clip's own peak
-    # (within clip_tolerance), where that peak is at or above the clip level.
+    # Clipping: a flat top, i.e. a run of consecutive samples held at one value (neighbours
+    # within clip_tolerance) at or above the clip level in magnitude.
     clip_level: float = 0.95  # 8-bit mu-law's top code decodes to 0.957, so 0.999 would miss it
-    clip_tolerance: float = 1e-4  # "held": within this of the peak (float32 codes decode exactly)
+    clip_tolerance: float = 1e-6  # "held": decoded codes, PCM and np.clip repeat one value exactly
     clip_run_flag_above: int = 3
     # Clicks: isolated impulses, samples far above every sample around them.
     click_context_ms: float = 1.0  # context on each side of the sample
@@ -158,20 +158,18 @@ def silence(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> di
 
 
 def clipping(wave: np.ndarray, config: DetectorConfig) -> dict[str, float]:
-    """Hard clipping: the longest run of consecutive samples held at one rail.
+    """Hard clipping: the longest run of consecutive samples held at one value at or above
+    ``clip_level`` in magnitude (neighbours equal within ``clip_tolerance``).
 
-    Per sign, the rail is the clip's own peak when it reaches ``clip_level``; a sample is
-    on it when within ``clip_tolerance`` of it. Hard clipping and a generator stuck on its
-    top code both leave runs of equal samples. A loud low-frequency peak that merely
-    passes 0.95 for a few samples does not: its samples all differ. (The first version
-    counted any run above ``clip_level`` and flagged real thuds from the dev corpus.)
+    Hard clipping and a generator stuck on its top code both leave runs of equal samples,
+    whatever the clip's peak elsewhere. A loud low-frequency peak that merely passes 0.95
+    for a few samples does not: its samples all differ. (The first version counted any run
+    above ``clip_level`` and flagged real thuds from the dev corpus; the second measured
+    runs at the clip's own peak, so one sample overshooting a clipped plateau hid it.)
     """
     at_rail = np.abs(wave) >= config.clip_level  # (T,)
-    max_run = 0
-    for signed in (wave, -wave):
-        peak = float(signed.max()) if signed.size else 0.0
-        if peak >= config.clip_level:
-            max_run = max(max_run, _longest_run(signed >= peak - config.clip_tolerance))
+    held = at_rail[1:] & at_rail[:-1] & (np.abs(np.diff(wave)) <= config.clip_tolerance)  # (T-1,) same value, same rail
+    max_run = _longest_run(held) + 1 if held.any() else int(at_rail.any())
     return {
         "clip/max_run": max_run,
         "clip/fraction": float(np.mean(at_rail)),

@@ -57,14 +57,14 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
 
     Training steps follow the protocol's limits (:func:`benchbox.train.total_steps`):
     ``max_steps``, or ``epochs`` over ``n_train`` clips when the train split's size is
-    known (an imported dataset), else ``ASSUMED_STEPS``. Stages named in ``done`` (already
+    known (an imported dataset), else ``max_steps`` as a bound, else ``ASSUMED_STEPS``. Stages named in ``done`` (already
     finished, with unchanged inputs) cost 0.
     """
     from benchbox.train import TrainSection, total_steps
 
     tcfg = from_dict(TrainSection, proto.train, where="train.")
     counted = total_steps(tcfg, n_train, 1) if (n_train or tcfg.epochs <= 0) else None
-    steps = counted or ASSUMED_STEPS
+    steps = counted or tcfg.max_steps or ASSUMED_STEPS  # epochs over an unknown split: max_steps bounds it
     g = proto.generate
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
     cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
@@ -79,7 +79,8 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     stages["leaderboard"] = 10.0
     stages["report"] = 5.0
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
-    basis_steps = f"{steps} steps per run" + ("" if counted else f" (assumed: {tcfg.epochs:g} epochs of a train split not imported yet)")
+    unknown = f"{tcfg.epochs:g} epochs of a train split not imported yet"
+    basis_steps = f"{steps} steps per run" + ("" if counted else f" (at most max_steps: {unknown})" if tcfg.max_steps else f" (assumed: {unknown})")
     return {
         "stages": stages,
         "total_seconds": sum(stages.values()),

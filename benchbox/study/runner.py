@@ -14,30 +14,44 @@ from benchbox.study.protocol import ProtocolConfig, StageLedger, StudyContext, p
 
 
 def finished_stages(proto: ProtocolConfig, out: Path) -> frozenset[str]:
-    """Keys of the stages ``run_protocol`` would skip in ``out``: done, inputs unchanged, outputs on disk."""
+    """Keys of the stages ``run_protocol`` would skip in ``out``: done, inputs unchanged, outputs
+    on disk, and nothing upstream of them due to run. A stage whose input changes when an
+    earlier stage re-runs (generate after train, score after generate, the leaderboard and
+    report after any score) is not finished while that earlier stage is pending: its
+    fingerprint today describes the old inputs."""
     out = Path(out)
     if not (out / "stages.json").is_file():
         return frozenset()
     ctx = StudyContext(proto, out, StageLedger(out), no_progress, lambda s: None, None, "")
-    done = set()
+    done: set[str] = set()
+    pending_runs: set[str | None] = set()  # runs with a stage due; None: the data stage
     for stage in plan(proto):
+        upstream_due = None in pending_runs or stage.run_id in pending_runs or (stage.run_id is None and bool(pending_runs))
         try:
-            if ctx.ledger.is_done(stage.key, st.stage_fingerprint(ctx, stage)) and st.outputs_exist(ctx, stage):
-                done.add(stage.key)
+            ok = not upstream_due and ctx.ledger.is_done(stage.key, st.stage_fingerprint(ctx, stage)) and st.outputs_exist(ctx, stage)
         except (OSError, ValueError):  # a half-written folder: that stage will run
-            continue
+            ok = False
+        if ok:
+            done.add(stage.key)
+        else:
+            pending_runs.add(stage.run_id)
     return frozenset(done)
 
 
-def train_split_size(out: Path) -> int | None:
-    """Clips in the ``train`` split of the study's imported dataset, or None before the data stage."""
+def train_split_size(out: Path, source: str | None = None) -> int | None:
+    """Clips in the ``train`` split of the study's imported dataset (``out/data``), or of
+    ``source`` when that is an imported dataset folder; None when neither is known yet
+    (a folder of recordings or a built-in corpus is split only by the data stage)."""
     import pandas as pd
 
-    manifest = Path(out) / "data" / "manifest.csv"
-    try:
-        return int((pd.read_csv(manifest, usecols=["split"])["split"] == "train").sum())
-    except (OSError, ValueError):
-        return None
+    for folder in (Path(out) / "data", Path(source) if source else None):
+        if folder is None:
+            continue
+        try:
+            return int((pd.read_csv(folder / "manifest.csv", usecols=["split"])["split"] == "train").sum())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def run_protocol(

@@ -222,3 +222,12 @@ def test_a_run_of_mu_law_top_codes_is_clipping(rng):
     x = decode(codes, "mulaw").numpy()
     out = detect(x, RATE_HZ)
     assert out["clip/max_run"] == 5 and out["clip/flag"] == 1
+
+
+def test_a_clipped_plateau_is_found_beside_a_higher_overshoot():
+    """Runs were measured at the clip's own peak, so one sample above a clipped plateau hid it."""
+    x = np.clip(1.5 * np.sin(2 * np.pi * 150.0 * _t()), -0.96, 0.96) * np.exp(-_t() / 0.2)
+    x[:200] = np.clip(1.5 * np.sin(2 * np.pi * 150.0 * _t()[:200]), -0.96, 0.96)  # a clipped onset
+    x[5] = 0.99  # one overshooting sample elsewhere
+    out = detect(x, RATE_HZ)
+    assert out["clip/max_run"] >= 3 and out["clip/flag"] == 1

@@ -41,3 +41,33 @@ def test_finished_stages_reads_the_ledger_and_checks_outputs(tmp_path):
     assert train_split_size(tmp_path) == 2
     (tmp_path / "stages.json").write_text(json.dumps({"leaderboard": {"fingerprint": "x"}}))
     assert finished_stages(proto, tmp_path) == frozenset()  # a stale fingerprint, and no leaderboard.md
+
+
+def test_a_pending_stage_makes_everything_downstream_pending(tmp_path, monkeypatch):
+    """The dry run called generate, score, leaderboard and report done after a train change."""
+    import json
+
+    from benchbox.study import runner
+    from benchbox.study.protocol import plan
+
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml")
+    keys = [s.key for s in plan(proto)]
+    monkeypatch.setattr(runner.st, "stage_fingerprint", lambda ctx, stage: "now-" + stage.key)
+    monkeypatch.setattr(runner.st, "outputs_exist", lambda ctx, stage: True)
+    ledger = {k: {"fingerprint": "now-" + k} for k in keys}
+    (tmp_path / "stages.json").write_text(json.dumps(ledger))
+    assert runner.finished_stages(proto, tmp_path) == frozenset(keys)
+    changed = next(k for k in keys if k.startswith("train/"))
+    run = changed.split("/", 1)[1]
+    ledger[changed] = {"fingerprint": "before"}  # e.g. train.max_steps changed
+    (tmp_path / "stages.json").write_text(json.dumps(ledger))
+    done = runner.finished_stages(proto, tmp_path)
+    assert not {changed, f"generate/{run}", f"score/{run}", "leaderboard", "report"} & done
+    others = [k for k in keys if k.startswith("train/") and k != changed]
+    assert set(others) <= done and "data" in done
+
+
+def test_max_steps_bounds_an_epoch_budget_over_an_unknown_split():
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["train.max_steps=100", "train.epochs=2"])
+    est = estimate_protocol(proto)
+    assert "100 steps per run (at most max_steps" in est["basis"]
