@@ -43,12 +43,13 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") 
         key = where + unknown[0]
         raise ConfigError(f"unknown config key '{key}'", hint=f"valid keys under '{where or '<top>'}': {', '.join(sorted(fields))}")
     kwargs = {name: _coerce(data[name], hints[name], where + name) for name in fields if name in data}
+    section = where.rstrip(".") or "<top>"  # "detectors." names the [detectors] table
     try:
         return cls(**kwargs)
     except TypeError as e:
-        raise ConfigError(f"incomplete config at '{where or '<top>'}': {e}", hint="add the missing keys") from None
+        raise ConfigError(f"incomplete config in [{section}]: {e}", hint="add the missing keys") from None
     except ValueError as e:  # __post_init__ validation
-        raise ConfigError(f"invalid config at '{where or '<top>'}': {e}", hint="fix the value") from None
+        raise ConfigError(f"invalid config in [{section}]: {e}", hint=f"fix the value: --set {where}KEY=VALUE" + (f", or the [{section}] table of the TOML" if where else "")) from None
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

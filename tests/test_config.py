@@ -72,3 +72,12 @@ def test_dump_toml_writes_tables_inside_arrays_as_inline_tables():
 
     data = {"first": ["a"], "extra": [{"preset": "p", "dropout": 0.0, "normalise": "minmax"}], "sweep": {"dropout": [0.0, 0.5]}}
     assert tomllib.loads(config.dump_toml(data)) == data
+
+
+def test_a_rejected_value_names_its_table_without_a_trailing_dot():
+    from benchbox.metrics.artifacts import DetectorConfig
+
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(DetectorConfig, {"click_ratio_flag_above": 0.5}, where="detectors.")
+    assert "invalid config in [detectors]: " in err.value.message and "'detectors.'" not in err.value.message
+    assert "--set detectors.KEY=VALUE" in err.value.hint
