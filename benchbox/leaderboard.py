@@ -213,11 +213,13 @@ def load_scored(results_dir: Path, out: Path, warn=None) -> tuple[list[_Scored],
         if reason is None:
             scored.append(s)
         else:  # never shown beside clips it does not describe
-            notes.append(f"{s.name}: scores left out, they are stale ({reason}); re-run `benchbox score {s.root}`")
+            fix = "" if "do not re-score" in reason else f"; re-run `benchbox score {s.root}`"
+            notes.append(f"{s.name}: scores left out, they are stale ({reason}){fix}")
             if warn is not None:
                 warn(notes[-1])
     if not scored:
-        raise DataError(f"every scored run under {results_dir} is stale: {notes[0]}", hint="re-score the runs with `benchbox score RUN_DIR`")
+        more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+        raise DataError(f"every scored run under {results_dir} is stale ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
     return scored, notes
 
 

@@ -228,6 +228,10 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
     assert stale_reason(run) == "scores.json has no readable scorer_version (None)"
     info_path.write_text(json.dumps({**info, "scorer_version": SCORER_VERSION + 1}))
     assert "newer benchbox" in stale_reason(run) and "do not re-score" in stale_reason(run)
+    from benchbox.leaderboard import load_scored
+
+    _, notes = load_scored(tmp_path / "results", tmp_path / "board")
+    assert notes == [f"regenerated: scores left out, they are stale ({stale_reason(run)})"]  # no advice to re-score
     info_path.write_text(json.dumps(info))
     assert stale_reason(run) is None
     clip = run / "samples" / "best" / "prime0" / "clip_0000.wav"
@@ -243,6 +247,8 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "warning: regenerated: scores left out, they are stale (9 clips to score now, 8 when scored)" in result.output
     assert f"re-run `benchbox score {run}`" in result.output
+    plain = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board")])
+    assert plain.exit_code == 0 and "warning: regenerated: scores left out" in plain.stderr  # also without --json
     table = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
     assert set(table[table["kind"] == "generated"]["run"]) == {"kept"}
     assert "regenerated: scores left out" in (tmp_path / "board" / "leaderboard.md").read_text()

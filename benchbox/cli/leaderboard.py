@@ -34,7 +34,9 @@ def leaderboard_cmd(
     from benchbox.score import json_records
 
     with rich_progress(enabled=not quiet and not as_json) as progress:
-        warn = (lambda line: err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)) if as_json else None
+        def warn(line: str) -> None:  # on stderr, so a run left out is seen also when stdout goes to a file
+            err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+
         folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
