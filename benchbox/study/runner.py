@@ -13,6 +13,11 @@ from benchbox.study import stages as st
 from benchbox.study.protocol import ProtocolConfig, StageLedger, StudyContext, plan
 
 
+def is_current(ctx: StudyContext, stage) -> bool:
+    """Whether ``stage`` is recorded done with today's inputs (its fingerprint) and its outputs are on disk."""
+    return ctx.ledger.is_done(stage.key, st.stage_fingerprint(ctx, stage)) and st.outputs_exist(ctx, stage)
+
+
 def finished_stages(proto: ProtocolConfig, out: Path) -> frozenset[str]:
     """Keys of the stages ``run_protocol`` would skip in ``out``: done, inputs unchanged, outputs
     on disk, and nothing upstream of them due to run. A stage whose input changes when an
@@ -28,7 +33,7 @@ def finished_stages(proto: ProtocolConfig, out: Path) -> frozenset[str]:
     for stage in plan(proto):
         upstream_due = None in pending_runs or stage.run_id in pending_runs or (stage.run_id is None and bool(pending_runs))
         try:
-            ok = not upstream_due and ctx.ledger.is_done(stage.key, st.stage_fingerprint(ctx, stage)) and st.outputs_exist(ctx, stage)
+            ok = not upstream_due and is_current(ctx, stage)
         except (OSError, ValueError):  # a half-written folder: that stage will run
             ok = False
         if ok:
@@ -73,8 +78,7 @@ def run_protocol(
     stage_list = plan(proto)
     for i, stage in enumerate(stage_list):
         ctx.progress("study", i, len(stage_list), stage=stage.key)
-        fp = st.stage_fingerprint(ctx, stage)
-        if ctx.ledger.is_done(stage.key, fp) and st.outputs_exist(ctx, stage):
+        if is_current(ctx, stage):
             ctx.log(f"skip {stage.key} (unchanged)")
             continue
         ctx.log(f"run  {stage.key}")
