@@ -362,7 +362,7 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") ->
     for e in ordered:
         cols += [(f"{metric}/{e}", f"rank/{metric}/{e}"), (f"{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
         if e == embedder:
-            cols.append(("vs floor", VS_FLOOR))
+            cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
     if "cont/useful/auto_rate" in table.columns:  # the verdict on the generated part (continuation of primed clips)
         cols.append(("useful/auto (continuation)", "cont/useful/auto_rate"))
     else:
@@ -377,7 +377,9 @@ def _heading(embedder: str, metric: str) -> str:
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
             "in leaderboard.csv). 95% CIs in brackets. *vs floor* says "
-            f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test).")
+            f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test). *1-NN acc* is the "
+            "balanced leave-one-out 1-NN accuracy of telling the row's clips from the real test clips (0.5: indistinguishable) "
+            "with its permutation p-value.")
 
 
 def _markdown_inline(text: str) -> str:
@@ -393,6 +395,12 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
     if key.startswith(("useful/", "cont/useful/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
+    if key.startswith("nn1/"):  # the continuation's test where the row has it, else the whole clip's
+        which = f"cont/{key}" if _finite(row.get(f"cont/{key}")) else key
+        if not _finite(row.get(which)):
+            return "", ""
+        p = row.get(f"{which}/p")
+        return f"{row[which]:.2f}" + (f" (p = {p:.2g})" if _finite(p) else ""), f"{row[which]}"
     if key.startswith(("fad/", "kad/", "rank/")):
         return fmt_ci(value, row.get(f"{key}/lo"), row.get(f"{key}/hi")), (f"{value}" if _finite(value) else "")
     if _finite(value):

@@ -47,6 +47,8 @@ SCORES_FORMAT = 1
 # useful/auto: scores.json records it and older scores read as stale (stale_reason).
 # 2: clicks detector, flat-top clipping test. 3: a flat top is a run of equal samples at any
 # level >= clip_level, not only at the clip's own peak.
+# (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
+# scores just lack them, and renderers show a dash.)
 SCORER_VERSION = 3
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"

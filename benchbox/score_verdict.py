@@ -7,8 +7,10 @@ Legend: N clips, D embedding dimension, P prime length in samples, G groups.
 * per clip: ``realism/e``, ``manifold/e`` (against the reference ``train`` split),
   ``memorisation/e/train_distance`` and ``memorisation/e/train_id``;
 * per group: ``precision/e``, ``recall/e``, ``density/e``, ``coverage/e`` with
-  bootstrap CIs (against the ``test`` split), and ``memorisation/e/closer_share``
-  with a Wilson CI;
+  bootstrap CIs, ``nn1/e`` and ``nn1/e/p`` (the 1-NN two-sample test of
+  :mod:`benchbox.metrics.twosample`: balanced leave-one-out accuracy, ~0.5 when
+  indistinguishable, and its permutation p-value), all against the ``test`` split,
+  and ``memorisation/e/closer_share`` with a Wilson CI;
 
 and the same under ``cont/`` for the continuation of primed clips (``clip[P:]`` against
 the reference clips' ``[P:]``; for unprimed clips ``cont/`` repeats the whole clip),
@@ -30,7 +32,7 @@ import pandas as pd
 
 from benchbox.audio import load_audio
 from benchbox.data.dataset import load_dataset
-from benchbox.metrics import prdc
+from benchbox.metrics import prdc, twosample
 from benchbox.metrics.artifacts import DETECTORS, DetectorConfig, detect
 from benchbox.metrics.verdict import REASON_KEY, USEFUL_KEY, VerdictConfig, verdicts
 from benchbox.progress import Progress
@@ -118,7 +120,7 @@ def _clip_metrics(gen: np.ndarray, train: np.ndarray, train_ids: list[str], conf
 
 
 def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int) -> dict[str, float]:
-    """Per group: PRDC (+ CI) against the test split and the memorisation share."""
+    """Per group: PRDC (+ CI) and the 1-NN two-sample test against the test split, and the memorisation share."""
     out: dict[str, float] = {}
     g, r, t = _geometry(gen, config), _geometry(test, config), _geometry(train, config)
     if g.shape[0] > config.k and r.shape[0] > config.k:
@@ -129,6 +131,9 @@ def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str,
         for key, v in values.items():  # "precision" -> "precision/<e>", "precision/lo" -> "precision/<e>/lo"
             metric, _, bound = key.partition("/")
             out[f"{metric}/{e}" + (f"/{bound}" if bound else "")] = v
+    if g.shape[0] >= twosample.MIN_CLIPS_PER_SET and r.shape[0] >= twosample.MIN_CLIPS_PER_SET:
+        test = twosample.nn1_test(r, g, permutations=twosample.DEFAULT_PERMUTATIONS, seed=seed)
+        out.update({f"nn1/{e}": test["accuracy"], f"nn1/{e}/p": test["p"]})
     if g.shape[0] and r.shape[0] and t.shape[0]:
         typical = float(np.median(prdc.nearest(r, t)[0]))  # real test clips' typical nearest-training distance
         closer = int((prdc.nearest(g, t)[0] < typical).sum())

@@ -16,9 +16,15 @@ Legend: N clips, T samples per clip, D embedding dimension.
    known to be failures (gated like the synthetic ones, e.g. the 300-step tiny models'
    noise walls) and ``--extra NAME=FOLDER`` folders reported without a gate (e.g. the
    clips of models that learned, whose true useful rate is what the verdict measures).
-4. Gates: >= 95% of held-out real clips useful; <= 5% of each negative useful.
+4. Gates: >= 95% of held-out real clips useful; <= 5% of each negative useful. Beside
+   each set: the 1-NN two-sample test (balanced accuracy, permutation p) of its clips
+   against the real clips of folds 0-2, i.e. whether the set as a whole can be told
+   from real steps even where its clips pass one by one.
+5. Sweep: the per-clip realism rule under other spaces (aisfx, mel, both joined), k and
+   keep_quantile, each recalibrated on folds 0-2 the same way, against the held-out real
+   clips and the gated sets: what a stricter per-clip rule would buy, and what it costs.
 
-Writes the table into ``docs/verdict.md`` between the calibration markers. Usage::
+Writes the tables into ``docs/verdict.md`` between the calibration and sweep markers. Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/calibrate_verdict.py [--dataset DIR] \
         [--negative "sashimi-tiny 300 steps=RUN/samples/best/prime0"] [--extra "sashimi-cpu=RUN/samples/best/prime0"]
@@ -38,6 +44,8 @@ import pandas as pd
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, list_audio_files, load_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics.artifacts import FLAG_KEYS, detect
+from benchbox.metrics.prdc import l2_normalise
+from benchbox.metrics.twosample import nn1_test
 from benchbox.metrics.verdict import VerdictConfig, realism, verdicts
 from benchbox.runs import replace_marked_section
 from benchbox.stats import wilson_interval
@@ -46,6 +54,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "footsteps-dev"
 DEFAULT_DOC = REPO / "docs" / "verdict.md"
 START_MARK, END_MARK = "<!-- calibration:start -->", "<!-- calibration:end -->"
+SWEEP_START, SWEEP_END = "<!-- sweep:start -->", "<!-- sweep:end -->"
+JOINT_SPACE = "aisfx+mel"
+SWEEP_K, SWEEP_KEEP = (1, 3, 5), (1.0, 0.5)
 FOLDS, CALIBRATION_FOLDS = 5, (0, 1, 2)
 TARGET_KEEP, MIN_USEFUL_REAL, MAX_USEFUL_NEGATIVE = 0.97, 0.95, 0.05
 NEGATIVES_PER_KIND = 40
@@ -149,11 +160,48 @@ def choose_realism_min(values: np.ndarray) -> float:
     return float(np.quantile(values, 1.0 - TARGET_KEEP, method="lower"))
 
 
-def useful_rate(waves: np.ndarray, realism: np.ndarray, config: VerdictConfig) -> tuple[int, int, dict[str, int]]:
-    """(useful count, n, reason counts) of clips (N, T) with their realism (N,)."""
-    flags = [{k: detect(w, PROJECT_SAMPLE_RATE_HZ)[k] for k in FLAG_KEYS} for w in waves]
+def flag_rows(waves: np.ndarray) -> list[dict]:
+    """The detector flags of each clip (N, T)."""
+    return [{k: detect(w, PROJECT_SAMPLE_RATE_HZ)[k] for k in FLAG_KEYS} for w in waves]
+
+
+def useful_rate(flags: list[dict], realism: np.ndarray, config: VerdictConfig) -> tuple[int, int, dict[str, int]]:
+    """(useful count, n, reason counts) of clips with their detector flags and realism (N,)."""
     useful, reasons = verdicts(flags, realism, config)
     return int(useful.sum()), len(useful), pd.Series(reasons).value_counts().to_dict()
+
+
+def space(embeddings: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """(N, D) clip embeddings in one space; ``aisfx+mel`` joins the two L2-normalised halves (unit length)."""
+    if name == JOINT_SPACE:
+        return np.hstack([l2_normalise(embeddings[e]) for e in EMBEDDERS]) / math.sqrt(len(EMBEDDERS))
+    return embeddings[name]
+
+
+def sweep(emb: dict[str, dict[str, np.ndarray]], flags: dict[str, list[dict]], folds: np.ndarray, clean: np.ndarray, gated: list[str]) -> list[dict]:
+    """Per-clip realism rules tried against the gates: each space x k x keep_quantile, ``realism_min``
+    calibrated on folds 0-2 as for the verdict. ``emb[set][embedder]`` (N, D); ``gated`` names the sets reported."""
+    calib = np.isin(folds, CALIBRATION_FOLDS)
+    out = []
+    for name in (*EMBEDDERS, JOINT_SPACE):
+        real = space(emb["real"], name)
+        for k in SWEEP_K:
+            for keep in SWEEP_KEEP:
+                base = VerdictConfig(embedder=name, k=k, keep_quantile=keep)
+                r_real = real_realism(real, folds, base)
+                config = VerdictConfig(embedder=name, k=k, keep_quantile=keep, realism_min=round(choose_realism_min(r_real[calib & clean]), 3))
+                row = {"space": name, "k": k, "keep": keep, "realism_min": config.realism_min,
+                       "held-out real": useful_rate([f for f, c in zip(flags["real"], calib) if not c], r_real[~calib], config)}
+                for g in gated:
+                    row[g] = useful_rate(flags[g], realism(real, space(emb[g], name), config)[0], config)
+                out.append(row)
+    return out
+
+
+def two_sample(real: np.ndarray, gen: np.ndarray, seed: int) -> tuple[float, float]:
+    """(balanced 1-NN accuracy, permutation p) of ``gen`` against ``real`` in the verdict's cosine geometry."""
+    test = nn1_test(l2_normalise(real), l2_normalise(gen), seed=seed)
+    return test["accuracy"], test["p"]
 
 
 def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path], negative: dict[str, Path] | None = None) -> dict:
@@ -167,20 +215,27 @@ def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path], neg
     neg.update({name: folder_clips(folder) for name, folder in (negative or {}).items()})
     neg.update({name: folder_clips(folder) for name, folder in extra.items()})
     result = {"n_real": len(real), "n_recordings": int(ds.manifest["source"].nunique()), "embedders": {}, "extra": sorted(extra)}
+    flags = {"real": flag_rows(real), **{name: flag_rows(waves) for name, waves in neg.items()}}
+    clean = np.array([not any(f.values()) for f in flags["real"]])
+    calib = np.isin(folds, CALIBRATION_FOLDS)
+    pick = lambda rows, mask: [f for f, m in zip(rows, mask) if m]  # noqa: E731
+    emb: dict[str, dict[str, np.ndarray]] = {"real": {}, **{name: {} for name in neg}}
     for emb_name in EMBEDDERS:
-        e_real = embed(real, emb_name, cache)
+        e_real = emb["real"][emb_name] = embed(real, emb_name, cache)
         base = VerdictConfig(embedder=emb_name)
         r_real = real_realism(e_real, folds, base)
-        calib = np.isin(folds, CALIBRATION_FOLDS)
-        clean = np.array([not any(detect(w, PROJECT_SAMPLE_RATE_HZ)[k] for k in FLAG_KEYS) for w in real])
         config = VerdictConfig(embedder=emb_name, realism_min=round(choose_realism_min(r_real[calib & clean]), 3))
-        rows = {"held-out real (folds 3-4)": useful_rate(real[~calib], r_real[~calib], config),
-                "calibration real (folds 0-2)": useful_rate(real[calib], r_real[calib], config),
-                "all real, each against the other folds": useful_rate(real, r_real, config)}
+        held = "held-out real (folds 3-4)"
+        rows = {held: useful_rate(pick(flags["real"], ~calib), r_real[~calib], config),
+                "calibration real (folds 0-2)": useful_rate(pick(flags["real"], calib), r_real[calib], config),
+                "all real, each against the other folds": useful_rate(flags["real"], r_real, config)}
+        tests = {held: two_sample(e_real[calib], e_real[~calib], seed)}
         for name, waves in neg.items():
-            r = realism(e_real, embed(waves, emb_name, cache), config)[0]
-            rows[name] = useful_rate(waves, r, config)
-        result["embedders"][emb_name] = {"config": config, "rows": rows}
+            e_neg = emb[name][emb_name] = embed(waves, emb_name, cache)
+            rows[name] = useful_rate(flags[name], realism(e_real, e_neg, config)[0], config)
+            tests[name] = two_sample(e_real[calib], e_neg, seed)
+        result["embedders"][emb_name] = {"config": config, "rows": rows, "two_sample": tests}
+    result["sweep"] = sweep(emb, flags, folds, clean, ["noise", "noise+periodic clicks", *(negative or {})])
     return result
 
 
@@ -208,18 +263,34 @@ def render(result: dict) -> str:
         default = " (the verdict's space)" if emb_name == VerdictConfig().embedder else " (reported only)"
         lines += [f"### {emb_name}{default}", "",
                   f"k = {c.k}, keep_quantile = {c.keep_quantile}, L2-normalised = {c.normalise}, calibrated `realism_min` = {c.realism_min}", "",
-                  "| clips | useful/auto | gate | what failed (counts) |", "|---|---|---|---|"]
+                  "| clips | useful/auto | gate | 1-NN acc vs real folds 0-2 (p) | what failed (counts) |", "|---|---|---|---|---|"]
         for name, (useful, n, reasons) in entry["rows"].items():
             verdict = "pass" if gate(name, useful, n) else "**FAIL**"
             if "calibration" in name or "all real" in name or name in result["extra"]:
                 verdict = "(not a gate)"
-            lines.append(f"| {name} | {_rate(useful, n)} | {verdict} | {_reasons(reasons)} |")
+            acc, p = entry["two_sample"].get(name, (math.nan, math.nan))
+            test = "-" if math.isnan(acc) else f"{acc:.2f} (p = {p:.2g})"
+            lines.append(f"| {name} | {_rate(useful, n)} | {verdict} | {test} | {_reasons(reasons)} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def write_doc(path: Path, table: str) -> None:
+def render_sweep(rows: list[dict]) -> str:
+    """The per-clip rules tried: useful rate of held-out real clips and of each gated set."""
+    if not rows:
+        return ""
+    sets = [c for c in rows[0] if c not in ("space", "k", "keep", "realism_min")]
+    lines = ["| space | k | keep_quantile | realism_min | " + " | ".join(sets) + " |", "|---|---|---|---|" + "---|" * len(sets)]
+    for r in rows:
+        cells = [f"{100 * u / n:.1f}% ({u}/{n})" for u, n, _ in (r[s] for s in sets)]
+        lines.append(f"| {r['space']} | {r['k']} | {r['keep']} | {r['realism_min']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(path: Path, table: str, sweep_table: str = "") -> None:
     replace_marked_section(path, table, START_MARK, END_MARK)
+    if sweep_table:
+        replace_marked_section(path, sweep_table, SWEEP_START, SWEEP_END)
 
 
 def main() -> None:
@@ -243,10 +314,11 @@ def main() -> None:
             dataset = Path(work) / "dataset"
             import_folder(args.data, dataset, overwrite=True)
         result = calibrate(dataset, args.cache, args.seed, {k: Path(v) for k, v in extra.items()}, {k: Path(v) for k, v in negative.items()})
-    table = render(result)
+    table, sweep_table = render(result), render_sweep(result["sweep"])
     print(table)
+    print(sweep_table)
     print(f"{time.perf_counter() - start:.1f} s")
-    write_doc(args.doc, table)
+    write_doc(args.doc, table, sweep_table)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ def test_leaderboard_files_rows_and_order(results, tmp_path):
     assert table.set_index("kind").loc["noise", "n"] == 16
     md = (out / "leaderboard.md").read_text()
     assert "| # | kind | run |" in md and re.search(r"\d \[[-\d.e+]+, [-\d.e+]+\]", md)
+    gen = table[table["kind"] == "generated"].iloc[0]
+    shown = f"{gen['cont/nn1/mel']:.2f} (p = {gen['cont/nn1/mel/p']:.2g})"
+    assert "1-NN acc (p), mel" in md and f"| {shown} |" in md  # the continuation's two-sample test, beside vs floor
 
 
 def test_metric_fad_ranks_by_fad_and_an_unknown_metric_is_refused(results, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from benchbox.audio import load_audio, write_wav
 from benchbox.data.dataset import load_dataset
-from benchbox.metrics import prdc
+from benchbox.metrics import prdc, twosample
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.score import ScoreConfig, score_run
 from benchbox.score_verdict import prime_samples
@@ -88,6 +88,19 @@ def test_continuation_metrics_match_a_direct_computation(scored, tmp_path):
     clips = result.clips[result.clips["checkpoint"] == "copy"]
     np.testing.assert_allclose(clips["cont/realism/mel"], prdc.realism_score(tr, gen, k=3, keep_quantile=1.0), rtol=1e-6)
     assert "cont/fad/mel" in row and np.isfinite(row["cont/fad/mel"])
+    test_nn1 = twosample.nn1_test(ref, gen, permutations=twosample.DEFAULT_PERMUTATIONS, seed=0)  # score_run's seed is 0
+    assert row["cont/nn1/mel"] == pytest.approx(test_nn1["accuracy"]) and row["cont/nn1/mel/p"] == pytest.approx(test_nn1["p"])
+
+
+def test_floor_row_carries_the_two_sample_test_of_real_val_against_real_test(scored):
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    result, ds, *_ = scored
+    emb = lambda paths: prdc.l2_normalise(pool_clips(embed_waves([load_audio(p) for p in paths], RATE_HZ, "mel")))  # noqa: E731
+    want = twosample.nn1_test(emb(ds.clip_paths("test")), emb(ds.clip_paths("val")), seed=0)
+    floor = result.groups[result.groups["kind"] == "floor"].iloc[0]
+    assert floor["nn1/mel"] == pytest.approx(want["accuracy"]) and floor["cont/nn1/mel/p"] == pytest.approx(want["p"])
 
 
 def test_verdict_needs_realism_and_names_the_reason(tmp_path, rng):

@@ -1,4 +1,4 @@
-"""The verdict section of a study report: usefulness with reasons, KAD ranking, PRDC, memorisation.
+"""The verdict section of a study report: usefulness with reasons, KAD ranking, PRDC, the 1-NN two-sample test, memorisation.
 
 Inputs are the concatenated ``scores/clips.csv`` and ``scores/groups.csv`` of a study's
 runs (see :mod:`benchbox.score` and :mod:`benchbox.score_verdict`). Every finding line
@@ -19,6 +19,7 @@ CONT = "cont/"
 USEFUL = "useful/auto"
 REASON = "useful/reason"
 EXAMPLES_PER_REASON = 3
+ALPHA = 0.05  # the two-sample test's level
 
 
 def _col(frame: pd.DataFrame, key: str) -> str:
@@ -94,14 +95,47 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
     gen = groups[groups["kind"] == "generated"].sort_values(kad, na_position="last")
     floor = floor_row(groups)
     f_lo, f_hi = (floor.get(f"{kad}/lo", math.nan), floor.get(f"{kad}/hi", math.nan)) if floor else (math.nan, math.nan)
-    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% CI] | vs the floor |", "|---|---|---|---|---|---|---|"]
+    nn1 = _col(groups, f"nn1/{embedder}")
+    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% CI] | vs the floor | `{nn1}` (p) |", "|---|---|---|---|---|---|---|---|"]
     if floor:
-        lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | {_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - |")
+        lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | "
+                     f"{_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - | {nn1_text(floor, nn1)} |")
     for i, r in enumerate(gen.to_dict("records"), 1):
         lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
         overlap = intervals_overlap(lo, hi, f_lo, f_hi)
         lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
-                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {INDISTINGUISHABLE if overlap else 'differs'} |")
+                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {INDISTINGUISHABLE if overlap else 'differs'} | {nn1_text(r, nn1)} |")
+    return lines
+
+
+def nn1_text(row: dict, key: str) -> str:
+    """``0.85 (p = 0.001)``: a group's 1-NN two-sample accuracy and its permutation p-value."""
+    value, p = row.get(key), row.get(f"{key}/p")
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{value:.2f}" + (f" (p = {p:.2g})" if p is not None and not pd.isna(p) else "")
+
+
+def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
+    """How many groups a 1-NN classifier tells from real clips (p < ALPHA), beside their per-clip useful rates."""
+    key = _col(groups, f"nn1/{embedder}")
+    if key not in groups.columns:
+        return []
+    gen = groups[groups["kind"] == "generated"]
+    tested = gen[gen[key].notna() & gen[f"{key}/p"].notna()]
+    if tested.empty:
+        return []
+    separable = tested[tested[f"{key}/p"] < ALPHA]
+    floor = floor_row(groups)
+    lines = [f"`{key}`: balanced leave-one-out 1-NN accuracy of telling a group's clips from the real test clips "
+             "(0.5: indistinguishable; 1: every clip's nearest neighbour is from its own set), with a permutation p-value "
+             "(`docs/verdict.md`). It sees what a per-clip verdict cannot: clips that each pass but share a signature no real clip has."]
+    if floor and not pd.isna(floor.get(key)):
+        lines[0] += f" Real val clips: {nn1_text(floor, key)} (n = {int(floor['n'])})."
+    useful = _col(groups, "useful/auto_rate")
+    passing = separable[separable[useful] > 0] if useful in separable.columns else separable.iloc[:0]
+    lines.append(f"{len(separable)} of {len(tested)} groups differ from real at p < {ALPHA:g}; "
+                 f"{len(passing)} of them still have clips the per-clip verdict calls useful (their useful rate is an upper bound).")
     return lines
 
 
@@ -177,6 +211,9 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     if table:
         lines += [f"### Precision, recall, density, coverage ({embedder}, continuation)", "",
                   "Against the real test split, k = 3; compare with the floor row (real vs real at this n), not with 1.", ""] + table + [""]
+    two = two_sample_lines(groups, embedder)
+    if two:
+        lines += [f"### Two-sample test ({embedder}, continuation)", ""] + two + [""]
     mem = memorisation_lines(groups, embedder)
     if mem:
         lines += [f"### Memorisation ({embedder})", ""] + mem + [""]

@@ -3,18 +3,21 @@
 import pandas as pd
 
 from benchbox.study.analysis import study_answers
-from benchbox.study.findings import INDISTINGUISHABLE, identical_weights, kad_ranking, memorisation_lines, useful_by, verdict_markdown
+from benchbox.study.findings import INDISTINGUISHABLE, identical_weights, kad_ranking, memorisation_lines, two_sample_lines, useful_by, verdict_markdown
 
 
 def _groups():
     base = {"quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best"}
     rows = [
         {"kind": "floor", "run": "r1", "group": "floor", "n": 20, "cont/kad/aisfx": 0.0, "cont/kad/aisfx/lo": -0.05, "cont/kad/aisfx/hi": 0.05,
-         "cont/memorisation/aisfx/closer_share": 0.5, "cont/memorisation/aisfx/closer_lo": 0.3, "cont/memorisation/aisfx/closer_hi": 0.7},
+         "cont/memorisation/aisfx/closer_share": 0.5, "cont/memorisation/aisfx/closer_lo": 0.3, "cont/memorisation/aisfx/closer_hi": 0.7,
+         "cont/nn1/aisfx": 0.52, "cont/nn1/aisfx/p": 0.41},
         {"kind": "generated", "run": "r1", "group": "a", "n": 16, "prime_ms": 0, **base, "cont/kad/aisfx": 0.5, "cont/kad/aisfx/lo": 0.4, "cont/kad/aisfx/hi": 0.6,
-         "cont/memorisation/aisfx/closer_share": 1.0, "cont/memorisation/aisfx/closer_lo": 0.8, "cont/memorisation/aisfx/closer_hi": 1.0},
+         "cont/memorisation/aisfx/closer_share": 1.0, "cont/memorisation/aisfx/closer_lo": 0.8, "cont/memorisation/aisfx/closer_hi": 1.0,
+         "cont/nn1/aisfx": 0.91, "cont/nn1/aisfx/p": 0.001, "cont/useful/auto_rate": 0.25},
         {"kind": "generated", "run": "r1", "group": "b", "n": 16, "prime_ms": 40, **base, "cont/kad/aisfx": 0.03, "cont/kad/aisfx/lo": 0.01, "cont/kad/aisfx/hi": 0.09,
-         "cont/memorisation/aisfx/closer_share": 0.4, "cont/memorisation/aisfx/closer_lo": 0.2, "cont/memorisation/aisfx/closer_hi": 0.6},
+         "cont/memorisation/aisfx/closer_share": 0.4, "cont/memorisation/aisfx/closer_lo": 0.2, "cont/memorisation/aisfx/closer_hi": 0.6,
+         "cont/nn1/aisfx": 0.6, "cont/nn1/aisfx/p": 0.2, "cont/useful/auto_rate": 0.5},
     ]
     return pd.DataFrame(rows)
 
@@ -46,6 +49,14 @@ def test_kad_ranking_marks_rows_whose_ci_overlaps_the_floor():
     b, a = lines[3], lines[4]  # sorted by KAD: b (0.03) before a (0.5)
     assert "| b |" in b and INDISTINGUISHABLE in b
     assert "| a |" in a and "differs" in a and "0.5 [0.4, 0.6]" in a
+    assert a.endswith("| 0.91 (p = 0.001) |") and lines[2].endswith("| 0.52 (p = 0.41) |")  # the floor row
+
+
+def test_two_sample_lines_count_separable_groups_and_name_the_floor():
+    lines = two_sample_lines(_groups(), "aisfx")
+    assert "Real val clips: 0.52 (p = 0.41) (n = 20)" in lines[0]
+    assert lines[1].startswith("1 of 2 groups differ from real at p < 0.05; 1 of them still have clips")
+    assert two_sample_lines(_groups().drop(columns=["cont/nn1/aisfx", "cont/nn1/aisfx/p"]), "aisfx") == []  # older scores
 
 
 def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_half():
