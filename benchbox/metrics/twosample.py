@@ -31,26 +31,16 @@ from __future__ import annotations
 import numpy as np
 
 from benchbox.errors import MetricError
+from benchbox.metrics.fad import MIN_CLIPS, check_embeddings
 from benchbox.metrics.prdc import pairwise_distances
 
 DEFAULT_PERMUTATIONS = 999
-MIN_CLIPS_PER_SET = 2  # leave-one-out needs another clip of the same set to be right
-
-
-def _checked(emb: np.ndarray, name: str) -> np.ndarray:
-    emb = np.asarray(emb, dtype=np.float64)
-    if emb.ndim != 2:
-        raise MetricError(f"{name}: expected an (N, D) array of clip embeddings, got shape {emb.shape}", hint="pool frame embeddings with fad.pool_clips() first")
-    if emb.shape[0] < MIN_CLIPS_PER_SET:
-        raise MetricError(f"{name}: {emb.shape[0]} clip(s); the 1-NN two-sample test needs at least {MIN_CLIPS_PER_SET}", hint="score more clips per group")
-    if not np.isfinite(emb).all():
-        raise MetricError(f"{name}: embeddings contain NaN or inf", hint="check the clips for NaN and re-embed them")
-    return emb
+MIN_CLIPS_PER_SET = MIN_CLIPS  # 2: leave-one-out needs another clip of the same set to be right
 
 
 def nearest_other(real: np.ndarray, gen: np.ndarray) -> np.ndarray:
     """(N,) index, in the pooled order [real; gen], of each clip's nearest other clip."""
-    real, gen = _checked(real, "real set"), _checked(gen, "generated set")
+    real, gen = check_embeddings(real, "real set"), check_embeddings(gen, "generated set")  # 2-D, >= 2 clips, finite
     if real.shape[1] != gen.shape[1]:
         raise MetricError(f"embedding dimensions differ: real D={real.shape[1]}, generated D={gen.shape[1]}", hint="embed both sets with the same embedder")
     pooled = np.vstack([real, gen])  # (N, D)
