@@ -38,7 +38,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
-from benchbox.stats import INDISTINGUISHABLE, intervals_overlap
+from benchbox.stats import INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
@@ -277,6 +277,13 @@ def rank_columns(table: pd.DataFrame, metric: str, embedder: str) -> tuple[str, 
     return key, key + "/lo", key + "/hi"
 
 
+def nn1_p(table: pd.DataFrame, embedder: str) -> pd.Series:
+    """Each row's 1-NN two-sample p-value in ``embedder``: the continuation's where it has one, else the whole clip's (NaN when unmeasured)."""
+    none = pd.Series(np.nan, index=table.index)
+    cont = pd.to_numeric(table.get(f"cont/nn1/{embedder}/p", none), errors="coerce")
+    return cont.fillna(pd.to_numeric(table.get(f"nn1/{embedder}/p", none), errors="coerce"))
+
+
 def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFrame:
     """Rank by ``rank/<metric>/<embedder>`` (missing last), mark rows whose CI overlaps the
     floor's, number the rows, tidy the columns.
@@ -295,8 +302,9 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     table = table.sort_values(key, na_position="last", kind="stable").reset_index(drop=True)
     floor = table[table["kind"] == FLOOR_GROUP]
     f_lo, f_hi = (float(floor[lo].iloc[0]), float(floor[hi].iloc[0])) if not floor.empty else (math.nan, math.nan)
-    table[VS_FLOOR] = [INDISTINGUISHABLE if kind != FLOOR_GROUP and intervals_overlap(float(a), float(b), f_lo, f_hi) else ""
-                       for kind, a, b in zip(table["kind"], table[lo], table[hi])]
+    p = nn1_p(table, embedder)
+    table[VS_FLOOR] = [vs_floor(float(a), float(b), f_lo, f_hi, float(q)) if kind != FLOOR_GROUP else ""
+                       for kind, a, b, q in zip(table["kind"], table[lo], table[hi], p)]
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]
     ranks = [c for c in table.columns if c.startswith("rank/")]
@@ -377,9 +385,10 @@ def _heading(embedder: str, metric: str) -> str:
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
             "in leaderboard.csv). 95% CIs in brackets. *vs floor* says "
-            f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test). *1-NN acc* is the "
-            "balanced leave-one-out 1-NN accuracy of telling the row's clips from the real test clips (0.5: indistinguishable) "
-            "with its permutation p-value.")
+            f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test) and the 1-NN "
+            f"two-sample test does not tell its clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), and \"{SEPARATED}\" when the "
+            "CIs overlap but that test does. *1-NN acc* is the balanced leave-one-out 1-NN accuracy of telling the row's clips "
+            "from the real test clips (0.5: indistinguishable) with its permutation p-value.")
 
 
 def _markdown_inline(text: str) -> str:

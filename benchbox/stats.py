@@ -1,4 +1,5 @@
-"""Small shared statistics: binomial confidence intervals for flag and usefulness rates.
+"""Small shared statistics: binomial confidence intervals for flag and usefulness rates, and a
+row's standing against the real floor.
 
 Legend: k successes out of n trials; p = k / n.
 """
@@ -32,6 +33,8 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, floa
 
 
 INDISTINGUISHABLE = "indistinguishable from real at this n"
+SEPARATED = "differs (1-NN test)"
+TWO_SAMPLE_ALPHA = 0.05
 
 
 def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) -> bool:
@@ -42,3 +45,19 @@ def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) ->
     if any(e is None or (isinstance(e, float) and math.isnan(e)) for e in ends):
         return False
     return lo <= other_hi and other_lo <= hi
+
+
+def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: float | None = None) -> str:
+    """A row's standing against the real floor: :data:`INDISTINGUISHABLE` when its CI overlaps
+    the floor's and the 1-NN two-sample test (``nn1_p``, its permutation p-value; None or NaN
+    when not measured) does not tell its clips from real ones at :data:`TWO_SAMPLE_ALPHA`;
+    :data:`SEPARATED` when the CIs overlap but that test does; ``""`` otherwise.
+
+    CI overlap alone is a weak test at tens of clips (two wide intervals overlap even when
+    the sets differ), so a row is only called indistinguishable when neither test separates it.
+    """
+    if not intervals_overlap(lo, hi, floor_lo, floor_hi):
+        return ""
+    if nn1_p is not None and not (isinstance(nn1_p, float) and math.isnan(nn1_p)) and nn1_p < TWO_SAMPLE_ALPHA:
+        return SEPARATED
+    return INDISTINGUISHABLE

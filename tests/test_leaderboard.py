@@ -55,9 +55,12 @@ def test_leaderboard_files_rows_and_order(results, tmp_path):
     bad = table[table["run"] == "bad"]["rank/kad/mel"].min()
     assert good < bad  # three sines of four are further from real than one
     floor_lo, floor_hi = table.set_index("kind").loc["floor", ["rank/kad/mel/lo", "rank/kad/mel/hi"]]
-    marked = table["vs_floor"].fillna("") == "indistinguishable from real at this n"
-    overlap = (table["rank/kad/mel/lo"] <= floor_hi) & (floor_lo <= table["rank/kad/mel/hi"])
-    assert (marked == (overlap & (table["kind"] != "floor"))).all()
+    marked = table["vs_floor"].fillna("")
+    overlap = (table["rank/kad/mel/lo"] <= floor_hi) & (floor_lo <= table["rank/kad/mel/hi"]) & (table["kind"] != "floor")
+    p = table["cont/nn1/mel/p"].fillna(table["nn1/mel/p"])
+    separated = overlap & (p < 0.05)  # overlapping CIs, but the 1-NN test tells the clips from real ones
+    assert ((marked == "indistinguishable from real at this n") == (overlap & ~separated)).all()
+    assert ((marked == "differs (1-NN test)") == separated).all() and (marked[~overlap] == "").all()
     assert not marked[table["kind"] == "silence"].any()
     assert table.set_index("kind").loc["noise", "n"] == 16
     md = (out / "leaderboard.md").read_text()

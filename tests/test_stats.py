@@ -58,3 +58,14 @@ def test_intervals_overlap_is_symmetric_and_nan_overlaps_nothing():
     assert intervals_overlap(0.0, 1.0, 1.0, 2.0)  # a shared end counts
     assert not intervals_overlap(0.0, 1.0, 1.5, 2.0) and not intervals_overlap(1.5, 2.0, 0.0, 1.0)  # below or above the other
     assert not intervals_overlap(float("nan"), 1.0, 0.0, 1.0)
+
+
+def test_vs_floor_needs_overlapping_cis_and_an_unseparated_two_sample_test():
+    from benchbox.stats import INDISTINGUISHABLE, SEPARATED, vs_floor
+
+    assert vs_floor(0.1, 0.3, 0.2, 0.4) == INDISTINGUISHABLE  # no 1-NN test measured: the CI rule alone
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.2) == INDISTINGUISHABLE
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.001) == SEPARATED
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, float("nan")) == INDISTINGUISHABLE
+    assert vs_floor(0.5, 0.6, 0.2, 0.4, 0.9) == ""  # the CIs do not overlap: it differs whatever the test says
+    assert vs_floor(float("nan"), 0.6, 0.2, 0.4) == ""

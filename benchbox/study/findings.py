@@ -13,13 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchbox.stats import INDISTINGUISHABLE, intervals_overlap, wilson_interval
+from benchbox.stats import INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, vs_floor, wilson_interval
 
 CONT = "cont/"
 USEFUL = "useful/auto"
 REASON = "useful/reason"
 EXAMPLES_PER_REASON = 3
-ALPHA = 0.05  # the two-sample test's level
 
 
 def _col(frame: pd.DataFrame, key: str) -> str:
@@ -102,9 +101,10 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
                      f"{_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - | {nn1_text(floor, nn1)} |")
     for i, r in enumerate(gen.to_dict("records"), 1):
         lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
-        overlap = intervals_overlap(lo, hi, f_lo, f_hi)
+        p = r.get(f"{nn1}/p")
+        mark = vs_floor(lo, hi, f_lo, f_hi, None if p is None or pd.isna(p) else float(p)) or "differs"
         lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
-                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {INDISTINGUISHABLE if overlap else 'differs'} | {nn1_text(r, nn1)} |")
+                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(r, nn1)} |")
     return lines
 
 
@@ -117,7 +117,7 @@ def nn1_text(row: dict, key: str) -> str:
 
 
 def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
-    """How many groups a 1-NN classifier tells from real clips (p < ALPHA), beside their per-clip useful rates."""
+    """How many groups a 1-NN classifier tells from real clips (p < TWO_SAMPLE_ALPHA), beside their per-clip useful rates."""
     key = _col(groups, f"nn1/{embedder}")
     if key not in groups.columns:
         return []
@@ -125,7 +125,7 @@ def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     tested = gen[gen[key].notna() & gen[f"{key}/p"].notna()]
     if tested.empty:
         return []
-    separable = tested[tested[f"{key}/p"] < ALPHA]
+    separable = tested[tested[f"{key}/p"] < TWO_SAMPLE_ALPHA]
     floor = floor_row(groups)
     lines = [f"`{key}`: balanced leave-one-out 1-NN accuracy of telling a group's clips from the real test clips "
              "(0.5: indistinguishable; 1: every clip's nearest neighbour is from its own set), with a permutation p-value "
@@ -134,7 +134,7 @@ def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
         lines[0] += f" Real val clips: {nn1_text(floor, key)} (n = {int(floor['n'])})."
     useful = _col(groups, "useful/auto_rate")
     passing = separable[separable[useful] > 0] if useful in separable.columns else separable.iloc[:0]
-    lines.append(f"{len(separable)} of {len(tested)} groups differ from real at p < {ALPHA:g}; "
+    lines.append(f"{len(separable)} of {len(tested)} groups differ from real at p < {TWO_SAMPLE_ALPHA:g}; "
                  f"{len(passing)} of them still have clips the per-clip verdict calls useful (their useful rate is an upper bound).")
     return lines
 
@@ -206,7 +206,8 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     lines += ["", "Rejected clips, by reason:", ""] + rejected_examples(clips, embedder) + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
               "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI overlaps the floor's (real val vs "
-              f"real test) is marked \"{INDISTINGUISHABLE}\".", ""] + kad_ranking(groups, embedder) + [""]
+              f"real test) and whose 1-NN two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}) is marked "
+              f"\"{INDISTINGUISHABLE}\"; one whose CI overlaps but the 1-NN test separates is marked \"{SEPARATED}\".", ""] + kad_ranking(groups, embedder) + [""]
     table = prdc_table(groups, embedder)
     if table:
         lines += [f"### Precision, recall, density, coverage ({embedder}, continuation)", "",

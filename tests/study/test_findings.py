@@ -52,6 +52,13 @@ def test_kad_ranking_marks_rows_whose_ci_overlaps_the_floor():
     assert a.endswith("| 0.91 (p = 0.001) |") and lines[2].endswith("| 0.52 (p = 0.41) |")  # the floor row
 
 
+def test_kad_ranking_calls_an_overlapping_row_separated_when_the_1nn_test_tells_it_apart():
+    groups = _groups()
+    groups.loc[groups["group"] == "b", "cont/nn1/aisfx/p"] = 0.01
+    b = kad_ranking(groups, "aisfx")[3]
+    assert "| b |" in b and "differs (1-NN test)" in b and INDISTINGUISHABLE not in b
+
+
 def test_two_sample_lines_count_separable_groups_and_name_the_floor():
     lines = two_sample_lines(_groups(), "aisfx")
     assert "Real val clips: 0.52 (p = 0.41) (n = 20)" in lines[0]
