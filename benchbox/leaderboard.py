@@ -38,7 +38,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
-from benchbox.stats import INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, vs_floor
+from benchbox.stats import CI_ONLY, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
@@ -277,11 +277,9 @@ def rank_columns(table: pd.DataFrame, metric: str, embedder: str) -> tuple[str, 
     return key, key + "/lo", key + "/hi"
 
 
-def nn1_p(table: pd.DataFrame, embedder: str) -> pd.Series:
-    """Each row's 1-NN two-sample p-value in ``embedder``: the continuation's where it has one, else the whole clip's (NaN when unmeasured)."""
-    none = pd.Series(np.nan, index=table.index)
-    cont = pd.to_numeric(table.get(f"cont/nn1/{embedder}/p", none), errors="coerce")
-    return cont.fillna(pd.to_numeric(table.get(f"nn1/{embedder}/p", none), errors="coerce"))
+def nn1_p(table: pd.DataFrame, embedder: str) -> list[float]:
+    """Each row's 1-NN two-sample p-value in ``embedder`` (:func:`benchbox.stats.two_sample_of`)."""
+    return [two_sample_of(row, embedder)[1] for row in table.to_dict("records")]
 
 
 def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFrame:
@@ -387,7 +385,7 @@ def _heading(embedder: str, metric: str) -> str:
             "in leaderboard.csv). 95% CIs in brackets. *vs floor* says "
             f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test) and the 1-NN "
             f"two-sample test does not tell its clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), and \"{SEPARATED}\" when the "
-            "CIs overlap but that test does. *1-NN acc* is the balanced leave-one-out 1-NN accuracy of telling the row's clips "
+            f"CIs overlap but that test does (\"{CI_ONLY}\" where it was not run). *1-NN acc* is the balanced leave-one-out 1-NN accuracy of telling the row's clips "
             "from the real test clips (0.5: indistinguishable) with its permutation p-value.")
 
 
@@ -404,12 +402,9 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
     if key.startswith(("useful/", "cont/useful/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
-    if key.startswith("nn1/"):  # the continuation's test where the row has it, else the whole clip's
-        which = f"cont/{key}" if _finite(row.get(f"cont/{key}")) else key
-        if not _finite(row.get(which)):
-            return "", ""
-        p = row.get(f"{which}/p")
-        return f"{row[which]:.2f}" + (f" (p = {p:.2g})" if _finite(p) else ""), f"{row[which]}"
+    if key.startswith("nn1/"):  # the continuation's test; the whole clip's only for unprimed rows
+        acc, p = two_sample_of(row, key.split("/", 1)[1])
+        return (nn1_text(acc, p), f"{acc}") if _finite(acc) else ("", "")
     if key.startswith(("fad/", "kad/", "rank/")):
         return fmt_ci(value, row.get(f"{key}/lo"), row.get(f"{key}/hi")), (f"{value}" if _finite(value) else "")
     if _finite(value):

@@ -132,8 +132,8 @@ def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str,
             metric, _, bound = key.partition("/")
             out[f"{metric}/{e}" + (f"/{bound}" if bound else "")] = v
     if g.shape[0] >= twosample.MIN_CLIPS_PER_SET and r.shape[0] >= twosample.MIN_CLIPS_PER_SET:
-        test = twosample.nn1_test(r, g, permutations=twosample.DEFAULT_PERMUTATIONS, seed=seed)
-        out.update({f"nn1/{e}": test["accuracy"], f"nn1/{e}/p": test["p"]})
+        nn1 = twosample.nn1_test(r, g, permutations=twosample.DEFAULT_PERMUTATIONS, seed=seed)
+        out.update({f"nn1/{e}": nn1["accuracy"], f"nn1/{e}/p": nn1["p"]})
     if g.shape[0] and r.shape[0] and t.shape[0]:
         typical = float(np.median(prdc.nearest(r, t)[0]))  # real test clips' typical nearest-training distance
         closer = int((prdc.nearest(g, t)[0] < typical).sum())

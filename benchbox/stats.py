@@ -7,6 +7,7 @@ Legend: k successes out of n trials; p = k / n.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from benchbox.errors import MetricError
 
@@ -34,6 +35,7 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, floa
 
 INDISTINGUISHABLE = "indistinguishable from real at this n"
 SEPARATED = "differs (1-NN test)"
+CI_ONLY = "overlaps the floor (1-NN test not measured)"
 TWO_SAMPLE_ALPHA = 0.05
 
 
@@ -48,16 +50,49 @@ def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) ->
 
 
 def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: float | None = None) -> str:
-    """A row's standing against the real floor: :data:`INDISTINGUISHABLE` when its CI overlaps
-    the floor's and the 1-NN two-sample test (``nn1_p``, its permutation p-value; None or NaN
-    when not measured) does not tell its clips from real ones at :data:`TWO_SAMPLE_ALPHA`;
-    :data:`SEPARATED` when the CIs overlap but that test does; ``""`` otherwise.
+    """A row's standing against the real floor, from its KAD CI and its 1-NN two-sample p-value.
+
+    * ``""``: the CIs do not overlap (the row differs);
+    * :data:`SEPARATED`: they overlap, but the 1-NN test tells the clips from real ones
+      (``nn1_p`` < :data:`TWO_SAMPLE_ALPHA`);
+    * :data:`INDISTINGUISHABLE`: they overlap and the test does not separate them;
+    * :data:`CI_ONLY`: they overlap and no test was measured (``nn1_p`` None or NaN: a group
+      under 2 clips, or scores written before the test existed).
 
     CI overlap alone is a weak test at tens of clips (two wide intervals overlap even when
     the sets differ), so a row is only called indistinguishable when neither test separates it.
     """
     if not intervals_overlap(lo, hi, floor_lo, floor_hi):
         return ""
-    if nn1_p is not None and not (isinstance(nn1_p, float) and math.isnan(nn1_p)) and nn1_p < TWO_SAMPLE_ALPHA:
-        return SEPARATED
-    return INDISTINGUISHABLE
+    if nn1_p is None or (isinstance(nn1_p, float) and math.isnan(nn1_p)):
+        return CI_ONLY
+    return SEPARATED if nn1_p < TWO_SAMPLE_ALPHA else INDISTINGUISHABLE
+
+
+def two_sample_of(row: Mapping, embedder: str) -> tuple[float, float]:
+    """``(nn1 accuracy, p)`` of one scores row in ``embedder``: the continuation's test
+    (``cont/nn1/<e>``), or the whole clip's only for an unprimed row. A primed row's
+    whole-clip test compares clips whose primes were cut from the very test clips they are
+    compared with, so it would flatter the row; without a continuation test it gets NaN."""
+    def num(key: str) -> float:
+        value = row.get(key)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return math.nan
+        return value
+
+    acc, p = num(f"cont/nn1/{embedder}"), num(f"cont/nn1/{embedder}/p")
+    if not math.isnan(acc):
+        return acc, p
+    prime = num("prime_ms")
+    if math.isnan(prime) or prime == 0.0:
+        return num(f"nn1/{embedder}"), num(f"nn1/{embedder}/p")
+    return math.nan, math.nan
+
+
+def nn1_text(accuracy: float, p: float) -> str:
+    """``0.85 (p = 0.001)``: a 1-NN two-sample accuracy and its permutation p-value ("" when unmeasured)."""
+    if accuracy is None or math.isnan(accuracy):
+        return ""
+    return f"{accuracy:.2f}" + ("" if p is None or math.isnan(p) else f" (p = {p:.2g})")

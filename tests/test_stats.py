@@ -61,11 +61,22 @@ def test_intervals_overlap_is_symmetric_and_nan_overlaps_nothing():
 
 
 def test_vs_floor_needs_overlapping_cis_and_an_unseparated_two_sample_test():
-    from benchbox.stats import INDISTINGUISHABLE, SEPARATED, vs_floor
+    from benchbox.stats import CI_ONLY, INDISTINGUISHABLE, SEPARATED, vs_floor
 
-    assert vs_floor(0.1, 0.3, 0.2, 0.4) == INDISTINGUISHABLE  # no 1-NN test measured: the CI rule alone
     assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.2) == INDISTINGUISHABLE
     assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.001) == SEPARATED
-    assert vs_floor(0.1, 0.3, 0.2, 0.4, float("nan")) == INDISTINGUISHABLE
+    assert vs_floor(0.1, 0.3, 0.2, 0.4) == CI_ONLY  # no 1-NN test measured: not called indistinguishable
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, float("nan")) == CI_ONLY
     assert vs_floor(0.5, 0.6, 0.2, 0.4, 0.9) == ""  # the CIs do not overlap: it differs whatever the test says
     assert vs_floor(float("nan"), 0.6, 0.2, 0.4) == ""
+
+
+def test_two_sample_of_uses_the_whole_clip_only_for_unprimed_rows():
+    from benchbox.stats import nn1_text, two_sample_of
+
+    both = {"cont/nn1/aisfx": 0.8, "cont/nn1/aisfx/p": 0.01, "nn1/aisfx": 0.6, "nn1/aisfx/p": 0.2, "prime_ms": 40}
+    assert two_sample_of(both, "aisfx") == (0.8, 0.01)
+    whole = {"nn1/aisfx": 0.6, "nn1/aisfx/p": 0.2}
+    assert two_sample_of({**whole, "prime_ms": 0}, "aisfx") == (0.6, 0.2) and two_sample_of({**whole, "prime_ms": ""}, "aisfx") == (0.6, 0.2)
+    assert all(math.isnan(v) for v in two_sample_of({**whole, "prime_ms": 40}, "aisfx"))  # its whole clip holds a real prime
+    assert nn1_text(0.8, 0.01) == "0.80 (p = 0.01)" and nn1_text(float("nan"), 0.5) == "" and nn1_text(0.5, float("nan")) == "0.50"

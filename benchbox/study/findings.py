@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchbox.stats import INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, vs_floor, wilson_interval
+from benchbox.stats import CI_ONLY, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor, wilson_interval
 
 CONT = "cont/"
 USEFUL = "useful/auto"
@@ -94,46 +94,36 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
     gen = groups[groups["kind"] == "generated"].sort_values(kad, na_position="last")
     floor = floor_row(groups)
     f_lo, f_hi = (floor.get(f"{kad}/lo", math.nan), floor.get(f"{kad}/hi", math.nan)) if floor else (math.nan, math.nan)
-    nn1 = _col(groups, f"nn1/{embedder}")
-    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% CI] | vs the floor | `{nn1}` (p) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% CI] | vs the floor | 1-NN acc (p), {embedder} |", "|---|---|---|---|---|---|---|---|"]
     if floor:
         lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | "
-                     f"{_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - | {nn1_text(floor, nn1)} |")
+                     f"{_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - | {nn1_text(*two_sample_of(floor, embedder)) or '-'} |")
     for i, r in enumerate(gen.to_dict("records"), 1):
         lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
-        p = r.get(f"{nn1}/p")
-        mark = vs_floor(lo, hi, f_lo, f_hi, None if p is None or pd.isna(p) else float(p)) or "differs"
+        acc, p = two_sample_of(r, embedder)
+        mark = vs_floor(lo, hi, f_lo, f_hi, p) or "differs"
         lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
-                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(r, nn1)} |")
+                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(acc, p) or '-'} |")
     return lines
-
-
-def nn1_text(row: dict, key: str) -> str:
-    """``0.85 (p = 0.001)``: a group's 1-NN two-sample accuracy and its permutation p-value."""
-    value, p = row.get(key), row.get(f"{key}/p")
-    if value is None or pd.isna(value):
-        return "-"
-    return f"{value:.2f}" + (f" (p = {p:.2g})" if p is not None and not pd.isna(p) else "")
 
 
 def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     """How many groups a 1-NN classifier tells from real clips (p < TWO_SAMPLE_ALPHA), beside their per-clip useful rates."""
-    key = _col(groups, f"nn1/{embedder}")
-    if key not in groups.columns:
+    rows = groups[groups["kind"] == "generated"].to_dict("records")
+    tests = [(r, *two_sample_of(r, embedder)) for r in rows]
+    tested = [(r, acc, p) for r, acc, p in tests if not (math.isnan(acc) or math.isnan(p))]
+    if not tested:
         return []
-    gen = groups[groups["kind"] == "generated"]
-    tested = gen[gen[key].notna() & gen[f"{key}/p"].notna()]
-    if tested.empty:
-        return []
-    separable = tested[tested[f"{key}/p"] < TWO_SAMPLE_ALPHA]
+    separable = [r for r, _, p in tested if p < TWO_SAMPLE_ALPHA]
     floor = floor_row(groups)
-    lines = [f"`{key}`: balanced leave-one-out 1-NN accuracy of telling a group's clips from the real test clips "
+    lines = [f"`{_col(groups, f'nn1/{embedder}')}`: balanced leave-one-out 1-NN accuracy of telling a group's clips from the real test clips "
              "(0.5: indistinguishable; 1: every clip's nearest neighbour is from its own set), with a permutation p-value "
              "(`docs/verdict.md`). It sees what a per-clip verdict cannot: clips that each pass but share a signature no real clip has."]
-    if floor and not pd.isna(floor.get(key)):
-        lines[0] += f" Real val clips: {nn1_text(floor, key)} (n = {int(floor['n'])})."
+    floor_text = nn1_text(*two_sample_of(floor, embedder)) if floor else ""
+    if floor_text:
+        lines[0] += f" Real val clips: {floor_text} (n = {int(floor['n'])})."
     useful = _col(groups, "useful/auto_rate")
-    passing = separable[separable[useful] > 0] if useful in separable.columns else separable.iloc[:0]
+    passing = [r for r in separable if float(r.get(useful, 0.0) or 0.0) > 0]
     lines.append(f"{len(separable)} of {len(tested)} groups differ from real at p < {TWO_SAMPLE_ALPHA:g}; "
                  f"{len(passing)} of them still have clips the per-clip verdict calls useful (their useful rate is an upper bound).")
     return lines
@@ -207,7 +197,8 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
               "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI overlaps the floor's (real val vs "
               f"real test) and whose 1-NN two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}) is marked "
-              f"\"{INDISTINGUISHABLE}\"; one whose CI overlaps but the 1-NN test separates is marked \"{SEPARATED}\".", ""] + kad_ranking(groups, embedder) + [""]
+              f"\"{INDISTINGUISHABLE}\"; one whose CI overlaps but the 1-NN test separates is marked \"{SEPARATED}\" "
+              f"(\"{CI_ONLY}\" where the test was not run).", ""] + kad_ranking(groups, embedder) + [""]
     table = prdc_table(groups, embedder)
     if table:
         lines += [f"### Precision, recall, density, coverage ({embedder}, continuation)", "",
