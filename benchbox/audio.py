@@ -35,6 +35,7 @@ FULL_SCALE = 1.0  # |sample| of a full-scale waveform; 16-bit PCM cannot hold mo
 # before any sample is decoded (a 3 Hz header would resample to 5,333x its size).
 MIN_RATE_HZ = 1_000
 MAX_RATE_HZ = 768_000
+DOWNMIX_MAX_LOSS_DB = 6.0  # a channel mean this far below the loudest channel means the channels cancel
 MAX_CHANNELS = 64
 FRAMES_SLACK = 2.0  # a header may overstate its frame count by this factor (mp3/ogg estimates)
 READ_BLOCK_FRAMES = 1 << 18  # decode in blocks, so memory follows the real data, not the header
@@ -134,11 +135,26 @@ def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def load_audio(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> np.ndarray:
-    """Decode, downmix to mono and resample (soxr) to ``sample_rate_hz``: (T,) float32."""
-    data, rate = read_audio(path)
+def downmix(data: np.ndarray) -> np.ndarray:
+    """(T, C) -> (T,): the mean of the channels, or the loudest channel when the mean
+    would cancel, i.e. come out more than ``DOWNMIX_MAX_LOSS_DB`` below that channel's RMS
+    (channels in anti-phase, or a mid/side pair). Averaging such a file silently turns a
+    footstep into near-silence; one of its channels is the step."""
     mono = data.mean(axis=1)  # (T,)
-    return resample(mono, rate, sample_rate_hz)
+    if data.shape[1] < 2:
+        return mono
+    rms = np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=0))  # (C,)
+    loudest = int(np.argmax(rms))
+    mono_rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
+    if rms[loudest] > 0.0 and mono_rms < rms[loudest] * 10.0 ** (-DOWNMIX_MAX_LOSS_DB / 20.0):
+        return np.ascontiguousarray(data[:, loudest])
+    return mono
+
+
+def load_audio(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> np.ndarray:
+    """Decode, downmix to mono (:func:`downmix`) and resample (soxr) to ``sample_rate_hz``: (T,) float32."""
+    data, rate = read_audio(path)
+    return resample(downmix(data), rate, sample_rate_hz)
 
 
 def resample(wave: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

@@ -266,14 +266,18 @@ def rank_columns(table: pd.DataFrame, metric: str, embedder: str) -> tuple[str, 
 
     The continuation's value (``cont/<metric>/<embedder>``: the generated part of a primed
     clip against the reference clips' same span; the whole clip when unprimed) where a
-    row has it, else the whole clip's (reference rows). A primed clip's whole-clip score
-    includes the real prime, which flatters it, so it is not what a row is ranked by.
+    row has it, else the whole clip's for an unprimed row (reference rows). A primed clip's
+    whole-clip score includes the real prime, which flatters it, so a primed row without a
+    continuation score (one too short to embed) is ranked last rather than by it, as
+    :func:`benchbox.stats.two_sample_of` does for the 1-NN test.
     """
     key = f"rank/{metric}/{embedder}"
+    prime = pd.to_numeric(table.get("prime_ms", pd.Series(np.nan, index=table.index)), errors="coerce")
+    unprimed = prime.isna() | (prime == 0)  # only these may stand in with the whole clip (it is their continuation)
     for suffix in ("", "/lo", "/hi"):
-        whole = table.get(f"{metric}/{embedder}{suffix}", pd.Series(np.nan, index=table.index))
-        cont = table.get(f"cont/{metric}/{embedder}{suffix}", pd.Series(np.nan, index=table.index))
-        table[key + suffix] = pd.to_numeric(cont, errors="coerce").fillna(pd.to_numeric(whole, errors="coerce"))
+        whole = pd.to_numeric(table.get(f"{metric}/{embedder}{suffix}", pd.Series(np.nan, index=table.index)), errors="coerce")
+        cont = pd.to_numeric(table.get(f"cont/{metric}/{embedder}{suffix}", pd.Series(np.nan, index=table.index)), errors="coerce")
+        table[key + suffix] = cont.fillna(whole.where(unprimed))
     return key, key + "/lo", key + "/hi"
 
 

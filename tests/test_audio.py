@@ -68,6 +68,22 @@ def test_read_any_bit_depth_and_channels(tmp_path, subtype):
     assert np.abs(wave).max() == pytest.approx(0.5, abs=0.02)
 
 
+def test_downmix_averages_unless_the_channels_cancel(tmp_path):
+    rng = np.random.default_rng(0)
+    step = (0.3 * rng.normal(size=16000)).astype(np.float32)
+    other = (0.1 * rng.normal(size=16000)).astype(np.float32)
+    np.testing.assert_allclose(audio.downmix(np.stack([step, other], axis=1)), (step + other) / 2, rtol=1e-6)
+    anti = np.stack([step, -0.9 * step], axis=1)  # anti-phase: the mean is 20 dB down
+    np.testing.assert_array_equal(audio.downmix(anti), step)
+    path = tmp_path / "anti.wav"
+    sf.write(path, anti, 16000, subtype="FLOAT")
+    assert np.sqrt(np.mean(audio.load_audio(path, 16000) ** 2)) == pytest.approx(np.sqrt(np.mean(step**2)), rel=1e-3)
+    mono = step[:, None]
+    np.testing.assert_array_equal(audio.downmix(mono), step)
+    silent = np.zeros((100, 2), np.float32)
+    np.testing.assert_array_equal(audio.downmix(silent), np.zeros(100, np.float32))
+
+
 @pytest.mark.parametrize("fmt,ext", [("OGG", "ogg"), ("FLAC", "flac")])
 def test_read_compressed(tmp_path, fmt, ext):
     x = 0.3 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)

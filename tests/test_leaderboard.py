@@ -98,6 +98,10 @@ def test_primed_rows_are_ranked_by_their_continuation():
     assert table["run"].tolist() == ["ref", "b", "a"]
     assert table["vs_floor"].tolist() == ["", "overlaps the floor (1-NN test not measured)", ""]  # no nn1 columns in this table
     assert table["rank/kad/aisfx"].tolist() == [0.1, 0.35, 0.25]  # every space gets its continuation column
+    short = rows.assign(prime_ms=[np.nan, 40, 0]).drop(columns=["cont/kad/mel", "cont/kad/mel/lo", "cont/kad/mel/hi"])
+    table = _order(short, "mel", "kad")  # no continuation score: only the unprimed row may use its whole clip
+    assert table["run"].tolist() == ["ref", "b", "a"] and np.isnan(table.set_index("run").loc["a", "rank/kad/mel"])
+    assert table.set_index("run").loc["b", "rank/kad/mel"] == 0.20
     from benchbox.leaderboard import render_markdown
 
     md = render_markdown(table, "mel", [], "kad")

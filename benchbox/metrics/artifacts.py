@@ -186,7 +186,11 @@ def _forward_max(a: np.ndarray, width: int) -> np.ndarray:
 def click_ratio(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> np.ndarray:
     """(T,) how far each sample stands above its surroundings: |x[t]| / max |x| over the
     context ``[t - W, t - g - 1]`` and ``[t + g + 1, t + W]`` (W = ``click_context_ms``,
-    g = ``click_guard_samples``; zeros outside the clip; context floored at 1e-6).
+    g = ``click_guard_samples``; zeros outside the clip). A context quieter than the silence
+    floor (``silence_floor_dbfs``) counts as the floor, so an impulse in digital silence gets
+    a finite ratio (500 for a -6 dBFS impulse at the -60 dBFS default) instead of one set by
+    an arbitrary epsilon; with the defaults no flag changes (an impulse above
+    ``click_floor_dbfs`` then stands >= 31x above the floor, past the 4x threshold).
 
     A sampled sound is band-limited and rings for at least a few ms, so some sample within
     1 ms of a real onset is nearly as large as the onset itself (<= 3.2x on the dev
@@ -200,7 +204,7 @@ def click_ratio(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -
     fwd = _forward_max(np.concatenate([np.zeros(w), a, np.zeros(w)]), width)  # index shifted by w
     t = np.arange(len(a)) + w
     context = np.maximum(fwd[t - w], fwd[t + g + 1])  # left [t-w, t-g-1], right [t+g+1, t+w]
-    return a / np.maximum(context, 1e-6)
+    return a / np.maximum(context, 10.0 ** (config.silence_floor_dbfs / 20.0))
 
 
 def clicks(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:

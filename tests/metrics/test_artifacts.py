@@ -163,7 +163,7 @@ def _click_ratio_loop(x, w, g):
     out = np.empty(len(x))
     for t in range(len(x)):
         ctx = [abs(x[u]) for u in range(t - w, t + w + 1) if 0 <= u < len(x) and abs(u - t) > g]
-        out[t] = abs(x[t]) / max(max(ctx, default=0.0), 1e-6)
+        out[t] = abs(x[t]) / max(max(ctx, default=0.0), 1e-3)  # the -60 dBFS silence floor
     return out
 
 
@@ -185,6 +185,13 @@ def test_isolated_impulses_in_noise_are_counted_as_click_events(rng):
     out = detect(x, RATE_HZ)
     assert out["click/count"] == 2 and out["click/flag"] == 1 and out["useful/auto"] == 0
     assert out["click/max_ratio"] > 4.0
+
+
+def test_an_impulse_in_digital_silence_has_a_finite_ratio_and_is_a_click():
+    x = np.zeros(CLIP_SAMPLES)
+    x[1000] = 0.5
+    out = detect(x, RATE_HZ)
+    assert out["click/count"] == 1 and out["click/max_ratio"] == pytest.approx(0.5 / 1e-3)  # measured against the -60 dBFS floor
 
 
 def test_a_click_below_the_floor_is_not_counted(rng):
