@@ -47,8 +47,14 @@ class DistContext:
             self._owns_group = True
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if self._owns_group:
+            if exc_type is None:
+                # Every rank reaches this point before any rank tears its connections down: a rank
+                # that destroyed its gloo pairs while the other was still finishing its last
+                # collective made the other abort (SIGABRT, "connection closed by peer").
+                # After an error the other ranks may never arrive, so no barrier then.
+                torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
     def all_sum(self, values: list[float]) -> list[float]:
