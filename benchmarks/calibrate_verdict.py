@@ -33,6 +33,7 @@ Writes the tables into ``docs/verdict.md`` between the calibration and sweep mar
 from __future__ import annotations
 
 import argparse
+import glob
 import math
 import tempfile
 import time
@@ -126,8 +127,14 @@ def step0_clips(preset: str, seed: int) -> np.ndarray:
     return decode(codes, "mulaw").numpy().astype(np.float32)
 
 
-def folder_clips(folder: Path) -> np.ndarray:
-    waves = [load_audio(p)[:CLIP_SAMPLES] for p in list_audio_files(folder)]
+def folder_clips(folder: Path | str) -> np.ndarray:
+    """(N, T) clips of every folder matching ``folder`` (a path or a glob such as
+    ``results/footsteps-cpu/runs/wavenet-tiny_*/samples/*/prime0``), cut or zero-padded to T."""
+    folders = sorted(glob.glob(str(folder))) or [str(folder)]
+    files = [p for f in folders for p in list_audio_files(Path(f))]
+    if not files:
+        raise SystemExit(f"error: no audio clips in {folder}; generate them first (see docs/verdict.md)")
+    waves = [load_audio(p)[:CLIP_SAMPLES] for p in files]
     return np.stack([np.pad(w, (0, CLIP_SAMPLES - len(w))) for w in waves]).astype(np.float32)
 
 
@@ -204,7 +211,7 @@ def two_sample(real: np.ndarray, gen: np.ndarray, seed: int) -> tuple[float, flo
     return test["accuracy"], test["p"]
 
 
-def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path], negative: dict[str, Path] | None = None) -> dict:
+def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, str], negative: dict[str, str] | None = None) -> dict:
     ds = load_dataset(dataset)
     real = ds.load_clips()[:, :CLIP_SAMPLES]  # (N, T)
     folds = recording_folds(ds.manifest["source"], seed)
@@ -213,7 +220,7 @@ def calibrate(dataset: Path, cache: Path, seed: int, extra: dict[str, Path], neg
     neg["untrained sashimi-tiny"] = step0_clips("sashimi-tiny", seed)
     neg["untrained wavenet-tiny"] = step0_clips("wavenet-tiny", seed)
     neg.update({name: folder_clips(folder) for name, folder in (negative or {}).items()})
-    neg.update({name: folder_clips(folder) for name, folder in extra.items()})
+    neg.update({name: folder_clips(folder) for name, folder in extra.items()})  # folders or globs
     result = {"n_real": len(real), "n_recordings": int(ds.manifest["source"].nunique()), "embedders": {}, "extra": sorted(extra)}
     flags = {"real": flag_rows(real), **{name: flag_rows(waves) for name, waves in neg.items()}}
     clean = np.array([not any(f.values()) for f in flags["real"]])
@@ -313,7 +320,7 @@ def main() -> None:
 
             dataset = Path(work) / "dataset"
             import_folder(args.data, dataset, overwrite=True)
-        result = calibrate(dataset, args.cache, args.seed, {k: Path(v) for k, v in extra.items()}, {k: Path(v) for k, v in negative.items()})
+        result = calibrate(dataset, args.cache, args.seed, extra, negative)
     table, sweep_table = render(result), render_sweep(result["sweep"])
     print(table)
     print(sweep_table)

@@ -83,3 +83,17 @@ def test_two_sample_tells_a_shifted_set_from_real(cal):
     assert acc == 1.0 and p < 0.01
     acc, p = cal.two_sample(real, rng.normal(size=(20, 4)) + np.array([5.0, 0, 0, 0]), seed=0)
     assert acc < 0.75 and p > 0.01
+
+
+def test_folder_clips_pools_every_folder_a_glob_matches(cal, tmp_path):
+    import soundfile as sf
+
+    for run, n in (("run_a", 2), ("run_b", 3)):
+        folder = tmp_path / run / "samples" / "best" / "prime0"
+        folder.mkdir(parents=True)
+        for i in range(n):
+            sf.write(folder / f"clip_{i}.wav", np.full(100, 0.1 * (i + 1), np.float32), 16000, subtype="FLOAT")
+    clips = cal.folder_clips(str(tmp_path / "run_*" / "samples" / "*" / "prime0"))
+    assert clips.shape == (5, cal.CLIP_SAMPLES) and (clips[:, 100:] == 0).all()  # zero-padded to T
+    with pytest.raises(SystemExit, match="no audio clips"):
+        cal.folder_clips(str(tmp_path / "nothing_*"))
