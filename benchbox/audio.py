@@ -35,7 +35,7 @@ FULL_SCALE = 1.0  # |sample| of a full-scale waveform; 16-bit PCM cannot hold mo
 # before any sample is decoded (a 3 Hz header would resample to 5,333x its size).
 MIN_RATE_HZ = 1_000
 MAX_RATE_HZ = 768_000
-DOWNMIX_MAX_LOSS_DB = 6.0  # a channel mean this far below the loudest channel means the channels cancel
+DOWNMIX_MAX_LOSS_DB = 6.0  # a channel mean this far below the uncorrelated level means the channels cancel
 MAX_CHANNELS = 64
 FRAMES_SLACK = 2.0  # a header may overstate its frame count by this factor (mp3/ogg estimates)
 READ_BLOCK_FRAMES = 1 << 18  # decode in blocks, so memory follows the real data, not the header
@@ -136,18 +136,24 @@ def _first_line(error: Exception) -> str:
 
 
 def downmix(data: np.ndarray) -> np.ndarray:
-    """(T, C) -> (T,): the mean of the channels, or the loudest channel when the mean
-    would cancel, i.e. come out more than ``DOWNMIX_MAX_LOSS_DB`` below that channel's RMS
-    (channels in anti-phase, or a mid/side pair). Averaging such a file silently turns a
-    footstep into near-silence; one of its channels is the step."""
+    """(T, C) -> (T,): the mean of the channels, or the loudest channel when the channels cancel.
+
+    They cancel when the mean comes out more than ``DOWNMIX_MAX_LOSS_DB`` below what the
+    mean of C uncorrelated channels would give, ``sqrt(sum_c rms_c^2) / C``: for two
+    channels of equal level that is a correlation of -0.75 or lower (anti-phase wiring, a
+    mid/side pair). Averaging such a file silently turns a footstep into near-silence; one
+    of its channels is the step. A silent or unrelated second channel does not trigger it
+    (the mean then sits at the uncorrelated level), so ordinary files keep their mean.
+    """
     mono = data.mean(axis=1)  # (T,)
-    if data.shape[1] < 2:
+    channels = data.shape[1]
+    if channels < 2:
         return mono
     rms = np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=0))  # (C,)
-    loudest = int(np.argmax(rms))
+    uncorrelated = float(np.sqrt(np.sum(rms**2))) / channels
     mono_rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
-    if rms[loudest] > 0.0 and mono_rms < rms[loudest] * 10.0 ** (-DOWNMIX_MAX_LOSS_DB / 20.0):
-        return np.ascontiguousarray(data[:, loudest])
+    if uncorrelated > 0.0 and mono_rms < uncorrelated * 10.0 ** (-DOWNMIX_MAX_LOSS_DB / 20.0):
+        return np.ascontiguousarray(data[:, int(np.argmax(rms))])
     return mono
 
 

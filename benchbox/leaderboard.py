@@ -38,7 +38,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
-from benchbox.stats import CI_ONLY, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
+from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run, stale_reason
 
 REFERENCE_CLIPS = 16
@@ -386,11 +386,12 @@ def _heading(embedder: str, metric: str) -> str:
     what = "unbiased KAD (MMD^2, cubic kernel)" if metric == "kad" else "FAD"
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
-            "in leaderboard.csv). 95% CIs in brackets. *vs floor* says "
-            f"\"{INDISTINGUISHABLE}\" when the row's CI overlaps the real floor's (real val vs real test) and the 1-NN "
-            f"two-sample test does not tell its clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), and \"{SEPARATED}\" when the "
-            f"CIs overlap but that test does (\"{CI_ONLY}\" where it was not run). *1-NN acc* is the balanced leave-one-out 1-NN accuracy of telling the row's clips "
-            "from the real test clips (0.5: indistinguishable) with its permutation p-value.")
+            f"in leaderboard.csv). 95% CIs in brackets. *vs floor* compares the row's `{metric}` CI with the real floor's "
+            f"(real val vs real test): \"{DIFFERS_CI}\" when they do not overlap; when they do, \"{INDISTINGUISHABLE}\" if the "
+            f"1-NN two-sample test does not tell the row's clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" if "
+            f"it does, and \"{CI_ONLY}\" where it was not run. *1-NN acc* is that test's balanced leave-one-out accuracy of "
+            "telling the row's clips from the real test clips (about 0.5 when they cannot be told apart; with tens of clips, "
+            "values down to about 0.3 are chance too) with its permutation p-value.")
 
 
 def _markdown_inline(text: str) -> str:

@@ -402,13 +402,18 @@ def stale_reason(root: str | Path) -> str | None:
     then = set(scored["path"]) | set(skipped["path"].astype(str))
     if now != then:
         return f"{len(now)} clips to score now, {len(then)} when scored"
-    changed = 0
+    changed = missing = 0
     for rel, sha in zip(scored["path"], scored["sha256"]):
+        if not (root / rel).is_file():
+            missing += 1
+            continue
         try:
             wave, rate = decode(root / rel)
             changed += sha256_audio(wave, rate) != sha
         except AudioError:
             changed += 1
+    if missing:
+        return f"{missing} of {len(scored)} scored clips are missing (a fresh checkout holds no audio: regenerate it, e.g. with benchbox run)"
     if changed:
         return f"{changed} of {len(scored)} scored clips hold other audio now"
     try:

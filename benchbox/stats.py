@@ -36,6 +36,7 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, floa
 INDISTINGUISHABLE = "indistinguishable from real at this n"
 SEPARATED = "differs (1-NN test)"
 CI_ONLY = "overlaps the floor (1-NN test not measured)"
+DIFFERS_CI = "differs (CI)"
 TWO_SAMPLE_ALPHA = 0.05
 
 
@@ -44,7 +45,7 @@ def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) ->
     when any end is NaN (an interval that was not measured overlaps nothing). Used to mark a
     row whose CI overlaps the real floor's as :data:`INDISTINGUISHABLE`."""
     ends = (lo, hi, other_lo, other_hi)
-    if any(e is None or (isinstance(e, float) and math.isnan(e)) for e in ends):
+    if not all(_finite(e) for e in ends):
         return False
     return lo <= other_hi and other_lo <= hi
 
@@ -52,7 +53,8 @@ def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) ->
 def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: float | None = None) -> str:
     """A row's standing against the real floor, from its KAD CI and its 1-NN two-sample p-value.
 
-    * ``""``: the CIs do not overlap (the row differs);
+    * :data:`DIFFERS_CI`: the CIs do not overlap (the row differs; ``""`` when either CI is
+      missing, since nothing was compared);
     * :data:`SEPARATED`: they overlap, but the 1-NN test tells the clips from real ones
       (``nn1_p`` < :data:`TWO_SAMPLE_ALPHA`);
     * :data:`INDISTINGUISHABLE`: they overlap and the test does not separate them;
@@ -63,8 +65,8 @@ def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: floa
     the sets differ), so a row is only called indistinguishable when neither test separates it.
     """
     if not intervals_overlap(lo, hi, floor_lo, floor_hi):
-        return ""
-    if nn1_p is None or (isinstance(nn1_p, float) and math.isnan(nn1_p)):
+        return DIFFERS_CI if all(_finite(v) for v in (lo, hi, floor_lo, floor_hi)) else ""
+    if not _finite(nn1_p):
         return CI_ONLY
     return SEPARATED if nn1_p < TWO_SAMPLE_ALPHA else INDISTINGUISHABLE
 
@@ -96,3 +98,11 @@ def nn1_text(accuracy: float, p: float) -> str:
     if accuracy is None or math.isnan(accuracy):
         return ""
     return f"{accuracy:.2f}" + ("" if p is None or math.isnan(p) else f" (p = {p:.2g})")
+
+
+def _finite(value) -> bool:
+    """Whether ``value`` is a finite number (numpy scalars included; None and text are not)."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

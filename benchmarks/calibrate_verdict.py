@@ -27,7 +27,9 @@ Legend: N clips, T samples per clip, D embedding dimension.
 Writes the tables into ``docs/verdict.md`` between the calibration and sweep markers. Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/calibrate_verdict.py [--dataset DIR] \
-        [--negative "sashimi-tiny 300 steps=RUN/samples/best/prime0"] [--extra "sashimi-cpu=RUN/samples/best/prime0"]
+        [--negative "NAME=FOLDER_OR_GLOB"] [--extra "NAME=FOLDER_OR_GLOB"]
+
+(the exact command behind the committed tables is in ``docs/verdict.md``)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, list_audio_files, load_audio
+from benchbox.errors import AudioError, BenchboxError
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics.artifacts import FLAG_KEYS, detect
 from benchbox.metrics.prdc import l2_normalise
@@ -63,6 +66,7 @@ TARGET_KEEP, MIN_USEFUL_REAL, MAX_USEFUL_NEGATIVE = 0.97, 0.95, 0.05
 NEGATIVES_PER_KIND = 40
 CLIP_SAMPLES = 8192
 STEP0_CLIPS = 16
+MIN_SET_CLIPS = 2  # FAD/KAD and the 1-NN test need two clips a set
 EMBEDDERS = ("aisfx", "mel")
 
 
@@ -130,12 +134,28 @@ def step0_clips(preset: str, seed: int) -> np.ndarray:
 def folder_clips(folder: Path | str) -> np.ndarray:
     """(N, T) clips of every folder matching ``folder`` (a path or a glob such as
     ``results/footsteps-cpu/runs/wavenet-tiny_*/samples/*/prime0``), cut or zero-padded to T."""
-    folders = sorted(glob.glob(str(folder))) or [str(folder)]
+    folders = [f for f in sorted(glob.glob(str(folder))) or [str(folder)] if Path(f).is_dir()]
     files = [p for f in folders for p in list_audio_files(Path(f))]
-    if not files:
-        raise SystemExit(f"error: no audio clips in {folder}; generate them first (see docs/verdict.md)")
-    waves = [load_audio(p)[:CLIP_SAMPLES] for p in files]
+    if len(files) < MIN_SET_CLIPS:
+        raise SystemExit(f"error: {len(files)} audio clip(s) in {folder}; a set needs at least {MIN_SET_CLIPS} (generate them first, see docs/verdict.md)")
+    waves = []
+    for p in files:
+        try:
+            waves.append(load_audio(p)[:CLIP_SAMPLES])
+        except AudioError as e:
+            raise SystemExit(f"error: {e.message} (hint: {e.hint})" if e.hint else f"error: {e.message}") from None
     return np.stack([np.pad(w, (0, CLIP_SAMPLES - len(w))) for w in waves]).astype(np.float32)
+
+
+def named_sets(items: list[str], option: str) -> dict[str, str]:
+    """``NAME=GLOB`` items of a repeatable option as {name: glob}; exits with one error line on a malformed item."""
+    out = {}
+    for item in items:
+        name, sep, pattern = item.partition("=")
+        if not sep or not name.strip() or not pattern.strip():
+            raise SystemExit(f"error: {option} {item!r}: expected NAME=FOLDER_OR_GLOB, e.g. {option} \"wavenet-tiny=results/footsteps-cpu/runs/wavenet-tiny_*/samples/*/prime0\"")
+        out[name.strip()] = pattern.strip()
+    return out
 
 
 def embed(waves: np.ndarray, embedder: str, cache: Path) -> np.ndarray:
@@ -304,23 +324,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of dev recordings to import")
     parser.add_argument("--dataset", type=Path, default=None, help="an imported dataset folder (skips the import)")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="markdown file to write the table into")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="markdown file to write the tables into (needs the calibration and sweep markers)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "benchbox" / "embeddings", help="embedding cache")
-    parser.add_argument("--extra", action="append", default=[], help="NAME=FOLDER of generated clips to report, no gate (repeatable)")
-    parser.add_argument("--negative", action="append", default=[], help="NAME=FOLDER of generated failures, gated at <= 5%% useful (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extra", action="append", default=[], help="NAME=FOLDER_OR_GLOB of generated clips to report, no gate (repeatable)")
+    parser.add_argument("--negative", action="append", default=[], help="NAME=FOLDER_OR_GLOB of generated failures, gated at <= 5%% useful (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the recording folds, the synthetic negatives and the permutations")
     args = parser.parse_args()
-    extra = dict(item.split("=", 1) for item in args.extra)
-    negative = dict(item.split("=", 1) for item in args.negative)
+    extra, negative = named_sets(args.extra, "--extra"), named_sets(args.negative, "--negative")
+    text = args.doc.read_text(encoding="utf-8") if args.doc.is_file() else ""
+    if not all(mark in text for mark in (START_MARK, END_MARK, SWEEP_START, SWEEP_END)):
+        raise SystemExit(f"error: {args.doc} needs the markers {START_MARK} {END_MARK} {SWEEP_START} {SWEEP_END}; pass --doc a file that has them")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work:
-        dataset = args.dataset
-        if dataset is None:
-            from benchbox.data.importer import import_folder
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            dataset = args.dataset
+            if dataset is None:
+                from benchbox.data.importer import import_folder
 
-            dataset = Path(work) / "dataset"
-            import_folder(args.data, dataset, overwrite=True)
-        result = calibrate(dataset, args.cache, args.seed, extra, negative)
+                dataset = Path(work) / "dataset"
+                import_folder(args.data, dataset, overwrite=True)
+            result = calibrate(dataset, args.cache, args.seed, extra, negative)
+    except BenchboxError as e:
+        raise SystemExit(f"error: {e.message}" + (f" (hint: {e.hint})" if e.hint else "")) from None
     table, sweep_table = render(result), render_sweep(result["sweep"])
     print(table)
     print(sweep_table)

@@ -78,6 +78,8 @@ def test_downmix_averages_unless_the_channels_cancel(tmp_path):
     path = tmp_path / "anti.wav"
     sf.write(path, anti, 16000, subtype="FLOAT")
     assert np.sqrt(np.mean(audio.load_audio(path, 16000) ** 2)) == pytest.approx(np.sqrt(np.mean(step**2)), rel=1e-3)
+    one_sided = np.stack([step, np.zeros_like(step)], axis=1)  # a silent second channel: still the mean
+    np.testing.assert_allclose(audio.downmix(one_sided), step / 2, rtol=1e-6)
     mono = step[:, None]
     np.testing.assert_array_equal(audio.downmix(mono), step)
     silent = np.zeros((100, 2), np.float32)

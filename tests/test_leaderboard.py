@@ -60,9 +60,10 @@ def test_leaderboard_files_rows_and_order(results, tmp_path):
     p = table["cont/nn1/mel/p"].fillna(table["nn1/mel/p"])  # these rows are unprimed: the whole clip's test may stand in
     separated = overlap & (p < 0.05)  # overlapping CIs, but the 1-NN test tells the clips from real ones
     assert ((marked == "indistinguishable from real at this n") == (overlap & (p >= 0.05))).all()
-    assert ((marked == "differs (1-NN test)") == separated).all() and (marked[~overlap] == "").all()
+    assert ((marked == "differs (1-NN test)") == separated).all()
+    assert (marked[~overlap & (table["kind"] != "floor")] == "differs (CI)").all() and marked[table["kind"] == "floor"].eq("").all()
     assert ((marked == "overlaps the floor (1-NN test not measured)") == (overlap & p.isna())).all()
-    assert not marked[table["kind"] == "silence"].any()
+    assert (marked[table["kind"] == "silence"] == "differs (CI)").all()
     assert table.set_index("kind").loc["noise", "n"] == 16
     md = (out / "leaderboard.md").read_text()
     assert "| # | kind | run |" in md and re.search(r"\d \[[-\d.e+]+, [-\d.e+]+\]", md)
@@ -96,7 +97,7 @@ def test_primed_rows_are_ranked_by_their_continuation():
     rows["kad/aisfx"], rows["cont/kad/aisfx"] = [0.1, 0.2, 0.3], [np.nan, 0.25, 0.35]  # a second space, shown beside
     table = _order(rows, "mel", "kad")
     assert table["run"].tolist() == ["ref", "b", "a"]
-    assert table["vs_floor"].tolist() == ["", "overlaps the floor (1-NN test not measured)", ""]  # no nn1 columns in this table
+    assert table["vs_floor"].tolist() == ["", "overlaps the floor (1-NN test not measured)", "differs (CI)"]  # no nn1 columns in this table
     assert table["rank/kad/aisfx"].tolist() == [0.1, 0.35, 0.25]  # every space gets its continuation column
     short = rows.assign(prime_ms=[np.nan, 40, 0]).drop(columns=["cont/kad/mel", "cont/kad/mel/lo", "cont/kad/mel/hi"])
     table = _order(short, "mel", "kad")  # no continuation score: only the unprimed row may use its whole clip
@@ -249,6 +250,11 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
     wave, rate = sf.read(clip, dtype="float32")
     sf.write(clip, wave * 0.5, rate, subtype="PCM_16")  # same path, other audio
     assert stale_reason(run) == "1 of 8 scored clips hold other audio now"
+    kept = run.parent / "kept" / "samples" / "best" / "prime0" / "clip_0001.wav"
+    moved = kept.with_suffix(".bak")
+    kept.rename(moved)  # a fresh checkout: the manifest lists the clip, the (gitignored) audio is absent
+    assert stale_reason(run.parent / "kept").startswith("1 of 8 scored clips are missing")
+    moved.rename(kept)
     extra = run / "samples" / "best" / "prime0" / "clip_0099.wav"
     shutil.copy(clip, extra)
     pd.read_csv(run / "samples" / "manifest.csv").pipe(lambda m: pd.concat([m, m.tail(1).assign(path="samples/best/prime0/clip_0099.wav")])).to_csv(run / "samples" / "manifest.csv", index=False)

@@ -61,14 +61,17 @@ def test_intervals_overlap_is_symmetric_and_nan_overlaps_nothing():
 
 
 def test_vs_floor_needs_overlapping_cis_and_an_unseparated_two_sample_test():
-    from benchbox.stats import CI_ONLY, INDISTINGUISHABLE, SEPARATED, vs_floor
+    import numpy as np
+
+    from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, vs_floor
 
     assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.2) == INDISTINGUISHABLE
     assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.001) == SEPARATED
     assert vs_floor(0.1, 0.3, 0.2, 0.4) == CI_ONLY  # no 1-NN test measured: not called indistinguishable
     assert vs_floor(0.1, 0.3, 0.2, 0.4, float("nan")) == CI_ONLY
-    assert vs_floor(0.5, 0.6, 0.2, 0.4, 0.9) == ""  # the CIs do not overlap: it differs whatever the test says
-    assert vs_floor(float("nan"), 0.6, 0.2, 0.4) == ""
+    assert vs_floor(0.5, 0.6, 0.2, 0.4, 0.9) == DIFFERS_CI  # the CIs do not overlap: it differs whatever the test says
+    assert vs_floor(float("nan"), 0.6, 0.2, 0.4) == ""  # nothing compared
+    assert vs_floor(np.float32(0.1), 0.3, 0.2, 0.4, np.float32("nan")) == CI_ONLY  # numpy NaN is not a measured test
 
 
 def test_two_sample_of_uses_the_whole_clip_only_for_unprimed_rows():

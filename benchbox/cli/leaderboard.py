@@ -27,7 +27,10 @@ def leaderboard_cmd(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Collect scored runs plus reference rows (real floor, synth, noise, silence) into leaderboard.md, .csv and .html."""
+    """Collect scored runs plus reference rows (real floor, synth, noise, silence) into leaderboard.md, .csv and .html.
+
+    Rows are ranked by --metric on the continuation of primed clips. "vs floor" compares a row's CI with the real floor's: "differs (CI)" when they do not overlap; when they do, "indistinguishable from real at this n" only if the 1-NN two-sample test does not separate the row's clips from real ones (p >= 0.05), else "differs (1-NN test)". The "1-NN acc (p)" column is that test (about 0.5 when indistinguishable).
+    """
     import pandas as pd
 
     from benchbox.leaderboard import build_leaderboard

@@ -1,4 +1,4 @@
-"""``benchbox score``: artefact flags per clip and FAD/KAD per group, written to scores/."""
+"""``benchbox score``: artefact flags, realism and the usefulness verdict per clip; FAD/KAD, PRDC, the 1-NN test and memorisation per group; written to scores/."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ EXAMPLES = examples(
     "benchbox score my_clips/ --reference data/dev --embedder aisfx",
 )
 
-EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders for FAD/KAD (aisfx, mel, vggish); empty = detectors only.")]
+EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders (aisfx, mel, vggish) for FAD/KAD, realism, PRDC, the 1-NN test and memorisation; the verdict uses aisfx; empty = detectors only.")]
 
 
 def score_cmd(
     path: Annotated[Path, typer.Argument(help="A run folder (with samples/manifest.csv) or a folder of wav clips.")],
     reference: Annotated[Path | None, typer.Option("--reference", help="Reference dataset folder; default: data.path in the run's config.toml.")] = None,
     embedder: EmbedderOpt = "aisfx,mel",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD 95% CIs; 0 = no CIs.")] = 1000,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD and PRDC 95% CIs; 0 = no CIs.")] = 1000,
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it (default $BENCHBOX_WEIGHTS_DIR, else ~/.cache/benchbox/weights).")] = None,
     seed: SeedOpt = 0,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
@@ -31,7 +31,10 @@ def score_cmd(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score every clip (DC, silence, clipping, hum, transient, NaN) and every group (FAD, KAD, diversity) against the reference test split."""
+    """Score every clip and every group against the reference dataset.
+
+    Per clip (scores/clips.csv): the artefact detectors (DC, silence, clipping, clicks, hum, no transient, NaN), realism against the reference train split, the nearest training clip, and useful/auto (no detector fired and realistic) with useful/reason. Per group (scores/groups.csv): FAD and KAD with bootstrap CIs, diversity, precision / recall / density / coverage, the 1-NN two-sample test (nn1: balanced accuracy, 0.5 when the clips cannot be told from real ones, and its permutation p), the memorisation share and the useful rate, plus a floor row (real val vs real test). Primed clips are also scored on their continuation (cont/ columns). See docs/verdict.md and docs/detectors.md.
+    """
     from benchbox.score import json_records, load_score_config, score_run
 
     score_config = load_score_config(config, overrides)

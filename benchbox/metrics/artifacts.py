@@ -76,6 +76,7 @@ class DetectorConfig:
     click_guard_samples: int = 1  # neighbours left out of the context: a click is <= 3 samples wide
     click_ratio_flag_above: float = 4.0  # |x| over the context's max |x|; every real dev clip stays <= 3.2
     click_floor_dbfs: float = -30.0  # quieter impulses are not counted
+    click_context_floor_dbfs: float = -60.0  # a quieter context counts as this level (impulses in digital silence)
     click_count_flag_above: int = 1
     # Periodicity: a steady tone in [fmin, fmax] (see :func:`periodicity`).
     periodicity_fmin_hz: float = 20.0
@@ -186,11 +187,12 @@ def _forward_max(a: np.ndarray, width: int) -> np.ndarray:
 def click_ratio(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> np.ndarray:
     """(T,) how far each sample stands above its surroundings: |x[t]| / max |x| over the
     context ``[t - W, t - g - 1]`` and ``[t + g + 1, t + W]`` (W = ``click_context_ms``,
-    g = ``click_guard_samples``; zeros outside the clip). A context quieter than the silence
-    floor (``silence_floor_dbfs``) counts as the floor, so an impulse in digital silence gets
+    g = ``click_guard_samples``; zeros outside the clip). A context quieter than
+    ``click_context_floor_dbfs`` counts as that level, so an impulse in digital silence gets
     a finite ratio (500 for a -6 dBFS impulse at the -60 dBFS default) instead of one set by
-    an arbitrary epsilon; with the defaults no flag changes (an impulse above
-    ``click_floor_dbfs`` then stands >= 31x above the floor, past the 4x threshold).
+    an arbitrary epsilon. Any impulse above ``click_floor_dbfs`` in such a context still
+    counts as a click while the two floors are more than 20 log10(``click_ratio_flag_above``)
+    dB apart (12 dB at the defaults, which are 30 dB apart).
 
     A sampled sound is band-limited and rings for at least a few ms, so some sample within
     1 ms of a real onset is nearly as large as the onset itself (<= 3.2x on the dev
@@ -204,7 +206,7 @@ def click_ratio(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -
     fwd = _forward_max(np.concatenate([np.zeros(w), a, np.zeros(w)]), width)  # index shifted by w
     t = np.arange(len(a)) + w
     context = np.maximum(fwd[t - w], fwd[t + g + 1])  # left [t-w, t-g-1], right [t+g+1, t+w]
-    return a / np.maximum(context, 10.0 ** (config.silence_floor_dbfs / 20.0))
+    return a / np.maximum(context, 10.0 ** (config.click_context_floor_dbfs / 20.0))
 
 
 def clicks(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> dict[str, float]:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchbox.stats import CI_ONLY, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor, wilson_interval
+from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor, wilson_interval
 
 CONT = "cont/"
 USEFUL = "useful/auto"
@@ -101,7 +101,7 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
     for i, r in enumerate(gen.to_dict("records"), 1):
         lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
         acc, p = two_sample_of(r, embedder)
-        mark = vs_floor(lo, hi, f_lo, f_hi, p) or "differs"
+        mark = vs_floor(lo, hi, f_lo, f_hi, p) or "-"
         lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
                      f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(acc, p) or '-'} |")
     return lines
@@ -117,11 +117,12 @@ def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     separable = [r for r, _, p in tested if p < TWO_SAMPLE_ALPHA]
     floor = floor_row(groups)
     lines = [f"`{_col(groups, f'nn1/{embedder}')}`: balanced leave-one-out 1-NN accuracy of telling a group's clips from the real test clips "
-             "(0.5: indistinguishable; 1: every clip's nearest neighbour is from its own set), with a permutation p-value "
+             "(about 0.5 when they cannot be told apart, and with tens of clips chance reaches down to about 0.3; 1: every "
+             "clip's nearest neighbour is from its own set), with a permutation p-value "
              "(`docs/verdict.md`). It sees what a per-clip verdict cannot: clips that each pass but share a signature no real clip has."]
     floor_text = nn1_text(*two_sample_of(floor, embedder)) if floor else ""
     if floor_text:
-        lines[0] += f" Real val clips: {floor_text} (n = {int(floor['n'])})."
+        lines[0] += f" Real val clips: {floor_text.rstrip(')')}, n = {int(floor['n'])})." if "(" in floor_text else f" Real val clips: {floor_text} (n = {int(floor['n'])})."
     useful = _col(groups, "useful/auto_rate")
     passing = [r for r in separable if float(r.get(useful, 0.0) or 0.0) > 0]
     lines.append(f"{len(separable)} of {len(tested)} groups differ from real at p < {TWO_SAMPLE_ALPHA:g}; "
@@ -195,10 +196,10 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     lines += [""] + useful_by(clips, "generator") + [""] + detector_misses(clips)
     lines += ["", "Rejected clips, by reason:", ""] + rejected_examples(clips, embedder) + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
-              "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI overlaps the floor's (real val vs "
-              f"real test) and whose 1-NN two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}) is marked "
-              f"\"{INDISTINGUISHABLE}\"; one whose CI overlaps but the 1-NN test separates is marked \"{SEPARATED}\" "
-              f"(\"{CI_ONLY}\" where the test was not run).", ""] + kad_ranking(groups, embedder) + [""]
+              "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI misses the floor's (real val vs real "
+              f"test) is marked \"{DIFFERS_CI}\". One whose CI overlaps it is marked \"{INDISTINGUISHABLE}\" when the 1-NN "
+              f"two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" when it does, and "
+              f"\"{CI_ONLY}\" where the test was not run.", ""] + kad_ranking(groups, embedder) + [""]
     table = prdc_table(groups, embedder)
     if table:
         lines += [f"### Precision, recall, density, coverage ({embedder}, continuation)", "",

@@ -95,5 +95,19 @@ def test_folder_clips_pools_every_folder_a_glob_matches(cal, tmp_path):
             sf.write(folder / f"clip_{i}.wav", np.full(100, 0.1 * (i + 1), np.float32), 16000, subtype="FLOAT")
     clips = cal.folder_clips(str(tmp_path / "run_*" / "samples" / "*" / "prime0"))
     assert clips.shape == (5, cal.CLIP_SAMPLES) and (clips[:, 100:] == 0).all()  # zero-padded to T
-    with pytest.raises(SystemExit, match="no audio clips"):
+    with pytest.raises(SystemExit, match="0 audio clip"):
         cal.folder_clips(str(tmp_path / "nothing_*"))
+    (tmp_path / "run_c" / "samples" / "best" / "prime0").mkdir(parents=True)
+    sf.write(tmp_path / "run_c" / "samples" / "best" / "prime0" / "only.wav", np.zeros(100, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(SystemExit, match="1 audio clip.*at least 2"):
+        cal.folder_clips(str(tmp_path / "run_c" / "samples" / "*" / "prime0"))
+    (tmp_path / "run_c" / "samples" / "best" / "prime0" / "bad.wav").write_text("not audio")
+    with pytest.raises(SystemExit, match="^error: .*bad.wav: cannot decode"):
+        cal.folder_clips(str(tmp_path / "run_c" / "samples" / "*" / "prime0"))
+
+
+def test_named_sets_needs_name_equals_glob(cal):
+    assert cal.named_sets(["a b = x/*/y"], "--negative") == {"a b": "x/*/y"}
+    for bad in ("no-equals", "=x", "name="):
+        with pytest.raises(SystemExit, match="expected NAME=FOLDER_OR_GLOB"):
+            cal.named_sets([bad], "--negative")

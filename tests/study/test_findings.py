@@ -61,7 +61,7 @@ def test_kad_ranking_calls_an_overlapping_row_separated_when_the_1nn_test_tells_
 
 def test_two_sample_lines_count_separable_groups_and_name_the_floor():
     lines = two_sample_lines(_groups(), "aisfx")
-    assert "Real val clips: 0.52 (p = 0.41) (n = 20)" in lines[0]
+    assert "Real val clips: 0.52 (p = 0.41, n = 20)." in lines[0]
     assert lines[1].startswith("1 of 2 groups differ from real at p < 0.05; 1 of them still have clips")
     assert two_sample_lines(_groups().drop(columns=["cont/nn1/aisfx", "cont/nn1/aisfx/p"]), "aisfx") == []  # older scores
 
