@@ -62,7 +62,19 @@ def test_kad_ranking_calls_an_overlapping_row_separated_when_the_1nn_test_tells_
 def test_two_sample_lines_count_separable_groups_and_name_the_floor():
     lines = two_sample_lines(_groups(), "aisfx")
     assert "Real val clips: 0.52 (p = 0.41, n = 20)." in lines[0]
-    assert lines[1].startswith("1 of 2 groups differ from real at p < 0.05; 1 of them still have clips")
+    # BH over p = (0.001, 0.2): adjusted 0.002 and 0.2, so one discovery either way
+    assert lines[1].startswith("1 of 2 groups differ from real at p < 0.05 (1 with Benjamini-Hochberg adjusted p < 0.05, ")
+    assert "; 1 of them still have clips" in lines[1]
+    groups = _groups()
+    groups.loc[groups["group"] == "b", "cont/nn1/aisfx/p"] = 0.04  # both under 0.05 raw; BH: 0.002 -> 0.04, 0.04 -> 0.04
+    assert "2 of 2 groups differ" in two_sample_lines(groups, "aisfx")[1] and "(2 with Benjamini-Hochberg" in two_sample_lines(groups, "aisfx")[1]
+    groups.loc[groups["group"] == "b", "cont/nn1/aisfx/p"] = 0.03
+    groups.loc[groups["group"] == "a", "cont/nn1/aisfx/p"] = 0.045  # BH: both adjusted to 0.045
+    assert "(2 with" in two_sample_lines(groups, "aisfx")[1]
+    groups.loc[groups["group"] == "b", "cont/nn1/aisfx/p"] = 0.3
+    groups.loc[groups["group"] == "a", "cont/nn1/aisfx/p"] = 0.04  # raw: one under 0.05; BH: 0.08, none
+    line = two_sample_lines(groups, "aisfx")[1]
+    assert line.startswith("1 of 2 groups differ") and "(0 with Benjamini-Hochberg" in line
     assert two_sample_lines(_groups().drop(columns=["cont/nn1/aisfx", "cont/nn1/aisfx/p"]), "aisfx") == []  # older scores
 
 
