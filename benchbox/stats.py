@@ -51,7 +51,8 @@ def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) ->
 
 
 def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: float | None = None) -> str:
-    """A row's standing against the real floor, from its KAD CI and its 1-NN two-sample p-value.
+    """A row's standing against the real floor, from the CI of its ranking metric (KAD by
+    default) and its 1-NN two-sample p-value.
 
     * :data:`DIFFERS_CI`: the CIs do not overlap (the row differs; ``""`` when either CI is
       missing, since nothing was compared);
@@ -77,12 +78,7 @@ def two_sample_of(row: Mapping, embedder: str) -> tuple[float, float]:
     whole-clip test compares clips whose primes were cut from the very test clips they are
     compared with, so it would flatter the row; without a continuation test it gets NaN."""
     def num(key: str) -> float:
-        value = row.get(key)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return math.nan
-        return value
+        return _number(row.get(key))
 
     acc, p = num(f"cont/nn1/{embedder}"), num(f"cont/nn1/{embedder}/p")
     if not math.isnan(acc):
@@ -95,14 +91,19 @@ def two_sample_of(row: Mapping, embedder: str) -> tuple[float, float]:
 
 def nn1_text(accuracy: float, p: float) -> str:
     """``0.85 (p = 0.001)``: a 1-NN two-sample accuracy and its permutation p-value ("" when unmeasured)."""
-    if accuracy is None or math.isnan(accuracy):
+    if not _finite(accuracy):
         return ""
-    return f"{accuracy:.2f}" + ("" if p is None or math.isnan(p) else f" (p = {p:.2g})")
+    return f"{float(accuracy):.2f}" + (f" (p = {float(p):.2g})" if _finite(p) else "")
+
+
+def _number(value) -> float:
+    """``value`` as a float (numpy scalars and numeric text included); NaN when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _finite(value) -> bool:
     """Whether ``value`` is a finite number (numpy scalars included; None and text are not)."""
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
+    return math.isfinite(_number(value))
