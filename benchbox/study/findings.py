@@ -121,9 +121,10 @@ def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
              "(about 0.5 when they cannot be told apart, and with tens of clips chance reaches down to about 0.3; 1: every "
              "clip's nearest neighbour is from its own set), with a permutation p-value "
              "(`docs/verdict.md`). It sees what a per-clip verdict cannot: clips that each pass but share a signature no real clip has."]
-    floor_text = nn1_text(*two_sample_of(floor, embedder)) if floor else ""
-    if floor_text:
-        lines[0] += f" Real val clips: {floor_text.rstrip(')')}, n = {int(floor['n'])})." if "(" in floor_text else f" Real val clips: {floor_text} (n = {int(floor['n'])})."
+    f_acc, f_p = two_sample_of(floor, embedder) if floor else (math.nan, math.nan)
+    if not math.isnan(f_acc):
+        p_text = "" if math.isnan(f_p) else f"p = {f_p:.2g}, "
+        lines[0] += f" Real val clips: {f_acc:.2f} ({p_text}n = {int(floor['n'])})."
     useful = _col(groups, "useful/auto_rate")
     passing = [r for r in separable if float(r.get(useful, 0.0) or 0.0) > 0]
     adjusted = false_discovery_control([p for _, _, p in tested], method="bh")  # Benjamini-Hochberg over the groups tested
