@@ -12,6 +12,14 @@ where rho_k(r_i) is the distance from r_i to its k-th nearest *other* real clip
 generative models"). Balls are closed (``<=``), so a clip that repeats a real clip
 is inside even when duplicates give a radius of 0.
 
+Copies and ties are decided with an explicit tolerance, so that every CPU decides
+them alike: two embeddings closer than ``COPY_RTOL`` times the larger norm of the
+set are the same clip (distance exactly 0), and a distance within that tolerance of
+a ball's radius is on the ball (inside). Without it a copy sits at 0 on one machine
+and at ~1e-7 on another (the rounding of ``|x|^2 + |y|^2 - 2 x.y`` depends on the BLAS
+kernel, and float32 embeddings of one clip differ by ~1e-7 between batches), which
+turns a realism of inf into 2e6.
+
 * **inside** (per generated clip g): g lies in at least one real ball.
 * **realism** (per generated clip; Kynkäänniemi et al. 2019, eq. 5):
   ``max_i rho_k(r_i) / |g - r_i|`` over the real clips whose radius is at most the
@@ -37,6 +45,9 @@ DEFAULT_K = 3
 REALISM_KEEP_QUANTILE = 0.5
 PRDC_KEYS = ("precision", "recall", "density", "coverage")
 DEFAULT_LEVEL = 0.95
+# Distances below COPY_RTOL * (largest embedding norm) are rounding, not difference: float32
+# embeddings of one clip differ by ~1e-7 relative, distinct recordings by ~1e-2 or more.
+COPY_RTOL = 1e-5
 
 
 def _check(emb: np.ndarray, name: str, min_rows: int) -> np.ndarray:
@@ -62,10 +73,27 @@ def l2_normalise(emb: np.ndarray) -> np.ndarray:
     return emb / np.where(norms > 0.0, norms, 1.0)
 
 
+def copy_tolerance(*sets: np.ndarray) -> float:
+    """The distance below which two rows of these (N, D) sets are one clip: COPY_RTOL x the largest norm."""
+    norms = [float(np.sqrt(np.max(np.sum(np.square(s), axis=1)))) for s in sets if len(s)]
+    return COPY_RTOL * max(norms, default=0.0)
+
+
 def pairwise_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Euclidean distances (Nx, Ny) between the rows of x (Nx, D) and y (Ny, D)."""
+    """Euclidean distances (Nx, Ny) between the rows of x (Nx, D) and y (Ny, D).
+
+    Distances within :func:`copy_tolerance` are exactly 0 (copies), on every CPU.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     sq = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * x @ y.T  # (Nx, Ny)
-    return np.sqrt(np.clip(sq, 0.0, None))
+    dist = np.sqrt(np.clip(sq, 0.0, None))  # (Nx, Ny)
+    dist[dist <= copy_tolerance(x, y)] = 0.0
+    return dist
+
+
+def within(dist: np.ndarray, radii: np.ndarray, tolerance: float) -> np.ndarray:
+    """``dist <= radii`` with ties decided by ``tolerance`` (a distance that close to a radius is on the ball)."""
+    return dist <= radii + tolerance
 
 
 def knn_radii(emb: np.ndarray, k: int = DEFAULT_K) -> np.ndarray:
@@ -89,7 +117,7 @@ def _pair(real: np.ndarray, gen: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
 def inside_manifold(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K) -> np.ndarray:
     """(Ng,) 1 where a generated clip lies in some real clip's k-NN ball, else 0."""
     real, gen, radii = _pair(real, gen, k)
-    return (pairwise_distances(gen, real) <= radii[None, :]).any(axis=1).astype(np.int64)  # (Ng,)
+    return within(pairwise_distances(gen, real), radii[None, :], copy_tolerance(real, gen)).any(axis=1).astype(np.int64)  # (Ng,)
 
 
 def realism_score(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K, keep_quantile: float = REALISM_KEEP_QUANTILE) -> np.ndarray:
@@ -101,7 +129,7 @@ def realism_score(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K, keep
     if not 0.0 < keep_quantile <= 1.0:
         raise MetricError(f"keep_quantile must be in (0, 1], got {keep_quantile}", hint="use 0.5 as in the paper, or 1.0 to keep every ball")
     real, gen, radii = _pair(real, gen, k)
-    kept = radii <= np.quantile(radii, keep_quantile)  # (Nr,)
+    kept = within(radii, np.quantile(radii, keep_quantile), copy_tolerance(real))  # (Nr,)
     dist = pairwise_distances(gen, real[kept])  # (Ng, Nk)
     with np.errstate(divide="ignore"):
         ratio = np.where(dist > 0.0, radii[kept][None, :] / np.where(dist > 0.0, dist, 1.0), np.inf)  # (Ng, Nk)
@@ -120,11 +148,12 @@ def prdc_indicators(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K) ->
     if radii_gen is None:
         raise MetricError(f"generated set: {gen.shape[0]} clip(s); recall with k={k} needs at least {k + 1}", hint="generate more clips or use a smaller k")
     dist = pairwise_distances(gen, real)  # (Ng, Nr)
-    in_real = dist <= radii_real[None, :]  # (Ng, Nr): g_j in B(r_i)
+    tol = copy_tolerance(real, gen)
+    in_real = within(dist, radii_real[None, :], tol)  # (Ng, Nr): g_j in B(r_i)
     return {
         "precision": in_real.any(axis=1).astype(np.float64),
         "density": in_real.sum(axis=1) / float(k),
-        "recall": (dist <= radii_gen[:, None]).any(axis=0).astype(np.float64),
+        "recall": within(dist, radii_gen[:, None], tol).any(axis=0).astype(np.float64),
         "coverage": in_real.any(axis=0).astype(np.float64),
     }
 

@@ -131,3 +131,37 @@ def test_errors():
         P.prdc(np.random.default_rng(0).normal(size=(9, 2)), np.ones((2, 2)), k=3)
     with pytest.raises(MetricError, match="NaN"):
         P.realism_score(np.full((5, 2), np.nan), np.zeros((1, 2)), k=1)
+
+
+def _rounded(x: np.ndarray, seed: int = 9) -> np.ndarray:
+    """``x`` as another CPU or batch might compute it: every entry off by ~1e-7 relative (float32 rounding)."""
+    return x * (1.0 + 1e-7 * np.random.default_rng(seed).standard_normal(x.shape))
+
+
+def test_a_copy_rounded_differently_is_still_a_copy(toy):
+    real, _ = toy
+    radii = P.knn_radii(real, 3)
+    i = int(np.argmin(radii))
+    copy = _rounded(real[i : i + 1])
+    assert P.pairwise_distances(copy, real)[0, i] == 0.0
+    assert P.realism_score(real, copy)[0] == np.inf  # not 1e6 on one CPU and inf on another
+    assert P.nearest(copy, real)[0][0] == 0.0
+
+
+def test_a_clip_on_a_ball_edge_is_inside_on_every_cpu(toy):
+    real, _ = toy
+    want = _brute(real, real, 1)  # exact: real[j] lies on the edge of the ball it sets the radius of
+    for i in range(len(real)):
+        j = min((m for m in range(len(real)) if m != i), key=lambda m: math.dist(real[i], real[m]))  # sets i's radius
+        balls = sum(math.dist(real[j], r) <= want["radii"][m] for m, r in enumerate(real))
+        assert balls >= 2  # its own ball, and real[i]'s ball at its edge
+        for seed in range(5):  # rounding on either side of the radius
+            gen = np.vstack([_rounded(real[j : j + 1], seed), real[:1] + 50.0])
+            assert P.prdc_indicators(real, gen, k=1)["density"][0] == balls
+
+
+def test_duplicate_rows_give_radius_zero_despite_rounding():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(6, 8))
+    real = np.vstack([base, _rounded(base[:1])])  # real[6] repeats real[0]
+    assert P.knn_radii(real, 1)[0] == 0.0 and P.knn_radii(real, 1)[6] == 0.0
