@@ -4,7 +4,12 @@ A checkpoint is a dict::
 
     {"format": CHECKPOINT_FORMAT, "generator": "sashimi", "generator_config": {...},
      "model": state_dict, "optimizer": state_dict, "step": int, "best_val": float,
-     "train_config": {...}, "rng": {...}, "data_state": {"epoch": int, "position": int}}
+     "train_config": {...}, "rng": {...}, "data_state": {"epoch": int, "position": int},
+     "provider": {"distribution": "benchbox", "version": "0.1.0", "target": "module:Class"}}
+
+``provider`` names the installed distribution (and version) whose ``benchbox.generators``
+entry point supplied the generator, so loading a plugin's checkpoint without the plugin says
+which package to install.
 
 ``model`` is the *unwrapped* state dict: no ``module.`` (DistributedDataParallel) or
 ``_orig_mod.`` (torch.compile) prefixes, so a checkpoint saved under any wrapper loads
@@ -58,8 +63,11 @@ def clean_state_dict(state: dict[str, Any]) -> dict[str, Any]:
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (with ``format`` added and the model state cleaned) atomically."""
+    from benchbox.generators import registry
+
     payload = dict(payload)
     payload["format"] = CHECKPOINT_FORMAT
+    payload.setdefault("provider", registry.provider(payload["generator"]).record())
     payload["model"] = clean_state_dict(payload["model"])
     return atomic_torch_save(path, payload)
 
@@ -101,6 +109,7 @@ def build_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     from benchbox.generators import registry
 
     ckpt = load_checkpoint(path)
+    _check_provider(path, ckpt)
     model = registry.build(ckpt["generator"], dict(ckpt["generator_config"]))
     try:
         model.load_state_dict(clean_state_dict(ckpt["model"]))
@@ -114,6 +123,21 @@ def build_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     model.to(device).eval()
     meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer")}
     return model, meta
+
+
+def _check_provider(path: str | Path, ckpt: dict[str, Any]) -> None:
+    """CheckpointError naming the package to install when the checkpoint's generator is not registered."""
+    from benchbox.generators import registry
+
+    name, origin = ckpt["generator"], ckpt.get("provider") or {}
+    if name in registry.names():
+        return
+    dist, version = origin.get("distribution"), origin.get("version")
+    if dist and dist != registry.BENCHBOX_DISTRIBUTION:
+        raise CheckpointError(f"{path}: generator '{name}' comes from the plugin package '{dist}' {version}, which is not installed",
+                              hint=f"pip install '{dist}=={version}' (it registers '{name}' under the '{registry.ENTRY_POINT_GROUP}' entry-point group)")
+    raise CheckpointError(f"{path}: generator '{name}' is not registered in this benchbox",
+                          hint=f"use the benchbox version that wrote it (registered now: {', '.join(registry.names())})")
 
 
 # ---------------------------------------------------------------- RNG states

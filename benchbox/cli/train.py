@@ -20,7 +20,7 @@ EXAMPLES = examples(
 
 
 def train_cmd(
-    generator: Annotated[str | None, typer.Argument(help="Registered generator: sashimi or wavenet (may be omitted with --resume).")] = None,
+    generator: Annotated[str | None, typer.Argument(help="A registered generator (built-in: lpc, ngram, sashimi, wavenet; or one a plugin registers); may be omitted with --resume.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Dataset folder from `benchbox data import` or `data synth`.")] = None,
     preset: Annotated[str | None, typer.Option("--preset", help="Model preset (a name in models/ or a .toml path); default <generator>-tiny.")] = None,
     overrides: SetOpt = None,

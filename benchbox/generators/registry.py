@@ -1,6 +1,18 @@
-"""Name -> Generator class, and model presets from the top-level ``models/`` folder.
+"""Name -> Generator class through the ``benchbox.generators`` entry-point group, and model presets.
 
-A preset is a TOML file::
+Every generator, built-in or not, registers the same way: an entry point ``name = "module:Class"``
+in the group ``benchbox.generators`` of some installed distribution. benchbox's own are in its
+pyproject.toml::
+
+    [project.entry-points."benchbox.generators"]
+    sashimi = "benchbox.generators.sashimi:Sashimi"
+
+A plugin package does the same in its own pyproject.toml (docs/plugins.md shows a complete one).
+When benchbox runs from a source tree (a clone on ``PYTHONPATH``, or an editable install whose
+metadata predates a new entry), benchbox's own entries are read from that tree's pyproject.toml,
+so the source tree is always the truth for the built-ins. The registry is a lookup, not a list.
+
+A preset is a TOML file, by name from ``models/`` (see :mod:`benchbox.resources`) or by path::
 
     generator = "sashimi"        # a registered name
     [model]                      # fields of that generator's config dataclass
@@ -10,42 +22,104 @@ A preset is a TOML file::
 from __future__ import annotations
 
 import importlib
+import sys
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import benchbox
 from benchbox.config import from_dict, load_toml, merge, to_dict
 from benchbox.errors import ConfigError, GeneratorError
 from benchbox.generators.base import Generator
+from benchbox.resources import data_dir, source_tree
 
-# name -> "module:Class". Model files never import this module, so imports flow one way:
-# registry -> model files -> base. A new generator adds one line here.
-GENERATOR_CLASSES = {
-    "lpc": "benchbox.generators.lpc:LPC",
-    "ngram": "benchbox.generators.ngram:NGram",
-    "sashimi": "benchbox.generators.sashimi:Sashimi",
-    "wavenet": "benchbox.generators.wavenet:WaveNet",
-}
-GENERATORS: dict[str, type[Generator]] = {}
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+ENTRY_POINT_GROUP = "benchbox.generators"
+BENCHBOX_DISTRIBUTION = "benchbox"
 
 
-def _ensure_loaded() -> None:
-    for name, spec in GENERATOR_CLASSES.items():
-        if name not in GENERATORS:
-            module, cls = spec.split(":")
-            GENERATORS[name] = getattr(importlib.import_module(module), cls)
+@dataclass(frozen=True)
+class Provider:
+    """Where a generator name comes from: ``target`` ("module:Class") in ``distribution`` ``version``."""
+
+    name: str
+    target: str
+    distribution: str
+    version: str
+
+    def record(self) -> dict[str, str]:
+        """What a checkpoint stores about its generator's origin."""
+        return {"distribution": self.distribution, "version": self.version, "target": self.target}
+
+
+_CACHE: dict[tuple, dict[str, list[Provider]]] = {}
+_CLASSES: dict[Provider, type[Generator]] = {}
+
+
+def _source_entries() -> list[Provider] | None:
+    """benchbox's own entries from the source tree's pyproject.toml, or None outside a source tree."""
+    root = source_tree()
+    if root is None:
+        return None
+    with open(root / "pyproject.toml", "rb") as f:
+        table = tomllib.load(f).get("project", {}).get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
+    return [Provider(name, target, BENCHBOX_DISTRIBUTION, benchbox.__version__) for name, target in table.items()]
+
+
+def _installed_entries(skip_benchbox: bool) -> list[Provider]:
+    out = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.metadata["Name"] if ep.dist is not None else "unknown"
+        if skip_benchbox and dist is not None and dist.lower() == BENCHBOX_DISTRIBUTION:
+            continue
+        out.append(Provider(ep.name, ep.value, dist or "unknown", ep.dist.version if ep.dist is not None else "unknown"))
+    return out
+
+
+def providers() -> dict[str, list[Provider]]:
+    """Every registered name -> its providers (more than one is a conflict, reported on use)."""
+    key = tuple(sys.path)  # a distribution added to sys.path (a test's throwaway plugin) is seen at once
+    if key not in _CACHE:
+        source = _source_entries()
+        found: dict[str, list[Provider]] = {}
+        for p in (source or []) + _installed_entries(skip_benchbox=source is not None):
+            if p not in found.setdefault(p.name, []):
+                found[p.name].append(p)
+        _CACHE.clear()
+        _CACHE[key] = found
+    return _CACHE[key]
 
 
 def names() -> list[str]:
-    _ensure_loaded()
-    return sorted(GENERATORS)
+    return sorted(providers())
+
+
+def provider(name: str) -> Provider:
+    """The one provider of ``name``; GeneratorError when none or several distributions provide it."""
+    found = providers().get(name, [])
+    if not found:
+        raise GeneratorError(f"unknown generator '{name}'", hint=f"use one of: {', '.join(names())}; a plugin registers under the '{ENTRY_POINT_GROUP}' entry-point group")
+    if len(found) > 1:
+        who = ", ".join(f"{p.distribution} ({p.target})" for p in found)
+        raise GeneratorError(f"generator '{name}' is registered by several packages: {who}", hint="uninstall all but one of them")
+    return found[0]
 
 
 def get(name: str) -> type[Generator]:
-    _ensure_loaded()
-    if name not in GENERATORS:
-        raise GeneratorError(f"unknown generator '{name}'", hint=f"use one of: {', '.join(sorted(GENERATORS))}")
-    return GENERATORS[name]
+    p = provider(name)
+    if p not in _CLASSES:
+        module, _, attr = p.target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise GeneratorError(f"generator '{name}' from {p.distribution} {p.version} cannot be loaded: {p.target} ({e})",
+                                 hint=f"reinstall {p.distribution}, or fix its '{ENTRY_POINT_GROUP}' entry point") from None
+        if not (isinstance(cls, type) and issubclass(cls, Generator)):
+            raise GeneratorError(f"generator '{name}' ({p.target}) is not a benchbox Generator subclass",
+                                 hint=f"its class must subclass benchbox.generators.base.Generator; fix {p.distribution}")
+        _CLASSES[p] = cls
+    return _CLASSES[p]
 
 
 def build(name: str, config: dict | Any | None = None) -> Generator:
@@ -56,25 +130,36 @@ def build(name: str, config: dict | Any | None = None) -> Generator:
     return cls(config)
 
 
+def models_dir() -> Path:
+    return data_dir("models")
+
+
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+    return sorted(p.stem for p in models_dir().glob("*.toml"))
 
 
 def default_preset(generator: str) -> str:
-    """The preset a bare ``benchbox train <generator>`` uses: ``<generator>`` (the
-    closed-form baselines) if that preset exists, else ``<generator>-tiny``."""
-    return generator if (MODELS_DIR / f"{generator}.toml").is_file() else f"{generator}-tiny"
+    """The preset a bare ``benchbox train <generator>`` uses: ``<generator>`` (the closed-form
+    baselines) if that preset exists, else ``<generator>-tiny`` if that exists, else the bare
+    generator name, which :func:`load_preset` reads as the generator's default config (a plugin
+    that ships no preset)."""
+    if (models_dir() / f"{generator}.toml").is_file() or not (models_dir() / f"{generator}-tiny.toml").is_file():
+        return generator
+    return f"{generator}-tiny"
 
 
 def preset_path(name_or_path: str | Path) -> Path:
     """A preset name (``sashimi-tiny``) -> ``models/sashimi-tiny.toml``; a path stays a path."""
     path = Path(name_or_path)
-    return path if path.suffix else MODELS_DIR / f"{name_or_path}.toml"
+    return path if path.suffix else models_dir() / f"{name_or_path}.toml"
 
 
 def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tuple[str, dict]:
     """Return (generator name, resolved model config dict) of a preset name or TOML path."""
     path = preset_path(name_or_path)
+    if not path.is_file() and not Path(name_or_path).suffix and str(name_or_path) in providers():
+        cfg = from_dict(get(str(name_or_path)).config_class, overrides or {}, where="model.")  # a generator without a preset: its defaults
+        return str(name_or_path), to_dict(cfg)
     if not path.is_file():
         raise ConfigError(f"unknown model preset '{name_or_path}'", hint=f"use one of: {', '.join(preset_names())}, or a path to a .toml file")
     data = load_toml(path)
@@ -85,6 +170,6 @@ def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tupl
         raise ConfigError(f"{path}: missing 'generator' key", hint=f"set generator = one of {', '.join(names())}")
     gen = str(data["generator"])
     if gen not in names():
-        raise ConfigError(f"{path}: unknown generator '{gen}'", hint=f"set generator = one of {', '.join(names())}")
+        raise ConfigError(f"{path}: unknown generator '{gen}'", hint=f"set generator = one of {', '.join(names())}, or install the plugin that provides it")
     cfg = from_dict(get(gen).config_class, merge(data.get("model", {}), overrides or {}), where="model.")
     return gen, to_dict(cfg)
