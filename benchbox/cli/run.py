@@ -12,14 +12,14 @@ import typer
 from benchbox.cli.common import JsonOpt, QuietOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, rich_progress
 
 EXAMPLES = examples(
-    "benchbox run protocols/quickstart.toml",
-    "benchbox run protocols/footsteps-cpu.toml --data footsteps-dev --dry-run",
+    "benchbox run quickstart",
+    "benchbox run footsteps-cpu --data footsteps-dev --dry-run",
     "benchbox run protocols/quickstart.toml --set train.max_steps=50 --out results/try --json",
 )
 
 
 def run(
-    protocol: Annotated[Path, typer.Argument(help="A protocol TOML, e.g. protocols/quickstart.toml.")],
+    protocol: Annotated[Path, typer.Argument(help="A protocol TOML path (protocols/quickstart.toml) or a shipped protocol's name (quickstart, footsteps-cpu, ...).")],
     data: Annotated[str | None, typer.Option("--data", help="Dataset: 'synth', a folder of recordings, or a benchbox dataset.")] = None,
     overrides: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Study folder (default results/<protocol name>).")] = None,

@@ -1,4 +1,4 @@
-"""Built-in corpora shipped in the repository's ``corpora/`` folder.
+"""Built-in corpora shipped in the repository's ``corpora/`` folder (packaged into the wheel too).
 
 ``benchbox data import footsteps-dev --out data/dev`` and a protocol's
 ``data.source = "footsteps-dev"`` both resolve the name here. A path that exists always
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CORPORA_DIR = Path(__file__).resolve().parents[2] / "corpora"
+from benchbox.resources import data_dir
+
+CORPORA_DIR = data_dir("corpora")
 BUILTIN_CORPORA = {"footsteps-dev": CORPORA_DIR / "footsteps-dev"}
 
 

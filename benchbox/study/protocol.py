@@ -118,8 +118,29 @@ class ProtocolConfig:
     score: ScoreSection = field(default_factory=ScoreSection)
 
 
+def protocol_names() -> list[str]:
+    """The protocols shipped with benchbox (``protocols/`` in a source tree, packaged when installed)."""
+    from benchbox.resources import data_dir
+
+    return sorted(p.stem for p in data_dir("protocols").glob("*.toml"))
+
+
+def protocol_path(name_or_path: str | Path) -> Path:
+    """An existing path stays a path; a shipped protocol's name (``quickstart``) -> its TOML file."""
+    from benchbox.resources import data_dir
+
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    shipped = data_dir("protocols") / f"{name_or_path}.toml"
+    if not shipped.is_file():
+        raise ProtocolError(f"protocol not found: {name_or_path}", hint=f"pass a protocol TOML path, or one of the shipped protocols: {', '.join(protocol_names())}")
+    return shipped
+
+
 def load_protocol(path: str | Path, overrides: Sequence[str] = (), data: str | Path | None = None) -> ProtocolConfig:
-    """Read a protocol TOML, apply ``--set`` overrides and ``--data``; unknown keys are errors."""
+    """Read a protocol TOML (a path, or a shipped protocol's name), apply ``--set`` overrides and ``--data``; unknown keys are errors."""
+    path = protocol_path(path)
     raw = merge(load_toml(path), parse_overrides(overrides))
     if data is not None:
         raw = merge(raw, {"data": {"source": str(data)}})

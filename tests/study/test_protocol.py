@@ -82,3 +82,11 @@ def test_ledgers_of_two_processes_keep_each_others_entries(tmp_path):
     again = StageLedger(tmp_path)
     assert again.is_done("train/x", "fx") and again.is_done("train/y", "fy")
     assert b.is_done("train/x", "fx")  # b sees a's entry on disk
+
+
+def test_shipped_protocol_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no protocols/ folder here
+    assert load_protocol("quickstart").name == "quickstart"
+    with pytest.raises(ProtocolError, match="protocol not found: quickstrat") as info:
+        load_protocol("quickstrat")
+    assert "quickstart" in info.value.hint
