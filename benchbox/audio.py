@@ -13,13 +13,13 @@ steps of the mu-law companded value (mu-law); +1.0 clips to code 255.
 from __future__ import annotations
 
 import math
-import struct
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 
+from benchbox.decoding import MAX_CHANNELS, MAX_RATE_HZ, MIN_RATE_HZ, Decoded, check_header, check_wav_complete, decode_audio  # noqa: F401 (re-exported)
 from benchbox.errors import AudioError
 from benchbox.runs import atomic_path
 
@@ -29,110 +29,28 @@ QUANT_BITS = 8
 SILENCE_CODE = QUANT_CLASSES // 2  # 128: decodes to exactly 0.0
 MU = QUANT_CLASSES - 1  # 255, the mu of 8-bit mu-law
 SCHEMES = ("linear", "mulaw")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff")
 FULL_SCALE = 1.0  # |sample| of a full-scale waveform; 16-bit PCM cannot hold more
-# Header fields outside these bounds cannot describe a real recording: they are refused
-# before any sample is decoded (a 3 Hz header would resample to 5,333x its size).
-MIN_RATE_HZ = 1_000
-MAX_RATE_HZ = 768_000
 DOWNMIX_MAX_LOSS_DB = 6.0  # a channel mean this far below the uncorrelated level means the channels cancel
-MAX_CHANNELS = 64
-FRAMES_SLACK = 2.0  # a header may overstate its frame count by this factor (mp3/ogg estimates)
-READ_BLOCK_FRAMES = 1 << 18  # decode in blocks, so memory follows the real data, not the header
-WAV_HEADER_BYTES = 12  # "RIFF" <size> "WAVE"
-WAV_STREAMED_LENGTH = 0xFFFFFFFF  # data chunk length of a streamed wav: size unknown
 
 
 # --------------------------------------------------------------------------- I/O
 
 
 def read_audio(path: str | Path, *, finite: bool = True) -> tuple[np.ndarray, int]:
-    """Decode any file soundfile reads; return ((T, C) float32, native rate).
+    """Decode a file (soundfile, PyAV where libsndfile cannot be trusted; see
+    :mod:`benchbox.decoding`); return ((T, C) float32, native rate).
 
-    The header is checked before decoding (:func:`check_header`), and samples are
-    decoded in blocks, so memory follows the data the file really holds whatever its
-    header claims. Float files keep samples beyond +-1 (callers decide what to do).
-    Raises AudioError naming the file and, for a lying header, the field. With
-    ``finite=False`` NaN/inf samples are returned instead of refused.
+    The header is checked before decoding and samples are decoded in blocks, so memory
+    follows the data the file really holds whatever its header claims. Float files keep
+    samples beyond +-1 (callers decide what to do). Raises AudioError naming the file
+    and, for a lying header, the field. With ``finite=False`` NaN/inf samples are
+    returned instead of refused.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: file not found", hint="check the path")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)", hint="re-export or delete the file")
-    check_wav_complete(path)
-    try:
-        with sf.SoundFile(str(path)) as f:
-            check_header(path, f.samplerate, f.channels, f.frames)
-            data, rate = _read_blocks(f, path), int(f.samplerate)
-    except AudioError:
-        raise
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
-        raise AudioError(f"{path}: cannot decode audio ({_first_line(e)})", hint="re-export it as wav/flac/ogg or delete it") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: no audio frames", hint="re-export or delete the file")
-    if finite and not np.isfinite(data).all():
+    decoded = decode_audio(path)
+    if finite and not np.isfinite(decoded.data).all():
         raise AudioError(f"{path}: contains NaN or inf samples", hint="re-export the file from its source")
-    return data, rate
-
-
-def check_header(path: Path, rate_hz: int, channels: int, frames: int) -> None:
-    """Refuse header fields no real recording has; AudioError names the field."""
-    if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
-        raise AudioError(f"{path}: sample rate field says {rate_hz} Hz, outside the plausible {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz", hint="the header is corrupt; re-export the file")
-    if not 1 <= channels <= MAX_CHANNELS:
-        raise AudioError(f"{path}: channel count field says {channels}, outside 1-{MAX_CHANNELS}", hint="the header is corrupt; re-export the file")
-    if frames < 0:
-        raise AudioError(f"{path}: frames field is negative ({frames})", hint="the header is corrupt; re-export the file")
-
-
-def check_wav_complete(path: Path) -> None:
-    """Raise AudioError for a WAV whose data chunk is longer than the bytes the file holds."""
-    if path.suffix.lower() != ".wav":
-        return
-    with open(path, "rb") as f:
-        head = f.read(WAV_HEADER_BYTES)
-        if len(head) < WAV_HEADER_BYTES or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return  # not RIFF/WAVE: let the decoder explain
-        size = path.stat().st_size
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                return
-            ident, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if ident == b"data":
-                have = size - f.tell()
-                if length > have and length != WAV_STREAMED_LENGTH:
-                    raise AudioError(f"{path}: data chunk size field lies or the file is truncated (header declares {length} data bytes, file holds {have})", hint="re-export the file")
-                return
-            f.seek(length + (length & 1), 1)
-
-
-def _read_blocks(f: sf.SoundFile, path: Path) -> np.ndarray:
-    """Every frame of an open file as (T, C) float32, read block by block until the data ends.
-
-    A header that declares far more frames than the data holds (AudioError naming the
-    frames field) is found by reading, never by allocating what the header claims.
-    """
-    declared, blocks, got = int(f.frames), [], 0
-    while True:
-        try:
-            block = f.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True)  # (<=block, C)
-        except Exception as e:  # a decoder that runs off the real data while the header promises more
-            if declared > FRAMES_SLACK * got + f.samplerate:
-                break
-            raise AudioError(f"{path}: cannot decode audio after {got} frames ({_first_line(e)})", hint="re-export the file") from None
-        blocks.append(block)
-        got += block.shape[0]
-        if block.shape[0] < READ_BLOCK_FRAMES:
-            break
-    if declared > FRAMES_SLACK * got + f.samplerate:
-        raise AudioError(f"{path}: frames field lies (header declares {declared} frames, {declared / f.samplerate:.0f} s; the data holds at most {got + READ_BLOCK_FRAMES})", hint="re-export the file")
-    return np.concatenate(blocks) if blocks else np.zeros((0, f.channels), dtype=np.float32)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return decoded.data, decoded.rate_hz
 
 
 def downmix(data: np.ndarray) -> np.ndarray:

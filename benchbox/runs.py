@@ -224,7 +224,7 @@ def versions() -> dict[str, str]:
     import benchbox
 
     out = {"python": sys.version.split()[0], "platform": platform.platform(), "benchbox": benchbox.__version__}
-    for name in ("torch", "numpy", "scipy", "librosa", "soundfile", "pandas"):
+    for name in ("torch", "numpy", "scipy", "librosa", "soundfile", "av", "pandas"):
         try:
             mod = __import__(name)
             out[name] = str(getattr(mod, "__version__", "unknown"))
