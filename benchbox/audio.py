@@ -77,8 +77,15 @@ def downmix(data: np.ndarray) -> np.ndarray:
 
 def load_audio(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> np.ndarray:
     """Decode, downmix to mono (:func:`downmix`) and resample (soxr) to ``sample_rate_hz``: (T,) float32."""
-    data, rate = read_audio(path)
-    return resample(downmix(data), rate, sample_rate_hz)
+    return load_audio_noted(path, sample_rate_hz)[0]
+
+
+def load_audio_noted(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """:func:`load_audio`, plus the decoder's notes (a PyAV fallback, chained Ogg streams)."""
+    decoded = decode_audio(path)
+    if not np.isfinite(decoded.data).all():
+        raise AudioError(f"{path}: contains NaN or inf samples", hint="re-export the file from its source")
+    return resample(downmix(decoded.data), decoded.rate_hz, sample_rate_hz), decoded.notes
 
 
 def resample(wave: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

@@ -213,18 +213,31 @@ def decode_audio(path: str | Path) -> Decoded:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: file not found", hint="check the path")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)", hint="re-export or delete the file")
-    check_wav_complete(path)
-    with open(path, "rb") as f:
-        is_ogg = f.read(4) == OGG_CAPTURE or path.suffix.lower() in OGG_SUFFIXES
+    try:
+        if path.stat().st_size == 0:
+            raise AudioError(f"{path}: empty file (0 bytes)", hint="re-export or delete the file")
+        check_wav_complete(path)
+        with open(path, "rb") as f:
+            is_ogg = f.read(4) == OGG_CAPTURE or path.suffix.lower() in OGG_SUFFIXES
+        # libsndfile cannot open a name that is not valid UTF-8 (a Latin-1 byte): hand it the bytes
+        source = path if _utf8(str(path)) and not is_ogg else io.BytesIO(path.read_bytes())
+    except OSError as e:  # unreadable (permissions), vanished, an I/O error
+        raise AudioError(f"{path}: cannot read the file ({e.strerror or type(e).__name__})", hint="check its permissions") from None
     if not is_ogg:
-        return _decode_one(path, path, trust_soundfile=True)
-    links, ended = ogg_links(path.read_bytes())
+        return _decode_one(source, path, trust_soundfile=True)
+    links, ended = ogg_links(source.getvalue())
     if len(links) == 1:
-        return _decode_one(path, path, trust_soundfile=ended, distrust="the last Ogg page is not an end-of-stream page, so libsndfile's length is a guess")
+        return _decode_one(source, path, trust_soundfile=ended, distrust="the last Ogg page is not an end-of-stream page, so libsndfile's length is a guess")
     parts = [_decode_one(io.BytesIO(link), path, trust_soundfile=True) for link in links]
     return _join_links(parts, path)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decode_one(source: Path | io.BytesIO, path: Path, *, trust_soundfile: bool, distrust: str = "") -> Decoded:

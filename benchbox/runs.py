@@ -141,7 +141,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a lone surrogate (an undecodable byte of a file name) is written backslash-escaped, never a UnicodeEncodeError."""
+    return atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def replace_marked_section(path: str | os.PathLike, text: str, start_mark: str, end_mark: str) -> Path:

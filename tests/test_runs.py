@@ -76,3 +76,10 @@ def test_replace_marked_section_keeps_the_marks_and_the_rest(tmp_path):
     assert doc.read_text() == "intro\n<!-- a -->\nnew table\n<!-- b -->\noutro\n"
     with pytest.raises(ValueError, match="needs"):
         replace_marked_section(doc, "x", "<!-- missing -->", "<!-- b -->")
+
+
+def test_text_with_an_undecodable_file_name_is_written_escaped(tmp_path):
+    import os
+
+    path = runs.atomic_write_text(tmp_path / "names.csv", f"file\n{os.fsdecode(b'caf' + bytes([0xE9]))}.wav\n")  # was a UnicodeEncodeError
+    assert path.read_text(encoding="utf-8") == "file\ncaf\\udce9.wav\n"

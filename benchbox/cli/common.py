@@ -63,11 +63,16 @@ EXIT_USAGE = 2  # a command line click cannot parse (missing argument, unknown o
 PLAIN_PROGRESS_SECONDS = 10.0  # without a terminal, one progress line per task at most this often
 
 
+def printable(text: str) -> str:
+    """``text`` with the undecodable bytes of file names (lone surrogates) escaped as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def fail(error: BenchboxError) -> None:
     """Print ``error:`` / ``hint:`` lines on stderr and exit 1 (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {error.message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {printable(error.message)}", highlight=False, soft_wrap=True)
     if error.hint:
-        err_console.print(f"[bold yellow]hint:[/] {error.hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold yellow]hint:[/] {printable(error.hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -71,7 +71,7 @@ def import_cmd(
     console.print(f"imported {result.clips} clips from {result.sources} sources into {result.out}")
     console.print("per split: " + ", ".join(f"{k}={v}" for k, v in result.per_split.items()))
     console.print("per label: " + ", ".join(f"{k}={v}" for k, v in result.per_label.items()))
-    console.print(f"rejected {result.rejected} (see {result.out / 'rejected.csv'}), duplicates {result.duplicates}, dropped steps {result.dropped_steps}, ignored non-audio {result.ignored}")
+    console.print(f"rejected {result.rejected} (see {result.out / 'rejected.csv'}), duplicates {result.duplicates}, dropped steps {result.dropped_steps}, walked past {result.skipped}, ignored non-audio {result.ignored}")
 
 
 @app.command("synth", cls=HonestHelpCommand, epilog=examples("benchbox data synth --out data/synth", "benchbox data synth --n 64 --seed 3 --out data/small --json"))

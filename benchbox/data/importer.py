@@ -6,7 +6,12 @@ Each audio file is decoded to mono at ``sample_rate_hz`` (soxr), high-passed to 
 DC, split into single steps (:mod:`benchbox.data.segment`) and each step cut into an
 L-sample clip with its onset ``onset_offset_ms`` from the start. Files that cannot be
 used (a header that lies, no decodable audio, silence) are listed in ``rejected.csv``
-with a one-line reason and never stop the import.
+with a one-line reason and never stop the import; so is whatever the walk of the source
+folder passes by (links to folders, unreadable or hidden folders: :mod:`benchbox.data.walk`).
+Names that are not valid UTF-8 are read, and written escaped (``caf\\xe9.wav``). Files
+that libsndfile cannot be trusted with are decoded by PyAV, and chained Ogg streams are
+all read (:mod:`benchbox.decoding`); the import says which in a warning and in
+``dataset.json`` (``decoding``).
 
 Audio is never altered silently. A file whose clips would exceed full scale (float
 files beyond +-1, or resampler/high-pass overshoot) has all its clips scaled by one
@@ -29,11 +34,12 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from benchbox.audio import FULL_SCALE, PROJECT_SAMPLE_RATE_HZ, as_written, dbfs, list_audio_files, load_audio
+from benchbox.audio import FULL_SCALE, PROJECT_SAMPLE_RATE_HZ, as_written, dbfs, load_audio_noted
 from benchbox.data.corpora import builtin_names, resolve_source
 from benchbox.data.dataset import DATASET_FORMAT, GAIN_COLUMN, MANIFEST_COLUMNS, SPLITS
 from benchbox.data.segment import StepParams, cut_clip, find_steps, rms_db
 from benchbox.data.splits import assign_splits
+from benchbox.data.walk import Walk, display_name, walk_sources
 from benchbox.errors import AudioError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, staged_dir, write_run_info
@@ -107,6 +113,8 @@ class ImportResult:
     duplicates: int = 0  # clips dropped as exact copies of an earlier clip
     dropped_steps: int = 0  # steps too short or too quiet
     ignored: int = 0  # files without an audio suffix (COPYRIGHT, csv, ...)
+    skipped: int = 0  # paths walked past (links to folders, unreadable or hidden folders), listed in rejected.csv
+    decoding: dict[str, str] = field(default_factory=dict)  # source -> what decoding it took (PyAV, chained streams)
     scaled: dict[str, float] = field(default_factory=dict)  # source -> gain in dB that kept it within full scale
     truncated: int = 0  # kept clips whose step was longer than the clip (tail cut and faded)
     warnings: tuple[str, ...] = ()
@@ -150,10 +158,10 @@ def _reason(error: AudioError, path: Path) -> str:
     return error.message[len(prefix) :] if error.message.startswith(prefix) else error.message
 
 
-def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> tuple[list[_Clip], int, float]:
-    """Clips of one recording, the number of steps dropped and the full-scale gain (dB, 0 when
-    none was needed; see :func:`fit_full_scale`); AudioError when unusable."""
-    wave = load_audio(path, config.sample_rate_hz)  # (T,)
+def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> tuple[list[_Clip], int, float, tuple[str, ...]]:
+    """Clips of one recording, the number of steps dropped, the full-scale gain (dB, 0 when
+    none was needed; see :func:`fit_full_scale`) and the decoder's notes; AudioError when unusable."""
+    wave, notes = load_audio_noted(path, config.sample_rate_hz)  # (T,)
     peak_db = dbfs(float(np.abs(wave).max()))
     if peak_db < config.trim_db:
         raise AudioError(f"silent (peak {peak_db:.1f} dBFS below trim threshold {config.trim_db:g} dBFS)", hint="delete the file or lower import.trim_db")
@@ -173,7 +181,7 @@ def steps_of_file(path: Path, config: ImportConfig, source: str, label: str) -> 
         clips.append(_Clip(clip, source, label, step.onset / config.sample_rate_hz, seconds, dbfs(gain), truncated))
     if not clips:
         raise AudioError(f"no step louder than {config.min_step_rms_db:g} dBFS RMS and longer than {config.min_step_ms:g} ms", hint="lower import.min_step_rms_db")
-    return clips, dropped, fit_full_scale(clips)
+    return clips, dropped, fit_full_scale(clips), notes
 
 
 def fit_full_scale(clips: list[_Clip]) -> float:
@@ -194,27 +202,34 @@ def fit_full_scale(clips: list[_Clip]) -> float:
 # ---------------------------------------------------------------------- the run
 
 
-def _collect(src: Path, config: ImportConfig, progress: Progress) -> tuple[list[_Clip], list[tuple[str, str]], int, dict[str, float]]:
-    files = list_audio_files(src)
-    files = [f for f in files if not any(p.startswith(".") for p in f.relative_to(src).parts)]
-    clips: list[_Clip] = []
-    rejected: list[tuple[str, str]] = []
-    scaled: dict[str, float] = {}
-    dropped = 0
+@dataclass
+class _Collected:
+    clips: list[_Clip] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    dropped: int = 0
+    scaled: dict[str, float] = field(default_factory=dict)
+    decoding: dict[str, str] = field(default_factory=dict)
+
+
+def _collect(src: Path, files: list[Path], config: ImportConfig, progress: Progress) -> _Collected:
+    got = _Collected()
     for i, path in enumerate(files):
         rel = path.relative_to(src)
+        name = display_name(rel.as_posix())  # the text form: a non-UTF-8 byte is escaped, never a UnicodeEncodeError
         try:
-            found, n_dropped, fit_db = steps_of_file(path, config, rel.as_posix(), surface_label(rel))
-            clips.extend(found)
-            dropped += n_dropped
+            found, n_dropped, fit_db, notes = steps_of_file(path, config, name, surface_label(Path(name)))
+            got.clips.extend(found)
+            got.dropped += n_dropped
             if fit_db:
-                scaled[rel.as_posix()] = round(fit_db, 3)
+                got.scaled[name] = round(fit_db, 3)
+            if notes:
+                got.decoding[name] = "; ".join(notes)
         except AudioError as e:
-            rejected.append((rel.as_posix(), _reason(e, path)))
+            got.rejected.append((name, display_name(_reason(e, path))))
         except MemoryError:  # a header check missed a lie: this file is lost, not the import
-            rejected.append((rel.as_posix(), "out of memory while decoding (a size or count field in its header may lie)"))
-        progress("import", i + 1, len(files), clips=len(clips), rejected=len(rejected))
-    return clips, rejected, dropped, scaled
+            got.rejected.append((name, "out of memory while decoding (a size or count field in its header may lie)"))
+        progress("import", i + 1, len(files), clips=len(got.clips), rejected=len(got.rejected))
+    return got
 
 
 def pcm16_hash(wave: np.ndarray, sample_rate_hz: int) -> str:
@@ -242,26 +257,28 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
     src, out = resolve_source(src), Path(out)
     if not src.is_dir():
         raise DataError(f"source folder not found: {src}", hint=f"pass a folder that holds .wav/.ogg/.flac recordings, or a built-in corpus: {', '.join(builtin_names())}")
-    audio_files = list_audio_files(src)
-    if not audio_files:
-        raise DataError(f"no audio files in {src}", hint="the import reads .wav .flac .ogg .oga .mp3 .aif .aiff files, in sub-folders too")
+    walk = walk_sources(src)
+    if not walk.files:
+        passed = f" ({len(walk.skipped)} path(s) walked past, first: {walk.skipped[0][0]}: {walk.skipped[0][1]})" if walk.skipped else ""
+        raise DataError(f"no audio files in {display_name(src)}{passed}", hint="the import reads .wav .flac .ogg .oga .opus .mp3 .m4a .aac .aif .aiff files, in sub-folders too")
     prepare_out(out, overwrite=overwrite)
-    clips, rejected, dropped, scaled = _collect(src, config, progress)
+    got = _collect(src, walk.files, config, progress)
+    clips, rejected = got.clips, got.rejected
     if not clips:
         first = f" (first: {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
-        raise DataError(f"no usable audio in {src}: all {len(rejected)} audio files were rejected{first}", hint="check the files, or lower import.trim_db / import.min_step_rms_db")
+        raise DataError(f"no usable audio in {display_name(src)}: all {len(rejected)} audio files were rejected{first}", hint="check the files, or lower import.trim_db / import.min_step_rms_db")
     n_before = len(clips)
     clips, hashes = _dedupe(clips, config.sample_rate_hz, rejected)
     sources = sorted({c.source for c in clips})
     counts = Counter(c.source for c in clips)
     split_of = assign_splits(sources, [counts[s] for s in sources], config.split, config.seed)
+    truncated = sum(c.truncated for c in clips)
     with staged_dir(out) as stage:  # the dataset folder is replaced whole, or left as it was
         manifest = write_clips(stage, clips, hashes, [split_of[c.source] for c in clips], config.sample_rate_hz)
-        atomic_write_csv(stage / "rejected.csv", pd.DataFrame(rejected, columns=list(REJECTED_COLUMNS)))
-        truncated = sum(c.truncated for c in clips)
-        info = {"format": DATASET_FORMAT, "kind": "import", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": config.normalise, "scaled": scaled, "truncated_steps": truncated, "source": str(src), "import": asdict(config)}
+        atomic_write_csv(stage / "rejected.csv", pd.DataFrame(rejected + walk.skipped, columns=list(REJECTED_COLUMNS)))
+        info = {"format": DATASET_FORMAT, "kind": "import", "sample_rate_hz": config.sample_rate_hz, "clip_samples": config.clip_samples, "normalise": config.normalise, "scaled": got.scaled, "truncated_steps": truncated, "skipped": len(walk.skipped), "decoding": got.decoding, "source": display_name(src), "import": asdict(config)}
         atomic_write_json(stage / "dataset.json", info)
-        write_run_info(stage, {"import": asdict(config), "source": str(src)})
+        write_run_info(stage, {"import": asdict(config), "source": display_name(src)})
     return ImportResult(
         out=out,
         clips=len(clips),
@@ -270,13 +287,24 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
         per_split={s: int((manifest["split"] == s).sum()) for s in SPLITS},
         per_label={str(k): int(v) for k, v in manifest["label"].replace("", "(none)").value_counts().sort_index().items()},
         duplicates=n_before - len(clips),
-        dropped_steps=dropped,
-        ignored=sum(1 for p in src.rglob("*") if p.is_file()) - len(audio_files),
-        scaled=scaled,
+        dropped_steps=got.dropped,
+        ignored=walk.ignored,
+        skipped=len(walk.skipped),
+        decoding=got.decoding,
+        scaled=got.scaled,
         truncated=truncated,
-        warnings=tuple(f"{s}: scaled by {g:+.1f} dB so that no sample exceeds full scale (gain in manifest gain_db)" for s, g in scaled.items())
-        + ((f"{truncated} step(s) were longer than the {config.clip_samples}-sample clip: their tails were cut and faded (manifest seconds gives each step's full length; raise import.clip_samples to keep them)",) if truncated else ()),
+        warnings=_warnings(config, got, walk, truncated),
     )
+
+
+def _warnings(config: ImportConfig, got: _Collected, walk: Walk, truncated: int) -> tuple[str, ...]:
+    lines = [f"{s}: scaled by {g:+.1f} dB so that no sample exceeds full scale (gain in manifest gain_db)" for s, g in got.scaled.items()]
+    lines += [f"{s}: {notes}" for s, notes in got.decoding.items()]
+    if walk.skipped:
+        lines.append(f"{len(walk.skipped)} path(s) walked past, not imported (first: {walk.skipped[0][0]}: {walk.skipped[0][1]}); all are listed in rejected.csv")
+    if truncated:
+        lines.append(f"{truncated} step(s) were longer than the {config.clip_samples}-sample clip: their tails were cut and faded (manifest seconds gives each step's full length; raise import.clip_samples to keep them)")
+    return tuple(lines)
 
 
 # ----------------------------------------------------------- shared with synth

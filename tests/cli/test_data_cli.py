@@ -42,3 +42,14 @@ def test_import_errors_are_one_line(tmp_path):
     assert r.exit_code == 1 and "error: unknown config key 'bogus'" in r.output
     r = runner.invoke(app, ["data", "synth", "--n", "0", "--out", str(tmp_path / "s")])
     assert r.exit_code == 1 and "error: synth: n=0" in r.output and "Traceback" not in r.output
+
+
+def test_errors_naming_a_non_utf8_path_print_it_escaped(tmp_path):
+    import os
+
+    src = tmp_path / os.fsdecode(b"sil\xe9nt")  # Latin-1 e-acute: not valid UTF-8
+    os.rename(write(tmp_path / "tmp" / "a.wav", np.zeros(16_000, dtype=np.float32)).parent, src)
+    r = runner.invoke(app, ["data", "import", str(src), "--out", str(tmp_path / "ds")])
+    assert r.exit_code == 1 and "error: no usable audio in" in r.output and "sil\\xe9nt" in r.output, r.output
+    r = runner.invoke(app, ["data", "info", str(tmp_path / os.fsdecode(b"gone\xe9"))])
+    assert r.exit_code == 1 and "error:" in r.output and "gone\\xe9" in r.output and "Traceback" not in r.output, r.output

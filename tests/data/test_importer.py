@@ -163,3 +163,68 @@ def test_a_step_longer_than_the_clip_is_reported_not_cut_silently(tmp_path, rng)
     assert result.truncated == 1 and result.clips == 2
     assert any("1 step(s) were longer than the 8192-sample clip" in w for w in result.warnings)
     assert load_dataset(tmp_path / "ds").info["truncated_steps"] == 1
+
+
+def _ogg(wave: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    sf.write(buf, wave, RATE_HZ, format="OGG")
+    return buf.getvalue()
+
+
+def test_chained_ogg_gives_the_steps_of_every_stream_and_the_import_says_so(tmp_path, rng):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "chained.ogg").write_bytes(_ogg(recording(rng, [0.05], 0.6)) + _ogg(recording(rng, [0.05], 0.6)))
+    result = import_folder(src, tmp_path / "ds")
+    assert result.clips == 2  # was 1: the second stream was dropped without a word
+    assert "2 chained Ogg streams" in result.decoding["chained.ogg"]
+    assert any(w.startswith("chained.ogg: 2 chained Ogg streams") for w in result.warnings)
+    assert "chained.ogg" in load_dataset(tmp_path / "ds").info["decoding"]
+
+
+def test_names_that_are_not_utf8_are_read_or_rejected_escaped(tmp_path, rng):
+    import os
+
+    src = tmp_path / "src"
+    (src / os.fsdecode(b"gr\xe9vel")).mkdir(parents=True)  # Latin-1 e-acute: not valid UTF-8
+    os.rename(write(tmp_path / "a.wav", recording(rng, [0.05], 0.5)), src / os.fsdecode(b"gr\xe9vel") / "a.wav")
+    os.rename(write(tmp_path / "b.wav", recording(rng, [0.05], 0.5)), src / os.fsdecode(b"caf\xe9_wood.wav"))
+    (src / os.fsdecode(b"bad\xe9.wav")).write_text("not audio\n" * 20)
+    result = import_folder(src, tmp_path / "ds")  # was: a UnicodeEncodeError traceback and no dataset
+    m = pd.read_csv(tmp_path / "ds" / "manifest.csv", keep_default_na=False)
+    assert sorted(m["source"]) == ["caf\\xe9_wood.wav", "gr\\xe9vel/a.wav"] and result.clips == 2
+    assert dict(zip(m["source"], m["label"]))["caf\\xe9_wood.wav"] == "wood"
+    rejected = dict(pd.read_csv(tmp_path / "ds" / "rejected.csv").itertuples(index=False))
+    assert list(rejected) == ["bad\\xe9.wav"] and "cannot decode" in rejected["bad\\xe9.wav"]
+
+
+def test_what_the_walk_passes_by_is_counted_and_listed(tmp_path, rng, monkeypatch):
+    import os
+
+    src = tmp_path / "src"
+    write(src / "good.wav", recording(rng, [0.05], 0.5))
+    write(tmp_path / "elsewhere" / "x.wav", recording(rng, [0.05], 0.5))
+    (src / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (src / "gone.wav").symlink_to(tmp_path / "missing.wav")
+    write(src / "locked" / "y.wav", recording(rng, [0.05], 0.5))
+    write(src / ".hidden" / "z.wav", recording(rng, [0.05], 0.5))
+    write(src / "._good.wav", recording(rng, [0.05], 0.5))
+    os.mkfifo(src / "pipe.wav")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith("locked"):  # as chmod 000 does for a non-root user
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = import_folder(src, tmp_path / "ds")
+    rejected = dict(pd.read_csv(tmp_path / "ds" / "rejected.csv").itertuples(index=False))
+    assert result.clips == 1 and result.skipped == 6 == len(rejected)
+    assert "not followed" in rejected["linked"] and "broken" in rejected["gone.wav"]
+    assert "not readable (Permission denied)" in rejected["locked"]
+    assert "hidden" in rejected[".hidden"] and "hidden" in rejected["._good.wav"]
+    assert "not a regular file" in rejected["pipe.wav"]
+    assert any("6 path(s) walked past" in w for w in result.warnings)
