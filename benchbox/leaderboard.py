@@ -2,9 +2,11 @@
 
 Legend: T samples per clip, G leaderboard rows.
 
-Every ``scores/groups.csv`` under RESULTS_DIR contributes its groups, unless its scores
-are stale (:func:`benchbox.score.stale_reason`: the clips changed since scoring); a
-stale run is left out with a note that says why and how to re-score. Reference rows put
+Every ``scores/groups.csv`` under the RESULTS_DIRs (symlinks followed, see
+:mod:`benchbox.scored_runs`) contributes its groups, unless its scores are stale
+(:mod:`benchbox.freshness`: the clips changed since scoring); a stale run is left out with a
+note that says why and how to re-score. Scores whose audio is absent (a fresh clone) stand as
+scores of record, marked so. Reference rows put
 the numbers in context, each scored against the same reference test split:
 
 * ``floor``   - real vs real (the reference val split), taken from the runs' scores;
@@ -26,7 +28,6 @@ import html
 import io
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,65 +40,13 @@ from benchbox.errors import AudioError, BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
-from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run, stale_reason
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run
+from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
 
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
 PLAYERS_PER_ROW = 2
-HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
 SEED = 0
-
-
-@dataclass(frozen=True)
-class _Scored:
-    """One scored folder: its groups and the scoring inputs from scores.json."""
-
-    root: Path
-    name: str
-    groups: pd.DataFrame
-    info: dict
-
-REFERENCES_DIR = "references"
-
-# ----------------------------------------------------------------------- collect
-
-
-def find_scored(results_dir: Path, exclude: Path) -> list[Path]:
-    """Every ``scores/groups.csv`` under ``results_dir``, skipping the cached reference rows
-    in ``exclude`` (the output folder may itself contain the runs, as in a study folder)."""
-    exclude = exclude.resolve()
-    found = []
-    for path in sorted(results_dir.rglob(f"{SCORES_DIR}/groups.csv")):
-        if exclude not in path.resolve().parents:
-            found.append(path)
-    return found
-
-
-def _load_scored(groups_csv: Path, results_dir: Path) -> _Scored:
-    root = groups_csv.parent.parent
-    info_path = groups_csv.parent / "scores.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    groups = pd.read_csv(groups_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
-    name = root.relative_to(results_dir).as_posix() if root != results_dir else root.name
-    return _Scored(root, name, groups, info)
-
-
-def _with_human(scored: _Scored) -> pd.DataFrame:
-    """Generated rows of one run, joined with human usefulness rates when tags exist."""
-    rows = scored.groups[scored.groups["kind"] == "generated"].copy()
-    rows["run"] = scored.name
-    if not (scored.root / "tags.sqlite").is_file():
-        return rows
-    try:
-        from benchbox.review.stats import group_rates
-
-        human = group_rates(scored.root)
-    except (ImportError, BenchboxError):  # no review module, or tags it cannot read: skip cleanly
-        return rows
-    if human.empty:
-        return rows
-    human = human.assign(group=[group_key(r) for r in human[list(GROUP_COLUMNS)].to_dict("records")])
-    return rows.merge(human[["group", *HUMAN_COLUMNS]], on="group", how="left")
 
 
 # -------------------------------------------------------------- reference rows
@@ -153,7 +102,7 @@ def find_synth(results_dir: Path, exclude: Path) -> Path | None:
     return None
 
 
-def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress, weights: str | None = None) -> tuple[list[dict], list[str]]:
+def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress, weights: str | None = None, warn=None) -> tuple[list[dict], list[str]]:
     """Noise, silence and (when available) synth rows scored against ``reference``.
 
     ``weights`` are the VGGish weights the runs were scored with (their scores.json).
@@ -168,9 +117,15 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
     elif Path(synth).resolve() == reference.resolve():
         notes.append("procedural corpus row omitted: the reference is the synth dataset itself (see the floor row)")
     else:
-        kinds.append("synth")
-        synth_ds = load_dataset(synth)
-        for i, path in enumerate(synth_ds.clip_paths(REFERENCE_SPLIT)):
+        clips = load_dataset(synth).clip_paths(REFERENCE_SPLIT)
+        absent = [p for p in clips if not p.is_file()]
+        if absent:  # a dataset.json without its audio (a fresh clone): no synth row, never a traceback
+            notes.append(f"procedural corpus row omitted: {len(absent)} of {len(clips)} test clips of {synth} are missing (regenerate it with `benchbox data synth`)")
+            if warn is not None:
+                warn(notes[-1])
+        else:
+            kinds.append("synth")
+        for i, path in enumerate(clips if not absent else []):
             target = base / "synth" / f"clip_{i:04d}{path.suffix}"
             if not target.is_file():
                 atomic_write_bytes(target, path.read_bytes())
@@ -188,67 +143,52 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
 # ------------------------------------------------------------------------ build
 
 
-def _clip_media(scored: _Scored, group: str) -> list[str]:
+def _clip_media(scored: Scored, group: str) -> list[str]:
     clips_csv = scored.root / SCORES_DIR / "clips.csv"
     if not clips_csv.is_file():
         return []
     clips = pd.read_csv(clips_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
     keys = [group_key(r) for r in clips[list(GROUP_COLUMNS)].to_dict("records")]
-    return [str(scored.root / p) for p, k in zip(clips["path"], keys) if k == group][:PLAYERS_PER_ROW]
+    return [str(scored.root / p) for p, k in zip(clips["path"], keys) if k == group and (scored.root / p).is_file()][:PLAYERS_PER_ROW]
 
 
 def _folder_media(folder: Path) -> list[str]:
     return [str(p) for p in sorted(folder.glob("clip_*.*"))[:PLAYERS_PER_ROW]]
 
 
-def load_scored(results_dir: Path, out: Path, warn=None) -> tuple[list[_Scored], list[str]]:
-    """Every scored run under ``results_dir`` whose scores are not stale, and notes on those left out."""
-    found = find_scored(results_dir, out / REFERENCES_DIR)
-    if not found:
-        raise DataError(f"no scored runs under {results_dir} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
-    scored, notes = [], []
-    for path in found:
-        s = _load_scored(path, results_dir)
-        reason = stale_reason(s.root)
-        if reason is None:
-            scored.append(s)
-        else:  # never shown beside clips it does not describe
-            fix = "" if "do not re-score" in reason else f"; re-run `benchbox score {s.root}`"
-            notes.append(f"{s.name}: scores left out, they are stale ({reason}){fix}")
-            if warn is not None:
-                warn(notes[-1])
-    if not scored:
-        more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
-        raise DataError(f"every scored run under {results_dir} is stale ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
-    return scored, notes
+def _dirs(results_dirs: Path | list[Path]) -> list[Path]:
+    return [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
 
 
-def collect_rows(results_dir: Path, *, out: Path, synth: Path | None, progress: Progress, warn=None,
-                 loaded: tuple[list[_Scored], list[str]] | None = None) -> tuple[pd.DataFrame, list[_Scored], list[str]]:
+def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | None, progress: Progress, warn=None,
+                 loaded: tuple[list[Scored], list[str]] | None = None) -> tuple[pd.DataFrame, list[Scored], list[str]]:
     """All leaderboard rows (generated + reference rows), the scored runs and notes."""
     scored, notes = loaded if loaded is not None else load_scored(results_dir, out, warn)
     notes = list(notes)
     rows: list[dict] = []
     floors: dict[str, dict] = {}
     for i, s in enumerate(scored):
-        for row in _with_human(s).to_dict("records"):
+        for row in with_human(s).to_dict("records"):
             rows.append({**row, "_media": _clip_media(s, str(row["group"]))})
         floor = s.groups[s.groups["kind"] == FLOOR_GROUP]
         ref = s.info.get("reference", "")
         if ref and not floor.empty and ref not in floors:
             floors[ref] = {**floor.iloc[0].to_dict(), "_scored": s}
         progress("collect", i + 1, len(scored))
-    synth = synth if synth is not None else find_synth(results_dir, out)
+    synth = synth if synth is not None else next((f for d in _dirs(results_dir) if (f := find_synth(d, out)) is not None), None)
     for ref, floor in floors.items():
         s, ref_path = floor.pop("_scored"), Path(ref)
         try:
-            val = load_dataset(ref_path).clip_paths(FLOOR_SPLIT)[:PLAYERS_PER_ROW]
+            val = [p for p in load_dataset(ref_path).clip_paths(FLOOR_SPLIT) if p.is_file()][:PLAYERS_PER_ROW]
             extra, ref_notes = reference_rows(
                 ref_path, out=out, embedders=list(s.info.get("embedders", [])), bootstrap=int(s.info.get("bootstrap", 0)),
-                seed=int(s.info.get("seed", 0)), synth=synth, progress=progress, weights=s.info.get("weights"),
+                seed=int(s.info.get("seed", 0)), synth=synth, progress=progress, weights=s.info.get("weights"), warn=warn,
             )  # fmt: skip
-        except DataError as e:  # the reference moved or broke since scoring: keep the floor, note the rest
-            val, extra, ref_notes = [], [], [f"noise/silence/synth rows for {ref_path} omitted: {e.message}"]
+        except (BenchboxError, OSError) as e:  # the reference moved, broke or lost its audio: keep the floor, note the rest
+            reason = e.message if isinstance(e, BenchboxError) else f"{e.strerror or type(e).__name__}: {e.filename}"
+            val, extra, ref_notes = [], [], [f"noise/silence/synth rows for {ref_path} omitted: {reason}"]
+            if warn is not None:
+                warn(ref_notes[0])
         rows.append({**floor, "run": f"reference: {ref_path.name}", "_media": [str(p) for p in val]})
         rows += [{**r, "_media": _folder_media(Path(r.pop("_media_root")))} for r in extra]
         notes += [n for n in ref_notes if n not in notes]
@@ -316,7 +256,7 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     return table[first + ranks + [VS_FLOOR] + metrics + useful + rest]
 
 
-def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, metric: str = "kad", progress: Progress | None = None, warn=None) -> Path:
+def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, metric: str = "kad", progress: Progress | None = None, warn=None) -> Path:
     """Write ``leaderboard.{md,csv,html}`` into ``out``; return ``out``.
 
     Rows are ranked by ``metric`` (``kad``, the default, or ``fad``) in the ``embedder``
@@ -325,19 +265,23 @@ def build_leaderboard(results_dir: str | Path, *, out: str | Path, synth: str | 
     "indistinguishable from real at this n". Raises DataError for an unknown metric or
     an embedder no run was scored with. ``synth`` names the procedural corpus dataset (default:
     the first ``kind = "synth"`` dataset found under ``results_dir``). ``warn(line)``
-    hears of every run left out because its scores are stale.
+    hears of every run left out because its scores are stale and of every reference row
+    skipped. ``results_dir`` may be several folders (``results/quickstart MYRUNS``); their run
+    names are then prefixed with each folder's name. Runs whose audio is absent stand as scores
+    of record (:mod:`benchbox.freshness`), marked in the run column.
     """
-    results_dir, out, progress = Path(results_dir), Path(out), progress or no_progress
+    results_dir, out, progress = _dirs(results_dir), Path(out), progress or no_progress
     if metric not in RANK_METRICS:
         raise DataError(f"unknown ranking metric {metric!r}", hint=f"use one of: {', '.join(RANK_METRICS)}")
-    if not results_dir.is_dir():
-        raise DataError(f"results folder not found: {results_dir}", hint="pass the folder that holds your scored runs")
+    for folder in results_dir:
+        if not folder.is_dir():
+            raise DataError(f"results folder not found: {folder}", hint="pass the folders that hold your scored runs")
     scored, stale_notes = load_scored(results_dir, out, warn)
     embedders = [e for s in scored for e in s.info.get("embedders", [])]
     embedder = embedder or (embedders[0] if embedders else "")
     if embedder and not any(f"fad/{embedder}" in s.groups.columns for s in scored):  # checked before any reference is embedded
         raise DataError(f"no scored run has scores in the '{embedder}' embedding space", hint=f"rank in one of: {', '.join(sorted(set(embedders))) or 'none'}, or score the runs with that embedder")
-    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, loaded=(scored, stale_notes))
+    rows, scored, notes = collect_rows(results_dir, out=out, synth=Path(synth) if synth else None, progress=progress, warn=warn, loaded=(scored, stale_notes))
     table = _order(rows, embedder, metric)
     public = table[[c for c in table.columns if not c.startswith("_")]]
     markdown = render_markdown(public, embedder, notes, metric)

@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from benchbox import config as cfg
-from benchbox.audio import list_audio_files, read_audio
+from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
+from benchbox.external import folder_table, import_clips, rate_notes
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
@@ -90,8 +91,10 @@ def cache_dir_of(config: ScoreConfig) -> Path:
 # ------------------------------------------------------------------------ inputs
 
 
-def collect_clips(path: str | Path) -> tuple[Path, pd.DataFrame, bool]:
-    """Clips to score: ``(root, table with path/abs_path/group columns, is_run)``."""
+def collect_clips(path: str | Path, name: str | None = None) -> tuple[Path, pd.DataFrame, bool]:
+    """Clips to score: ``(root, table with path/abs_path/group columns, is_run)``.
+
+    ``name`` is the generator of a plain folder's clips (default: the folder's name)."""
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"not a folder: {root}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
@@ -107,12 +110,11 @@ def collect_clips(path: str | Path) -> tuple[Path, pd.DataFrame, bool]:
             if col not in table.columns:
                 table[col] = ""
         is_run = True
-    else:
-        files = [p for p in list_audio_files(root) if not _is_output(p.relative_to(root))]
-        table = pd.DataFrame({"path": [p.relative_to(root).as_posix() for p in files]})
-        table["generator"] = root.resolve().name
-        for col in GROUP_COLUMNS[1:]:
-            table[col] = ""
+    else:  # a folder of clips: groups from its subfolders or its benchbox-clips.csv (benchbox.external)
+        table = folder_table(root, name, skip=_is_output)
+        for col in GROUP_COLUMNS:
+            if col not in table.columns:
+                table[col] = ""
         is_run = False
     if table.empty:
         raise DataError(f"no clips to score under {root}", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
@@ -339,11 +341,19 @@ def score_run(
     config: ScoreConfig | None = None,
     progress: Progress | None = None,
     weights: str | Path | None = None,
+    out: str | Path | None = None,
+    name: str | None = None,
 ) -> ScoreResult:
     """Score every clip of a run or folder against a reference dataset; write ``scores/``.
 
     ``weights``: the VGGish weights (``vggish-10086976.pth`` or its folder) when
     ``embedders`` holds ``vggish``; MetricError when given without it.
+
+    ``out`` (a plain folder of clips only): import the clips into ``out`` in the reference's
+    format (:func:`benchbox.external.import_clips`, one warning per conversion rule applied)
+    and score them there, so ``out`` is a run like any other and ``path`` is never written
+    to. Without ``out`` the scores go into ``path/scores``. ``name``: the run's generator
+    name for a plain folder (default: the folder's name).
     """
     config, progress, embedders = config or ScoreConfig(), progress or no_progress, tuple(embedders)
     if bootstrap < 0:
@@ -351,11 +361,17 @@ def score_run(
     weights = Path(weights).expanduser() if weights else None
     if weights is not None and WEIGHTS_EMBEDDER not in embedders:
         raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
-    root, table, is_run = collect_clips(path)
+    root, table, is_run = collect_clips(path, name)
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)
+    source, import_notes, import_skipped = None, [], []
+    if out is not None and Path(out).resolve() != root.resolve():
+        source, (root, table, import_notes, import_skipped) = root, _import(root, Path(out), ref_path, is_run, name)
+    elif not is_run and ref_path is not None:
+        import_notes = rate_notes(table["abs_path"], load_dataset(ref_path).sample_rate_hz)
     out = root / SCORES_DIR
     clips, skipped = detect_clips(table, config.detectors, progress)
+    skipped = pd.concat([pd.DataFrame(import_skipped, columns=["path", "reason"]), skipped], ignore_index=True) if import_skipped else skipped
     if clips.empty:
         first = f" (first: {skipped['path'].iloc[0]}: {skipped['reason'].iloc[0]})" if len(skipped) else ""
         raise DataError(f"none of the {len(table)} clips under {root} could be decoded{first}", hint="re-generate the clips; the earlier scores/ is unchanged")
@@ -366,7 +382,7 @@ def score_run(
     if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run)
         rows.append(floor)
-    warnings = [f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else []
+    warnings = import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     if embedders:
         warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
     if sets and config.verdict.embedder not in embedders:
@@ -378,58 +394,20 @@ def score_run(
     )
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
-        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights)
+        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source)
     return result
 
 
-def stale_reason(root: str | Path) -> str | None:
-    """Why ``root/scores`` no longer describes the clips on disk, or None when it still does.
-
-    Scores are tied to content: every scored path must still hold audio with the
-    ``sha256`` recorded in ``clips.csv``, the clips to score must be the ones scored or
-    skipped then, and the reference dataset's manifest must hash as it did (when
-    ``scores.json`` recorded it). Decodes every clip once.
-    """
-    root, out = Path(root), Path(root) / SCORES_DIR
-    try:
-        scored = pd.read_csv(out / "clips.csv", usecols=["path", "sha256"], dtype=str)
-        skipped = pd.read_csv(out / "skipped.csv", usecols=["path"], dtype=str) if (out / "skipped.csv").is_file() else pd.DataFrame({"path": []})
-        info = json.loads((out / "scores.json").read_text()) if (out / "scores.json").is_file() else {}
-        _, table, _ = collect_clips(root)
-    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, DataError) as e:
-        return f"cannot read {out} ({str(e).splitlines()[0][:80]})"
-    now = set(table["path"].astype(str))
-    then = set(scored["path"]) | set(skipped["path"].astype(str))
-    if now != then:
-        return f"{len(now)} clips to score now, {len(then)} when scored"
-    changed = missing = 0
-    for rel, sha in zip(scored["path"], scored["sha256"]):
-        if not (root / rel).is_file():
-            missing += 1
-            continue
-        try:
-            wave, rate = decode(root / rel)
-            changed += sha256_audio(wave, rate) != sha
-        except AudioError:
-            changed += 1
-    if missing:
-        return f"{missing} of {len(scored)} scored clips are missing (a fresh checkout holds no audio: regenerate it, e.g. with benchbox run)"
-    if changed:
-        return f"{changed} of {len(scored)} scored clips hold other audio now"
-    try:
-        version = int(info.get("scorer_version", 1))  # scores written before versions were recorded are version 1
-    except (TypeError, ValueError):
-        return f"scores.json has no readable scorer_version ({info.get('scorer_version')!r})"
-    if version > SCORER_VERSION:
-        return f"scored by a newer benchbox (scorer version {version}; this one has {SCORER_VERSION}): upgrade benchbox, do not re-score"
-    if version < SCORER_VERSION:
-        return f"scored by scorer version {version}, this benchbox scores with version {SCORER_VERSION}"
-    ref_sha = info.get("reference_manifest_sha256")
-    if ref_sha and info.get("reference"):
-        manifest = Path(info["reference"]) / "manifest.csv"
-        if not manifest.is_file() or sha256_file(manifest) != ref_sha:
-            return f"the reference dataset {info['reference']} changed since scoring"
-    return None
+def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None):
+    """Import a plain folder into ``out`` in the reference's format; the new (root, table, notes, skipped)."""
+    if is_run:
+        raise DataError(f"{source} is a run: its scores live in {source / SCORES_DIR}", hint="drop --out for a run folder; --out is for a folder of clips from another generator")
+    if ref_path is None:
+        raise DataError(f"scoring {source} into {out} needs a reference dataset to convert the clips to", hint="pass --reference DATA_DIR (a benchbox dataset folder)")
+    ds = load_dataset(ref_path)
+    notes, skipped = import_clips(source, out, target_hz=ds.sample_rate_hz, target_samples=ds.clip_samples, name=name or source.resolve().name, skip=_is_output)
+    root, table, _ = collect_clips(out)
+    return root, table, notes, skipped
 
 
 def _clip_columns(clips: pd.DataFrame) -> pd.DataFrame:
@@ -447,7 +425,7 @@ def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
     return groups[first + distances + rates + rest]
 
 
-def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None) -> None:
+def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None) -> None:
     """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it)."""
     atomic_write_csv(folder / "skipped.csv", result.skipped)
     atomic_write_csv(folder / "clips.csv", result.clips)
@@ -455,6 +433,8 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
     inputs = {"path": str(root), "reference": str(reference) if reference else "", "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed}
     if weights is not None:
         inputs["weights"] = str(weights)
+    if source is not None:
+        inputs["source"] = str(source.resolve())  # the folder the clips were imported from
     if reference is not None and (Path(reference) / "manifest.csv").is_file():
         inputs["reference_manifest_sha256"] = sha256_file(Path(reference) / "manifest.csv")
     atomic_write_json(

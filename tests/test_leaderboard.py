@@ -222,7 +222,8 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
 
     import soundfile as sf
 
-    from benchbox.score import SCORER_VERSION, stale_reason
+    from benchbox.freshness import stale_reason
+    from benchbox.score import SCORER_VERSION
 
     monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
     data = make_dataset(tmp_path / "data", rng)
@@ -340,3 +341,43 @@ def test_committed_two_embedder_board_keeps_media_in_a_1366_px_window(tmp_path):
         page.goto((tmp_path / "board.html").as_uri())
         right = page.evaluate("() => Math.max(...[...document.querySelectorAll('td audio, td img')].map(e => e.getBoundingClientRect().right))")
         assert overflow_px(page) <= 0 and right <= 1366
+
+
+def test_scores_without_audio_stand_as_scores_of_record(tmp_path, rng, monkeypatch):
+    """A fresh clone holds scores but no audio: they were all left out as stale."""
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    for name in ("kept", "cloned"):
+        score_run(make_run(tmp_path / "results" / name, data, rng), embedders=("mel",), bootstrap=0)
+    for wav in (tmp_path / "results" / "cloned" / "samples").rglob("*.wav"):
+        wav.unlink()
+    warned = []
+    out = build_leaderboard(tmp_path / "results", out=tmp_path / "board", warn=warned.append)
+    table = pd.read_csv(out / "leaderboard.csv")
+    assert {"kept", "cloned (scores of record)"} <= set(table["run"]) and not warned
+    assert "scores of record (their audio is not on disk" in (out / "leaderboard.md").read_text()
+
+
+def test_reference_whose_audio_is_missing_is_one_warning_and_a_skipped_row(results, tmp_path):
+    """`benchbox leaderboard /some/dir` crashed: FileNotFoundError on a synth dataset's clips not in git."""
+    synth = tmp_path / "synth"
+    make_dataset(synth, np.random.default_rng(1), counts={"train": 2, "val": 2, "test": 4}, kind="synth")
+    for wav in (synth / "clips").glob("test_*.wav"):
+        wav.unlink()
+    r = CliRunner().invoke(app, ["leaderboard", str(results), "--synth", str(synth), "--out", str(tmp_path / "board"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output and r.stderr.count("warning:") == 1 and "4 of 4 test clips" in r.stderr
+    assert "synth" not in set(pd.read_csv(tmp_path / "board" / "leaderboard.csv")["kind"])
+
+
+def test_committed_quickstart_serves_as_baseline_rows_beside_my_runs(tmp_path, rng, monkeypatch):
+    """`benchbox leaderboard results/quickstart MYRUNS` from a fresh clone: every run was stale."""
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    committed = Path(__file__).resolve().parents[1] / "results" / "quickstart"
+    data = make_dataset(tmp_path / "data", rng)
+    score_run(make_run(tmp_path / "mine" / "run", data, rng), embedders=("mel",), bootstrap=0)
+    r = CliRunner().invoke(app, ["leaderboard", str(committed), str(tmp_path / "mine"), "--embedder", "mel", "--out", str(tmp_path / "board"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    runs = {row["run"] for row in json.loads(r.stdout)["rows"]}
+    assert "mine/run" in runs and any(run.startswith("quickstart/runs/sashimi-tiny") for run in runs)
+    assert not any("references/" in run for run in runs)  # another leaderboard's cached reference rows are not runs

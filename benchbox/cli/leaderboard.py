@@ -12,6 +12,7 @@ from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, example
 
 EXAMPLES = examples(
     "benchbox leaderboard results/runs --out results/",
+    "benchbox leaderboard results/quickstart results/mymodel --out results/board",
     "benchbox leaderboard results/runs --embedder mel > board.md",
     "benchbox leaderboard results/runs --metric fad",
     "benchbox leaderboard results/runs --json",
@@ -19,7 +20,7 @@ EXAMPLES = examples(
 
 
 def leaderboard_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="Folder searched for scored runs (every scores/groups.csv below it).")],
+    results_dirs: Annotated[list[Path], typer.Argument(help="Folders searched for scored runs (every scores/groups.csv below them, symlinks followed); several folders are ranked together.", metavar="RESULTS_DIR...")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for leaderboard.md/.csv/.html and cached reference clips.")] = Path("results"),
     synth: Annotated[Path | None, typer.Option("--synth", help="Procedural corpus dataset for the synth reference row; default: the first synth dataset under RESULTS_DIR.")] = None,
     embedder: Annotated[str | None, typer.Option("--embedder", help="Rank in this embedding space; default: the first embedder the runs were scored with.")] = None,
@@ -28,6 +29,8 @@ def leaderboard_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Collect scored runs plus reference rows (real floor, synth, noise, silence) into leaderboard.md, .csv and .html.
+
+    Runs whose clips changed since scoring are left out (a warning says why). Runs whose audio is not on disk at all (the committed studies in a fresh clone) stand as scores of record, marked so in the run column.
 
     Rows are ranked by --metric on the continuation of primed clips. "vs floor" compares a row's CI with the real floor's: "differs (CI)" when they do not overlap; when they do, "indistinguishable from real at this n" only if the 1-NN two-sample test does not separate the row's clips from real ones (p >= 0.05), else "differs (1-NN test)". The "1-NN acc (p)" column is that test (about 0.5 when indistinguishable).
     """
@@ -40,7 +43,7 @@ def leaderboard_cmd(
         def warn(line: str) -> None:  # on stderr, so a run left out is seen also when stdout goes to a file
             err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
-        folder = build_leaderboard(results_dir, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)
+        folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
     if as_json:

@@ -13,7 +13,7 @@ from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err
 EXAMPLES = examples(
     "benchbox score results/runs/s1",
     "benchbox score results/runs/s1 --embedder mel --bootstrap 200 --json",
-    "benchbox score my_clips/ --reference data/dev --embedder aisfx",
+    "benchbox score my_clips/ --reference data/dev --out results/my_clips",
 )
 
 EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders (aisfx, mel, vggish) for FAD/KAD, realism, PRDC, the 1-NN test and memorisation; the verdict uses aisfx; empty = detectors only.")]
@@ -25,6 +25,8 @@ def score_cmd(
     embedder: EmbedderOpt = "aisfx,mel",
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD and PRDC 95% CIs; 0 = no CIs.")] = 1000,
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it (default $BENCHBOX_WEIGHTS_DIR, else ~/.cache/benchbox/weights).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="For a folder of clips: the run folder to create (default results/<name>); the clips are converted to the reference's format into OUT/clips and scored there, so PATH is never written. --out PATH scores in place, unconverted. A run folder keeps its scores in RUN/scores.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="For a folder of clips: the generator name its groups carry (default: the folder's name); subfolders become groups NAME/SUBFOLDER.")] = None,
     seed: SeedOpt = 0,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
     overrides: SetOpt = None,
@@ -33,15 +35,19 @@ def score_cmd(
 ) -> None:
     """Score every clip and every group against the reference dataset.
 
+    PATH is a run folder, or a folder of clips from any generator: its subfolders (or an optional benchbox-clips.csv) give the groups, and the clips are converted to the reference's format (resampled, downmixed, cropped or padded, each with a warning) into --out, a new run folder (docs/external.md).
+
     Per clip (scores/clips.csv): the artefact detectors (DC, silence, clipping, clicks, hum, no transient, NaN), realism against the reference train split, the nearest training clip, and useful/auto (no detector fired and realistic) with useful/reason. Per group (scores/groups.csv): FAD and KAD with bootstrap CIs, diversity, precision / recall / density / coverage, the 1-NN two-sample test (nn1: balanced accuracy, 0.5 when the clips cannot be told from real ones, and its permutation p), the memorisation share and the useful rate, plus a floor row (real val vs real test). Primed clips are also scored on their continuation (cont/ columns). See docs/verdict.md and docs/detectors.md.
     """
-    from benchbox.score import json_records, load_score_config, score_run
+    from benchbox.score import SAMPLES_MANIFEST, json_records, load_score_config, score_run
 
+    if out is None and path.is_dir() and not (path / SAMPLES_MANIFEST).is_file():  # a folder of clips: never written into unasked
+        out = Path("results") / (name or path.resolve().name)
     score_config = load_score_config(config, overrides)
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
     try:
         with rich_progress(enabled=not quiet and not as_json) as progress:
-            result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights)
+            result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights, out=out, name=name)
     except KeyboardInterrupt as e:
         interrupted(e, f"{path}/scores is unchanged (scores are published whole); embeddings computed so far are cached", "run the same command again")
     for line in result.warnings:

@@ -150,10 +150,21 @@ def _run_entries(root: Path) -> list[tuple[Path, str, dict]]:
 
 
 def _folder_entries(root: Path) -> list[tuple[Path, str, dict]]:
-    files = list_audio_files(root)
-    if not files:
+    """A folder of clips: groups from its subfolders or benchbox-clips.csv, as ``benchbox score`` forms them."""
+    from benchbox.errors import DataError
+    from benchbox.external import folder_table
+
+    try:
+        table = folder_table(root, skip=lambda rel: rel.parts[0] == "scores")
+    except DataError as e:
+        raise ReviewError(e.message, hint=e.hint) from None
+    if table.empty:
         raise ReviewError(f"no audio files under {root}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
-    return [(p, p.relative_to(root).as_posix(), {}) for p in files]
+    return [(root / rec["path"], rec["path"], {"generator": rec["generator"], "prime_ms": _prime(rec["prime_ms"])}) for rec in table.to_dict("records")]
+
+
+def _prime(text: str) -> float | None:
+    return float(text) if text not in ("", None) else None
 
 
 def _native(value):

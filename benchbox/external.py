@@ -1,0 +1,168 @@
+"""Folders of clips from any generator, as runs: groups, an optional manifest, and the
+conversion to the reference's format.
+
+Legend: T samples per clip, C channels.
+
+**Groups.** A folder without ``samples/manifest.csv`` is an external run. Its clips are every
+audio file below it; the generator is the run's name (the folder's name unless given) and a
+clip in a subfolder joins the group ``<generator>/<subfolder>`` (``mymodel/temp0.8``), one
+group per subfolder; clips directly in the folder form the group ``<generator>``.
+
+**Manifest.** An optional ``benchbox-clips.csv`` in the folder lists the clips instead, with
+the columns (only ``path`` is required; no others are allowed):
+
+* ``path``      - the clip, relative to the folder;
+* ``generator`` - the generator's name (default: the run's name);
+* ``group``     - a label within the generator (``temp0.8``); the group is ``generator/group``;
+* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default: none);
+* ``source``    - where an imported clip came from (benchbox writes it; informational).
+
+**Conversion** (:func:`import_clips`, what ``benchbox score DIR --out OUT`` does). Every clip is
+brought to the reference dataset's format and written to ``OUT/clips/`` as a 16-bit wav, with
+a manifest; each rule that changed a clip adds one warning naming what was done and to how
+many clips:
+
+1. channels: more than one is downmixed to mono (:func:`benchbox.audio.downmix`: the mean, or
+   the loudest channel when the channels cancel);
+2. sample rate: resampled (soxr, high quality) to the reference's rate;
+3. length: longer clips are cropped to the reference's clip length, keeping the start (the
+   onset); shorter ones are padded with silence at the end;
+4. level: samples beyond full scale after resampling are clipped to +-1.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.audio import FULL_SCALE, downmix, list_audio_files, read_audio, resample, write_wav
+from benchbox.errors import AudioError, DataError
+from benchbox.runs import atomic_write_csv
+
+MANIFEST_NAME = "benchbox-clips.csv"
+MANIFEST_COLUMNS = ("path", "generator", "group", "prime_ms", "source")
+CLIPS_DIR = "clips"
+
+
+def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False) -> pd.DataFrame:
+    """``path`` (relative, posix), ``generator`` and ``prime_ms`` of every clip of an external folder.
+
+    ``skip(rel_path)`` leaves files out (the scorer's own outputs). Raises DataError for a
+    malformed manifest or one that names a missing clip.
+    """
+    root = Path(root)
+    name = name or root.resolve().name
+    manifest = root / MANIFEST_NAME
+    if manifest.is_file():
+        return _from_manifest(root, manifest, name)
+    files = [p for p in list_audio_files(root) if not skip(p.relative_to(root))]
+    rows = []
+    for p in files:
+        rel = p.relative_to(root)
+        label = rel.parent.as_posix()
+        rows.append({"path": rel.as_posix(), "generator": name if label == "." else f"{name}/{label}", "prime_ms": ""})
+    return pd.DataFrame(rows, columns=["path", "generator", "prime_ms"])
+
+
+def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{manifest}: unreadable ({str(e).splitlines()[0]})", hint=f"a CSV with the columns {', '.join(MANIFEST_COLUMNS)}") from None
+    unknown = [c for c in table.columns if c not in MANIFEST_COLUMNS]
+    if unknown or "path" not in table.columns:
+        what = f"unknown column '{unknown[0]}'" if unknown else "no 'path' column"
+        raise DataError(f"{manifest}: {what}", hint=f"the columns are {', '.join(MANIFEST_COLUMNS)} (only path is required); see docs/external.md")
+    missing = [p for p in table["path"] if not (root / p).is_file()]
+    if missing:
+        raise DataError(f"{manifest}: clip '{missing[0]}' not found ({len(missing)} missing)", hint="paths are relative to the folder holding the manifest")
+    gen = table["generator"].where(table["generator"] != "", name) if "generator" in table.columns else pd.Series([name] * len(table))
+    if "group" in table.columns:
+        gen = [g if not label else f"{g}/{label}" for g, label in zip(gen, table["group"])]
+    prime = table["prime_ms"] if "prime_ms" in table.columns else [""] * len(table)
+    bad = next((v for v in prime if v != "" and not _is_number(v)), None)
+    if bad is not None:
+        raise DataError(f"{manifest}: prime_ms '{bad}' is not a number", hint="give the prime length in ms, or leave the cell empty")
+    return pd.DataFrame({"path": list(table["path"]), "generator": list(gen), "prime_ms": list(prime)})
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return float(text) >= 0
+    except ValueError:
+        return False
+
+
+def conform(data: np.ndarray, rate_hz: int, *, target_hz: int, target_samples: int) -> tuple[np.ndarray, list[str]]:
+    """(T, C) decoded audio -> ((target_samples,) float32 mono at target_hz, the rules applied)."""
+    done = []
+    if data.shape[1] > 1:
+        done.append(f"downmixed from {data.shape[1]} channels to mono")
+    wave = downmix(data)  # (T,)
+    if int(rate_hz) != int(target_hz):
+        done.append(f"resampled from {int(rate_hz)} Hz to {int(target_hz)} Hz")
+        wave = resample(wave, rate_hz, target_hz)
+    if wave.shape[0] > target_samples:
+        done.append(f"cropped to their first {target_samples} samples (the reference's clip length)")
+        wave = wave[:target_samples]
+    elif wave.shape[0] < target_samples:
+        done.append(f"padded with silence at the end to {target_samples} samples (the reference's clip length)")
+        wave = np.concatenate([wave, np.zeros(target_samples - wave.shape[0], dtype=np.float32)])
+    if np.isfinite(wave).all() and float(np.abs(wave).max(initial=0.0)) > FULL_SCALE:
+        done.append("clipped to +-1 (beyond full scale after resampling)")
+        wave = np.clip(wave, -FULL_SCALE, FULL_SCALE)
+    return wave.astype(np.float32), done
+
+
+def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_samples: int, name: str | None = None, skip=lambda rel: False) -> tuple[list[str], list[dict]]:
+    """Write every clip of ``source`` in the reference's format under ``out/clips/`` plus
+    ``out/benchbox-clips.csv``; return (warnings, skipped ``{path, reason}``).
+
+    A clip that cannot be decoded (or holds NaN/inf) is skipped with its reason.
+    """
+    source, out = Path(source), Path(out)
+    table = folder_table(source, name, skip=skip)
+    if (out / MANIFEST_NAME).is_file() and (out / CLIPS_DIR).is_dir():  # an earlier import: replaced whole
+        shutil.rmtree(out / CLIPS_DIR)
+    if table.empty:
+        raise DataError(f"no clips to score under {source}", hint="point at a folder of audio clips (wav, flac, ogg, ...)")
+    counts: Counter[str] = Counter()
+    rows, skipped = [], []
+    for rec in table.to_dict("records"):
+        try:
+            data, rate = read_audio(source / rec["path"])
+            wave, done = conform(data, rate, target_hz=target_hz, target_samples=target_samples)
+            rel = (Path(CLIPS_DIR) / rec["path"]).with_suffix(".wav").as_posix()
+            write_wav(out / rel, wave, target_hz)
+        except AudioError as e:
+            skipped.append({"path": rec["path"], "reason": e.message})
+            continue
+        counts.update(done)
+        rows.append({**rec, "path": rel, "source": str((source / rec["path"]).resolve())})
+    if not rows:
+        first = f" (first: {skipped[0]['path']}: {skipped[0]['reason']})" if skipped else ""
+        raise DataError(f"none of the {len(table)} clips under {source} could be decoded{first}", hint="check the files; nothing was written")
+    atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
+    warnings = [f"{n} of {len(rows)} clips {rule}" for rule, n in counts.items()]
+    return warnings, skipped
+
+
+def rate_notes(paths, ref_hz: int) -> list[str]:
+    """One warning when clips scored in place are not at the reference's rate (headers only)."""
+    import soundfile as sf
+
+    rates = []
+    for path in paths:
+        try:
+            rates.append(int(sf.info(str(path)).samplerate))
+        except (RuntimeError, OSError):
+            continue  # undecodable: the scorer skips it with its reason
+    off = sum(r != int(ref_hz) for r in rates)
+    if not off:
+        return []
+    return [f"{off} of {len(rates)} clips are not at the reference's {int(ref_hz)} Hz and were scored as they are; "
+            "pass --out DIR to convert them (resample, downmix, crop/pad; see docs/external.md)"]

@@ -1,0 +1,106 @@
+"""Do a folder's scores still describe its clips? Fresh, stale, or scores of record.
+
+Scores are tied to content: every scored path must still hold audio with the ``sha256``
+recorded in ``scores/clips.csv``, the clips to score must be the ones scored or skipped then,
+the scorer version must be this benchbox's, and the reference dataset's manifest must hash as
+it did (when ``scores.json`` recorded it).
+
+**Scores of record.** A fresh clone holds the committed studies' scores but not their audio
+(clips are not in git). When *none* of the scored clips is on disk, nothing contradicts the
+scores, and they were written by this scorer version, they stand as scores of record: the
+leaderboard shows them as baseline rows, marked as such, instead of leaving them out. Any
+partial mismatch (some clips missing, some changed) is stale as before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchbox.errors import AudioError, DataError
+from benchbox.runs import sha256_audio, sha256_file
+from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, decode
+
+FRESH, STALE, RECORD = "fresh", "stale", "record"
+
+
+@dataclass(frozen=True)
+class Freshness:
+    state: str  # FRESH, STALE or RECORD
+    reason: str | None = None  # why stale, or why the scores are of record
+
+
+def stale_reason(root: str | Path) -> str | None:
+    """Why ``root/scores`` no longer describes the clips on disk, or None when it still does
+    (scores of record, whose audio is absent, give their reason too). Decodes every clip once."""
+    return scores_freshness(root).reason
+
+
+def scores_freshness(root: str | Path) -> Freshness:
+    """:class:`Freshness` of ``root/scores`` (see the module docstring)."""
+    root, out = Path(root), Path(root) / SCORES_DIR
+    try:
+        scored = pd.read_csv(out / "clips.csv", usecols=["path", "sha256"], dtype=str)
+        skipped = pd.read_csv(out / "skipped.csv", usecols=["path"], dtype=str) if (out / "skipped.csv").is_file() else pd.DataFrame({"path": []})
+        info = json.loads((out / "scores.json").read_text()) if (out / "scores.json").is_file() else {}
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        return Freshness(STALE, f"cannot read {out} ({str(e).splitlines()[0][:80]})")
+    version = _version_reason(info)
+    present = [(rel, sha) for rel, sha in zip(scored["path"], scored["sha256"]) if (root / rel).is_file()]
+    if not present and len(scored):
+        if version is not None:
+            return Freshness(STALE, version)
+        ref_changed = _reference_reason(info, missing_ok=True)
+        if ref_changed is not None:
+            return Freshness(STALE, ref_changed)
+        return Freshness(RECORD, f"none of the {len(scored)} scored clips is on disk (a fresh checkout holds no audio): scores of record, not re-checked; regenerate the audio to check them")
+    try:
+        _, table, _ = collect_clips(root)
+    except DataError as e:
+        return Freshness(STALE, f"cannot read {out} ({e.message[:80]})")
+    now = set(table["path"].astype(str))
+    then = set(scored["path"]) | set(skipped["path"].astype(str))
+    if now != then:
+        return Freshness(STALE, f"{len(now)} clips to score now, {len(then)} when scored")
+    missing = len(scored) - len(present)
+    if missing:
+        return Freshness(STALE, f"{missing} of {len(scored)} scored clips are missing (a fresh checkout holds no audio: regenerate it, e.g. with benchbox run)")
+    changed = 0
+    for rel, sha in present:
+        try:
+            wave, rate = decode(root / rel)
+            changed += sha256_audio(wave, rate) != sha
+        except AudioError:
+            changed += 1
+    if changed:
+        return Freshness(STALE, f"{changed} of {len(scored)} scored clips hold other audio now")
+    if version is not None:
+        return Freshness(STALE, version)
+    ref_changed = _reference_reason(info, missing_ok=False)
+    return Freshness(FRESH) if ref_changed is None else Freshness(STALE, ref_changed)
+
+
+def _version_reason(info: dict) -> str | None:
+    try:
+        version = int(info.get("scorer_version", 1))  # scores written before versions were recorded are version 1
+    except (TypeError, ValueError):
+        return f"scores.json has no readable scorer_version ({info.get('scorer_version')!r})"
+    if version > SCORER_VERSION:
+        return f"scored by a newer benchbox (scorer version {version}; this one has {SCORER_VERSION}): upgrade benchbox, do not re-score"
+    if version < SCORER_VERSION:
+        return f"scored by scorer version {version}, this benchbox scores with version {SCORER_VERSION}"
+    return None
+
+
+def _reference_reason(info: dict, *, missing_ok: bool) -> str | None:
+    """The reference dataset changed since scoring (a missing one counts only unless ``missing_ok``)."""
+    ref_sha = info.get("reference_manifest_sha256")
+    if not (ref_sha and info.get("reference")):
+        return None
+    manifest = Path(info["reference"]) / "manifest.csv"
+    if not manifest.is_file():
+        return None if missing_ok else f"the reference dataset {info['reference']} changed since scoring"
+    return None if sha256_file(manifest) == ref_sha else f"the reference dataset {info['reference']} changed since scoring"

@@ -1,0 +1,130 @@
+"""Find the scored runs under one or more results folders, for the leaderboard.
+
+Every ``scores/groups.csv`` below each folder is a scored run, also through symlinked
+folders (a run linked in from elsewhere counts; a link cycle is followed once). The cached
+reference rows of any leaderboard (``references/`` beside a ``leaderboard.csv``) are not runs.
+Each run's freshness (:mod:`benchbox.freshness`) decides whether it is shown, shown as
+scores of record (its audio is absent, as in a fresh clone), or left out with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchbox.errors import BenchboxError, DataError
+from benchbox.freshness import RECORD, STALE, scores_freshness
+from benchbox.score import GROUP_COLUMNS, SCORES_DIR, group_key
+
+HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
+REFERENCES_DIR = "references"
+LEADERBOARD_CSV = "leaderboard.csv"
+RECORD_MARK = " (scores of record)"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One scored folder: its groups, the scoring inputs from scores.json, and whether its
+    scores stand as scores of record (audio absent)."""
+
+    root: Path
+    name: str
+    groups: pd.DataFrame
+    info: dict
+    of_record: bool = False
+
+
+def _walk_groups_csv(top: Path):
+    """Every ``scores/groups.csv`` under ``top``, following symlinked folders (each real folder once)."""
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(top, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        if Path(folder).name == SCORES_DIR and "groups.csv" in files:
+            yield Path(folder) / "groups.csv"
+
+
+def _is_reference_cache(path: Path) -> bool:
+    """A leaderboard's cached reference rows: ``.../references/<ref>/<kind>/scores/groups.csv`` beside a leaderboard.csv."""
+    parts = path.parents  # [0] scores, [1] <kind>, [2] <reference>, [3] references, [4] the leaderboard's folder
+    return len(parts) > 4 and parts[3].name == REFERENCES_DIR and (parts[4] / LEADERBOARD_CSV).is_file()
+
+
+def find_scored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Path]]:
+    """``(results_dir, groups.csv)`` of every scored run, skipping ``exclude`` (the output's reference cache)."""
+    exclude = exclude.resolve()
+    found, seen = [], set()
+    for top in results_dirs:
+        for path in sorted(_walk_groups_csv(top)):
+            real = path.resolve()
+            if exclude in real.parents or _is_reference_cache(path) or real in seen:
+                continue
+            seen.add(real)
+            found.append((top, path))
+    return found
+
+
+def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
+    root = groups_csv.parent.parent
+    info_path = groups_csv.parent / "scores.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    groups = pd.read_csv(groups_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
+    name = root.relative_to(results_dir).as_posix() if root != results_dir else root.name
+    if prefix and root != results_dir:
+        name = f"{results_dir.name}/{name}"
+    return Scored(root, name, groups, info)
+
+
+def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[list[Scored], list[str]]:
+    """Every scored run under ``results_dirs`` whose scores are fresh or of record, and notes on the rest."""
+    dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
+    found = find_scored(dirs, Path(out) / REFERENCES_DIR)
+    where = ", ".join(map(str, dirs))
+    if not found:
+        raise DataError(f"no scored runs under {where} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
+    scored, notes, records = [], [], []
+    for top, path in found:
+        s = _load(path, top, prefix=len(dirs) > 1)
+        fresh = scores_freshness(s.root)
+        if fresh.state == RECORD:
+            scored.append(Scored(s.root, s.name + RECORD_MARK, s.groups, s.info, of_record=True))
+            records.append(s.name)
+        elif fresh.state == STALE:  # never shown beside clips it does not describe
+            fix = "" if "do not re-score" in fresh.reason else f"; re-run `benchbox score {s.root}`"
+            notes.append(f"{s.name}: scores left out, they are stale ({fresh.reason}){fix}")
+            if warn is not None:
+                warn(notes[-1])
+        else:
+            scored.append(s)
+    if not scored:
+        more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+        raise DataError(f"every scored run under {where} is stale ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
+    if records:
+        notes.append(f"scores of record (their audio is not on disk, so they were not re-checked; regenerate it to check them): {', '.join(records)}")
+    return scored, notes
+
+
+def with_human(scored: Scored) -> pd.DataFrame:
+    """Generated rows of one run, joined with human usefulness rates when tags exist."""
+    rows = scored.groups[scored.groups["kind"] == "generated"].copy()
+    rows["run"] = scored.name
+    if not (scored.root / "tags.sqlite").is_file():
+        return rows
+    try:
+        from benchbox.review.stats import group_rates
+
+        human = group_rates(scored.root)
+    except (ImportError, BenchboxError):  # no review module, or tags it cannot read: skip cleanly
+        return rows
+    if human.empty:
+        return rows
+    human = human.assign(group=[group_key(r) for r in human[list(GROUP_COLUMNS)].to_dict("records")])
+    return rows.merge(human[["group", *HUMAN_COLUMNS]], on="group", how="left")
