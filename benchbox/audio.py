@@ -21,7 +21,7 @@ import torch
 
 from benchbox.decoding import MAX_CHANNELS, MAX_RATE_HZ, MIN_RATE_HZ, Decoded, check_header, check_wav_complete, decode_audio  # noqa: F401 (re-exported)
 from benchbox.errors import AudioError
-from benchbox.runs import atomic_path
+from benchbox.runs import atomic_write_bytes
 
 PROJECT_SAMPLE_RATE_HZ = 16_000
 QUANT_CLASSES = 256
@@ -113,9 +113,11 @@ def write_wav(path: str | Path, wave: np.ndarray, sample_rate_hz: int = PROJECT_
     peak = float(np.abs(wave).max(initial=0.0))
     if peak > FULL_SCALE:
         raise AudioError(f"{path}: refusing to clip: samples reach {peak:.3g}, beyond full scale +-1", hint="scale the waveform into [-1, 1] before writing")
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), wave, int(sample_rate_hz), subtype="PCM_16", format="WAV")
-    return Path(path)
+    import io
+
+    buf = io.BytesIO()  # encoded in memory: a full disk is then an OSError of the write (StorageError), not a LibsndfileError
+    sf.write(buf, wave, int(sample_rate_hz), subtype="PCM_16", format="WAV")
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def as_written(wave: np.ndarray) -> np.ndarray:

@@ -49,3 +49,7 @@ class ReviewError(BenchboxError):
 
 class ProtocolError(BenchboxError):
     """A benchmark protocol that cannot be run as written."""
+
+
+class StorageError(BenchboxError):
+    """A write the file system refused: a full disk (ENOSPC), a quota, a read-only mount, permissions."""

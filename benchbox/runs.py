@@ -2,12 +2,15 @@
 
 Every file benchbox writes goes through :func:`atomic_write_bytes`: the bytes land in a
 temporary file beside the target and are renamed over it, so a crash never leaves a
-half-written file and never destroys the previous version.
+half-written file and never destroys the previous version. A write the file system
+refuses (a full disk, a quota, a read-only mount) raises :class:`StorageError` naming the
+path; the temporary file or staging folder is removed and the published version stays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -24,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from benchbox.errors import StorageError
+
 HASH_CHUNK_BYTES = 1 << 20
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -31,24 +36,52 @@ STAGING_PREFIX = ".staging-"  # a folder being built; never read as a result
 ASIDE_SUFFIX = ".replaced"  # the previous version during the two-rename swap
 
 
+STORAGE_HINTS = {
+    errno.ENOSPC: "the disk is full: free space there, or write somewhere else",
+    errno.EDQUOT: "the disk quota is used up: free space there, or write somewhere else",
+    errno.EROFS: "the file system is read-only: write somewhere else",
+    errno.EACCES: "check the folder's permissions, or write somewhere else",
+    errno.EPERM: "check the folder's permissions, or write somewhere else",
+}
+
+
+def storage_error(path: str | os.PathLike, error: OSError) -> StorageError:
+    """The typed error for a refused write: one line naming ``path`` and the system's reason."""
+    reason = error.strerror or str(error) or type(error).__name__
+    return StorageError(f"cannot write {path}: {reason}", hint=STORAGE_HINTS.get(error.errno or 0, "check the disk and the folder"))
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Turn an OSError raised while writing ``path`` into :class:`StorageError` naming it."""
+    try:
+        yield
+    except OSError as e:
+        raise storage_error(path, e) from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     The temporary file keeps the target's suffix so that writers that infer the
-    format from the extension (soundfile, matplotlib) still work.
+    format from the extension (soundfile, matplotlib) still work. An OSError while
+    writing (a full disk) is :class:`StorageError` naming ``path``; the temporary file
+    is removed and ``path`` keeps its previous version.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, FILE_MODE)  # mkstemp creates 0600; results are meant to be shared
+    tmp_path = None
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+            os.close(fd)
+            tmp_path = Path(tmp)
+            os.chmod(tmp_path, FILE_MODE)  # mkstemp creates 0600; results are meant to be shared
+            yield tmp_path
+            os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 
@@ -64,13 +97,18 @@ def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     recover_dir(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}.", dir=target.parent))
-    os.chmod(staging, DIR_MODE)
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}.", dir=target.parent))
     try:
-        yield staging
+        try:
+            with writing(staging):
+                os.chmod(staging, DIR_MODE)
+                yield staging
+        except StorageError as e:  # name the file as the user will know it, not its staging copy
+            raise StorageError(e.message.replace(str(staging), str(target)), hint=e.hint) from None
         aside = target.with_name(f".{target.name}{ASIDE_SUFFIX}")
-        with _signals_held():
+        with writing(target), _signals_held():
             if target.exists():
                 os.replace(target, aside)
             os.replace(staging, target)
@@ -88,17 +126,19 @@ def publish_files(files: dict[Path, str | bytes]) -> list[Path]:
     try:
         for path, data in files.items():
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-            staged.append((Path(tmp), path))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data.encode("utf-8") if isinstance(data, str) else data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, FILE_MODE)
+            with writing(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+                staged.append((Path(tmp), path))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, FILE_MODE)
         with _signals_held():
             for tmp, path in staged:
-                os.replace(tmp, path)
+                with writing(path):
+                    os.replace(tmp, path)
     finally:
         for tmp, _ in staged:
             if tmp.exists():
@@ -179,9 +219,10 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     """Append one JSON line. Appends of a single short line are atomic on POSIX."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, default=_json_default) + "\n")
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, default=_json_default) + "\n")
 
 
 def _json_default(obj: Any) -> Any:

@@ -83,3 +83,47 @@ def test_text_with_an_undecodable_file_name_is_written_escaped(tmp_path):
 
     path = runs.atomic_write_text(tmp_path / "names.csv", f"file\n{os.fsdecode(b'caf' + bytes([0xE9]))}.wav\n")  # was a UnicodeEncodeError
     assert path.read_text(encoding="utf-8") == "file\ncaf\\udce9.wav\n"
+
+
+def _disk_full_after(monkeypatch, writes: int):
+    """Make the (writes + 1)-th fsync fail with ENOSPC, as a full disk does."""
+    import errno
+    import os
+
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) > writes:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_is_a_storage_error_naming_the_file_and_the_old_version_stays(tmp_path, monkeypatch):
+    from benchbox.errors import StorageError
+
+    path = runs.atomic_write_text(tmp_path / "scores.csv", "old\n")
+    _disk_full_after(monkeypatch, 0)
+    with pytest.raises(StorageError, match=f"cannot write {path}: No space left on device") as info:
+        runs.atomic_write_text(path, "new\n")
+    assert "disk is full" in info.value.hint
+    assert path.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+    with pytest.raises(StorageError, match="cannot write"):
+        runs.publish_files({tmp_path / "a.md": "a", tmp_path / "scores.csv": "new"})
+    assert path.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+
+
+def test_a_full_disk_inside_a_staged_folder_names_the_published_path_and_leaves_no_staging(tmp_path, monkeypatch):
+    from benchbox.errors import StorageError
+
+    target = tmp_path / "ds"
+    with runs.staged_dir(target) as stage:
+        runs.atomic_write_text(stage / "a.txt", "old")
+    _disk_full_after(monkeypatch, 1)
+    with pytest.raises(StorageError, match=f"cannot write {target}/clips/b.txt: No space left"):
+        with runs.staged_dir(target) as stage:
+            runs.atomic_write_text(stage / "a.txt", "new")
+            runs.atomic_write_text(stage / "clips" / "b.txt", "new")
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"] and (target / "a.txt").read_text() == "old"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import signal
 import sys
 import threading
@@ -66,6 +68,40 @@ PLAIN_PROGRESS_SECONDS = 10.0  # without a terminal, one progress line per task 
 def printable(text: str) -> str:
     """``text`` with the undecodable bytes of file names (lone surrogates) escaped as ``\\xNN``."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def os_fail(error: OSError) -> NoReturn:
+    """An OSError that reached the CLI: standard output refused a write (``> /dev/full``) or a
+    file did. One ``error:`` line, exit 1; a closed pipe (``| head``) is left to click (exit quietly)."""
+    from benchbox.runs import storage_error
+
+    if error.errno == errno.EPIPE:
+        raise error
+    if error.filename is None:  # standard output: stop Python's exit-time flush from retrying it
+        silence_stdout()
+        err_console.print(f"[bold red]error:[/] cannot write to standard output: {error.strerror or error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    fail(storage_error(printable(str(error.filename)), error))
+
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so buffered output that cannot be written is dropped."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def flush_stdout() -> None:
+    """Flush standard output before exit; a refused flush (``> /dev/full``) is one ``error:`` line and exit 1."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as e:
+        silence_stdout()
+        err_console.print(f"[bold red]error:[/] cannot write to standard output: {e.strerror or e}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 def fail(error: BenchboxError) -> None:

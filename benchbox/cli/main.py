@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 import benchbox
-from benchbox.cli.common import ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, interrupted, sigterm_as_interrupt, usage_fail
+from benchbox.cli.common import ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, flush_stdout, interrupted, os_fail, sigterm_as_interrupt, usage_fail
 from benchbox.errors import BenchboxError
 
 GENERIC_KEPT = "every file written so far is complete (each is replaced atomically); multi-file outputs were not published"
@@ -31,6 +31,8 @@ class BenchboxGroup(HonestHelpGroup):
             return super().make_context(info_name, args, parent=parent, **extra)
         except ClickException as e:
             usage_fail(e)
+        except OSError as e:  # --help into a full or closed stdout
+            os_fail(e)
 
     def invoke(self, ctx):  # noqa: D401 - click signature
         with sigterm_as_interrupt():
@@ -42,6 +44,8 @@ class BenchboxGroup(HonestHelpGroup):
                 usage_fail(e)
             except KeyboardInterrupt as e:
                 interrupted(e, GENERIC_KEPT, "run the same command again")
+            except OSError as e:  # a full disk or stdout outside the library's writers
+                os_fail(e)
 
 
 app = typer.Typer(
@@ -91,7 +95,10 @@ app.command("run", cls=HonestHelpCommand, epilog=_run.EXAMPLES)(_run.run)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        flush_stdout()
 
 
 if __name__ == "__main__":

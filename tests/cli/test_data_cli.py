@@ -53,3 +53,26 @@ def test_errors_naming_a_non_utf8_path_print_it_escaped(tmp_path):
     assert r.exit_code == 1 and "error: no usable audio in" in r.output and "sil\\xe9nt" in r.output, r.output
     r = runner.invoke(app, ["data", "info", str(tmp_path / os.fsdecode(b"gone\xe9"))])
     assert r.exit_code == 1 and "error:" in r.output and "gone\\xe9" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_a_full_disk_during_synth_is_one_error_line_and_the_dataset_stays(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    out = tmp_path / "synth"
+    r = runner.invoke(app, ["data", "synth", "--n", "8", "--out", str(out), "-q"])
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    calls = []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    r = runner.invoke(app, ["data", "synth", "--n", "8", "--out", str(out), "--overwrite", "--seed", "5"])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and f"cannot write {out}/" in errors[0] and "No space left on device" in errors[0], r.output
+    assert [p.name for p in tmp_path.iterdir()] == ["synth"]  # no staging folder left behind
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -59,3 +59,35 @@ def test_data_import_and_score_say_their_output_is_unchanged(tmp_path, monkeypat
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 130, result.output
     assert result.output.count("interrupted:") == 1 and "is unchanged" in result.output
+
+
+def _cli(args: list[str], stdout) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([sys.executable, "-m", "benchbox.cli.main", *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["data", "synth", "--n", "4", "--out", "OUT", "--json"], ["data", "synth", "--n", "4", "--out", "OUT", "-q"]])
+def test_a_full_stdout_is_one_error_line_never_a_traceback(args, tmp_path):
+    from pathlib import Path
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = _cli([str(tmp_path / "ds") if a == "OUT" else a for a in args], full)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines() == ["error: cannot write to standard output: No space left on device"]
+
+
+def test_a_closed_stdout_pipe_is_never_a_traceback():
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line, as with `| head -0`
+    with os.fdopen(write, "w") as pipe:
+        done = _cli(["--help"], pipe)
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
