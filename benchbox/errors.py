@@ -51,5 +51,13 @@ class ProtocolError(BenchboxError):
     """A benchmark protocol that cannot be run as written."""
 
 
-class StorageError(BenchboxError):
-    """A write the file system refused: a full disk (ENOSPC), a quota, a read-only mount, permissions."""
+class StorageError(BenchboxError, OSError):
+    """A write the file system refused: a full disk (ENOSPC), a quota, a read-only mount, permissions.
+
+    Also an OSError (``errno`` kept), so code that tolerates a refused write (a cache in a
+    read-only folder) keeps catching it as before.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, errno: int | None = None):
+        super().__init__(message, hint)
+        self.errno = errno

@@ -48,7 +48,7 @@ STORAGE_HINTS = {
 def storage_error(path: str | os.PathLike, error: OSError) -> StorageError:
     """The typed error for a refused write: one line naming ``path`` and the system's reason."""
     reason = error.strerror or str(error) or type(error).__name__
-    return StorageError(f"cannot write {path}: {reason}", hint=STORAGE_HINTS.get(error.errno or 0, "check the disk and the folder"))
+    return StorageError(f"cannot write {path}: {reason}", hint=STORAGE_HINTS.get(error.errno or 0, "check the disk and the folder"), errno=error.errno)
 
 
 @contextlib.contextmanager
@@ -56,6 +56,8 @@ def writing(path: str | os.PathLike) -> Iterator[None]:
     """Turn an OSError raised while writing ``path`` into :class:`StorageError` naming it."""
     try:
         yield
+    except StorageError:
+        raise  # already names its file
     except OSError as e:
         raise storage_error(path, e) from None
 
@@ -106,7 +108,7 @@ def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
                 os.chmod(staging, DIR_MODE)
                 yield staging
         except StorageError as e:  # name the file as the user will know it, not its staging copy
-            raise StorageError(e.message.replace(str(staging), str(target)), hint=e.hint) from None
+            raise StorageError(e.message.replace(str(staging), str(target)), hint=e.hint, errno=e.errno) from None
         aside = target.with_name(f".{target.name}{ASIDE_SUFFIX}")
         with writing(target), _signals_held():
             if target.exists():
