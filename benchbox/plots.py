@@ -99,7 +99,8 @@ def plot_curves(log_path: str | Path, out_path: str | Path, baselines: Mapping[s
             if points:
                 steps, values = zip(*points)
                 marker = "o" if len(points) <= SHORT_RUN_POINTS else None
-                ax.plot(steps, values, "-", marker=marker, markersize=4, label=f"{key}/{split}")
+                name = f"bits/{split}" if key == "loss" else f"{key}/{split}"  # the NLL axis is in bits, its lines say so
+                ax.plot(steps, values, "-", marker=marker, markersize=4, label=name)
         if key == "loss":
             for name, bits in sorted(lines.items()):
                 ax.axhline(bits, linestyle="--", linewidth=1.2, color="0.35" if "ngram" in name else "0.6", label=name)

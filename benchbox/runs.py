@@ -264,8 +264,10 @@ def sha256_audio(wave: np.ndarray, sample_rate_hz: int) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python, benchbox and the libraries that shape results."""
+    """Versions of Python, benchbox and the libraries that shape results, plus the git commit
+    and the hardware (:func:`benchbox.environment.environment`)."""
     import benchbox
+    from benchbox.environment import environment
 
     out = {"python": sys.version.split()[0], "platform": platform.platform(), "benchbox": benchbox.__version__}
     for name in ("torch", "numpy", "scipy", "librosa", "soundfile", "av", "pandas"):
@@ -274,7 +276,7 @@ def versions() -> dict[str, str]:
             out[name] = str(getattr(mod, "__version__", "unknown"))
         except Exception:  # a missing optional library is recorded, not fatal
             out[name] = "not installed"
-    return out
+    return out | environment()
 
 
 def write_run_info(run_dir: str | os.PathLike, config: dict, name: str = "config.toml") -> None:

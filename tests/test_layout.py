@@ -85,3 +85,18 @@ def test_no_import_circles():
 def test_only_the_cli_uses_the_study_layer():
     users = {m for m, deps in import_graph().items() if any(d.startswith("benchbox.study") for d in deps)}
     assert {u for u in users if not u.startswith(("benchbox.study", "benchbox.cli"))} == set()
+
+
+def test_make_bench_runs_a_script_that_exists():
+    """`make bench` ran benchmarks/run_all.py, which never existed."""
+    import re
+    import subprocess
+    import sys
+
+    target = re.search(r"^bench:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    scripts = re.findall(r"(benchmarks/\S+\.py)", target)
+    assert scripts and all((ROOT / s).is_file() for s in scripts)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--dry-run", "--full"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    listed = re.findall(r"(bench_\w+\.py)", done.stdout)
+    assert listed and all((ROOT / "benchmarks" / s).is_file() for s in listed)

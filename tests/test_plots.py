@@ -38,8 +38,9 @@ def test_curves_in_bits_with_dashed_baselines(tmp_path, monkeypatch):
     nll = seen["fig"].axes[0]
     assert "bits" in nll.get_ylabel()
     lines = {ln.get_label(): ln for ln in nll.get_lines()}
-    assert list(lines["loss/train"].get_ydata()) == pytest.approx([2.0, 1.0])  # nats -> bits
-    assert lines["loss/train"].get_marker() == "o"  # a short run draws its points
+    assert "loss/train" not in lines  # a bits axis labelled with the nats key
+    assert list(lines["bits/train"].get_ydata()) == pytest.approx([2.0, 1.0])  # nats -> bits
+    assert lines["bits/train"].get_marker() == "o"  # a short run draws its points
     for name, bits in (("baseline/ngram", 7.5), ("baseline/lpc", 6.0)):
         assert lines[name].get_linestyle() == "--" and list(lines[name].get_ydata()) == [bits, bits]
     assert nll.get_xlim()[0] == 0

@@ -127,3 +127,11 @@ def test_a_full_disk_inside_a_staged_folder_names_the_published_path_and_leaves_
             runs.atomic_write_text(stage / "a.txt", "new")
             runs.atomic_write_text(stage / "clips" / "b.txt", "new")
     assert [p.name for p in tmp_path.iterdir()] == ["ds"] and (target / "a.txt").read_text() == "old"
+
+
+def test_versions_record_the_commit_and_the_hardware():
+    """Floating-point results differ between CPUs: versions.json named neither the commit nor the CPU/BLAS."""
+    info = runs.versions()
+    assert {"git_commit", "cpu", "cpu_count", "gpu", "blas"} <= set(info)
+    assert all(isinstance(v, str) and v for v in info.values())
+    assert info["git_commit"] == "unknown" or len(info["git_commit"].split("+")[0]) == 40 or "not a git checkout" in info["git_commit"]

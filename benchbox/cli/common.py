@@ -62,7 +62,8 @@ def interrupted(error: KeyboardInterrupt, kept: str, resume: str) -> NoReturn:
 
 JSON_FORMAT = 1  # version of the --json envelope; bump when a key changes meaning
 EXIT_USAGE = 2  # a command line click cannot parse (missing argument, unknown option)
-PLAIN_PROGRESS_SECONDS = 10.0  # without a terminal, one progress line per task at most this often
+PLAIN_PROGRESS_SECONDS = 10.0
+UNBOUNDED_COLUMNS = 100_000  # the width a table is measured at before printing it to a pipe  # without a terminal, one progress line per task at most this often
 
 
 def printable(text: str) -> str:
@@ -72,16 +73,40 @@ def printable(text: str) -> str:
 
 def os_fail(error: OSError) -> NoReturn:
     """An OSError that reached the CLI: standard output refused a write (``> /dev/full``) or a
-    file did. One ``error:`` line, exit 1; a closed pipe (``| head``) is left to click (exit quietly)."""
+    file did. One ``error:`` line, exit 1; a closed pipe (``| head``) is exit 0, quietly (:func:`reader_left`)."""
     from benchbox.runs import storage_error
 
     if error.errno == errno.EPIPE:
-        raise error
+        reader_left()
     if error.filename is None:  # standard output: stop Python's exit-time flush from retrying it
+        _REFUSED[0] = True
         silence_stdout()
         err_console.print(f"[bold red]error:[/] cannot write to standard output: {error.strerror or error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     fail(storage_error(printable(str(error.filename)), error))
+
+
+_REFUSED = [False]  # standard output refused a write (a full disk), as opposed to a reader that left
+
+
+def stdout_refused() -> bool:
+    return _REFUSED[0]
+
+
+def reader_left() -> NoReturn:
+    """The reader of standard output closed the pipe (``| head -1``): exit 0 with nothing on
+    stderr, as ``cat`` and ``grep`` do, so ``set -o pipefail`` scripts keep working."""
+    silence_stdout()
+    raise typer.Exit(0)
+
+
+def stdout_is_devnull() -> bool:
+    """Whether file descriptor 1 is /dev/null (Rich points it there when it meets a closed pipe)."""
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out.st_dev, out.st_ino) == (null.st_dev, null.st_ino)
 
 
 def silence_stdout() -> None:
@@ -99,6 +124,7 @@ def flush_stdout() -> None:
     except BrokenPipeError:
         silence_stdout()
     except OSError as e:
+        _REFUSED[0] = True
         silence_stdout()
         err_console.print(f"[bold red]error:[/] cannot write to standard output: {e.strerror or e}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
@@ -163,7 +189,9 @@ def print_table(table: Table) -> None:
     if stdout_is_terminal():
         console.print(table)
     else:
-        Console(file=sys.stdout, width=max(console.width, console.measure(table).maximum), soft_wrap=True).print(table)
+        # measured without the 80-column default a pipe gets (measure() clamps to the console's width)
+        wanted = console.measure(table, options=console.options.update_width(UNBOUNDED_COLUMNS)).maximum
+        Console(file=sys.stdout, width=max(console.width, wanted), soft_wrap=True).print(table)
 
 
 class _HonestFlags:

@@ -3,7 +3,7 @@
 Command modules import only typer/rich at module level; the library (torch, pandas,
 matplotlib) is imported inside each command, so ``benchbox --help`` stays fast.
 
-Exit codes: 0 success; 1 a library error (``error:`` + ``hint:`` lines); 2 a command line
+Exit codes: 0 success (also when the reader of a pipe leaves early: ``benchbox ... | head -1``); 1 a library error (``error:`` + ``hint:`` lines); 2 a command line
 that cannot be parsed (missing argument, unknown option; also ``error:`` + ``hint:``);
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 import benchbox
-from benchbox.cli.common import ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, flush_stdout, interrupted, os_fail, sigterm_as_interrupt, usage_fail
+from benchbox.cli.common import ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, flush_stdout, interrupted, os_fail, reader_left, sigterm_as_interrupt, stdout_is_devnull, stdout_refused, usage_fail
 from benchbox.errors import BenchboxError
 
 GENERIC_KEPT = "every file written so far is complete (each is replaced atomically); multi-file outputs were not published"
@@ -31,7 +31,9 @@ class BenchboxGroup(HonestHelpGroup):
             return super().make_context(info_name, args, parent=parent, **extra)
         except ClickException as e:
             usage_fail(e)
-        except OSError as e:  # --help into a full or closed stdout
+        except BrokenPipeError:  # `benchbox --help | head -1`: the reader has what it wanted
+            reader_left()
+        except OSError as e:  # --help into a full stdout
             os_fail(e)
 
     def invoke(self, ctx):  # noqa: D401 - click signature
@@ -44,6 +46,8 @@ class BenchboxGroup(HonestHelpGroup):
                 usage_fail(e)
             except KeyboardInterrupt as e:
                 interrupted(e, GENERIC_KEPT, "run the same command again")
+            except BrokenPipeError:  # `benchbox ... | head -1`
+                reader_left()
             except OSError as e:  # a full disk or stdout outside the library's writers
                 os_fail(e)
 
@@ -95,8 +99,15 @@ app.command("run", cls=HonestHelpCommand, epilog=_run.EXAMPLES)(_run.run)
 
 
 def main() -> None:
+    was_devnull = stdout_is_devnull()
     try:
         app()
+    except SystemExit as e:
+        flush_stdout()
+        if e.code == 1 and not was_devnull and stdout_is_devnull() and not stdout_refused():
+            # Rich met the closed pipe (`| head -1`): it pointed stdout at /dev/null and exits 1
+            raise SystemExit(0) from None
+        raise
     finally:
         flush_stdout()
 

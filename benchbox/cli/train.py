@@ -61,4 +61,6 @@ def train_cmd(
         return
     note = " (early stop)" if result.stopped_early else ""
     span = f" (steps {result.first_step} -> {result.last_step})" if result.first_step else ""
-    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; best loss/val {result.best_val:.4f} nats; run: {result.out}")
+    from benchbox.nll import NATS_PER_BIT
+
+    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; best loss/val {result.best_val / NATS_PER_BIT:.4f} bits/sample; run: {result.out}")

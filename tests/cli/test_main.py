@@ -91,3 +91,26 @@ def test_a_closed_stdout_pipe_is_never_a_traceback():
     with os.fdopen(write, "w") as pipe:
         done = _cli(["--help"], pipe)
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "quickstart", "--dry-run"]])
+def test_reader_leaving_a_pipe_early_is_exit_0_and_quiet(args):
+    """`benchbox ... | head -1` exited 1 with nothing on stderr, breaking `set -o pipefail` scripts."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    with os.fdopen(write, "w") as pipe:
+        done = _cli(args, pipe)
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+
+
+def test_tables_print_full_width_on_a_pipe(capsys):
+    """`score ... | cat` wrapped at 80 columns and `tag stats` lost its useful/human_rate header."""
+    from benchbox.cli.common import id_table, print_table
+
+    columns = ["group", "useful/human_rate", "n_human", *(f"some_long_metric_column/{i}" for i in range(4))]
+    print_table(id_table("t", columns, [["sashimi/mulaw/0/best/0", "0.5 [0.1, 0.9]", "4", *["1.234 [1.0, 2.0]"] * 4]], ids=["group"]))
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) > 120
+    assert all(c in out for c in columns)

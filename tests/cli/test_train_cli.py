@@ -32,6 +32,7 @@ def test_train_then_resume_further(tmp_path, data):
     assert (resumed["command"], resumed["first_step"], resumed["last_step"], resumed["steps_trained"]) == ("train", 2, 4, 2)
     r = runner.invoke(app, ["train", "--resume", str(out), "--device", "cpu", "--set", "train.max_steps=5"])
     assert r.exit_code == 0 and "trained 1 steps (steps 4 -> 5)" in r.stdout, r.output
+    assert "bits/sample" in r.stdout and "nats" not in r.stdout  # NLL in bits everywhere
     assert "train 5/5" in r.stderr  # off a terminal, progress is plain lines
     r = runner.invoke(app, args)  # the same --out again, without --resume
     assert r.exit_code == 1 and "already holds a training run" in r.output and "--resume" in r.output
