@@ -7,7 +7,11 @@ clips and their group columns) or any folder of audio files. Real recordings can
 mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``) or
 from a folder given explicitly. Every clip is identified by the hash of its decoded
 audio (:func:`benchbox.runs.sha256_audio`), the same key ``scores/clips.csv`` uses, so
-tags survive renames and go stale when a clip is regenerated with new samples.
+tags survive renames and go stale when a clip is regenerated with new samples. Audio
+that repeats (within a run, or across groups) is one clip to review that keeps every
+copy (``copies``): its tag counts for each group that holds it, and it is served from
+any copy that still holds it. Each copy's file stamp (size, mtime, inode) is kept, so a
+session can tell when the clips on disk changed (:func:`changed_on_disk`).
 
 Clips are served decoded and re-encoded as plain 16-bit wav, so no file name, folder or
 container metadata reaches the rater.
@@ -55,6 +59,26 @@ class ReviewClip:
     source: str  # as recorded: relative to the review root, or absolute for outside clips
     is_real: bool
     groups: dict = field(default_factory=dict)  # GROUP_COLUMNS -> value (None when unknown)
+    copies: tuple = ()  # every (path, source, groups) holding this audio, the first one first; () means just this one
+    stamps: tuple = ()  # file_stamp() of each copy when it was hashed
+
+    @property
+    def all_copies(self) -> tuple:
+        return self.copies or ((self.path, self.source, self.groups),)
+
+
+def file_stamp(path: Path) -> tuple | None:
+    """(size, mtime_ns, inode) of ``path``, None when missing: changes whenever its bytes are rewritten."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def changed_on_disk(clips: tuple) -> bool:
+    """True when any copy of any clip was rewritten, replaced or removed since it was hashed."""
+    return any(c.stamps and tuple(file_stamp(p) for p, _, _ in c.all_copies) != c.stamps for c in clips)
 
 
 @dataclass(frozen=True)
@@ -117,17 +141,17 @@ def build_review_set(
 
 def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[ReviewClip, ...]:
     entries = [(*e, False) for e in generated] + [(*e, True) for e in real]
-    clips: list[ReviewClip] = []
-    seen: set[str] = set()
+    by_digest: dict[str, list] = {}
     for i, (path, source, groups, is_real) in enumerate(entries):
-        digest = audio_hash(path)
-        if digest not in seen:  # identical audio is one clip to review
-            seen.add(digest)
-            full_groups = {c: groups.get(c) for c in GROUP_COLUMNS}
-            clips.append(ReviewClip(digest, path, source, is_real, full_groups))
+        stamp = file_stamp(path)
+        by_digest.setdefault(audio_hash(path), []).append((path, source, {c: groups.get(c) for c in GROUP_COLUMNS}, is_real, stamp))
         progress("hash clips", i + 1, len(entries))
-    if not clips:
+    if not by_digest:
         raise ReviewError("the review set is empty", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
+    clips = []
+    for digest, copies in by_digest.items():  # identical audio is one clip to review, with all its copies
+        path, source, groups, is_real, _ = copies[0]
+        clips.append(ReviewClip(digest, path, source, is_real, groups, tuple(c[:3] for c in copies), tuple(c[4] for c in copies)))
     return tuple(clips)
 
 
@@ -226,9 +250,16 @@ def _mono(path: str | Path, sha256: str | None) -> tuple[np.ndarray, int]:
     return mono, rate
 
 
-def check_unchanged(clip: ReviewClip) -> None:
-    """ReviewError when ``clip.path`` no longer holds the audio the review hashed (a regenerated clip)."""
-    _mono(clip.path, clip.sha256)
+def check_unchanged(clip: ReviewClip) -> Path:
+    """The first copy of ``clip`` that still holds the audio the review hashed; ReviewError when none does."""
+    error = None
+    for path, _, _ in clip.all_copies:
+        try:
+            _mono(path, clip.sha256)
+            return Path(path)
+        except BenchboxError as e:  # changed, missing or unreadable: try the next copy
+            error = error or e
+    raise error if isinstance(error, ReviewError) else ReviewError(f"{clip.path} changed since the review started", hint="restart `benchbox tag` to review the clips as they are now")
 
 
 def wav_bytes(path: str | Path, sha256: str | None = None) -> bytes:

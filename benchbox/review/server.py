@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from benchbox.errors import BenchboxError, ReviewError
 from benchbox.review.clips import spectrogram_png, wav_bytes
 from benchbox.review.session import ReviewSession
+from benchbox.runs import sha256_file
 from benchbox.review.store import MAX_NOTE_CHARS
 
 LOOPBACK_HOST = "127.0.0.1"
@@ -84,12 +85,23 @@ class ReviewServer(ThreadingHTTPServer):
         return f"http://{host}:{self.port}/?t={self.token}"
 
     def media(self, kind: str, clip_id: str) -> bytes:
-        self.session.clip(clip_id)  # unknown id -> ReviewError -> 404
-        return self._media(kind, clip_id)
+        """The clip's audio or spectrogram from a copy that holds its audio now.
 
-    def _render(self, kind: str, clip_id: str) -> bytes:
-        clip = self.session.clip(clip_id)  # media is tied to the content hash the review hashed
-        return wav_bytes(clip.path, clip.sha256) if kind == "clip" else spectrogram_png(clip.path, clip.sha256)
+        Cached by content: the clip's audio hash and the served file's byte hash, so a
+        file rewritten on disk is never answered from the cache (ReviewError -> 404 when
+        no copy holds the reviewed audio any more; the next page state lists the clips as they are).
+        """
+        clip = self.session.clip(clip_id)  # unknown id -> ReviewError -> 404
+        for path, _, _ in clip.all_copies:
+            try:
+                return self._media(kind, clip.sha256, str(path), sha256_file(path))
+            except (OSError, BenchboxError):  # gone or changed: try the next copy
+                continue
+        self.session.refresh()
+        raise ReviewError(f"clip {clip_id} changed on disk since the page loaded", hint="reload the page")
+
+    def _render(self, kind: str, sha256: str, path: str, file_sha256: str) -> bytes:
+        return wav_bytes(path, sha256) if kind == "clip" else spectrogram_png(path, sha256)
 
     def handle_error(self, request, client_address) -> None:
         """Keep unexpected handler errors for the CLI to report; a client hanging up is not one."""

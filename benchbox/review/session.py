@@ -6,12 +6,14 @@ only ever see opaque clip ids, never paths, generators, checkpoints or realness.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchbox.errors import ReviewError
 from benchbox.progress import Progress
-from benchbox.review.clips import ReviewClip, ReviewSet, build_review_set, check_unchanged
+from benchbox.review.clips import ReviewClip, ReviewSet, build_review_set, changed_on_disk, check_unchanged
 from benchbox.review.store import DECISIONS, REASONS, TAGS, TagStore, check_rater, resume_position
 
 
@@ -22,6 +24,8 @@ class ReviewSession:
     rater: str
     order: list[str]  # clip hashes in the rater's order
     seed: int
+    rebuild: Callable[[], ReviewSet] | None = None  # hashes the target again (open_session sets it)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         by_sha = {c.sha256: c for c in self.review_set.clips}
@@ -51,8 +55,25 @@ class ReviewSession:
         row = self.store.record(self.rater, clip.sha256, tag, reasons, note, position=self.position(clip_id))
         return {"id": clip_id, "tag": row["tag"], "reasons": row["reasons"], "note": row["note"], "version": row["version"]}
 
+    def refresh(self) -> bool:
+        """Hash the target again when any clip file changed on disk; True when the set was rebuilt.
+
+        So the page and its media always describe the clips as they are now: a regenerated
+        clip becomes a new clip (new id), one that is gone leaves the set.
+        """
+        with self._lock:
+            if self.rebuild is None or not changed_on_disk(self.review_set.clips):
+                return False
+            review_set = self.rebuild()
+            self.store.add_clips(review_set.clips)
+            self.review_set = review_set
+            self.order = self.store.rater_order(self.rater, [c.sha256 for c in review_set.clips], self.seed)
+            self.__post_init__()
+            return True
+
     def state(self) -> dict:
         """What a front end needs: the blinded order with current decisions and where to resume."""
+        self.refresh()
         current = self.store.current(self.rater)
         clips = []
         for cid, sha in zip(self.ids, self.order):
@@ -94,4 +115,8 @@ def open_session(
     store = TagStore(review_set.db_path)
     store.add_clips(review_set.clips)
     order = store.rater_order(rater, [c.sha256 for c in review_set.clips], seed)
-    return ReviewSession(review_set, store, rater, order, seed)
+
+    def rebuild() -> ReviewSet:
+        return build_review_set(target, include_real=include_real, real_dir=real_dir, seed=seed)
+
+    return ReviewSession(review_set, store, rater, order, seed, rebuild)

@@ -112,6 +112,28 @@ def fresh_tags(folder: str | Path, tags: pd.DataFrame) -> tuple[pd.DataFrame, in
     return fresh, int(len(tags) - len(fresh))
 
 
+def per_copy(folder: str | Path, tags: pd.DataFrame) -> pd.DataFrame:
+    """``tags`` with one row per copy of each clip (its path and groups), from the store's
+    ``clip_copies``: a clip that repeats within a run or across groups counts for each copy."""
+    db = Path(folder) / TAGS_FILE
+    copies = TagStore(db, create=False).copies_frame() if db.is_file() and len(tags) else pd.DataFrame()
+    if copies.empty:
+        return tags
+    own = ["path", *GROUP_COLUMNS]
+    known = tags["sha256"].isin(set(copies["sha256"]))
+    expanded = tags[known].drop(columns=own).merge(copies, on="sha256", how="left")[list(tags.columns)]
+    return pd.concat([expanded, tags[~known]], ignore_index=True)
+
+
+def fresh_per_copy(folder: str | Path, tags: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """``(fresh copies, fresh tags, stale tags)``: a copy is fresh when its file still holds the
+    audio the tag judged (:func:`fresh_tags`); a tag is fresh when any of its copies is."""
+    copies, _ = fresh_tags(folder, per_copy(folder, tags))
+    alive = set(zip(copies["sha256"], copies["rater"]))
+    fresh = tags[np.asarray([(s, r) in alive for s, r in zip(tags["sha256"], tags["rater"])], dtype=bool)] if len(tags) else tags
+    return copies, fresh, int(len(tags) - len(fresh))
+
+
 def _decisions(tags: pd.DataFrame, *, real: bool) -> pd.DataFrame:
     mask = tags["tag"].isin(DECISIONS) & (tags["real"].astype(bool) == real)
     return tags[mask]
@@ -123,8 +145,8 @@ def group_rates(run_dir: str | Path) -> pd.DataFrame:
     A run without ``tags.sqlite`` gives an empty frame with those columns. Stale tags
     (see :func:`fresh_tags`) are not counted.
     """
-    tags, _ = fresh_tags(run_dir, load_tags(run_dir, missing_ok=True))
-    return rates_of(tags)
+    copies, _, _ = fresh_per_copy(run_dir, load_tags(run_dir, missing_ok=True))
+    return rates_of(copies)
 
 
 def rates_of(tags: pd.DataFrame) -> pd.DataFrame:
@@ -213,13 +235,13 @@ def review_stats(run_dir: str | Path) -> dict:
     Only fresh tags count; ``tags.stale`` says how many were set aside (kept in the
     database) because their clip changed or is gone.
     """
-    tags, stale = fresh_tags(run_dir, load_tags(run_dir))
+    copies, tags, stale = fresh_per_copy(run_dir, load_tags(run_dir))
     counts = {t: int((tags["tag"] == t).sum()) for t in TAGS}
     summary = {
         "folder": str(run_dir),
         "tags": {"total": int(len(tags)), **counts, "real": int(tags["real"].astype(bool).sum()), "stale": stale},
         "raters": sorted(tags["rater"].unique().tolist()),
-        "groups": rates_of(tags).to_dict("records"),
+        "groups": rates_of(copies).to_dict("records"),
         "agreement": rater_agreement(tags),
         "auto": auto_agreement(run_dir, tags),
         "real": real_accuracy(tags),

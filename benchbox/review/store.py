@@ -5,6 +5,8 @@ Tables:
 * ``meta`` - ``format`` and the random ``salt`` that turns content hashes into opaque ids;
 * ``clips`` - one row per clip content hash: opaque id, source path, whether it is a real
   recording, and the group columns (generator, quantisation, dropout, checkpoint, prime_ms);
+* ``clip_copies`` - every file (source path and group columns) that holds a clip's audio,
+  so a clip that repeats within a run or across groups counts for each of them;
 * ``orders`` - each rater's shuffled order, so reopening shows the same sequence;
 * ``tags`` - the current decision per (clip hash, rater): tag, reasons, note, position,
   version, time;
@@ -13,6 +15,10 @@ Tables:
 The database runs in WAL mode with a busy timeout, every operation opens its own short
 connection, and every decision is committed before the call returns: several raters
 can tag at once, and killing a server loses nothing already acknowledged.
+
+A store opened without ``create`` (``tag stats``, ``tag export``) is opened read-only and
+writes nothing, not even SQLite's ``-wal``/``-shm`` side files, so it works on a read-only
+copy of a tagged run. No error message suggests moving an intact store aside.
 """
 
 from __future__ import annotations
@@ -68,6 +74,11 @@ CREATE TABLE IF NOT EXISTS tag_history (
     tag TEXT NOT NULL, reasons TEXT NOT NULL, note TEXT NOT NULL, position INTEGER,
     version INTEGER NOT NULL, tagged_at TEXT NOT NULL);
 """
+_COPIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clip_copies (
+    sha256 TEXT NOT NULL, source TEXT NOT NULL, generator, quantisation, dropout, checkpoint, prime_ms,
+    PRIMARY KEY (sha256, source))"""
+_SCHEMA += _COPIES_SCHEMA
 _TAG_COLUMNS = ("sha256", "rater", "tag", "reasons", "note", "position", "version", "tagged_at")
 
 
@@ -110,6 +121,7 @@ class TagStore:
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
+        self.read_only = not create  # stats and export: open read-only, write nothing
         if not create and not self.path.is_file():
             raise ReviewError(f"no tags yet: {self.path} not found", hint="tag some clips first with `benchbox tag DIR --rater NAME`")
         meta = self._create() if create else self._read_meta()
@@ -136,20 +148,42 @@ class TagStore:
 
     # ------------------------------------------------------------ connections
 
+    def _open(self) -> sqlite3.Connection:
+        """A connection; read-only stores are opened read-only (``immutable`` when no WAL is pending)."""
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        wal = self.path.with_name(self.path.name + "-wal")
+        pending = wal.is_file() and wal.stat().st_size > 0  # a tagger is writing now, or one was killed
+        uri = f"{self.path.absolute().as_uri()}?mode=ro{'' if pending else '&immutable=1'}"
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = self._open()
         except sqlite3.Error as e:
-            raise ReviewError(f"{self.path}: cannot open the tag store ({e})", hint="check the folder is writable") from None
+            raise ReviewError(f"{self.path}: cannot open the tag store ({e})", hint=self._hint(e)) from None
         try:
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            conn.execute("PRAGMA synchronous=FULL")
+            if not self.read_only:
+                conn.execute("PRAGMA synchronous=FULL")
             yield conn
         except sqlite3.DatabaseError as e:
-            raise ReviewError(f"{self.path}: tag store error ({e})", hint="move the damaged tags.sqlite aside and tag again") from None
+            raise ReviewError(f"{self.path}: tag store error ({e})", hint=self._hint(e)) from None
         finally:
             conn.close()
+
+    def _hint(self, error: sqlite3.Error) -> str:
+        """What to do about a store error; never "move it aside" for a store that is intact."""
+        text = str(error).lower()
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return (f"the folder is read-only: `tag stats` and `tag export` read it as it is; to tag, copy the folder "
+                    f"(with any {self.path.name}-wal beside it) somewhere writable")
+        if "locked" in text or "busy" in text:
+            return "another benchbox process is writing the store: wait for it, then run again"
+        if "full" in text:
+            return "the disk is full: free space there and run again (every committed decision is kept)"
+        return f"{self.path.name} may be damaged: keep a copy of it (and of any -wal file beside it) before anything else; `sqlite3 {self.path.name} .recover` can often rescue its tags"
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -175,11 +209,14 @@ class TagStore:
             (c.sha256, self.opaque_id(c.sha256), c.source, int(c.is_real), *(c.groups.get(g) for g in GROUP_COLUMNS), now_utc())
             for c in clips
         ]
+        copies = [(c.sha256, source, *(groups.get(g) for g in GROUP_COLUMNS)) for c in clips for _, source, groups in c.all_copies]
         updates = ", ".join(f"{col} = excluded.{col}" for col in ("source", "is_real", *GROUP_COLUMNS))
         with self._write() as conn:
+            conn.execute(_COPIES_SCHEMA)  # for a store made before the table existed
             conn.executemany(
                 f"INSERT INTO clips VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET {updates}", rows
             )
+            conn.executemany("INSERT OR REPLACE INTO clip_copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
 
     def rater_order(self, rater: str, hashes: Sequence[str], seed: int) -> list[str]:
         """The rater's order over ``hashes``: the stored order first, new clips shuffled onto the end."""
@@ -230,6 +267,15 @@ class TagStore:
         frame["reasons"] = [json.loads(r) for r in frame["reasons"]]
         frame["real"] = frame["real"].astype(bool)
         return frame
+
+    def copies_frame(self) -> pd.DataFrame:
+        """Every recorded copy of a clip: ``sha256``, ``path`` and the group columns (empty for an older store)."""
+        columns = ["sha256", "path", *GROUP_COLUMNS]
+        with self._connect() as conn:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'clip_copies'").fetchone() is None:
+                return pd.DataFrame(columns=columns)
+            rows = conn.execute(f"SELECT sha256, source, {', '.join(GROUP_COLUMNS)} FROM clip_copies").fetchall()
+        return pd.DataFrame(rows, columns=columns)
 
     def counts(self) -> dict[str, int]:
         with self._connect() as conn:

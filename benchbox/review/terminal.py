@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchbox.errors import ReviewError
-from benchbox.review.clips import wav_bytes
+from benchbox.review.clips import check_unchanged, wav_bytes
 from benchbox.review.session import ReviewSession
 from benchbox.review.store import REASONS
 from benchbox.runs import atomic_write_bytes
@@ -86,10 +86,11 @@ class SystemPlayer:
         self._proc: subprocess.Popen | None = None
 
     def file_for(self, clip_id: str) -> Path:
-        path = self.folder / f"{clip_id}.wav"
+        clip = self.session.clip(clip_id)
+        source = check_unchanged(clip)  # a copy on disk still holds the audio (ReviewError when none does)
+        path = self.folder / f"{clip_id}.wav"  # the id names the content, so the file never goes stale
         if not path.is_file():
-            clip = self.session.clip(clip_id)
-            atomic_write_bytes(path, wav_bytes(clip.path, clip.sha256))
+            atomic_write_bytes(path, wav_bytes(source, clip.sha256))
         return path
 
     def play(self, clip_id: str) -> str:

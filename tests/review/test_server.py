@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchbox.review.server import MAX_BODY_BYTES, serve
@@ -175,3 +176,53 @@ def test_kill_9_between_tags_loses_nothing(fake_run):
     session = open_session(fake_run, rater="alice", seed=4)
     assert session.state()["resume"] == 3
     assert [c["id"] for c in session.state()["clips"]] == [c["id"] for c in state["clips"]]
+
+
+def test_page_and_media_describe_the_clips_on_disk_now(fake_run):
+    import numpy as np
+
+    from benchbox.audio import write_wav
+
+    srv = serve(open_session(fake_run, rater="alice"), port=0)
+    try:
+        _, state = request(srv, "GET", "/api/state")
+        ids = [c["id"] for c in state["clips"]]
+        status, old_wav = request(srv, "GET", f"/clip/{ids[0]}.wav")
+        assert status == 200
+        clip = srv.session.clip(ids[0])
+        tone = (0.3 * np.sin(np.arange(8000) * 0.05)).astype(np.float32)
+        write_wav(clip.path, tone)  # regenerated in place: other audio, same file
+        assert request(srv, "GET", f"/clip/{ids[0]}.wav")[0] == 404  # was 200 with the old audio, from the cache
+        assert request(srv, "GET", f"/spec/{ids[0]}.png")[0] == 404
+        _, state = request(srv, "GET", "/api/state")
+        now = [c["id"] for c in state["clips"]]
+        assert ids[0] not in now and len(set(now) - set(ids)) == 1 and state["total"] == len(ids)
+        (new,) = set(now) - set(ids)
+        status, new_wav = request(srv, "GET", f"/clip/{new}.wav")
+        assert status == 200 and new_wav != old_wav
+    finally:
+        srv.stop()
+
+
+def test_a_clip_repeated_across_groups_counts_for_each_and_is_served_while_a_copy_holds_it(fake_run):
+    import shutil
+
+    from benchbox.audio import write_wav
+    from benchbox.review.stats import group_rates
+
+    first, second = sorted((fake_run / "samples" / "best").glob("prime*/clip_0000.wav"))  # two groups (prime_ms 0, 100)
+    shutil.copyfile(first, second)  # the same audio in both groups
+    session = open_session(fake_run, rater="alice")
+    (clip,) = [c for c in session.review_set.clips if len(c.all_copies) == 2]
+    cid = session.store.opaque_id(clip.sha256)
+    session.tag(cid, "useful")
+    rates = group_rates(fake_run)
+    assert sorted(rates.loc[rates["n_human"] > 0, "prime_ms"].tolist()) == [0, 100]  # was: only the first group
+    write_wav(first, (0.1 * np.ones(4000)).astype("float32"))  # one copy regenerated
+    srv = serve(session, port=0)
+    try:
+        assert request(srv, "GET", f"/clip/{cid}.wav")[0] == 200  # served from the copy that still holds it
+    finally:
+        srv.stop()
+    rates = group_rates(fake_run)
+    assert rates.loc[rates["n_human"] > 0, "prime_ms"].tolist() == [100]  # the changed copy's tag is stale

@@ -137,3 +137,50 @@ def test_export_formats(store, tmp_path):
     assert records[0]["reasons"] in (["click"], [])
     with pytest.raises(ReviewError, match="unknown export format 'xml'"):
         export_tags(tmp_path, "xml")
+
+
+def test_a_read_only_copy_is_read_and_nothing_is_written_beside_it(store, tmp_path):
+    import shutil
+
+    shas = [c.sha256 for c in _clips(6)]
+    store.record("alice", shas[0], "useful")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy2(store.path, copy / "tags.sqlite")
+    before = (copy / "tags.sqlite").read_bytes()
+    ro = TagStore(copy / "tags.sqlite", create=False)
+    assert ro.tags_frame()["tag"].tolist() == ["useful"] and ro.counts()["tags"] == 1
+    # a read-only folder cannot take the -wal/-shm files a read-write open creates ("attempt to write a readonly database")
+    assert [p.name for p in copy.iterdir()] == ["tags.sqlite"] and (copy / "tags.sqlite").read_bytes() == before
+
+
+def test_no_hint_suggests_discarding_a_store(tmp_path):
+    bad = tmp_path / "tags.sqlite"
+    bad.write_bytes(b"this is not a database, just text" * 100)
+    with pytest.raises(ReviewError) as info:
+        TagStore(bad, create=False)
+    assert "aside" not in info.value.hint and "keep a copy" in info.value.hint
+    assert "aside" not in TagStore(tmp_path / "ok.sqlite")._hint(sqlite3.OperationalError("attempt to write a readonly database"))
+
+
+def test_tag_stats_on_a_read_only_mount_of_a_tagged_run(store, tmp_path):
+    """A real read-only file system (a bind mount in a private mount namespace, where the system allows one)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store.record("alice", _clips(6)[0].sha256, "useful")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy2(store.path, copy / "tags.sqlite")
+    repo = Path(__file__).resolve().parents[2]
+    probe = "from benchbox.review.stats import review_stats; import sys; s = review_stats(sys.argv[1]); print(s['tags']['total'] + s['tags']['stale'])"
+    script = f"mount --bind {copy} {copy} && mount -o remount,ro,bind {copy} && touch {copy}/x 2>/dev/null && exit 3; exec {sys.executable} -c \"{probe}\" {copy}"
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) to make a read-only mount")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, cwd=repo, timeout=120)
+    if done.returncode != 0 and "mount" in done.stderr and "benchbox" not in done.stderr:
+        pytest.skip(f"cannot make a read-only mount here: {done.stderr.strip()[:80]}")
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr  # was: "unable to open database file", move tags.sqlite aside
