@@ -68,6 +68,15 @@ def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: 
     return pd.DataFrame(rows, columns=["path", "generator", "prime_ms"])
 
 
+def imported(folder: str | Path) -> bool:
+    """Whether ``folder`` is the output of :func:`import_clips` (re-scored in place, never re-imported)."""
+    manifest = Path(folder) / MANIFEST_NAME
+    if not manifest.is_file():
+        return False
+    with open(manifest, encoding="utf-8", errors="replace") as f:
+        return "source" in f.readline().strip().split(",")
+
+
 def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(manifest, dtype=str, keep_default_na=False)

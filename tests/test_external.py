@@ -90,6 +90,11 @@ def test_default_out_is_results_name(world, monkeypatch):
     r = runner.invoke(app, ["score", str(theirs), "--reference", str(data), "--embedder", "", "--name", "theirs", "--quiet"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "results" / "theirs" / "scores" / "groups.csv").is_file() and not (theirs / "scores").exists()
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.chdir(elsewhere)  # re-scoring the imported run rescores it in place, from any folder
+    r = runner.invoke(app, ["score", str(tmp_path / "results" / "theirs"), "--reference", str(data), "--embedder", "", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert not (elsewhere / "results").exists() and "not at the reference" not in r.stderr
 
 
 def test_external_run_ranks_beside_ours_through_a_symlink_with_human_rates(world):

@@ -39,10 +39,11 @@ def score_cmd(
 
     Per clip (scores/clips.csv): the artefact detectors (DC, silence, clipping, clicks, hum, no transient, NaN), realism against the reference train split, the nearest training clip, and useful/auto (no detector fired and realistic) with useful/reason. Per group (scores/groups.csv): FAD and KAD with bootstrap CIs, diversity, precision / recall / density / coverage, the 1-NN two-sample test (nn1: balanced accuracy, 0.5 when the clips cannot be told from real ones, and its permutation p), the memorisation share and the useful rate, plus a floor row (real val vs real test). Primed clips are also scored on their continuation (cont/ columns). See docs/verdict.md and docs/detectors.md.
     """
+    from benchbox.external import imported
     from benchbox.score import SAMPLES_MANIFEST, json_records, load_score_config, score_run
 
-    if out is None and path.is_dir() and not (path / SAMPLES_MANIFEST).is_file():  # a folder of clips: never written into unasked
-        out = Path("results") / (name or path.resolve().name)
+    if out is None and path.is_dir() and not (path / SAMPLES_MANIFEST).is_file() and not imported(path):
+        out = Path("results") / (name or path.resolve().name)  # a folder of clips is never written into unasked
     score_config = load_score_config(config, overrides)
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
     try:
