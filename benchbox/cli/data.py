@@ -44,7 +44,7 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an exis
     "benchbox data import ~/recordings --out data/mine --set normalise=peak --json",
 ))
 def import_cmd(
-    src: Annotated[Path, typer.Argument(help="Folder of recordings (.wav .flac .ogg ...), searched recursively, or a built-in corpus name: footsteps-dev (the real footsteps shipped in corpora/).")],
+    src: Annotated[Path, typer.Argument(help="Folder of recordings (.wav .flac .ogg ...), searched recursively, or a built-in corpus name: footsteps-dev (the real footsteps shipped in corpora/) or footsteps-neg-dev (real non-footstep sound effects of the same games).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to create, e.g. data/footsteps.")],
     overrides: SetOpt = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Split seed (default: import.seed, 0).")] = None,

@@ -8,6 +8,11 @@ wins over a built-in name, so a local folder called ``footsteps-dev`` is still a
   stereo) from the Debian packages 0ad-data, minetest-data and ufoai-sound. Their
   licences (CC-BY-SA-3.0, GPL-2, GPL-2+) are listed per file in
   ``corpora/footsteps-dev/licences.csv``; the data is not under benchbox's licence.
+* ``footsteps-neg-dev``: 622 real **non-footstep** sound effects (impacts, weapons, voices,
+  creatures, UI, tools, mechanisms, water, fire, ambience) from the same three packages,
+  the negatives of the category model (:mod:`benchbox.metrics.category`); files over 3 s
+  are cut to their first 3 s. Per-file licence and category in
+  ``corpora/footsteps-neg-dev/manifest.csv``; built by ``benchmarks/build_negative_corpus.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from benchbox.resources import data_dir
 
 CORPORA_DIR = data_dir("corpora")
-BUILTIN_CORPORA = {"footsteps-dev": CORPORA_DIR / "footsteps-dev"}
+BUILTIN_CORPORA = {"footsteps-dev": CORPORA_DIR / "footsteps-dev", "footsteps-neg-dev": CORPORA_DIR / "footsteps-neg-dev"}
 
 
 def resolve_source(src: str | Path) -> Path:

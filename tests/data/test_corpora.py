@@ -26,3 +26,19 @@ def test_resolve_source_prefers_existing_paths(tmp_path, monkeypatch):
     (tmp_path / "footsteps-dev").mkdir()
     assert resolve_source("footsteps-dev") == Path("footsteps-dev")  # a local folder wins
     assert resolve_source("elsewhere") == Path("elsewhere")
+
+
+def test_footsteps_neg_dev_ships_its_manifest_licences_and_no_footsteps():
+    root = BUILTIN_CORPORA["footsteps-neg-dev"]
+    manifest = list(csv.DictReader(open(root / "manifest.csv")))
+    assert len(manifest) >= 300
+    packages = {r["debian_package"].split()[0] for r in manifest}
+    assert packages == {"0ad-data", "minetest-data", "ufoai-sound"}  # the packages of footsteps-dev, no other
+    for row in manifest:
+        assert (root / row["file"]).is_file(), row["file"]
+        assert (root / f"COPYRIGHT.{row['debian_package'].split()[0]}").is_file()
+        assert row["licence"] and row["category"] and row["category"] != "other"
+        assert not any(w in row["package_path"].lower() for w in ("footstep", "step", "walk", "stair"))
+    assert {"impact", "voice", "ui", "weapon"} <= {r["category"] for r in manifest}
+    assert "not under benchbox's licence" in (root / "README.md").read_text()
+    assert resolve_source("footsteps-neg-dev") == root
