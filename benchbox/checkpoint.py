@@ -3,13 +3,19 @@
 A checkpoint is a dict::
 
     {"format": CHECKPOINT_FORMAT, "generator": "sashimi", "generator_config": {...},
-     "model": state_dict, "optimizer": state_dict, "step": int, "best_val": float,
+     "model": state_dict, "optimizer": {name: state_dict}, "step": int, "best_val": float,
      "train_config": {...}, "rng": {...}, "data_state": {"epoch": int, "position": int},
      "provider": {"distribution": "benchbox", "version": "0.1.0", "target": "module:Class"}}
 
 ``provider`` names the installed distribution (and version) whose ``benchbox.generators``
 entry point supplied the generator, so loading a plugin's checkpoint without the plugin says
 which package to install.
+
+``optimizer`` maps each of the generator's named optimisers (``make_optimizers``: one
+``"main"`` for most, two for a GAN) to its state; ``best_val`` is the lowest ``loss/val``,
+the generator's own objective, and ``best_val_bits`` its NLL in bits/sample where the
+generator has the likelihood capability. Format 1 (one unnamed optimiser state) is read
+as format 2 with that state under ``"main"``; any other format is refused.
 
 ``model`` is the *unwrapped* state dict: no ``module.`` (DistributedDataParallel) or
 ``_orig_mod.`` (torch.compile) prefixes, so a checkpoint saved under any wrapper loads
@@ -33,7 +39,8 @@ from torch import nn
 from benchbox.errors import CheckpointError
 from benchbox.runs import atomic_torch_save, sha256_bytes
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+READABLE_FORMATS = (1, 2)  # 1: ``optimizer`` was one state dict, now ``{"main": ...}``
 REQUIRED_KEYS = ("format", "generator", "generator_config", "model", "step", "best_val", "train_config")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
@@ -88,14 +95,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: corrupt or not a benchbox checkpoint ({reason})", hint="re-train, or use the other checkpoint (best/last) of the run") from None
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise CheckpointError(f"{path}: not a benchbox checkpoint (no 'format' key)", hint="pass a ckpt/*.pt file written by `benchbox train`")
-    if ckpt["format"] != CHECKPOINT_FORMAT:
+    if ckpt["format"] not in READABLE_FORMATS:
         raise CheckpointError(
             f"{path}: unknown checkpoint format {ckpt['format']!r}",
-            hint=f"this benchbox reads format {CHECKPOINT_FORMAT}; use the benchbox version that wrote it or re-train",
+            hint=f"this benchbox reads formats {', '.join(map(str, READABLE_FORMATS))}; use the benchbox version that wrote it or re-train",
         )
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks keys {missing}", hint="re-train; the file was not written by `benchbox train`")
+    if ckpt["format"] == 1:
+        old = ckpt.get("optimizer") or {}
+        ckpt["optimizer"], ckpt["format"] = ({"main": old} if old else {}), CHECKPOINT_FORMAT
     ckpt["path"] = str(path)
     ckpt["sha256"] = sha256_bytes(data)
     return ckpt
@@ -120,6 +130,7 @@ def build_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     bad = next((name for name, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()), None)
     if bad is not None:
         raise CheckpointError(f"{path}: weight '{bad}' holds NaN or inf", hint="use the run's other checkpoint (best/last) or re-train")
+    model.quantisation = ckpt["train_config"].get("data", {}).get("quantisation", model.quantisation)
     model.to(device).eval()
     meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer")}
     return model, meta

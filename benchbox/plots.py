@@ -91,15 +91,18 @@ def plot_curves(log_path: str | Path, out_path: str | Path, baselines: Mapping[s
     records = read_log(log_path)
     lines = {**log_baselines(records), **dict(baselines or {})}
     fig = _new_figure(FIGURE_SIZE_INCHES)
+    # A generator without the likelihood capability logs no NLL: its own objective is drawn as is.
+    nll = bool(lines) or any("bits/val" in r for r in records) or not any("loss/val" in r for r in records)
     for i, (key, label) in enumerate(PANELS):
         ax = fig.add_subplot(1, len(PANELS), i + 1)
-        scale = 1.0 / NATS_PER_BIT if key == "loss" else 1.0
+        scale = 1.0 / NATS_PER_BIT if key == "loss" and nll else 1.0
+        label = label if key != "loss" or nll else "loss (the generator's objective)"
         for split in ("train", "val"):
             points = [(r["step"], r[f"{key}/{split}"] * scale) for r in records if f"{key}/{split}" in r and "step" in r]
             if points:
                 steps, values = zip(*points)
                 marker = "o" if len(points) <= SHORT_RUN_POINTS else None
-                name = f"bits/{split}" if key == "loss" else f"{key}/{split}"  # the NLL axis is in bits, its lines say so
+                name = f"bits/{split}" if key == "loss" and nll else f"{key}/{split}"  # the NLL axis is in bits, its lines say so
                 ax.plot(steps, values, "-", marker=marker, markersize=4, label=name)
         if key == "loss":
             for name, bits in sorted(lines.items()):

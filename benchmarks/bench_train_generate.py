@@ -24,7 +24,7 @@ import torch
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
 from benchbox.data.synth import synth_corpus
 from benchbox.generators import registry
-from benchbox.sample import generate_run
+from benchbox.generate import generate_run
 from benchbox.train import train
 
 CORPUS_CLIPS = 48

@@ -12,7 +12,8 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import CheckpointError, ConfigError, DataError
 from benchbox.generators import registry
 from benchbox.runs import sha256_file
-from benchbox.sample import MANIFEST_COLUMNS, _sampling_library, choose, draw, generate_run, parse_prime_ms, sample
+from benchbox.generate import MANIFEST_COLUMNS, generate_run, parse_prime_ms
+from benchbox.sample import _sampling_library, choose, draw, sample
 from tests.train_helpers import SHRINK, corpus, tiny_run
 
 RATE_HZ = 16_000

@@ -48,7 +48,7 @@ def test_tiny_training_beats_uniform(tmp_path, data, generator):
     assert cfg["generator"] == generator and cfg["preset"] == f"{generator}-tiny"
     assert Path(cfg["data"]["path"]) == data.resolve() and cfg["train"]["max_steps"] == 12
     # Each param group keeps its own base lr (sashimi: lr_ssm) and all follow one schedule.
-    groups = last["optimizer"]["param_groups"]
+    groups = last["optimizer"]["main"]["param_groups"]
     assert len({round(g["lr"] / g["base_lr"], 12) for g in groups}) == 1
     assert len({g["base_lr"] for g in groups}) == (2 if generator == "sashimi" else 1)
 

@@ -35,7 +35,7 @@ def generate_cmd(
     """Write RUN_DIR/samples/<checkpoint>/prime<ms>/clip_NNNN.wav and samples/manifest.csv (published whole, when every cell is done)."""
     import pandas as pd
 
-    from benchbox.sample import generate_run
+    from benchbox.generate import generate_run
     from benchbox.threads import scoped_threads
 
     try:

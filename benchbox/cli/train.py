@@ -31,9 +31,9 @@ def train_cmd(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train a generator with next-sample cross-entropy; writes checkpoints, log.jsonl and curves.png.
+    """Train a generator on its own objective (next-sample cross-entropy for autoregressive ones); writes checkpoints, log.jsonl and curves.png.
 
-    Under `torchrun --nproc_per_node=N`, trains with DistributedDataParallel; only rank 0 writes.
+    Under `torchrun --nproc_per_node=N`, trains data-parallel (gradients averaged over processes); only rank 0 writes.
     """
     from benchbox.generators import registry
     from benchbox.train import default_run_dir, train
@@ -56,11 +56,13 @@ def train_cmd(
         return
     steps = result.last_step - result.first_step
     if as_json:
-        print_json("train", result.out, best_val=result.best_val, first_step=result.first_step, last_step=result.last_step,
+        print_json("train", result.out, best_val=result.best_val, best_val_bits=result.best_val_bits, first_step=result.first_step, last_step=result.last_step,
                    steps_trained=steps, stopped_early=result.stopped_early, wall_seconds=result.wall_seconds)
         return
     note = " (early stop)" if result.stopped_early else ""
     span = f" (steps {result.first_step} -> {result.last_step})" if result.first_step else ""
-    from benchbox.nll import NATS_PER_BIT
+    from benchbox.nll import bits_text
 
-    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; best loss/val {result.best_val / NATS_PER_BIT:.4f} bits/sample; run: {result.out}")
+    # The NLL in bits/sample where the generator has one ("n/a" otherwise), beside its own objective.
+    best = f"best val NLL {bits_text(result.best_val_bits, 4)} bits/sample (loss/val {result.best_val:.4f})"
+    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; {best}; run: {result.out}")

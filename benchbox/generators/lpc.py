@@ -36,7 +36,7 @@ from scipy import signal
 
 from benchbox.audio import QUANT_CLASSES, SILENCE_CODE, decode
 from benchbox.errors import GeneratorError
-from benchbox.generators.base import Generator
+from benchbox.generators.autoregressive import Autoregressive
 
 BETA_GRID = (0.5, 0.75, 0.875, 0.9375, 0.96875)
 MIN_SCALE_GRID = (0.25, 0.5, 1.0)  # in units of the narrowest bin's half-width
@@ -78,10 +78,11 @@ def laplace_bin_probs(mu: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndar
     return np.where(hi <= mu, below, np.where(lo >= mu, above, holds))
 
 
-class LPC(Generator):
+class LPC(Autoregressive):
     name = "lpc"
     config_class = LPCConfig
     use_native = False
+    capabilities = Autoregressive.capabilities | {"fit"}
 
     def __init__(self, config: LPCConfig):
         super().__init__(config)

@@ -31,7 +31,7 @@ import torch
 
 from benchbox.audio import QUANT_CLASSES, SILENCE_CODE
 from benchbox.errors import GeneratorError
-from benchbox.generators.base import Generator
+from benchbox.generators.autoregressive import Autoregressive
 
 MAX_ORDER = 3
 ROWS_PER_CHUNK = 16_384  # positions per dense (rows, C) block in forward
@@ -74,10 +74,11 @@ def count_table(contexts: torch.Tensor, targets: torch.Tensor) -> dict[str, torc
     return {"rows": rows, "offsets": offsets, "next": nxt, "counts": counts, "totals": totals}
 
 
-class NGram(Generator):
+class NGram(Autoregressive):
     name = "ngram"
     config_class = NGramConfig
     use_native = False
+    capabilities = Autoregressive.capabilities | {"fit"}
 
     def __init__(self, config: NGramConfig):
         super().__init__(config)

@@ -40,7 +40,8 @@ from torch import nn
 from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
 from benchbox.generators import ops, sashimi_native
-from benchbox.generators.base import Generator, State
+from benchbox.generators.autoregressive import Autoregressive
+from benchbox.generators.base import State
 from benchbox.generators.s4 import InitKind, KernelKind, S4Layer, SSMStep
 
 GELU_ERF_SCALE = 2**-0.5
@@ -186,7 +187,7 @@ def ordinal_embedding_(weight: torch.Tensor) -> torch.Tensor:
     return weight.copy_(math.sqrt(2.0) * torch.cos(u * freq + phase))
 
 
-class Sashimi(Generator):
+class Sashimi(Autoregressive):
     name = "sashimi"
     config_class = SashimiConfig
 

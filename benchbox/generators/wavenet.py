@@ -42,7 +42,7 @@ from torch import nn
 
 from benchbox.audio import QUANT_CLASSES
 from benchbox.errors import GeneratorError
-from benchbox.generators.base import Generator
+from benchbox.generators.autoregressive import Autoregressive
 from benchbox.generators.wavenet_native import NativeStep, NativeWeights, native_step
 
 
@@ -140,7 +140,7 @@ class WaveNetState:
     native: NativeStep | None = None  # the C step when init_state chose it; None: the torch step
 
 
-class WaveNet(Generator):
+class WaveNet(Autoregressive):
     name = "wavenet"
     config_class = WaveNetConfig
 

@@ -130,7 +130,7 @@ def run_train(ctx: StudyContext, stage: Stage) -> None:
 
 
 def run_generate(ctx: StudyContext, stage: Stage) -> None:
-    from benchbox.sample import generate_run
+    from benchbox.generate import generate_run
 
     g = ctx.proto.generate
     with scoped_threads(g.threads):

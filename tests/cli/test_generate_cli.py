@@ -56,12 +56,12 @@ def test_run_folder_that_is_not_a_run(tmp_path):
 
 
 def test_ctrl_c_prints_one_interrupted_line_and_exits_130(run, monkeypatch):
-    import benchbox.sample
+    import benchbox.generate
 
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(benchbox.sample, "generate_run", ctrl_c)
+    monkeypatch.setattr(benchbox.generate, "generate_run", ctrl_c)
     r = runner.invoke(app, ["generate", str(run), *FAST])
     assert r.exit_code == 130, r.output
     lines = [ln for ln in r.output.splitlines() if ln.startswith("interrupted:")]
