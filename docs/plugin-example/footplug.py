@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from benchbox.generators.base import Generator
+from benchbox.generators.autoregressive import Autoregressive
 
 CLASSES = 256  # benchbox's quantised codes are int64 in [0, 256)
 
@@ -25,7 +25,7 @@ class BigramConfig:
     dropout: float = 0.0  # benchbox's sweeps may set it; a bigram has nothing to drop
 
 
-class Bigram(Generator):
+class Bigram(Autoregressive):  # next-sample NLL, sampling and priming come with the family
     name = "bigram"
     config_class = BigramConfig
 
