@@ -124,7 +124,9 @@ def realism_score(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K, keep
     """(Ng,) realism score of each generated clip (Kynkäänniemi et al. 2019, eq. 5).
 
     Only real clips with radius <= the ``keep_quantile`` quantile of the radii vouch
-    (1.0 keeps them all). A generated clip equal to a kept real clip scores ``inf``.
+    (1.0 keeps them all). A generated clip equal to a kept real clip scores ``inf``. A clip
+    on the edge of a kept ball (within the tie tolerance) scores at least 1, so with
+    ``keep_quantile=1.0`` realism >= 1 is exactly :func:`inside_manifold` on every CPU.
     """
     if not 0.0 < keep_quantile <= 1.0:
         raise MetricError(f"keep_quantile must be in (0, 1], got {keep_quantile}", hint="use 0.5 as in the paper, or 1.0 to keep every ball")
@@ -133,7 +135,8 @@ def realism_score(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K, keep
     dist = pairwise_distances(gen, real[kept])  # (Ng, Nk)
     with np.errstate(divide="ignore"):
         ratio = np.where(dist > 0.0, radii[kept][None, :] / np.where(dist > 0.0, dist, 1.0), np.inf)  # (Ng, Nk)
-    return ratio.max(axis=1)
+    on_ball = within(dist, radii[kept][None, :], copy_tolerance(real, gen))  # (Ng, Nk): ties decided as inside_manifold does
+    return np.where(on_ball, np.maximum(ratio, 1.0), ratio).max(axis=1)  # >= 1 exactly when inside a kept ball
 
 
 def prdc_indicators(real: np.ndarray, gen: np.ndarray, *, k: int = DEFAULT_K) -> dict[str, np.ndarray]:

@@ -165,3 +165,18 @@ def test_duplicate_rows_give_radius_zero_despite_rounding():
     base = rng.normal(size=(6, 8))
     real = np.vstack([base, _rounded(base[:1])])  # real[6] repeats real[0]
     assert P.knn_radii(real, 1)[0] == 0.0 and P.knn_radii(real, 1)[6] == 0.0
+
+
+def test_realism_at_least_one_is_inside_even_at_a_tie(toy):
+    real, _ = toy
+    radii = P.knn_radii(real, 3)
+    rng = np.random.default_rng(4)
+    agree = []
+    for i in range(len(real)):  # a clip on the edge of each ball, in a random direction: a tie, decided by rounding
+        u = rng.standard_normal(real.shape[1])
+        g = (real[i] + radii[i] * u / np.linalg.norm(u))[None, :]
+        realism = P.realism_score(real, g, k=3, keep_quantile=1.0)
+        inside = P.inside_manifold(real, g, k=3)
+        agree.append(int(realism[0] >= 1.0) == inside[0])
+        assert inside[0] == 1  # on its ball's edge: inside, whatever the rounding
+    assert all(agree)  # realism >= 1 exactly when inside, on every CPU
