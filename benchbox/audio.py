@@ -21,6 +21,7 @@ import torch
 
 from benchbox.decoding import MAX_CHANNELS, MAX_RATE_HZ, MIN_RATE_HZ, Decoded, check_header, check_wav_complete, decode_audio  # noqa: F401 (re-exported)
 from benchbox.errors import AudioError
+from benchbox.mixing import DOWNMIX_MAX_LOSS_DB, downmix, resample  # noqa: F401 (re-exported)
 from benchbox.runs import atomic_write_bytes
 
 PROJECT_SAMPLE_RATE_HZ = 16_000
@@ -31,7 +32,6 @@ MU = QUANT_CLASSES - 1  # 255, the mu of 8-bit mu-law
 SCHEMES = ("linear", "mulaw")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff")
 FULL_SCALE = 1.0  # |sample| of a full-scale waveform; 16-bit PCM cannot hold more
-DOWNMIX_MAX_LOSS_DB = 6.0  # a channel mean this far below the uncorrelated level means the channels cancel
 
 
 # --------------------------------------------------------------------------- I/O
@@ -53,28 +53,6 @@ def read_audio(path: str | Path, *, finite: bool = True) -> tuple[np.ndarray, in
     return decoded.data, decoded.rate_hz
 
 
-def downmix(data: np.ndarray) -> np.ndarray:
-    """(T, C) -> (T,): the mean of the channels, or the loudest channel when the channels cancel.
-
-    They cancel when the mean comes out more than ``DOWNMIX_MAX_LOSS_DB`` below what the
-    mean of C uncorrelated channels would give, ``sqrt(sum_c rms_c^2) / C``: for two
-    channels of equal level that is a correlation of -0.75 or lower (anti-phase wiring, a
-    mid/side pair). Averaging such a file silently turns a footstep into near-silence; one
-    of its channels is the step. A silent or unrelated second channel does not trigger it
-    (the mean then sits at the uncorrelated level), so ordinary files keep their mean.
-    """
-    mono = data.mean(axis=1)  # (T,)
-    channels = data.shape[1]
-    if channels < 2:
-        return mono
-    rms = np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=0))  # (C,)
-    uncorrelated = float(np.sqrt(np.sum(rms**2))) / channels
-    mono_rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
-    if uncorrelated > 0.0 and mono_rms < uncorrelated * 10.0 ** (-DOWNMIX_MAX_LOSS_DB / 20.0):
-        return np.ascontiguousarray(data[:, int(np.argmax(rms))])
-    return mono
-
-
 def load_audio(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> np.ndarray:
     """Decode, downmix to mono (:func:`downmix`) and resample (soxr) to ``sample_rate_hz``: (T,) float32."""
     return load_audio_noted(path, sample_rate_hz)[0]
@@ -86,17 +64,6 @@ def load_audio_noted(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE
     if not np.isfinite(decoded.data).all():
         raise AudioError(f"{path}: contains NaN or inf samples", hint="re-export the file from its source")
     return resample(downmix(decoded.data), decoded.rate_hz, sample_rate_hz), decoded.notes
-
-
-def resample(wave: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
-    """Resample with soxr (librosa's ``soxr_hq``); a no-op when the rates match."""
-    wave = np.asarray(wave, dtype=np.float32)
-    if int(from_hz) == int(to_hz):
-        return wave
-    import librosa
-
-    out = librosa.resample(wave, orig_sr=int(from_hz), target_sr=int(to_hz), res_type="soxr_hq", axis=-1)
-    return np.asarray(out, dtype=np.float32)
 
 
 def write_wav(path: str | Path, wave: np.ndarray, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> Path:

@@ -28,6 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from benchbox.errors import AudioError
+from benchbox.mixing import downmix, resample
 
 # Header fields outside these bounds cannot describe a real recording: they are refused
 # before any sample is decoded (a 3 Hz header would resample to 5,333x its size).
@@ -264,8 +265,6 @@ def _decode_one(source: Path | io.BytesIO, path: Path, *, trust_soundfile: bool,
 def _join_links(parts: list[Decoded], path: Path) -> Decoded:
     """One (T, C) signal from the links of a chained Ogg: later links resampled to the first
     link's rate; all downmixed to mono when their channel counts differ."""
-    from benchbox.audio import downmix, resample
-
     rate = parts[0].rate_hz
     same_channels = len({p.data.shape[1] for p in parts}) == 1
     blocks = []
