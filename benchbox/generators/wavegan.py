@@ -1,0 +1,332 @@
+"""WaveGAN generator (Donahue et al. 2019) trained against HiFi-GAN discriminators (Kong et al.
+2020): "HiFi-WaveGAN", the footstep GAN of Comunità, Phan and Reiss 2022.
+
+Legend: B batch, Z latent size, C channels, L length at a generator layer, T = 8192 samples
+(0.512 s at 16 kHz), K classes (surface labels; 0 = unconditional, the default).
+
+Generator: z (B, Z) -> linear -> (B, C0, L0 = T / 4^5 = 8) -> 5 x [upsample x4 (transposed
+conv, kernel 25, stride 4; or nearest + conv) -> (BN) -> ReLU] -> tanh -> (B, T).
+
+Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_optimizers`):
+
+* ``loss = "lsgan"`` (default, HiFi-WaveGAN): multi-period (p = 2, 3, 5, 7, 11) and
+  multi-scale discriminators, least-squares losses, generator + ``fm_weight`` x feature
+  matching (L1 between discriminator activations on real and generated clips);
+* ``loss = "wgan-gp"`` with ``discriminator = "wavegan"``: plain WaveGAN (phase shuffle,
+  gradient penalty 10, ``d_steps`` critic steps per generator step), the paper's ablation.
+
+For a training set of 165 clips the preset adds what helps GANs on tiny data: DiffAugment-
+style differentiable augmentation (random gain, polarity and shift, applied alike to real and
+generated clips before every discriminator call; Zhao et al. 2020), an optional R1 penalty,
+and an exponential moving average of the generator's weights, which is what :meth:`generate`
+samples from.
+
+A GAN has no likelihood and cannot continue a prime: its capabilities are empty, so NLL and
+primed cells read "n/a". ``generate(prime=...)`` with a non-empty prime is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
+from benchbox.errors import GeneratorError
+from benchbox.generators import wavegan_disc as D
+from benchbox.generators.base import Generator
+
+UPSAMPLE = 4  # per generator layer; 5 layers: 8 -> 8192
+KERNEL = 25
+GP_WEIGHT = 10.0  # WGAN-GP's lambda
+MS_PER_SECOND = 1000.0
+
+
+@dataclass(frozen=True)
+class WaveGANConfig:
+    length: int = 8192  # T, samples per clip (L0 * 4^len(channels))
+    latent_dim: int = 100  # Z
+    channels: tuple[int, ...] = (512, 256, 128, 64, 32)  # generator widths C0..C4 (then 1)
+    upsample: Literal["transposed", "nearest"] = "transposed"
+    batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
+    n_classes: int = 0  # K > 0: class-conditional on the surface label
+    discriminator: Literal["hifigan", "wavegan"] = "hifigan"
+    loss: Literal["lsgan", "wgan-gp"] = "lsgan"
+    periods: tuple[int, ...] = (2, 3, 5, 7, 11)  # MPD
+    mpd_channels: tuple[int, ...] = (32, 128, 512, 1024, 1024)  # HiFi-GAN
+    n_scales: int = 3  # MSD
+    msd_channels: tuple[int, ...] = (128, 128, 256, 512, 1024, 1024)  # HiFi-GAN
+    msd_kernel: int = 41  # HiFi-GAN
+    msd_groups: int = 16  # HiFi-GAN (grouped convs are slow on CPUs: the CPU preset uses 1)
+    wavegan_channels: tuple[int, ...] = (64, 128, 256, 512, 1024)  # WaveGAN d = 64
+    phase_shuffle: int = 2  # WaveGAN's radius (wavegan discriminator only)
+    d_norm: Literal["weight", "spectral", "none"] = "weight"
+    fm_weight: float = 2.0  # HiFi-GAN's feature-matching weight (lsgan only)
+    d_steps: int = 1  # discriminator steps per generator step (WaveGAN: 5)
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.8, 0.99)  # HiFi-GAN / Comunità; WaveGAN: (0.5, 0.9)
+    r1_gamma: float = 0.0  # R1 weight on real clips (0 = off); applied every r1_every steps
+    r1_every: int = 4
+    augment_p: float = 0.0  # probability of each augmentation per clip (0 = DiffAugment off)
+    augment_gain_db: float = 6.0
+    augment_shift_ms: float = 4.0
+    ema_decay: float = 0.999  # generator EMA (0 = sample from the raw generator)
+
+    def __post_init__(self):
+        base = self.length // UPSAMPLE ** len(self.channels)
+        checks = [
+            (len(self.channels) >= 1 and base * UPSAMPLE ** len(self.channels) == self.length and base >= 1,
+             f"length {self.length} must be a multiple of 4^{len(self.channels)}"),
+            (self.latent_dim >= 1 and min(self.channels) >= 1, "latent_dim and channels must be >= 1"),
+            (self.n_classes >= 0, "n_classes must be >= 0"),
+            (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
+            (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
+            (self.d_steps >= 1 and self.r1_every >= 1, "d_steps and r1_every must be >= 1"),
+            (0.0 <= self.augment_p <= 1.0, "augment_p must be in [0, 1]"),
+            (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
+            (self.lr_g > 0 and self.lr_d > 0, "lr_g and lr_d must be > 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def base_length(self) -> int:  # L0
+        return self.length // UPSAMPLE ** len(self.channels)
+
+
+class Upsample(nn.Module):
+    """(B, C_in, L) -> (B, C_out, 4 L): a transposed conv (WaveGAN) or nearest x4 + conv."""
+
+    def __init__(self, c_in: int, c_out: int, mode: str):
+        super().__init__()
+        self.mode = mode
+        if mode == "transposed":  # (L - 1) 4 - 2 * 11 + 25 + 1 = 4 L
+            self.conv = nn.ConvTranspose1d(c_in, c_out, KERNEL, UPSAMPLE, padding=11, output_padding=1)
+        else:
+            self.conv = nn.Conv1d(c_in, c_out, KERNEL, padding=KERNEL // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "nearest":
+            x = F.interpolate(x, scale_factor=UPSAMPLE, mode="nearest")  # (B, C_in, 4 L)
+        return self.conv(x)  # (B, C_out, 4 L)
+
+
+class WaveGANGenerator(nn.Module):
+    def __init__(self, cfg: WaveGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        c0, l0 = cfg.channels[0], cfg.base_length
+        self.fc = nn.Linear(cfg.latent_dim, c0 * l0)
+        self.bn0 = nn.BatchNorm1d(c0) if cfg.batchnorm else nn.Identity()
+        self.label = nn.Embedding(cfg.n_classes, l0) if cfg.n_classes else None
+        widths = [c0 + (1 if self.label is not None else 0), *cfg.channels[1:], 1]
+        self.ups = nn.ModuleList([Upsample(a, b, cfg.upsample) for a, b in zip(widths[:-1], widths[1:])])
+        self.bns = nn.ModuleList([nn.BatchNorm1d(b) if cfg.batchnorm else nn.Identity() for b in widths[1:-1]])
+        for m in self.modules():  # TensorFlow's defaults, as the original WaveGAN
+            if isinstance(m, (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:  # (B, Z) -> (B, T)
+        x = self.fc(z).view(z.shape[0], self.cfg.channels[0], self.cfg.base_length)  # (B, C0, L0)
+        x = F.relu(self.bn0(x))
+        if self.label is not None:
+            if labels is None:
+                raise GeneratorError("this wavegan is class-conditional: pass labels", hint="or train with model.n_classes = 0")
+            x = torch.cat([x, self.label(labels).unsqueeze(1)], dim=1)  # (B, C0 + 1, L0)
+        for i, up in enumerate(self.ups):
+            x = up(x)  # (B, C_{i+1}, L0 4^(i+1))
+            if i < len(self.bns):
+                x = F.relu(self.bns[i](x))
+        return torch.tanh(x).squeeze(1)  # (B, T)
+
+
+def build_discriminator(cfg: WaveGANConfig) -> nn.Module:
+    if cfg.discriminator == "wavegan":
+        return D.WaveGANDiscriminator(cfg.wavegan_channels, cfg.length, cfg.n_classes, cfg.phase_shuffle)
+    return D.HiFiGANDiscriminator(cfg.periods, cfg.mpd_channels, cfg.n_scales, cfg.msd_channels, cfg.length, cfg.n_classes, cfg.d_norm, cfg.msd_kernel, cfg.msd_groups)
+
+
+def diff_augment(x: torch.Tensor, cfg: WaveGANConfig) -> torch.Tensor:
+    """Differentiable augmentation of (B, 1, T) clips, each transform with probability p per clip:
+    gain in +-gain_db, polarity flip, shift by up to +-shift_ms (zeros fill the gap)."""
+    p = cfg.augment_p
+    if p <= 0:
+        return x
+    b, dev = x.shape[0], x.device
+    on = lambda: (torch.rand(b, 1, 1, device=dev) < p).float()  # noqa: E731
+    gain_db = (torch.rand(b, 1, 1, device=dev) * 2 - 1) * cfg.augment_gain_db * on()
+    x = x * 10 ** (gain_db / 20)
+    x = x * (1 - 2 * on())
+    max_shift = int(cfg.augment_shift_ms * PROJECT_SAMPLE_RATE_HZ / MS_PER_SECOND)
+    if max_shift > 0:
+        shift = (torch.randint(-max_shift, max_shift + 1, (b,), device=dev) * on().view(b)).long()
+        t = torch.arange(x.shape[-1], device=dev)[None, :] - shift[:, None]  # (B, T): source index
+        valid = ((t >= 0) & (t < x.shape[-1])).float()
+        x = x.gather(2, t.clamp(0, x.shape[-1] - 1)[:, None, :]) * valid[:, None, :]
+    return x
+
+
+def _parts(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(waves (B, T) float, labels (B,) or None) from a batch: a tensor, a mapping or an object."""
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    get = batch.get if isinstance(batch, dict) else lambda k: getattr(batch, k, None)
+    waves = get("waves")
+    if waves is None:
+        raise GeneratorError("wavegan trains on float waves: the batch has none", hint="pass a batch with 'waves' (B, T) in [-1, 1]")
+    return waves, get("labels")
+
+
+class WaveGAN(Generator):
+    name: ClassVar[str] = "wavegan"
+    config_class: ClassVar[type] = WaveGANConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset()  # no likelihood, no step, no prime
+
+    def __init__(self, config: WaveGANConfig):
+        super().__init__(config)
+        self.generator = WaveGANGenerator(config)
+        self.discriminator = build_discriminator(config)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+
+    # --- training --------------------------------------------------------------------------
+
+    def make_optimizers(self, train_cfg: Any = None) -> list[torch.optim.Optimizer]:
+        """[generator Adam, discriminator Adam] at the model's own lr_g / lr_d and betas (GANs
+        train at constant rates far below the trainer's default lr, so train.lr is not used)."""
+        cfg = self.config
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        return [opt_g, opt_d]
+
+    def _latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)  # (B, Z)
+
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, labels, step: int) -> tuple[torch.Tensor, dict, list]:
+        cfg, disc = self.config, self.discriminator
+        real_scores, real_maps = disc(diff_augment(real, cfg), labels)
+        fake_scores, _ = disc(diff_augment(fake, cfg), labels)
+        metrics = {}
+        if cfg.loss == "wgan-gp":
+            gp = D.gradient_penalty(disc, real, fake, labels)
+            d_loss = D.wgan_d_loss(real_scores, fake_scores) + GP_WEIGHT * gp
+            metrics["gan/gp"] = float(gp.detach())
+        else:
+            d_loss = D.lsgan_d_loss(real_scores, fake_scores)
+        if cfg.r1_gamma > 0 and step % cfg.r1_every == 0:  # lazy R1 (StyleGAN2): gamma/2 * every
+            r1 = D.r1_penalty(disc, diff_augment(real, cfg), labels)
+            d_loss = d_loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
+            metrics["gan/r1"] = float(r1.detach())
+        return d_loss, metrics, real_maps
+
+    def train_step(self, batch: Any, optimizers: list[torch.optim.Optimizer]) -> tuple[torch.Tensor, dict[str, float]]:
+        """One discriminator step (``d_steps`` of them) then one generator step on a batch of
+        real clips. Returns (generator loss, metrics) with ``gan/d_loss``, ``gan/g_loss``,
+        ``gan/adv`` and ``gan/fm``."""
+        cfg = self.config
+        opt_g, opt_d = optimizers
+        waves, labels = _parts(batch)
+        real = waves.to(self.device, torch.float32).unsqueeze(1)  # (B, 1, T)
+        b, step = real.shape[0], int(self.ema_updates)
+        self.generator.train()
+        self.discriminator.train()
+        self.discriminator.requires_grad_(True)
+        for _ in range(cfg.d_steps):
+            with torch.no_grad():
+                fake = self.generator(self._latents(b), labels).unsqueeze(1)  # (B, 1, T)
+            d_loss, metrics, real_maps = self._d_loss(real, fake, labels, step)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        # Generator step: the discriminator's weights get no gradient (faster backward).
+        self.discriminator.requires_grad_(False)
+        fake = self.generator(self._latents(b), labels).unsqueeze(1)  # (B, 1, T)
+        fake_scores, fake_maps = self.discriminator(diff_augment(fake, cfg), labels)
+        if cfg.loss == "wgan-gp":
+            adv, fm = D.wgan_g_loss(fake_scores), torch.zeros(())
+        else:
+            # The real activations come from this step's (last) discriminator pass, before its
+            # update: one step stale, and a forward pass cheaper per step.
+            adv, fm = D.lsgan_g_loss(fake_scores), D.feature_matching_loss(real_maps, fake_maps)
+        g_loss = adv + cfg.fm_weight * fm
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        self.discriminator.requires_grad_(True)
+        self.update_ema()
+        metrics.update({"gan/d_loss": float(d_loss.detach()), "gan/g_loss": float(g_loss.detach()), "gan/adv": float(adv.detach()), "gan/fm": float(fm.detach())})
+        return g_loss.detach(), metrics
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """generator_ema <- decay * generator_ema + (1 - decay) * generator, with the decay ramped
+        up as min(decay, (1 + n) / (10 + n)) over the first updates; buffers (BN stats) copied."""
+        n = int(self.ema_updates)
+        decay = min(self.config.ema_decay, (1 + n) / (10 + n))
+        for e, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            e.lerp_(p, 1 - decay)
+        for e, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            e.copy_(b)
+        self.ema_updates += 1
+
+    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        """The GAN objectives on a batch without any update (eval: val logging only). A GAN's
+        losses do not rank checkpoints; the returned scalar is the generator's loss."""
+        cfg = self.config
+        waves, labels = _parts(batch)
+        real = waves.to(self.device, torch.float32).unsqueeze(1)  # (B, 1, T)
+        with torch.no_grad():
+            fake = self.generator(self._latents(real.shape[0]), labels).unsqueeze(1)
+            real_scores, real_maps = self.discriminator(real, labels)
+            fake_scores, fake_maps = self.discriminator(fake, labels)
+            if cfg.loss == "wgan-gp":
+                d_loss, adv, fm = D.wgan_d_loss(real_scores, fake_scores), D.wgan_g_loss(fake_scores), torch.zeros(())
+            else:
+                d_loss, adv = D.lsgan_d_loss(real_scores, fake_scores), D.lsgan_g_loss(fake_scores)
+                fm = D.feature_matching_loss(real_maps, fake_maps)
+        g_loss = adv + cfg.fm_weight * fm
+        return g_loss, {"gan/d_loss": float(d_loss), "gan/g_loss": float(g_loss), "gan/adv": float(adv), "gan/fm": float(fm)}
+
+    # --- sampling --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        n: int,
+        length: int,
+        *,
+        prime: torch.Tensor | None = None,
+        rng: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+        batch_size: int = 64,
+        **settings: Any,
+    ) -> torch.Tensor:
+        """n clips (n, length) in [-1, 1] from the EMA generator (the raw one when ema_decay = 0),
+        latents z ~ N(0, I) drawn from ``rng``. ``length`` up to T (clips are cropped to it).
+        Sampling settings of other families (temperature, top_p, ...) do not apply and are ignored."""
+        if prime is not None and prime.shape[-1] > 0:
+            raise GeneratorError("wavegan cannot continue a prime (a GAN maps a latent to a whole clip)", hint="generate with --prime-ms 0; primed cells read n/a")
+        if not 1 <= length <= self.config.length:
+            raise GeneratorError(f"wavegan makes clips of up to {self.config.length} samples, asked for {length}", hint=f"use length <= {self.config.length}")
+        net = self.generator_ema if self.config.ema_decay > 0 else self.generator
+        was_training = net.training
+        net.eval()
+        z_all = torch.randn(n, self.config.latent_dim, generator=rng)  # (n, Z): all drawn first, so batching never changes a clip
+        out = []
+        for start in range(0, n, batch_size):
+            z = z_all[start : start + batch_size].to(self.device)  # (b, Z)
+            lab = None if labels is None else labels[start : start + batch_size].to(self.device)
+            out.append(net(z, lab)[:, :length].float().cpu())  # (b, length)
+        net.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0, length)
+
+    def num_generator_parameters(self) -> int:
+        return sum(p.numel() for p in self.generator.parameters())
+

@@ -1,0 +1,139 @@
+"""WaveGAN + HiFi-GAN discriminators: shapes, two training steps, seeding, the folded period
+discriminator against HiFi-GAN's 2-D form, phase shuffle and augmentation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from benchbox.errors import GeneratorError
+from benchbox.generators import wavegan_disc as D
+from benchbox.generators.wavegan import WaveGAN, WaveGANConfig, diff_augment
+
+T = 1024  # 5 upsampling layers from L0 = 1
+TOY = dict(
+    length=T, latent_dim=8, channels=(16, 8, 8, 4, 4), mpd_channels=(4, 4, 8, 8, 8),
+    msd_channels=(4, 4, 4, 8, 8, 8), msd_kernel=15, msd_groups=1, lr_g=1e-3, lr_d=1e-3,
+)  # fmt: skip
+
+
+def _model(seed: int = 0, **over) -> WaveGAN:
+    torch.manual_seed(seed)
+    return WaveGAN(WaveGANConfig(**{**TOY, **over}))
+
+
+def _toy_clips(n: int = 4) -> torch.Tensor:  # (n, T): decaying noise bursts
+    g = torch.Generator().manual_seed(0)
+    env = torch.exp(-torch.arange(T) / 100.0)
+    return (0.5 * torch.randn(n, T, generator=g) * env).clamp(-1, 1)
+
+
+def _flat(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+
+
+@pytest.mark.parametrize("over", [{}, {"augment_p": 1.0, "r1_gamma": 1.0, "r1_every": 1, "upsample": "nearest"},
+                                  {"discriminator": "wavegan", "loss": "wgan-gp", "wavegan_channels": (4, 8, 8, 8, 8), "d_steps": 2}])
+def test_two_steps_change_both_networks_with_finite_losses(over):
+    model = _model(**over)
+    opts = model.make_optimizers(None)
+    g0, d0, e0 = _flat(model.generator), _flat(model.discriminator), _flat(model.generator_ema)
+    for _ in range(2):
+        loss, metrics = model.train_step({"waves": _toy_clips()}, opts)
+        assert torch.isfinite(loss)
+        assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values()), metrics
+        assert {"gan/d_loss", "gan/g_loss"} <= metrics.keys()
+    assert not torch.equal(g0, _flat(model.generator))
+    assert not torch.equal(d0, _flat(model.discriminator))
+    assert not torch.equal(e0, _flat(model.generator_ema))
+    assert all(p.requires_grad for p in model.discriminator.parameters())  # unfrozen after the G step
+
+
+def test_shapes_and_range():
+    model = _model()
+    clips = model.generate(3, T, rng=torch.Generator().manual_seed(0))
+    assert clips.shape == (3, T) and clips.dtype == torch.float32
+    assert clips.abs().max() <= 1.0
+    assert model.generate(2, 100, rng=torch.Generator().manual_seed(0)).shape == (2, 100)
+    scores, maps = model.discriminator(clips.unsqueeze(1))
+    assert len(scores) == 5 + 3  # 5 periods + 3 scales
+    assert all(s.shape[0] == 3 and s.dim() == 2 for s in scores)
+    loss, metrics = model.loss({"waves": _toy_clips(3)})
+    assert torch.isfinite(loss) and "gan/d_loss" in metrics
+
+
+def test_generate_is_seeded_and_raw_weights_seeded_by_build():
+    a, b, c = _model(seed=1), _model(seed=1), _model(seed=2)
+    rng = lambda s: torch.Generator().manual_seed(s)  # noqa: E731
+    assert torch.equal(a.generate(4, T, rng=rng(7)), b.generate(4, T, rng=rng(7)))
+    assert not torch.equal(a.generate(4, T, rng=rng(7)), a.generate(4, T, rng=rng(8)))
+    assert not torch.equal(a.generate(4, T, rng=rng(7)), c.generate(4, T, rng=rng(7)))
+    # batching does not change the clips
+    assert torch.allclose(a.generate(4, T, rng=rng(7), batch_size=1), a.generate(4, T, rng=rng(7)), atol=1e-6)
+
+
+def test_prime_is_refused_and_capabilities_are_empty():
+    model = _model()
+    assert "prime" not in model.capabilities and "likelihood" not in model.capabilities
+    with pytest.raises(GeneratorError, match="prime"):
+        model.generate(1, T, prime=torch.zeros(1, 16), rng=torch.Generator().manual_seed(0))
+    assert model.generate(1, T, prime=torch.zeros(1, 0), rng=torch.Generator().manual_seed(0)).shape == (1, T)
+    with pytest.raises(GeneratorError):
+        model.generate(1, T + 1, rng=torch.Generator().manual_seed(0))
+
+
+def test_conditional_needs_labels_and_uses_them():
+    model = _model(n_classes=3)
+    opts = model.make_optimizers(None)
+    loss, _ = model.train_step({"waves": _toy_clips(), "labels": torch.tensor([0, 1, 2, 0])}, opts)
+    assert torch.isfinite(loss)
+    rng = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    a = model.generate(2, T, rng=rng(), labels=torch.tensor([0, 0]))
+    b = model.generate(2, T, rng=rng(), labels=torch.tensor([1, 1]))
+    assert not torch.equal(a, b)
+    with pytest.raises(GeneratorError, match="labels"):
+        model.generate(1, T, rng=rng())
+
+
+def test_period_discriminator_equals_hifigan_2d_form():
+    """The folded 1-D convs compute HiFi-GAN's (k, 1) 2-D convs over (T/p, p)."""
+    torch.manual_seed(0)
+    disc = D.PeriodDiscriminator(3, (4, 6, 6), in_channels=1, norm="none")
+    x = torch.randn(2, 1, 200, dtype=torch.float64)
+    disc = disc.double()
+    score, maps = disc(x)
+    h = F.pad(x, (0, 1), mode="reflect").view(2, 1, 67, 3)  # (B, C, T/p, p)
+    for conv in disc.convs:
+        w = conv.weight.unsqueeze(-1)  # (C_out, C_in, k, 1)
+        h = F.leaky_relu(F.conv2d(h, w, conv.bias, stride=(conv.stride[0], 1), padding=(conv.padding[0], 0)), D.LRELU_SLOPE)
+    h = F.conv2d(h, disc.post.weight.unsqueeze(-1), disc.post.bias, padding=(1, 0))  # (B, 1, T'', p)
+    ref = h.permute(0, 3, 1, 2).reshape(2, -1)  # phases first, as the folded form flattens
+    torch.testing.assert_close(score, ref)
+
+
+def test_phase_shuffle_shifts_by_at_most_radius():
+    x = torch.arange(20.0).view(1, 1, 20).repeat(8, 2, 1)  # (B, C, T)
+    torch.manual_seed(0)
+    y = D.phase_shuffle(x, 2)
+    assert y.shape == x.shape
+    assert torch.equal(D.phase_shuffle(x, 0), x)
+    shifts = (x[:, 0, 10] - y[:, 0, 10]).tolist()  # interior sample: content moved by n
+    assert all(s in (-2, -1, 0, 1, 2) for s in shifts)
+    assert torch.equal(y[:, 0], y[:, 1])  # every channel of a clip moves alike
+
+
+def test_diff_augment_is_identity_when_off_and_differentiable_when_on():
+    x = _toy_clips(4).unsqueeze(1).requires_grad_(True)
+    cfg = WaveGANConfig(**{**TOY, "augment_p": 0.0})
+    assert diff_augment(x, cfg) is x
+    y = diff_augment(x, WaveGANConfig(**{**TOY, "augment_p": 1.0}))
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}])
+def test_bad_config_is_refused(bad):
+    with pytest.raises(ValueError):
+        WaveGANConfig(**{**TOY, **bad})
