@@ -5,7 +5,7 @@ Legend: B batch, Z latent size, C channels, L length at a generator layer, T = 8
 (0.512 s at 16 kHz), K classes (surface labels; 0 = unconditional, the default).
 
 Generator: z (B, Z) -> linear -> (B, C0, L0 = T / 4^5 = 8) -> 5 x [upsample x4 (transposed
-conv, kernel 25, stride 4; or nearest + conv) -> (BN) -> ReLU] -> tanh -> (B, T).
+conv, kernel 25 (or 24), stride 4; or nearest + conv) -> (BN) -> ReLU] -> tanh -> (B, T).
 
 Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_optimizers`):
 
@@ -41,7 +41,6 @@ from benchbox.generators import wavegan_disc as D
 from benchbox.generators.base import Generator
 
 UPSAMPLE = 4  # per generator layer; 5 layers: 8 -> 8192
-KERNEL = 25
 GP_WEIGHT = 10.0  # WGAN-GP's lambda
 MS_PER_SECOND = 1000.0
 
@@ -52,6 +51,7 @@ class WaveGANConfig:
     latent_dim: int = 100  # Z
     channels: tuple[int, ...] = (512, 256, 128, 64, 32)  # generator widths C0..C4 (then 1)
     upsample: Literal["transposed", "nearest"] = "transposed"
+    kernel: int = 25  # WaveGAN; an even kernel (24) overlaps every output sample alike under stride 4 (no fs/4 checkerboard)
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
     n_classes: int = 0  # K > 0: class-conditional on the surface label
     discriminator: Literal["hifigan", "wavegan"] = "hifigan"
@@ -65,6 +65,7 @@ class WaveGANConfig:
     wavegan_channels: tuple[int, ...] = (64, 128, 256, 512, 1024)  # WaveGAN d = 64
     phase_shuffle: int = 2  # WaveGAN's radius (wavegan discriminator only)
     d_norm: Literal["weight", "spectral", "none"] = "weight"
+    minibatch_std: bool = False  # ProGAN's batch-std channel before each sub-discriminator's last conv (against mode collapse)
     fm_weight: float = 2.0  # HiFi-GAN's feature-matching weight (lsgan only)
     d_steps: int = 1  # discriminator steps per generator step (WaveGAN: 5)
     lr_g: float = 1e-4
@@ -83,6 +84,7 @@ class WaveGANConfig:
             (len(self.channels) >= 1 and base * UPSAMPLE ** len(self.channels) == self.length and base >= 1,
              f"length {self.length} must be a multiple of 4^{len(self.channels)}"),
             (self.latent_dim >= 1 and min(self.channels) >= 1, "latent_dim and channels must be >= 1"),
+            (UPSAMPLE <= self.kernel and (self.upsample == "transposed" or self.kernel % 2), "kernel must be >= 4 (odd with upsample = 'nearest')"),
             (self.n_classes >= 0, "n_classes must be >= 0"),
             (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
@@ -103,13 +105,14 @@ class WaveGANConfig:
 class Upsample(nn.Module):
     """(B, C_in, L) -> (B, C_out, 4 L): a transposed conv (WaveGAN) or nearest x4 + conv."""
 
-    def __init__(self, c_in: int, c_out: int, mode: str):
+    def __init__(self, c_in: int, c_out: int, mode: str, kernel: int):
         super().__init__()
         self.mode = mode
-        if mode == "transposed":  # (L - 1) 4 - 2 * 11 + 25 + 1 = 4 L
-            self.conv = nn.ConvTranspose1d(c_in, c_out, KERNEL, UPSAMPLE, padding=11, output_padding=1)
-        else:
-            self.conv = nn.Conv1d(c_in, c_out, KERNEL, padding=KERNEL // 2)
+        if mode == "transposed":  # (L - 1) 4 - 2 pad + k + out_pad = 4 L: k 25 -> pad 11, out_pad 1; k 24 -> pad 10, 0
+            pad = (kernel - UPSAMPLE + 1) // 2
+            self.conv = nn.ConvTranspose1d(c_in, c_out, kernel, UPSAMPLE, padding=pad, output_padding=2 * pad + UPSAMPLE - kernel)
+        else:  # "same" conv after nearest x4 (odd kernels)
+            self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "nearest":
@@ -126,7 +129,7 @@ class WaveGANGenerator(nn.Module):
         self.bn0 = nn.BatchNorm1d(c0) if cfg.batchnorm else nn.Identity()
         self.label = nn.Embedding(cfg.n_classes, l0) if cfg.n_classes else None
         widths = [c0 + (1 if self.label is not None else 0), *cfg.channels[1:], 1]
-        self.ups = nn.ModuleList([Upsample(a, b, cfg.upsample) for a, b in zip(widths[:-1], widths[1:])])
+        self.ups = nn.ModuleList([Upsample(a, b, cfg.upsample, cfg.kernel) for a, b in zip(widths[:-1], widths[1:])])
         self.bns = nn.ModuleList([nn.BatchNorm1d(b) if cfg.batchnorm else nn.Identity() for b in widths[1:-1]])
         for m in self.modules():  # TensorFlow's defaults, as the original WaveGAN
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)):
@@ -150,7 +153,7 @@ class WaveGANGenerator(nn.Module):
 def build_discriminator(cfg: WaveGANConfig) -> nn.Module:
     if cfg.discriminator == "wavegan":
         return D.WaveGANDiscriminator(cfg.wavegan_channels, cfg.length, cfg.n_classes, cfg.phase_shuffle)
-    return D.HiFiGANDiscriminator(cfg.periods, cfg.mpd_channels, cfg.n_scales, cfg.msd_channels, cfg.length, cfg.n_classes, cfg.d_norm, cfg.msd_kernel, cfg.msd_groups)
+    return D.HiFiGANDiscriminator(cfg.periods, cfg.mpd_channels, cfg.n_scales, cfg.msd_channels, cfg.length, cfg.n_classes, cfg.d_norm, cfg.msd_kernel, cfg.msd_groups, cfg.minibatch_std)
 
 
 def diff_augment(x: torch.Tensor, cfg: WaveGANConfig) -> torch.Tensor:

@@ -40,6 +40,15 @@ def _norm(module: nn.Module, kind: str) -> nn.Module:
     return module
 
 
+def minibatch_std(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """ProGAN's minibatch standard deviation (Karras et al. 2018): append one channel holding the
+    std over the batch, averaged over channels and time, so a discriminator can see a batch
+    of generated clips that are too alike. x (B m, C, L) with m rows per clip -> (B m, C + 1, L)."""
+    rows = x.view(batch, -1, *x.shape[1:])  # (B, m, C, L)
+    std = (rows.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()  # scalar
+    return torch.cat([x, std.expand(x.shape[0], 1, x.shape[2])], dim=1)  # (B m, C + 1, L)
+
+
 class LabelChannel(nn.Module):
     """Labels (B,) -> a learned (B, 1, T) channel to concatenate with the clip (no-op when K = 0)."""
 
@@ -67,16 +76,16 @@ class PeriodDiscriminator(nn.Module):
     as 1-D convs over the p phases stacked into the batch, (B p, C, T/p), which is about
     twice as fast on a CPU."""
 
-    def __init__(self, period: int, channels: Sequence[int], in_channels: int, norm: str, kernel: int = 5, stride: int = 3):
+    def __init__(self, period: int, channels: Sequence[int], in_channels: int, norm: str, kernel: int = 5, stride: int = 3, mbstd: bool = False):
         super().__init__()
-        self.period = period
+        self.period, self.mbstd = period, mbstd
         widths = [in_channels, *channels]
         layers = []
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
             s = 1 if i == len(channels) - 1 else stride  # the last conv keeps the length (HiFi-GAN)
             layers.append(_norm(nn.Conv1d(c_in, c_out, kernel, s, padding=kernel // 2), norm))
         self.convs = nn.ModuleList(layers)
-        self.post = _norm(nn.Conv1d(widths[-1], 1, 3, 1, padding=1), norm)
+        self.post = _norm(nn.Conv1d(widths[-1] + mbstd, 1, 3, 1, padding=1), norm)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:  # (B, C, T) -> (B, p T''), maps
         b, c, t = x.shape
@@ -89,6 +98,8 @@ class PeriodDiscriminator(nn.Module):
         for conv in self.convs:
             x = F.leaky_relu(conv(x), LRELU_SLOPE)  # (B p, C_i, T/p/3^i)
             maps.append(x)
+        if self.mbstd:
+            x = minibatch_std(x, b)  # (B p, C + 1, T'')
         x = self.post(x)  # (B p, 1, T'')
         maps.append(x)
         return x.reshape(b, -1), maps
@@ -97,8 +108,9 @@ class PeriodDiscriminator(nn.Module):
 class ScaleDiscriminator(nn.Module):
     """MelGAN/HiFi-GAN scale discriminator: (B, C, T) -> grouped strided 1-D convs -> (B, T')."""
 
-    def __init__(self, channels: Sequence[int], in_channels: int, norm: str, kernel: int = 41, groups: int = 16):
+    def __init__(self, channels: Sequence[int], in_channels: int, norm: str, kernel: int = 41, groups: int = 16, mbstd: bool = False):
         super().__init__()
+        self.mbstd = mbstd
         # (out width, kernel, stride, groups) per layer, as HiFi-GAN's DiscriminatorS with its
         # 128..1024 widths replaced by ``channels`` (6 widths: c0 .. c5).
         c = list(channels)
@@ -112,23 +124,25 @@ class ScaleDiscriminator(nn.Module):
             layers.append(_norm(nn.Conv1d(c_in, c_out, k, s, groups=g, padding=k // 2), norm))
             c_in = c_out
         self.convs = nn.ModuleList(layers)
-        self.post = _norm(nn.Conv1d(c_in, 1, 3, 1, padding=1), norm)
+        self.post = _norm(nn.Conv1d(c_in + mbstd, 1, 3, 1, padding=1), norm)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:  # (B, C, T) -> (B, T'), maps
         maps = []
         for conv in self.convs:
             x = F.leaky_relu(conv(x), LRELU_SLOPE)  # (B, C_i, T_i)
             maps.append(x)
+        if self.mbstd:
+            x = minibatch_std(x, x.shape[0])  # (B, C + 1, T')
         x = self.post(x)  # (B, 1, T')
         maps.append(x)
         return x.flatten(1), maps
 
 
 class MultiPeriodDiscriminator(nn.Module):
-    def __init__(self, periods: Sequence[int], channels: Sequence[int], length: int, n_classes: int = 0, norm: str = "weight"):
+    def __init__(self, periods: Sequence[int], channels: Sequence[int], length: int, n_classes: int = 0, norm: str = "weight", mbstd: bool = False):
         super().__init__()
         self.labels = nn.ModuleList([LabelChannel(n_classes, length) for _ in periods])
-        self.discs = nn.ModuleList([PeriodDiscriminator(p, channels, 1 + lab.extra, norm) for p, lab in zip(periods, self.labels)])
+        self.discs = nn.ModuleList([PeriodDiscriminator(p, channels, 1 + lab.extra, norm, mbstd=mbstd) for p, lab in zip(periods, self.labels)])
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[Scores, FeatureMaps]:  # x (B, 1, T)
         scores, maps = [], []
@@ -143,12 +157,12 @@ class MultiScaleDiscriminator(nn.Module):
     """``n_scales`` scale discriminators on x, avgpool(x), avgpool(avgpool(x)); the first uses
     spectral norm (HiFi-GAN), the others ``norm``."""
 
-    def __init__(self, n_scales: int, channels: Sequence[int], length: int, n_classes: int = 0, norm: str = "weight", kernel: int = 41, groups: int = 16):
+    def __init__(self, n_scales: int, channels: Sequence[int], length: int, n_classes: int = 0, norm: str = "weight", kernel: int = 41, groups: int = 16, mbstd: bool = False):
         super().__init__()
         lengths = [length // 2**i for i in range(n_scales)]
         self.labels = nn.ModuleList([LabelChannel(n_classes, n) for n in lengths])
         self.discs = nn.ModuleList(
-            [ScaleDiscriminator(channels, 1 + lab.extra, "spectral" if i == 0 else norm, kernel, groups) for i, lab in enumerate(self.labels)]
+            [ScaleDiscriminator(channels, 1 + lab.extra, "spectral" if i == 0 else norm, kernel, groups, mbstd) for i, lab in enumerate(self.labels)]
         )
         self.pool = nn.AvgPool1d(4, 2, padding=2)
 
@@ -166,10 +180,10 @@ class MultiScaleDiscriminator(nn.Module):
 class HiFiGANDiscriminator(nn.Module):
     """MPD + MSD, as one discriminator whose score list is the concatenation of both."""
 
-    def __init__(self, periods, mpd_channels, n_scales, msd_channels, length, n_classes=0, norm="weight", msd_kernel=41, msd_groups=16):
+    def __init__(self, periods, mpd_channels, n_scales, msd_channels, length, n_classes=0, norm="weight", msd_kernel=41, msd_groups=16, mbstd=False):
         super().__init__()
-        self.mpd = MultiPeriodDiscriminator(periods, mpd_channels, length, n_classes, norm)
-        self.msd = MultiScaleDiscriminator(n_scales, msd_channels, length, n_classes, norm, msd_kernel, msd_groups)
+        self.mpd = MultiPeriodDiscriminator(periods, mpd_channels, length, n_classes, norm, mbstd)
+        self.msd = MultiScaleDiscriminator(n_scales, msd_channels, length, n_classes, norm, msd_kernel, msd_groups, mbstd)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[Scores, FeatureMaps]:  # x (B, 1, T)
         s1, m1 = self.mpd(x, labels)
