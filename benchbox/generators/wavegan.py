@@ -28,6 +28,7 @@ primed cells read "n/a". ``generate(prime=...)`` with a non-empty prime is an er
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -42,6 +43,8 @@ from benchbox.generators.base import Generator
 
 UPSAMPLE = 4  # per generator layer; 5 layers: 8 -> 8192
 GP_WEIGHT = 10.0  # WGAN-GP's lambda
+SPEC_FFT = 512  # the eval objective's STFT size (32 ms at 16 kHz), hop a quarter of it
+SPEC_FLOOR = 1e-10  # power floor: digital silence reads -100 dB
 MS_PER_SECOND = 1000.0
 
 
@@ -176,15 +179,29 @@ def diff_augment(x: torch.Tensor, cfg: WaveGANConfig) -> torch.Tensor:
     return x
 
 
-def _parts(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(waves (B, T) float, labels (B,) or None) from a batch: a tensor, a mapping or an object."""
+def _parts(batch: Any, length: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(waves (B, T) float, labels (B,) or None) of a batch (a ``Batch``, a mapping or a tensor).
+
+    Clips are cut or zero-padded at the end to the generator's T: the GAN learns whole clips
+    (zeros are the silence real clips end in); ``data.crop_samples`` would give it fragments."""
     if isinstance(batch, torch.Tensor):
-        return batch, None
-    get = batch.get if isinstance(batch, dict) else lambda k: getattr(batch, k, None)
-    waves = get("waves")
+        waves, labels = batch, None
+    else:
+        get = batch.get if isinstance(batch, dict) else lambda k: getattr(batch, k, None)
+        waves, labels = get("waves"), get("labels")
     if waves is None:
         raise GeneratorError("wavegan trains on float waves: the batch has none", hint="pass a batch with 'waves' (B, T) in [-1, 1]")
-    return waves, get("labels")
+    waves = F.pad(waves[:, :length], (0, max(0, length - waves.shape[1])))  # (B, T)
+    return waves, labels
+
+
+def spectral_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) clips -> their mean log-power spectrum (F,) and mean log-power envelope (N frames,), in dB."""
+    n_fft = min(SPEC_FFT, 2 ** int(math.log2(x.shape[-1])))
+    window = torch.hann_window(n_fft, device=x.device)
+    spec = torch.stft(x.float(), n_fft, n_fft // 4, window=window, return_complex=True).abs().pow(2)  # (B, F, N)
+    db = 10 * torch.log10(spec + SPEC_FLOOR)  # (B, F, N)
+    return db.mean(dim=(0, 2)), db.mean(dim=(0, 1))
 
 
 class WaveGAN(Generator):
@@ -201,16 +218,25 @@ class WaveGAN(Generator):
 
     # --- training --------------------------------------------------------------------------
 
-    def make_optimizers(self, train_cfg: Any = None) -> list[torch.optim.Optimizer]:
-        """[generator Adam, discriminator Adam] at the model's own lr_g / lr_d and betas (GANs
-        train at constant rates far below the trainer's default lr, so train.lr is not used)."""
+    def make_optimizers(self, *, lr: float | None = None, weight_decay: float = 0.0) -> dict[str, torch.optim.Optimizer]:
+        """{"generator", "discriminator"}: Adam at the model's own ``lr_g`` / ``lr_d`` and betas.
+        GANs train at rates far below the trainer's default, so ``lr`` and ``weight_decay`` are
+        not used; the trainer's schedule (warmup, cosine) scales these rates as it would its own."""
         cfg = self.config
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas)
-        return [opt_g, opt_d]
+        return {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas),
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas),
+        }
 
     def _latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)  # (B, Z)
+
+    def _labels(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.config.n_classes:
+            return None  # unconditional: labels, if any, are ignored
+        if labels is None or (labels < 0).any():
+            raise GeneratorError("this wavegan is class-conditional and a clip has no label", hint="label every training clip, or set model.n_classes = 0")
+        return labels.to(self.device)
 
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, labels, step: int) -> tuple[torch.Tensor, dict, list]:
         cfg, disc = self.config, self.discriminator
@@ -220,26 +246,26 @@ class WaveGAN(Generator):
         if cfg.loss == "wgan-gp":
             gp = D.gradient_penalty(disc, real, fake, labels)
             d_loss = D.wgan_d_loss(real_scores, fake_scores) + GP_WEIGHT * gp
-            metrics["gan/gp"] = float(gp.detach())
+            metrics["gan/gp"] = gp.detach()
         else:
             d_loss = D.lsgan_d_loss(real_scores, fake_scores)
         if cfg.r1_gamma > 0 and step % cfg.r1_every == 0:  # lazy R1 (StyleGAN2): gamma/2 * every
             r1 = D.r1_penalty(disc, diff_augment(real, cfg), labels)
             d_loss = d_loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
-            metrics["gan/r1"] = float(r1.detach())
+            metrics["gan/r1"] = r1.detach()
         return d_loss, metrics, real_maps
 
-    def train_step(self, batch: Any, optimizers: list[torch.optim.Optimizer]) -> tuple[torch.Tensor, dict[str, float]]:
-        """One discriminator step (``d_steps`` of them) then one generator step on a batch of
-        real clips. Returns (generator loss, metrics) with ``gan/d_loss``, ``gan/g_loss``,
-        ``gan/adv`` and ``gan/fm``."""
+    def train_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer], ctx: Any = None) -> dict[str, torch.Tensor]:
+        """``d_steps`` discriminator steps, then one generator step, on a batch of real clips.
+        Returns ``loss`` (the generator's) and ``gan/d_loss``, ``gan/g_loss``, ``gan/adv``, ``gan/fm``.
+        ``ctx.finish_grads`` (process sync, clipping) is applied to each network's gradients."""
         cfg = self.config
-        opt_g, opt_d = optimizers
-        waves, labels = _parts(batch)
+        opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
+        waves, labels = _parts(batch, cfg.length)
+        labels = self._labels(labels)
         real = waves.to(self.device, torch.float32).unsqueeze(1)  # (B, 1, T)
         b, step = real.shape[0], int(self.ema_updates)
-        self.generator.train()
-        self.discriminator.train()
+        finish = ctx.finish_grads if ctx is not None else lambda params: None
         self.discriminator.requires_grad_(True)
         for _ in range(cfg.d_steps):
             with torch.no_grad():
@@ -247,8 +273,9 @@ class WaveGAN(Generator):
             d_loss, metrics, real_maps = self._d_loss(real, fake, labels, step)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            finish(self.discriminator.parameters())
             opt_d.step()
-        # Generator step: the discriminator's weights get no gradient (faster backward).
+        # Generator step: the discriminator's weights get no gradient (a cheaper backward).
         self.discriminator.requires_grad_(False)
         fake = self.generator(self._latents(b), labels).unsqueeze(1)  # (B, 1, T)
         fake_scores, fake_maps = self.discriminator(diff_augment(fake, cfg), labels)
@@ -256,16 +283,17 @@ class WaveGAN(Generator):
             adv, fm = D.wgan_g_loss(fake_scores), torch.zeros(())
         else:
             # The real activations come from this step's (last) discriminator pass, before its
-            # update: one step stale, and a forward pass cheaper per step.
+            # update: one step stale, and one forward pass cheaper per step.
             adv, fm = D.lsgan_g_loss(fake_scores), D.feature_matching_loss(real_maps, fake_maps)
         g_loss = adv + cfg.fm_weight * fm
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        finish(self.generator.parameters())
         opt_g.step()
         self.discriminator.requires_grad_(True)
         self.update_ema()
-        metrics.update({"gan/d_loss": float(d_loss.detach()), "gan/g_loss": float(g_loss.detach()), "gan/adv": float(adv.detach()), "gan/fm": float(fm.detach())})
-        return g_loss.detach(), metrics
+        metrics.update({"gan/d_loss": d_loss.detach(), "gan/g_loss": g_loss.detach(), "gan/adv": adv.detach(), "gan/fm": fm.detach()})
+        return {"loss": g_loss.detach(), **metrics}
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -279,23 +307,29 @@ class WaveGAN(Generator):
             e.copy_(b)
         self.ema_updates += 1
 
-    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-        """The GAN objectives on a batch without any update (eval: val logging only). A GAN's
-        losses do not rank checkpoints; the returned scalar is the generator's loss."""
+    @torch.no_grad()
+    def loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The eval objective (no update): how far the sampled clips' spectra are from the batch's.
+
+        A GAN's adversarial losses do not rank checkpoints (each is measured against a moving
+        discriminator), so the scalar is ``spec_db``: the mean absolute difference in dB
+        between generated and real clips of the mean log-power spectrum plus that of the mean
+        log-power envelope over time, clips drawn from the sampling generator (EMA) with the
+        global RNG, as many as the batch holds. The trainer keeps the checkpoint with the
+        lowest ``spec_db`` on val. ``gan/d_real`` is the discriminators' mean score on the
+        real clips (LSGAN: 1 = judged real); it drifting from the train value to val signals
+        a discriminator that memorises its training clips."""
         cfg = self.config
-        waves, labels = _parts(batch)
-        real = waves.to(self.device, torch.float32).unsqueeze(1)  # (B, 1, T)
-        with torch.no_grad():
-            fake = self.generator(self._latents(real.shape[0]), labels).unsqueeze(1)
-            real_scores, real_maps = self.discriminator(real, labels)
-            fake_scores, fake_maps = self.discriminator(fake, labels)
-            if cfg.loss == "wgan-gp":
-                d_loss, adv, fm = D.wgan_d_loss(real_scores, fake_scores), D.wgan_g_loss(fake_scores), torch.zeros(())
-            else:
-                d_loss, adv = D.lsgan_d_loss(real_scores, fake_scores), D.lsgan_g_loss(fake_scores)
-                fm = D.feature_matching_loss(real_maps, fake_maps)
-        g_loss = adv + cfg.fm_weight * fm
-        return g_loss, {"gan/d_loss": float(d_loss), "gan/g_loss": float(g_loss), "gan/adv": float(adv), "gan/fm": float(fm)}
+        waves, labels = _parts(batch, cfg.length)
+        labels = self._labels(labels)
+        real = waves.to(self.device, torch.float32)  # (B, T)
+        net = self.generator_ema if cfg.ema_decay > 0 else self.generator
+        fake = net(self._latents(real.shape[0]), labels)  # (B, T)
+        (shape_r, env_r), (shape_g, env_g) = spectral_stats(real), spectral_stats(fake)
+        shape_db, env_db = (shape_g - shape_r).abs().mean(), (env_g - env_r).abs().mean()
+        real_scores, _ = self.discriminator(real.unsqueeze(1), labels)
+        d_real = torch.stack([s.mean() for s in real_scores]).mean()
+        return shape_db + env_db, {"gan/spectrum_db": shape_db, "gan/envelope_db": env_db, "gan/d_real": d_real}
 
     # --- sampling --------------------------------------------------------------------------
 
@@ -308,12 +342,14 @@ class WaveGAN(Generator):
         prime: torch.Tensor | None = None,
         rng: torch.Generator | None = None,
         labels: torch.Tensor | None = None,
-        batch_size: int = 64,
-        **settings: Any,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        batch: int = 16,
     ) -> torch.Tensor:
         """n clips (n, length) in [-1, 1] from the EMA generator (the raw one when ema_decay = 0),
-        latents z ~ N(0, I) drawn from ``rng``. ``length`` up to T (clips are cropped to it).
-        Sampling settings of other families (temperature, top_p, ...) do not apply and are ignored."""
+        latents z ~ N(0, I) drawn from ``rng`` (and, for a
+        class-conditional model given no ``labels``, labels uniform over the K classes). ``length`` up to T (clips are cropped to it).
+        ``temperature`` and ``top_p`` (token sampling) do not apply to a GAN and are ignored."""
         if prime is not None and prime.shape[-1] > 0:
             raise GeneratorError("wavegan cannot continue a prime (a GAN maps a latent to a whole clip)", hint="generate with --prime-ms 0; primed cells read n/a")
         if not 1 <= length <= self.config.length:
@@ -322,10 +358,12 @@ class WaveGAN(Generator):
         was_training = net.training
         net.eval()
         z_all = torch.randn(n, self.config.latent_dim, generator=rng)  # (n, Z): all drawn first, so batching never changes a clip
+        if self.config.n_classes and labels is None:  # conditional, no labels asked for: uniform over the classes
+            labels = torch.randint(self.config.n_classes, (n,), generator=rng)
         out = []
-        for start in range(0, n, batch_size):
-            z = z_all[start : start + batch_size].to(self.device)  # (b, Z)
-            lab = None if labels is None else labels[start : start + batch_size].to(self.device)
+        for start in range(0, n, batch):
+            z = z_all[start : start + batch].to(self.device)  # (b, Z)
+            lab = None if labels is None else labels[start : start + batch].to(self.device)
             out.append(net(z, lab)[:, :length].float().cpu())  # (b, length)
         net.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, length)

@@ -37,13 +37,12 @@ def _flat(module: torch.nn.Module) -> torch.Tensor:
                                   {"discriminator": "wavegan", "loss": "wgan-gp", "wavegan_channels": (4, 8, 8, 8, 8), "d_steps": 2}])
 def test_two_steps_change_both_networks_with_finite_losses(over):
     model = _model(**over)
-    opts = model.make_optimizers(None)
+    opts = model.make_optimizers()
     g0, d0, e0 = _flat(model.generator), _flat(model.discriminator), _flat(model.generator_ema)
     for _ in range(2):
-        loss, metrics = model.train_step({"waves": _toy_clips()}, opts)
-        assert torch.isfinite(loss)
-        assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values()), metrics
-        assert {"gan/d_loss", "gan/g_loss"} <= metrics.keys()
+        metrics = model.train_step({"waves": _toy_clips()}, opts)  # TODO(iface): a base.Batch
+        assert all(torch.isfinite(torch.as_tensor(v)) for v in metrics.values()), metrics
+        assert {"loss", "gan/d_loss", "gan/g_loss"} <= metrics.keys()
     assert not torch.equal(g0, _flat(model.generator))
     assert not torch.equal(d0, _flat(model.discriminator))
     assert not torch.equal(e0, _flat(model.generator_ema))
@@ -60,7 +59,19 @@ def test_shapes_and_range():
     assert len(scores) == 5 + 3  # 5 periods + 3 scales
     assert all(s.shape[0] == 3 and s.dim() == 2 for s in scores)
     loss, metrics = model.loss({"waves": _toy_clips(3)})
-    assert torch.isfinite(loss) and "gan/d_loss" in metrics
+    assert torch.isfinite(loss) and {"gan/spectrum_db", "gan/envelope_db", "gan/d_real"} <= metrics.keys()
+    # shorter clips are zero-padded to T, longer ones cut
+    assert torch.isfinite(model.loss({"waves": _toy_clips(2)[:, :300]})[0])
+
+
+def test_eval_loss_is_zero_for_identical_spectra_and_grows_with_level():
+    from benchbox.generators.wavegan import spectral_stats
+
+    x = 0.5 * torch.randn(4, T, generator=torch.Generator().manual_seed(0))  # well above the -100 dB floor
+    shape, env = spectral_stats(x)
+    shape2, env2 = spectral_stats(x * 0.1)  # -20 dB
+    assert torch.allclose(shape2 - shape, torch.full_like(shape, -20.0), atol=0.5)
+    assert shape.shape == (257,) and env.shape == (T // 128 + 1,)
 
 
 def test_generate_is_seeded_and_raw_weights_seeded_by_build():
@@ -70,7 +81,7 @@ def test_generate_is_seeded_and_raw_weights_seeded_by_build():
     assert not torch.equal(a.generate(4, T, rng=rng(7)), a.generate(4, T, rng=rng(8)))
     assert not torch.equal(a.generate(4, T, rng=rng(7)), c.generate(4, T, rng=rng(7)))
     # batching does not change the clips
-    assert torch.allclose(a.generate(4, T, rng=rng(7), batch_size=1), a.generate(4, T, rng=rng(7)), atol=1e-6)
+    assert torch.allclose(a.generate(4, T, rng=rng(7), batch=1), a.generate(4, T, rng=rng(7)), atol=1e-6)
 
 
 def test_prime_is_refused_and_capabilities_are_empty():
@@ -85,15 +96,16 @@ def test_prime_is_refused_and_capabilities_are_empty():
 
 def test_conditional_needs_labels_and_uses_them():
     model = _model(n_classes=3)
-    opts = model.make_optimizers(None)
-    loss, _ = model.train_step({"waves": _toy_clips(), "labels": torch.tensor([0, 1, 2, 0])}, opts)
-    assert torch.isfinite(loss)
+    opts = model.make_optimizers()
+    out = model.train_step({"waves": _toy_clips(), "labels": torch.tensor([0, 1, 2, 0])}, opts)
+    assert torch.isfinite(out["loss"])
+    with pytest.raises(GeneratorError, match="label"):
+        model.train_step({"waves": _toy_clips(), "labels": torch.tensor([0, 1, -1, 0])}, opts)
     rng = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     a = model.generate(2, T, rng=rng(), labels=torch.tensor([0, 0]))
     b = model.generate(2, T, rng=rng(), labels=torch.tensor([1, 1]))
     assert not torch.equal(a, b)
-    with pytest.raises(GeneratorError, match="labels"):
-        model.generate(1, T, rng=rng())
+    assert model.generate(3, T, rng=rng()).shape == (3, T)  # no labels: drawn uniformly from rng
 
 
 def test_period_discriminator_equals_hifigan_2d_form():
