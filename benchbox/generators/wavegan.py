@@ -52,7 +52,7 @@ MS_PER_SECOND = 1000.0
 class WaveGANConfig:
     length: int = 8192  # T, samples per clip (L0 * 4^len(channels))
     latent_dim: int = 100  # Z
-    channels: tuple[int, ...] = (512, 256, 128, 64, 32)  # generator widths C0..C4 (then 1)
+    channels: tuple[int, ...] = (1024, 512, 256, 128, 64)  # generator widths C0..C4 (then 1); WaveGAN d = 64
     upsample: Literal["transposed", "nearest"] = "transposed"
     kernel: int = 25  # WaveGAN; an even kernel (24) overlaps every output sample alike under stride 4 (no fs/4 checkerboard)
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
