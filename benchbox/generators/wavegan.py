@@ -70,6 +70,7 @@ class WaveGANConfig:
     d_norm: Literal["weight", "spectral", "none"] = "weight"
     minibatch_std: bool = False  # ProGAN's batch-std channel before each sub-discriminator's last conv (against mode collapse)
     fm_weight: float = 2.0  # HiFi-GAN's feature-matching weight (lsgan only)
+    fm_paired: bool = False  # per-clip L1 as Comunità et al.'s code (invites collapse); default: batch means
     d_steps: int = 1  # discriminator steps per generator step (WaveGAN: 5)
     lr_g: float = 1e-4
     lr_d: float = 1e-4
@@ -284,7 +285,7 @@ class WaveGAN(Generator):
         else:
             # The real activations come from this step's (last) discriminator pass, before its
             # update: one step stale, and one forward pass cheaper per step.
-            adv, fm = D.lsgan_g_loss(fake_scores), D.feature_matching_loss(real_maps, fake_maps)
+            adv, fm = D.lsgan_g_loss(fake_scores), D.feature_matching_loss(real_maps, fake_maps, b, cfg.fm_paired)
         g_loss = adv + cfg.fm_weight * fm
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -244,10 +244,18 @@ def lsgan_g_loss(fake: Scores) -> torch.Tensor:
     return sum(torch.mean((1 - f) ** 2) for f in fake)
 
 
-def feature_matching_loss(real_maps: FeatureMaps, fake_maps: FeatureMaps) -> torch.Tensor:
-    """Mean L1 between the discriminator's activations on real and fake clips, summed over layers.
-    Unpaired (a random real batch against a random fake one), as in Comunità et al. 2022."""
-    return sum(torch.mean(torch.abs(r.detach() - f)) for r, f in zip(real_maps, fake_maps))
+def feature_matching_loss(real_maps: FeatureMaps, fake_maps: FeatureMaps, batch: int, paired: bool = False) -> torch.Tensor:
+    """L1 between the discriminator's activations on real and on generated clips, summed over layers.
+
+    Real and generated clips are not pairs here (no clip is the target of a latent), so by
+    default the batch **means** of the activations are matched (Salimans et al. 2016).
+    ``paired = True`` is the per-clip L1 of Comunità et al.'s code (HiFi-GAN's loss, whose
+    clips are pairs): against a random real batch it is smallest for a generator that makes
+    one central clip for every latent, which invites mode collapse."""
+    if paired:
+        return sum(torch.mean(torch.abs(r.detach() - f)) for r, f in zip(real_maps, fake_maps))
+    means = lambda m: m.reshape(batch, -1).mean(dim=0)  # noqa: E731  (B m, C, L) -> (m C L,)
+    return sum(torch.mean(torch.abs(means(r.detach()) - means(f))) for r, f in zip(real_maps, fake_maps))
 
 
 def wgan_d_loss(real: Scores, fake: Scores) -> torch.Tensor:
