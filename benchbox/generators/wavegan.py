@@ -56,6 +56,7 @@ class WaveGANConfig:
     upsample: Literal["transposed", "nearest"] = "transposed"
     kernel: int = 25  # WaveGAN; an even kernel (24) overlaps every output sample alike under stride 4 (no fs/4 checkerboard)
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
+    icnr: bool = False  # checkerboard-free initialisation of the transposed convs (needs kernel % 4 == 0)
     n_classes: int = 0  # K > 0: class-conditional on the surface label
     discriminator: Literal["hifigan", "wavegan"] = "hifigan"
     loss: Literal["lsgan", "wgan-gp"] = "lsgan"
@@ -89,6 +90,7 @@ class WaveGANConfig:
              f"length {self.length} must be a multiple of 4^{len(self.channels)}"),
             (self.latent_dim >= 1 and min(self.channels) >= 1, "latent_dim and channels must be >= 1"),
             (UPSAMPLE <= self.kernel and (self.upsample == "transposed" or self.kernel % 2), "kernel must be >= 4 (odd with upsample = 'nearest')"),
+            (not self.icnr or (self.upsample == "transposed" and self.kernel % UPSAMPLE == 0), "icnr needs upsample = 'transposed' and kernel % 4 == 0"),
             (self.n_classes >= 0, "n_classes must be >= 0"),
             (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
@@ -139,6 +141,9 @@ class WaveGANGenerator(nn.Module):
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
+        if cfg.icnr:
+            for up in self.ups:
+                icnr_(up.conv.weight)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:  # (B, Z) -> (B, T)
         x = self.fc(z).view(z.shape[0], self.cfg.channels[0], self.cfg.base_length)  # (B, C0, L0)
@@ -152,6 +157,18 @@ class WaveGANGenerator(nn.Module):
             if i < len(self.bns):
                 x = F.relu(self.bns[i](x))
         return torch.tanh(x).squeeze(1)  # (B, T)
+
+
+@torch.no_grad()
+def icnr_(weight: torch.Tensor) -> None:
+    """ICNR initialisation (Aitken et al. 2017) of a stride-4 transposed conv, (C_in, C_out, k)
+    with k a multiple of 4: every output phase gets the same k/4 taps, so at initialisation the
+    layer is nearest-neighbour upsampling then a conv, and a constant input gives a constant
+    output instead of an fs/4 checkerboard tone."""
+    c_in, c_out, k = weight.shape
+    base = torch.empty(c_in, c_out, k // UPSAMPLE)
+    nn.init.xavier_uniform_(base)
+    weight.copy_(base.repeat_interleave(UPSAMPLE, dim=-1))  # w[..., 4 i + j] = base[..., i]
 
 
 def build_discriminator(cfg: WaveGANConfig) -> nn.Module:

@@ -149,3 +149,14 @@ def test_diff_augment_is_identity_when_off_and_differentiable_when_on():
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         WaveGANConfig(**{**TOY, **bad})
+
+
+def test_icnr_upsampling_maps_a_constant_to_a_constant():
+    """No fs/4 checkerboard at initialisation: every output phase has the same taps."""
+    from benchbox.generators.wavegan import Upsample, icnr_
+
+    torch.manual_seed(0)
+    up = Upsample(3, 2, "transposed", 24)
+    icnr_(up.conv.weight)
+    y = up(torch.ones(1, 3, 16))[..., 24:-24]  # away from the zero-padded edges
+    assert torch.allclose(y, y[..., :1].expand_as(y), atol=1e-6)
