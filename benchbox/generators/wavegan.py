@@ -375,9 +375,10 @@ class WaveGAN(Generator):
         net = self.generator_ema if self.config.ema_decay > 0 else self.generator
         was_training = net.training
         net.eval()
-        z_all = torch.randn(n, self.config.latent_dim, generator=rng)  # (n, Z): all drawn first, so batching never changes a clip
+        device = rng.device if rng is not None else torch.device("cpu")  # the sampler's rng lives on the model's device
+        z_all = torch.randn(n, self.config.latent_dim, generator=rng, device=device)  # (n, Z): all drawn first, so batching never changes a clip
         if self.config.n_classes and labels is None:  # conditional, no labels asked for: uniform over the classes
-            labels = torch.randint(self.config.n_classes, (n,), generator=rng)
+            labels = torch.randint(self.config.n_classes, (n,), generator=rng, device=z_all.device)
         out = []
         for start in range(0, n, batch):
             z = z_all[start : start + batch].to(self.device)  # (b, Z)

@@ -31,6 +31,10 @@ SMALL: dict[str, list[dict]] = {
         {"d_model": 8, "n_layers": 1, "d_state": 4, "pool": [2, 2], "kernel": "dplr"},
         {"d_model": 8, "n_layers": 1, "d_state": 4, "pool": [3], "unet": True},
     ],
+    # 256-sample clips (the contract's toy set): 4 upsampling layers from L0 = 1
+    "wavegan": [
+        {"length": 256, "channels": [16, 8, 8, 4], "kernel": 8, "mpd_channels": [4, 4, 8, 8, 8], "msd_channels": [4, 4, 4, 8, 8, 8], "lr_g": 2e-3, "lr_d": 2e-3},
+    ],
 }
 
 

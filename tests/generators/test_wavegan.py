@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from benchbox.errors import GeneratorError
 from benchbox.generators import wavegan_disc as D
+from benchbox.generators.base import Batch, StepContext
 from benchbox.generators.wavegan import WaveGAN, WaveGANConfig, diff_augment
 
 T = 1024  # 5 upsampling layers from L0 = 1
@@ -40,7 +41,7 @@ def test_two_steps_change_both_networks_with_finite_losses(over):
     opts = model.make_optimizers()
     g0, d0, e0 = _flat(model.generator), _flat(model.discriminator), _flat(model.generator_ema)
     for _ in range(2):
-        metrics = model.train_step({"waves": _toy_clips()}, opts)  # TODO(iface): a base.Batch
+        metrics = model.train_step(Batch(waves=_toy_clips(), codes=torch.zeros(4, T, dtype=torch.long)), opts, StepContext(step=0, device=torch.device("cpu"), grad_clip=1.0))
         assert all(torch.isfinite(torch.as_tensor(v)) for v in metrics.values()), metrics
         assert {"loss", "gan/d_loss", "gan/g_loss"} <= metrics.keys()
     assert not torch.equal(g0, _flat(model.generator))
