@@ -42,6 +42,8 @@ from benchbox import memory
 from benchbox.baselines import baseline_bits
 from benchbox.data.batches import MINMAX_GUARD, BatchStream, Clips, augment, crop, load_clips, load_codes, minmax_scale, train_batch  # noqa: F401  (re-exported)
 from benchbox.data.dataset import load_dataset
+from benchbox.data.fingerprint import check_resume, content_fingerprint
+from benchbox.data.fingerprint import record as record_fingerprint
 from benchbox.distributed import DistContext
 from benchbox.errors import CheckpointError, ConfigError, GeneratorError
 from benchbox.generators.base import StepContext
@@ -284,17 +286,22 @@ def train(
     overrides: Sequence[str] = (),
     device: str = "auto",
     resume: bool = False,
+    force_data_change: bool = False,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train ``generator`` on the dataset at ``data`` into run folder ``out``.
 
     With ``resume=True``, ``out`` is an existing run: its config and ``ckpt/last.pt`` are
-    used (``generator``/``data`` may be omitted) and training continues exactly.
+    used (``generator``/``data`` may be omitted) and training continues exactly. A dataset
+    whose content changed since the run recorded it is refused (DataError naming both
+    fingerprints) unless ``force_data_change``; see :mod:`benchbox.data.fingerprint`.
     """
     started = time.monotonic()
     out = Path(out)
     cfg, ckpt = _prepare(generator=generator, data=data, out=out, preset=preset, overrides=overrides, resume=resume)
     clips = load_clips(cfg.data)
+    fingerprint = content_fingerprint(clips)
+    data_changed = ckpt is not None and check_resume(out, fingerprint, cfg.data.path, force=force_data_change)
     with DistContext(device) as dist, ckpt_io.isolated_rng(dist.device), memory.reuse_freed_memory():
         loop = Loop(cfg, dist, clips, out, progress or no_progress)
         if cfg.train.baselines and loop.likelihood:  # NLL baselines sit beside an NLL only
@@ -302,12 +309,15 @@ def train(
             loop.baselines = baseline_bits(codes, cfg.data.quantisation, cache_dir=Path(cfg.data.path) / "cache")
         if ckpt is not None:
             loop.restore(ckpt)
+            if data_changed:  # the old best_val was measured on another val split
+                loop.best_val, loop.best_bits, loop.evals_since_best = math.inf, None, 0
         elif "fit" in loop.model.capabilities:
             loop.model.fit(clips["train"].codes.long(), cfg.data.quantisation)  # closed-form statistics
         first_step = loop.step
         if dist.rank == 0:
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
             write_run_info(out, to_dict(cfg), name=CONFIG_NAME)
+            record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
         best_val, stopped_early = loop.run()
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)
 

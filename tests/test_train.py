@@ -220,3 +220,28 @@ def test_minmax_normalise_changes_the_codes_of_every_split(data):
     for split in ("train", "val", "test"):
         assert scaled[split].shape == plain[split].shape
         assert int(scaled[split].amax(1).min()) >= 254 and int(scaled[split].amin(1).max()) == 0  # full range per clip
+
+
+def test_resume_after_the_dataset_changed_in_place_is_refused_unless_forced(tmp_path, data):
+    import shutil
+
+    import numpy as np
+
+    from benchbox.audio import load_audio, write_wav
+    from benchbox.data.fingerprint import FINGERPRINT_FILE
+
+    mine = tmp_path / "data"
+    shutil.copytree(data, mine)
+    run = tmp_path / "run"
+    tiny_run(run, mine, "sashimi", 2)
+    first = json.loads((run / FINGERPRINT_FILE).read_text())["fingerprint"]
+    clip = load_dataset(mine).clip_paths("val")[0]
+    write_wav(clip, np.clip(load_audio(clip) * 0.5, -1, 1))  # regenerated in place: same name, same manifest
+    with pytest.raises(DataError, match="changed since the run trained on it") as info:
+        train(out=run, resume=True, overrides=["train.max_steps=4"], device="cpu")  # was: continued, best.pt chosen across two val splits
+    assert first[:16] in info.value.message and "--force-data-change" in info.value.hint
+    assert ck.load_checkpoint(run / "ckpt" / "last.pt")["step"] == 2  # refused before anything was written
+    resumed = train(out=run, resume=True, overrides=["train.max_steps=4"], device="cpu", force_data_change=True)
+    record = json.loads((run / FINGERPRINT_FILE).read_text())
+    assert resumed.last_step == 4 and record["fingerprint"] != first and record["replaced"] == [{"fingerprint": first, "until_step": 2}]
+    assert first[:16] not in info.value.message.split("then")[1] and record["fingerprint"][:16] in info.value.message

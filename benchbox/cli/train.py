@@ -27,6 +27,7 @@ def train_cmd(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; default results/runs/<preset>-<date>-<time>.")] = None,
     device: DeviceOpt = "auto",
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its ckpt/last.pt, exactly.")] = None,
+    force_data_change: Annotated[bool, typer.Option("--force-data-change", help="With --resume: continue even though the dataset's content changed since the run trained on it (best.pt is re-chosen on the new val split).")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same as --set train.seed=S); the same seed gives the same run.")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -45,7 +46,7 @@ def train_cmd(
     rank0 = int(os.environ.get("RANK", "0")) == 0
     try:
         with rich_progress(enabled=rank0 and not quiet and not as_json) as progress:
-            result = train(generator=generator, data=data, out=run_dir, preset=preset, overrides=sets, device=device, resume=resume is not None, progress=progress)
+            result = train(generator=generator, data=data, out=run_dir, preset=preset, overrides=sets, device=device, resume=resume is not None, force_data_change=force_data_change, progress=progress)
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the loop saved last.pt before re-raising
         if rank0 and (Path(run_dir) / "ckpt" / "last.pt").is_file():
             interrupted(e, f"{run_dir}/ckpt/last.pt holds the last finished step", f"continue with `benchbox train --resume {run_dir}`")
