@@ -30,7 +30,18 @@ FIGURE_SIZE_INCHES = (10.0, 4.0)
 NATS_PER_BIT = math.log(2.0)
 BASELINE_PREFIX = "baseline/"
 SHORT_RUN_POINTS = 30  # runs with at most this many evals draw a marker on every point
-PANELS = (("loss", "NLL (bits / sample)"), ("acc", "next-sample accuracy"))
+PANELS = (("loss", "NLL (bits / sample)"), ("acc", "next-sample accuracy (fraction)"))
+MIN_CURVE_POINTS = 3  # fewer evals than this draw a warning instead of pretending to be a curve
+MODEL_COLOUR = "#1f77b4"
+SPLIT_STYLES = {  # split -> line style; the same for the model and every baseline
+    "train": {"linestyle": "-", "marker": ".", "linewidth": 1.0, "color": "0.6"},
+    "val": {"linestyle": "-", "marker": "o", "linewidth": 1.8},
+    "test": {"linestyle": "--", "marker": "s", "linewidth": 1.8},
+}
+BASELINE_COLOURS = ("#d62728", "#2ca02c", "#9467bd")
+SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+EFFECT_HEIGHT_IN = 3.6
+EFFECT_DPI = 100
 
 SPEC_FFT_SAMPLES = 256
 SPEC_HOP_SAMPLES = 64
@@ -72,7 +83,7 @@ def _new_figure(size_in: tuple[float, float], dpi: float | None = None, layout: 
 
 
 def log_baselines(records: list[dict]) -> dict[str, float]:
-    """``baseline/<name>`` values (bits / sample) found in the log; the last record wins."""
+    """``baseline/<name>[/bits/<split>]`` values (bits / sample) found in the log; the last record wins."""
     found: dict[str, float] = {}
     for r in records:
         for k, v in r.items():
@@ -81,12 +92,40 @@ def log_baselines(records: list[dict]) -> dict[str, float]:
     return found
 
 
-def plot_curves(log_path: str | Path, out_path: str | Path, baselines: Mapping[str, float] | None = None) -> Path:
-    """Draw NLL (``loss/{train,val}`` in bits / sample) and ``acc/{train,val}`` against ``step``.
+def _split_of(key: str) -> str:
+    """``val`` or ``test`` from a ``.../<split>`` key; a key without one is a val figure."""
+    return "test" if key.endswith("/test") else "val"
 
-    ``baselines`` maps names such as ``baseline/ngram`` to an NLL in **bits / sample**; they
-    are drawn as dashed horizontal lines on the NLL panel, together with any ``baseline/*``
-    values in the log. Runs with few evals draw a marker per point; the step axis starts at 0.
+
+def _model_points(records: list[dict], key: str, split: str, nll: bool = True) -> list[tuple[float, float]]:
+    """(step, value) of ``<key>/<split>``; NLL in bits / sample (``bits/*``, else ``loss/*`` in nats).
+    Without ``nll`` (a generator without the likelihood capability) ``loss/*`` is its own objective, as logged."""
+    if key == "loss" and nll:
+        out = []
+        for r in records:
+            if "step" not in r:
+                continue
+            if f"bits/{split}" in r:
+                out.append((r["step"], r[f"bits/{split}"]))
+            elif f"loss/{split}" in r:
+                out.append((r["step"], r[f"loss/{split}"] / NATS_PER_BIT))
+        return out
+    return [(r["step"], r[f"{key}/{split}"]) for r in records if f"{key}/{split}" in r and "step" in r]
+
+
+def eval_points(records: list[dict]) -> int:
+    """How many evaluations a log holds (records with a val loss or NLL)."""
+    return len(_model_points(records, "loss", "val", nll=False)) or len(_model_points(records, "loss", "val"))
+
+
+def plot_curves(log_path: str | Path, out_path: str | Path, baselines: Mapping[str, float] | None = None) -> Path:
+    """Draw NLL in bits / sample and next-sample accuracy against ``step``: train, val and test.
+
+    Split is the line style everywhere (val solid, test dashed, train thin grey), source is
+    the colour (the model; each baseline its own), so val and test read apart for the
+    model and the baselines alike. ``baselines`` maps ``baseline/<name>[/bits/<split>]`` to
+    bits / sample, drawn as horizontal lines with the log's own ``baseline/*`` values. With
+    fewer than ``MIN_CURVE_POINTS`` evals the panel says so: a dot is not a curve.
     """
     records = read_log(log_path)
     lines = {**log_baselines(records), **dict(baselines or {})}
@@ -95,28 +134,85 @@ def plot_curves(log_path: str | Path, out_path: str | Path, baselines: Mapping[s
     nll = bool(lines) or any("bits/val" in r for r in records) or not any("loss/val" in r for r in records)
     for i, (key, label) in enumerate(PANELS):
         ax = fig.add_subplot(1, len(PANELS), i + 1)
-        scale = 1.0 / NATS_PER_BIT if key == "loss" and nll else 1.0
         label = label if key != "loss" or nll else "loss (the generator's objective)"
-        for split in ("train", "val"):
-            points = [(r["step"], r[f"{key}/{split}"] * scale) for r in records if f"{key}/{split}" in r and "step" in r]
+        for split, style in SPLIT_STYLES.items():
+            points = _model_points(records, key, split, nll)
             if points:
                 steps, values = zip(*points)
-                marker = "o" if len(points) <= SHORT_RUN_POINTS else None
+                marker = style["marker"] if len(points) <= SHORT_RUN_POINTS else None
                 name = f"bits/{split}" if key == "loss" and nll else f"{key}/{split}"  # the NLL axis is in bits, its lines say so
-                ax.plot(steps, values, "-", marker=marker, markersize=4, label=name)
+                ax.plot(steps, values, linestyle=style["linestyle"], color=style.get("color", MODEL_COLOUR), marker=marker,
+                        markersize=4, linewidth=style["linewidth"], label=name)
         if key == "loss":
-            for name, bits in sorted(lines.items()):
-                ax.axhline(bits, linestyle="--", linewidth=1.2, color="0.35" if "ngram" in name else "0.6", label=name)
+            names = sorted({k.split("/")[1] for k in lines})
+            for j, name in enumerate(names):
+                for k, bits in sorted(lines.items()):
+                    if k.split("/")[1] == name:
+                        split = _split_of(k)
+                        ax.axhline(bits, linestyle=SPLIT_STYLES[split]["linestyle"], linewidth=1.2,
+                                   color=BASELINE_COLOURS[j % len(BASELINE_COLOURS)], label=f"{name} bits/{split}")
+        n = eval_points(records)
+        if n < MIN_CURVE_POINTS:
+            ax.text(0.5, 0.5, f"only {n} eval point{'s' if n != 1 else ''}:\ntoo few to draw a curve", transform=ax.transAxes,
+                    ha="center", va="center", color="#b00020", fontsize=10, bbox={"facecolor": "white", "alpha": 0.8})
         ax.set_xlim(left=0)
-        ax.set_xlabel("step")
+        ax.set_xlabel("training step")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, dpi=CURVE_DPI)
     return Path(out_path)
+
+
+# ------------------------------------------------------------------ effect charts
+
+
+@dataclass(frozen=True)
+class EffectPanel:
+    """One panel of an effect chart: per series (e.g. a generator), points ``(x label, value, lo, hi)``."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: Mapping[str, Sequence[tuple[str, float, float, float]]]
+    ylim: tuple[float, float] | None = None
+    reference: tuple[float, str] | None = None  # a horizontal line (value, label), e.g. chance
+    width_in: float = 5.0
+    xtick_rotation: float = 0.0
+
+
+def effect_chart(panels: Sequence[EffectPanel], path: str | Path) -> Path:
+    """Point estimates with 95% CI bars, one panel per effect, series side by side at each level."""
+    fig = _new_figure((sum(p.width_in for p in panels), EFFECT_HEIGHT_IN), layout="constrained")
+    for i, panel in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        levels = list(dict.fromkeys(x for pts in panel.series.values() for x, *_ in pts))
+        width = 0.6 / max(len(panel.series), 1)
+        for j, (name, pts) in enumerate(panel.series.items()):
+            offset = (j - (len(panel.series) - 1) / 2) * width
+            xs = [levels.index(x) + offset for x, *_ in pts]
+            values = np.array([v for _, v, _, _ in pts], dtype=float)
+            err = np.array([[v - lo for _, v, lo, _ in pts], [hi - v for _, v, _, hi in pts]], dtype=float)
+            ax.errorbar(xs, values, yerr=np.nan_to_num(np.clip(err, 0, None)), fmt="o", capsize=4, markersize=6,
+                        color=SERIES_COLOURS[j % len(SERIES_COLOURS)], label=name)
+        if panel.reference is not None:
+            ax.axhline(panel.reference[0], color="0.4", linestyle=":", linewidth=1.2, label=panel.reference[1])
+        ax.set_xticks(range(len(levels)), levels, fontsize=9, rotation=panel.xtick_rotation,
+                      ha="right" if panel.xtick_rotation else "center")
+        ax.set_xlim(-0.6, len(levels) - 0.4)
+        if panel.ylim:
+            ax.set_ylim(*panel.ylim)
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel(panel.xlabel, fontsize=9)
+        ax.set_ylabel(panel.ylabel, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=EFFECT_DPI)
+    return Path(path)
 
 
 # ------------------------------------------------------------------ spectrograms
@@ -135,15 +231,21 @@ def spectrogram_dbfs(wave: np.ndarray, rate_hz: int) -> tuple[np.ndarray, np.nda
     return db.T, freqs_khz, times_s
 
 
-def draw_spectrogram(ax, wave: np.ndarray, rate_hz: int, prime_seconds: float | None = None):
-    """Draw one spectrogram on ``ax`` (kHz up, s across, fixed dBFS scale); mark the prime's end."""
+def draw_spectrogram(ax, wave: np.ndarray, rate_hz: int, prime_seconds: float | Sequence[float] | None = None,
+                     bounds_seconds: Sequence[float] = ()):
+    """Draw one spectrogram on ``ax`` (kHz up, s across, fixed dBFS scale); mark where each
+    prime ends (dashed) and where one clip of a strip of clips ends (solid white)."""
     db, freqs_khz, _ = spectrogram_dbfs(wave, rate_hz)
     duration_s = max(len(wave), SPEC_FFT_SAMPLES) / rate_hz
     image = ax.imshow(db, origin="lower", aspect="auto", cmap=SPEC_CMAP, vmin=SPEC_FLOOR_DBFS, vmax=0.0,
                       extent=(0.0, duration_s, 0.0, float(freqs_khz[-1])))
-    if prime_seconds:
-        ax.axvline(prime_seconds, color=PRIME_LINE_COLOUR, linestyle="--", linewidth=1.2)
-        ax.text(prime_seconds, float(freqs_khz[-1]) * 0.97, " prime end", color=PRIME_LINE_COLOUR, fontsize=6, va="top")
+    primes = [prime_seconds] if isinstance(prime_seconds, (int, float)) else list(prime_seconds or [])
+    for i, prime in enumerate(p for p in primes if p):
+        ax.axvline(prime, color=PRIME_LINE_COLOUR, linestyle="--", linewidth=1.2)
+        if i == 0:
+            ax.text(prime, float(freqs_khz[-1]) * 0.97, " prime end", color=PRIME_LINE_COLOUR, fontsize=6, va="top")
+    for bound in bounds_seconds:
+        ax.axvline(bound, color="white", linestyle="-", linewidth=1.5)
     return image
 
 
@@ -154,12 +256,14 @@ class SpectrogramCell:
     title: str
     wave: np.ndarray
     rate_hz: int
-    prime_seconds: float | None = None
+    prime_seconds: float | Sequence[float] | None = None
+    bounds_seconds: Sequence[float] = ()  # where one clip ends and the next begins, in a strip of clips
 
 
-def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path, *, columns: int) -> Path:
+def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path, *, columns: int,
+                     cell_size_in: tuple[float, float] = (2.6, 2.3)) -> Path:
     """A grid of spectrograms (one row per list), kHz / s axes and one shared dB colour bar."""
-    fig = _new_figure((2.6 * columns + 1.0, 2.3 * len(rows) + 0.4), SPEC_DPI, layout="constrained")
+    fig = _new_figure((cell_size_in[0] * columns + 1.0, cell_size_in[1] * len(rows) + 0.4), SPEC_DPI, layout="constrained")
     axes = fig.subplots(len(rows), columns, squeeze=False)
     image = None
     for i, row in enumerate(rows):
@@ -169,7 +273,7 @@ def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path
                 ax.set_axis_off()
                 continue
             cell = row[j]
-            image = draw_spectrogram(ax, cell.wave, cell.rate_hz, cell.prime_seconds)
+            image = draw_spectrogram(ax, cell.wave, cell.rate_hz, cell.prime_seconds, cell.bounds_seconds)
             ax.set_title(cell.title, fontsize=7)
             ax.tick_params(labelsize=6)
             ax.set_ylabel("kHz" if j == 0 else "", fontsize=7)

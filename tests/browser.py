@@ -48,3 +48,27 @@ def leftover_markdown(text: str) -> list[str]:
         if any(m in s for m in MARKDOWN_MARKERS) or s.startswith(("- ", "# ", "## ", "### ")) or s.count("`") >= 2:
             bad.append(s)
     return bad
+
+
+# Elements that may be wider than the window: inside a horizontal scroll container.
+_LAYOUT_JS = """(sel) => {
+  const scrollers = [...document.querySelectorAll(sel)];
+  const inside = e => scrollers.some(s => s !== e && s.contains(e));
+  const wide = [...document.body.querySelectorAll('*')].filter(e => !inside(e))
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+    .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
+  const tables = [...document.querySelectorAll('table')].map(t => {
+    const box = t.closest(sel) || t;
+    return {table: Math.round(t.getBoundingClientRect().width), box_right: Math.round(box.getBoundingClientRect().right),
+            scrolls: box !== t && box.scrollWidth > box.clientWidth};
+  });
+  return {wide, tables, page: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+SCROLLERS = ".scroll, .board"
+
+
+def layout(page) -> dict:
+    """Measured at the page's window: ``wide`` (elements outside any scroll container that pass
+    the window's right edge), ``tables`` (each table's width, its container's right edge, and
+    whether it scrolls inside that container) and ``page`` (overflow_px)."""
+    return page.evaluate(_LAYOUT_JS, SCROLLERS)

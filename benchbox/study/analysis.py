@@ -17,6 +17,27 @@ from benchbox.stats import wilson_interval
 USEFUL = "useful/auto"
 
 
+def rate_text(k: int, n: int) -> str:
+    """The one format of a rate in every report: ``12.3% [10.1, 14.8] (k/n)``, Wilson 95% CI."""
+    if not n:
+        return "n/a (0 clips)"
+    p, lo, hi = wilson_interval(int(k), int(n))
+    return f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({int(k)}/{int(n)})"
+
+
+def compared_runs(clips: pd.DataFrame) -> list[str]:
+    """Runs whose best and last checkpoints hold different weights: the only ones a best-vs-last
+    comparison may use (every section of a report takes its best and last clips from these)."""
+    if not {"run", "checkpoint", "checkpoint_sha256"} <= set(clips.columns):
+        return []
+    out = []
+    for run, part in clips[clips["checkpoint"].isin(["best", "last"])].groupby("run", sort=True):
+        shas = part.groupby("checkpoint")["checkpoint_sha256"].first()
+        if {"best", "last"} <= set(shas.index) and shas["best"] != shas["last"]:
+            out.append(str(run))
+    return out
+
+
 def rate_table(clips: pd.DataFrame, by: list[str] | str, value: str = USEFUL) -> pd.DataFrame:
     """Per level of ``by``: n, k (clips with ``value`` == 1), rate and Wilson 95% CI."""
     by = [by] if isinstance(by, str) else list(by)
@@ -30,6 +51,8 @@ def rate_table(clips: pd.DataFrame, by: list[str] | str, value: str = USEFUL) ->
 
 
 def overall_rate(clips: pd.DataFrame, value: str = USEFUL) -> dict:
+    if clips.empty or value not in clips.columns:
+        return {"n": 0, "k": 0, "rate": float("nan"), "lo": float("nan"), "hi": float("nan")}
     k, n = int(clips[value].fillna(0).astype(int).sum()), int(len(clips))
     p, lo, hi = wilson_interval(k, n)
     return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi}
@@ -77,29 +100,33 @@ def _cont(frame: pd.DataFrame, key: str) -> str:
 def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | None = None) -> dict:
     """The five questions of the original study, each with numbers and CIs.
 
-    Usefulness and the priming answers use the continuation of primed clips (``cont/``
-    columns) when the scores have them. Runs whose best and last checkpoints hold the
-    same weights are left out of the best-vs-last test (``identical_runs``).
+    Every answer uses the continuation of primed clips (``cont/`` columns) when the scores
+    have them, and group metrics are the leaderboard's ranking metric (the continuation's
+    KAD), so no section states a different value for a quantity another section states.
+    Runs whose best and last checkpoints hold the same weights are left out of every
+    best-vs-last figure (``identical_runs``; :func:`compared_runs` are the others).
     """
     from benchbox.study.findings import identical_weights
 
     gen = groups[groups.get("checkpoint", pd.Series(dtype=str)).isin(["best", "last"])] if "checkpoint" in groups else groups
     fad = fad_column(gen, embedder)
+    rank = _cont(gen, f"kad/{embedder or 'aisfx'}") if f"kad/{embedder or 'aisfx'}" in gen.columns else _cont(gen, fad)
     useful = _cont(clips, USEFUL)
     cell = ["run", "prime_ms"]
     identical = identical_weights(clips)
-    tested = gen[~gen["run"].isin([r for r, _ in identical])] if "run" in gen else gen
-    answers: dict = {"fad_metric": fad, "useful_metric": useful, "overall_useful": overall_rate(clips, useful), "identical_runs": identical}
+    compared = compared_runs(clips)
+    tested = gen[gen["run"].isin(compared)] if "run" in gen else gen
+    answers: dict = {"fad_metric": fad, "rank_metric": rank, "useful_metric": useful, "overall_useful": overall_rate(clips, useful),
+                     "identical_runs": identical, "compared_runs": compared}
     answers["best_vs_last"] = {
-        "useful": rate_table(clips, "checkpoint", useful),
-        "fad": paired_comparison(tested, "checkpoint", "best", "last", fad, cell) if fad else {},
+        "useful": rate_table(clips[clips["run"].isin(compared)], "checkpoint", useful) if compared else pd.DataFrame(),
+        "fad": paired_comparison(tested, "checkpoint", "best", "last", rank, cell) if rank else {},
     }
     div = next((c for c in gen.columns if c.startswith("diversity/")), None)
-    cont_fad = _cont(gen, fad)
     answers["priming"] = {
         "useful": rate_table(clips, "prime_ms", useful),
-        "fad": metric_by(gen, "prime_ms", cont_fad) if fad else pd.DataFrame(),
-        "fad_metric": cont_fad,
+        "fad": metric_by(gen, "prime_ms", rank) if rank else pd.DataFrame(),
+        "fad_metric": rank,
         "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),
         "diversity_metric": div,
     }
@@ -108,14 +135,15 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
         if key in gen.columns:
             answers["priming"][metric] = (key, metric_by(gen, "prime_ms", key))
     answers["dropout"] = {"silence": rate_table(clips, "dropout", _cont(clips, "silence/flag")), "useful": rate_table(clips, "dropout", useful)}
-    answers["artefacts"] = {
-        key: overall_rate(clips, key) for key in FLAG_KEYS if key in clips.columns
+    answers["artefacts"] = {  # the continuation's flags, as the findings use them
+        _cont(clips, key): overall_rate(clips, _cont(clips, key)) for key in FLAG_KEYS if _cont(clips, key) in clips.columns
     }
-    if "dc/offset" in clips.columns:
-        answers["artefacts_dc_median_abs"] = float(np.nanmedian(clips["dc/offset"].abs()))
+    dc = _cont(clips, "dc/offset")
+    if dc in clips.columns:
+        answers["artefacts_dc_median_abs"] = (dc, float(np.nanmedian(clips[dc].abs())))
     answers["quantisation"] = {
         "useful": rate_table(clips, "quantisation", useful),
-        "fad": metric_by(gen, "quantisation", fad) if fad else pd.DataFrame(),
+        "fad": metric_by(gen, "quantisation", rank) if rank else pd.DataFrame(),
     }
     answers["per_generator"] = rate_table(clips, "generator", useful)
     return answers

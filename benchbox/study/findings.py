@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
-from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor, wilson_interval
+from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
 CONT = "cont/"
 USEFUL = "useful/auto"
@@ -37,8 +37,9 @@ def _fmt(value, lo=None, hi=None, digits: int = 3) -> str:
 
 
 def _rate(k: int, n: int) -> str:
-    p, lo, hi = wilson_interval(k, n)
-    return f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})" if n else "- (0 clips)"
+    from benchbox.study.analysis import rate_text
+
+    return rate_text(k, n)
 
 
 def useful_by(clips: pd.DataFrame, by: str) -> list[str]:

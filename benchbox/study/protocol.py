@@ -36,6 +36,7 @@ from benchbox.runs import atomic_write_json, sha256_file
 STAGES_FILE = "stages.json"
 SYNTH_SOURCE = "synth"
 REQUIRED_MARK = "REQUIRED"  # a protocol whose data.source starts with this needs --data
+EVIDENCE_LEVELS = ("auto", "smoke", "study")  # protocol.evidence: what the report may conclude
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ProtocolConfig:
     device: str = "auto"
     presets: tuple[str, ...] = ("sashimi-tiny", "wavenet-tiny")
     gpu_hours: float | None = None  # documented cost on a GPU, for the big protocols
+    evidence: str = "auto"  # "smoke": a pipeline check, never evidence; "auto": smoke on the procedural corpus
     first: tuple[str, ...] = ()  # run ids to run before the rest of the grid, in this order
     extra: tuple[ExtraRun, ...] = ()  # runs beside the grid (after it, unless named in first)
     data: DataSection = field(default_factory=DataSection)
@@ -116,6 +118,25 @@ class ProtocolConfig:
     model: dict = field(default_factory=dict)  # overrides for every preset's [model] section
     generate: GenerateSection = field(default_factory=GenerateSection)
     score: ScoreSection = field(default_factory=ScoreSection)
+
+    def __post_init__(self):
+        if self.evidence not in EVIDENCE_LEVELS:
+            raise ValueError(f"evidence must be one of {', '.join(EVIDENCE_LEVELS)}")
+
+
+def evidence_of(proto: ProtocolConfig, dataset_kind: str | None = None) -> tuple[bool, str]:
+    """``(smoke, why)``: whether a study's findings are a smoke test rather than evidence.
+
+    The rule lives in the data, not in a file name: a study on the procedural corpus
+    (``data.source = "synth"``, or a dataset whose ``dataset.json`` says ``kind = "synth"``) says nothing about real footsteps, and a protocol may declare
+    itself ``evidence = "smoke"`` (training too short to decide anything). ``"study"``
+    never overrides the procedural corpus.
+    """
+    if proto.data.source == SYNTH_SOURCE or dataset_kind == SYNTH_SOURCE:
+        return True, "the dataset is the procedural corpus (dataset kind `synth`), not recordings"
+    if proto.evidence == "smoke":
+        return True, "the protocol declares `evidence = \"smoke\"` (a pipeline check: training this short decides nothing)"
+    return False, ""
 
 
 def protocol_names() -> list[str]:

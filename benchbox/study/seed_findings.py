@@ -14,11 +14,13 @@ ruled out when no clip shows it and the rate's CI lies below ``RULED_OUT_RATE``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from benchbox.stats import wilson_interval
+from benchbox.study.analysis import compared_runs, rate_text
 
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
@@ -26,14 +28,12 @@ MOSTLY = 0.5  # "mostly silence"
 RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
 USEFUL = "cont/useful/auto"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
+SMOKE = "smoke test: not evidence"  # every verdict of a smoke-test study (protocol.evidence_of)
 
 
 def _rate(flags: pd.Series) -> tuple[int, int, str]:
     k, n = int(flags.sum()), int(flags.count())
-    if n == 0:
-        return 0, 0, "n = 0"
-    rate, lo, hi = wilson_interval(k, n)
-    return k, n, f"{100 * rate:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
+    return k, n, rate_text(k, n)
 
 
 def _fisher(a: pd.Series, b: pd.Series) -> float:
@@ -116,7 +116,7 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
 def _best_vs_last(gen: pd.DataFrame, runs_dir: Path) -> dict:
     row = {"finding": "4. best-val checkpoints beat last ones, with overfitting in the curves", "metric": f"`{USEFUL}`, best vs last"}
     pairs = gen[gen["checkpoint"].isin(["best", "last"])]
-    distinct = [r for r, part in pairs.groupby("run") if part.groupby("checkpoint")["checkpoint_sha256"].first().nunique() == 2]
+    distinct = compared_runs(gen)  # the same runs as every other best-vs-last figure of the report
     if not distinct:
         return {**row, "verdict": INCONCLUSIVE, "estimate": "best and last are the same weights in every run", "test": "not tested"}
     part = pairs[pairs["run"].isin(distinct)]
@@ -198,17 +198,32 @@ def minmax_finding(clips: pd.DataFrame) -> dict | None:
             "estimate": estimate, "verdict": ("supported" if verdict == REPRODUCED else verdict), "test": test}
 
 
-def findings_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> list[str]:
-    """The report's section: one table row per finding, verdict first."""
+def all_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, smoke: str = "") -> list[dict]:
+    """The six findings and the min-max one (when run). In a smoke-test study (``smoke``: why)
+    every verdict reads ``SMOKE``: the estimates stand, the conclusions do not."""
     if clips.empty or USEFUL not in clips:
         return []
     rows = six_findings(clips, groups, runs_dir)
     extra = minmax_finding(clips)
-    lines = ["## The seed study's six findings", "",
-             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
-             f"**{NOT_REPRODUCED}** (the opposite, or ruled out), or **{INCONCLUSIVE}**. Rates with Wilson 95% CIs.", "",
+    rows += [extra] if extra else []
+    if not smoke:
+        return rows
+    decided = re.compile(rf" \(less diversity: ({REPRODUCED}|{NOT_REPRODUCED}|{INCONCLUSIVE})\)")  # a verdict inside an estimate
+    return [{**r, "verdict": SMOKE, "estimate": decided.sub("", r["estimate"])} for r in rows]
+
+
+def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The seed study's six findings") -> list[str]:
+    """The report's section: one table row per finding, verdict first."""
+    if not rows:
+        return []
+    rule = (f"**{SMOKE}**: {smoke}. The estimates show what the pipeline measures; no finding is decided." if smoke else
+            f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
+            f"**{NOT_REPRODUCED}** (the opposite, or ruled out), or **{INCONCLUSIVE}**.")
+    lines = [heading, "", rule + " Rates with Wilson 95% CIs; the tests are described in "
+             "[docs/metrics.md](../../docs/metrics.md).", "",
              "| finding | verdict | metric | estimate | test |", "|---|---|---|---|---|"]
-    for r in rows + ([extra] if extra else []):
+    extra = next((r for r in rows if r["finding"].startswith("non-zero means come")), None)
+    for r in rows:
         lines.append(f"| {r['finding']} | **{r['verdict']}** | {r['metric']} | {r['estimate']} | {r['test']} |")
     if extra is None:
         lines += ["", "The non-zero-mean hypothesis (min-max scaling) has no scored `_minmax` run yet."]

@@ -90,3 +90,23 @@ def test_shipped_protocol_by_name_from_any_folder(tmp_path, monkeypatch):
     with pytest.raises(ProtocolError, match="protocol not found: quickstrat") as info:
         load_protocol("quickstrat")
     assert "quickstart" in info.value.hint
+
+
+def test_evidence_follows_the_dataset_kind_and_the_protocol(tmp_path):
+    """Smoke-test studies are named by their data or their protocol, never by a file name."""
+    import pytest
+
+    from benchbox.errors import BenchboxError
+    from benchbox.study.protocol import evidence_of, load_protocol
+
+    path = tmp_path / "p.toml"
+    path.write_text('name = "anything"\n[data]\nsource = "some/recordings"\n')
+    real = load_protocol(path)
+    assert evidence_of(real) == (False, "")
+    assert evidence_of(real, dataset_kind="synth")[0]  # an imported folder that is the procedural corpus
+    assert evidence_of(load_protocol(path, data="synth"))[0]
+    smoke, why = evidence_of(load_protocol(path, ["evidence=smoke"]))
+    assert smoke and "evidence" in why
+    assert evidence_of(load_protocol(path, ["evidence=study"], data="synth"))[0]  # "study" cannot lift the procedural corpus
+    with pytest.raises((BenchboxError, ValueError)):
+        load_protocol(path, ["evidence=maybe"])

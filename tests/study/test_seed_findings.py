@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 
-from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, findings_markdown, minmax_finding, six_findings
+from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, all_findings, findings_markdown, minmax_finding, six_findings
 
 
 def _clips(n_best_useful=2, n_last_useful=30, silence_do05=28, dc=20, run="r", sha_last="b", n=32):
@@ -47,8 +47,17 @@ def test_identical_checkpoints_are_not_compared_and_small_n_is_inconclusive(tmp_
     assert found["4"]["verdict"] == INCONCLUSIVE and found["4"]["test"] == "not tested"
     assert found["6"]["verdict"] == INCONCLUSIVE  # 3/8 silent: the CI spans 50%
     assert minmax_finding(clips) is None
-    text = "\n".join(findings_markdown(clips, _floor(), tmp_path))
+    text = "\n".join(findings_markdown(all_findings(clips, _floor(), tmp_path)))
     assert "no scored `_minmax` run yet" in text and text.count("| **") == 6
+
+
+def test_a_smoke_test_study_decides_nothing(tmp_path):
+    """Smoke-test studies keep the estimates but every verdict reads 'smoke test: not evidence'."""
+    _log(tmp_path / "r", [5.0, 4.0, 4.5])
+    rows = all_findings(_clips(n_last_useful=11), _floor(), tmp_path, smoke="the dataset is the procedural corpus")
+    assert {r["verdict"] for r in rows} == {SMOKE} and "13/96" in rows[0]["estimate"]
+    text = "\n".join(findings_markdown(rows, "the dataset is the procedural corpus"))
+    assert "reproduced" not in text.lower() and "inconclusive" not in text and "procedural corpus" in text
 
 
 def test_minmax_pair_is_compared_on_dc_flags():

@@ -1,0 +1,102 @@
+"""The report's "study questions" section, from :func:`benchbox.study.analysis.study_answers`.
+
+Every rate is :func:`benchbox.study.analysis.rate_text` of the same clips the findings
+table uses (continuation columns; best vs last only on runs whose checkpoints differ), so
+the two sections cannot state different values for one quantity.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchbox.study.analysis import rate_text
+
+
+def fmt_rate(d: dict) -> str:
+    return rate_text(int(d["k"]), int(d["n"]))
+
+
+def rate_lines(table: pd.DataFrame, label: str) -> list[str]:
+    if table.empty:
+        return ["(no data)"]
+    out = [f"| {label} | rate [95% CI] (k/n) |", "|---|---|"]
+    for _, r in table.iterrows():
+        out.append(f"| {r.iloc[0]} | {fmt_rate(r)} |")
+    return out
+
+
+def metric_lines(table: pd.DataFrame, label: str, metric: str) -> list[str]:
+    if table.empty:
+        return []
+    out = [f"| {label} | mean `{metric}` | min | max | cells |", "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        out.append(f"| {r.iloc[0]} | {r['mean']:.4g} | {r['min']:.4g} | {r['max']:.4g} | {int(r['cells'])} |")
+    return out
+
+
+def why_tests_differ(paired: dict, useful: pd.DataFrame, metric: str) -> str:
+    """One sentence: why the paired group-metric test and the per-clip rate test can disagree."""
+    if not paired or not paired.get("pairs") or useful.empty:
+        return ""
+    rates = dict(zip(useful.iloc[:, 0].astype(str), useful["rate"]))
+    rate_says_best = rates.get("best", 0) > rates.get("last", 0)
+    pair_says_best = paired["wins"] > paired["pairs"] / 2
+    agree = "agree on the direction" if rate_says_best == pair_says_best else "point different ways"
+    return (f"The two tests {agree}, and they measure different things: the sign test compares one `{metric}` per cell "
+            f"(how close a cell's clips sit to the real clips as a distribution, {paired['pairs']} pairs, little power), "
+            "while Fisher's test on the useful rate counts single clips that pass every detector and the realism "
+            "threshold (hundreds of clips): a checkpoint can make fewer usable clips while its clips as a set sit no "
+            "further from the real distribution.")
+
+
+def best_vs_last_lines(ans: dict, useful_metric: str) -> list[str]:
+    bl, metric = ans["best_vs_last"], ans.get("rank_metric") or ans["fad_metric"]
+    lines = ["### Are best-val checkpoints better than last?", ""]
+    for run, sha in ans.get("identical_runs", []):
+        lines += [f"**{run}: best and last hold the same weights** (checkpoint sha256 {sha[:12]}): not compared.", ""]
+    compared = ans.get("compared_runs", [])
+    if not compared:
+        return lines + ["No run has best and last checkpoints with different weights: there is nothing to test.", ""]
+    lines += [f"On the {len(compared)} runs whose best and last differ (the same clips as finding 4):", ""]
+    f = bl["fad"]
+    if f and f.get("pairs"):
+        lines += [f"Paired cells (same run and prime): best has the lower `{metric}` in {f['wins']} of {f['pairs']} "
+                  f"(mean difference best - last = {f['mean_diff']:.4g}; sign test p = {f['p_value']:.3g}).", ""]
+    lines += rate_lines(bl["useful"], "checkpoint") + [""]
+    why = why_tests_differ(f, bl["useful"], metric)
+    return lines + ([why, ""] if why else [])
+
+
+def answers_markdown(ans: dict) -> list[str]:
+    metric = ans.get("rank_metric") or ans["fad_metric"] or "FAD"
+    ov = ans["overall_useful"]
+    useful = ans.get("useful_metric", "useful/auto")
+    lines = ["## The study's questions", "",
+             f"**Useful samples overall** (`{useful}`: no artefact flag and realistic; continuation of primed clips): "
+             f"{fmt_rate(ov)}. The original study found fewer than 25% useful, by ear.", ""]
+    lines += best_vs_last_lines(ans, useful)
+    pr = ans["priming"]
+    lines += ["### Does 20/40 ms priming raise fidelity and lower diversity?", "",
+              "Judged on the continuation only (the generated part after the copied real prime, against the real "
+              "clips cut at the same point); precision is fidelity, recall and coverage are diversity. These are "
+              "means over cells; every cell's value with its n and 95% CI is in the verdict tables above.", ""]
+    lines += metric_lines(pr["fad"], "prime_ms", pr.get("fad_metric", metric)) + [""]
+    for key in ("precision", "recall", "coverage"):
+        if key in pr:
+            lines += metric_lines(pr[key][1], "prime_ms", pr[key][0]) + [""]
+    if pr["diversity_metric"]:
+        lines += metric_lines(pr["diversity"], "prime_ms", pr["diversity_metric"]) + [""]
+    lines += rate_lines(pr["useful"], "prime_ms") + [""]
+    lines += ["### Does dropout 0.5 give silence?", "", "Share of clips flagged silent:", ""]
+    lines += rate_lines(ans["dropout"]["silence"], "dropout") + [""]
+    lines += ["### How often are means non-zero and outputs periodic?", ""]
+    lines += ["| detector | flag rate [95% CI] (k/n) |", "|---|---|"]
+    lines += [f"| `{k}` | {fmt_rate(v)} |" for k, v in ans["artefacts"].items()]
+    if "artefacts_dc_median_abs" in ans:
+        key, value = ans["artefacts_dc_median_abs"]
+        lines += ["", f"Median |`{key}`| over all clips: {value:.2e}."]
+    lines += ["", "### Which quantisation wins?", ""]
+    lines += metric_lines(ans["quantisation"]["fad"], "quantisation", metric) + [""]
+    lines += rate_lines(ans["quantisation"]["useful"], "quantisation") + [""]
+    lines += ["Per generator: see the usefulness verdict's table (the same rates, with what failed).", ""]
+    return lines

@@ -1,0 +1,129 @@
+"""The report reads from the answer down: summary first, contents with anchors, one value per quantity."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from benchbox.study.report import write_report
+from benchbox.study.summary import slug
+from tests.browser import CHROMIUM, chromium_page, layout
+from tests.study.test_report import ROOT, committed_study
+
+SEED = ROOT / "results" / "footsteps-seed-cpu" / "report.md"
+RATE = r"\d+\.\d% \[\d+\.\d, \d+\.\d\] \(\d+/\d+\)"
+
+
+def _label(text: str) -> str:
+    text = text.strip().strip("`").strip()
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return text
+
+
+def stated_rates(markdown: str) -> dict[tuple[str, str], set[str]]:
+    """Every rate the report states, keyed by the quantity it names: (table's first header, row
+    label) for rate tables, ("checkpoint", best|last) and ("dropout", level) for inline
+    statements, ("flag"|"useful", column) for a column's overall rate."""
+    found: dict[tuple[str, str], set[str]] = {}
+
+    def add(key, value):
+        found.setdefault((key[0], _label(key[1])), set()).add(value)
+
+    header = None
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if cells and i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            header = cells[0]
+            continue
+        if cells and header == "finding" and len(cells) >= 4 and re.fullmatch(RATE, cells[3]):
+            col = cells[2].strip("`")
+            add(("useful" if "useful" in col else "flag", col), cells[3])
+        elif cells and header and len(cells) >= 2 and re.match(RATE, cells[1]):
+            key = ("flag", cells[0]) if header == "detector" else (header, cells[0])
+            add(key, re.match(RATE, cells[1]).group(0))
+        for ckpt, rate in re.findall(rf"\b(best|last) ({RATE})", line):
+            add(("checkpoint", ckpt), rate)
+        for level, rate in re.findall(rf"\(dropout ([\d.]+): ({RATE})\)", line):
+            add(("dropout", level), rate)
+        for col, rate in re.findall(rf"\*\*`(cont/useful/auto)`\*\*: ({RATE})", line):
+            add(("useful", col), rate)
+        for col, rate in re.findall(rf"\(`(cont/useful/auto)`[^)]*\): ({RATE})", line):
+            add(("useful", col), rate)
+    return found
+
+
+def test_the_parser_sees_a_disagreement():
+    text = ("| finding | verdict | metric | estimate | test |\n|---|---|---|---|---|\n"
+            "| 4. x | **y** | `cont/useful/auto`, best vs last | best 24.8% [22.1, 27.7] (222/896) vs last 1.0% [0.1, 2.0] (1/100) | t |\n\n"
+            "| checkpoint | rate [95% CI] (k/n) |\n|---|---|\n| best | 23.0% [20.7, 25.5] (265/1152) |\n")
+    assert stated_rates(text)[("checkpoint", "best")] == {"24.8% [22.1, 27.7] (222/896)", "23.0% [20.7, 25.5] (265/1152)"}
+
+
+@pytest.fixture(scope="module")
+def seed_report(tmp_path_factory):
+    if not SEED.is_file():
+        pytest.skip("no committed footsteps-seed-cpu study")
+    ctx = committed_study(tmp_path_factory.mktemp("seed"), "footsteps-seed-cpu")
+    write_report(ctx)
+    return ctx.out
+
+
+def test_no_two_sections_state_different_values_for_one_quantity(seed_report):
+    """The seed study has runs whose best and last are the same weights, and continuation flags that
+    differ from whole-clip ones: exactly where the findings and the questions used to disagree."""
+    stated = stated_rates((seed_report / "report.md").read_text())
+    disagree = {k: v for k, v in stated.items() if len(v) > 1}
+    assert disagree == {}
+    for key in (("checkpoint", "best"), ("checkpoint", "last"), ("flag", "cont/dc/flag"), ("useful", "cont/useful/auto"), ("dropout", "0.5")):
+        assert key in stated, key  # each stated in at least one section, so the check bites
+    assert stated[("checkpoint", "best")] == {"24.8% [22.1, 27.7] (222/896)"}
+
+
+def test_summary_first_then_contents_and_every_link_lands(seed_report):
+    text = (seed_report / "report.md").read_text()
+    h2 = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert h2[:2] == ["Summary", "Contents"]
+    summary = text.split("## Summary", 1)[1].split("## Contents", 1)[0]
+    assert summary.count("- **") >= 6 and "**Best generator**" in summary and "What the clips sound like" in summary
+    for line in summary.splitlines():  # every finding in the summary links to its section, with n and a CI
+        if line.startswith("- **") and "finding" not in line and re.match(r"- \*\*(reproduced|not reproduced|inconclusive)", line):
+            assert re.search(r"\]\(#[\w-]+\)", line) and re.search(r"\(\d+/\d+\)", line), line
+    anchors = {slug(h) for h in re.findall(r"^#{2,3} (.+)$", text, flags=re.M)} | {"listen"}
+    links = set(re.findall(r"\]\(#([\w-]+)\)", text))
+    assert links and links <= anchors, links - anchors
+    assert "docs/metrics.md" in text.split("## Summary")[0]
+    page = (seed_report / "report.html").read_text()
+    ids = set(re.findall(r'id="([\w-]+)"', page)) | set(re.findall(r"id='([\w-]+)'", page))
+    assert links <= ids, links - ids
+
+
+def test_the_report_says_why_the_two_best_vs_last_tests_differ(seed_report):
+    section = (seed_report / "report.md").read_text().split("### Are best-val checkpoints better than last?", 1)[1].split("###", 1)[0]
+    assert "sign test" in section and "Fisher" in section and "measure different things" in section
+    assert "the same weights" in section and "(222/896)" in section
+
+
+def test_effect_charts_are_drawn_and_captioned(seed_report):
+    text = (seed_report / "report.md").read_text()
+    for title in ("Priming", "Best vs last checkpoint", "Dropout", "Quantisation"):
+        assert f"### {title}" in text
+    for rel in re.findall(r"!\[[^\]]*\]\((figures/effect-[\w-]+\.png)\)", text):
+        assert (seed_report / rel).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+def test_report_fits_1366_px_with_contents_and_the_summary_first(seed_report):
+    with chromium_page() as page:
+        page.goto((seed_report / "report.html").as_uri())
+        measured = layout(page)
+        assert measured["wide"] == [] and measured["page"] <= 0  # nothing passes the window outside a scroll box
+        assert all(t["box_right"] <= 1366 for t in measured["tables"])
+        first = page.evaluate("() => [...document.querySelectorAll('h2')].slice(0, 2).map(h => h.id)")
+        assert first == ["summary", "contents"]
+        assert page.locator("#contents + ul a").count() >= 10 and page.errors == []
+        page.click("a[href='#usefulness-verdict']")
+        assert page.evaluate("() => location.hash") == "#usefulness-verdict"
