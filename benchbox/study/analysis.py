@@ -38,6 +38,18 @@ def compared_runs(clips: pd.DataFrame) -> list[str]:
     return out
 
 
+def identical_weights(clips: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(run, sha256)`` of runs whose best and last checkpoints hold the same weights."""
+    if "checkpoint_sha256" not in clips.columns:
+        return []
+    out = []
+    for run, part in clips.groupby("run", sort=True):
+        shas = part.groupby("checkpoint")["checkpoint_sha256"].first()
+        if {"best", "last"} <= set(shas.index) and shas["best"] == shas["last"] and isinstance(shas["best"], str):
+            out.append((str(run), shas["best"]))
+    return out
+
+
 def rate_table(clips: pd.DataFrame, by: list[str] | str, value: str = USEFUL) -> pd.DataFrame:
     """Per level of ``by``: n, k (clips with ``value`` == 1), rate and Wilson 95% CI."""
     by = [by] if isinstance(by, str) else list(by)
@@ -106,8 +118,6 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
     Runs whose best and last checkpoints hold the same weights are left out of every
     best-vs-last figure (``identical_runs``; :func:`compared_runs` are the others).
     """
-    from benchbox.study.findings import identical_weights
-
     gen = groups[groups.get("checkpoint", pd.Series(dtype=str)).isin(["best", "last"])] if "checkpoint" in groups else groups
     fad = fad_column(gen, embedder)
     rank = _cont(gen, f"kad/{embedder or 'aisfx'}") if f"kad/{embedder or 'aisfx'}" in gen.columns else _cont(gen, fad)

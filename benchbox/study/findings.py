@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
+from benchbox.study.analysis import identical_weights, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
 CONT = "cont/"
@@ -37,8 +38,6 @@ def _fmt(value, lo=None, hi=None, digits: int = 3) -> str:
 
 
 def _rate(k: int, n: int) -> str:
-    from benchbox.study.analysis import rate_text
-
     return rate_text(k, n)
 
 
@@ -170,18 +169,6 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     for r in copying.to_dict("records"):
         lines.append(f"- **copies**: {r['run']} {r['group']}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
     return lines
-
-
-def identical_weights(clips: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(run, sha256)`` of runs whose best and last checkpoints hold the same weights."""
-    if "checkpoint_sha256" not in clips.columns:
-        return []
-    out = []
-    for run, part in clips.groupby("run", sort=True):
-        shas = part.groupby("checkpoint")["checkpoint_sha256"].first()
-        if {"best", "last"} <= set(shas.index) and shas["best"] == shas["last"] and isinstance(shas["best"], str):
-            out.append((str(run), shas["best"]))
-    return out
 
 
 def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -> list[str]:
