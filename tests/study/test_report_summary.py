@@ -127,3 +127,15 @@ def test_report_fits_1366_px_with_contents_and_the_summary_first(seed_report):
         assert page.locator("#contents + ul a").count() >= 10 and page.errors == []
         page.click("a[href='#usefulness-verdict']")
         assert page.evaluate("() => location.hash") == "#usefulness-verdict"
+
+
+def test_every_metric_and_test_the_report_names_is_in_docs_metrics(seed_report):
+    docs = (ROOT / "docs" / "metrics.md").read_text()
+    text = (seed_report / "report.md").read_text()
+    keys = {k for k in re.findall(r"`((?:cont/)?[a-z0-9]+/[a-z0-9_/]+)`", text) if not k.startswith(("runs/", "samples/"))}
+    families = {k.removeprefix("cont/").split("/")[0] for k in keys}
+    assert {"useful", "kad", "dc", "silence"} <= families
+    missing = [f for f in sorted(families) if f"`{f}/" not in docs and f"`{f}`" not in docs]
+    assert missing == []
+    for test in ("Wilson", "Fisher", "Wilcoxon", "sign test", "1-NN", "Benjamini-Hochberg", "bootstrap", "t-interval"):
+        assert test in docs and (test.lower() in text.lower() or test in ("t-interval", "bootstrap")), test
