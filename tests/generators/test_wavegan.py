@@ -161,3 +161,13 @@ def test_icnr_upsampling_maps_a_constant_to_a_constant():
     icnr_(up.conv.weight)
     y = up(torch.ones(1, 3, 16))[..., 24:-24]  # away from the zero-padded edges
     assert torch.allclose(y, y[..., :1].expand_as(y), atol=1e-6)
+
+
+def test_feature_matching_on_batch_means_ignores_pairing():
+    """Batch-mean matching is 0 for the same clips in another order; per-clip (paired) L1 is not."""
+    torch.manual_seed(0)
+    maps = [torch.randn(4, 3, 10), torch.randn(8, 2, 5)]  # (B, C, L) and an MPD-style (B p, C, L), p = 2
+    order = torch.tensor([2, 0, 3, 1])
+    shuffled = [maps[0][order], maps[1].view(4, 2, 2, 5)[order].reshape(8, 2, 5)]
+    assert D.feature_matching_loss(maps, shuffled, batch=4) < 1e-6
+    assert D.feature_matching_loss(maps, shuffled, batch=4, paired=True) > 0.1
