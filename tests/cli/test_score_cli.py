@@ -83,3 +83,24 @@ def test_score_weights_without_vggish_is_one_line_error(tmp_path, rng):
     result = runner.invoke(app, ["score", str(run), "--embedder", "mel", "--weights", str(tmp_path / "w.pth")])
     assert result.exit_code == 1
     assert "error: --weights is for the vggish embedder" in result.output and "--embedder mel,vggish" in result.output
+
+
+def test_a_full_disk_during_score_is_one_error_line_and_earlier_scores_stay(tmp_path, rng, monkeypatch):
+    import errno
+    import os
+
+    run, _ = _run(tmp_path, rng)
+    args = ["score", str(run), "--embedder", "mel", "--bootstrap", "0", "--quiet", "--set", f"cache_dir={tmp_path / 'cache'}"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = {p.name: p.read_bytes() for p in (run / "scores").iterdir() if p.is_file()}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    result = runner.invoke(app, [*args, "--bootstrap", "5"])  # was: an OSError traceback
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "cannot write" in errors[0] and "No space left on device" in errors[0], result.output
+    assert {p.name: p.read_bytes() for p in (run / "scores").iterdir() if p.is_file()} == before
+    assert not [p for p in run.rglob("*") if p.name.startswith((".staging-", ".")) and ".tmp" in p.name]
