@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +202,23 @@ def ogg_links(data: bytes) -> tuple[list[bytes], bool]:
     return [data[a:b] for a, b in zip(starts, ends)], bool(flags & OGG_EOS)
 
 
+def ogg_grouped_streams(link: bytes) -> int:
+    """How many logical streams a link multiplexes: its leading beginning-of-stream pages."""
+    count, offset = 0, 0
+    while link[offset : offset + 4] == OGG_CAPTURE and offset + OGG_HEADER_BYTES <= len(link) and link[offset + 5] & OGG_BOS:
+        segments = link[offset + OGG_HEADER_BYTES - 1]
+        offset += OGG_HEADER_BYTES + segments + sum(link[offset + OGG_HEADER_BYTES : offset + OGG_HEADER_BYTES + segments])
+        count += 1
+    return count
+
+
+def _grouped_note(decoded: Decoded, links: list[bytes]) -> Decoded:
+    grouped = max(ogg_grouped_streams(link) for link in links)
+    if grouped < 2:
+        return decoded
+    return replace(decoded, notes=(*decoded.notes, f"multiplexes {grouped} logical Ogg streams at once: only the first audio stream was read"))
+
+
 # ------------------------------------------------------------------------ entry
 
 
@@ -228,9 +245,10 @@ def decode_audio(path: str | Path) -> Decoded:
         return _decode_one(source, path, trust_soundfile=True)
     links, ended = ogg_links(source.getvalue())
     if len(links) == 1:
-        return _decode_one(source, path, trust_soundfile=ended, distrust="the last Ogg page is not an end-of-stream page, so libsndfile's length is a guess")
+        decoded = _decode_one(source, path, trust_soundfile=ended, distrust="the last Ogg page is not an end-of-stream page, so libsndfile's length is a guess")
+        return _grouped_note(decoded, links)
     parts = [_decode_one(io.BytesIO(link), path, trust_soundfile=True) for link in links]
-    return _join_links(parts, path)
+    return _grouped_note(_join_links(parts, path), links)
 
 
 def _utf8(text: str) -> bool:

@@ -177,3 +177,12 @@ def test_undecodable_file_names_both_decoders(tmp_path):
     with pytest.raises(AudioError, match="cannot decode audio") as info:
         read_audio(path)
     assert "soundfile:" in info.value.message and "PyAV:" in info.value.message
+
+
+def test_multiplexed_ogg_streams_are_reported_not_dropped_in_silence(tmp_path):
+    a, b = encoded(tone(1.0), format="OGG"), encoded(tone(0.5, hz=220.0), format="OGG")
+    pa, pb = ([x[i : i + n] for i, n in ogg_pages(x)] for x in (a, b))
+    path = tmp_path / "grouped.ogg"
+    path.write_bytes(pa[0] + pb[0] + b"".join(pa[1:]) + b"".join(pb[1:]))  # both streams begin before either's data
+    decoded = decoding.decode_audio(path)  # was: the first stream, without a word
+    assert decoded.data.shape[0] == RATE_HZ and any("multiplexes 2 logical Ogg streams" in n for n in decoded.notes)
