@@ -17,31 +17,28 @@ The noise, silence and synth clips and their scores are cached under
 ``OUT/references/``; they are rescored only when the reference, embedders, bootstrap
 or seed change. Human usefulness rates join in from ``RUN_DIR/tags.sqlite`` through
 ``benchbox.review.stats.group_rates`` when that module and the tags exist. The HTML is
-self-contained: inline CSS/JS, audio and images as base64 data URIs.
+self-contained: inline CSS/JS, audio and images as base64 data URIs (:mod:`benchbox.leaderboard_render`).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import html
-import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from benchbox.audio import write_wav
 from benchbox.data.dataset import load_dataset
-from benchbox.errors import AudioError, BenchboxError, DataError
+from benchbox.errors import BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
-from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
-from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, decode, group_key, score_run
+from benchbox.stats import two_sample_of, vs_floor
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, group_key, score_run
 from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
+from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown  # noqa: F401 - fmt_ci is part of this module's API
 
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
@@ -198,7 +195,6 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
 
 
 RANK_METRICS = ("kad", "fad")
-VS_FLOOR = "vs_floor"
 
 
 def rank_columns(table: pd.DataFrame, metric: str, embedder: str) -> tuple[str, str, str]:
@@ -290,227 +286,3 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     # the three files are one output: rendered first, then published together
     publish_files({out / "leaderboard.csv": public.to_csv(index=False), out / "leaderboard.md": markdown, out / "leaderboard.html": page})
     return out
-
-
-# ----------------------------------------------------------------------- render
-
-
-def fmt_ci(value, lo=None, hi=None, digits: int = 3) -> str:
-    """``12.3 [10.1, 14.8]``; ``-`` when the value is missing; no brackets without a CI."""
-    if not _finite(value):
-        return "-"
-    if not (_finite(lo) and _finite(hi)):
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(float(value))
-
-
-def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") -> list[tuple[str, str]]:
-    """(header, base key) pairs: a base key with ``/lo`` ``/hi`` siblings renders with its CI."""
-    cols = [("#", "rank"), ("kind", "kind"), ("run", "run"), ("group", "group"), ("n", "n")]
-    ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))}, key=lambda e: e != embedder)
-    other = "fad" if metric == "kad" else "kad"
-    for e in ordered:
-        cols += [(f"{metric}/{e}", f"rank/{metric}/{e}"), (f"{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
-        if e == embedder:
-            cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
-    if "cont/useful/auto_rate" in table.columns:  # the verdict on the generated part (continuation of primed clips)
-        cols.append(("useful/auto (continuation)", "cont/useful/auto_rate"))
-    else:
-        cols.append(("useful/auto", "useful/auto_rate"))
-    if "useful/human_rate" in table.columns:
-        cols.append(("useful/human", "useful/human_rate"))
-    return cols
-
-
-def _heading(embedder: str, metric: str) -> str:
-    what = "unbiased KAD (MMD^2, cubic kernel)" if metric == "kad" else "FAD"
-    return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
-            "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
-            f"in leaderboard.csv). 95% CIs in brackets. *vs floor* compares the row's `{metric}` CI with the real floor's "
-            f"(real val vs real test): \"{DIFFERS_CI}\" when they do not overlap; when they do, \"{INDISTINGUISHABLE}\" if the "
-            f"1-NN two-sample test does not tell the row's clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" if "
-            f"it does, and \"{CI_ONLY}\" where it was not run. *1-NN acc* is that test's balanced leave-one-out accuracy of "
-            "telling the row's clips from the real test clips (about 0.5 when they cannot be told apart; with tens of clips, "
-            "values down to about 0.3 are chance too) with its permutation p-value.")
-
-
-def _markdown_inline(text: str) -> str:
-    """One line of Markdown as HTML (code spans, emphasis; raw HTML escaped)."""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark", {"html": False}).renderInline(text)
-
-
-def _cell(row: dict, key: str) -> tuple[str, str]:
-    """(display text, sort value) of one cell."""
-    value = row.get(key)
-    if key.startswith(("useful/", "cont/useful/")):
-        stem = key.rsplit("_", 1)[0]
-        return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
-    if key.startswith("nn1/"):  # the continuation's test; the whole clip's only for unprimed rows
-        acc, p = two_sample_of(row, key.split("/", 1)[1])
-        return (nn1_text(acc, p), f"{acc}") if _finite(acc) else ("", "")
-    if key.startswith(("fad/", "kad/", "rank/")):
-        return fmt_ci(value, row.get(f"{key}/lo"), row.get(f"{key}/hi")), (f"{value}" if _finite(value) else "")
-    if _finite(value):
-        return (fmt_ci(value) if isinstance(value, (float, np.floating)) else str(value)), f"{value}"
-    return ("" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)), ""
-
-
-def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric: str = "kad") -> str:
-    cols = _display_columns(table, embedder, metric)
-    lines = ["# benchbox leaderboard", "", _heading(embedder, metric), ""]
-    lines.append("| " + " | ".join(h for h, _ in cols) + " | flags |")
-    lines.append("|" + "---|" * (len(cols) + 1))
-    for row in table.to_dict("records"):
-        cells = [_cell(row, key)[0].replace("|", "\\|") for _, key in cols]
-        lines.append("| " + " | ".join(cells) + f" | {_flags(row)} |")
-    lines += [""] + [f"- {n}" for n in notes]
-    return "\n".join(lines) + "\n"
-
-
-def _flags(row: dict) -> str:
-    rates = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and not k.startswith("cont/") and _finite(row[k]) and row[k] > 0}
-    return " ".join(f"{k} {v:.0%}" for k, v in rates.items()) or "none"
-
-
-def _data_uri(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
-def _wav_uri(path: str) -> str:
-    wave, rate = decode(Path(path))  # (T,)
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(np.nan_to_num(wave), -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
-    return _data_uri("audio/wav", buf.getvalue())
-
-
-def spectrogram_png(path: str) -> bytes:
-    """A thumbnail on the one fixed scale stated under the table (``plots.THUMB_SCALE_NOTE``)."""
-    from benchbox.plots import spectrogram_thumb_png
-
-    wave, rate = decode(Path(path))  # (T,)
-    return spectrogram_thumb_png(wave, rate)
-
-
-def _media_html(paths: list[str]) -> tuple[str, str]:
-    """Audio players and a spectrogram for a row; nothing when a clip cannot be decoded."""
-    try:
-        return _players_and_thumb(paths)
-    except AudioError:
-        return "", ""
-
-
-def _players_and_thumb(paths: list[str]) -> tuple[str, str]:
-    players = "".join(f'<audio controls preload="none" src="{_wav_uri(p)}"></audio>' for p in paths)
-    thumb = f'<img alt="spectrogram" src="{_data_uri("image/png", spectrogram_png(paths[0]))}">' if paths else ""
-    return players, thumb
-
-
-MEDIA_AFTER = "n"  # the audio and spectrogram columns follow this one, so they stay in view
-
-
-def _html_cell(text: str, sort: str) -> str:
-    """A table cell; a CI ``v [lo, hi]`` wraps onto a second line so wide tables fit the window."""
-    value, sep, ci = text.partition(" [")
-    shown = _breakable(value) + (f'<br><span class="ci">[{html.escape(ci)}</span>' if sep else "")
-    return f'<td data-sort="{html.escape(sort)}">{shown}</td>'
-
-
-def _breakable(text: str) -> str:
-    """Escaped text that may wrap after each '/' and '_' (group keys, run names, metric headers)."""
-    return html.escape(text).replace("/", "/<wbr>").replace("_", "_<wbr>")
-
-
-def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress, metric: str = "kad") -> str:
-    """The self-contained page: sortable table, audio, spectrograms, loss curves."""
-    from benchbox.plots import THUMB_SCALE_NOTE
-
-    cols = _display_columns(table, embedder, metric)
-    split = [h for h, k in cols].index(MEDIA_AFTER) + 1
-    heads = [f"<th>{_breakable(h)}</th>" for h, _ in cols]
-    head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
-    body = []
-    records = table.to_dict("records")
-    for i, row in enumerate(records):
-        cells = [_html_cell(*_cell(row, key)) for _, key in cols]
-        players, thumb = _media_html([p for p in row.get("_media", []) if Path(p).is_file()])
-        cells = cells[:split] + [f'<td class="media">{players}</td>', f"<td>{thumb}</td>"] + cells[split:]
-        cells.append(f"<td>{html.escape(_flags(row))}</td>")
-        body.append(f'<tr class="{html.escape(str(row.get("kind", "")))}">' + "".join(cells) + "</tr>")
-        progress("render", i + 1, len(records))
-    figures = "".join(
-        f"<figure><figcaption>Loss curves of {html.escape(name)}: NLL in bits / sample and accuracy against step</figcaption>"
-        f'<img alt="loss curves of {html.escape(name)}" src="{_data_uri("image/png", path.read_bytes())}"></figure>'
-        for name, path in curves.items()
-    )
-    notes_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return _PAGE.format(
-        heading=_markdown_inline(_heading(embedder, metric)), head=head, body="\n".join(body), notes=notes_html, scale=html.escape(THUMB_SCALE_NOTE),
-        curves=figures or "<p>no run has a curves.png</p>", script=_SCRIPT,
-    )  # fmt: skip
-
-
-_SCRIPT = """
-function sortValue(row, col) {
-  const cell = row.cells[col];
-  const raw = cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent;
-  if (raw === "") return null;
-  const num = Number(raw);
-  return Number.isNaN(num) ? raw.toLowerCase() : num;
-}
-function sortTable(th) {
-  const table = th.closest("table"), body = table.tBodies[0];
-  const col = Array.from(th.parentNode.children).indexOf(th);
-  const asc = th.dataset.dir !== "asc";
-  table.querySelectorAll("th").forEach(h => delete h.dataset.dir);
-  th.dataset.dir = asc ? "asc" : "desc";
-  const rows = Array.from(body.rows);
-  rows.sort((a, b) => {
-    const x = sortValue(a, col), y = sortValue(b, col);
-    if (x === null || y === null) return (x === null) - (y === null);
-    const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
-    return asc ? order : -order;
-  });
-  rows.forEach(r => body.appendChild(r));
-}
-document.querySelectorAll("th").forEach(th => th.addEventListener("click", () => sortTable(th)));
-"""
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>benchbox leaderboard</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-.board {{ overflow-x: auto; }}
-table {{ border-collapse: collapse; font-size: 0.75em; }}
-td .ci {{ color: #666; font-size: 0.9em; white-space: nowrap; }}
-td.media {{ min-width: 9.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: middle; }}
-th {{ background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }}
-th[data-dir="asc"]::after {{ content: " \\25B2"; }}
-th[data-dir="desc"]::after {{ content: " \\25BC"; }}
-tr.floor, tr.synth, tr.noise, tr.silence {{ background: #fff8e0; }}
-audio {{ width: 9.5em; height: 2em; display: block; }}
-td img {{ width: 100px; height: auto; display: block; }}
-figure {{ display: inline-block; margin: 0.5em; max-width: 100%; }}
-figure img {{ max-width: 100%; }}
-figcaption {{ font-size: 0.9em; margin-bottom: 0.3em; }}
-</style></head><body>
-<h1>benchbox leaderboard</h1>
-<p>{heading}
-Click a column header to sort. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
-<p>{scale}</p>
-<ul>{notes}</ul>
-<div class="board"><table><thead><tr>{head}</tr></thead>
-<tbody>
-{body}
-</tbody></table></div>
-<h2>Loss curves</h2>
-{curves}
-<script>{script}</script>
-</body></html>
-"""

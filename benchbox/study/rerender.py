@@ -1,0 +1,83 @@
+"""Re-render a study's pages from its scores of record, with no training, sampling or scoring.
+
+A committed study folder keeps its scores (``runs/*/scores/*.csv``, ``log.jsonl``,
+``leaderboard.csv``) but not its data, checkpoints or clips. :func:`rerender_study` rewrites
+``leaderboard.md``/``.html`` from ``leaderboard.csv`` (the rows, ranks and marks as they
+were computed, reference rows included) and ``report.md``/``.html`` from the runs' scores
+with this version's layout. The leaderboard's players and thumbnails are kept from the old
+page, row by row (run and group), since the clips they play are not on disk.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+
+from benchbox.errors import DataError
+from benchbox.runs import publish_files
+
+_ROW = re.compile(r'<tr class="[^"]*">(.*?)</tr>', re.S)
+_CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
+_RANKED = re.compile(r"Ranked by `(kad|fad)/([\w-]+)`")
+
+
+def _text(cell: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", cell.replace("<br>", " "))).strip()
+
+
+def old_media(page: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(run, group) -> (players, thumbnail) HTML of each row of an earlier leaderboard page."""
+    media = {}
+    for row in _ROW.findall(page):
+        cells = _CELL.findall(row)
+        tds = re.findall(r"<td[^>]*>", row)
+        at = next((i for i, td in enumerate(tds) if 'class="media"' in td), None)
+        if at is None or at + 1 >= len(cells):
+            continue
+        ident = next((i for i, td in enumerate(tds) if 'class="id"' in td), None)
+        if ident is not None:  # this layout: run<br>group in one cell
+            run, _, group = cells[ident].partition('<span class="group">')
+            key = (_text(run), _text(group))
+        else:  # the earlier layout: #, kind, run, group
+            key = (_text(cells[2]), _text(cells[3]))
+        media[key] = (cells[at], cells[at + 1])
+    return media
+
+
+def rerender_board(out: Path) -> None:
+    """``leaderboard.md``/``.html`` again from ``leaderboard.csv`` and the old page's media."""
+    from benchbox.leaderboard_render import render_html, render_markdown
+    from benchbox.progress import no_progress
+
+    csv, md_path, page_path = out / "leaderboard.csv", out / "leaderboard.md", out / "leaderboard.html"
+    if not csv.is_file() or not md_path.is_file():
+        raise DataError(f"{out} has no leaderboard.csv and leaderboard.md to re-render", hint="run `benchbox leaderboard` on the study first")
+    old_md = md_path.read_text()
+    ranked = _RANKED.search(old_md)
+    metric, embedder = ranked.groups() if ranked else ("kad", "aisfx")
+    notes = [ln[2:] for ln in old_md.split("\n| ", 1)[-1].splitlines() if ln.startswith("- ")]
+    table = pd.read_csv(csv, keep_default_na=False, na_values=[""]).copy()  # one block: assign() below stays cheap
+    media = old_media(page_path.read_text()) if page_path.is_file() else {}
+    table = table.assign(_media_html=[media.get((str(r), str(g)), ("", "")) for r, g in zip(table["run"], table["group"])])
+    curves = {p.parent.name: p for p in sorted((out / "runs").glob("*/curves.png"))}
+    page = render_html(table, embedder, notes, curves, no_progress, metric)
+    markdown = render_markdown(table.drop(columns=["_media_html"]), embedder, notes, metric)
+    publish_files({md_path: markdown, page_path: page})
+
+
+def rerender_study(out: Path, command: str = "") -> Path:
+    """Both pages of a study folder from its scores of record; returns the report's path."""
+    from benchbox.study.protocol import load_protocol
+    from benchbox.study.report import write_report
+
+    out = Path(out)
+    rerender_board(out)
+    proto = load_protocol(out / "protocol.toml")
+    if not command and (out / "report.md").is_file():
+        command = next((ln for ln in (out / "report.md").read_text().splitlines() if ln.startswith("benchbox run ")), "")
+    ctx = SimpleNamespace(out=out, proto=proto, command=command, protocol_path=None, data_dir=None)
+    return write_report(ctx)
