@@ -30,9 +30,9 @@ VS_FLOOR = "vs_floor"
 
 
 def fmt_ci(value, lo=None, hi=None, digits: int = 3) -> str:
-    """``12.3 [10.1, 14.8]``; ``-`` when the value is missing; no brackets without a CI."""
+    """``12.3 [10.1, 14.8]``; ``n/a`` when the value is missing; no brackets without a CI."""
     if not _finite(value):
-        return "-"
+        return "n/a"  # never a guessed number
     if not (_finite(lo) and _finite(hi)):
         return f"{value:.{digits}g}"
     return f"{value:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"

@@ -212,7 +212,7 @@ def test_cli_json(results, tmp_path):
 
 def test_fmt_ci():
     assert fmt_ci(12.34, 10.1, 14.8) == "12.3 [10.1, 14.8]"
-    assert fmt_ci(float("nan"), 1, 2) == "-"
+    assert fmt_ci(float("nan"), 1, 2) == "n/a"
     assert fmt_ci(0.5) == "0.5"
 
 

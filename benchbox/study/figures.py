@@ -18,7 +18,7 @@ import pandas as pd
 from benchbox.study.analysis import compared_runs, rate_table
 
 CONT = "cont/"
-STRIP_QUANTILES = (0.1, 0.5, 0.9)  # clips per spectrogram cell: these quantiles of the cell's realism
+STRIP_QUANTILES = (0.1, 0.5, 0.9)  # clips per spectrogram cell: these quantiles of the cell's category fit (or realism)
 MS_PER_SECOND = 1000.0
 REAL_LABEL = "real"
 
@@ -144,7 +144,8 @@ def curves_section(out: Path, run_ids: list[str]) -> list[str]:
 
 
 def _strip(cell: pd.DataFrame, realism: str | None) -> list[pd.Series]:
-    """The clips of one cell that the caption's rule picks: quantiles of realism, else the first by path."""
+    """The clips of one cell that the caption's rule picks: quantiles of ``score`` (category fit
+    ``footstep/p`` when scored, else realism), else of the file names."""
     cell = cell.sort_values([realism, "path"] if realism else ["path"], na_position="first")
     idx = sorted({int(round(q * (len(cell) - 1))) for q in STRIP_QUANTILES}) if len(cell) else []
     return [cell.iloc[i] for i in idx]
@@ -162,7 +163,8 @@ def _concat(waves: list[np.ndarray], rate: int) -> tuple[np.ndarray, list[float]
 
 def spectrogram_figure(out: Path, clips: pd.DataFrame, real: list[Path], path: Path, embedder: str) -> tuple[Path | None, str]:
     """One row per run and checkpoint, one column per prime length (and real clips first);
-    each cell a strip of clips chosen by realism quantiles. Returns (path or None, caption)."""
+    each cell a strip of clips at quantiles of their category fit (``footstep/p``; realism in
+    scores without a category model). Returns (path or None, caption)."""
     from benchbox.plots import SpectrogramCell, spectrogram_grid
     from benchbox.score import decode
 
@@ -171,8 +173,7 @@ def spectrogram_figure(out: Path, clips: pd.DataFrame, real: list[Path], path: P
     clips = clips[[(out / "runs" / r / p).is_file() for r, p in zip(clips["run"], clips["path"])]]
     if clips.empty:
         return None, ""
-    realism = _col(clips, f"realism/{embedder}")
-    realism = realism if realism in clips.columns else None
+    realism = next((c for c in (_col(clips, "footstep/p"), _col(clips, f"realism/{embedder}")) if c in clips.columns), None)
     primes = sorted(clips["prime_ms"].astype(float).unique())
     rows = []
     real_strip = [decode(p) for p in real[: len(STRIP_QUANTILES)]]
@@ -194,7 +195,7 @@ def spectrogram_figure(out: Path, clips: pd.DataFrame, real: list[Path], path: P
     grid = spectrogram_grid(rows, path, columns=columns, cell_size_in=(3.4, 1.9))
     pcts = ", ".join(f"{int(100 * q)}th" for q in STRIP_QUANTILES)
     rule = (f"the clips at the {pcts} percentile of `{realism}` in the cell "
-            "(least to most realistic, left to right)" if realism else
+            "(lowest to highest, left to right)" if realism else
             f"the clips at the {pcts} percentile of the cell's file names (no realism score)")
     caption = (f"One row per run and checkpoint, one column per prime length; each cell shows up to {len(STRIP_QUANTILES)} clips "
                f"end to end (white lines between clips), chosen by rule: {rule}. The first column holds the first "

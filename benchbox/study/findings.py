@@ -30,7 +30,7 @@ def _col(frame: pd.DataFrame, key: str) -> str:
 
 def _fmt(value, lo=None, hi=None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return "n/a"
     text = f"{value:.{digits}g}"
     if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
         text += f" [{lo:.{digits}g}, {hi:.{digits}g}]"

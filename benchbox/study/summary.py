@@ -88,18 +88,18 @@ def artefact_free(part: pd.DataFrame) -> tuple[int, int]:
     return int((~flagged).sum()), int(len(part))
 
 
-def category_fit(part: pd.DataFrame) -> str:
-    """The category axis when the scores carry it (``category/*`` or ``*/footstep_p`` columns), else n/a."""
-    cols = [c for c in part.columns if c.startswith(("category/", f"{CONT}category/")) or c.endswith("footstep/p")]
-    if not cols:
-        return "n/a (this study's scores carry no category model)"
-    col = next((c for c in cols if c.startswith(CONT)), cols[0])
-    values = pd.to_numeric(part[col], errors="coerce").dropna()
+def category_fit(part: pd.DataFrame, gen: pd.DataFrame) -> str:
+    """The category axis when the scores carry it: mean ``footstep/p`` of the run's clips and the
+    mean over its cells of ``footstep/share`` (clips above the category model's threshold); else n/a."""
+    p = next((c for c in (f"{CONT}footstep/p", "footstep/p") if c in part.columns), None)
+    if p is None:
+        return "n/a (these scores carry no category model)"
+    values = pd.to_numeric(part[p], errors="coerce").dropna()
     if values.empty:
         return "n/a"
-    above = [c for c in part.columns if c.endswith(("/above", "/pass"))]
-    share = f"; above threshold {rate_text(int(part[above[0]].fillna(0).astype(int).sum()), len(part))}" if above else ""
-    return f"`{col}` mean {values.mean():.2f} (n = {len(values)}){share}"
+    share = next((c for c in (f"{CONT}footstep/share", "footstep/share") if c in gen.columns), None)
+    above = f"; above threshold {_mean(gen, share)}" if share else ""
+    return f"mean `{p}` {values.mean():.2f} (n = {len(values)}){above}"
 
 
 def _mean_kad(groups: pd.DataFrame, run: str, embedder: str) -> float:
@@ -129,7 +129,7 @@ def best_generator(clips: pd.DataFrame, groups: pd.DataFrame, useful: str, embed
            f"({embedder}) over its cells, {-neg_kad:.3g}")
     return [f"**Best generator**: `{run}` ({why}; {_link('Usefulness verdict')}).", "",
             f"- quality (no artefact flag on the continuation): {rate_text(ok, n)}",
-            f"- category fit: {category_fit(part)}",
+            f"- category fit: {category_fit(part, gen)}",
             f"- diversity (`{embedder}`, continuation): recall {recall}; coverage {coverage}"]
 
 

@@ -45,3 +45,14 @@ def test_effect_charts_follow_the_swept_axes(tmp_path):
     titles = [t for t, _, _ in effect_charts(tmp_path, "figures", clips, groups, "aisfx")]
     assert titles == ["Priming", "Best vs last checkpoint"]  # one dropout and one quantisation: nothing to chart
     assert (tmp_path / "figures" / "effect-priming.png").is_file()
+
+
+def test_category_fit_chooses_the_clips_when_scored_and_the_summary_reads_it(tmp_path):
+    from benchbox.study.summary import category_fit
+
+    clips = _study(tmp_path).assign(**{"cont/footstep/p": lambda d: d["cont/realism/aisfx"] / 10})
+    _, caption = spectrogram_figure(tmp_path, clips, [], tmp_path / "s.png", "aisfx")
+    assert "percentile of `cont/footstep/p`" in caption
+    gen = pd.DataFrame({"cont/footstep/share": [0.25, 0.75]})
+    assert category_fit(clips, gen).startswith("mean `cont/footstep/p` 0.50") and "above threshold 0.50" in category_fit(clips, gen)
+    assert category_fit(clips.drop(columns=["cont/footstep/p"]), gen).startswith("n/a")
