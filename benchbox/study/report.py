@@ -80,8 +80,13 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     charts = charts or []
     body = findings_markdown(findings, smoke)
     if charts:
+        g = proto.generate
+        sampling = "" if any(t.startswith("Sampling") for t, _, _ in charts) else (
+            f" Sampling settings are not swept by this protocol (temperature {g.temperature:g}, top-p {g.top_p:g} for every "
+            "clip), so they get no chart; nor does any axis with a single level.")
         body += ["## Effects at a glance", "", "Each point is a rate or mean with its 95% CI (Wilson for rates, a t-interval "
-                 "over cells for the 1-NN accuracy); the metrics are defined in [docs/metrics.md](../../docs/metrics.md).", ""]
+                 "over cells for a group metric such as the 1-NN accuracy or KAD); the metrics are defined in "
+                 f"[docs/metrics.md](../../docs/metrics.md).{sampling}", ""]
         for title, rel, caption in charts:
             body += [f"### {title}", "", caption, "", f"![{title}]({rel})", ""]
     body += verdict_markdown(clips, groups, embedder)
