@@ -209,7 +209,8 @@ def all_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, smok
     if not smoke:
         return rows
     decided = re.compile(rf" \(less diversity: ({REPRODUCED}|{NOT_REPRODUCED}|{INCONCLUSIVE})\)")  # a verdict inside an estimate
-    return [{**r, "verdict": SMOKE, "estimate": decided.sub("", r["estimate"])} for r in rows]
+    ruled = re.compile(r"; ruled out: [^;]*")  # a conclusion inside a test's text
+    return [{**r, "verdict": SMOKE, "estimate": decided.sub("", r["estimate"]), "test": ruled.sub("", r["test"])} for r in rows]
 
 
 def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The seed study's six findings") -> list[str]:

@@ -58,6 +58,7 @@ def test_a_smoke_test_study_decides_nothing(tmp_path):
     assert {r["verdict"] for r in rows} == {SMOKE} and "13/96" in rows[0]["estimate"]
     text = "\n".join(findings_markdown(rows, "the dataset is the procedural corpus"))
     assert "reproduced" not in text.lower() and "inconclusive" not in text and "procedural corpus" in text
+    assert "ruled out" not in text  # finding 3 (0 sines) would read "ruled out" in a study
 
 
 def test_minmax_pair_is_compared_on_dc_flags():
