@@ -51,10 +51,12 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") ->
         cols += [(f"{metric}/{e}", f"rank/{metric}/{e}"), (f"{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
         if e == embedder:
             cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
-    if "cont/useful/auto_rate" in table.columns:  # the verdict on the generated part (continuation of primed clips)
-        cols.append(("useful/auto (continuation)", "cont/useful/auto_rate"))
-    else:
-        cols.append(("useful/auto", "useful/auto_rate"))
+    pfx = "cont/" if "cont/useful/auto_rate" in table.columns else ""  # the verdict on the generated part (continuation of primed clips)
+    cols.append(("useful/auto (continuation)" if pfx else "useful/auto", f"{pfx}useful/auto_rate"))
+    axes = [("quality: artefact-free", f"{pfx}quality/artefact_free_rate"), ("category: mean footstep/p", f"{pfx}footstep/p_mean"),
+            ("category: footstep share", f"{pfx}footstep/share"), (f"diversity: recall/{embedder}", f"{pfx}recall/{embedder}"),
+            (f"diversity: coverage/{embedder}", f"{pfx}coverage/{embedder}")]  # the three axes (docs/verdict.md)
+    cols += [(h, k) for h, k in axes if k in table.columns]
     if "useful/human_rate" in table.columns:
         cols.append(("useful/human", "useful/human_rate"))
     return cols
@@ -82,13 +84,13 @@ def _markdown_inline(text: str) -> str:
 def _cell(row: dict, key: str) -> tuple[str, str]:
     """(display text, sort value) of one cell."""
     value = row.get(key)
-    if key.startswith(("useful/", "cont/useful/")):
+    if key.startswith(("useful/", "cont/useful/", "quality/", "cont/quality/", "footstep/", "cont/footstep/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
     if key.startswith("nn1/"):  # the continuation's test; the whole clip's only for unprimed rows
         acc, p = two_sample_of(row, key.split("/", 1)[1])
         return (nn1_text(acc, p), f"{acc}") if _finite(acc) else ("", "")
-    if key.startswith(("fad/", "kad/", "rank/")):
+    if key.startswith(("fad/", "kad/", "rank/", "recall/", "coverage/", "cont/recall/", "cont/coverage/")):
         return fmt_ci(value, row.get(f"{key}/lo"), row.get(f"{key}/hi")), (f"{value}" if _finite(value) else "")
     if _finite(value):
         return (fmt_ci(value) if isinstance(value, (float, np.floating)) else str(value)), f"{value}"

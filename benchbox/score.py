@@ -47,10 +47,12 @@ SCORES_FORMAT = 1
 # What the detectors and the verdict mean. Bump it when a change would alter a clip's flags or
 # useful/auto: scores.json records it and older scores read as stale (stale_reason).
 # 2: clicks detector, flat-top clipping test. 3: a flat top is a run of equal samples at any
-# level >= clip_level, not only at the clip's own peak.
+# level >= clip_level, not only at the clip's own peak. 4: useful/auto = no flag AND a footstep
+# (footstep/p of the category model, docs/verdict.md); realism no longer decides it (in_distribution);
+# memorisation's "close" threshold is a quantile of held-out real clips (val + test).
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 3
+SCORER_VERSION = 4
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
@@ -64,7 +66,7 @@ class ScoreConfig:
     """Scoring knobs besides the CLI arguments. ``--set detectors.<key>=value``."""
 
     detectors: DetectorConfig = field(default_factory=DetectorConfig)
-    verdict: VerdictConfig = field(default_factory=VerdictConfig)  # useful/auto = no flag AND realistic
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)  # useful/auto = no flag AND a footstep (footstep/p)
     cache_dir: str = ""  # embedding cache; "" = $BENCHBOX_CACHE or ~/.cache/benchbox/embeddings
     diversity_max_clips: int = 512  # mean pairwise distance over at most this many clips (seeded subset)
 
@@ -385,8 +387,8 @@ def score_run(
     warnings = import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     if embedders:
         warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
-    if sets and config.verdict.embedder not in embedders:
-        warnings.append(f"verdict embedder {config.verdict.embedder!r} not scored: useful/auto counts detector flags only")
+    if "aisfx" not in embedders:
+        warnings.append("aisfx not scored: footstep/p is not measured and useful/auto counts detector flags only")
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,

@@ -5,18 +5,26 @@ Legend: N clips, D embedding dimension, P prime length in samples, G groups.
 :func:`add_verdict_metrics` fills, for every embedder e (see ``docs/verdict.md``):
 
 * per clip: ``realism/e``, ``manifold/e`` (against the reference ``train`` split),
-  ``memorisation/e/train_distance`` and ``memorisation/e/train_id``;
+  ``memorisation/e/train_distance`` and ``memorisation/e/train_id``, and (for the
+  verdict's embedder) ``in_distribution`` (realism >= ``realism_min``, 0/1);
 * per group: ``precision/e``, ``recall/e``, ``density/e``, ``coverage/e`` with
   bootstrap CIs, ``nn1/e`` and ``nn1/e/p`` (the 1-NN two-sample test of
   :mod:`benchbox.metrics.twosample`: balanced leave-one-out accuracy, ~0.5 when
   indistinguishable, and its permutation p-value), all against the ``test`` split,
-  and ``memorisation/e/closer_share`` with a Wilson CI;
+  and ``memorisation/e/closer_share``: the share of clips nearer their nearest training
+  clip than the ``memorisation_quantile`` of held-out real (val + test) clips' distances
+  (:func:`benchbox.metrics.verdict.close_threshold`; real clips read
+  ``memorisation/e/expected_share`` = k / (n + 1) by construction), with a Wilson CI;
 
 and the same under ``cont/`` for the continuation of primed clips (``clip[P:]`` against
 the reference clips' ``[P:]``; for unprimed clips ``cont/`` repeats the whole clip),
-plus ``cont/fad/e`` and ``cont/kad/e``. ``useful/auto`` (whole clip) and
-``cont/useful/auto`` are the verdict of :mod:`benchbox.metrics.verdict`, with
-``useful/reason`` and ``cont/useful/reason``.
+plus ``cont/fad/e`` and ``cont/kad/e``. Per clip, with or without a reference:
+``footstep/p`` (:mod:`benchbox.metrics.category`) and ``cont/footstep/p``. ``useful/auto``
+(whole clip) and ``cont/useful/auto`` are the verdict of :mod:`benchbox.metrics.verdict`
+(no artefact flag and ``footstep/p`` >= threshold), with ``useful/reason`` and
+``cont/useful/reason``. Per group, the three axes (:func:`group_rates`): quality
+(``quality/artefact_free_rate``), category fit (``footstep/p_mean``, ``footstep/share``)
+and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from benchbox.audio import load_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics import prdc, twosample
 from benchbox.metrics.artifacts import DETECTORS, DetectorConfig, detect
-from benchbox.metrics.verdict import REASON_KEY, USEFUL_KEY, VerdictConfig, verdicts
+from benchbox.metrics import category
+from benchbox.metrics.verdict import IN_DISTRIBUTION_KEY, REASON_KEY, USEFUL_KEY, VerdictConfig, close_threshold, expected_close_share, leave_one_out_close, verdicts
 from benchbox.progress import Progress
 
 if TYPE_CHECKING:
@@ -44,6 +53,7 @@ from benchbox.stats import wilson_interval
 CONT = "cont/"
 MS_PER_SECOND = 1000.0
 TRAIN_SPLIT = "train"
+CATEGORY_EMBEDDER = "aisfx"  # a category model on aisfx features is applied only when aisfx is scored
 MIN_CONT_SAMPLES = 1024  # shorter continuations (64 ms at 16 kHz) are not embedded: their cont/ k-NN metrics stay NaN
 
 
@@ -119,8 +129,12 @@ def _clip_metrics(gen: np.ndarray, train: np.ndarray, train_ids: list[str], conf
     }
 
 
-def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int) -> dict[str, float]:
-    """Per group: PRDC (+ CI) and the 1-NN two-sample test against the test split, and the memorisation share."""
+def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, heldout: np.ndarray | None = None) -> dict[str, float]:
+    """Per group: PRDC (+ CI) and the 1-NN two-sample test against the test split, and the memorisation share.
+
+    ``heldout`` (Nh, D): the real clips whose nearest-training distances set the "close"
+    threshold (val + test for whole clips); ``test`` when None.
+    """
     out: dict[str, float] = {}
     g, r, t = _geometry(gen, config), _geometry(test, config), _geometry(train, config)
     if g.shape[0] > config.k and r.shape[0] > config.k:
@@ -134,12 +148,13 @@ def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str,
     if g.shape[0] >= twosample.MIN_CLIPS_PER_SET and r.shape[0] >= twosample.MIN_CLIPS_PER_SET:
         nn1 = twosample.nn1_test(r, g, permutations=twosample.DEFAULT_PERMUTATIONS, seed=seed)
         out.update({f"nn1/{e}": nn1["accuracy"], f"nn1/{e}/p": nn1["p"]})
-    if g.shape[0] and r.shape[0] and t.shape[0]:
-        typical = float(np.median(prdc.nearest(r, t)[0]))  # real test clips' typical nearest-training distance
-        closer = int((prdc.nearest(g, t)[0] < typical).sum())
+    h = r if heldout is None else _geometry(heldout, config)
+    if g.shape[0] and h.shape[0] and t.shape[0]:
+        cut = close_threshold(prdc.nearest(h, t)[0], config.memorisation_quantile)  # see verdict.close_threshold
+        closer = int((prdc.nearest(g, t)[0] < cut).sum())
         share, lo, hi = wilson_interval(closer, g.shape[0])
         out.update({f"memorisation/{e}/closer_share": share, f"memorisation/{e}/closer_lo": lo, f"memorisation/{e}/closer_hi": hi,
-                    f"memorisation/{e}/typical_distance": typical})
+                    f"memorisation/{e}/close_distance": cut, f"memorisation/{e}/expected_share": expected_close_share(h.shape[0], config.memorisation_quantile)})
     return out
 
 
@@ -159,17 +174,20 @@ def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, tra
             clips.iloc[rows, clips.columns.get_loc(col)] = values
 
 
-def _set_verdict(clips: pd.DataFrame, config: VerdictConfig, embedders: tuple[str, ...]) -> None:
-    """``useful/auto`` / ``useful/reason`` (whole clip) and their ``cont/`` twins, in place."""
-    emb = config.embedder if config.embedder in embedders else None  # the threshold is calibrated for that space only
+def _set_verdict(clips: pd.DataFrame, config: VerdictConfig, threshold: float) -> None:
+    """``useful/auto`` / ``useful/reason`` / ``in_distribution`` (whole clip) and their ``cont/`` twins, in place."""
     for prefix in ("", CONT):
         flags = clips[[c for c in clips.columns if c.startswith(prefix) and c.endswith("/flag") and c[len(prefix):].split("/")[0] in DETECTORS]]
         flag_rows = [{k[len(prefix):]: v for k, v in r.items()} for r in flags.to_dict("records")]
-        col = f"{prefix}realism/{emb}"
-        realism = clips[col].to_numpy(dtype=np.float64) if emb and col in clips.columns else None  # None: detectors only
-        useful, reasons = verdicts(flag_rows, realism, config)
+        col = prefix + category.P_KEY
+        p = clips[col].to_numpy(dtype=np.float64) if col in clips.columns else None  # None: detectors only
+        useful, reasons = verdicts(flag_rows, p, threshold)
         clips[prefix + USEFUL_KEY] = useful
         clips[prefix + REASON_KEY] = reasons
+        realism = f"{prefix}realism/{config.embedder}"
+        if realism in clips.columns:
+            values = clips[realism].to_numpy(dtype=np.float64)
+            clips[prefix + IN_DISTRIBUTION_KEY] = np.where(np.isnan(values), np.nan, (values >= config.realism_min).astype(np.float64))
 
 
 def _rate(values: pd.Series) -> tuple[float, float, float]:
@@ -179,7 +197,7 @@ def _rate(values: pd.Series) -> tuple[float, float, float]:
 def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable) -> None:
     for row, (_, g) in zip(rows, groups):
         idx = clips.index.get_indexer(g.index)
-        row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed))
+        row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets)))
         p = int(primes[idx[0]]) if len(idx) else 0
         if p not in sets.gen:  # continuation too short to embed
             continue
@@ -191,30 +209,70 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
         row.update({CONT + k: v for k, v in cont.items()})
 
 
-def _fill_floor(row: dict, sets: _Sets, val_flags: list[dict], e: str, config: VerdictConfig, bootstrap: int, seed: int, is_verdict: bool) -> None:
-    """The floor row (real val vs real test): PRDC, memorisation and the verdict's real-clip rate."""
-    metrics = _group_metrics(sets.val, sets.test[0], sets.train[0], e, config, bootstrap, seed)
+def _heldout(sets: _Sets) -> np.ndarray:
+    """(Nv + Nr, D): the real clips no model trained on (val + test), whole clips."""
+    return np.concatenate([sets.val, sets.test[0]]) if sets.val.shape[0] else sets.test[0]
+
+
+def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap: int, seed: int) -> None:
+    """The floor row (real val vs real test): PRDC, and memorisation as leave-one-out over val + test."""
+    metrics = _group_metrics(sets.val, sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets))
+    h = _geometry(_heldout(sets), config)
+    if h.shape[0] > 1 and sets.train[0].shape[0]:
+        close = leave_one_out_close(prdc.nearest(h, _geometry(sets.train[0], config))[0], config.memorisation_quantile)
+        share, lo, hi = wilson_interval(int(close.sum()), len(close))
+        metrics.update({f"memorisation/{e}/closer_share": share, f"memorisation/{e}/closer_lo": lo, f"memorisation/{e}/closer_hi": hi,
+                        f"memorisation/{e}/expected_share": expected_close_share(h.shape[0] - 1, config.memorisation_quantile)})
     row.update(metrics)
     row.update({CONT + k: v for k, v in metrics.items()})
     for key in ("fad", "kad"):
         for suffix in ("", "/lo", "/hi"):
             if f"{key}/{e}{suffix}" in row:
                 row[f"{CONT}{key}/{e}{suffix}"] = row[f"{key}/{e}{suffix}"]
-    if is_verdict and sets.val.shape[0] and sets.train[0].shape[0] > config.k:
-        score = prdc.realism_score(_geometry(sets.train[0], config), _geometry(sets.val, config), k=config.k, keep_quantile=config.keep_quantile)
-        useful, _ = verdicts(val_flags, score, config)
-        p, lo, hi = wilson_interval(int(useful.sum()), len(useful))
-        for prefix in ("", CONT):
-            row.update({f"{prefix}useful/auto_rate": p, f"{prefix}useful/auto_lo": lo, f"{prefix}useful/auto_hi": hi})
 
 
-def group_rates(rows: pd.DataFrame) -> dict[str, float]:
-    """``cont/useful/auto_rate`` (+ Wilson CI) and ``cont/<detector>/flag_rate`` of one group's clips."""
+def _floor_verdict(row: dict, val_flags: list[dict], val_p: np.ndarray, threshold: float) -> None:
+    """The verdict's rate on the real val clips (its real-clip rate), with the category columns."""
+    useful, _ = verdicts(val_flags, val_p, threshold)
+    part = pd.DataFrame({USEFUL_KEY: useful, category.P_KEY: val_p, **{f"{n}/flag": [int(f.get(f"{n}/flag", 0) or 0) for f in val_flags] for n in DETECTORS}})
+    rates = group_rates(part, threshold)
+    row.update(rates)
+    row.update({CONT + k: v for k, v in rates.items() if not k.startswith(CONT)})
+
+
+def _mean_ci(values: np.ndarray, seed: int = 0, n: int = 1000) -> tuple[float, float, float]:
+    """Mean of (N,) values with a 95% percentile bootstrap CI (NaN values left out)."""
+    v = values[~np.isnan(values)]
+    if not len(v):
+        return (math.nan, math.nan, math.nan)
+    means = np.random.default_rng(seed).choice(v, size=(n, len(v))).mean(axis=1)
+    return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def group_rates(rows: pd.DataFrame, threshold: float = 0.5) -> dict[str, float]:
+    """Per group, each with a 95% CI (and the ``cont/`` twins): ``useful/auto_rate``, quality
+    ``quality/artefact_free_rate`` (no detector fired), category fit ``footstep/p_mean`` and
+    ``footstep/share`` (p >= ``threshold``), ``in_distribution_rate``, and ``cont/<detector>/flag_rate``."""
     out: dict[str, float] = {}
     for prefix in ("", CONT):
         if prefix + USEFUL_KEY in rows.columns:
             p, lo, hi = _rate(rows[prefix + USEFUL_KEY])
             out.update({f"{prefix}useful/auto_rate": p, f"{prefix}useful/auto_lo": lo, f"{prefix}useful/auto_hi": hi})
+        flag_cols = [f"{prefix}{n}/flag" for n in DETECTORS if f"{prefix}{n}/flag" in rows.columns]
+        if flag_cols and len(rows):
+            clean = (rows[flag_cols].fillna(0).astype(float).sum(axis=1) == 0).astype(int)
+            out.update(dict(zip((f"{prefix}quality/artefact_free_rate", f"{prefix}quality/artefact_free_lo", f"{prefix}quality/artefact_free_hi"), _rate(clean))))
+        if prefix + category.P_KEY in rows.columns and len(rows):
+            p = rows[prefix + category.P_KEY].to_numpy(dtype=np.float64)
+            out.update(dict(zip((f"{prefix}footstep/p_mean", f"{prefix}footstep/p_lo", f"{prefix}footstep/p_hi"), _mean_ci(p))))
+            measured = p[~np.isnan(p)]
+            if len(measured):
+                share = wilson_interval(int((measured >= threshold).sum()), len(measured))
+                out.update(dict(zip((f"{prefix}footstep/share", f"{prefix}footstep/share_lo", f"{prefix}footstep/share_hi"), share)))
+        if prefix + IN_DISTRIBUTION_KEY in rows.columns:
+            inside = rows[prefix + IN_DISTRIBUTION_KEY].dropna()
+            if len(inside):
+                out.update(dict(zip((f"{prefix}in_distribution_rate", f"{prefix}in_distribution_lo", f"{prefix}in_distribution_hi"), _rate(inside))))
     for name in DETECTORS:
         if f"{CONT}{name}/flag" in rows.columns:
             out[f"{CONT}{name}/flag_rate"] = float(rows[f"{CONT}{name}/flag"].mean())
@@ -251,6 +309,12 @@ def add_verdict_metrics(
     waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
     clips = pd.concat([clips, continuation_detectors(clips, waves, detectors)], axis=1)
     rates = clips["sample_rate_hz"].astype(int).unique()
+    model = category.load_model(Path(config.category_model) if config.category_model else None)
+    threshold = config.footstep_min if config.footstep_min >= 0 else model.threshold
+    needs_aisfx = CATEGORY_EMBEDDER in model.feature_set.split("+")
+    measure_category = (CATEGORY_EMBEDDER in embedders or not needs_aisfx) and len(rates) == 1
+    if measure_category:
+        _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress)
     if reference is not None and embedders and len(rates) == 1:
         ds = load_dataset(reference)
         rate = int(rates[0])
@@ -259,13 +323,29 @@ def add_verdict_metrics(
         primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
         if len(refs[TRAIN_SPLIT]) > config.k:
             for e in embedders:
-                model = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
-                sets = _embed_sets(waves, primes, refs, rate, model, cache_dir, progress)
+                emb = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
+                sets = _embed_sets(waves, primes, refs, rate, emb, cache_dir, progress)
                 _fill_clip_columns(clips, sets, primes, train_ids, e, config)
                 _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances)
                 if len(rows) > len(groups):
-                    _fill_floor(rows[-1], sets, val_flags, e, config, bootstrap, seed, e == config.embedder)
-    _set_verdict(clips, config, embedders)
+                    _fill_floor(rows[-1], sets, e, config, bootstrap, seed)
+        if measure_category and len(rows) > len(groups) and refs["val"]:
+            val_p = category.footstep_probability(refs["val"], rate, model, cache_dir=cache_dir, progress=progress)
+            _floor_verdict(rows[-1], val_flags, val_p, threshold)
+    _set_verdict(clips, config, threshold)
     for row, (_, g) in zip(rows, groups):
-        row.update(group_rates(clips.loc[g.index]))
+        row.update(group_rates(clips.loc[g.index], threshold))
     return clips
+
+
+def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress) -> None:
+    """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short), in place."""
+    clips[category.P_KEY] = category.footstep_probability(waves, rate, model, cache_dir=cache_dir, progress=progress)
+    primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
+    cont = clips[category.P_KEY].to_numpy(dtype=np.float64).copy()
+    rows = [i for i, p in enumerate(primes) if p > 0]
+    cont[rows] = np.nan
+    long_enough = [i for i in rows if len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES]
+    if long_enough:
+        cont[long_enough] = category.footstep_probability([waves[i][primes[i]:] for i in long_enough], rate, model, cache_dir=cache_dir, progress=progress)
+    clips[CONT + category.P_KEY] = cont

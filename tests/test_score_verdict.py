@@ -103,16 +103,30 @@ def test_floor_row_carries_the_two_sample_test_of_real_val_against_real_test(sco
     assert floor["nn1/mel"] == pytest.approx(want["accuracy"]) and floor["cont/nn1/mel/p"] == pytest.approx(want["p"])
 
 
-def test_verdict_needs_realism_and_names_the_reason(tmp_path, rng):
+def _constant_model(path, p_logit: float):
+    """A category model on envelope features only whose footstep/p is sigmoid(p_logit) for every clip."""
+    from benchbox.metrics.category import CategoryModel
+
+    model = CategoryModel(feature_set="envelope", mean=[0.0] * 16, scale=[1.0] * 16, weights=[0.0] * 16, intercept=p_logit,
+                          platt_a=1.0, platt_b=0.0, threshold=0.5, l2=0.0, seed=0, data_sha256="test")
+    model.save(path)
+    return str(path)
+
+
+def test_verdict_needs_a_footstep_and_names_the_reason(tmp_path, rng):
     data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
     noise = [(0.1 * rng.normal(size=4096)).astype(np.float32) for _ in range(2)]
     run = _write_run(tmp_path / "run", [(0, "a", step(rng)) for _ in range(3)] + [(0, "a", n) for n in noise])
-    strict = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=1e9))
-    clips = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=strict).clips
-    assert (clips["useful/auto"] == 0).all()
-    assert set(clips["useful/reason"]) <= {"unrealistic", "transient+unrealistic"}
-    loose = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
-    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=loose)
+    never = VerdictConfig(embedder="mel", category_model=_constant_model(tmp_path / "never.json", -5.0))
+    clips = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=never)).clips
+    assert (clips["useful/auto"] == 0).all() and clips["footstep/p"].to_numpy() == pytest.approx(1 / (1 + np.exp(5.0)))
+    assert set(clips["useful/reason"]) <= {"not-footstep", "transient+not-footstep"}
+    always = VerdictConfig(embedder="mel", realism_min=1e9, category_model=_constant_model(tmp_path / "always.json", 5.0))
+    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=always))
     assert list(res.clips["useful/reason"])[:3] == ["ok"] * 3 and (res.clips["useful/auto"] == (res.clips["useful/reason"] == "ok")).all()
+    assert (res.clips["in_distribution"] == 0).all()  # out of distribution does not fail a footstep
+    row = res.groups[res.groups["kind"] == "generated"].iloc[0]
+    assert row["footstep/share"] == 1.0 and row["quality/artefact_free_rate"] == pytest.approx(res.clips["useful/auto"].mean())
     floor = res.groups[res.groups["kind"] == "floor"].iloc[0]
     assert floor["useful/auto_rate"] == 1.0 and "precision/mel" in floor and "memorisation/mel/closer_share" in floor
+    assert floor["memorisation/mel/expected_share"] == pytest.approx(1 / 11)  # 11 held-out real clips, leave-one-out: k = 1 of 10 + 1

@@ -1,14 +1,17 @@
-"""The per-clip usefulness verdict: no artefact flag **and** realistic.
+"""The per-clip usefulness verdict: **a footstep** with **no artefact flag**.
 
 Legend: N clips.
 
 ``useful/auto`` = 1 when no detector of :mod:`benchbox.metrics.artifacts` fired and the
-clip's realism score (:func:`benchbox.metrics.prdc.realism_score`, on the default
-embedder, against the reference dataset's ``train`` split) is at least
-``realism_min``. ``useful/reason`` names what failed: the flagged detectors and/or
-``unrealistic``, joined by ``+``; ``ok`` for a useful clip. The thresholds were
-calibrated on the dev footsteps (``benchmarks/calibrate_verdict.py``,
-``docs/verdict.md``).
+clip's ``footstep/p`` (:mod:`benchbox.metrics.category`: a probe fitted on real
+footsteps and real non-footstep sound effects of three games) is at least the
+threshold. ``useful/reason`` names what failed: the flagged detectors and/or
+``not-footstep``, joined by ``+``; ``ok`` for a useful clip.
+
+Realism against the training set (``realism/<e>``, ``in_distribution``) and
+memorisation are reported beside the verdict and never decide it: a real footstep
+from another game lies outside the training set's balls and is still usable. The
+thresholds are calibrated in ``benchmarks/calibrate_verdict.py`` (``docs/verdict.md``).
 """
 
 from __future__ import annotations
@@ -24,20 +27,24 @@ from benchbox.metrics.prdc import DEFAULT_K
 
 USEFUL_KEY = "useful/auto"
 REASON_KEY = "useful/reason"
-UNREALISTIC = "unrealistic"
+IN_DISTRIBUTION_KEY = "in_distribution"
+NOT_FOOTSTEP = "not-footstep"
 OK = "ok"
 
 
 @dataclass(frozen=True)
 class VerdictConfig:
-    """Realism rule of ``useful/auto``. Override with ``--set verdict.<key>=value``."""
+    """Rules of ``useful/auto`` and its side columns. Override with ``--set verdict.<key>=value``."""
 
-    embedder: str = "aisfx"  # the space the verdict is taken in (must be one of the scored embedders)
-    reference_split: str = "train"  # whose k-NN balls define "real"
+    embedder: str = "aisfx"  # the space of realism / in_distribution and memorisation (must be a scored embedder)
+    reference_split: str = "train"  # whose k-NN balls define "in distribution"
     k: int = DEFAULT_K
     keep_quantile: float = 1.0  # realism: only balls up to this radius quantile vouch (the paper: 0.5)
     normalise: bool = True  # k-NN metrics on L2-normalised embeddings (directions)
-    realism_min: float = 0.937  # calibrated on the dev footsteps (aisfx, k = 3), see docs/verdict.md
+    realism_min: float = 0.937  # in_distribution = realism >= this (calibrated on the dev footsteps, docs/verdict.md)
+    footstep_min: float = -1.0  # footstep/p threshold; < 0: the category model's own threshold
+    category_model: str = ""  # path of a category model JSON; "": the shipped benchbox/metrics/footstep_model.json
+    memorisation_quantile: float = 0.1  # a clip is "close" when nearer than this quantile of held-out real clips
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -46,32 +53,37 @@ class VerdictConfig:
             raise ValueError(f"verdict.keep_quantile must be in (0, 1], got {self.keep_quantile}")
         if self.realism_min < 0.0:
             raise ValueError(f"verdict.realism_min must be >= 0, got {self.realism_min}")
+        if self.footstep_min > 1.0:
+            raise ValueError(f"verdict.footstep_min must be <= 1, got {self.footstep_min}")
+        if not 0.0 < self.memorisation_quantile < 1.0:
+            raise ValueError(f"verdict.memorisation_quantile must be in (0, 1), got {self.memorisation_quantile}")
 
 
-def reason(flags: dict, realistic: bool | None) -> str:
-    """What failed for one clip: flagged detectors then ``unrealistic``, or ``ok``.
+def reason(flags: dict, footstep: bool | None) -> str:
+    """What failed for one clip: flagged detectors then ``not-footstep``, or ``ok``.
 
-    ``flags`` maps ``<detector>/flag`` to 0/1 (missing keys count as 0); ``realistic``
-    None means realism was not measured (no embedder), which does not fail the clip.
+    ``flags`` maps ``<detector>/flag`` to 0/1 (missing keys count as 0); ``footstep``
+    None means the category was not measured (no aisfx embedder), which does not fail the clip.
     """
     failed = [name for name in DETECTORS if int(flags.get(f"{name}/flag", 0) or 0)]
-    if realistic is False:
-        failed.append(UNREALISTIC)
+    if footstep is False:
+        failed.append(NOT_FOOTSTEP)
     return "+".join(failed) if failed else OK
 
 
-def verdicts(flag_rows: list[dict], realism: np.ndarray | None, config: VerdictConfig) -> tuple[np.ndarray, list[str]]:
-    """``(useful (N,) 0/1, reasons)`` for N clips from their detector flags and realism scores (N,).
+def verdicts(flag_rows: list[dict], footstep_p: np.ndarray | None, threshold: float) -> tuple[np.ndarray, list[str]]:
+    """``(useful (N,) 0/1, reasons)`` for N clips from their detector flags and ``footstep/p`` (N,).
 
-    A NaN realism (not measured, e.g. a continuation too short to embed) does not fail a clip.
+    A NaN ``footstep/p`` (not measured) does not fail a clip; ``threshold`` is the
+    footstep/p a clip needs.
     """
     out_useful, out_reason = [], []
     for i, flags in enumerate(flag_rows):
-        realistic = None
-        if realism is not None:
-            value = float(realism[i])
-            realistic = None if math.isnan(value) else bool(value >= config.realism_min)  # NaN: not measured
-        why = reason(flags, realistic)
+        footstep = None
+        if footstep_p is not None:
+            value = float(footstep_p[i])
+            footstep = None if math.isnan(value) else bool(value >= threshold)
+        why = reason(flags, footstep)
         out_reason.append(why)
         out_useful.append(int(why == OK))
     return np.asarray(out_useful, dtype=np.int64), out_reason
@@ -87,3 +99,32 @@ def realism(reference: np.ndarray, gen: np.ndarray, config: VerdictConfig) -> tu
         reference, gen = prdc.l2_normalise(reference), prdc.l2_normalise(gen)
     score = prdc.realism_score(reference, gen, k=config.k, keep_quantile=config.keep_quantile)
     return score, prdc.inside_manifold(reference, gen, k=config.k)
+
+
+def close_threshold(heldout_distances: np.ndarray, quantile: float) -> float:
+    """The distance below which a clip counts as close to the training set.
+
+    ``heldout_distances`` (n,): nearest-training-clip distances of held-out real clips.
+    The threshold is their k-th smallest, k = max(1, floor(quantile (n + 1))), so a new
+    real clip exchangeable with them is closer with probability exactly k / (n + 1) (its
+    rank among n + 1 is uniform; ties aside): the memorisation share of real clips
+    (:func:`expected_close_share`). With fewer than 1 / quantile - 1 held-out clips, k = 1
+    and that share is 1 / (n + 1), above ``quantile``. -inf when there are none.
+    """
+    d = np.sort(np.asarray(heldout_distances, dtype=np.float64))
+    return float(d[_rank(len(d), quantile) - 1]) if len(d) else float("-inf")
+
+
+def _rank(n: int, quantile: float) -> int:
+    return max(1, int(math.floor(quantile * (n + 1))))
+
+
+def expected_close_share(n_heldout: int, quantile: float) -> float:
+    """k / (n + 1): the share of real clips that :func:`close_threshold` calls close."""
+    return _rank(n_heldout, quantile) / (n_heldout + 1) if n_heldout else math.nan
+
+
+def leave_one_out_close(heldout_distances: np.ndarray, quantile: float) -> np.ndarray:
+    """(n,) 0/1: each held-out clip against the threshold of the other n - 1 (the floor's rate)."""
+    d = np.asarray(heldout_distances, dtype=np.float64)
+    return np.array([int(d[i] < close_threshold(np.delete(d, i), quantile)) for i in range(len(d))], dtype=np.int64)

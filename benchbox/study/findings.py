@@ -19,6 +19,7 @@ from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TW
 
 CONT = "cont/"
 USEFUL = "useful/auto"
+NOT_FOOTSTEP = "not-footstep"
 REASON = "useful/reason"
 EXAMPLES_PER_REASON = 3
 
@@ -54,26 +55,25 @@ def useful_by(clips: pd.DataFrame, by: str) -> list[str]:
 
 
 def detector_misses(clips: pd.DataFrame) -> list[str]:
-    """Per generator: clips that pass every artefact detector yet are unrealistic (what a detector-only flag calls useful)."""
+    """Per generator: clips that pass every artefact detector yet are not footsteps (what a detector-only flag calls useful)."""
     reason = _col(clips, REASON)
     if reason not in clips.columns:
         return []
     lines = []
     for gen, part in clips.groupby("generator", sort=True):
-        missed = int((part[reason].astype(str) == "unrealistic").sum())
+        missed = int((part[reason].astype(str) == NOT_FOOTSTEP).sum())
         if missed:
-            lines.append(f"- **{gen}**: {_rate(missed, len(part))} of its clips pass every artefact detector but are `unrealistic` "
-                         "(outside the real steps' k-NN balls): a detector-only flag would have called them useful.")
+            lines.append(f"- **{gen}**: {_rate(missed, len(part))} of its clips pass every artefact detector but are `{NOT_FOOTSTEP}` "
+                         "(`footstep/p` under the category model's threshold): a detector-only flag would have called them useful.")
     return lines
 
 
 def rejected_examples(clips: pd.DataFrame, embedder: str, k: int = EXAMPLES_PER_REASON) -> list[str]:
-    """Up to ``k`` rejected clips per reason, with their realism on ``embedder``."""
+    """Up to ``k`` rejected clips per reason, with their ``footstep/p`` (older scores: realism on ``embedder``)."""
     reason = _col(clips, REASON)
     if reason not in clips.columns:
         return []
-    realism = _col(clips, f"realism/{embedder}")
-    realism = realism if realism in clips.columns else None
+    realism = next((c for c in (_col(clips, "footstep/p"), _col(clips, f"realism/{embedder}")) if c in clips.columns), None)
     lines = ["| reason | example clips (run / path" + (f", `{realism}`" if realism else "") + ") |", "|---|---|"]
     for why, part in clips[clips[reason].astype(str) != "ok"].groupby(reason, sort=True):
         picks = part.head(k)
@@ -148,24 +148,43 @@ def prdc_table(groups: pd.DataFrame, embedder: str) -> list[str]:
     return lines
 
 
+def axes_table(groups: pd.DataFrame, embedder: str) -> list[str]:
+    """Per group, the three axes with 95% CIs: quality (artefact-free), category fit (footstep/p), diversity (recall, coverage)."""
+    keys = [("quality/artefact_free_rate", "quality/artefact_free"), ("footstep/p_mean", "footstep/p"), ("footstep/share", "footstep/share")]
+    if _col(groups, keys[0][0]) not in groups.columns:
+        return []
+    div = [_col(groups, f"{m}/{embedder}") for m in ("recall", "coverage")]
+    lines = ["| run | group | n | quality: artefact-free | category: mean `footstep/p` | category: footstep share | "
+             f"diversity: `{div[0]}` | diversity: `{div[1]}` |", "|---|---|---|---|---|---|---|---|"]
+    rows = pd.concat([groups[groups["kind"] == "floor"].head(1), groups[groups["kind"] == "generated"]])
+    for r in rows.to_dict("records"):
+        cells = [_fmt(r.get(_col(groups, k)), r.get(_col(groups, f"{stem}_lo")), r.get(_col(groups, f"{stem}_hi")), 2) for k, stem in keys]
+        cells += [_fmt(r.get(k), r.get(f"{k}/lo"), r.get(f"{k}/hi"), 2) for k in div]
+        lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {r['group']} | {int(r['n'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
-    """Groups whose clips sit closer to the training set than real test clips do (Wilson lower bound > 0.5)."""
+    """Groups whose clips sit closer to the training set than real held-out clips do (Wilson lower bound > the real clips' share)."""
     key = _col(groups, f"memorisation/{embedder}/closer_share")
     if key not in groups.columns:
         return []
     lo_key, hi_key = key.replace("closer_share", "closer_lo"), key.replace("closer_share", "closer_hi")
     gen = groups[groups["kind"] == "generated"]
-    copying = gen[gen[lo_key] > 0.5]
+    exp_key = key.replace("closer_share", "expected_share")
+    expected = gen[exp_key] if exp_key in gen.columns else pd.Series(0.5, index=gen.index)  # older scores: the median rule
+    copying = gen[gen[lo_key] > expected]
     floor = floor_row(groups)
-    lines = [f"`{key}`: share of clips closer to their nearest training clip than the median real test clip is "
-             f"(about 0.5 for fresh samples of the real distribution)."]
+    lines = [f"`{key}`: share of clips closer to their nearest training clip than the lowest 10% of real held-out (val + test) "
+             f"clips are; a real clip is that close with probability `{exp_key.split('/')[-1]}` = k / (n + 1) (about 0.1), "
+             "so a group is flagged as copying when its CI's lower end exceeds that share."]
     if floor and not pd.isna(floor.get(key)):
         lines[0] += f" Real val clips: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} (n = {int(floor['n'])})."
     if copying.empty:
         hi = gen[key].max()
         n_lo, n_hi = int(gen["n"].min()), int(gen["n"].max())
         n_text = str(n_lo) if n_lo == n_hi else f"{n_lo}-{n_hi}"
-        lines.append(f"No group copies: every 95% CI's lower end is <= 0.5 (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
+        lines.append(f"No group copies: every 95% CI's lower end is at or below the real clips' share (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
     for r in copying.to_dict("records"):
         lines.append(f"- **copies**: {r['run']} {r['group']}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
     return lines
@@ -179,9 +198,10 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     k, n = int(clips[useful].fillna(0).astype(int).sum()), len(clips)
     floor = floor_row(groups)
     lines = ["## Usefulness verdict", "",
-             f"A clip is useful when no artefact detector fires **and** it is realistic: `realism/{embedder}` at or above the "
-             "calibrated threshold against the real train split (see `docs/verdict.md`). Primed clips are judged on their "
-             f"continuation (`{CONT}` columns), not on the copied prime.", "",
+             "A clip is useful when no artefact detector fires **and** it is a footstep: `footstep/p` (a probe fitted on real "
+             "footsteps and real non-footstep sound effects) at or above the category model's threshold (see `docs/verdict.md`). "
+             f"Realism against the train split (`in_distribution`) and memorisation are reported beside it and never decide it. "
+             f"Primed clips are judged on their continuation (`{CONT}` columns), not on the copied prime.", "",
              f"**`{useful}`**: {_rate(k, n)} of generated clips."]
     if floor and not pd.isna(floor.get(_col(groups, "useful/auto_rate"))):
         rate = _col(groups, "useful/auto")
@@ -189,6 +209,11 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
                       f"[{100 * floor[rate + '_lo']:.1f}, {100 * floor[rate + '_hi']:.1f}] (n = {int(floor['n'])}).")
     lines += [""] + useful_by(clips, "generator") + [""] + detector_misses(clips)
     lines += ["", "Rejected clips, by reason:", ""] + rejected_examples(clips, embedder) + [""]
+    axes = axes_table(groups, embedder)
+    if axes:
+        lines += ["### Three axes: quality, category fit, diversity (continuation)", "",
+                  "Quality is the share of clips no artefact detector flags; category fit is the mean `footstep/p` and the share "
+                  "at or above the threshold; diversity is recall and coverage against the real test split. 95% CIs.", ""] + axes + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
               "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI misses the floor's (real val vs real "
               f"test) is marked \"{DIFFERS_CI}\". One whose CI overlaps it is marked \"{INDISTINGUISHABLE}\" when the 1-NN "

@@ -72,7 +72,7 @@ def answers_markdown(ans: dict) -> list[str]:
     ov = ans["overall_useful"]
     useful = ans.get("useful_metric", "useful/auto")
     lines = ["## The study's questions", "",
-             f"**Useful samples overall** (`{useful}`: no artefact flag and realistic; continuation of primed clips): "
+             f"**Useful samples overall** (`{useful}`: no artefact flag and a footstep; continuation of primed clips): "
              f"{fmt_rate(ov)}. The original study found fewer than 25% useful, by ear.", ""]
     lines += best_vs_last_lines(ans, useful)
     pr = ans["priming"]

@@ -14,9 +14,11 @@ def _groups():
          "cont/nn1/aisfx": 0.52, "cont/nn1/aisfx/p": 0.41},
         {"kind": "generated", "run": "r1", "group": "a", "n": 16, "prime_ms": 0, **base, "cont/kad/aisfx": 0.5, "cont/kad/aisfx/lo": 0.4, "cont/kad/aisfx/hi": 0.6,
          "cont/memorisation/aisfx/closer_share": 1.0, "cont/memorisation/aisfx/closer_lo": 0.8, "cont/memorisation/aisfx/closer_hi": 1.0,
+         "cont/memorisation/aisfx/expected_share": 0.1,
          "cont/nn1/aisfx": 0.91, "cont/nn1/aisfx/p": 0.001, "cont/useful/auto_rate": 0.25},
         {"kind": "generated", "run": "r1", "group": "b", "n": 16, "prime_ms": 40, **base, "cont/kad/aisfx": 0.03, "cont/kad/aisfx/lo": 0.01, "cont/kad/aisfx/hi": 0.09,
          "cont/memorisation/aisfx/closer_share": 0.4, "cont/memorisation/aisfx/closer_lo": 0.2, "cont/memorisation/aisfx/closer_hi": 0.6,
+         "cont/memorisation/aisfx/expected_share": 0.3,
          "cont/nn1/aisfx": 0.6, "cont/nn1/aisfx/p": 0.2, "cont/useful/auto_rate": 0.5},
     ]
     return pd.DataFrame(rows)
@@ -30,7 +32,7 @@ def _clips():
                 ok = i < 2
                 rows.append({"run": run, "path": f"samples/{ckpt}/{i}.wav", "generator": "sashimi", "checkpoint": ckpt, "checkpoint_sha256": sha,
                              "prime_ms": 0, "quantisation": "mulaw", "dropout": 0.0, "cont/useful/auto": int(ok),
-                             "cont/useful/reason": "ok" if ok else "unrealistic", "useful/auto": 1, "silence/flag": 0, "cont/realism/aisfx": 1.2 if ok else 0.3})
+                             "cont/useful/reason": "ok" if ok else "not-footstep", "useful/auto": 1, "silence/flag": 0, "cont/footstep/p": 0.9 if ok else 0.3})
     return pd.DataFrame(rows)
 
 
@@ -78,7 +80,7 @@ def test_two_sample_lines_count_separable_groups_and_name_the_floor():
     assert two_sample_lines(_groups().drop(columns=["cont/nn1/aisfx", "cont/nn1/aisfx/p"]), "aisfx") == []  # older scores
 
 
-def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_half():
+def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_the_real_share():
     lines = memorisation_lines(_groups(), "aisfx")
     flagged = [ln for ln in lines if "copies" in ln]
     assert len(flagged) == 1 and " a:" in flagged[0] and "(n = 16)" in flagged[0]
@@ -86,7 +88,7 @@ def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_half():
 
 def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
     lines = useful_by(_clips(), "generator")
-    assert "50.0%" in lines[2] and "(8/16)" in lines[2] and "unrealistic 8" in lines[2]
+    assert "50.0%" in lines[2] and "(8/16)" in lines[2] and "not-footstep 8" in lines[2]
     text = "\n".join(verdict_markdown(_clips(), _groups(), "aisfx"))
-    assert "Rejected clips" in text and "unrealistic (8)" in text and "(0.30)" in text
-    assert "**sashimi**: 50.0% [" in text and "(8/16) of its clips pass every artefact detector but are `unrealistic`" in text
+    assert "Rejected clips" in text and "not-footstep (8)" in text and "(0.30)" in text
+    assert "**sashimi**: 50.0% [" in text and "(8/16) of its clips pass every artefact detector but are `not-footstep`" in text

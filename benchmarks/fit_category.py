@@ -1,0 +1,220 @@
+"""Fit, evaluate and ship the footstep category model (``footstep/p``), reproducibly.
+
+Legend: N clips, D feature dimension.
+
+1. Import (or read) ``footsteps-dev`` (positives) and ``footsteps-neg-dev`` (negatives),
+   16 kHz, 8192-sample clips, split by source file. Each clip's package is the first
+   folder of its source (0ad, minetest, ufoai).
+2. Features (:mod:`benchbox.metrics.category_features`), aisfx through the content-hash
+   embedding cache, one thread. Beside them, the aisfx checkpoint's own ``prosfx`` head,
+   class 33 (an inferred FOOTSTEPS reading) as a score.
+3. Leave-one-package-out: for each package, fit on the other two packages' clips (both
+   corpora, all splits), test on the held-out package: AUC with a bootstrap CI
+   (resampling source files) and the acceptance of footsteps and non-footsteps at the
+   threshold, for every feature set and penalty. Splitting never mixes packages.
+4. The shipped model: the chosen feature set and penalty, fitted on both corpora's
+   ``train`` splits, Platt-calibrated on ``val``, written to
+   ``benchbox/metrics/footstep_model.json`` with the training data's hash and the seed.
+   ``--check`` refits and compares with the shipped file instead of writing it.
+
+Usage::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--out RESULTS.md] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
+from benchbox.data.dataset import load_dataset
+from benchbox.data.importer import import_folder
+from benchbox.metrics import category as cat
+from benchbox.metrics.category_features import envelope_matrix
+from benchbox.metrics.embedders import aisfx_weights_path, embed_waves, _aisfx_safe_globals
+from benchbox.metrics.fad import pool_clips
+from benchbox.metrics.failures import negatives
+from benchbox.runs import replace_marked_section, sha256_audio
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("0ad", "minetest", "ufoai")
+CORPORA = {"footsteps-dev": 1, "footsteps-neg-dev": 0}
+FEATURE_SET, L2 = "envelope+aisfx", 0.03  # chosen by leave-one-package-out (docs/verdict.md)
+L2_GRID = (0.003, 0.03, 0.3)
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # footstep/p thresholds tried (Youden's J on the LOPO estimate)
+SEED = 0
+BOOTSTRAP = 1000
+CATEGORY_START, CATEGORY_END = "<!-- category:start -->", "<!-- category:end -->"
+PROSFX_HEAD, PROSFX_FOOTSTEPS = "fc.0.", 33
+SYNTHETIC, SYNTHETIC_SEED, SYNTHETIC_PER_KIND = "synthetic", 0, 40  # calibrate_verdict.py judges other seeds' draws
+SYNTHETIC_KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+isolated clicks", "hum")
+
+
+def load_corpus(name: str, data_dir: Path) -> pd.DataFrame:
+    """The imported corpus's manifest with ``package``, ``label`` (1 footstep) and ``abs_path`` columns."""
+    root = data_dir / name
+    if not (root / "manifest.csv").is_file():
+        import_folder(name, root)
+    ds = load_dataset(root)
+    rows = ds.rows().copy()
+    rows["abs_path"] = [str(p) for p in ds.clip_paths()]
+    rows["package"] = rows["source"].str.split("/").str[0]
+    rows["y"] = CORPORA[name]
+    rows["corpus"] = name
+    return rows
+
+
+def prosfx_p33(aisfx: np.ndarray) -> np.ndarray:
+    """(N,) softmax probability of class 33 of the checkpoint's ``prosfx`` head on (N, 512) embeddings."""
+    with torch.serialization.safe_globals(_aisfx_safe_globals()):
+        state = torch.load(aisfx_weights_path(), map_location="cpu", weights_only=True)[0]
+    h = torch.from_numpy(aisfx.astype(np.float32))
+    for i in (0, 2, 4):
+        h = h @ state[f"{PROSFX_HEAD}{i}.weight"].T + state[f"{PROSFX_HEAD}{i}.bias"]
+        h = torch.relu(h) if i < 4 else h
+    return torch.softmax(h, dim=1)[:, PROSFX_FOOTSTEPS].numpy()
+
+
+def synthetic_rows(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Training negatives: ``SYNTHETIC_PER_KIND`` clips of each of ``SYNTHETIC_KINDS`` (seeded), at real footstep loudness.
+
+    They are in the ``train`` split of package ``synthetic``, which leave-one-package-out never holds out.
+    """
+    real = np.stack([load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows.loc[(rows["y"] == 1) & (rows["split"] == "train"), "abs_path"]])
+    drawn = negatives(real, np.random.default_rng(seed), n=SYNTHETIC_PER_KIND)
+    waves = [w for k in SYNTHETIC_KINDS for w in drawn[k]]
+    meta = pd.DataFrame({"source": [f"{k}/{i}" for k in SYNTHETIC_KINDS for i in range(SYNTHETIC_PER_KIND)], "split": "train", "y": 0,
+                         "package": SYNTHETIC, "corpus": SYNTHETIC, "sha256": [sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for w in waves]})
+    return meta, waves
+
+
+def features(waves: list[np.ndarray], cache_dir: Path) -> dict[str, np.ndarray]:
+    """Envelope (N, E), mel (N, 128), aisfx (N, 512) and prosfx p33 (N,) of N waves at 16 kHz."""
+    aisfx = pool_clips(embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "aisfx", cache_dir=cache_dir))
+    mel = pool_clips(embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "mel", cache_dir=cache_dir))
+    return {"envelope": envelope_matrix(waves), "mel": mel, "aisfx": aisfx, "prosfx": prosfx_p33(aisfx)}
+
+
+def lopo_splits(packages: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(held-out package, train index, test index)`` per real package; no package is on both sides.
+
+    Synthetic rows (package ``synthetic``) are always on the train side and never tested.
+    """
+    out = []
+    for held in sorted(set(packages.tolist()) - {SYNTHETIC}):
+        test = np.flatnonzero(packages == held)
+        train = np.flatnonzero(packages != held)
+        out.append((held, train, test))
+    return out
+
+
+def lopo_scores(x: np.ndarray, y: np.ndarray, packages: np.ndarray, l2: float) -> np.ndarray:
+    """(N,) held-out logits: each clip scored by a probe fitted without its package."""
+    out = np.full(len(y), np.nan)
+    for _, tr, te in lopo_splits(packages):
+        mean, scale = x[tr].mean(axis=0), np.maximum(x[tr].std(axis=0), 1e-6)
+        w, b = cat.fit_logistic((x[tr] - mean) / scale, y[tr], l2=l2, weight=cat.balanced_weights(y[tr]))
+        out[te] = ((x[te] - mean) / scale) @ w + b
+    return out
+
+
+def lopo_table(score: np.ndarray, y: np.ndarray, packages: np.ndarray, sources: np.ndarray, cut: float) -> list[dict]:
+    """Per held-out package and pooled: AUC [CI], footstep and non-footstep acceptance at ``score >= cut``."""
+    rows = []
+    for held in [*sorted(set(packages.tolist()) - {SYNTHETIC}), "pooled"]:
+        m = packages != SYNTHETIC if held == "pooled" else packages == held
+        a, lo, hi = cat.auc_bootstrap(score[m], y[m], n=BOOTSTRAP, seed=SEED, groups=sources[m])
+        acc = score[m] >= cut
+        rows.append({"held out": held, "auc": a, "lo": lo, "hi": hi, "footsteps": f"{acc[y[m] == 1].mean():.1%} ({acc[y[m] == 1].sum()}/{(y[m] == 1).sum()})",
+                     "non-footsteps": f"{acc[y[m] == 0].mean():.1%} ({acc[y[m] == 0].sum()}/{(y[m] == 0).sum()})"})
+    return rows
+
+
+def fit(f: dict[str, np.ndarray], rows: pd.DataFrame, mask: np.ndarray, feature_set: str, l2: float, threshold: float) -> cat.CategoryModel:
+    """The shipped pipeline on the clips in ``mask``: probe on their train split, Platt on their val split."""
+    x = cat.feature_matrix(feature_set, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+    y, split = rows["y"].to_numpy(), rows["split"].to_numpy()
+    tr, va = mask & (split == "train"), mask & (split == "val")
+    digest = cat.data_hash(list(rows.loc[tr | va, "sha256"]))
+    return cat.fit_model(x[tr], y[tr], x[va], y[va], feature_set=feature_set, l2=l2, threshold=threshold, seed=SEED, data_sha256=digest)
+
+
+def lopo_probability(f: dict[str, np.ndarray], rows: pd.DataFrame, feature_set: str, l2: float) -> np.ndarray:
+    """(N,) calibrated footstep/p of every clip from the pipeline fitted without its package."""
+    x = cat.feature_matrix(feature_set, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+    out = np.full(len(rows), np.nan)
+    for _, train, test in lopo_splits(rows["package"].to_numpy()):
+        mask = np.zeros(len(rows), bool)
+        mask[train] = True
+        out[test] = fit(f, rows, mask, feature_set, l2, 0.5).probability(x[test])
+    return out
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The grid threshold with the largest footstep minus non-footstep acceptance (Youden's J) of LOPO ``p`` (N,)."""
+    j = [np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t) for t in THRESHOLD_GRID]
+    return float(THRESHOLD_GRID[int(np.argmax(j))])
+
+
+def markdown(table: list[dict], title: str) -> list[str]:
+    lines = [f"**{title}**", "", "| held-out package | AUC [95% CI] | footsteps accepted | non-footsteps accepted |", "|---|---|---|---|"]
+    lines += [f"| {r['held out']} | {r['auc']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}] | {r['footsteps']} | {r['non-footsteps']} |" for r in table]
+    return lines + [""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="folder for (or holding) the imported corpora")
+    ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "embeddings")
+    ap.add_argument("--explore", action="store_true", help="print the LOPO sweep over feature sets and penalties")
+    ap.add_argument("--sweep", action="store_true", help="with --explore: every feature set and penalty (slow)")
+    ap.add_argument("--check", action="store_true", help="refit and compare with the shipped model instead of writing it")
+    ap.add_argument("--doc", type=Path, default=REPO / "docs" / "verdict.md")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    rows = pd.concat([load_corpus(n, args.data) for n in CORPORA], ignore_index=True)
+    waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows["abs_path"]]
+    synth, synth_waves = synthetic_rows(rows, SYNTHETIC_SEED)
+    rows = pd.concat([rows, synth], ignore_index=True)
+    f = features(waves + synth_waves, args.cache)
+    y, pk, src = rows["y"].to_numpy(), rows["package"].to_numpy(), (rows["corpus"] + ":" + rows["source"]).to_numpy()
+    if args.explore:
+        print("prosfx p33", lopo_table(f["prosfx"], y, pk, src, 0.5))
+        real = pk != SYNTHETIC
+        for fs in ("envelope+aisfx", "envelope+mel+aisfx"):  # with and without the synthetic training negatives
+            x = cat.feature_matrix(fs, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+            for name, keep in (("without synthetic", real), ("with synthetic", np.ones(len(y), bool))):
+                t = lopo_table(lopo_scores(x[keep], y[keep], pk[keep], L2), y[keep], pk[keep], src[keep], 0.0)
+                print(fs, name, " | ".join(f"{r['held out']} {r['auc']:.3f} fs {r['footsteps']} neg {r['non-footsteps']}" for r in t), flush=True)
+        for fs in cat.FEATURE_SETS if args.sweep else ():
+            x = cat.feature_matrix(fs, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+            for l2 in L2_GRID:
+                t = lopo_table(lopo_scores(x, y, pk, l2), y, pk, src, 0.0)
+                print(fs, l2, " | ".join(f"{r['held out']} {r['auc']:.3f} [{r['lo']:.3f},{r['hi']:.3f}] fs {r['footsteps']} neg {r['non-footsteps']}" for r in t), flush=True)
+        return
+    p = lopo_probability(f, rows, FEATURE_SET, L2)
+    real = pk != SYNTHETIC
+    threshold = choose_threshold(p[real], y[real])
+    model = fit(f, rows, np.ones(len(rows), bool), FEATURE_SET, L2, threshold)
+    if args.check:
+        shipped = cat.load_model()
+        x = cat.feature_matrix(FEATURE_SET, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+        gap = float(np.abs(model.probability(x) - shipped.probability(x)).max())
+        print(f"data hash {'matches' if model.data_sha256 == shipped.data_sha256 else 'DIFFERS'}; largest footstep/p difference {gap:.2e}")
+        return
+    model.save(cat.MODEL_PATH)
+    lines = markdown(lopo_table(p, y, pk, src, threshold), f"`footstep/p` ({FEATURE_SET}, L2 {L2}, with synthetic training negatives), threshold {threshold}")
+    lines += markdown(lopo_table(f["prosfx"], y, pk, src, 0.5), "aisfx `prosfx` head, class 33 (softmax probability), threshold 0.5")
+    replace_marked_section(args.doc, "\n".join(lines), CATEGORY_START, CATEGORY_END)
+    print("\n".join(lines))
+    print(f"wrote {cat.MODEL_PATH} (data {model.data_sha256[:12]})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The footstep category model: fixed outputs on toy sets, the artefact format, level-free features, AUC."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchbox.errors import MetricError
+from benchbox.metrics import category as cat
+from benchbox.metrics.category_features import ENVELOPE_NAMES, FEATURE_RATE_HZ, envelope_features, mel_shape
+
+TOY = cat.CategoryModel(feature_set="envelope", mean=[0.0] * 16, scale=[2.0] * 16, weights=[1.0] + [0.0] * 15, intercept=-1.0,
+                        platt_a=0.5, platt_b=0.25, threshold=0.5, l2=0.1, seed=0, data_sha256="toy")
+
+
+def test_toy_model_output_is_the_closed_form():
+    x = np.zeros((3, 16))
+    x[:, 0] = [0.0, 2.0, 10.0]
+    z = x[:, 0] / 2.0 - 1.0  # standardised feature 0 times weight 1, plus the intercept
+    want = 1.0 / (1.0 + np.exp(-(0.5 * z + 0.25)))
+    np.testing.assert_allclose(TOY.probability(x), want, rtol=1e-12)
+
+
+def test_model_round_trips_through_json_and_refuses_unknown_formats(tmp_path):
+    path = tmp_path / "m.json"
+    TOY.save(path)
+    assert cat.load_model(path) == TOY
+    raw = json.loads(path.read_text())
+    path.write_text(json.dumps({**raw, "format": 99}))
+    with pytest.raises(MetricError, match="unknown category model format"):
+        cat.load_model(path)
+    path.write_text("not json")
+    with pytest.raises(MetricError, match="cannot read"):
+        cat.load_model(path)
+    with pytest.raises(MetricError, match="expects 16 features"):
+        TOY.probability(np.zeros((1, 3)))
+
+
+def test_fit_on_a_fixed_toy_set_separates_it_and_calibrates():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-1.0, 1.0, size=(60, 2)), rng.normal(1.0, 1.0, size=(60, 2))])
+    y = np.repeat([0, 1], 60)
+    model = cat.fit_model(x[::2], y[::2], x[1::2], y[1::2], feature_set="toy", l2=0.01, threshold=0.5, seed=0, data_sha256="x")
+    p = model.probability(x[1::2])
+    assert cat.auc(p, y[1::2]) > 0.85
+    assert model.weights[0] > 0 and model.weights[1] > 0  # both coordinates point towards the positives
+    assert abs(p[y[1::2] == 1].mean() - 0.76) < 0.1 and abs(p[y[1::2] == 0].mean() - 0.24) < 0.1
+
+
+def test_fit_logistic_matches_the_closed_form_of_a_one_feature_problem():
+    # x in {-1, +1}, P(y=1 | x=+1) = 0.8, P(y=1 | x=-1) = 0.2, no penalty: w = logit(0.8), b = 0
+    x = np.array([1.0] * 5 + [-1.0] * 5)[:, None]
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 1])
+    (w,), b = cat.fit_logistic(x, y, l2=0.0)
+    assert w == pytest.approx(math.log(4.0), abs=1e-4) and b == pytest.approx(0.0, abs=1e-4)
+
+
+def test_auc_closed_forms_and_ties():
+    y = np.array([0, 0, 1, 1])
+    assert cat.auc(np.array([0.1, 0.2, 0.3, 0.4]), y) == 1.0
+    assert cat.auc(np.array([0.4, 0.3, 0.2, 0.1]), y) == 0.0
+    assert cat.auc(np.ones(4), y) == 0.5
+    a, lo, hi = cat.auc_bootstrap(np.array([0.1, 0.2, 0.3, 0.4]), y, n=50, seed=0, groups=np.array([0, 0, 1, 1]))
+    assert a == 1.0 and lo <= a <= hi
+
+
+def test_envelope_and_mel_features_are_level_free():
+    rng = np.random.default_rng(1)
+    t = np.arange(8192) / FEATURE_RATE_HZ
+    wave = rng.normal(size=8192) * np.exp(-t / 0.05) * 0.5
+    np.testing.assert_allclose(envelope_features(wave * 0.05), envelope_features(wave), rtol=1e-6, atol=1e-6)
+    assert envelope_features(wave).shape == (len(ENVELOPE_NAMES),)
+    mel = rng.normal(size=(2, 128))
+    shifted = mel.copy()
+    shifted[:, :64] += 3.0  # a gain adds the same log offset to every band mean
+    np.testing.assert_allclose(mel_shape(shifted), mel_shape(mel), atol=1e-12)
+
+
+def test_pitch_strength_tells_a_tone_from_noise():
+    rng = np.random.default_rng(2)
+    t = np.arange(8192) / FEATURE_RATE_HZ
+    tone, noise = envelope_features(np.sin(2 * np.pi * 220 * t)), envelope_features(rng.normal(size=8192))
+    i = ENVELOPE_NAMES.index("pitch_strength")
+    assert tone[i] > 0.9 and noise[i] < 0.3
+
+
+def test_shipped_model_loads_and_names_its_training_data():
+    model = cat.load_model()
+    assert model.format == cat.CATEGORY_FORMAT and len(model.data_sha256) == 64
+    assert 0.0 < model.threshold < 1.0 and len(model.weights) == len(model.mean) == len(model.scale)
