@@ -58,6 +58,7 @@ def test_wheel_carries_presets_protocols_corpora_and_entry_points(wheel):
         files = {f"benchbox/_data/corpora/{corpus.name}/{f.relative_to(corpus).as_posix()}" for f in corpus.rglob("*") if f.is_file()}
         assert files <= names, sorted(files - names)[:5]
     assert "benchbox/review/index.html" in names or any(n.startswith("benchbox/review/") and n.endswith(".html") for n in names)
+    assert "benchbox/metrics/footstep_model.json" in names  # the verdict's category model
     info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(info).decode()
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["benchbox.generators"]
