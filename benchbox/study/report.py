@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,18 @@ def _real_clips(data_dir: Path | None, k: int) -> list[Path]:
         return []
 
 
+METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+
+
+def metrics_href(out: Path) -> str:
+    """The link from ``out``'s report to docs/metrics.md: relative to this checkout's copy (the
+    committed studies: ``../../docs/metrics.md``); that conventional path when the package runs
+    without its source tree (an installed wheel)."""
+    if not METRICS_DOC.is_file():
+        return "../../docs/metrics.md"
+    return Path(os.path.relpath(METRICS_DOC, Path(out).resolve())).as_posix()
+
+
 def _section(title: str, body: list[str]) -> list[str]:
     return [f"## {title}", "", *body, ""] if body else []
 
@@ -78,7 +91,8 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     versions = json.loads((out / "versions.json").read_text()) if (out / "versions.json").is_file() else {}
     findings = all_findings(clips, groups, out / "runs", smoke)
     charts = charts or []
-    body = findings_markdown(findings, smoke)
+    metrics = metrics_href(out)
+    body = findings_markdown(findings, smoke, metrics=metrics)
     if charts:
         g = proto.generate
         sampling = "" if any(t.startswith("Sampling") for t, _, _ in charts) else (
@@ -86,7 +100,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
             "clip), so they get no chart; nor does any axis with a single level.")
         body += ["## Effects at a glance", "", "Each point is a rate or mean with its 95% CI (Wilson for rates, a t-interval "
                  "over cells for a group metric such as the 1-NN accuracy or KAD); the metrics are defined in "
-                 f"[docs/metrics.md](../../docs/metrics.md).{sampling}", ""]
+                 f"[docs/metrics.md]({metrics}).{sampling}", ""]
         for title, rel, caption in charts:
             body += [f"### {title}", "", caption, "", f"![{title}]({rel})", ""]
     body += verdict_markdown(clips, groups, embedder)
@@ -110,7 +124,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
                               smoke=smoke, figures=figures + ["Listen"])
     head = [f"# Study report: {proto.name}", "", proto.description, "",
             "Every metric and test below is defined, with its unit, reference set, CI method and caveats, in "
-            "[docs/metrics.md](../../docs/metrics.md).", ""]
+            f"[docs/metrics.md]({metrics}).", ""]
     return "\n".join(head + summary + toc(body, ["[Listen](#listen) (report.html only)"]) + body)
 
 

@@ -213,7 +213,8 @@ def all_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, smok
     return [{**r, "verdict": SMOKE, "estimate": decided.sub("", r["estimate"]), "test": ruled.sub("", r["test"])} for r in rows]
 
 
-def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The seed study's six findings") -> list[str]:
+def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The seed study's six findings", *,
+                      metrics: str = "../../docs/metrics.md") -> list[str]:
     """The report's section: one table row per finding, verdict first."""
     if not rows:
         return []
@@ -221,7 +222,7 @@ def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The 
             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
             f"**{NOT_REPRODUCED}** (the opposite, or ruled out), or **{INCONCLUSIVE}**.")
     lines = [heading, "", rule + " Rates with Wilson 95% CIs; the tests are described in "
-             "[docs/metrics.md](../../docs/metrics.md).", "",
+             f"[docs/metrics.md]({metrics}).", "",
              "| finding | verdict | metric | estimate | test |", "|---|---|---|---|---|"]
     extra = next((r for r in rows if r["finding"].startswith("non-zero means come")), None)
     for r in rows:

@@ -139,3 +139,10 @@ def test_every_metric_and_test_the_report_names_is_in_docs_metrics(seed_report):
     assert missing == []
     for test in ("Wilson", "Fisher", "Wilcoxon", "sign test", "1-NN", "Benjamini-Hochberg", "bootstrap", "t-interval"):
         assert test in docs and (test.lower() in text.lower() or test in ("t-interval", "bootstrap")), test
+
+
+def test_the_metrics_link_lands_from_any_study_folder(tmp_path):
+    from benchbox.study.report import METRICS_DOC, metrics_href
+
+    assert metrics_href(ROOT / "results" / "quickstart") == "../../docs/metrics.md"
+    assert (tmp_path / "study" / metrics_href(tmp_path / "study")).resolve() == METRICS_DOC
