@@ -48,6 +48,7 @@ SPEC_HOP_SAMPLES = 64
 SPEC_FLOOR_DBFS = -100.0
 SPEC_CMAP = "magma"
 SPEC_DPI = 90
+GRID_TITLE_PT, GRID_TICK_PT = 9, 8  # the grid is scaled to ~80% at report width: 7 pt and 6 pt there
 PRIME_LINE_COLOUR = "#35d0ff"
 THUMB_SIZE_IN = (2.4, 1.0)
 THUMB_DPI = 60
@@ -274,14 +275,14 @@ def spectrogram_grid(rows: Sequence[Sequence[SpectrogramCell]], path: str | Path
                 continue
             cell = row[j]
             image = draw_spectrogram(ax, cell.wave, cell.rate_hz, cell.prime_seconds, cell.bounds_seconds)
-            ax.set_title(cell.title, fontsize=7)
-            ax.tick_params(labelsize=6)
-            ax.set_ylabel("kHz" if j == 0 else "", fontsize=7)
-            ax.set_xlabel("s" if i == len(rows) - 1 else "", fontsize=7)
+            ax.set_title(cell.title, fontsize=GRID_TITLE_PT)
+            ax.tick_params(labelsize=GRID_TICK_PT)
+            ax.set_ylabel("frequency (kHz)" if j == 0 else "", fontsize=GRID_TITLE_PT)
+            ax.set_xlabel("time (s)" if i == len(rows) - 1 else "", fontsize=GRID_TITLE_PT)
     if image is not None:
         bar = fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01)
-        bar.set_label("dBFS", fontsize=7)
-        bar.ax.tick_params(labelsize=6)
+        bar.set_label("dBFS", fontsize=GRID_TITLE_PT)
+        bar.ax.tick_params(labelsize=GRID_TICK_PT)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=SPEC_DPI)
     return Path(path)

@@ -87,7 +87,7 @@ def test_spectrogram_grid_has_units_a_colour_bar_and_the_prime_end(tmp_path, mon
     rows = [[plots.SpectrogramCell("real", wave, RATE_HZ), plots.SpectrogramCell("gen", wave, RATE_HZ, prime_seconds=0.04)]]
     plots.spectrogram_grid(rows, tmp_path / "s.png", columns=2)
     real_ax, gen_ax, bar = seen["fig"].axes
-    assert real_ax.get_ylabel() == "kHz" and real_ax.get_xlabel() == "s" and bar.get_ylabel() == "dBFS"
+    assert real_ax.get_ylabel() == "frequency (kHz)" and real_ax.get_xlabel() == "time (s)" and bar.get_ylabel() == "dBFS"
     assert real_ax.get_ylim()[1] == pytest.approx(8.0) and real_ax.get_xlim()[1] == pytest.approx(4096 / RATE_HZ)
     assert [ln.get_xdata()[0] for ln in gen_ax.get_lines()] == [0.04]  # prime end marked
     assert real_ax.get_lines() == []
