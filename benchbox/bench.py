@@ -5,15 +5,17 @@ Legend: B batch, T time in samples (= tokens), C = 256 classes.
 Every measurement runs in a fresh child process (``python -m benchbox.bench SPEC OUT``)
 so that its thread count and its peak RSS are its own. A measurement is one of
 
-* ``train``: forward + backward + AdamW step on random tokens, (B, T) = (8, 16000) in
-  micro-batches of 4; audio samples per second over the timed iterations, after warm-up;
-* ``generate``: ``init_state`` then a ``step`` + ``sample.choose`` loop at batch B (the
-  sampler's own draw, garbage collector paused as in the sampler), timed over
-  ``gen_repeats`` windows after a warm-up: the best window is the figure (as ``timeit``
-  takes the minimum), the median is recorded beside it;
-  samples per second = B * steps / seconds, after warm-up steps;
-* ``check``: max abs logit error between T ``step`` calls and one ``forward`` (a sanity
-  column: a speed-up that breaks it does not count).
+* ``train``: the generator's own ``train_step`` (any family: next-sample NLL, a diffusion
+  loss, ...) on random clips, (B, T) = (8, 16000) in micro-batches of 4; audio samples per
+  second over the timed iterations, after warm-up;
+* ``generate``: for a generator that can ``step``, ``init_state`` then a ``step`` +
+  ``sample.choose`` loop at batch B (the sampler's own draw, garbage collector paused as in
+  the sampler); for any other family, ``generate`` of B clips of ``gen_clip_samples`` each
+  (a diffusion model's whole reverse process and resynthesis). Timed over ``gen_repeats``
+  windows after a warm-up: the best window is the figure (as ``timeit`` takes the minimum),
+  the median is recorded beside it; samples per second = B * samples / seconds;
+* ``check`` (``step`` generators only): max abs logit error between T ``step`` calls and one
+  ``forward`` (a sanity column: a speed-up that breaks it does not count).
 
 A preset label is a preset name with optional ``:key=value`` model overrides, e.g.
 ``sashimi-sc09:kernel=dplr``. Results go to a JSON file (atomic) with the machine's
@@ -83,12 +85,13 @@ class BenchSettings:
     gen_warmup: int = 50
     gen_steps: int = 400  # per timed window
     gen_repeats: int = 3  # timed windows; the best is the figure, the median is kept beside it
+    gen_clip_samples: int = 8192  # clip length for generators without ``step`` (one whole sampler run per window)
     check_samples: int = 256
     seed: int = 0
 
 
 QUICK_SETTINGS = BenchSettings(
-    train_batch=2, train_micro_batch=2, train_samples=1024, train_warmup=1, train_iters=1, gen_batches=(1, 4), gen_warmup=5, gen_steps=20, gen_repeats=1, check_samples=64
+    train_batch=2, train_micro_batch=2, train_samples=1024, train_warmup=1, train_iters=1, gen_batches=(1, 4), gen_warmup=5, gen_steps=20, gen_repeats=1, gen_clip_samples=1024, check_samples=64
 )
 
 
@@ -144,11 +147,15 @@ def run_benchmark(
 
 
 def _plan(presets: list[str], threads: list[int], settings: BenchSettings, quick: bool) -> list[list[dict]]:
-    """Child jobs: one measurement each (quick mode: one child per preset and thread count)."""
+    """Child jobs: one measurement each (quick mode: one child per preset and thread count).
+    The step-vs-forward check runs only for generators that can ``step``."""
+    from benchbox.generators import registry
+
     base = dataclasses.asdict(settings)
     jobs: list[list[dict]] = []
     for label in presets:
-        per_preset = [{"preset": label, "kind": "check", "threads": threads[0], "batch": 2, **base}]
+        steps = "step" in registry.get(registry.load_preset(parse_label(label)[0])[0]).capabilities
+        per_preset = [{"preset": label, "kind": "check", "threads": threads[0], "batch": 2, **base}] if steps else []
         per_preset.append({"preset": label, "kind": "train", "threads": threads[-1], "batch": settings.train_batch, **base})
         per_preset += [
             {"preset": label, "kind": "generate", "threads": n, "batch": b, **base} for b in settings.gen_batches for n in threads
@@ -258,30 +265,29 @@ def measure(spec: dict) -> dict:
 
 
 def _measure_train(model: Any, spec: dict) -> dict:
-    """Samples/s of forward + backward + AdamW over (B, T), B split into micro-batches.
+    """Samples/s of the generator's own ``train_step`` over (B, T) random clips, B split into
+    micro-batches of ``train_micro_batch`` (one optimiser step each).
 
-    Accumulating gradients over two micro-batches keeps the peak memory of the 4 M-parameter
-    presets at B=8, T=16000 near half of a full batch (WaveNet-SC09: ~12 GB; SaShiMi-SC09:
-    ~11 GB and slower per sample, since its activations then outgrow the caches). Micro-
-    batches of 2 were ~20% slower for SaShiMi: the S4 kernels are computed once per pass.
+    Micro-batches keep the peak memory of the 4 M-parameter presets at B=8, T=16000 near
+    half of a full batch (WaveNet-SC09: ~12 GB; SaShiMi-SC09: ~11 GB). Every family is
+    measured through the same call the trainer makes, whatever its objective.
     """
     import torch
-    import torch.nn.functional as F
+
+    from benchbox.audio import encode
+    from benchbox.generators.base import Batch, StepContext
+    from benchbox.memory import reuse_freed_memory
 
     batch, micro, length = int(spec["train_batch"]), int(spec["train_micro_batch"]), int(spec["train_samples"])
     model.train()
-    opt = torch.optim.AdamW(model.param_groups(1e-3, 0.01))
-    x = torch.randint(0, model.num_classes, (batch, length + 1))  # (B, T+1)
+    optimizers = model.make_optimizers(lr=1e-3, weight_decay=0.01)
+    waves = (torch.randn(batch, length, generator=torch.Generator().manual_seed(int(spec["seed"]))) * 0.1).clamp(-1, 1)  # (B, T)
+    chunks = [Batch(w, encode(w, model.quantisation).long()) for w in waves.split(micro)]
+    ctx = StepContext(step=0, device=torch.device("cpu"))
 
     def one_step() -> None:
-        opt.zero_grad(set_to_none=True)
-        for chunk in x.split(micro):  # (b, T+1)
-            logits = model(chunk[:, :-1])  # (b, T, C)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), chunk[:, 1:].reshape(-1)) * (chunk.shape[0] / batch)
-            loss.backward()
-        opt.step()
-
-    from benchbox.memory import reuse_freed_memory
+        for chunk in chunks:
+            model.train_step(chunk, optimizers, ctx)
 
     with reuse_freed_memory():  # as benchbox train runs
         for _ in range(int(spec["train_warmup"])):
@@ -295,10 +301,21 @@ def _measure_train(model: Any, spec: dict) -> dict:
 
 
 def _measure_generate(model: Any, spec: dict) -> dict:
+    """Samples/s of generation: the token loop for a generator that can ``step``, else its
+    ``generate`` of B clips of ``gen_clip_samples`` (a diffusion model's whole sampler, warm-up included once)."""
     import torch
 
     batch, steps = int(spec["batch"]), int(spec["gen_steps"])
     model.eval()
+    if "step" not in model.capabilities:
+        rates, length = [], int(spec["gen_clip_samples"])
+        for window in range(1 + int(spec.get("gen_repeats", 1))):  # window 0 is the warm-up
+            rng = torch.Generator().manual_seed(int(spec["seed"]))
+            start = time.perf_counter()
+            model.generate(batch, length, rng=rng, batch=batch)
+            if window:
+                rates.append(batch * length / (time.perf_counter() - start))
+        return {f"gen_b{batch}/samples_per_s": max(rates), f"gen_b{batch}/samples_per_s_median": statistics.median(rates)}
     from benchbox.sample import draw, paused_gc
 
     generator = torch.Generator().manual_seed(int(spec["seed"]))

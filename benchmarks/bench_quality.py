@@ -12,6 +12,19 @@ already exist. This is a benchmark, not a test: nothing here asserts a figure.
 
     .venv/bin/python benchmarks/bench_quality.py --minutes 40 --parallel --threads 1 --out benchmarks/results/quality
     .venv/bin/python benchmarks/bench_quality.py --summarise RUN_DIR [RUN_DIR ...] --out benchmarks/results/quality
+
+Families without a likelihood (diffusion) have no NLL curve: ``--diffusion PRESET,...`` trains
+each in stages (``--stages`` minutes of wall time, resuming the run between stages and
+keeping each stage's last checkpoint as ``ckpt/min<minutes>.pt``), generates ``--n`` unprimed clips
+per stage and scores them (aisfx). Its time-to-quality figure, ``<out>/diffusion/quality.json``
+and ``quality.png``, gives the useful rate (Wilson CI), the 1-NN two-sample accuracy against
+the real test clips (permutation p) and the memorised share (nearest training clip closer
+than the 5th percentile of the real val clips' nearest-training distances) against training
+minutes; a ``specdiff`` preset also gets its resynthesis reference row (real val clips through
+analysis and resynthesis alone). Rows of autoregressive runs scored the same way join the
+figure with ``--ar-runs RUN_DIR ...`` (their best checkpoint, unprimed).
+
+    .venv/bin/python benchmarks/bench_quality.py --diffusion specdiff-cpu --stages 5,10,20,30,45 --threads 1 --out benchmarks/results/quality
 """
 
 from __future__ import annotations
@@ -113,6 +126,10 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def main() -> None:
+    if "--diffusion" in sys.argv or "--diffusion-summarise" in sys.argv:
+        from bench_quality_diffusion import main as diffusion_main  # the time-to-quality figure of families without NLL
+
+        return diffusion_main()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="sashimi-cpu,wavenet-cpu")
     parser.add_argument("--quantisation", default="mulaw", help="comma-separated: mulaw,linear")

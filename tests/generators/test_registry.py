@@ -22,6 +22,10 @@ BATCH = 2
 
 # Size overrides laid over each family's tiny preset: small enough to step in well under a second.
 SMALL: dict[str, list[dict]] = {
+    "diffwave": [
+        {"channels": 8, "skip_channels": 8, "layers": 4, "dilation_cycle": 4},
+        {"backbone": "sashimi", "d_model": 8, "n_layers": 1, "d_state": 4, "pool": [2, 2]},
+    ],
     "wavenet": [
         {"stacks": 2, "layers_per_stack": 3, "residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16},
         {"stacks": 1, "layers_per_stack": 3, "kernel_size": 3, "residual_channels": 6, "dilation_channels": 5, "skip_channels": 12, "end_channels": 10},
