@@ -120,7 +120,7 @@ def build_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
 
     ckpt = load_checkpoint(path)
     _check_provider(path, ckpt)
-    model = registry.build(ckpt["generator"], dict(ckpt["generator_config"]))
+    model = registry.build(ckpt["generator"], registry.stored_config(ckpt["generator"], dict(ckpt["generator_config"])))
     try:
         model.load_state_dict(clean_state_dict(ckpt["model"]))
     except RuntimeError as e:

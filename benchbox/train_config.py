@@ -126,7 +126,12 @@ def resume_config(run_dir: Path, overrides: Sequence[str] = ()) -> TrainConfig:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise CheckpointError(f"cannot resume: {path} not found", hint="--resume takes a run folder written by `benchbox train`")
-    recorded = to_dict(from_dict(TrainConfig, load_toml(path)))
+    from benchbox.generators import registry
+
+    stored = load_toml(path)
+    if "generator" in stored and isinstance(stored.get("model"), dict):
+        stored["model"] = registry.stored_config(str(stored["generator"]), stored["model"])  # keys the run predates
+    recorded = to_dict(from_dict(TrainConfig, stored))
     cfg = from_dict(TrainConfig, merge(recorded, parse_overrides(overrides)))
     changed = [k for k, v in to_dict(cfg).items() if k != "train" and v != recorded[k]]
     if changed:

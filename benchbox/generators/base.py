@@ -106,6 +106,9 @@ class Generator(nn.Module):
     name: ClassVar[str]
     config_class: ClassVar[type]
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    # Values for config keys that a stored config (checkpoint, run config.toml) may lack because
+    # it was written before the key existed: the behaviour it was trained with, not today's default.
+    legacy_config: ClassVar[dict[str, Any]] = {}
     quantisation: str = "mulaw"  # the run's code scheme: how codes and waves map onto each other
     # A generator may step through compiled C (``benchbox.native``) on float32 CPU tensors;
     # False forces its torch reference step (tests compare the two).

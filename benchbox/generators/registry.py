@@ -134,6 +134,12 @@ def models_dir() -> Path:
     return data_dir("models")
 
 
+def stored_config(name: str, config: dict) -> dict:
+    """A model config read back from a checkpoint or run folder, with each key it predates set
+    to the value the model was trained with (the generator's ``legacy_config``)."""
+    return {**get(name).legacy_config, **config}
+
+
 def preset_names() -> list[str]:
     return sorted(p.stem for p in models_dir().glob("*.toml"))
 

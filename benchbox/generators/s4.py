@@ -82,11 +82,17 @@ def hippo_legs_nplr(n_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lam, v.conj().T @ p, v.conj().T @ r
 
 
-def init_eigenvalues(init: InitKind, n_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lambda, P, B) of M = N/2 modes for an init; P is zero for the diagonal inits."""
+def init_eigenvalues(init: InitKind, n_state: int, b_clip: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lambda, P, B) of M = N/2 modes for an init; P is zero for the diagonal inits.
+
+    ``b_clip`` > 0 clips the imaginary part of the LegS B to +-b_clip, as the official
+    ``nplr(..., B_clip=2.0)`` does (the diagonal inits' B is real already)."""
     m = np.arange(n_state // 2, dtype=np.float64)
     if init == "legs":
-        return hippo_legs_nplr(n_state)
+        lam, p, b = hippo_legs_nplr(n_state)
+        if b_clip > 0:
+            b = b.real + 1j * np.clip(b.imag, -b_clip, b_clip)
+        return lam, p, b
     if init == "lin":
         imag = math.pi * m
     else:  # "inv"
@@ -109,9 +115,9 @@ class SSMKernel(nn.Module):
 
     low_rank = False
 
-    def __init__(self, d_model: int, d_state: int, init: InitKind, dt_min: float, dt_max: float):
+    def __init__(self, d_model: int, d_state: int, init: InitKind, dt_min: float, dt_max: float, b_clip: float = 0.0):
         super().__init__()
-        lam, p, b = init_eigenvalues(init, d_state)
+        lam, p, b = init_eigenvalues(init, d_state, b_clip)
         h = d_model
         u = torch.rand(h)
         self.log_dt = nn.Parameter(math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min)))  # (H,)
@@ -272,10 +278,10 @@ class S4Layer(nn.Module):
 
     fused = True  # the native convolution + GELU (ops.ssm_conv_gelu) where it runs; False: the reference
 
-    def __init__(self, d_model: int, d_state: int, kernel: KernelKind, init: InitKind, dt_min: float, dt_max: float, dropout: float):
+    def __init__(self, d_model: int, d_state: int, kernel: KernelKind, init: InitKind, dt_min: float, dt_max: float, dropout: float, b_clip: float = 0.0):
         super().__init__()
         kernel_class = S4DKernel if kernel == "s4d" else DPLRKernel
-        self.kernel = kernel_class(d_model, d_state, init, dt_min, dt_max)
+        self.kernel = kernel_class(d_model, d_state, init, dt_min, dt_max, b_clip)
         self.D = nn.Parameter(torch.randn(d_model))  # (H,)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(d_model, 2 * d_model)

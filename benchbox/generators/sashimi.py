@@ -8,8 +8,8 @@ width H_i * expand. Forward (parallel, training)::
 
     x = embed(tokens)                                  (B, T, H0)
     for each tier i (top down):  [unet: x = down_stack_i(x)]; skip_i = x; x = down_pool_i(x)
-    x = center_stack(x)
-    for each tier i (bottom up): x = shift(up_pool_i(x)) + skip_i; x = up_stack_i(x)
+    x = center_stack(x) + x                            [center_residual]
+    for each tier i (bottom up): z = shift(up_pool_i(x)) + skip_i; x = up_stack_i(z) + z   [up_residual]
     logits = head(norm(x))                             (B, T, C)
 
 A stack is S x (pre-norm residual S4 block, pre-norm residual feed-forward block).
@@ -63,6 +63,11 @@ class SashimiConfig:
     dt_max: float = 1e-1
     lr_ssm: float = 1e-3  # learning rate of A, B, dt (no weight decay)
     embed_init: Literal["normal", "ordinal"] = "normal"  # ordinal: codes start as a smooth function of their value
+    # The official model (state-spaces/s4 models/sashimi/sashimi.py) by default; each is a
+    # switch so a preset can depart from it, documented in the preset (see issue 23 section 5).
+    center_residual: bool = True  # x = center(x) + x around the whole centre stack
+    up_residual: bool = True  # z = up_pool(x) + skip; x = up_stack(z) + z
+    b_clip: float = 2.0  # clip Im(B) of the initial HiPPO-LegS B to +-b_clip, as nplr(B_clip=2.0); 0 = no clip
 
     def __post_init__(self):
         checks = [
@@ -75,6 +80,7 @@ class SashimiConfig:
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (0.0 < self.dt_min <= self.dt_max, f"need 0 < dt_min <= dt_max, got {self.dt_min}, {self.dt_max}"),
             (self.lr_ssm > 0, f"lr_ssm must be > 0, got {self.lr_ssm}"),
+            (self.b_clip >= 0, f"b_clip must be >= 0 (0 = no clip), got {self.b_clip}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -104,7 +110,7 @@ class ResidualStack(nn.Module):
         super().__init__()
         n = cfg.n_layers
         self.s4_norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(n))
-        self.s4 = nn.ModuleList(S4Layer(width, cfg.d_state, cfg.kernel, cfg.init, cfg.dt_min, cfg.dt_max, cfg.dropout) for _ in range(n))
+        self.s4 = nn.ModuleList(S4Layer(width, cfg.d_state, cfg.kernel, cfg.init, cfg.dt_min, cfg.dt_max, cfg.dropout, cfg.b_clip) for _ in range(n))
         self.ff_norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(n if cfg.ff else 0))
         self.ff = nn.ModuleList(FeedForward(width, cfg.ff, cfg.dropout) for _ in range(n if cfg.ff else 0))
         self.dropout = nn.Dropout(cfg.dropout)
@@ -190,6 +196,8 @@ def ordinal_embedding_(weight: torch.Tensor) -> torch.Tensor:
 class Sashimi(Autoregressive):
     name = "sashimi"
     config_class = SashimiConfig
+    # Checkpoints and run configs written before these switches existed built the model without them.
+    legacy_config = {"center_residual": False, "up_residual": False, "b_clip": 0.0}
 
     def __init__(self, config: SashimiConfig):
         super().__init__(config)
@@ -224,12 +232,12 @@ class Sashimi(Autoregressive):
                 x = self.down_stacks[i](x)
             skips.append(x)
             x = self.down_pools[i](x.reshape(batch, x.shape[1] // p, p * x.shape[2]))  # (B, T/p, H*expand)
-        x = self.center(x)
+        x = self.center(x) + x if self.config.center_residual else self.center(x)
         for i in reversed(range(len(self.config.pool))):
             up = self.up_pools[i](x)  # (B, T/p, p*H)
             up = F.pad(up[:, :-1], (0, 0, 1, 0))  # shift one coarse step: causal
-            x = up.reshape(batch, skips[i].shape[1], -1) + skips[i]  # (B, T, H)
-            x = self.up_stacks[i](x)
+            z = up.reshape(batch, skips[i].shape[1], -1) + skips[i]  # (B, T, H)
+            x = self.up_stacks[i](z) + z if self.config.up_residual else self.up_stacks[i](z)
         return self.head(self.norm(x))[:, :length]
 
     # ------------------------------------------------------------ recurrent
@@ -293,7 +301,7 @@ class Sashimi(Autoregressive):
 
     def _tier_step(self, i: int, x: torch.Tensor, state: SashimiState) -> torch.Tensor:  # (B, H_i) -> (B, H_i)
         if i == len(self.config.pool):
-            return self._run_stack("center", x, state)
+            return self._run_stack("center", x, state) + x if self.config.center_residual else self._run_stack("center", x, state)
         if self.down_stacks is not None:
             x = self._run_stack(f"down{i}", x, state)
         tier, p = state.tiers[i], self.config.pool[i]
@@ -304,7 +312,7 @@ class Sashimi(Autoregressive):
         if pos == p - 1:  # chunk complete: step the coarser tier once
             coarse = self._tier_step(i + 1, self.down_pools[i](tier.down.flatten(1)), state)  # (B, H_{i+1})
             tier.up.copy_(self.up_pools[i](coarse).view_as(tier.up))
-        return self._run_stack(f"up{i}", x, state)
+        return self._run_stack(f"up{i}", x, state) + x if self.config.up_residual else self._run_stack(f"up{i}", x, state)
 
     # ------------------------------------------------------------ training
 

@@ -58,6 +58,9 @@ class _Model(ctypes.Structure):
         ("norm_eps", ctypes.c_float),
         ("head", ctypes.c_void_p),
         ("scratch", ctypes.c_void_p),
+        ("center_residual", ctypes.c_int),
+        ("up_residual", ctypes.c_int),
+        ("res", ctypes.c_void_p * (MAX_TIERS + 1)),
     ]
 
 
@@ -204,6 +207,10 @@ class _Rows:
         m.center = weights.stacks["center"].struct(self.ssm["center"])
         m.embed, m.norm, m.norm_eps, m.head = weights.embed.data_ptr(), weights.norm.data_ptr(), weights.norm_eps, weights.head.data_ptr()
         m.scratch = self.scratch.data_ptr()
+        self.res = [torch.zeros(batch, w) for w in widths]  # (B, H) per tier: a stack's input for its outer residual
+        m.center_residual, m.up_residual = int(cfg.center_residual), int(cfg.up_residual)
+        for i, t in enumerate(self.res):
+            m.res[i] = t.data_ptr()
         self.struct, self.ref = m, ctypes.byref(m)
 
 

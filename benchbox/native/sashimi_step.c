@@ -189,6 +189,8 @@ typedef struct {
     float norm_eps;
     const float *head;                 /* packed (H_0 -> C) + bias */
     float *scratch;                    /* max of sashimi_stack_scratch over stacks, and B H_0 */
+    int center_residual, up_residual;  /* x = center(x) + x; x = up_stack(z) + z (the official model) */
+    float *res[MAX_TIERS + 1];         /* (B, H_i): a stack's input, kept for its outer residual */
 } Model;
 
 long sashimi_model_size(void) { return sizeof(Model); }
@@ -197,9 +199,18 @@ static void run_stack(const Model *m, const Stack *s, float *x) {
     sashimi_stack_step(s->layers, s->h, s->n, s->f, s->low_rank, s->eps, m->batch, s->params, x, s->state, m->scratch);
 }
 
+/* x = stack(x), or stack(x) + x with the outer residual. */
+static void residual_stack(const Model *m, const Stack *s, int residual, float *res, float *x, int h) {
+    long n = (long)m->batch * h;
+    if (residual) memcpy(res, x, sizeof(float) * n);
+    run_stack(m, s, x);
+    if (residual)
+        for (long k = 0; k < n; k++) x[k] += res[k];
+}
+
 static void tier_step(Model *m, int i, float *x) {
     if (i == m->tiers) {
-        run_stack(m, &m->center, x);
+        residual_stack(m, &m->center, m->center_residual, m->res[i], x, m->width[i]);
         return;
     }
     if (m->unet) run_stack(m, &m->down[i], x);
@@ -217,7 +228,7 @@ static void tier_step(Model *m, int i, float *x) {
         tier_step(m, i + 1, coarse);
         linear(m->batch, coarse, h2, h2, m->up_pool[i], p * h, m->up_pool[i] + packed_size(h2, p * h), m->up_buf[i], ldu, 0);
     }
-    run_stack(m, &m->up[i], x);
+    residual_stack(m, &m->up[i], m->up_residual, m->res[i], x, h);
 }
 
 /* 0 when every token is in [0, C), else -1. */

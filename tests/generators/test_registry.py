@@ -34,6 +34,7 @@ SMALL: dict[str, list[dict]] = {
         {"d_model": 8, "n_layers": 1, "d_state": 4, "pool": [2, 2]},
         {"d_model": 8, "n_layers": 1, "d_state": 4, "pool": [2, 2], "kernel": "dplr"},
         {"d_model": 8, "n_layers": 1, "d_state": 4, "pool": [3], "unet": True},
+        {"d_model": 8, "n_layers": 1, "d_state": 4, "pool": [2, 2], "center_residual": False, "up_residual": False, "b_clip": 0.0},
     ],
     # 256-sample clips (the contract's toy set): 4 upsampling layers from L0 = 1
     "wavegan": [

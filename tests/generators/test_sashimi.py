@@ -181,3 +181,41 @@ def test_registered_and_causal_receptive_field():
     assert "sashimi" in registry.names()
     assert registry.get("sashimi") is Sashimi
     assert _build().receptive_field is None
+
+
+def test_defaults_are_the_official_architecture_and_each_departure_changes_the_output():
+    cfg = SashimiConfig()
+    assert (cfg.center_residual, cfg.up_residual, cfg.b_clip) == (True, True, 2.0)  # state-spaces/s4 models/sashimi
+    x = torch.randint(0, 256, (2, 64), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        official = _build()(x)
+        for off in ({"center_residual": False}, {"up_residual": False}):
+            assert (official - _build(**off)(x)).abs().max().item() > 1e-3, off
+
+
+def test_b_clip_bounds_the_imaginary_part_of_the_legs_b():
+    from benchbox.generators.s4 import init_eigenvalues
+
+    _, _, free = init_eigenvalues("legs", 64)
+    _, _, clipped = init_eigenvalues("legs", 64, b_clip=2.0)
+    assert abs(free.imag).max() > 2.0 and abs(clipped.imag).max() <= 2.0
+    assert (clipped.real == free.real).all()
+    torch.manual_seed(0)
+    b = registry.build("sashimi", {**SMALL, "d_state": 64, "b_clip": 2.0}).ssm_parameters()[3]  # B (H, M, 2) of the first layer
+    assert b[..., 1].abs().max().item() <= 2.0
+
+
+def test_a_stored_config_without_the_switches_builds_the_model_it_was_trained_as(tmp_path):
+    """Checkpoints and run configs from before the switches existed had neither residual nor the clip."""
+    from benchbox import checkpoint as ck
+
+    old = {k: v for k, v in {**SMALL, "pool": [2, 2]}.items()}
+    torch.manual_seed(0)
+    model = registry.build("sashimi", {**old, **Sashimi.legacy_config})
+    payload = {"generator": "sashimi", "generator_config": old, "model": model.state_dict(), "optimizer": {}, "step": 0, "best_val": 1.0, "train_config": {}}
+    ck.save_checkpoint(tmp_path / "old.pt", payload)
+    back, _ = ck.build_from_checkpoint(tmp_path / "old.pt")
+    assert (back.config.center_residual, back.config.up_residual, back.config.b_clip) == (False, False, 0.0)
+    x = torch.randint(0, 256, (1, 32), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(back(x), model.eval()(x))

@@ -40,8 +40,9 @@ def _run(model: Sashimi, tokens: torch.Tensor, native_step: bool) -> tuple[torch
 @pytest.mark.parametrize("kernel", ["s4d", "dplr"])
 @pytest.mark.parametrize("unet", [False, True])
 @pytest.mark.parametrize("batch", [1, 3, 6])
-def test_native_step_matches_reference_step(kernel, unet, batch):
-    model = _build(kernel=kernel, unet=unet, pool=[4, 2], ff=3)
+@pytest.mark.parametrize("residual", [True, False])  # the official outer residuals, and the model without them
+def test_native_step_matches_reference_step(kernel, unet, batch, residual):
+    model = _build(kernel=kernel, unet=unet, pool=[4, 2], ff=3, center_residual=residual, up_residual=residual)
     tokens = torch.randint(0, 256, (batch, 70), generator=torch.Generator().manual_seed(batch))
     fast, fast_state = _run(model, tokens, True)
     slow, slow_state = _run(model, tokens, False)
