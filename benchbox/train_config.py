@@ -104,7 +104,8 @@ class TrainConfig:
 
 
 def resolve_config(*, generator: str, data: Path, preset: str | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Preset (default :func:`registry.default_preset`) + data path + ``--set`` overrides -> TrainConfig."""
+    """Preset (default :func:`registry.default_preset`; its ``[train]`` table as defaults) + data path +
+    ``--set`` overrides -> TrainConfig."""
     from benchbox.generators import registry
 
     registry.get(generator)  # an unknown generator names the generators, not the presets
@@ -116,7 +117,7 @@ def resolve_config(*, generator: str, data: Path, preset: str | None = None, ove
     preset_generator, model_cfg = registry.load_preset(preset, over.get("model"))
     if preset_generator != generator:
         raise ConfigError(f"preset '{preset}' is for generator '{preset_generator}', not '{generator}'", hint=f"pick a {generator}-* preset, or train {preset_generator}")
-    base = {"generator": generator, "preset": str(preset), "data": {"path": str(Path(data).resolve())}, "model": model_cfg}
+    base = {"generator": generator, "preset": str(preset), "data": {"path": str(Path(data).resolve())}, "model": model_cfg, "train": registry.preset_train(preset)}
     return from_dict(TrainConfig, merge(base, {k: v for k, v in over.items() if k != "model"}))
 
 

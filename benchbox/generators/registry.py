@@ -15,6 +15,8 @@ so the source tree is always the truth for the built-ins. The registry is a look
 A preset is a TOML file, by name from ``models/`` (see :mod:`benchbox.resources`) or by path::
 
     generator = "sashimi"        # a registered name
+    [train]                      # optional: training defaults it was sized for (--set train.* wins)
+    patience = 4
     [model]                      # fields of that generator's config dataclass
     d_model = 64
 """
@@ -160,6 +162,14 @@ def preset_path(name_or_path: str | Path) -> Path:
     return path if path.suffix else models_dir() / f"{name_or_path}.toml"
 
 
+def preset_train(name_or_path: str | Path) -> dict:
+    """The preset's ``[train]`` table: the training defaults it was sized for (an epoch budget,
+    early stopping), under any ``--set train.*``; {} for a preset without one or a bare generator
+    name. Keys are checked where the run's config is built (``train.<key>``)."""
+    path = preset_path(name_or_path)
+    return dict(load_toml(path).get("train", {})) if path.is_file() else {}
+
+
 def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tuple[str, dict]:
     """Return (generator name, resolved model config dict) of a preset name or TOML path."""
     path = preset_path(name_or_path)
@@ -169,9 +179,9 @@ def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> tupl
     if not path.is_file():
         raise ConfigError(f"unknown model preset '{name_or_path}'", hint=f"use one of: {', '.join(preset_names())}, or a path to a .toml file")
     data = load_toml(path)
-    unknown = sorted(set(data) - {"generator", "model", "description"})
+    unknown = sorted(set(data) - {"generator", "model", "description", "train"})
     if unknown:
-        raise ConfigError(f"{path}: unknown key '{unknown[0]}'", hint="a preset holds only 'generator', 'description' and a [model] table")
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}'", hint="a preset holds only 'generator', 'description', a [model] and a [train] table")
     if "generator" not in data:
         raise ConfigError(f"{path}: missing 'generator' key", hint=f"set generator = one of {', '.join(names())}")
     gen = str(data["generator"])

@@ -185,3 +185,20 @@ def test_preset_with_unknown_generator_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="unknown model preset"):
         registry.load_preset("no-such-preset")
 
+
+
+def test_a_preset_may_carry_training_defaults_under_set_overrides(tmp_path):
+    from benchbox.train import resolve_config
+    from tests.train_helpers import corpus
+
+    data = corpus(tmp_path / "ds", n=10)
+    path = tmp_path / "p.toml"
+    path.write_text('generator = "wavenet"\n[train]\npatience = 3\neval_every = 20\n[model]\nstacks = 1\n')
+    assert registry.preset_train(path) == {"patience": 3, "eval_every": 20}
+    cfg = resolve_config(generator="wavenet", data=data, preset=str(path))
+    assert (cfg.train.patience, cfg.train.eval_every, cfg.model["stacks"]) == (3, 20, 1)
+    cfg = resolve_config(generator="wavenet", data=data, preset=str(path), overrides=["train.patience=0"])
+    assert (cfg.train.patience, cfg.train.eval_every) == (0, 20)  # --set wins
+    path.write_text('generator = "wavenet"\n[train]\npatiense = 3\n')
+    with pytest.raises(ConfigError, match="unknown config key 'train.patiense'"):
+        resolve_config(generator="wavenet", data=data, preset=str(path))
