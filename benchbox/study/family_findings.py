@@ -1,0 +1,175 @@
+"""The families study's questions (issue 28), decided from score tables.
+
+Inputs are the study's per-clip scores (``clips.csv`` of every run: one row per clip with
+``run``, ``checkpoint``, ``prime_ms``, ``cont/useful/auto``, ``cont/footstep/p`` and the
+``cont/<detector>/flag`` columns), its per-group rows (``groups.csv``: 1-NN two-sample
+test and coverage per embedder) and a map ``run -> family`` built from the protocol's
+data (:func:`families_of_runs`: a preset's family is what the protocol says, never a test
+of the generator's class).
+
+Two questions of the benchmark's own:
+
+* **family**: does diffusion beat autoregression (and the GAN) on footsteps? Useful rates
+  with Wilson 95% CIs, compared with Fisher's exact test (:func:`seed_findings._compare`),
+  Bonferroni-corrected over the pairs compared; beside them each family's 1-NN accuracy
+  (best cell and median cell) and the three axes.
+* **backbone and representation**: within diffusion, SaShiMi vs WaveNet backbone, and
+  spectrogram vs raw samples, by the same test.
+
+A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
+test separates them, ``not reproduced (favours <b>)`` for the opposite, and
+``inconclusive at this n`` otherwise, including when a side has fewer than ``MIN_CLIPS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.stats import two_sample_of
+from benchbox.study.analysis import rate_text
+from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, USEFUL, _fisher, six_findings
+
+MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
+FOOTSTEP_P = "cont/footstep/p"
+EMBEDDER = "aisfx"
+FAMILIES = ("diffusion", "autoregressive", "gan")
+
+
+def families_of_runs(runs: list[str], presets: Mapping[str, str]) -> dict[str, str]:
+    """``run id -> family`` from ``presets`` (preset -> family, the protocol's data): a run
+    id is ``<preset>_...``; the longest matching preset wins (``sashimi-diffwave-cpu`` over
+    ``sashimi-cpu``). Runs of no listed preset are left out."""
+    out = {}
+    for run in runs:
+        match = max((p for p in presets if run == p or run.startswith(p + "_")), key=len, default=None)
+        if match is not None:
+            out[run] = presets[match]
+    return out
+
+
+def _with(clips: pd.DataFrame, column: str, of_run: Mapping[str, str]) -> pd.DataFrame:
+    return clips.assign(**{column: clips["run"].map(of_run)}).dropna(subset=[column])
+
+
+def _artefact_free(clips: pd.DataFrame) -> pd.Series:
+    flags = [c for c in clips.columns if c.startswith("cont/") and c.endswith("/flag")]
+    return (clips[flags].fillna(0).sum(axis=1) == 0).astype(float) if flags else pd.Series(np.nan, index=clips.index)
+
+
+def _mean_ci(values: pd.Series) -> str:
+    v = values.dropna().astype(float)
+    if v.empty:
+        return "n/a"
+    half = 1.96 * float(v.std(ddof=1)) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return f"{v.mean():.2f} [{v.mean() - half:.2f}, {v.mean() + half:.2f}]"
+
+
+def _nn1_summary(groups: pd.DataFrame, runs: set[str]) -> str:
+    """Best (lowest) and median 1-NN accuracy over a family's generated cells, with the best cell's p."""
+    if groups.empty or "run" not in groups:
+        return "n/a"
+    rows = groups[(groups.get("kind") == "generated") & groups["run"].isin(runs)]
+    tests = [two_sample_of(r, EMBEDDER) for r in rows.to_dict("records")]
+    tests = [(a, p) for a, p in tests if np.isfinite(a)]
+    if not tests:
+        return "n/a"
+    best = min(tests)
+    return f"best cell {best[0]:.2f} (p = {best[1]:.2g}), median cell {np.median([a for a, _ in tests]):.2f}, {len(tests)} cells"
+
+
+def _coverage(groups: pd.DataFrame, runs: set[str]) -> str:
+    key = f"coverage/{EMBEDDER}"
+    if groups.empty or key not in groups:
+        return "n/a"
+    v = groups[(groups.get("kind") == "generated") & groups["run"].isin(runs)][key].dropna()
+    return f"median cell {v.median():.2f} ({len(v)} cells)" if len(v) else "n/a"
+
+
+def level_table(clips: pd.DataFrame, groups: pd.DataFrame, column: str) -> list[dict]:
+    """Per level of ``column``: useful rate, 1-NN accuracy and the three axes, as text."""
+    rows = []
+    for level, part in clips.groupby(column, sort=True):
+        runs = set(part["run"])
+        rows.append({column: level, "n": len(part), "useful": rate_text(int(part[USEFUL].sum()), len(part)),
+                     "nn1": _nn1_summary(groups, runs),
+                     "quality": rate_text(int(_artefact_free(part).sum()), len(part)),
+                     "category": _mean_ci(part[FOOTSTEP_P]) if FOOTSTEP_P in part else "n/a",
+                     "diversity": _coverage(groups, runs)})
+    return rows
+
+
+def compare(a: pd.Series, b: pd.Series, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
+    """One comparison of useful rates, ``a`` vs ``b``: verdict, estimate and test text.
+    ``tests``: how many comparisons the question makes (Bonferroni: p * tests < ALPHA)."""
+    est = f"{names[0]} {rate_text(int(a.sum()), int(a.count()))} vs {names[1]} {rate_text(int(b.sum()), int(b.count()))}"
+    if min(a.count(), b.count()) < MIN_CLIPS:
+        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
+    p = min(1.0, _fisher(a, b) * tests)
+    test = f"Fisher exact p = {p:.3g}" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+    if p >= ALPHA:
+        return {"verdict": INCONCLUSIVE, "estimate": est, "test": test}
+    winner = names[0] if a.mean() > b.mean() else names[1]
+    agrees = (a.mean() > b.mean()) == paper_favours_a
+    return {"verdict": f"{REPRODUCED if agrees else NOT_REPRODUCED} (favours {winner})", "estimate": est, "test": test}
+
+
+def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:
+    """Diffusion vs autoregression (the SaShiMi paper's direction: diffusion better), and
+    diffusion vs GAN when both were scored (no paper direction: diffusion is the claim tested)."""
+    fam = _with(clips, "family", family_of)
+    present = [f for f in ("autoregressive", "gan") if (fam["family"] == f).any()]
+    diff = fam[fam["family"] == "diffusion"][USEFUL]
+    out = []
+    for other in present:
+        row = compare(diff, fam[fam["family"] == other][USEFUL], ("diffusion", other), True, tests=max(1, len(present)))
+        out.append({"question": f"family: diffusion beats {other}", "metric": f"`{USEFUL}`", **row})
+    return out
+
+
+def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], representation_of: Mapping[str, str]) -> list[dict]:
+    """Within diffusion: SaShiMi vs WaveNet backbone (paper: SaShiMi), spectrogram vs raw samples
+    (issue 23's expectation at this budget: spectrogram). Maps are run -> level, from the protocol."""
+    out = []
+    for what, of_run, (a, b) in (("backbone", backbone_of, ("sashimi", "wavenet")),
+                                 ("representation", representation_of, ("spectrogram", "raw"))):
+        part = _with(clips, what, of_run)
+        row = compare(part[part[what] == a][USEFUL], part[part[what] == b][USEFUL], (a, b), True, tests=2)
+        out.append({"question": f"{what}: {a} beats {b} (diffusion only)", "metric": f"`{USEFUL}`", **row})
+    return out
+
+
+def per_family_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, family_of: Mapping[str, str]) -> list[dict]:
+    """The seed's six findings decided within each family (:func:`seed_findings.six_findings`
+    on that family's clips and cells). A finding whose axis the family lacks (no dropout-0.5
+    run, no primed cell) reads ``n/a`` rather than inconclusive."""
+    fam = _with(clips, "family", family_of)
+    out = []
+    for family, part in fam.groupby("family", sort=True):
+        cells = groups[groups["run"].isin(set(part["run"]))] if "run" in groups else groups
+        floor = groups[groups.get("kind") == "floor"] if "kind" in groups else groups.iloc[0:0]
+        for row in six_findings(part.drop(columns="family"), pd.concat([floor, cells]), runs_dir):
+            lacks = row["finding"].startswith("6.") and not (part["dropout"] >= 0.5).any() or \
+                row["finding"].startswith("5.") and not (part["prime_ms"] > 0).any()
+            out.append({**row, "family": family, **({"verdict": "n/a", "test": "the family has no such cell"} if lacks else {})})
+    return out
+
+
+def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[str, dict[str, pd.Series | None]]:
+    """Per family, the clips the report shows: among its unprimed clips the verdict calls
+    useful, the one at the median ``cont/footstep/p``; among those it rejects, likewise.
+    (Median by ``footstep/p``, lower median on ties; ``None`` when a set is empty.)"""
+    fam = _with(clips, "family", family_of)
+    fam = fam[fam["prime_ms"] == 0] if "prime_ms" in fam else fam
+    out = {}
+    for family, part in fam.groupby("family", sort=True):
+        picks = {}
+        for label, subset in (("useful", part[part[USEFUL] == 1]), ("rejected", part[part[USEFUL] != 1])):
+            ranked = subset.sort_values([FOOTSTEP_P, "path"], kind="stable") if len(subset) else subset
+            picks[label] = ranked.iloc[(len(ranked) - 1) // 2] if len(ranked) else None
+        out[family] = picks
+    return out
+
