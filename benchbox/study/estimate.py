@@ -23,32 +23,45 @@ SCORE_SECONDS_PER_CLIP = 0.06  # aisfx + mel on 2 cores, cold cache (benchmarks/
 DEFAULT_CLIP_SAMPLES = 8192
 
 
-def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int) -> tuple[float, float]:
-    """(seconds per training step, seconds per generation step at ``gen_batch``)."""
+def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int) -> tuple[float, float]:
+    """(seconds per training step, seconds per generated clip at ``gen_batch``), through the
+    calls the trainer and sampler make for any family: ``train_step`` and ``generate``."""
+    from benchbox.audio import encode
+    from benchbox.generators.base import Batch, StepContext
+
     name, cfg = load_preset(preset)
     torch.manual_seed(0)
     model = build(name, cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randint(0, QUANT_CLASSES, (batch, clip_samples))  # (B, T)
-    for i in range(TIMED_TRAIN_STEPS + 1):
-        if i == 1:
-            start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, QUANT_CLASSES), x.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    train_step = (time.perf_counter() - start) / TIMED_TRAIN_STEPS
+    optimizers = model.make_optimizers(lr=1e-4, weight_decay=0.0)
+    waves = (torch.randn(batch, clip_samples, generator=torch.Generator().manual_seed(0)) * 0.1).clamp(-1, 1)  # (B, T)
+    data = Batch(waves, encode(waves, getattr(model, "quantisation", "mulaw")).long())
+    ctx = StepContext(step=0, device=torch.device("cpu"))
+    model.train()
+    train_step = 0.0  # no optimisers: fitted in closed form at step 0 (FIT_SECONDS)
+    if optimizers:
+        for i in range(TIMED_TRAIN_STEPS + 1):
+            if i == 1:
+                start = time.perf_counter()
+            model.train_step(data, optimizers, ctx)
+        train_step = (time.perf_counter() - start) / TIMED_TRAIN_STEPS
     model.eval()
+    rng = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        state = model.init_state(gen_batch, "cpu")
-        tok = torch.full((gen_batch,), QUANT_CLASSES // 2, dtype=torch.long)
-        _, state = model.step(tok, state)
-        start = time.perf_counter()
-        for _ in range(TIMED_GEN_STEPS):
+        if "step" in model.capabilities:  # a token loop: time TIMED_GEN_STEPS tokens, scale to the clip
+            state = model.init_state(gen_batch, "cpu")
+            tok = torch.full((gen_batch,), QUANT_CLASSES // 2, dtype=torch.long)
             _, state = model.step(tok, state)
-    return train_step, (time.perf_counter() - start) / TIMED_GEN_STEPS
+            start = time.perf_counter()
+            for _ in range(TIMED_GEN_STEPS):
+                _, state = model.step(tok, state)
+            return train_step, (time.perf_counter() - start) / TIMED_GEN_STEPS * gen_samples / gen_batch
+        start = time.perf_counter()  # a whole-clip sampler: one small batch, scaled per clip
+        model.generate(TIMED_GEN_CLIPS, gen_samples, rng=rng, batch=TIMED_GEN_CLIPS)
+        return train_step, (time.perf_counter() - start) / TIMED_GEN_CLIPS
 
 
+TIMED_GEN_CLIPS = 2
+FIT_SECONDS = 30.0  # a closed-form fit (ngram, lpc) and its evaluation
 ASSUMED_STEPS = 1000  # when neither max_steps nor (epochs with a known train split) gives a count
 
 
@@ -62,25 +75,40 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     """
     from benchbox.train import TrainSection, total_steps
 
-    tcfg = from_dict(TrainSection, proto.train, where="train.")
-    counted = total_steps(tcfg, n_train, 1) if (n_train or tcfg.epochs <= 0) else None
-    steps = counted or tcfg.max_steps or ASSUMED_STEPS  # epochs over an unknown split: max_steps bounds it
     g = proto.generate
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
     cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
-    presets = sorted({job.preset for job in train_jobs(proto)})  # the grid's and the extra runs'
-    timings = {p: _time_preset(p, tcfg.batch_size, proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch) for p in presets}
-    stages = {"data": 10.0}
-    for job in train_jobs(proto):
-        train_s, gen_s = timings[job.preset]
-        stages[f"train/{job.run_id}"] = train_s * steps * 1.1  # + evaluation
-        stages[f"generate/{job.run_id}"] = gen_s * gen_samples * cells * math.ceil(g.n / g.batch)
+    jobs = train_jobs(proto)
+    tcfgs = {job.run_id: from_dict(TrainSection, job.train_settings(proto), where="train.") for job in jobs}
+    timings = {}
+    for job in jobs:  # one timing per (preset, batch size): the grid's and the extra runs'
+        key = (job.preset, tcfgs[job.run_id].batch_size)
+        if key not in timings:
+            timings[key] = _time_preset(job.preset, key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples)
+    stages, basis = {"data": 10.0}, set()
+    for job in jobs:
+        tcfg = tcfgs[job.run_id]
+        counted = total_steps(tcfg, n_train, 1) if (n_train or tcfg.epochs <= 0) else None
+        steps = counted or tcfg.max_steps or ASSUMED_STEPS  # epochs over an unknown split: max_steps bounds it
+        train_s, clip_s = timings[(job.preset, tcfg.batch_size)]
+        seconds = train_s * steps * 1.1 if train_s else FIT_SECONDS  # + evaluation
+        if not train_s:
+            basis.add(f"{job.run_id}: fitted, {FIT_SECONDS:g} s")
+        elif tcfg.max_minutes > 0:
+            seconds = min(seconds, tcfg.max_minutes * 60) if (counted or tcfg.max_steps) else tcfg.max_minutes * 60
+            basis.add(f"{job.run_id}: at most {tcfg.max_minutes:g} min")
+        elif not counted:
+            unknown = f"{tcfg.epochs:g} epochs of a train split not imported yet"
+            basis.add(f"{steps} steps per run" + (f" (at most max_steps: {unknown})" if tcfg.max_steps else f" (assumed: {unknown})"))
+        else:
+            basis.add(f"{steps} steps per run")
+        stages[f"train/{job.run_id}"] = seconds
+        stages[f"generate/{job.run_id}"] = clip_s * cells * g.n
         stages[f"score/{job.run_id}"] = SCORE_SECONDS_PER_CLIP * cells * g.n + 5.0
     stages["leaderboard"] = 10.0
     stages["report"] = 5.0
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
-    unknown = f"{tcfg.epochs:g} epochs of a train split not imported yet"
-    basis_steps = f"{steps} steps per run" + ("" if counted else f" (at most max_steps: {unknown})" if tcfg.max_steps else f" (assumed: {unknown})")
+    basis_steps = "; ".join(sorted(basis))
     return {
         "stages": stages,
         "total_seconds": sum(stages.values()),

@@ -93,12 +93,15 @@ class ExtraRun:
 
     preset: str
     quantisation: str = "mulaw"
-    dropout: float = 0.0
+    dropout: float = 0.0  # negative: leave the preset's own model (e.g. a diffusion or GAN preset without model.dropout)
     normalise: str = "none"  # the trainer's data.normalise: "none" or "minmax"
+    train: dict = field(default_factory=dict)  # this run's [train] overrides, over the protocol's (e.g. max_minutes)
 
     def __post_init__(self):
         if self.quantisation not in ("linear", "mulaw") or self.normalise not in ("none", "minmax"):
             raise ValueError("extra runs take quantisation linear/mulaw and normalise none/minmax")
+        if self.dropout >= 1.0:
+            raise ValueError("extra run dropout must be < 1 (negative: the preset's own)")
 
 
 @dataclass(frozen=True)
@@ -191,16 +194,23 @@ class TrainJob:
     quantisation: str
     dropout: float
     normalise: str = "none"
+    train: tuple[tuple[str, object], ...] = ()  # this run's own [train] overrides, after the protocol's
 
     def overrides(self, proto: ProtocolConfig) -> list[str]:
-        sets = [f"data.quantisation={json.dumps(self.quantisation)}", f"model.dropout={self.dropout}",
-                f"data.crop_samples={proto.data.crop_samples}"]
+        sets = [f"data.quantisation={json.dumps(self.quantisation)}"]
+        sets += [f"model.dropout={self.dropout}"] if self.dropout >= 0 else []  # negative: the preset's own model
+        sets += [f"data.crop_samples={proto.data.crop_samples}"]
         if self.normalise != "none":  # only then: the grid's fingerprints stay as they were
             sets.append(f"data.normalise={json.dumps(self.normalise)}")
         sets += [f"train.seed={proto.seed}"]
-        sets += [f"train.{k}={_toml_literal(v)}" for k, v in proto.train.items()]
+        sets += [f"train.{k}={_toml_literal(v)}" for k, v in self.train_settings(proto).items()]
         sets += [f"model.{k}={_toml_literal(v)}" for k, v in proto.model.items()]
         return sets
+
+
+    def train_settings(self, proto: ProtocolConfig) -> dict:
+        """The protocol's [train] section with this run's own overrides on top."""
+        return {**proto.train, **dict(self.train)}
 
 
 def _toml_literal(v) -> str:
@@ -208,15 +218,18 @@ def _toml_literal(v) -> str:
 
 
 def run_id(preset: str, quantisation: str, dropout: float, normalise: str = "none") -> str:
-    """``<preset>_<quantisation>_do<dropout>`` (+ ``_<normalise>`` when not "none")."""
-    return f"{preset}_{quantisation}_do{dropout:g}" + ("" if normalise == "none" else f"_{normalise}")
+    """``<preset>_<quantisation>_do<dropout>`` (+ ``_<normalise>`` when not "none"); a negative
+    dropout (the preset's own model) leaves ``_do`` out."""
+    base = f"{preset}_{quantisation}" + (f"_do{dropout:g}" if dropout >= 0 else "")
+    return base + ("" if normalise == "none" else f"_{normalise}")
 
 
 def train_jobs(proto: ProtocolConfig) -> list[TrainJob]:
     """The grid's runs and the extra runs, those named in ``first`` first."""
     jobs = [TrainJob(run_id(p, q, d), p, q, float(d)) for p in proto.presets for q in proto.sweep.quantisation for d in proto.sweep.dropout]
     for e in proto.extra:
-        job = TrainJob(run_id(e.preset, e.quantisation, e.dropout, e.normalise), e.preset, e.quantisation, float(e.dropout), e.normalise)
+        job = TrainJob(run_id(e.preset, e.quantisation, e.dropout, e.normalise), e.preset, e.quantisation, float(e.dropout), e.normalise,
+                       tuple(sorted(e.train.items())))
         if job.run_id not in {j.run_id for j in jobs}:
             jobs.append(job)
     rank = {name: i for i, name in enumerate(proto.first)}

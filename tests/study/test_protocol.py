@@ -110,3 +110,28 @@ def test_evidence_follows_the_dataset_kind_and_the_protocol(tmp_path):
     assert evidence_of(load_protocol(path, ["evidence=study"], data="synth"))[0]  # "study" cannot lift the procedural corpus
     with pytest.raises((BenchboxError, ValueError)):
         load_protocol(path, ["evidence=maybe"])
+
+
+def test_extra_runs_may_keep_the_presets_model_and_carry_their_own_train_settings():
+    from benchbox.study.protocol import load_protocol, train_jobs
+
+    proto = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-families-cpu.toml")
+    jobs = {j.run_id: j for j in train_jobs(proto)}
+    spec = jobs["specdiff-cpu_mulaw"]
+    sets = spec.overrides(proto)
+    assert not any(s.startswith("model.dropout") for s in sets)  # a diffusion preset has no dropout key
+    assert "train.max_minutes=45" in sets and "train.epochs=0" in sets and "train.lr_min=1e-05" in sets
+    grid = jobs["sashimi-cpu_mulaw_do0"].overrides(proto)
+    assert "model.dropout=0.0" in grid and "train.epochs=20" in grid and not any("max_minutes" in s for s in grid)
+    assert list(jobs)[:3] == ["specdiff-cpu_mulaw", "sashimi-cpu_mulaw_do0", "hifiwavegan-cpu_mulaw"]
+    assert len(jobs) == 14  # 8 AR grid runs, 3 diffusion, 1 GAN, 2 baselines
+
+
+def test_an_unknown_key_in_an_extra_run_is_still_an_error():
+    import pytest
+
+    from benchbox.study.protocol import load_protocol
+
+    with pytest.raises(Exception, match="top_p"):
+        load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-families-cpu.toml",
+                      overrides=['extra=[{preset="lpc", top_p=0.95}]'])
