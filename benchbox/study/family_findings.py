@@ -31,7 +31,7 @@ import pandas as pd
 
 from benchbox.stats import two_sample_of
 from benchbox.study.analysis import rate_text
-from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, USEFUL, _fisher, six_findings
+from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, USEFUL, _fisher, six_findings
 
 MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
 FOOTSTEP_P = "cont/footstep/p"
@@ -173,3 +173,41 @@ def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[s
         out[family] = picks
     return out
 
+
+
+def run_maps(runs: list[str], proto) -> tuple[dict, dict, dict]:
+    """``(family_of, backbone_of, representation_of)``: run -> level, from the protocol's
+    ``families``, ``backbones`` and ``representations`` tables (preset -> level)."""
+    return tuple(families_of_runs(runs, dict(table)) for table in (proto.families, proto.backbones, proto.representations))
+
+
+def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, proto, smoke: str = "") -> list[str]:
+    """The report's families section: the two new questions, the per-family table, the six
+    findings per family and the clips the listening rule picks. Empty without a ``families`` table."""
+    if not proto.families or clips.empty or USEFUL not in clips:
+        return []
+    family_of, backbone_of, representation_of = run_maps(sorted(clips["run"].unique()), proto)
+    questions = family_question(clips, family_of) + backbone_question(clips, backbone_of, representation_of)
+    findings = per_family_findings(clips, groups, runs_dir, family_of)
+    if smoke:
+        questions = [{**q, "verdict": SMOKE} for q in questions]
+        findings = [{**f, "verdict": SMOKE} for f in findings]
+    lines = ["## Families: which generator makes usable footsteps?", ""]
+    lines += [f"**{SMOKE}**: {smoke}.", ""] if smoke else []
+    lines += [f"Useful rates (`{USEFUL}`) with Wilson 95% CIs, compared by Fisher's exact test (Bonferroni over the "
+              f"comparisons of a question); a side with under {MIN_CLIPS} clips is not compared.", "",
+              "| question | verdict | estimate | test |", "|---|---|---|---|"]
+    lines += [f"| {q['question']} | **{q['verdict']}** | {q['estimate']} | {q['test']} |" for q in questions]
+    table = level_table(_with(clips, "family", family_of), groups, "family")
+    lines += ["", f"| family | n | useful | 1-NN (`{EMBEDDER}`) | quality: artefact-free | category: mean `{FOOTSTEP_P}` | "
+              f"diversity: `coverage/{EMBEDDER}` |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['family']} | {r['n']} | {r['useful']} | {r['nn1']} | {r['quality']} | {r['category']} | {r['diversity']} |" for r in table]
+    lines += ["", "### The seed's six findings, per family", "", "| family | finding | verdict | estimate | test |", "|---|---|---|---|---|"]
+    lines += [f"| {f['family']} | {f['finding']} | **{f['verdict']}** | {f['estimate']} | {f['test']} |" for f in findings]
+    lines += ["", "### Listen before you believe", "",
+              "Per family, of its unprimed clips: the useful clip and the rejected clip at the median `cont/footstep/p` of "
+              "each set (lower median on ties).", "", "| family | useful clip | rejected clip |", "|---|---|---|"]
+    for family, picks in listen_examples(clips, family_of).items():
+        cells = [f"`{p['path']}` (p = {p[FOOTSTEP_P]:.2f})" if p is not None else "none" for p in (picks["useful"], picks["rejected"])]
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return lines + [""]

@@ -121,6 +121,10 @@ class ProtocolConfig:
     model: dict = field(default_factory=dict)  # overrides for every preset's [model] section
     generate: GenerateSection = field(default_factory=GenerateSection)
     score: ScoreSection = field(default_factory=ScoreSection)
+    # preset -> level, for the families study's questions (benchbox/study/family_findings.py): data, not type tests
+    families: dict = field(default_factory=dict)  # preset -> "autoregressive" | "diffusion" | "gan" | "baseline"
+    backbones: dict = field(default_factory=dict)  # diffusion preset -> "sashimi" | "wavenet"
+    representations: dict = field(default_factory=dict)  # diffusion preset -> "spectrogram" | "raw"
 
     def __post_init__(self):
         if self.evidence not in EVIDENCE_LEVELS:

@@ -23,6 +23,7 @@ from benchbox.runs import publish_files
 from benchbox.study.analysis import study_answers
 from benchbox.study.findings import verdict_markdown
 from benchbox.study.questions import answers_markdown
+from benchbox.study.family_findings import family_markdown
 from benchbox.study.seed_findings import all_findings, findings_markdown
 from benchbox.study.summary import slug, summary_section, toc
 
@@ -93,6 +94,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     charts = charts or []
     metrics = metrics_href(out)
     body = findings_markdown(findings, smoke, metrics=metrics)
+    body += family_markdown(clips, groups, out / "runs", proto, smoke)
     if charts:
         g = proto.generate
         sampling = "" if any(t.startswith("Sampling") for t, _, _ in charts) else (

@@ -79,3 +79,19 @@ def test_listen_examples_take_the_median_by_footstep_p():
     assert picks["rejected"]["cont/footstep/p"] == 6 / 9
     none = listen_examples(_clips("specdiff-cpu_x", 4, 0), PRESETS | {"specdiff-cpu_x": "diffusion"})["diffusion"]
     assert none["useful"] is None
+
+
+def test_the_report_section_reads_the_protocols_tables_and_smoke_decides_nothing(tmp_path):
+    from types import SimpleNamespace
+
+    from benchbox.study.family_findings import family_markdown
+
+    clips = pd.concat([_clips("specdiff-cpu_mulaw", 64, 40), _clips("sashimi-cpu_mulaw_do0", 64, 3)])
+    proto = SimpleNamespace(families={"specdiff-cpu": "diffusion", "sashimi-cpu": "autoregressive"},
+                            backbones={}, representations={"specdiff-cpu": "spectrogram"})
+    text = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto))
+    assert "| family: diffusion beats autoregressive | **reproduced (favours diffusion)** |" in text
+    assert "| diffusion | `specdiff-cpu_mulaw/0.0/" in text  # the listening rule's picks
+    smoke = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto, smoke="procedural corpus"))
+    assert "reproduced (favours" not in smoke and "smoke test: not evidence" in smoke
+    assert family_markdown(clips, pd.DataFrame(), tmp_path, SimpleNamespace(families={}, backbones={}, representations={})) == []
