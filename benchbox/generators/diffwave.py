@@ -25,9 +25,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
-from benchbox.generators.base import Generator
+from benchbox.generators.diffusion_generator import DiffusionGenerator
 from benchbox.generators.diffusion import EMA, Diffusion, DiffusionConfig
 from benchbox.generators.diffwave_sashimi import SashimiDenoiser
 from benchbox.generators.diffwave_wavenet import WaveNetDenoiser
@@ -103,7 +102,7 @@ class DiffWaveNet(nn.Module):
         return self.backbone(z, self.embed(t))
 
 
-class DiffWave(Generator):
+class DiffWave(DiffusionGenerator):
     name = "diffwave"
     config_class = DiffWaveConfig
     capabilities = frozenset({"prime"})
@@ -119,13 +118,6 @@ class DiffWave(Generator):
         """Clip lengths are padded to a multiple of this (the SaShiMi pools)."""
         return math.prod(self.config.pool) if self.config.backbone == "sashimi" else 1
 
-    def denoiser(self):
-        """The training weights while training, the EMA weights otherwise (eval loss, sampling)."""
-        if self.training:
-            return self.net
-        params = dict(zip(self.ema.names, self.ema.shadows()))
-        return lambda z, t: functional_call(self.net, params, (z, t))
-
     def _pad(self, waves: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, 1, T')
         length = waves.shape[1]
         padded = -(-length // self.multiple) * self.multiple
@@ -134,19 +126,6 @@ class DiffWave(Generator):
     def loss(self, batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Diffusion loss on ``batch.waves`` (B, T) x data_scale; randomness from the global RNG."""
         return self.diffusion.loss(self.denoiser(), self._pad(batch.waves.float()) * self.config.data_scale)
-
-    def train_step(self, batch, optimizers, ctx) -> dict[str, torch.Tensor]:
-        metrics = super().train_step(batch, optimizers, ctx)
-        self.ema.update(self.net, self.config.ema_decay)
-        return metrics
-
-    @torch.no_grad()
-    def generate(self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator, temperature: float = 1.0, top_p: float = 1.0, batch: int = 16) -> torch.Tensor:
-        """(n, length) waves in [-1, 1], ``batch`` clips at a time; ``prime`` (n, P) lands bit-exactly in out[:, :P].
-        ``temperature`` and ``top_p`` have no meaning here and are ignored."""
-        with self.evaluating():
-            parts = [self._generate(min(batch, n - i), length, None if prime is None else prime[i : i + batch], rng) for i in range(0, n, batch)]
-        return torch.cat(parts) if parts else torch.zeros(0, length)
 
     def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
         scale = self.config.data_scale

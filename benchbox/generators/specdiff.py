@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call
 
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, decode
-from benchbox.generators.base import Generator
+from benchbox.generators.diffusion_generator import DiffusionGenerator
 from benchbox.generators.diffusion import EMA, Diffusion, DiffusionConfig
 from benchbox.generators.specdiff_grid import Grid, GridConfig
 from benchbox.generators.unet import UNet1d, UNetConfig
@@ -56,7 +55,7 @@ class SpecDiffConfig(DiffusionConfig):
         return UNetConfig(tuple(self.channels), self.blocks, self.time_dim, self.heads, self.dropout)
 
 
-class SpecDiff(Generator):
+class SpecDiff(DiffusionGenerator):
     name = "specdiff"
     config_class = SpecDiffConfig
     capabilities = frozenset({"prime", "fit"})
@@ -106,13 +105,6 @@ class SpecDiff(Generator):
         self.fit_waves(decode(codes, quantisation).float())
 
     # -------------------------------------------------------------- training
-    def denoiser(self):
-        """The training weights while training, the EMA weights otherwise (eval loss, sampling)."""
-        if self.training:
-            return self.net
-        params = dict(zip(self.ema.names, self.ema.shadows()))
-        return lambda z, t: functional_call(self.net, params, (z, t))
-
     def loss(self, batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Diffusion loss on the normalised grids of ``batch.waves`` (B, T); randomness from the global RNG."""
         x0 = self.to_data(batch.waves)  # (B, M, F)
@@ -123,20 +115,7 @@ class SpecDiff(Generator):
             x0 = torch.where(x0 > floor, (x0 + db / self.std_db).clamp_min(floor), x0)
         return self.diffusion.loss(self.denoiser(), x0)
 
-    def train_step(self, batch, optimizers, ctx) -> dict[str, torch.Tensor]:
-        metrics = super().train_step(batch, optimizers, ctx)
-        self.ema.update(self.net, self.config.ema_decay)
-        return metrics
-
     # -------------------------------------------------------------- sampling
-    @torch.no_grad()
-    def generate(self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator, temperature: float = 1.0, top_p: float = 1.0, batch: int = 16) -> torch.Tensor:
-        """(n, length) waves in [-1, 1], ``batch`` clips at a time; ``prime`` (n, P) lands bit-exactly in out[:, :P].
-        ``temperature`` and ``top_p`` have no meaning here and are ignored."""
-        with self.evaluating():
-            parts = [self._generate(min(batch, n - i), length, None if prime is None else prime[i : i + batch], rng) for i in range(0, n, batch)]
-        return torch.cat(parts) if parts else torch.zeros(0, length)
-
     def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
         grid = self.grid_for(length)
         frames, bands, padded = grid.cfg.frames, self.config.n_mels, grid.cfg.samples()
