@@ -28,9 +28,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 MEMORISED_PERCENTILE = 5.0
 EMBEDDER = "aisfx"
-# The trainer's settings for each preset (a preset holds only the model): these are the recipes.
+# Trainer settings for generators whose presets carry no [train] recipe (specdiff-cpu carries its own).
 TRAIN_SETTINGS = {
-    "specdiff": {"train.batch_size": 32, "train.lr": 1e-3, "train.warmup_steps": 100, "train.eval_every": 100, "train.val_batches": 1},
     "diffwave": {"train.batch_size": 4, "train.lr": 1e-3, "train.warmup_steps": 100, "train.eval_every": 200, "train.val_batches": 1},
 }
 GATE = {"useful": 0.30, "nn1": 0.80, "memorised": 0.10}
@@ -83,7 +82,7 @@ def memorisation_threshold(data: Path, out: Path, threads: int) -> float:
         folder.mkdir(parents=True, exist_ok=True)
         for path in load_dataset(data).clip_paths("val"):
             shutil.copyfile(path, folder / path.name)
-        _cli("score", str(folder), "--reference", str(data), "--embedder", EMBEDDER, "--bootstrap", "0", "--quiet", threads=threads)
+        _cli("score", str(folder), "--out", str(folder), "--reference", str(data), "--embedder", EMBEDDER, "--bootstrap", "0", "--quiet", threads=threads)
     return float(np.percentile(pd.read_csv(scores)[f"memorisation/{EMBEDDER}/train_distance"], MEMORISED_PERCENTILE))
 
 
@@ -105,7 +104,7 @@ def resynthesis_reference(preset: str, data: Path, out: Path, threads: int) -> P
         model = registry.build(generator, cfg)
         for i, wave in enumerate(model.reconstruct(waves, torch.Generator().manual_seed(0)).numpy()):
             write_wav(folder / f"clip_{i:04d}.wav", wave)
-        _cli("score", str(folder), "--reference", str(data), "--embedder", EMBEDDER, "--bootstrap", "200", "--quiet", threads=threads)
+        _cli("score", str(folder), "--out", str(folder), "--reference", str(data), "--embedder", EMBEDDER, "--bootstrap", "200", "--quiet", threads=threads)
     return folder
 
 
