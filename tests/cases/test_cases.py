@@ -98,7 +98,8 @@ def test_a_30ms_clip_is_scored_not_crashed(corpus, tmp_path):
     (clips / "one_sample.wav").write_bytes(b"")
     sf.write(clips / "one_sample.wav", np.array([0.25], dtype=np.float32), 16_000, subtype="PCM_16")
     data = make_dataset(tmp_path / "data", np.random.default_rng(0))
-    args = ["score", str(clips), "--reference", str(data), "--embedder", "mel", "--bootstrap", "10", "--json", "--set", f"cache_dir={tmp_path / 'cache'}"]
+    args = ["score", str(clips), "--reference", str(data), "--out", str(tmp_path / "scored"), "--embedder", "mel", "--bootstrap", "10", "--json",
+            "--set", f"cache_dir={tmp_path / 'cache'}"]  # --out: never results/ in the cwd
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     groups = json.loads(result.stdout)["groups"]

@@ -1,8 +1,6 @@
 """Artefact detectors against closed forms, plus the calibration gates on the dev data."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ import pytest
 from benchbox import config as cfg
 from benchbox.errors import ConfigError
 from benchbox.metrics.artifacts import ALL_KEYS, FLAG_KEYS, DetectorConfig, detect
+from tests.benchmark_helpers import load_benchmark
 
 RATE_HZ = 16_000
 CLIP_SAMPLES = 8192
@@ -134,11 +133,7 @@ def test_bad_config_is_a_one_line_error():
 
 
 def _calibration_module():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "calibrate_detectors.py"
-    spec = importlib.util.spec_from_file_location("calibrate_detectors", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("calibrate_detectors")
 
 
 @pytest.mark.slow

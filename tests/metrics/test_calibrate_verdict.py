@@ -1,23 +1,16 @@
 """benchmarks/calibrate_verdict.py helpers: gates, the verdict of known clips, negatives are what they claim."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchbox.metrics.artifacts import detect
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "calibrate_verdict.py"
+from tests.benchmark_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def cal():
-    spec = importlib.util.spec_from_file_location("calibrate_verdict", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("calibrate_verdict")
 
 
 def test_gates_and_cells(cal):

@@ -1,20 +1,14 @@
 """benchmarks/fit_category.py: leave-one-package-out never mixes packages; the prosfx reading is a probability."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "fit_category.py"
+from tests.benchmark_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def fit():
-    spec = importlib.util.spec_from_file_location("fit_category", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fit_category")
 
 
 def test_lopo_splits_never_mix_packages(fit):
