@@ -13,7 +13,7 @@ already exist. This is a benchmark, not a test: nothing here asserts a figure.
     .venv/bin/python benchmarks/bench_quality.py --minutes 40 --parallel --threads 1 --out benchmarks/results/quality
     .venv/bin/python benchmarks/bench_quality.py --summarise RUN_DIR [RUN_DIR ...] --out benchmarks/results/quality
 
-Families without a likelihood (diffusion) have no NLL curve: ``--diffusion PRESET,...`` trains
+Families without a likelihood (diffusion, GAN) have no NLL curve: ``--no-nll PRESET,...`` (alias ``--diffusion``) trains
 each in stages (``--stages`` minutes of wall time, resuming the run between stages and
 keeping each stage's last checkpoint as ``ckpt/min<minutes>.pt``), generates ``--n`` unprimed clips
 per stage and scores them (aisfx). Its time-to-quality figure, ``<out>/diffusion/quality.json``
@@ -126,7 +126,7 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def main() -> None:
-    if "--diffusion" in sys.argv or "--diffusion-summarise" in sys.argv:
+    if {"--diffusion", "--no-nll", "--diffusion-summarise"} & set(sys.argv):
         from bench_quality_diffusion import main as diffusion_main  # the time-to-quality figure of families without NLL
 
         return diffusion_main()

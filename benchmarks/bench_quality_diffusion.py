@@ -179,7 +179,7 @@ def plot(summary: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--diffusion", default="specdiff-cpu", help="comma-separated presets of generators without NLL")
+    parser.add_argument("--no-nll", "--diffusion", dest="diffusion", default="specdiff-cpu", help="comma-separated presets of generators without NLL (diffusion, GAN)")
     parser.add_argument("--diffusion-summarise", action="store_true", help="only summarise runs already trained, generated and scored")
     parser.add_argument("--stages", default="5,10,20,30,45", help="cumulative training minutes at which a checkpoint is kept")
     parser.add_argument("--n", type=int, default=32, help="unprimed clips per stage")
