@@ -108,9 +108,11 @@ def resynthesis_reference(preset: str, data: Path, out: Path, threads: int) -> P
     return folder
 
 
-def row_of(group: dict, clips: pd.DataFrame, threshold: float) -> dict:
-    """Gate figures of one scored group: useful (Wilson CI), 1-NN (p), memorised share (Wilson CI)."""
+def row_of(group: dict, clips: pd.DataFrame, threshold: float, n_real: int) -> dict:
+    """Gate figures of one scored group: useful (Wilson CI), 1-NN (p), memorised share (Wilson CI),
+    and recall and coverage against the real test clips (bootstrap CIs; mode collapse)."""
     from benchbox.stats import wilson_interval
+    from mode_collapse import recall_coverage
 
     n = len(clips)
     useful = int(clips["useful/auto"].sum())
@@ -120,53 +122,68 @@ def row_of(group: dict, clips: pd.DataFrame, threshold: float) -> dict:
     return {
         "n": n, "useful": u, "useful_lo": u_lo, "useful_hi": u_hi, "nn1": group.get(f"nn1/{EMBEDDER}"), "nn1_p": group.get(f"nn1/{EMBEDDER}/p"),
         "memorised": m, "memorised_lo": m_lo, "memorised_hi": m_hi, "kad": group.get(f"kad/{EMBEDDER}"),
-        "reasons": clips["useful/reason"].value_counts().to_dict(),
+        "reasons": clips["useful/reason"].value_counts().to_dict(), **recall_coverage(group, n_real),
     }  # fmt: skip
 
 
-def summarise_run(run: Path, names: list[str], threshold: float) -> list[dict]:
+def summarise_run(run: Path, names: list[str], threshold: float, data: Path) -> list[dict]:
+    """One row per stage checkpoint: :func:`row_of` and the share of near-duplicate clips."""
     import torch
+    from mode_collapse import run_collapse
 
+    from benchbox.data.dataset import load_dataset
+
+    collapse, n_real = run_collapse(run, data, names), len(load_dataset(data).clip_paths("test"))
     groups = pd.read_csv(run / "scores" / "groups.csv", dtype={"checkpoint": str})
     clips = pd.read_csv(run / "scores" / "clips.csv", dtype={"checkpoint": str})
     rows = []
     for name in names:
         ckpt = torch.load(run / "ckpt" / f"{name}.pt", map_location="cpu", weights_only=False)
         group = groups[(groups["checkpoint"] == name) & (groups["kind"] == "generated")].iloc[0].to_dict()
-        row = row_of(group, clips[clips["checkpoint"] == name], threshold)
-        rows.append({"checkpoint": name, "step": int(ckpt["step"]), "train_minutes": float(ckpt.get("train_seconds", 0.0)) / 60, **row})
+        row = row_of(group, clips[clips["checkpoint"] == name], threshold, n_real)
+        rows.append({"checkpoint": name, "step": int(ckpt["step"]), "train_minutes": float(ckpt.get("train_seconds", 0.0)) / 60, **row, **collapse[name]})
     return rows
 
 
-def summarise_folder(folder: Path, threshold: float) -> dict:
-    groups = pd.read_csv(folder / "scores" / "groups.csv")
-    return row_of(groups[groups["kind"] == "generated"].iloc[0].to_dict(), pd.read_csv(folder / "scores" / "clips.csv"), threshold)
+def summarise_folder(folder: Path, threshold: float, data: Path) -> dict:
+    from benchbox.data.dataset import load_dataset
+
+    groups, n_real = pd.read_csv(folder / "scores" / "groups.csv"), len(load_dataset(data).clip_paths("test"))
+    return row_of(groups[groups["kind"] == "generated"].iloc[0].to_dict(), pd.read_csv(folder / "scores" / "clips.csv"), threshold, n_real)
 
 
-def floor_row(folder: Path, threshold: float) -> dict:
+def floor_row(folder: Path, threshold: float, data: Path) -> dict:
     """The real val clips scored as a set: the floor a generator is compared with."""
-    return summarise_folder(folder, threshold)
+    from mode_collapse import embed, near_duplicates
+
+    from benchbox.data.dataset import load_dataset
+
+    dataset = load_dataset(data)
+    return {**summarise_folder(folder, threshold, data), **near_duplicates(embed(dataset.clip_paths("val")), embed(dataset.clip_paths("train")))}
 
 
 def plot(summary: dict, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12.0, 4.2))
+    fig = Figure(figsize=(16.0, 4.2))
     FigureCanvasAgg(fig)
-    panels = (("useful", "useful rate (verdict)", GATE["useful"]), ("nn1", "1-NN two-sample accuracy vs real test", GATE["nn1"]), ("memorised", "memorised share", GATE["memorised"]))
+    gates = summary.get("gate", GATE)
+    panels = (("useful", "useful rate (verdict)", gates["useful"]), ("nn1", "1-NN two-sample accuracy vs real test", gates["nn1"]),
+              ("memorised", "memorised share", gates["memorised"]), ("coverage", "coverage of the real test clips (mode collapse)", None))  # fmt: skip
     for i, (key, label, gate) in enumerate(panels):
-        ax = fig.add_subplot(1, 3, i + 1)
+        ax = fig.add_subplot(1, len(panels), i + 1)
         for preset, rows in summary["presets"].items():
             minutes = [r["train_minutes"] for r in rows]
             (line,) = ax.plot(minutes, [r[key] for r in rows], marker="o", label=preset)
-            if key in ("useful", "memorised"):
+            if key in ("useful", "memorised", "coverage"):
                 ax.fill_between(minutes, [r[f"{key}_lo"] for r in rows], [r[f"{key}_hi"] for r in rows], color=line.get_color(), alpha=0.15)
         for name, row in summary.get("ar_runs", {}).items():
             ax.plot([row["train_minutes"]], [row[key]], marker="s", linestyle="none", label=f"{name} (AR)")
         for name, row in summary.get("references", {}).items():
             ax.axhline(row[key], linestyle=":", linewidth=1, color="grey" if name == "real val (floor)" else "k", label=name)
-        ax.axhline(gate, color="r", linestyle="--", linewidth=1, label=f"gate {gate}")
+        if gate is not None:
+            ax.axhline(gate, color="r", linestyle="--", linewidth=1, label=f"gate {gate}")
         ax.set_xlabel("training wall time (min)")
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3)
@@ -183,6 +200,8 @@ def main() -> None:
     parser.add_argument("--diffusion-summarise", action="store_true", help="only summarise runs already trained, generated and scored")
     parser.add_argument("--stages", default="5,10,20,30,45", help="cumulative training minutes at which a checkpoint is kept")
     parser.add_argument("--n", type=int, default=32, help="unprimed clips per stage")
+    parser.add_argument("--gate-useful", type=float, default=GATE["useful"], help="the gate line of the useful panel (GAN issue: 0.20)")
+    parser.add_argument("--gate-nn1", type=float, default=GATE["nn1"], help="the gate line of the 1-NN panel (GAN issue: 0.85)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", default="/work/data/footsteps-dev", help="an imported dataset folder")
     parser.add_argument("--ar-runs", type=Path, nargs="*", default=[], help="scored AR run folders to plot beside (their best, unprimed)")
@@ -194,8 +213,8 @@ def main() -> None:
     load_before, started = os.getloadavg(), time.time()
     threshold = memorisation_threshold(data, out, args.threads)
     summary = {"format": 1, "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}, "threads": args.threads, "n": args.n,
-               "stages_minutes": stages, "memorised_threshold": threshold, "load_average_before": load_before, "presets": {}, "references": {}, "ar_runs": {}}  # fmt: skip
-    summary["references"]["real val (floor)"] = floor_row(out / "real_val", threshold)
+               "stages_minutes": stages, "gate": {"useful": args.gate_useful, "nn1": args.gate_nn1, "memorised": GATE["memorised"]}, "memorised_threshold": threshold, "load_average_before": load_before, "presets": {}, "references": {}, "ar_runs": {}}  # fmt: skip
+    summary["references"]["real val (floor)"] = floor_row(out / "real_val", threshold, data)
     for preset in args.diffusion.split(","):
         run = out / "runs" / preset
         names = [stage_name(m) for m in stages]
@@ -206,18 +225,19 @@ def main() -> None:
             reference = resynthesis_reference(preset, data, out, args.threads)
         else:
             reference = out / f"resynthesis_{preset}" if (out / f"resynthesis_{preset}").is_dir() else None
-        summary["presets"][preset] = summarise_run(run, names, threshold)
+        summary["presets"][preset] = summarise_run(run, names, threshold, data)
         if reference is not None:
-            summary["references"][f"resynthesis only ({preset})"] = summarise_folder(reference, threshold)
+            summary["references"][f"resynthesis only ({preset})"] = summarise_folder(reference, threshold, data)
     for run in args.ar_runs:
-        summary["ar_runs"][run.name] = {**summarise_run(run, ["best"], threshold)[0]}
+        summary["ar_runs"][run.name] = {**summarise_run(run, ["best"], threshold, data)[0]}
     summary["load_average_after"], summary["wall_seconds"] = os.getloadavg(), time.time() - started
     (out / "quality.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     plot(summary, out / "quality.png")
     for preset, rows in summary["presets"].items():
         for r in rows:
             print(f"{preset:>22} {r['checkpoint']} ({r['train_minutes']:.1f} min, step {r['step']}): useful {r['useful']:.2f} [{r['useful_lo']:.2f}, {r['useful_hi']:.2f}], "
-                  f"1-NN {r['nn1']:.3f} (p = {r['nn1_p']:.3f}), memorised {r['memorised']:.2f}, n = {r['n']}")
+                  f"1-NN {r['nn1']:.3f} (p = {r['nn1_p']:.3f}), memorised {r['memorised']:.2f}, n = {r['n']}; recall {r['recall']:.2f} [{r['recall_lo']:.2f}, {r['recall_hi']:.2f}], "
+                  f"coverage {r['coverage']:.2f} [{r['coverage_lo']:.2f}, {r['coverage_hi']:.2f}] (same-distribution {r['coverage_expected']:.2f}), near-duplicates {r['near_duplicates']:.2f} [{r['near_duplicates_lo']:.2f}, {r['near_duplicates_hi']:.2f}]")
     for name, r in summary["references"].items():
         print(f"{name:>40}: useful {r['useful']:.2f}, 1-NN {r['nn1']:.3f} (p = {r['nn1_p']:.3f}), memorised {r['memorised']:.2f}, n = {r['n']}")
 
