@@ -1,26 +1,21 @@
 """benchmarks/mode_collapse.py: near-duplicate share on synthetic embeddings (a collapsed set
 against a fresh draw of the training distribution), recall/coverage read from a groups row."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchbox.errors import MetricError
 from benchbox.metrics import prdc
+from tests.benchmark_helpers import load_benchmark
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "mode_collapse.py"
 D = 32
 
 
 @pytest.fixture(scope="module")
 def mc():
-    spec = importlib.util.spec_from_file_location("mode_collapse", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("mode_collapse")
 
 
 def _gauss(n: int, seed: int) -> np.ndarray:
