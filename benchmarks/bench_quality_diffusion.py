@@ -28,10 +28,6 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 MEMORISED_PERCENTILE = 5.0
 EMBEDDER = "aisfx"
-# Trainer settings for generators whose presets carry no [train] recipe (specdiff-cpu carries its own).
-TRAIN_SETTINGS = {
-    "diffwave": {"train.batch_size": 4, "train.lr": 1e-3, "train.warmup_steps": 100, "train.eval_every": 200, "train.val_batches": 1},
-}
 GATE = {"useful": 0.30, "nn1": 0.80, "memorised": 0.10}
 
 
@@ -54,7 +50,7 @@ def train_staged(preset: str, data: Path, run: Path, stages: list[float], thread
     from benchbox.generators import registry
 
     generator, _ = registry.load_preset(preset)
-    settings = {**TRAIN_SETTINGS.get(generator, {}), "train.max_steps": 0}
+    settings = {"train.max_steps": 0}  # the recipe is the preset's [train] table; stages set the minutes
     names, done = [], 0.0
     for minutes in stages:
         name = stage_name(minutes)
