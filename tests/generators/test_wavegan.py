@@ -34,7 +34,7 @@ def _flat(module: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
 
 
-@pytest.mark.parametrize("over", [{}, {"augment_p": 1.0, "r1_gamma": 1.0, "r1_every": 1, "upsample": "nearest"},
+@pytest.mark.parametrize("over", [{}, {"augment_p": 1.0, "r1_gamma": 1.0, "r1_every": 1, "upsample": "nearest", "stats_weight": 0.1},
                                   {"discriminator": "wavegan", "loss": "wgan-gp", "wavegan_channels": (4, 8, 8, 8, 8), "d_steps": 2}])
 def test_two_steps_change_both_networks_with_finite_losses(over):
     model = _model(**over)
@@ -146,7 +146,22 @@ def test_diff_augment_is_identity_when_off_and_differentiable_when_on():
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
-@pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}])
+def test_stats_term_charges_a_noise_tail_where_real_clips_are_silent():
+    from benchbox.generators.wavegan import spec_db
+
+    real = _toy_clips()
+    real[:, T // 2 :] = 0.0  # digital silence after the step, as the dev clips end
+    fake = (real + 1e-3 * torch.randn(real.shape, generator=torch.Generator().manual_seed(1)) * (torch.arange(T) >= T // 2)).requires_grad_(True)
+    assert all(float(d) == 0.0 for d in spec_db(real, real))
+    shape_db, env_db = spec_db(fake, real)
+    assert float(env_db.detach()) > 10.0  # a -60 dB tail against -100 dB silence, over about half the frames
+    (shape_db + env_db).backward()
+    assert fake.grad[:, T // 2 + 256 :].abs().sum() > 0  # the tail is pushed, not only the step
+    with torch.no_grad():
+        assert sum(spec_db(fake - 1e-4 * fake.grad.sign() * (fake.grad.abs() > 0), real)) < shape_db + env_db
+
+
+@pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0}])
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         WaveGANConfig(**{**TOY, **bad})
