@@ -37,6 +37,7 @@ STAGES_FILE = "stages.json"
 SYNTH_SOURCE = "synth"
 REQUIRED_MARK = "REQUIRED"  # a protocol whose data.source starts with this needs --data
 EVIDENCE_LEVELS = ("auto", "smoke", "study")  # protocol.evidence: what the report may conclude
+RECIPES = ("protocol", "preset")  # an extra run's [train] starts from the protocol's or from its preset's own
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,16 @@ class ExtraRun:
     quantisation: str = "mulaw"
     dropout: float = 0.0  # negative: leave the preset's own model (e.g. a diffusion or GAN preset without model.dropout)
     normalise: str = "none"  # the trainer's data.normalise: "none" or "minmax"
-    train: dict = field(default_factory=dict)  # this run's [train] overrides, over the protocol's (e.g. max_minutes)
+    train: dict = field(default_factory=dict)  # this run's [train] overrides, over its recipe's (e.g. max_minutes)
+    # whose [train] the run starts from: "protocol" (the protocol's [train], as the grid) or "preset"
+    # (the preset's own [train] table, e.g. a diffusion or GAN preset's measured recipe)
+    recipe: str = "protocol"
 
     def __post_init__(self):
         if self.quantisation not in ("linear", "mulaw") or self.normalise not in ("none", "minmax"):
             raise ValueError("extra runs take quantisation linear/mulaw and normalise none/minmax")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"extra run recipe must be one of {', '.join(RECIPES)}, got '{self.recipe}'")
         if self.dropout >= 1.0:
             raise ValueError("extra run dropout must be < 1 (negative: the preset's own)")
 
@@ -198,7 +204,8 @@ class TrainJob:
     quantisation: str
     dropout: float
     normalise: str = "none"
-    train: tuple[tuple[str, object], ...] = ()  # this run's own [train] overrides, after the protocol's
+    train: tuple[tuple[str, object], ...] = ()  # this run's own [train] overrides, after its recipe's
+    recipe: str = "protocol"  # "protocol": the protocol's [train]; "preset": the preset's own [train] table
 
     def overrides(self, proto: ProtocolConfig) -> list[str]:
         sets = [f"data.quantisation={json.dumps(self.quantisation)}"]
@@ -211,9 +218,13 @@ class TrainJob:
         sets += [f"model.{k}={_toml_literal(v)}" for k, v in proto.model.items()]
         return sets
 
-
     def train_settings(self, proto: ProtocolConfig) -> dict:
-        """The protocol's [train] section with this run's own overrides on top."""
+        """This run's [train] settings: its recipe (the protocol's [train] section, or the preset's
+        own [train] table, which the protocol's then never touches) with its own overrides on top."""
+        if self.recipe == "preset":
+            from benchbox.generators.registry import preset_train
+
+            return {**preset_train(self.preset), **dict(self.train)}
         return {**proto.train, **dict(self.train)}
 
 
@@ -233,7 +244,7 @@ def train_jobs(proto: ProtocolConfig) -> list[TrainJob]:
     jobs = [TrainJob(run_id(p, q, d), p, q, float(d)) for p in proto.presets for q in proto.sweep.quantisation for d in proto.sweep.dropout]
     for e in proto.extra:
         job = TrainJob(run_id(e.preset, e.quantisation, e.dropout, e.normalise), e.preset, e.quantisation, float(e.dropout), e.normalise,
-                       tuple(sorted(e.train.items())))
+                       tuple(sorted(e.train.items())), e.recipe)
         if job.run_id not in {j.run_id for j in jobs}:
             jobs.append(job)
     rank = {name: i for i, name in enumerate(proto.first)}

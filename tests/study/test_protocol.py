@@ -120,7 +120,11 @@ def test_extra_runs_may_keep_the_presets_model_and_carry_their_own_train_setting
     spec = jobs["specdiff-cpu_mulaw"]
     sets = spec.overrides(proto)
     assert not any(s.startswith("model.dropout") for s in sets)  # a diffusion preset has no dropout key
-    assert "train.max_minutes=45" in sets and "train.epochs=0" in sets and "train.lr_min=1e-05" in sets
+    # recipe = "preset": the preset's own [train] table, none of the protocol's (epochs = 20, eval_every = 40)
+    assert "train.max_minutes=45.0" in sets and "train.batch_size=32" in sets and "train.eval_every=100" in sets
+    assert not any(s.startswith(("train.epochs", "train.lr_min")) for s in sets)
+    gan = jobs["hifiwavegan-cpu_mulaw"].train_settings(proto)
+    assert gan["max_minutes"] == 45 and gan["batch_size"] == 8 and "epochs" not in gan and "eval_every" not in gan
     grid = jobs["sashimi-cpu_mulaw_do0"].overrides(proto)
     assert "model.dropout=0.0" in grid and "train.epochs=20" in grid and not any("max_minutes" in s for s in grid)
     assert list(jobs)[:3] == ["specdiff-cpu_mulaw", "sashimi-cpu_mulaw_do0", "hifiwavegan-cpu_mulaw"]
@@ -135,3 +139,21 @@ def test_an_unknown_key_in_an_extra_run_is_still_an_error():
     with pytest.raises(Exception, match="top_p"):
         load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-families-cpu.toml",
                       overrides=['extra=[{preset="lpc", top_p=0.95}]'])
+
+
+def test_a_preset_recipe_starts_from_the_presets_train_table_and_an_unknown_recipe_is_an_error(tmp_path):
+    import pytest
+
+    from benchbox.generators.registry import preset_train
+    from benchbox.study.protocol import load_protocol, train_jobs
+
+    quick = Path(__file__).resolve().parents[2] / "protocols" / "quickstart.toml"
+    extra = ['extra=[{preset="specdiff-cpu", dropout=-1.0, recipe="preset", train={lr=5e-4}}, {preset="lpc", dropout=-1.0}]',
+             "train.epochs=3", "train.max_steps=7"]
+    jobs = {j.run_id: j for j in train_jobs(load_protocol(quick, overrides=extra))}
+    proto = load_protocol(quick, overrides=extra)
+    own = jobs["specdiff-cpu_mulaw"].train_settings(proto)
+    assert own == {**preset_train("specdiff-cpu"), "lr": 5e-4} and "epochs" not in own  # the protocol's [train] never applies
+    assert jobs["lpc_mulaw"].train_settings(proto)["max_steps"] == 7  # the default recipe: the protocol's [train]
+    with pytest.raises(Exception, match="recipe"):
+        load_protocol(quick, overrides=['extra=[{preset="lpc", recipe="mine"}]'])
