@@ -1,6 +1,16 @@
-"""The generation grid: N clips per checkpoint x prime cell of a training run, written with a manifest.
+"""The generation grid: N clips per checkpoint x prime x sampling cell of a training run, written with a manifest.
 
 Legend: n clips, B batch, T clip length in samples, P prime samples.
+
+A cell is a checkpoint, a prime length and one value of each generic sampling setting
+(:data:`benchbox.generators.base.SAMPLING_SETTINGS`: ``temperature``, ``top_p``,
+``sampling_steps``). The sampler passes a generator only the settings it declares in
+``sampling_settings``; a setting it lacks is not swept for it (one cell) and its manifest
+column reads "n/a" (empty), never a value the clip was not made with; ``generate_config.toml``
+lists the values that did not apply. A cell's folder is ``<checkpoint>/prime<ms>`` with
+``_<setting><value>`` for each setting away from its neutral value (``best/prime0_topp0.95``,
+``last/prime10_steps25``), so the default cells keep their paths. Cells that differ only in
+their sampling settings draw from the same seed (paired: the same noise, another sampler).
 
 Any generator makes its clips through ``generate`` (:mod:`benchbox.generators.base`); this
 module never asks which one it holds. A primed cell continues the first ``prime_ms`` of a
@@ -34,6 +44,7 @@ from benchbox.config import from_dict, load_toml
 from benchbox.data.dataset import Dataset, load_dataset
 from benchbox.distributed import resolve_device
 from benchbox.errors import ConfigError, DataError, GeneratorError
+from benchbox.generators.base import SAMPLING_SETTINGS
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
 from benchbox.sample import check_sampling
@@ -45,8 +56,9 @@ MANIFEST_NAME = "manifest.csv"
 GENERATE_CONFIG_NAME = "generate_config.toml"
 MANIFEST_COLUMNS = (
     "path", "clip_id", "run", "generator", "preset", "quantisation", "dropout", "checkpoint", "checkpoint_sha256",
-    "prime_ms", "prime_source", "seed", "temperature", "top_p", "seconds_to_generate", "logprob_sum", "logprob_mean",
+    "prime_ms", "prime_source", "seed", "temperature", "top_p", "sampling_steps", "seconds_to_generate", "logprob_sum", "logprob_mean",
 )  # fmt: skip
+CELL_TAGS = {"temperature": "temp", "top_p": "topp", "sampling_steps": "steps"}  # a setting's tag in a cell's folder name
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,27 @@ class GenerateConfig:
     prime_ms: tuple[int, ...] = (0, 10, 20, 40)
     n: int = 32
     seconds: float = 0.512
-    temperature: float = 1.0
-    top_p: float = 1.0
+    temperature: tuple[float, ...] = (1.0,)
+    top_p: tuple[float, ...] = (1.0,)
     batch: int = 16
     seed: int = 0
     device: str = "auto"
+    sampling_steps: tuple[int, ...] = (0,)  # 0 = the model's own count
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One checkpoint x prime x sampling-settings cell; ``settings`` holds only those the generator honours."""
+
+    checkpoint: str
+    prime_ms: int
+    settings: tuple[tuple[str, float], ...]
+
+    @property
+    def folder(self) -> str:
+        """``<checkpoint>/prime<ms>[_<tag><value>...]``: a tag for each setting away from its neutral value."""
+        tags = "".join(f"_{CELL_TAGS[k]}{v:g}" for k, v in self.settings if v != SAMPLING_SETTINGS[k])
+        return f"{self.checkpoint}/prime{self.prime_ms}{tags}"
 
 
 def parse_prime_ms(values: str | Sequence[Any]) -> tuple[int, ...]:
@@ -76,6 +104,26 @@ def parse_prime_ms(values: str | Sequence[Any]) -> tuple[int, ...]:
         out.append(int(value))
     if not out:
         raise ConfigError("--prime-ms is empty", hint="e.g. --prime-ms 0,10,20,40")
+    return tuple(dict.fromkeys(out))
+
+
+def parse_values(values: str | float | Sequence[Any], option: str, *, whole: bool = False) -> tuple:
+    """``"1.0,0.95"``, ``0.9`` or ``[25, 50]`` -> a tuple of numbers (whole numbers with ``whole``), deduplicated."""
+    if isinstance(values, str):
+        items = [v.strip() for v in values.split(",") if v.strip()]
+    else:
+        items = list(values) if isinstance(values, (list, tuple)) else [values]
+    out = []
+    for item in items:
+        try:
+            value = float(item)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{option} value {item!r} is not a number", hint=f"e.g. {option} 1.0,0.95") from None
+        if whole and not (math.isfinite(value) and value >= 0 and value.is_integer()):
+            raise ConfigError(f"{option} value {item!r} is not a whole number >= 0", hint=f"e.g. {option} 25,50 (0 = the model's own)")
+        out.append(int(value) if whole else value)
+    if not out:
+        raise ConfigError(f"{option} is empty", hint=f"give at least one value, e.g. {option} {'0' if whole else '1.0'}")
     return tuple(dict.fromkeys(out))
 
 
@@ -116,7 +164,9 @@ def _plan(run_dir: Path, cfg: GenerateConfig) -> _Plan:
     length = round(cfg.seconds * rate)
     primes = {ms: round(ms * rate / MS_PER_SECOND) for ms in cfg.prime_ms}
     for ms, p in primes.items():
-        check_sampling(n=cfg.n, length=length, prime_samples=p, temperature=cfg.temperature, top_p=cfg.top_p, batch=cfg.batch)
+        for temperature in cfg.temperature:
+            for top_p in cfg.top_p:
+                check_sampling(n=cfg.n, length=length, prime_samples=p, temperature=temperature, top_p=top_p, batch=cfg.batch)
         if p > ds.clip_samples:
             raise ConfigError(f"a {ms} ms prime is longer than the dataset's {ds.clip_samples}-sample clips", hint="use a shorter --prime-ms")
     test_ids, test_waves = [], None
@@ -131,11 +181,40 @@ def _plan(run_dir: Path, cfg: GenerateConfig) -> _Plan:
     return _Plan(run_dir, cfg, train_cfg, ds, models, primes, length, test_ids, test_waves)
 
 
-def _cell_rows(plan: _Plan, stage: Path, name: str, ms: int, progress: Progress, done: int, total: int) -> list[dict]:
-    """Generate one checkpoint x prime cell into the staging copy of samples/; return its manifest rows."""
-    cfg, model, meta = plan.cfg, *plan.models[name]
+def _axes(cfg: GenerateConfig) -> dict[str, tuple]:
+    return {"temperature": cfg.temperature, "top_p": cfg.top_p, "sampling_steps": cfg.sampling_steps}
+
+
+def plan_cells(cfg: GenerateConfig, capabilities: dict[str, frozenset[str]], honoured: dict[str, frozenset[str]]) -> tuple[list[Cell], list[str]]:
+    """The cells to generate and a note for each axis value that does not apply.
+
+    Per checkpoint (``capabilities`` / ``honoured``: checkpoint -> the generator's capabilities
+    and ``sampling_settings``): primed cells only with ``"prime"``; each honoured setting's
+    values swept; a setting the generator lacks is left out of its cells (n/a), one cell."""
+    cells, notes = [], []
+    for name in cfg.checkpoints:
+        own = [(k, vals) for k, vals in _axes(cfg).items() if k in honoured[name]]
+        for k, vals in _axes(cfg).items():
+            if k not in honoured[name] and any(v != SAMPLING_SETTINGS[k] for v in vals):
+                notes.append(f"{name}: {k} = {', '.join(f'{v:g}' for v in vals)} does not apply (the generator has no {k} setting): n/a")
+        for ms in cfg.prime_ms:
+            if ms and "prime" not in capabilities[name]:
+                notes.append(f"{name}/prime{ms}: the generator cannot continue a prime: n/a")
+                continue
+            combos = [()]
+            for k, vals in own:
+                combos = [(*c, (k, float(v))) for c in combos for v in vals]
+            cells += [Cell(name, ms, combo) for combo in combos]
+    return cells, notes
+
+
+def _cell_rows(plan: _Plan, stage: Path, cell: Cell, progress: Progress, done: int, total: int) -> list[dict]:
+    """Generate one cell into the staging copy of samples/; return its manifest rows."""
+    cfg, model, meta = plan.cfg, *plan.models[cell.checkpoint]
+    name, ms = cell.checkpoint, cell.prime_ms
     p = plan.primes[ms]
-    gen = torch.Generator(device=model.device).manual_seed(derive_seed(cfg.seed, name, ms))
+    settings = {k: (int(v) if k == "sampling_steps" else v) for k, v in cell.settings}
+    gen = torch.Generator(device=model.device).manual_seed(derive_seed(cfg.seed, name, ms))  # paired across sampling settings
     sources = [plan.test_ids[i % len(plan.test_ids)] if p else "" for i in range(cfg.n)]
     prime = torch.stack([plan.test_waves[i % len(plan.test_ids), :p] for i in range(cfg.n)]) if p else None  # (n, P)
     rows = []
@@ -143,17 +222,17 @@ def _cell_rows(plan: _Plan, stage: Path, name: str, ms: int, progress: Progress,
         started = time.perf_counter()
         chunk = None if prime is None else prime[s : s + cfg.batch]  # (B, P)
         count = min(cfg.batch, cfg.n - s)
-        waves = model.generate(count, plan.length, prime=chunk, rng=gen, temperature=cfg.temperature, top_p=cfg.top_p, batch=cfg.batch).cpu()  # (B, T)
+        waves = model.generate(count, plan.length, prime=chunk, rng=gen, batch=cfg.batch, **settings).cpu()  # (B, T)
         seconds = (time.perf_counter() - started) / count
         _check_output(plan, name, waves, chunk, count)
         lp_sum = _log_likelihood(model, waves, p)  # (B,)
         for j, clip in enumerate(waves):
             i = s + j
-            rel = Path(SAMPLES_DIR) / name / f"prime{ms}" / f"clip_{i:04d}.wav"
+            rel = Path(SAMPLES_DIR) / cell.folder / f"clip_{i:04d}.wav"
             write_wav(stage / rel.relative_to(SAMPLES_DIR), clip.numpy(), plan.dataset.sample_rate_hz)
-            rows.append(_row(plan, meta, rel, name, ms, i, sources[i], seconds, float(lp_sum[j]), float(lp_sum[j]) / (plan.length - p)))
+            rows.append(_row(plan, meta, rel, cell, i, sources[i], seconds, float(lp_sum[j]), float(lp_sum[j]) / (plan.length - p)))
         done += count
-        progress("generate", done, total, cell=f"{name}/prime{ms}", **{"samples/s": round((plan.length - p) / max(seconds, 1e-9))})
+        progress("generate", done, total, cell=cell.folder, **{"samples/s": round((plan.length - p) / max(seconds, 1e-9))})
     return rows
 
 
@@ -174,15 +253,15 @@ def _log_likelihood(model: torch.nn.Module, waves: torch.Tensor, prime_samples: 
     return model.log_likelihood(codes, start=prime_samples).cpu()
 
 
-def _row(plan: _Plan, meta: dict, rel: Path, name: str, ms: int, i: int, source: str, seconds: float, lp_sum: float, lp_mean: float) -> dict:
+def _row(plan: _Plan, meta: dict, rel: Path, cell: Cell, i: int, source: str, seconds: float, lp_sum: float, lp_mean: float) -> dict:
     run = plan.run_dir.name
+    settings = {k: math.nan for k in SAMPLING_SETTINGS} | dict(cell.settings)  # NaN: the generator has no such setting (n/a)
     return {
-        "path": rel.as_posix(), "clip_id": f"{run}/{name}/prime{ms}/{i:04d}", "run": run,
+        "path": rel.as_posix(), "clip_id": f"{run}/{cell.folder}/{i:04d}", "run": run,
         "generator": plan.train_cfg.generator, "preset": plan.train_cfg.preset,
         "quantisation": plan.train_cfg.data.quantisation, "dropout": float(meta["generator_config"].get("dropout", 0.0)),
-        "checkpoint": name, "checkpoint_sha256": meta["sha256"], "prime_ms": ms, "prime_source": source,
-        "seed": plan.cfg.seed, "temperature": plan.cfg.temperature, "top_p": plan.cfg.top_p,
-        "seconds_to_generate": seconds, "logprob_sum": lp_sum, "logprob_mean": lp_mean,
+        "checkpoint": cell.checkpoint, "checkpoint_sha256": meta["sha256"], "prime_ms": cell.prime_ms, "prime_source": source,
+        "seed": plan.cfg.seed, **settings, "seconds_to_generate": seconds, "logprob_sum": lp_sum, "logprob_mean": lp_mean,
     }  # fmt: skip
 
 
@@ -193,15 +272,18 @@ def generate_run(
     prime_ms: str | Sequence[Any] = (0, 10, 20, 40),
     n: int = 32,
     seconds: float = 0.512,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
+    temperature: float | str | Sequence[float] = 1.0,
+    top_p: float | str | Sequence[float] = 1.0,
     batch: int = 16,
     seed: int = 0,
     device: str = "auto",
     progress: Progress | None = None,
     overwrite: bool = False,
+    sampling_steps: int | str | Sequence[int] = 0,
 ) -> Path:
-    """Write ``n`` clips per checkpoint x prime cell under RUN_DIR/samples; return the manifest path.
+    """Write ``n`` clips per checkpoint x prime x sampling cell under RUN_DIR/samples; return the manifest path.
+
+    ``temperature``, ``top_p`` and ``sampling_steps`` each take one value or several (an axis).
 
     All inputs are checked before anything is written. Rows of cells not regenerated
     this time are kept in the manifest; a regenerated cell replaces its rows and clips.
@@ -211,40 +293,39 @@ def generate_run(
     (ConfigError otherwise): their scores would then describe audio that is gone.
     """
     run_dir = Path(run_dir)
-    cfg = GenerateConfig(parse_names(checkpoints), parse_prime_ms(prime_ms), int(n), float(seconds), float(temperature), float(top_p), int(batch), int(seed), device)
+    cfg = GenerateConfig(parse_names(checkpoints), parse_prime_ms(prime_ms), int(n), float(seconds), parse_values(temperature, "--temperature"),
+                         parse_values(top_p, "--top-p"), int(batch), int(seed), device, parse_values(sampling_steps, "--sampling-steps", whole=True))
     if not (math.isfinite(cfg.seconds) and cfg.seconds > 0):
         raise ConfigError(f"--seconds must be > 0, got {cfg.seconds}", hint="e.g. --seconds 0.512")
     plan = _plan(run_dir, cfg)
+    models = {name: model for name, (model, _) in plan.models.items()}
+    cells, notes = plan_cells(cfg, {k: m.capabilities for k, m in models.items()}, {k: m.sampling_settings for k, m in models.items()})
     samples = run_dir / SAMPLES_DIR
     manifest = samples / MANIFEST_NAME
-    kept = _kept_rows(manifest, cfg)
+    kept = _kept_rows(manifest, {c.folder for c in cells})
     if not overwrite:
         _refuse_replacing_scored(run_dir, manifest, kept)
     progress = progress or no_progress
     rows: list[dict] = []
-    cells = [(name, ms) for name in cfg.checkpoints for ms in cfg.prime_ms if not ms or "prime" in plan.models[name][0].capabilities]
     total = cfg.n * len(cells)
     with staged_dir(samples) as stage:
         _link_kept(samples, stage, kept)
-        for name, ms in cells:
-            rows += _cell_rows(plan, stage, name, ms, progress, len(rows), total)
+        for cell in cells:
+            rows += _cell_rows(plan, stage, cell, progress, len(rows), total)
         frame = pd.concat([kept, pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
         atomic_write_csv(stage / MANIFEST_NAME, frame)
-        record = {"run": str(run_dir), **_config_dict(cfg)}
-        write_run_info(stage, {**record, "invocations": _invocations(samples / GENERATE_CONFIG_NAME, record, cfg)}, name=GENERATE_CONFIG_NAME)
+        record = {"run": str(run_dir), **_config_dict(cfg), "not_applicable": notes}
+        now = [c.folder for c in cells]
+        write_run_info(stage, {**record, "invocations": _invocations(samples / GENERATE_CONFIG_NAME, record, now)}, name=GENERATE_CONFIG_NAME)
     return manifest
 
 
-def _cells(cfg: GenerateConfig) -> list[str]:
-    return [f"{name}/prime{ms}" for name in cfg.checkpoints for ms in cfg.prime_ms]
-
-
-def _invocations(path: Path, record: dict, cfg: GenerateConfig) -> dict[str, dict]:
+def _invocations(path: Path, record: dict, now: list[str]) -> dict[str, dict]:
     """Every invocation whose cells are still in the manifest, oldest first, this one last.
 
     ``generate_config.toml`` keeps the latest invocation's settings at the top level and
     ``[invocations.N]`` tables with each contributing invocation's settings and ``cells``
-    (``<checkpoint>/prime<ms>``); an invocation whose cells were all regenerated is dropped.
+    (:attr:`Cell.folder`); an invocation whose cells were all regenerated is dropped.
     """
     earlier: list[dict] = []
     if path.is_file():
@@ -255,7 +336,6 @@ def _invocations(path: Path, record: dict, cfg: GenerateConfig) -> dict[str, dic
         elif "checkpoints" in old and "prime_ms" in old:  # written before invocations were recorded
             legacy = {k: v for k, v in old.items() if k != "invocations"}
             earlier = [{**legacy, "cells": [f"{c}/prime{m}" for c in old["checkpoints"] for m in old["prime_ms"]]}]
-    now = _cells(cfg)
     kept = [{**inv, "cells": [c for c in inv.get("cells", []) if c not in now]} for inv in earlier]
     kept = [inv for inv in kept if inv["cells"]] + [{**record, "cells": now}]
     return {str(i + 1): inv for i, inv in enumerate(kept)}
@@ -265,8 +345,9 @@ def _config_dict(cfg: GenerateConfig) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.__dict__.items()}
 
 
-def _kept_rows(manifest: Path, cfg: GenerateConfig) -> pd.DataFrame:
-    """Rows of an earlier manifest whose (checkpoint, prime_ms) cell is not regenerated now."""
+def _kept_rows(manifest: Path, folders: set[str]) -> pd.DataFrame:
+    """Rows of an earlier manifest whose cell (its clips' folder) is not regenerated now. A
+    manifest written before ``sampling_steps`` was recorded reads that column as n/a."""
     empty = pd.DataFrame(columns=list(MANIFEST_COLUMNS))
     if not manifest.is_file():
         return empty
@@ -274,10 +355,18 @@ def _kept_rows(manifest: Path, cfg: GenerateConfig) -> pd.DataFrame:
         old = pd.read_csv(manifest, dtype={"checkpoint": str, "prime_source": str}, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         return empty
+    if "sampling_steps" not in old.columns and "top_p" in old.columns:
+        old.insert(list(old.columns).index("top_p") + 1, "sampling_steps", "")
     if list(old.columns) != list(MANIFEST_COLUMNS):
         return empty
-    regenerated = old["checkpoint"].isin(cfg.checkpoints) & old["prime_ms"].isin(cfg.prime_ms)
-    return old[~regenerated]
+    regenerated = [_folder_of(p) in folders for p in old["path"].astype(str)]
+    return old[~pd.Series(regenerated, index=old.index, dtype=bool)]
+
+
+def _folder_of(path: str) -> str:
+    """``samples/best/prime0/clip_0000.wav`` -> ``best/prime0`` (its cell's :attr:`Cell.folder`)."""
+    parts = Path(path).parent.parts
+    return "/".join(parts[1:]) if parts[:1] == (SAMPLES_DIR,) else ""
 
 
 def _refuse_replacing_scored(run_dir: Path, manifest: Path, kept: pd.DataFrame) -> None:

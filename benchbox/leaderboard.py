@@ -36,7 +36,7 @@ from benchbox.errors import BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
-from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, group_key, score_run
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, group_key, score_run, with_group_columns
 from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
 from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -145,7 +145,7 @@ def _clip_media(scored: Scored, group: str) -> list[str]:
     if not clips_csv.is_file():
         return []
     clips = pd.read_csv(clips_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
-    keys = [group_key(r) for r in clips[list(GROUP_COLUMNS)].to_dict("records")]
+    keys = [group_key(r) for r in clips.reindex(columns=list(GROUP_COLUMNS)).to_dict("records")]
     return [str(scored.root / p) for p, k in zip(clips["path"], keys) if k == group and (scored.root / p).is_file()][:PLAYERS_PER_ROW]
 
 
@@ -244,6 +244,7 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     table[VS_FLOOR] = [vs_floor(float(a), float(b), f_lo, f_hi, float(q)) if kind != FLOOR_GROUP else ""
                        for kind, a, b, q in zip(table["kind"], table[lo], table[hi], p)]
     table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table = with_group_columns(table)  # rows scored before the sampling columns existed
     first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]
     ranks = [c for c in table.columns if c.startswith("rank/")]
     metrics = [c for prefix in ("fad/", "kad/", "diversity/") for c in table.columns if c.startswith(prefix)]

@@ -39,8 +39,13 @@ from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha
 from benchbox.score_verdict import add_verdict_metrics
 from benchbox.stats import wilson_interval
 
-GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
-NUMERIC_GROUP_COLUMNS = ("dropout", "prime_ms")
+# The sampling settings close the key (benchbox.generate's cell); at their neutral value (top_p
+# 1, temperature 1, sampling_steps 0 = the model's own) or n/a they add nothing, so the groups
+# of clips made before they were recorded keep their keys.
+SAMPLING_COLUMNS = ("temperature", "top_p", "sampling_steps")
+SAMPLING_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "sampling_steps": 0.0}  # = generators.base.SAMPLING_SETTINGS
+GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms", *SAMPLING_COLUMNS)
+NUMERIC_GROUP_COLUMNS = ("dropout", "prime_ms", *SAMPLING_COLUMNS)
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
 SCORES_FORMAT = 1
@@ -240,12 +245,21 @@ def flag_rates(clips: pd.DataFrame) -> dict[str, float]:
 
 
 def group_key(values: dict) -> str:
-    """``generator/quantisation/dropout/checkpoint/prime_ms`` without trailing empties.
+    """``generator/quantisation/dropout/checkpoint/prime_ms/temperature/top_p/sampling_steps``
+    without trailing empties; a sampling setting at its neutral value is empty.
 
     The one formatter of a group key: numeric columns read back as text (``"0.0"`` from a CSV
     read with ``dtype=str``) and as numbers (``0.0``) give the same key, ``0``; 100.0 == "100".
     """
-    return "/".join(_canon(values.get(c), numeric=c in NUMERIC_GROUP_COLUMNS) for c in GROUP_COLUMNS).rstrip("/")
+    parts = [_canon(values.get(c), numeric=c in NUMERIC_GROUP_COLUMNS) for c in GROUP_COLUMNS]
+    parts = ["" if c in SAMPLING_NEUTRAL and v == _canon(SAMPLING_NEUTRAL[c]) else v for c, v in zip(GROUP_COLUMNS, parts)]
+    return "/".join(parts).rstrip("/")
+
+
+def with_group_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every GROUP_COLUMNS column (missing ones empty: tables written before a column existed)."""
+    missing = [c for c in GROUP_COLUMNS if c not in frame.columns]
+    return pd.concat([frame, pd.DataFrame(np.nan, index=frame.index, columns=missing)], axis=1) if missing else frame
 
 
 def _canon(value, *, numeric: bool = False) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
 from benchbox.freshness import RECORD, STALE, scores_freshness
-from benchbox.score import GROUP_COLUMNS, SCORES_DIR, group_key
+from benchbox.score import GROUP_COLUMNS, SCORES_DIR, group_key, with_group_columns
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
 REFERENCES_DIR = "references"
@@ -76,7 +76,7 @@ def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
     root = groups_csv.parent.parent
     info_path = groups_csv.parent / "scores.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    groups = pd.read_csv(groups_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""])
+    groups = with_group_columns(pd.read_csv(groups_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""]))
     name = root.relative_to(results_dir).as_posix() if root != results_dir else root.name
     if prefix and root != results_dir:
         name = f"{results_dir.name}/{name}"
@@ -126,5 +126,5 @@ def with_human(scored: Scored) -> pd.DataFrame:
         return rows
     if human.empty:
         return rows
-    human = human.assign(group=[group_key(r) for r in human[list(GROUP_COLUMNS)].to_dict("records")])
+    human = human.assign(group=[group_key(r) for r in human.reindex(columns=list(GROUP_COLUMNS)).to_dict("records")])
     return rows.merge(human[["group", *HUMAN_COLUMNS]], on="group", how="left")

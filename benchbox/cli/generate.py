@@ -22,8 +22,9 @@ def generate_cmd(
     prime_ms: Annotated[str, typer.Option("--prime-ms", help="Comma-separated prime lengths in whole ms; 0 = unprimed.")] = "0,10,20,40",
     n: Annotated[int, typer.Option("--n", help="Clips per checkpoint x prime cell.")] = 32,
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length in seconds, prime included.")] = 0.512,
-    temperature: Annotated[float, typer.Option("--temperature", help="Softmax temperature; 0 = argmax.")] = 1.0,
-    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus mass in (0, 1]; 1 = no truncation.")] = 1.0,
+    temperature: Annotated[str, typer.Option("--temperature", help="Softmax temperature(s), comma-separated; 0 = argmax. n/a for a generator without a token distribution.")] = "1.0",
+    top_p: Annotated[str, typer.Option("--top-p", help="Nucleus mass(es) in (0, 1], comma-separated; 1 = no truncation. n/a for a generator without a token distribution.")] = "1.0",
+    sampling_steps: Annotated[str, typer.Option("--sampling-steps", help="Reverse steps of an iterative sampler, comma-separated; 0 = the model's own. n/a for a generator without one.")] = "0",
     batch: Annotated[int, typer.Option("--batch", help="Clips generated together.")] = 16,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -32,7 +33,7 @@ def generate_cmd(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write RUN_DIR/samples/<checkpoint>/prime<ms>/clip_NNNN.wav and samples/manifest.csv (published whole, when every cell is done)."""
+    """Write RUN_DIR/samples/<checkpoint>/prime<ms>[_<setting><value>]/clip_NNNN.wav and samples/manifest.csv (published whole, when every cell is done)."""
     import pandas as pd
 
     from benchbox.generate import generate_run
@@ -42,7 +43,7 @@ def generate_cmd(
         with rich_progress(enabled=not quiet and not as_json) as progress, scoped_threads(threads):
             manifest = generate_run(
                 run_dir, checkpoints=checkpoint, prime_ms=prime_ms, n=n, seconds=seconds, temperature=temperature,
-                top_p=top_p, batch=batch, seed=seed, device=device, progress=progress, overwrite=overwrite,
+                top_p=top_p, batch=batch, seed=seed, device=device, progress=progress, overwrite=overwrite, sampling_steps=sampling_steps,
             )  # fmt: skip
     except KeyboardInterrupt as e:
         interrupted(e, f"{run_dir}/samples is unchanged (clips and manifest; new clips are published only when every cell is done)", "run the same command again")

@@ -33,6 +33,7 @@ from benchbox.generators.base import Batch, Generator, State
 
 class Autoregressive(Generator):
     capabilities = frozenset({"likelihood", "step", "prime"})
+    sampling_settings = frozenset({"temperature", "top_p"})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, C)
         raise NotImplementedError

@@ -10,11 +10,14 @@ Every generator, whatever its family, answers two questions:
   and ``<metric>/<split>`` (``bits/val``, ``acc/val``). The trainer keeps the checkpoint
   with the lowest ``loss/val``: each generator's own objective picks its best.pt.
 * **"sample N clips, optionally continuing this prime"**:
-  ``generate(n, length, *, prime=None, rng, temperature=1.0, top_p=1.0, batch=16)`` returns
+  ``generate(n, length, *, prime=None, rng, batch=16, **settings)`` returns
   (n, length) float32 waves in [-1, 1]. ``prime`` is (n, P) float waves on the run's code grid
   (the sampler passes ``decode(encode(x))``); then ``out[:, :P]`` equals ``prime`` bit for bit.
-  All randomness comes from ``rng``. A family without a token distribution ignores
-  ``temperature`` and ``top_p``.
+  All randomness comes from ``rng``. ``settings`` are the generic sampling settings of
+  ``SAMPLING_SETTINGS`` (``temperature``, ``top_p``: a token distribution's; ``sampling_steps``:
+  an iterative sampler's, 0 = the model's own count). A generator declares the ones it honours
+  in ``sampling_settings``; the sampler passes only those, and records the others as "n/a"
+  (one cell, never a value the clip did not use).
 
 Training is one call: ``train_step(batch, optimizers, ctx)`` returns metrics with ``"loss"``.
 The default takes one optimiser (``"main"``) over :meth:`param_groups`, as nanoGPT's loop
@@ -55,6 +58,9 @@ from benchbox.audio import QUANT_CLASSES
 
 State = Any
 CAPABILITIES = frozenset({"likelihood", "step", "prime", "fit"})
+# The generic sampling settings ``generate`` may take, each with its neutral value (what a
+# sampler does when not asked otherwise): the keys of Generator.sampling_settings.
+SAMPLING_SETTINGS = {"temperature": 1.0, "top_p": 1.0, "sampling_steps": 0}
 MAIN_OPTIMIZER = "main"
 
 
@@ -106,6 +112,7 @@ class Generator(nn.Module):
     name: ClassVar[str]
     config_class: ClassVar[type]
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    sampling_settings: ClassVar[frozenset[str]] = frozenset()  # the SAMPLING_SETTINGS keys generate() honours
     # Values for config keys that a stored config (checkpoint, run config.toml) may lack because
     # it was written before the key existed: the behaviour it was trained with, not today's default.
     legacy_config: ClassVar[dict[str, Any]] = {}
@@ -126,9 +133,10 @@ class Generator(nn.Module):
 
     def generate(
         self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator,
-        temperature: float = 1.0, top_p: float = 1.0, batch: int = 16,
+        temperature: float = 1.0, top_p: float = 1.0, batch: int = 16, sampling_steps: int = 0,
     ) -> torch.Tensor:  # fmt: skip
-        """(n, length) float32 waves in [-1, 1]; ``out[:, :P] == prime`` exactly."""
+        """(n, length) float32 waves in [-1, 1]; ``out[:, :P] == prime`` exactly. Settings not in
+        ``sampling_settings`` are never passed by the sampler (their cells read "n/a")."""
         raise NotImplementedError
 
     def make_optimizers(self, *, lr: float, weight_decay: float) -> dict[str, torch.optim.Optimizer]:

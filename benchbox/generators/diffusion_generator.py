@@ -6,7 +6,8 @@ Legend: n clips, T length in samples, P prime length in samples.
 A subclass sets ``self.net`` (the denoiser backbone), ``self.diffusion``
 (``benchbox.generators.diffusion.Diffusion``) and ``self.ema``
 (``benchbox.generators.diffusion.EMA``) in ``__init__``, and implements
-``_generate(n, length, prime, rng) -> (n, T)``.
+``_generate(n, length, prime, rng, sampling_steps) -> (n, T)`` (``sampling_steps``: the
+reverse steps to take, None = the config's ``sampling_steps``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import torch
 from torch.func import functional_call
 
+from benchbox.errors import GeneratorError
 from benchbox.generators.base import Generator
 
 
 class DiffusionGenerator(Generator):
+    sampling_settings = frozenset({"sampling_steps"})  # no token distribution: temperature and top_p read n/a
     def denoiser(self):
         """The training weights while training, the EMA weights otherwise (eval loss, sampling)."""
         if self.training:
@@ -31,12 +34,19 @@ class DiffusionGenerator(Generator):
         return metrics
 
     @torch.no_grad()
-    def generate(self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator, temperature: float = 1.0, top_p: float = 1.0, batch: int = 16) -> torch.Tensor:
+    def generate(self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator, temperature: float = 1.0, top_p: float = 1.0,
+                 batch: int = 16, sampling_steps: int = 0) -> torch.Tensor:
         """(n, length) waves in [-1, 1], ``batch`` clips at a time; ``prime`` (n, P) lands bit-exactly in out[:, :P].
-        ``temperature`` and ``top_p`` have no meaning here and are ignored."""
+        ``sampling_steps``: reverse steps (0 = the config's ``sampling_steps``), at most the
+        diffusion's ``steps``. ``temperature`` and ``top_p`` are not in ``sampling_settings``:
+        the sampler never passes them (their cells read n/a)."""
+        if not 0 <= sampling_steps <= self.config.steps:
+            raise GeneratorError(f"sampling_steps = {sampling_steps} is outside 0..{self.config.steps} (the model's diffusion steps)",
+                                 hint=f"sample with at most {self.config.steps} steps, or 0 for the model's own {self.config.sampling_steps}")
+        steps = sampling_steps or None
         with self.evaluating():
-            parts = [self._generate(min(batch, n - i), length, None if prime is None else prime[i : i + batch], rng) for i in range(0, n, batch)]
+            parts = [self._generate(min(batch, n - i), length, None if prime is None else prime[i : i + batch], rng, steps) for i in range(0, n, batch)]
         return torch.cat(parts) if parts else torch.zeros(0, length)
 
-    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
+    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator, sampling_steps: int | None = None) -> torch.Tensor:
         raise NotImplementedError

@@ -127,7 +127,7 @@ class DiffWave(DiffusionGenerator):
         """Diffusion loss on ``batch.waves`` (B, T) x data_scale; randomness from the global RNG."""
         return self.diffusion.loss(self.denoiser(), self._pad(batch.waves.float()) * self.config.data_scale)
 
-    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
+    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator, sampling_steps: int | None = None) -> torch.Tensor:
         scale = self.config.data_scale
         padded = -(-length // self.multiple) * self.multiple
         device = self.diffusion.abar.device
@@ -138,7 +138,8 @@ class DiffWave(DiffusionGenerator):
             prime = prime.to(device=device, dtype=torch.float32)
             known = self._pad(F.pad(prime, (0, length - prime.shape[1]))) * scale  # (n, 1, T')
             mask = (torch.arange(padded, device=device) < prime.shape[1]).view(1, 1, -1)
-        x = self.diffusion.sample(self.denoiser(), (n, 1, padded), rng=rng, device=device, known=known, mask=mask, x0_range=(-scale, scale))  # (n, 1, T')
+        x = self.diffusion.sample(self.denoiser(), (n, 1, padded), rng=rng, device=device, known=known, mask=mask, x0_range=(-scale, scale),
+                                  sampling_steps=sampling_steps)  # (n, 1, T')
         out = (x[:, 0, :length] / scale).clamp(-1.0, 1.0)
         if prime is not None:
             out[:, : prime.shape[1]] = prime

@@ -116,7 +116,7 @@ class SpecDiff(DiffusionGenerator):
         return self.diffusion.loss(self.denoiser(), x0)
 
     # -------------------------------------------------------------- sampling
-    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator) -> torch.Tensor:
+    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator, sampling_steps: int | None = None) -> torch.Tensor:
         grid = self.grid_for(length)
         frames, bands, padded = grid.cfg.frames, self.config.n_mels, grid.cfg.samples()
         device = self.mean_db.device
@@ -127,7 +127,8 @@ class SpecDiff(DiffusionGenerator):
             prime = prime.to(device=device, dtype=torch.float32)
             known = self.to_data(F.pad(prime, (0, padded - prime.shape[1])))  # (n, M, F)
             mask = (torch.arange(frames, device=device) < grid.prime_frames(prime.shape[1])).expand(1, bands, frames)
-        x = self.diffusion.sample(self.denoiser(), (n, bands, frames), rng=rng, device=device, known=known, mask=mask, x0_range=self.data_range())  # (n, M, F)
+        x = self.diffusion.sample(self.denoiser(), (n, bands, frames), rng=rng, device=device, known=known, mask=mask, x0_range=self.data_range(),
+                                  sampling_steps=sampling_steps)  # (n, M, F)
         out = grid.resynthesise(self.to_db(x), padded, generator=rng, prime=prime)[:, :length].clamp(-1.0, 1.0)  # (n, T)
         if prime is not None:
             out[:, : prime.shape[1]] = prime

@@ -2,6 +2,9 @@
 
 Each preset is built once and timed for a couple of training steps and a few dozen
 generation steps on this machine; the plan's step counts scale those measurements.
+Generation counts the cells each generator really gets (:func:`benchbox.generate.plan_cells`:
+primed cells only with the ``prime`` capability, sampling axes only where honoured) and times
+a whole-clip sampler once per distinct sampling setting (e.g. each ``sampling_steps``).
 It is an estimate: early stopping, other load and caches change the real figure.
 """
 
@@ -23,10 +26,12 @@ SCORE_SECONDS_PER_CLIP = 0.06  # aisfx + mel on 2 cores, cold cache (benchmarks/
 DEFAULT_CLIP_SAMPLES = 8192
 
 
-def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int) -> tuple[float, float]:
-    """(seconds per training step, seconds per generated clip at ``gen_batch``), through the
-    calls the trainer and sampler make for any family: ``train_step`` and ``generate``."""
+def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int, proto: ProtocolConfig) -> tuple[float, float, int]:
+    """(seconds per training step, seconds to generate one clip in each of the run's cells summed
+    over its cells, cells), at ``gen_batch``, through the calls the trainer and sampler make for
+    any family: ``train_step`` and ``generate``."""
     from benchbox.audio import encode
+    from benchbox.generate import GenerateConfig, plan_cells
     from benchbox.generators.base import Batch, StepContext
 
     name, cfg = load_preset(preset)
@@ -45,19 +50,27 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen
             model.train_step(data, optimizers, ctx)
         train_step = (time.perf_counter() - start) / TIMED_TRAIN_STEPS
     model.eval()
-    rng = torch.Generator().manual_seed(0)
+    ckpts = proto.sweep.checkpoint
+    gen_cfg = GenerateConfig(ckpts, tuple(int(p) for p in proto.sweep.prime_ms), **proto.sweep.sampling_axes(proto.generate))
+    cells, _ = plan_cells(gen_cfg, dict.fromkeys(ckpts, model.capabilities), dict.fromkeys(ckpts, model.sampling_settings))
+    per_clip = {}
     with torch.no_grad():
-        if "step" in model.capabilities:  # a token loop: time TIMED_GEN_STEPS tokens, scale to the clip
+        if "step" in model.capabilities:  # a token loop: time TIMED_GEN_STEPS tokens, scale to the clip (any setting)
             state = model.init_state(gen_batch, "cpu")
             tok = torch.full((gen_batch,), QUANT_CLASSES // 2, dtype=torch.long)
             _, state = model.step(tok, state)
             start = time.perf_counter()
             for _ in range(TIMED_GEN_STEPS):
                 _, state = model.step(tok, state)
-            return train_step, (time.perf_counter() - start) / TIMED_GEN_STEPS * gen_samples / gen_batch
-        start = time.perf_counter()  # a whole-clip sampler: one small batch, scaled per clip
-        model.generate(TIMED_GEN_CLIPS, gen_samples, rng=rng, batch=TIMED_GEN_CLIPS)
-        return train_step, (time.perf_counter() - start) / TIMED_GEN_CLIPS
+            seconds = (time.perf_counter() - start) / TIMED_GEN_STEPS * gen_samples / gen_batch
+            per_clip = {c.settings: seconds for c in cells}
+        for settings in dict.fromkeys(c.settings for c in cells):  # a whole-clip sampler: one small batch per setting
+            if settings not in per_clip:
+                start = time.perf_counter()
+                model.generate(TIMED_GEN_CLIPS, gen_samples, rng=torch.Generator().manual_seed(0), batch=TIMED_GEN_CLIPS,
+                               **{k: int(v) if k == "sampling_steps" else v for k, v in settings})
+                per_clip[settings] = (time.perf_counter() - start) / TIMED_GEN_CLIPS
+    return train_step, sum(per_clip[c.settings] for c in cells), len(cells)
 
 
 TIMED_GEN_CLIPS = 2
@@ -77,20 +90,19 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
 
     g = proto.generate
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
-    cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
     jobs = train_jobs(proto)
     tcfgs = {job.run_id: from_dict(TrainSection, job.train_settings(proto), where="train.") for job in jobs}
     timings = {}
     for job in jobs:  # one timing per (preset, batch size): the grid's and the extra runs'
         key = (job.preset, tcfgs[job.run_id].batch_size)
         if key not in timings:
-            timings[key] = _time_preset(job.preset, key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples)
-    stages, basis = {"data": 10.0}, set()
+            timings[key] = _time_preset(job.preset, key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples, proto)
+    stages, basis, clips, runs = {"data": 10.0}, set(), 0, {}
     for job in jobs:
         tcfg = tcfgs[job.run_id]
         counted = total_steps(tcfg, n_train, 1) if (n_train or tcfg.epochs <= 0) else None
         steps = counted or tcfg.max_steps or ASSUMED_STEPS  # epochs over an unknown split: max_steps bounds it
-        train_s, clip_s = timings[(job.preset, tcfg.batch_size)]
+        train_s, cells_clip_s, cells = timings[(job.preset, tcfg.batch_size)]
         seconds = train_s * steps * 1.1 if train_s else FIT_SECONDS  # + evaluation
         if not train_s:
             basis.add(f"{job.run_id}: fitted, {FIT_SECONDS:g} s")
@@ -103,8 +115,9 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
         else:
             basis.add(f"{steps} steps per run")
         stages[f"train/{job.run_id}"] = seconds
-        stages[f"generate/{job.run_id}"] = clip_s * cells * g.n
+        stages[f"generate/{job.run_id}"] = cells_clip_s * g.n
         stages[f"score/{job.run_id}"] = SCORE_SECONDS_PER_CLIP * cells * g.n + 5.0
+        clips += cells * g.n
     stages["leaderboard"] = 10.0
     stages["report"] = 5.0
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
@@ -112,8 +125,28 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     return {
         "stages": stages,
         "total_seconds": sum(stages.values()),
+        "two_process_seconds": two_process_seconds(stages),
+        "clips": clips,
         "basis": f"timed {TIMED_TRAIN_STEPS} train steps and {TIMED_GEN_STEPS} generation steps per preset, "
         f"{torch.get_num_threads()} threads; {basis_steps}" + (f"; {len(done)} stages already done" if done else ""),
     }
 
 
+
+
+def two_process_seconds(stages: dict[str, float]) -> float:
+    """Wall time if two processes shared the runs, one thread each on its own core: each run
+    (train, generate, score) whole on one process, longest first onto the less loaded one, plus
+    the shared stages (data, leaderboard, report)."""
+    per_run: dict[str, float] = {}
+    shared = 0.0
+    for key, seconds in stages.items():
+        kind, _, run = key.partition("/")
+        if run:
+            per_run[run] = per_run.get(run, 0.0) + seconds
+        else:
+            shared += seconds
+    loads = [0.0, 0.0]
+    for seconds in sorted(per_run.values(), reverse=True):
+        loads[loads.index(min(loads))] += seconds
+    return max(loads) + shared

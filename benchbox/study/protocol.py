@@ -58,6 +58,10 @@ class SweepSection:
     dropout: tuple[float, ...] = (0.0,)
     checkpoint: tuple[str, ...] = ("best", "last")
     prime_ms: tuple[float, ...] = (0.0, 10.0, 20.0, 40.0)
+    # sampling axes (benchbox.generate): swept for the generators that honour the setting, n/a for
+    # the rest; empty = not swept (generate.top_p; each model's own sampling_steps)
+    top_p: tuple[float, ...] = ()
+    sampling_steps: tuple[int, ...] = ()
 
     def __post_init__(self):
         for q in self.quantisation:
@@ -70,6 +74,20 @@ class SweepSection:
             raise ValueError("sweep.dropout values must be in [0, 1)")
         if any(p < 0 for p in self.prime_ms):
             raise ValueError("sweep.prime_ms values must be >= 0")
+        if any(not 0 < p <= 1 for p in self.top_p):
+            raise ValueError("sweep.top_p values must be in (0, 1]")
+        if any(s < 0 for s in self.sampling_steps):
+            raise ValueError("sweep.sampling_steps values must be >= 0 (0 = the model's own)")
+
+    def sampling_axes(self, generate: GenerateSection) -> dict[str, tuple]:
+        """The generic sampling settings each cell may take (benchbox.generate): the swept axes, else
+        the [generate] value (top_p) or the model's own (sampling_steps = 0)."""
+        return {"temperature": (generate.temperature,), "top_p": self.top_p or (generate.top_p,),
+                "sampling_steps": self.sampling_steps or (0,)}
+
+    def swept(self) -> dict[str, tuple]:
+        """Only the sampling axes this protocol sweeps (for fingerprints: a protocol without them keeps its old ones)."""
+        return {k: v for k, v in (("top_p", self.top_p), ("sampling_steps", self.sampling_steps)) if v}
 
 
 @dataclass(frozen=True)
@@ -268,7 +286,11 @@ def plan(proto: ProtocolConfig) -> list[Stage]:
 
 
 def clips_per_run(proto: ProtocolConfig) -> int:
-    return len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms) * proto.generate.n
+    """Clips of a run that honours every sampling axis and primes; others get fewer (n/a cells)."""
+    cells = len(proto.sweep.checkpoint) * len(proto.sweep.prime_ms)
+    for values in proto.sweep.sampling_axes(proto.generate).values():
+        cells *= len(values)
+    return cells * proto.generate.n
 
 
 # -------------------------------------------------------------------- stage state

@@ -44,7 +44,8 @@ def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
         return fingerprint(job.overrides(p), _preset_text(job.preset), p.device, data_hash)
     if stage.kind == "generate":
         ckpts = [_file_hash(run_dir / "ckpt" / f"{c}.pt") for c in p.sweep.checkpoint]
-        return fingerprint(p.generate, p.sweep.checkpoint, p.sweep.prime_ms, p.seed, ckpts)
+        swept = [p.sweep.swept()] if p.sweep.swept() else []  # only then: unswept protocols keep their fingerprints
+        return fingerprint(p.generate, p.sweep.checkpoint, p.sweep.prime_ms, p.seed, ckpts, *swept)
     if stage.kind == "score":
         from benchbox.score import SCORER_VERSION
 
@@ -133,10 +134,11 @@ def run_generate(ctx: StudyContext, stage: Stage) -> None:
     from benchbox.generate import generate_run
 
     g = ctx.proto.generate
+    axes = ctx.proto.sweep.sampling_axes(g)
     with scoped_threads(g.threads):
         generate_run(ctx.run_dir(stage.run_id), checkpoints=ctx.proto.sweep.checkpoint, prime_ms=ctx.proto.sweep.prime_ms,
-                     n=g.n, seconds=g.seconds, temperature=g.temperature, top_p=g.top_p, batch=g.batch,
-                     seed=ctx.proto.seed, device=ctx.proto.device, progress=ctx.progress, overwrite=True)  # the score stage follows
+                     n=g.n, seconds=g.seconds, batch=g.batch, seed=ctx.proto.seed, device=ctx.proto.device,
+                     progress=ctx.progress, overwrite=True, **axes)  # the score stage follows
 
 
 def run_score(ctx: StudyContext, stage: Stage) -> None:

@@ -71,3 +71,23 @@ def test_max_steps_bounds_an_epoch_budget_over_an_unknown_split():
     proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["train.max_steps=100", "train.epochs=2"])
     est = estimate_protocol(proto)
     assert "100 steps per run (at most max_steps" in est["basis"]
+
+
+def test_generation_counts_the_cells_each_generator_gets_and_times_each_sampling_setting(monkeypatch):
+    """An AR preset honours top_p (2 x the cells), not sampling_steps; a diffusion preset the reverse,
+    and its generation is timed once per step count, with that count."""
+    from benchbox.generators.diffusion_generator import DiffusionGenerator
+    from benchbox.study.estimate import two_process_seconds
+
+    asked = []
+    real = DiffusionGenerator.generate
+    monkeypatch.setattr(DiffusionGenerator, "generate", lambda self, *a, **kw: asked.append(kw.get("sampling_steps")) or real(self, *a, **kw))
+    sets = ['presets=["wavenet-tiny"]', 'extra=[{preset="diffwave-tiny", dropout=-1.0}]', "train.max_steps=2",
+            "sweep.quantisation=[\"mulaw\"]", "sweep.dropout=[0.0]", "sweep.checkpoint=[\"best\"]", "sweep.prime_ms=[0]",
+            "sweep.top_p=[1.0, 0.9]", "sweep.sampling_steps=[2, 4]", "generate.n=2", "generate.seconds=0.016", "generate.batch=2"]
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=sets)
+    est = estimate_protocol(proto)
+    assert sorted(asked) == [2, 4]  # one timing per step count, with that count
+    assert est["clips"] == 2 * 2 + 2 * 2  # wavenet: 2 top-p cells; diffwave: 2 step cells; n = 2
+    assert est["stages"]["generate/diffwave-tiny_mulaw"] > 0
+    assert two_process_seconds({"data": 1.0, "train/a": 5.0, "score/a": 1.0, "train/b": 4.0, "train/c": 3.0}) == 1.0 + 7.0
