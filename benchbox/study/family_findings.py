@@ -15,6 +15,10 @@ Two questions of the benchmark's own:
   (best cell and median cell) and the three axes.
 * **backbone and representation**: within diffusion, SaShiMi vs WaveNet backbone, and
   spectrogram vs raw samples, by the same test.
+* **sampling**: per swept sampling axis (top-p, sampling steps), each other value against the
+  reference value (the axis' first), within each family whose generators honour the setting
+  (the column is not n/a), at the reference value of the other axes; the claim tested is
+  ``SAMPLING_CLAIMS``' direction (nucleus truncation helps; more sampling steps help).
 
 A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
 test separates them, ``not reproduced (favours <b>)`` for the opposite, and
@@ -37,6 +41,8 @@ MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips i
 FOOTSTEP_P = "cont/footstep/p"
 EMBEDDER = "aisfx"
 FAMILIES = ("diffusion", "autoregressive", "gan")
+SAMPLING_CLAIMS = {"top_p": -1, "sampling_steps": +1}  # the value claimed better: the lower top-p, the more steps
+SAMPLING_NAMES = {"top_p": "top-p {:g}", "sampling_steps": "{:g} steps"}
 
 
 def families_of_runs(runs: list[str], presets: Mapping[str, str]) -> dict[str, str]:
@@ -142,6 +148,28 @@ def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], repre
     return out
 
 
+def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) -> list[dict]:
+    """Per swept sampling axis, per family that honours it: each other value vs the reference."""
+    from benchbox.study.sampling import reference_mask
+
+    fam = _with(clips, "family", family_of)
+    out = []
+    for column, values in proto.sweep.swept().items():
+        if len(values) < 2 or column not in fam.columns:
+            continue
+        setting = pd.to_numeric(fam[column], errors="coerce")
+        part = fam[setting.notna() & reference_mask(fam, proto, skip=(column,))].assign(_v=setting)
+        ref, others = float(values[0]), [float(v) for v in values[1:]]
+        pairs = [(family, other) for family in sorted(part["family"].unique()) for other in others]
+        for family, other in pairs:
+            rows = part[part["family"] == family]
+            a, b = sorted((ref, other), key=lambda v: SAMPLING_CLAIMS.get(column, 1) * -v)  # a: the value claimed better
+            names = (SAMPLING_NAMES[column].format(a), SAMPLING_NAMES[column].format(b))
+            row = compare(rows[np.isclose(rows["_v"], a)][USEFUL], rows[np.isclose(rows["_v"], b)][USEFUL], names, True, tests=len(pairs))
+            out.append({"question": f"sampling: {names[0]} beats {names[1]} ({family})", "metric": f"`{USEFUL}`", **row})
+    return out
+
+
 def per_family_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, family_of: Mapping[str, str]) -> list[dict]:
     """The seed's six findings decided within each family (:func:`seed_findings.six_findings`
     on that family's clips and cells). A finding whose axis the family lacks (no dropout-0.5
@@ -158,18 +186,22 @@ def per_family_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Pat
     return out
 
 
-def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[str, dict[str, pd.Series | None]]:
-    """Per family, the clips the report shows: among its unprimed clips the verdict calls
-    useful, the one at the median ``cont/footstep/p``; among those it rejects, likewise.
-    (Median by ``footstep/p``, lower median on ties; ``None`` when a set is empty.)"""
+LISTEN_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[str, dict[str, list[pd.Series]]]:
+    """Per family, the clips the report shows and plays: among its unprimed clips the verdict
+    calls useful, those at the 10th, 50th and 90th percentile of ``cont/footstep/p``; among those
+    it rejects, likewise. (Ranked by ``footstep/p`` then path; the clip at index
+    round(q (n - 1)); fewer when a set is small, none when it is empty.)"""
     fam = _with(clips, "family", family_of)
     fam = fam[fam["prime_ms"] == 0] if "prime_ms" in fam else fam
     out = {}
     for family, part in fam.groupby("family", sort=True):
         picks = {}
         for label, subset in (("useful", part[part[USEFUL] == 1]), ("rejected", part[part[USEFUL] != 1])):
-            ranked = subset.sort_values([FOOTSTEP_P, "path"], kind="stable") if len(subset) else subset
-            picks[label] = ranked.iloc[(len(ranked) - 1) // 2] if len(ranked) else None
+            ranked = subset.sort_values([FOOTSTEP_P, "path"], kind="stable")
+            picks[label] = [ranked.iloc[i] for i in sorted({round(q * (len(ranked) - 1)) for q in LISTEN_QUANTILES})] if len(ranked) else []
         out[family] = picks
     return out
 
@@ -181,13 +213,17 @@ def run_maps(runs: list[str], proto) -> tuple[dict, dict, dict]:
     return tuple(families_of_runs(runs, dict(table)) for table in (proto.families, proto.backbones, proto.representations))
 
 
-def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, proto, smoke: str = "") -> list[str]:
-    """The report's families section: the two new questions, the per-family table, the six
-    findings per family and the clips the listening rule picks. Empty without a ``families`` table."""
+def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, proto, smoke: str = "", every_clip: pd.DataFrame | None = None) -> list[str]:
+    """The report's families section: the new questions, the per-family table, the six findings
+    per family and the clips the listening rule picks. ``clips`` and ``groups`` are at the
+    reference sampling setting (:mod:`benchbox.study.sampling`); ``every_clip`` (all settings)
+    decides the sampling question. Empty without a ``families`` table."""
     if not proto.families or clips.empty or USEFUL not in clips:
         return []
     family_of, backbone_of, representation_of = run_maps(sorted(clips["run"].unique()), proto)
     questions = family_question(clips, family_of) + backbone_question(clips, backbone_of, representation_of)
+    if every_clip is not None and USEFUL in every_clip:
+        questions += sampling_question(every_clip, run_maps(sorted(every_clip["run"].unique()), proto)[0], proto)
     findings = per_family_findings(clips, groups, runs_dir, family_of)
     if smoke:
         questions = [{**q, "verdict": SMOKE} for q in questions]
@@ -205,9 +241,11 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
     lines += ["", "### The seed's six findings, per family", "", "| family | finding | verdict | estimate | test |", "|---|---|---|---|---|"]
     lines += [f"| {f['family']} | {f['finding']} | **{f['verdict']}** | {f['estimate']} | {f['test']} |" for f in findings]
     lines += ["", "### Listen before you believe", "",
-              "Per family, of its unprimed clips: the useful clip and the rejected clip at the median `cont/footstep/p` of "
-              "each set (lower median on ties).", "", "| family | useful clip | rejected clip |", "|---|---|---|"]
+              "Per family, of its unprimed clips at the reference sampling setting: the useful clips and the rejected clips "
+              "at the 10th, 50th and 90th percentile of `cont/footstep/p` within each set.", "",
+              "| family | useful clips | rejected clips |", "|---|---|---|"]
     for family, picks in listen_examples(clips, family_of).items():
-        cells = [f"`{p['path']}` (p = {p[FOOTSTEP_P]:.2f})" if p is not None else "none" for p in (picks["useful"], picks["rejected"])]
+        cells = ["<br>".join(f"`{p['run']}/{p['path']}` (p = {p[FOOTSTEP_P]:.2f})" for p in picks[label]) or "none"
+                 for label in ("useful", "rejected")]
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -58,8 +58,10 @@ def _per_generator(frame: pd.DataFrame, fn) -> dict:
     return {str(g): pts for g, part in frame.groupby("generator", sort=True) if (pts := fn(part))}
 
 
-def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -> list[tuple[str, str, str]]:
-    """Draw each effect the study swept; ``[(title, path relative to out, caption)]``."""
+def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataFrame, embedder: str,
+                  sampling_clips: pd.DataFrame | None = None) -> list[tuple[str, str, str]]:
+    """Draw each effect the study swept; ``[(title, path relative to out, caption)]``. The sampling
+    charts read ``sampling_clips`` (every setting) when given, the others ``clips``."""
     from benchbox.plots import EffectPanel, effect_chart
     from benchbox.stats import two_sample_of
 
@@ -106,11 +108,13 @@ def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataF
             panels.append(EffectPanel(f"{kad} (lower is closer to real)", "quantisation", "KAD (mean over cells, 95% t-CI)",
                                       _per_generator(gen, lambda p: _mean_points(p, "quantisation", p[kad]))))
         charts.append(("Quantisation", panels, "Useful share and the continuation's KAD to the real test clips per quantisation, per generator."))
-    for setting in ("temperature", "top_p"):
-        if levels(setting) > 1:
+    swept = clips if sampling_clips is None or sampling_clips.empty else sampling_clips
+    for setting in ("temperature", "top_p", "sampling_steps"):
+        if setting in swept.columns and swept[setting].nunique() > 1:
+            part = swept[pd.to_numeric(swept[setting], errors="coerce").notna()]  # n/a: the generator has no such setting
             charts.append((f"Sampling: {setting}", [EffectPanel(f"useful ({useful})", setting, f"useful {rate_axis}",
-                           _per_generator(clips, lambda p, s=setting: _rate_points(p, s, useful)), (0, 100))],
-                           f"Useful share per {setting}, per generator."))
+                           _per_generator(part, lambda p, s=setting: _rate_points(p, s, useful)), (0, 100))],
+                           f"Useful share per {setting}, per generator that has the setting (all its cells at that value)."))
     drawn = []
     for title, panels, caption in charts:
         name = f"effect-{title.lower().split(':')[0].replace(' ', '-')}{'-' + title.split(': ')[1] if ': ' in title else ''}.png"

@@ -81,9 +81,12 @@ def _section(title: str, body: list[str]) -> list[str]:
 
 
 def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, groups: pd.DataFrame | None = None, *,
-                    figure_is_new: bool = True, figure_caption: str = "", charts: list | None = None, smoke: str = "") -> str:
+                    figure_is_new: bool = True, figure_caption: str = "", charts: list | None = None, smoke: str = "",
+                    every_clip: pd.DataFrame | None = None, families_listen: list[str] | None = None) -> str:
     """The text of ``report.md``: the summary first, contents, findings, charts, verdict, answers,
-    leaderboard, curves, spectrograms, then how it was made."""
+    leaderboard, curves, spectrograms, then how it was made. ``clips`` and ``groups`` are at the
+    reference sampling setting (:mod:`benchbox.study.sampling`); ``every_clip`` holds every
+    setting (the sampling question); ``families_listen`` closes the families section."""
     from benchbox.study.figures import curves_section
 
     out, proto = ctx.out, ctx.proto
@@ -94,12 +97,16 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     charts = charts or []
     metrics = metrics_href(out)
     body = findings_markdown(findings, smoke, metrics=metrics)
-    body += family_markdown(clips, groups, out / "runs", proto, smoke)
+    every_clip = clips if every_clip is None else every_clip
+    body += family_markdown(clips, groups, out / "runs", proto, smoke, every_clip=every_clip)
+    body += families_listen or []
     if charts:
         g = proto.generate
-        sampling = "" if any(t.startswith("Sampling") for t, _, _ in charts) else (
-            f" Sampling settings are not swept by this protocol (temperature {g.temperature:g}, top-p {g.top_p:g} for every "
-            "clip), so they get no chart; nor does any axis with a single level.")
+        swept = proto.sweep.swept()
+        sampling = (f" The sampling axes ({', '.join(swept)}) get their own charts; every other chart and table holds the clips "
+                    "at the reference setting (the first value of each axis)." if swept else
+                    f" Sampling settings are not swept by this protocol (temperature {g.temperature:g}, top-p {g.top_p:g} for every "
+                    "clip), so they get no chart; nor does any axis with a single level.")
         body += ["## Effects at a glance", "", "Each point is a rate or mean with its 95% CI (Wilson for rates, a t-interval "
                  "over cells for a group metric such as the 1-NN accuracy or KAD); the metrics are defined in "
                  f"[docs/metrics.md]({metrics}).{sampling}", ""]
@@ -119,7 +126,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
         body += _section("Spectrograms", [caption, "", f"![spectrograms]({FIG_DIR}/{figure.name})"])
     made = ["Reproduce with:", "", "```bash", ctx.command or f"benchbox run {ctx.protocol_path}", "```", "",
             f"Dataset: `{proto.data.source}`; presets: {', '.join(proto.presets)}; {len(run_ids)} training runs; "
-            f"{len(clips)} scored clips.", "", "Versions:", "", "```json", json.dumps(versions, indent=2), "```"]
+            f"{len(every_clip)} scored clips" + (f" ({len(clips)} at the reference sampling setting)." if len(every_clip) != len(clips) else "."), "", "Versions:", "", "```json", json.dumps(versions, indent=2), "```"]
     body += _section("How it was made", made)
     figures = [t for t in ("Effects at a glance", "Spectrograms") if any(ln == f"## {t}" for ln in body)]
     summary = summary_section(findings, clips, groups, useful=ans.get("useful_metric", "useful/auto"), embedder=embedder,
@@ -134,9 +141,14 @@ def write_report(ctx) -> Path:
     from benchbox.study.figures import effect_charts, spectrogram_figure
     from benchbox.study.protocol import evidence_of, train_jobs
 
+    from benchbox.study import listen
+    from benchbox.study.family_findings import listen_examples, run_maps
+    from benchbox.study.sampling import at_reference
+
     out, proto = ctx.out, ctx.proto
     run_ids = [j.run_id for j in train_jobs(proto)]
-    clips, groups = collect(out, run_ids)
+    every_clip, every_group = collect(out, run_ids)
+    clips, groups = at_reference(every_clip, proto), at_reference(every_group, proto)  # the sampling question alone sees every setting
     embedder = proto.score.embedders[0] if proto.score.embedders else None
     ans = study_answers(clips, groups, embedder)
     is_smoke, why = evidence_of(proto, _dataset_kind(getattr(ctx, "data_dir", None)))
@@ -144,11 +156,16 @@ def write_report(ctx) -> Path:
     kept = out / FIG_DIR / "spectrograms.png"
     fig, caption = spectrogram_figure(out, clips, real, kept, embedder or "aisfx")
     old_fig = kept if fig is None and kept.is_file() else None  # clips not kept (a committed study): keep the old figure
-    charts = effect_charts(out, FIG_DIR, clips, groups, embedder or "aisfx")
+    charts = effect_charts(out, FIG_DIR, clips, groups, embedder or "aisfx", sampling_clips=every_clip)
+    kept, families_fig = {}, None
+    if proto.families and "cont/useful/auto" in clips and "cont/footstep/p" in clips:
+        kept = listen.keep_clips(out, listen_examples(clips, run_maps(sorted(clips["run"].unique()), proto)[0]))
+        families_fig = listen.families_figure(out, kept, out / FIG_DIR / listen.FIGURE_NAME)
     text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None,
-                           figure_caption=caption, charts=charts, smoke=why if is_smoke else "")
+                           figure_caption=caption, charts=charts, smoke=why if is_smoke else "", every_clip=every_clip,
+                           families_listen=listen.listen_markdown(out, kept, families_fig, f"{FIG_DIR}/{listen.FIGURE_NAME}"))
     title = f"Study report: {proto.name}"
-    page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]))
+    page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]) + listen.families_html(kept))
     publish_files({out / "report.md": text, out / "report.html": page})  # one output: both or neither
     return out / "report.md"
 
@@ -236,8 +253,13 @@ def listen_html(out: Path, clips: pd.DataFrame, real: list[Path]) -> str:
             f"</thead><tbody>{''.join(rows)}</tbody></table></div>{real_part}")
 
 
-def _player(wav: Path, label: str) -> str:
-    if not wav.is_file():
+AUDIO_MIME = {".wav": "audio/wav", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg"}
+
+
+def _player(clip: Path, label: str) -> str:
+    """An embedded player (data URI) of a wav, Ogg/Opus or MP3 file."""
+    if not clip.is_file():
         return f"{html.escape(label)} (clip not on disk)"
-    data = base64.b64encode(wav.read_bytes()).decode("ascii")
-    return f'{html.escape(label)}<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio>'
+    data = base64.b64encode(clip.read_bytes()).decode("ascii")
+    mime = AUDIO_MIME.get(clip.suffix.lower(), "audio/wav")
+    return f'{html.escape(label)}<audio controls preload="none" src="data:{mime};base64,{data}"></audio>'

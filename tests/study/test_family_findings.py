@@ -72,13 +72,15 @@ def test_per_family_findings_mark_missing_axes_na():
     assert gan["1."] == "reproduced"  # 4/40 useful: CI below 25%
 
 
-def test_listen_examples_take_the_median_by_footstep_p():
-    clips = _clips("specdiff-cpu_x", 9, 5)  # useful: p = 0..4/9, rejected: 5..8/9
+def test_listen_examples_take_the_10th_50th_90th_percentile_by_footstep_p():
+    clips = _clips("specdiff-cpu_x", 21, 11)  # useful: p = 0..10/21, rejected: 11..20/21
     picks = listen_examples(clips, _families(clips))["diffusion"]
-    assert picks["useful"]["cont/footstep/p"] == 2 / 9
-    assert picks["rejected"]["cont/footstep/p"] == 6 / 9
+    assert [p["cont/footstep/p"] for p in picks["useful"]] == [1 / 21, 5 / 21, 9 / 21]  # indices round(q * 10)
+    assert [p["cont/footstep/p"] for p in picks["rejected"]] == [12 / 21, 15 / 21, 19 / 21]  # indices 1, 4 (half to even), 8
     none = listen_examples(_clips("specdiff-cpu_x", 4, 0), PRESETS | {"specdiff-cpu_x": "diffusion"})["diffusion"]
-    assert none["useful"] is None
+    assert none["useful"] == [] and len(none["rejected"]) == 3
+    one = listen_examples(_clips("specdiff-cpu_x", 2, 1), PRESETS | {"specdiff-cpu_x": "diffusion"})["diffusion"]
+    assert len(one["useful"]) == 1  # a set of one clip: that clip, once
 
 
 def test_the_report_section_reads_the_protocols_tables_and_smoke_decides_nothing(tmp_path):
@@ -91,7 +93,7 @@ def test_the_report_section_reads_the_protocols_tables_and_smoke_decides_nothing
                             backbones={}, representations={"specdiff-cpu": "spectrogram"})
     text = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto))
     assert "| family: diffusion beats autoregressive | **reproduced (favours diffusion)** |" in text
-    assert "| diffusion | `specdiff-cpu_mulaw/0.0/" in text  # the listening rule's picks
+    assert "| diffusion | `specdiff-cpu_mulaw/specdiff-cpu_mulaw/0.0/" in text  # the listening rule's picks (run/path)
     smoke = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto, smoke="procedural corpus"))
     assert "reproduced (favours" not in smoke and "smoke test: not evidence" in smoke
     assert family_markdown(clips, pd.DataFrame(), tmp_path, SimpleNamespace(families={}, backbones={}, representations={})) == []

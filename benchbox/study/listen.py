@@ -1,0 +1,151 @@
+"""Listen before you believe (issue 28 §3): per family, the spectrograms and the audio of the
+clips the verdict calls useful and of those it rejects.
+
+The clips are the ones :func:`benchbox.study.family_findings.listen_examples` picks by its
+stated rule (unprimed clips at the reference sampling setting; within each set, those at the
+10th, 50th and 90th percentile of ``cont/footstep/p``). Each is kept beside the report as a
+small Ogg/Opus file (``OUT/listen/<family>/``, ``OPUS_BIT_RATE`` bits/s, a few kB a clip), so
+a committed study, whose clips are not kept, still shows and plays every clip its report names:
+the spectrograms are drawn from the original clip when it is on disk, else from that file, and
+report.html embeds the files. Legend: T samples per clip.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.runs import atomic_write_bytes
+
+LISTEN_DIR = "listen"
+OPUS_BIT_RATE = 24_000  # bits/s: a 0.512 s clip is about 1.6 kB
+OPUS_SUFFIX = ".ogg"
+FIGURE_NAME = "families-listen.png"
+LABELS = ("useful", "rejected")
+
+
+def encode_opus(wave: np.ndarray, rate_hz: int) -> bytes:
+    """(T,) float waveform in [-1, 1] -> the bytes of a mono Ogg/Opus file (PyAV's libopus)."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="ogg") as container:
+        stream = container.add_stream("libopus", rate=rate_hz)
+        stream.bit_rate = OPUS_BIT_RATE
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.clip(wave, -1.0, 1.0).astype(np.float32)[None, :], format="flt", layout="mono")  # (1, T)
+        frame.sample_rate = rate_hz
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def _file_name(run: str, path: str) -> str:
+    return f"{run}__{Path(path).with_suffix('').as_posix().replace('/', '_')}{OPUS_SUFFIX}"
+
+
+def keep_clips(out: Path, picks: Mapping[str, Mapping[str, list[pd.Series]]]) -> dict[str, dict[str, list[tuple[pd.Series, Path]]]]:
+    """Write (or, without the original clip, reuse) the Opus copy of every picked clip under
+    ``OUT/listen/<family>/``; drop the copies no pick names any more. Returns family -> label ->
+    ``[(clip row, its Opus file)]``, leaving out picks with neither the clip nor a copy."""
+    from benchbox.score import decode
+
+    root = Path(out) / LISTEN_DIR
+    kept: dict[str, dict[str, list[tuple[pd.Series, Path]]]] = {}
+    wanted: set[Path] = set()
+    for family, sets in picks.items():
+        for label in LABELS:
+            for row in sets.get(label) or []:
+                dest = root / family / _file_name(str(row["run"]), str(row["path"]))
+                src = Path(out) / "runs" / str(row["run"]) / str(row["path"])
+                if src.is_file():
+                    wave, rate = decode(src)
+                    atomic_write_bytes(dest, encode_opus(wave, rate))
+                if dest.is_file():
+                    wanted.add(dest)
+                    kept.setdefault(family, {}).setdefault(label, []).append((row, dest))
+    for stale in root.glob(f"*/*{OPUS_SUFFIX}") if root.is_dir() else []:
+        if stale not in wanted:
+            stale.unlink()
+    return kept
+
+
+def kept_bytes(out: Path) -> tuple[int, int]:
+    """(files, bytes) of the Opus copies under ``OUT/listen``."""
+    files = sorted((Path(out) / LISTEN_DIR).glob(f"*/*{OPUS_SUFFIX}"))
+    return len(files), sum(f.stat().st_size for f in files)
+
+
+def _wave(out: Path, row: pd.Series, copy: Path) -> tuple[np.ndarray, int]:
+    """The clip as generated when on disk, else its Opus copy at the clip's own rate."""
+    from benchbox.audio import load_audio
+    from benchbox.score import decode
+
+    src = Path(out) / "runs" / str(row["run"]) / str(row["path"])
+    if src.is_file():
+        return decode(src)
+    rate = int(row.get("sample_rate_hz") or 16_000)
+    return load_audio(copy, rate), rate
+
+
+def families_figure(out: Path, kept: Mapping[str, Mapping[str, list]], path: Path) -> Path | None:
+    """One row per family, a strip of its useful clips and one of its rejected clips (the
+    spectrogram grid of :mod:`benchbox.plots`, clips end to end as in the study's spectrograms)."""
+    from benchbox.plots import SpectrogramCell, spectrogram_grid
+    from benchbox.study.family_findings import FOOTSTEP_P
+    from benchbox.study.figures import _concat
+
+    rows = []
+    for family, sets in sorted(kept.items()):
+        row = []
+        for label in LABELS:
+            clips = sets.get(label) or []
+            if not clips:
+                continue
+            decoded = [_wave(out, r, copy) for r, copy in clips]
+            wave, bounds, _ = _concat([w for w, _ in decoded], decoded[0][1])
+            ps = ", ".join(f"{float(r[FOOTSTEP_P]):.2f}" for r, _ in clips)
+            row.append(SpectrogramCell(f"{family}: {label}\nfootstep/p {ps}", wave, decoded[0][1], None, bounds))
+        if row:
+            rows.append(row)
+    if not rows:
+        return None
+    return spectrogram_grid(rows, path, columns=max(len(r) for r in rows), cell_size_in=(3.4, 1.9))
+
+
+def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], figure: Path | None, fig_rel: str) -> list[str]:
+    """The figure, its rule, and what the kept audio weighs."""
+    if not kept:
+        return []
+    files, size = kept_bytes(out)
+    lines = ["#### Spectrograms and audio, per family", ""]
+    if figure is not None:
+        lines += [f"One row per family: its useful clips (left) and rejected clips (right), the picks above, end to end "
+                  "(white lines between clips), lowest `cont/footstep/p` first. Frequency in kHz, time in s, colour in dBFS.",
+                  "", f"![useful and rejected clips per family]({fig_rel})", ""]
+    lines += [f"report.html plays each of them (section Listen). They are kept with the study as {files} Ogg/Opus files "
+              f"(`{LISTEN_DIR}/`, {OPUS_BIT_RATE // 1000} kbit/s) of {size / 1024:.1f} KiB in all, so a fresh clone can "
+              "play them without the generated clips.", ""]
+    return lines
+
+
+def families_html(kept: Mapping[str, Mapping[str, list]]) -> str:
+    """The players of the picked clips, one row per family, embedded (Ogg/Opus data URIs)."""
+    from benchbox.study.family_findings import FOOTSTEP_P
+    from benchbox.study.report import _player
+
+    if not kept:
+        return ""
+    rows = []
+    for family, sets in sorted(kept.items()):
+        cells = "".join("<td>" + "".join(_player(copy, f"p = {float(r[FOOTSTEP_P]):.2f} ({r['run']})") for r, copy in sets.get(label) or [])
+                        + "</td>" for label in LABELS)
+        rows.append(f"<tr><th>{html.escape(family)}</th>{cells}</tr>")
+    return ("<h3>Per family: the clips the verdict calls useful, and those it rejects</h3><p>Picked by the rule of the "
+            "families section (listen_examples); Ogg/Opus copies kept in listen/.</p><div class='scroll'><table class='listen'>"
+            "<thead><tr><th>family</th><th>useful</th><th>rejected</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")

@@ -1,0 +1,127 @@
+"""The study's sampling axes (reference cells, the sampling question, group keys) and the
+families listening section (Opus copies, the figure, the players)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchbox.audio import write_wav
+from benchbox.score import group_key, with_group_columns
+from benchbox.study.family_findings import sampling_question
+from benchbox.study.protocol import load_protocol
+from benchbox.study.sampling import at_reference
+
+ROOT = Path(__file__).resolve().parents[2]
+FAMILIES = ROOT / "protocols" / "footsteps-families-cpu.toml"
+RATE_HZ, CLIP_SAMPLES = 16_000, 8192
+
+
+def _clips(run: str, n: int, useful: int, **settings) -> pd.DataFrame:
+    return pd.DataFrame({"run": run, "path": [f"samples/best/{run}-{i:03d}.wav" for i in range(n)], "checkpoint": "best",
+                         "prime_ms": 0.0, "dropout": 0.0, "cont/useful/auto": [1.0] * useful + [0.0] * (n - useful),
+                         "cont/footstep/p": np.linspace(0, 1, n), "sample_rate_hz": RATE_HZ,
+                         "temperature": np.nan, "top_p": np.nan, "sampling_steps": np.nan, **settings})
+
+
+def test_group_keys_grow_only_away_from_the_neutral_setting():
+    base = {"generator": "wavenet", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best", "prime_ms": 0}
+    assert group_key(base) == group_key({**base, "temperature": 1.0, "top_p": "1.0", "sampling_steps": 0}) == "wavenet/mulaw/0/best/0"
+    assert group_key({**base, "top_p": 0.95}) == "wavenet/mulaw/0/best/0//0.95"
+    assert group_key({**base, "top_p": np.nan, "sampling_steps": "25.0"}) == "wavenet/mulaw/0/best/0///25"
+    old = pd.DataFrame({"group": ["a"], "prime_ms": [0]})  # a groups.csv scored before the sampling columns
+    assert {"top_p", "sampling_steps", "temperature"} <= set(with_group_columns(old).columns)
+
+
+def test_reference_cells_and_the_sampling_question():
+    proto = load_protocol(FAMILIES)
+    assert proto.sweep.sampling_axes(proto.generate) == {"temperature": (1.0,), "top_p": (1.0, 0.95), "sampling_steps": (50, 25)}
+    clips = pd.concat([
+        _clips("sashimi-cpu_mulaw_do0", 40, 4, top_p=1.0, temperature=1.0), _clips("sashimi-cpu_mulaw_do0", 40, 36, top_p=0.95, temperature=1.0),
+        _clips("specdiff-cpu_mulaw", 40, 20, sampling_steps=50.0), _clips("specdiff-cpu_mulaw", 40, 21, sampling_steps=25.0),
+        _clips("hifiwavegan-cpu_mulaw", 40, 10),  # no sampling setting at all: n/a, at the reference
+    ], ignore_index=True)
+    ref = at_reference(clips, proto)
+    assert len(ref) == 120 and set(ref["top_p"].dropna()) == {1.0} and set(ref["sampling_steps"].dropna()) == {50.0}
+    family_of = {"sashimi-cpu_mulaw_do0": "autoregressive", "specdiff-cpu_mulaw": "diffusion", "hifiwavegan-cpu_mulaw": "gan"}
+    rows = {r["question"]: r for r in sampling_question(clips, family_of, proto)}
+    assert set(rows) == {"sampling: top-p 0.95 beats top-p 1 (autoregressive)", "sampling: 50 steps beats 25 steps (diffusion)"}
+    assert rows["sampling: top-p 0.95 beats top-p 1 (autoregressive)"]["verdict"].startswith("reproduced (favours top-p 0.95)")
+    assert rows["sampling: 50 steps beats 25 steps (diffusion)"]["verdict"] == "inconclusive at this n"
+    assert at_reference(clips.drop(columns=["top_p", "sampling_steps", "temperature"]), proto).shape[0] == len(clips)  # older tables
+
+
+@pytest.fixture
+def study(tmp_path):
+    """Two runs' clips on disk (a burst and a tone), picked by the listening rule."""
+    from benchbox.study.family_findings import listen_examples
+
+    t = np.arange(CLIP_SAMPLES) / RATE_HZ
+    frames = []
+    for run, useful in (("specdiff-cpu_mulaw", 3), ("sashimi-cpu_mulaw_do0", 0)):
+        part = _clips(run, 4, useful)
+        for i, rel in enumerate(part["path"]):
+            write_wav(tmp_path / "runs" / run / rel, (0.3 * np.sin(2 * np.pi * 220 * (i + 1) * t) * np.exp(-8 * t)).astype(np.float32), RATE_HZ)
+        frames.append(part)
+    clips = pd.concat(frames, ignore_index=True)
+    return tmp_path, listen_examples(clips, {"specdiff-cpu_mulaw": "diffusion", "sashimi-cpu_mulaw_do0": "autoregressive"})
+
+
+def test_picked_clips_are_kept_small_drawn_and_played_even_without_the_originals(study):
+    import shutil
+
+    from benchbox.audio import load_audio
+    from benchbox.study import listen
+
+    out, picks = study
+    kept = listen.keep_clips(out, picks)
+    assert set(kept) == {"diffusion", "autoregressive"} and "useful" not in kept["autoregressive"]
+    files, size = listen.kept_bytes(out)
+    assert files == 3 + 1 + 3 and size < files * 4096  # Opus: a few kB a clip, not the 16 kB of a wav
+    copy = kept["diffusion"]["useful"][0][1]
+    assert copy.suffix == ".ogg" and load_audio(copy, RATE_HZ).shape[0] >= CLIP_SAMPLES - 64  # decodes back to the clip's length
+    assert listen.families_figure(out, kept, out / "figures" / "f.png").is_file()
+    page = listen.families_html(kept)
+    assert page.count('src="data:audio/ogg;base64,') == files and "rejected" in page
+    text = "\n".join(listen.listen_markdown(out, kept, out / "figures" / "f.png", "figures/f.png"))
+    assert f"{files} Ogg/Opus files" in text and "KiB in all" in text
+    shutil.rmtree(out / "runs")  # a committed study: the clips are gone, the copies stay
+    again = listen.keep_clips(out, picks)
+    assert listen.kept_bytes(out) == (files, size) and listen.families_figure(out, again, out / "figures" / "g.png").is_file()
+    (out / "listen" / "diffusion" / "stale.ogg").write_bytes(b"x")
+    listen.keep_clips(out, picks)
+    assert not (out / "listen" / "diffusion" / "stale.ogg").exists()  # no pick names it
+
+
+def test_the_report_decides_at_the_reference_setting_and_shows_each_familys_clips(tmp_path):
+    """The committed seed study, given footstep/p scores, a top-p 0.95 copy of one run and its
+    unprimed clips on disk: the report asks the sampling question, draws and plays the picks."""
+    import shutil
+    from types import SimpleNamespace
+
+    from benchbox.study.report import write_report
+
+    out = tmp_path / "study"
+    shutil.copytree(ROOT / "results" / "footsteps-seed-cpu", out, ignore=shutil.ignore_patterns("report.*", "figures"))
+    rng = np.random.default_rng(0)
+    t = np.arange(CLIP_SAMPLES) / RATE_HZ
+    for csv in sorted((out / "runs").glob("*/scores/clips.csv")):
+        clips = pd.read_csv(csv).assign(**{"cont/footstep/p": lambda f: rng.uniform(size=len(f)), "top_p": 1.0})
+        if csv.parts[-3] == "sashimi-cpu_mulaw_do0":
+            other = clips.assign(top_p=0.95, path=clips["path"].str.replace("/prime", "/p95prime"))
+            clips = pd.concat([clips, other], ignore_index=True)
+        clips.to_csv(csv, index=False)
+        for rel in clips[clips["prime_ms"] == 0]["path"]:
+            write_wav(csv.parents[1] / rel, np.clip(0.3 * rng.standard_normal(CLIP_SAMPLES) * np.exp(-20 * t), -1, 1).astype(np.float32), RATE_HZ)
+    sets = ['families={"sashimi-cpu" = "autoregressive", "wavenet-cpu" = "autoregressive"}', "sweep.top_p=[1.0, 0.95]"]
+    proto = load_protocol(out / "protocol.toml", overrides=sets)
+    write_report(SimpleNamespace(out=out, proto=proto, command="benchbox run x", protocol_path=None, data_dir=None))
+    text, page = (out / "report.md").read_text(), (out / "report.html").read_text()
+    assert "| sampling: top-p 0.95 beats top-p 1 (autoregressive) |" in text
+    assert "(2304 at the reference sampling setting)" in text  # the seed findings never see the top-p 0.95 copies
+    assert "figures/families-listen.png" in text and (out / "figures" / "families-listen.png").is_file()
+    assert "6 Ogg/Opus files" in text and page.count("data:audio/ogg;base64,") == 6
+    assert "p95prime" not in text.split("### Listen before you believe")[1]  # the listening picks are reference clips
