@@ -123,8 +123,11 @@ def test_extra_runs_may_keep_the_presets_model_and_carry_their_own_train_setting
     # recipe = "preset": the preset's own [train] table, none of the protocol's (epochs = 20, eval_every = 40)
     assert "train.max_minutes=45.0" in sets and "train.batch_size=32" in sets and "train.eval_every=100" in sets
     assert not any(s.startswith(("train.epochs", "train.lr_min")) for s in sets)
-    gan = jobs["hifiwavegan-cpu_mulaw"].train_settings(proto)
-    assert gan["max_minutes"] == 45 and gan["batch_size"] == 8 and "epochs" not in gan and "eval_every" not in gan
+    from benchbox.generators.registry import preset_train
+
+    for preset in ("diffwave-cpu", "sashimi-diffwave-cpu", "hifiwavegan-cpu"):  # each by its own 45-min table
+        own = jobs[f"{preset}_mulaw"].train_settings(proto)
+        assert own == preset_train(preset) and own["max_minutes"] == 45 and "epochs" not in own
     grid = jobs["sashimi-cpu_mulaw_do0"].overrides(proto)
     assert "model.dropout=0.0" in grid and "train.epochs=20" in grid and not any("max_minutes" in s for s in grid)
     assert list(jobs)[:3] == ["specdiff-cpu_mulaw", "sashimi-cpu_mulaw_do0", "hifiwavegan-cpu_mulaw"]
