@@ -1,9 +1,19 @@
-"""Run a protocol: every stage of the plan in order, skipping those whose inputs are unchanged."""
+"""Run a protocol: every stage of the plan in order, skipping those whose inputs are unchanged.
+
+Several ``benchbox run`` processes may share one study folder (one per core: the same command
+started twice). Each run (train, generate, score) belongs to the process that claims it first
+(an exclusive ``flock`` on ``OUT/.claims/<run>.lock``, released when the run is done or the
+process dies); another process skips it, goes on with the next run, and at the end waits for
+the runs it skipped and finds them done. The shared stages (data, leaderboard, report) run
+under one study-wide lock, so only one process does each and the others find it done.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchbox.config import to_dict
@@ -76,14 +86,62 @@ def run_protocol(
     runners = {"data": st.run_data, "train": st.run_train, "generate": st.run_generate, "score": st.run_score,
                "leaderboard": st.run_leaderboard, "report": st.run_report}
     stage_list = plan(proto)
-    for i, stage in enumerate(stage_list):
-        ctx.progress("study", i, len(stage_list), stage=stage.key)
-        if is_current(ctx, stage):
-            ctx.log(f"skip {stage.key} (unchanged)")
-            continue
-        ctx.log(f"run  {stage.key}")
-        start = time.perf_counter()
-        runners[stage.kind](ctx, stage)
-        ctx.ledger.mark(stage.key, st.stage_fingerprint(ctx, stage), time.perf_counter() - start)
+    by_run: dict[str | None, list] = {}
+    for stage in stage_list:
+        by_run.setdefault(stage.run_id, []).append(stage)
+    done, skipped = 0, []
+
+    def run_stages(stages: list) -> None:
+        nonlocal done
+        for stage in stages:
+            ctx.progress("study", done, len(stage_list), stage=stage.key)
+            done += 1
+            if is_current(ctx, stage):
+                ctx.log(f"skip {stage.key} (unchanged)")
+                continue
+            ctx.log(f"run  {stage.key}")
+            start = time.perf_counter()
+            runners[stage.kind](ctx, stage)
+            ctx.ledger.mark(stage.key, st.stage_fingerprint(ctx, stage), time.perf_counter() - start)
+
+    for stage in stage_list:
+        if stage.run_id is None:  # data before the runs; leaderboard and report after every run, the skipped ones too
+            if stage.kind != "data":
+                for run in skipped:  # another process has it: wait until it is done, then find it done
+                    ctx.log(f"wait {run} (another process is running it)")
+                    with claim(out, run, wait=True):
+                        run_stages(by_run[run])
+                skipped = []
+            with claim(out, STUDY_LOCK, wait=True):
+                run_stages([stage])
+        elif stage is by_run[stage.run_id][0]:  # a run's first stage: claim the whole run
+            with claim(out, stage.run_id, wait=False) as mine:
+                if mine:
+                    run_stages(by_run[stage.run_id])
+                else:
+                    ctx.log(f"skip {stage.run_id} for now (another process is running it)")
+                    skipped.append(stage.run_id)
     ctx.progress("study", len(stage_list), len(stage_list), stage="done")
     return out / "report.md"
+
+
+CLAIMS_DIR = ".claims"
+STUDY_LOCK = "_study"  # the shared stages' lock (no run id starts with "_")
+
+
+@contextlib.contextmanager
+def claim(out: Path, name: str, *, wait: bool) -> Iterator[bool]:
+    """An exclusive lock on ``OUT/.claims/<name>.lock`` for the block: True when held; with
+    ``wait=False``, False at once when another process holds it. The OS drops it if the process dies."""
+    path = Path(out) / CLAIMS_DIR / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,40 @@
+"""Two `benchbox run` processes share a study folder: each run belongs to the one that claims it."""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+from benchbox.study import runner
+from benchbox.study.protocol import load_protocol
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_run_another_process_holds_is_skipped_then_waited_for_and_found_done(tmp_path, monkeypatch):
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml",
+                          overrides=['presets=["wavenet-tiny"]', 'sweep.quantisation=["mulaw", "linear"]', "sweep.dropout=[0.0]"])
+    first, second = "wavenet-tiny_mulaw_do0", "wavenet-tiny_linear_do0"
+    finished, ran = set(), []
+    monkeypatch.setattr(runner, "is_current", lambda ctx, stage: stage.key in finished)
+    monkeypatch.setattr(runner.st, "stage_fingerprint", lambda ctx, stage: "fp")
+    (tmp_path / runner.CLAIMS_DIR).mkdir()
+    other = open(tmp_path / runner.CLAIMS_DIR / f"{first}.lock", "a")  # another process is training the first run
+    fcntl.flock(other, fcntl.LOCK_EX)
+
+    def stage_runner(ctx, stage):
+        ran.append(stage.key)
+        finished.add(stage.key)
+        if stage.key == f"score/{second}":  # meanwhile the other process finishes the first run and lets go
+            finished.update({f"train/{first}", f"generate/{first}", f"score/{first}"})
+            fcntl.flock(other, fcntl.LOCK_UN)
+
+    for kind in ("data", "train", "generate", "score", "leaderboard", "report"):
+        monkeypatch.setattr(runner.st, f"run_{kind}", stage_runner)
+    logs = []
+    runner.run_protocol(proto, out=tmp_path, log=logs.append)
+    other.close()
+    assert ran == ["data", f"train/{second}", f"generate/{second}", f"score/{second}", "leaderboard", "report"]
+    assert any(f"skip {first} for now" in line for line in logs) and any(f"wait {first}" in line for line in logs)
+    with runner.claim(tmp_path, first, wait=False) as mine:
+        assert mine  # released: a later process may claim it
