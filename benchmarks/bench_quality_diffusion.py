@@ -190,6 +190,21 @@ def plot(summary: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def spectrograms(out: Path, stages: dict[str, list[str]], data: Path) -> str:
+    """``out/spectrograms.png``: per preset, its first and last stage's clips beside the real
+    test clips (benchbox.study.figures' strip rule: quantiles of footstep/p). Returns the caption."""
+    from benchbox.data.dataset import load_dataset
+    from benchbox.study.figures import spectrogram_figure
+
+    frames = []
+    for preset, names in stages.items():
+        clips = pd.read_csv(out / "runs" / preset / "scores" / "clips.csv")
+        clips = clips[clips["checkpoint"].astype(str).isin({names[0], names[-1]}) & (clips["prime_ms"] == 0)]
+        frames.append(clips.assign(run=preset))
+    path, caption = spectrogram_figure(out, pd.concat(frames), load_dataset(data).clip_paths("test"), out / "spectrograms.png", EMBEDDER)
+    return caption if path is not None else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-nll", "--diffusion", dest="diffusion", default="specdiff-cpu", help="comma-separated presets of generators without NLL (diffusion, GAN)")
@@ -227,6 +242,7 @@ def main() -> None:
     for run in args.ar_runs:
         summary["ar_runs"][run.name] = {**summarise_run(run, ["best"], threshold, data)[0]}
     summary["load_average_after"], summary["wall_seconds"] = os.getloadavg(), time.time() - started
+    summary["spectrograms"] = spectrograms(out, {p: [r["checkpoint"] for r in rows] for p, rows in summary["presets"].items()}, data)
     (out / "quality.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     plot(summary, out / "quality.png")
     for preset, rows in summary["presets"].items():
