@@ -193,14 +193,15 @@ def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[s
     """Per family, the clips the report shows and plays: among its unprimed clips the verdict
     calls useful, those at the 10th, 50th and 90th percentile of ``cont/footstep/p``; among those
     it rejects, likewise. (Ranked by ``footstep/p`` then path; the clip at index
-    round(q (n - 1)); fewer when a set is small, none when it is empty.)"""
+    round(q (n - 1)); fewer when a set is small, none when it is empty; by path alone in scores
+    without a category model.)"""
     fam = _with(clips, "family", family_of)
     fam = fam[fam["prime_ms"] == 0] if "prime_ms" in fam else fam
     out = {}
     for family, part in fam.groupby("family", sort=True):
         picks = {}
         for label, subset in (("useful", part[part[USEFUL] == 1]), ("rejected", part[part[USEFUL] != 1])):
-            ranked = subset.sort_values([FOOTSTEP_P, "path"], kind="stable")
+            ranked = subset.sort_values([FOOTSTEP_P, "path"] if FOOTSTEP_P in subset else ["path"], kind="stable")
             picks[label] = [ranked.iloc[i] for i in sorted({round(q * (len(ranked) - 1)) for q in LISTEN_QUANTILES})] if len(ranked) else []
         out[family] = picks
     return out
@@ -245,7 +246,7 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
               "at the 10th, 50th and 90th percentile of `cont/footstep/p` within each set.", "",
               "| family | useful clips | rejected clips |", "|---|---|---|"]
     for family, picks in listen_examples(clips, family_of).items():
-        cells = ["<br>".join(f"`{p['run']}/{p['path']}` (p = {p[FOOTSTEP_P]:.2f})" for p in picks[label]) or "none"
+        cells = ["<br>".join(f"`{p['run']}/{p['path']}`" + (f" (p = {p[FOOTSTEP_P]:.2f})" if FOOTSTEP_P in p else "") for p in picks[label]) or "none"
                  for label in ("useful", "rejected")]
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -93,11 +93,18 @@ def _wave(out: Path, row: pd.Series, copy: Path) -> tuple[np.ndarray, int]:
     return load_audio(copy, rate), rate
 
 
+def _p(row: pd.Series) -> str:
+    """The clip's category fit as text ("n/a" in scores without a category model)."""
+    from benchbox.study.family_findings import FOOTSTEP_P
+
+    value = pd.to_numeric(pd.Series([row.get(FOOTSTEP_P)]), errors="coerce").iloc[0]
+    return "n/a" if pd.isna(value) else f"{value:.2f}"
+
+
 def families_figure(out: Path, kept: Mapping[str, Mapping[str, list]], path: Path) -> Path | None:
     """One row per family, a strip of its useful clips and one of its rejected clips (the
     spectrogram grid of :mod:`benchbox.plots`, clips end to end as in the study's spectrograms)."""
     from benchbox.plots import SpectrogramCell, spectrogram_grid
-    from benchbox.study.family_findings import FOOTSTEP_P
     from benchbox.study.figures import _concat
 
     rows = []
@@ -109,7 +116,7 @@ def families_figure(out: Path, kept: Mapping[str, Mapping[str, list]], path: Pat
                 continue
             decoded = [_wave(out, r, copy) for r, copy in clips]
             wave, bounds, _ = _concat([w for w, _ in decoded], decoded[0][1])
-            ps = ", ".join(f"{float(r[FOOTSTEP_P]):.2f}" for r, _ in clips)
+            ps = ", ".join(_p(r) for r, _ in clips)
             row.append(SpectrogramCell(f"{family}: {label}\nfootstep/p {ps}", wave, decoded[0][1], None, bounds))
         if row:
             rows.append(row)
@@ -125,8 +132,9 @@ def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], figure: P
     files, size = kept_bytes(out)
     lines = ["#### Spectrograms and audio, per family", ""]
     if figure is not None:
-        lines += [f"One row per family: its useful clips (left) and rejected clips (right), the picks above, end to end "
-                  "(white lines between clips), lowest `cont/footstep/p` first. Frequency in kHz, time in s, colour in dBFS.",
+        lines += [f"One row per family: a strip of its useful clips and a strip of its rejected clips (each panel names its "
+                  "family and set; a set with no clip has no panel), the picks above, end to end (white lines between clips), "
+                  "lowest `cont/footstep/p` first. Frequency in kHz, time in s, colour in dBFS.",
                   "", f"![useful and rejected clips per family]({fig_rel})", ""]
     lines += [f"report.html plays each of them (section Listen). They are kept with the study as {files} Ogg/Opus files "
               f"(`{LISTEN_DIR}/`, {OPUS_BIT_RATE // 1000} kbit/s) of {size / 1024:.1f} KiB in all, so a fresh clone can "
@@ -136,14 +144,13 @@ def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], figure: P
 
 def families_html(kept: Mapping[str, Mapping[str, list]]) -> str:
     """The players of the picked clips, one row per family, embedded (Ogg/Opus data URIs)."""
-    from benchbox.study.family_findings import FOOTSTEP_P
     from benchbox.study.report import _player
 
     if not kept:
         return ""
     rows = []
     for family, sets in sorted(kept.items()):
-        cells = "".join("<td>" + "".join(_player(copy, f"p = {float(r[FOOTSTEP_P]):.2f} ({r['run']})") for r, copy in sets.get(label) or [])
+        cells = "".join("<td>" + "".join(_player(copy, f"p = {_p(r)} ({r['run']})") for r, copy in sets.get(label) or [])
                         + "</td>" for label in LABELS)
         rows.append(f"<tr><th>{html.escape(family)}</th>{cells}</tr>")
     return ("<h3>Per family: the clips the verdict calls useful, and those it rejects</h3><p>Picked by the rule of the "

@@ -158,7 +158,7 @@ def write_report(ctx) -> Path:
     old_fig = kept if fig is None and kept.is_file() else None  # clips not kept (a committed study): keep the old figure
     charts = effect_charts(out, FIG_DIR, clips, groups, embedder or "aisfx", sampling_clips=every_clip)
     kept, families_fig = {}, None
-    if proto.families and "cont/useful/auto" in clips and "cont/footstep/p" in clips:
+    if proto.families and "cont/useful/auto" in clips:
         kept = listen.keep_clips(out, listen_examples(clips, run_maps(sorted(clips["run"].unique()), proto)[0]))
         families_fig = listen.families_figure(out, kept, out / FIG_DIR / listen.FIGURE_NAME)
     text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None,

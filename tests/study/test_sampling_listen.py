@@ -125,3 +125,13 @@ def test_the_report_decides_at_the_reference_setting_and_shows_each_familys_clip
     assert "figures/families-listen.png" in text and (out / "figures" / "families-listen.png").is_file()
     assert "6 Ogg/Opus files" in text and page.count("data:audio/ogg;base64,") == 6
     assert "p95prime" not in text.split("### Listen before you believe")[1]  # the listening picks are reference clips
+
+
+def test_without_a_category_model_the_picks_go_by_path_and_read_na(tmp_path):
+    from benchbox.study import listen
+    from benchbox.study.family_findings import listen_examples
+
+    clips = _clips("specdiff-cpu_mulaw", 5, 0).drop(columns="cont/footstep/p").sample(frac=1.0, random_state=0)
+    picks = listen_examples(clips, {"specdiff-cpu_mulaw": "diffusion"})["diffusion"]
+    assert [p["path"] for p in picks["rejected"]] == [f"samples/best/specdiff-cpu_mulaw-{i:03d}.wav" for i in (0, 2, 4)]
+    assert listen._p(picks["rejected"][0]) == "n/a"
