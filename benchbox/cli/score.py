@@ -66,7 +66,10 @@ def _table(groups, embedders: tuple[str, ...]):
     from benchbox.metrics.artifacts import DETECTORS
 
     first = embedders[:1]
-    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), "useful/auto", "flags"]
+    # The verdict and flags of the generated part: the continuation of primed clips (cont/ repeats
+    # the whole clip when unprimed), as the leaderboard shows them; a real prime would lift them.
+    pfx = "cont/" if "cont/useful/auto_rate" in groups.columns else ""
+    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", f"{pfx}flags"]
     rows = []
     for row in groups.to_dict("records"):
         cells = [str(row["group"]), str(row["n"])]
@@ -74,9 +77,9 @@ def _table(groups, embedders: tuple[str, ...]):
             cells.append(fmt_ci(row.get(f"fad/{e}"), row.get(f"fad/{e}/lo"), row.get(f"fad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"kad/{e}"), row.get(f"kad/{e}/lo"), row.get(f"kad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"diversity/{e}"), None, None))
-        cells.append(fmt_ci(row.get("useful/auto_rate"), row.get("useful/auto_lo"), row.get("useful/auto_hi"), 2))
-        rates = {d: row.get(f"{d}/flag_rate") for d in DETECTORS}
+        cells.append(fmt_ci(row.get(f"{pfx}useful/auto_rate"), row.get(f"{pfx}useful/auto_lo"), row.get(f"{pfx}useful/auto_hi"), 2))
+        rates = {d: row.get(f"{pfx}{d}/flag_rate") for d in DETECTORS}
         cells.append(" ".join(f"{d}={v:.0%}" for d, v in rates.items() if v is not None and not math.isnan(v) and v > 0) or "none")
         rows.append(cells)
-    right = set(columns) - {"group", "flags"}
+    right = set(columns) - {"group", f"{pfx}flags"}
     return id_table("scores per group (floor = reference val vs test)", columns, rows, ids=["group"], right=right)

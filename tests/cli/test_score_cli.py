@@ -104,3 +104,18 @@ def test_a_full_disk_during_score_is_one_error_line_and_earlier_scores_stay(tmp_
     assert len(errors) == 1 and "cannot write" in errors[0] and "No space left on device" in errors[0], result.output
     assert {p.name: p.read_bytes() for p in (run / "scores").iterdir() if p.is_file()} == before
     assert not [p for p in run.rglob("*") if p.name.startswith((".staging-", ".")) and ".tmp" in p.name]
+
+
+def test_score_table_shows_the_continuation_verdict_of_primed_groups():
+    import pandas as pd
+
+    from benchbox.cli.score import _table
+
+    row = {"group": "g/primed", "n": 4, "useful/auto_rate": 1.0, "useful/auto_lo": 0.5, "useful/auto_hi": 1.0,
+           "cont/useful/auto_rate": 0.25, "cont/useful/auto_lo": 0.05, "cont/useful/auto_hi": 0.7,
+           "dc/flag_rate": 0.0, "cont/dc/flag_rate": 0.5}  # the real prime lifts the whole clip
+    table = _table(pd.DataFrame([row]), ("mel",))
+    header = [c.header for c in table.columns]
+    cells = {h: c._cells[0] for h, c in zip(header, table.columns)}
+    assert "cont/useful/auto" in header and cells["cont/useful/auto"].startswith("0.25")
+    assert "dc=50%" in cells["cont/flags"]
