@@ -194,7 +194,7 @@ def main() -> None:
     allrows = pd.concat([rows, synth], ignore_index=True)
     f = fc.features(waves + synth_waves, args.cache)
     real = np.arange(len(rows))
-    x = cat.feature_matrix(model.feature_set, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+    x = fc.matrix(model.feature_set, f)
     shipped_p = model.probability(x[real])
     lopo_p = fc.lopo_probability(f, allrows, model.feature_set, model.l2)[real]
     shipped, _ = judge(waves, shipped_p, model.threshold)

@@ -45,7 +45,7 @@ from benchbox.runs import replace_marked_section, sha256_audio
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("0ad", "minetest", "ufoai")
 CORPORA = {"footsteps-dev": 1, "footsteps-neg-dev": 0}
-FEATURE_SET, L2 = "envelope+aisfx", 0.03  # chosen by leave-one-package-out (docs/verdict.md)
+FEATURE_SET, L2 = "aisfx_norm", 0.03  # chosen by leave-one-package-out (docs/verdict.md)
 L2_GRID = (0.003, 0.03, 0.3)
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # footstep/p thresholds tried (Youden's J on the LOPO estimate)
 SEED = 0
@@ -95,10 +95,16 @@ def synthetic_rows(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, list[np
 
 
 def features(waves: list[np.ndarray], cache_dir: Path) -> dict[str, np.ndarray]:
-    """Envelope (N, E), mel (N, 128), aisfx (N, 512) and prosfx p33 (N,) of N waves at 16 kHz."""
+    """Envelope (N, E), mel (N, 128), aisfx (N, 512), aisfx of the level-normalised clips (N, 512) and prosfx p33 (N,) of N waves at 16 kHz."""
     aisfx = pool_clips(embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "aisfx", cache_dir=cache_dir))
     mel = pool_clips(embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "mel", cache_dir=cache_dir))
-    return {"envelope": envelope_matrix(waves), "mel": mel, "aisfx": aisfx, "prosfx": prosfx_p33(aisfx)}
+    aisfx_norm = cat.aisfx_normalised(waves, cache_dir=cache_dir)
+    return {"envelope": envelope_matrix(waves), "mel": mel, "aisfx": aisfx, "aisfx_norm": aisfx_norm, "prosfx": prosfx_p33(aisfx)}
+
+
+def matrix(feature_set: str, f: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, D) features of ``feature_set`` from the dict of :func:`features`."""
+    return cat.feature_matrix(feature_set, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"], aisfx_norm=f["aisfx_norm"])
 
 
 def lopo_splits(packages: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -138,7 +144,7 @@ def lopo_table(score: np.ndarray, y: np.ndarray, packages: np.ndarray, sources: 
 
 def fit(f: dict[str, np.ndarray], rows: pd.DataFrame, mask: np.ndarray, feature_set: str, l2: float, threshold: float) -> cat.CategoryModel:
     """The shipped pipeline on the clips in ``mask``: probe on their train split, Platt on their val split."""
-    x = cat.feature_matrix(feature_set, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+    x = matrix(feature_set, f)
     y, split = rows["y"].to_numpy(), rows["split"].to_numpy()
     tr, va = mask & (split == "train"), mask & (split == "val")
     digest = cat.data_hash(list(rows.loc[tr | va, "sha256"]))
@@ -147,7 +153,7 @@ def fit(f: dict[str, np.ndarray], rows: pd.DataFrame, mask: np.ndarray, feature_
 
 def lopo_probability(f: dict[str, np.ndarray], rows: pd.DataFrame, feature_set: str, l2: float) -> np.ndarray:
     """(N,) calibrated footstep/p of every clip from the pipeline fitted without its package."""
-    x = cat.feature_matrix(feature_set, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+    x = matrix(feature_set, f)
     out = np.full(len(rows), np.nan)
     for _, train, test in lopo_splits(rows["package"].to_numpy()):
         mask = np.zeros(len(rows), bool)
@@ -187,13 +193,13 @@ def main() -> None:
     if args.explore:
         print("prosfx p33", lopo_table(f["prosfx"], y, pk, src, 0.5))
         real = pk != SYNTHETIC
-        for fs in ("envelope+aisfx", "envelope+mel+aisfx"):  # with and without the synthetic training negatives
-            x = cat.feature_matrix(fs, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+        for fs in (FEATURE_SET, "envelope+aisfx"):  # with and without the synthetic training negatives
+            x = matrix(fs, f)
             for name, keep in (("without synthetic", real), ("with synthetic", np.ones(len(y), bool))):
                 t = lopo_table(lopo_scores(x[keep], y[keep], pk[keep], L2), y[keep], pk[keep], src[keep], 0.0)
                 print(fs, name, " | ".join(f"{r['held out']} {r['auc']:.3f} fs {r['footsteps']} neg {r['non-footsteps']}" for r in t), flush=True)
         for fs in cat.FEATURE_SETS if args.sweep else ():
-            x = cat.feature_matrix(fs, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+            x = matrix(fs, f)
             for l2 in L2_GRID:
                 t = lopo_table(lopo_scores(x, y, pk, l2), y, pk, src, 0.0)
                 print(fs, l2, " | ".join(f"{r['held out']} {r['auc']:.3f} [{r['lo']:.3f},{r['hi']:.3f}] fs {r['footsteps']} neg {r['non-footsteps']}" for r in t), flush=True)
@@ -204,7 +210,7 @@ def main() -> None:
     model = fit(f, rows, np.ones(len(rows), bool), FEATURE_SET, L2, threshold)
     if args.check:
         shipped = cat.load_model()
-        x = cat.feature_matrix(FEATURE_SET, envelope=f["envelope"], mel=f["mel"], aisfx=f["aisfx"])
+        x = matrix(FEATURE_SET, f)
         gap = float(np.abs(model.probability(x) - shipped.probability(x)).max())
         print(f"data hash {'matches' if model.data_sha256 == shipped.data_sha256 else 'DIFFERS'}; largest footstep/p difference {gap:.2e}")
         return

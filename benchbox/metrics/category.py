@@ -28,17 +28,27 @@ import numpy as np
 from scipy.optimize import minimize
 
 from benchbox.errors import MetricError
-from benchbox.metrics.category_features import aisfx_direction, mel_shape
+from benchbox.metrics.category_features import aisfx_direction, level_normalise, mel_shape
 
 CATEGORY_FORMAT = 1
 MODEL_PATH = Path(__file__).with_name("footstep_model.json")
 P_KEY = "footstep/p"
-FEATURE_SETS = ("envelope", "mel", "aisfx", "envelope+mel", "envelope+aisfx", "mel+aisfx", "envelope+mel+aisfx")
+FEATURE_SETS = ("envelope", "mel", "aisfx", "envelope+mel", "envelope+aisfx", "mel+aisfx", "envelope+mel+aisfx",
+                "aisfx_norm", "envelope+aisfx_norm", "mel+aisfx_norm")  # fmt: skip
 
 
-def feature_matrix(feature_set: str, *, envelope: np.ndarray, mel: np.ndarray, aisfx: np.ndarray) -> np.ndarray:
-    """(N, D) features of ``feature_set`` ("+"-joined parts) from (N, E), (N, 128) mel and (N, 512) aisfx rows."""
-    parts = {"envelope": lambda: envelope, "mel": lambda: mel_shape(mel), "aisfx": lambda: aisfx_direction(aisfx)}
+def feature_matrix(feature_set: str, *, envelope: np.ndarray, mel: np.ndarray, aisfx: np.ndarray, aisfx_norm: np.ndarray | None = None) -> np.ndarray:
+    """(N, D) features of ``feature_set`` ("+"-joined parts) from (N, E), (N, 128) mel and (N, 512) aisfx rows.
+
+    ``aisfx_norm`` (N, 512) is the aisfx embedding of the level-normalised clips (needed by part ``aisfx_norm``).
+    """
+
+    def normed() -> np.ndarray:
+        if aisfx_norm is None:
+            raise MetricError("feature part 'aisfx_norm' needs the embeddings of the level-normalised clips", hint="pass aisfx_norm=")
+        return aisfx_direction(aisfx_norm)
+
+    parts = {"envelope": lambda: envelope, "mel": lambda: mel_shape(mel), "aisfx": lambda: aisfx_direction(aisfx), "aisfx_norm": normed}
     names = feature_set.split("+")
     unknown = [n for n in names if n not in parts]
     if unknown:
@@ -194,7 +204,17 @@ def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, ca
     envelope = envelope_matrix(waves16) if "envelope" in parts else np.zeros((n, len(ENVELOPE_NAMES)))
     mel = pool_clips(embed_waves(waves16, FEATURE_RATE_HZ, "mel", cache_dir=cache_dir, progress=progress)) if "mel" in parts and n else np.zeros((n, 128))
     aisfx = pool_clips(embed_waves(waves16, FEATURE_RATE_HZ, "aisfx", cache_dir=cache_dir, progress=progress)) if "aisfx" in parts and n else np.zeros((n, 512))
-    return feature_matrix(feature_set, envelope=envelope, mel=mel, aisfx=aisfx)
+    aisfx_norm = aisfx_normalised(waves16, cache_dir=cache_dir, progress=progress) if "aisfx_norm" in parts and n else np.zeros((n, 512))
+    return feature_matrix(feature_set, envelope=envelope, mel=mel, aisfx=aisfx, aisfx_norm=aisfx_norm)
+
+
+def aisfx_normalised(waves16: list[np.ndarray], *, cache_dir: Path | None = None, progress=None) -> np.ndarray:
+    """(N, 512) aisfx embeddings of N (T,) 16 kHz waves, each level-normalised first (cached by the normalised content)."""
+    from benchbox.metrics.category_features import FEATURE_RATE_HZ
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    return pool_clips(embed_waves([level_normalise(w) for w in waves16], FEATURE_RATE_HZ, "aisfx", cache_dir=cache_dir, progress=progress))
 
 
 def footstep_probability(waves: list[np.ndarray], rate_hz: int, model: CategoryModel, *, cache_dir: Path | None = None, progress=None) -> np.ndarray:

@@ -17,6 +17,11 @@ games' recordings come at any loudness. Waves are mono float (T,) at
   from the 64 means (level removed).
 * ``aisfx`` (D = 512): the aisfx embedding, L2-normalised (its direction; its length
   tracks level).
+* ``aisfx_norm`` (D = 512): the aisfx embedding of the clip **level-normalised first**
+  (:func:`level_normalise`: loudest 8 ms frame at ``NORM_RMS``, -20 dBFS), L2-normalised.
+  aisfx's log-mel front end (``log10(1e4 mel + 1)``) is not level-free, so the plain
+  direction still moves with gain; normalising the input removes that (and with it the
+  three games' different loudness habits as a cue).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ ENVELOPE_NAMES = (
     "band_low", "band_mid", "band_high", "pitch_strength",
 )  # fmt: skip
 MEL_BANDS = 64
+NORM_RMS = 0.1  # level_normalise's target: RMS of the loudest 8 ms frame (-20 dBFS)
 
 
 def _frame_db(wave: np.ndarray) -> np.ndarray:
@@ -114,3 +120,14 @@ def aisfx_direction(aisfx: np.ndarray) -> np.ndarray:
     """(N, 512) aisfx embeddings -> unit length (a zero row stays zero)."""
     norm = np.linalg.norm(aisfx, axis=1, keepdims=True)
     return aisfx / np.maximum(norm, 1e-12)
+
+
+def level_normalise(wave: np.ndarray) -> np.ndarray:
+    """(T,) float32 wave scaled so its loudest 8 ms frame has RMS ``NORM_RMS``; a silent wave stays silent."""
+    wave = np.asarray(wave, dtype=np.float32)
+    k = len(wave) // FRAME_SAMPLES
+    frames = wave[: k * FRAME_SAMPLES].reshape(k, FRAME_SAMPLES) if k else wave[None, :]  # (K, 128)
+    peak_rms = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)).max()) if wave.size else 0.0
+    if peak_rms <= 0.0:
+        return wave.copy()
+    return (wave * (NORM_RMS / peak_rms)).astype(np.float32)

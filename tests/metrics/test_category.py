@@ -8,7 +8,7 @@ import pytest
 
 from benchbox.errors import MetricError
 from benchbox.metrics import category as cat
-from benchbox.metrics.category_features import ENVELOPE_NAMES, FEATURE_RATE_HZ, envelope_features, mel_shape
+from benchbox.metrics.category_features import ENVELOPE_NAMES, FEATURE_RATE_HZ, FRAME_SAMPLES, NORM_RMS, envelope_features, level_normalise, mel_shape
 
 TOY = cat.CategoryModel(feature_set="envelope", mean=[0.0] * 16, scale=[2.0] * 16, weights=[1.0] + [0.0] * 15, intercept=-1.0,
                         platt_a=0.5, platt_b=0.25, threshold=0.5, l2=0.1, seed=0, data_sha256="toy")
@@ -89,3 +89,37 @@ def test_shipped_model_loads_and_names_its_training_data():
     model = cat.load_model()
     assert model.format == cat.CATEGORY_FORMAT and len(model.data_sha256) == 64
     assert 0.0 < model.threshold < 1.0 and len(model.weights) == len(model.mean) == len(model.scale)
+
+
+def test_level_normalise_sets_the_loudest_frame_and_removes_gain():
+    rng = np.random.default_rng(3)
+    t = np.arange(8192) / FEATURE_RATE_HZ
+    wave = (rng.normal(size=8192) * np.exp(-t / 0.05) * 0.5).astype(np.float32)
+    out = level_normalise(wave)
+    frames = out[: len(out) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES).astype(np.float64)
+    assert np.sqrt((frames**2).mean(axis=1)).max() == pytest.approx(NORM_RMS, rel=1e-5)
+    np.testing.assert_allclose(level_normalise(wave * 0.01), out, rtol=1e-5, atol=1e-7)
+    assert not level_normalise(np.zeros(8192, np.float32)).any()  # silence stays silent, no division by zero
+
+
+def test_aisfx_norm_part_is_level_free_and_required():
+    rng = np.random.default_rng(4)
+    t = np.arange(8192) / FEATURE_RATE_HZ
+    wave = (rng.normal(size=8192) * np.exp(-t / 0.04) * 0.5).astype(np.float32)
+    loud, quiet = cat.clip_features([wave, wave * 0.02], FEATURE_RATE_HZ, "aisfx_norm")
+    np.testing.assert_allclose(quiet, loud, atol=1e-4)
+    assert np.linalg.norm(loud) == pytest.approx(1.0, abs=1e-6)  # a direction
+    plain_loud, plain_quiet = cat.clip_features([wave, wave * 0.02], FEATURE_RATE_HZ, "aisfx")
+    assert np.abs(plain_loud - plain_quiet).max() > 1e-2  # why the input is normalised: aisfx's front end is not level-free
+    with pytest.raises(MetricError, match="aisfx_norm"):
+        cat.feature_matrix("aisfx_norm", envelope=np.zeros((1, 16)), mel=np.zeros((1, 128)), aisfx=np.zeros((1, 512)))
+
+
+def test_shipped_model_rejects_a_hum_and_a_noise_wall():
+    rng = np.random.default_rng(5)
+    t = np.arange(8192) / FEATURE_RATE_HZ
+    hum = 0.3 * np.sin(2 * np.pi * 100.0 * t) + 0.1 * np.sin(2 * np.pi * 200.0 * t)
+    wall = 0.3 * rng.normal(size=8192)
+    model = cat.load_model()
+    p = cat.footstep_probability([hum.astype(np.float32), wall.astype(np.float32)], FEATURE_RATE_HZ, model)
+    assert p.shape == (2,) and (p < model.threshold).all()
