@@ -55,9 +55,10 @@ SCORES_FORMAT = 1
 # level >= clip_level, not only at the clip's own peak. 4: useful/auto = no flag AND a footstep
 # (footstep/p of the category model, docs/verdict.md); realism no longer decides it (in_distribution);
 # memorisation's "close" threshold is a quantile of held-out real clips (val + test).
+# 5: the category model embeds the level-normalised clip (aisfx_norm), so footstep/p and useful/auto change.
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 4
+SCORER_VERSION = 5
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")

@@ -52,7 +52,7 @@ SEED = 0
 BOOTSTRAP = 1000
 CATEGORY_START, CATEGORY_END = "<!-- category:start -->", "<!-- category:end -->"
 PROSFX_HEAD, PROSFX_FOOTSTEPS = "fc.0.", 33
-SYNTHETIC, SYNTHETIC_SEED, SYNTHETIC_PER_KIND = "synthetic", 0, 40  # calibrate_verdict.py judges other seeds' draws
+SYNTHETIC, SYNTHETIC_SEED, SYNTHETIC_PER_KIND = "synthetic", 0, 100  # calibrate_verdict.py judges other seeds' draws
 SYNTHETIC_KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+isolated clicks", "hum")
 
 
