@@ -187,6 +187,26 @@ def per_family_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Pat
 
 
 LISTEN_QUANTILES = (0.1, 0.5, 0.9)
+BEST_CELLS = 5
+CELL = ["run", "checkpoint", "prime_ms"]
+
+
+def _quantile_picks(subset: pd.DataFrame) -> list[pd.Series]:
+    """The rows at LISTEN_QUANTILES of ``cont/footstep/p`` (then path; path alone without it)."""
+    ranked = subset.sort_values([FOOTSTEP_P, "path"] if FOOTSTEP_P in subset else ["path"], kind="stable")
+    return [ranked.iloc[i] for i in sorted({round(q * (len(ranked) - 1)) for q in LISTEN_QUANTILES})] if len(ranked) else []
+
+
+def best_cells(clips: pd.DataFrame, family_of: Mapping[str, str], k: int = BEST_CELLS) -> list[dict]:
+    """The ``k`` cells (run x checkpoint x prime) of the study's families with the highest useful
+    rate (ties: more clips, then the cell's name), each with its clips at the 10th, 50th and 90th
+    percentile of ``cont/footstep/p``: what the closing note listens to, cell by cell."""
+    fam = _with(clips, "family", family_of)
+    fam = fam[fam["family"] != "baseline"]
+    cells = [(float(part[USEFUL].mean()), len(part), key, part) for key, part in fam.groupby(CELL, sort=True)]
+    cells.sort(key=lambda c: (-c[0], -c[1], str(c[2])))
+    return [{"run": key[0], "checkpoint": key[1], "prime_ms": float(key[2]), "family": part["family"].iloc[0],
+             "useful": rate_text(int(part[USEFUL].sum()), n), "picks": _quantile_picks(part)} for _, n, key, part in cells[:k]]
 
 
 def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[str, dict[str, list[pd.Series]]]:
@@ -199,11 +219,7 @@ def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[s
     fam = fam[fam["prime_ms"] == 0] if "prime_ms" in fam else fam
     out = {}
     for family, part in fam.groupby("family", sort=True):
-        picks = {}
-        for label, subset in (("useful", part[part[USEFUL] == 1]), ("rejected", part[part[USEFUL] != 1])):
-            ranked = subset.sort_values([FOOTSTEP_P, "path"] if FOOTSTEP_P in subset else ["path"], kind="stable")
-            picks[label] = [ranked.iloc[i] for i in sorted({round(q * (len(ranked) - 1)) for q in LISTEN_QUANTILES})] if len(ranked) else []
-        out[family] = picks
+        out[family] = {label: _quantile_picks(subset) for label, subset in (("useful", part[part[USEFUL] == 1]), ("rejected", part[part[USEFUL] != 1]))}
     return out
 
 
@@ -249,4 +265,13 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
         cells = ["<br>".join(f"`{p['run']}/{p['path']}`" + (f" (p = {p[FOOTSTEP_P]:.2f})" if FOOTSTEP_P in p else "") for p in picks[label]) or "none"
                  for label in ("useful", "rejected")]
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    best = best_cells(clips, family_of)
+    if best:
+        lines += ["", f"#### The best {len(best)} cells", "",
+                  f"The cells with the highest useful rate (baselines aside), each with its clips at the 10th, 50th and 90th "
+                  "percentile of `cont/footstep/p`: the closing note says, cell by cell, whether what one hears matches these "
+                  "numbers.", "", "| # | cell | family | useful | clips |", "|---|---|---|---|---|"]
+        lines += [f"| {i} | `{c['run']}` {c['checkpoint']}, prime {c['prime_ms']:g} ms | {c['family']} | {c['useful']} | "
+                  + "<br>".join(f"`{p['path']}`" + (f" (p = {p[FOOTSTEP_P]:.2f})" if FOOTSTEP_P in p else "") for p in c["picks"]) + " |"
+                  for i, c in enumerate(best, 1)]
     return lines + [""]

@@ -1,10 +1,12 @@
 """Listen before you believe (issue 28 §3): per family, the spectrograms and the audio of the
-clips the verdict calls useful and of those it rejects.
+clips the verdict calls useful and of those it rejects; and of the best five cells.
 
-The clips are the ones :func:`benchbox.study.family_findings.listen_examples` picks by its
-stated rule (unprimed clips at the reference sampling setting; within each set, those at the
-10th, 50th and 90th percentile of ``cont/footstep/p``). Each is kept beside the report as a
-small Ogg/Opus file (``OUT/listen/<family>/``, ``OPUS_BIT_RATE`` bits/s, a few kB a clip), so
+The clips are the ones :func:`benchbox.study.family_findings.listen_examples` and
+:func:`~benchbox.study.family_findings.best_cells` pick by their stated rule (clips at the
+reference sampling setting; within each set or cell, those at the 10th, 50th and 90th
+percentile of ``cont/footstep/p``). Picks come as group -> label -> rows (a family ->
+useful / rejected; ``cell-<rank>`` -> the cell's name). Each is kept beside the report as a
+small Ogg/Opus file (``OUT/listen/<group>/``, ``OPUS_BIT_RATE`` bits/s, a few kB a clip), so
 a committed study, whose clips are not kept, still shows and plays every clip its report names:
 the spectrograms are drawn from the original clip when it is on disk, else from that file, and
 report.html embeds the files. Legend: T samples per clip.
@@ -26,7 +28,8 @@ LISTEN_DIR = "listen"
 OPUS_BIT_RATE = 24_000  # bits/s: a 0.512 s clip is about 1.6 kB
 OPUS_SUFFIX = ".ogg"
 FIGURE_NAME = "families-listen.png"
-LABELS = ("useful", "rejected")
+CELLS_FIGURE_NAME = "best-cells-listen.png"
+CELL_GROUP = "cell-"  # the groups of the best cells: cell-1 ... cell-5
 
 
 def encode_opus(wave: np.ndarray, rate_hz: int) -> bytes:
@@ -51,7 +54,7 @@ def _file_name(run: str, path: str) -> str:
 
 def keep_clips(out: Path, picks: Mapping[str, Mapping[str, list[pd.Series]]]) -> dict[str, dict[str, list[tuple[pd.Series, Path]]]]:
     """Write (or, without the original clip, reuse) the Opus copy of every picked clip under
-    ``OUT/listen/<family>/``; drop the copies no pick names any more. Returns family -> label ->
+    ``OUT/listen/<group>/``; drop the copies no pick names any more. Returns group -> label ->
     ``[(clip row, its Opus file)]``, leaving out picks with neither the clip nor a copy."""
     from benchbox.score import decode
 
@@ -59,8 +62,8 @@ def keep_clips(out: Path, picks: Mapping[str, Mapping[str, list[pd.Series]]]) ->
     kept: dict[str, dict[str, list[tuple[pd.Series, Path]]]] = {}
     wanted: set[Path] = set()
     for family, sets in picks.items():
-        for label in LABELS:
-            for row in sets.get(label) or []:
+        for label, rows in sets.items():
+            for row in rows:
                 dest = root / family / _file_name(str(row["run"]), str(row["path"]))
                 src = Path(out) / "runs" / str(row["run"]) / str(row["path"])
                 if src.is_file():
@@ -101,23 +104,32 @@ def _p(row: pd.Series) -> str:
     return "n/a" if pd.isna(value) else f"{value:.2f}"
 
 
+def split(kept: Mapping[str, Mapping[str, list]]) -> tuple[dict, dict]:
+    """``(families, best cells)`` of :func:`keep_clips`' result."""
+    cells = {g: v for g, v in kept.items() if g.startswith(CELL_GROUP)}
+    return {g: v for g, v in kept.items() if g not in cells}, cells
+
+
 def families_figure(out: Path, kept: Mapping[str, Mapping[str, list]], path: Path) -> Path | None:
-    """One row per family, a strip of its useful clips and one of its rejected clips (the
-    spectrogram grid of :mod:`benchbox.plots`, clips end to end as in the study's spectrograms)."""
+    """One row per group, a strip per label: a family's useful clips and its rejected clips, or a
+    cell's clips (the spectrogram grid of :mod:`benchbox.plots`, clips end to end as in the
+    study's spectrograms)."""
     from benchbox.plots import SpectrogramCell, spectrogram_grid
-    from benchbox.study.figures import _concat
+    from benchbox.study.figures import MS_PER_SECOND, _concat
 
     rows = []
     for family, sets in sorted(kept.items()):
         row = []
-        for label in LABELS:
-            clips = sets.get(label) or []
+        for label, clips in sets.items():
             if not clips:
                 continue
             decoded = [_wave(out, r, copy) for r, copy in clips]
-            wave, bounds, _ = _concat([w for w, _ in decoded], decoded[0][1])
+            wave, bounds, starts = _concat([w for w, _ in decoded], decoded[0][1])
+            prime_s = float(clips[0][0].get("prime_ms", 0) or 0) / MS_PER_SECOND  # a cell's clips share their prime length
+            marks = [start + prime_s for start in starts] if prime_s > 0 else None
             ps = ", ".join(_p(r) for r, _ in clips)
-            row.append(SpectrogramCell(f"{family}: {label}\nfootstep/p {ps}", wave, decoded[0][1], None, bounds))
+            title = label if family.startswith(CELL_GROUP) else f"{family}: {label}"
+            row.append(SpectrogramCell(f"{title}\nfootstep/p {ps}", wave, decoded[0][1], marks, bounds))
         if row:
             rows.append(row)
     if not rows:
@@ -125,17 +137,22 @@ def families_figure(out: Path, kept: Mapping[str, Mapping[str, list]], path: Pat
     return spectrogram_grid(rows, path, columns=max(len(r) for r in rows), cell_size_in=(3.4, 1.9))
 
 
-def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], figure: Path | None, fig_rel: str) -> list[str]:
-    """The figure, its rule, and what the kept audio weighs."""
+def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], families_fig: tuple[str, Path | None],
+                    cells_fig: tuple[str, Path | None] = ("", None)) -> list[str]:
+    """The two figures (each ``(path relative to the report, drawn file or None)``), their rule,
+    and what the kept audio weighs."""
     if not kept:
         return []
     files, size = kept_bytes(out)
-    lines = ["#### Spectrograms and audio, per family", ""]
-    if figure is not None:
-        lines += [f"One row per family: a strip of its useful clips and a strip of its rejected clips (each panel names its "
+    lines = ["#### Spectrograms and audio", ""]
+    if families_fig[1] is not None:
+        lines += ["One row per family: a strip of its useful clips and a strip of its rejected clips (each panel names its "
                   "family and set; a set with no clip has no panel), the picks above, end to end (white lines between clips), "
                   "lowest `cont/footstep/p` first. Frequency in kHz, time in s, colour in dBFS.",
-                  "", f"![useful and rejected clips per family]({fig_rel})", ""]
+                  "", f"![useful and rejected clips per family]({families_fig[0]})", ""]
+    if cells_fig[1] is not None:
+        lines += ["One row per best cell (the table above), its picked clips end to end, lowest `cont/footstep/p` first.",
+                  "", f"![the clips of the best cells]({cells_fig[0]})", ""]
     lines += [f"report.html plays each of them (section Listen). They are kept with the study as {files} Ogg/Opus files "
               f"(`{LISTEN_DIR}/`, {OPUS_BIT_RATE // 1000} kbit/s) of {size / 1024:.1f} KiB in all, so a fresh clone can "
               "play them without the generated clips.", ""]
@@ -143,16 +160,26 @@ def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], figure: P
 
 
 def families_html(kept: Mapping[str, Mapping[str, list]]) -> str:
-    """The players of the picked clips, one row per family, embedded (Ogg/Opus data URIs)."""
+    """The players of the picked clips, one row per family and one per best cell, embedded
+    (Ogg/Opus data URIs)."""
     from benchbox.study.report import _player
 
-    if not kept:
-        return ""
-    rows = []
-    for family, sets in sorted(kept.items()):
-        cells = "".join("<td>" + "".join(_player(copy, f"p = {_p(r)} ({r['run']})") for r, copy in sets.get(label) or [])
-                        + "</td>" for label in LABELS)
-        rows.append(f"<tr><th>{html.escape(family)}</th>{cells}</tr>")
-    return ("<h3>Per family: the clips the verdict calls useful, and those it rejects</h3><p>Picked by the rule of the "
-            "families section (listen_examples); Ogg/Opus copies kept in listen/.</p><div class='scroll'><table class='listen'>"
-            "<thead><tr><th>family</th><th>useful</th><th>rejected</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
+    families, cells = split(kept)
+
+    def players(clips) -> str:
+        return "".join(_player(copy, f"p = {_p(r)} ({r['run']})") for r, copy in clips)
+
+    out = ""
+    if families:
+        rows = "".join(f"<tr><th>{html.escape(f)}</th><td>{players(s.get('useful', []))}</td><td>{players(s.get('rejected', []))}</td></tr>"
+                       for f, s in sorted(families.items()))
+        out += ("<h3>Per family: the clips the verdict calls useful, and those it rejects</h3><p>Picked by the rule of the "
+                "families section (listen_examples); Ogg/Opus copies kept in listen/.</p><div class='scroll'><table class='listen'>"
+                f"<thead><tr><th>family</th><th>useful</th><th>rejected</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    if cells:
+        rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{players(clips)}</td></tr>"
+                       for _, s in sorted(cells.items(), key=lambda g: int(g[0][len(CELL_GROUP):])) for label, clips in s.items())
+        out += ("<h3>The best cells</h3><p>The cells of the families section's best-cells table, each with its clips at the "
+                "10th, 50th and 90th percentile of footstep/p.</p><div class='scroll'><table class='listen'><thead><tr><th>cell</th>"
+                f"<th>clips</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    return out

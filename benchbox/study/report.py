@@ -142,7 +142,7 @@ def write_report(ctx) -> Path:
     from benchbox.study.protocol import evidence_of, train_jobs
 
     from benchbox.study import listen
-    from benchbox.study.family_findings import listen_examples, run_maps
+    from benchbox.study.family_findings import best_cells, listen_examples, run_maps
     from benchbox.study.sampling import at_reference
 
     out, proto = ctx.out, ctx.proto
@@ -157,13 +157,16 @@ def write_report(ctx) -> Path:
     fig, caption = spectrogram_figure(out, clips, real, kept, embedder or "aisfx")
     old_fig = kept if fig is None and kept.is_file() else None  # clips not kept (a committed study): keep the old figure
     charts = effect_charts(out, FIG_DIR, clips, groups, embedder or "aisfx", sampling_clips=every_clip)
-    kept, families_fig = {}, None
+    kept, figs = {}, [(f"{FIG_DIR}/{listen.FIGURE_NAME}", None), (f"{FIG_DIR}/{listen.CELLS_FIGURE_NAME}", None)]
     if proto.families and "cont/useful/auto" in clips:
-        kept = listen.keep_clips(out, listen_examples(clips, run_maps(sorted(clips["run"].unique()), proto)[0]))
-        families_fig = listen.families_figure(out, kept, out / FIG_DIR / listen.FIGURE_NAME)
+        family_of = run_maps(sorted(clips["run"].unique()), proto)[0]
+        cells = {f"{listen.CELL_GROUP}{i}": {f"{i}. {c['run']} {c['checkpoint']}, prime {c['prime_ms']:g} ms": c["picks"]}
+                 for i, c in enumerate(best_cells(clips, family_of), 1)}
+        kept = listen.keep_clips(out, {**listen_examples(clips, family_of), **cells})
+        figs = [(rel, listen.families_figure(out, part, out / rel)) for (rel, _), part in zip(figs, listen.split(kept))]
     text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None,
                            figure_caption=caption, charts=charts, smoke=why if is_smoke else "", every_clip=every_clip,
-                           families_listen=listen.listen_markdown(out, kept, families_fig, f"{FIG_DIR}/{listen.FIGURE_NAME}"))
+                           families_listen=listen.listen_markdown(out, kept, *figs))
     title = f"Study report: {proto.name}"
     page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]) + listen.families_html(kept))
     publish_files({out / "report.md": text, out / "report.html": page})  # one output: both or neither

@@ -86,7 +86,7 @@ def test_picked_clips_are_kept_small_drawn_and_played_even_without_the_originals
     assert listen.families_figure(out, kept, out / "figures" / "f.png").is_file()
     page = listen.families_html(kept)
     assert page.count('src="data:audio/ogg;base64,') == files and "rejected" in page
-    text = "\n".join(listen.listen_markdown(out, kept, out / "figures" / "f.png", "figures/f.png"))
+    text = "\n".join(listen.listen_markdown(out, kept, ("figures/f.png", out / "figures" / "f.png")))
     assert f"{files} Ogg/Opus files" in text and "KiB in all" in text
     shutil.rmtree(out / "runs")  # a committed study: the clips are gone, the copies stay
     again = listen.keep_clips(out, picks)
@@ -123,7 +123,10 @@ def test_the_report_decides_at_the_reference_setting_and_shows_each_familys_clip
     assert "| sampling: top-p 0.95 beats top-p 1 (autoregressive) |" in text
     assert "(2304 at the reference sampling setting)" in text  # the seed findings never see the top-p 0.95 copies
     assert "figures/families-listen.png" in text and (out / "figures" / "families-listen.png").is_file()
-    assert "6 Ogg/Opus files" in text and page.count("data:audio/ogg;base64,") == 6
+    assert "#### The best 5 cells" in text and "figures/best-cells-listen.png" in text
+    cells = len(list((out / "listen").glob("cell-*/*.ogg")))  # 3 a best cell whose clips are on disk (here: the unprimed)
+    assert 0 < cells <= 15 and cells % 3 == 0 and len(list((out / "listen").glob("*/*.ogg"))) == 6 + cells
+    assert f"{6 + cells} Ogg/Opus files" in text and page.count("data:audio/ogg;base64,") == 6 + cells
     assert "p95prime" not in text.split("### Listen before you believe")[1]  # the listening picks are reference clips
 
 
@@ -135,3 +138,14 @@ def test_without_a_category_model_the_picks_go_by_path_and_read_na(tmp_path):
     picks = listen_examples(clips, {"specdiff-cpu_mulaw": "diffusion"})["diffusion"]
     assert [p["path"] for p in picks["rejected"]] == [f"samples/best/specdiff-cpu_mulaw-{i:03d}.wav" for i in (0, 2, 4)]
     assert listen._p(picks["rejected"][0]) == "n/a"
+
+
+def test_best_cells_rank_by_useful_rate_without_the_baselines():
+    from benchbox.study.family_findings import best_cells
+
+    clips = pd.concat([_clips("specdiff-cpu_mulaw", 10, 9), _clips("sashimi-cpu_mulaw_do0", 10, 5), _clips("ngram_mulaw", 10, 10),
+                       _clips("sashimi-cpu_mulaw_do0", 20, 10).assign(checkpoint="last")], ignore_index=True)
+    family_of = {"specdiff-cpu_mulaw": "diffusion", "sashimi-cpu_mulaw_do0": "autoregressive", "ngram_mulaw": "baseline"}
+    best = best_cells(clips, family_of, k=2)
+    assert [(c["run"], c["checkpoint"]) for c in best] == [("specdiff-cpu_mulaw", "best"), ("sashimi-cpu_mulaw_do0", "last")]  # 0.5 tie: more clips first
+    assert best[0]["useful"].startswith("90.0%") and len(best[0]["picks"]) == 3
