@@ -14,6 +14,7 @@ report.html embeds the files. Legend: T samples per clip.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 from collections.abc import Mapping
@@ -162,12 +163,11 @@ def listen_markdown(out: Path, kept: Mapping[str, Mapping[str, list]], families_
 def families_html(kept: Mapping[str, Mapping[str, list]]) -> str:
     """The players of the picked clips, one row per family and one per best cell, embedded
     (Ogg/Opus data URIs)."""
-    from benchbox.study.report import _player
 
     families, cells = split(kept)
 
     def players(clips) -> str:
-        return "".join(_player(copy, f"p = {_p(r)} ({r['run']})") for r, copy in clips)
+        return "".join(player(copy, f"p = {_p(r)} ({r['run']})") for r, copy in clips)
 
     out = ""
     if families:
@@ -183,3 +183,15 @@ def families_html(kept: Mapping[str, Mapping[str, list]]) -> str:
                 "10th, 50th and 90th percentile of footstep/p.</p><div class='scroll'><table class='listen'><thead><tr><th>cell</th>"
                 f"<th>clips</th></tr></thead><tbody>{rows}</tbody></table></div>")
     return out
+
+
+AUDIO_MIME = {".wav": "audio/wav", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg"}
+
+
+def player(clip: Path, label: str) -> str:
+    """An embedded player (data URI) of a wav, Ogg/Opus or MP3 file."""
+    if not clip.is_file():
+        return f"{html.escape(label)} (clip not on disk)"
+    data = base64.b64encode(clip.read_bytes()).decode("ascii")
+    mime = AUDIO_MIME.get(clip.suffix.lower(), "audio/wav")
+    return f'{html.escape(label)}<audio controls preload="none" src="data:{mime};base64,{data}"></audio>'

@@ -22,6 +22,7 @@ import pandas as pd
 from benchbox.runs import publish_files
 from benchbox.study.analysis import study_answers
 from benchbox.study.findings import verdict_markdown
+from benchbox.study.listen import player
 from benchbox.study.questions import answers_markdown
 from benchbox.study.family_findings import family_markdown
 from benchbox.study.seed_findings import all_findings, findings_markdown
@@ -246,9 +247,9 @@ def listen_html(out: Path, clips: pd.DataFrame, real: list[Path]) -> str:
     rows = []
     for (run, ckpt), part in firsts.groupby(["run", "checkpoint"], sort=True):
         by_prime = {p: r for p, r in zip(part["prime_ms"], part["path"])}
-        cells = "".join(f"<td>{_player(out / 'runs' / run / by_prime[p], '')}</td>" if p in by_prime else "<td></td>" for p in primes)
+        cells = "".join(f"<td>{player(out / 'runs' / run / by_prime[p], '')}</td>" if p in by_prime else "<td></td>" for p in primes)
         rows.append(f"<tr><th>{html.escape(str(run))}<br>{html.escape(str(ckpt))}</th>{cells}</tr>")
-    real_html = "".join(f"<div>{_player(p, p.name)}</div>" for p in real)
+    real_html = "".join(f"<div>{player(p, p.name)}</div>" for p in real)
     note = (f"<p>Every cell: the first clip of each of the {len(firsts)} run x checkpoint x prime cells "
             f"({clips['run'].nunique()} runs, every generator). Other clips of a cell are in its samples/ folder.</p>")
     real_part = f"<h3>Real clips ({REAL_SPLIT} split)</h3>{real_html}" if real else ""
@@ -256,13 +257,3 @@ def listen_html(out: Path, clips: pd.DataFrame, real: list[Path]) -> str:
             f"</thead><tbody>{''.join(rows)}</tbody></table></div>{real_part}")
 
 
-AUDIO_MIME = {".wav": "audio/wav", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".mp3": "audio/mpeg"}
-
-
-def _player(clip: Path, label: str) -> str:
-    """An embedded player (data URI) of a wav, Ogg/Opus or MP3 file."""
-    if not clip.is_file():
-        return f"{html.escape(label)} (clip not on disk)"
-    data = base64.b64encode(clip.read_bytes()).decode("ascii")
-    mime = AUDIO_MIME.get(clip.suffix.lower(), "audio/wav")
-    return f'{html.escape(label)}<audio controls preload="none" src="data:{mime};base64,{data}"></audio>'
