@@ -55,12 +55,16 @@ def test_group_values_match_the_clips(setup):
     for row in result.groups[result.groups["kind"] == "generated"].to_dict("records"):
         assert row["n"] == CLIPS_PER_GROUP
         assert row["periodicity/flag_rate"] == pytest.approx(1 / CLIPS_PER_GROUP)  # one sine per group
-        p, lo, hi = wilson_interval(CLIPS_PER_GROUP - 1, CLIPS_PER_GROUP)
+        # The rate is the group's own clips' verdicts (the category model decides the steps;
+        # the sine is flagged whatever it says), with a Wilson CI computed directly.
+        cell = result.clips[result.clips["prime_ms"] == row["prime_ms"]]
+        assert len(cell) == CLIPS_PER_GROUP and int(cell["useful/auto"].sum()) <= CLIPS_PER_GROUP - 1
+        p, lo, hi = wilson_interval(int(cell["useful/auto"].sum()), CLIPS_PER_GROUP)
         assert (row["useful/auto_rate"], row["useful/auto_lo"], row["useful/auto_hi"]) == pytest.approx((p, lo, hi))
         assert row["fad/mel/lo"] <= row["fad/mel"] <= row["fad/mel/hi"]
         assert row["diversity/mel"] > 0
     floor = result.groups[result.groups["group"] == FLOOR_GROUP].iloc[0]
-    assert floor["n"] == 4 and floor["useful/auto_rate"] == 1.0
+    assert floor["n"] == 4 and floor["quality/artefact_free_rate"] == 1.0  # real steps raise no flag
     generated_fad = result.groups[result.groups["kind"] == "generated"]["fad/mel"]
     assert (generated_fad > floor["fad/mel"]).all()  # a sine in every group moves it away from real
 
@@ -148,7 +152,11 @@ def test_folder_without_reference_needs_one_unless_detectors_only(tmp_path, rng)
     with pytest.raises(DataError, match="no reference dataset"):
         score_run(clips, embedders=("mel",))
     result = score_run(clips, embedders=())
-    assert result.clips.set_index("path")["useful/auto"].to_dict() == {"a.wav": 1, "b.wav": 0}
+    verdict = result.clips.set_index("path")
+    assert verdict.loc["b.wav", "useful/auto"] == 0 and "periodicity" in verdict.loc["b.wav", "useful/reason"]
+    # the step raises no artefact flag: only the category model can reject it, and then it says so
+    assert verdict.loc["a.wav", "useful/reason"] in {"ok", "not-footstep"}
+    assert verdict.loc["a.wav", "useful/auto"] == (verdict.loc["a.wav", "useful/reason"] == "ok")
     assert "fad/mel" not in result.groups.columns
 
 
