@@ -24,6 +24,7 @@ import soundfile as sf
 from benchbox.errors import AudioError
 from benchbox.progress import Progress
 from benchbox.score import decode
+from benchbox.score_verdict import verdict_prefix
 from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
 
 VS_FLOOR = "vs_floor"
@@ -51,7 +52,7 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") ->
         cols += [(f"{metric}/{e}", f"rank/{metric}/{e}"), (f"{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
         if e == embedder:
             cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
-    pfx = "cont/" if "cont/useful/auto_rate" in table.columns else ""  # the verdict on the generated part (continuation of primed clips)
+    pfx = verdict_prefix(table.columns)
     cols.append(("useful/auto (continuation)" if pfx else "useful/auto", f"{pfx}useful/auto_rate"))
     axes = [("quality: artefact-free", f"{pfx}quality/artefact_free_rate"), ("category: mean footstep/p", f"{pfx}footstep/p_mean"),
             (f"diversity: coverage/{embedder}", f"{pfx}coverage/{embedder}")]  # the three axes, one column each to fit 1366 px

@@ -57,6 +57,12 @@ CATEGORY_EMBEDDER = "aisfx"  # a category model on aisfx features is applied onl
 MIN_CONT_SAMPLES = 1024  # shorter continuations (64 ms at 16 kHz) are not embedded: their cont/ k-NN metrics stay NaN
 
 
+def verdict_prefix(columns) -> str:
+    """``"cont/"`` when a groups table (its ``columns``) carries the continuation's verdict, else
+    ``""``: the verdict on the generated part, which tables show so a real prime never lifts it."""
+    return CONT if f"{CONT}{USEFUL_KEY}_rate" in columns else ""
+
+
 def prime_samples(prime_ms, rate_hz: int) -> int:
     """P: the prime length in samples of a clip (0 when unprimed or unknown)."""
     try:

@@ -66,9 +66,9 @@ def _table(groups, embedders: tuple[str, ...]):
     from benchbox.metrics.artifacts import DETECTORS
 
     first = embedders[:1]
-    # The verdict and flags of the generated part: the continuation of primed clips (cont/ repeats
-    # the whole clip when unprimed), as the leaderboard shows them; a real prime would lift them.
-    pfx = "cont/" if "cont/useful/auto_rate" in groups.columns else ""
+    from benchbox.score_verdict import verdict_prefix
+
+    pfx = verdict_prefix(groups.columns)  # the generated part's verdict and flags, as the leaderboard shows them
     columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", f"{pfx}flags"]
     rows = []
     for row in groups.to_dict("records"):
