@@ -33,6 +33,34 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, floa
     return p, max(0.0, centre - half), min(1.0, centre + half)
 
 
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value for paired 0/1 outcomes: a binomial test (p = 0.5) of
+    ``only_a`` (pairs where only side a succeeded) among the ``only_a + only_b`` discordant pairs
+    (scipy ``binomtest``). No discordant pair: no evidence, p = 1."""
+    if only_a < 0 or only_b < 0:
+        raise MetricError(f"mcnemar_exact: need counts >= 0, got {only_a}, {only_b}", hint="count the discordant pairs")
+    if only_a + only_b == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(int(only_a), int(only_a + only_b), 0.5).pvalue)
+
+
+def paired_difference_interval(only_a: int, only_b: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
+    """``(d, lo, hi)``: the difference of two paired rates, rate(a) - rate(b) = (only_a - only_b) / n
+    over ``n`` pairs, with the Agresti-Min (2005) interval: the Wald interval for paired
+    proportions after adding 1/2 to each of the four cells of the 2 x 2 table (so ``n + 2``
+    pairs), clipped to [-1, 1]. ``n == 0``: ``(nan, -1.0, 1.0)``."""
+    if min(only_a, only_b, n) < 0 or only_a + only_b > n:
+        raise MetricError(f"paired_difference_interval: need 0 <= only_a + only_b <= n, got {only_a}, {only_b}, {n}", hint="count pairs")
+    if n == 0:
+        return math.nan, -1.0, 1.0
+    a, b, m = only_a + 0.5, only_b + 0.5, n + 2.0
+    centre = (a - b) / m
+    half = z * math.sqrt(max(a + b - (a - b) ** 2 / m, 0.0)) / m
+    return (only_a - only_b) / n, max(-1.0, centre - half), min(1.0, centre + half)
+
+
 INDISTINGUISHABLE = "indistinguishable from real at this n"
 SEPARATED = "differs (1-NN test)"
 CI_ONLY = "overlaps the floor (1-NN test not measured)"

@@ -83,3 +83,32 @@ def test_two_sample_of_uses_the_whole_clip_only_for_unprimed_rows():
     assert two_sample_of({**whole, "prime_ms": 0}, "aisfx") == (0.6, 0.2) and two_sample_of({**whole, "prime_ms": ""}, "aisfx") == (0.6, 0.2)
     assert all(math.isnan(v) for v in two_sample_of({**whole, "prime_ms": 40}, "aisfx"))  # its whole clip holds a real prime
     assert nn1_text(0.8, 0.01) == "0.80 (p = 0.01)" and nn1_text(float("nan"), 0.5) == "" and nn1_text(0.5, float("nan")) == "0.50"
+
+
+def test_mcnemar_exact_is_the_two_sided_binomial_test_of_the_discordant_pairs():
+    import math
+
+    from benchbox.stats import mcnemar_exact
+
+    for only_a, only_b in ((8, 0), (3, 9), (10, 4), (1, 1)):
+        n = only_a + only_b
+        tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
+        assert mcnemar_exact(only_a, only_b) == pytest.approx(min(1.0, 2 * tail), rel=1e-9)
+        assert mcnemar_exact(only_b, only_a) == pytest.approx(mcnemar_exact(only_a, only_b), rel=1e-9)
+    assert mcnemar_exact(0, 0) == 1.0
+    with pytest.raises(MetricError):
+        mcnemar_exact(-1, 2)
+
+
+def test_paired_difference_interval_is_agresti_min():
+    from benchbox.stats import paired_difference_interval
+
+    d, lo, hi = paired_difference_interval(8, 0, 64)  # 1/2 added to each cell: 8.5 vs 0.5 of 66 pairs
+    half = 1.96 * math.sqrt(9.0 - 8.0**2 / 66) / 66
+    assert d == pytest.approx(0.125) and lo == pytest.approx(8 / 66 - half, abs=1e-12) and hi == pytest.approx(8 / 66 + half, abs=1e-12)
+    assert lo == pytest.approx(0.0371, abs=1e-4) and hi == pytest.approx(0.2054, abs=1e-4)
+    d, lo, hi = paired_difference_interval(0, 0, 40)  # no discordant pair: centred on 0, never a zero-width interval
+    assert d == 0.0 and lo < 0 < hi and lo == pytest.approx(-hi)
+    assert math.isnan(paired_difference_interval(0, 0, 0)[0])
+    with pytest.raises(MetricError):
+        paired_difference_interval(5, 6, 10)

@@ -18,7 +18,12 @@ Two questions of the benchmark's own:
 * **sampling**: per swept sampling axis (top-p, sampling steps), each other value against the
   reference value (the axis' first), within each family whose generators honour the setting
   (the column is not n/a), at the reference value of the other axes; the claim tested is
-  ``SAMPLING_CLAIMS``' direction (nucleus truncation helps; more sampling steps help).
+  ``SAMPLING_CLAIMS``' direction (nucleus truncation helps; more sampling steps help). Cells
+  that differ only in a sampling setting draw clip i from the same seed (:mod:`benchbox.generate`),
+  so this question is **paired**: clip i of one cell against clip i of the other (same run,
+  checkpoint and prime), compared by the exact McNemar test (:func:`compare_paired`) with an
+  Agresti-Min 95% CI for the difference of the useful rates. (Best vs last and the prime
+  lengths draw from different seeds, so they stay unpaired tests of clips.)
 
 A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
 test separates them, ``not reproduced (favours <b>)`` for the opposite, and
@@ -33,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.stats import two_sample_of
+from benchbox.stats import mcnemar_exact, paired_difference_interval, two_sample_of
 from benchbox.study.analysis import rate_text
 from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, USEFUL, _fisher, six_findings
 
@@ -123,6 +128,45 @@ def compare(a: pd.Series, b: pd.Series, names: tuple[str, str], paper_favours_a:
     return {"verdict": f"{REPRODUCED if agrees else NOT_REPRODUCED} (favours {winner})", "estimate": est, "test": test}
 
 
+PAIR_KEY = ["run", "checkpoint", "prime_ms", "_clip"]  # clip i of a cell: its file's trailing number (clip_0003.wav)
+
+
+def clip_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``a``, ``b`` (the useful flags): one row per clip of ``a`` whose partner (same run,
+    checkpoint, prime and clip number) is in ``b``; clips without a partner are left out."""
+    def keyed(part: pd.DataFrame) -> pd.DataFrame:
+        index = part["path"].astype(str).str.extract(r"(\d+)\.[^./]+$", expand=False)
+        out = part.assign(_clip=pd.to_numeric(index, errors="coerce"), prime_ms=part["prime_ms"].astype(float),
+                          checkpoint=part["checkpoint"].astype(str))
+        return out.dropna(subset=["_clip", USEFUL]).drop_duplicates(PAIR_KEY)[[*PAIR_KEY, USEFUL]]
+
+    if a.empty or b.empty:
+        return pd.DataFrame(columns=["a", "b"])
+    joined = keyed(a).merge(keyed(b), on=PAIR_KEY, suffixes=("_a", "_b"))
+    return pd.DataFrame({"a": joined[f"{USEFUL}_a"].astype(float).to_numpy(), "b": joined[f"{USEFUL}_b"].astype(float).to_numpy()})
+
+
+def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
+    """:func:`compare` for cells that share their seeds: useful rates over the clip pairs
+    (:func:`clip_pairs`), the exact McNemar test on the discordant pairs (Bonferroni x ``tests``)
+    and the Agresti-Min 95% CI of rate(a) - rate(b)."""
+    pairs = clip_pairs(a, b)
+    n = len(pairs)
+    only_a, only_b = int(((pairs["a"] == 1) & (pairs["b"] != 1)).sum()), int(((pairs["b"] == 1) & (pairs["a"] != 1)).sum())
+    d, lo, hi = paired_difference_interval(only_a, only_b, n)
+    est = (f"{names[0]} {rate_text(int(pairs['a'].sum()), n)} vs {names[1]} {rate_text(int(pairs['b'].sum()), n)}; "
+           + (f"difference {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] (Agresti-Min), {n} clip pairs" if n else "no clip pairs"))
+    if n < MIN_CLIPS:
+        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
+    p = min(1.0, mcnemar_exact(only_a, only_b) * tests)
+    test = f"exact McNemar p = {p:.3g} ({only_a} vs {only_b} discordant pairs)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+    if p >= ALPHA:
+        return {"verdict": INCONCLUSIVE, "estimate": est, "test": test}
+    agrees = (only_a > only_b) == paper_favours_a
+    winner = names[0] if only_a > only_b else names[1]
+    return {"verdict": f"{REPRODUCED if agrees else NOT_REPRODUCED} (favours {winner})", "estimate": est, "test": test}
+
+
 def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:
     """Diffusion vs autoregression (the SaShiMi paper's direction: diffusion better), and
     diffusion vs GAN when both were scored (no paper direction: diffusion is the claim tested)."""
@@ -165,7 +209,7 @@ def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) 
             rows = part[part["family"] == family]
             a, b = sorted((ref, other), key=lambda v: SAMPLING_CLAIMS.get(column, 1) * -v)  # a: the value claimed better
             names = (SAMPLING_NAMES[column].format(a), SAMPLING_NAMES[column].format(b))
-            row = compare(rows[np.isclose(rows["_v"], a)][USEFUL], rows[np.isclose(rows["_v"], b)][USEFUL], names, True, tests=len(pairs))
+            row = compare_paired(rows[np.isclose(rows["_v"], a)], rows[np.isclose(rows["_v"], b)], names, True, tests=len(pairs))
             out.append({"question": f"sampling: {names[0]} beats {names[1]} ({family})", "metric": f"`{USEFUL}`", **row})
     return out
 
@@ -247,8 +291,12 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
         findings = [{**f, "verdict": SMOKE} for f in findings]
     lines = ["## Families: which generator makes usable footsteps?", ""]
     lines += [f"**{SMOKE}**: {smoke}.", ""] if smoke else []
-    lines += [f"Useful rates (`{USEFUL}`) with Wilson 95% CIs, compared by Fisher's exact test (Bonferroni over the "
-              f"comparisons of a question); a side with under {MIN_CLIPS} clips is not compared.", "",
+    lines += [f"Useful rates (`{USEFUL}`) with Wilson 95% CIs (Bonferroni over the comparisons of a question). The family, "
+              f"backbone and representation questions compare different runs' clips by Fisher's exact test; a side with under "
+              f"{MIN_CLIPS} clips is not compared. The sampling questions are paired: cells that differ only in a sampling setting "
+              "draw clip i from the same seed, so clip i of one is matched with clip i of the other (same run, checkpoint and "
+              "prime) and the exact McNemar test decides on the discordant pairs, with an Agresti-Min 95% CI for the difference "
+              f"of the rates; under {MIN_CLIPS} pairs are not compared.", "",
               "| question | verdict | estimate | test |", "|---|---|---|---|"]
     lines += [f"| {q['question']} | **{q['verdict']}** | {q['estimate']} | {q['test']} |" for q in questions]
     table = level_table(_with(clips, "family", family_of), groups, "family")

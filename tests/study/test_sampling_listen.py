@@ -21,7 +21,7 @@ RATE_HZ, CLIP_SAMPLES = 16_000, 8192
 
 
 def _clips(run: str, n: int, useful: int, **settings) -> pd.DataFrame:
-    return pd.DataFrame({"run": run, "path": [f"samples/best/{run}-{i:03d}.wav" for i in range(n)], "checkpoint": "best",
+    return pd.DataFrame({"run": run, "path": [f"samples/best/prime0/{run}-clip_{i:04d}.wav" for i in range(n)], "checkpoint": "best",
                          "prime_ms": 0.0, "dropout": 0.0, "cont/useful/auto": [1.0] * useful + [0.0] * (n - useful),
                          "cont/footstep/p": np.linspace(0, 1, n), "sample_rate_hz": RATE_HZ,
                          "temperature": np.nan, "top_p": np.nan, "sampling_steps": np.nan, **settings})
@@ -52,6 +52,35 @@ def test_reference_cells_and_the_sampling_question():
     assert rows["sampling: top-p 0.95 beats top-p 1 (autoregressive)"]["verdict"].startswith("reproduced (favours top-p 0.95)")
     assert rows["sampling: 50 steps beats 25 steps (diffusion)"]["verdict"] == "inconclusive at this n"
     assert at_reference(clips.drop(columns=["top_p", "sampling_steps", "temperature"]), proto).shape[0] == len(clips)  # older tables
+
+
+def test_the_sampling_question_pairs_clip_i_of_cells_that_share_their_seed():
+    """32/64 vs 40/64 useful: unpaired (Fisher) that is no evidence, but here every clip useful at
+    top-p 1 is useful at 0.95 too and 8 more are (8 vs 0 discordant pairs): the exact McNemar
+    test separates them. Rows arrive shuffled, and an unpartnered clip is left out."""
+    import math
+
+    from scipy.stats import fisher_exact
+
+    from benchbox.study.family_findings import clip_pairs
+
+    proto = load_protocol(FAMILIES)
+    ref, alt = _clips("sashimi-cpu_mulaw_do0", 64, 32, top_p=1.0), _clips("sashimi-cpu_mulaw_do0", 65, 40, top_p=0.95)
+    alt["cont/useful/auto"] = [1.0] * 40 + [0.0] * 25  # clips 0-31 useful in both, 32-39 only at top-p 0.95
+    clips = pd.concat([ref, alt], ignore_index=True).sample(frac=1.0, random_state=3)
+    assert fisher_exact([[32, 32], [40, 24]])[1] > 0.05  # what the unpaired test said
+    pairs = clip_pairs(clips[clips["top_p"] == 0.95], clips[clips["top_p"] == 1.0])
+    assert len(pairs) == 64 and pairs["a"].sum() == 40 and pairs["b"].sum() == 32  # clip 64 has no partner
+    (row,) = [r for r in sampling_question(clips, {"sashimi-cpu_mulaw_do0": "autoregressive"}, proto) if "top-p" in r["question"]]
+    only_a, only_b = 8, 0  # two-sided exact binomial (p = 1/2) of the smaller count among the discordant pairs
+    direct = min(1.0, 2 * sum(math.comb(only_a + only_b, k) for k in range(min(only_a, only_b) + 1)) / 2 ** (only_a + only_b))
+    assert direct == pytest.approx(2 / 256)
+    assert f"exact McNemar p = {direct:.3g} (8 vs 0 discordant pairs)" in row["test"]
+    assert row["verdict"] == "reproduced (favours top-p 0.95)"
+    assert "64 clip pairs" in row["estimate"] and "+12.5 points" in row["estimate"]
+    unpaired = _clips("sashimi-cpu_mulaw_do0", 64, 32, top_p=0.95).assign(checkpoint="last")  # another checkpoint: no partners
+    (row,) = [r for r in sampling_question(pd.concat([ref, unpaired]), {"sashimi-cpu_mulaw_do0": "autoregressive"}, proto) if "top-p" in r["question"]]
+    assert row["verdict"] == "inconclusive at this n" and "under 32 clip pairs" in row["test"]
 
 
 @pytest.fixture
@@ -136,7 +165,7 @@ def test_without_a_category_model_the_picks_go_by_path_and_read_na(tmp_path):
 
     clips = _clips("specdiff-cpu_mulaw", 5, 0).drop(columns="cont/footstep/p").sample(frac=1.0, random_state=0)
     picks = listen_examples(clips, {"specdiff-cpu_mulaw": "diffusion"})["diffusion"]
-    assert [p["path"] for p in picks["rejected"]] == [f"samples/best/specdiff-cpu_mulaw-{i:03d}.wav" for i in (0, 2, 4)]
+    assert [p["path"] for p in picks["rejected"]] == [f"samples/best/prime0/specdiff-cpu_mulaw-clip_{i:04d}.wav" for i in (0, 2, 4)]
     assert listen._p(picks["rejected"][0]) == "n/a"
 
 
