@@ -68,6 +68,6 @@ def _print_plan(info: dict, out: Path) -> None:
     rows = [[key, "done" if key in done else f"{est['stages'].get(key, 0.0):.0f}"] for key in info["stages"]]
     print_table(id_table(f"plan for {info['name']} -> {out}", ["stage", "estimate (s)"], rows, ids=["stage"], right=["estimate (s)"]))
     console.print(f"dataset {info['dataset']}; {len(info['train_runs'])} training runs; "
-                  f"{est.get('clips', info['clips_total'])} clips; estimated total {est['total_seconds'] / 60:.1f} min on this machine "
+                  f"{info['clips_total']} clips; estimated total {est['total_seconds'] / 60:.1f} min on this machine "
                   f"in one process, {est.get('two_process_seconds', est['total_seconds']) / 60:.1f} min if two shared the runs "
                   f"({est['basis']})")

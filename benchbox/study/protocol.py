@@ -293,6 +293,21 @@ def clips_per_run(proto: ProtocolConfig) -> int:
     return cells * proto.generate.n
 
 
+def clips_of_run(proto: ProtocolConfig, job: TrainJob) -> int:
+    """The clips the sampler will make for ``job``: its generator's cells
+    (:func:`benchbox.generate.plan_cells`: primed cells only with the ``prime`` capability,
+    a sampling axis only where the generator honours it) times ``n``. Read from the
+    generator's class (its declared ``capabilities`` and ``sampling_settings``); nothing is built."""
+    from benchbox.generate import GenerateConfig, plan_cells
+    from benchbox.generators.registry import get, load_preset
+
+    cls = get(load_preset(job.preset)[0])
+    ckpts = tuple(proto.sweep.checkpoint)
+    cfg = GenerateConfig(ckpts, tuple(int(p) for p in proto.sweep.prime_ms), **proto.sweep.sampling_axes(proto.generate))
+    cells, _ = plan_cells(cfg, dict.fromkeys(ckpts, cls.capabilities), dict.fromkeys(ckpts, cls.sampling_settings))
+    return len(cells) * proto.generate.n
+
+
 # -------------------------------------------------------------------- stage state
 
 
@@ -367,7 +382,8 @@ def describe(proto: ProtocolConfig) -> dict:
         "name": proto.name,
         "dataset": proto.data.source,
         "train_runs": [dataclasses.asdict(j) for j in jobs],
-        "clips_per_run": clips_per_run(proto),
-        "clips_total": clips_per_run(proto) * len(jobs),
+        "clips_per_run": clips_per_run(proto),  # a run that honours every axis; clips_by_run: what each run gets
+        "clips_by_run": (by_run := {j.run_id: clips_of_run(proto, j) for j in jobs}),
+        "clips_total": sum(by_run.values()),
         "stages": [s.key for s in plan(proto)],
     }

@@ -89,5 +89,8 @@ def test_generation_counts_the_cells_each_generator_gets_and_times_each_sampling
     est = estimate_protocol(proto)
     assert sorted(asked) == [2, 4]  # one timing per step count, with that count
     assert est["clips"] == 2 * 2 + 2 * 2  # wavenet: 2 top-p cells; diffwave: 2 step cells; n = 2
+    from benchbox.study.protocol import describe
+
+    assert describe(proto)["clips_total"] == est["clips"]  # --dry-run's JSON and its printed plan say the same
     assert est["stages"]["generate/diffwave-tiny_mulaw"] > 0
     assert two_process_seconds({"data": 1.0, "train/a": 5.0, "score/a": 1.0, "train/b": 4.0, "train/c": 3.0}) == 1.0 + 7.0

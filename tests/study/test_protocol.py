@@ -160,3 +160,16 @@ def test_a_preset_recipe_starts_from_the_presets_train_table_and_an_unknown_reci
     assert jobs["lpc_mulaw"].train_settings(proto)["max_steps"] == 7  # the default recipe: the protocol's [train]
     with pytest.raises(Exception, match="recipe"):
         load_protocol(quick, overrides=['extra=[{preset="lpc", recipe="mine"}]'])
+
+
+def test_dry_run_counts_the_clips_the_sampler_will_make():
+    """The families grid: 16 cells (2 checkpoints x 4 primes x 2 values of the run's one sampling
+    axis) for the AR, baseline and diffusion runs; the GAN has no prime capability and no sampling
+    setting, so 2 cells. 13 x 16 x 32 + 2 x 32 = 6,720 clips, not 14 x 16 x 32 = 7,168."""
+    proto = load_protocol(ROOT / "protocols" / "footsteps-families-cpu.toml")
+    info = describe(proto)
+    by_run = info["clips_by_run"]
+    assert by_run["hifiwavegan-cpu_mulaw"] == 2 * 32
+    assert by_run["specdiff-cpu_mulaw"] == by_run["sashimi-cpu_mulaw_do0"] == by_run["ngram_mulaw"] == 16 * 32
+    assert set(by_run) == {j.run_id for j in train_jobs(proto)}
+    assert info["clips_total"] == sum(by_run.values()) == 6720
