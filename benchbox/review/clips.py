@@ -35,7 +35,10 @@ from benchbox.errors import BenchboxError, ReviewError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import sha256_audio
 
-GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
+# = benchbox.score.GROUP_COLUMNS: the sampling settings close the key, so cells that differ only in
+# top-p or sampling steps are separate groups (empty: n/a, or a store written before they were recorded)
+SAMPLING_GROUP_COLUMNS = ("temperature", "top_p", "sampling_steps")
+GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms", *SAMPLING_GROUP_COLUMNS)
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 RUN_CONFIG = "config.toml"
 TAGS_FILE = "tags.sqlite"

@@ -3,7 +3,8 @@
 Legend: N clips, K categories, n raters per clip, k useful decisions.
 
 * :func:`group_rates` - per group (generator, quantisation, dropout, checkpoint,
-  prime_ms) the share of human decisions that said *useful*, with a Wilson 95% CI.
+  prime_ms and the sampling settings, as ``benchbox score`` keys them) the share of human
+  decisions that said *useful*, with a Wilson 95% CI.
   Every rater's decision on a clip is one trial; skips and real clips are left out.
 * :func:`cohen_kappa` (two raters) and :func:`fleiss_kappa` (three or more), pure maths.
 * :func:`auto_agreement` - human decisions against ``useful/auto`` from

@@ -4,7 +4,10 @@ Tables:
 
 * ``meta`` - ``format`` and the random ``salt`` that turns content hashes into opaque ids;
 * ``clips`` - one row per clip content hash: opaque id, source path, whether it is a real
-  recording, and the group columns (generator, quantisation, dropout, checkpoint, prime_ms);
+  recording, and the group columns (generator, quantisation, dropout, checkpoint, prime_ms,
+  temperature, top_p, sampling_steps; the sampling settings were added later: a store written
+  before them gains the columns when opened for tagging, its old rows read them as empty,
+  the neutral setting, until the clips are added again);
 * ``clip_copies`` - every file (source path and group columns) that holds a clip's audio,
   so a clip that repeats within a run or across groups counts for each of them;
 * ``orders`` - each rater's shuffled order, so reopening shows the same sequence;
@@ -37,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.errors import ReviewError
-from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, ReviewClip
+from benchbox.review.clips import GROUP_COLUMNS, SAMPLING_GROUP_COLUMNS, TAGS_FILE, ReviewClip
 from benchbox.runs import atomic_write_csv, atomic_write_json
 
 STORE_FORMAT = 1
@@ -61,7 +64,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clips (
     sha256 TEXT PRIMARY KEY, clip_id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
     is_real INTEGER NOT NULL, generator, quantisation, dropout, checkpoint, prime_ms,
-    added_at TEXT NOT NULL);
+    added_at TEXT NOT NULL, temperature, top_p, sampling_steps);
 CREATE TABLE IF NOT EXISTS orders (
     rater TEXT NOT NULL, position INTEGER NOT NULL, sha256 TEXT NOT NULL,
     PRIMARY KEY (rater, position), UNIQUE (rater, sha256));
@@ -77,7 +80,7 @@ CREATE TABLE IF NOT EXISTS tag_history (
 _COPIES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS clip_copies (
     sha256 TEXT NOT NULL, source TEXT NOT NULL, generator, quantisation, dropout, checkpoint, prime_ms,
-    PRIMARY KEY (sha256, source))"""
+    temperature, top_p, sampling_steps, PRIMARY KEY (sha256, source))"""
 _SCHEMA += _COPIES_SCHEMA
 _TAG_COLUMNS = ("sha256", "rater", "tag", "reasons", "note", "position", "version", "tagged_at")
 
@@ -137,6 +140,7 @@ class TagStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            _add_sampling_columns(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(STORE_FORMAT),))
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
             return dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -213,10 +217,14 @@ class TagStore:
         updates = ", ".join(f"{col} = excluded.{col}" for col in ("source", "is_real", *GROUP_COLUMNS))
         with self._write() as conn:
             conn.execute(_COPIES_SCHEMA)  # for a store made before the table existed
+            _add_sampling_columns(conn)
+            clip_cols = ", ".join(("sha256", "clip_id", "source", "is_real", *GROUP_COLUMNS, "added_at"))
             conn.executemany(
-                f"INSERT INTO clips VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET {updates}", rows
+                f"INSERT INTO clips ({clip_cols}) VALUES ({', '.join('?' * (5 + len(GROUP_COLUMNS)))}) "
+                f"ON CONFLICT(sha256) DO UPDATE SET {updates}", rows
             )
-            conn.executemany("INSERT OR REPLACE INTO clip_copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
+            copy_cols = ", ".join(("sha256", "source", *GROUP_COLUMNS))
+            conn.executemany(f"INSERT OR REPLACE INTO clip_copies ({copy_cols}) VALUES ({', '.join('?' * (2 + len(GROUP_COLUMNS)))})", copies)
 
     def rater_order(self, rater: str, hashes: Sequence[str], seed: int) -> list[str]:
         """The rater's order over ``hashes``: the stored order first, new clips shuffled onto the end."""
@@ -257,10 +265,10 @@ class TagStore:
         """Every current tag (or every historic one) with its clip's id, path, realness and groups."""
         table = "tag_history" if history else "tags"
         cols = ", ".join(f"t.{c}" for c in _TAG_COLUMNS)
-        groups = ", ".join(f"c.{g}" for g in GROUP_COLUMNS)
         order = "t.id" if history else "t.rater, t.position, t.tagged_at"
-        query = f"SELECT c.clip_id, {cols}, c.source, c.is_real, {groups} FROM {table} t JOIN clips c USING (sha256) ORDER BY {order}"
         with self._connect() as conn:
+            groups = _group_select(conn, "clips", "c.")
+            query = f"SELECT c.clip_id, {cols}, c.source, c.is_real, {groups} FROM {table} t JOIN clips c USING (sha256) ORDER BY {order}"
             rows = conn.execute(query).fetchall()
         columns = ["clip_id", *_TAG_COLUMNS, "path", "real", *GROUP_COLUMNS]
         frame = pd.DataFrame(rows, columns=columns)
@@ -274,12 +282,31 @@ class TagStore:
         with self._connect() as conn:
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'clip_copies'").fetchone() is None:
                 return pd.DataFrame(columns=columns)
-            rows = conn.execute(f"SELECT sha256, source, {', '.join(GROUP_COLUMNS)} FROM clip_copies").fetchall()
+            rows = conn.execute(f"SELECT sha256, source, {_group_select(conn, 'clip_copies')} FROM clip_copies").fetchall()
         return pd.DataFrame(rows, columns=columns)
 
     def counts(self) -> dict[str, int]:
         with self._connect() as conn:
             return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("clips", "tags", "tag_history")}
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_sampling_columns(conn: sqlite3.Connection) -> None:
+    """Give a store written before the sampling settings were recorded their columns (empty in old rows)."""
+    for table in ("clips", "clip_copies"):
+        have = _columns(conn, table)
+        for col in SAMPLING_GROUP_COLUMNS:
+            if have and col not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
+
+
+def _group_select(conn: sqlite3.Connection, table: str, prefix: str = "") -> str:
+    """The group columns of ``table`` for a SELECT; a column an older (read-only) store lacks reads NULL."""
+    have = _columns(conn, table)
+    return ", ".join(f"{prefix}{g}" if g in have else f"NULL AS {g}" for g in GROUP_COLUMNS)
 
 
 def _tag_dict(row: Sequence) -> dict:

@@ -184,3 +184,60 @@ def test_tag_stats_on_a_read_only_mount_of_a_tagged_run(store, tmp_path):
     if done.returncode != 0 and "mount" in done.stderr and "benchbox" not in done.stderr:
         pytest.skip(f"cannot make a read-only mount here: {done.stderr.strip()[:80]}")
     assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr  # was: "unable to open database file", move tags.sqlite aside
+
+
+def test_cells_that_differ_only_in_a_sampling_setting_are_separate_groups(tmp_path):
+    from benchbox.review.stats import rates_of
+    from benchbox.score import GROUP_COLUMNS as SCORE_GROUP_COLUMNS
+    from benchbox.review.clips import GROUP_COLUMNS
+
+    assert GROUP_COLUMNS == SCORE_GROUP_COLUMNS  # the store keys groups as the scores and the leaderboard do
+    store = TagStore(tmp_path / "tags.sqlite")
+    base = {"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best", "prime_ms": 0, "temperature": 1.0}
+    clips = [ReviewClip(f"{i:064x}", None, f"samples/c{i}.wav", False, {**base, "top_p": 1.0 if i < 2 else 0.95}) for i in range(4)]
+    store.add_clips(clips)
+    for c, tag in zip(clips, ("useful", "useful", "not_useful", "not_useful")):
+        store.record("alice", c.sha256, tag)
+    rates = rates_of(store.tags_frame()).sort_values("top_p")
+    assert rates["top_p"].tolist() == [0.95, 1.0] and rates["useful/human_rate"].tolist() == [0.0, 1.0]
+    assert set(store.copies_frame()["top_p"]) == {1.0, 0.95}
+
+
+def _old_store(path):
+    """A store as written before the sampling settings were recorded: five group columns."""
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE clips (sha256 TEXT PRIMARY KEY, clip_id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+            is_real INTEGER NOT NULL, generator, quantisation, dropout, checkpoint, prime_ms, added_at TEXT NOT NULL);
+        CREATE TABLE orders (rater TEXT NOT NULL, position INTEGER NOT NULL, sha256 TEXT NOT NULL,
+            PRIMARY KEY (rater, position), UNIQUE (rater, sha256));
+        CREATE TABLE tags (sha256 TEXT NOT NULL, rater TEXT NOT NULL, tag TEXT NOT NULL, reasons TEXT NOT NULL,
+            note TEXT NOT NULL, position INTEGER, version INTEGER NOT NULL, tagged_at TEXT NOT NULL, PRIMARY KEY (sha256, rater));
+        CREATE TABLE tag_history (id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL, rater TEXT NOT NULL,
+            tag TEXT NOT NULL, reasons TEXT NOT NULL, note TEXT NOT NULL, position INTEGER, version INTEGER NOT NULL, tagged_at TEXT NOT NULL);
+        CREATE TABLE clip_copies (sha256 TEXT NOT NULL, source TEXT NOT NULL, generator, quantisation, dropout, checkpoint, prime_ms,
+            PRIMARY KEY (sha256, source));
+        INSERT INTO meta VALUES ('format', '1'), ('salt', 'abc');
+        INSERT INTO clips VALUES ('aa', 'id-aa', 'samples/best/prime0/clip_0000.wav', 0, 'sashimi', 'mulaw', 0.0, 'best', 0, 't');
+        INSERT INTO clip_copies VALUES ('aa', 'samples/best/prime0/clip_0000.wav', 'sashimi', 'mulaw', 0.0, 'best', 0);
+        INSERT INTO tags VALUES ('aa', 'alice', 'useful', '[]', '', 0, 1, 't');
+    """)
+    conn.commit()
+    conn.close()
+
+
+def test_a_store_written_before_the_sampling_columns_is_read_and_upgraded(tmp_path):
+    path = tmp_path / "tags.sqlite"
+    _old_store(path)
+    frame = TagStore(path, create=False).tags_frame()  # read-only: nothing is changed, the settings read empty
+    assert frame["tag"].tolist() == ["useful"] and frame[["temperature", "top_p", "sampling_steps"]].isna().all(axis=None)
+    assert TagStore(path, create=False).copies_frame()["top_p"].isna().all()
+    assert "top_p" not in {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(clips)")}
+    store = TagStore(path)  # opened for tagging: the columns are added, the old rows keep their tags
+    store.add_clips([ReviewClip("bb", None, "samples/best/prime0_topp0.95/clip_0000.wav", False,
+                                {"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best", "prime_ms": 0, "top_p": 0.95})])
+    store.record("alice", "bb", "not_useful")
+    frame = store.tags_frame().set_index("sha256")
+    assert frame.loc["aa", "tag"] == "useful" and frame["top_p"].isna().loc["aa"] and frame.loc["bb", "top_p"] == pytest.approx(0.95)
+    assert set(store.copies_frame()["sha256"]) == {"aa", "bb"}
