@@ -22,6 +22,7 @@ import pandas as pd
 import soundfile as sf
 
 from benchbox.errors import AudioError
+from benchbox.labels import group_label
 from benchbox.progress import Progress
 from benchbox.score import decode
 from benchbox.score_verdict import verdict_prefix
@@ -85,6 +86,8 @@ def _markdown_inline(text: str) -> str:
 def _cell(row: dict, key: str) -> tuple[str, str]:
     """(display text, sort value) of one cell."""
     value = row.get(key)
+    if key == "group":  # without the axes the row's generator does not have
+        return group_label(row), group_label(row)
     if key.startswith(("useful/", "cont/useful/", "quality/", "cont/quality/", "footstep/", "cont/footstep/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
@@ -160,7 +163,7 @@ def _html_cell(text: str, sort: str) -> str:
 
 def _id_cell(row: dict) -> str:
     """The row's identity, kept in view while the table scrolls sideways: run, then group."""
-    run, group = (str(row.get(k, "")) for k in ("run", "group"))
+    run, group = str(row.get("run", "")), group_label(row)
     return f'<td class="id" data-sort="{html.escape(run)}">{_breakable(run)}<br><span class="group">{_breakable(group)}</span></td>'
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
+from benchbox.labels import group_label
 from benchbox.study.analysis import identical_weights, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
@@ -103,7 +104,7 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
         lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
         acc, p = two_sample_of(r, embedder)
         mark = vs_floor(lo, hi, f_lo, f_hi, p) or "-"
-        lines.append(f"| {i} | {r['run']} | {r['group']} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
+        lines.append(f"| {i} | {r['run']} | {group_label(r)} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
                      f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(acc, p) or '-'} |")
     return lines
 
@@ -144,7 +145,7 @@ def prdc_table(groups: pd.DataFrame, embedder: str) -> list[str]:
     rows = pd.concat([groups[groups["kind"] == "floor"].head(1), groups[groups["kind"] == "generated"]])  # one floor row per run: show one
     for r in rows.to_dict("records"):
         cells = [_fmt(r.get(k), r.get(f"{k}/lo"), r.get(f"{k}/hi"), 2) for k in keys]
-        lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {r['group']} | {int(r['n'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {group_label(r)} | {int(r['n'])} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -160,7 +161,7 @@ def axes_table(groups: pd.DataFrame, embedder: str) -> list[str]:
     for r in rows.to_dict("records"):
         cells = [_fmt(r.get(_col(groups, k)), r.get(_col(groups, f"{stem}_lo")), r.get(_col(groups, f"{stem}_hi")), 2) for k, stem in keys]
         cells += [_fmt(r.get(k), r.get(f"{k}/lo"), r.get(f"{k}/hi"), 2) for k in div]
-        lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {r['group']} | {int(r['n'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['run'] if r['kind'] == 'generated' else 'real val'} | {group_label(r)} | {int(r['n'])} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -186,7 +187,7 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
         n_text = str(n_lo) if n_lo == n_hi else f"{n_lo}-{n_hi}"
         lines.append(f"No group copies: every 95% CI's lower end is at or below the real clips' share (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
     for r in copying.to_dict("records"):
-        lines.append(f"- **copies**: {r['run']} {r['group']}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
+        lines.append(f"- **copies**: {r['run']} {group_label(r)}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
     return lines
 
 

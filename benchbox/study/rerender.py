@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from benchbox.errors import DataError
+from benchbox.labels import group_label
 from benchbox.runs import publish_files
 
 _ROW = re.compile(r'<tr class="[^"]*">(.*?)</tr>', re.S)
@@ -62,7 +63,9 @@ def rerender_board(out: Path) -> None:
     notes = [ln[2:] for ln in old_md.split("\n| ", 1)[-1].splitlines() if ln.startswith("- ")]
     table = pd.read_csv(csv, keep_default_na=False, na_values=[""]).copy()  # one block: assign() below stays cheap
     media = old_media(page_path.read_text()) if page_path.is_file() else {}
-    table = table.assign(_media_html=[media.get((str(r), str(g)), ("", "")) for r, g in zip(table["run"], table["group"])])
+    labels = [group_label(r) for r in table.to_dict("records")]  # the page shows labels; pages before them, keys
+    table = table.assign(_media_html=[media.get((str(r), label), media.get((str(r), str(g)), ("", "")))
+                                      for r, g, label in zip(table["run"], table["group"], labels)])
     curves = {p.parent.name: p for p in sorted((out / "runs").glob("*/curves.png"))}
     page = render_html(table, embedder, notes, curves, no_progress, metric)
     markdown = render_markdown(table.drop(columns=["_media_html"]), embedder, notes, metric)
