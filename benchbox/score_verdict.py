@@ -237,10 +237,12 @@ def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap
                 row[f"{CONT}{key}/{e}{suffix}"] = row[f"{key}/{e}{suffix}"]
 
 
-def _floor_verdict(row: dict, val_flags: list[dict], val_p: np.ndarray, threshold: float) -> None:
-    """The verdict's rate on the real val clips (its real-clip rate), with the category columns."""
+def _floor_verdict(row: dict, val_flags: list[dict], val_p: np.ndarray | None, threshold: float) -> None:
+    """The verdict's rate on the real val clips (its real-clip rate), with the quality and category
+    columns; ``val_p`` None (detectors only): flags alone decide, and there are no category columns."""
     useful, _ = verdicts(val_flags, val_p, threshold)
-    part = pd.DataFrame({USEFUL_KEY: useful, category.P_KEY: val_p, **{f"{n}/flag": [int(f.get(f"{n}/flag", 0) or 0) for f in val_flags] for n in DETECTORS}})
+    part = pd.DataFrame({USEFUL_KEY: useful, **({} if val_p is None else {category.P_KEY: val_p}),
+                         **{f"{n}/flag": [int(f.get(f"{n}/flag", 0) or 0) for f in val_flags] for n in DETECTORS}})
     rates = group_rates(part, threshold)
     row.update(rates)
     row.update({CONT + k: v for k, v in rates.items() if not k.startswith(CONT)})
@@ -338,6 +340,8 @@ def add_verdict_metrics(
         if measure_category and len(rows) > len(groups) and refs["val"]:
             val_p = category.footstep_probability(refs["val"], rate, model, cache_dir=cache_dir, progress=progress)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
+    if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
+        _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (detectors only): the flags' rates
     _set_verdict(clips, config, threshold)
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))

@@ -179,6 +179,9 @@ def test_detectors_only_run_still_reports_the_real_floor_rates(setup):
     floor = result.groups.set_index("group").loc[FLOOR_GROUP]
     assert floor["n"] == 4 and floor["useful/auto_rate"] == 1.0
     assert not any(c.startswith("fad/") for c in result.groups.columns)
+    flags = [floor[f"{name}/flag_rate"] for name in DETECTORS]  # the quality axis is measured from the flags alone
+    assert all(f == 0.0 for f in flags) and floor["quality/artefact_free_rate"] == pytest.approx(1.0)
+    assert floor["cont/quality/artefact_free_rate"] == pytest.approx(1.0) and math.isnan(floor.get("footstep/p_mean", math.nan))
 
 
 def test_a_failing_score_leaves_every_earlier_output_byte_identical(setup, monkeypatch):
