@@ -8,7 +8,10 @@ train/val/test NLL with its wall time, the best-val and last checkpoints, the
 baselines, threads, CPU and load average) and ``<out>/quality.png``. ``--parallel`` trains
 the pairs side by side (each with ``--threads`` threads); the figures then describe a
 shared machine, which the JSON records. ``--summarise RUN_DIR ...`` only reads runs that
-already exist. This is a benchmark, not a test: nothing here asserts a figure.
+already exist: the training-time figures (threads, parallel, minutes per run, load average
+before and after, wall time, machine) are kept from the ``quality.json`` already in ``--out``
+(null when there is none), never replaced by the load at summarise time, which is recorded
+apart (``summarised``). This is a benchmark, not a test: nothing here asserts a figure.
 
     .venv/bin/python benchmarks/bench_quality.py --minutes 40 --parallel --threads 1 --out benchmarks/results/quality
     .venv/bin/python benchmarks/bench_quality.py --summarise RUN_DIR [RUN_DIR ...] --out benchmarks/results/quality
@@ -116,13 +119,29 @@ def plot(summary: dict, path: Path) -> None:
                 value = runs[0]["baselines"].get(f"baseline/{name}/bits/{split}")
                 if value is not None:
                     ax.axhline(value, color="k", alpha=alpha, linestyle=style, linewidth=1, label=f"{name} {split} ({value:.2f})")
-        ax.set_title(f"{q}: NLL vs wall time ({summary['threads']} thread(s) per run{', side by side' if summary['parallel'] else ''})", fontsize=9)
+        ax.set_title(f"{q}: NLL vs wall time ({summary['threads'] if summary['threads'] is not None else '?'} thread(s) per run{', side by side' if summary['parallel'] else ''})", fontsize=9)
         ax.set_xlabel("training wall time (min)")
         ax.set_ylabel("NLL (bits/sample)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+TRAINING_FIGURES = ("machine", "threads", "parallel", "minutes_per_run", "load_average_before", "load_average_after", "wall_seconds")
+
+
+SUMMARISE_FIGURES = ("machine", "load_average_before", "load_average_after", "wall_seconds")
+
+
+def training_figures(measured: dict, previous: dict | None, summarise: bool, keys: tuple[str, ...] = TRAINING_FIGURES) -> dict:
+    """The training-time figures (``keys``) of a quality.json: ``measured`` now when this call
+    trained; when it only summarised, those of ``previous`` (the earlier quality.json, or None:
+    each figure null), plus ``summarised``: what was measured while summarising."""
+    if not summarise:
+        return {k: measured[k] for k in keys}
+    kept = {k: (previous or {}).get(k) for k in keys}
+    return {**kept, "summarised": {k: measured[k] for k in SUMMARISE_FIGURES if k in measured}}
 
 
 def main() -> None:
@@ -148,13 +167,15 @@ def main() -> None:
     runs = args.summarise if args.summarise is not None else run_training(args)
     import torch
 
-    summary = {
-        "format": 1, "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
+    measured = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__},
         "threads": args.threads, "parallel": args.parallel, "minutes_per_run": args.minutes,
-        "load_average_before": load_before, "load_average_after": os.getloadavg(),
-        "wall_seconds": time.time() - started, "runs": [summarise_run(Path(r)) for r in runs],
+        "load_average_before": load_before, "load_average_after": os.getloadavg(), "wall_seconds": time.time() - started,
     }  # fmt: skip
-    (args.out / "quality.json").write_text(json.dumps(summary, indent=2) + "\n")
+    path = args.out / "quality.json"
+    previous = json.loads(path.read_text()) if path.is_file() else None
+    summary = {"format": 1, **training_figures(measured, previous, args.summarise is not None), "runs": [summarise_run(Path(r)) for r in runs]}
+    path.write_text(json.dumps(summary, indent=2) + "\n")
     plot(summary, args.out / "quality.png")
     for r in summary["runs"]:
         b = r["baselines"]

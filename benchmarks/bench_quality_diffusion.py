@@ -205,6 +205,9 @@ def spectrograms(out: Path, stages: dict[str, list[str]], data: Path) -> str:
     return caption if path is not None else ""
 
 
+DIFFUSION_TRAINING_FIGURES = ("machine", "threads", "load_average_before", "load_average_after", "wall_seconds")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-nll", "--diffusion", dest="diffusion", default="specdiff-cpu", help="comma-separated presets of generators without NLL (diffusion, GAN)")
@@ -242,6 +245,11 @@ def main() -> None:
     for run in args.ar_runs:
         summary["ar_runs"][run.name] = {**summarise_run(run, ["best"], threshold, data)[0]}
     summary["load_average_after"], summary["wall_seconds"] = os.getloadavg(), time.time() - started
+    if args.diffusion_summarise:  # nothing trained now: keep the training-time figures of the earlier quality.json
+        from bench_quality import training_figures
+
+        previous = json.loads((out / "quality.json").read_text()) if (out / "quality.json").is_file() else None
+        summary.update(training_figures(summary, previous, True, keys=DIFFUSION_TRAINING_FIGURES))
     summary["spectrograms"] = spectrograms(out, {p: [r["checkpoint"] for r in rows] for p, rows in summary["presets"].items()}, data)
     (out / "quality.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     plot(summary, out / "quality.png")

@@ -1,0 +1,20 @@
+"""benchmarks/bench_quality.py: --summarise keeps the training-time figures of quality.json."""
+
+from tests.benchmark_helpers import load_benchmark
+
+
+def _measured(load: float, wall: float) -> dict:
+    return {"machine": {"cpu": "x86_64", "cores": 2, "torch": "t"}, "threads": 1, "parallel": False, "minutes_per_run": 40.0,
+            "load_average_before": [load] * 3, "load_average_after": [load] * 3, "wall_seconds": wall}
+
+
+def test_summarising_keeps_the_training_time_load_and_wall_time():
+    bench = load_benchmark("bench_quality")
+    trained = {"format": 1, **bench.training_figures(_measured(2.0, 4800.0), None, summarise=False)}
+    assert trained["load_average_before"] == [2.0] * 3 and trained["wall_seconds"] == 4800.0 and "summarised" not in trained
+    trained["threads"], trained["parallel"] = 1, True
+    again = bench.training_figures({**_measured(6.5, 4.5), "threads": 2, "parallel": False}, trained, summarise=True)
+    assert {k: again[k] for k in bench.TRAINING_FIGURES} == {k: trained[k] for k in bench.TRAINING_FIGURES}
+    assert again["summarised"]["load_average_before"] == [6.5] * 3 and again["summarised"]["wall_seconds"] == 4.5
+    fresh = bench.training_figures(_measured(6.5, 4.5), None, summarise=True)  # nothing trained, nothing recorded: null, not the load now
+    assert all(fresh[k] is None for k in bench.TRAINING_FIGURES)
