@@ -56,9 +56,10 @@ SCORES_FORMAT = 1
 # (footstep/p of the category model, docs/verdict.md); realism no longer decides it (in_distribution);
 # memorisation's "close" threshold is a quantile of held-out real clips (val + test).
 # 5: the category model embeds the level-normalised clip (aisfx_norm), so footstep/p and useful/auto change.
+# 6: three detectors (wall, dropout, line: benchbox/metrics/steadiness.py) can fail a clip, so useful/auto changes.
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 5
+SCORER_VERSION = 6
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")

@@ -1,4 +1,5 @@
-"""Per-clip artefact detectors: DC offset, silence, clipping, clicks, tonal hum, no transient, NaN.
+"""Per-clip artefact detectors: DC offset, silence, clipping, clicks, tonal hum, no transient,
+noise wall, dropouts, spectral line, NaN.
 
 Legend: T time in samples, F analysis frames, K frequency bins.
 
@@ -7,7 +8,9 @@ a dict of namespaced values plus a ``<name>/flag`` in {0, 1}. :func:`detect` run
 all and adds ``useful/auto`` = 1 when no detector flagged the clip. Thresholds live in
 :class:`DetectorConfig`; every duration is in ms and every frequency in Hz, so the
 detectors behave the same at any sample rate. The defaults were calibrated on the dev
-footsteps (see ``docs/detectors.md`` and ``benchmarks/calibrate_detectors.py``).
+footsteps (see ``docs/detectors.md`` and ``benchmarks/calibrate_detectors.py``); the
+wall, dropout and line detectors (:mod:`benchbox.metrics.steadiness`) on the real
+corpora and the synthetic failures of ``benchmarks/calibrate_verdict.py`` (``docs/verdict.md``).
 
 A footstep is impulsive and noisy: a short, loud onset that decays into quiet
 broadband noise. The failure modes of a stuck generator are the opposite: silence,
@@ -24,8 +27,9 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import detrend
 
 from benchbox.audio import dbfs
+from benchbox.metrics.steadiness import dropout, line, wall
 
-DETECTORS = ("dc", "silence", "clip", "click", "periodicity", "transient", "nan")
+DETECTORS = ("dc", "silence", "clip", "click", "periodicity", "transient", "wall", "dropout", "line", "nan")
 FLAG_KEYS = tuple(f"{name}/flag" for name in DETECTORS)
 USEFUL_KEY = "useful/auto"
 VALUE_KEYS = (
@@ -41,6 +45,14 @@ VALUE_KEYS = (
     "periodicity/strength",
     "transient/crest_db",
     "transient/env_ratio_db",
+    "wall/high_contrast_db",
+    "wall/high_iqr_db",
+    "wall/low_share",
+    "dropout/count",
+    "dropout/max_ms",
+    "line/hz",
+    "line/contrast_db",
+    "line/level_spread_db",
 )
 ALL_KEYS = VALUE_KEYS + FLAG_KEYS + (USEFUL_KEY,)
 MS_PER_SECOND = 1000.0
@@ -89,6 +101,29 @@ class DetectorConfig:
     transient_env_ratio_db_flag_below: float = 4.0
     transient_crest_db_flag_below: float = 8.0
     transient_env_floor_dbfs: float = -120.0  # envelope floor, so digital silence is not -inf
+    # Noise wall: a steady floor above wall_high_band_hz whose only events are low (see steadiness.wall).
+    wall_frame_ms: float = 20.0
+    wall_high_band_hz: float = 2000.0
+    wall_low_band_hz: float = 300.0
+    wall_floor_quantile: float = 0.1
+    wall_high_contrast_db_flag_below: float = 20.0
+    wall_high_iqr_db_flag_below: float = 5.0
+    wall_low_share_flag_above: float = 0.5
+    # Dropouts: an abrupt fall of the envelope that comes back (see steadiness.dropout).
+    dropout_frame_ms: float = 5.0
+    dropout_fall_db: float = 30.0
+    dropout_active_db: float = 40.0
+    dropout_return_db: float = 20.0
+    dropout_max_ms: float = 200.0
+    # Spectral line: a narrow line held through the active frames (see steadiness.line).
+    line_frame_ms: float = 32.0
+    line_fmin_hz: float = 500.0
+    line_fmax_hz: float = 7800.0
+    line_active_db: float = 40.0
+    line_neighbour_hz: float = 250.0
+    line_quantile: float = 0.25
+    line_contrast_db_flag_above: float = 8.0
+    line_level_spread_db_flag_below: float = 6.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.clip_level <= 1.0:
@@ -101,7 +136,11 @@ class DetectorConfig:
             raise ValueError("need 0 < periodicity_fmin_hz < periodicity_fmax_hz")
         if not 0.0 <= self.periodicity_quantile <= 1.0:
             raise ValueError(f"periodicity_quantile must be in [0, 1], got {self.periodicity_quantile}")
-        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms", "click_context_ms"):
+        if not 0.0 <= self.wall_floor_quantile <= 1.0 or not 0.0 <= self.line_quantile <= 1.0:
+            raise ValueError("wall_floor_quantile and line_quantile must be in [0, 1]")
+        if not 0.0 < self.line_fmin_hz < self.line_fmax_hz:
+            raise ValueError("need 0 < line_fmin_hz < line_fmax_hz")
+        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms", "click_context_ms", "wall_frame_ms", "dropout_frame_ms", "line_frame_ms"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -301,6 +340,9 @@ def detect(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig | None 
     out.update(clicks(clean, sample_rate_hz, config))
     out.update(periodicity(clean, sample_rate_hz, config))
     out.update(transient(clean, sample_rate_hz, config))
+    out.update(wall(clean, sample_rate_hz, config))
+    out.update(dropout(clean, sample_rate_hz, config))
+    out.update(line(clean, sample_rate_hz, config))
     out["nan/flag"] = int(not finite.all())
     out[USEFUL_KEY] = int(not any(out[k] for k in FLAG_KEYS))
     return out
