@@ -120,18 +120,22 @@ def test_extra_runs_may_keep_the_presets_model_and_carry_their_own_train_setting
     spec = jobs["specdiff-cpu_mulaw"]
     sets = spec.overrides(proto)
     assert not any(s.startswith("model.dropout") for s in sets)  # a diffusion preset has no dropout key
-    # recipe = "preset": the preset's own [train] table, none of the protocol's (epochs = 20, eval_every = 40)
-    assert "train.max_minutes=45.0" in sets and "train.batch_size=32" in sets and "train.eval_every=100" in sets
+    # recipe = "preset": the preset's own [train] table (batch 32, eval every 100), none of the protocol's
+    # (epochs = 10, eval_every = 40), with the run's own override on top (20 minutes, not the preset's 45)
+    assert "train.max_minutes=20.0" in sets and "train.batch_size=32" in sets and "train.eval_every=100" in sets
     assert not any(s.startswith(("train.epochs", "train.lr_min")) for s in sets)
     from benchbox.generators.registry import preset_train
 
-    for preset in ("diffwave-cpu", "sashimi-diffwave-cpu", "hifiwavegan-cpu"):  # each by its own 45-min table
+    for preset in ("diffwave-cpu", "sashimi-diffwave-cpu", "hifiwavegan-cpu"):  # each by its own 45-min table, cut to 20
         own = jobs[f"{preset}_mulaw"].train_settings(proto)
-        assert own == preset_train(preset) and own["max_minutes"] == 45 and "epochs" not in own
+        assert preset_train(preset)["max_minutes"] == 45
+        assert own == {**preset_train(preset), "max_minutes": 20.0} and "epochs" not in own
     grid = jobs["sashimi-cpu_mulaw_do0"].overrides(proto)
-    assert "model.dropout=0.0" in grid and "train.epochs=20" in grid and not any("max_minutes" in s for s in grid)
+    assert "model.dropout=0.0" in grid and "train.epochs=10" in grid and not any("max_minutes" in s for s in grid)
+    # wavenet-cpu's mu-law runs are extra runs with the protocol's recipe: the same overrides as a grid run
+    assert jobs["wavenet-cpu_mulaw_do0.5"].overrides(proto) == [s.replace("model.dropout=0.0", "model.dropout=0.5") for s in grid]
     assert list(jobs)[:3] == ["specdiff-cpu_mulaw", "sashimi-cpu_mulaw_do0", "hifiwavegan-cpu_mulaw"]
-    assert len(jobs) == 14  # 8 AR grid runs, 3 diffusion, 1 GAN, 2 baselines
+    assert len(jobs) == 12  # 4 SaShiMi grid runs, 2 WaveNet mu-law runs, 3 diffusion, 1 GAN, 2 baselines
 
 
 def test_an_unknown_key_in_an_extra_run_is_still_an_error():
@@ -165,11 +169,11 @@ def test_a_preset_recipe_starts_from_the_presets_train_table_and_an_unknown_reci
 def test_dry_run_counts_the_clips_the_sampler_will_make():
     """The families grid: 16 cells (2 checkpoints x 4 primes x 2 values of the run's one sampling
     axis) for the AR, baseline and diffusion runs; the GAN has no prime capability and no sampling
-    setting, so 2 cells. 13 x 16 x 32 + 2 x 32 = 6,720 clips, not 14 x 16 x 32 = 7,168."""
+    setting, so 2 cells. 11 x 16 x 32 + 2 x 32 = 5,696 clips, not 12 x 16 x 32 = 6,144."""
     proto = load_protocol(ROOT / "protocols" / "footsteps-families-cpu.toml")
     info = describe(proto)
     by_run = info["clips_by_run"]
     assert by_run["hifiwavegan-cpu_mulaw"] == 2 * 32
     assert by_run["specdiff-cpu_mulaw"] == by_run["sashimi-cpu_mulaw_do0"] == by_run["ngram_mulaw"] == 16 * 32
     assert set(by_run) == {j.run_id for j in train_jobs(proto)}
-    assert info["clips_total"] == sum(by_run.values()) == 6720
+    assert info["clips_total"] == sum(by_run.values()) == 5696
