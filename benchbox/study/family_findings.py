@@ -121,10 +121,16 @@ def compare(a: pd.Series, b: pd.Series, names: tuple[str, str], paper_favours_a:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
     p = min(1.0, _fisher(a, b) * tests)
     test = f"Fisher exact p = {p:.3g}" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+    return _decided(p, a.mean() > b.mean(), names, paper_favours_a, est, test)
+
+
+def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str) -> dict:
+    """The row of a tested comparison: inconclusive at ``p >= ALPHA``, else reproduced when the
+    winner (``names[0]`` when ``a_wins``) is the paper's side, not reproduced otherwise."""
     if p >= ALPHA:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": test}
-    winner = names[0] if a.mean() > b.mean() else names[1]
-    agrees = (a.mean() > b.mean()) == paper_favours_a
+    winner = names[0] if a_wins else names[1]
+    agrees = a_wins == paper_favours_a
     return {"verdict": f"{REPRODUCED if agrees else NOT_REPRODUCED} (favours {winner})", "estimate": est, "test": test}
 
 
@@ -160,11 +166,7 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
     p = min(1.0, mcnemar_exact(only_a, only_b) * tests)
     test = f"exact McNemar p = {p:.3g} ({only_a} vs {only_b} discordant pairs)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
-    if p >= ALPHA:
-        return {"verdict": INCONCLUSIVE, "estimate": est, "test": test}
-    agrees = (only_a > only_b) == paper_favours_a
-    winner = names[0] if only_a > only_b else names[1]
-    return {"verdict": f"{REPRODUCED if agrees else NOT_REPRODUCED} (favours {winner})", "estimate": est, "test": test}
+    return _decided(p, only_a > only_b, names, paper_favours_a, est, test)
 
 
 def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:
