@@ -231,7 +231,7 @@ document.querySelectorAll("th").forEach(th => th.addEventListener("click", () =>
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>benchbox leaderboard</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+body {{ font-family: system-ui, sans-serif; margin: 1em; color: #222; }}
 .board {{ overflow-x: auto; }}
 table {{ border-collapse: collapse; font-size: 0.75em; }}
 td .ci {{ color: #666; font-size: 0.9em; }}
@@ -240,7 +240,7 @@ td .ci {{ color: #666; font-size: 0.9em; }}
 .board .id .group {{ color: #555; }}
 tr.floor .id, tr.synth .id, tr.noise .id, tr.silence .id {{ background: #fff8e0; }}
 td.media {{ min-width: 9.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: middle; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.35em; vertical-align: middle; }}
 th {{ background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }}
 th[data-dir="asc"]::after {{ content: " \\25B2"; }}
 th[data-dir="desc"]::after {{ content: " \\25BC"; }}

@@ -9,7 +9,7 @@ from benchbox.study.rerender import old_media, rerender_board
 from tests.browser import CHROMIUM, chromium_page, layout
 from tests.study.test_report import ROOT
 
-BOARDS = [ROOT / "results" / s for s in ("quickstart", "footsteps-cpu", "footsteps-seed-cpu")]
+BOARDS = [ROOT / "results" / s for s in ("quickstart", "footsteps-cpu", "footsteps-seed-cpu", "footsteps-families-cpu")]
 
 
 def _copy(tmp_path, study):
