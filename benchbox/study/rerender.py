@@ -6,18 +6,23 @@ A committed study folder keeps its scores (``runs/*/scores/*.csv``, ``log.jsonl`
 were computed, reference rows included) and ``report.md``/``.html`` from the runs' scores
 with this version's layout. The leaderboard's players and thumbnails are kept from the old
 page, row by row (run and group), since the clips they play are not on disk.
+
+The report's prose describes the verdict of this checkout's scorer version, so
+:func:`rerender_study` refuses a study whose runs were scored with an older version (the
+text would describe a verdict the numbers were not computed with); re-score it first.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 
-from benchbox.errors import DataError
+from benchbox.errors import DataError, ProtocolError
 from benchbox.labels import group_label
 from benchbox.runs import publish_files
 
@@ -72,12 +77,33 @@ def rerender_board(out: Path) -> None:
     publish_files({md_path: markdown, page_path: page})
 
 
+def scorer_versions(out: Path) -> dict[str, int | None]:
+    """Each run's scorer version, from ``runs/<run>/scores/scores.json`` (None: not recorded)."""
+    versions = {}
+    for info in sorted(Path(out).glob("runs/*/scores/scores.json")):
+        try:
+            versions[info.parent.parent.name] = json.loads(info.read_text()).get("scorer_version")
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+            raise DataError(f"{info}: unreadable scores record ({e}); re-score the run") from e
+    return versions
+
+
 def rerender_study(out: Path, command: str = "") -> Path:
-    """Both pages of a study folder from its scores of record; returns the report's path."""
+    """Both pages of a study folder from its scores of record; returns the report's path.
+
+    Raises ProtocolError when a run was scored with an older scorer version than this
+    checkout's (its report text would describe the wrong verdict), naming the runs.
+    """
+    from benchbox.score import SCORER_VERSION
     from benchbox.study.protocol import load_protocol
     from benchbox.study.report import write_report
 
     out = Path(out)
+    old = {run: v for run, v in scorer_versions(out).items() if v is None or v < SCORER_VERSION}
+    if old:
+        runs = ", ".join(f"{run} (version {v})" for run, v in old.items())
+        raise ProtocolError(f"{out}: runs scored with an older scorer than this checkout's version {SCORER_VERSION}: {runs}; "
+                            "re-score the study (its clips are needed) before re-rendering its report, or keep its committed pages")
     rerender_board(out)
     proto = load_protocol(out / "protocol.toml")
     if not command and (out / "report.md").is_file():

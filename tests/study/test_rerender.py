@@ -57,3 +57,19 @@ def test_committed_boards_fit_1366_px_with_the_row_identity_in_view(tmp_path, st
         assert flags <= 1366
         sticky = page.evaluate("() => getComputedStyle(document.querySelector('td.id')).position")
         assert sticky == "sticky" and page.errors == []
+
+
+def test_rerender_study_refuses_scores_from_an_older_scorer(tmp_path):
+    from benchbox.errors import ProtocolError
+    from benchbox.score import SCORER_VERSION
+    from benchbox.study.rerender import rerender_study, scorer_versions
+
+    for run, version in (("a", SCORER_VERSION), ("b", SCORER_VERSION - 1)):
+        (tmp_path / "runs" / run / "scores").mkdir(parents=True)
+        (tmp_path / "runs" / run / "scores" / "scores.json").write_text(f'{{"scorer_version": {version}}}')
+    assert scorer_versions(tmp_path) == {"a": SCORER_VERSION, "b": SCORER_VERSION - 1}
+    md = tmp_path / "report.md"
+    md.write_text("kept")
+    with pytest.raises(ProtocolError, match=rf"b \(version {SCORER_VERSION - 1}\)"):
+        rerender_study(tmp_path)
+    assert md.read_text() == "kept"  # nothing rewritten
