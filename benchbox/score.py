@@ -57,9 +57,10 @@ SCORES_FORMAT = 1
 # memorisation's "close" threshold is a quantile of held-out real clips (val + test).
 # 5: the category model embeds the level-normalised clip (aisfx_norm), so footstep/p and useful/auto change.
 # 6: three detectors (wall, dropout, line: benchbox/metrics/steadiness.py) can fail a clip, so useful/auto changes.
+# 7: two more detectors (crackle, burstwall: benchbox/metrics/steadiness.py) can fail a clip.
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 6
+SCORER_VERSION = 7
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")

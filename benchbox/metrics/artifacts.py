@@ -1,5 +1,5 @@
 """Per-clip artefact detectors: DC offset, silence, clipping, clicks, tonal hum, no transient,
-noise wall, dropouts, spectral line, NaN.
+noise wall, dropouts, spectral line, crackle, wall with late bursts, NaN.
 
 Legend: T time in samples, F analysis frames, K frequency bins.
 
@@ -9,7 +9,7 @@ all and adds ``useful/auto`` = 1 when no detector flagged the clip. Thresholds l
 :class:`DetectorConfig`; every duration is in ms and every frequency in Hz, so the
 detectors behave the same at any sample rate. The defaults were calibrated on the dev
 footsteps (see ``docs/detectors.md`` and ``benchmarks/calibrate_detectors.py``); the
-wall, dropout and line detectors (:mod:`benchbox.metrics.steadiness`) on the real
+wall, dropout, line, crackle and burstwall detectors (:mod:`benchbox.metrics.steadiness`) on the real
 corpora and the synthetic failures of ``benchmarks/calibrate_verdict.py`` (``docs/verdict.md``).
 
 A footstep is impulsive and noisy: a short, loud onset that decays into quiet
@@ -27,9 +27,9 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import detrend
 
 from benchbox.audio import dbfs
-from benchbox.metrics.steadiness import dropout, line, wall
+from benchbox.metrics.steadiness import burstwall, crackle, dropout, line, wall
 
-DETECTORS = ("dc", "silence", "clip", "click", "periodicity", "transient", "wall", "dropout", "line", "nan")
+DETECTORS = ("dc", "silence", "clip", "click", "periodicity", "transient", "wall", "dropout", "line", "crackle", "burstwall", "nan")
 FLAG_KEYS = tuple(f"{name}/flag" for name in DETECTORS)
 USEFUL_KEY = "useful/auto"
 VALUE_KEYS = (
@@ -53,6 +53,12 @@ VALUE_KEYS = (
     "line/hz",
     "line/contrast_db",
     "line/level_spread_db",
+    "crackle/onsets",
+    "crackle/rate_hz",
+    "burstwall/sounding_share",
+    "burstwall/floor_share",
+    "burstwall/count",
+    "burstwall/max_db",
 )
 ALL_KEYS = VALUE_KEYS + FLAG_KEYS + (USEFUL_KEY,)
 MS_PER_SECOND = 1000.0
@@ -124,6 +130,24 @@ class DetectorConfig:
     line_quantile: float = 0.25
     line_contrast_db_flag_above: float = 8.0
     line_level_spread_db_flag_below: float = 6.0
+    # Crackle: many small onsets in the quiet part of the clip (see steadiness.crackle; scorer version 7).
+    crackle_frame_ms: float = 10.0
+    crackle_rise_db: float = 6.0  # one frame over the one before it by this much is an onset
+    crackle_quiet_db: float = 10.0  # ... when the louder of the two is at least this far under the loudest frame
+    crackle_window_db: float = 80.0  # ... and both are within this of the loudest frame
+    crackle_floor_dbfs: float = -100.0  # ... and above this (digital silence is not a frame of sound)
+    crackle_rate_hz_flag_above: float = 15.0  # onsets per second of clip; real dev footsteps <= 11.7 (6 in 0.512 s)
+    # Wall with late bursts: a steady floor through the clip, short bursts above it (see steadiness.burstwall).
+    burstwall_floor_frame_ms: float = 20.0
+    burstwall_floor_band_db: float = 3.0  # a floor frame is within this of the median sounding frame
+    burstwall_floor_share_flag_above: float = 0.6
+    burstwall_sounding_share_flag_above: float = 0.6  # share of floor frames above burstwall_floor_dbfs
+    burstwall_floor_dbfs: float = -100.0
+    burstwall_frame_ms: float = 5.0
+    burstwall_context_ms: float = 125.0  # a burst stands over the median of this much envelope around it
+    burstwall_rise_db: float = 10.0
+    burstwall_after_ms: float = 100.0  # bursts in the first 100 ms (a step's own onset) do not count
+    burstwall_count_flag_above: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 < self.clip_level <= 1.0:
@@ -140,7 +164,10 @@ class DetectorConfig:
             raise ValueError("wall_floor_quantile and line_quantile must be in [0, 1]")
         if not 0.0 < self.line_fmin_hz < self.line_fmax_hz:
             raise ValueError("need 0 < line_fmin_hz < line_fmax_hz")
-        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms", "click_context_ms", "wall_frame_ms", "dropout_frame_ms", "line_frame_ms"):
+        if not 0.0 <= self.burstwall_floor_share_flag_above <= 1.0 or not 0.0 <= self.burstwall_sounding_share_flag_above <= 1.0:
+            raise ValueError("burstwall_floor_share_flag_above and burstwall_sounding_share_flag_above must be in [0, 1]")
+        for name in ("silence_frame_ms", "periodicity_frame_ms", "transient_frame_ms", "click_context_ms", "wall_frame_ms", "dropout_frame_ms", "line_frame_ms",
+                     "crackle_frame_ms", "burstwall_floor_frame_ms", "burstwall_frame_ms", "burstwall_context_ms"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -343,6 +370,8 @@ def detect(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig | None 
     out.update(wall(clean, sample_rate_hz, config))
     out.update(dropout(clean, sample_rate_hz, config))
     out.update(line(clean, sample_rate_hz, config))
+    out.update(crackle(clean, sample_rate_hz, config))
+    out.update(burstwall(clean, sample_rate_hz, config))
     out["nan/flag"] = int(not finite.all())
     out[USEFUL_KEY] = int(not any(out[k] for k in FLAG_KEYS))
     return out

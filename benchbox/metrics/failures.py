@@ -8,12 +8,15 @@ envelope with noise inside and digital silence around), noise with periodic clic
 with isolated clicks, hum, a real step plus DC, a real step clipped; and (issue 22, failure
 modes of our own generators the version-5 verdict accepted) a noise wall with faint
 low-frequency blips (an under-trained DiffWave), a real step with dropouts and a real step
-under a steady spectral line or comb of lines (a GAN's gaps and striation). Seeded by the
+under a steady spectral line or comb of lines (a GAN's gaps and striation); and (scorer version
+7, failures the version-6 verdict still accepted in the families study) a real step over a
+crackle (the lpc baseline) and a steady noise wall with late broadband bursts (the AR models).
+Seeded by the
 caller's ``numpy.random.Generator``; the category model trains on one seed's draw of the
 first five kinds (``benchmarks/fit_category.py``), the calibration judges other seeds'
 draws (``benchmarks/calibrate_verdict.py``). The issue-22 kinds are drawn after the others,
-so adding them left every earlier kind's draw (and the category model's training data)
-unchanged.
+and the version-7 kinds after those, so adding them left every earlier kind's draw (and the
+category model's training data) unchanged.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
 
 NEGATIVES_PER_KIND = 40
 KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+isolated clicks", "hum", "dc", "clipped",
-         "noise wall+faint blips", "step+dropouts", "step+steady line")
+         "noise wall+faint blips", "step+dropouts", "step+steady line", "step+crackle", "noise wall+late bursts")
 FRAME_MS = 10.0  # level of a clip's loudest frame (the unit of the blip and line levels below)
+CRACKLE_FLOOR_RMS = 1e-4  # -80 dBFS: the crackle's floor is at least the smallest 8-bit mu-law code (1.7e-4)
 
 
 def _rms(x: np.ndarray) -> float:
@@ -93,6 +97,9 @@ def negatives(real: np.ndarray, rng: np.random.Generator, n: int = NEGATIVES_PER
         out["noise wall+faint blips"].append(_wall_with_blips(rng, t, rng.choice(loud)))
         out["step+dropouts"].append(_dropouts(rng, real[rng.integers(len(real))].astype(np.float64)))
         out["step+steady line"].append(_steady_line(rng, real[rng.integers(len(real))].astype(np.float64)))
+    for _ in range(n):  # scorer version 7's kinds, after both loops above so their draws stay as they were
+        out["step+crackle"].append(_crackle(rng, real[rng.integers(len(real))].astype(np.float64)))
+        out["noise wall+late bursts"].append(_wall_with_bursts(rng, t, rng.choice(loud)))
     return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
 
 
@@ -159,3 +166,57 @@ def _steady_line(rng: np.random.Generator, step: np.ndarray) -> np.ndarray:
     target = min(median * 10.0 ** (rng.uniform(0, 10) / 20), _peak_frame_rms(step) * 10.0 ** (-15 / 20))
     tone *= target / max(_rms(tone), 1e-12)
     return step + tone
+
+
+def _noise_burst(rng: np.random.Generator, ms: tuple[float, float]) -> np.ndarray:
+    """(L,): white noise with an exponential decay (tau half its length), its length drawn from ``ms``."""
+    length = max(1, int(rng.uniform(*ms) * PROJECT_SAMPLE_RATE_HZ / 1000))
+    return rng.normal(size=length) * np.exp(-np.arange(length) / max(1.0, length / 2))
+
+
+def _add(x: np.ndarray, start: int, burst: np.ndarray) -> None:
+    end = min(len(x), start + len(burst))
+    x[start:end] += burst[: end - start]
+
+
+def _crackle(rng: np.random.Generator, step: np.ndarray) -> np.ndarray:
+    """(T,): the first 20-60 ms of a real step (faded out over 10 ms), then a crackle to the end: white
+    noise 45-60 dB under the loudest 10 ms frame of what is kept of the step (and no quieter than
+    -80 dBFS, about an 8-bit mu-law code), with 3-12 ms decaying noise bursts at
+    Poisson times (40-70 per second), each 18-30 dB over that floor.
+
+    What the lpc baseline makes from a prime: the prime's onset, then a gritty floor of a few
+    mu-law codes with broadband stripes that never decays.
+    """
+    n = len(step)
+    keep = int(rng.uniform(0.02, 0.06) * PROJECT_SAMPLE_RATE_HZ)
+    fade = int(FRAME_MS * PROJECT_SAMPLE_RATE_HZ / 1000)
+    gain = np.concatenate([np.ones(keep), np.linspace(1.0, 0.0, fade), np.zeros(max(0, n - keep - fade))])[:n]
+    floor = max(_peak_frame_rms(step * gain) * 10.0 ** (-rng.uniform(45, 60) / 20), CRACKLE_FLOOR_RMS)
+    x = floor * rng.normal(size=n)
+    for start in rng.integers(0, n, size=rng.poisson(rng.uniform(40, 70) * n / PROJECT_SAMPLE_RATE_HZ)):
+        _add(x, int(start), floor * 10.0 ** (rng.uniform(18, 30) / 20) * _noise_burst(rng, (3.0, 12.0)))
+    return step * gain + x
+
+
+def _wall_with_bursts(rng: np.random.Generator, n: int, level: float) -> np.ndarray:
+    """(T,): white or slightly pink noise for the whole clip (drifting by up to 1.5 dB), 10-25 dB under a real
+    clip's RMS ``level``, with a faint onset at 10 ms (6-15 dB over the wall) and 1-3 broadband
+    bursts (5-20 ms of decaying noise) after 120 ms whose loudest 10 ms frame is 12-25 dB over it.
+
+    What the AR models make when they do not find a step: a hiss of constant level from start to
+    end with one or two stripes anywhere in it.
+    """
+    white = rng.normal(size=n)
+    slope = rng.choice([0.0, 0.25])  # power ~ 1 / f^(2 slope)
+    f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
+    wall = np.fft.irfft(np.fft.rfft(white) / f**slope, n=n)
+    wall *= 10.0 ** (np.interp(np.arange(n), np.linspace(0, n, 5), rng.uniform(-1.5, 1.5, 5)) / 20)
+    wall *= level * 10.0 ** (-rng.uniform(10, 25) / 20) / _rms(wall)
+    onset = int(FRAME_MS * PROJECT_SAMPLE_RATE_HZ / 1000)
+    starts = [(onset, rng.uniform(6, 15))] + [(int(s), rng.uniform(12, 25)) for s in rng.integers(int(0.12 * PROJECT_SAMPLE_RATE_HZ), n - n // 16, size=int(rng.integers(1, 4)))]
+    for start, over_db in starts:
+        burst = _noise_burst(rng, (5.0, 20.0))
+        loudest = _peak_frame_rms(np.pad(burst, (0, onset)))  # padded: a burst under 10 ms still fills a frame
+        _add(wall, start, burst * _rms(wall) * 10.0 ** (over_db / 20) / max(loudest, 1e-12))
+    return wall
