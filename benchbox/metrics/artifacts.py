@@ -57,6 +57,7 @@ VALUE_KEYS = (
     "crackle/rate_hz",
     "burstwall/sounding_share",
     "burstwall/floor_share",
+    "burstwall/floor_depth_db",
     "burstwall/count",
     "burstwall/max_db",
 )
@@ -143,6 +144,7 @@ class DetectorConfig:
     burstwall_floor_share_flag_above: float = 0.6
     burstwall_sounding_share_flag_above: float = 0.6  # share of floor frames above burstwall_floor_dbfs
     burstwall_floor_dbfs: float = -100.0
+    burstwall_floor_depth_db_flag_below: float = 40.0  # the floor's median under the loudest floor frame
     burstwall_frame_ms: float = 5.0
     burstwall_context_ms: float = 125.0  # a burst stands over the median of this much envelope around it
     burstwall_rise_db: float = 10.0

@@ -196,12 +196,15 @@ def burstwall(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> 
 
     Floor: ``burstwall_floor_frame_ms`` frames; ``burstwall/sounding_share`` is the share above
     ``burstwall_floor_dbfs`` (not digital silence), ``burstwall/floor_share`` the share of those
-    within ``burstwall_floor_band_db`` of their median level. Bursts: on ``burstwall_frame_ms``
+    within ``burstwall_floor_band_db`` of their median level, and ``burstwall/floor_depth_db`` how
+    far that median sits under the loudest of them. Bursts: on ``burstwall_frame_ms``
     frames after the first ``burstwall_after_ms``, runs of sounding frames at least
     ``burstwall_rise_db`` over the median of the ``burstwall_context_ms`` around them;
     ``burstwall/count`` counts the runs and ``burstwall/max_db`` is the largest excess (0 without
-    sound). Flagged when both shares reach their ``*_flag_above`` and the count reaches
-    ``burstwall_count_flag_above``.
+    sound). Flagged when both shares reach their ``*_flag_above``, the depth is under
+    ``burstwall_floor_depth_db_flag_below`` (a floor far under the clip's sound, such as a
+    diffusion model's dither 85 dB down after a clean step, is inaudible whatever pops out of
+    it) and the count reaches ``burstwall_count_flag_above``.
 
     A real step's loudest moment is its onset, in the first 100 ms of an imported clip (onset at
     10 ms); what follows decays, or is a texture that swells and fades (a rustle). The AR
@@ -213,10 +216,11 @@ def burstwall(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> 
     floor = _envelope_db(wave, _samples(config.burstwall_floor_frame_ms, sample_rate_hz))  # (Ff,)
     sounding = floor > config.burstwall_floor_dbfs
     if np.count_nonzero(sounding) < 2:
-        return {"burstwall/sounding_share": float(np.mean(sounding)), "burstwall/floor_share": 0.0,
+        return {"burstwall/sounding_share": float(np.mean(sounding)), "burstwall/floor_share": 0.0, "burstwall/floor_depth_db": 0.0,
                 "burstwall/count": 0, "burstwall/max_db": 0.0, "burstwall/flag": 0}
     level = floor[sounding]
     floor_share = float(np.mean(np.abs(level - np.median(level)) <= config.burstwall_floor_band_db))
+    depth_db = float(level.max() - np.median(level))  # how far the floor sits under the loudest frame
     env = _envelope_db(wave, _samples(config.burstwall_frame_ms, sample_rate_hz))  # (Fb,)
     width = max(1, int(round(config.burstwall_context_ms / config.burstwall_frame_ms)))
     excess = env - median_filter(env, size=width, mode="nearest")  # (Fb,) dB over the local median
@@ -226,6 +230,6 @@ def burstwall(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> 
     count = int(np.count_nonzero(np.diff(np.concatenate(([0], hit))) == 1))
     max_db = float(max(0.0, excess.max()))
     flag = (float(np.mean(sounding)) >= config.burstwall_sounding_share_flag_above and floor_share >= config.burstwall_floor_share_flag_above
-            and count >= config.burstwall_count_flag_above)
-    return {"burstwall/sounding_share": float(np.mean(sounding)), "burstwall/floor_share": floor_share,
+            and depth_db < config.burstwall_floor_depth_db_flag_below and count >= config.burstwall_count_flag_above)
+    return {"burstwall/sounding_share": float(np.mean(sounding)), "burstwall/floor_share": floor_share, "burstwall/floor_depth_db": depth_db,
             "burstwall/count": count, "burstwall/max_db": max_db, "burstwall/flag": int(flag)}

@@ -152,3 +152,14 @@ def test_version7_kinds_leave_the_earlier_draws_unchanged(rng, monkeypatch):
     assert failures.KINDS[10:] == ("step+crackle", "noise wall+late bursts")
     for kind in failures.KINDS[:10]:
         np.testing.assert_array_equal(before[kind], after[kind])
+
+
+def test_a_floor_far_under_the_clip_is_not_a_burstwall(rng):
+    """A clean step over a dither floor 80 dB down (a diffusion model's quiet tail): inaudible, whatever pops out of it."""
+    t = _t()
+    step = footstep(rng).astype(np.float64) * np.where(t < 0.03, 1.0, np.exp(-(t - 0.03) / 0.005))  # gone by 0.1 s
+    x = step + hiss_with_burst(rng) * _db(-45.0)  # floor at -85 dBFS under a 0.5-peak step
+    out = burstwall(x, RATE_HZ, CONFIG)
+    assert out["burstwall/count"] == 1 and out["burstwall/floor_share"] >= CONFIG.burstwall_floor_share_flag_above
+    assert out["burstwall/floor_depth_db"] > CONFIG.burstwall_floor_depth_db_flag_below and out["burstwall/flag"] == 0
+    assert burstwall(x, RATE_HZ, dataclasses.replace(CONFIG, burstwall_floor_depth_db_flag_below=90.0))["burstwall/flag"] == 1
