@@ -122,6 +122,7 @@ class DetectorConfig:
     dropout_active_db: float = 40.0
     dropout_return_db: float = 20.0
     dropout_max_ms: float = 200.0
+    dropout_floor_margin_db: float = 10.0  # a fall starts this far over one code (the smallest non-zero |sample|) or more
     # Spectral line: a narrow line held through the active frames (see steadiness.line).
     line_frame_ms: float = 32.0
     line_fmin_hz: float = 500.0

@@ -1,8 +1,12 @@
-"""The wall, dropout and line detectors: each fires on its failure and stays silent on a toy step."""
+"""The wall, dropout and line detectors: each fires on its failure and stays silent on a toy step (8-bit quantised too, for dropout)."""
+
+import dataclasses
+import math
 
 import numpy as np
 import pytest
 
+from benchbox.audio import quantise
 from benchbox.metrics import failures
 from benchbox.metrics.artifacts import FLAG_KEYS, DetectorConfig, detect
 from benchbox.metrics.steadiness import dropout, line, wall
@@ -65,6 +69,32 @@ def test_a_cut_that_never_comes_back_is_not_a_dropout(rng):
     x = footstep(rng).astype(np.float64)
     x[int(0.05 * RATE_HZ) :] = 0.0  # the importer's tail cut: abrupt, but the sound does not return
     assert dropout(x, RATE_HZ, CONFIG)["dropout/count"] == 0
+
+
+def _step_with_quiet_tail(seed: int) -> np.ndarray:
+    """A toy step over a rustle that fades from -34 dBFS through the last codes of 8-bit linear (1/128)."""
+    rng = np.random.default_rng(seed)
+    return footstep(rng).astype(np.float64) + 0.02 * np.exp(-_t() / 0.15) * rng.normal(size=CLIP_SAMPLES)
+
+
+def test_a_quiet_tail_toggling_at_one_linear_code_is_not_a_dropout():
+    """8-bit linear: the tail flips between digital zero and one code, so 5 ms frames fall to zero and come back."""
+    linear = [quantise(_step_with_quiet_tail(seed), "linear").astype(np.float64) for seed in range(8)]
+    assert all(dropout(x, RATE_HZ, CONFIG)["dropout/count"] == 0 for x in linear)
+    unguarded = dataclasses.replace(CONFIG, dropout_floor_margin_db=-math.inf)  # the rule before the floor margin
+    assert sum(dropout(x, RATE_HZ, unguarded)["dropout/flag"] for x in linear) >= 2
+
+
+@pytest.mark.parametrize("scheme", [None, "linear", "mulaw"])
+def test_a_gap_in_the_body_of_a_step_is_a_dropout_at_any_quantisation(scheme):
+    for seed in range(4):
+        x = _step_with_quiet_tail(seed)
+        x[int(0.035 * RATE_HZ) : int(0.055 * RATE_HZ)] = 0.0  # 20 ms of digital zero, 25 ms after the onset
+        if scheme:
+            x = quantise(x, scheme).astype(np.float64)
+        out = dropout(x, RATE_HZ, CONFIG)
+        assert out["dropout/count"] >= 1 and out["dropout/flag"] == 1
+        assert 15.0 <= out["dropout/max_ms"] <= 30.0
 
 
 @pytest.mark.parametrize("f_hz", [1500.0, 4000.0, 6500.0])
