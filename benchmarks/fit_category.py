@@ -81,15 +81,16 @@ def prosfx_p33(aisfx: np.ndarray) -> np.ndarray:
     return torch.softmax(h, dim=1)[:, PROSFX_FOOTSTEPS].numpy()
 
 
-def synthetic_rows(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, list[np.ndarray]]:
-    """Training negatives: ``SYNTHETIC_PER_KIND`` clips of each of ``SYNTHETIC_KINDS`` (seeded), at real footstep loudness.
+def synthetic_rows(rows: pd.DataFrame, seed: int, per_kind: int = SYNTHETIC_PER_KIND) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Training negatives: ``per_kind`` clips of each of ``SYNTHETIC_KINDS`` (seeded), at real footstep loudness.
 
     They are in the ``train`` split of package ``synthetic``, which leave-one-package-out never holds out.
+    A smaller ``per_kind`` draws the first clips of the larger draw (scorer version 4 drew 40 per kind).
     """
     real = np.stack([load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows.loc[(rows["y"] == 1) & (rows["split"] == "train"), "abs_path"]])
-    drawn = negatives(real, np.random.default_rng(seed), n=SYNTHETIC_PER_KIND)
+    drawn = negatives(real, np.random.default_rng(seed), n=per_kind)
     waves = [w for k in SYNTHETIC_KINDS for w in drawn[k]]
-    meta = pd.DataFrame({"source": [f"{k}/{i}" for k in SYNTHETIC_KINDS for i in range(SYNTHETIC_PER_KIND)], "split": "train", "y": 0,
+    meta = pd.DataFrame({"source": [f"{k}/{i}" for k in SYNTHETIC_KINDS for i in range(per_kind)], "split": "train", "y": 0,
                          "package": SYNTHETIC, "corpus": SYNTHETIC, "sha256": [sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for w in waves]})
     return meta, waves
 
