@@ -17,7 +17,8 @@ held-out package's real clips a raw score; a row is the pooled AUC and each pack
   early on the held-in val split) and objectives for unseen domains (nuisance attribute
   projection, V-REx, group DRO).
 * ``views`` (100 per kind): test-time augmentation (mean logit over time shifts and levels),
-  sub-windows as multiple instances, and the clip framed to aisfx's native 2.3 s block.
+  sub-windows as multiple instances, the clip framed to aisfx's native 2.3 s block, and the
+  log-mel input with the recording chain's colouring taken out (spectral tilt, band means).
 
 Fine-tuning the network's last block is in ``category_finetune.py``. Each row is one measurement
 among many (docs/verdict.md counts them): read differences under 0.01 as noise.
@@ -396,6 +397,16 @@ def framed(spec: torch.Tensor, how: str, frames: int) -> torch.Tensor:
     return F.pad(spec, (0, 0, left, frames - k - left))
 
 
+def channel_normalised(spec: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(N, K, M) log-mel inputs with a recording chain's colouring taken out: the clip's spectral tilt (a line
+    fitted to its mean log-mel over band index), or each band's mean over time (cepstral mean normalisation)."""
+    band = torch.arange(spec.shape[2], dtype=torch.float32) - (spec.shape[2] - 1) / 2  # (M,)
+    profile = spec.mean(dim=1)  # (N, M)
+    slope = (profile * band).sum(dim=1) / (band**2).sum()  # (N,)
+    return {"spectral tilt removed": spec - slope[:, None, None] * band,
+            "band means removed (CMN), the clip's mean level kept": spec - profile[:, None, :] + profile.mean(dim=1)[:, None, None]}  # fmt: skip
+
+
 def view_rows(waves: list[np.ndarray], y: np.ndarray, pk: np.ndarray, emb: AisfxEmbedder):
     """Test-time views (time shifts, levels), sub-windows, and the clip framed to aisfx's native block."""
     views = {(SHIPPED_RMS, s): aisfx_direction(block_features([shift(w, s) for w in waves], SHIPPED_RMS, emb)["emb"]) for s in SHIFTS_MS}
@@ -422,6 +433,10 @@ def view_rows(waves: list[np.ndarray], y: np.ndarray, pk: np.ndarray, emb: Aisfx
         b4 = blocks(framed(spec, how, frames), emb)[-1]
         yield f"log-mel input {how}d to {frames} frames (aisfx's block is {AISFX_BLOCK_FRAMES}), aisfx pooling", lopo_logistic(aisfx_direction(aisfx_pool(b4)), y, pk, L2)
         yield "same, last block mean over time and mel", lopo_logistic(b4.mean(dim=(2, 3)).numpy(), y, pk, L2)
+    for name, channel_free in channel_normalised(spec).items():
+        x = aisfx_direction(aisfx_pool(blocks(channel_free, emb)[-1]))
+        yield f"log-mel input with its {name}, aisfx pooling", lopo_logistic(x, y, pk, L2)
+        yield "same, concatenated with `aisfx_norm`", lopo_logistic(np.c_[clean[0], x], y, pk, L2)
 
 
 def main() -> None:
