@@ -19,11 +19,13 @@ held-out package's real clips a raw score; a row is the pooled AUC and each pack
 * ``views`` (100 per kind): test-time augmentation (mean logit over time shifts and levels),
   sub-windows as multiple instances, the clip framed to aisfx's native 2.3 s block, and the
   log-mel input with the recording chain's colouring taken out (spectral tilt, band means).
+* ``centred`` (100 per kind): the best of those, the clip centred in aisfx's block, at other
+  levels and penalties.
 
 Fine-tuning the network's last block is in ``category_finetune.py``. Each row is one measurement
 among many (docs/verdict.md counts them): read differences under 0.01 as noise.
 
-Usage (one CPU core: ``table`` about 15 minutes, ``probes`` 3, ``views`` 20)::
+Usage (one CPU core: ``table`` about 15 minutes, ``probes`` 3, ``views`` 30, ``centred`` 12)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/category_variants.py --group probes [--data DIR]
 """
@@ -49,7 +51,7 @@ from benchbox.metrics.category_features import FRAME_SAMPLES, aisfx_direction, e
 from benchbox.metrics.embedders import AISFX_BLOCK_FRAMES, AISFX_POOLS, AISFX_RATE_HZ, AisfxEmbedder, _aisfx_safe_globals, aisfx_weights_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-GROUPS = ("table", "probes", "views")
+GROUPS = ("table", "probes", "views", "centred")
 TABLE_PER_KIND = 40  # synthetic negatives per kind when the ``table`` rows were measured (scorer version 5)
 LEVELS_RMS = (None, 0.01, 0.03, 0.1, 0.3)  # loudest 8 ms frame's RMS after normalising; None: as recorded
 SHIPPED_RMS = 0.1
@@ -439,6 +441,14 @@ def view_rows(waves: list[np.ndarray], y: np.ndarray, pk: np.ndarray, emb: Aisfx
         yield "same, concatenated with `aisfx_norm`", lopo_logistic(np.c_[clean[0], x], y, pk, L2)
 
 
+def centred_rows(waves: list[np.ndarray], y: np.ndarray, pk: np.ndarray, emb: AisfxEmbedder):
+    """The clip centred in aisfx's block (the best ``views`` row) at the other levels and penalties: does it hold?"""
+    for rms in (0.03, SHIPPED_RMS, 0.3):
+        x = aisfx_direction(aisfx_pool(blocks(framed(spectrograms(waves, rms, emb), "centre", AISFX_BLOCK_FRAMES), emb)[-1]))
+        for l2 in (0.01, L2, 0.1) if rms == SHIPPED_RMS else (L2,):
+            yield f"log-mel input centred to {AISFX_BLOCK_FRAMES} frames, loudest frame at {20 * np.log10(rms):.0f} dBFS, L2 {l2}", lopo_logistic(x, y, pk, l2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--group", choices=GROUPS, default="probes", help="which rows to measure (see the module docstring)")
@@ -456,8 +466,10 @@ def main() -> None:
         measured = table_rows(waves, y, pk, emb)
     elif args.group == "probes":
         measured = probe_rows(waves, y, pk, rows["split"].to_numpy(), (rows["corpus"] + ":" + rows["source"]).to_numpy(), emb)
-    else:
+    elif args.group == "views":
         measured = view_rows(waves, y, pk, emb)
+    else:
+        measured = centred_rows(waves, y, pk, emb)
     print(f"| variant (logistic, L2 {L2}, {per_kind} synthetic training negatives per kind, unless noted) | pooled LOPO AUC | {' | '.join(fc.PACKAGES)} |")
     print("|---|---|---|---|---|")
     for name, score in measured:

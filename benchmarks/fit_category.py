@@ -16,10 +16,13 @@ Legend: N clips, D feature dimension.
    ``train`` splits, Platt-calibrated on ``val``, written to
    ``benchbox/metrics/footstep_model.json`` with the training data's hash and the seed.
    ``--check`` refits and compares with the shipped file instead of writing it.
+5. ``--framing centre`` writes nothing: it prints step 3's table for the shipped pipeline with
+   ``aisfx_norm`` embedded under that aisfx framing beside the shipped one, the paired AUC gain
+   (bootstrap over source files) and both full leave-one-package-out verdicts (detectors too).
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--out RESULTS.md] [--check]
+    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--doc docs/verdict.md] [--check] [--framing centre]
 """
 
 from __future__ import annotations
@@ -169,6 +172,42 @@ def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
     return float(THRESHOLD_GRID[int(np.argmax(j))])
 
 
+def paired_auc_gain(p_new: np.ndarray, p_old: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[float, float, float]:
+    """AUC of ``p_new`` minus that of ``p_old`` on the same (N,) clips, with a 95% bootstrap CI resampling ``groups``."""
+    rng = np.random.default_rng(SEED)
+    uniq, inv = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inv == g) for g in range(len(uniq))]
+    gains = []
+    for _ in range(BOOTSTRAP):
+        pick = np.concatenate([members[g] for g in rng.integers(len(uniq), size=len(uniq))])
+        gains.append(cat.auc(p_new[pick], y[pick]) - cat.auc(p_old[pick], y[pick]))
+    lo, hi = np.nanpercentile(gains, [2.5, 97.5])
+    return cat.auc(p_new, y) - cat.auc(p_old, y), float(lo), float(hi)
+
+
+def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np.ndarray], framing: str, cache: Path) -> None:
+    """Print the shipped pipeline's LOPO table with ``aisfx_norm`` embedded under another aisfx ``framing``, the paired
+    AUC gain over the shipped framing, and both full LOPO verdicts (detectors and footstep/p) of the real clips."""
+    from benchbox.metrics.artifacts import detect
+    from benchbox.metrics.verdict import verdicts
+
+    other = dict(f, aisfx_norm=cat.aisfx_normalised(waves, cache_dir=cache, framing=framing))
+    y, pk, src = rows["y"].to_numpy(), rows["package"].to_numpy(), (rows["corpus"] + ":" + rows["source"]).to_numpy()
+    real = pk != SYNTHETIC
+    p_old, p_new = (lopo_probability(g, rows, FEATURE_SET, L2)[real] for g in (f, other))
+    gain = paired_auc_gain(p_new, p_old, y[real], src[real])
+    flags = [{k: v for k, v in detect(np.asarray(w, dtype=np.float32), PROJECT_SAMPLE_RATE_HZ).items() if k.endswith("/flag")} for w, r in zip(waves, real) if r]
+    shipped_threshold = cat.load_model().threshold
+    for name, p in (("shipped framing", p_old), (f"{framing} framing", p_new)):
+        print("\n".join(markdown(lopo_table(p, y[real], pk[real], src[real], shipped_threshold), f"{FEATURE_SET}, {name}, threshold {shipped_threshold}")))
+        for t in sorted({shipped_threshold, choose_threshold(p, y[real])}):
+            useful = verdicts(flags, p, t)[0].astype(bool)
+            yr = y[real]
+            print(f"full LOPO verdict at {t}: footsteps {useful[yr == 1].mean():.1%} ({useful[yr == 1].sum()}/{(yr == 1).sum()}), "
+                  f"non-footsteps {useful[yr == 0].mean():.1%} ({useful[yr == 0].sum()}/{(yr == 0).sum()})" + (" (its Youden threshold)" if t == choose_threshold(p, yr) else ""))
+    print(f"paired AUC gain of {framing} framing: {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}] (bootstrap over source files)")
+
+
 def markdown(table: list[dict], title: str) -> list[str]:
     lines = [f"**{title}**", "", "| held-out package | AUC [95% CI] | footsteps accepted | non-footsteps accepted |", "|---|---|---|---|"]
     lines += [f"| {r['held out']} | {r['auc']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}] | {r['footsteps']} | {r['non-footsteps']} |" for r in table]
@@ -183,6 +222,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="with --explore: every feature set and penalty (slow)")
     ap.add_argument("--check", action="store_true", help="refit and compare with the shipped model instead of writing it")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "verdict.md")
+    ap.add_argument("--framing", choices=("centre", "tile"), help="compare the shipped pipeline with aisfx_norm embedded under this aisfx framing (nothing written)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = pd.concat([load_corpus(n, args.data) for n in CORPORA], ignore_index=True)
@@ -191,6 +231,9 @@ def main() -> None:
     rows = pd.concat([rows, synth], ignore_index=True)
     f = features(waves + synth_waves, args.cache)
     y, pk, src = rows["y"].to_numpy(), rows["package"].to_numpy(), (rows["corpus"] + ":" + rows["source"]).to_numpy()
+    if args.framing:
+        compare_framing(f, rows, waves + synth_waves, args.framing, args.cache)
+        return
     if args.explore:
         print("prosfx p33", lopo_table(f["prosfx"], y, pk, src, 0.5))
         real = pk != SYNTHETIC

@@ -35,3 +35,13 @@ def test_lopo_scores_come_from_probes_that_never_saw_the_package(fit):
 def test_prosfx_reading_is_a_probability(fit):
     p = fit.prosfx_p33(np.random.default_rng(0).normal(size=(4, 512)).astype(np.float32))
     assert p.shape == (4,) and ((p >= 0) & (p <= 1)).all()
+
+
+def test_paired_auc_gain_is_zero_for_the_same_scores_and_positive_for_better_ones(fit):
+    rng = np.random.default_rng(1)
+    y = np.tile([0, 1], 30)
+    groups = np.repeat(np.arange(20), 3).astype(str)
+    noisy = y + rng.normal(scale=1.0, size=60)
+    assert fit.paired_auc_gain(noisy, noisy, y, groups) == (0.0, 0.0, 0.0)
+    gain, lo, hi = fit.paired_auc_gain(y + rng.normal(scale=0.1, size=60), noisy, y, groups)
+    assert gain > 0 and 0 < lo <= gain <= hi
