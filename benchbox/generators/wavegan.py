@@ -5,7 +5,23 @@ Legend: B batch, Z latent size, C channels, L length at a generator layer, T = 8
 (0.512 s at 16 kHz), K classes (surface labels; 0 = unconditional, the default).
 
 Generator: z (B, Z) -> linear -> (B, C0, L0 = T / 4^5 = 8) -> 5 x [upsample x4 (transposed
-conv, kernel 25 (or 24), stride 4; or nearest + conv) -> (BN) -> ReLU] -> tanh -> (B, T).
+conv, kernel 25 (or 24), stride 4; or nearest, linear or sinc x4 + conv) -> (BN) -> ReLU] ->
+tanh -> (B, T); with ``post_channels`` = P > 0 the last layer makes P channels at the output
+rate, then BN, (+ ``post_noise`` x learned per-channel scales x Gaussian noise (B, P, T)), ReLU
+and a conv to 1 channel before the tanh.
+
+Upsampling (``upsample``, :class:`Upsample`): a layer at rate r feeds the next at 4 r. Nearest
+x4 is zero-stuffing and a 4-sample box filter, whose response falls only to about -16 dB at
+0.875 r/2 and leaves images of the layer's content mirrored about r, 2 r, ... (Pons et al.
+2021); the learned conv after it need not remove them, and a GAN fed by images makes lines and
+combs. ``"sinc"`` zero-stuffs and applies a FIXED Kaiser-windowed sinc low-pass at r/2
+(:func:`kaiser_lowpass`; StyleGAN3, Karras et al. 2021) before the learned conv, so the
+images are at least ``SINC_ATTEN_DB`` down; since a linear conv after it cannot make content
+above r/2, such a generator needs a nonlinearity at the output rate (``post_channels``) to
+make its top two octaves: the ReLU alone makes them only slowly, so ``post_noise`` adds noise
+there, which the ReLU gates by the band-limited content (noise inputs, StyleGAN, Karras et al.
+2019; a footstep is mostly shaped noise). ``"linear"`` (a triangle filter, the box squared) is the cheap
+middle: images about twice as far down in dB as nearest's.
 
 Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_optimizers`):
 
@@ -50,6 +66,8 @@ from benchbox.generators import wavegan_disc as D
 from benchbox.generators.base import Generator
 
 UPSAMPLE = 4  # per generator layer; 5 layers: 8 -> 8192
+SINC_HALF_TAPS = 24  # the anti-imaging filter has 2 x 24 + 1 = 49 taps at the higher rate
+SINC_ATTEN_DB = 60.0  # its Kaiser window's design stopband attenuation
 GP_WEIGHT = 10.0  # WGAN-GP's lambda
 SPEC_FFT = 512  # the eval objective's STFT size (32 ms at 16 kHz), hop a quarter of it
 SPEC_FLOOR = 1e-10  # power floor: digital silence reads -100 dB
@@ -61,9 +79,11 @@ class WaveGANConfig:
     length: int = 8192  # T, samples per clip (L0 * 4^len(channels))
     latent_dim: int = 100  # Z
     channels: tuple[int, ...] = (1024, 512, 256, 128, 64)  # generator widths C0..C4 (then 1); WaveGAN d = 64
-    upsample: Literal["transposed", "nearest"] = "transposed"
+    upsample: Literal["transposed", "nearest", "linear", "sinc"] = "transposed"
     kernel: int = 25  # WaveGAN; an even kernel (24) overlaps every output sample alike under stride 4 (no fs/4 checkerboard)
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
+    post_channels: int = 0  # P > 0: the last layer makes P channels, BN + ReLU at the output rate, then a conv to 1 (for "sinc")
+    post_noise: float = 0.0  # > 0: per-sample Gaussian noise into those P channels before the ReLU, learned per-channel scales starting here
     icnr: bool = False  # checkerboard-free initialisation of the transposed convs (needs kernel % 4 == 0)
     n_classes: int = 0  # K > 0: class-conditional on the surface label
     discriminator: Literal["hifigan", "wavegan"] = "hifigan"
@@ -98,9 +118,10 @@ class WaveGANConfig:
             (len(self.channels) >= 1 and base * UPSAMPLE ** len(self.channels) == self.length and base >= 1,
              f"length {self.length} must be a multiple of 4^{len(self.channels)}"),
             (self.latent_dim >= 1 and min(self.channels) >= 1, "latent_dim and channels must be >= 1"),
-            (UPSAMPLE <= self.kernel and (self.upsample == "transposed" or self.kernel % 2), "kernel must be >= 4 (odd with upsample = 'nearest')"),
+            (UPSAMPLE <= self.kernel and (self.upsample == "transposed" or self.kernel % 2), "kernel must be >= 4 (and odd unless upsample = 'transposed')"),
             (not self.icnr or (self.upsample == "transposed" and self.kernel % UPSAMPLE == 0), "icnr needs upsample = 'transposed' and kernel % 4 == 0"),
-            (self.n_classes >= 0, "n_classes must be >= 0"),
+            (self.n_classes >= 0 and self.post_channels >= 0, "n_classes and post_channels must be >= 0"),
+            (self.post_noise >= 0 and (self.post_noise == 0 or self.post_channels > 0), "post_noise must be >= 0 and needs post_channels > 0"),
             (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
             (self.d_steps >= 1 and self.r1_every >= 1, "d_steps and r1_every must be >= 1"),
@@ -118,8 +139,36 @@ class WaveGANConfig:
         return self.length // UPSAMPLE ** len(self.channels)
 
 
+def kaiser_lowpass(factor: int = UPSAMPLE, half_taps: int = SINC_HALF_TAPS, atten_db: float = SINC_ATTEN_DB) -> torch.Tensor:
+    """(2 half_taps + 1,) the anti-imaging filter of x``factor`` upsampling: a sinc low-pass at
+    the lower rate's Nyquist (1 / (2 factor) cycles per output sample), Kaiser-windowed
+    (Kaiser 1974: beta from the attenuation), with DC gain ``factor`` so that zero-stuffing then
+    filtering keeps a slow signal's level (StyleGAN3, Karras et al. 2021, Sec. 3.2 and App. C;
+    Pons et al. 2021). With 49 taps at x4 the passband is flat to about 0.35 of the lower
+    rate and the stopband starts at about 0.65 of it."""
+    if atten_db <= 50:
+        raise ValueError("kaiser_lowpass is designed for attenuations above 50 dB")
+    n = torch.arange(-half_taps, half_taps + 1, dtype=torch.float64)  # (N,)
+    cutoff = 0.5 / factor  # cycles per output sample
+    beta = 0.1102 * (atten_db - 8.7)  # Kaiser's rule for attenuations above 50 dB
+    window = torch.special.i0(beta * torch.sqrt(1 - (n / half_taps) ** 2)) / torch.special.i0(torch.tensor(beta, dtype=torch.float64))
+    h = 2 * cutoff * torch.sinc(2 * cutoff * n) * window  # (N,)
+    return (factor * h / h.sum()).float()
+
+
+def sinc_upsample(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """(B, C, L) -> (B, C, 4 L): zero-stuffing then the fixed low-pass ``kernel`` (N,) centred
+    on each input sample, out[n] = sum_m x[m] kernel[n - 4 m + N // 2], as one grouped
+    transposed conv (stride 4) instead of a conv over the 3/4 zeros."""
+    c, taps = x.shape[1], kernel.numel()
+    half = taps // 2  # length (L - 1) 4 - 2 half + N + out_pad = 4 L  ->  out_pad = 3 for N = 2 half + 1
+    weight = kernel.to(x.dtype).view(1, 1, taps).expand(c, 1, taps)  # (C, 1, N): one filter per channel
+    return F.conv_transpose1d(x, weight, stride=UPSAMPLE, padding=half, output_padding=UPSAMPLE - 1, groups=c)
+
+
 class Upsample(nn.Module):
-    """(B, C_in, L) -> (B, C_out, 4 L): a transposed conv (WaveGAN) or nearest x4 + conv."""
+    """(B, C_in, L) -> (B, C_out, 4 L): a transposed conv (WaveGAN), or x4 upsampling (nearest,
+    linear, or zero-stuffing + the fixed Kaiser sinc of :func:`kaiser_lowpass`) then a conv."""
 
     def __init__(self, c_in: int, c_out: int, mode: str, kernel: int):
         super().__init__()
@@ -127,12 +176,21 @@ class Upsample(nn.Module):
         if mode == "transposed":  # (L - 1) 4 - 2 pad + k + out_pad = 4 L: k 25 -> pad 11, out_pad 1; k 24 -> pad 10, 0
             pad = (kernel - UPSAMPLE + 1) // 2
             self.conv = nn.ConvTranspose1d(c_in, c_out, kernel, UPSAMPLE, padding=pad, output_padding=2 * pad + UPSAMPLE - kernel)
-        else:  # "same" conv after nearest x4 (odd kernels)
+        else:  # "same" conv after the x4 upsampling (odd kernels)
             self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2)
+        if mode == "sinc":  # fixed, not learned: a buffer (saved, moved with the model, never optimised)
+            self.register_buffer("lowpass", kaiser_lowpass(), persistent=False)  # (49,)
+
+    def resample(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, C, 4 L), no learned weights
+        if self.mode == "sinc":
+            return sinc_upsample(x, self.lowpass)
+        if self.mode == "linear":  # align_corners=False: every output phase a fixed blend of two inputs
+            return F.interpolate(x, scale_factor=UPSAMPLE, mode="linear", align_corners=False)
+        return F.interpolate(x, scale_factor=UPSAMPLE, mode="nearest")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "nearest":
-            x = F.interpolate(x, scale_factor=UPSAMPLE, mode="nearest")  # (B, C_in, 4 L)
+        if self.mode != "transposed":
+            x = self.resample(x)  # (B, C_in, 4 L)
         return self.conv(x)  # (B, C_out, 4 L)
 
 
@@ -144,9 +202,12 @@ class WaveGANGenerator(nn.Module):
         self.fc = nn.Linear(cfg.latent_dim, c0 * l0)
         self.bn0 = nn.BatchNorm1d(c0) if cfg.batchnorm else nn.Identity()
         self.label = nn.Embedding(cfg.n_classes, l0) if cfg.n_classes else None
-        widths = [c0 + (1 if self.label is not None else 0), *cfg.channels[1:], 1]
+        widths = [c0 + (1 if self.label is not None else 0), *cfg.channels[1:], cfg.post_channels or 1]
         self.ups = nn.ModuleList([Upsample(a, b, cfg.upsample, cfg.kernel) for a, b in zip(widths[:-1], widths[1:])])
-        self.bns = nn.ModuleList([nn.BatchNorm1d(b) if cfg.batchnorm else nn.Identity() for b in widths[1:-1]])
+        n_bn = len(widths) - (1 if cfg.post_channels else 2)  # every layer but a last 1-channel one
+        self.bns = nn.ModuleList([nn.BatchNorm1d(b) if cfg.batchnorm else nn.Identity() for b in widths[1:][:n_bn]])
+        self.post = nn.Conv1d(cfg.post_channels, 1, cfg.kernel, padding=cfg.kernel // 2) if cfg.post_channels else None
+        self.noise_scale = nn.Parameter(torch.full((cfg.post_channels, 1), cfg.post_noise)) if cfg.post_noise else None  # (P, 1)
         for m in self.modules():  # TensorFlow's defaults, as the original WaveGAN
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)):
                 nn.init.xavier_uniform_(m.weight)
@@ -155,7 +216,9 @@ class WaveGANGenerator(nn.Module):
             for up in self.ups:
                 icnr_(up.conv.weight)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:  # (B, Z) -> (B, T)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, Z) latents -> (B, T) clips; ``noise`` (B, P, T) is the output-rate noise input
+        (with ``post_noise``; drawn from the global RNG when not given)."""
         x = self.fc(z).view(z.shape[0], self.cfg.channels[0], self.cfg.base_length)  # (B, C0, L0)
         x = F.relu(self.bn0(x))
         if self.label is not None:
@@ -165,7 +228,13 @@ class WaveGANGenerator(nn.Module):
         for i, up in enumerate(self.ups):
             x = up(x)  # (B, C_{i+1}, L0 4^(i+1))
             if i < len(self.bns):
-                x = F.relu(self.bns[i](x))
+                x = self.bns[i](x)
+                if self.noise_scale is not None and i == len(self.ups) - 1:  # output rate: broadband detail as noise (StyleGAN, Karras et al. 2019)
+                    noise = torch.randn_like(x) if noise is None else noise.to(x)  # (B, P, T)
+                    x = x + self.noise_scale * noise
+                x = F.relu(x)  # the last one (with post_channels) at the output rate: (B, P, T)
+        if self.post is not None:
+            x = self.post(x)  # (B, 1, T)
         return torch.tanh(x).squeeze(1)  # (B, T)
 
 
@@ -399,11 +468,15 @@ class WaveGAN(Generator):
         z_all = torch.randn(n, self.config.latent_dim, generator=rng, device=device)  # (n, Z): all drawn first, so batching never changes a clip
         if self.config.n_classes and labels is None:  # conditional, no labels asked for: uniform over the classes
             labels = torch.randint(self.config.n_classes, (n,), generator=rng, device=z_all.device)
+        noise_all = None  # (n, P, T): the output-rate noise input, also from rng and drawn first
+        if self.config.post_noise:
+            noise_all = torch.randn(n, self.config.post_channels, self.config.length, generator=rng, device=device)
         out = []
         for start in range(0, n, batch):
             z = z_all[start : start + batch].to(self.device)  # (b, Z)
             lab = None if labels is None else labels[start : start + batch].to(self.device)
-            out.append(net(z, lab)[:, :length].float().cpu())  # (b, length)
+            noise = None if noise_all is None else noise_all[start : start + batch].to(self.device)  # (b, P, T)
+            out.append(net(z, lab, noise)[:, :length].float().cpu())  # (b, length)
         net.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, length)
 
