@@ -83,7 +83,8 @@ class WaveGANConfig:
     kernel: int = 25  # WaveGAN; an even kernel (24) overlaps every output sample alike under stride 4 (no fs/4 checkerboard)
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
     post_channels: int = 0  # P > 0: the last layer makes P channels, BN + ReLU at the output rate, then a conv to 1 (for "sinc")
-    post_noise: float = 0.0  # > 0: per-sample Gaussian noise into those P channels before the ReLU, learned per-channel scales starting here
+    post_noise: float = 0.0  # > 0: per-sample Gaussian noise n (B, P, T) on those P channels, learned per-channel scales s starting here
+    post_noise_mode: Literal["add", "mul"] = "add"  # "add": ReLU(x + s n); "mul": ReLU(x) (1 + s n), silent where the content is
     icnr: bool = False  # checkerboard-free initialisation of the transposed convs (needs kernel % 4 == 0)
     n_classes: int = 0  # K > 0: class-conditional on the surface label
     discriminator: Literal["hifigan", "wavegan"] = "hifigan"
@@ -230,12 +231,19 @@ class WaveGANGenerator(nn.Module):
             if i < len(self.bns):
                 x = self.bns[i](x)
                 if self.noise_scale is not None and i == len(self.ups) - 1:  # output rate: broadband detail as noise (StyleGAN, Karras et al. 2019)
-                    noise = torch.randn_like(x) if noise is None else noise.to(x)  # (B, P, T)
-                    x = x + self.noise_scale * noise
-                x = F.relu(x)  # the last one (with post_channels) at the output rate: (B, P, T)
+                    x = self._noisy_relu(x, noise)  # (B, P, T)
+                else:
+                    x = F.relu(x)  # (B, C, L)
         if self.post is not None:
             x = self.post(x)  # (B, 1, T)
         return torch.tanh(x).squeeze(1)  # (B, T)
+
+
+    def _noisy_relu(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:  # (B, P, T) -> (B, P, T)
+        noise = torch.randn_like(x) if noise is None else noise.to(x)  # (B, P, T)
+        if self.cfg.post_noise_mode == "mul":  # noise modulated by the content: exact silence stays silent
+            return F.relu(x) * (1 + self.noise_scale * noise)
+        return F.relu(x + self.noise_scale * noise)
 
 
 @torch.no_grad()

@@ -35,7 +35,8 @@ def _flat(module: torch.nn.Module) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("over", [{}, {"augment_p": 1.0, "r1_gamma": 1.0, "r1_every": 1, "upsample": "nearest", "stats_weight": 0.1},
-                                  {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5}, {"upsample": "linear", "kernel": 5},
+                                  {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5},
+                                  {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5, "post_noise_mode": "mul"}, {"upsample": "linear", "kernel": 5},
                                   {"discriminator": "wavegan", "loss": "wgan-gp", "wavegan_channels": (4, 8, 8, 8, 8), "d_steps": 2}])
 def test_two_steps_change_both_networks_with_finite_losses(over):
     model = _model(**over)
@@ -244,11 +245,12 @@ def test_sinc_upsample_is_zero_stuffing_then_the_kaiser_filter():
     assert abs(20 * np.log10(response[512]) + 6.0) < 0.5  # 1/8 cycle per output sample = the lower rate's Nyquist
 
 
-def test_sinc_generator_keeps_its_fixed_filter_out_of_the_weights_and_seeds_its_noise():
+@pytest.mark.parametrize("mode", ["add", "mul"])
+def test_sinc_generator_keeps_its_fixed_filter_out_of_the_weights_and_seeds_its_noise(mode):
     """The filter is a non-persistent buffer: not a parameter, not in the checkpoint. The
     output-rate noise input comes from the sampler's rng: the same seed gives the same clips
     whatever the batching, another seed others; the noise scales are learned (get gradients)."""
-    model = _model(upsample="sinc", kernel=5, post_channels=4, post_noise=0.5)
+    model = _model(upsample="sinc", kernel=5, post_channels=4, post_noise=0.5, post_noise_mode=mode)
     assert not any("lowpass" in k for k in model.state_dict())
     assert not any("lowpass" in k for k, _ in model.named_parameters())
     rng = lambda s: torch.Generator().manual_seed(s)  # noqa: E731
@@ -258,3 +260,17 @@ def test_sinc_generator_keeps_its_fixed_filter_out_of_the_weights_and_seeds_its_
     assert not torch.allclose(clips, model.generate(3, T, rng=rng(1)), atol=1e-3)
     model.generator(torch.randn(2, TOY["latent_dim"])).square().mean().backward()
     assert model.generator.noise_scale.grad is not None and model.generator.noise_scale.grad.abs().sum() > 0
+
+
+def test_multiplicative_noise_keeps_silence_silent():
+    """post_noise_mode = "mul": where every output-rate channel is off, the noise adds nothing
+    (digital silence stays exact); "add" puts noise there."""
+    from benchbox.generators.wavegan import WaveGANGenerator
+
+    x = torch.cat([-torch.ones(1, 4, 50), torch.ones(1, 4, 50)], dim=-1)  # (1, P, 100): off, then on
+    noise = torch.randn(1, 4, 100, generator=torch.Generator().manual_seed(0))
+    for mode, silent in (("mul", True), ("add", False)):
+        gen = WaveGANGenerator(WaveGANConfig(**{**TOY, "upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 2.0, "post_noise_mode": mode}))
+        y = gen._noisy_relu(x, noise)  # (1, P, 100)
+        assert (y[..., :50] == 0).all() == silent
+        assert y[..., 50:].std() > 0.5
