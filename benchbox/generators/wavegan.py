@@ -20,7 +20,9 @@ images are at least ``SINC_ATTEN_DB`` down; since a linear conv after it cannot 
 above r/2, such a generator needs a nonlinearity at the output rate (``post_channels``) to
 make its top two octaves: the ReLU alone makes them only slowly, so ``post_noise`` adds noise
 there, which the ReLU gates by the band-limited content (noise inputs, StyleGAN, Karras et al.
-2019; a footstep is mostly shaped noise). ``"linear"`` (a triangle filter, the box squared) is the cheap
+2019; a footstep is mostly shaped noise). ``last_upsample = "nearest"`` after ``"sinc"`` is the
+other way: the earlier layers' images (the combs) go, and the last layer's images of its
+0-2 kHz content stay as the 2-8 kHz content. ``"linear"`` (a triangle filter, the box squared) is the cheap
 middle: images about twice as far down in dB as nearest's.
 
 Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_optimizers`):
@@ -80,6 +82,7 @@ class WaveGANConfig:
     latent_dim: int = 100  # Z
     channels: tuple[int, ...] = (1024, 512, 256, 128, 64)  # generator widths C0..C4 (then 1); WaveGAN d = 64
     upsample: Literal["transposed", "nearest", "linear", "sinc"] = "transposed"
+    last_upsample: Literal["", "transposed", "nearest", "linear", "sinc"] = ""  # the last layer's ("" = upsample): "nearest" after "sinc" keeps its images as the top octaves' source
     kernel: int = 25  # WaveGAN; an even kernel (24) overlaps every output sample alike under stride 4 (no fs/4 checkerboard)
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
     post_channels: int = 0  # P > 0: the last layer makes P channels, BN + ReLU at the output rate, then a conv to 1 (for "sinc")
@@ -119,8 +122,8 @@ class WaveGANConfig:
             (len(self.channels) >= 1 and base * UPSAMPLE ** len(self.channels) == self.length and base >= 1,
              f"length {self.length} must be a multiple of 4^{len(self.channels)}"),
             (self.latent_dim >= 1 and min(self.channels) >= 1, "latent_dim and channels must be >= 1"),
-            (UPSAMPLE <= self.kernel and (self.upsample == "transposed" or self.kernel % 2), "kernel must be >= 4 (and odd unless upsample = 'transposed')"),
-            (not self.icnr or (self.upsample == "transposed" and self.kernel % UPSAMPLE == 0), "icnr needs upsample = 'transposed' and kernel % 4 == 0"),
+            (UPSAMPLE <= self.kernel and ({self.upsample, self.last_upsample} <= {"transposed", ""} or self.kernel % 2), "kernel must be >= 4 (and odd unless upsample = 'transposed')"),
+            (not self.icnr or (self.upsample == "transposed" and self.last_upsample in ("", "transposed") and self.kernel % UPSAMPLE == 0), "icnr needs upsample = 'transposed' and kernel % 4 == 0"),
             (self.n_classes >= 0 and self.post_channels >= 0, "n_classes and post_channels must be >= 0"),
             (self.post_noise >= 0 and (self.post_noise == 0 or self.post_channels > 0), "post_noise must be >= 0 and needs post_channels > 0"),
             (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
@@ -204,7 +207,8 @@ class WaveGANGenerator(nn.Module):
         self.bn0 = nn.BatchNorm1d(c0) if cfg.batchnorm else nn.Identity()
         self.label = nn.Embedding(cfg.n_classes, l0) if cfg.n_classes else None
         widths = [c0 + (1 if self.label is not None else 0), *cfg.channels[1:], cfg.post_channels or 1]
-        self.ups = nn.ModuleList([Upsample(a, b, cfg.upsample, cfg.kernel) for a, b in zip(widths[:-1], widths[1:])])
+        modes = [cfg.upsample] * (len(widths) - 2) + [cfg.last_upsample or cfg.upsample]
+        self.ups = nn.ModuleList([Upsample(a, b, mode, cfg.kernel) for a, b, mode in zip(widths[:-1], widths[1:], modes)])
         n_bn = len(widths) - (1 if cfg.post_channels else 2)  # every layer but a last 1-channel one
         self.bns = nn.ModuleList([nn.BatchNorm1d(b) if cfg.batchnorm else nn.Identity() for b in widths[1:][:n_bn]])
         self.post = nn.Conv1d(cfg.post_channels, 1, cfg.kernel, padding=cfg.kernel // 2) if cfg.post_channels else None

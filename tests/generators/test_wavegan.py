@@ -37,6 +37,7 @@ def _flat(module: torch.nn.Module) -> torch.Tensor:
 @pytest.mark.parametrize("over", [{}, {"augment_p": 1.0, "r1_gamma": 1.0, "r1_every": 1, "upsample": "nearest", "stats_weight": 0.1},
                                   {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5},
                                   {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5, "post_noise_mode": "mul"}, {"upsample": "linear", "kernel": 5},
+                                  {"upsample": "sinc", "last_upsample": "nearest", "kernel": 5},
                                   {"discriminator": "wavegan", "loss": "wgan-gp", "wavegan_channels": (4, 8, 8, 8, 8), "d_steps": 2}])
 def test_two_steps_change_both_networks_with_finite_losses(over):
     model = _model(**over)
@@ -164,7 +165,7 @@ def test_stats_term_charges_a_noise_tail_where_real_clips_are_silent():
 
 
 @pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0},
-                                 {"upsample": "sinc", "kernel": 4}, {"post_channels": -1},
+                                 {"upsample": "sinc", "kernel": 4}, {"post_channels": -1}, {"upsample": "transposed", "last_upsample": "nearest", "kernel": 24},
                                  {"post_noise": 0.5}])
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
