@@ -52,9 +52,9 @@ def main() -> None:
     manifest = pd.concat([pd.read_csv(r / "samples" / "manifest.csv").assign(root=str(r)) for r in args.runs])
     rows = [[SpectrogramCell(f"real test {i}", w, rate) for i, w in enumerate(real[: args.columns])]]
     table = {"real test": levels(real)}
-    for (ckpt, prime, top_p), cell in manifest.groupby(["checkpoint", "prime_ms", "top_p"]):
+    for (ckpt, prime, top_p), cell in manifest.groupby(["checkpoint", "prime_ms", "top_p"], dropna=False):  # top_p is empty for non-token samplers
         waves = [load_audio(Path(root) / p, rate) for root, p in zip(cell["root"], cell["path"])]
-        name = f"{ckpt}, prime {prime} ms, top-p {top_p:g}"
+        name = f"{ckpt}, prime {prime} ms" + ("" if pd.isna(top_p) else f", top-p {top_p:g}")
         table[name] = levels(waves)
         prime_s = prime / 1000 if prime else None
         rows.append([SpectrogramCell(f"{name} #{i}", w, rate, prime_s) for i, w in enumerate(waves[: args.columns])])

@@ -12,7 +12,9 @@ active frame ("onset") or all active frames ("body"). Two numbers per clip, in d
   median-smoothed version (the striation residual), averaged at k S +- 1 bin minus averaged at
   (k + 1/2) S +- 1 bin, over 1-7.5 kHz.
 
-Usage: python benchmarks/spectral_lines.py LABEL=GLOB [LABEL=GLOB ...] [--json OUT]
+``--plot OUT.png`` draws each set's mean (over clips) body spectrum and its striation residual.
+
+Usage: python benchmarks/spectral_lines.py LABEL=GLOB [LABEL=GLOB ...] [--json OUT] [--plot OUT.png]
 """
 
 from __future__ import annotations
@@ -79,6 +81,35 @@ def comb_contrast_db(power: np.ndarray, spacing_hz: float) -> float:
     return float(np.mean(on) - np.mean(off))
 
 
+def mean_spectrum_db(files: list[str]) -> np.ndarray:
+    """(F,) the mean over clips of each clip's active-frame log-power spectrum, dB."""
+    dbs = [10 * np.log10(p + FLOOR) for p in (_active_power(sf.read(f, dtype="float64")[0][:8192], None) for f in files) if p is not None]
+    return np.mean(dbs, axis=0)
+
+
+def plot(sets: dict[str, list[str]], out: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
+    for label, files in sets.items():
+        db = mean_spectrum_db(files)
+        f = np.arange(db.size) * SAMPLE_RATE_HZ / N_FFT
+        top.plot(f, db, lw=0.9, label=label)
+        bottom.plot(f, db - median_filter(db, size=9, mode="nearest"), lw=0.9, label=label)
+    top.set_ylabel("mean power (dB)")
+    bottom.set_ylabel("minus 281 Hz median (dB)")
+    bottom.set_xlabel("frequency (Hz)")
+    bottom.set_xticks(np.arange(0, SAMPLE_RATE_HZ // 2 + 1, 500))
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    top.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+
+
 def measure(files: list[str], line_hz: float, onset_ms: float, spacings: list[float]) -> dict:
     rows = []
     for path in files:
@@ -102,17 +133,20 @@ def main() -> None:
     ap.add_argument("--onset-ms", type=float, default=100.0)
     ap.add_argument("--spacings", default="250,500,1000")
     ap.add_argument("--json")
+    ap.add_argument("--plot")
     args = ap.parse_args()
     spacings = [float(s) for s in args.spacings.split(",")]
+    sets = {label: sorted(glob.glob(pattern)) for label, pattern in (item.split("=", 1) for item in args.sets)}
     result = {}
-    for item in args.sets:
-        label, pattern = item.split("=", 1)
-        result[label] = measure(sorted(glob.glob(pattern)), args.line_hz, args.onset_ms, spacings)
+    for label, files in sets.items():
+        result[label] = measure(files, args.line_hz, args.onset_ms, spacings)
         r = result[label]
         print(f"{label:12s} n={r['n']:3d} " + " ".join(f"{k} {v['median']:+6.1f} (q90 {v['q90']:+6.1f}, >6dB {v['share_gt6db']:.2f})" for k, v in r.items() if k != "n"))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)
+    if args.plot:
+        plot(sets, args.plot)
 
 
 if __name__ == "__main__":
