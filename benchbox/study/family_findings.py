@@ -246,7 +246,7 @@ def _quantile_picks(subset: pd.DataFrame) -> list[pd.Series]:
 def best_cells(clips: pd.DataFrame, family_of: Mapping[str, str], k: int = BEST_CELLS) -> list[dict]:
     """The ``k`` cells (run x checkpoint x prime) of the study's families with the highest useful
     rate (ties: more clips, then the cell's name), each with its clips at the 10th, 50th and 90th
-    percentile of ``cont/footstep/p``: what the closing note listens to, cell by cell."""
+    percentile of ``cont/footstep/p``: what a reviewer listens to, cell by cell."""
     fam = _with(clips, "family", family_of)
     fam = fam[fam["family"] != "baseline"]
     cells = [(float(part[USEFUL].mean()), len(part), key, part) for key, part in fam.groupby(CELL, sort=True)]
@@ -319,8 +319,8 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
     if best:
         lines += ["", f"#### The best {len(best)} cells", "",
                   f"The cells with the highest useful rate (baselines aside), each with its clips at the 10th, 50th and 90th "
-                  "percentile of `cont/footstep/p`: the closing note says, cell by cell, whether what one hears matches these "
-                  "numbers.", "", "| # | cell | family | useful | clips |", "|---|---|---|---|---|"]
+                  "percentile of `cont/footstep/p`, to judge cell by cell whether what one hears matches these numbers: "
+                  "report.html plays them (section Listen) and `figures/best-cells-listen.png` draws their spectrograms.", "", "| # | cell | family | useful | clips |", "|---|---|---|---|---|"]
         lines += [f"| {i} | `{c['run']}` {c['checkpoint']}, prime {c['prime_ms']:g} ms | {c['family']} | {c['useful']} | "
                   + "<br>".join(f"`{p['path']}`" + (f" (p = {p[FOOTSTEP_P]:.2f})" if FOOTSTEP_P in p else "") for p in c["picks"]) + " |"
                   for i, c in enumerate(best, 1)]

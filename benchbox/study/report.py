@@ -81,6 +81,22 @@ def _section(title: str, body: list[str]) -> list[str]:
     return [f"## {title}", "", *body, ""] if body else []
 
 
+def _reproduce_command(ctx) -> str:
+    """The command that reproduces the study: the one it ran with; else ``benchbox run`` on its
+    protocol file; else (a re-render or re-score, which has neither) the previous report's
+    command; else the resolved protocol kept in the study folder."""
+    if ctx.command:
+        return ctx.command
+    if getattr(ctx, "protocol_path", None):
+        return f"benchbox run {ctx.protocol_path}"
+    old = ctx.out / "report.md"
+    if old.is_file():
+        line = next((ln for ln in old.read_text().splitlines() if ln.startswith("benchbox run ") and ln != "benchbox run None"), "")
+        if line:
+            return line
+    return f"benchbox run {ctx.out / 'protocol.toml'} --out {ctx.out}"
+
+
 def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, groups: pd.DataFrame | None = None, *,
                     figure_is_new: bool = True, figure_caption: str = "", charts: list | None = None, smoke: str = "",
                     every_clip: pd.DataFrame | None = None, families_listen: list[str] | None = None) -> str:
@@ -89,6 +105,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     reference sampling setting (:mod:`benchbox.study.sampling`); ``every_clip`` holds every
     setting (the sampling question); ``families_listen`` closes the families section."""
     from benchbox.study.figures import curves_section
+    from benchbox.study.protocol import train_jobs
 
     out, proto = ctx.out, ctx.proto
     groups = pd.DataFrame() if groups is None else groups
@@ -125,8 +142,9 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
             "The figure drawn when the clips were generated; the clips are not kept with these results, so it was not "
             "redrawn with the clip-selection rule of this version (re-run the protocol for it).")
         body += _section("Spectrograms", [caption, "", f"![spectrograms]({FIG_DIR}/{figure.name})"])
-    made = ["Reproduce with:", "", "```bash", ctx.command or f"benchbox run {ctx.protocol_path}", "```", "",
-            f"Dataset: `{proto.data.source}`; presets: {', '.join(proto.presets)}; {len(run_ids)} training runs; "
+    presets = sorted({job.preset for job in train_jobs(proto)})  # the grid's and the extra runs' presets
+    made = ["Reproduce with:", "", "```bash", _reproduce_command(ctx), "```", "",
+            f"Dataset: `{proto.data.source}`; presets: {', '.join(presets)}; {len(run_ids)} training runs; "
             f"{len(every_clip)} scored clips" + (f" ({len(clips)} at the reference sampling setting)." if len(every_clip) != len(clips) else "."), "", "Versions:", "", "```json", json.dumps(versions, indent=2), "```"]
     body += _section("How it was made", made)
     figures = [t for t in ("Effects at a glance", "Spectrograms") if any(ln == f"## {t}" for ln in body)]

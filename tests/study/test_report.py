@@ -121,3 +121,18 @@ def test_report_renders_without_markdown_in_chromium(tmp_path):
         assert overflow_px(page) <= 0  # fits a 1366 px window
         assert page.errors == []
     assert re.search(r"\d+\.\d% \[", rendered)
+
+
+def test_reproduce_command_falls_back_to_the_previous_report_then_the_kept_protocol(tmp_path):
+    from types import SimpleNamespace
+
+    from benchbox.study.report import _reproduce_command
+
+    ctx = SimpleNamespace(command="", protocol_path=None, out=tmp_path)
+    assert _reproduce_command(ctx) == f"benchbox run {tmp_path / 'protocol.toml'} --out {tmp_path}"
+    (tmp_path / "report.md").write_text("x\n```bash\nbenchbox run None\n```\n")  # a re-score's placeholder is never kept
+    assert "None" not in _reproduce_command(ctx)
+    (tmp_path / "report.md").write_text("x\n```bash\nbenchbox run protocols/p.toml --out r -q\n```\n")
+    assert _reproduce_command(ctx) == "benchbox run protocols/p.toml --out r -q"
+    assert _reproduce_command(SimpleNamespace(command="", protocol_path="protocols/q.toml", out=tmp_path)) == "benchbox run protocols/q.toml"
+    assert _reproduce_command(SimpleNamespace(command="benchbox run a", protocol_path="b", out=tmp_path)) == "benchbox run a"
