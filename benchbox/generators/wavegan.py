@@ -87,6 +87,7 @@ class WaveGANConfig:
     batchnorm: bool = True  # after each generator conv but the last (Comunità et al.)
     post_channels: int = 0  # P > 0: the last layer makes P channels, BN + ReLU at the output rate, then a conv to 1 (for "sinc")
     post_noise: float = 0.0  # > 0: per-sample Gaussian noise n (B, P, T) on those P channels, learned per-channel scales s starting here
+    relu_slope: float = 0.0  # generator activations: ReLU (0, WaveGAN) or leaky ReLU; > 0 keeps a layer from going all-off (the dropouts)
     post_noise_mode: Literal["add", "mul"] = "add"  # "add": ReLU(x + s n); "mul": ReLU(x) (1 + s n), silent where the content is
     icnr: bool = False  # checkerboard-free initialisation of the transposed convs (needs kernel % 4 == 0)
     n_classes: int = 0  # K > 0: class-conditional on the surface label
@@ -133,6 +134,7 @@ class WaveGANConfig:
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.lr_g > 0 and self.lr_d > 0, "lr_g and lr_d must be > 0"),
             (self.stats_weight >= 0, "stats_weight must be >= 0"),
+            (0.0 <= self.relu_slope < 1.0, "relu_slope must be in [0, 1)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -225,7 +227,7 @@ class WaveGANGenerator(nn.Module):
         """(B, Z) latents -> (B, T) clips; ``noise`` (B, P, T) is the output-rate noise input
         (with ``post_noise``; drawn from the global RNG when not given)."""
         x = self.fc(z).view(z.shape[0], self.cfg.channels[0], self.cfg.base_length)  # (B, C0, L0)
-        x = F.relu(self.bn0(x))
+        x = self._act(self.bn0(x))
         if self.label is not None:
             if labels is None:
                 raise GeneratorError("this wavegan is class-conditional: pass labels", hint="or train with model.n_classes = 0")
@@ -237,11 +239,14 @@ class WaveGANGenerator(nn.Module):
                 if self.noise_scale is not None and i == len(self.ups) - 1:  # output rate: broadband detail as noise (StyleGAN, Karras et al. 2019)
                     x = self._noisy_relu(x, noise)  # (B, P, T)
                 else:
-                    x = F.relu(x)  # (B, C, L)
+                    x = self._act(x)  # (B, C, L)
         if self.post is not None:
             x = self.post(x)  # (B, 1, T)
         return torch.tanh(x).squeeze(1)  # (B, T)
 
+
+    def _act(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, C, L)
+        return F.leaky_relu(x, self.cfg.relu_slope) if self.cfg.relu_slope > 0 else F.relu(x)
 
     def _noisy_relu(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:  # (B, P, T) -> (B, P, T)
         noise = torch.randn_like(x) if noise is None else noise.to(x)  # (B, P, T)

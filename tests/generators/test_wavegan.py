@@ -166,7 +166,7 @@ def test_stats_term_charges_a_noise_tail_where_real_clips_are_silent():
 
 @pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0},
                                  {"upsample": "sinc", "kernel": 4}, {"post_channels": -1}, {"upsample": "transposed", "last_upsample": "nearest", "kernel": 24},
-                                 {"post_noise": 0.5}])
+                                 {"post_noise": 0.5}, {"relu_slope": -0.1}, {"relu_slope": 1.0}])
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         WaveGANConfig(**{**TOY, **bad})
@@ -275,3 +275,15 @@ def test_multiplicative_noise_keeps_silence_silent():
         y = gen._noisy_relu(x, noise)  # (1, P, 100)
         assert (y[..., :50] == 0).all() == silent
         assert y[..., 50:].std() > 0.5
+
+
+def test_leaky_generator_passes_negative_activations_where_relu_zeroes_them():
+    relu, leaky = _model(seed=3), _model(seed=3, relu_slope=0.2)  # the same weights
+    x = torch.linspace(-1.0, 1.0, 9).view(1, 1, 9)
+    assert torch.equal(relu.generator._act(x), x.clamp(min=0))
+    assert torch.allclose(leaky.generator._act(x), torch.where(x > 0, x, 0.2 * x))
+    z = torch.randn(2, TOY["latent_dim"], generator=torch.Generator().manual_seed(0))
+    relu.generator.eval(), leaky.generator.eval()
+    with torch.no_grad():
+        a, b = relu.generator(z), leaky.generator(z)
+    assert a.shape == b.shape == (2, T) and not torch.allclose(a, b)
