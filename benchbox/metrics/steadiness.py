@@ -124,9 +124,7 @@ def dropout(wave: np.ndarray, sample_rate_hz: int, config: DetectorConfig) -> di
     from frames under 2.4 dB over one code); with it, one does. A real gap from a frame that
     quiet cannot be told from toggling in an 8-bit linear clip and is not counted either.
     """
-    n = _samples(config.dropout_frame_ms, sample_rate_hz)
-    frames = wave[: len(wave) // n * n].reshape(-1, n)  # (F, n)
-    env = _db(np.mean(np.square(frames), axis=1)) if len(frames) else np.zeros(1)  # (F,)
+    env = _envelope_db(wave, _samples(config.dropout_frame_ms, sample_rate_hz))  # (F,)
     reach = max(1, int(config.dropout_max_ms / config.dropout_frame_ms))
     # a fall starts within dropout_active_db of the loudest frame and dropout_floor_margin_db over one code
     lowest_db = max(float(env.max()) - config.dropout_active_db, _quantisation_floor_db(wave) + config.dropout_floor_margin_db)
