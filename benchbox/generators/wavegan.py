@@ -244,7 +244,6 @@ class WaveGANGenerator(nn.Module):
             x = self.post(x)  # (B, 1, T)
         return torch.tanh(x).squeeze(1)  # (B, T)
 
-
     def _act(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, L) -> (B, C, L)
         return F.leaky_relu(x, self.cfg.relu_slope) if self.cfg.relu_slope > 0 else F.relu(x)
 
