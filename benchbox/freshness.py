@@ -48,7 +48,7 @@ def scores_freshness(root: str | Path) -> Freshness:
         info = json.loads((out / "scores.json").read_text()) if (out / "scores.json").is_file() else {}
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         return Freshness(STALE, f"cannot read {out} ({str(e).splitlines()[0][:80]})")
-    version = _version_reason(info)
+    version = version_reason(info)
     present = [(rel, sha) for rel, sha in zip(scored["path"], scored["sha256"]) if (root / rel).is_file()]
     if not present and len(scored):
         if version is not None:
@@ -83,7 +83,8 @@ def scores_freshness(root: str | Path) -> Freshness:
     return Freshness(FRESH) if ref_changed is None else Freshness(STALE, ref_changed)
 
 
-def _version_reason(info: dict) -> str | None:
+def version_reason(info: dict) -> str | None:
+    """Why a scores.json record's scorer version is not this benchbox's (older, newer or unreadable); None when it is."""
     try:
         version = int(info.get("scorer_version", 1))  # scores written before versions were recorded are version 1
     except (TypeError, ValueError):

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from benchbox.errors import DataError, ProtocolError
+from benchbox.freshness import version_reason
 from benchbox.labels import group_label
 from benchbox.runs import publish_files
 
@@ -77,14 +78,16 @@ def rerender_board(out: Path) -> None:
     publish_files({md_path: markdown, page_path: page})
 
 
-def scorer_versions(out: Path) -> dict[str, int | None]:
-    """Each run's scorer version, from ``runs/<run>/scores/scores.json`` (None: not recorded)."""
+def scorer_versions(out: Path) -> dict[str, tuple[int | None, str | None]]:
+    """Each run's scorer version from ``runs/<run>/scores/scores.json`` (None: not recorded) and
+    :func:`benchbox.freshness.version_reason`'s reason it is not this checkout's (None: it is)."""
     versions = {}
-    for info in sorted(Path(out).glob("runs/*/scores/scores.json")):
+    for path in sorted(Path(out).glob("runs/*/scores/scores.json")):
         try:
-            versions[info.parent.parent.name] = json.loads(info.read_text()).get("scorer_version")
+            info = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-            raise DataError(f"{info}: unreadable scores record ({e}); re-score the run") from e
+            raise DataError(f"{path}: unreadable scores record ({e}); re-score the run") from e
+        versions[path.parent.parent.name] = (info.get("scorer_version"), version_reason(info))
     return versions
 
 
@@ -99,14 +102,12 @@ def rerender_study(out: Path, command: str = "") -> Path:
     from benchbox.study.report import write_report
 
     out = Path(out)
-    old = {run: v for run, v in scorer_versions(out).items() if v is None or v < SCORER_VERSION}
+    old = {run: v for run, (v, reason) in scorer_versions(out).items() if reason is not None}
     if old:
         runs = ", ".join(f"{run} (version {v})" for run, v in old.items())
         raise ProtocolError(f"{out}: runs scored with an older scorer than this checkout's version {SCORER_VERSION}: {runs}; "
                             "re-score the study (its clips are needed) before re-rendering its report, or keep its committed pages")
     rerender_board(out)
-    proto = load_protocol(out / "protocol.toml")
-    if not command and (out / "report.md").is_file():
-        command = next((ln for ln in (out / "report.md").read_text().splitlines() if ln.startswith("benchbox run ")), "")
+    proto = load_protocol(out / "protocol.toml")  # no command: the report keeps the previous one (report._reproduce_command)
     ctx = SimpleNamespace(out=out, proto=proto, command=command, protocol_path=None, data_dir=None)
     return write_report(ctx)
