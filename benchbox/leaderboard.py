@@ -14,8 +14,8 @@ the numbers in context, each scored against the same reference test split:
 * ``noise``   - 16 clips of white noise; ``silence`` - 16 all-zero clips.
 
 The noise, silence and synth clips and their scores are cached under
-``OUT/references/``; they are rescored only when the reference, embedders, bootstrap
-or seed change. Human usefulness rates join in from ``RUN_DIR/tags.sqlite`` through
+``OUT/references/<name>-<digest>/`` (the digest of the reference's manifest, not its path); they are rescored only when the reference's content, embedders, bootstrap,
+seed or scorer version change. Human usefulness rates join in from ``RUN_DIR/tags.sqlite`` through
 ``benchbox.review.stats.group_rates`` when that module and the tags exist. The HTML is
 self-contained: inline CSS/JS, audio and images as base64 data URIs (:mod:`benchbox.leaderboard_render`).
 """
@@ -50,9 +50,14 @@ SEED = 0
 
 
 def _reference_dir(out: Path, reference: Path, *content: object) -> Path:
-    """The cache folder of one reference's rows, keyed by its path and ``content`` (what the
-    cached clips depend on: rate, clip length, the synth manifest's hash), never by path alone."""
-    key = "|".join([str(reference.resolve()), *map(str, content)])
+    """The cache folder of one reference's rows, keyed by the reference's content (its
+    manifest's SHA-256, which holds every clip's hash and split) and ``content`` (what the
+    cached clips depend on: rate, clip length, the synth manifest's hash), never by its path:
+    the same corpus imported at another path (a fresh clone, another machine) finds the rows
+    a committed study ships. A reference without a manifest falls back to its resolved path."""
+    manifest = reference / "manifest.csv"
+    identity = sha256_file(manifest) if manifest.is_file() else str(reference.resolve())
+    key = "|".join([identity, *map(str, content)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return out / REFERENCES_DIR / f"{reference.resolve().name}-{digest}"
 
@@ -75,7 +80,7 @@ def _synthetic_waves(kind: str, n_samples: int) -> list[np.ndarray]:
 def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress, weights: str | None = None) -> pd.DataFrame:
     """Score a reference-row folder once; reuse its scores while the inputs are unchanged."""
     info_path = folder / SCORES_DIR / "scores.json"
-    wanted = {"reference": str(reference), "embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights,
+    wanted = {"embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights,  # not the reference's path: its content
               "reference_manifest_sha256": sha256_file(reference / "manifest.csv"),  # a re-imported reference rescores
               "scorer_version": SCORER_VERSION}  # so does a change of the detectors or the verdict
     if info_path.is_file():

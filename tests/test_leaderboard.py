@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,32 @@ def test_reference_rows_are_cached(results, tmp_path):
     info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": 1}))  # scored by an older verdict
     build_leaderboard(results, out=tmp_path / "board")
     assert json.loads(info_path.read_text())["scorer_version"] != 1
+
+
+def test_reference_rows_follow_the_reference_content_not_its_path(results, tmp_path):
+    """A committed study's cached reference rows were keyed by the reference's absolute path, so
+    every fresh clone rescored them into a new folder; the same corpus at another path reuses them."""
+    build_leaderboard(results, out=tmp_path / "board")
+    cached = sorted(p.relative_to(tmp_path / "board") for p in (tmp_path / "board" / "references").rglob("scores/groups.csv"))
+    stamps = {p: (tmp_path / "board" / p).stat().st_mtime_ns for p in cached}
+    copy = tmp_path / "clone"
+    shutil.copytree(results, copy / "results")
+    shutil.copytree(results.parent / "data", copy / "data")  # the reference corpus, at another path
+    shutil.copytree(tmp_path / "board", copy / "board")  # the study's committed leaderboard folder
+    for scores in (copy / "results").rglob("scores/scores.json"):
+        info = json.loads(scores.read_text())
+        if info.get("reference"):
+            assert Path(info["reference"]).resolve() == (results.parent / "data").resolve()
+            scores.write_text(json.dumps({**info, "reference": str(copy / "data")}))
+    build_leaderboard(copy / "results", out=copy / "board")
+    after = sorted(p.relative_to(copy / "board") for p in (copy / "board" / "references").rglob("scores/groups.csv"))
+    assert after == cached  # the same folders: no new one for the new path
+    assert {p: (copy / "board" / p).stat().st_mtime_ns for p in after} == {p: (tmp_path / "board" / p).stat().st_mtime_ns for p in cached}  # not rescored
+    from benchbox.leaderboard import _reference_dir
+
+    assert _reference_dir(copy, copy / "data", 16000) == _reference_dir(copy, results.parent / "data", 16000)
+    (copy / "data" / "manifest.csv").write_text((copy / "data" / "manifest.csv").read_text().replace(",train,", ",val,", 1))  # other content
+    assert _reference_dir(copy, copy / "data", 16000) != _reference_dir(copy, results.parent / "data", 16000)
 
 
 def test_human_rates_join_when_tags_exist(results, tmp_path, monkeypatch):
