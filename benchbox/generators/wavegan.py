@@ -99,6 +99,8 @@ class WaveGANConfig:
     msd_channels: tuple[int, ...] = (128, 128, 256, 512, 1024, 1024)  # HiFi-GAN
     msd_kernel: int = 41  # HiFi-GAN
     msd_groups: int = 16  # HiFi-GAN (grouped convs are slow on CPUs: the CPU preset uses 1)
+    mrd_ffts: tuple[int, ...] = ()  # UnivNet's multi-resolution spectrogram discriminator: FFT sizes (empty = off), hop n_fft / 4
+    mrd_channels: int = 32  # UnivNet
     wavegan_channels: tuple[int, ...] = (64, 128, 256, 512, 1024)  # WaveGAN d = 64
     phase_shuffle: int = 2  # WaveGAN's radius (wavegan discriminator only)
     d_norm: Literal["weight", "spectral", "none"] = "weight"
@@ -127,6 +129,7 @@ class WaveGANConfig:
             (not self.icnr or (self.upsample == "transposed" and self.last_upsample in ("", "transposed") and self.kernel % UPSAMPLE == 0), "icnr needs upsample = 'transposed' and kernel % 4 == 0"),
             (self.n_classes >= 0 and self.post_channels >= 0, "n_classes and post_channels must be >= 0"),
             (self.post_noise >= 0 and (self.post_noise == 0 or self.post_channels > 0), "post_noise must be >= 0 and needs post_channels > 0"),
+            (not self.mrd_ffts or (self.discriminator == "hifigan" and self.n_classes == 0 and min(self.mrd_ffts) >= 16 and self.mrd_channels >= 1), "mrd_ffts needs discriminator = 'hifigan', n_classes = 0 (the spectrogram discriminators read no label), FFT sizes >= 16 and mrd_channels >= 1"),
             (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
             (self.d_steps >= 1 and self.r1_every >= 1, "d_steps and r1_every must be >= 1"),
@@ -269,7 +272,7 @@ def icnr_(weight: torch.Tensor) -> None:
 def build_discriminator(cfg: WaveGANConfig) -> nn.Module:
     if cfg.discriminator == "wavegan":
         return D.WaveGANDiscriminator(cfg.wavegan_channels, cfg.length, cfg.n_classes, cfg.phase_shuffle)
-    return D.HiFiGANDiscriminator(cfg.periods, cfg.mpd_channels, cfg.n_scales, cfg.msd_channels, cfg.length, cfg.n_classes, cfg.d_norm, cfg.msd_kernel, cfg.msd_groups, cfg.minibatch_std)
+    return D.HiFiGANDiscriminator(cfg.periods, cfg.mpd_channels, cfg.n_scales, cfg.msd_channels, cfg.length, cfg.n_classes, cfg.d_norm, cfg.msd_kernel, cfg.msd_groups, cfg.minibatch_std, cfg.mrd_ffts, cfg.mrd_channels)
 
 
 def diff_augment(x: torch.Tensor, cfg: WaveGANConfig) -> torch.Tensor:

@@ -6,6 +6,9 @@ Legend: B batch, T time in samples, C channels, p period, K classes (surface lab
   period p, each reading the clip folded to (T / p, p), so it sees every p-th sample.
 * :class:`MultiScaleDiscriminator` (HiFi-GAN, after MelGAN): 1-D grouped-conv stacks on the
   clip at 1x, 1/2x and 1/4x rate (average pooling between scales).
+* :class:`MultiResolutionSpectrogramDiscriminator` (UnivNet, Jang et al. 2021): one 2-D conv
+  stack per STFT resolution, reading the clip's log-compressed magnitude spectrogram, so it
+  sees a fixed spectral ripple or line that the waveform discriminators let through.
 * :class:`WaveGANDiscriminator` (Donahue et al. 2019): five strided 1-D convs with phase
   shuffle, then one linear score; trained with WGAN-GP (the plain-WaveGAN ablation).
 
@@ -28,6 +31,7 @@ from torch.nn.utils import parametrizations
 
 LRELU_SLOPE = 0.1  # HiFi-GAN
 WAVEGAN_LRELU_SLOPE = 0.2  # WaveGAN
+MRD_GAIN = 100.0  # spectrogram discriminator input: log(1 + 100 |X|), |X| of a clip in [-1, 1]
 Scores = list[torch.Tensor]
 FeatureMaps = list[torch.Tensor]
 
@@ -177,18 +181,71 @@ class MultiScaleDiscriminator(nn.Module):
         return scores, maps
 
 
-class HiFiGANDiscriminator(nn.Module):
-    """MPD + MSD, as one discriminator whose score list is the concatenation of both."""
+class SpectrogramDiscriminator(nn.Module):
+    """UnivNet's resolution discriminator: (B, 1, T) -> |STFT| (B, 1, F, N) -> 2-D convs -> (B, F' N').
 
-    def __init__(self, periods, mpd_channels, n_scales, msd_channels, length, n_classes=0, norm="weight", msd_kernel=41, msd_groups=16, mbstd=False):
+    The magnitude is compressed as log(1 + ``MRD_GAIN`` |X|) (aisfx and most embedders read
+    log-mel power, so a ripple 30 dB down still matters); kernels (3, 9) over (frequency,
+    frames), striding by 2 along frames only, as Jang et al. 2021."""
+
+    def __init__(self, n_fft: int, channels: int, norm: str, mbstd: bool = False):
+        super().__init__()
+        self.n_fft, self.hop, self.mbstd = n_fft, n_fft // 4, mbstd
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        c = channels
+        spec = [(1, c, (3, 9), (1, 1)), (c, c, (3, 9), (2, 2)), (c, c, (3, 9), (2, 2)), (c, c, (3, 9), (2, 2)), (c, c, (3, 3), (1, 1))]
+        self.convs = nn.ModuleList([_norm(nn.Conv2d(i, o, k, s, padding=(k[0] // 2, k[1] // 2)), norm) for i, o, k, s in spec])
+        self.post = _norm(nn.Conv2d(c + mbstd, 1, (3, 3), padding=(1, 1)), norm)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:  # (B, 1, T) -> (B, F' N'), maps
+        b = x.shape[0]
+        spec = torch.stft(x.squeeze(1), self.n_fft, self.hop, window=self.window, center=True, return_complex=True)  # (B, F, N)
+        x = torch.log1p(MRD_GAIN * spec.abs()).unsqueeze(1)  # (B, 1, F, N), F = n_fft / 2 + 1
+        maps = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), LRELU_SLOPE)  # (B, C, F, N_i)
+            maps.append(x)
+        if self.mbstd:
+            c, f, n = x.shape[1:]
+            x = minibatch_std(x.reshape(b, c, f * n), b).reshape(b, c + 1, f, n)  # (B, C + 1, F, N')
+        x = self.post(x)  # (B, 1, F, N')
+        maps.append(x)
+        return x.flatten(1), maps
+
+
+class MultiResolutionSpectrogramDiscriminator(nn.Module):
+    """One :class:`SpectrogramDiscriminator` per FFT size in ``ffts`` (hop = n_fft / 4)."""
+
+    def __init__(self, ffts: Sequence[int], channels: int, norm: str = "weight", mbstd: bool = False):
+        super().__init__()
+        self.discs = nn.ModuleList([SpectrogramDiscriminator(n, channels, norm, mbstd) for n in ffts])
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[Scores, FeatureMaps]:  # x (B, 1, T)
+        scores, maps = [], []
+        for disc in self.discs:
+            s, m = disc(x)
+            scores.append(s)
+            maps.extend(m)
+        return scores, maps
+
+
+class HiFiGANDiscriminator(nn.Module):
+    """MPD + MSD (+ MRD when ``mrd_ffts`` is not empty), as one discriminator whose score list
+    is the concatenation of all of them."""
+
+    def __init__(self, periods, mpd_channels, n_scales, msd_channels, length, n_classes=0, norm="weight", msd_kernel=41, msd_groups=16, mbstd=False, mrd_ffts=(), mrd_channels=32):
         super().__init__()
         self.mpd = MultiPeriodDiscriminator(periods, mpd_channels, length, n_classes, norm, mbstd)
         self.msd = MultiScaleDiscriminator(n_scales, msd_channels, length, n_classes, norm, msd_kernel, msd_groups, mbstd)
+        self.mrd = MultiResolutionSpectrogramDiscriminator(mrd_ffts, mrd_channels, norm, mbstd) if mrd_ffts else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[Scores, FeatureMaps]:  # x (B, 1, T)
         s1, m1 = self.mpd(x, labels)
         s2, m2 = self.msd(x, labels)
-        return s1 + s2, m1 + m2
+        if self.mrd is None:
+            return s1 + s2, m1 + m2
+        s3, m3 = self.mrd(x, labels)
+        return s1 + s2 + s3, m1 + m2 + m3
 
 
 def phase_shuffle(x: torch.Tensor, radius: int) -> torch.Tensor:

@@ -37,7 +37,7 @@ def _flat(module: torch.nn.Module) -> torch.Tensor:
 @pytest.mark.parametrize("over", [{}, {"augment_p": 1.0, "r1_gamma": 1.0, "r1_every": 1, "upsample": "nearest", "stats_weight": 0.1},
                                   {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5},
                                   {"upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5, "post_noise_mode": "mul"}, {"upsample": "linear", "kernel": 5},
-                                  {"upsample": "sinc", "last_upsample": "nearest", "kernel": 5},
+                                  {"upsample": "sinc", "last_upsample": "nearest", "kernel": 5}, {"mrd_ffts": (64, 256), "mrd_channels": 4, "minibatch_std": True},
                                   {"discriminator": "wavegan", "loss": "wgan-gp", "wavegan_channels": (4, 8, 8, 8, 8), "d_steps": 2}])
 def test_two_steps_change_both_networks_with_finite_losses(over):
     model = _model(**over)
@@ -166,7 +166,8 @@ def test_stats_term_charges_a_noise_tail_where_real_clips_are_silent():
 
 @pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0},
                                  {"upsample": "sinc", "kernel": 4}, {"post_channels": -1}, {"upsample": "transposed", "last_upsample": "nearest", "kernel": 24},
-                                 {"post_noise": 0.5}, {"relu_slope": -0.1}, {"relu_slope": 1.0}])
+                                 {"post_noise": 0.5}, {"relu_slope": -0.1}, {"relu_slope": 1.0},
+                                 {"mrd_ffts": (64,), "n_classes": 3}, {"mrd_ffts": (8,)}, {"mrd_ffts": (64,), "mrd_channels": 0}])
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         WaveGANConfig(**{**TOY, **bad})
@@ -287,3 +288,29 @@ def test_leaky_generator_passes_negative_activations_where_relu_zeroes_them():
     with torch.no_grad():
         a, b = relu.generator(z), leaky.generator(z)
     assert a.shape == b.shape == (2, T) and not torch.allclose(a, b)
+
+
+def test_spectrogram_discriminator_reads_the_compressed_stft_at_each_resolution():
+    torch.manual_seed(0)
+    disc = D.MultiResolutionSpectrogramDiscriminator((64, 256), channels=4, mbstd=True)
+    x = (0.1 * torch.randn(3, 1, T)).requires_grad_(True)
+    scores, maps = disc(x)
+    assert len(scores) == 2 and all(s.shape[0] == 3 and torch.isfinite(s).all() for s in scores)
+    assert maps[0].shape == (3, 4, 64 // 2 + 1, T // 16 + 1)  # (B, C, F, N): first conv keeps the STFT grid (hop n_fft / 4)
+    assert len(maps) == 12 and maps[6].shape[2] == 256 // 2 + 1  # 5 convs + post per resolution
+    sum(s.sum() for s in scores).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # the generator gets a gradient through the STFT
+    # the input is log(1 + 100 |STFT|): compare the first conv's input with a direct computation
+    sub = disc.discs[0]
+    spec = torch.stft(x.detach()[:, 0], 64, 16, window=torch.hann_window(64), center=True, return_complex=True)
+    expected = torch.log1p(D.MRD_GAIN * spec.abs()).unsqueeze(1)
+    conv = sub.convs[0]
+    assert torch.allclose(F.leaky_relu(conv(expected), D.LRELU_SLOPE), maps[0].detach(), atol=1e-5)
+
+
+def test_hifigan_discriminator_adds_the_spectrogram_scores_only_when_asked():
+    kw = dict(periods=(2, 3), mpd_channels=(4, 4, 8, 8, 8), n_scales=2, msd_channels=(4, 4, 4, 8, 8, 8), length=T, msd_kernel=15, msd_groups=1)
+    x = 0.1 * torch.randn(2, 1, T)
+    plain, _ = D.HiFiGANDiscriminator(**kw)(x)
+    with_mrd, _ = D.HiFiGANDiscriminator(**kw, mrd_ffts=(64, 128, 256), mrd_channels=4)(x)
+    assert len(plain) == 4 and len(with_mrd) == 7
