@@ -45,12 +45,15 @@ def stage_name(minutes: float) -> str:
     return "min" + f"{minutes:g}".replace(".", "p")
 
 
-def train_staged(preset: str, data: Path, run: Path, stages: list[float], threads: int) -> list[str]:
-    """Train ``preset`` in stages of wall minutes; returns the stage checkpoint names."""
+def train_staged(preset: str, data: Path, run: Path, stages: list[float], threads: int, seed: int | None = None) -> list[str]:
+    """Train ``preset`` in stages of wall minutes (``seed``: train.seed, else the preset's);
+    returns the stage checkpoint names."""
     from benchbox.generators import registry
 
     generator, _ = registry.load_preset(preset)
     settings = {"train.max_steps": 0}  # the recipe is the preset's [train] table; stages set the minutes
+    if seed is not None:
+        settings["train.seed"] = seed
     names, done = [], 0.0
     for minutes in stages:
         name = stage_name(minutes)
@@ -217,6 +220,7 @@ def main() -> None:
     parser.add_argument("--gate-useful", type=float, default=GATE["useful"], help="the gate line of the useful panel (GAN issue: 0.20)")
     parser.add_argument("--gate-nn1", type=float, default=GATE["nn1"], help="the gate line of the 1-NN panel (GAN issue: 0.85)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None, help="training and sampling seed (default: the preset's train.seed, and generate's default)")
     parser.add_argument("--data", default="/work/data/footsteps-dev", help="an imported dataset folder")
     parser.add_argument("--ar-runs", type=Path, nargs="*", default=[], help="scored AR run folders to plot beside (their best, unprimed)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality")
@@ -233,8 +237,9 @@ def main() -> None:
         run = out / "runs" / preset
         names = [stage_name(m) for m in stages]
         if not args.diffusion_summarise:
-            names = train_staged(preset, data, run, stages, args.threads)
-            _cli("generate", str(run), "--checkpoint", ",".join(names), "--prime-ms", "0", "--n", str(args.n), "--batch", str(args.n), "--quiet", threads=args.threads)
+            names = train_staged(preset, data, run, stages, args.threads, args.seed)
+            seed = [] if args.seed is None else ["--seed", str(args.seed)]
+            _cli("generate", str(run), "--checkpoint", ",".join(names), "--prime-ms", "0", "--n", str(args.n), "--batch", str(args.n), "--quiet", *seed, threads=args.threads)
             _cli("score", str(run), "--embedder", EMBEDDER, "--bootstrap", "200", "--quiet", threads=args.threads)
             reference = resynthesis_reference(preset, data, out, args.threads)
         else:
