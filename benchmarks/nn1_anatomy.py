@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchbox.audio import load_audio
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics import embedders, prdc, twosample
 
-SR = 16_000
+SR = PROJECT_SAMPLE_RATE_HZ
 MEL = dict(n_fft=1024, hop_length=256, n_mels=64)
 
 
@@ -59,12 +59,11 @@ def spread(x: np.ndarray) -> dict[str, float]:
     return {"median": float(np.median(x)), "q10": float(np.quantile(x, 0.1)), "q90": float(np.quantile(x, 0.9))}
 
 
-def mean_logmel(paths: list[Path]) -> np.ndarray:
-    """(M, F) mean of the clips' aisfx-style log-mel spectrograms (clips cut or padded to the first's length)."""
+def mean_logmel(paths: list[Path], n: int) -> np.ndarray:
+    """(M, F) mean of the clips' aisfx-style log-mel spectrograms, each clip cut or zero-padded to ``n`` samples."""
     import librosa
 
     waves = [load_audio(p, SR) for p in paths]
-    n = len(waves[0])
     mels = [np.log10(1e4 * librosa.feature.melspectrogram(y=np.pad(w[:n], (0, max(0, n - len(w)))), sr=SR, **MEL) + 1.0) for w in waves]
     return np.mean(mels, axis=0)
 
@@ -115,7 +114,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     all_real = [p for split in ("train", "val", "test") for p in ds.clip_paths(split)]
-    figure(args.out.with_suffix(".png"), mean_logmel(all_real), [(label, mean_logmel(clips)) for label, clips in sets])
+    n = ds.clip_samples
+    figure(args.out.with_suffix(".png"), mean_logmel(all_real, n), [(label, mean_logmel(clips, n)) for label, clips in sets])
     for row in [result["floor"], *result["sets"]]:
         print(f"{row['name']:>28}: 1-NN {row['nn1']:.3f} (real {row['real_accuracy']:.2f}, generated {row['gen_accuracy']:.2f}); "
               f"nearest gen->gen {row['gen_to_gen']['median']:.3f}, gen->real {row['gen_to_real']['median']:.3f}, "

@@ -28,8 +28,10 @@ middle: images about twice as far down in dB as nearest's.
 Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_optimizers`):
 
 * ``loss = "lsgan"`` (default, HiFi-WaveGAN): multi-period (p = 2, 3, 5, 7, 11) and
-  multi-scale discriminators, least-squares losses, generator + ``fm_weight`` x feature
-  matching (L1 between discriminator activations on real and generated clips);
+  multi-scale discriminators (+ spectrogram discriminators at ``mrd_ffts``, after UnivNet;
+  Jang et al. 2021), least-squares losses, generator + ``fm_weight`` x feature matching (L1
+  between discriminator activations on real and generated clips; the spectrogram maps add
+  terms to it, as in UnivNet);
 * ``loss = "wgan-gp"`` with ``discriminator = "wavegan"``: plain WaveGAN (phase shuffle,
   gradient penalty 10, ``d_steps`` critic steps per generator step), the paper's ablation.
 
@@ -129,7 +131,8 @@ class WaveGANConfig:
             (not self.icnr or (self.upsample == "transposed" and self.last_upsample in ("", "transposed") and self.kernel % UPSAMPLE == 0), "icnr needs upsample = 'transposed' and kernel % 4 == 0"),
             (self.n_classes >= 0 and self.post_channels >= 0, "n_classes and post_channels must be >= 0"),
             (self.post_noise >= 0 and (self.post_noise == 0 or self.post_channels > 0), "post_noise must be >= 0 and needs post_channels > 0"),
-            (not self.mrd_ffts or (self.discriminator == "hifigan" and self.n_classes == 0 and min(self.mrd_ffts) >= 16 and self.mrd_channels >= 1), "mrd_ffts needs discriminator = 'hifigan', n_classes = 0 (the spectrogram discriminators read no label), FFT sizes >= 16 and mrd_channels >= 1"),
+            (not self.mrd_ffts or (self.discriminator == "hifigan" and self.n_classes == 0 and min(self.mrd_ffts) >= 16 and max(self.mrd_ffts) // 2 < self.length and self.mrd_channels >= 1),
+             "mrd_ffts needs discriminator = 'hifigan', n_classes = 0 (the spectrogram discriminators read no label), FFT sizes >= 16 and under 2 x length, and mrd_channels >= 1"),
             (len(self.msd_channels) == 6, "msd_channels needs 6 widths (HiFi-GAN's DiscriminatorS)"),
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
             (self.d_steps >= 1 and self.r1_every >= 1, "d_steps and r1_every must be >= 1"),

@@ -43,6 +43,7 @@ def test_two_steps_change_both_networks_with_finite_losses(over):
     model = _model(**over)
     opts = model.make_optimizers()
     g0, d0, e0 = _flat(model.generator), _flat(model.discriminator), _flat(model.generator_ema)
+    m0 = _flat(model.discriminator.mrd) if over.get("mrd_ffts") else None
     for _ in range(2):
         metrics = model.train_step(Batch(waves=_toy_clips(), codes=torch.zeros(4, T, dtype=torch.long)), opts, StepContext(step=0, device=torch.device("cpu"), grad_clip=1.0))
         assert all(torch.isfinite(torch.as_tensor(v)) for v in metrics.values()), metrics
@@ -51,6 +52,8 @@ def test_two_steps_change_both_networks_with_finite_losses(over):
     assert not torch.equal(d0, _flat(model.discriminator))
     assert not torch.equal(e0, _flat(model.generator_ema))
     assert all(p.requires_grad for p in model.discriminator.parameters())  # unfrozen after the G step
+    if over.get("mrd_ffts"):  # the spectrogram discriminators train too, not only MPD and MSD
+        assert not torch.equal(m0, _flat(model.discriminator.mrd))
 
 
 def test_shapes_and_range():
@@ -167,9 +170,9 @@ def test_stats_term_charges_a_noise_tail_where_real_clips_are_silent():
 @pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0},
                                  {"upsample": "sinc", "kernel": 4}, {"post_channels": -1}, {"upsample": "transposed", "last_upsample": "nearest", "kernel": 24},
                                  {"post_noise": 0.5}, {"relu_slope": -0.1}, {"relu_slope": 1.0},
-                                 {"mrd_ffts": (64,), "n_classes": 3}, {"mrd_ffts": (8,)}, {"mrd_ffts": (64,), "mrd_channels": 0}])
+                                 {"mrd_ffts": (64,), "n_classes": 3}, {"mrd_ffts": (8,)}, {"mrd_ffts": (64,), "mrd_channels": 0}, {"mrd_ffts": (2 * T,)}])
 def test_bad_config_is_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mrd_ffts" if "mrd_ffts" in bad else None):
         WaveGANConfig(**{**TOY, **bad})
 
 
@@ -298,6 +301,7 @@ def test_spectrogram_discriminator_reads_the_compressed_stft_at_each_resolution(
     assert len(scores) == 2 and all(s.shape[0] == 3 and torch.isfinite(s).all() for s in scores)
     assert maps[0].shape == (3, 4, 64 // 2 + 1, T // 16 + 1)  # (B, C, F, N): first conv keeps the STFT grid (hop n_fft / 4)
     assert len(maps) == 12 and maps[6].shape[2] == 256 // 2 + 1  # 5 convs + post per resolution
+    assert [m.shape[2:] for m in maps[:6]] == [(33, 65), (17, 33), (9, 17), (5, 9), (5, 9), (5, 9)]  # (F, N): the middle convs stride (2, 2)
     sum(s.sum() for s in scores).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0  # the generator gets a gradient through the STFT
     # the input is log(1 + 100 |STFT|): compare the first conv's input with a direct computation
