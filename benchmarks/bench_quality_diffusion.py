@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--gate-nn1", type=float, default=GATE["nn1"], help="the gate line of the 1-NN panel (GAN issue: 0.85)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=None, help="training and sampling seed (default: the preset's train.seed, and generate's default)")
-    parser.add_argument("--data", default="/work/data/footsteps-dev", help="an imported dataset folder")
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "footsteps-dev"), help="an imported dataset folder (default: ../shared/data/footsteps-dev beside the checkout)")
     parser.add_argument("--ar-runs", type=Path, nargs="*", default=[], help="scored AR run folders to plot beside (their best, unprimed)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quality")
     args, _ = parser.parse_known_args()

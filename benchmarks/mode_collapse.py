@@ -105,7 +105,7 @@ def run_collapse(run: Path, data: Path, checkpoints: list[str] | None = None, em
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run folder scored by benchbox score")
-    parser.add_argument("--data", type=Path, default=Path("/work/data/footsteps-dev"), help="the run's imported dataset")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "footsteps-dev", help="the run's imported dataset (default: ../shared/data/footsteps-dev beside the checkout)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     result = run_collapse(args.run, args.data)

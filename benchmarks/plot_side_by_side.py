@@ -6,7 +6,7 @@ Each ``LABEL=FOLDER`` argument is one row: the first ``--columns`` ``*.wav`` fil
 in name order (no choosing), on the project's dBFS scale. The first row is the dataset's
 first real test clips. For the families comparison of issue 27::
 
-    .venv/bin/python benchmarks/plot_side_by_side.py --data /work/data/footsteps-dev \\
+    .venv/bin/python benchmarks/plot_side_by_side.py --data ../shared/data/footsteps-dev \\
         "specdiff-cpu 45 min=RUN/samples/min45/prime0" "hifiwavegan-cpu 45 min=RUN/samples/min45/prime0" \\
         --out benchmarks/results/quality/gan/families.png
 """
@@ -39,7 +39,7 @@ def rows_of(specs: list[str], data: Path, columns: int) -> list[list[Spectrogram
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="+", help="LABEL=FOLDER of .wav clips, one row each")
-    parser.add_argument("--data", type=Path, default=Path("/work/data/footsteps-dev"), help="the imported dataset of the real row")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "footsteps-dev", help="the imported dataset of the real row (default: ../shared/data/footsteps-dev beside the checkout)")
     parser.add_argument("--columns", type=int, default=8)
     parser.add_argument("--out", type=Path, required=True, help="PNG path")
     args = parser.parse_args()
