@@ -18,3 +18,19 @@ def test_summarising_keeps_the_training_time_load_and_wall_time():
     assert again["summarised"]["load_average_before"] == [6.5] * 3 and again["summarised"]["wall_seconds"] == 4.5
     fresh = bench.training_figures(_measured(6.5, 4.5), None, summarise=True)  # nothing trained, nothing recorded: null, not the load now
     assert all(fresh[k] is None for k in bench.TRAINING_FIGURES)
+
+
+def test_staged_training_passes_the_seed_and_resumes_without_it(tmp_path, monkeypatch):
+    """--seed reaches the first `benchbox train` as train.seed; the resumed stages keep the run's own."""
+    stages = load_benchmark("bench_quality_diffusion")
+    calls = []
+    monkeypatch.setattr(stages, "_cli", lambda *args, threads: calls.append(args))
+    monkeypatch.setattr(stages.shutil, "copyfile", lambda src, dst: None)
+    names = stages.train_staged("hifiwavegan-cpu", tmp_path / "data", tmp_path / "run", [5.0, 15.0], threads=1, seed=3)
+    assert names == ["min5", "min15"]
+    first, resumed = calls
+    assert first[:2] == ("train", "wavegan") and "train.seed=3" in first and "train.max_minutes=5.0" in first
+    assert resumed[:2] == ("train", "--resume") and not any("train.seed" in a for a in resumed) and "train.max_minutes=10.0" in resumed
+    calls.clear()
+    stages.train_staged("hifiwavegan-cpu", tmp_path / "data", tmp_path / "run2", [5.0], threads=1)
+    assert not any("train.seed" in a for a in calls[0])  # no --seed: the preset's own
