@@ -49,7 +49,7 @@ def embed(paths: list[Path], cache: Path | None) -> np.ndarray:
 
 def nearest(a: np.ndarray, b: np.ndarray, same: bool) -> np.ndarray:
     """(Na,) Euclidean distance from each row of ``a`` to its nearest row of ``b`` (not itself when ``same``)."""
-    d = np.sqrt(np.maximum(2.0 - 2.0 * a @ b.T, 0.0))  # unit vectors
+    d = prdc.pairwise_distances(a, b)  # (Na, Nb)
     if same:
         np.fill_diagonal(d, np.inf)
     return d.min(axis=1)
