@@ -15,7 +15,7 @@ If the AUC still climbs at f = 1 and from one package to two, the model is short
 (and recording chains), not of capacity, and the curve says roughly how far another package would
 carry it. These rows are measurements of the data, not a search: nothing here is chosen by them.
 
-Usage (cached embeddings: seconds; without the cache, one aisfx pass over ~2,100 clips)::
+Usage (a few minutes of one core with the embedding cache; without it, one aisfx pass over ~2,100 clips first)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/category_curve.py [--data DIR] [--cache DIR] [--draws 10]
 """
