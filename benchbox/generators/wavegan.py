@@ -67,6 +67,7 @@ from torch import nn
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
 from benchbox.errors import GeneratorError
 from benchbox.generators import wavegan_disc as D
+from benchbox.generators.wavegan_augment import ada_update, diff_augment
 from benchbox.generators.base import Generator
 
 UPSAMPLE = 4  # per generator layer; 5 layers: 8 -> 8192
@@ -119,6 +120,8 @@ class WaveGANConfig:
     augment_p: float = 0.0  # probability of each augmentation per clip (0 = DiffAugment off)
     augment_gain_db: float = 6.0
     augment_shift_ms: float = 4.0
+    augment_target: float = 0.0  # > 0: ADA adapts augment_p (its start) towards this r_t (Karras et al. 2020: 0.6); 0 = fixed
+    augment_kimg: float = 5.0  # ADA's speed: thousands of training clips for p to move by 1
     ema_decay: float = 0.999  # generator EMA (0 = sample from the raw generator)
 
     def __post_init__(self):
@@ -137,6 +140,7 @@ class WaveGANConfig:
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
             (self.d_steps >= 1 and self.r1_every >= 1, "d_steps and r1_every must be >= 1"),
             (0.0 <= self.augment_p <= 1.0, "augment_p must be in [0, 1]"),
+            (0.0 <= self.augment_target < 1.0 and self.augment_kimg > 0, "augment_target must be in [0, 1) and augment_kimg > 0"),
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.lr_g > 0 and self.lr_d > 0, "lr_g and lr_d must be > 0"),
             (self.stats_weight >= 0, "stats_weight must be >= 0"),
@@ -278,26 +282,6 @@ def build_discriminator(cfg: WaveGANConfig) -> nn.Module:
     return D.HiFiGANDiscriminator(cfg.periods, cfg.mpd_channels, cfg.n_scales, cfg.msd_channels, cfg.length, cfg.n_classes, cfg.d_norm, cfg.msd_kernel, cfg.msd_groups, cfg.minibatch_std, cfg.mrd_ffts, cfg.mrd_channels)
 
 
-def diff_augment(x: torch.Tensor, cfg: WaveGANConfig) -> torch.Tensor:
-    """Differentiable augmentation of (B, 1, T) clips, each transform with probability p per clip:
-    gain in +-gain_db, polarity flip, shift by up to +-shift_ms (zeros fill the gap)."""
-    p = cfg.augment_p
-    if p <= 0:
-        return x
-    b, dev = x.shape[0], x.device
-    on = lambda: (torch.rand(b, 1, 1, device=dev) < p).float()  # noqa: E731
-    gain_db = (torch.rand(b, 1, 1, device=dev) * 2 - 1) * cfg.augment_gain_db * on()
-    x = x * 10 ** (gain_db / 20)
-    x = x * (1 - 2 * on())
-    max_shift = int(cfg.augment_shift_ms * PROJECT_SAMPLE_RATE_HZ / MS_PER_SECOND)
-    if max_shift > 0:
-        shift = (torch.randint(-max_shift, max_shift + 1, (b,), device=dev) * on().view(b)).long()
-        t = torch.arange(x.shape[-1], device=dev)[None, :] - shift[:, None]  # (B, T): source index
-        valid = ((t >= 0) & (t < x.shape[-1])).float()
-        x = x.gather(2, t.clamp(0, x.shape[-1] - 1)[:, None, :]) * valid[:, None, :]
-    return x
-
-
 def _parts(batch: Any, length: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(waves (B, T) float, labels (B,) or None) of a batch (a ``Batch``, a mapping or a tensor).
 
@@ -330,6 +314,12 @@ def spectral_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return db.mean(dim=(0, 2)), db.mean(dim=(0, 1))
 
 
+def _default_augment_state(module: nn.Module, state: dict, prefix: str, *args: Any) -> None:
+    """A checkpoint saved before ADA's buffers existed loads with the config's fixed ``augment_p``."""
+    for name in ("augment_p", "augment_acc"):
+        state.setdefault(prefix + name, getattr(module, name).clone())
+
+
 class WaveGAN(Generator):
     name: ClassVar[str] = "wavegan"
     config_class: ClassVar[type] = WaveGANConfig
@@ -341,6 +331,9 @@ class WaveGAN(Generator):
         self.discriminator = build_discriminator(config)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+        self.register_buffer("augment_p", torch.tensor(float(config.augment_p)))  # ADA moves it; fixed otherwise
+        self.register_buffer("augment_acc", torch.zeros(3, dtype=torch.float64))  # ADA's (sum of signs, count, last r_t)
+        self.register_load_state_dict_pre_hook(_default_augment_state)  # checkpoints from before ADA load
 
     # --- training --------------------------------------------------------------------------
 
@@ -364,10 +357,16 @@ class WaveGAN(Generator):
             raise GeneratorError("this wavegan is class-conditional and a clip has no label", hint="label every training clip, or set model.n_classes = 0")
         return labels.to(self.device)
 
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, T) -> (B, 1, T)
+        cfg = self.config
+        return diff_augment(x, float(self.augment_p), cfg.augment_gain_db, int(cfg.augment_shift_ms * PROJECT_SAMPLE_RATE_HZ / MS_PER_SECOND))
+
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, labels, step: int) -> tuple[torch.Tensor, dict, list]:
         cfg, disc = self.config, self.discriminator
-        real_scores, real_maps = disc(diff_augment(real, cfg), labels)
-        fake_scores, _ = disc(diff_augment(fake, cfg), labels)
+        real_scores, real_maps = disc(self._augment(real), labels)
+        fake_scores, _ = disc(self._augment(fake), labels)
+        if cfg.augment_target > 0:
+            ada_update(self.augment_p, self.augment_acc, real_scores, target=cfg.augment_target, kimg=cfg.augment_kimg, batch=real.shape[0], step=step)
         metrics = {}
         if cfg.loss == "wgan-gp":
             gp = D.gradient_penalty(disc, real, fake, labels)
@@ -376,7 +375,7 @@ class WaveGAN(Generator):
         else:
             d_loss = D.lsgan_d_loss(real_scores, fake_scores)
         if cfg.r1_gamma > 0 and step % cfg.r1_every == 0:  # lazy R1 (StyleGAN2): gamma/2 * every
-            r1 = D.r1_penalty(disc, diff_augment(real, cfg), labels)
+            r1 = D.r1_penalty(disc, self._augment(real), labels)
             d_loss = d_loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
             metrics["gan/r1"] = r1.detach()
         return d_loss, metrics, real_maps
@@ -404,7 +403,7 @@ class WaveGAN(Generator):
         # Generator step: the discriminator's weights get no gradient (a cheaper backward).
         self.discriminator.requires_grad_(False)
         fake = self.generator(self._latents(b), labels).unsqueeze(1)  # (B, 1, T)
-        fake_scores, fake_maps = self.discriminator(diff_augment(fake, cfg), labels)
+        fake_scores, fake_maps = self.discriminator(self._augment(fake), labels)
         if cfg.loss == "wgan-gp":
             adv, fm = D.wgan_g_loss(fake_scores), torch.zeros(())
         else:
@@ -458,7 +457,8 @@ class WaveGAN(Generator):
         shape_db, env_db = spec_db(fake, real)
         real_scores, _ = self.discriminator(real.unsqueeze(1), labels)
         d_real = torch.stack([s.mean() for s in real_scores]).mean()
-        return shape_db + env_db, {"gan/spectrum_db": shape_db, "gan/envelope_db": env_db, "gan/d_real": d_real}
+        ada = {"gan/augment_p": self.augment_p.float(), "gan/ada_r_t": self.augment_acc[2].float()} if cfg.augment_target > 0 else {}
+        return shape_db + env_db, {"gan/spectrum_db": shape_db, "gan/envelope_db": env_db, "gan/d_real": d_real, **ada}
 
     # --- sampling --------------------------------------------------------------------------
 
