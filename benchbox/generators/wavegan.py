@@ -110,6 +110,7 @@ class WaveGANConfig:
     minibatch_std: bool = False  # ProGAN's batch-std channel before each sub-discriminator's last conv (against mode collapse)
     fm_weight: float = 2.0  # HiFi-GAN's feature-matching weight (lsgan only)
     fm_paired: bool = False  # per-clip L1 as Comunità et al.'s code (invites collapse); default: batch means
+    fm_paired_steps: int = 0  # > 0 (with fm_paired): paired for the first this many steps (the envelope, fast), batch means after
     stats_weight: float = 0.0  # generator loss + this x spec_db of the batch (dB; 0 = off): see :meth:`WaveGAN.train_step`
     d_steps: int = 1  # discriminator steps per generator step (WaveGAN: 5)
     lr_g: float = 1e-4
@@ -143,7 +144,7 @@ class WaveGANConfig:
             (0.0 <= self.augment_target < 1.0 and self.augment_kimg > 0, "augment_target must be in [0, 1) and augment_kimg > 0"),
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.lr_g > 0 and self.lr_d > 0, "lr_g and lr_d must be > 0"),
-            (self.stats_weight >= 0, "stats_weight must be >= 0"),
+            (self.stats_weight >= 0 and self.fm_paired_steps >= 0, "stats_weight and fm_paired_steps must be >= 0"),
             (0.0 <= self.relu_slope < 1.0, "relu_slope must be in [0, 1)"),
         ]
         for ok, message in checks:
@@ -409,7 +410,7 @@ class WaveGAN(Generator):
         else:
             # The real activations come from this step's (last) discriminator pass, before its
             # update: one step stale, and one forward pass cheaper per step.
-            adv, fm = D.lsgan_g_loss(fake_scores), D.feature_matching_loss(real_maps, fake_maps, b, cfg.fm_paired)
+            adv, fm = D.lsgan_g_loss(fake_scores), D.feature_matching_loss(real_maps, fake_maps, b, cfg.fm_paired and not 0 < cfg.fm_paired_steps <= step)
         g_loss = adv + cfg.fm_weight * fm
         if cfg.stats_weight > 0:
             shape_db, env_db = spec_db(fake.squeeze(1), real.squeeze(1))

@@ -157,7 +157,7 @@ def test_stats_term_charges_a_noise_tail_where_real_clips_are_silent():
         assert sum(spec_db(fake - 1e-4 * fake.grad.sign() * (fake.grad.abs() > 0), real)) < shape_db + env_db
 
 
-@pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0}, {"augment_target": 1.0}, {"augment_kimg": 0.0},
+@pytest.mark.parametrize("bad", [{"length": 1000}, {"discriminator": "hifigan", "loss": "wgan-gp"}, {"augment_p": 2.0}, {"msd_channels": (4, 4)}, {"stats_weight": -1.0}, {"augment_target": 1.0}, {"augment_kimg": 0.0}, {"fm_paired_steps": -1},
                                  {"upsample": "sinc", "kernel": 4}, {"post_channels": -1}, {"upsample": "transposed", "last_upsample": "nearest", "kernel": 24},
                                  {"post_noise": 0.5}, {"relu_slope": -0.1}, {"relu_slope": 1.0},
                                  {"mrd_ffts": (64,), "n_classes": 3}, {"mrd_ffts": (8,)}, {"mrd_ffts": (64,), "mrd_channels": 0}, {"mrd_ffts": (2 * T,)}])
@@ -308,3 +308,20 @@ def test_hifigan_discriminator_adds_the_spectrogram_scores_only_when_asked():
     plain, _ = D.HiFiGANDiscriminator(**kw)(x)
     with_mrd, _ = D.HiFiGANDiscriminator(**kw, mrd_ffts=(64, 128, 256), mrd_channels=4)(x)
     assert len(plain) == 4 and len(with_mrd) == 7
+
+
+def test_paired_feature_matching_hands_over_to_batch_means_after_fm_paired_steps(monkeypatch):
+    calls = []
+    real_fm = D.feature_matching_loss
+    monkeypatch.setattr(D, "feature_matching_loss", lambda r, f, b, paired=False: calls.append(paired) or real_fm(r, f, b, paired))
+    model = _model(fm_paired=True, fm_paired_steps=2)
+    opts = model.make_optimizers()
+    for _ in range(4):
+        model.train_step(Batch(waves=_toy_clips(), codes=torch.zeros(4, T, dtype=torch.long)), opts)
+    assert calls == [True, True, False, False]
+    calls.clear()
+    model = _model(fm_paired=True)  # 0: paired throughout
+    opts = model.make_optimizers()
+    for _ in range(3):
+        model.train_step(Batch(waves=_toy_clips(), codes=torch.zeros(4, T, dtype=torch.long)), opts)
+    assert calls == [True, True, True]
