@@ -35,13 +35,9 @@ Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_op
 * ``loss = "wgan-gp"`` with ``discriminator = "wavegan"``: plain WaveGAN (phase shuffle,
   gradient penalty 10, ``d_steps`` critic steps per generator step), the paper's ablation.
 
-Optionally (``stats_weight`` > 0) the generator also matches fixed batch statistics in dB:
-the distance ``spec_db`` (:func:`spec_db`) between the generated and the real batch's mean
-log-power spectrum and mean log-power envelope over time. It is feature matching (Salimans
-et al. 2016) on fixed log-domain features instead of the discriminator's: batch means, so it
-does not pair a generated clip with a real one, and in dB, so a -60 dB tail where the real
-clips are digitally silent (-100 dB) costs as much as a 40 dB level error, which the
-discriminators' near-linear first layers hardly see.
+Optionally (``stats_weight`` > 0) the generator also matches the batch's mean log-power spectrum
+and envelope in dB (:func:`spec_db`): feature matching (Salimans et al. 2016) on fixed log-domain
+features, so a -60 dB tail over digital silence costs as much as a 40 dB level error.
 
 For a training set of 165 clips the preset adds what helps GANs on tiny data: DiffAugment-
 style differentiable augmentation (random gain, polarity and shift, applied alike to real and
@@ -141,10 +137,11 @@ class WaveGANConfig:
             (self.discriminator == "wavegan" or self.loss == "lsgan", "wgan-gp is for discriminator = 'wavegan'"),
             (self.d_steps >= 1 and self.r1_every >= 1, "d_steps and r1_every must be >= 1"),
             (0.0 <= self.augment_p <= 1.0, "augment_p must be in [0, 1]"),
-            (0.0 <= self.augment_target < 1.0 and self.augment_kimg > 0, "augment_target must be in [0, 1) and augment_kimg > 0"),
+            (0.0 <= self.augment_target < 1.0 and self.augment_kimg > 0 and (self.augment_target == 0 or self.loss == "lsgan"),
+             "augment_target must be in [0, 1) (ADA reads LSGAN scores: loss = 'lsgan') and augment_kimg > 0"),
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.lr_g > 0 and self.lr_d > 0, "lr_g and lr_d must be > 0"),
-            (self.stats_weight >= 0 and self.fm_paired_steps >= 0, "stats_weight and fm_paired_steps must be >= 0"),
+            (self.stats_weight >= 0 and self.fm_paired_steps >= 0 and (self.fm_paired or not self.fm_paired_steps), "stats_weight and fm_paired_steps must be >= 0; fm_paired_steps needs fm_paired"),
             (0.0 <= self.relu_slope < 1.0, "relu_slope must be in [0, 1)"),
         ]
         for ok, message in checks:
@@ -316,8 +313,8 @@ def spectral_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _default_augment_state(module: nn.Module, state: dict, prefix: str, *args: Any) -> None:
-    """A checkpoint saved before ADA's buffers existed loads with the config's fixed ``augment_p``."""
-    for name in ("augment_p", "augment_acc"):
+    """A fixed-p checkpoint saved before ADA's buffers existed loads (an ADA one without them fails the strict load)."""
+    for name in ("augment_p", "augment_acc") if module.config.augment_target == 0 else ():
         state.setdefault(prefix + name, getattr(module, name).clone())
 
 
@@ -360,14 +357,13 @@ class WaveGAN(Generator):
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, T) -> (B, 1, T)
         cfg = self.config
-        return diff_augment(x, float(self.augment_p), cfg.augment_gain_db, int(cfg.augment_shift_ms * PROJECT_SAMPLE_RATE_HZ / MS_PER_SECOND))
+        p = float(self.augment_p) if cfg.augment_target > 0 else cfg.augment_p  # ADA's buffer, or the config's fixed p
+        return diff_augment(x, p, cfg.augment_gain_db, int(cfg.augment_shift_ms * PROJECT_SAMPLE_RATE_HZ / MS_PER_SECOND))
 
-    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, labels, step: int) -> tuple[torch.Tensor, dict, list]:
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, labels, step: int) -> tuple[torch.Tensor, dict, list, list]:
         cfg, disc = self.config, self.discriminator
         real_scores, real_maps = disc(self._augment(real), labels)
         fake_scores, _ = disc(self._augment(fake), labels)
-        if cfg.augment_target > 0:
-            ada_update(self.augment_p, self.augment_acc, real_scores, target=cfg.augment_target, kimg=cfg.augment_kimg, batch=real.shape[0], step=step)
         metrics = {}
         if cfg.loss == "wgan-gp":
             gp = D.gradient_penalty(disc, real, fake, labels)
@@ -379,7 +375,7 @@ class WaveGAN(Generator):
             r1 = D.r1_penalty(disc, self._augment(real), labels)
             d_loss = d_loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
             metrics["gan/r1"] = r1.detach()
-        return d_loss, metrics, real_maps
+        return d_loss, metrics, real_maps, real_scores
 
     def train_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer], ctx: Any = None) -> dict[str, torch.Tensor]:
         """``d_steps`` discriminator steps, then one generator step, on a batch of real clips.
@@ -396,7 +392,7 @@ class WaveGAN(Generator):
         for _ in range(cfg.d_steps):
             with torch.no_grad():
                 fake = self.generator(self._latents(b), labels).unsqueeze(1)  # (B, 1, T)
-            d_loss, metrics, real_maps = self._d_loss(real, fake, labels, step)
+            d_loss, metrics, real_maps, real_scores = self._d_loss(real, fake, labels, step)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             finish(self.discriminator.parameters())
@@ -422,6 +418,8 @@ class WaveGAN(Generator):
         opt_g.step()
         self.discriminator.requires_grad_(True)
         self.update_ema()
+        if cfg.augment_target > 0:  # once per step, after every network used this step's p (the last D step's real scores)
+            ada_update(self.augment_p, self.augment_acc, real_scores, target=cfg.augment_target, kimg=cfg.augment_kimg, batch=b, step=step)
         metrics.update({"gan/d_loss": d_loss.detach(), "gan/g_loss": g_loss.detach(), "gan/adv": adv.detach(), "gan/fm": fm.detach()})
         return {"loss": g_loss.detach(), **metrics}
 

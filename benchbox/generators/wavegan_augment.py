@@ -9,14 +9,15 @@ Because the generator's clips go through the same transforms and the transforms 
 differentiable, the generator is still trained towards the un-augmented data (each transform
 is invertible in distribution for ``p < 1``: Karras et al. 2020's "non-leaking" condition).
 
-:class:`AdaptiveP` is ADA's controller (Karras et al. 2020, "Training generative adversarial
+:func:`ada_update` is ADA's controller (Karras et al. 2020, "Training generative adversarial
 networks with limited data", section 3): the overfitting heuristic r_t = E[sign(D(x_real))]
 over the discriminator's scores on its (augmented) training clips, here with LSGAN's targets
 0 (generated) and 1 (real), so the sign is taken of D - 0.5. Every ``interval`` steps ``p``
 moves by ``sign(r_t - target) x clips seen / (kimg x 1000)``: up when the discriminator is too
 sure of its training clips, down when it is not, clamped to [0, ``P_MAX``]. ADA's image
 defaults (target 0.6, 500 kimg for p to travel 0 -> 1) assume millions of images; a 45-min CPU
-run sees ~25,000 clips, so the speed is a setting.
+run sees ~25,000 clips, so the speed is a setting. One process only: with several, each would
+adapt its own p from its own scores (not summed across processes).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import torch
 
 ADA_INTERVAL = 4  # steps between moves of p (ADA)
-P_MAX = 0.95  # ADA clamps p below 1: at p = 1 nothing un-augmented is left to anchor the level and timing
+P_MAX = 0.95  # this repo's cap (StyleGAN2-ADA clamps only at 0): at p = 1 nothing un-augmented anchors the level and timing
 
 
 def diff_augment(x: torch.Tensor, p: float, gain_db: float, shift_samples: int) -> torch.Tensor:

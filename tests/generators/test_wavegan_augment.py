@@ -85,3 +85,26 @@ def test_fixed_p_never_moves():
     for _ in range(4):
         model.train_step(Batch(waves=_clips().squeeze(1), codes=torch.zeros(4, T, dtype=torch.long)), opts)
     assert float(model.augment_p) == pytest.approx(0.3)
+
+
+def test_ada_moves_p_once_per_step_and_the_augmentation_reads_the_buffer(monkeypatch):
+    import benchbox.generators.wavegan as wg
+
+    seen = []
+    real_aug = wg.diff_augment
+    monkeypatch.setattr(wg, "diff_augment", lambda x, p, g, s: seen.append(p) or real_aug(x, p, g, s))
+    torch.manual_seed(0)
+    model = WaveGAN(WaveGANConfig(**TOY, augment_p=0.5, augment_target=0.01, augment_kimg=1.0, d_steps=3))
+    opts = model.make_optimizers()
+    for _ in range(4):
+        model.train_step(Batch(waves=_clips().squeeze(1), codes=torch.zeros(4, T, dtype=torch.long)), opts)
+    assert abs(float(model.augment_p) - 0.5) == pytest.approx(4 * 4 / 1000.0, abs=1e-6)  # one move in 4 steps, not one per D step
+    model.train_step(Batch(waves=_clips().squeeze(1), codes=torch.zeros(4, T, dtype=torch.long)), opts)
+    assert seen[-1] == pytest.approx(float(model.augment_p))  # the buffer's p, not the config's 0.5
+
+
+def test_ada_and_fm_paired_steps_refuse_what_they_cannot_read():
+    with pytest.raises(ValueError, match="lsgan"):
+        WaveGANConfig(**TOY, discriminator="wavegan", loss="wgan-gp", augment_target=0.6)
+    with pytest.raises(ValueError, match="fm_paired"):
+        WaveGANConfig(**TOY, fm_paired_steps=10)
