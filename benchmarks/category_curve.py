@@ -27,14 +27,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # fit_category, run as a script or loaded by path
 
 import fit_category as fc  # noqa: E402
 
-from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio  # noqa: E402
 from benchbox.metrics import category as cat  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,11 +89,8 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=10, help="draws of the source files per share below 1")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows = pd.concat([fc.load_corpus(n, args.data) for n in fc.CORPORA], ignore_index=True)
-    waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows["abs_path"]]
-    synth, synth_waves = fc.synthetic_rows(rows, fc.SYNTHETIC_SEED)
-    rows = pd.concat([rows, synth], ignore_index=True)
-    x = cat.aisfx_normalised(waves + synth_waves, cache_dir=args.cache)
+    rows, waves = fc.training_set(args.data)
+    x = cat.aisfx_normalised(waves, cache_dir=args.cache)
     y, pk, sources = rows["y"].to_numpy(), rows["package"].to_numpy(), (rows["corpus"] + ":" + rows["source"]).to_numpy()
     print("| share of the training packages' source files | pooled LOPO AUC, mean [min, max] over draws |")
     print("|---|---|")

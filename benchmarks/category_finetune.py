@@ -34,7 +34,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # fit_category, catego
 import category_variants as cv  # noqa: E402
 import fit_category as fc  # noqa: E402
 
-from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio, resample  # noqa: E402
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, resample  # noqa: E402
 from benchbox.metrics import category as cat  # noqa: E402
 from benchbox.metrics.category_features import FRAME_SAMPLES  # noqa: E402
 from benchbox.metrics.embedders import AISFX_RATE_HZ, AisfxEmbedder  # noqa: E402
@@ -183,10 +182,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="folder to keep the frozen blocks' outputs in between runs (keyed by the clips' hashes)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows = pd.concat([fc.load_corpus(n, args.data) for n in fc.CORPORA], ignore_index=True)
-    waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows["abs_path"]]
-    synth, synth_waves = fc.synthetic_rows(rows, fc.SYNTHETIC_SEED)
-    rows = pd.concat([rows, synth], ignore_index=True)
+    rows, waves = fc.training_set(args.data)
     y, pk = rows["y"].to_numpy(), rows["package"].to_numpy()
     emb = cv.loaded_embedder()
     key = cat.data_hash(list(rows["sha256"]))[:16]
@@ -194,7 +190,7 @@ def main() -> None:
     if path is not None and path.is_file():
         inputs = torch.load(path, weights_only=True)
     else:
-        inputs = frozen_inputs(waves + synth_waves, args.copies, emb)
+        inputs = frozen_inputs(waves, args.copies, emb)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(inputs, path)

@@ -37,7 +37,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -45,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # fit_category, run as
 
 import fit_category as fc  # noqa: E402
 
-from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio, resample  # noqa: E402
+from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, resample  # noqa: E402
 from benchbox.metrics import category as cat  # noqa: E402
 from benchbox.metrics.category_features import FRAME_SAMPLES, aisfx_direction, envelope_matrix  # noqa: E402
 from benchbox.metrics.embedders import AISFX_BLOCK_FRAMES, AISFX_POOLS, AISFX_RATE_HZ, AisfxEmbedder, _aisfx_safe_globals, aisfx_weights_path  # noqa: E402
@@ -455,12 +454,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="folder for (or holding) the imported corpora")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows = pd.concat([fc.load_corpus(n, args.data) for n in fc.CORPORA], ignore_index=True)
-    waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows["abs_path"]]
     per_kind = TABLE_PER_KIND if args.group == "table" else fc.SYNTHETIC_PER_KIND
-    synth, synth_waves = fc.synthetic_rows(rows, fc.SYNTHETIC_SEED, per_kind)
-    rows = pd.concat([rows, synth], ignore_index=True)
-    waves, y, pk = waves + synth_waves, rows["y"].to_numpy(), rows["package"].to_numpy()
+    rows, waves = fc.training_set(args.data, per_kind)
+    y, pk = rows["y"].to_numpy(), rows["package"].to_numpy()
     emb = loaded_embedder()
     if args.group == "table":
         measured = table_rows(waves, y, pk, emb)

@@ -73,6 +73,15 @@ def load_corpus(name: str, data_dir: Path) -> pd.DataFrame:
     return rows
 
 
+def training_set(data_dir: Path, per_kind: int = SYNTHETIC_PER_KIND) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Both corpora's rows plus ``per_kind`` synthetic negatives per kind (seed ``SYNTHETIC_SEED``),
+    and their waves at 16 kHz in the same order: what every category measurement fits and scores."""
+    rows = pd.concat([load_corpus(n, data_dir) for n in CORPORA], ignore_index=True)
+    waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows["abs_path"]]
+    synth, synth_waves = synthetic_rows(rows, SYNTHETIC_SEED, per_kind)
+    return pd.concat([rows, synth], ignore_index=True), waves + synth_waves
+
+
 def prosfx_p33(aisfx: np.ndarray) -> np.ndarray:
     """(N,) softmax probability of class 33 of the checkpoint's ``prosfx`` head on (N, 512) embeddings."""
     with torch.serialization.safe_globals(_aisfx_safe_globals()):
