@@ -10,20 +10,15 @@ tanh -> (B, T); with ``post_channels`` = P > 0 the last layer makes P channels a
 rate, then BN, (+ ``post_noise`` x learned per-channel scales x Gaussian noise (B, P, T)), ReLU
 and a conv to 1 channel before the tanh.
 
-Upsampling (``upsample``, :class:`Upsample`): a layer at rate r feeds the next at 4 r. Nearest
-x4 is zero-stuffing and a 4-sample box filter, whose response falls only to about -16 dB at
-0.875 r/2 and leaves images of the layer's content mirrored about r, 2 r, ... (Pons et al.
-2021); the learned conv after it need not remove them, and a GAN fed by images makes lines and
-combs. ``"sinc"`` zero-stuffs and applies a FIXED Kaiser-windowed sinc low-pass at r/2
-(:func:`kaiser_lowpass`; StyleGAN3, Karras et al. 2021) before the learned conv, so the
-images are at least ``SINC_ATTEN_DB`` down; since a linear conv after it cannot make content
-above r/2, such a generator needs a nonlinearity at the output rate (``post_channels``) to
-make its top two octaves: the ReLU alone makes them only slowly, so ``post_noise`` adds noise
-there, which the ReLU gates by the band-limited content (noise inputs, StyleGAN, Karras et al.
-2019; a footstep is mostly shaped noise). ``last_upsample = "nearest"`` after ``"sinc"`` is the
-other way: the earlier layers' images (the combs) go, and the last layer's images of its
-0-2 kHz content stay as the 2-8 kHz content. ``"linear"`` (a triangle filter, the box squared) is the cheap
-middle: images about twice as far down in dB as nearest's.
+Upsampling (``upsample``, :class:`Upsample`), from rate r to 4 r: nearest x4 (zero-stuffing and a
+4-sample box filter, only ~-16 dB at 0.875 r/2) leaves images of the layer's content mirrored
+about r, 2 r, ..., which a GAN turns into lines and combs (Pons et al. 2021). ``"linear"`` (the
+box squared) puts them about twice as far down in dB. ``"sinc"`` applies a FIXED Kaiser-windowed
+sinc low-pass at r/2 (:func:`kaiser_lowpass`, >= ``SINC_ATTEN_DB`` down; StyleGAN3, Karras et al.
+2021) before the learned conv, so the top two octaves must come from a nonlinearity at the
+output rate (``post_channels``, with ``post_noise`` gated by the ReLU; StyleGAN's noise inputs,
+Karras et al. 2019); ``last_upsample = "nearest"`` after ``"sinc"`` keeps only the last layer's
+images as the 2-8 kHz content.
 
 Training (:meth:`WaveGAN.train_step`, two optimisers from :meth:`WaveGAN.make_optimizers`):
 
@@ -333,8 +328,6 @@ class WaveGAN(Generator):
         self.register_buffer("augment_acc", torch.zeros(3, dtype=torch.float64))  # ADA's (sum of signs, count, last r_t)
         self.register_load_state_dict_pre_hook(_default_augment_state)  # checkpoints from before ADA load
 
-    # --- training --------------------------------------------------------------------------
-
     def make_optimizers(self, *, lr: float | None = None, weight_decay: float = 0.0) -> dict[str, torch.optim.Optimizer]:
         """{"generator", "discriminator"}: Adam at the model's own ``lr_g`` / ``lr_d`` and betas.
         GANs train at rates far below the trainer's default, so ``lr`` and ``weight_decay`` are
@@ -458,8 +451,6 @@ class WaveGAN(Generator):
         d_real = torch.stack([s.mean() for s in real_scores]).mean()
         ada = {"gan/augment_p": self.augment_p.float(), "gan/ada_r_t": self.augment_acc[2].float()} if cfg.augment_target > 0 else {}
         return shape_db + env_db, {"gan/spectrum_db": shape_db, "gan/envelope_db": env_db, "gan/d_real": d_real, **ada}
-
-    # --- sampling --------------------------------------------------------------------------
 
     @torch.no_grad()
     def generate(
