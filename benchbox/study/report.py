@@ -39,7 +39,9 @@ def collect(out: Path, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for run_id in run_ids:
         sdir = out / "runs" / run_id / "scores"
         if (sdir / "clips.csv").is_file():
-            clips.append(pd.read_csv(sdir / "clips.csv").assign(run=run_id))
+            # read_csv gives one block per column (~116 here); .copy() consolidates them, or every
+            # later assign/insert on the study frame prints pandas' PerformanceWarning to the user
+            clips.append(pd.read_csv(sdir / "clips.csv").copy().assign(run=run_id))
         if (sdir / "groups.csv").is_file():
             groups.append(pd.read_csv(sdir / "groups.csv").assign(run=run_id))
     return (pd.concat(clips, ignore_index=True) if clips else pd.DataFrame(),

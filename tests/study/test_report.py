@@ -136,3 +136,23 @@ def test_reproduce_command_falls_back_to_the_previous_report_then_the_kept_proto
     assert _reproduce_command(ctx) == "benchbox run protocols/p.toml --out r -q"
     assert _reproduce_command(SimpleNamespace(command="", protocol_path="protocols/q.toml", out=tmp_path)) == "benchbox run protocols/q.toml"
     assert _reproduce_command(SimpleNamespace(command="benchbox run a", protocol_path="b", out=tmp_path)) == "benchbox run a"
+
+
+def test_collect_gives_a_consolidated_frame_so_later_inserts_do_not_warn(tmp_path):
+    """A scores/clips.csv of ~120 columns reads as one pandas block per column; collect() must
+    consolidate it, or each of the report's later column inserts prints a PerformanceWarning."""
+    import warnings
+
+    from benchbox.study.report import collect
+
+    sdir = tmp_path / "runs" / "r1" / "scores"
+    sdir.mkdir(parents=True)
+    cols = {f"f{i}": (np.arange(4) * i).astype(float if i % 2 else int) for i in range(120)}
+    pd.DataFrame({"name": list("abcd"), **cols}).to_csv(sdir / "clips.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        clips, groups = collect(tmp_path, ["r1"])
+        for k in range(5):
+            clips[f"extra{k}"] = k  # what the report's sections do
+    assert clips.shape == (4, 121 + 1 + 5) and set(clips["run"]) == {"r1"} and groups.empty
+    assert clips["f3"].tolist() == [0.0, 3.0, 6.0, 9.0]
