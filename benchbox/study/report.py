@@ -44,7 +44,8 @@ def collect(out: Path, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
             clips.append(pd.read_csv(sdir / "clips.csv").copy().assign(run=run_id))
         if (sdir / "groups.csv").is_file():
             groups.append(pd.read_csv(sdir / "groups.csv").assign(run=run_id))
-    return (pd.concat(clips, ignore_index=True) if clips else pd.DataFrame(),
+    # and the concatenation of several runs' frames is fragmented again: consolidate it too
+    return (pd.concat(clips, ignore_index=True).copy() if clips else pd.DataFrame(),
             pd.concat(groups, ignore_index=True) if groups else pd.DataFrame())
 
 

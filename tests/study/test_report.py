@@ -145,14 +145,16 @@ def test_collect_gives_a_consolidated_frame_so_later_inserts_do_not_warn(tmp_pat
 
     from benchbox.study.report import collect
 
-    sdir = tmp_path / "runs" / "r1" / "scores"
-    sdir.mkdir(parents=True)
-    cols = {f"f{i}": (np.arange(4) * i).astype(float if i % 2 else int) for i in range(120)}
-    pd.DataFrame({"name": list("abcd"), **cols}).to_csv(sdir / "clips.csv", index=False)
+    runs = ["r1", "r2", "r3"]
+    for j, run in enumerate(runs):  # several runs whose columns differ a little: concat fragments again
+        sdir = tmp_path / "runs" / run / "scores"
+        sdir.mkdir(parents=True)
+        cols = {f"f{i}": (np.arange(4) * i).astype(float if (i + j) % 2 else int) for i in range(120)}
+        pd.DataFrame({"name": list("abcd"), **cols}).to_csv(sdir / "clips.csv", index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.PerformanceWarning)
-        clips, groups = collect(tmp_path, ["r1"])
-        for k in range(5):
-            clips[f"extra{k}"] = k  # what the report's sections do
-    assert clips.shape == (4, 121 + 1 + 5) and set(clips["run"]) == {"r1"} and groups.empty
-    assert clips["f3"].tolist() == [0.0, 3.0, 6.0, 9.0]
+        clips, groups = collect(tmp_path, runs)
+        for k in range(60):
+            clips[f"extra{k}"] = k  # more than the report's sections add
+    assert clips.shape == (12, 121 + 1 + 60) and clips["run"].tolist() == [r for r in runs for _ in range(4)]
+    assert clips["f3"].tolist() == [0.0, 3.0, 6.0, 9.0] * 3 and groups.empty
