@@ -36,6 +36,7 @@ import numpy as np
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics import embedders, prdc, twosample
+from benchbox.metrics.fad import pool_clips
 
 SR = PROJECT_SAMPLE_RATE_HZ
 MEL = dict(n_fft=1024, hop_length=256, n_mels=64)
@@ -44,7 +45,7 @@ MEL = dict(n_fft=1024, hop_length=256, n_mels=64)
 def embed(paths: list[Path], cache: Path | None) -> np.ndarray:
     """(N, D) L2-normalised aisfx clip embeddings (frame embeddings averaged)."""
     frames = embedders.embed_files(paths, "aisfx", cache_dir=cache)
-    return prdc.l2_normalise(np.stack([f.mean(axis=0) for f in frames]))
+    return prdc.l2_normalise(pool_clips(frames))
 
 
 def nearest(a: np.ndarray, b: np.ndarray, same: bool) -> np.ndarray:

@@ -27,12 +27,13 @@ from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
 from benchbox.checkpoint import build_from_checkpoint
 from benchbox.data.dataset import load_dataset
 from benchbox.metrics import embedders, prdc, twosample
+from benchbox.metrics.fad import pool_clips
 from benchbox.runs import atomic_write_text
 
 
 def embed(waves: list[np.ndarray], cache: Path | None) -> np.ndarray:
     """(N, D) L2-normalised clip means of the aisfx embedding of N waves at 16 kHz."""
-    return prdc.l2_normalise(np.stack([e.mean(axis=0) for e in embedders.embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "aisfx", cache_dir=cache)]))
+    return prdc.l2_normalise(pool_clips(embedders.embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "aisfx", cache_dir=cache)))
 
 
 def split_accuracies(gen: np.ndarray, splits: dict[str, np.ndarray]) -> dict[str, float]:
