@@ -65,6 +65,7 @@ class TrainSection:
     lr: float = 2e-3
     lr_min: float = 1e-5
     warmup_steps: int = 50
+    decay_from: int = 0  # step where the cosine decay starts (0: at the end of warmup); the rate holds at lr until then
     weight_decay: float = 0.01
     grad_clip: float = 1.0  # 0 = no clipping
     eval_every: int = 100  # steps; 0 = once per epoch
@@ -83,6 +84,7 @@ class TrainSection:
             "lr > 0": self.lr > 0,
             "0 <= lr_min <= lr": 0 <= self.lr_min <= self.lr,
             "warmup_steps >= 0": self.warmup_steps >= 0,
+            "decay_from >= 0": self.decay_from >= 0,
             "weight_decay >= 0": self.weight_decay >= 0,
             "grad_clip >= 0": self.grad_clip >= 0,
             "eval_every >= 0": self.eval_every >= 0,
@@ -147,13 +149,17 @@ def derive_seed(*parts: Any) -> int:
 
 
 def lr_factor(step: int, cfg: TrainSection, total_steps: int | None) -> float:
-    """Linear warmup to 1, then cosine down to lr_min/lr at ``total_steps`` (flat if unknown)."""
+    """The factor on ``lr`` at ``step``: linear warmup to 1 over ``warmup_steps``, 1 until
+    ``decay_from`` (warmup-stable-decay; a GAN's constant-then-decay recipe, as in CycleGAN, Zhu
+    et al. 2017), then cosine (Loshchilov & Hutter 2017) down to ``lr_min / lr`` at ``total_steps``;
+    flat after warmup when ``total_steps`` is None (a wall budget only)."""
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
-    if total_steps is None:
+    start = max(cfg.warmup_steps, cfg.decay_from)
+    if total_steps is None or step < start:
         return 1.0
     floor = cfg.lr_min / cfg.lr
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+    progress = min(1.0, (step - start) / max(1, total_steps - start))
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 

@@ -51,7 +51,9 @@ def train_staged(preset: str, data: Path, run: Path, stages: list[float], thread
     from benchbox.generators import registry
 
     generator, _ = registry.load_preset(preset)
-    settings = {"train.max_steps": 0}  # the recipe is the preset's [train] table; stages set the minutes
+    # The recipe is the preset's [train] table: a wall budget (max_minutes), or a step budget
+    # (max_steps, which fixes the lr schedule's length); the stages set, or cap, the minutes.
+    settings: dict = {}
     if seed is not None:
         settings["train.seed"] = seed
     names, done = [], 0.0

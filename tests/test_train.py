@@ -159,6 +159,11 @@ def test_schedule_and_crops():
     cfg = TrainSection(lr=1.0, lr_min=0.1, warmup_steps=4, max_steps=20)
     assert lr_factor(0, cfg, 20) == pytest.approx(0.25) and lr_factor(3, cfg, 20) == pytest.approx(1.0)
     assert lr_factor(4, cfg, 20) == pytest.approx(1.0) and lr_factor(20, cfg, 20) == pytest.approx(0.1)
+    held = TrainSection(lr=1.0, lr_min=0.1, warmup_steps=4, decay_from=10, max_steps=20)
+    assert [lr_factor(s, held, 20) for s in (3, 4, 9, 10)] == pytest.approx([1.0, 1.0, 1.0, 1.0])
+    halfway = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 5 / 10))  # step 15: half of the 10-step decay
+    assert lr_factor(15, held, 20) == pytest.approx(halfway) and lr_factor(15, held, 20) == pytest.approx(0.55)
+    assert lr_factor(20, held, 20) == pytest.approx(0.1) and lr_factor(15, held, None) == 1.0
     codes = torch.arange(40).reshape(2, 20)
     assert torch.equal(crop(codes, 5, None), codes[:, :5])
     windows = crop(codes, 5, torch.Generator().manual_seed(0))
