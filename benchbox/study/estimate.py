@@ -26,10 +26,11 @@ SCORE_SECONDS_PER_CLIP = 0.06  # aisfx + mel on 2 cores, cold cache (benchmarks/
 DEFAULT_CLIP_SAMPLES = 8192
 
 
-def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int, proto: ProtocolConfig) -> tuple[float, float, int]:
+def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int, proto: ProtocolConfig, timed: bool = True) -> tuple[float, float, int]:
     """(seconds per training step, seconds to generate one clip in each of the run's cells summed
     over its cells, cells), at ``gen_batch``, through the calls the trainer and sampler make for
-    any family: ``train_step`` and ``generate``."""
+    any family: ``train_step`` and ``generate``. ``timed=False`` (every run of the preset done)
+    only counts the cells: (0, 0, cells)."""
     from benchbox.audio import encode
     from benchbox.generate import GenerateConfig, plan_cells
     from benchbox.generators.base import Batch, StepContext
@@ -43,7 +44,7 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen
     ctx = StepContext(step=0, device=torch.device("cpu"))
     model.train()
     train_step = 0.0  # no optimisers: fitted in closed form at step 0 (FIT_SECONDS)
-    if optimizers:
+    if optimizers and timed:
         for i in range(TIMED_TRAIN_STEPS + 1):
             if i == 1:
                 start = time.perf_counter()
@@ -53,6 +54,8 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen
     ckpts = proto.sweep.checkpoint
     gen_cfg = GenerateConfig(ckpts, tuple(int(p) for p in proto.sweep.prime_ms), **proto.sweep.sampling_axes(proto.generate))
     cells, _ = plan_cells(gen_cfg, dict.fromkeys(ckpts, model.capabilities), dict.fromkeys(ckpts, model.sampling_settings))
+    if not timed:
+        return 0.0, 0.0, len(cells)
     per_clip = {}
     with torch.no_grad():
         if "step" in model.capabilities:  # a token loop: time TIMED_GEN_STEPS tokens, scale to the clip (any setting)
@@ -92,14 +95,18 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     gen_samples = int(round(g.seconds * PROJECT_SAMPLE_RATE_HZ))
     jobs = train_jobs(proto)
     tcfgs = {job.run_id: from_dict(TrainSection, job.train_settings(proto), where="train.") for job in jobs}
+    finished = {job.run_id for job in jobs if {f"{s}/{job.run_id}" for s in ("train", "generate", "score")} <= done}
     timings = {}
-    for job in jobs:  # one timing per (preset, batch size): the grid's and the extra runs'
+    for job in sorted(jobs, key=lambda j: j.run_id in finished):  # one timing per (preset, batch size): the grid's and the extra runs'
         key = (job.preset, tcfgs[job.run_id].batch_size)
-        if key not in timings:
-            timings[key] = _time_preset(job.preset, key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples, proto)
+        if key not in timings:  # a preset whose runs are all done is built (its cells) but not timed
+            timings[key] = _time_preset(job.preset, key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples, proto, timed=job.run_id not in finished)
     stages, basis, clips, runs = {"data": 10.0}, set(), 0, {}
     for job in jobs:
         tcfg = tcfgs[job.run_id]
+        if job.run_id in finished:
+            clips += timings[(job.preset, tcfg.batch_size)][2] * g.n
+            continue  # its stages cost 0 below
         counted = total_steps(tcfg, n_train, 1) if (n_train or tcfg.epochs <= 0) else None
         steps = counted or tcfg.max_steps or ASSUMED_STEPS  # epochs over an unknown split: max_steps bounds it
         train_s, cells_clip_s, cells = timings[(job.preset, tcfg.batch_size)]
@@ -120,6 +127,7 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
         clips += cells * g.n
     stages["leaderboard"] = 10.0
     stages["report"] = 5.0
+    stages |= {f"{s}/{run}": 0.0 for run in finished for s in ("train", "generate", "score")}
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
     basis_steps = "; ".join(sorted(basis))
     return {

@@ -94,3 +94,24 @@ def test_generation_counts_the_cells_each_generator_gets_and_times_each_sampling
     assert describe(proto)["clips_total"] == est["clips"]  # --dry-run's JSON and its printed plan say the same
     assert est["stages"]["generate/diffwave-tiny_mulaw"] > 0
     assert two_process_seconds({"data": 1.0, "train/a": 5.0, "score/a": 1.0, "train/b": 4.0, "train/c": 3.0}) == 1.0 + 7.0
+
+
+def test_a_run_whose_stages_are_all_done_is_counted_but_not_timed(monkeypatch):
+    """The dry run of a finished study timed every preset (minutes of training steps) for stages costing 0."""
+    from benchbox.study import estimate
+
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["train.max_steps=5"])
+    fresh = estimate_protocol(proto)
+    runs = sorted(k.split("/", 1)[1] for k in fresh["stages"] if k.startswith("train/"))
+    calls = []
+    real = estimate._time_preset
+    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append(k.get("timed", True)) or real(*a, **k))
+    finished = frozenset(f"{s}/{run}" for run in runs[1:] for s in ("train", "generate", "score"))
+    part = estimate_protocol(proto, done=finished)
+    assert part["clips"] == fresh["clips"] and part["stages"][f"train/{runs[0]}"] > 0
+    assert all(part["stages"][k] == 0.0 for k in finished)
+    assert True in calls  # the pending run's preset was timed
+    calls.clear()
+    everything = estimate_protocol(proto, done=finished | {f"{s}/{runs[0]}" for s in ("train", "generate", "score")})
+    assert everything["clips"] == fresh["clips"] and calls and not any(calls)
+    assert all(everything["stages"][f"{s}/{r}"] == 0.0 for r in runs for s in ("train", "generate", "score"))
