@@ -34,12 +34,14 @@ CELL_GROUP = "cell-"  # the groups of the best cells: cell-1 ... cell-5
 
 
 def encode_opus(wave: np.ndarray, rate_hz: int) -> bytes:
-    """(T,) float waveform in [-1, 1] -> the bytes of a mono Ogg/Opus file (PyAV's libopus)."""
+    """(T,) float waveform in [-1, 1] -> the bytes of a mono Ogg/Opus file (PyAV's libopus).
+    Bit-exact (FFmpeg's ``bitexact`` flags: a fixed Ogg serial number, no encoder-version tag),
+    so the same clip gives the same bytes and a re-run report leaves a committed copy unchanged."""
     import av
 
     buf = io.BytesIO()
-    with av.open(buf, "w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=rate_hz)
+    with av.open(buf, "w", format="ogg", options={"fflags": "+bitexact"}) as container:
+        stream = container.add_stream("libopus", rate=rate_hz, options={"flags": "+bitexact"})
         stream.bit_rate = OPUS_BIT_RATE
         stream.layout = "mono"
         frame = av.AudioFrame.from_ndarray(np.clip(wave, -1.0, 1.0).astype(np.float32)[None, :], format="flt", layout="mono")  # (1, T)

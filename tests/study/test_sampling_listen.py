@@ -111,6 +111,9 @@ def test_picked_clips_are_kept_small_drawn_and_played_even_without_the_originals
     files, size = listen.kept_bytes(out)
     assert files == 3 + 1 + 3 and size < files * 4096  # Opus: a few kB a clip, not the 16 kB of a wav
     copy = kept["diffusion"]["useful"][0][1]
+    first = copy.read_bytes()
+    listen.keep_clips(out, picks)  # a re-run report writes the same bytes (no random Ogg serial, no version tag)
+    assert copy.read_bytes() == first
     assert copy.suffix == ".ogg" and load_audio(copy, RATE_HZ).shape[0] >= CLIP_SAMPLES - 64  # decodes back to the clip's length
     assert listen.families_figure(out, kept, out / "figures" / "f.png").is_file()
     page = listen.families_html(kept)
