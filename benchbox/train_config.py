@@ -85,6 +85,8 @@ class TrainSection:
             "0 <= lr_min <= lr": 0 <= self.lr_min <= self.lr,
             "warmup_steps >= 0": self.warmup_steps >= 0,
             "decay_from >= 0": self.decay_from >= 0,
+            "decay_from 0, or a step budget (max_steps or epochs > 0) for it to decay over": not self.decay_from or self.max_steps > 0 or self.epochs > 0,
+            "decay_from < max_steps": not self.decay_from or not self.max_steps or self.decay_from < self.max_steps,
             "weight_decay >= 0": self.weight_decay >= 0,
             "grad_clip >= 0": self.grad_clip >= 0,
             "eval_every >= 0": self.eval_every >= 0,
@@ -152,7 +154,9 @@ def lr_factor(step: int, cfg: TrainSection, total_steps: int | None) -> float:
     """The factor on ``lr`` at ``step``: linear warmup to 1 over ``warmup_steps``, 1 until
     ``decay_from`` (warmup-stable-decay; a GAN's constant-then-decay recipe, as in CycleGAN, Zhu
     et al. 2017), then cosine (Loshchilov & Hutter 2017) down to ``lr_min / lr`` at ``total_steps``;
-    flat after warmup when ``total_steps`` is None (a wall budget only)."""
+    flat after warmup when ``total_steps`` is None (a wall budget only). The factor scales every
+    optimiser's own rate (a GAN's ``lr_g`` / ``lr_d`` too), so its floor is ``lr_min / lr`` with
+    ``lr`` = ``train.lr``, whatever the model's own rates."""
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
     start = max(cfg.warmup_steps, cfg.decay_from)

@@ -1,7 +1,8 @@
 """Time-to-quality of generators without a likelihood (diffusion): useful rate, 1-NN two-sample
 accuracy and memorised share against training minutes (``bench_quality.py --diffusion``).
 
-For each preset: ``benchbox train`` for the first stage's minutes, then ``--resume`` for each
+For each preset: ``benchbox train`` for the first stage's minutes (capped by the preset's
+``max_steps`` when its ``[train]`` table sets one), then ``--resume`` for each
 further stage, copying ``ckpt/last.pt`` to ``ckpt/min<minutes>.pt`` after each; then ``benchbox
 generate --checkpoint min5,... --prime-ms 0 --n N`` and ``benchbox score --embedder aisfx``.
 The memorisation threshold is the 5th percentile of the real val clips' nearest-training
@@ -51,9 +52,10 @@ def train_staged(preset: str, data: Path, run: Path, stages: list[float], thread
     from benchbox.generators import registry
 
     generator, _ = registry.load_preset(preset)
-    # The recipe is the preset's [train] table: a wall budget (max_minutes), or a step budget
-    # (max_steps, which fixes the lr schedule's length); the stages set, or cap, the minutes.
-    settings: dict = {}
+    # The recipe is the preset's [train] table: a wall budget (max_minutes; max_steps 0 unless the
+    # table sets a step budget, which also fixes the lr schedule's length); the stages set, or cap,
+    # the minutes.
+    settings: dict = {} if registry.preset_train(preset).get("max_steps") else {"train.max_steps": 0}
     if seed is not None:
         settings["train.seed"] = seed
     names, done = [], 0.0

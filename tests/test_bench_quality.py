@@ -34,3 +34,18 @@ def test_staged_training_passes_the_seed_and_resumes_without_it(tmp_path, monkey
     calls.clear()
     stages.train_staged("hifiwavegan-cpu", tmp_path / "data", tmp_path / "run2", [5.0], threads=1)
     assert not any("train.seed" in a for a in calls[0])  # no --seed: the preset's own
+
+
+def test_staged_training_keeps_a_presets_step_budget_and_zeroes_the_default_otherwise(tmp_path, monkeypatch):
+    """A [train] table with max_steps is a step budget (the stages cap its minutes); a preset without
+    one (or with max_steps = 0) must not fall back to TrainSection's 1,000-step default."""
+    stages = load_benchmark("bench_quality_diffusion")
+    calls = []
+    monkeypatch.setattr(stages, "_cli", lambda *args, threads: calls.append(args))
+    monkeypatch.setattr(stages.shutil, "copyfile", lambda src, dst: None)
+    budget = tmp_path / "gan-steps.toml"
+    budget.write_text('generator = "wavegan"\n\n[train]\nmax_steps = 2400\ndecay_from = 1200\nmax_minutes = 45.0\n\n[model]\nlength = 8192\n')
+    for preset, zeroed in ((str(budget), False), ("wavegan-tiny", True), ("hifiwavegan-cpu", True)):
+        calls.clear()
+        stages.train_staged(preset, tmp_path / "data", tmp_path / f"run-{zeroed}-{len(preset)}", [45.0], threads=1)
+        assert ("train.max_steps=0" in calls[0]) == zeroed and "train.max_minutes=45.0" in calls[0]

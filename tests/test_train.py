@@ -164,6 +164,11 @@ def test_schedule_and_crops():
     halfway = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 5 / 10))  # step 15: half of the 10-step decay
     assert lr_factor(15, held, 20) == pytest.approx(halfway) and lr_factor(15, held, 20) == pytest.approx(0.55)
     assert lr_factor(20, held, 20) == pytest.approx(0.1) and lr_factor(15, held, None) == 1.0
+    early = TrainSection(lr=1.0, lr_min=0.1, warmup_steps=4, decay_from=2, max_steps=20)  # decay_from inside warmup: decays from its end
+    assert [lr_factor(s, early, 20) for s in (0, 4, 12, 20)] == pytest.approx([lr_factor(s, cfg, 20) for s in (0, 4, 12, 20)])
+    for bad in ({"decay_from": 20, "max_steps": 20}, {"decay_from": 5, "max_steps": 0, "max_minutes": 30.0}):
+        with pytest.raises(ValueError, match="decay_from"):
+            TrainSection(**bad)
     codes = torch.arange(40).reshape(2, 20)
     assert torch.equal(crop(codes, 5, None), codes[:, :5])
     windows = crop(codes, 5, torch.Generator().manual_seed(0))

@@ -29,7 +29,7 @@ DEFAULT_CLIP_SAMPLES = 8192
 def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int, proto: ProtocolConfig, timed: bool = True) -> tuple[float, float, int]:
     """(seconds per training step, seconds to generate one clip in each of the run's cells summed
     over its cells, cells), at ``gen_batch``, through the calls the trainer and sampler make for
-    any family: ``train_step`` and ``generate``. ``timed=False`` (every run of the preset done)
+    any family: ``train_step`` and ``generate``. ``timed=False`` (every run of this preset and batch size done)
     only counts the cells: (0, 0, cells)."""
     from benchbox.audio import encode
     from benchbox.generate import GenerateConfig, plan_cells
@@ -129,14 +129,14 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     stages["report"] = 5.0
     stages |= {f"{s}/{run}": 0.0 for run in finished for s in ("train", "generate", "score")}
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
-    basis_steps = "; ".join(sorted(basis))
+    parts = [f"timed {TIMED_TRAIN_STEPS} train steps and {TIMED_GEN_STEPS} generation steps per preset, {torch.get_num_threads()} threads"] if basis else ["nothing timed: every run is done"]
+    parts += sorted(basis) + ([f"{len(done)} stages already done"] if done else [])
     return {
         "stages": stages,
         "total_seconds": sum(stages.values()),
         "two_process_seconds": two_process_seconds(stages),
         "clips": clips,
-        "basis": f"timed {TIMED_TRAIN_STEPS} train steps and {TIMED_GEN_STEPS} generation steps per preset, "
-        f"{torch.get_num_threads()} threads; {basis_steps}" + (f"; {len(done)} stages already done" if done else ""),
+        "basis": "; ".join(parts),
     }
 
 

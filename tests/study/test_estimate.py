@@ -110,8 +110,28 @@ def test_a_run_whose_stages_are_all_done_is_counted_but_not_timed(monkeypatch):
     part = estimate_protocol(proto, done=finished)
     assert part["clips"] == fresh["clips"] and part["stages"][f"train/{runs[0]}"] > 0
     assert all(part["stages"][k] == 0.0 for k in finished)
-    assert True in calls  # the pending run's preset was timed
+    assert calls == [True] + [False] * (len(runs) - 1)  # quickstart: one run per preset; only the pending one is timed
     calls.clear()
     everything = estimate_protocol(proto, done=finished | {f"{s}/{runs[0]}" for s in ("train", "generate", "score")})
     assert everything["clips"] == fresh["clips"] and calls and not any(calls)
     assert all(everything["stages"][f"{s}/{r}"] == 0.0 for r in runs for s in ("train", "generate", "score"))
+    assert everything["basis"].startswith("nothing timed") and "; ;" not in everything["basis"]
+
+
+def test_a_preset_shared_by_a_finished_and_a_pending_run_is_timed_for_the_pending_one(monkeypatch):
+    """Two dropout runs of one preset: timing must not be skipped (nor the pending run called fitted)
+    because the run listed first is done."""
+    from benchbox.study import estimate
+
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=['presets=["wavenet-tiny"]', "sweep.dropout=[0.0, 0.1]", "train.max_steps=5"])
+    fresh = estimate_protocol(proto)
+    runs = sorted(k.split("/", 1)[1] for k in fresh["stages"] if k.startswith("train/"))
+    assert len(runs) == 2
+    calls = []
+    real = estimate._time_preset
+    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append(k.get("timed", True)) or real(*a, **k))
+    for finished, pending in (runs, runs[::-1]):
+        calls.clear()
+        est = estimate_protocol(proto, done=frozenset(f"{s}/{finished}" for s in ("train", "generate", "score")))
+        assert calls == [True] and est["stages"][f"train/{pending}"] > 0 and est["stages"][f"train/{finished}"] == 0.0
+        assert "fitted" not in est["basis"] and est["clips"] == fresh["clips"]
