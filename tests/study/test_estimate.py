@@ -96,16 +96,22 @@ def test_generation_counts_the_cells_each_generator_gets_and_times_each_sampling
     assert two_process_seconds({"data": 1.0, "train/a": 5.0, "score/a": 1.0, "train/b": 4.0, "train/c": 3.0}) == 1.0 + 7.0
 
 
-def test_a_run_whose_stages_are_all_done_is_counted_but_not_timed(monkeypatch):
-    """The dry run of a finished study timed every preset (minutes of training steps) for stages costing 0."""
+def _record_timing(monkeypatch) -> list[bool]:
+    """The ``timed`` flag of every ``_time_preset`` call from now on (the calls still run)."""
     from benchbox.study import estimate
 
+    calls: list[bool] = []
+    real = estimate._time_preset
+    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append(k.get("timed", True)) or real(*a, **k))
+    return calls
+
+
+def test_a_run_whose_stages_are_all_done_is_counted_but_not_timed(monkeypatch):
+    """The dry run of a finished study timed every preset (minutes of training steps) for stages costing 0."""
     proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["train.max_steps=5"])
     fresh = estimate_protocol(proto)
     runs = sorted(k.split("/", 1)[1] for k in fresh["stages"] if k.startswith("train/"))
-    calls = []
-    real = estimate._time_preset
-    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append(k.get("timed", True)) or real(*a, **k))
+    calls = _record_timing(monkeypatch)
     finished = frozenset(f"{s}/{run}" for run in runs[1:] for s in ("train", "generate", "score"))
     part = estimate_protocol(proto, done=finished)
     assert part["clips"] == fresh["clips"] and part["stages"][f"train/{runs[0]}"] > 0
@@ -121,15 +127,11 @@ def test_a_run_whose_stages_are_all_done_is_counted_but_not_timed(monkeypatch):
 def test_a_preset_shared_by_a_finished_and_a_pending_run_is_timed_for_the_pending_one(monkeypatch):
     """Two dropout runs of one preset: timing must not be skipped (nor the pending run called fitted)
     because the run listed first is done."""
-    from benchbox.study import estimate
-
     proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=['presets=["wavenet-tiny"]', "sweep.dropout=[0.0, 0.1]", "train.max_steps=5"])
     fresh = estimate_protocol(proto)
     runs = sorted(k.split("/", 1)[1] for k in fresh["stages"] if k.startswith("train/"))
     assert len(runs) == 2
-    calls = []
-    real = estimate._time_preset
-    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append(k.get("timed", True)) or real(*a, **k))
+    calls = _record_timing(monkeypatch)
     for finished, pending in (runs, runs[::-1]):
         calls.clear()
         est = estimate_protocol(proto, done=frozenset(f"{s}/{finished}" for s in ("train", "generate", "score")))
