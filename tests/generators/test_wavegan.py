@@ -283,6 +283,27 @@ def test_leaky_generator_passes_negative_activations_where_relu_zeroes_them():
     assert a.shape == b.shape == (2, T) and not torch.allclose(a, b)
 
 
+def test_last_relu_slope_leaks_only_the_layer_the_output_conv_reads():
+    z = torch.randn(4, TOY["latent_dim"], generator=torch.Generator().manual_seed(0))
+    seen = {}
+    for name, over in (("relu", {}), ("last", {"last_relu_slope": 0.2}), ("all", {"relu_slope": 0.2})):
+        gen = _model(seed=3, **over).generator.eval()
+        inputs = []  # what each upsampling layer reads: (B, C_i, L_i)
+        hooks = [up.register_forward_pre_hook(lambda m, a: inputs.append(a[0].detach())) for up in gen.ups]
+        with torch.no_grad():
+            seen[name] = (gen(z), inputs)
+        for h in hooks:
+            h.remove()
+    out_relu, in_relu = seen["relu"]
+    out_last, in_last = seen["last"]
+    assert all(x.min() >= 0 for x in in_relu[1:]) and in_last[-1].min() < 0  # only the last hidden layer goes negative
+    assert all(x.min() >= 0 for x in in_last[1:-1]) and in_last[-1].shape[1] == TOY["channels"][-1]
+    assert all(torch.equal(a, b) for a, b in zip(in_relu[:-1], in_last[:-1]))  # the same weights: earlier layers unchanged
+    assert not torch.allclose(out_relu, out_last) and not torch.allclose(out_last, seen["all"][0])
+    with pytest.raises(ValueError, match="last_relu_slope"):
+        WaveGANConfig(**{**TOY, "last_relu_slope": 1.0})
+
+
 def test_spectrogram_discriminator_reads_the_compressed_stft_at_each_resolution():
     torch.manual_seed(0)
     disc = D.MultiResolutionSpectrogramDiscriminator((64, 256), channels=4, mbstd=True)
