@@ -26,11 +26,13 @@ SCORE_SECONDS_PER_CLIP = 0.06  # aisfx + mel on 2 cores, cold cache (benchmarks/
 DEFAULT_CLIP_SAMPLES = 8192
 
 
-def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int, proto: ProtocolConfig, timed: bool = True) -> tuple[float, float, int]:
+def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen_samples: int, proto: ProtocolConfig,
+                 time_train: bool = True, time_generate: bool = True) -> tuple[float | None, float, int]:
     """(seconds per training step, seconds to generate one clip in each of the run's cells summed
     over its cells, cells), at ``gen_batch``, through the calls the trainer and sampler make for
-    any family: ``train_step`` and ``generate``. ``timed=False`` (every run of this preset and batch size done)
-    only counts the cells: (0, 0, cells)."""
+    any family: ``train_step`` and ``generate``. A fitted model (no optimisers) trains in 0 s a step.
+    ``time_train=False`` (every run of this preset and batch size trained) gives None for the step;
+    ``time_generate=False`` (every such run generated) gives 0 for generation; the cells are always counted."""
     from benchbox.audio import encode
     from benchbox.generate import GenerateConfig, plan_cells
     from benchbox.generators.base import Batch, StepContext
@@ -43,8 +45,8 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen
     data = Batch(waves, encode(waves, getattr(model, "quantisation", "mulaw")).long())
     ctx = StepContext(step=0, device=torch.device("cpu"))
     model.train()
-    train_step = 0.0  # no optimisers: fitted in closed form at step 0 (FIT_SECONDS)
-    if optimizers and timed:
+    train_step = 0.0 if time_train else None  # no optimisers: fitted in closed form at step 0 (FIT_SECONDS)
+    if optimizers and time_train:
         for i in range(TIMED_TRAIN_STEPS + 1):
             if i == 1:
                 start = time.perf_counter()
@@ -54,8 +56,8 @@ def _time_preset(preset: str, batch: int, clip_samples: int, gen_batch: int, gen
     ckpts = proto.sweep.checkpoint
     gen_cfg = GenerateConfig(ckpts, tuple(int(p) for p in proto.sweep.prime_ms), **proto.sweep.sampling_axes(proto.generate))
     cells, _ = plan_cells(gen_cfg, dict.fromkeys(ckpts, model.capabilities), dict.fromkeys(ckpts, model.sampling_settings))
-    if not timed:
-        return 0.0, 0.0, len(cells)
+    if not time_generate:
+        return train_step, 0.0, len(cells)
     per_clip = {}
     with torch.no_grad():
         if "step" in model.capabilities:  # a token loop: time TIMED_GEN_STEPS tokens, scale to the clip (any setting)
@@ -96,11 +98,13 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     jobs = train_jobs(proto)
     tcfgs = {job.run_id: from_dict(TrainSection, job.train_settings(proto), where="train.") for job in jobs}
     finished = {job.run_id for job in jobs if {f"{s}/{job.run_id}" for s in ("train", "generate", "score")} <= done}
-    timings = {}
-    for job in sorted(jobs, key=lambda j: j.run_id in finished):  # one timing per (preset, batch size): the grid's and the extra runs'
-        key = (job.preset, tcfgs[job.run_id].batch_size)
-        if key not in timings:  # a preset whose runs are all done is built (its cells) but not timed
-            timings[key] = _time_preset(job.preset, key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples, proto, timed=job.run_id not in finished)
+    by_key: dict[tuple[str, int], list[str]] = {}  # one timing per (preset, batch size): the grid's and the extra runs'
+    for job in jobs:
+        by_key.setdefault((job.preset, tcfgs[job.run_id].batch_size), []).append(job.run_id)
+    pending = lambda stage, runs: any(f"{stage}/{run}" not in done for run in runs)  # noqa: E731
+    timings = {key: _time_preset(key[0], key[1], proto.data.crop_samples or DEFAULT_CLIP_SAMPLES, g.batch, gen_samples, proto,
+                                 time_train=pending("train", runs), time_generate=pending("generate", runs))
+               for key, runs in by_key.items()}  # a stage done in every run of a key is not timed (its cells still count)
     stages, basis, clips, runs = {"data": 10.0}, set(), 0, {}
     for job in jobs:
         tcfg = tcfgs[job.run_id]
@@ -111,7 +115,9 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
         steps = counted or tcfg.max_steps or ASSUMED_STEPS  # epochs over an unknown split: max_steps bounds it
         train_s, cells_clip_s, cells = timings[(job.preset, tcfg.batch_size)]
         seconds = train_s * steps * 1.1 if train_s else FIT_SECONDS  # + evaluation
-        if not train_s:
+        if f"train/{job.run_id}" in done:
+            seconds = 0.0  # trained already (train_s may be None: not timed)
+        elif not train_s:
             basis.add(f"{job.run_id}: fitted, {FIT_SECONDS:g} s")
         elif tcfg.max_minutes > 0:
             seconds = min(seconds, tcfg.max_minutes * 60) if (counted or tcfg.max_steps) else tcfg.max_minutes * 60
@@ -129,7 +135,8 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     stages["report"] = 5.0
     stages |= {f"{s}/{run}": 0.0 for run in finished for s in ("train", "generate", "score")}
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
-    parts = [f"timed {TIMED_TRAIN_STEPS} train steps and {TIMED_GEN_STEPS} generation steps per preset, {torch.get_num_threads()} threads"] if basis else ["nothing timed: every run is done"]
+    timed = [f"{TIMED_TRAIN_STEPS} train steps"] * any(pending("train", r) for r in by_key.values()) + [f"{TIMED_GEN_STEPS} generation steps"] * any(pending("generate", r) for r in by_key.values())
+    parts = [f"timed {' and '.join(timed)} per preset, {torch.get_num_threads()} threads"] if timed else ["nothing timed: every run is trained and generated"]
     parts += sorted(basis) + ([f"{len(done)} stages already done"] if done else [])
     return {
         "stages": stages,

@@ -96,13 +96,13 @@ def test_generation_counts_the_cells_each_generator_gets_and_times_each_sampling
     assert two_process_seconds({"data": 1.0, "train/a": 5.0, "score/a": 1.0, "train/b": 4.0, "train/c": 3.0}) == 1.0 + 7.0
 
 
-def _record_timing(monkeypatch) -> list[bool]:
-    """The ``timed`` flag of every ``_time_preset`` call from now on (the calls still run)."""
+def _record_timing(monkeypatch) -> list[tuple[bool, bool]]:
+    """(time_train, time_generate) of every ``_time_preset`` call from now on (the calls still run)."""
     from benchbox.study import estimate
 
-    calls: list[bool] = []
+    calls: list[tuple[bool, bool]] = []
     real = estimate._time_preset
-    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append(k.get("timed", True)) or real(*a, **k))
+    monkeypatch.setattr(estimate, "_time_preset", lambda *a, **k: calls.append((k.get("time_train", True), k.get("time_generate", True))) or real(*a, **k))
     return calls
 
 
@@ -116,10 +116,10 @@ def test_a_run_whose_stages_are_all_done_is_counted_but_not_timed(monkeypatch):
     part = estimate_protocol(proto, done=finished)
     assert part["clips"] == fresh["clips"] and part["stages"][f"train/{runs[0]}"] > 0
     assert all(part["stages"][k] == 0.0 for k in finished)
-    assert calls == [True] + [False] * (len(runs) - 1)  # quickstart: one run per preset; only the pending one is timed
+    assert sorted(calls) == [(False, False)] * (len(runs) - 1) + [(True, True)]  # quickstart: one run per preset; only the pending one is timed
     calls.clear()
     everything = estimate_protocol(proto, done=finished | {f"{s}/{runs[0]}" for s in ("train", "generate", "score")})
-    assert everything["clips"] == fresh["clips"] and calls and not any(calls)
+    assert everything["clips"] == fresh["clips"] and calls and not any(any(c) for c in calls)
     assert all(everything["stages"][f"{s}/{r}"] == 0.0 for r in runs for s in ("train", "generate", "score"))
     assert everything["basis"].startswith("nothing timed") and "; ;" not in everything["basis"]
 
@@ -135,5 +135,20 @@ def test_a_preset_shared_by_a_finished_and_a_pending_run_is_timed_for_the_pendin
     for finished, pending in (runs, runs[::-1]):
         calls.clear()
         est = estimate_protocol(proto, done=frozenset(f"{s}/{finished}" for s in ("train", "generate", "score")))
-        assert calls == [True] and est["stages"][f"train/{pending}"] > 0 and est["stages"][f"train/{finished}"] == 0.0
+        assert calls == [(True, True)] and est["stages"][f"train/{pending}"] > 0 and est["stages"][f"train/{finished}"] == 0.0
         assert "fitted" not in est["basis"] and est["clips"] == fresh["clips"]
+
+
+def test_a_trained_run_times_only_its_pending_generation(monkeypatch):
+    """A preset trained but not yet generated was timed for training steps it no longer needs, and its
+    0-cost train stage must not read 'fitted' in the basis."""
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=['presets=["wavenet-tiny"]', "train.max_steps=5"])
+    (run,) = [k.split("/", 1)[1] for k in estimate_protocol(proto)["stages"] if k.startswith("train/")]
+    calls = _record_timing(monkeypatch)
+    est = estimate_protocol(proto, done=frozenset({f"train/{run}"}))
+    assert calls == [(False, True)]
+    assert est["stages"][f"train/{run}"] == 0.0 and est["stages"][f"generate/{run}"] > 0 and est["stages"][f"score/{run}"] > 0
+    assert "fitted" not in est["basis"] and "train steps" not in est["basis"] and "generation steps" in est["basis"]
+    calls.clear()
+    scoring = estimate_protocol(proto, done=frozenset({f"train/{run}", f"generate/{run}"}))
+    assert calls == [(False, False)] and scoring["stages"][f"score/{run}"] > 0 and scoring["basis"].startswith("nothing timed")
