@@ -82,7 +82,7 @@ class WaveGANConfig:
     post_channels: int = 0  # P > 0: the last layer makes P channels, BN + ReLU at the output rate, then a conv to 1 (for "sinc")
     post_noise: float = 0.0  # > 0: per-sample Gaussian noise n (B, P, T) on those P channels, learned per-channel scales s starting here
     relu_slope: float = 0.0  # generator activations: ReLU (0, WaveGAN) or leaky ReLU; > 0 keeps a layer from going all-off (the dropouts)
-    last_relu_slope: float = 0.0  # > 0: this slope for the last hidden layer's activations only (the one the output conv reads), whatever relu_slope is
+    last_relu_slope: float = 0.0  # > 0: this slope for the last hidden layer (the one the output conv reads) instead of relu_slope; 0: as the others
     post_noise_mode: Literal["add", "mul"] = "add"  # "add": ReLU(x + s n); "mul": ReLU(x) (1 + s n), silent where the content is
     icnr: bool = False  # checkerboard-free initialisation of the transposed convs (needs kernel % 4 == 0)
     n_classes: int = 0  # K > 0: class-conditional on the surface label
@@ -138,7 +138,8 @@ class WaveGANConfig:
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (self.lr_g > 0 and self.lr_d > 0, "lr_g and lr_d must be > 0"),
             (self.stats_weight >= 0 and self.fm_paired_steps >= 0 and (self.fm_paired or not self.fm_paired_steps), "stats_weight and fm_paired_steps must be >= 0; fm_paired_steps needs fm_paired"),
-            (0.0 <= self.relu_slope < 1.0 and 0.0 <= self.last_relu_slope < 1.0, "relu_slope and last_relu_slope must be in [0, 1)"),
+            (0.0 <= self.relu_slope < 1.0 and 0.0 <= self.last_relu_slope < 1.0 and (self.last_relu_slope == 0 or (self.post_noise == 0 and (self.post_channels or len(self.channels) > 1))),
+             "relu_slope and last_relu_slope must be in [0, 1); last_relu_slope needs a batch-normed last hidden layer without post_noise"),
         ]
         for ok, message in checks:
             if not ok:

@@ -135,8 +135,9 @@ def estimate_protocol(proto: ProtocolConfig, n_train: int | None = None, done: f
     stages["report"] = 5.0
     stages |= {f"{s}/{run}": 0.0 for run in finished for s in ("train", "generate", "score")}
     stages = {key: (0.0 if key in done else seconds) for key, seconds in stages.items()}
-    timed = [f"{TIMED_TRAIN_STEPS} train steps"] * any(pending("train", r) for r in by_key.values()) + [f"{TIMED_GEN_STEPS} generation steps"] * any(pending("generate", r) for r in by_key.values())
-    parts = [f"timed {' and '.join(timed)} per preset, {torch.get_num_threads()} threads"] if timed else ["nothing timed: every run is trained and generated"]
+    timed = [f"{TIMED_TRAIN_STEPS} train steps"] if any(pending("train", r) for r in by_key.values()) else []
+    timed += [f"{TIMED_GEN_STEPS} generation steps"] if any(pending("generate", r) for r in by_key.values()) else []
+    parts = [f"timed {' and '.join(timed)} per preset that needs them, {torch.get_num_threads()} threads"] if timed else ["nothing timed: every run is trained and generated"]
     parts += sorted(basis) + ([f"{len(done)} stages already done"] if done else [])
     return {
         "stages": stages,

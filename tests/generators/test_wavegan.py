@@ -300,8 +300,17 @@ def test_last_relu_slope_leaks_only_the_layer_the_output_conv_reads():
     assert all(x.min() >= 0 for x in in_last[1:-1]) and in_last[-1].shape[1] == TOY["channels"][-1]
     assert all(torch.equal(a, b) for a, b in zip(in_relu[:-1], in_last[:-1]))  # the same weights: earlier layers unchanged
     assert not torch.allclose(out_relu, out_last) and not torch.allclose(out_last, seen["all"][0])
-    with pytest.raises(ValueError, match="last_relu_slope"):
-        WaveGANConfig(**{**TOY, "last_relu_slope": 1.0})
+    last_bn = []  # the last hidden layer before its activation, (B, C, L): the output conv reads leaky_relu(., 0.2) of it
+    gen = _model(seed=3, relu_slope=0.1, last_relu_slope=0.2).generator.eval()
+    gen.bns[-1].register_forward_hook(lambda m, a, out: last_bn.append(out.detach()))
+    gen.ups[-1].register_forward_pre_hook(lambda m, a: last_bn.append(a[0].detach()))
+    with torch.no_grad():
+        gen(z)
+    assert torch.allclose(last_bn[1], torch.nn.functional.leaky_relu(last_bn[0], 0.2)) and last_bn[0].min() < 0
+    for bad in ({"last_relu_slope": 1.0}, {"last_relu_slope": -0.1}, {"last_relu_slope": 0.2, "channels": (8,)},
+                {"last_relu_slope": 0.2, "upsample": "sinc", "kernel": 5, "post_channels": 4, "post_noise": 0.5}):
+        with pytest.raises(ValueError, match="last_relu_slope"):
+            WaveGANConfig(**{**TOY, **bad})
 
 
 def test_spectrogram_discriminator_reads_the_compressed_stft_at_each_resolution():
