@@ -1,7 +1,7 @@
 """Where a WaveGAN's digital-zero gaps come from: its last hidden layer, all off.
 
 Legend: N clips, C channels of the last hidden layer (the one the output conv reads), L its
-length (T / 4), T samples per clip.
+length (T / 4; T with ``post_channels``), T samples per clip.
 
 The ``dropout`` detector (``benchbox.metrics.steadiness``) flags thin gaps of digital silence
 inside a generated clip's body. A ReLU generator writes digital zero where every channel the
@@ -37,7 +37,6 @@ from benchbox.checkpoint import build_from_checkpoint
 HALF_CODE = 0.5 / 32768  # under this a 16-bit WAV writes 0
 
 
-@torch.no_grad()
 def inner_runs(off: np.ndarray) -> list[int]:
     """Lengths of the runs of True in the boolean row ``off`` (L,) strictly inside its span of
     False values (before the first and after the last False do not count)."""
@@ -49,6 +48,7 @@ def inner_runs(off: np.ndarray) -> list[int]:
     return list(edges[1::2] - edges[::2])
 
 
+@torch.no_grad()
 def gap_anatomy(path: str, n: int = 64, seed: int = 0, gap_samples: int = 80) -> dict:
     """The statistics above for the WaveGAN checkpoint at ``path`` (n clips, seed ``seed``).
     Raises ValueError for a checkpoint of another family."""
@@ -56,8 +56,9 @@ def gap_anatomy(path: str, n: int = 64, seed: int = 0, gap_samples: int = 80) ->
     if meta["generator"] != "wavegan":
         raise ValueError(f"{path}: a '{meta['generator']}' checkpoint; gan_gaps reads wavegan ones")
     net = model.generator_ema if model.config.ema_decay > 0 else model.generator
+    output = net.post if net.post is not None else net.ups[-1]  # the conv to 1 channel (after the last upsampling, or post_channels' own)
     seen = []  # the output layer's input, (N, C, L)
-    hook = net.ups[-1].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    hook = output.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     z = torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))  # (N, Z)
     out = net(z).numpy()  # (N, T)
     hook.remove()
@@ -78,7 +79,7 @@ def gap_anatomy(path: str, n: int = 64, seed: int = 0, gap_samples: int = 80) ->
         "zero_sample_share": float(zero.mean()),
         "gap_samples": gap_samples,
         "clips_with_inner_gap": int(gapped),
-        "output_bias": float(net.ups[-1].conv.bias.reshape(-1)[0]),
+        "output_bias": float(getattr(output, "conv", output).bias.reshape(-1)[0]),
     }
 
 

@@ -61,3 +61,14 @@ def test_gap_anatomy_matches_a_direct_reading_of_the_generator(tmp_path):
     lifted = gaps.gap_anatomy(_saved_wavegan(tmp_path, 0.01)[0], n=6, seed=3, gap_samples=8)  # all-off writes tanh(0.01), not 0
     assert out["clips_with_inner_gap"] == 6 and out["inner_all_off_share"] > 0.1
     assert lifted["clips_with_inner_gap"] == 0 and lifted["off_share"] == out["off_share"] and lifted["zero_sample_share"] < out["zero_sample_share"]
+
+
+def test_gap_anatomy_reads_the_post_conv_with_post_channels_and_the_raw_generator_without_ema(tmp_path):
+    """With post_channels the output conv is `post` (its input at the output rate), and with
+    ema_decay = 0 the sampler's generator is the raw one, whose weights need gradients."""
+    cfg = {**TOY, "upsample": "sinc", "post_channels": 3, "ema_decay": 0.0}
+    torch.manual_seed(0)
+    model = registry.build("wavegan", dict(cfg))
+    path = str(ck.save_checkpoint(tmp_path / "post.pt", {"generator": "wavegan", "generator_config": cfg, "model": model.state_dict(), "step": 1, "best_val": 1.0, "train_config": {}}))
+    out = gaps.gap_anatomy(path, n=2, seed=0)
+    assert out["channels"] == 3 and out["output_bias"] == float(model.generator.post.bias.detach()[0])
