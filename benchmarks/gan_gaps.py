@@ -55,7 +55,7 @@ def gap_anatomy(path: str, n: int = 64, seed: int = 0, gap_samples: int = 80) ->
     model, meta = build_from_checkpoint(path)
     if meta["generator"] != "wavegan":
         raise ValueError(f"{path}: a '{meta['generator']}' checkpoint; gan_gaps reads wavegan ones")
-    net = model.generator_ema if model.config.ema_decay > 0 else model.generator
+    net = model.sampling_generator
     output = net.post if net.post is not None else net.ups[-1]  # the conv to 1 channel (after the last upsampling, or post_channels' own)
     seen = []  # the output layer's input, (N, C, L)
     hook = output.register_forward_pre_hook(lambda module, args: seen.append(args[0]))

@@ -447,13 +447,17 @@ class WaveGAN(Generator):
         waves, labels = _parts(batch, cfg.length)
         labels = self._labels(labels)
         real = waves.to(self.device, torch.float32)  # (B, T)
-        net = self.generator_ema if cfg.ema_decay > 0 else self.generator
-        fake = net(self._latents(real.shape[0]), labels)  # (B, T)
+        fake = self.sampling_generator(self._latents(real.shape[0]), labels)  # (B, T)
         shape_db, env_db = spec_db(fake, real)
         real_scores, _ = self.discriminator(real.unsqueeze(1), labels)
         d_real = torch.stack([s.mean() for s in real_scores]).mean()
         ada = {"gan/augment_p": self.augment_p.float(), "gan/ada_r_t": self.augment_acc[2].float()} if cfg.augment_target > 0 else {}
         return shape_db + env_db, {"gan/spectrum_db": shape_db, "gan/envelope_db": env_db, "gan/d_real": d_real, **ada}
+
+    @property
+    def sampling_generator(self) -> WaveGANGenerator:
+        """The generator clips come from: the EMA copy, or the raw one when ema_decay = 0."""
+        return self.generator_ema if self.config.ema_decay > 0 else self.generator
 
     @torch.no_grad()
     def generate(
@@ -476,7 +480,7 @@ class WaveGAN(Generator):
             raise GeneratorError("wavegan cannot continue a prime (a GAN maps a latent to a whole clip)", hint="generate with --prime-ms 0; primed cells read n/a")
         if not 1 <= length <= self.config.length:
             raise GeneratorError(f"wavegan makes clips of up to {self.config.length} samples, asked for {length}", hint=f"use length <= {self.config.length}")
-        net = self.generator_ema if self.config.ema_decay > 0 else self.generator
+        net = self.sampling_generator
         was_training = net.training
         net.eval()
         device = rng.device if rng is not None else torch.device("cpu")  # the sampler's rng lives on the model's device
