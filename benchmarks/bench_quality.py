@@ -62,6 +62,8 @@ def train_command(preset: str, quantisation: str, data: Path, out: Path, args: a
 
 
 def run_training(args: argparse.Namespace) -> list[Path]:
+    from bench_quality_diffusion import run_folder
+
     from benchbox.data.importer import import_folder
 
     data = args.out / "data"
@@ -71,7 +73,7 @@ def run_training(args: argparse.Namespace) -> list[Path]:
     runs, procs = [], []
     for quantisation in args.quantisation.split(","):
         for preset in args.presets.split(","):
-            run = args.out / "runs" / f"{preset}_{quantisation}"
+            run = args.out / "runs" / f"{run_folder(preset)}_{quantisation}"
             runs.append(run)
             cmd = train_command(preset, quantisation, data, run, args)
             proc = subprocess.Popen(cmd, env=env, cwd=REPO)

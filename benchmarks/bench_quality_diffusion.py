@@ -41,6 +41,12 @@ def _sets(values: dict) -> list[str]:
     return [part for k, v in values.items() for part in ("--set", f"{k}={v}")]
 
 
+def run_folder(preset: str) -> str:
+    """The folder name of ``preset``'s run: the preset's name, or a preset file's stem
+    (``models/x.toml`` -> ``x``), so a path never nests folders under ``runs/``."""
+    return Path(preset).stem if preset.endswith(".toml") else preset
+
+
 def stage_name(minutes: float) -> str:
     """The checkpoint kept after ``minutes`` of training: ``min5``, ``min45``, ``min0p5``."""
     return "min" + f"{minutes:g}".replace(".", "p")
@@ -100,7 +106,7 @@ def resynthesis_reference(preset: str, data: Path, out: Path, threads: int) -> P
     generator, cfg = registry.load_preset(preset)
     if generator != "specdiff":
         return None
-    folder = out / f"resynthesis_{preset}"
+    folder = out / f"resynthesis_{run_folder(preset)}"
     if not (folder / "scores" / "clips.csv").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         waves = torch.as_tensor(load_dataset(data).load_clips("val"))
@@ -205,7 +211,7 @@ def spectrograms(out: Path, stages: dict[str, list[str]], data: Path) -> str:
 
     frames = []
     for preset, names in stages.items():
-        clips = pd.read_csv(out / "runs" / preset / "scores" / "clips.csv")
+        clips = pd.read_csv(out / "runs" / run_folder(preset) / "scores" / "clips.csv")
         clips = clips[clips["checkpoint"].astype(str).isin({names[0], names[-1]}) & (clips["prime_ms"] == 0)]
         frames.append(clips.assign(run=preset))
     path, caption = spectrogram_figure(out, pd.concat(frames), load_dataset(data).clip_paths("test"), out / "spectrograms.png", EMBEDDER)
@@ -238,7 +244,7 @@ def main() -> None:
                "stages_minutes": stages, "gate": {"useful": args.gate_useful, "nn1": args.gate_nn1, "memorised": GATE["memorised"]}, "memorised_threshold": threshold, "load_average_before": load_before, "presets": {}, "references": {}, "ar_runs": {}}  # fmt: skip
     summary["references"]["real val (floor)"] = floor_row(out / "real_val", threshold, data)
     for preset in args.diffusion.split(","):
-        run = out / "runs" / preset
+        run = out / "runs" / run_folder(preset)
         names = [stage_name(m) for m in stages]
         if not args.diffusion_summarise:
             names = train_staged(preset, data, run, stages, args.threads, args.seed)
@@ -247,7 +253,8 @@ def main() -> None:
             _cli("score", str(run), "--embedder", EMBEDDER, "--bootstrap", "200", "--quiet", threads=args.threads)
             reference = resynthesis_reference(preset, data, out, args.threads)
         else:
-            reference = out / f"resynthesis_{preset}" if (out / f"resynthesis_{preset}").is_dir() else None
+            resynthesis = out / f"resynthesis_{run_folder(preset)}"
+            reference = resynthesis if resynthesis.is_dir() else None
         summary["presets"][preset] = summarise_run(run, names, threshold, data)
         if reference is not None:
             summary["references"][f"resynthesis only ({preset})"] = summarise_folder(reference, threshold, data)

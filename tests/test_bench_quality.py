@@ -49,3 +49,11 @@ def test_staged_training_keeps_a_presets_step_budget_and_zeroes_the_default_othe
         calls.clear()
         stages.train_staged(preset, tmp_path / "data", tmp_path / f"run-{zeroed}-{len(preset)}", [45.0], threads=1)
         assert ("train.max_steps=0" in calls[0]) == zeroed and "train.max_minutes=45.0" in calls[0]
+
+
+def test_a_preset_file_names_its_run_folder_by_its_stem():
+    """``models/x.toml`` must not nest ``runs/models/x.toml/``; a preset name is kept as given."""
+    stages = load_benchmark("bench_quality_diffusion")
+    assert stages.run_folder("models/hifiwavegan-cpu-wsd128.toml") == "hifiwavegan-cpu-wsd128"
+    assert stages.run_folder("/abs/path/my.preset.toml") == "my.preset"
+    assert stages.run_folder("specdiff-cpu") == "specdiff-cpu"
