@@ -72,7 +72,8 @@ def check_header(path: Path, rate_hz: int, channels: int, frames: int) -> None:
 
 
 def check_wav_complete(path: Path) -> None:
-    """Raise AudioError for a WAV whose data chunk is longer than the bytes the file holds.
+    """Raise AudioError for a WAV whose data chunk is longer than the bytes the file holds, or
+    whose fmt chunk gives an implausible sample rate or channel count (:func:`check_header`).
 
     A data size of 0 or 0xFFFFFFFF means "unknown" (streamed or crashed recorders) and passes.
     """
@@ -88,6 +89,12 @@ def check_wav_complete(path: Path) -> None:
             if len(chunk) < 8:
                 return
             ident, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if ident == b"fmt " and length >= 8:  # format tag (2), channels (2), sample rate (4), ...
+                fmt = f.read(8)
+                f.seek(-len(fmt), 1)
+                if len(fmt) == 8:
+                    channels, rate_hz = struct.unpack("<HI", fmt[2:8])
+                    check_header(path, rate_hz, channels, 0)  # libsndfile refuses these with no field named
             if ident == b"data":
                 have = size - f.tell()
                 if length > have and length != WAV_STREAMED_LENGTH:

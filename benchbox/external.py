@@ -122,40 +122,93 @@ def conform(data: np.ndarray, rate_hz: int, *, target_hz: int, target_samples: i
         done.append(f"padded with silence at the end to {target_samples} samples (the reference's clip length)")
         wave = np.concatenate([wave, np.zeros(target_samples - wave.shape[0], dtype=np.float32)])
     if np.isfinite(wave).all() and float(np.abs(wave).max(initial=0.0)) > FULL_SCALE:
-        done.append("clipped to +-1 (beyond full scale after resampling)")
+        done.append("clipped to +-1 (beyond full scale" + (" after resampling)" if int(rate_hz) != int(target_hz) else ")"))
         wave = np.clip(wave, -FULL_SCALE, FULL_SCALE)
     return wave.astype(np.float32), done
 
 
-def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_samples: int, name: str | None = None, skip=lambda rel: False) -> tuple[list[str], list[dict]]:
+def check_target(source: Path, out: Path, *, overwrite: bool = False) -> None:
+    """Refuse an ``out`` that :func:`import_clips` must not write into: a benchbox dataset or run
+    (its own clips would be replaced), a non-empty folder that holds no earlier import, or an
+    earlier import of clips from another folder (unless ``overwrite``). Raises DataError naming ``out``."""
+    if (out / "dataset.json").is_file() or (out / "manifest.csv").is_file():
+        raise DataError(f"{out} is a benchbox dataset: scoring into it would replace its clips", hint="pass a new folder to --out, e.g. results/<name>")
+    if (out / "samples" / "manifest.csv").is_file():
+        raise DataError(f"{out} is a run folder: scoring into it would mix another generator's clips with its own", hint="pass a new folder to --out, e.g. results/<name>")
+    leftovers = {f".{CLIPS_DIR}.staging", f".{CLIPS_DIR}.replaced"}  # an interrupted import's own folders
+    if not out.is_dir() or not any(p.name not in leftovers for p in out.iterdir()):
+        return
+    if not imported(out):
+        raise DataError(f"{out} is not empty and holds no earlier import of clips", hint="pass a new or empty folder to --out, e.g. results/<name>")
+    try:
+        earlier = pd.read_csv(out / MANIFEST_NAME, dtype=str, keep_default_na=False)["source"]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, KeyError):
+        earlier = pd.Series([""])
+    root = source.resolve()
+    foreign = [p for p in earlier if not Path(p).is_relative_to(root)]
+    if foreign and not overwrite:
+        raise DataError(f"{out} holds clips imported from elsewhere ({foreign[0]}); scoring {source} there would replace them and their scores",
+                        hint="pass another --out, or --overwrite to replace them")  # fmt: skip
+
+
+def _write_clip(path: Path, wave: np.ndarray, rate_hz: int) -> None:
+    """A conformed clip as a 16-bit wav, or as a 32-bit float wav when it holds NaN/inf, which
+    16-bit PCM cannot store: the scorer's ``nan`` detector must see the generator's failure."""
+    if np.isfinite(wave).all():
+        write_wav(path, wave, rate_hz)
+        return
+    import io
+
+    import soundfile as sf
+
+    from benchbox.runs import atomic_write_bytes
+
+    buf = io.BytesIO()
+    sf.write(buf, wave, int(rate_hz), subtype="FLOAT", format="WAV")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_samples: int, name: str | None = None, skip=lambda rel: False, overwrite: bool = False) -> tuple[list[str], list[dict]]:
     """Write every clip of ``source`` in the reference's format under ``out/clips/`` plus
     ``out/benchbox-clips.csv``; return (warnings, skipped ``{path, reason}``).
 
-    A clip that cannot be decoded (or holds NaN/inf) is skipped with its reason.
+    ``out`` is checked first (:func:`check_target`). The clips are converted into a staging
+    folder and replace ``out/clips/`` only once at least one decoded, so a failed import leaves
+    an earlier one untouched. A clip that cannot be decoded is skipped with its reason; one that
+    holds NaN/inf is kept (as a float wav) for the ``nan`` detector to flag.
     """
     source, out = Path(source), Path(out)
+    check_target(source, out, overwrite=overwrite)
     table = folder_table(source, name, skip=skip)
-    if (out / MANIFEST_NAME).is_file() and (out / CLIPS_DIR).is_dir():  # an earlier import: replaced whole
-        shutil.rmtree(out / CLIPS_DIR)
     if table.empty:
         raise DataError(f"no clips to score under {source}", hint="point at a folder of audio clips (wav, flac, ogg, ...)")
+    staging, aside = out / f".{CLIPS_DIR}.staging", out / f".{CLIPS_DIR}.replaced"
+    for leftover in (staging, aside):  # an interrupted earlier import
+        shutil.rmtree(leftover, ignore_errors=True)
     counts: Counter[str] = Counter()
     rows, skipped = [], []
-    for rec in table.to_dict("records"):
-        try:
-            data, rate = read_audio(source / rec["path"])
-            wave, done = conform(data, rate, target_hz=target_hz, target_samples=target_samples)
-            rel = (Path(CLIPS_DIR) / rec["path"]).with_suffix(".wav").as_posix()
-            write_wav(out / rel, wave, target_hz)
-        except AudioError as e:
-            skipped.append({"path": rec["path"], "reason": e.message})
-            continue
-        counts.update(done)
-        rows.append({**rec, "path": rel, "source": str((source / rec["path"]).resolve())})
-    if not rows:
-        first = f" (first: {skipped[0]['path']}: {skipped[0]['reason']})" if skipped else ""
-        raise DataError(f"none of the {len(table)} clips under {source} could be decoded{first}", hint="check the files; nothing was written")
-    atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
+    try:
+        for rec in table.to_dict("records"):
+            try:
+                data, rate = read_audio(source / rec["path"], finite=False)
+                wave, done = conform(data, rate, target_hz=target_hz, target_samples=target_samples)
+                rel = Path(rec["path"]).with_suffix(".wav")
+                _write_clip(staging / rel, wave, target_hz)
+            except AudioError as e:
+                skipped.append({"path": rec["path"], "reason": e.message})
+                continue
+            counts.update(done)
+            rows.append({**rec, "path": (Path(CLIPS_DIR) / rel).as_posix(), "source": str((source / rec["path"]).resolve())})
+        if not rows:
+            first = f" (first: {skipped[0]['path']}: {skipped[0]['reason']})" if skipped else ""
+            raise DataError(f"none of the {len(table)} clips under {source} could be decoded{first}", hint=f"check the files; {out} was not changed")
+        if (out / CLIPS_DIR).exists():
+            (out / CLIPS_DIR).rename(aside)
+        staging.rename(out / CLIPS_DIR)
+        atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
     warnings = [f"{n} of {len(rows)} clips {rule}" for rule, n in counts.items()]
     return warnings, skipped
 

@@ -26,7 +26,7 @@ from benchbox.labels import group_label
 from benchbox.progress import Progress
 from benchbox.score import decode
 from benchbox.score_verdict import verdict_prefix
-from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
+from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
 
 VS_FLOOR = "vs_floor"
 
@@ -71,7 +71,8 @@ def _heading(embedder: str, metric: str) -> str:
             f"in leaderboard.csv). 95% CIs in brackets. *vs floor* compares the row's `{metric}` CI with the real floor's "
             f"(real val vs real test): \"{DIFFERS_CI}\" when they do not overlap; when they do, \"{INDISTINGUISHABLE}\" if the "
             f"1-NN two-sample test does not tell the row's clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" if "
-            f"it does, and \"{CI_ONLY}\" where it was not run. *1-NN acc* is that test's balanced leave-one-out accuracy of "
+            f"it does, \"{CLOSER}\" if its accuracy is below chance at p > {1 - CLOSER_ALPHA:g} (each clip's nearest neighbour a test clip), "
+            f"and \"{CI_ONLY}\" where it was not run. *1-NN acc* is that test's balanced leave-one-out accuracy of "
             "telling the row's clips from the real test clips (about 0.5 when they cannot be told apart; with tens of clips, "
             "values down to about 0.3 are chance too) with its permutation p-value.")
 

@@ -362,6 +362,7 @@ def score_run(
     weights: str | Path | None = None,
     out: str | Path | None = None,
     name: str | None = None,
+    overwrite: bool = False,
 ) -> ScoreResult:
     """Score every clip of a run or folder against a reference dataset; write ``scores/``.
 
@@ -372,7 +373,11 @@ def score_run(
     format (:func:`benchbox.external.import_clips`, one warning per conversion rule applied)
     and score them there, so ``out`` is a run like any other and ``path`` is never written
     to. Without ``out`` the scores go into ``path/scores``. ``name``: the run's generator
-    name for a plain folder (default: the folder's name).
+    name for a plain folder (default: the folder's name). ``overwrite``: replace an earlier
+    import of clips from another folder in ``out`` (DataError without it).
+
+    Every embedder is loaded before anything is written, so an unknown name or missing weights
+    leave ``out`` as it was.
     """
     config, progress, embedders = config or ScoreConfig(), progress or no_progress, tuple(embedders)
     if bootstrap < 0:
@@ -380,12 +385,16 @@ def score_run(
     weights = Path(weights).expanduser() if weights else None
     if weights is not None and WEIGHTS_EMBEDDER not in embedders:
         raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
+    from benchbox.metrics.embedders import get_embedder
+
+    for embedder in embedders:  # fail before any clip is converted or scored
+        get_embedder(embedder, **({"weights": weights} if embedder == WEIGHTS_EMBEDDER and weights is not None else {})).load()
     root, table, is_run = collect_clips(path, name)
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)
     source, import_notes, import_skipped = None, [], []
     if out is not None and Path(out).resolve() != root.resolve():
-        source, (root, table, import_notes, import_skipped) = root, _import(root, Path(out), ref_path, is_run, name)
+        source, (root, table, import_notes, import_skipped) = root, _import(root, Path(out), ref_path, is_run, name, overwrite)
     elif not is_run and ref_path is not None:
         import_notes = rate_notes(table["abs_path"], load_dataset(ref_path).sample_rate_hz)
     out = root / SCORES_DIR
@@ -404,27 +413,27 @@ def score_run(
     warnings = import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     if embedders:
         warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
-    if "aisfx" not in embedders:
-        warnings.append("aisfx not scored: footstep/p is not measured and useful/auto counts detector flags only")
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
         decode=decode, distances=distances, weights=weights,
     )
+    if "footstep/p" not in clips.columns:  # what was measured, not what was asked for
+        warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
         _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source)
     return result
 
 
-def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None):
+def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None, overwrite: bool = False):
     """Import a plain folder into ``out`` in the reference's format; the new (root, table, notes, skipped)."""
     if is_run:
         raise DataError(f"{source} is a run: its scores live in {source / SCORES_DIR}", hint="drop --out for a run folder; --out is for a folder of clips from another generator")
     if ref_path is None:
         raise DataError(f"scoring {source} into {out} needs a reference dataset to convert the clips to", hint="pass --reference DATA_DIR (a benchbox dataset folder)")
     ds = load_dataset(ref_path)
-    notes, skipped = import_clips(source, out, target_hz=ds.sample_rate_hz, target_samples=ds.clip_samples, name=name or source.resolve().name, skip=_is_output)
+    notes, skipped = import_clips(source, out, target_hz=ds.sample_rate_hz, target_samples=ds.clip_samples, name=name or source.resolve().name, skip=_is_output, overwrite=overwrite)
     root, table, _ = collect_clips(out)
     return root, table, notes, skipped
 

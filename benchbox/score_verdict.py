@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from pathlib import Path
 
@@ -96,6 +96,7 @@ class _Sets:
     train: dict[int, np.ndarray]  # P -> (Nt, D)
     test: dict[int, np.ndarray]  # P -> (Nr, D)
     val: np.ndarray  # (Nv, D), whole clips
+    val_cont: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (Nv, D): val clips from sample P on
 
 
 def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> np.ndarray:
@@ -110,13 +111,15 @@ def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir:
 def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> _Sets:
     shortest = min([len(w) for w in waves] + [len(w) for s in ("train", "test") for w in refs[s]])
     cuts = sorted({0, *[int(p) for p in primes if shortest - p >= MIN_CONT_SAMPLES]})
+    cuts_val = [p for p in cuts if p and all(len(w) - p >= MIN_CONT_SAMPLES for w in refs["val"])]
     gen, train, test = {}, {}, {}
     for p in cuts:
         rows = np.flatnonzero(primes == p) if p else np.arange(len(waves))
         gen[p] = _embed([waves[i][p:] for i in rows], rate_hz, embedder, cache_dir, progress)
         train[p] = _embed([w[p:] for w in refs[TRAIN_SPLIT]], rate_hz, embedder, cache_dir, progress)
         test[p] = _embed([w[p:] for w in refs["test"]], rate_hz, embedder, cache_dir, progress)
-    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress))
+    val_cont = {p: _embed([w[p:] for w in refs["val"]], rate_hz, embedder, cache_dir, progress) for p in cuts_val}
+    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont)
 
 
 def _geometry(x: np.ndarray, config: VerdictConfig) -> np.ndarray:
@@ -209,15 +212,17 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
             continue
         sub = np.searchsorted(np.flatnonzero(primes == p), idx) if p else idx
         gen = sets.gen[p][sub]
-        cont = _group_metrics(gen, sets.test[p], sets.train[p], e, config, bootstrap, seed)
+        cont = _group_metrics(gen, sets.test[p], sets.train[p], e, config, bootstrap, seed, _heldout(sets, p))
         if gen.shape[0] >= 2:
             cont.update(distances(gen, sets.test[p], e, bootstrap=bootstrap, seed=seed))
         row.update({CONT + k: v for k, v in cont.items()})
 
 
-def _heldout(sets: _Sets) -> np.ndarray:
-    """(Nv + Nr, D): the real clips no model trained on (val + test), whole clips."""
-    return np.concatenate([sets.val, sets.test[0]]) if sets.val.shape[0] else sets.test[0]
+def _heldout(sets: _Sets, prime: int = 0) -> np.ndarray:
+    """(Nv + Nr, D): the real clips no model trained on (val + test), whole clips, or from sample
+    ``prime`` on (the continuations' geometry; test alone when val's were not embedded)."""
+    val = sets.val if prime == 0 else sets.val_cont.get(prime, np.zeros((0, 0)))
+    return np.concatenate([val, sets.test[prime]]) if val.shape[0] else sets.test[prime]
 
 
 def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap: int, seed: int) -> None:

@@ -83,6 +83,14 @@ def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
     return Scored(root, name, groups, info)
 
 
+def rescore_command(s: Scored) -> str:
+    """The command that re-scores ``s`` as it was scored: its folder and the reference its scores.json records."""
+    import shlex
+
+    ref = str(s.info.get("reference") or "")
+    return f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
+
+
 def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[list[Scored], list[str]]:
     """Every scored run under ``results_dirs`` whose scores are fresh or of record, and notes on the rest."""
     dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
@@ -98,7 +106,7 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
             scored.append(Scored(s.root, s.name + RECORD_MARK, s.groups, s.info, of_record=True))
             records.append(s.name)
         elif fresh.state == STALE:  # never shown beside clips it does not describe
-            fix = "" if "do not re-score" in fresh.reason else f"; re-run `benchbox score {s.root}`"
+            fix = "" if "do not re-score" in fresh.reason else f"; re-run `{rescore_command(s)}`"
             notes.append(f"{s.name}: scores left out, they are stale ({fresh.reason}){fix}")
             if warn is not None:
                 warn(notes[-1])

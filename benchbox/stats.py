@@ -65,7 +65,9 @@ INDISTINGUISHABLE = "indistinguishable from real at this n"
 SEPARATED = "differs (1-NN test)"
 CI_ONLY = "overlaps the floor (1-NN test not measured)"
 DIFFERS_CI = "differs (CI)"
+CLOSER = "closer to the test clips than real clips are (copies of them?)"
 TWO_SAMPLE_ALPHA = 0.05
+CLOSER_ALPHA = 0.01  # the lower tail: p > 1 - CLOSER_ALPHA
 
 
 def intervals_overlap(lo: float, hi: float, other_lo: float, other_hi: float) -> bool:
@@ -86,6 +88,10 @@ def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: floa
       missing, since nothing was compared);
     * :data:`SEPARATED`: they overlap, but the 1-NN test tells the clips from real ones
       (``nn1_p`` < :data:`TWO_SAMPLE_ALPHA`);
+    * :data:`CLOSER`: they overlap and the 1-NN accuracy is in the permutation null's lowest
+      :data:`CLOSER_ALPHA` (``nn1_p`` > 1 - CLOSER_ALPHA): each clip's nearest neighbour is a
+      real test clip far more often than chance, as when a generator reproduces the test
+      recordings (memorisation is measured against the train split only, so it would not say);
     * :data:`INDISTINGUISHABLE`: they overlap and the test does not separate them;
     * :data:`CI_ONLY`: they overlap and no test was measured (``nn1_p`` None or NaN: a group
       under 2 clips, or scores written before the test existed).
@@ -97,7 +103,9 @@ def vs_floor(lo: float, hi: float, floor_lo: float, floor_hi: float, nn1_p: floa
         return DIFFERS_CI if all(_finite(v) for v in (lo, hi, floor_lo, floor_hi)) else ""
     if not _finite(nn1_p):
         return CI_ONLY
-    return SEPARATED if nn1_p < TWO_SAMPLE_ALPHA else INDISTINGUISHABLE
+    if nn1_p < TWO_SAMPLE_ALPHA:
+        return SEPARATED
+    return CLOSER if nn1_p > 1 - CLOSER_ALPHA else INDISTINGUISHABLE
 
 
 def two_sample_of(row: Mapping, embedder: str) -> tuple[float, float]:

@@ -171,6 +171,21 @@ def test_hostile_header_checks_hold_for_the_pyav_path(tmp_path, monkeypatch):
         read_audio(path)
 
 
+def test_a_zero_sample_rate_wav_is_refused_with_the_field_named(tmp_path):
+    """libsndfile refuses it as 'SF_INFO struct incomplete'; the fmt chunk is read first, so the error names the field."""
+    b = bytearray(encoded(tone(), format="WAV", subtype="PCM_16"))
+    b[24:28] = struct.pack("<I", 0)  # fmt sample rate: 0 Hz
+    path = tmp_path / "rate_0hz.wav"
+    path.write_bytes(bytes(b))
+    with pytest.raises(AudioError, match="sample rate field says 0 Hz"):
+        read_audio(path)
+    b[24:28] = struct.pack("<I", RATE_HZ)
+    b[22:24] = struct.pack("<H", 0)  # fmt channels: 0
+    path.write_bytes(bytes(b))
+    with pytest.raises(AudioError, match="channel count field says 0"):
+        read_audio(path)
+
+
 def test_undecodable_file_names_both_decoders(tmp_path):
     path = tmp_path / "text.wav"
     path.write_bytes(b"this is a text file with a .wav name\n" * 10)

@@ -74,6 +74,14 @@ def test_vs_floor_needs_overlapping_cis_and_an_unseparated_two_sample_test():
     assert vs_floor(np.float32(0.1), 0.3, 0.2, 0.4, np.float32("nan")) == CI_ONLY  # numpy NaN is not a measured test
 
 
+def test_vs_floor_calls_an_accuracy_far_below_chance_closer_than_real():
+    from benchbox.stats import CLOSER, INDISTINGUISHABLE, vs_floor
+
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, 1.0) == CLOSER  # every permutation as good or better: each clip's neighbour is real
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.995) == CLOSER
+    assert vs_floor(0.1, 0.3, 0.2, 0.4, 0.98) == INDISTINGUISHABLE  # the lower tail is tested at 0.01, not 0.05
+
+
 def test_two_sample_of_uses_the_whole_clip_only_for_unprimed_rows():
     from benchbox.stats import nn1_text, two_sample_of
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, console, examples, id_table, print_json, print_table, rich_progress
+from benchbox.cli.common import HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, console, examples, id_table, print_json, print_table, printable, rich_progress
 from benchbox.errors import ConfigError
 
 app = typer.Typer(cls=HonestHelpGroup, help="Speed benchmarks: training and generation throughput per model preset.", no_args_is_help=True,
@@ -59,7 +59,7 @@ def generators(
     print_table(id_table(title, columns, rows, ids=["preset", "metric"], right=columns[2:]))
     for m in result["measurements"]:
         if m.get("error"):
-            console.print(f"[bold red]failed:[/] {m['preset']} {m['kind']} threads={m['threads']} batch={m['batch']}: {m['error']}", highlight=False)
-    console.print(f"{REFERENCE_NOTE}; load average at the end {result['loadavg_end'][0]:.2f}")
+            console.print(f"[bold red]failed:[/] {m['preset']} {m['kind']} threads={m['threads']} batch={m['batch']}: {printable(m['error'])}", highlight=False)
+    console.print(f"{REFERENCE_NOTE}; load average at the end {result['loadavg_end'][0]:.2f}", markup=False)
     if out is not None:
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", markup=False)

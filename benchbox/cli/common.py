@@ -57,7 +57,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def interrupted(error: KeyboardInterrupt, kept: str, resume: str) -> NoReturn:
     """Print the one ``interrupted:`` line (what was kept; how to resume) and exit 130 or 143."""
-    err_console.print(f"interrupted: {kept}; {resume}", highlight=False, soft_wrap=True)
+    err_console.print(f"interrupted: {kept}; {resume}", highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED)
 
 JSON_FORMAT = 1  # version of the --json envelope; bump when a key changes meaning
@@ -66,9 +66,13 @@ PLAIN_PROGRESS_SECONDS = 10.0
 UNBOUNDED_COLUMNS = 100_000  # the width a table is measured at before printing it to a pipe  # without a terminal, one progress line per task at most this often
 
 
-def printable(text: str) -> str:
-    """``text`` with the undecodable bytes of file names (lone surrogates) escaped as ``\\xNN``."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+def printable(text: object) -> str:
+    """``text`` as the Rich console must be given it: the undecodable bytes of file names (lone
+    surrogates) escaped as ``\\xNN``, and Rich markup escaped, so ``Footstep [gravel].wav`` prints
+    as itself and ``x[/y]`` is no markup error."""
+    from rich.markup import escape
+
+    return escape(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def os_fail(error: OSError) -> NoReturn:
@@ -81,7 +85,7 @@ def os_fail(error: OSError) -> NoReturn:
     if error.filename is None:  # standard output: stop Python's exit-time flush from retrying it
         _REFUSED[0] = True
         silence_stdout()
-        err_console.print(f"[bold red]error:[/] cannot write to standard output: {error.strerror or error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] cannot write to standard output: {printable(error.strerror or error)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     fail(storage_error(printable(str(error.filename)), error))
 
@@ -126,7 +130,7 @@ def flush_stdout() -> None:
     except OSError as e:
         _REFUSED[0] = True
         silence_stdout()
-        err_console.print(f"[bold red]error:[/] cannot write to standard output: {e.strerror or e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] cannot write to standard output: {printable(e.strerror or e)}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
 
 
@@ -142,7 +146,7 @@ def usage_fail(error: ClickException) -> None:
     """A command line that cannot be parsed: ``error:`` / ``hint:`` on stderr, exit 2 (1 for other click errors)."""
     ctx = getattr(error, "ctx", None)
     where = ctx.command_path if ctx is not None else "benchbox"
-    err_console.print(f"[bold red]error:[/] {error.format_message()}", highlight=False, soft_wrap=True, markup=True)
+    err_console.print(f"[bold red]error:[/] {printable(error.format_message())}", highlight=False, soft_wrap=True, markup=True)
     err_console.print(f"[bold yellow]hint:[/] see `{where} --help` for the arguments and examples", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE if isinstance(error, UsageError) else error.exit_code)
 

@@ -9,6 +9,7 @@ import typer
 
 from benchbox import config as cfg
 from benchbox.cli.common import (
+    printable,
     HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json,
     print_table, rich_progress,
 )  # fmt: skip
@@ -63,15 +64,15 @@ def import_cmd(
     except KeyboardInterrupt as e:
         interrupted(e, f"{out} is unchanged (a dataset is published only when complete)", "run the same command again")
     for line in result.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(result).items()}
     if as_json:
         print_json("data import", result.out, **{k: v for k, v in summary.items() if k != "out"})
         return
-    console.print(f"imported {result.clips} clips from {result.sources} sources into {result.out}")
+    console.print(f"imported {result.clips} clips from {result.sources} sources into {result.out}", markup=False)
     console.print("per split: " + ", ".join(f"{k}={v}" for k, v in result.per_split.items()))
     console.print("per label: " + ", ".join(f"{k}={v}" for k, v in result.per_label.items()))
-    console.print(f"rejected {result.rejected} (see {result.out / 'rejected.csv'}), duplicates {result.duplicates}, dropped steps {result.dropped_steps}, walked past {result.skipped}, ignored non-audio {result.ignored}")
+    console.print(f"rejected {result.rejected} (see {result.out / 'rejected.csv'}), duplicates {result.duplicates}, dropped steps {result.dropped_steps}, walked past {result.skipped}, ignored non-audio {result.ignored}", markup=False)
 
 
 @app.command("synth", cls=HonestHelpCommand, epilog=examples("benchbox data synth --out data/synth", "benchbox data synth --n 64 --seed 3 --out data/small --json"))
@@ -98,6 +99,6 @@ def synth_cmd(
     if as_json:
         print_json("data synth", path, **summary)
         return
-    console.print(f"synthesised {summary['clips']} clips into {path}")
+    console.print(f"synthesised {summary['clips']} clips into {path}", markup=False)
     console.print("per split: " + ", ".join(f"{k}={v}" for k, v in summary["per_split"].items()))
     console.print("per label: " + ", ".join(f"{k}={v}" for k, v in summary["per_label"].items()))

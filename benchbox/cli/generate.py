@@ -52,4 +52,4 @@ def generate_cmd(
     if as_json:
         print_json("generate", manifest.parent, **summary)
         return
-    console.print(f"{summary['clips_in_manifest']} clips listed in {manifest}")
+    console.print(f"{summary['clips_in_manifest']} clips listed in {manifest}", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, examples, print_json, rich_progress, stdout_is_terminal
+from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, examples, print_json, rich_progress, stdout_is_terminal, printable
 
 EXAMPLES = examples(
     "benchbox leaderboard results/runs --out results/",
@@ -41,7 +41,7 @@ def leaderboard_cmd(
 
     with rich_progress(enabled=not quiet and not as_json) as progress:
         def warn(line: str) -> None:  # on stderr, so a run left out is seen also when stdout goes to a file
-            err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
 
         folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
@@ -55,4 +55,4 @@ def leaderboard_cmd(
         print(f"wrote {', '.join(files)}", file=sys.stderr)
         return
     console.print(text, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"wrote {', '.join(files)}")
+    console.print(f"wrote {', '.join(files)}", markup=False)

@@ -59,7 +59,7 @@ def run(
     if as_json:
         print_json("run", out, dry_run=False, report=str(report))
     else:
-        console.print(f"report: {report}")
+        console.print(f"report: {report}", markup=False)
 
 
 def _print_plan(info: dict, out: Path) -> None:
@@ -70,4 +70,4 @@ def _print_plan(info: dict, out: Path) -> None:
     console.print(f"dataset {info['dataset']}; {len(info['train_runs'])} training runs; "
                   f"{info['clips_total']} clips; estimated total {est['total_seconds'] / 60:.1f} min on this machine "
                   f"in one process, {est.get('two_process_seconds', est['total_seconds']) / 60:.1f} min if two shared the runs "
-                  f"({est['basis']})")
+                  f"({est['basis']})", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, rich_progress, printable
 
 EXAMPLES = examples(
     "benchbox score results/runs/s1",
@@ -26,6 +26,7 @@ def score_cmd(
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD and PRDC 95% CIs; 0 = no CIs.")] = 1000,
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it (default $BENCHBOX_WEIGHTS_DIR, else ~/.cache/benchbox/weights).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="For a folder of clips: the run folder to create (default results/<name>); the clips are converted to the reference's format into OUT/clips and scored there, so PATH is never written. --out PATH scores in place, unconverted. A run folder keeps its scores in RUN/scores.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="For a folder of clips: replace the clips (and scores) that --out holds from another folder's import; without it that is refused.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="For a folder of clips: the generator name its groups carry (default: the folder's name); subfolders become groups NAME/SUBFOLDER.")] = None,
     seed: SeedOpt = 0,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
@@ -48,17 +49,17 @@ def score_cmd(
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
     try:
         with rich_progress(enabled=not quiet and not as_json) as progress:
-            result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights, out=out, name=name)
+            result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights, out=out, name=name, overwrite=overwrite)
     except KeyboardInterrupt as e:
         interrupted(e, f"{path}/scores is unchanged (scores are published whole); embeddings computed so far are cached", "run the same command again")
     for line in result.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json("score", result.out, clips=len(result.clips), skipped=len(result.skipped), warnings=list(result.warnings),
                    groups=json_records(result.groups))
         return
     print_table(_table(result.groups, embedders))
-    console.print(f"{len(result.clips)} clips scored, {len(result.skipped)} skipped; wrote {result.out}")
+    console.print(f"{len(result.clips)} clips scored, {len(result.skipped)} skipped; wrote {result.out}", markup=False)
 
 
 def _table(groups, embedders: tuple[str, ...]):

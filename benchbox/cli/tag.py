@@ -13,6 +13,7 @@ import typer
 from rich.panel import Panel
 
 from benchbox.cli.common import (
+    printable,
     HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, Terminated, console, err_console, examples, id_table, interrupted, print_json,
     print_table, rich_progress,
 )  # fmt: skip
@@ -77,7 +78,7 @@ def _review_in_browser(session, *, host: str, port: int, open_browser: bool) -> 
     from benchbox.review.server import is_loopback, serve
 
     if not is_loopback(host):
-        err_console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach it and knows the URL can tag as {session.rater}", highlight=False)
+        err_console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach it and knows the URL can tag as {printable(session.rater)}", highlight=False)
     server = serve(session, host=host, port=port)
     typer.echo(f"review {session.total} clips as {session.rater}: {server.url}")
     err_console.print("Ctrl-C stops the server; every decision is saved the moment it is made.", highlight=False)
@@ -92,7 +93,7 @@ def _review_in_browser(session, *, host: str, port: int, open_browser: bool) -> 
     finally:
         server.stop()
     if server.errors:
-        err_console.print(f"[bold yellow]warning:[/] {len(server.errors)} request(s) failed; first: {server.errors[0]}", highlight=False)
+        err_console.print(f"[bold yellow]warning:[/] {len(server.errors)} request(s) failed; first: {printable(server.errors[0])}", highlight=False)
 
 
 def _review_in_terminal(session) -> None:
@@ -171,20 +172,20 @@ def stats(target: DirArg, as_json: JsonOpt = False) -> None:
         return
     t = summary["tags"]
     console.print(f"{t['total']} tags by {len(summary['raters'])} rater(s): useful {t['useful']}, "
-                  f"not useful {t['not_useful']}, skipped {t['skip']} ({t['real']} on real clips)", highlight=False)
+                  f"not useful {t['not_useful']}, skipped {t['skip']} ({t['real']} on real clips)", highlight=False, markup=False)
     if t["stale"]:
         console.print(f"set aside {t['stale']} stale tag(s): their clips changed or are gone since they were tagged "
-                      "(kept in tags.sqlite, not counted)", highlight=False)
+                      "(kept in tags.sqlite, not counted)", highlight=False, markup=False)
     print_table(_groups_table(summary["groups"]))
     agreement = summary["agreement"]
     if agreement["method"]:
-        console.print(f"rater agreement ({agreement['method']}'s kappa, {agreement['n_clips']} clips): {_num(agreement['kappa'])}", highlight=False)
+        console.print(f"rater agreement ({agreement['method']}'s kappa, {agreement['n_clips']} clips): {_num(agreement['kappa'])}", highlight=False, markup=False)
     else:
         console.print("rater agreement: needs two or more raters", highlight=False)
     _print_auto(summary["auto"])
     for row in summary["real"]:
         console.print(f"real clips, {row['rater']}: {row['called_useful']}/{row['n_real']} called useful "
-                      f"({_num(row['rate'])}, 95% CI {_num(row['lo'])}-{_num(row['hi'])})", highlight=False)
+                      f"({_num(row['rate'])}, 95% CI {_num(row['lo'])}-{_num(row['hi'])})", highlight=False, markup=False)
 
 
 def _groups_table(groups: list[dict]):
@@ -197,7 +198,7 @@ def _groups_table(groups: list[dict]):
 
 def _print_auto(auto: dict) -> None:
     if not auto["available"]:
-        console.print(f"agreement with useful/auto: {auto['reason']}", highlight=False)
+        console.print(f"agreement with useful/auto: {auto['reason']}", highlight=False, markup=False)
         return
     (a, b), (c, d) = auto["confusion"]
     title = f"human vs useful/auto: kappa {_num(auto['kappa'])}, agreement {_num(auto['observed_agreement'])}, n {auto['n']}"

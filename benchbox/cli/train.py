@@ -66,4 +66,4 @@ def train_cmd(
 
     # The NLL in bits/sample where the generator has one ("n/a" otherwise), beside its own objective.
     best = f"best val NLL {bits_text(result.best_val_bits, 4)} bits/sample (loss/val {result.best_val:.4f})"
-    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; {best}; run: {result.out}")
+    console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; {best}; run: {result.out}", markup=False)

@@ -16,7 +16,7 @@ from scipy.stats import false_discovery_control
 
 from benchbox.labels import group_label
 from benchbox.study.analysis import identical_weights, rate_text  # noqa: F401 - identical_weights is part of this module's API
-from benchbox.stats import CI_ONLY, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
+from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
 CONT = "cont/"
 USEFUL = "useful/auto"
@@ -218,7 +218,8 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
               "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI misses the floor's (real val vs real "
               f"test) is marked \"{DIFFERS_CI}\". One whose CI overlaps it is marked \"{INDISTINGUISHABLE}\" when the 1-NN "
-              f"two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" when it does, and "
+              f"two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" when it does, \"{CLOSER}\" when its "
+              f"accuracy is below chance at p > {1 - CLOSER_ALPHA:g}, and "
               f"\"{CI_ONLY}\" where the test was not run.", ""] + kad_ranking(groups, embedder) + [""]
     table = prdc_table(groups, embedder)
     if table:

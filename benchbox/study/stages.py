@@ -49,7 +49,7 @@ def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
     if stage.kind == "score":
         from benchbox.score import SCORER_VERSION
 
-        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"), SCORER_VERSION)
+        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"), _listed_files_hashes(run_dir, "samples/manifest.csv"), SCORER_VERSION)
     groups = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "groups.csv") for j in train_jobs(p)]
     tags = [_file_hash(ctx.run_dir(j.run_id) / "tags.sqlite") for j in train_jobs(p)]
     return fingerprint(stage.kind, groups, tags)
@@ -78,6 +78,17 @@ def _listed_files_exist(root: Path, manifest: str) -> bool:
     if not path.is_file():
         return False
     return all((root / p).is_file() for p in pd.read_csv(path, usecols=["path"])["path"])
+
+
+def _listed_files_hashes(root: Path, manifest: str) -> list[str]:
+    """The SHA-256 of every file the manifest lists (``missing`` for an absent one), in its order:
+    a clip edited on disk after scoring changes the score stage's fingerprint, so it is re-scored."""
+    import pandas as pd
+
+    path = root / manifest
+    if not path.is_file():
+        return []
+    return [_file_hash(root / p) for p in pd.read_csv(path, usecols=["path"])["path"]]
 
 
 def _source_listing(source: str) -> list:

@@ -84,6 +84,26 @@ def test_rerun_skips_and_change_redoes_only_downstream(study):
 
 
 @pytest.mark.slow
+def test_a_clip_edited_after_scoring_is_rescored(study):
+    """The score stage's fingerprint covers the clips' content, not only samples/manifest.csv: a
+    re-run after a clip changed on disk re-scores that run instead of keeping its stale scores."""
+    import numpy as np
+    import soundfile as sf
+
+    proto_path, out, _, _ = study
+    proto = load_protocol(proto_path, overrides=["generate.n=1"])
+    run_protocol(proto, out=out, protocol_path=proto_path, log=lambda s: None)  # settle at n = 1
+    clip = sorted((out / "runs" / "wavenet-tiny_mulaw_do0" / "samples").rglob("*.wav"))[0]
+    wave, rate = sf.read(clip, dtype="float32")
+    sf.write(clip, np.zeros_like(wave), rate, subtype="PCM_16")
+    logs: list[str] = []
+    run_protocol(proto, out=out, protocol_path=proto_path, log=logs.append)
+    ran = {line.split()[1] for line in logs if line.startswith("run")}
+    assert "score/wavenet-tiny_mulaw_do0" in ran and "score/sashimi-tiny_mulaw_do0" not in ran
+    assert not any(k.startswith(("generate/", "train/")) for k in ran)
+
+
+@pytest.mark.slow
 def test_killed_training_resumes_from_last(study, tmp_path):
     proto_path, out, _, _ = study
     run_dir = out / "runs" / "wavenet-tiny_mulaw_do0"
