@@ -157,6 +157,35 @@ def _folder_media(folder: Path) -> list[str]:
     return [str(p) for p in sorted(folder.glob("clip_*.*"))[:PLAYERS_PER_ROW]]
 
 
+def comparable(scored: list[Scored], warn=None) -> list[str]:
+    """Refuse runs scored against different reference datasets (their distances, floors and
+    verdicts are measured against different real clips: one ranking of them means nothing);
+    return a note (and ``warn`` it) when runs were scored with different detector or verdict
+    settings (``settings_sha256`` in scores.json; older scores do not record it)."""
+    refs: dict[str, list[str]] = {}
+    for s in scored:
+        key = s.info.get("reference_manifest_sha256") or s.info.get("reference") or ""
+        if key:
+            refs.setdefault(key, []).append(s.name)
+    if len(refs) > 1:
+        named = "; ".join(f"{Path(next(x.info.get('reference', '') for x in scored if x.name == runs[0])).name or '?'}: {', '.join(runs[:3])}"
+                          f"{f' and {len(runs) - 3} more' if len(runs) > 3 else ''}" for runs in refs.values())  # fmt: skip
+        raise DataError(f"the runs were scored against {len(refs)} different reference datasets ({named}); one ranking of them would compare distances to different real clips",
+                        hint="rank the runs of one reference at a time, or re-score them all with the same --reference")  # fmt: skip
+    settings: dict[str, list[str]] = {}
+    for s in scored:
+        if s.info.get("settings_sha256"):
+            settings.setdefault(s.info["settings_sha256"], []).append(s.name)
+    if len(settings) < 2:
+        return []
+    groups = "; ".join(", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "") for runs in settings.values())
+    note = (f"the runs were scored with {len(settings)} different detector/verdict settings ({groups}): their flags, useful rates "
+            "and the floor row are not comparable across those groups (scores.json `settings` gives each)")
+    if warn is not None:
+        warn(note)
+    return [note]
+
+
 def _dirs(results_dirs: Path | list[Path]) -> list[Path]:
     return [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
 
@@ -278,6 +307,7 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
         if not folder.is_dir():
             raise DataError(f"results folder not found: {folder}", hint="pass the folders that hold your scored runs")
     scored, stale_notes = load_scored(results_dir, out, warn)
+    stale_notes = [*stale_notes, *comparable(scored, warn)]
     embedders = [e for s in scored for e in s.info.get("embedders", [])]
     embedder = embedder or (embedders[0] if embedders else "")
     if embedder and not any(f"fad/{embedder}" in s.groups.columns for s in scored):  # checked before any reference is embedded

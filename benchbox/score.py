@@ -18,6 +18,7 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -453,6 +454,15 @@ def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
     return groups[first + distances + rates + rest]
 
 
+def score_settings(config: ScoreConfig) -> dict:
+    """The resolved settings that decide a score's numbers (detector thresholds, verdict,
+    diversity subset; not the cache folder): recorded in scores.json, so boards can tell
+    runs scored alike from runs that were not."""
+    from dataclasses import asdict
+
+    return {"detectors": asdict(config.detectors), "verdict": asdict(config.verdict), "diversity_max_clips": config.diversity_max_clips}
+
+
 def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None) -> None:
     """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it)."""
     atomic_write_csv(folder / "skipped.csv", result.skipped)
@@ -465,6 +475,8 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
         inputs["source"] = str(source.resolve())  # the folder the clips were imported from
     if reference is not None and (Path(reference) / "manifest.csv").is_file():
         inputs["reference_manifest_sha256"] = sha256_file(Path(reference) / "manifest.csv")
+    inputs["settings"] = score_settings(config)
+    inputs["settings_sha256"] = hashlib.sha256(json.dumps(inputs["settings"], sort_keys=True, default=str).encode()).hexdigest()
     atomic_write_json(
         folder / "scores.json",
         {

@@ -85,7 +85,9 @@ def continuation_detectors(clips: pd.DataFrame, waves: list[np.ndarray], config:
 
 
 def _detector_keys(clips: pd.DataFrame) -> list[str]:
-    return [c for c in clips.columns if c.split("/")[0] in DETECTORS]
+    """The detectors' ``<detector>/<value>`` columns (not the group column ``dropout``, the model's
+    dropout, which shares the dropout detector's name)."""
+    return [c for c in clips.columns if "/" in c and c.split("/")[0] in DETECTORS]
 
 
 @dataclass

@@ -400,8 +400,10 @@ def test_reference_whose_audio_is_missing_is_one_warning_and_a_skipped_row(resul
 def test_committed_quickstart_serves_as_baseline_rows_beside_my_runs(tmp_path, rng, monkeypatch):
     """`benchbox leaderboard results/quickstart MYRUNS` from a fresh clone: every run was stale."""
     monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    from benchbox.data.synth import synth_corpus
+
     committed = Path(__file__).resolve().parents[1] / "results" / "quickstart"
-    data = make_dataset(tmp_path / "data", rng)
+    data = synth_corpus(tmp_path / "data", n=256, seed=0)  # the quickstart's reference, rebuilt bit for bit (one board, one reference)
     score_run(make_run(tmp_path / "mine" / "run", data, rng), embedders=("mel",), bootstrap=0)
     r = CliRunner().invoke(app, ["leaderboard", str(committed), str(tmp_path / "mine"), "--embedder", "mel", "--out", str(tmp_path / "board"), "--json", "--quiet"])
     assert r.exit_code == 0, r.output

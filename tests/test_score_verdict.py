@@ -141,3 +141,11 @@ def test_unprimed_continuation_memorisation_equals_the_whole_clips(scored):
         assert row[f"cont/memorisation/mel/{key}"] == pytest.approx(row[f"memorisation/mel/{key}"], abs=1e-12), key
     primed = result.groups.set_index("checkpoint").loc["copy"]
     assert primed["cont/memorisation/mel/expected_share"] == pytest.approx(row["memorisation/mel/expected_share"], abs=1e-12)  # val + test at P too
+
+
+def test_the_model_dropout_column_gets_no_continuation_twin(scored):
+    """`dropout` is a group column (the model's dropout) and a detector's name: only the detector's
+    `dropout/...` values are copied under cont/."""
+    result, *_ = scored
+    assert "dropout" in result.clips.columns and "cont/dropout" not in result.clips.columns
+    assert "cont/dropout/flag" in result.clips.columns
