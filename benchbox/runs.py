@@ -110,7 +110,7 @@ def staged_dir(target: str | os.PathLike) -> Iterator[Path]:
         except StorageError as e:  # name the file as the user will know it, not its staging copy
             raise StorageError(e.message.replace(str(staging), str(target)), hint=e.hint, errno=e.errno) from None
         aside = target.with_name(f".{target.name}{ASIDE_SUFFIX}")
-        with writing(target), _signals_held():
+        with writing(target), signals_deferred():
             if target.exists():
                 os.replace(target, aside)
             os.replace(staging, target)
@@ -137,7 +137,7 @@ def publish_files(files: dict[Path, str | bytes]) -> list[Path]:
                     f.flush()
                     os.fsync(f.fileno())
                 os.chmod(tmp, FILE_MODE)
-        with _signals_held():
+        with signals_deferred():
             for tmp, path in staged:
                 with writing(path):
                     os.replace(tmp, path)
@@ -160,17 +160,45 @@ def recover_dir(target: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM for a few system calls (main thread only; a no-op elsewhere)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, then deliver the first to the handler it would
+    have met (Ctrl-C's KeyboardInterrupt, the CLI's Terminated, or the default action). A second
+    signal during the block is delivered at once: the user insists. Python-level handlers, so
+    torch's worker threads cannot take the signal instead (a thread mask would not hold it).
+    Main thread only; a no-op elsewhere."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in held}
+
+    def deliver(signum: int) -> None:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, None)
+        elif handler != signal.SIG_IGN:
+            os.kill(os.getpid(), signum)  # the default action
+
+    def hold(signum: int, frame) -> None:
+        pending.append(signum)
+        if len(pending) > 1:
+            deliver(signum)
+
+    for s in held:
+        signal.signal(s, hold)
+    ok = False
     try:
         yield
+        ok = True
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if len(pending) <= 1:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if ok and len(pending) == 1:
+            deliver(pending[0])
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

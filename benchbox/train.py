@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from benchbox.distributed import DistContext
 from benchbox.errors import CheckpointError, ConfigError, GeneratorError
 from benchbox.generators.base import StepContext
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import append_jsonl, atomic_write_text, write_run_info
+from benchbox.runs import append_jsonl, atomic_write_text, signals_deferred, write_run_info
 from benchbox.train_config import (  # noqa: F401  (re-exported: the run's config lives in train_config)
     CONFIG_NAME, AugmentConfig, DataConfig, TrainConfig, TrainSection, derive_seed, lr_factor, resolve_config, resume_config, total_steps,
 )  # fmt: skip
@@ -246,14 +247,18 @@ class Loop:
         try:
             while not self._finished(started):
                 epoch_before = self.batches.epoch
-                loss, n = self.train_step()
-                self.point = self._snapshot()
-                window_samples += n * self.dist.world
-                speed = window_samples / max(time.monotonic() - window_start, 1e-9)
-                if self._eval_due(epoch_before) or self._finished(started):
-                    self._eval_and_save(speed)
-                    window_samples, window_start = 0, time.monotonic()
-                    stopped_early = 0 < self.cfg.train.patience <= self.evals_since_best
+                # A step and the eval it makes due are one unit: a Ctrl-C or SIGTERM inside it is held
+                # until both are done, so last.pt is never saved half-way through an update (a GAN's
+                # discriminator stepped, its generator not) and never skips an eval that was due.
+                with signals_deferred():
+                    loss, n = self.train_step()
+                    self.point = self._snapshot()
+                    window_samples += n * self.dist.world
+                    speed = window_samples / max(time.monotonic() - window_start, 1e-9)
+                    if self._eval_due(epoch_before) or self._finished(started):
+                        self._eval_and_save(speed)
+                        window_samples, window_start = 0, time.monotonic()
+                        stopped_early = 0 < self.cfg.train.patience <= self.evals_since_best
                 self.progress("train", self.step, self.total, loss=loss, **{"samples/s": round(speed), "best": self.best_val})
                 if stopped_early:
                     break
@@ -315,6 +320,8 @@ def train(
             loop.model.fit(clips["train"].codes.long(), cfg.data.quantisation)  # closed-form statistics
         first_step = loop.step
         if dist.rank == 0:
+            if ckpt is None:
+                _claim(out)
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
             write_run_info(out, to_dict(cfg), name=CONFIG_NAME)
             record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
@@ -329,7 +336,10 @@ def _prepare(*, generator, data, out, preset, overrides, resume) -> tuple[TrainC
             raise ConfigError("train needs a generator and --data", hint="e.g. benchbox train sashimi --data DATASET_DIR")
         if (out / "ckpt" / "last.pt").exists():
             raise ConfigError(f"{out} already holds a training run", hint=f"continue it with --resume {out}, or pick another --out")
-        return resolve_config(generator=generator, data=data, preset=preset, overrides=overrides), None
+        cfg = resolve_config(generator=generator, data=data, preset=preset, overrides=overrides)
+        if int(os.environ.get("RANK", "0")) == 0:  # torchrun's other ranks share rank 0's folder
+            _check_empty(out)  # nothing is written yet: train() claims the folder once the run can start
+        return cfg, None
     cfg = resume_config(out, overrides)
     if generator is not None and generator != cfg.generator:
         raise ConfigError(f"run {out} trains '{cfg.generator}', not '{generator}'", hint=f"resume with generator {cfg.generator} or omit it")
@@ -346,6 +356,40 @@ def _prepare(*, generator, data, out, preset, overrides, resume) -> tuple[TrainC
     return cfg, ckpt
 
 
-def default_run_dir(preset: str, root: Path = Path("results/runs")) -> Path:
-    """``results/runs/<preset>-<YYYYmmdd-HHMMSS>``: a new folder per run."""
-    return root / f"{Path(preset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+def _check_empty(out: Path) -> None:
+    """Refuse an ``out`` that holds anything (a dataset, another run, someone's files: training
+    would write its config, log and checkpoints among them). ConfigError names ``out``."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} is not empty and holds no training run to resume", hint="pick a new or empty folder for --out")
+
+
+def _claim(out: Path) -> None:
+    """Make ``out`` this training's own, before its first write: :func:`_check_empty` again, then
+    create the log exclusively, so a second training started into the same folder at the same
+    moment is refused instead of interleaving with this one. ConfigError names ``out``."""
+    _check_empty(out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(out / LOG_NAME, "x"):
+            pass
+    except FileExistsError:
+        raise ConfigError(f"another training is writing into {out}", hint="pick another --out") from None
+
+
+def default_run_dir(preset: str, root: Path = Path("results/runs"), *, create: bool = False) -> Path:
+    """``results/runs/<preset>-<YYYYmmdd-HHMMSS>[-k]``: a folder no earlier run has (``-2``, ``-3``, ...
+    when one started within the same second). ``create``: make it, exclusively, so two trainings
+    started at the same moment get two folders (:func:`train` then claims it)."""
+    base = root / f"{Path(preset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for k in range(1, 1000):
+        out = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        if not create and not out.exists():
+            return out
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+            try:
+                out.mkdir()
+                return out
+            except FileExistsError:
+                continue
+    raise ConfigError(f"no free run folder name under {root} for {base.name}", hint="pass --out")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonOpt, QuietOpt, SetOpt, Terminated, console, examples, interrupted, print_json, rich_progress
-from benchbox.errors import ConfigError
+from benchbox.errors import BenchboxError, ConfigError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
 EXAMPLES = examples(
@@ -41,9 +41,10 @@ def train_cmd(
 
     if resume is not None and out is not None and out.resolve() != resume.resolve():
         raise ConfigError("--out and --resume name different folders", hint="--resume RUN_DIR continues in RUN_DIR; drop --out")
-    run_dir = resume or out or default_run_dir(preset or (registry.default_preset(generator) if generator else "run"))
-    sets = list(overrides or []) + ([f"train.seed={seed}"] if seed is not None else [])
     rank0 = int(os.environ.get("RANK", "0")) == 0
+    defaulted = resume is None and out is None
+    run_dir = resume or out or default_run_dir(preset or (registry.default_preset(generator) if generator else "run"), create=rank0)
+    sets = list(overrides or []) + ([f"train.seed={seed}"] if seed is not None else [])
     try:
         with rich_progress(enabled=rank0 and not quiet and not as_json) as progress:
             result = train(generator=generator, data=data, out=run_dir, preset=preset, overrides=sets, device=device, resume=resume is not None, force_data_change=force_data_change, progress=progress)
@@ -53,6 +54,10 @@ def train_cmd(
         if rank0:  # stopped before the first step: nothing to resume
             interrupted(e, "no checkpoint was saved (training had not started)", "run the same command again")
         raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED) from None
+    except BenchboxError:
+        if defaulted and rank0 and Path(run_dir).is_dir() and not any(Path(run_dir).iterdir()):
+            Path(run_dir).rmdir()  # the folder made for this run, refused before anything was written
+        raise
     if not rank0:
         return
     steps = result.last_step - result.first_step

@@ -109,3 +109,50 @@ def test_sigterm_saves_last_step_and_exits_143(tmp_path, data, monkeypatch):
     assert r.output.count("interrupted:") == 1 and f"--resume {out}" in r.output and "Traceback" not in r.output
     assert ck.load_checkpoint(out / "ckpt" / "last.pt")["step"] == 3  # not the last eval (none yet at step 5)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the command's, restored after
+
+
+def test_train_never_writes_into_a_folder_that_holds_something_else(tmp_path, data):
+    """A dataset (or any non-empty folder) as --out was overwritten: config.toml replaced, ckpt/ added."""
+    import hashlib
+
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir() if p.is_file()}
+    r = runner.invoke(app, ["train", "lpc", "--data", str(data), "--out", str(data), "--device", "cpu"])
+    assert r.exit_code == 1 and "is not empty" in r.output, r.output
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir() if p.is_file()} == before
+    assert not (data / "ckpt").exists()
+
+
+def test_two_trainings_into_one_folder_the_second_is_refused(tmp_path, data):
+    from benchbox.errors import ConfigError
+    from benchbox.train import _claim
+
+    out = tmp_path / "run"
+    out.mkdir()  # empty: a folder made for this run
+    _claim(out)
+    with pytest.raises(ConfigError, match="not empty"):
+        _claim(out)
+    (out / "log.jsonl").unlink()
+    with pytest.raises(ConfigError, match="another training is writing"):  # both saw it empty at once
+        import builtins
+
+        real_open = builtins.open
+
+        def racing_open(path, mode="r", *a, **kw):
+            if mode == "x":
+                real_open(path, "w").close()  # the other process created it first
+            return real_open(path, mode, *a, **kw)
+
+        builtins.open = racing_open
+        try:
+            _claim(out)
+        finally:
+            builtins.open = real_open
+
+
+def test_default_run_folders_started_in_one_second_differ(tmp_path, monkeypatch):
+    from benchbox.train import default_run_dir
+
+    monkeypatch.setattr("benchbox.train.time.strftime", lambda fmt: "20261207-014429")
+    first = default_run_dir("wavenet-tiny", tmp_path, create=True)
+    second = default_run_dir("wavenet-tiny", tmp_path, create=True)
+    assert first != second and first.is_dir() and second.is_dir() and second.name == "wavenet-tiny-20261207-014429-2"
