@@ -77,10 +77,31 @@ def scores_freshness(root: str | Path) -> Freshness:
             changed += 1
     if changed:
         return Freshness(STALE, f"{changed} of {len(scored)} scored clips hold other audio now")
+    retrained = checkpoint_reason(root)
+    if retrained is not None:
+        return Freshness(STALE, retrained)
     if version is not None:
         return Freshness(STALE, version)
     ref_changed = _reference_reason(info, missing_ok=False)
     return Freshness(FRESH) if ref_changed is None else Freshness(STALE, ref_changed)
+
+
+def checkpoint_reason(root: Path) -> str | None:
+    """Why a run's clips no longer come from its checkpoints: a ``ckpt/<name>.pt`` on disk whose
+    SHA-256 is not the ``checkpoint_sha256`` its clips were generated from (the run was trained
+    further, or retrained); None when every checkpoint on disk matches, or a run has no record."""
+    manifest = root / "samples" / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    try:
+        table = pd.read_csv(manifest, usecols=["checkpoint", "checkpoint_sha256"], dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None  # older manifests without the columns: nothing to compare
+    for name, sha in table.drop_duplicates().itertuples(index=False):
+        path = root / "ckpt" / f"{name}.pt"
+        if sha and path.is_file() and sha256_file(path) != sha:
+            return f"ckpt/{name}.pt changed since its clips were generated (trained further or retrained): regenerate them"
+    return None
 
 
 def version_reason(info: dict) -> str | None:

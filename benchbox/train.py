@@ -293,6 +293,7 @@ def train(
     resume: bool = False,
     force_data_change: bool = False,
     progress: Progress | None = None,
+    own_files: Sequence[str] = (),
 ) -> TrainResult:
     """Train ``generator`` on the dataset at ``data`` into run folder ``out``.
 
@@ -300,10 +301,12 @@ def train(
     used (``generator``/``data`` may be omitted) and training continues exactly. A dataset
     whose content changed since the run recorded it is refused (DataError naming both
     fingerprints) unless ``force_data_change``; see :mod:`benchbox.data.fingerprint`.
+    A new run's ``out`` must be new or empty (ConfigError otherwise), except for ``own_files``:
+    names the caller wrote there for this run (a study's fingerprint marker).
     """
     started = time.monotonic()
     out = Path(out)
-    cfg, ckpt = _prepare(generator=generator, data=data, out=out, preset=preset, overrides=overrides, resume=resume)
+    cfg, ckpt = _prepare(generator=generator, data=data, out=out, preset=preset, overrides=overrides, resume=resume, own_files=tuple(own_files))
     clips = load_clips(cfg.data)
     fingerprint = content_fingerprint(clips)
     data_changed = ckpt is not None and check_resume(out, fingerprint, cfg.data.path, force=force_data_change)
@@ -321,7 +324,7 @@ def train(
         first_step = loop.step
         if dist.rank == 0:
             if ckpt is None:
-                _claim(out)
+                _claim(out, tuple(own_files))
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
             write_run_info(out, to_dict(cfg), name=CONFIG_NAME)
             record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
@@ -329,7 +332,7 @@ def train(
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)
 
 
-def _prepare(*, generator, data, out, preset, overrides, resume) -> tuple[TrainConfig, dict | None]:
+def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tuple[str, ...] = ()) -> tuple[TrainConfig, dict | None]:
     """Resolve the config (and the checkpoint to resume) before the run folder is touched."""
     if not resume:
         if generator is None or data is None:
@@ -338,7 +341,7 @@ def _prepare(*, generator, data, out, preset, overrides, resume) -> tuple[TrainC
             raise ConfigError(f"{out} already holds a training run", hint=f"continue it with --resume {out}, or pick another --out")
         cfg = resolve_config(generator=generator, data=data, preset=preset, overrides=overrides)
         if int(os.environ.get("RANK", "0")) == 0:  # torchrun's other ranks share rank 0's folder
-            _check_empty(out)  # nothing is written yet: train() claims the folder once the run can start
+            _check_empty(out, own_files)  # nothing is written yet: train() claims the folder once the run can start
         return cfg, None
     cfg = resume_config(out, overrides)
     if generator is not None and generator != cfg.generator:
@@ -356,18 +359,18 @@ def _prepare(*, generator, data, out, preset, overrides, resume) -> tuple[TrainC
     return cfg, ckpt
 
 
-def _check_empty(out: Path) -> None:
-    """Refuse an ``out`` that holds anything (a dataset, another run, someone's files: training
-    would write its config, log and checkpoints among them). ConfigError names ``out``."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+def _check_empty(out: Path, own_files: tuple[str, ...] = ()) -> None:
+    """Refuse an ``out`` that holds anything but ``own_files`` (a dataset, another run, someone's
+    files: training would write its config, log and checkpoints among them). ConfigError names ``out``."""
+    if out.exists() and (not out.is_dir() or any(p.name not in own_files for p in out.iterdir())):
         raise ConfigError(f"{out} is not empty and holds no training run to resume", hint="pick a new or empty folder for --out")
 
 
-def _claim(out: Path) -> None:
+def _claim(out: Path, own_files: tuple[str, ...] = ()) -> None:
     """Make ``out`` this training's own, before its first write: :func:`_check_empty` again, then
     create the log exclusively, so a second training started into the same folder at the same
     moment is refused instead of interleaving with this one. ConfigError names ``out``."""
-    _check_empty(out)
+    _check_empty(out, own_files)
     out.mkdir(parents=True, exist_ok=True)
     try:
         with open(out / LOG_NAME, "x"):

@@ -125,9 +125,15 @@ def resolve_config(*, generator: str, data: Path, preset: str | None = None, ove
     return from_dict(TrainConfig, merge(base, {k: v for k, v in over.items() if k != "model"}))
 
 
+# What a resumed run may change: how long it trains and how often it is measured, never what
+# the recorded steps were trained with (seed, batch, optimiser, schedule shape), or config.toml
+# would describe steps it did not take.
+RESUMABLE_TRAIN_KEYS = ("max_steps", "epochs", "max_minutes", "eval_every", "val_batches", "patience", "baselines", "amp")
+
+
 def resume_config(run_dir: Path, overrides: Sequence[str] = ()) -> TrainConfig:
-    """The run's recorded config with overrides: ``train.*`` may change (e.g. max_steps),
-    other keys only restate their recorded values."""
+    """The run's recorded config with overrides: the budget and measuring keys of ``train``
+    (:data:`RESUMABLE_TRAIN_KEYS`) may change; every other key only restates its recorded value."""
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise CheckpointError(f"cannot resume: {path} not found", hint="--resume takes a run folder written by `benchbox train`")
@@ -138,9 +144,12 @@ def resume_config(run_dir: Path, overrides: Sequence[str] = ()) -> TrainConfig:
         stored["model"] = registry.stored_config(str(stored["generator"]), stored["model"])  # keys the run predates
     recorded = to_dict(from_dict(TrainConfig, stored))
     cfg = from_dict(TrainConfig, merge(recorded, parse_overrides(overrides)))
-    changed = [k for k, v in to_dict(cfg).items() if k != "train" and v != recorded[k]]
+    now = to_dict(cfg)
+    changed = [k for k, v in now.items() if k != "train" and v != recorded[k]]
+    changed += [f"train.{k}" for k, v in now["train"].items() if k not in RESUMABLE_TRAIN_KEYS and v != recorded["train"].get(k)]
     if changed:
-        raise ConfigError(f"cannot change '{changed[0]}' when resuming {run_dir}", hint="only train.* keys may change on --resume; start a new run otherwise")
+        raise ConfigError(f"cannot change '{changed[0]}' when resuming {run_dir}: the steps already trained used the recorded value",
+                          hint=f"on --resume only {', '.join(f'train.{k}' for k in RESUMABLE_TRAIN_KEYS)} may change; start a new run otherwise")
     return cfg
 
 

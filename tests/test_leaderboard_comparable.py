@@ -48,3 +48,25 @@ def test_runs_scored_with_other_detector_settings_are_named(two_runs):
     warned.clear()
     build_leaderboard(tmp_path / "results", out=tmp_path / "board", warn=warned.append)
     assert not any("settings" in w for w in warned)
+
+
+def test_a_run_trained_further_after_its_clips_were_made_reads_stale(two_runs):
+    """samples/manifest.csv records each clip's checkpoint_sha256; a ckpt/best.pt that no longer
+    hashes to it means the scored clips are not this run's any more."""
+    import hashlib
+
+    import pandas as pd
+
+    from benchbox.freshness import stale_reason
+
+    tmp_path, data, a, b = two_runs
+    assert stale_reason(a) is None  # no checkpoint on disk (a fresh checkout): nothing to compare
+    (a / "ckpt").mkdir()
+    weights = b"the weights the clips came from"
+    (a / "ckpt" / "best.pt").write_bytes(weights)
+    manifest = pd.read_csv(a / "samples" / "manifest.csv")
+    manifest.assign(checkpoint_sha256=hashlib.sha256(weights).hexdigest()).to_csv(a / "samples" / "manifest.csv", index=False)
+    score_run(a, embedders=("mel",), bootstrap=0)
+    assert stale_reason(a) is None
+    (a / "ckpt" / "best.pt").write_bytes(b"trained further")
+    assert "ckpt/best.pt changed since its clips were generated" in stale_reason(a)

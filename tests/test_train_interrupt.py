@@ -105,3 +105,17 @@ def test_signals_deferred_delivers_once_after_the_block_and_at_once_when_repeate
             os.kill(os.getpid(), signal.SIGINT)  # insisted: delivered at once
             done.append("never")
     assert done == ["after the signal"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_may_extend_the_budget_but_not_rewrite_what_was_trained(tmp_path, data):
+    from benchbox.errors import ConfigError
+
+    out = tmp_path / "run"
+    train(generator="wavenet", data=data, out=out, overrides=tiny_overrides("wavenet", 2, 2, "train.seed=1"), device="cpu")
+    before = (out / "config.toml").read_text()
+    for change in ("train.seed=99", "train.batch_size=2", "train.lr=0.1"):
+        with pytest.raises(ConfigError, match=f"cannot change '{change.split('=')[0]}'"):
+            train(out=out, resume=True, overrides=[change, "train.max_steps=4"], device="cpu")
+    assert (out / "config.toml").read_text() == before  # the record of the 2 steps trained is intact
+    result = train(out=out, resume=True, overrides=["train.max_steps=4", "train.eval_every=1"], device="cpu")
+    assert result.last_step == 4

@@ -131,16 +131,23 @@ PRIMING_EMBEDDER = "aisfx"
 MIN_PAIRS = 6  # fewer paired cells than this cannot reach p < 0.05 with a signed-rank test
 
 
-def _paired_cells(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per (run, checkpoint, prime 20/40) cell with ``metric`` of that cell and of the
-    same run and checkpoint unprimed: columns ``primed``, ``unprimed``."""
+def _paired_cells(groups: pd.DataFrame, metric: str, distinct: list[str] | None = None) -> pd.DataFrame:
+    """One row per model state: ``primed``, the mean of ``metric`` over its 20 and 40 ms cells, and
+    ``unprimed``, its unprimed cell's. A model state is a (run, checkpoint); a run whose best and
+    last checkpoints hold the same weights (not in ``distinct``, :func:`compared_runs`) counts
+    once, and the two primes share one unprimed cell, so neither is counted as a second,
+    independent pair (the signed-rank test assumes independent pairs). ``distinct`` None: every
+    run's checkpoints count as distinct (callers without checkpoint hashes)."""
     need = {"kind", "run", "checkpoint", "prime_ms", metric}
     if groups.empty or not need <= set(groups.columns):
         return pd.DataFrame(columns=["primed", "unprimed"])
     gen = groups[groups["kind"] == "generated"]
-    unprimed = gen[gen["prime_ms"].astype(float) == 0].set_index(["run", "checkpoint"])[metric]
-    primed = gen[gen["prime_ms"].astype(float).isin([20.0, 40.0])]
-    rows = [{"primed": r[metric], "unprimed": unprimed.get((r["run"], r["checkpoint"]))} for _, r in primed.iterrows()]
+    if distinct is not None:
+        gen = gen[gen["run"].astype(str).isin(distinct) | (gen["checkpoint"] != "last")]  # identical weights: best only
+    prime = gen["prime_ms"].astype(float)
+    unprimed = gen[prime == 0].set_index(["run", "checkpoint"])[metric]
+    primed = gen[prime.isin([20.0, 40.0])].groupby(["run", "checkpoint"])[metric].mean()
+    rows = [{"primed": v, "unprimed": unprimed.get(key)} for key, v in primed.items()]
     return pd.DataFrame(rows, columns=["primed", "unprimed"]).dropna()
 
 
@@ -150,9 +157,9 @@ def _signed_rank(pairs: pd.DataFrame, seed_says_primed_lower: bool) -> tuple[str
 
     diff = (pairs["primed"] - pairs["unprimed"]).astype(float)
     if len(diff) < MIN_PAIRS or (diff == 0).all():
-        return INCONCLUSIVE, f"{len(diff)} paired cells (need {MIN_PAIRS})", float(diff.median()) if len(diff) else float("nan")
+        return INCONCLUSIVE, f"{len(diff)} paired model states (need {MIN_PAIRS})", float(diff.median()) if len(diff) else float("nan")
     p = float(wilcoxon(diff).pvalue)
-    test = f"Wilcoxon signed-rank p = {p:.3g}, {len(diff)} paired cells"
+    test = f"Wilcoxon signed-rank p = {p:.3g}, {len(diff)} paired model states (20/40 ms mean vs unprimed)"
     if p >= ALPHA:
         return INCONCLUSIVE, test, float(diff.median())
     lower = float(diff.median()) < 0
@@ -167,8 +174,9 @@ def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
     kad, recall = f"cont/kad/{PRIMING_EMBEDDER}", f"cont/recall/{PRIMING_EMBEDDER}"
     row = {"finding": "5. 20/40 ms primes give more fidelity (and less diversity) than unprimed generation",
            "metric": f"`{kad}` (fidelity), `{recall}` (diversity), each 20/40 ms cell vs the same run and checkpoint unprimed"}
-    verdict, test, median = _signed_rank(_paired_cells(groups, kad), seed_says_primed_lower=True)
-    div_verdict, div_test, div_median = _signed_rank(_paired_cells(groups, recall), seed_says_primed_lower=True)
+    distinct = compared_runs(gen)
+    verdict, test, median = _signed_rank(_paired_cells(groups, kad, distinct), seed_says_primed_lower=True)
+    div_verdict, div_test, div_median = _signed_rank(_paired_cells(groups, recall, distinct), seed_says_primed_lower=True)
     primed, unprimed = gen[gen["prime_ms"].isin([20, 40])][USEFUL], gen[gen["prime_ms"] == 0][USEFUL]
     estimate = (f"median KAD difference primed - unprimed {median:+.3g}; recall difference {div_median:+.3g} "
                 f"(less diversity: {div_verdict}); useful 20/40 ms {_rate(primed)[2]} vs 0 ms {_rate(unprimed)[2]}")

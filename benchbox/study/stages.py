@@ -138,7 +138,7 @@ def run_train(ctx: StudyContext, stage: Stage) -> None:
     generator, _ = load_preset(job.preset)
     ctx.log(f"     {'resume' if resume else 'train'} {job.run_id}")
     train(generator=generator, data=ctx.data_dir, out=run_dir, preset=job.preset, overrides=job.overrides(ctx.proto),
-          device=ctx.proto.device, resume=resume, progress=ctx.progress)
+          device=ctx.proto.device, resume=resume, progress=ctx.progress, own_files=(RUN_FINGERPRINT_FILE,))
 
 
 def run_generate(ctx: StudyContext, stage: Stage) -> None:

@@ -85,16 +85,20 @@ def _cells(kad_diff, recall_diff, n_runs=8):
 def test_priming_is_decided_on_paired_continuation_kad(tmp_path):
     clips = _clips()
     lower = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, -0.1), tmp_path)}["5"]
-    assert lower["verdict"] == REPRODUCED and "32 paired cells" in lower["test"] and "-0.0" in lower["estimate"]
+    assert lower["verdict"] == REPRODUCED and "8 paired model states" in lower["test"] and "-0.0" in lower["estimate"]  # 8 runs, best = last weights
     higher = {f["finding"][0]: f for f in six_findings(clips, _cells(+0.05, 0.0), tmp_path)}["5"]
     assert higher["verdict"] == NOT_REPRODUCED
     few = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0, n_runs=1), tmp_path)}["5"]
-    assert few["verdict"] == INCONCLUSIVE and "4 paired cells" in few["test"]
+    assert few["verdict"] == INCONCLUSIVE and "1 paired model states" in few["test"]
 
 
-def test_paired_cells_match_run_and_checkpoint():
+def test_paired_cells_are_one_per_model_state():
+    """A run whose best and last hold the same weights counts once, and its 20 and 40 ms cells
+    (which share one unprimed cell) are one pair: the mean of the two against the unprimed cell."""
     from benchbox.study.seed_findings import _paired_cells
 
-    pairs = _paired_cells(_cells(-0.05, 0.0, n_runs=2), "cont/kad/aisfx")
-    assert len(pairs) == 8  # 2 runs x 2 checkpoints x primes 20 and 40
-    assert ((pairs["primed"] - pairs["unprimed"]).round(6).isin([-0.03, -0.01])).all()  # -0.05 + 0.001 * prime
+    cells = _cells(-0.05, 0.0, n_runs=2)
+    every = _paired_cells(cells, "cont/kad/aisfx")
+    assert len(every) == 4  # 2 runs x 2 checkpoints, 20 and 40 ms averaged
+    assert ((every["primed"] - every["unprimed"]).round(6) == -0.02).all()  # -0.05 + 0.001 x mean(20, 40)
+    assert len(_paired_cells(cells, "cont/kad/aisfx", distinct=["r0"])) == 3  # r1's best = last: once
