@@ -300,6 +300,8 @@ def generate_run(
     plan = _plan(run_dir, cfg)
     models = {name: model for name, (model, _) in plan.models.items()}
     cells, notes = plan_cells(cfg, {k: m.capabilities for k, m in models.items()}, {k: m.sampling_settings for k, m in models.items()})
+    if not cells:
+        raise ConfigError(f"no cell of this request applies to {run_dir}'s generator: {'; '.join(notes)}", hint="drop the settings it lacks (a GAN cannot continue a prime: --prime-ms 0)")
     samples = run_dir / SAMPLES_DIR
     manifest = samples / MANIFEST_NAME
     kept = _kept_rows(manifest, {c.folder for c in cells})

@@ -106,3 +106,38 @@ def test_a_diffusion_run_sweeps_sampling_steps_and_reads_na_for_top_p(tmp_path):
     assert sorted(frame["sampling_steps"].astype(int)) == [2, 4] and (frame["top_p"] == "").all() and (frame["temperature"] == "").all()
     assert sorted(p.rsplit("/", 2)[1] for p in frame["path"]) == ["prime0_steps2", "prime0_steps4"]
     assert not math.isnan(float(frame["seconds_to_generate"].iloc[0]))
+
+
+def test_settings_that_do_not_apply_are_printed_and_a_request_of_none_is_refused(ar_run, tmp_path):
+    """The n/a notes reached only generate_config.toml: now a warning line and --json's not_applicable;
+    a request none of whose cells applies is an error, not 'clips listed' with nothing made."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from benchbox.cli.main import app
+    from benchbox.generate import plan_cells
+
+    copy = tmp_path / "run"
+    shutil.copytree(ar_run, copy)
+    r = CliRunner().invoke(app, ["generate", str(copy), "--checkpoint", "last", "--prime-ms", "0", "--n", "2", "--batch", "2", "--seconds", str(SECONDS),
+                                 "--sampling-steps", "25", "--device", "cpu", "--overwrite", "--json"])
+    assert r.exit_code == 0, r.output
+    assert any("sampling_steps = 25 does not apply" in n for n in json.loads(r.stdout)["not_applicable"])
+    r = CliRunner().invoke(app, ["generate", str(copy), "--checkpoint", "last", "--prime-ms", "0", "--n", "2", "--batch", "2", "--seconds", str(SECONDS),
+                                 "--sampling-steps", "25", "--device", "cpu", "--overwrite"])
+    assert r.exit_code == 0 and "warning:" in r.stderr and "does not apply" in r.stderr, r.output
+    cells, notes = plan_cells(type("Cfg", (), {"checkpoints": ("last",), "prime_ms": (10,), "temperature": (1.0,), "top_p": (1.0,), "sampling_steps": ()})(), {"last": set()}, {"last": set()})
+    assert cells == [] and any("cannot continue a prime" in n for n in notes)
+
+
+def test_generate_refuses_when_no_cell_applies(ar_run, tmp_path, monkeypatch):
+    import benchbox.generate as gen
+
+    copy = tmp_path / "run"
+    shutil.copytree(ar_run, copy)
+    before = (copy / "samples" / "manifest.csv").read_bytes()
+    monkeypatch.setattr(gen, "plan_cells", lambda *a: ([], ["last/prime10: the generator cannot continue a prime: n/a"]))
+    with pytest.raises(ConfigError, match="no cell of this request applies"):
+        gen.generate_run(copy, checkpoints="last", prime_ms="10", n=2, seconds=SECONDS, device="cpu")
+    assert (copy / "samples" / "manifest.csv").read_bytes() == before

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, examples, interrupted, print_json, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, err_console, examples, interrupted, print_json, printable, rich_progress
 from benchbox.cli.train import DeviceOpt
 
 EXAMPLES = examples(
@@ -48,7 +48,14 @@ def generate_cmd(
     except KeyboardInterrupt as e:
         interrupted(e, f"{run_dir}/samples is unchanged (clips and manifest; new clips are published only when every cell is done)", "run the same command again")
     frame = pd.read_csv(manifest, keep_default_na=False)
-    summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean())}
+    from benchbox.config import load_toml
+    from benchbox.generate import GENERATE_CONFIG_NAME
+
+    notes = [str(n) for n in load_toml(manifest.parent / GENERATE_CONFIG_NAME).get("not_applicable", [])]
+    summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean()), "not_applicable": notes}
+    if not as_json:
+        for note in notes:  # settings this generator lacks: the cells they name were not generated
+            err_console.print(f"[bold yellow]warning:[/] {printable(note)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json("generate", manifest.parent, **summary)
         return
