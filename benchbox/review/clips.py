@@ -139,7 +139,35 @@ def build_review_set(
         rng = np.random.default_rng(seed)
         picks = sorted(rng.choice(len(candidates), size=include_real, replace=False).tolist())
         real = [(candidates[i], str(candidates[i]), {}) for i in picks]
+    if real:
+        _check_blind_lengths([e[0] for e in generated], [e[0] for e in real])
     return ReviewSet(root, kind, _hash_entries(generated, real, progress or no_progress))
+
+
+LENGTH_TOLERANCE_SECONDS = 0.01
+
+
+def _check_blind_lengths(generated: list[Path], real: list[Path]) -> None:
+    """Refuse a review whose real clips can be told from the generated ones by their length (the
+    player and the spectrogram show it): ReviewError when the two sets' durations do not overlap."""
+    import soundfile as sf
+
+    def seconds(paths: list[Path]) -> list[float]:
+        out = []
+        for p in paths:
+            try:
+                info = sf.info(str(p))
+                out.append(info.frames / info.samplerate)
+            except (RuntimeError, OSError):
+                continue  # undecodable here: the hashing step names it
+        return out
+
+    gen, ref = seconds(generated), seconds(real)
+    if gen and ref and (min(ref) > max(gen) + LENGTH_TOLERANCE_SECONDS or max(ref) < min(gen) - LENGTH_TOLERANCE_SECONDS):
+        raise ReviewError(
+            f"the real clips last {min(ref):.3g}-{max(ref):.3g} s and the generated ones {min(gen):.3g}-{max(gen):.3g} s: a rater would tell them apart by length, so the review would not be blind",
+            hint=f"generate clips as long as the real ones (benchbox generate --seconds {max(ref):.3g}), or drop --include-real",
+        )
 
 
 def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[ReviewClip, ...]:

@@ -35,9 +35,11 @@ def test_real_clips_from_the_runs_dataset_are_seeded(fake_run):
 
 def test_folder_of_wavs_and_explicit_real_folder(tmp_path, fake_run):
     folder = tmp_path / "clips"
-    write_wav(folder / "a.wav", np.full(800, 0.1, dtype=np.float32))
-    write_wav(folder / "sub" / "b.wav", np.full(800, -0.1, dtype=np.float32))
-    write_wav(folder / "dup.wav", np.full(800, 0.1, dtype=np.float32))  # same audio as a.wav: one clip
+    from tests.score_helpers import CLIP_SAMPLES  # as long as the real clips: the review stays blind
+
+    write_wav(folder / "a.wav", np.full(CLIP_SAMPLES, 0.1, dtype=np.float32))
+    write_wav(folder / "sub" / "b.wav", np.full(CLIP_SAMPLES, -0.1, dtype=np.float32))
+    write_wav(folder / "dup.wav", np.full(CLIP_SAMPLES, 0.1, dtype=np.float32))  # same audio as a.wav: one clip
     rs = build_review_set(folder, include_real=1, real_dir=fake_run / "samples")
     assert rs.kind == "folder" and len(rs.clips) == 3 and rs.n_real == 1
     assert {c.source for c in rs.clips if not c.is_real} == {"a.wav", "sub/b.wav"}
@@ -113,3 +115,13 @@ def test_a_clip_beyond_full_scale_is_served_as_it_is_not_clipped(tmp_path):
     assert np.array_equal(served, loud)  # was hard-clipped to +-1
     sf.write(tmp_path / "plain.wav", loud / 3, 16_000, subtype="PCM_16")
     assert sf.info(io.BytesIO(wav_bytes(tmp_path / "plain.wav"))).subtype == "PCM_16"
+
+
+def test_real_clips_that_a_rater_could_tell_by_length_are_refused(tmp_path, fake_run):
+    """Real clips at the dataset's length beside generated clips of another length broke the blinding."""
+    short = tmp_path / "short"
+    for i in range(3):
+        write_wav(short / f"g{i}.wav", np.full(1600, 0.1 * (i + 1), dtype=np.float32))  # 0.1 s
+    with pytest.raises(ReviewError, match="tell them apart by length"):
+        build_review_set(short, include_real=1, real_dir=fake_run / "samples")
+    assert build_review_set(short).n_real == 0  # without real clips there is nothing to tell apart
