@@ -121,14 +121,29 @@ def best_generator(clips: pd.DataFrame, groups: pd.DataFrame, useful: str, embed
     for run, part in clips.groupby("run", sort=True):
         k = int(part[useful].fillna(0).astype(int).sum())
         scored.append((wilson_interval(k, len(part))[1], -_mean_kad(groups, run, embedder), k, run, part))
-    _, neg_kad, k, run, part = max(scored, key=lambda s: (s[0], s[1]))
+    ranked = sorted(scored, key=lambda s: (s[0], s[1]), reverse=True)
+    _, neg_kad, k, run, part = ranked[0]
     gen = groups[(groups.get("kind", pd.Series(dtype=str)) == "generated") & (groups.get("run", pd.Series(dtype=str)) == run)]
     recall, coverage = (_mean(gen, f"{CONT}{m}/{embedder}") for m in ("recall", "coverage"))
     ok, n = artefact_free(part)
-    why = (f"highest lower 95% bound of `{useful}`: {rate_text(k, len(part))}" if any(s[2] for s in scored) else
-           f"no run makes a useful clip ({rate_text(k, len(part))}); chosen by the lowest mean continuation KAD "
-           f"({embedder}) over its cells, {-neg_kad:.3g}")
-    return [f"**Best generator**: `{run}` ({why}; {_link('Usefulness verdict')}).", "",
+    title = "Best generator"
+    if any(s[2] for s in scored):
+        why = f"highest lower 95% bound of `{useful}`: {rate_text(k, len(part))}"
+        if len(ranked) > 1:  # is it separated from the runner-up, or a tie at this n?
+            from scipy.stats import fisher_exact
+
+            _, _, k2, run2, part2 = ranked[1]
+            p = float(fisher_exact([[k, len(part) - k], [k2, len(part2) - k2]])[1])
+            if p >= 0.05:
+                title = "Leading generator (not a tested win)"
+                why += f"; not separated from `{run2}` ({rate_text(k2, len(part2))}) at this n: Fisher's exact p = {p:.2g}"
+            else:
+                why += f"; ahead of `{run2}` ({rate_text(k2, len(part2))}), Fisher's exact p = {p:.2g}"
+    else:
+        title = "Leading generator (not a tested win)"
+        why = (f"no run makes a useful clip ({rate_text(k, len(part))}); the lowest mean continuation KAD "
+               f"({embedder}) over its cells, {-neg_kad:.3g}, untested against the others")
+    return [f"**{title}**: `{run}` ({why}; {_link('Usefulness verdict')}).", "",
             f"- quality (no artefact flag on the continuation): {rate_text(ok, n)}",
             f"- category fit: {category_fit(part, gen)}",
             f"- diversity (`{embedder}`, continuation): recall {recall}; coverage {coverage}"]
