@@ -26,6 +26,8 @@ generator with the ``likelihood`` capability, and are empty ("n/a") otherwise.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import os
 import shutil
@@ -372,13 +374,14 @@ def _folder_of(path: str) -> str:
 
 
 def _refuse_replacing_scored(run_dir: Path, manifest: Path, kept: pd.DataFrame) -> None:
-    """ConfigError when clips about to be replaced or deleted are listed in scores/clips.csv."""
+    """ConfigError when clips about to be replaced or deleted are listed in scores/clips.csv or
+    hold a listening-review tag in tags.sqlite."""
     scores = run_dir / "scores" / "clips.csv"
-    if not scores.is_file() or not manifest.is_file():
+    if not manifest.is_file():
         return
     try:
-        scored = set(pd.read_csv(scores, usecols=["path"])["path"].astype(str))
         listed = set(pd.read_csv(manifest, usecols=["path"])["path"].astype(str))
+        scored = set(pd.read_csv(scores, usecols=["path"])["path"].astype(str)) if scores.is_file() else set()
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         return  # unreadable scores describe nothing that could be lost
     lost = sorted((listed - set(kept["path"].astype(str))) & scored)
@@ -387,6 +390,28 @@ def _refuse_replacing_scored(run_dir: Path, manifest: Path, kept: pd.DataFrame) 
             f"{len(lost)} scored clip(s) would be replaced or deleted (first: {lost[0]}); scores/ describes them",
             hint="pass --overwrite to regenerate them anyway (then re-run `benchbox score`), or generate other checkpoint/prime cells",
         )
+    tagged = sorted((listed - set(kept["path"].astype(str))) & _tagged_sources(run_dir / "tags.sqlite"))
+    if tagged:
+        raise ConfigError(
+            f"{len(tagged)} clip(s) a listener tagged would be replaced or deleted (first: {tagged[0]}); tags.sqlite holds their tags",
+            hint="pass --overwrite to regenerate them anyway (their tags then read as stale), or generate other checkpoint/prime cells",
+        )
+
+
+def _tagged_sources(db: Path) -> set[str]:
+    """Run-relative paths of every clip (and recorded copy) that holds a listening-review tag in ``db``."""
+    if not db.is_file():
+        return set()
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            out = {r[0] for r in conn.execute("SELECT DISTINCT c.source FROM tags t JOIN clips c USING (sha256)")}
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'clip_copies'").fetchone() is not None:
+                out |= {r[0] for r in conn.execute("SELECT DISTINCT k.source FROM tags t JOIN clip_copies k USING (sha256)")}
+    except sqlite3.Error:
+        return set()  # unreadable: `benchbox tag` itself names the problem
+    return {str(p) for p in out}
 
 
 def _link_kept(samples: Path, stage: Path, kept: pd.DataFrame) -> None:

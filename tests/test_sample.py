@@ -261,6 +261,26 @@ def test_smaller_n_refuses_to_delete_scored_clips_without_overwrite(run, tmp_pat
     assert len(frame) == 18 - 2 and all((copy / p).is_file() for p in frame["path"])  # other cells kept, linked
 
 
+def test_regenerating_clips_a_listener_tagged_is_refused_without_overwrite(run, tmp_path):
+    """Scored clips were protected, tagged ones were not: a regenerated cell turned their tags stale unasked."""
+    from benchbox.review.clips import build_review_set
+    from benchbox.review.store import TagStore
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    shutil.rmtree(copy / "scores", ignore_errors=True)
+    review = build_review_set(copy)
+    store = TagStore(review.db_path)
+    store.add_clips(review.clips)
+    first = next(c for c in review.clips if c.source.startswith("samples/last/prime0/"))
+    store.record("alice", first.sha256, "useful")
+    before = _tree(copy / "samples")
+    with pytest.raises(ConfigError, match=r"clip\(s\) a listener tagged would be replaced or deleted"):
+        generate_run(copy, checkpoints="last", prime_ms="0", n=1, seconds=SECONDS, device="cpu")
+    assert _tree(copy / "samples") == before
+    generate_run(copy, checkpoints="last", prime_ms="10", n=1, seconds=SECONDS, device="cpu")  # other cells: allowed
+
+
 @pytest.mark.parametrize("generator", ["ngram", "lpc"])
 def test_closed_form_generators_sample_unprimed_and_primed(tmp_path, generator):
     from benchbox.audio import load_audio
