@@ -362,7 +362,7 @@ def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tupl
 def _check_empty(out: Path, own_files: tuple[str, ...] = ()) -> None:
     """Refuse an ``out`` that holds anything but ``own_files`` (a dataset, another run, someone's
     files: training would write its config, log and checkpoints among them). ConfigError names ``out``."""
-    if out.exists() and (not out.is_dir() or any(p.name not in own_files for p in out.iterdir())):
+    if out.exists() and (not out.is_dir() or set(os.listdir(out)) - set(own_files)):
         raise ConfigError(f"{out} is not empty and holds no training run to resume", hint="pick a new or empty folder for --out")
 
 
