@@ -227,18 +227,25 @@ class TagStore:
             conn.executemany(f"INSERT OR REPLACE INTO clip_copies ({copy_cols}) VALUES ({', '.join('?' * (2 + len(GROUP_COLUMNS)))})", copies)
 
     def rater_order(self, rater: str, hashes: Sequence[str], seed: int) -> list[str]:
-        """The rater's order over ``hashes``: the stored order first, new clips shuffled onto the end."""
+        """The rater's order over ``hashes``: the clips the rater has tagged first, in their stored
+        order; then every clip not yet tagged, with clips new to this rater shuffled in among the
+        untagged ones (appended as a block, a regenerated cell or the real clips added later would
+        sit together at the end, and their position would tell the rater what they are)."""
         rater = check_rater(rater)
         wanted = set(hashes)
         with self._write() as conn:
             stored = [r[0] for r in conn.execute("SELECT sha256 FROM orders WHERE rater = ? ORDER BY position", (rater,))]
-            known = set(stored)
-            new = sorted(wanted - known)
-            rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(hashlib.sha256(rater.encode()).hexdigest()[:8], 16)])
-            new = [new[i] for i in rng.permutation(len(new))]
-            start = len(stored)
-            conn.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(rater, start + i, sha) for i, sha in enumerate(new)])
-        return [sha for sha in stored if sha in wanted] + new
+            new = sorted(wanted - set(stored))
+            rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(hashlib.sha256(rater.encode()).hexdigest()[:8], 16), len(stored)])
+            if not new:
+                return [sha for sha in stored if sha in wanted]
+            tagged = {r[0] for r in conn.execute("SELECT sha256 FROM tags WHERE rater = ?", (rater,))}
+            done = [sha for sha in stored if sha in tagged]
+            todo = [sha for sha in stored if sha not in tagged] + new
+            order = done + [todo[i] for i in rng.permutation(len(todo))]
+            conn.execute("DELETE FROM orders WHERE rater = ?", (rater,))
+            conn.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(rater, i, sha) for i, sha in enumerate(order)])
+        return [sha for sha in order if sha in wanted]
 
     # ------------------------------------------------------------------- tags
 

@@ -43,10 +43,18 @@ def test_order_is_seeded_per_rater_and_kept_on_reopen(store):
     assert sorted(alice) == sorted(shas)
     assert TagStore(store.path).rater_order("alice", list(reversed(shas)), seed=99) == alice  # stored order wins
     assert store.rater_order("bob", shas, seed=0) != alice
-    # a new clip is appended; a clip that left the review set is dropped
-    store.add_clips([ReviewClip("f" * 64, None, "new.wav", False, {})])
-    grown = store.rater_order("alice", shas[1:] + ["f" * 64], seed=0)
-    assert grown == [s for s in alice if s != shas[0]] + ["f" * 64]
+    # new clips are shuffled in among the clips alice has not tagged yet (appended as a block, their
+    # position at the end would tell her they are the regenerated cell or the real clips added later);
+    # what she tagged keeps its order at the front; a clip that left the review set is dropped
+    store.record("alice", alice[0], "useful")
+    store.record("alice", alice[1], "not_useful")
+    new = [c * 64 for c in "abcd"]
+    store.add_clips([ReviewClip(sha, None, f"{sha[0]}.wav", False, {}) for sha in new])
+    kept = [s for s in shas if s != alice[5]]
+    grown = store.rater_order("alice", kept + new, seed=0)
+    assert grown[:2] == alice[:2] and sorted(grown) == sorted(kept + new)
+    assert grown[-len(new):] != new and set(grown[-len(new):]) != set(new)  # not a block at the end
+    assert TagStore(store.path).rater_order("alice", kept + new, seed=0) == grown  # and stored
 
 
 def test_record_keeps_history_and_one_current_row(store):
