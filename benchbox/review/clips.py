@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ import soundfile as sf
 
 from benchbox.audio import list_audio_files, read_audio
 from benchbox.config import load_toml
-from benchbox.errors import BenchboxError, ReviewError
+from benchbox.errors import AudioError, BenchboxError, ReviewError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import sha256_audio
 
@@ -112,6 +113,19 @@ def audio_hash(path: str | Path) -> str:
     data, rate = read_audio(path)  # (T, channels)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (T,)
     return sha256_audio(mono, rate)
+
+
+def hashes_now(folder: str | Path, paths: Sequence[str]) -> dict[str, str | None]:
+    """Each recorded clip path (relative to ``folder``, or absolute for real clips from elsewhere)
+    -> the :func:`audio_hash` of what it holds now; None when missing or unreadable."""
+    folder, now = Path(folder), {}
+    for path in dict.fromkeys(str(p) for p in paths):
+        file = Path(path) if Path(path).is_absolute() else folder / path
+        try:
+            now[path] = audio_hash(file) if file.is_file() else None
+        except AudioError:
+            now[path] = None
+    return now
 
 
 def build_review_set(

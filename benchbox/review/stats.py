@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.errors import MetricError, ReviewError
-from benchbox.errors import AudioError
-from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, audio_hash
+from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, hashes_now
 from benchbox.review.store import DECISIONS, TAGS, TagStore
 from benchbox.stats import wilson_interval
 
@@ -100,14 +99,7 @@ def fresh_tags(folder: str | Path, tags: pd.DataFrame) -> tuple[pd.DataFrame, in
     real clips from elsewhere) and hashed as the review hashed it; a missing, unreadable
     or changed file makes every tag of that clip stale. Each file is decoded once.
     """
-    folder = Path(folder)
-    now: dict[str, str | None] = {}
-    for path in tags["path"].astype(str).unique():
-        file = Path(path) if Path(path).is_absolute() else folder / path
-        try:
-            now[path] = audio_hash(file) if file.is_file() else None
-        except AudioError:
-            now[path] = None
+    now = hashes_now(folder, list(tags["path"].astype(str)))
     keep = [now.get(str(p)) == sha for p, sha in zip(tags["path"], tags["sha256"])]
     fresh = tags[np.asarray(keep, dtype=bool)] if len(tags) else tags
     return fresh, int(len(tags) - len(fresh))

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.errors import ReviewError
-from benchbox.review.clips import GROUP_COLUMNS, SAMPLING_GROUP_COLUMNS, TAGS_FILE, ReviewClip
+from benchbox.review.clips import GROUP_COLUMNS, SAMPLING_GROUP_COLUMNS, TAGS_FILE, ReviewClip, hashes_now
 from benchbox.runs import atomic_write_csv, atomic_write_json
 
 STORE_FORMAT = 1
@@ -327,7 +327,9 @@ HUMAN_USEFUL = "useful/human"
 
 
 def export_tags(folder: str | Path, fmt: str = "csv", out: str | Path | None = None, *, history: bool = False) -> Path:
-    """Write the tags of ``folder/tags.sqlite`` (current ones, or every version) as CSV or JSON."""
+    """Write the tags of ``folder/tags.sqlite`` (current ones, or every version) as CSV or JSON,
+    with ``stale`` = 1 where the clip's path no longer holds the audio that was tagged (regenerated,
+    edited or gone): such a tag judged other audio than the file now holds."""
     if fmt not in EXPORT_FORMATS:
         raise ReviewError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}")
     folder = Path(folder)
@@ -336,6 +338,8 @@ def export_tags(folder: str | Path, fmt: str = "csv", out: str | Path | None = N
     frame = TagStore(folder / TAGS_FILE, create=False).tags_frame(history=history)
     useful = pd.array([_useful_value(t) for t in frame["tag"]], dtype="Int64")
     frame.insert(frame.columns.get_loc("tag") + 1, HUMAN_USEFUL, useful)
+    now = hashes_now(folder, list(frame["path"].astype(str)))  # stale: the path no longer holds the audio tagged
+    frame["stale"] = [int(now.get(str(p)) != sha) for p, sha in zip(frame["path"], frame["sha256"])]
     out = Path(out) if out is not None else folder / f"tags{'_history' if history else ''}.{fmt}"
     if fmt == "json":
         records = [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]

@@ -116,3 +116,23 @@ def test_sigterm_stops_the_review_server_with_exit_143(tagged_run, monkeypatch):
     r = runner.invoke(app, ["tag", "review", str(tagged_run), "--rater", "carol", "--no-browser"])
     assert r.exit_code == 143, r.output
     assert r.output.count("interrupted:") == 1 and "tags.sqlite" in r.output and stopped == [True]
+
+
+def test_export_marks_tags_whose_clip_changed_as_stale(tagged_run, tmp_path):
+    """`tag stats` set aside tags of regenerated clips; `tag export` wrote them as if they judged the file's audio."""
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    run = tmp_path / "tagged-copy"
+    shutil.copytree(tagged_run, run)
+    assert runner.invoke(app, ["tag", "export", str(run)]).exit_code == 0
+    frame = pd.read_csv(run / "tags.csv")
+    assert (frame["stale"] == 0).all()
+    generated = frame[~frame["real"].astype(bool)]["path"].iloc[0]
+    wave, rate = sf.read(run / generated, dtype="float32")
+    sf.write(run / generated, np.clip(wave * 0.5 + 0.01, -1, 1), rate, subtype="PCM_16")  # regenerated: other audio
+    assert runner.invoke(app, ["tag", "export", str(run)]).exit_code == 0
+    frame = pd.read_csv(run / "tags.csv")
+    assert set(frame.loc[frame["path"] == generated, "stale"]) == {1} and (frame.loc[frame["path"] != generated, "stale"] == 0).all()
