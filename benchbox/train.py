@@ -238,7 +238,7 @@ class Loop:
     def run(self) -> tuple[float, bool]:
         """Train until a limit or early stop; returns (best val loss, stopped early)."""
         started = window_start = self.run_started = time.monotonic()
-        window_samples, stopped_early = 0, False
+        window_samples, stopped_early, mid_step = 0, False, False
         if not self.opts:  # fitted in closed form: score and save once, at step 0
             if self.step == 0 and not (self.run_dir / "ckpt" / "best.pt").exists():
                 self._eval_and_save(0.0)
@@ -251,6 +251,7 @@ class Loop:
                 # until both are done, so last.pt is never saved half-way through an update (a GAN's
                 # discriminator stepped, its generator not) and never skips an eval that was due.
                 with signals_deferred():
+                    mid_step = True
                     loss, n = self.train_step()
                     self.point = self._snapshot()
                     window_samples += n * self.dist.world
@@ -259,11 +260,13 @@ class Loop:
                         self._eval_and_save(speed)
                         window_samples, window_start = 0, time.monotonic()
                         stopped_early = 0 < self.cfg.train.patience <= self.evals_since_best
+                    mid_step = False
                 self.progress("train", self.step, self.total, loss=loss, **{"samples/s": round(speed), "best": self.best_val})
                 if stopped_early:
                     break
         except KeyboardInterrupt:
-            self._save(("last",), collective=False)  # stop cleanly: last.pt resumes exactly
+            if not mid_step:  # a second Ctrl-C forces a stop mid-step: keep the last consistent last.pt
+                self._save(("last",), collective=False)  # stop cleanly: last.pt resumes exactly
             raise
         self._draw_curves(force=True)
         return self.best_val, stopped_early

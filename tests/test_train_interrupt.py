@@ -119,3 +119,23 @@ def test_resume_may_extend_the_budget_but_not_rewrite_what_was_trained(tmp_path,
     assert (out / "config.toml").read_text() == before  # the record of the 2 steps trained is intact
     result = train(out=out, resume=True, overrides=["train.max_steps=4", "train.eval_every=1"], device="cpu")
     assert result.last_step == 4
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_consistent_checkpoint(tmp_path, data, monkeypatch):
+    """The user insists: the step is abandoned, and last.pt stays the one saved at the last eval
+    (never a half-done step), so the run still resumes exactly from there."""
+    over = tiny_overrides("wavenet", 6, 2, "train.seed=1")
+    real_train_step = Loop.train_step
+
+    def twice_in_step_3(self):
+        if self.step == 2:  # step 3 (after the step-2 eval saved last.pt)
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_train_step(self)
+
+    monkeypatch.setattr(Loop, "train_step", twice_in_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(generator="wavenet", data=data, out=tmp_path / "cut", overrides=over, device="cpu")
+    monkeypatch.setattr(Loop, "train_step", real_train_step)
+    assert torch.load(tmp_path / "cut" / "ckpt" / "last.pt", weights_only=True)["step"] == 2
+    assert _steps(tmp_path / "cut") == [2]
