@@ -122,20 +122,24 @@ def test_resume_may_extend_the_budget_but_not_rewrite_what_was_trained(tmp_path,
 
 
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_consistent_checkpoint(tmp_path, data, monkeypatch):
-    """The user insists: the step is abandoned, and last.pt stays the one saved at the last eval
-    (never a half-done step), so the run still resumes exactly from there."""
+    """The user insists (two Ctrl-C) right after step 3's weight update, before the step counter
+    moves: the step is abandoned and nothing is saved, so last.pt stays the one the step-2 eval
+    wrote (saving then would pair step 3's weights with step 2's counter, RNG and data position)."""
     over = tiny_overrides("wavenet", 6, 2, "train.seed=1")
-    real_train_step = Loop.train_step
+    train(generator="wavenet", data=data, out=tmp_path / "two", overrides=[*over[:-3], "train.max_steps=2", "train.eval_every=2", "train.seed=1"], device="cpu")
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
 
-    def twice_in_step_3(self):
-        if self.step == 2:  # step 3 (after the step-2 eval saved last.pt)
+    def step_then_insist(self, *a, **kw):
+        out = real_step(self, *a, **kw)
+        calls["n"] += 1
+        if calls["n"] == 3:  # step 3's update
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
-        return real_train_step(self)
+        return out
 
-    monkeypatch.setattr(Loop, "train_step", twice_in_step_3)
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_insist)
     with pytest.raises(KeyboardInterrupt):
         train(generator="wavenet", data=data, out=tmp_path / "cut", overrides=over, device="cpu")
-    monkeypatch.setattr(Loop, "train_step", real_train_step)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     assert torch.load(tmp_path / "cut" / "ckpt" / "last.pt", weights_only=True)["step"] == 2
-    assert _steps(tmp_path / "cut") == [2]
+    assert _same_weights(tmp_path / "two", tmp_path / "cut")  # step 2's weights, not step 3's
