@@ -41,7 +41,7 @@ import pandas as pd
 
 from benchbox.audio import FULL_SCALE, downmix, list_audio_files, read_audio, resample, write_wav
 from benchbox.errors import AudioError, DataError
-from benchbox.runs import atomic_write_csv
+from benchbox.runs import atomic_write_csv, signals_deferred
 
 MANIFEST_NAME = "benchbox-clips.csv"
 MANIFEST_COLUMNS = ("path", "generator", "group", "prime_ms", "source")
@@ -202,10 +202,11 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
         if not rows:
             first = f" (first: {skipped[0]['path']}: {skipped[0]['reason']})" if skipped else ""
             raise DataError(f"none of the {len(table)} clips under {source} could be decoded{first}", hint=f"check the files; {out} was not changed")
-        if (out / CLIPS_DIR).exists():
-            (out / CLIPS_DIR).rename(aside)
-        staging.rename(out / CLIPS_DIR)
-        atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
+        with signals_deferred():  # the clips and their manifest change together
+            if (out / CLIPS_DIR).exists():
+                (out / CLIPS_DIR).rename(aside)
+            staging.rename(out / CLIPS_DIR)
+            atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(aside, ignore_errors=True)
