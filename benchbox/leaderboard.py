@@ -157,30 +157,32 @@ def _folder_media(folder: Path) -> list[str]:
     return [str(p) for p in sorted(folder.glob("clip_*.*"))[:PLAYERS_PER_ROW]]
 
 
+def _some(runs: list[str], shown: int = 3) -> str:
+    """``a, b, c and 2 more``: the first ``shown`` names of a list."""
+    return ", ".join(runs[:shown]) + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+
+
 def comparable(scored: list[Scored], warn=None) -> list[str]:
     """Refuse runs scored against different reference datasets (their distances, floors and
     verdicts are measured against different real clips: one ranking of them means nothing);
     return a note (and ``warn`` it) when runs were scored with different detector or verdict
     settings (``settings_sha256`` in scores.json; older scores do not record it)."""
-    refs: dict[str, list[str]] = {}
+    refs: dict[str, tuple[str, list[str]]] = {}  # reference identity -> (its folder's name, runs)
+    settings: dict[str, list[str]] = {}
     for s in scored:
         key = s.info.get("reference_manifest_sha256") or s.info.get("reference") or ""
         if key:
-            refs.setdefault(key, []).append(s.name)
-    if len(refs) > 1:
-        named = "; ".join(f"{Path(next(x.info.get('reference', '') for x in scored if x.name == runs[0])).name or '?'}: {', '.join(runs[:3])}"
-                          f"{f' and {len(runs) - 3} more' if len(runs) > 3 else ''}" for runs in refs.values())  # fmt: skip
-        raise DataError(f"the runs were scored against {len(refs)} different reference datasets ({named}); one ranking of them would compare distances to different real clips",
-                        hint="rank the runs of one reference at a time, or re-score them all with the same --reference")  # fmt: skip
-    settings: dict[str, list[str]] = {}
-    for s in scored:
+            refs.setdefault(key, (Path(str(s.info.get("reference", ""))).name or "?", []))[1].append(s.name)
         if s.info.get("settings_sha256"):
             settings.setdefault(s.info["settings_sha256"], []).append(s.name)
+    if len(refs) > 1:
+        named = "; ".join(f"{ref}: {_some(runs)}" for ref, runs in refs.values())
+        raise DataError(f"the runs were scored against {len(refs)} different reference datasets ({named}); one ranking of them would compare distances to different real clips",
+                        hint="rank the runs of one reference at a time, or re-score them all with the same --reference")  # fmt: skip
     if len(settings) < 2:
         return []
-    groups = "; ".join(", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "") for runs in settings.values())
-    note = (f"the runs were scored with {len(settings)} different detector/verdict settings ({groups}): their flags, useful rates "
-            "and the floor row are not comparable across those groups (scores.json `settings` gives each)")
+    note = (f"the runs were scored with {len(settings)} different detector/verdict settings ({'; '.join(_some(r) for r in settings.values())}): "
+            "their flags, useful rates and the floor row are not comparable across those groups (scores.json `settings` gives each)")
     if warn is not None:
         warn(note)
     return [note]
