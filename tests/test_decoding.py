@@ -158,32 +158,33 @@ def test_m4a_aac_decodes_with_pyav(tmp_path):
     assert decoded.data.shape[0] == pytest.approx(RATE_HZ, rel=0.15)
 
 
+def _wav_with_fmt(path, **fields):
+    """A 16-bit tone WAV at ``path`` whose fmt chunk's ``channels`` (bytes 22-24) and/or
+    ``rate_hz`` (bytes 24-28) fields are overwritten with the given values."""
+    b = bytearray(encoded(tone(), format="WAV", subtype="PCM_16"))
+    if "channels" in fields:
+        b[22:24] = struct.pack("<H", fields["channels"])
+    if "rate_hz" in fields:
+        b[24:28] = struct.pack("<I", fields["rate_hz"])
+    path.write_bytes(bytes(b))
+    return path
+
+
 def test_hostile_header_checks_hold_for_the_pyav_path(tmp_path, monkeypatch):
     def untrusted(source, path):
         raise decoding._Untrusted("soundfile: forced off")
 
     monkeypatch.setattr(decoding, "read_soundfile", untrusted)
-    b = bytearray(encoded(tone(), format="WAV", subtype="PCM_16"))
-    b[24:28] = struct.pack("<I", 3)  # fmt sample rate: 3 Hz
-    path = tmp_path / "rate_3hz.wav"
-    path.write_bytes(bytes(b))
     with pytest.raises(AudioError, match="sample rate field says 3 Hz"):
-        read_audio(path)
+        read_audio(_wav_with_fmt(tmp_path / "rate_3hz.wav", rate_hz=3))
 
 
 def test_a_zero_sample_rate_wav_is_refused_with_the_field_named(tmp_path):
     """libsndfile refuses it as 'SF_INFO struct incomplete'; the fmt chunk is read first, so the error names the field."""
-    b = bytearray(encoded(tone(), format="WAV", subtype="PCM_16"))
-    b[24:28] = struct.pack("<I", 0)  # fmt sample rate: 0 Hz
-    path = tmp_path / "rate_0hz.wav"
-    path.write_bytes(bytes(b))
     with pytest.raises(AudioError, match="sample rate field says 0 Hz"):
-        read_audio(path)
-    b[24:28] = struct.pack("<I", RATE_HZ)
-    b[22:24] = struct.pack("<H", 0)  # fmt channels: 0
-    path.write_bytes(bytes(b))
+        read_audio(_wav_with_fmt(tmp_path / "rate_0hz.wav", rate_hz=0))
     with pytest.raises(AudioError, match="channel count field says 0"):
-        read_audio(path)
+        read_audio(_wav_with_fmt(tmp_path / "channels_0.wav", channels=0))
 
 
 def test_undecodable_file_names_both_decoders(tmp_path):
