@@ -97,9 +97,12 @@ def checkpoint_reason(root: Path) -> str | None:
         table = pd.read_csv(manifest, usecols=["checkpoint", "checkpoint_sha256"], dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None  # older manifests without the columns: nothing to compare
+    now: dict[str, str | None] = {}  # checkpoint name -> its file's hash (each file read once)
     for name, sha in table.drop_duplicates().itertuples(index=False):
-        path = root / "ckpt" / f"{name}.pt"
-        if sha and path.is_file() and sha256_file(path) != sha:
+        if name not in now:
+            path = root / "ckpt" / f"{name}.pt"
+            now[name] = sha256_file(path) if path.is_file() else None
+        if sha and now[name] is not None and now[name] != sha:
             return f"ckpt/{name}.pt changed since its clips were generated (trained further or retrained): regenerate them"
     return None
 

@@ -388,8 +388,10 @@ def score_run(
         raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
     from benchbox.metrics.embedders import get_embedder
 
-    for embedder in embedders:  # fail before any clip is converted or scored
-        get_embedder(embedder, **({"weights": weights} if embedder == WEIGHTS_EMBEDDER and weights is not None else {})).load()
+    for embedder in embedders:  # fail before any clip is converted or scored: an unknown name, or user weights missing
+        emb = get_embedder(embedder, **({"weights": weights} if embedder == WEIGHTS_EMBEDDER and weights is not None else {}))
+        if embedder == WEIGHTS_EMBEDDER:
+            emb.load()  # the shipped embedders' weights come with the install; only these can be absent
     root, table, is_run = collect_clips(path, name)
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)

@@ -103,10 +103,14 @@ def test_nan_clip_counts_against_the_useful_rate(tmp_path, rng, monkeypatch):
     assert row["n"] == 3 and abs(row["nan/flag_rate"] - 1 / 3) < 1e-9
 
 
-def test_an_unknown_embedder_writes_nothing(tmp_path, rng):
+def test_an_unknown_embedder_writes_nothing(tmp_path, rng, monkeypatch):
     data = make_dataset(tmp_path / "data", rng)
     with pytest.raises(MetricError, match="unknown embedder"):
         score_run(_clips(tmp_path / "theirs", rng), reference=data, embedders=("bogus",), bootstrap=0, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("BENCHBOX_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    with pytest.raises(MetricError):  # user-supplied weights that are not there
+        score_run(tmp_path / "theirs", reference=data, embedders=("vggish",), bootstrap=0, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
     r = runner.invoke(app, ["score", str(tmp_path / "theirs"), "--reference", str(data), "--embedder", "mel", "--bootstrap", "0", "--out", str(data), "--quiet"])
     assert r.exit_code == 1 and "is a benchbox dataset" in r.output
