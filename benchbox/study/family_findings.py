@@ -9,10 +9,13 @@ of the generator's class).
 
 Two questions of the benchmark's own:
 
-* **family**: does diffusion beat autoregression (and the GAN) on footsteps? Useful rates
-  with Wilson 95% CIs, compared with Fisher's exact test (:func:`seed_findings._compare`),
-  Bonferroni-corrected over the pairs compared; beside them each family's 1-NN accuracy
-  (best cell and median cell) and the three axes.
+* **family**: does diffusion beat autoregression (and the GAN) on footsteps? The unit is the
+  run (:mod:`benchbox.study.units`: clips of one run share its weights): each run's useful
+  rate is one observation, and two families' runs are compared by the exact permutation test
+  of their mean run rates (:func:`compare`), Bonferroni-corrected over the pairs compared;
+  the clip-level Fisher p is shown beside it as a statement about these runs only. Beside them
+  each family's 1-NN accuracy (best cell and median cell) and the three axes, with each run's
+  value (no clip-level interval).
 * **backbone and representation**: within diffusion, SaShiMi vs WaveNet backbone, and
   spectrogram vs raw samples, by the same test.
 * **sampling**: per swept sampling axis (top-p, sampling steps), each other value against the
@@ -21,9 +24,8 @@ Two questions of the benchmark's own:
   ``SAMPLING_CLAIMS``' direction (nucleus truncation helps; more sampling steps help). Cells
   that differ only in a sampling setting draw clip i from the same seed (:mod:`benchbox.generate`),
   so this question is **paired**: clip i of one cell against clip i of the other (same run,
-  checkpoint and prime), compared by the exact McNemar test (:func:`compare_paired`) with an
-  Agresti-Min 95% CI for the difference of the useful rates. (Best vs last and the prime
-  lengths draw from different seeds, so they stay unpaired tests of clips.)
+  checkpoint and prime); each run's mean paired difference is one observation, tested by the
+  Wilcoxon signed-rank test over runs (:func:`compare_paired`).
 
 A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
 test separates them, ``not reproduced (favours <b>)`` for the opposite, and
@@ -38,9 +40,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.stats import mcnemar_exact, paired_difference_interval, two_sample_of
+from benchbox.stats import mcnemar_exact, two_sample_of
 from benchbox.study.analysis import rate_text
 from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, USEFUL, _fisher, six_findings
+from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p
 
 MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
 FOOTSTEP_P = "cont/footstep/p"
@@ -71,12 +74,14 @@ def _artefact_free(clips: pd.DataFrame) -> pd.Series:
     return (clips[flags].fillna(0).sum(axis=1) == 0).astype(float) if flags else pd.Series(np.nan, index=clips.index)
 
 
-def _mean_ci(values: pd.Series) -> str:
-    v = values.dropna().astype(float)
-    if v.empty:
+def _run_means(part: pd.DataFrame, column: str) -> str:
+    """Mean of ``column`` over clips, and each run's mean (runs, not clips, are the independent
+    units, so no clip-level interval is given): ``"0.71; runs 0.89, 0.76, 0.49"``."""
+    if column not in part or part[column].dropna().empty:
         return "n/a"
-    half = 1.96 * float(v.std(ddof=1)) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-    return f"{v.mean():.2f} [{v.mean() - half:.2f}, {v.mean() + half:.2f}]"
+    runs = run_values(part, column).sort_values(ascending=False)
+    listed = ", ".join(f"{v:.2f}" for v in runs) if len(runs) <= 6 else f"median {runs.median():.2f} ({runs.min():.2f}-{runs.max():.2f})"
+    return f"{part[column].astype(float).mean():.2f}; {len(runs)} run{'s' if len(runs) != 1 else ''}: {listed}"
 
 
 def _nn1_summary(groups: pd.DataFrame, runs: set[str]) -> str:
@@ -89,7 +94,8 @@ def _nn1_summary(groups: pd.DataFrame, runs: set[str]) -> str:
     if not tests:
         return "n/a"
     best = min(tests)
-    return f"best cell {best[0]:.2f} (p = {best[1]:.2g}), median cell {np.median([a for a, _ in tests]):.2f}, {len(tests)} cells"
+    return (f"best cell {best[0]:.2f} (p = {best[1]:.2g}, uncorrected for picking the best of {len(tests)}), "
+            f"median cell {np.median([a for a, _ in tests]):.2f}, {len(tests)} cells")
 
 
 def _coverage(groups: pd.DataFrame, runs: set[str]) -> str:
@@ -105,23 +111,28 @@ def level_table(clips: pd.DataFrame, groups: pd.DataFrame, column: str) -> list[
     rows = []
     for level, part in clips.groupby(column, sort=True):
         runs = set(part["run"])
-        rows.append({column: level, "n": len(part), "useful": rate_text(int(part[USEFUL].sum()), len(part)),
+        quality = part.assign(_free=_artefact_free(part))
+        rows.append({column: level, "n": len(part), "useful": f"{pooled_text(part[USEFUL])}; {runs_text(run_values(part, USEFUL))}",
                      "nn1": _nn1_summary(groups, runs),
-                     "quality": rate_text(int(_artefact_free(part).sum()), len(part)),
-                     "category": _mean_ci(part[FOOTSTEP_P]) if FOOTSTEP_P in part else "n/a",
+                     "quality": f"{pooled_text(quality['_free'])}; {runs_text(run_values(quality, '_free'))}",
+                     "category": _run_means(part, FOOTSTEP_P),
                      "diversity": _coverage(groups, runs)})
     return rows
 
 
-def compare(a: pd.Series, b: pd.Series, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
-    """One comparison of useful rates, ``a`` vs ``b``: verdict, estimate and test text.
-    ``tests``: how many comparisons the question makes (Bonferroni: p * tests < ALPHA)."""
-    est = f"{names[0]} {rate_text(int(a.sum()), int(a.count()))} vs {names[1]} {rate_text(int(b.sum()), int(b.count()))}"
-    if min(a.count(), b.count()) < MIN_CLIPS:
+def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
+    """One comparison of useful rates, the runs of ``a`` vs the runs of ``b`` (clip rows with a
+    ``run`` column): verdict, estimate and test text. The unit is the run (:mod:`units`): the
+    exact permutation test of the two sets' mean run rates. ``tests``: how many comparisons the
+    question makes (Bonferroni: p * tests < ALPHA)."""
+    ra, rb = run_values(a, USEFUL), run_values(b, USEFUL)
+    est = f"{names[0]} {pooled_text(a[USEFUL])}, {runs_text(ra)} vs {names[1]} {pooled_text(b[USEFUL])}, {runs_text(rb)}"
+    if min(a[USEFUL].count(), b[USEFUL].count()) < MIN_CLIPS:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
-    p = min(1.0, _fisher(a, b) * tests)
-    test = f"Fisher exact p = {p:.3g}" + (f" (Bonferroni x{tests})" if tests > 1 else "")
-    return _decided(p, a.mean() > b.mean(), names, paper_favours_a, est, test)
+    p = min(1.0, permutation_p(ra.to_numpy(), rb.to_numpy()) * tests)
+    test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+            + f"; clip-level Fisher p = {_fisher(a[USEFUL], b[USEFUL]):.2g} compares these runs' clips only")
+    return _decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test)
 
 
 def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str) -> dict:
@@ -153,20 +164,29 @@ def clip_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
-    """:func:`compare` for cells that share their seeds: useful rates over the clip pairs
-    (:func:`clip_pairs`), the exact McNemar test on the discordant pairs (Bonferroni x ``tests``)
-    and the Agresti-Min 95% CI of rate(a) - rate(b)."""
-    pairs = clip_pairs(a, b)
-    n = len(pairs)
-    only_a, only_b = int(((pairs["a"] == 1) & (pairs["b"] != 1)).sum()), int(((pairs["b"] == 1) & (pairs["a"] != 1)).sum())
-    d, lo, hi = paired_difference_interval(only_a, only_b, n)
-    est = (f"{names[0]} {rate_text(int(pairs['a'].sum()), n)} vs {names[1]} {rate_text(int(pairs['b'].sum()), n)}; "
-           + (f"difference {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] (Agresti-Min), {n} clip pairs" if n else "no clip pairs"))
+    """:func:`compare` for cells that share their seeds: per run, rate(a) - rate(b) over its clip
+    pairs (:func:`clip_pairs`, same run, checkpoint, prime and clip number), and the Wilcoxon
+    signed-rank test over the runs (Bonferroni x ``tests``); the pooled discordant pairs and the
+    clip-level exact McNemar p are reported beside it, as a statement about these runs only."""
+    diffs, only_a, only_b, n = {}, 0, 0, 0
+    for run in sorted(set(a["run"]) & set(b["run"])):
+        pairs = clip_pairs(a[a["run"] == run], b[b["run"] == run])
+        if len(pairs):
+            diffs[run] = float(pairs["a"].mean() - pairs["b"].mean())
+            only_a += int(((pairs["a"] == 1) & (pairs["b"] != 1)).sum())
+            only_b += int(((pairs["b"] == 1) & (pairs["a"] != 1)).sum())
+            n += len(pairs)
+    d = pd.Series(diffs, dtype=float)
+    est = (f"{names[0]} vs {names[1]}: {n} clip pairs in {len(d)} runs; {only_a} vs {only_b} discordant pairs; "
+           f"{names[0]} higher in {int((d > 0).sum())}, {names[1]} in {int((d < 0).sum())} runs"
+           + (f", median run difference {100 * d.median():+.1f} points" if len(d) else ""))
     if n < MIN_CLIPS:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
-    p = min(1.0, mcnemar_exact(only_a, only_b) * tests)
-    test = f"exact McNemar p = {p:.3g} ({only_a} vs {only_b} discordant pairs)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
-    return _decided(p, only_a > only_b, names, paper_favours_a, est, test)
+    p_runs, n_runs = signed_rank_p(d.to_numpy())
+    p = min(1.0, p_runs * tests)
+    test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+            + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
+    return _decided(p, float(d.median()) > 0 if n_runs else False, names, paper_favours_a, est, test)
 
 
 def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:
@@ -174,10 +194,10 @@ def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[d
     diffusion vs GAN when both were scored (no paper direction: diffusion is the claim tested)."""
     fam = _with(clips, "family", family_of)
     present = [f for f in ("autoregressive", "gan") if (fam["family"] == f).any()]
-    diff = fam[fam["family"] == "diffusion"][USEFUL]
+    diff = fam[fam["family"] == "diffusion"]
     out = []
     for other in present:
-        row = compare(diff, fam[fam["family"] == other][USEFUL], ("diffusion", other), True, tests=max(1, len(present)))
+        row = compare(diff, fam[fam["family"] == other], ("diffusion", other), True, tests=max(1, len(present)))
         out.append({"question": f"family: diffusion beats {other}", "metric": f"`{USEFUL}`", **row})
     return out
 
@@ -189,7 +209,7 @@ def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], repre
     for what, of_run, (a, b) in (("backbone", backbone_of, ("sashimi", "wavenet")),
                                  ("representation", representation_of, ("spectrogram", "raw"))):
         part = _with(clips, what, of_run)
-        row = compare(part[part[what] == a][USEFUL], part[part[what] == b][USEFUL], (a, b), True, tests=2)
+        row = compare(part[part[what] == a], part[part[what] == b], (a, b), True, tests=2)
         out.append({"question": f"{what}: {a} beats {b} (diffusion only)", "metric": f"`{USEFUL}`", **row})
     return out
 
@@ -293,12 +313,15 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
         findings = [{**f, "verdict": SMOKE} for f in findings]
     lines = ["## Families: which generator makes usable footsteps?", ""]
     lines += [f"**{SMOKE}**: {smoke}.", ""] if smoke else []
-    lines += [f"Useful rates (`{USEFUL}`) with Wilson 95% CIs (Bonferroni over the comparisons of a question). The family, "
-              f"backbone and representation questions compare different runs' clips by Fisher's exact test; a side with under "
-              f"{MIN_CLIPS} clips is not compared. The sampling questions are paired: cells that differ only in a sampling setting "
-              "draw clip i from the same seed, so clip i of one is matched with clip i of the other (same run, checkpoint and "
-              "prime) and the exact McNemar test decides on the discordant pairs, with an Agresti-Min 95% CI for the difference "
-              f"of the rates; under {MIN_CLIPS} pairs are not compared.", "",
+    lines += [f"Useful rates (`{USEFUL}`): the pooled clip count and each run's rate. Every question is a claim about "
+              "generators, so it is decided over **runs**, not clips: clips of one run share its weights, and a test that "
+              "counts them as independent reports p-values about these runs as if they were about the family. The family, "
+              "backbone and representation questions compare the sides' run rates by the exact permutation test "
+              f"(Bonferroni over the comparisons of a question); a side with under {MIN_CLIPS} clips is not compared. The "
+              "sampling questions are paired: cells that differ only in a sampling setting draw clip i from the same seed, so "
+              "clip i of one is matched with clip i of the other (same run, checkpoint and prime), and each run's mean paired "
+              "difference is one observation of a Wilcoxon signed-rank test over runs. The clip-level Fisher and McNemar p-values "
+              "beside them describe these runs' clips only. With one to six runs a side, few questions can be decided.", "",
               "| question | verdict | estimate | test |", "|---|---|---|---|"]
     lines += [f"| {q['question']} | **{q['verdict']}** | {q['estimate']} | {q['test']} |" for q in questions]
     table = level_table(_with(clips, "family", family_of), groups, "family")

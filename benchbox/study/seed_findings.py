@@ -1,13 +1,17 @@
 """The seed study's six findings, each decided: reproduced, not reproduced, or inconclusive.
 
 Inputs are the study's per-clip scores (``clips.csv`` of every run: N clips), its
-per-group rows (for the real ``floor`` row) and each run's ``log.jsonl``. Rates carry
-Wilson 95% CIs (:func:`benchbox.stats.wilson_interval`); two rates are compared with
-Fisher's exact test (two-sided, scipy), a difference counting at p < ``ALPHA``. A finding
+per-group rows (for the real ``floor`` row) and each run's ``log.jsonl``. Each finding is a
+claim about generators, so it is tested over **runs**, not clips (:mod:`benchbox.study.units`:
+clips of one run share its weights and are not independent evidence): a run's rate is one
+observation; rates against a fixed rate by the exact sign test, two sets of runs by the exact
+permutation test, paired differences (best - last, primed - unprimed) by the Wilcoxon
+signed-rank test over runs; a difference counts at p < ``ALPHA``. The estimates give the
+pooled clip count (no interval: the clips are clustered) and each run's rate. A finding
 is **reproduced** when the data show the effect in the seed's direction at that level,
 **not reproduced** when they show the opposite (or rule the effect out), and
 **inconclusive at this n** otherwise. A presence claim ("some clips are sines") is only
-ruled out when no clip shows it and the rate's CI lies below ``RULED_OUT_RATE``. Primed clips are judged on their continuation
+ruled out when no clip shows it and the pooled rate's Wilson CI lies below ``RULED_OUT_RATE``. Primed clips are judged on their continuation
 (``cont/`` columns), so a copied real prime never counts as generated fidelity.
 """
 
@@ -17,10 +21,12 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchbox.stats import wilson_interval
 from benchbox.study.analysis import compared_runs, rate_text
+from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, signed_rank_p
 
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
@@ -36,45 +42,51 @@ def _rate(flags: pd.Series) -> tuple[int, int, str]:
     return k, n, rate_text(k, n)
 
 
+def _estimate(clips: pd.DataFrame, col: str) -> str:
+    """Pooled clip count and each run's rate: ``"13.0% of clips (125/960); 4 runs: ..."``."""
+    return f"{pooled_text(clips[col])}; {runs_text(run_values(clips, col))}"
+
+
+def _decide(p: float, higher: bool, seed_says_higher: bool) -> str:
+    if p >= ALPHA:
+        return INCONCLUSIVE
+    return REPRODUCED if higher == seed_says_higher else NOT_REPRODUCED
+
+
 def _fisher(a: pd.Series, b: pd.Series) -> float:
+    """Two-sided Fisher exact p of two sets of 0/1 clips: a statement about these clips' runs
+    only (reported beside the run-level tests, never deciding a finding)."""
     from scipy.stats import fisher_exact
 
     table = [[int(a.sum()), int(a.count() - a.sum())], [int(b.sum()), int(b.count() - b.sum())]]
     return float(fisher_exact(table)[1])
 
 
-def _compare(a: pd.Series, b: pd.Series, seed_says_a_higher: bool) -> tuple[str, str]:
-    """Verdict and test text for 'rate(a) > rate(b)' (or '<' when not ``seed_says_a_higher``)."""
-    if a.count() == 0 or b.count() == 0:
-        return INCONCLUSIVE, "one side has no clips"
-    p = _fisher(a, b)
-    higher = a.mean() > b.mean()
-    if p >= ALPHA:
-        return INCONCLUSIVE, f"Fisher exact p = {p:.3g}"
-    return (REPRODUCED if higher == seed_says_a_higher else NOT_REPRODUCED), f"Fisher exact p = {p:.3g}"
+def _paired(diffs: pd.Series, seed_says_positive: bool) -> tuple[str, str]:
+    """Verdict and test text for one paired difference per run (Wilcoxon signed-rank)."""
+    p, n = signed_rank_p(diffs.to_numpy())
+    test = f"Wilcoxon signed-rank p = {p:.3g}, {n} runs with a non-zero difference (of {len(diffs)})"
+    return _decide(p, float(diffs.median()) > 0 if n else False, seed_says_positive), test
 
 
-def _threshold(flags: pd.Series, threshold: float, seed_says_below: bool) -> tuple[str, str]:
-    k, n = int(flags.sum()), int(flags.count())
-    if n == 0:
-        return INCONCLUSIVE, "no clips"
-    _, lo, hi = wilson_interval(k, n)
-    test = f"Wilson 95% CI vs {100 * threshold:.0f}%"
-    if hi < threshold:
-        return (REPRODUCED if seed_says_below else NOT_REPRODUCED), test
-    if lo > threshold:
-        return (NOT_REPRODUCED if seed_says_below else REPRODUCED), test
-    return INCONCLUSIVE, test
+def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below: bool) -> tuple[str, str]:
+    """Verdict and test text for 'the runs' rates of ``col`` lie below (above) ``threshold``:
+    the exact sign test of the run rates against it (:func:`units.sign_p`)."""
+    rates = run_values(clips, col)
+    if rates.empty:
+        return INCONCLUSIVE, "no runs"
+    p, above, below = sign_p(rates.to_numpy(), threshold)
+    test = f"sign test over runs vs {100 * threshold:.0f}%: {below} below, {above} above, p = {p:.3g}"
+    return _decide(p, above > below, not seed_says_below), test
 
 
-def _floor_flags(groups: pd.DataFrame, key: str) -> pd.Series:
-    """The real floor clips' flags for detector ``key``, rebuilt from the floor row's rate and n."""
+def _floor_rate(groups: pd.DataFrame, key: str) -> tuple[float, int] | None:
+    """``(rate, n)`` of detector ``key`` on the real floor clips (the floor row), or None."""
     floor = groups[groups.get("kind", pd.Series(dtype=str)) == "floor"] if not groups.empty else groups
     if floor.empty or f"{key}/flag_rate" not in floor:
-        return pd.Series(dtype=float)
-    n = int(floor["n"].iloc[0])
-    k = int(round(float(floor[f"{key}/flag_rate"].iloc[0]) * n))
-    return pd.Series([1.0] * k + [0.0] * (n - k))
+        return None
+    rate = float(floor[f"{key}/flag_rate"].iloc[0])
+    return (rate, int(floor["n"].iloc[0])) if np.isfinite(rate) else None
 
 
 def _overfits(log: Path) -> bool | None:
@@ -90,23 +102,22 @@ def _overfits(log: Path) -> bool | None:
 
 
 def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> list[dict]:
-    """One dict per finding: {finding, verdict, metric, estimate, test}."""
+    """One dict per finding: {finding, verdict, metric, estimate, test}. Every test is over runs
+    (:mod:`benchbox.study.units`): each run's rate or paired difference is one observation."""
     gen = clips
-    out = []
-    k, n, text = _rate(gen[USEFUL])
-    out.append({"finding": "1. fewer than 25% of clips are useful", "metric": f"`{USEFUL}`", "estimate": text,
-                **dict(zip(("verdict", "test"), _threshold(gen[USEFUL], USEFUL_SEED_RATE, seed_says_below=True)))})
+    out = [{"finding": "1. fewer than 25% of clips are useful", "metric": f"`{USEFUL}`, per run", "estimate": _estimate(gen, USEFUL),
+            **dict(zip(("verdict", "test"), _threshold(gen, USEFUL, USEFUL_SEED_RATE, seed_says_below=True)))}]
     for i, (key, what) in enumerate((("dc", "generated clips have non-zero means"), ("periodicity", "some clips are low-frequency sines")), 2):
         col = f"cont/{key}/flag"
-        real = _floor_flags(groups, key)
-        if real.count():
-            verdict, test = _compare(gen[col], real, seed_says_a_higher=True)
-            test += f"; real clips {_rate(real)[2]}"
+        real = _floor_rate(groups, key)
+        if real is not None:
+            verdict, test = _threshold(gen, col, real[0], seed_says_below=False)
+            test += f" (the real floor clips' rate, {rate_text(round(real[0] * real[1]), real[1])})"
         else:
-            verdict, test = _threshold(gen[col], RULED_OUT_RATE, seed_says_below=False)
+            verdict, test = _threshold(gen, col, RULED_OUT_RATE, seed_says_below=False)
         if verdict == INCONCLUSIVE and gen[col].sum() == 0 and wilson_interval(0, int(gen[col].count()))[2] < RULED_OUT_RATE:
-            verdict, test = NOT_REPRODUCED, test + f"; ruled out: the rate's CI lies below {100 * RULED_OUT_RATE:.0f}%"
-        out.append({"finding": f"{i}. {what}", "metric": f"`{col}`", "estimate": _rate(gen[col])[2], "verdict": verdict, "test": test})
+            verdict, test = NOT_REPRODUCED, test + f"; ruled out: no clip is flagged, and the pooled rate's CI lies below {100 * RULED_OUT_RATE:.0f}%"
+        out.append({"finding": f"{i}. {what}", "metric": f"`{col}`, per run", "estimate": _estimate(gen, col), "verdict": verdict, "test": test})
     out.append(_best_vs_last(gen, runs_dir))
     out.append(_priming(gen, groups))
     out.append(_dropout(gen))
@@ -114,95 +125,91 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
 
 
 def _best_vs_last(gen: pd.DataFrame, runs_dir: Path) -> dict:
-    row = {"finding": "4. best-val checkpoints beat last ones, with overfitting in the curves", "metric": f"`{USEFUL}`, best vs last"}
-    pairs = gen[gen["checkpoint"].isin(["best", "last"])]
+    row = {"finding": "4. best-val checkpoints beat last ones, with overfitting in the curves", "metric": f"`{USEFUL}`, best - last per run"}
     distinct = compared_runs(gen)  # the same runs as every other best-vs-last figure of the report
     if not distinct:
         return {**row, "verdict": INCONCLUSIVE, "estimate": "best and last are the same weights in every run", "test": "not tested"}
-    part = pairs[pairs["run"].isin(distinct)]
-    best, last = part[part["checkpoint"] == "best"][USEFUL], part[part["checkpoint"] == "last"][USEFUL]
-    verdict, test = _compare(best, last, seed_says_a_higher=True)
+    part = gen[gen["run"].isin(distinct)]
+    best, last = part[part["checkpoint"] == "best"], part[part["checkpoint"] == "last"]
+    diffs = (run_values(best, USEFUL) - run_values(last, USEFUL)).dropna()
+    verdict, test = _paired(diffs, seed_says_positive=True)
     overfit = [r for r in distinct if _overfits(runs_dir / r / "log.jsonl")]
-    estimate = f"best {_rate(best)[2]} vs last {_rate(last)[2]}; val NLL rises after its minimum in {len(overfit)} of {len(distinct)} runs"
+    estimate = (f"best {pooled_text(best[USEFUL])} vs last {pooled_text(last[USEFUL])}; best higher in {int((diffs > 0).sum())}, "
+                f"last in {int((diffs < 0).sum())} of {len(diffs)} runs; val NLL rises after its minimum in {len(overfit)} of {len(distinct)} runs")
     return {**row, "verdict": verdict, "estimate": estimate, "test": test + " (runs whose best and last differ)"}
 
 
 PRIMING_EMBEDDER = "aisfx"
-MIN_PAIRS = 6  # fewer paired cells than this cannot reach p < 0.05 with a signed-rank test
 
 
 def _paired_cells(groups: pd.DataFrame, metric: str, distinct: list[str] | None = None) -> pd.DataFrame:
-    """One row per model state: ``primed``, the mean of ``metric`` over its 20 and 40 ms cells, and
-    ``unprimed``, its unprimed cell's. A model state is a (run, checkpoint); a run whose best and
-    last checkpoints hold the same weights (not in ``distinct``, :func:`compared_runs`) counts
-    once, and the two primes share one unprimed cell, so neither is counted as a second,
-    independent pair (the signed-rank test assumes independent pairs). ``distinct`` None: every
-    run's checkpoints count as distinct (callers without checkpoint hashes)."""
+    """One row per run: ``primed``, the mean of ``metric`` over its 20 and 40 ms cells, and
+    ``unprimed``, the mean over its unprimed cells, each over the run's checkpoints (a run whose
+    best and last checkpoints hold the same weights, not in ``distinct``
+    (:func:`compared_runs`), counts its best cells only). The run is the unit: its checkpoints
+    and its two primes are not independent pairs. ``distinct`` None: every run's checkpoints
+    count as distinct (callers without checkpoint hashes)."""
     need = {"kind", "run", "checkpoint", "prime_ms", metric}
     if groups.empty or not need <= set(groups.columns):
-        return pd.DataFrame(columns=["primed", "unprimed"])
+        return pd.DataFrame(columns=["run", "primed", "unprimed"])
     gen = groups[groups["kind"] == "generated"]
     if distinct is not None:
         gen = gen[gen["run"].astype(str).isin(distinct) | (gen["checkpoint"] != "last")]  # identical weights: best only
     prime = gen["prime_ms"].astype(float)
-    unprimed = gen[prime == 0].set_index(["run", "checkpoint"])[metric]
-    primed = gen[prime.isin([20.0, 40.0])].groupby(["run", "checkpoint"])[metric].mean()
-    rows = [{"primed": v, "unprimed": unprimed.get(key)} for key, v in primed.items()]
-    return pd.DataFrame(rows, columns=["primed", "unprimed"]).dropna()
-
-
-def _signed_rank(pairs: pd.DataFrame, seed_says_primed_lower: bool) -> tuple[str, str, float]:
-    """(verdict, test text, median primed - unprimed) of a two-sided Wilcoxon signed-rank test."""
-    from scipy.stats import wilcoxon
-
-    diff = (pairs["primed"] - pairs["unprimed"]).astype(float)
-    if len(diff) < MIN_PAIRS or (diff == 0).all():
-        return INCONCLUSIVE, f"{len(diff)} paired model states (need {MIN_PAIRS})", float(diff.median()) if len(diff) else float("nan")
-    p = float(wilcoxon(diff).pvalue)
-    test = f"Wilcoxon signed-rank p = {p:.3g}, {len(diff)} paired model states (20/40 ms mean vs unprimed)"
-    if p >= ALPHA:
-        return INCONCLUSIVE, test, float(diff.median())
-    lower = float(diff.median()) < 0
-    return (REPRODUCED if lower == seed_says_primed_lower else NOT_REPRODUCED), test, float(diff.median())
+    state = ["run", "checkpoint"]
+    unprimed = gen[prime == 0].set_index(state)[metric]
+    primed = gen[prime.isin([20.0, 40.0])].groupby(state)[metric].mean()
+    both = pd.DataFrame({"primed": primed, "unprimed": unprimed}).dropna()
+    if both.empty:
+        return pd.DataFrame(columns=["run", "primed", "unprimed"])
+    return both.groupby(level="run").mean().reset_index()
 
 
 def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
     """Fidelity = the continuation's unbiased KAD to the real clips' same span (lower is closer);
-    diversity = the continuation's recall. Each 20/40 ms cell is paired with the unprimed cell
-    of the same run and checkpoint, and the paired differences get a signed-rank test. The
-    verdict is on fidelity; the diversity half is reported beside it."""
+    diversity = the continuation's recall. Per run, its 20/40 ms cells against its unprimed
+    cells (:func:`_paired_cells`); the runs' differences get a signed-rank test. The verdict is
+    on fidelity; the diversity half is reported beside it."""
     kad, recall = f"cont/kad/{PRIMING_EMBEDDER}", f"cont/recall/{PRIMING_EMBEDDER}"
     row = {"finding": "5. 20/40 ms primes give more fidelity (and less diversity) than unprimed generation",
-           "metric": f"`{kad}` (fidelity), `{recall}` (diversity), each 20/40 ms cell vs the same run and checkpoint unprimed"}
+           "metric": f"`{kad}` (fidelity), `{recall}` (diversity), per run: its 20/40 ms cells vs its unprimed cells"}
     distinct = compared_runs(gen)
-    verdict, test, median = _signed_rank(_paired_cells(groups, kad, distinct), seed_says_primed_lower=True)
-    div_verdict, div_test, div_median = _signed_rank(_paired_cells(groups, recall, distinct), seed_says_primed_lower=True)
+    fid, div = _paired_cells(groups, kad, distinct), _paired_cells(groups, recall, distinct)
+    fid_d, div_d = (fid["primed"] - fid["unprimed"]).astype(float), (div["primed"] - div["unprimed"]).astype(float)
+    verdict, test = _paired(fid_d, seed_says_positive=False)
+    div_verdict, div_test = _paired(div_d, seed_says_positive=False)
+    med = lambda d: float(d.median()) if len(d) else float("nan")  # noqa: E731
     primed, unprimed = gen[gen["prime_ms"].isin([20, 40])][USEFUL], gen[gen["prime_ms"] == 0][USEFUL]
-    estimate = (f"median KAD difference primed - unprimed {median:+.3g}; recall difference {div_median:+.3g} "
-                f"(less diversity: {div_verdict}); useful 20/40 ms {_rate(primed)[2]} vs 0 ms {_rate(unprimed)[2]}")
+    estimate = (f"median KAD difference primed - unprimed {med(fid_d):+.3g}; recall difference {med(div_d):+.3g} "
+                f"(less diversity: {div_verdict}); useful 20/40 ms {pooled_text(primed)} vs 0 ms {pooled_text(unprimed)}")
     return {**row, "verdict": verdict, "estimate": estimate, "test": f"fidelity: {test}; diversity: {div_test}"}
 
 
 def _dropout(gen: pd.DataFrame) -> dict:
-    row = {"finding": "6. dropout 0.5 gives mostly silence", "metric": "`cont/silence/flag`, dropout 0.5"}
-    high = gen[gen["dropout"] >= 0.5]["cont/silence/flag"]
-    if high.count() == 0:
+    row = {"finding": "6. dropout 0.5 gives mostly silence", "metric": "`cont/silence/flag`, per run at dropout 0.5"}
+    high = gen[gen["dropout"] >= 0.5]
+    if high.empty:
         return {**row, "verdict": INCONCLUSIVE, "estimate": "no dropout-0.5 run scored yet", "test": "not tested"}
-    verdict, test = _threshold(high, MOSTLY, seed_says_below=False)
-    low = gen[gen["dropout"] < 0.5]["cont/silence/flag"]
-    return {**row, "verdict": verdict, "estimate": f"{_rate(high)[2]} (dropout 0: {_rate(low)[2]})", "test": test + " ('mostly' = over 50%)"}
+    verdict, test = _threshold(high, "cont/silence/flag", MOSTLY, seed_says_below=False)
+    low = gen[gen["dropout"] < 0.5]
+    estimate = f"{_estimate(high, 'cont/silence/flag')} (every run at dropout under 0.5: {pooled_text(low['cont/silence/flag'])})"
+    return {**row, "verdict": verdict, "estimate": estimate, "test": test + " ('mostly' = over 50%)"}
 
 
 def minmax_finding(clips: pd.DataFrame) -> dict | None:
     """The non-zero-mean hypothesis: does min-max scaling (``_minmax`` runs) raise the DC flag rate
-    over the same run without it? None when the pair has not run."""
+    over the same run without it? One paired difference per pair of runs (signed-rank). None
+    when no pair has run."""
     scaled = clips[clips["run"].str.endswith("_minmax")]
     if scaled.empty:
         return None
     plain = clips[clips["run"].isin({r.removesuffix("_minmax") for r in scaled["run"]})]
-    verdict, test = _compare(scaled["cont/dc/flag"], plain["cont/dc/flag"], seed_says_a_higher=True)
-    estimate = f"min-max {_rate(scaled['cont/dc/flag'])[2]} vs as stored {_rate(plain['cont/dc/flag'])[2]}"
-    return {"finding": "non-zero means come from the official loader's min-max scaling", "metric": "`cont/dc/flag`",
+    col = "cont/dc/flag"
+    s_rates = run_values(scaled, col).rename(lambda r: r.removesuffix("_minmax"))
+    diffs = (s_rates - run_values(plain, col)).dropna()
+    verdict, test = _paired(diffs, seed_says_positive=True)
+    estimate = f"min-max {_estimate(scaled, col)} vs as stored {_estimate(plain, col)}"
+    return {"finding": "non-zero means come from the official loader's min-max scaling", "metric": f"`{col}`, per pair of runs",
             "estimate": estimate, "verdict": ("supported" if verdict == REPRODUCED else verdict), "test": test}
 
 

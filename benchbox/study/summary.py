@@ -171,7 +171,7 @@ def summary_section(findings: list[dict], clips: pd.DataFrame, groups: pd.DataFr
         lines += [f"> **Smoke test: not evidence.** {smoke[0].upper() + smoke[1:]}. The numbers show that the pipeline "
                   "measures each effect; they decide none of the study's questions.", ""]
     if findings:
-        lines += ["**The study's questions**, each with its metric, n and 95% CI:", "", *findings_lines(findings), ""]
+        lines += ["**The study's questions**, each with its metric, n and test (decided over runs, not clips):", "", *findings_lines(findings), ""]
     lines += best_generator(clips, groups, useful, embedder) + [""]
     sound = sound_lines(clips, useful.replace("useful/auto", "useful/reason"))
     if sound:

@@ -27,15 +27,41 @@ def test_longest_preset_names_the_family():
     assert got == {"sashimi-diffwave-cpu_best": "diffusion", "sashimi-cpu_mulaw_do0": "autoregressive"}
 
 
-def test_diffusion_clearly_better_is_reproduced():
-    clips = pd.concat([_clips("specdiff-cpu_x", 64, 40), _clips("sashimi-cpu_mulaw_do0", 64, 3)])
-    (row,) = family_question(clips, _families(clips))
+def _runs(preset: str, useful: list[int], n: int = 64) -> pd.DataFrame:
+    """One run of ``preset`` per entry of ``useful`` (its useful clips of ``n``)."""
+    return pd.concat([_clips(f"{preset}_s{i}", n, k) for i, k in enumerate(useful)])
+
+
+def _families_of(clips):
+    return families_of_runs(sorted(clips["run"].unique()), PRESETS)
+
+
+def test_diffusion_clearly_better_is_reproduced_over_runs():
+    clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4])])
+    (row,) = family_question(clips, _families_of(clips))
     assert row["verdict"] == "reproduced (favours diffusion)"
+    assert "exact permutation p = 0.0286 over runs (4 vs 4)" in row["test"]  # 2 of the C(8, 4) = 70 splits are as extreme
+    assert "4 runs: 68.8%, 64.1%, 62.5%, 59.4%" in row["estimate"]
+
+
+def test_one_run_a_side_is_never_a_family_claim_however_many_clips():
+    """The clip-level Fisher p is astronomically small, but one run against one run decides nothing."""
+    clips = pd.concat([_clips("specdiff-cpu_x", 640, 400), _clips("sashimi-cpu_mulaw_do0", 640, 30)])
+    (row,) = family_question(clips, _families_of(clips))
+    assert row["verdict"] == "inconclusive at this n" and "exact permutation p = 1 over runs (1 vs 1)" in row["test"]
+    assert "clip-level Fisher p = " in row["test"] and "these runs' clips only" in row["test"]
+
+
+def test_one_good_run_does_not_carry_a_family():
+    """Diffusion's pooled rate is high because one of its runs is; the run rates overlap the other family's."""
+    clips = pd.concat([_runs("specdiff-cpu", [60, 1, 0]), _runs("sashimi-cpu", [0, 0, 2, 1, 0, 1])])
+    (row,) = family_question(clips, _families_of(clips))
+    assert row["verdict"] == "inconclusive at this n"
 
 
 def test_autoregression_clearly_better_is_not_reproduced():
-    clips = pd.concat([_clips("specdiff-cpu_x", 64, 2), _clips("sashimi-cpu_mulaw_do0", 64, 40)])
-    (row,) = family_question(clips, _families(clips))
+    clips = pd.concat([_runs("specdiff-cpu", [2, 1, 3, 0]), _runs("sashimi-cpu", [40, 41, 39, 44])])
+    (row,) = family_question(clips, _families_of(clips))
     assert row["verdict"] == "not reproduced (favours autoregressive)"
 
 
@@ -46,30 +72,36 @@ def test_too_few_clips_is_inconclusive_even_with_a_big_gap():
 
 
 def test_gan_row_appears_only_when_scored_and_is_corrected():
-    clips = pd.concat([_clips("specdiff-cpu_x", 64, 30), _clips("sashimi-cpu_mulaw_do0", 64, 30), _clips("hifiwavegan-cpu_x", 64, 30)])
-    rows = family_question(clips, _families(clips))
+    clips = pd.concat([_runs("specdiff-cpu", [30, 31]), _runs("sashimi-cpu", [30, 29]), _runs("hifiwavegan-cpu", [30, 30])])
+    rows = family_question(clips, _families_of(clips))
     assert [r["question"] for r in rows] == ["family: diffusion beats autoregressive", "family: diffusion beats gan"]
     assert all(r["verdict"] == "inconclusive at this n" and "Bonferroni" in r["test"] for r in rows)
 
 
 def test_backbone_and_representation():
-    clips = pd.concat([_clips("sashimi-diffwave-cpu_a", 64, 40), _clips("diffwave-cpu_a", 64, 2), _clips("specdiff-cpu_a", 64, 5)])
-    backbone = {"sashimi-diffwave-cpu_a": "sashimi", "diffwave-cpu_a": "wavenet"}
-    representation = {"sashimi-diffwave-cpu_a": "raw", "diffwave-cpu_a": "raw", "specdiff-cpu_a": "spectrogram"}
+    clips = pd.concat([_runs("sashimi-diffwave-cpu", [40, 42, 39, 41]), _runs("diffwave-cpu", [2, 1, 3, 2]),
+                       _runs("specdiff-cpu", [5, 4, 6, 5])])
+    runs = sorted(clips["run"].unique())
+    backbone = {r: ("sashimi" if r.startswith("sashimi") else "wavenet") for r in runs if not r.startswith("specdiff")}
+    representation = {r: ("spectrogram" if r.startswith("specdiff") else "raw") for r in runs}
     bb, rep = backbone_question(clips, backbone, representation)
-    assert bb["verdict"] == "reproduced (favours sashimi)"
-    assert rep["verdict"] == "not reproduced (favours raw)"  # 5/64 spectrogram vs 42/128 raw
-    clips2 = pd.concat([_clips("sashimi-diffwave-cpu_a", 64, 1), _clips("diffwave-cpu_a", 64, 1), _clips("specdiff-cpu_a", 64, 50)])
-    _, rep2 = backbone_question(clips2, backbone, representation)
-    assert rep2["verdict"] == "reproduced (favours spectrogram)"
+    assert bb["verdict"] == "inconclusive at this n"  # 4 vs 4 runs: p = 0.029, x2 (Bonferroni) = 0.057
+    assert "p = 0.0571" in bb["test"]
+    assert rep["verdict"] == "inconclusive at this n"  # spectrogram's runs sit between raw's two kinds
+    one = backbone_question(pd.concat([_clips("sashimi-diffwave-cpu_a", 64, 60), _clips("diffwave-cpu_a", 64, 1)]),
+                            {"sashimi-diffwave-cpu_a": "sashimi", "diffwave-cpu_a": "wavenet"}, {})[0]
+    assert one["verdict"] == "inconclusive at this n"  # one run a side
 
 
 def test_per_family_findings_mark_missing_axes_na():
-    clips = pd.concat([_clips("hifiwavegan-cpu_x", 40, 4), _clips("sashimi-cpu_mulaw_do0", 40, 4, prime_ms=20.0)])
+    gans = pd.concat([_clips(f"hifiwavegan-cpu_s{i}", 40, 4) for i in range(6)])
+    clips = pd.concat([gans, _clips("sashimi-cpu_mulaw_do0", 40, 4, prime_ms=20.0)])
     rows = per_family_findings(clips, pd.DataFrame(columns=["run", "kind"]), __import__("pathlib").Path("/nonexistent"), _families(clips))
     gan = {r["finding"][:2]: r["verdict"] for r in rows if r["family"] == "gan"}
     assert gan["5."] == "n/a" and gan["6."] == "n/a"
-    assert gan["1."] == "reproduced"  # 4/40 useful: CI below 25%
+    assert gan["1."] == "reproduced"  # 6 runs, each 10% useful: all below 25%, sign test p = 2 / 64
+    ar = {r["finding"][:2]: r["verdict"] for r in rows if r["family"] == "autoregressive"}
+    assert ar["1."] == "inconclusive at this n"  # one run: a sign test over one run cannot decide
 
 
 def test_listen_examples_take_the_10th_50th_90th_percentile_by_footstep_p():
@@ -88,12 +120,13 @@ def test_the_report_section_reads_the_protocols_tables_and_smoke_decides_nothing
 
     from benchbox.study.family_findings import family_markdown
 
-    clips = pd.concat([_clips("specdiff-cpu_mulaw", 64, 40), _clips("sashimi-cpu_mulaw_do0", 64, 3)])
+    clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4])])
     proto = SimpleNamespace(families={"specdiff-cpu": "diffusion", "sashimi-cpu": "autoregressive"},
                             backbones={}, representations={"specdiff-cpu": "spectrogram"})
     text = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto))
     assert "| family: diffusion beats autoregressive | **reproduced (favours diffusion)** |" in text
-    assert "| diffusion | `specdiff-cpu_mulaw/specdiff-cpu_mulaw/0.0/" in text  # the listening rule's picks (run/path)
+    assert "| diffusion | `specdiff-cpu_s" in text  # the listening rule's picks (run/path)
+    assert "decided over **runs**, not clips" in text
     smoke = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto, smoke="procedural corpus"))
     assert "reproduced (favours" not in smoke and "smoke test: not evidence" in smoke
     assert family_markdown(clips, pd.DataFrame(), tmp_path, SimpleNamespace(families={}, backbones={}, representations={})) == []

@@ -39,14 +39,15 @@ def test_group_keys_grow_only_away_from_the_neutral_setting():
 def test_reference_cells_and_the_sampling_question():
     proto = load_protocol(FAMILIES)
     assert proto.sweep.sampling_axes(proto.generate) == {"temperature": (1.0,), "top_p": (1.0, 0.95), "sampling_steps": (50, 25)}
+    ar = [f"sashimi-cpu_mulaw_do0_s{i}" for i in range(6)]  # six runs: a signed-rank test over runs can decide
     clips = pd.concat([
-        _clips("sashimi-cpu_mulaw_do0", 40, 4, top_p=1.0, temperature=1.0), _clips("sashimi-cpu_mulaw_do0", 40, 36, top_p=0.95, temperature=1.0),
+        *[_clips(r, 40, 4, top_p=1.0, temperature=1.0) for r in ar], *[_clips(r, 40, 36, top_p=0.95, temperature=1.0) for r in ar],
         _clips("specdiff-cpu_mulaw", 40, 20, sampling_steps=50.0), _clips("specdiff-cpu_mulaw", 40, 21, sampling_steps=25.0),
         _clips("hifiwavegan-cpu_mulaw", 40, 10),  # no sampling setting at all: n/a, at the reference
     ], ignore_index=True)
     ref = at_reference(clips, proto)
-    assert len(ref) == 120 and set(ref["top_p"].dropna()) == {1.0} and set(ref["sampling_steps"].dropna()) == {50.0}
-    family_of = {"sashimi-cpu_mulaw_do0": "autoregressive", "specdiff-cpu_mulaw": "diffusion", "hifiwavegan-cpu_mulaw": "gan"}
+    assert len(ref) == 320 and set(ref["top_p"].dropna()) == {1.0} and set(ref["sampling_steps"].dropna()) == {50.0}
+    family_of = {**{r: "autoregressive" for r in ar}, "specdiff-cpu_mulaw": "diffusion", "hifiwavegan-cpu_mulaw": "gan"}
     rows = {r["question"]: r for r in sampling_question(clips, family_of, proto)}
     assert set(rows) == {"sampling: top-p 0.95 beats top-p 1 (autoregressive)", "sampling: 50 steps beats 25 steps (diffusion)"}
     assert rows["sampling: top-p 0.95 beats top-p 1 (autoregressive)"]["verdict"].startswith("reproduced (favours top-p 0.95)")
@@ -54,30 +55,33 @@ def test_reference_cells_and_the_sampling_question():
     assert at_reference(clips.drop(columns=["top_p", "sampling_steps", "temperature"]), proto).shape[0] == len(clips)  # older tables
 
 
-def test_the_sampling_question_pairs_clip_i_of_cells_that_share_their_seed():
-    """32/64 vs 40/64 useful: unpaired (Fisher) that is no evidence, but here every clip useful at
-    top-p 1 is useful at 0.95 too and 8 more are (8 vs 0 discordant pairs): the exact McNemar
-    test separates them. Rows arrive shuffled, and an unpartnered clip is left out."""
+def test_the_sampling_question_pairs_clip_i_per_run_and_tests_over_runs():
+    """Clip i of one cell is matched with clip i of the other (rows arrive shuffled; an unpartnered
+    clip is left out). Each run's mean paired difference is one observation: one run with 8 vs 0
+    discordant pairs is significant by McNemar over its clips (p = 2/256) but not evidence about
+    the sampler; six such runs are (signed-rank p = 2/64)."""
     import math
-
-    from scipy.stats import fisher_exact
 
     from benchbox.study.family_findings import clip_pairs
 
     proto = load_protocol(FAMILIES)
-    ref, alt = _clips("sashimi-cpu_mulaw_do0", 64, 32, top_p=1.0), _clips("sashimi-cpu_mulaw_do0", 65, 40, top_p=0.95)
-    alt["cont/useful/auto"] = [1.0] * 40 + [0.0] * 25  # clips 0-31 useful in both, 32-39 only at top-p 0.95
+
+    def run(name):
+        ref, alt = _clips(name, 64, 32, top_p=1.0), _clips(name, 65, 40, top_p=0.95)
+        alt["cont/useful/auto"] = [1.0] * 40 + [0.0] * 25  # clips 0-31 useful in both, 32-39 only at top-p 0.95
+        return ref, alt
+
+    ref, alt = run("sashimi-cpu_mulaw_do0")
     clips = pd.concat([ref, alt], ignore_index=True).sample(frac=1.0, random_state=3)
-    assert fisher_exact([[32, 32], [40, 24]])[1] > 0.05  # what the unpaired test said
     pairs = clip_pairs(clips[clips["top_p"] == 0.95], clips[clips["top_p"] == 1.0])
     assert len(pairs) == 64 and pairs["a"].sum() == 40 and pairs["b"].sum() == 32  # clip 64 has no partner
     (row,) = [r for r in sampling_question(clips, {"sashimi-cpu_mulaw_do0": "autoregressive"}, proto) if "top-p" in r["question"]]
-    only_a, only_b = 8, 0  # two-sided exact binomial (p = 1/2) of the smaller count among the discordant pairs
-    direct = min(1.0, 2 * sum(math.comb(only_a + only_b, k) for k in range(min(only_a, only_b) + 1)) / 2 ** (only_a + only_b))
-    assert direct == pytest.approx(2 / 256)
-    assert f"exact McNemar p = {direct:.3g} (8 vs 0 discordant pairs)" in row["test"]
-    assert row["verdict"] == "reproduced (favours top-p 0.95)"
-    assert "64 clip pairs" in row["estimate"] and "+12.5 points" in row["estimate"]
+    direct = 2 * sum(math.comb(8, k) for k in range(1)) / 2 ** 8  # two-sided exact binomial, 8 vs 0 discordant pairs
+    assert f"clip-level exact McNemar p = {direct:.2g}" in row["test"] and row["verdict"] == "inconclusive at this n"
+    assert "64 clip pairs in 1 runs" in row["estimate"] and "+12.5 points" in row["estimate"]
+    six = pd.concat([part for i in range(6) for part in run(f"sashimi-cpu_mulaw_do0_s{i}")], ignore_index=True)
+    (row,) = [r for r in sampling_question(six, {f"sashimi-cpu_mulaw_do0_s{i}": "autoregressive" for i in range(6)}, proto) if "top-p" in r["question"]]
+    assert row["verdict"] == "reproduced (favours top-p 0.95)" and "p = 0.0312 over runs (6 with a non-zero difference)" in row["test"]
     unpaired = _clips("sashimi-cpu_mulaw_do0", 64, 32, top_p=0.95).assign(checkpoint="last")  # another checkpoint: no partners
     (row,) = [r for r in sampling_question(pd.concat([ref, unpaired]), {"sashimi-cpu_mulaw_do0": "autoregressive"}, proto) if "top-p" in r["question"]]
     assert row["verdict"] == "inconclusive at this n" and "under 32 clip pairs" in row["test"]

@@ -27,18 +27,34 @@ def _log(path, vals):
     (path / "log.jsonl").write_text("".join(json.dumps({"step": i, "bits/val": v, "bits/train": 5 - i}) + "\n" for i, v in enumerate(vals)))
 
 
-def test_each_finding_is_decided_from_the_counts(tmp_path):
-    _log(tmp_path / "r", [5.0, 4.0, 4.5])  # val minimum then rise while train keeps falling
-    found = {f["finding"][0]: f for f in six_findings(_clips(n_last_useful=11), _floor(), tmp_path)}
-    assert found["1"]["verdict"] == REPRODUCED  # 13/96 useful: the CI [8.1, 21.8] lies below 25%
-    assert six_findings(_clips(n_last_useful=30), _floor(), tmp_path)[0]["verdict"] == INCONCLUSIVE  # 32/96: CI spans 25%
-    assert found["2"]["verdict"] == REPRODUCED  # 20/64 + 0/32 DC flags vs 0/21 real clips
-    assert found["3"]["verdict"] == NOT_REPRODUCED  # 0/96 periodic: CI below 5%
-    some = _clips(n_last_useful=11)
-    some.loc[:2, "cont/periodicity/flag"] = 1  # 3 sines: present, but not above the real clips at this n
-    assert six_findings(some, _floor(), tmp_path)[2]["verdict"] == INCONCLUSIVE
-    assert found["4"]["verdict"] == NOT_REPRODUCED and "1 of 1 runs" in found["4"]["estimate"]  # last is better here
-    assert found["6"]["verdict"] == REPRODUCED  # 28/32 silent at dropout 0.5
+def _study(n_runs=6, best_useful=2, last_useful=11, dc=20, silence_do05=28, n=32):
+    """``n_runs`` runs ``r0``... like :func:`_clips` (distinct best and last), each with a dropout-0.5 twin."""
+    return pd.concat([_clips(best_useful, last_useful, silence_do05, dc, run=f"r{i}", sha_last=f"b{i}", n=n) for i in range(n_runs)])
+
+
+def test_each_finding_is_decided_over_runs(tmp_path):
+    for i in range(6):
+        _log(tmp_path / f"r{i}", [5.0, 4.0, 4.5])  # val minimum then rise while train keeps falling
+    found = {f["finding"][0]: f for f in six_findings(_study(), _floor(), tmp_path)}
+    assert found["1"]["verdict"] == REPRODUCED  # 12 runs, every one under 25% useful: sign test p = 2 / 2**12
+    assert "12 below, 0 above, p = 0.000488" in found["1"]["test"]
+    assert found["2"]["verdict"] == REPRODUCED  # 6 runs with DC flags above the real 0/21, 6 at it (left out)
+    assert "6 above" in found["2"]["test"] and "0/21" in found["2"]["test"]
+    assert found["3"]["verdict"] == NOT_REPRODUCED and "ruled out" in found["3"]["test"]  # no clip is periodic
+    assert found["4"]["verdict"] == NOT_REPRODUCED  # last beats best in all 6 runs: signed-rank p = 2 / 64
+    assert "6 runs with a non-zero difference" in found["4"]["test"] and "6 of 6 runs" in found["4"]["estimate"]
+    assert found["6"]["verdict"] == REPRODUCED  # 6 dropout-0.5 runs, each 28/32 silent
+    few = {f["finding"][0]: f for f in six_findings(_study(n_runs=2), _floor(), tmp_path)}
+    assert few["1"]["verdict"] == INCONCLUSIVE and few["4"]["verdict"] == INCONCLUSIVE  # 4 runs / 2 pairs cannot decide
+    assert six_findings(_study(last_useful=30), _floor(), tmp_path)[0]["verdict"] == INCONCLUSIVE  # half the runs at 50%
+
+
+def test_findings_count_runs_not_clips(tmp_path):
+    """One run with many clips is one observation: a clip-level test would call 2/640 'below 25%' at p < 1e-100."""
+    one = _clips(1, 1, 28, 20, run="r", sha_last="b", n=320)
+    found = {f["finding"][0]: f for f in six_findings(one, _floor(), tmp_path)}
+    assert found["1"]["verdict"] == INCONCLUSIVE and "2 below, 0 above" in found["1"]["test"]  # r and r_do05
+    assert found["6"]["verdict"] == INCONCLUSIVE  # one dropout-0.5 run, however silent
 
 
 def test_identical_checkpoints_are_not_compared_and_small_n_is_inconclusive(tmp_path):
@@ -61,12 +77,16 @@ def test_a_smoke_test_study_decides_nothing(tmp_path):
     assert "ruled out" not in text  # finding 3 (0 sines) would read "ruled out" in a study
 
 
-def test_minmax_pair_is_compared_on_dc_flags():
-    plain = _clips(dc=2, run="s_linear_do0")
-    scaled = _clips(dc=30, run="s_linear_do0_minmax")
-    scaled = scaled[scaled["run"] == "s_linear_do0_minmax"]
-    found = minmax_finding(pd.concat([plain, scaled]))
-    assert found["verdict"] == "supported" and "min-max" in found["estimate"]
+def test_minmax_pairs_are_compared_on_dc_flags_per_pair_of_runs():
+    frames = []
+    for i in range(6):
+        plain = _clips(dc=2 + i, run=f"s{i}_linear_do0")
+        scaled = _clips(dc=30, run=f"s{i}_linear_do0_minmax")
+        frames += [plain, scaled[scaled["run"] == f"s{i}_linear_do0_minmax"]]
+    found = minmax_finding(pd.concat(frames))
+    assert found["verdict"] == "supported" and "min-max" in found["estimate"] and "6 runs with a non-zero difference" in found["test"]
+    one = minmax_finding(pd.concat(frames[:2]))
+    assert one["verdict"] == INCONCLUSIVE  # one pair of runs
 
 
 def _cells(kad_diff, recall_diff, n_runs=8):
@@ -85,20 +105,26 @@ def _cells(kad_diff, recall_diff, n_runs=8):
 def test_priming_is_decided_on_paired_continuation_kad(tmp_path):
     clips = _clips()
     lower = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, -0.1), tmp_path)}["5"]
-    assert lower["verdict"] == REPRODUCED and "8 paired model states" in lower["test"] and "-0.0" in lower["estimate"]  # 8 runs, best = last weights
+    assert lower["verdict"] == REPRODUCED and "8 runs with a non-zero difference (of 8)" in lower["test"] and "-0.0" in lower["estimate"]
     higher = {f["finding"][0]: f for f in six_findings(clips, _cells(+0.05, 0.0), tmp_path)}["5"]
     assert higher["verdict"] == NOT_REPRODUCED
     few = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0, n_runs=1), tmp_path)}["5"]
-    assert few["verdict"] == INCONCLUSIVE and "1 paired model states" in few["test"]
+    assert few["verdict"] == INCONCLUSIVE and "1 runs with a non-zero difference" in few["test"]
+    zeros = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0), tmp_path)}["5"]
+    assert "diversity: Wilcoxon signed-rank p = 1, 0 runs with a non-zero difference (of 8)" in zeros["test"]  # n after zeros
 
 
-def test_paired_cells_are_one_per_model_state():
-    """A run whose best and last hold the same weights counts once, and its 20 and 40 ms cells
-    (which share one unprimed cell) are one pair: the mean of the two against the unprimed cell."""
+def test_paired_cells_are_one_per_run():
+    """A run is one pair: its checkpoints' and its 20 and 40 ms cells' values are averaged (a run
+    whose best and last hold the same weights counts its best cells only)."""
     from benchbox.study.seed_findings import _paired_cells
 
     cells = _cells(-0.05, 0.0, n_runs=2)
-    every = _paired_cells(cells, "cont/kad/aisfx")
-    assert len(every) == 4  # 2 runs x 2 checkpoints, 20 and 40 ms averaged
-    assert ((every["primed"] - every["unprimed"]).round(6) == -0.02).all()  # -0.05 + 0.001 x mean(20, 40)
-    assert len(_paired_cells(cells, "cont/kad/aisfx", distinct=["r0"])) == 3  # r1's best = last: once
+    cells.loc[(cells["run"] == "r1") & (cells["checkpoint"] == "last") & (cells["prime_ms"] > 0), "cont/kad/aisfx"] += 0.1
+    every = _paired_cells(cells, "cont/kad/aisfx").set_index("run")
+    assert list(every.index) == ["r0", "r1"]
+    diff = every["primed"] - every["unprimed"]
+    assert abs(diff["r0"] - -0.02) < 1e-9  # -0.05 + 0.001 x mean(20, 40)
+    assert abs(diff["r1"] - (-0.02 + 0.05)) < 1e-9  # r1's last cells moved by 0.1: half of it in the run's mean
+    best_only = _paired_cells(cells, "cont/kad/aisfx", distinct=["r0"]).set_index("run")
+    assert abs((best_only["primed"] - best_only["unprimed"])["r1"] - -0.02) < 1e-9  # r1's best = last: best cells only

@@ -1,0 +1,63 @@
+"""Run-level tests (benchbox.study.units) against direct computations."""
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchbox.errors import MetricError
+from benchbox.study import units
+from benchbox.study.units import permutation_p, run_values, runs_text, sign_p, signed_rank_p
+
+
+def test_run_values_average_each_runs_clips():
+    clips = pd.DataFrame({"run": ["a", "a", "a", "b", "b"], "x": [1, 0, 1, 0, np.nan]})
+    v = run_values(clips, "x")
+    assert v.to_dict() == {"a": pytest.approx(2 / 3), "b": 0.0}
+    with pytest.raises(MetricError):
+        run_values(clips, "missing")
+
+
+def test_permutation_p_matches_enumerating_the_splits_by_hand():
+    a, b = np.array([0.6, 0.7, 0.65]), np.array([0.1, 0.0, 0.3, 0.62, 0.05])
+    pooled = np.concatenate([a, b])
+    obs = abs(a.mean() - b.mean())
+    hits = 0
+    for idx in combinations(range(8), 3):
+        rest = [i for i in range(8) if i not in idx]
+        hits += abs(pooled[list(idx)].mean() - pooled[rest].mean()) >= obs - 1e-12
+    assert permutation_p(a, b) == pytest.approx(hits / math.comb(8, 3))
+    assert permutation_p(np.array([1.0, 1.0, 1.0]), np.zeros(6)) == pytest.approx(1 / 84)  # the perfect split alone (3 vs 6 has no mirror)
+    assert permutation_p(np.ones(4), np.zeros(4)) == pytest.approx(2 / 70)  # 4 vs 4: the split and its mirror
+    assert permutation_p(np.array([0.9]), np.array([0.1])) == 1.0  # one run a side: no evidence
+    assert permutation_p(np.array([]), np.array([0.1])) == 1.0
+
+
+def test_permutation_p_samples_when_there_are_too_many_splits(monkeypatch):
+    monkeypatch.setattr(units, "EXACT_SPLITS", 10)
+    monkeypatch.setattr(units, "SAMPLED_SPLITS", 4000)
+    a, b = np.array([1.0, 1.0, 1.0]), np.zeros(6)
+    p = permutation_p(a, b)
+    assert p == permutation_p(a, b)  # seeded
+    assert abs(p - 1 / 84) < 0.006  # close to the exact 0.0119
+
+
+def test_sign_p_drops_ties_and_matches_the_binomial():
+    p, above, below = sign_p(np.array([0.1, 0.2, 0.25, 0.05, 0.3]), 0.25)
+    assert (above, below) == (1, 3)
+    assert p == pytest.approx(2 * (1 + 4) / 2 ** 4)  # P(X <= 1) of Bin(4, 1/2), doubled
+    assert sign_p(np.array([0.25, 0.25]), 0.25) == (1.0, 0, 0)
+
+
+def test_signed_rank_p_reports_n_after_dropping_zeros():
+    p, n = signed_rank_p(np.array([0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5]))
+    assert n == 5 and p == pytest.approx(2 / 32)  # exact: all five positive
+    assert signed_rank_p(np.zeros(4)) == (1.0, 0)
+
+
+def test_runs_text_lists_few_runs_and_summarises_many():
+    assert runs_text(pd.Series({"a": 0.5, "b": 0.125})) == "2 runs: 50.0%, 12.5%"
+    assert runs_text(pd.Series({str(i): i / 10 for i in range(8)})) == "8 runs: median 35.0% (0.0-70.0%)"
+    assert runs_text(pd.Series(dtype=float)) == "no runs"
