@@ -11,7 +11,8 @@ group per subfolder; clips directly in the folder form the group ``<generator>``
 **Manifest.** An optional ``benchbox-clips.csv`` in the folder lists the clips instead, with
 the columns (only ``path`` is required; no others are allowed):
 
-* ``path``      - the clip, relative to the folder;
+* ``path``      - the clip, relative to the folder (an absolute path or a ``..`` part is an error:
+  the converted clip is written under ``OUT/clips/`` at the same relative path);
 * ``generator`` - the generator's name (default: the run's name);
 * ``group``     - a label within the generator (``temp0.8``); the group is ``generator/group``;
 * ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default: none);
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,10 @@ def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
     if unknown or "path" not in table.columns:
         what = f"unknown column '{unknown[0]}'" if unknown else "no 'path' column"
         raise DataError(f"{manifest}: {what}", hint=f"the columns are {', '.join(MANIFEST_COLUMNS)} (only path is required); see docs/external.md")
+    for i, p in enumerate(table["path"]):
+        problem = _path_problem(p)
+        if problem:
+            raise DataError(f"{manifest}, line {i + 2}: path '{p}' {problem}", hint="give each clip's path relative to the folder holding the manifest, without '..'")
     missing = [p for p in table["path"] if not (root / p).is_file()]
     if missing:
         raise DataError(f"{manifest}: clip '{missing[0]}' not found ({len(missing)} missing)", hint="paths are relative to the folder holding the manifest")
@@ -97,6 +102,18 @@ def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
     if bad is not None:
         raise DataError(f"{manifest}: prime_ms '{bad}' is not a number", hint="give the prime length in ms, or leave the cell empty")
     return pd.DataFrame({"path": list(table["path"]), "generator": list(gen), "prime_ms": list(prime)})
+
+
+def _path_problem(text: str) -> str | None:
+    """Why a manifest ``path`` cannot name a clip inside the folder (absolute, or with a ``..``
+    part: its converted copy would be written outside OUT/clips), or None."""
+    if not text.strip():
+        return "is empty"
+    if PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute() or PureWindowsPath(text).drive:
+        return "is absolute"
+    if ".." in PurePosixPath(text.replace("\\", "/")).parts:
+        return "leaves the folder ('..')"
+    return None
 
 
 def _is_number(text: str) -> bool:
@@ -168,6 +185,14 @@ def _write_clip(path: Path, wave: np.ndarray, rate_hz: int) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _inside(folder: Path, rel: Path) -> Path:
+    """``folder / rel``, which must stay inside ``folder`` (resolved): a clip is never written elsewhere."""
+    dest = folder / rel
+    if not dest.resolve().is_relative_to(folder.resolve()):
+        raise DataError(f"clip '{rel.as_posix()}' would be written outside {folder}", hint="give each clip's path relative to its folder, without '..'")
+    return dest
+
+
 def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_samples: int, name: str | None = None, skip=lambda rel: False, overwrite: bool = False) -> tuple[list[str], list[dict]]:
     """Write every clip of ``source`` in the reference's format under ``out/clips/`` plus
     ``out/benchbox-clips.csv``; return (warnings, skipped ``{path, reason}``).
@@ -193,7 +218,7 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
                 data, rate = read_audio(source / rec["path"], finite=False)
                 wave, done = conform(data, rate, target_hz=target_hz, target_samples=target_samples)
                 rel = Path(rec["path"]).with_suffix(".wav")
-                _write_clip(staging / rel, wave, target_hz)
+                _write_clip(_inside(staging, rel), wave, target_hz)
             except AudioError as e:
                 skipped.append({"path": rec["path"], "reason": e.message})
                 continue
