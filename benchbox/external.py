@@ -19,8 +19,9 @@ the columns (only ``path`` is required; no others are allowed):
 * ``source``    - where an imported clip came from (benchbox writes it; informational).
 
 **Conversion** (:func:`import_clips`, what ``benchbox score DIR --out OUT`` does). Every clip is
-brought to the reference dataset's format and written to ``OUT/clips/`` as a 16-bit wav, with
-a manifest; each rule that changed a clip adds one warning naming what was done and to how
+brought to the reference dataset's format and written to ``OUT/clips/`` as a 16-bit wav at its
+own path with the suffix ``.wav`` (``a.flac.wav`` where ``a.wav`` and ``a.flac`` would
+collide; :func:`output_names`), with a manifest; each rule that changed a clip adds one warning naming what was done and to how
 many clips:
 
 1. channels: more than one is downmixed to mono (:func:`benchbox.audio.downmix`: the mean, or
@@ -185,6 +186,26 @@ def _write_clip(path: Path, wave: np.ndarray, rate_hz: int) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def output_names(paths: list[str], where: Path) -> list[Path]:
+    """Each clip's path under ``OUT/clips/``: its own path with the suffix ``.wav``, or, where
+    that would collide with another clip's (``a.wav``, ``a.flac``, ``a.ogg``), its whole name
+    plus ``.wav`` (``a.flac.wav``). Names are compared ignoring case (a case-insensitive disk
+    would merge them); DataError naming both clips when two still collide (``a.wav`` and ``A.wav``)."""
+    plain = [Path(p).with_suffix(".wav") for p in paths]
+    counts = Counter(n.as_posix().casefold() for n in plain)
+    names = [n if counts[n.as_posix().casefold()] == 1 or Path(p).suffix == ".wav" else Path(f"{Path(p).as_posix()}.wav") for p, n in zip(paths, plain)]
+    seen: dict[str, str] = {}
+    for p, n in zip(paths, names):
+        key = n.as_posix().casefold()
+        if key in seen:
+            if Path(seen[key]) == Path(p):
+                raise DataError(f"{where} lists '{p}' twice", hint="list each clip once")
+            raise DataError(f"{where}: '{seen[key]}' and '{p}' would both become {CLIPS_DIR}/{n.as_posix()}",
+                            hint="rename one of them (names that differ only in case are one file on some disks)")
+        seen[key] = p
+    return names
+
+
 def _inside(folder: Path, rel: Path) -> Path:
     """``folder / rel``, which must stay inside ``folder`` (resolved): a clip is never written elsewhere."""
     dest = folder / rel
@@ -210,14 +231,14 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
     staging, aside = out / f".{CLIPS_DIR}.staging", out / f".{CLIPS_DIR}.replaced"
     for leftover in (staging, aside):  # an interrupted earlier import
         shutil.rmtree(leftover, ignore_errors=True)
+    names = output_names(list(table["path"]), source / MANIFEST_NAME if (source / MANIFEST_NAME).is_file() else source)
     counts: Counter[str] = Counter()
     rows, skipped = [], []
     try:
-        for rec in table.to_dict("records"):
+        for rec, rel in zip(table.to_dict("records"), names):
             try:
                 data, rate = read_audio(source / rec["path"], finite=False)
                 wave, done = conform(data, rate, target_hz=target_hz, target_samples=target_samples)
-                rel = Path(rec["path"]).with_suffix(".wav")
                 _write_clip(_inside(staging, rel), wave, target_hz)
             except AudioError as e:
                 skipped.append({"path": rec["path"], "reason": e.message})

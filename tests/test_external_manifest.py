@@ -45,3 +45,29 @@ def test_a_manifest_path_outside_the_folder_is_refused_and_nothing_is_written(tm
         _score(theirs, data, tmp_path / "out")
     assert _sha(victim) == before and not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "theirs", "victim.wav"]
+
+
+def test_clips_whose_converted_names_collide_keep_their_suffix(tmp_path, rng, data):
+    import pandas as pd
+
+    theirs = tmp_path / "theirs"
+    for name, fmt in (("a.wav", None), ("a.flac", "FLAC"), ("a.ogg", "OGG"), ("b.flac", "FLAC")):
+        _clip(theirs / name, rng, fmt=fmt)
+    result = _score(theirs, data, tmp_path / "out")
+    assert sorted(result.clips["path"]) == ["clips/a.flac.wav", "clips/a.ogg.wav", "clips/a.wav", "clips/b.wav"]
+    assert result.clips["sha256"].nunique() == 4  # four clips scored, not one clip four times
+    manifest = pd.read_csv(tmp_path / "out" / MANIFEST_NAME)
+    assert sorted(manifest["source"].map(lambda p: p.split("/")[-1])) == ["a.flac", "a.ogg", "a.wav", "b.flac"]
+
+
+def test_clips_that_differ_only_in_case_are_refused_before_anything_is_written(tmp_path, rng, data):
+    theirs = tmp_path / "theirs"
+    _clip(theirs / "a.wav", rng)
+    _clip(theirs / "A.wav", rng)
+    with pytest.raises(DataError, match="'A.wav' and 'a.wav' would both become clips/a.wav"):
+        _score(theirs, data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    (theirs / "A.wav").unlink()
+    (theirs / MANIFEST_NAME).write_text("path,group\na.wav,x\n./a.wav,y\n")
+    with pytest.raises(DataError, match="lists './a.wav' twice"):
+        _score(theirs, data, tmp_path / "out")
