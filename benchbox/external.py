@@ -18,6 +18,9 @@ the columns (only ``path`` is required; no others are allowed):
 * ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default: none);
 * ``source``    - where an imported clip came from (benchbox writes it; informational).
 
+An import (``OUT``) also holds ``benchbox-import.json``, the marker that tells it from a user's
+folder (:func:`imported`): an import is re-scored in place, a user's folder is always converted.
+
 **Conversion** (:func:`import_clips`, what ``benchbox score DIR --out OUT`` does). Every clip is
 brought to the reference dataset's format and written to ``OUT/clips/`` as a 16-bit wav at its
 own path with the suffix ``.wav`` (``a.flac.wav`` where ``a.wav`` and ``a.flac`` would
@@ -43,11 +46,14 @@ import pandas as pd
 
 from benchbox.audio import FULL_SCALE, downmix, list_audio_files, read_audio, resample, write_wav
 from benchbox.errors import AudioError, DataError
-from benchbox.runs import atomic_write_csv, signals_deferred
+from benchbox.runs import atomic_write_csv, atomic_write_json, signals_deferred
 
 MANIFEST_NAME = "benchbox-clips.csv"
 MANIFEST_COLUMNS = ("path", "generator", "group", "prime_ms", "source")
 CLIPS_DIR = "clips"
+IMPORT_MARKER = "benchbox-import.json"  # written by import_clips only: what tells an import from a user's folder
+IMPORT_FORMAT = 1
+LEGACY_IMPORT_COLUMNS = ("path", "generator", "prime_ms", "source")  # an import's manifest before the marker existed
 
 
 def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False) -> pd.DataFrame:
@@ -71,12 +77,24 @@ def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: 
 
 
 def imported(folder: str | Path) -> bool:
-    """Whether ``folder`` is the output of :func:`import_clips` (re-scored in place, never re-imported)."""
-    manifest = Path(folder) / MANIFEST_NAME
+    """Whether ``folder`` is the output of :func:`import_clips` (re-scored in place, never re-imported).
+
+    Told by the marker only an import writes (``benchbox-import.json``), or, for imports written
+    before the marker, by their exact shape: the manifest columns ``path,generator,prime_ms,source``,
+    every path under ``clips/`` (which exists) and every source absolute. A user's own manifest
+    with a ``source`` column is not an import."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
         return False
-    with open(manifest, encoding="utf-8", errors="replace") as f:
-        return "source" in f.readline().strip().split(",")
+    if (folder / IMPORT_MARKER).is_file():
+        return True
+    try:
+        table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError):
+        return False
+    return (list(table.columns) == list(LEGACY_IMPORT_COLUMNS) and (folder / CLIPS_DIR).is_dir() and len(table) > 0
+            and all(p.startswith(f"{CLIPS_DIR}/") for p in table["path"]) and all(Path(p).is_absolute() for p in table["source"]))  # fmt: skip
 
 
 def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
@@ -253,6 +271,7 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
                 (out / CLIPS_DIR).rename(aside)
             staging.rename(out / CLIPS_DIR)
             atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
+            atomic_write_json(out / IMPORT_MARKER, {"format": IMPORT_FORMAT, "source": str(source.resolve())})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(aside, ignore_errors=True)

@@ -71,3 +71,31 @@ def test_clips_that_differ_only_in_case_are_refused_before_anything_is_written(t
     (theirs / MANIFEST_NAME).write_text("path,group\na.wav,x\n./a.wav,y\n")
     with pytest.raises(DataError, match="lists './a.wav' twice"):
         _score(theirs, data, tmp_path / "out")
+
+
+def test_a_user_manifest_with_a_source_column_is_not_taken_for_an_import(tmp_path, rng, data, monkeypatch):
+    from typer.testing import CliRunner
+
+    from benchbox.cli.main import app
+
+    theirs = tmp_path / "theirs"
+    _clip(theirs / "a.wav", rng)
+    _clip(theirs / "b.wav", rng)
+    (theirs / MANIFEST_NAME).write_text("path,group,source\na.wav,x,my synth\nb.wav,y,my synth\n")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["score", str(theirs), "--reference", str(data), "--embedder", "", "--bootstrap", "0", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in theirs.iterdir()) == ["a.wav", "b.wav", MANIFEST_NAME]  # nothing written into their folder
+    assert (tmp_path / "results" / "theirs" / "scores" / "groups.csv").is_file()
+
+
+def test_an_import_written_before_the_marker_is_still_an_import(tmp_path, rng, data):
+    from benchbox.external import IMPORT_MARKER, imported
+
+    out = tmp_path / "out"
+    _score(_clip(tmp_path / "theirs" / "a.wav", rng).parent, data, out)
+    assert imported(out)
+    (out / IMPORT_MARKER).unlink()  # as this version's predecessors wrote it
+    assert imported(out)
+    _score(tmp_path / "theirs", data, out)  # a re-import of the same folder is still allowed
+    assert imported(out) and not imported(tmp_path / "theirs")

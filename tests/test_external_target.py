@@ -78,7 +78,7 @@ def test_a_failed_import_leaves_the_earlier_one_byte_identical(tmp_path, rng):
         p.write_text("not audio")
     with pytest.raises(DataError, match="was not changed"):
         _import(tmp_path / "theirs", out)
-    assert _digest(out) == before and sorted(p.name for p in out.iterdir()) == ["benchbox-clips.csv", "clips"]
+    assert _digest(out) == before and sorted(p.name for p in out.iterdir()) == ["benchbox-clips.csv", "benchbox-import.json", "clips"]
 
 
 def test_nan_clips_are_kept_for_the_nan_detector(tmp_path, rng):
