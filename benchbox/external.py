@@ -37,6 +37,7 @@ many clips:
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -95,6 +96,22 @@ def imported(folder: str | Path) -> bool:
         return False
     return (list(table.columns) == list(LEGACY_IMPORT_COLUMNS) and (folder / CLIPS_DIR).is_dir() and len(table) > 0
             and all(p.startswith(f"{CLIPS_DIR}/") for p in table["path"]) and all(Path(p).is_absolute() for p in table["source"]))  # fmt: skip
+
+
+def import_record(folder: str | Path) -> dict | None:
+    """An import's marker (``format``, ``source``, ``skipped``: the ``{path, reason}`` of the
+    source's clips it could not decode), or None without one (not an import, or one written
+    before the marker). DataError for a marker of an unknown format."""
+    path = Path(folder) / IMPORT_MARKER
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: unreadable ({str(e).splitlines()[0][:80]})", hint=f"score the original folder again with --out {folder}") from None
+    if not isinstance(record, dict) or record.get("format") != IMPORT_FORMAT:
+        raise DataError(f"{path}: unknown format {record.get('format') if isinstance(record, dict) else record!r}", hint="upgrade benchbox, or score the original folder again")
+    return record
 
 
 def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
@@ -271,7 +288,7 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
                 (out / CLIPS_DIR).rename(aside)
             staging.rename(out / CLIPS_DIR)
             atomic_write_csv(out / MANIFEST_NAME, pd.DataFrame(rows))
-            atomic_write_json(out / IMPORT_MARKER, {"format": IMPORT_FORMAT, "source": str(source.resolve())})
+            atomic_write_json(out / IMPORT_MARKER, {"format": IMPORT_FORMAT, "source": str(source.resolve()), "skipped": skipped})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(aside, ignore_errors=True)

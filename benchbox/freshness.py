@@ -22,7 +22,7 @@ import pandas as pd
 
 from benchbox.errors import AudioError, DataError
 from benchbox.runs import sha256_audio, sha256_file
-from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, decode
+from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, decode, import_skips
 
 FRESH, STALE, RECORD = "fresh", "stale", "record"
 
@@ -62,7 +62,11 @@ def scores_freshness(root: str | Path) -> Freshness:
     except DataError as e:
         return Freshness(STALE, f"cannot read {out} ({e.message[:80]})")
     now = set(table["path"].astype(str))
-    then = set(scored["path"]) | set(skipped["path"].astype(str))
+    try:
+        import_skipped = {r["path"] for r in import_skips(root)}  # source files an import never wrote here: not clips of this folder
+    except DataError as e:
+        return Freshness(STALE, e.message[:120])
+    then = set(scored["path"]) | (set(skipped["path"].astype(str)) - import_skipped)
     if now != then:
         return Freshness(STALE, f"{len(now)} clips to score now, {len(then)} when scored")
     missing = len(scored) - len(present)

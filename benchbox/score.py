@@ -32,7 +32,7 @@ from benchbox import config as cfg
 from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
-from benchbox.external import folder_table, import_clips, rate_notes
+from benchbox.external import CLIPS_DIR, folder_table, import_clips, import_record, imported, rate_notes
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
@@ -395,11 +395,12 @@ def score_run(
     root, table, is_run = collect_clips(path, name)
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)
-    source, import_notes, import_skipped = None, [], []
+    source, import_notes = None, []
     if out is not None and Path(out).resolve() != root.resolve():
-        source, (root, table, import_notes, import_skipped) = root, _import(root, Path(out), ref_path, is_run, name, overwrite)
+        source, (root, table, import_notes, _) = root, _import(root, Path(out), ref_path, is_run, name, overwrite)
     elif not is_run and ref_path is not None:
         import_notes = rate_notes(table["abs_path"], load_dataset(ref_path).sample_rate_hz)
+    import_skipped = import_skips(root)  # an import's undecodable clips stay on record however often it is re-scored
     out = root / SCORES_DIR
     clips, skipped = detect_clips(table, config.detectors, progress)
     skipped = pd.concat([pd.DataFrame(import_skipped, columns=["path", "reason"]), skipped], ignore_index=True) if import_skipped else skipped
@@ -427,6 +428,24 @@ def score_run(
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
         _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source)
     return result
+
+
+def import_skips(root: Path) -> list[dict]:
+    """The ``{path, reason}`` of the clips an import (:func:`benchbox.external.imported`) could not
+    decode, paths relative to its source: from its marker, or, for an import written before the
+    marker, the rows of its ``scores/skipped.csv`` that name no clip of the import. [] otherwise."""
+    if not imported(root):
+        return []
+    record = import_record(root)
+    if record is not None:
+        return [{"path": str(r["path"]), "reason": str(r["reason"])} for r in record.get("skipped", [])]
+    try:
+        earlier = pd.read_csv(root / SCORES_DIR / "skipped.csv", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return []
+    if not {"path", "reason"} <= set(earlier.columns):
+        return []
+    return [r for r in earlier[["path", "reason"]].to_dict("records") if not r["path"].startswith(f"{CLIPS_DIR}/")]
 
 
 def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None, overwrite: bool = False):

@@ -136,3 +136,24 @@ def test_copies_of_the_test_clips_are_called_closer_than_real(tmp_path, rng, mon
     text = (tmp_path / "board" / "leaderboard.md").read_text()
     assert CLOSER in text, text[:2000]
 
+
+
+def test_an_imports_skipped_clips_stay_on_record_and_do_not_make_it_stale(tmp_path, rng, monkeypatch):
+    from benchbox.external import IMPORT_MARKER
+    from benchbox.freshness import stale_reason
+
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    theirs = _clips(tmp_path / "theirs", rng, n=2)
+    (theirs / "empty.wav").write_bytes(b"")
+    out = tmp_path / "out"
+    score_run(theirs, reference=data, embedders=(), bootstrap=0, out=out)
+    assert list(pd.read_csv(out / "scores" / "skipped.csv")["path"]) == ["empty.wav"]
+    assert stale_reason(out) is None  # 2 clips in the import, 2 scored: the undecodable source file is no clip of it
+    for legacy in (False, True):  # an import written before the marker keeps its list from scores/skipped.csv
+        if legacy:
+            (out / IMPORT_MARKER).unlink()
+        score_run(out, reference=data, embedders=(), bootstrap=0)  # the re-score the leaderboard's hint asks for
+        skipped = pd.read_csv(out / "scores" / "skipped.csv")
+        assert list(skipped["path"]) == ["empty.wav"] and "empty file" in skipped["reason"][0]
+        assert stale_reason(out) is None
