@@ -38,6 +38,7 @@ many clips:
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections import Counter
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -136,7 +137,7 @@ def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
     prime = table["prime_ms"] if "prime_ms" in table.columns else [""] * len(table)
     bad = next((v for v in prime if v != "" and not _is_number(v)), None)
     if bad is not None:
-        raise DataError(f"{manifest}: prime_ms '{bad}' is not a number", hint="give the prime length in ms, or leave the cell empty")
+        raise DataError(f"{manifest}, line {list(prime).index(bad) + 2}: prime_ms '{bad}' is not a finite number >= 0", hint="give the prime length in ms, or leave the cell empty")
     return pd.DataFrame({"path": list(table["path"]), "generator": list(gen), "prime_ms": list(prime)})
 
 
@@ -153,8 +154,9 @@ def _path_problem(text: str) -> str | None:
 
 
 def _is_number(text: str) -> bool:
+    """A finite length >= 0 (``inf``, ``1e400`` and ``nan`` are not)."""
     try:
-        return float(text) >= 0
+        return math.isfinite(float(text)) and float(text) >= 0
     except ValueError:
         return False
 

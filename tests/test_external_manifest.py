@@ -99,3 +99,14 @@ def test_an_import_written_before_the_marker_is_still_an_import(tmp_path, rng, d
     assert imported(out)
     _score(tmp_path / "theirs", data, out)  # a re-import of the same folder is still allowed
     assert imported(out) and not imported(tmp_path / "theirs")
+
+
+@pytest.mark.parametrize("prime", ["inf", "1e400", "nan", "-5", "ten"])
+def test_a_prime_that_is_no_finite_length_is_refused_before_anything_is_written(tmp_path, rng, data, prime):
+    theirs = tmp_path / "theirs"
+    _clip(theirs / "a.wav", rng)
+    _clip(theirs / "b.wav", rng)
+    (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\na.wav,10\nb.wav,{prime}\n")
+    with pytest.raises(DataError, match=f"line 3: prime_ms '{prime}' is not a finite number"):
+        _score(theirs, data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
