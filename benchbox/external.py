@@ -15,7 +15,9 @@ the columns (only ``path`` is required; no others are allowed):
   the converted clip is written under ``OUT/clips/`` at the same relative path);
 * ``generator`` - the generator's name (default: the run's name);
 * ``group``     - a label within the generator (``temp0.8``); the group is ``generator/group``;
-* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default: none);
+* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default: none); a
+  finite number >= 0 and shorter than the clip (after conversion: the reference's clip length),
+  else an error: a prime that fills the clip leaves no continuation to judge;
 * ``source``    - where an imported clip came from (benchbox writes it; informational).
 
 An import (``OUT``) also holds ``benchbox-import.json``, the marker that tells it from a user's
@@ -55,20 +57,23 @@ MANIFEST_COLUMNS = ("path", "generator", "group", "prime_ms", "source")
 CLIPS_DIR = "clips"
 IMPORT_MARKER = "benchbox-import.json"  # written by import_clips only: what tells an import from a user's folder
 IMPORT_FORMAT = 1
+MS_PER_SECOND = 1000.0
 LEGACY_IMPORT_COLUMNS = ("path", "generator", "prime_ms", "source")  # an import's manifest before the marker existed
 
 
-def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False) -> pd.DataFrame:
+def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False, clip_ms: float | None = None) -> pd.DataFrame:
     """``path`` (relative, posix), ``generator`` and ``prime_ms`` of every clip of an external folder.
 
     ``skip(rel_path)`` leaves files out (the scorer's own outputs). Raises DataError for a
-    malformed manifest or one that names a missing clip.
+    malformed manifest, one that names a missing clip, or a ``prime_ms`` that leaves no
+    continuation: not shorter than ``clip_ms`` (the length every clip is converted to), or,
+    without it, than the clip's own length (its header).
     """
     root = Path(root)
     name = name or root.resolve().name
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
-        return _from_manifest(root, manifest, name)
+        return _from_manifest(root, manifest, name, clip_ms)
     files = [p for p in list_audio_files(root) if not skip(p.relative_to(root))]
     rows = []
     for p in files:
@@ -115,7 +120,7 @@ def import_record(folder: str | Path) -> dict | None:
     return record
 
 
-def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
+def _from_manifest(root: Path, manifest: Path, name: str, clip_ms: float | None = None) -> pd.DataFrame:
     try:
         table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -138,6 +143,7 @@ def _from_manifest(root: Path, manifest: Path, name: str) -> pd.DataFrame:
     bad = next((v for v in prime if v != "" and not _is_number(v)), None)
     if bad is not None:
         raise DataError(f"{manifest}, line {list(prime).index(bad) + 2}: prime_ms '{bad}' is not a finite number >= 0", hint="give the prime length in ms, or leave the cell empty")
+    _check_primes(root, manifest, list(table["path"]), list(prime), clip_ms)
     return pd.DataFrame({"path": list(table["path"]), "generator": list(gen), "prime_ms": list(prime)})
 
 
@@ -151,6 +157,30 @@ def _path_problem(text: str) -> str | None:
     if ".." in PurePosixPath(text.replace("\\", "/")).parts:
         return "leaves the folder ('..')"
     return None
+
+
+def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str], clip_ms: float | None) -> None:
+    """DataError naming the line of the first prime that leaves no continuation to score (see
+    :func:`folder_table`): its clip would be judged on nothing but the real prime."""
+    for i, (path, prime) in enumerate(zip(paths, primes)):
+        if prime == "" or float(prime) == 0:
+            continue
+        length_ms = clip_ms if clip_ms is not None else _header_ms(root / path)
+        if length_ms is not None and float(prime) >= length_ms:
+            whose = "the reference's clip length, which every clip is cropped or padded to," if clip_ms is not None else f"the clip '{path}'"
+            raise DataError(f"{manifest}, line {i + 2}: prime_ms {prime} is not shorter than {whose} ({length_ms:g} ms): no continuation is left to score",
+                            hint="prime_ms is the length of the real prime at the clip's start; give a shorter one, or leave the cell empty")  # fmt: skip
+
+
+def _header_ms(path: Path) -> float | None:
+    """A clip's length in ms from its header; None when unreadable (the scorer skips it with its reason)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, OSError):
+        return None
+    return info.frames * MS_PER_SECOND / info.samplerate if info.samplerate > 0 else None
 
 
 def _is_number(text: str) -> bool:
@@ -262,7 +292,7 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
     """
     source, out = Path(source), Path(out)
     check_target(source, out, overwrite=overwrite)
-    table = folder_table(source, name, skip=skip)
+    table = folder_table(source, name, skip=skip, clip_ms=target_samples * MS_PER_SECOND / target_hz)
     if table.empty:
         raise DataError(f"no clips to score under {source}", hint="point at a folder of audio clips (wav, flac, ogg, ...)")
     staging, aside = out / f".{CLIPS_DIR}.staging", out / f".{CLIPS_DIR}.replaced"

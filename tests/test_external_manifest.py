@@ -110,3 +110,21 @@ def test_a_prime_that_is_no_finite_length_is_refused_before_anything_is_written(
     with pytest.raises(DataError, match=f"line 3: prime_ms '{prime}' is not a finite number"):
         _score(theirs, data, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_prime_that_leaves_no_continuation_is_refused_naming_the_line_and_the_length(tmp_path, rng, data):
+    clip_ms = CLIP_SAMPLES * 1000 / RATE_HZ  # 256 ms: the reference's clip length
+    theirs = tmp_path / "theirs"
+    _clip(theirs / "a.wav", rng, n=4 * CLIP_SAMPLES)  # 1024 ms of their own, cropped to 256 ms
+    _clip(theirs / "b.wav", rng)
+    (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\nb.wav,20\na.wav,{clip_ms:g}\n")
+    with pytest.raises(DataError, match=f"line 3: prime_ms {clip_ms:g} is not shorter than the reference's clip length.*\\({clip_ms:g} ms\\)"):
+        _score(theirs, data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    (theirs / MANIFEST_NAME).write_text("path,prime_ms\nb.wav,300\n")
+    with pytest.raises(DataError, match=f"line 2: prime_ms 300 is not shorter than the clip 'b.wav' \\({clip_ms:g} ms\\)"):
+        score_run(theirs, reference=data, embedders=(), bootstrap=0)  # scored in place, unconverted: its own length
+    assert sorted(p.name for p in theirs.iterdir()) == ["a.wav", "b.wav", MANIFEST_NAME]
+    (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\nb.wav,20\na.wav,{clip_ms - 10:g}\n")
+    result = _score(theirs, data, tmp_path / "out")  # shorter primes still score
+    assert len(result.clips) == 2
