@@ -215,7 +215,15 @@ def conform(data: np.ndarray, rate_hz: int, *, target_hz: int, target_samples: i
 def check_target(source: Path, out: Path, *, overwrite: bool = False) -> None:
     """Refuse an ``out`` that :func:`import_clips` must not write into: a benchbox dataset or run
     (its own clips would be replaced), a non-empty folder that holds no earlier import, or an
-    earlier import of clips from another folder (unless ``overwrite``). Raises DataError naming ``out``."""
+    earlier import of clips from another folder (unless ``overwrite``), or one inside ``source``
+    (a later score of ``source`` would take its converted clips for more clips) or holding it
+    (the import would replace what it reads). Raises DataError naming ``out``."""
+    here, there = source.resolve(), out.resolve()
+    if there.is_relative_to(here):
+        raise DataError(f"the output folder {out} is inside {source}: scoring {source} again would take its converted clips for more clips",
+                        hint=f"pass --out a folder outside {source}, e.g. results/{here.name}")  # fmt: skip
+    if here.is_relative_to(there):
+        raise DataError(f"{source} is inside the output folder {out}: importing it would replace the clips it reads", hint="pass --out a new folder, e.g. results/<name>")
     if (out / "dataset.json").is_file() or (out / "manifest.csv").is_file():
         raise DataError(f"{out} is a benchbox dataset: scoring into it would replace its clips", hint="pass a new folder to --out, e.g. results/<name>")
     if (out / "samples" / "manifest.csv").is_file():

@@ -157,3 +157,15 @@ def test_an_imports_skipped_clips_stay_on_record_and_do_not_make_it_stale(tmp_pa
         skipped = pd.read_csv(out / "scores" / "skipped.csv")
         assert list(skipped["path"]) == ["empty.wav"] and "empty file" in skipped["reason"][0]
         assert stale_reason(out) is None
+
+
+@pytest.mark.parametrize("where", ["inside", "holding"])
+def test_an_out_inside_the_folder_or_holding_it_is_refused(tmp_path, rng, where):
+    data = make_dataset(tmp_path / "data", rng)
+    theirs = _clips(tmp_path / "theirs", rng)
+    out = theirs / "scored" if where == "inside" else tmp_path
+    before = _digest(theirs)
+    r = runner.invoke(app, ["score", str(theirs), "--reference", str(data), "--embedder", "", "--bootstrap", "0", "--out", str(out), "--quiet"])
+    assert r.exit_code == 1 and r.output.count("error:") == 1 and "Traceback" not in r.output, r.output
+    assert ("is inside " + str(theirs) if where == "inside" else "is inside the output folder") in " ".join(r.output.split())
+    assert _digest(theirs) == before and not (tmp_path / "clips").exists()
