@@ -47,11 +47,12 @@ def score_cmd(
         out = Path("results") / (name or path.resolve().name)  # a folder of clips is never written into unasked
     score_config = load_score_config(config, overrides)
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
+    started = _marker_stamp(out)
     try:
         with rich_progress(enabled=not quiet and not as_json) as progress:
             result = score_run(path, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, config=score_config, progress=progress, weights=weights, out=out, name=name, overwrite=overwrite)
     except KeyboardInterrupt as e:
-        interrupted(e, f"{path}/scores is unchanged (scores are published whole); embeddings computed so far are cached", "run the same command again")
+        interrupted(e, _kept(path, out, started), "run the same command again")
     for line in result.warnings:
         err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
     if as_json:
@@ -60,6 +61,32 @@ def score_cmd(
         return
     print_table(_table(result.groups, embedders))
     console.print(f"{len(result.clips)} clips scored, {len(result.skipped)} skipped; wrote {result.out}", markup=False)
+
+
+def _marker_stamp(out: Path | None) -> tuple[int, int] | None:
+    """The import marker's (inode, mtime_ns) in ``out``, or None: a change says an import completed since."""
+    from benchbox.external import IMPORT_MARKER
+
+    try:
+        st = (out / IMPORT_MARKER).stat() if out is not None else None
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns) if st else None
+
+
+def _kept(path: Path, out: Path | None, started: tuple[int, int] | None) -> str:
+    """What an interrupted score left: the scores folder it was writing (OUT/scores for an
+    import), and whether this run's import of the clips into OUT/clips completed."""
+    from benchbox.external import CLIPS_DIR
+
+    importing = out is not None and out.resolve() != path.resolve()
+    kept = f"{(out if importing else path) / 'scores'} is unchanged (scores are published whole); embeddings computed so far are cached"
+    if not importing:
+        return kept
+    stamp = _marker_stamp(out)
+    if stamp is not None and stamp != started:
+        return f"the clips were imported into {out / CLIPS_DIR} but not scored; {kept}"
+    return f"{out / CLIPS_DIR} is unchanged (an import is swapped in whole); {kept}"
 
 
 def _table(groups, embedders: tuple[str, ...]):

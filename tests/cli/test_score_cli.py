@@ -119,3 +119,31 @@ def test_score_table_shows_the_continuation_verdict_of_primed_groups():
     cells = {h: c._cells[0] for h, c in zip(header, table.columns)}
     assert "cont/useful/auto" in header and cells["cont/useful/auto"].startswith("0.25")
     assert "dc=50%" in cells["cont/flags"]
+
+
+def test_an_interrupted_import_names_out_and_what_was_imported(tmp_path, rng, monkeypatch):
+    import soundfile as sf
+
+    from tests.score_helpers import CLIP_SAMPLES, RATE_HZ, step
+
+    data = make_dataset(tmp_path / "data", rng)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    for i in range(2):
+        sf.write(theirs / f"take_{i}.wav", step(rng, RATE_HZ, CLIP_SAMPLES), RATE_HZ)
+    out = tmp_path / "out"
+    args = ["score", str(theirs), "--reference", str(data), "--embedder", "", "--bootstrap", "0", "--out", str(out), "--quiet"]
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("benchbox.external.conform", stop)  # during the import
+    r = runner.invoke(app, args)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 130 and f"interrupted: {out / 'clips'} is unchanged" in said and f"{out / 'scores'} is unchanged" in said, said
+    monkeypatch.undo()
+    monkeypatch.setattr("benchbox.score.detect_clips", stop)  # after the import, while scoring
+    r = runner.invoke(app, args)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 130 and f"the clips were imported into {out / 'clips'} but not scored" in said and f"{out / 'scores'} is unchanged" in said, said
+    assert str(theirs / "scores") not in said
