@@ -9,7 +9,9 @@ note that says why and how to re-score. Scores whose audio is absent (a fresh cl
 scores of record, marked so. Reference rows put
 the numbers in context, each scored against the same reference test split:
 
-* ``floor``   - real vs real (the reference val split), taken from the runs' scores;
+* ``floor``   - real vs real (the reference val split), taken from the runs' scores (the first run's
+  of each reference, which is told by its manifest's content, not its folder: a reference
+  imported again elsewhere gives one set of reference rows);
 * ``synth``   - the procedural corpus (a ``kind = "synth"`` dataset), when one is found;
 * ``noise``   - 16 clips of white noise; ``silence`` - 16 all-zero clips.
 
@@ -204,12 +206,16 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
             rows.append({**row, "_media": _clip_media(s, str(row["group"]))})
         floor = s.groups[s.groups["kind"] == FLOOR_GROUP]
         ref = s.info.get("reference", "")
-        if ref and not floor.empty and ref not in floors:
-            floors[ref] = {**floor.iloc[0].to_dict(), "_scored": s}
+        key = s.info.get("reference_manifest_sha256") or ref  # one reference by content, whatever folder it was imported to
+        if ref and not floor.empty:
+            if key not in floors:
+                floors[key] = {**floor.iloc[0].to_dict(), "_scored": s, "_paths": []}
+            floors[key]["_paths"].append(ref)
         progress("collect", i + 1, len(scored))
     synth = synth if synth is not None else next((f for d in _dirs(results_dir) if (f := find_synth(d, out)) is not None), None)
-    for ref, floor in floors.items():
-        s, ref_path = floor.pop("_scored"), Path(ref)
+    for floor in floors.values():
+        s, paths = floor.pop("_scored"), floor.pop("_paths")
+        ref_path = Path(next((p for p in paths if Path(p).is_dir()), paths[0]))  # a copy still on disk gives the reference rows
         try:
             val = [p for p in load_dataset(ref_path).clip_paths(FLOOR_SPLIT) if p.is_file()][:PLAYERS_PER_ROW]
             extra, ref_notes = reference_rows(

@@ -70,3 +70,19 @@ def test_a_run_trained_further_after_its_clips_were_made_reads_stale(two_runs):
     assert stale_reason(a) is None
     (a / "ckpt" / "best.pt").write_bytes(b"trained further")
     assert "ckpt/best.pt changed since its clips were generated" in stale_reason(a)
+
+
+def test_one_reference_imported_at_two_paths_gives_one_set_of_reference_rows(two_runs):
+    import shutil
+
+    import pandas as pd
+
+    tmp_path, data, a, b = two_runs
+    again = tmp_path / "elsewhere" / "footsteps"  # the same corpus re-imported into another folder: the same manifest
+    shutil.copytree(data, again)
+    score_run(b, reference=again, embedders=("mel",), bootstrap=0)
+    build_leaderboard(tmp_path / "results", out=tmp_path / "board")
+    table = pd.read_csv(tmp_path / "board" / "leaderboard.csv")
+    refs = table[table["kind"] != "generated"]
+    assert sorted(refs["kind"]) == ["floor", "noise", "silence"], refs[["kind", "run"]]
+    assert refs["run"].nunique() == 1
