@@ -274,6 +274,8 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     if table.empty:
         return table
     spaces = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))})
+    if not embedder and not spaces:
+        return _unranked(table)
     for m in RANK_METRICS:
         for e in spaces or [embedder]:  # every space is displayed from its rank/ columns
             rank_columns(table, m, e)
@@ -292,6 +294,19 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
     useful = [c for c in table.columns if c.startswith("useful/") or c == "n_human"]
     rest = [c for c in table.columns if c not in first + ranks + [VS_FLOOR] + metrics + useful]
     return table[first + ranks + [VS_FLOOR] + metrics + useful + rest]
+
+
+def _unranked(table: pd.DataFrame) -> pd.DataFrame:
+    """A board of runs scored without an embedder (detectors only): no distance to rank by, so
+    no rank (the ``rank`` column is empty) and no ``rank/`` or *vs floor* columns; a stable
+    order instead: the floor, then every run's groups as collected, then the other reference rows."""
+    order = table["kind"].map(lambda kind: 0 if kind == FLOOR_GROUP else 1 if kind == "generated" else 2)
+    table = table.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    table.insert(0, "rank", np.nan)
+    table[VS_FLOOR] = ""
+    table = with_group_columns(table)
+    first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n", VS_FLOOR]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, synth: str | Path | None = None, embedder: str | None = None, metric: str = "kad", progress: Progress | None = None, warn=None) -> Path:

@@ -65,6 +65,10 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") ->
 
 
 def _heading(embedder: str, metric: str) -> str:
+    if not embedder:
+        return ("Unranked: the runs were scored without an embedder (detectors only), so there is no distance to the real "
+                "clips to rank by. Rows are listed in a fixed order: the real floor, each run's groups, then the reference rows. "
+                "Score the runs with an embedder (e.g. `--embedder aisfx,mel`) to rank them.")
     what = "unbiased KAD (MMD^2, Gaussian kernel with the median-distance bandwidth)" if metric == "kad" else "FAD"
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "

@@ -86,3 +86,18 @@ def test_one_reference_imported_at_two_paths_gives_one_set_of_reference_rows(two
     refs = table[table["kind"] != "generated"]
     assert sorted(refs["kind"]) == ["floor", "noise", "silence"], refs[["kind", "run"]]
     assert refs["run"].nunique() == 1
+
+
+def test_a_board_of_detector_only_runs_is_unranked_with_well_formed_keys(two_runs):
+    tmp_path, data, a, b = two_runs
+    for run in (a, b):
+        score_run(run, embedders=(), bootstrap=0)  # --embedder= : detectors only
+    r = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["rows"]
+    keys = {k for row in rows for k in row}
+    assert not [k for k in keys if k.endswith("/") or "//" in k or k.startswith("rank/")], sorted(keys)
+    assert rows[0]["kind"] == "floor" and all(row["rank"] is None for row in rows)
+    assert [row["kind"] for row in rows].count("generated") == 4
+    text = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert text.splitlines()[2].startswith("Unranked") and "Ranked by" not in text and "`kad/`" not in text
