@@ -64,6 +64,8 @@ def review(
 
     with rich_progress(not quiet) as progress:
         session = open_session(target, rater=rater, include_real=include_real, real_dir=real, seed=seed, progress=progress)
+    for source, reason in session.review_set.skipped:  # left out, as `benchbox score` skips them
+        err_console.print(f"[bold yellow]warning:[/] skipped {printable(source)}: {printable(reason)}", highlight=False, soft_wrap=True)
     if terminal:
         try:
             _review_in_terminal(session)
@@ -191,7 +193,7 @@ def stats(target: DirArg, as_json: JsonOpt = False) -> None:
 def _groups_table(groups: list[dict]):
     keys = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
     columns = [*keys, "useful/human_rate", "95% CI", "n_human"]
-    rows = [[*(str(g[c]) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
+    rows = [[*("" if g.get(c) is None else str(g[c]) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
             for g in groups]
     return id_table("useful/human_rate per group (Wilson 95% CI)", columns, rows, ids=[*keys, "95% CI"], right=columns[5:])
 

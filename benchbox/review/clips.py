@@ -90,6 +90,7 @@ class ReviewSet:
     root: Path  # the folder that holds tags.sqlite
     kind: str  # "run" or "folder"
     clips: tuple[ReviewClip, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (source, reason) of each file that could not be decoded: left out, as score does
 
     @property
     def db_path(self) -> Path:
@@ -155,7 +156,8 @@ def build_review_set(
         real = [(candidates[i], str(candidates[i]), {}) for i in picks]
     if real:
         _check_blind_lengths([e[0] for e in generated], [e[0] for e in real])
-    return ReviewSet(root, kind, _hash_entries(generated, real, progress or no_progress))
+    clips, skipped = _hash_entries(generated, real, progress or no_progress)
+    return ReviewSet(root, kind, clips, skipped)
 
 
 LENGTH_TOLERANCE_SECONDS = 0.01
@@ -184,20 +186,29 @@ def _check_blind_lengths(generated: list[Path], real: list[Path]) -> None:
         )
 
 
-def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[ReviewClip, ...]:
+def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[tuple[ReviewClip, ...], tuple[tuple[str, str], ...]]:
+    """The review clips (identical audio is one clip with all its copies) and the (source, reason)
+    of every file that could not be decoded, which is left out as ``benchbox score`` skips it."""
     entries = [(*e, False) for e in generated] + [(*e, True) for e in real]
     by_digest: dict[str, list] = {}
+    skipped: list[tuple[str, str]] = []
     for i, (path, source, groups, is_real) in enumerate(entries):
         stamp = file_stamp(path)
-        by_digest.setdefault(audio_hash(path), []).append((path, source, {c: groups.get(c) for c in GROUP_COLUMNS}, is_real, stamp))
+        try:
+            digest = audio_hash(path)
+        except AudioError as e:
+            skipped.append((str(source), e.message))
+        else:
+            by_digest.setdefault(digest, []).append((path, source, {c: groups.get(c) for c in GROUP_COLUMNS}, is_real, stamp))
         progress("hash clips", i + 1, len(entries))
     if not by_digest:
-        raise ReviewError("the review set is empty", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
+        first = f" ({len(skipped)} could not be decoded; first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        raise ReviewError(f"the review set is empty{first}", hint="generate samples first (`benchbox generate`) or point at a folder of wavs")
     clips = []
     for digest, copies in by_digest.items():  # identical audio is one clip to review, with all its copies
         path, source, groups, is_real, _ = copies[0]
         clips.append(ReviewClip(digest, path, source, is_real, groups, tuple(c[:3] for c in copies), tuple(c[4] for c in copies)))
-    return tuple(clips)
+    return tuple(clips), tuple(skipped)
 
 
 def _run_entries(root: Path) -> list[tuple[Path, str, dict]]:

@@ -136,3 +136,24 @@ def test_export_marks_tags_whose_clip_changed_as_stale(tagged_run, tmp_path):
     assert runner.invoke(app, ["tag", "export", str(run)]).exit_code == 0
     frame = pd.read_csv(run / "tags.csv")
     assert set(frame.loc[frame["path"] == generated, "stale"]) == {1} and (frame.loc[frame["path"] != generated, "stale"] == 0).all()
+
+
+def test_an_undecodable_file_is_skipped_with_a_warning_and_stats_print_blanks(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    import benchbox.cli.tag as tag_cli
+
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        sf.write(folder / f"take_{i}.wav", 0.1 * rng.standard_normal(4096).astype(np.float32), 16_000)
+    (folder / "empty.wav").write_bytes(b"")  # benchbox score skips it with a record; so must tag
+    monkeypatch.setattr(tag_cli, "_review_in_browser", lambda session, **kw: [session.tag(cid, "useful") for cid in session.ids])
+    r = runner.invoke(app, ["tag", "review", str(folder), "--rater", "alice", "--no-browser", "--quiet"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "warning: skipped empty.wav: " in said and "empty file" in said and "2/2 tagged" in said, said
+    r = runner.invoke(app, ["tag", "stats", str(folder)])
+    assert r.exit_code == 0, r.output
+    assert "None" not in r.output and "theirs" in r.output
