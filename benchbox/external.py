@@ -4,7 +4,8 @@ conversion to the reference's format.
 Legend: T samples per clip, C channels.
 
 **Groups.** A folder without ``samples/manifest.csv`` is an external run. Its clips are every
-audio file below it; the generator is the run's name (the folder's name unless given) and a
+audio file below it (symbolic links to folders followed; what is left out is listed, see
+:func:`walk_clips`); the generator is the run's name (the folder's name unless given) and a
 clip in a subfolder joins the group ``<generator>/<subfolder>`` (``mymodel/temp0.8``), one
 group per subfolder; clips directly in the folder form the group ``<generator>``.
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from collections import Counter
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -48,7 +50,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import FULL_SCALE, downmix, list_audio_files, read_audio, resample, write_wav
+from benchbox.audio import AUDIO_SUFFIXES, FULL_SCALE, downmix, read_audio, resample, write_wav
 from benchbox.errors import AudioError, DataError
 from benchbox.runs import atomic_write_csv, atomic_write_json, signals_deferred
 
@@ -74,13 +76,44 @@ def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: 
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
         return _from_manifest(root, manifest, name, clip_ms)
-    files = [p for p in list_audio_files(root) if not skip(p.relative_to(root))]
+    files, _ = walk_clips(root, skip)
     rows = []
     for p in files:
         rel = p.relative_to(root)
         label = rel.parent.as_posix()
         rows.append({"path": rel.as_posix(), "generator": name if label == "." else f"{name}/{label}", "prime_ms": ""})
     return pd.DataFrame(rows, columns=["path", "generator", "prime_ms"])
+
+
+def walk_clips(root: Path, skip=lambda rel: False) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every audio file under ``root`` (sorted; symbolic links to folders followed, each real
+    folder listed once), and the ``(path, reason)`` of every audio-named entry left out: a broken
+    link, a FIFO or other non-regular file, a link back into a folder already listed, or a file
+    that ``skip(rel_path)`` leaves out (the scorer's own output folders)."""
+    files, ignored, seen = [], [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        real = os.path.realpath(folder)
+        if real in seen:
+            ignored.append((here.relative_to(root).as_posix(), f"a symbolic link to {real}, which is already listed: not followed again"))
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders.sort()
+        for name in sorted(names):
+            path = here / name
+            if path.suffix.lower() not in AUDIO_SUFFIXES:
+                continue
+            rel = path.relative_to(root)
+            if skip(rel):
+                ignored.append((rel.as_posix(), f"inside {rel.parts[0]}/, a folder benchbox writes (scores or a staging folder): not scored"))
+            elif path.is_symlink() and not path.exists():
+                ignored.append((rel.as_posix(), "a broken symbolic link"))
+            elif not path.is_file():
+                ignored.append((rel.as_posix(), "not a regular file (a FIFO, socket or device)"))
+            else:
+                files.append(path)
+    return sorted(files), ignored
 
 
 def imported(folder: str | Path) -> bool:

@@ -32,7 +32,7 @@ from benchbox import config as cfg
 from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
-from benchbox.external import CLIPS_DIR, folder_table, import_clips, import_record, imported, rate_notes
+from benchbox.external import CLIPS_DIR, MANIFEST_NAME, folder_table, import_clips, import_record, imported, rate_notes, walk_clips
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
@@ -393,6 +393,7 @@ def score_run(
         if embedder == WEIGHTS_EMBEDDER:
             emb.load()  # the shipped embedders' weights come with the install; only these can be absent
     root, table, is_run = collect_clips(path, name)
+    left_out = [] if is_run or (root / MANIFEST_NAME).is_file() else [f"not scored: {root / rel} ({why})" for rel, why in walk_clips(root, _is_output)[1]]
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)
     source, import_notes = None, []
@@ -414,7 +415,7 @@ def score_run(
     if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run)
         rows.append(floor)
-    warnings = import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
+    warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     if embedders:
         warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
     clips = add_verdict_metrics(

@@ -128,3 +128,24 @@ def test_a_prime_that_leaves_no_continuation_is_refused_naming_the_line_and_the_
     (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\nb.wav,20\na.wav,{clip_ms - 10:g}\n")
     result = _score(theirs, data, tmp_path / "out")  # shorter primes still score
     assert len(result.clips) == 2
+
+
+def test_linked_group_folders_are_followed_and_every_entry_left_out_is_named(tmp_path, rng, data):
+    import os
+
+    theirs = tmp_path / "theirs"
+    _clip(theirs / "g1" / "a.wav", rng)
+    _clip(theirs / "g1" / "b.wav", rng)
+    _clip(tmp_path / "kept-elsewhere" / "c.wav", rng)
+    _clip(tmp_path / "kept-elsewhere" / "d.wav", rng)
+    os.symlink(tmp_path / "kept-elsewhere", theirs / "g2")  # a group folder linked in
+    os.symlink(theirs, theirs / "g1" / "loop")  # a cycle
+    os.symlink(tmp_path / "nowhere.wav", theirs / "broken.wav")
+    os.mkfifo(theirs / "pipe.wav")
+    _clip(theirs / "scores" / "s.wav", rng)  # where in-place scores go: left out, but said
+    result = _score(theirs, data, tmp_path / "out")
+    groups = result.groups.set_index("group")["n"]
+    assert groups["theirs/g1"] == 2 and groups["theirs/g2"] == 2
+    said = "\n".join(result.warnings)
+    for name, why in (("broken.wav", "a broken symbolic link"), ("pipe.wav", "not a regular file"), ("g1/loop", "already listed"), ("scores/s.wav", "not scored")):
+        assert f"{theirs / name} (" in said and why in said, said
