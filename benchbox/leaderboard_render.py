@@ -30,6 +30,11 @@ from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGU
 
 VS_FLOOR = "vs_floor"
 
+# What the bracketed intervals are (docs/metrics.md): not all of them are 95% CIs of a population value.
+INTERVALS_LEGEND = ("KAD: jackknife 95% CI at the shared kernel; FAD: jackknife 95% interval of the FAD at the row's n "
+                    "(FAD is biased upward at small n: not a CI for the population value, compare FADs at equal n); "
+                    "recall/coverage: bootstrap over clips with the k-NN radii fixed, narrower than a full CI.")
+
 
 def fmt_ci(value, lo=None, hi=None, digits: int = 3) -> str:
     """``12.3 [10.1, 14.8]``; ``n/a`` when the value is missing; no brackets without a CI."""
@@ -69,10 +74,11 @@ def _heading(embedder: str, metric: str) -> str:
         return ("Unranked: the runs were scored without an embedder (detectors only), so there is no distance to the real "
                 "clips to rank by. Rows are listed in a fixed order: the real floor, each run's groups, then the reference rows. "
                 "Score the runs with an embedder (e.g. `--embedder aisfx,mel`) to rank them.")
-    what = "unbiased KAD (MMD^2, Gaussian kernel with the median-distance bandwidth)" if metric == "kad" else "FAD"
+    what = ("unbiased KAD (MMD^2, Gaussian kernel; bandwidth the real test clips' median distance, one kernel for every row)"
+            if metric == "kad" else "FAD")
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
-            f"in leaderboard.csv). 95% CIs in brackets. *vs floor* compares the row's `{metric}` CI with the real floor's "
+            f"in leaderboard.csv). Intervals in brackets: {INTERVALS_LEGEND} *vs floor* compares the row's `{metric}` CI with the real floor's "
             f"(real val vs real test): \"{DIFFERS_CI}\" when they do not overlap; when they do, \"{INDISTINGUISHABLE}\" if the "
             f"1-NN two-sample test does not tell the row's clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" if "
             f"it does, \"{CLOSER}\" if its accuracy is below chance at p > {1 - CLOSER_ALPHA:g} (each clip's nearest neighbour a test clip), "

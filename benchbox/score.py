@@ -9,9 +9,11 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
 
 * ``clips.csv``  - one row per clip: path, sha256, group columns, detector values/flags;
 * ``groups.csv`` - one row per group, plus a ``floor`` row (reference val vs test):
-  ``n``, ``fad/<emb>`` (+ ``/lo``, ``/hi``), ``kad/<emb>`` (+ CI), ``diversity/<emb>``,
+  ``n``, ``fad/<emb>`` (+ ``/lo``, ``/hi``: jackknife 95% interval), ``kad/<emb>`` (+ the same),
+  ``diversity/<emb>``,
   ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI;
-* ``scores.json`` - the same groups plus the inputs and warnings;
+* ``scores.json`` - the same groups plus the inputs and warnings, and ``kad_bandwidth``: per embedder
+  and span (keyed by its first sample, "0" = whole clips) the one KAD bandwidth all its rows share;
 * ``skipped.csv`` - clips that could not be decoded, with the reason;
 * ``score_config.toml`` / ``versions.json`` - the resolved config and library versions.
 """
@@ -59,9 +61,10 @@ SCORES_FORMAT = 1
 # 5: the category model embeds the level-normalised clip (aisfx_norm), so footstep/p and useful/auto change.
 # 6: three detectors (wall, dropout, line: benchbox/metrics/steadiness.py) can fail a clip, so useful/auto changes.
 # 7: two more detectors (crackle, burstwall: benchbox/metrics/steadiness.py) can fail a clip.
+# 8: KAD's bandwidth is the test split's median distance, one per span (was each row's pooled median); fad/kad intervals are jackknife.
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 7
+SCORER_VERSION = 8
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
@@ -218,20 +221,25 @@ def diversity(emb: np.ndarray, *, max_clips: int, seed: int) -> float:
     return float(np.sqrt(d2[iu]).mean())
 
 
-def distances(gen: np.ndarray, ref: np.ndarray, embedder: str, *, bootstrap: int, seed: int) -> dict[str, float]:
-    """``fad/<emb>``, ``kad/<emb>`` and their bootstrap CIs (NaN when a set is too small)."""
+def distances(gen: np.ndarray, ref: np.ndarray, embedder: str, *, bootstrap: int, seed: int, bandwidth: float | None = None) -> dict[str, float]:
+    """``fad/<emb>``, ``kad/<emb>`` of ``gen`` (N, D) against ``ref`` (Nr, D) with ``/lo``, ``/hi``: the
+    jackknife 95% interval (:mod:`benchbox.metrics.jackknife`; no resamples, ``seed`` unused) when
+    ``bootstrap`` > 0, else NaN; NaN values below 2 clips, NaN bounds below 3. ``bandwidth``: KAD's,
+    ``reference_bandwidth(ref)`` when None: pass one value for every set scored against ``ref``."""
     from benchbox.metrics import fad as fadlib
+    from benchbox.metrics.jackknife import MIN_JACKKNIFE_CLIPS, jackknife_ci
 
+    h = fadlib.reference_bandwidth(ref) if bandwidth is None else bandwidth
     out: dict[str, float] = {}
     for metric in ("fad", "kad"):
         key = f"{metric}/{embedder}"
         if gen.shape[0] < MIN_SET_CLIPS:
             out.update({key: math.nan, f"{key}/lo": math.nan, f"{key}/hi": math.nan})
-        elif bootstrap > 0:
-            ci = fadlib.bootstrap_ci(gen, ref, metric, n=bootstrap, seed=seed)
+        elif bootstrap > 0 and min(gen.shape[0], ref.shape[0]) >= MIN_JACKKNIFE_CLIPS:
+            ci = jackknife_ci(gen, ref, metric, bandwidth=h)
             out.update({key: ci["value"], f"{key}/lo": ci["lo"], f"{key}/hi": ci["hi"]})
         else:
-            value = fadlib.fad(gen, ref) if metric == "fad" else fadlib.kad(gen, ref)
+            value = fadlib.fad(gen, ref) if metric == "fad" else fadlib.kad(gen, ref, bandwidth=h)
             out.update({key: value, f"{key}/lo": math.nan, f"{key}/hi": math.nan})
     return out
 
@@ -327,25 +335,31 @@ def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> tuple
     return row, flags
 
 
-def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress, weights: Path | None = None) -> list[str]:
-    """Fill ``fad/kad/diversity`` of every group row and the floor row (the last row)."""
+def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress, weights: Path | None = None, bandwidths: dict | None = None) -> list[str]:
+    """Fill ``fad/kad/diversity`` of every group row and the floor row (the last row); every row's
+    KAD uses the test split's one bandwidth per embedder, recorded in ``bandwidths[emb]["0"]``."""
+    from benchbox.metrics.fad import reference_bandwidth
+
     warnings: list[str] = []
     for emb_name in embedders:
         named = {f"g{i}": [Path(p) for p in g[g["nan/flag"] == 0]["abs_path"]] for i, (_, g) in enumerate(groups)}
         named.update(sets)
         pooled = embed_sets(named, emb_name, cache_dir_of(config), progress, weights)
         ref = pooled[REFERENCE_SPLIT]
+        h = reference_bandwidth(ref)
+        if bandwidths is not None:
+            bandwidths.setdefault(emb_name, {})["0"] = h
         for i, row in enumerate(rows[:-1]):
             progress(f"distances {emb_name}", i + 1, len(rows))
             gen = pooled[f"g{i}"]
             if gen.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
                 warnings.append(f"group {row['group']!r}: {gen.shape[0]} usable clip(s), FAD/KAD left empty")
-            row.update(distances(gen, ref, emb_name, bootstrap=bootstrap, seed=seed))
+            row.update(distances(gen, ref, emb_name, bootstrap=bootstrap, seed=seed, bandwidth=h))
             row[f"diversity/{emb_name}"] = diversity(gen, max_clips=config.diversity_max_clips, seed=seed)
         val = pooled[FLOOR_SPLIT]
         if val.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
             warnings.append(f"reference '{FLOOR_SPLIT}' split has {val.shape[0]} clip(s): the floor row is empty")
-        rows[-1].update(distances(val, ref, emb_name, bootstrap=bootstrap, seed=seed))
+        rows[-1].update(distances(val, ref, emb_name, bootstrap=bootstrap, seed=seed, bandwidth=h))
         rows[-1][f"diversity/{emb_name}"] = diversity(val, max_clips=config.diversity_max_clips, seed=seed)
         progress(f"distances {emb_name}", len(rows), len(rows))
     return warnings
@@ -416,18 +430,19 @@ def score_run(
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run)
         rows.append(floor)
     warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
+    bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
     if embedders:
-        warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights)
+        warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights, bandwidths)
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
-        decode=decode, distances=distances, weights=weights,
+        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths,
     )
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for
         warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
-        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source)
+        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source, bandwidths=bandwidths)
     return result
 
 
@@ -485,7 +500,7 @@ def score_settings(config: ScoreConfig) -> dict:
     return {"detectors": asdict(config.detectors), "verdict": asdict(config.verdict), "diversity_max_clips": config.diversity_max_clips}
 
 
-def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None) -> None:
+def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None, bandwidths: dict | None = None) -> None:
     """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it)."""
     atomic_write_csv(folder / "skipped.csv", result.skipped)
     atomic_write_csv(folder / "clips.csv", result.clips)
@@ -508,6 +523,7 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
             "clips": len(result.clips),
             "skipped": len(result.skipped),
             "warnings": list(result.warnings),
+            "kad_bandwidth": bandwidths or {},
             "groups": json_records(result.groups),
         },
     )

@@ -205,7 +205,15 @@ def _rate(values: pd.Series) -> tuple[float, float, float]:
     return wilson_interval(int(values.sum()), len(values))
 
 
-def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable) -> None:
+def span_bandwidths(sets: _Sets) -> dict[int, float]:
+    """P -> KAD bandwidth of the span from sample P: the median distance between the reference
+    test clips' same span, one value shared by every row scored on that span."""
+    from benchbox.metrics.fad import reference_bandwidth
+
+    return {p: reference_bandwidth(test) for p, test in sets.test.items() if test.shape[0] >= 2}
+
+
+def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable, bandwidths: dict[int, float]) -> None:
     for row, (_, g) in zip(rows, groups):
         idx = clips.index.get_indexer(g.index)
         row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets)))
@@ -216,7 +224,7 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
         gen = sets.gen[p][sub]
         cont = _group_metrics(gen, sets.test[p], sets.train[p], e, config, bootstrap, seed, _heldout(sets, p))
         if gen.shape[0] >= 2:
-            cont.update(distances(gen, sets.test[p], e, bootstrap=bootstrap, seed=seed))
+            cont.update(distances(gen, sets.test[p], e, bootstrap=bootstrap, seed=seed, bandwidth=bandwidths.get(p)))
         row.update({CONT + k: v for k, v in cont.items()})
 
 
@@ -311,13 +319,15 @@ def add_verdict_metrics(
     decode: Callable[[Path], tuple[np.ndarray, int]],
     distances: Callable[..., dict[str, float]],
     weights: Path | None = None,
+    bandwidths: dict | None = None,
 ) -> pd.DataFrame:
     """Add every column of the module docstring; ``rows`` are the group rows, then the floor row.
 
     ``clips`` needs ``abs_path``, ``sample_rate_hz``, ``prime_ms`` and the detector columns;
     returns the extended clips table (the ``rows`` dicts are updated in place). ``decode``
     (path -> (T,) wave, rate) and ``distances`` (FAD/KAD with CIs) are the scorer's own,
-    passed in so this module does not import :mod:`benchbox.score`.
+    passed in so this module does not import :mod:`benchbox.score`. ``bandwidths``: where the
+    ``cont/kad`` bandwidth of each span is recorded, ``bandwidths[e][str(P)]`` (as scores.json).
     """
     from benchbox.metrics.embedders import get_embedder
 
@@ -341,7 +351,10 @@ def add_verdict_metrics(
                 emb = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
                 sets = _embed_sets(waves, primes, refs, rate, emb, cache_dir, progress)
                 _fill_clip_columns(clips, sets, primes, train_ids, e, config)
-                _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances)
+                spans = span_bandwidths(sets)
+                if bandwidths is not None:
+                    bandwidths.setdefault(e, {}).update({str(p): h for p, h in spans.items() if p})
+                _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances, spans)
                 if len(rows) > len(groups):
                     _fill_floor(rows[-1], sets, e, config, bootstrap, seed)
         if measure_category and len(rows) > len(groups) and refs["val"]:

@@ -23,7 +23,7 @@ def score_cmd(
     path: Annotated[Path, typer.Argument(help="A run folder (with samples/manifest.csv) or a folder of wav clips.")],
     reference: Annotated[Path | None, typer.Option("--reference", help="Reference dataset folder; default: data.path in the run's config.toml.")] = None,
     embedder: EmbedderOpt = "aisfx,mel",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the FAD/KAD and PRDC 95% CIs; 0 = no CIs.")] = 1000,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the PRDC intervals; > 0 also turns on the FAD/KAD jackknife intervals (no resamples); 0 = no intervals.")] = 1000,
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it (default $BENCHBOX_WEIGHTS_DIR, else ~/.cache/benchbox/weights).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="For a folder of clips: the run folder to create (default results/<name>); the clips are converted to the reference's format into OUT/clips and scored there, so PATH is never written. --out PATH scores in place, unconverted. A run folder keeps its scores in RUN/scores.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="For a folder of clips: replace the clips (and scores) that --out holds from another folder's import; without it that is refused.")] = False,

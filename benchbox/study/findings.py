@@ -24,6 +24,9 @@ NOT_FOOTSTEP = "not-footstep"
 REASON = "useful/reason"
 EXAMPLES_PER_REASON = 3
 
+PRDC_INTERVALS = ("Their intervals are percentile bootstraps over clips with the k-NN radii fixed from the full sets: "
+                  "they leave out the radii's own uncertainty, so they are narrower than a full 95% CI.")
+
 
 def _col(frame: pd.DataFrame, key: str) -> str:
     """``cont/<key>`` when the table has it (continuation), else ``<key>`` (older scores)."""
@@ -96,7 +99,7 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
     gen = groups[groups["kind"] == "generated"].sort_values(kad, na_position="last")
     floor = floor_row(groups)
     f_lo, f_hi = (floor.get(f"{kad}/lo", math.nan), floor.get(f"{kad}/hi", math.nan)) if floor else (math.nan, math.nan)
-    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% CI] | vs the floor | 1-NN acc (p), {embedder} |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% interval at this n] | vs the floor | 1-NN acc (p), {embedder} |", "|---|---|---|---|---|---|---|---|"]
     if floor:
         lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | "
                      f"{_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - | {nn1_text(*two_sample_of(floor, embedder)) or '-'} |")
@@ -141,7 +144,7 @@ def prdc_table(groups: pd.DataFrame, embedder: str) -> list[str]:
     keys = [_col(groups, f"{m}/{embedder}") for m in ("precision", "recall", "density", "coverage")]
     if keys[0] not in groups.columns:
         return []
-    lines = ["| run | group | n | " + " | ".join(f"`{k}` [95% CI]" for k in keys) + " |", "|---|---|---|" + "---|" * len(keys)]
+    lines = ["| run | group | n | " + " | ".join(f"`{k}` [95% interval]" for k in keys) + " |", "|---|---|---|" + "---|" * len(keys)]
     rows = pd.concat([groups[groups["kind"] == "floor"].head(1), groups[groups["kind"] == "generated"]])  # one floor row per run: show one
     for r in rows.to_dict("records"):
         cells = [_fmt(r.get(k), r.get(f"{k}/lo"), r.get(f"{k}/hi"), 2) for k in keys]
@@ -214,9 +217,12 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     if axes:
         lines += ["### Three axes: quality, category fit, diversity (continuation)", "",
                   "Quality is the share of clips no artefact detector flags; category fit is the mean `footstep/p` and the share "
-                  "at or above the threshold; diversity is recall and coverage against the real test split. 95% CIs.", ""] + axes + [""]
+                  "at or above the threshold; diversity is recall and coverage against the real test split. 95% CIs, except "
+                  f"recall and coverage: {PRDC_INTERVALS}", ""] + axes + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
-              "Unbiased KAD with bootstrap 95% CIs; FAD beside it. A row whose KAD CI misses the floor's (real val vs real "
+              "Unbiased KAD with jackknife 95% CIs (one kernel bandwidth for every row, the real test clips' median distance); "
+              "FAD beside it with a jackknife 95% interval of the FAD at the row's n (FAD is biased upward at small n: not a CI "
+              "for the population value). A row whose KAD CI misses the floor's (real val vs real "
               f"test) is marked \"{DIFFERS_CI}\". One whose CI overlaps it is marked \"{INDISTINGUISHABLE}\" when the 1-NN "
               f"two-sample test does not separate it (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" when it does, \"{CLOSER}\" when its "
               f"accuracy is below chance at p > {1 - CLOSER_ALPHA:g}, and "
@@ -224,7 +230,8 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     table = prdc_table(groups, embedder)
     if table:
         lines += [f"### Precision, recall, density, coverage ({embedder}, continuation)", "",
-                  "Against the real test split, k = 3; compare with the floor row (real vs real at this n), not with 1.", ""] + table + [""]
+                  "Against the real test split, k = 3; compare with the floor row (real vs real at this n), not with 1. "
+                  f"{PRDC_INTERVALS}", ""] + table + [""]
     two = two_sample_lines(groups, embedder)
     if two:
         lines += [f"### Two-sample test ({embedder}, continuation)", ""] + two + [""]

@@ -71,7 +71,45 @@ def test_kad_identical_near_zero_and_positive_when_shifted(rng):
     assert abs(same) < 0.01
     assert shifted > 20 * max(abs(same), 1e-4)
     assert F.kad(a, a2 + 1.0, bandwidth=2.0) != pytest.approx(shifted)  # the bandwidth is used
-    assert F.kad(a2 + 1.0, a) == pytest.approx(shifted)
+    h = F.reference_bandwidth(a2 + 1.0)
+    assert F.kad(a, a2 + 1.0, bandwidth=h) == pytest.approx(shifted)  # the default is the reference's median
+    assert F.kad(a2 + 1.0, a, bandwidth=h) == pytest.approx(shifted)  # symmetric at one bandwidth
+
+
+def test_reference_bandwidth_is_the_reference_median_distance():
+    ref = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0], [0.0, 4.0]])  # distinct distances 3, 4, 5, 3, 5 (one 0 left out)
+    assert F.reference_bandwidth(ref) == pytest.approx(4.0)
+    assert F.reference_bandwidth(np.ones((5, 3))) == 1.0  # every clip the same: any h gives MMD 0
+    with pytest.raises(MetricError, match="bandwidth must be finite"):
+        F.kad(ref, ref, bandwidth=0.0)
+
+
+def test_kad_is_monotone_when_junk_moves_away_at_the_reference_bandwidth():
+    """The reviewer's case: with a pooled median the bandwidth grew with the junk's distance and
+    KAD fell as the junk moved farther away; with the reference's median it never falls."""
+    rng = np.random.default_rng(1)
+    real, gen, junk = rng.normal(size=(20, 64)), rng.normal(size=(32, 64)), rng.normal(size=(24, 64))
+
+    def with_junk_at(offset: float) -> np.ndarray:
+        moved = gen.copy()
+        moved[:24] = junk + offset  # 24 of 32 clips are junk, `offset` away in every dimension
+        return moved
+
+    offsets = [1.0, 2.0, 5.0, 10.0, 30.0]
+    values = [F.kad(with_junk_at(o), real) for o in offsets]
+    assert all(later >= earlier - 1e-9 for earlier, later in zip(values, values[1:]))
+    assert values[0] < values[1] < values[2]  # and it does grow until the kernel saturates
+    pooled = [F.kad(with_junk_at(o), real, bandwidth=F.reference_bandwidth(np.concatenate([with_junk_at(o), real]))) for o in (10.0, 30.0)]
+    assert pooled[1] < pooled[0] - 0.005  # the old pooled median: farther junk scored closer
+
+
+def test_two_rows_against_one_reference_share_the_bandwidth(rng):
+    real = rng.normal(size=(20, 8))
+    close, off = rng.normal(size=(30, 8)), rng.normal(size=(12, 8)) * 3.0 + 2.0
+    h = F.reference_bandwidth(real)
+    for gen in (close, off):
+        assert F.kad(gen, real) == pytest.approx(F.kad(gen, real, bandwidth=h), rel=1e-12)
+        assert F.bootstrap_ci(gen, real, "kad", n=20)["value"] == pytest.approx(F.kad(gen, real, bandwidth=h), rel=1e-12)
 
 
 def test_bootstrap_ci_is_seeded_and_contains_estimate(rng):
@@ -95,6 +133,23 @@ def test_bootstrap_fast_fad_path_equals_naive_resampling(rng, n1, n2, dim):
     fast = F._bootstrap_fad(a, b, counts_a, counts_b)
     naive = [F.frechet_distance(*F.stats(a[ia]), *F.stats(b[ib])) for ia, ib in zip(idx_a, idx_b)]
     np.testing.assert_allclose(fast, naive, rtol=1e-6)
+
+
+def test_bootstrap_kad_leaves_out_pairs_of_copies(rng):
+    """Each resample's KAD equals the unbiased MMD^2 over the distinct clips drawn, pairs of copies left out."""
+    a, b = rng.normal(size=(9, 3)), rng.normal(size=(7, 3)) + 0.5
+    counts_a = np.array([[3, 0, 1, 1, 2, 0, 1, 0, 1], [1] * 9], dtype=float)
+    counts_b = np.array([[0, 2, 2, 1, 1, 0, 1], [1] * 7], dtype=float)
+    h = 1.7
+    fast = F._bootstrap_kad(a, b, counts_a, counts_b, h)
+    kaa, kbb, kab = F.kernels(a, b, h)
+    for r, (wa, wb) in enumerate(zip(counts_a, counts_b)):
+        def within(k, w):
+            pairs = [(u, v) for u in range(len(w)) for v in range(len(w)) if u != v]
+            return sum(w[u] * w[v] * k[u, v] for u, v in pairs) / sum(w[u] * w[v] for u, v in pairs)
+        cross = wa @ kab @ wb / (wa.sum() * wb.sum())
+        assert fast[r] == pytest.approx(within(kaa, wa) + within(kbb, wb) - 2.0 * cross, rel=1e-12)
+    assert fast[1] == pytest.approx(F.kad(a, b, bandwidth=h), rel=1e-12)  # every clip once: the estimate
 
 
 def test_bootstrap_kad_and_callable(rng):
@@ -149,6 +204,6 @@ def test_kad_survives_a_set_of_identical_clips():
     rng = np.random.default_rng(0)
     stuck = np.zeros((12, 8))
     real = rng.normal(size=(5, 8)) + 3.0
-    assert F.median_bandwidth(stuck, real) > 0
+    assert F.reference_bandwidth(real) > 0
     assert F.kad(stuck, real) > 0.1
     assert F.kad(stuck, stuck.copy()) == pytest.approx(0.0, abs=1e-12)
