@@ -125,7 +125,13 @@ def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric
 
 
 def _flags(row: dict) -> str:
-    rates = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and not k.startswith("cont/") and _finite(row[k]) and row[k] > 0}
+    """Detector flag rates on the span the row is judged on: the continuation's
+    (``cont/<d>/flag_rate``) where the row has them (a primed clip's real prime is not the
+    generator's work, and the useful and quality columns beside it are the continuation's),
+    else the whole clip's."""
+    cont = {k.split("/")[1]: row[k] for k in row if k.startswith("cont/") and k.endswith("/flag_rate") and _finite(row[k])}
+    whole = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and not k.startswith("cont/") and _finite(row[k])}
+    rates = {k: v for k, v in (cont or whole).items() if v > 0}
     return " ".join(f"{k} {v:.0%}" for k, v in rates.items()) or "none"
 
 

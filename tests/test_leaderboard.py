@@ -410,3 +410,14 @@ def test_committed_quickstart_serves_as_baseline_rows_beside_my_runs(tmp_path, r
     runs = {row["run"] for row in json.loads(r.stdout)["rows"]}
     assert "mine/run" in runs and any(run.startswith("quickstart/runs/sashimi-tiny") for run in runs)
     assert not any("references/" in run for run in runs)  # another leaderboard's cached reference rows are not runs
+
+
+def test_flags_are_the_continuations_where_the_row_has_them():
+    """A primed row's flags are its continuation's (beside its continuation useful/quality columns), not the whole
+    clip's, whose real prime the generator did not make; an unprimed row without cont/ rates keeps the whole clip's."""
+    from benchbox.leaderboard_render import _flags
+
+    primed = {"dc/flag_rate": 0.5, "click/flag_rate": 0.0, "cont/dc/flag_rate": 0.25, "cont/click/flag_rate": 0.125}
+    assert _flags(primed) == "dc 25% click 12%"
+    assert _flags({"dc/flag_rate": 0.5, "cont/dc/flag_rate": float("nan")}) == "dc 50%"
+    assert _flags({"dc/flag_rate": 0.0}) == "none"
