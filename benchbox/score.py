@@ -39,6 +39,7 @@ from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, Detecto
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
+from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_verdict import add_verdict_metrics
 from benchbox.stats import wilson_interval
 
@@ -65,12 +66,9 @@ SCORES_FORMAT = 1
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
 SCORER_VERSION = 8
-REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
-WEIGHTS_EMBEDDER = "vggish"  # the one embedder whose weights the user supplies (--weights)
 CACHE_ENV = "BENCHBOX_CACHE"
-MIN_SET_CLIPS = 2
 
 
 @dataclass(frozen=True)
@@ -187,63 +185,6 @@ def detect_clips(table: pd.DataFrame, config: DetectorConfig, progress: Progress
     return pd.DataFrame(rows), pd.DataFrame(skipped, columns=["path", "reason"])
 
 
-# ------------------------------------------------------------------- embeddings
-
-
-def embed_sets(paths: dict[str, list[Path]], embedder: str, cache_dir: Path, progress: Progress, weights: Path | None = None) -> dict[str, np.ndarray]:
-    """Embed every named list of files at once; return pooled (N, D) arrays per name.
-
-    ``weights`` (a file, or a folder holding the default file name) goes to the
-    ``vggish`` embedder only; the others ship their weights.
-    """
-    from benchbox.metrics.embedders import embed_files
-    from benchbox.metrics.fad import pool_clips
-
-    flat = [p for name in paths for p in paths[name]]
-    per_clip = embed_files(flat, embedder, cache_dir=cache_dir, progress=progress, weights=weights if embedder == WEIGHTS_EMBEDDER else None)
-    pooled = pool_clips(per_clip) if flat else np.zeros((0, 0))  # (N, D)
-    out, start = {}, 0
-    for name, items in paths.items():
-        out[name] = pooled[start : start + len(items)]
-        start += len(items)
-    return out
-
-
-def diversity(emb: np.ndarray, *, max_clips: int, seed: int) -> float:
-    """Mean pairwise Euclidean distance between clip embeddings (N, D); NaN below 2 clips."""
-    if emb.shape[0] < MIN_SET_CLIPS:
-        return math.nan
-    if emb.shape[0] > max_clips:
-        emb = emb[np.sort(np.random.default_rng(seed).choice(emb.shape[0], max_clips, replace=False))]
-    sq = np.square(emb).sum(axis=1)  # (N,)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * emb @ emb.T, 0.0)  # (N, N)
-    iu = np.triu_indices(emb.shape[0], k=1)
-    return float(np.sqrt(d2[iu]).mean())
-
-
-def distances(gen: np.ndarray, ref: np.ndarray, embedder: str, *, bootstrap: int, seed: int, bandwidth: float | None = None) -> dict[str, float]:
-    """``fad/<emb>``, ``kad/<emb>`` of ``gen`` (N, D) against ``ref`` (Nr, D) with ``/lo``, ``/hi``: the
-    jackknife 95% interval (:mod:`benchbox.metrics.jackknife`; no resamples, ``seed`` unused) when
-    ``bootstrap`` > 0, else NaN; NaN values below 2 clips, NaN bounds below 3. ``bandwidth``: KAD's,
-    ``reference_bandwidth(ref)`` when None: pass one value for every set scored against ``ref``."""
-    from benchbox.metrics import fad as fadlib
-    from benchbox.metrics.jackknife import MIN_JACKKNIFE_CLIPS, jackknife_ci
-
-    h = fadlib.reference_bandwidth(ref) if bandwidth is None else bandwidth
-    out: dict[str, float] = {}
-    for metric in ("fad", "kad"):
-        key = f"{metric}/{embedder}"
-        if gen.shape[0] < MIN_SET_CLIPS:
-            out.update({key: math.nan, f"{key}/lo": math.nan, f"{key}/hi": math.nan})
-        elif bootstrap > 0 and min(gen.shape[0], ref.shape[0]) >= MIN_JACKKNIFE_CLIPS:
-            ci = jackknife_ci(gen, ref, metric, bandwidth=h)
-            out.update({key: ci["value"], f"{key}/lo": ci["lo"], f"{key}/hi": ci["hi"]})
-        else:
-            value = fadlib.fad(gen, ref) if metric == "fad" else fadlib.kad(gen, ref, bandwidth=h)
-            out.update({key: value, f"{key}/lo": math.nan, f"{key}/hi": math.nan})
-    return out
-
-
 # ----------------------------------------------------------------------- groups
 
 
@@ -335,36 +276,6 @@ def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> tuple
     return row, flags
 
 
-def _add_distances(rows: list[dict], groups: list, sets: dict, embedders, bootstrap: int, seed: int, config: ScoreConfig, progress: Progress, weights: Path | None = None, bandwidths: dict | None = None) -> list[str]:
-    """Fill ``fad/kad/diversity`` of every group row and the floor row (the last row); every row's
-    KAD uses the test split's one bandwidth per embedder, recorded in ``bandwidths[emb]["0"]``."""
-    from benchbox.metrics.fad import reference_bandwidth
-
-    warnings: list[str] = []
-    for emb_name in embedders:
-        named = {f"g{i}": [Path(p) for p in g[g["nan/flag"] == 0]["abs_path"]] for i, (_, g) in enumerate(groups)}
-        named.update(sets)
-        pooled = embed_sets(named, emb_name, cache_dir_of(config), progress, weights)
-        ref = pooled[REFERENCE_SPLIT]
-        h = reference_bandwidth(ref)
-        if bandwidths is not None:
-            bandwidths.setdefault(emb_name, {})["0"] = h
-        for i, row in enumerate(rows[:-1]):
-            progress(f"distances {emb_name}", i + 1, len(rows))
-            gen = pooled[f"g{i}"]
-            if gen.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
-                warnings.append(f"group {row['group']!r}: {gen.shape[0]} usable clip(s), FAD/KAD left empty")
-            row.update(distances(gen, ref, emb_name, bootstrap=bootstrap, seed=seed, bandwidth=h))
-            row[f"diversity/{emb_name}"] = diversity(gen, max_clips=config.diversity_max_clips, seed=seed)
-        val = pooled[FLOOR_SPLIT]
-        if val.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
-            warnings.append(f"reference '{FLOOR_SPLIT}' split has {val.shape[0]} clip(s): the floor row is empty")
-        rows[-1].update(distances(val, ref, emb_name, bootstrap=bootstrap, seed=seed, bandwidth=h))
-        rows[-1][f"diversity/{emb_name}"] = diversity(val, max_clips=config.diversity_max_clips, seed=seed)
-        progress(f"distances {emb_name}", len(rows), len(rows))
-    return warnings
-
-
 def score_run(
     path: str | Path,
     *,
@@ -432,7 +343,8 @@ def score_run(
     warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
     if embedders:
-        warnings += _add_distances(rows, groups, sets, embedders, bootstrap, seed, config, progress, weights, bandwidths)
+        warnings += add_distances(rows, groups, sets, embedders, bootstrap=bootstrap, seed=seed, cache_dir=cache_dir_of(config),
+                                  max_clips=config.diversity_max_clips, progress=progress, weights=weights, bandwidths=bandwidths)
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,

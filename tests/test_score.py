@@ -186,7 +186,7 @@ def test_detectors_only_run_still_reports_the_real_floor_rates(setup):
 
 def test_a_failing_score_leaves_every_earlier_output_byte_identical(setup, monkeypatch):
     """skipped.csv used to be rewritten before the failure, so scores/ mixed two runs."""
-    import benchbox.score as score_module
+    import benchbox.score_distances as distances_module
 
     run, _, config = setup
     _score(run, config)
@@ -196,7 +196,7 @@ def test_a_failing_score_leaves_every_earlier_output_byte_identical(setup, monke
     def broken(*args, **kwargs):
         raise MetricError("embedder exploded", hint="-")
 
-    monkeypatch.setattr(score_module, "embed_sets", broken)
+    monkeypatch.setattr(distances_module, "embed_sets", broken)
     with pytest.raises(MetricError, match="embedder exploded"):
         _score(run, config)
     assert {p.name: p.read_bytes() for p in (run / "scores").iterdir()} == before
