@@ -307,10 +307,29 @@ def versions() -> dict[str, str]:
     return out | environment()
 
 
-def write_run_info(run_dir: str | os.PathLike, config: dict, name: str = "config.toml") -> None:
-    """Record the resolved config (TOML) and library versions (JSON) in ``run_dir``."""
+VERSIONS_NAME = "versions.json"
+RESUME_VERSIONS = "versions-resume-{}.json"  # a later invocation's record beside the first
+
+
+def write_run_info(run_dir: str | os.PathLike, config: dict, name: str = "config.toml", *, resumed: bool = False) -> Path:
+    """Record the resolved config (TOML) and library versions (JSON) in ``run_dir``; return the versions file.
+
+    ``versions.json`` describes the invocation that made the folder and is never rewritten by
+    one that continues it: with ``resumed`` (``train --resume``) the versions go to the next free
+    ``versions-resume-<k>.json`` (k = 1, 2, ...) beside it."""
     from benchbox.config import dump_toml
 
     run_dir = Path(run_dir)
     atomic_write_text(run_dir / name, dump_toml(config))
-    atomic_write_json(run_dir / "versions.json", versions())
+    return write_versions(run_dir, resumed=resumed)
+
+
+def write_versions(folder: str | os.PathLike, *, resumed: bool = False) -> Path:
+    """``folder/versions.json``, or with ``resumed`` the next free ``versions-resume-<k>.json``; return it."""
+    folder = Path(folder)
+    path, k = folder / (RESUME_VERSIONS.format(1) if resumed else VERSIONS_NAME), 1
+    while resumed and path.exists():
+        k += 1
+        path = folder / RESUME_VERSIONS.format(k)
+    atomic_write_json(path, versions())
+    return path

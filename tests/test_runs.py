@@ -135,3 +135,12 @@ def test_versions_record_the_commit_and_the_hardware():
     assert {"git_commit", "cpu", "cpu_count", "gpu", "blas"} <= set(info)
     assert all(isinstance(v, str) and v for v in info.values())
     assert info["git_commit"] == "unknown" or len(info["git_commit"].split("+")[0]) == 40 or "not a git checkout" in info["git_commit"]
+
+
+def test_a_resumed_invocation_records_its_versions_beside_the_first(tmp_path):
+    runs.write_run_info(tmp_path, {"train": {"lr": 0.1}})
+    (tmp_path / "versions.json").write_text('{"torch": "first"}')
+    assert runs.write_run_info(tmp_path, {"train": {"lr": 0.1}}, resumed=True) == tmp_path / "versions-resume-1.json"
+    assert runs.write_versions(tmp_path, resumed=True) == tmp_path / "versions-resume-2.json"
+    assert (tmp_path / "versions.json").read_text() == '{"torch": "first"}'
+    assert "torch" in (tmp_path / "versions-resume-2.json").read_text()

@@ -255,3 +255,18 @@ def test_resume_after_the_dataset_changed_in_place_is_refused_unless_forced(tmp_
     record = json.loads((run / FINGERPRINT_FILE).read_text())
     assert resumed.last_step == 4 and record["fingerprint"] != first and record["replaced"] == [{"fingerprint": first, "until_step": 2}]
     assert first[:16] not in info.value.message.split("then")[1] and record["fingerprint"][:16] in info.value.message
+
+
+def test_resume_keeps_the_first_versions_record(tmp_path, data):
+    """``versions.json`` names the invocation that trained the run: a resume records itself beside it
+    (``versions-resume-<k>.json``) instead of rewriting it."""
+    run = tmp_path / "run"
+    tiny_run(run, data, "sashimi", 2)
+    first = {**json.loads((run / "versions.json").read_text()), "torch": "the version that trained it"}
+    (run / "versions.json").write_text(json.dumps(first))
+    train(out=run, resume=True, overrides=["train.max_steps=3"], device="cpu")
+    train(out=run, resume=True, overrides=["train.max_steps=4"], device="cpu")
+    assert json.loads((run / "versions.json").read_text()) == first
+    for k in (1, 2):
+        assert json.loads((run / f"versions-resume-{k}.json").read_text())["torch"] == torch.__version__
+    assert not (run / "versions-resume-3.json").exists()

@@ -100,6 +100,23 @@ def _reproduce_command(ctx) -> str:
     return f"benchbox run {ctx.out / 'protocol.toml'} --out {ctx.out}"
 
 
+def versions_lines(out: Path) -> list[str]:
+    """The report's Versions block, saying which invocation it describes: the latest ``benchbox run``
+    that ran a stage (:func:`benchbox.study.runner.record_versions`); each run folder keeps its own."""
+    from benchbox.study.runner import FIRST_STAGE_KEY, RECORDED_KEY
+
+    path = out / "versions.json"
+    versions = json.loads(path.read_text()) if path.is_file() else {}
+    if RECORDED_KEY in versions:
+        which = (f"Versions of the latest `benchbox run` that ran a stage of this study (its first: `{versions[FIRST_STAGE_KEY]}`, "
+                 f"{versions[RECORDED_KEY]} UTC).")
+    else:  # written before the record named its invocation: by whichever ran last, perhaps one that skipped every stage
+        which = "Versions of the latest `benchbox run` in this folder (recorded before benchbox noted whether it ran a stage)."
+    where = ("Each training run records the invocation that trained it in `runs/<run>/versions.json`; a resumed training adds "
+             "`versions-resume-<k>.json` beside it.")
+    return [f"{which} {where}", "", "```json", json.dumps(versions, indent=2), "```"]
+
+
 def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, groups: pd.DataFrame | None = None, *,
                     figure_is_new: bool = True, figure_caption: str = "", charts: list | None = None, smoke: str = "",
                     every_clip: pd.DataFrame | None = None, families_listen: list[str] | None = None) -> str:
@@ -113,7 +130,6 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     out, proto = ctx.out, ctx.proto
     groups = pd.DataFrame() if groups is None else groups
     embedder = proto.score.embedders[0] if proto.score.embedders else "aisfx"
-    versions = json.loads((out / "versions.json").read_text()) if (out / "versions.json").is_file() else {}
     findings = all_findings(clips, groups, out / "runs", smoke)
     charts = charts or []
     metrics = metrics_href(out)
@@ -148,7 +164,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     presets = sorted({job.preset for job in train_jobs(proto)})  # the grid's and the extra runs' presets
     made = ["Reproduce with:", "", "```bash", _reproduce_command(ctx), "```", "",
             f"Dataset: `{proto.data.source}`; presets: {', '.join(presets)}; {len(run_ids)} training runs; "
-            f"{len(every_clip)} scored clips" + (f" ({len(clips)} at the reference sampling setting)." if len(every_clip) != len(clips) else "."), "", "Versions:", "", "```json", json.dumps(versions, indent=2), "```"]
+            f"{len(every_clip)} scored clips" + (f" ({len(clips)} at the reference sampling setting)." if len(every_clip) != len(clips) else "."), "", *versions_lines(out)]
     body += _section("How it was made", made)
     figures = [t for t in ("Effects at a glance", "Spectrograms") if any(ln == f"## {t}" for ln in body)]
     summary = summary_section(findings, clips, groups, useful=ans.get("useful_metric", "useful/auto"), embedder=embedder,

@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchbox.config import to_dict
+from benchbox.config import dump_toml, to_dict
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import write_run_info
+from benchbox.runs import VERSIONS_NAME, atomic_write_json, atomic_write_text, versions
 from benchbox.study import stages as st
 from benchbox.study.protocol import ProtocolConfig, StageLedger, StudyContext, plan
+
+
+RECORDED_KEY, FIRST_STAGE_KEY = "recorded_utc", "first_stage_run"  # versions.json: which invocation it describes
 
 
 def is_current(ctx: StudyContext, stage) -> bool:
@@ -81,7 +84,7 @@ def run_protocol(
     """Run every stage of ``proto`` into ``out``; return the report path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_run_info(out, to_dict(proto), name="protocol.toml")
+    atomic_write_text(out / "protocol.toml", dump_toml(to_dict(proto)))
     ctx = StudyContext(proto, out, StageLedger(out), progress or no_progress, log or (lambda s: None), protocol_path, command)
     runners = {"data": st.run_data, "train": st.run_train, "generate": st.run_generate, "score": st.run_score,
                "leaderboard": st.run_leaderboard, "report": st.run_report}
@@ -89,16 +92,19 @@ def run_protocol(
     by_run: dict[str | None, list] = {}
     for stage in stage_list:
         by_run.setdefault(stage.run_id, []).append(stage)
-    done, skipped = 0, []
+    done, skipped, recorded = 0, [], False
 
     def run_stages(stages: list) -> None:
-        nonlocal done
+        nonlocal done, recorded
         for stage in stages:
             ctx.progress("study", done, len(stage_list), stage=stage.key)
             done += 1
             if is_current(ctx, stage):
                 ctx.log(f"skip {stage.key} (unchanged)")
                 continue
+            if not recorded:  # an invocation that skips every stage leaves the record of the one that ran them
+                record_versions(out, stage.key)
+                recorded = True
             ctx.log(f"run  {stage.key}")
             start = time.perf_counter()
             runners[stage.kind](ctx, stage)
@@ -123,6 +129,15 @@ def run_protocol(
                     skipped.append(stage.run_id)
     ctx.progress("study", len(stage_list), len(stage_list), stage="done")
     return out / "report.md"
+
+
+def record_versions(out: Path, first_stage: str) -> None:
+    """``out/versions.json``: the versions of this invocation, the first stage it ran and when
+    (UTC), written only by an invocation that runs a stage (the report names it)."""
+    from datetime import datetime, timezone
+
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    atomic_write_json(Path(out) / VERSIONS_NAME, {**versions(), RECORDED_KEY: when, FIRST_STAGE_KEY: first_stage})
 
 
 CLAIMS_DIR = ".claims"

@@ -157,3 +157,21 @@ def test_a_builtin_corpus_name_has_a_data_fingerprint(tmp_path):
     proto = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-cpu.toml", data="footsteps-dev")
     ctx = StudyContext(proto, tmp_path, StageLedger(tmp_path), no_progress, lambda s: None)
     assert len(stage_fingerprint(ctx, Stage("data", "data"))) > 8
+
+
+@pytest.mark.slow
+def test_a_rerun_that_skips_every_stage_keeps_the_versions_record(study):
+    """versions.json (and the report's Versions block) describe the latest invocation that ran a
+    stage; one that skips every stage used to rewrite it, so the report named another invocation."""
+    proto_path, out, report, _ = study
+    proto = load_protocol(proto_path, overrides=["generate.n=1"])
+    run_protocol(proto, out=out, protocol_path=proto_path, log=lambda s: None)  # settle at n = 1
+    record = json.loads((out / "versions.json").read_text())
+    assert record["first_stage_run"] and record["recorded_utc"]
+    text = report.read_text()
+    assert "Versions of the latest `benchbox run` that ran a stage of this study" in text and json.dumps(record, indent=2) in text
+    (out / "versions.json").write_text(json.dumps({**record, "torch": "the invocation that ran the stages"}))
+    logs: list[str] = []
+    run_protocol(proto, out=out, protocol_path=proto_path, log=logs.append)
+    assert logs and all(line.startswith("skip") for line in logs)
+    assert json.loads((out / "versions.json").read_text())["torch"] == "the invocation that ran the stages"
