@@ -17,9 +17,12 @@ module never asks which one it holds. A primed cell continues the first ``prime_
 test-split clip, passed as waves on the run's code grid (``decode(encode(x))`` with the
 run's quantisation), and the written clip's first P samples are that prime bit for bit
 (checked here). A generator without the ``prime`` capability gets its unprimed cells
-only; its primed cells are left out (the tables read "n/a"). Each checkpoint x prime
-cell draws from its own generator, seeded from (seed, checkpoint, prime_ms), so the
-same seed gives byte-identical clips. The manifest's ``logprob_*`` columns hold each
+only; its primed cells are left out (the tables read "n/a"). Each clip draws from its own
+generator, seeded from (seed, checkpoint, prime_ms, clip index), so the same seed gives
+byte-identical clips and neither ``batch`` nor ``n`` changes a clip (``--n 8`` gives the
+first 8 clips of ``--n 32``). Clips generated before this (their ``generate_config.toml``
+invocations lack ``randomness = "per-clip"``) drew each cell from one stream and depended
+on ``batch`` and ``n``; the same seed now gives other clips. The manifest's ``logprob_*`` columns hold each
 clip's log-likelihood under its own checkpoint (nats, the continuation only) for a
 generator with the ``likelihood`` capability, and are empty ("n/a") otherwise.
 """
@@ -60,6 +63,7 @@ MANIFEST_COLUMNS = (
     "path", "clip_id", "run", "generator", "preset", "quantisation", "dropout", "checkpoint", "checkpoint_sha256",
     "prime_ms", "prime_source", "seed", "temperature", "top_p", "sampling_steps", "seconds_to_generate", "logprob_sum", "logprob_mean",
 )  # fmt: skip
+CLIP_RANDOMNESS = "per-clip"  # generate_config.toml: each clip from its own seed (absent: one stream per cell, batch-dependent)
 CELL_TAGS = {"temperature": "temp", "top_p": "topp", "sampling_steps": "steps"}  # a setting's tag in a cell's folder name
 
 
@@ -216,7 +220,7 @@ def _cell_rows(plan: _Plan, stage: Path, cell: Cell, progress: Progress, done: i
     name, ms = cell.checkpoint, cell.prime_ms
     p = plan.primes[ms]
     settings = {k: (int(v) if k == "sampling_steps" else v) for k, v in cell.settings}
-    gen = torch.Generator(device=model.device).manual_seed(derive_seed(cfg.seed, name, ms))  # paired across sampling settings
+    gens = clip_generators(cfg.seed, name, ms, cfg.n, model.device)  # paired across sampling settings
     sources = [plan.test_ids[i % len(plan.test_ids)] if p else "" for i in range(cfg.n)]
     prime = torch.stack([plan.test_waves[i % len(plan.test_ids), :p] for i in range(cfg.n)]) if p else None  # (n, P)
     rows = []
@@ -224,7 +228,7 @@ def _cell_rows(plan: _Plan, stage: Path, cell: Cell, progress: Progress, done: i
         started = time.perf_counter()
         chunk = None if prime is None else prime[s : s + cfg.batch]  # (B, P)
         count = min(cfg.batch, cfg.n - s)
-        waves = model.generate(count, plan.length, prime=chunk, rng=gen, batch=cfg.batch, **settings).cpu()  # (B, T)
+        waves = model.generate(count, plan.length, prime=chunk, rng=gens[s : s + count], batch=cfg.batch, **settings).cpu()  # (B, T)
         seconds = (time.perf_counter() - started) / count
         _check_output(plan, name, waves, chunk, count)
         lp_sum = _log_likelihood(model, waves, p)  # (B,)
@@ -236,6 +240,12 @@ def _cell_rows(plan: _Plan, stage: Path, cell: Cell, progress: Progress, done: i
         done += count
         progress("generate", done, total, cell=cell.folder, **{"samples/s": round((plan.length - p) / max(seconds, 1e-9))})
     return rows
+
+
+def clip_generators(seed: int, checkpoint: str, prime_ms: int, n: int, device: torch.device) -> list[torch.Generator]:
+    """One generator per clip, seeded from (seed, checkpoint, prime_ms, clip index): clip i is the
+    same whatever ``--batch`` and ``--n`` (the first 8 of ``--n 32`` are ``--n 8``'s)."""
+    return [torch.Generator(device=device).manual_seed(derive_seed(seed, checkpoint, prime_ms, i)) for i in range(n)]
 
 
 def _check_output(plan: _Plan, name: str, waves: torch.Tensor, prime: torch.Tensor | None, count: int) -> None:
@@ -318,7 +328,7 @@ def generate_run(
             rows += _cell_rows(plan, stage, cell, progress, len(rows), total)
         frame = pd.concat([kept, pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
         atomic_write_csv(stage / MANIFEST_NAME, frame)
-        record = {"run": str(run_dir), **_config_dict(cfg), "not_applicable": notes}
+        record = {"run": str(run_dir), **_config_dict(cfg), "randomness": CLIP_RANDOMNESS, "not_applicable": notes}
         now = [c.folder for c in cells]
         write_run_info(stage, {**record, "invocations": _invocations(samples / GENERATE_CONFIG_NAME, record, now)}, name=GENERATE_CONFIG_NAME)
     return manifest

@@ -21,6 +21,7 @@ import torch
 from benchbox import native
 from benchbox.audio import SILENCE_CODE
 from benchbox.errors import ConfigError
+from benchbox.generators import clip_rng
 
 
 # ---------------------------------------------------------------------- sampling
@@ -43,11 +44,12 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> torch.Tensor:
-    """(B, C) logits -> (B,) tokens: argmax at temperature 0, else nucleus sampling."""
+def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None = None, *, u: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, C) logits -> (B,) tokens: argmax at temperature 0, else nucleus sampling with one
+    uniform per row: ``u`` (B,) when given, else drawn from ``generator``."""
     if temperature == 0:
         return logits.argmax(dim=-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1).to(generator.device)  # (B, C)
+    probs = torch.softmax(logits.float() / temperature, dim=-1).to(u.device if u is not None else generator.device)  # (B, C)
     if top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)  # (B, C)
         mass_before = sorted_p.cumsum(dim=-1) - sorted_p  # (B, C)
@@ -56,7 +58,7 @@ def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: to
     # Inverse-CDF draw, one uniform per row: the same distribution as torch.multinomial at a
     # third of its cost (its checks dominate a native step at batch 1).
     cdf = probs.cumsum(dim=-1)  # (B, C)
-    u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) * cdf[:, -1:]  # (B, 1)
+    u = (torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) if u is None else u.reshape(-1, 1)) * cdf[:, -1:]  # (B, 1)
     token = torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[1] - 1)[:, 0]  # (B,): first cdf > u
     return token.to(logits.device)
 
@@ -69,40 +71,47 @@ def _sampling_library():
     return native.load("sampling", SAMPLING_SIGNATURES)
 
 
-def draw(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C) logits -> ((B,) tokens, (B,) log-probability of each at temperature 1).
+def draw(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None = None, *,
+         u: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C) logits -> ((B,) tokens, (B,) log-probability of each at temperature 1); the uniforms
+    are ``u`` (B,) when given (the sampler draws them per clip), else drawn from ``generator``.
 
     The sampler's per-token call. At top-p 1 on float32 CPU logits it is one compiled call
     (``benchbox/native/sampling.c``) drawing from the same uniforms as ``choose``: the same
     token but for a rounding tie at a CDF boundary (measured: 1 draw in 80,000). Otherwise
     ``choose`` and a log-softmax.
     """
-    if temperature > 0 and top_p >= 1.0 and logits.dtype == torch.float32 and logits.device.type == "cpu" and generator.device.type == "cpu":
+    stream = u if u is not None else generator  # None at temperature 0 (argmax draws nothing)
+    if temperature > 0 and top_p >= 1.0 and logits.dtype == torch.float32 and logits.device.type == "cpu" and stream.device.type == "cpu":
         lib = _sampling_library()
         if lib is not None:
             logits = logits.contiguous()
             batch, classes = logits.shape
-            u = torch.rand(batch, generator=generator)  # (B,): the stream choose draws from
+            u = torch.rand(batch, generator=generator) if u is None else u.contiguous()  # (B,): the stream choose draws from
             token, logprob = torch.empty(batch, dtype=torch.long), torch.empty(batch)
             cdf = torch.empty(classes)
             lib.sample_rows(logits.data_ptr(), batch, classes, temperature, u.data_ptr(), token.data_ptr(), logprob.data_ptr(), cdf.data_ptr())
             return token, logprob
-    token = choose(logits, temperature, top_p, generator)
+    token = choose(logits, temperature, top_p, generator, u=u)
     return token, torch.log_softmax(logits.float(), dim=-1).gather(1, token[:, None])[:, 0]
 
 
 @torch.no_grad()
-def _sample_batch(model, prime: torch.Tensor, length: int, temperature: float, top_p: float, generator: torch.Generator):
-    """One batch: (B, P) prime -> ((B, T) codes, (B,) summed log-prob of the continuation)."""
+def _sample_batch(model, prime: torch.Tensor, length: int, temperature: float, top_p: float, generator: clip_rng.Rng):
+    """One batch: (B, P) prime -> ((B, T) codes, (B,) summed log-prob of the continuation).
+
+    Each clip's T - P uniforms are drawn up front, row by row (from its own generator when
+    ``generator`` is per clip), so a clip's tokens never depend on the batch it is drawn in."""
     device = model.device
     b, p = prime.shape
+    uniforms = clip_rng.rand(generator, (b, length - p)).T.contiguous() if temperature > 0 else None  # (T - P, B)
     state = model.init_state(b, device)
     start = torch.full((b, 1), SILENCE_CODE, dtype=torch.long)
     logits, state = model.prefill(torch.cat([start, prime.long()], dim=1).to(device), state)  # (B, C)
     tokens, logprobs = [], []
     with paused_gc():
         for t in range(length - p):
-            token, logprob = draw(logits, temperature, top_p, generator)  # (B,), (B,)
+            token, logprob = draw(logits, temperature, top_p, u=None if uniforms is None else uniforms[t])  # (B,), (B,)
             logprobs.append(logprob)
             tokens.append(token)
             if t + 1 < length - p:
@@ -120,10 +129,13 @@ def sample(
     prime: torch.Tensor | None,
     temperature: float = 1.0,
     top_p: float = 1.0,
-    generator: torch.Generator,
+    generator: clip_rng.Rng,
     batch: int = 16,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Generate ``n`` clips of ``length`` samples (prime included), ``batch`` at a time.
+
+    ``generator``: one torch.Generator, or n of them, one per clip (:mod:`benchbox.generators.clip_rng`):
+    then clip i's tokens come from ``generator[i]`` alone, whatever ``batch`` and ``n``.
 
     ``prime`` is (n, P) codes or None. Returns codes (n, length), and the sum and
     per-sample mean over the continuation of the chosen tokens' log-probs at temperature 1.
@@ -139,7 +151,7 @@ def sample(
     codes, sums = [], []
     try:
         for s in range(0, n, batch):
-            c, lp = _sample_batch(model, prime[s : s + batch], length, temperature, top_p, generator)
+            c, lp = _sample_batch(model, prime[s : s + batch], length, temperature, top_p, clip_rng.rows(generator, s, s + batch))
             codes.append(c)
             sums.append(lp)
     finally:

@@ -292,3 +292,19 @@ def test_closed_form_generators_sample_unprimed_and_primed(tmp_path, generator):
     for path in manifest["path"]:
         wave = load_audio(tmp_path / "run" / path, RATE_HZ)
         assert wave.shape == (int(SECONDS * RATE_HZ),) and torch.isfinite(torch.as_tensor(wave)).all()
+
+
+def test_clips_depend_on_the_seed_and_index_not_on_batch_or_n(run, tmp_path):
+    """Each clip draws from its own generator: `--batch 4 --n 5` gives the same first 3 clips, byte
+    for byte, as the fixture's `--batch 2 --n 3` (one stream per cell made them depend on both)."""
+    import tomllib
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    generate_run(copy, **{**GRID, "n": 5, "batch": 4}, overwrite=True)
+    clips = sorted((run / "samples").rglob("clip_*.wav"))
+    assert len(clips) == 2 * 3 * 3
+    for clip in clips:
+        assert (copy / clip.relative_to(run)).read_bytes() == clip.read_bytes(), clip.relative_to(run)
+    invocations = tomllib.loads((copy / "samples" / "generate_config.toml").read_text())["invocations"]
+    assert [inv["randomness"] for inv in invocations.values()] == ["per-clip"]

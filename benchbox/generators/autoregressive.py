@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import torch
 
+from benchbox.generators import clip_rng
 from benchbox.audio import decode, encode
 from benchbox.errors import GeneratorError
 from benchbox.generators.base import Batch, Generator, State
@@ -67,7 +68,7 @@ class Autoregressive(Generator):
         return clip_log_likelihood(self, codes, start)
 
     def generate(
-        self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator,
+        self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: clip_rng.Rng,
         temperature: float = 1.0, top_p: float = 1.0, batch: int = 16,
     ) -> torch.Tensor:  # fmt: skip
         """The token loop of :func:`benchbox.sample.sample`, decoded: (n, length) float32 waves."""

@@ -13,7 +13,9 @@ Every generator, whatever its family, answers two questions:
   ``generate(n, length, *, prime=None, rng, batch=16, **settings)`` returns
   (n, length) float32 waves in [-1, 1]. ``prime`` is (n, P) float waves on the run's code grid
   (the sampler passes ``decode(encode(x))``); then ``out[:, :P]`` equals ``prime`` bit for bit.
-  All randomness comes from ``rng``. ``settings`` are the generic sampling settings of
+  All randomness comes from ``rng``: one ``torch.Generator``, or n of them, one per clip (the
+  sampler passes these, so ``batch`` and ``n`` never change a clip); draw through
+  :mod:`benchbox.generators.clip_rng`, which takes either. ``settings`` are the generic sampling settings of
   ``SAMPLING_SETTINGS`` (``temperature``, ``top_p``: a token distribution's; ``sampling_steps``:
   an iterative sampler's, 0 = the model's own count). A generator declares the ones it honours
   in ``sampling_settings``; the sampler passes only those, and records the others as "n/a"
@@ -54,6 +56,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from benchbox.generators import clip_rng
 from benchbox.audio import QUANT_CLASSES
 
 State = Any
@@ -132,7 +135,7 @@ class Generator(nn.Module):
         raise NotImplementedError
 
     def generate(
-        self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator,
+        self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: clip_rng.Rng,
         temperature: float = 1.0, top_p: float = 1.0, batch: int = 16, sampling_steps: int = 0,
     ) -> torch.Tensor:  # fmt: skip
         """(n, length) float32 waves in [-1, 1]; ``out[:, :P] == prime`` exactly. Settings not in

@@ -37,6 +37,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from benchbox.generators import clip_rng
+
 Target = Literal["eps", "x0", "v"]
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (z (B, *X), t/T_d (B,)) -> target (B, *X)
 COSINE_OFFSET = 0.008  # Nichol & Dhariwal's s
@@ -111,9 +113,9 @@ def sampling_times(steps: int, sampling_steps: int) -> list[int]:
     return sorted(set(ts), reverse=True)
 
 
-def _randn(shape, rng: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
-    device = rng.device if rng is not None else like.device
-    return torch.randn(shape, generator=rng, device=device, dtype=like.dtype).to(like.device)
+def _randn(shape, rng: clip_rng.Rng, like: torch.Tensor) -> torch.Tensor:
+    """Normal draws shaped ``shape`` (B, *X) like ``like``; row i from ``rng[i]`` when per clip."""
+    return clip_rng.randn(rng, shape, device=like.device, dtype=like.dtype)
 
 
 class Diffusion(nn.Module):
@@ -159,7 +161,7 @@ class Diffusion(nn.Module):
         denoiser: Denoiser,
         shape: tuple[int, ...],
         *,
-        rng: torch.Generator | None,
+        rng: clip_rng.Rng,
         device: torch.device | str = "cpu",
         known: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
@@ -167,7 +169,8 @@ class Diffusion(nn.Module):
         sampling_steps: int | None = None,
         eta: float | None = None,
     ) -> torch.Tensor:
-        """Draw (B, *X) samples; where ``mask`` (broadcastable bool) the output is ``known`` exactly."""
+        """Draw (B, *X) samples; where ``mask`` (broadcastable bool) the output is ``known`` exactly.
+        ``rng``: one generator, or B (one per sample: row i's noise from ``rng[i]`` alone)."""
         cfg = self.cfg
         eta = cfg.eta if eta is None else eta
         times = sampling_times(cfg.steps, sampling_steps or cfg.sampling_steps)

@@ -16,6 +16,7 @@ import torch
 from torch.func import functional_call
 
 from benchbox.errors import GeneratorError
+from benchbox.generators import clip_rng
 from benchbox.generators.base import Generator
 
 
@@ -34,9 +35,10 @@ class DiffusionGenerator(Generator):
         return metrics
 
     @torch.no_grad()
-    def generate(self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: torch.Generator, temperature: float = 1.0, top_p: float = 1.0,
+    def generate(self, n: int, length: int, *, prime: torch.Tensor | None = None, rng: clip_rng.Rng, temperature: float = 1.0, top_p: float = 1.0,
                  batch: int = 16, sampling_steps: int = 0) -> torch.Tensor:
         """(n, length) waves in [-1, 1], ``batch`` clips at a time; ``prime`` (n, P) lands bit-exactly in out[:, :P].
+        ``rng``: one generator, or n (one per clip; :mod:`benchbox.generators.clip_rng`).
         ``sampling_steps``: reverse steps (0 = the config's ``sampling_steps``), at most the
         diffusion's ``steps``. ``temperature`` and ``top_p`` are not in ``sampling_settings``:
         the sampler never passes them (their cells read n/a)."""
@@ -45,8 +47,9 @@ class DiffusionGenerator(Generator):
                                  hint=f"sample with at most {self.config.steps} steps, or 0 for the model's own {self.config.sampling_steps}")
         steps = sampling_steps or None
         with self.evaluating():
-            parts = [self._generate(min(batch, n - i), length, None if prime is None else prime[i : i + batch], rng, steps) for i in range(0, n, batch)]
+            parts = [self._generate(min(batch, n - i), length, None if prime is None else prime[i : i + batch], clip_rng.rows(rng, i, i + batch), steps)
+                     for i in range(0, n, batch)]
         return torch.cat(parts) if parts else torch.zeros(0, length)
 
-    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator, sampling_steps: int | None = None) -> torch.Tensor:
+    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: clip_rng.Rng, sampling_steps: int | None = None) -> torch.Tensor:
         raise NotImplementedError

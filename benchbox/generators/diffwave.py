@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchbox.generators import clip_rng
 from benchbox.generators.diffusion_generator import DiffusionGenerator
 from benchbox.generators.diffusion import EMA, Diffusion, DiffusionConfig
 from benchbox.generators.diffwave_sashimi import SashimiDenoiser
@@ -127,7 +128,7 @@ class DiffWave(DiffusionGenerator):
         """Diffusion loss on ``batch.waves`` (B, T) x data_scale; randomness from the global RNG."""
         return self.diffusion.loss(self.denoiser(), self._pad(batch.waves.float()) * self.config.data_scale)
 
-    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator, sampling_steps: int | None = None) -> torch.Tensor:
+    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: clip_rng.Rng, sampling_steps: int | None = None) -> torch.Tensor:
         scale = self.config.data_scale
         padded = -(-length // self.multiple) * self.multiple
         device = self.diffusion.abar.device

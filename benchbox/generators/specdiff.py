@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from benchbox.generators import clip_rng
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, decode
 from benchbox.generators.diffusion_generator import DiffusionGenerator
 from benchbox.generators.diffusion import EMA, Diffusion, DiffusionConfig
@@ -116,7 +117,7 @@ class SpecDiff(DiffusionGenerator):
         return self.diffusion.loss(self.denoiser(), x0)
 
     # -------------------------------------------------------------- sampling
-    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: torch.Generator, sampling_steps: int | None = None) -> torch.Tensor:
+    def _generate(self, n: int, length: int, prime: torch.Tensor | None, rng: clip_rng.Rng, sampling_steps: int | None = None) -> torch.Tensor:
         grid = self.grid_for(length)
         frames, bands, padded = grid.cfg.frames, self.config.n_mels, grid.cfg.samples()
         device = self.mean_db.device

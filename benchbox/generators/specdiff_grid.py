@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from benchbox.generators import clip_rng
+
 DB_PER_DECADE = 10.0  # power dB
 POWER_EPS = 1e-20
 
@@ -99,10 +101,11 @@ class Grid(torch.nn.Module):
         return lin.clamp_min(0).sqrt()
 
     @torch.no_grad()
-    def resynthesise(self, grid: torch.Tensor, length: int, *, generator: torch.Generator | None = None, prime: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, F, M) dB grid -> (B, T) waveform; ``prime`` (B, P) lands bit-exact in out[:, :P]."""
+    def resynthesise(self, grid: torch.Tensor, length: int, *, generator: clip_rng.Rng = None, prime: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, F, M) dB grid -> (B, T) waveform; ``prime`` (B, P) lands bit-exact in out[:, :P]. The
+        initial phase's noise comes from ``generator``: one, or B (row i from ``generator[i]``)."""
         batch = grid.shape[0]
-        noise = torch.randn(batch, length, generator=generator, device=grid.device if generator is None else generator.device).to(grid.device)  # (B, T)
+        noise = clip_rng.randn(generator, (batch, length), device=grid.device)  # (B, T)
         phase = self.stft(noise)  # (B, K, F')
         magnitude = self.linear_magnitude(grid, phase.shape[-1])  # (B, K, F')
         spec = magnitude * torch.exp(1j * phase.angle())

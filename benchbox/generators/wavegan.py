@@ -57,6 +57,7 @@ from torch import nn
 
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
 from benchbox.errors import GeneratorError
+from benchbox.generators import clip_rng
 from benchbox.generators import wavegan_disc as D
 from benchbox.generators.wavegan_augment import ada_update, diff_augment
 from benchbox.generators.wavegan_gen import UPSAMPLE, WaveGANGenerator
@@ -342,14 +343,14 @@ class WaveGAN(Generator):
         length: int,
         *,
         prime: torch.Tensor | None = None,
-        rng: torch.Generator | None = None,
+        rng: clip_rng.Rng = None,
         labels: torch.Tensor | None = None,
         temperature: float = 1.0,
         top_p: float = 1.0,
         batch: int = 16,
     ) -> torch.Tensor:
         """n clips (n, length) in [-1, 1] from the EMA generator (the raw one when ema_decay = 0),
-        latents z ~ N(0, I) drawn from ``rng`` (and, for a
+        latents z ~ N(0, I) drawn from ``rng``, one generator or n (one per clip: :mod:`benchbox.generators.clip_rng`) (and, for a
         class-conditional model given no ``labels``, labels uniform over the K classes). ``length`` up to T (clips are cropped to it).
         ``temperature`` and ``top_p`` (token sampling) do not apply to a GAN and are ignored."""
         if prime is not None and prime.shape[-1] > 0:
@@ -359,13 +360,12 @@ class WaveGAN(Generator):
         net = self.sampling_generator
         was_training = net.training
         net.eval()
-        device = rng.device if rng is not None else torch.device("cpu")  # the sampler's rng lives on the model's device
-        z_all = torch.randn(n, self.config.latent_dim, generator=rng, device=device)  # (n, Z): all drawn first, so batching never changes a clip
+        z_all = clip_rng.randn(rng, (n, self.config.latent_dim))  # (n, Z): all drawn first, on the rng's device, so batching never changes a clip
         if self.config.n_classes and labels is None:  # conditional, no labels asked for: uniform over the classes
-            labels = torch.randint(self.config.n_classes, (n,), generator=rng, device=z_all.device)
+            labels = clip_rng.randint(rng, self.config.n_classes, (n,))
         noise_all = None  # (n, P, T): the output-rate noise input, also from rng and drawn first
         if self.config.post_noise:
-            noise_all = torch.randn(n, self.config.post_channels, self.config.length, generator=rng, device=device)
+            noise_all = clip_rng.randn(rng, (n, self.config.post_channels, self.config.length))
         out = []
         for start in range(0, n, batch):
             z = z_all[start : start + batch].to(self.device)  # (b, Z)
