@@ -63,19 +63,20 @@ MS_PER_SECOND = 1000.0
 LEGACY_IMPORT_COLUMNS = ("path", "generator", "prime_ms", "source")  # an import's manifest before the marker existed
 
 
-def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False, clip_ms: float | None = None) -> pd.DataFrame:
+def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False, clip_length: tuple[int, int] | None = None) -> pd.DataFrame:
     """``path`` (relative, posix), ``generator`` and ``prime_ms`` of every clip of an external folder.
 
     ``skip(rel_path)`` leaves files out (the scorer's own outputs). Raises DataError for a
     malformed manifest, one that names a missing clip, or a ``prime_ms`` that leaves no
-    continuation: not shorter than ``clip_ms`` (the length every clip is converted to), or,
-    without it, than the clip's own length (its header).
+    continuation (the prime, rounded to samples as the scorer cuts it, covers the clip):
+    against ``clip_length`` (samples, Hz: what every clip is converted to), or, without it,
+    the clip's own length (its header).
     """
     root = Path(root)
     name = name or root.resolve().name
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
-        return _from_manifest(root, manifest, name, clip_ms)
+        return _from_manifest(root, manifest, name, clip_length)
     files, _ = walk_clips(root, skip)
     rows = []
     for p in files:
@@ -106,7 +107,8 @@ def walk_clips(root: Path, skip=lambda rel: False) -> tuple[list[Path], list[tup
                 continue
             rel = path.relative_to(root)
             if skip(rel):
-                ignored.append((rel.as_posix(), f"inside {rel.parts[0]}/, a folder benchbox writes (scores or a staging folder): not scored"))
+                folder = next((part for part in rel.parts[:-1] if part == "scores" or part.startswith(".")), rel.parts[0])
+                ignored.append((rel.as_posix(), f"inside {folder}/, a scores/ or hidden folder (where benchbox writes scores and staging folders): not scored"))
             elif path.is_symlink() and not path.exists():
                 ignored.append((rel.as_posix(), "a broken symbolic link"))
             elif not path.is_file():
@@ -153,7 +155,7 @@ def import_record(folder: str | Path) -> dict | None:
     return record
 
 
-def _from_manifest(root: Path, manifest: Path, name: str, clip_ms: float | None = None) -> pd.DataFrame:
+def _from_manifest(root: Path, manifest: Path, name: str, clip_length: tuple[int, int] | None = None) -> pd.DataFrame:
     try:
         table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -176,7 +178,7 @@ def _from_manifest(root: Path, manifest: Path, name: str, clip_ms: float | None 
     bad = next((v for v in prime if v != "" and not _is_number(v)), None)
     if bad is not None:
         raise DataError(f"{manifest}, line {list(prime).index(bad) + 2}: prime_ms '{bad}' is not a finite number >= 0", hint="give the prime length in ms, or leave the cell empty")
-    _check_primes(root, manifest, list(table["path"]), list(prime), clip_ms)
+    _check_primes(root, manifest, list(table["path"]), list(prime), clip_length)
     return pd.DataFrame({"path": list(table["path"]), "generator": list(gen), "prime_ms": list(prime)})
 
 
@@ -192,28 +194,35 @@ def _path_problem(text: str) -> str | None:
     return None
 
 
-def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str], clip_ms: float | None) -> None:
+def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str], clip_length: tuple[int, int] | None) -> None:
     """DataError naming the line of the first prime that leaves no continuation to score (see
-    :func:`folder_table`): its clip would be judged on nothing but the real prime."""
+    :func:`folder_table`): its clip would be judged on nothing but the real prime. Compared in
+    samples, as the scorer cuts it (the prime rounded to the nearest sample), against
+    ``clip_length`` (samples, Hz: the length every clip is converted to) or the clip's own header."""
     for i, (path, prime) in enumerate(zip(paths, primes)):
         if prime == "" or float(prime) == 0:
             continue
-        length_ms = clip_ms if clip_ms is not None else _header_ms(root / path)
-        if length_ms is not None and float(prime) >= length_ms:
-            whose = "the reference's clip length, which every clip is cropped or padded to," if clip_ms is not None else f"the clip '{path}'"
-            raise DataError(f"{manifest}, line {i + 2}: prime_ms {prime} is not shorter than {whose} ({length_ms:g} ms): no continuation is left to score",
+        length = clip_length if clip_length is not None else _header_length(root / path)
+        if length is None:
+            continue
+        samples, rate_hz = length
+        if int(round(float(prime) * rate_hz / MS_PER_SECOND)) >= samples:
+            length_ms = samples * MS_PER_SECOND / rate_hz
+            whose = "the reference's clip length, which every clip is cropped or padded to," if clip_length is not None else f"the clip '{path}'"
+            raise DataError(f"{manifest}, line {i + 2}: prime_ms {prime} leaves no sample of {whose} ({samples} samples, {length_ms:g} ms): "
+                            "no continuation is left to score",
                             hint="prime_ms is the length of the real prime at the clip's start; give a shorter one, or leave the cell empty")  # fmt: skip
 
 
-def _header_ms(path: Path) -> float | None:
-    """A clip's length in ms from its header; None when unreadable (the scorer skips it with its reason)."""
+def _header_length(path: Path) -> tuple[int, int] | None:
+    """A clip's (samples, Hz) from its header; None when unreadable (the scorer skips it with its reason)."""
     import soundfile as sf
 
     try:
         info = sf.info(str(path))
     except (RuntimeError, OSError):
         return None
-    return info.frames * MS_PER_SECOND / info.samplerate if info.samplerate > 0 else None
+    return (int(info.frames), int(info.samplerate)) if info.samplerate > 0 else None
 
 
 def _is_number(text: str) -> bool:
@@ -333,7 +342,7 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
     """
     source, out = Path(source), Path(out)
     check_target(source, out, overwrite=overwrite)
-    table = folder_table(source, name, skip=skip, clip_ms=target_samples * MS_PER_SECOND / target_hz)
+    table = folder_table(source, name, skip=skip, clip_length=(target_samples, target_hz))
     if table.empty:
         raise DataError(f"no clips to score under {source}", hint="point at a folder of audio clips (wav, flac, ogg, ...)")
     staging, aside = out / f".{CLIPS_DIR}.staging", out / f".{CLIPS_DIR}.replaced"

@@ -118,13 +118,17 @@ def test_a_prime_that_leaves_no_continuation_is_refused_naming_the_line_and_the_
     _clip(theirs / "a.wav", rng, n=4 * CLIP_SAMPLES)  # 1024 ms of their own, cropped to 256 ms
     _clip(theirs / "b.wav", rng)
     (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\nb.wav,20\na.wav,{clip_ms:g}\n")
-    with pytest.raises(DataError, match=f"line 3: prime_ms {clip_ms:g} is not shorter than the reference's clip length.*\\({clip_ms:g} ms\\)"):
+    with pytest.raises(DataError, match=f"line 3: prime_ms {clip_ms:g} leaves no sample of the reference's clip length.*\\({CLIP_SAMPLES} samples, {clip_ms:g} ms\\)"):
         _score(theirs, data, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     (theirs / MANIFEST_NAME).write_text("path,prime_ms\nb.wav,300\n")
-    with pytest.raises(DataError, match=f"line 2: prime_ms 300 is not shorter than the clip 'b.wav' \\({clip_ms:g} ms\\)"):
+    with pytest.raises(DataError, match=f"line 2: prime_ms 300 leaves no sample of the clip 'b.wav' \\({CLIP_SAMPLES} samples, {clip_ms:g} ms\\)"):
         score_run(theirs, reference=data, embedders=(), bootstrap=0)  # scored in place, unconverted: its own length
     assert sorted(p.name for p in theirs.iterdir()) == ["a.wav", "b.wav", MANIFEST_NAME]
+    almost = clip_ms - 0.01  # under the length in ms, but rounds to every sample: no continuation either
+    (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\nb.wav,20\na.wav,{almost:g}\n")
+    with pytest.raises(DataError, match=f"line 3: prime_ms {almost:g} leaves no sample"):
+        _score(theirs, data, tmp_path / "out")
     (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\nb.wav,20\na.wav,{clip_ms - 10:g}\n")
     result = _score(theirs, data, tmp_path / "out")  # shorter primes still score
     assert len(result.clips) == 2
@@ -149,3 +153,14 @@ def test_linked_group_folders_are_followed_and_every_entry_left_out_is_named(tmp
     said = "\n".join(result.warnings)
     for name, why in (("broken.wav", "a broken symbolic link"), ("pipe.wav", "not a regular file"), ("g1/loop", "already listed"), ("scores/s.wav", "not scored")):
         assert f"{theirs / name} (" in said and why in said, said
+
+
+def test_a_file_in_a_hidden_folder_is_left_out_naming_that_folder(tmp_path, rng):
+    from benchbox.external import walk_clips
+    from benchbox.score import _is_output
+
+    _clip(tmp_path / "a" / ".b" / "x.wav", rng)
+    _clip(tmp_path / "a" / "y.wav", rng)
+    files, ignored = walk_clips(tmp_path, skip=_is_output)
+    assert [f.name for f in files] == ["y.wav"]
+    assert ignored == [("a/.b/x.wav", "inside .b/, a scores/ or hidden folder (where benchbox writes scores and staging folders): not scored")]

@@ -252,15 +252,19 @@ def reference_bandwidth(ref: np.ndarray) -> float:
     **reference set alone** (N, D), so every set scored against one reference is measured
     with one kernel and their KADs share a scale. (kadtk's default, the median of one set;
     a pooled median would give each generated set its own kernel: moving junk clips farther
-    away could then lower KAD.) Identical pairs are left out of the median; when every
-    reference clip is the same, MMD is 0 for any bandwidth and 1.0 is returned.
+    away could then lower KAD.) Identical pairs (distance exactly 0, measured from the
+    differences: ``|x|^2 + |y|^2 - 2 x.y`` leaves ~1e-12 for a copy, and a reference whose
+    clips are mostly copies, e.g. the digital-silence tails of short clips, then had a
+    bandwidth of 1e-7) are left out of the median; when every reference clip is the same, MMD
+    is 0 for any bandwidth and 1.0 is returned.
     Raises MetricError for fewer than 2 clips or NaN (:func:`check_embeddings`).
     """
+    from scipy.spatial.distance import pdist
+
     ref = check_embeddings(ref, "reference set")
-    sq = _sq_dists(ref, ref)  # (N, N)
-    upper = sq[np.triu_indices(ref.shape[0], k=1)]
+    upper = pdist(ref.astype(np.float64))  # (N (N - 1) / 2,) from the differences, so a copy is exactly 0
     upper = upper[upper > 0.0]
-    return float(np.sqrt(np.median(upper))) if upper.size else 1.0
+    return float(np.median(upper)) if upper.size else 1.0
 
 
 def kernels(a: np.ndarray, ref: np.ndarray, bandwidth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

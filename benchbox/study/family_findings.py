@@ -182,11 +182,11 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
            + (f", median run difference {100 * d.median():+.1f} points" if len(d) else ""))
     if n < MIN_CLIPS:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
-    p_runs, n_runs = signed_rank_p(d.to_numpy())
+    p_runs, n_runs, direction = signed_rank_p(d.to_numpy())
     p = min(1.0, p_runs * tests)
     test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
             + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
-    return _decided(p, float(d.median()) > 0 if n_runs else False, names, paper_favours_a, est, test)
+    return _decided(p, direction > 0, names, paper_favours_a, est, test)
 
 
 def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:

@@ -64,9 +64,9 @@ def _fisher(a: pd.Series, b: pd.Series) -> float:
 
 def _paired(diffs: pd.Series, seed_says_positive: bool) -> tuple[str, str]:
     """Verdict and test text for one paired difference per run (Wilcoxon signed-rank)."""
-    p, n = signed_rank_p(diffs.to_numpy())
+    p, n, direction = signed_rank_p(diffs.to_numpy())
     test = f"Wilcoxon signed-rank p = {p:.3g}, {n} runs with a non-zero difference (of {len(diffs)})"
-    return _decide(p, float(diffs.median()) > 0 if n else False, seed_says_positive), test
+    return _decide(p, direction > 0, seed_says_positive), test
 
 
 def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below: bool) -> tuple[str, str]:
@@ -236,7 +236,7 @@ def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The 
     rule = (f"**{SMOKE}**: {smoke}. The estimates show what the pipeline measures; no finding is decided." if smoke else
             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
             f"**{NOT_REPRODUCED}** (the opposite, or ruled out), or **{INCONCLUSIVE}**.")
-    lines = [heading, "", rule + " Rates with Wilson 95% CIs; the tests are described in "
+    lines = [heading, "", rule + " Each is decided over runs (a run's rate is one observation), with the pooled clip count beside it; the tests are described in "
              f"[docs/metrics.md]({metrics}).", "",
              "| finding | verdict | metric | estimate | test |", "|---|---|---|---|---|"]
     extra = next((r for r in rows if r["finding"].startswith("non-zero means come")), None)

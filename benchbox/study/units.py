@@ -52,8 +52,10 @@ def permutation_p(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float:
     values ((Ra,) and (Rb,)): the share of the C(Ra + Rb, Ra) splits of the pooled values whose
     |difference of means| is at least the observed one (the observed split counts, so p >= one
     over the number of splits). Beyond ``EXACT_SPLITS`` splits, ``SAMPLED_SPLITS`` random ones
-    (seeded) with the (1 + hits) / (1 + draws) estimate. An empty side: p = 1 (no evidence)."""
+    (seeded) with the (1 + hits) / (1 + draws) estimate. NaN values are left out; an empty side:
+    p = 1 (no evidence)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]  # a run with no finite value is no observation
     if a.size == 0 or b.size == 0:
         return 1.0
     pooled, na = np.concatenate([a, b]), a.size
@@ -85,17 +87,22 @@ def sign_p(values: np.ndarray, threshold: float) -> tuple[float, int, int]:
     return float(binomtest(above, above + below, 0.5).pvalue), above, below
 
 
-def signed_rank_p(diffs: np.ndarray) -> tuple[float, int]:
-    """``(p, n)``: two-sided Wilcoxon signed-rank p of (R,) paired differences (scipy; exact for
-    small n without ties), with the zero differences left out first; ``n`` is the count left.
-    No non-zero difference: p = 1, n = 0."""
+def signed_rank_p(diffs: np.ndarray) -> tuple[float, int, int]:
+    """``(p, n, direction)``: two-sided Wilcoxon signed-rank p of (R,) paired differences (scipy;
+    exact for small n without ties), with the zero differences left out first; ``n`` is the count
+    left; ``direction`` the sign of the positive minus the negative rank sum of those n (+1: the
+    differences lean positive, -1 negative, 0 balanced), so the side the test found is read from
+    the same differences it tested (a median over zeros could point the other way). No non-zero
+    difference: ``(1.0, 0, 0)``."""
     d = np.asarray(diffs, float)
     d = d[np.isfinite(d) & (d != 0)]
     if d.size == 0:
-        return 1.0, 0
-    from scipy.stats import wilcoxon
+        return 1.0, 0, 0
+    from scipy.stats import rankdata, wilcoxon
 
-    return float(wilcoxon(d).pvalue), int(d.size)
+    ranks = rankdata(np.abs(d))
+    lean = float(ranks[d > 0].sum() - ranks[d < 0].sum())
+    return float(wilcoxon(d).pvalue), int(d.size), int(np.sign(lean))
 
 
 def runs_text(rates: pd.Series, *, listed: int = 6) -> str:

@@ -207,3 +207,18 @@ def test_kad_survives_a_set_of_identical_clips():
     assert F.reference_bandwidth(real) > 0
     assert F.kad(stuck, real) > 0.1
     assert F.kad(stuck, stuck.copy()) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_reference_bandwidth_ignores_copies_even_when_most_pairs_are_copies(rng):
+    """12 copies of one clip and 3 others: 66 of the 105 pairs are copies. Through |x|^2 + |y|^2 - 2xy a
+    copy reads ~1e-12, not 0, so the median fell on a copy and the bandwidth collapsed to ~1e-6."""
+    from scipy.spatial.distance import pdist
+
+    base = 5.0 * rng.standard_normal((1, 512))
+    others = 5.0 * rng.standard_normal((3, 512))
+    ref = np.concatenate([np.repeat(base, 12, axis=0), others]).astype(np.float32)  # embeddings are float32
+    distinct = pdist(np.concatenate([base, others]))  # the distances a copy-free reference would have
+    h = F.reference_bandwidth(ref)
+    assert h > 0.5 * distinct.min()
+    every = pdist(ref)
+    assert h == pytest.approx(np.median(every[every > 0]), rel=1e-9)

@@ -33,6 +33,7 @@ def test_permutation_p_matches_enumerating_the_splits_by_hand():
     assert permutation_p(np.ones(4), np.zeros(4)) == pytest.approx(2 / 70)  # 4 vs 4: the split and its mirror
     assert permutation_p(np.array([0.9]), np.array([0.1])) == 1.0  # one run a side: no evidence
     assert permutation_p(np.array([]), np.array([0.1])) == 1.0
+    assert permutation_p(np.array([np.nan, 0.5]), np.array([0.2, 0.3])) == pytest.approx(1 / 3)  # the NaN run left out: 1 vs 2 runs
 
 
 def test_permutation_p_samples_when_there_are_too_many_splits(monkeypatch):
@@ -52,9 +53,19 @@ def test_sign_p_drops_ties_and_matches_the_binomial():
 
 
 def test_signed_rank_p_reports_n_after_dropping_zeros():
-    p, n = signed_rank_p(np.array([0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5]))
-    assert n == 5 and p == pytest.approx(2 / 32)  # exact: all five positive
-    assert signed_rank_p(np.zeros(4)) == (1.0, 0)
+    p, n, direction = signed_rank_p(np.array([0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5]))
+    assert n == 5 and p == pytest.approx(2 / 32) and direction == 1  # exact: all five positive
+    assert signed_rank_p(np.zeros(4)) == (1.0, 0, 0)
+    _, _, down = signed_rank_p(np.array([0.1, -0.2, -0.3, -0.4]))
+    assert down == -1  # rank sums 1 vs 9
+
+
+def test_the_side_a_paired_finding_favours_comes_from_the_differences_tested():
+    """Seven runs at 0 and six positive: the median of all 13 is 0, but every run that moved moved up."""
+    from benchbox.study.seed_findings import REPRODUCED, _paired
+
+    verdict, test = _paired(pd.Series([0.0] * 7 + [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), seed_says_positive=True)
+    assert verdict == REPRODUCED and "6 runs with a non-zero difference (of 13)" in test
 
 
 def test_runs_text_lists_few_runs_and_summarises_many():
