@@ -39,6 +39,7 @@ from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, group_key, score_run, with_group_columns
+from benchbox.score_verdict import floor_span_key
 from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
 from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -258,6 +259,25 @@ def rank_columns(table: pd.DataFrame, metric: str, embedder: str) -> tuple[str, 
     return key, key + "/lo", key + "/hi"
 
 
+def floor_intervals(table: pd.DataFrame, metric: str, embedder: str, lo: str, hi: str) -> list[tuple[float, float]]:
+    """Per row, the floor interval its *vs floor* mark compares with: for a primed row the floor on
+    its own continuation span and kernel (real val vs real test from the same sample,
+    :func:`benchbox.score_verdict.floor_span_key`) where the scores have it, else the whole-clip
+    floor (scores of version 8 before the span floors, and unprimed rows)."""
+    floor = table[table["kind"] == FLOOR_GROUP]
+    if floor.empty:
+        return [(math.nan, math.nan)] * len(table)
+    first = floor.iloc[0]
+    whole = (float(first[lo]), float(first[hi]))
+    prime = pd.to_numeric(table.get("prime_ms", pd.Series(np.nan, index=table.index)), errors="coerce")
+    out = []
+    for ms in prime:
+        key = floor_span_key(ms, metric, embedder) if ms > 0 else ""
+        span = (pd.to_numeric(first.get(key + "/lo"), errors="coerce"), pd.to_numeric(first.get(key + "/hi"), errors="coerce")) if key else (math.nan, math.nan)
+        out.append((float(span[0]), float(span[1])) if np.isfinite(span[0]) and np.isfinite(span[1]) else whole)
+    return out
+
+
 def nn1_p(table: pd.DataFrame, embedder: str) -> list[float]:
     """Each row's 1-NN two-sample p-value in ``embedder`` (:func:`benchbox.stats.two_sample_of`)."""
     return [two_sample_of(row, embedder)[1] for row in table.to_dict("records")]
@@ -281,11 +301,10 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
             rank_columns(table, m, e)
     key, lo, hi = (f"rank/{metric}/{embedder}{suffix}" for suffix in ("", "/lo", "/hi"))
     table = table.sort_values(key, na_position="last", kind="stable").reset_index(drop=True)
-    floor = table[table["kind"] == FLOOR_GROUP]
-    f_lo, f_hi = (float(floor[lo].iloc[0]), float(floor[hi].iloc[0])) if not floor.empty else (math.nan, math.nan)
+    floors = floor_intervals(table, metric, embedder, lo, hi)
     p = nn1_p(table, embedder)
-    table[VS_FLOOR] = [vs_floor(float(a), float(b), f_lo, f_hi, float(q)) if kind != FLOOR_GROUP else ""
-                       for kind, a, b, q in zip(table["kind"], table[lo], table[hi], p)]
+    table[VS_FLOOR] = [vs_floor(float(a), float(b), *f, float(q)) if kind != FLOOR_GROUP else ""
+                       for kind, a, b, f, q in zip(table["kind"], table[lo], table[hi], floors, p)]
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table = with_group_columns(table)  # rows scored before the sampling columns existed
     first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]

@@ -75,7 +75,7 @@ def _heading(embedder: str, metric: str) -> str:
                 "clips to rank by. Rows are listed in a fixed order: the real floor, each run's groups, then the reference rows. "
                 "Score the runs with an embedder (e.g. `--embedder aisfx,mel`) to rank them.")
     what = ("unbiased KAD (MMD^2, Gaussian kernel; bandwidth the real test clips' median distance, "
-            "one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); the floor row is measured on whole clips, so a primed row's *vs floor* mark compares its continuation with the whole-clip floor)"
+            "one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); a primed row's *vs floor* mark compares it with the floor on its own span and kernel (real val vs real test from the same sample))"
             if metric == "kad" else "FAD")
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "

@@ -235,6 +235,27 @@ def _heldout(sets: _Sets, prime: int = 0) -> np.ndarray:
     return np.concatenate([val, sets.test[prime]]) if val.shape[0] else sets.test[prime]
 
 
+def floor_span_key(prime_ms: float, metric: str, embedder: str) -> str:
+    """The floor row's column of ``metric`` on a continuation span: real val vs real test, both from
+    the sample a ``prime_ms`` prime ends at (``floor@<ms>ms/kad/aisfx``; ``/lo``, ``/hi`` beside it)."""
+    return f"floor@{float(prime_ms):g}ms/{metric}/{embedder}"
+
+
+def _fill_floor_spans(row: dict, sets: _Sets, e: str, spans_ms: dict[int, float], bootstrap: int, seed: int, distances: Callable,
+                      bandwidths: dict[int, float]) -> None:
+    """The floor on each continuation span P (``spans_ms``: P samples -> prime in ms): real val vs real
+    test from sample P on, with that span's kernel, so a primed row is compared with real clips on
+    its own span and kernel (:func:`benchbox.leaderboard.vs_floor_columns`)."""
+    for p, ms in spans_ms.items():
+        val = sets.val_cont.get(p)
+        if val is None or p not in sets.test or val.shape[0] < 2:
+            continue
+        measured = distances(val, sets.test[p], e, bootstrap=bootstrap, seed=seed, bandwidth=bandwidths.get(p))
+        for metric in ("fad", "kad"):
+            for suffix in ("", "/lo", "/hi"):
+                row[floor_span_key(ms, metric, e) + suffix] = measured[f"{metric}/{e}{suffix}"]
+
+
 def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap: int, seed: int) -> None:
     """The floor row (real val vs real test): PRDC, and memorisation as leave-one-out over val + test."""
     metrics = _group_metrics(sets.val, sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets))
@@ -357,6 +378,8 @@ def add_verdict_metrics(
                 _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances, spans)
                 if len(rows) > len(groups):
                     _fill_floor(rows[-1], sets, e, config, bootstrap, seed)
+                    spans_ms = {int(p): float(ms) for p, ms in zip(primes, pd.to_numeric(clips["prime_ms"], errors="coerce")) if p > 0}
+                    _fill_floor_spans(rows[-1], sets, e, spans_ms, bootstrap, seed, distances, spans)
         if measure_category and len(rows) > len(groups) and refs["val"]:
             val_p = category.footstep_probability(refs["val"], rate, model, cache_dir=cache_dir, progress=progress)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)

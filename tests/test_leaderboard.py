@@ -421,3 +421,19 @@ def test_flags_are_the_continuations_where_the_row_has_them():
     assert _flags(primed) == "dc 25% click 12%"
     assert _flags({"dc/flag_rate": 0.5, "cont/dc/flag_rate": float("nan")}) == "dc 50%"
     assert _flags({"dc/flag_rate": 0.0}) == "none"
+
+
+def test_a_primed_row_is_compared_with_the_floor_on_its_own_span():
+    """The floor on a 20 ms continuation (real val vs real test from the same sample, the span's kernel) decides a
+    20 ms row's mark; an unprimed row, or a span the scores lack, keeps the whole-clip floor."""
+    from benchbox.leaderboard import floor_intervals
+    from benchbox.score_verdict import floor_span_key
+
+    key = floor_span_key(20, "kad", "aisfx")
+    assert key == "floor@20ms/kad/aisfx"
+    table = pd.DataFrame([
+        {"kind": "floor", "prime_ms": np.nan, "rank/kad/aisfx/lo": 0.0, "rank/kad/aisfx/hi": 0.1, key + "/lo": 0.2, key + "/hi": 0.3},
+        {"kind": "generated", "prime_ms": 20.0}, {"kind": "generated", "prime_ms": 0.0}, {"kind": "generated", "prime_ms": 40.0},
+    ])
+    got = floor_intervals(table, "kad", "aisfx", "rank/kad/aisfx/lo", "rank/kad/aisfx/hi")
+    assert got == [(0.0, 0.1), (0.2, 0.3), (0.0, 0.1), (0.0, 0.1)]

@@ -149,3 +149,21 @@ def test_the_model_dropout_column_gets_no_continuation_twin(scored):
     result, *_ = scored
     assert "dropout" in result.clips.columns and "cont/dropout" not in result.clips.columns
     assert "cont/dropout/flag" in result.clips.columns
+
+
+def test_the_floor_is_measured_on_each_primed_span_with_that_spans_kernel(scored):
+    """floor@<ms>ms/kad: real val vs real test, both from the prime's last sample on, with the bandwidth of the
+    real test clips' same span, the kernel the primed rows of that span are measured with."""
+    from benchbox.metrics import fad as F
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    result, ds, _, test = scored
+    emb = lambda waves: pool_clips(embed_waves(waves, RATE_HZ, "mel"))  # noqa: E731
+    val = [load_audio(p) for p in ds.clip_paths("val")]
+    ref, real = emb([w[P:] for w in test]), emb([w[P:] for w in val])
+    floor = result.groups[result.groups["kind"] == "floor"].iloc[0]
+    key = f"floor@{PRIME_MS:g}ms/kad/mel"
+    assert floor[key] == pytest.approx(F.kad(real, ref, bandwidth=F.reference_bandwidth(ref)), rel=1e-6, abs=1e-9)
+    assert floor[key + "/lo"] <= floor[key] <= floor[key + "/hi"]
+    assert f"floor@{PRIME_MS:g}ms/fad/mel" in floor and "floor@0ms/kad/mel" not in floor  # unprimed rows use the whole clip's

@@ -220,7 +220,7 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
                   "at or above the threshold; diversity is recall and coverage against the real test split. 95% CIs, except "
                   f"recall and coverage: {PRDC_INTERVALS}", ""] + axes + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
-              "Unbiased KAD with jackknife 95% CIs (the bandwidth the real test clips' median distance, one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); the floor row is measured on whole clips, so a primed row's floor comparison compares its continuation with the whole-clip floor); "
+              "Unbiased KAD with jackknife 95% CIs (the bandwidth the real test clips' median distance, one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); a primed row's floor comparison compares it with the floor on its own span and kernel (real val vs real test from the same sample)); "
               "FAD beside it with a jackknife 95% interval of the FAD at the row's n (FAD is biased upward at small n: not a CI "
               "for the population value). A row whose KAD CI misses the floor's (real val vs real "
               f"test) is marked \"{DIFFERS_CI}\". One whose CI overlaps it is marked \"{INDISTINGUISHABLE}\" when the 1-NN "
