@@ -91,6 +91,16 @@ def rescore_command(s: Scored) -> str:
     return f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
 
 
+def clips_on_disk(root: Path) -> bool:
+    """Whether the clips a run's ``scores/clips.csv`` lists are on disk (the first of them is checked;
+    True when the table cannot be read, so the usual hint stands)."""
+    try:
+        paths = pd.read_csv(Path(root) / "scores" / "clips.csv", usecols=["path"], nrows=1)["path"]
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return True
+    return paths.empty or (Path(root) / str(paths.iloc[0])).exists() or Path(str(paths.iloc[0])).exists()
+
+
 def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[list[Scored], list[str]]:
     """Every scored run under ``results_dirs`` whose scores are fresh or of record, and notes on the rest."""
     dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
@@ -107,6 +117,8 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
             records.append(s.name)
         elif fresh.state == STALE:  # never shown beside clips it does not describe
             fix = "" if "do not re-score" in fresh.reason else f"; re-run `{rescore_command(s)}`"
+            if fix and not clips_on_disk(s.root):
+                fix = "; its clips are not on disk (a committed study keeps scores, not audio): regenerate them (`benchbox run` for a study's run), then re-score"
             notes.append(f"{s.name}: scores left out, they are stale ({fresh.reason}){fix}")
             if warn is not None:
                 warn(notes[-1])

@@ -437,3 +437,26 @@ def test_a_primed_row_is_compared_with_the_floor_on_its_own_span():
     ])
     got = floor_intervals(table, "kad", "aisfx", "rank/kad/aisfx/lo", "rank/kad/aisfx/hi")
     assert got == [(0.0, 0.1), (0.2, 0.3), (0.0, 0.1), (0.0, 0.1)]
+
+
+def test_stale_scores_whose_clips_are_gone_say_to_regenerate_not_to_re_score(tmp_path, rng, monkeypatch):
+    """A committed study keeps scores, not audio: 'benchbox score RUN' cannot re-score clips that are not on disk."""
+    import shutil
+
+    from benchbox.score import SCORER_VERSION
+    from benchbox.scored_runs import clips_on_disk, load_scored
+
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    for name in ("kept", "committed"):
+        score_run(make_run(tmp_path / "results" / name, data, rng), embedders=("mel",), bootstrap=0)
+    run = tmp_path / "results" / "committed"
+    info_path = run / "scores" / "scores.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": SCORER_VERSION - 1}))
+    assert clips_on_disk(run)
+    _, notes = load_scored(tmp_path / "results", tmp_path / "board")
+    assert "re-run `benchbox score" in notes[0]
+    shutil.rmtree(run / "samples" / "best")
+    assert not clips_on_disk(run)
+    _, notes = load_scored(tmp_path / "results", tmp_path / "board")
+    assert "its clips are not on disk" in notes[0] and "re-run `benchbox score" not in notes[0]
