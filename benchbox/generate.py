@@ -19,8 +19,13 @@ run's quantisation), and the written clip's first P samples are that prime bit f
 (checked here). A generator without the ``prime`` capability gets its unprimed cells
 only; its primed cells are left out (the tables read "n/a"). Each clip draws from its own
 generator, seeded from (seed, checkpoint, prime_ms, clip index), so the same seed gives
-byte-identical clips and neither ``batch`` nor ``n`` changes a clip (``--n 8`` gives the
-first 8 clips of ``--n 32``). Clips generated before this (their ``generate_config.toml``
+byte-identical clips, ``n`` changes no clip (``--n 8`` gives the first 8 clips of ``--n 32``
+at the same ``batch``), and ``batch`` changes only float rounding: SaShiMi, the n-gram, LPC and
+specdiff give the same bytes at any batch on CPU; WaveNet's step, DiffWave and the GAN round
+differently at another batch shape (about 1e-7), so their clips can differ by a quantisation
+step, and an autoregressive chain whose sampled token flips on that rounding then diverges
+(a reviewer measured 3 of 32 WaveNet clips). Keep ``--batch`` fixed to reproduce clips bit for
+bit. Clips generated before this (their ``generate_config.toml``
 invocations lack ``randomness = "per-clip"``) drew each cell from one stream and depended
 on ``batch`` and ``n``; the same seed now gives other clips. The manifest's ``logprob_*`` columns hold each
 clip's log-likelihood under its own checkpoint (nats, the continuation only) for a

@@ -211,6 +211,10 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
         if ref and not floor.empty:
             if key not in floors:
                 floors[key] = {**floor.iloc[0].to_dict(), "_scored": s, "_paths": []}
+            else:  # span floors (floor@<ms>ms/...) a later run measured on spans the first did not have
+                for col, value in floor.iloc[0].items():
+                    if str(col).startswith("floor@") and pd.isna(floors[key].get(col, np.nan)) and pd.notna(value):
+                        floors[key][col] = value
             floors[key]["_paths"].append(ref)
         progress("collect", i + 1, len(scored))
     synth = synth if synth is not None else next((f for d in _dirs(results_dir) if (f := find_synth(d, out)) is not None), None)

@@ -92,13 +92,15 @@ def rescore_command(s: Scored) -> str:
 
 
 def clips_on_disk(root: Path) -> bool:
-    """Whether the clips a run's ``scores/clips.csv`` lists are on disk (the first of them is checked;
-    True when the table cannot be read, so the usual hint stands)."""
+    """Whether every clip a run's ``scores/clips.csv`` lists is on disk (relative paths under
+    ``root``, absolute ones as written); True when the table cannot be read, so the usual hint
+    stands. Re-scoring a run with missing clips would silently score fewer, so any missing clip
+    means: regenerate first."""
     try:
-        paths = pd.read_csv(Path(root) / "scores" / "clips.csv", usecols=["path"], nrows=1)["path"]
+        paths = pd.read_csv(Path(root) / "scores" / "clips.csv", usecols=["path"])["path"].astype(str)
     except (OSError, ValueError, pd.errors.EmptyDataError):
         return True
-    return paths.empty or (Path(root) / str(paths.iloc[0])).exists() or Path(str(paths.iloc[0])).exists()
+    return all((Path(root) / p).exists() for p in paths)
 
 
 def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[list[Scored], list[str]]:

@@ -456,7 +456,29 @@ def test_stale_scores_whose_clips_are_gone_say_to_regenerate_not_to_re_score(tmp
     assert clips_on_disk(run)
     _, notes = load_scored(tmp_path / "results", tmp_path / "board")
     assert "re-run `benchbox score" in notes[0]
+    last = sorted((run / "samples").rglob("*.wav"))[-1]
+    last.unlink()  # one clip of eight, not the first: re-scoring would silently score seven
+    assert not clips_on_disk(run)
     shutil.rmtree(run / "samples" / "best")
     assert not clips_on_disk(run)
     _, notes = load_scored(tmp_path / "results", tmp_path / "board")
     assert "its clips are not on disk" in notes[0] and "re-run `benchbox score" not in notes[0]
+
+
+
+def test_span_floors_are_merged_from_every_run_scored_against_the_reference(results, tmp_path):
+    """The floor row came from the first run alone, so a 40 ms row of a second run (the first had only 20 ms cells)
+    was compared with the whole-clip floor; every run's floor@ columns for the same reference now fill the row."""
+    from benchbox.leaderboard import collect_rows
+    from benchbox.scored_runs import load_scored
+
+    scored, _ = load_scored(results, tmp_path / "board")
+    assert len(scored) >= 2
+    first, second = scored[0], scored[1]
+    first.groups.loc[first.groups["kind"] == "floor", "floor@20ms/kad/mel"] = 0.5
+    second.groups.loc[second.groups["kind"] == "floor", "floor@40ms/kad/mel"] = 0.25
+    from benchbox.progress import no_progress
+
+    rows, _, _ = collect_rows(results, out=tmp_path / "board", synth=None, progress=no_progress, loaded=(scored, []))
+    floor = rows[rows["kind"] == "floor"].iloc[0]
+    assert floor["floor@20ms/kad/mel"] == 0.5 and floor["floor@40ms/kad/mel"] == 0.25

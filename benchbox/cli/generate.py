@@ -25,7 +25,7 @@ def generate_cmd(
     temperature: Annotated[str, typer.Option("--temperature", help="Softmax temperature(s), comma-separated; 0 = argmax. n/a for a generator without a token distribution.")] = "1.0",
     top_p: Annotated[str, typer.Option("--top-p", help="Nucleus mass(es) in (0, 1], comma-separated; 1 = no truncation. n/a for a generator without a token distribution.")] = "1.0",
     sampling_steps: Annotated[str, typer.Option("--sampling-steps", help="Reverse steps of an iterative sampler, comma-separated; 0 = the model's own. n/a for a generator without one.")] = "0",
-    batch: Annotated[int, typer.Option("--batch", help="Clips generated together (speed only: each clip draws from its own seed, so --batch and --n change no clip).")] = 16,
+    batch: Annotated[int, typer.Option("--batch", help="Clips generated together. Each clip draws from its own seed, so --n changes no clip; --batch changes only float rounding (bit-exact for SaShiMi, n-gram, LPC, specdiff on CPU; WaveNet, DiffWave and the GAN can differ at another batch): keep it fixed to reproduce clips bit for bit.")] = 16,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     threads: Annotated[int, typer.Option("--threads", help="CPU threads while sampling: the native steps share a batch over them (WaveNet gains from 2; SaShiMi, 8+ rows, only sometimes); 1 is safest on a busy machine; 0 = torch default.")] = 1,

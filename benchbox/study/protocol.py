@@ -33,6 +33,8 @@ from benchbox.errors import ProtocolError
 from benchbox.progress import Progress
 from benchbox.runs import atomic_write_json, sha256_file
 
+RECORDED_KEY, FIRST_STAGE_KEY = "recorded_utc", "first_stage_run"  # a study's versions.json: which invocation it describes
+
 STAGES_FILE = "stages.json"
 SYNTH_SOURCE = "synth"
 REQUIRED_MARK = "REQUIRED"  # a protocol whose data.source starts with this needs --data

@@ -20,10 +20,9 @@ from benchbox.config import dump_toml, to_dict
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import VERSIONS_NAME, atomic_write_json, atomic_write_text, versions
 from benchbox.study import stages as st
-from benchbox.study.protocol import ProtocolConfig, StageLedger, StudyContext, plan
+from benchbox.study.protocol import FIRST_STAGE_KEY, RECORDED_KEY, ProtocolConfig, StageLedger, StudyContext, plan
 
 
-RECORDED_KEY, FIRST_STAGE_KEY = "recorded_utc", "first_stage_run"  # versions.json: which invocation it describes
 
 
 def is_current(ctx: StudyContext, stage) -> bool:
