@@ -243,6 +243,16 @@ def test_fmt_ci():
     assert fmt_ci(0.5) == "0.5"
 
 
+def _scored_runs(tmp_path, rng, monkeypatch, names) -> list:
+    """Runs ``tmp_path/results/<name>``, each scored (mel, no intervals) against one dataset."""
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    runs = [make_run(tmp_path / "results" / name, data, rng) for name in names]
+    for run in runs:
+        score_run(run, embedders=("mel",), bootstrap=0)
+    return runs
+
+
 def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch):
     """After generate replaced clips, the leaderboard listed the old scores (n=4 while 128 clips were on disk)."""
     import shutil
@@ -252,11 +262,7 @@ def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch)
     from benchbox.freshness import stale_reason
     from benchbox.score import SCORER_VERSION
 
-    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
-    data = make_dataset(tmp_path / "data", rng)
-    for name in ("kept", "regenerated"):
-        score_run(make_run(tmp_path / "results" / name, data, rng), embedders=("mel",), bootstrap=0)
-    run = tmp_path / "results" / "regenerated"
+    run = _scored_runs(tmp_path, rng, monkeypatch, ("kept", "regenerated"))[-1]
     assert stale_reason(run) is None
     info_path = run / "scores" / "scores.json"
     info = json.loads(info_path.read_text())
@@ -446,11 +452,7 @@ def test_stale_scores_whose_clips_are_gone_say_to_regenerate_not_to_re_score(tmp
     from benchbox.score import SCORER_VERSION
     from benchbox.scored_runs import clips_on_disk, load_scored
 
-    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
-    data = make_dataset(tmp_path / "data", rng)
-    for name in ("kept", "committed"):
-        score_run(make_run(tmp_path / "results" / name, data, rng), embedders=("mel",), bootstrap=0)
-    run = tmp_path / "results" / "committed"
+    run = _scored_runs(tmp_path, rng, monkeypatch, ("kept", "committed"))[-1]
     info_path = run / "scores" / "scores.json"
     info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": SCORER_VERSION - 1}))
     assert clips_on_disk(run)
