@@ -311,25 +311,31 @@ VERSIONS_NAME = "versions.json"
 RESUME_VERSIONS = "versions-resume-{}.json"  # a later invocation's record beside the first
 
 
-def write_run_info(run_dir: str | os.PathLike, config: dict, name: str = "config.toml", *, resumed: bool = False) -> Path:
+def write_run_info(run_dir: str | os.PathLike, config: dict, name: str = "config.toml", *, resumed: bool = False,
+                   note: dict | None = None) -> Path:
     """Record the resolved config (TOML) and library versions (JSON) in ``run_dir``; return the versions file.
 
     ``versions.json`` describes the invocation that made the folder and is never rewritten by
     one that continues it: with ``resumed`` (``train --resume``) the versions go to the next free
-    ``versions-resume-<k>.json`` (k = 1, 2, ...) beside it."""
+    ``versions-resume-<k>.json`` (k = 1, 2, ...) beside it. ``note`` (e.g. the step a resume
+    starts from) is recorded beside the versions."""
     from benchbox.config import dump_toml
 
     run_dir = Path(run_dir)
     atomic_write_text(run_dir / name, dump_toml(config))
-    return write_versions(run_dir, resumed=resumed)
+    return write_versions(run_dir, resumed=resumed, note=note)
 
 
-def write_versions(folder: str | os.PathLike, *, resumed: bool = False) -> Path:
-    """``folder/versions.json``, or with ``resumed`` the next free ``versions-resume-<k>.json``; return it."""
+def write_versions(folder: str | os.PathLike, *, resumed: bool = False, note: dict | None = None) -> Path:
+    """``folder/versions.json``, or with ``resumed`` the next free ``versions-resume-<k>.json``; return it.
+    Each record carries ``recorded_utc`` (when it was written) and ``note``'s keys."""
+    import datetime
+
     folder = Path(folder)
     path, k = folder / (RESUME_VERSIONS.format(1) if resumed else VERSIONS_NAME), 1
     while resumed and path.exists():
         k += 1
         path = folder / RESUME_VERSIONS.format(k)
-    atomic_write_json(path, versions())
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    atomic_write_json(path, {**versions(), "recorded_utc": when, **(note or {})})
     return path

@@ -329,7 +329,8 @@ def train(
             if ckpt is None:
                 _claim(out, tuple(own_files))
             _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
-            write_run_info(out, to_dict(cfg), name=CONFIG_NAME, resumed=ckpt is not None)  # a resume keeps versions.json as the first run wrote it
+            write_run_info(out, to_dict(cfg), name=CONFIG_NAME, resumed=ckpt is not None,  # a resume keeps versions.json as the first run wrote it
+                           note={"from_step": int(loop.step)})
             record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
         best_val, stopped_early = loop.run()
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)

@@ -267,6 +267,8 @@ def test_resume_keeps_the_first_versions_record(tmp_path, data):
     train(out=run, resume=True, overrides=["train.max_steps=3"], device="cpu")
     train(out=run, resume=True, overrides=["train.max_steps=4"], device="cpu")
     assert json.loads((run / "versions.json").read_text()) == first
-    for k in (1, 2):
-        assert json.loads((run / f"versions-resume-{k}.json").read_text())["torch"] == torch.__version__
+    for k, step in ((1, 2), (2, 3)):
+        record = json.loads((run / f"versions-resume-{k}.json").read_text())
+        assert record["torch"] == torch.__version__ and record["from_step"] == step and record["recorded_utc"]  # which resume, and when
+    assert first["from_step"] == 0
     assert not (run / "versions-resume-3.json").exists()
