@@ -149,14 +149,15 @@ def _print_summary(session) -> None:
 def export(
     target: DirArg,
     fmt: Annotated[str, typer.Option("--format", help="Output format: csv or json.")] = "csv",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: DIR/tags.csv or DIR/tags.json).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: DIR/tags.csv or DIR/tags.json; with --history DIR/tags_history.csv or .json). An existing file needs --overwrite; the tag store and the run's own files are refused.")] = None,
     history: Annotated[bool, typer.Option("--history", help="Export every version of every tag, not only the current ones.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Let --out replace an existing file (never tags.sqlite or the run's own files).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the tags (with clip hash, path, realness and group columns) as CSV or JSON."""
     from benchbox.review.store import export_tags
 
-    path = export_tags(target, fmt, out, history=history)
+    path = export_tags(target, fmt, out, history=history, overwrite=overwrite)
     if as_json:
         print_json("tag export", path, export_format=fmt, history=history)
         return

@@ -255,8 +255,14 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
     config = config or ImportConfig()
     progress = progress or no_progress
     src, out = resolve_source(src), Path(out)
+    if src.is_file():
+        raise DataError(f"the source must be a folder, not a file: {src}", hint=f"pass the folder that holds it: {src.parent}")
     if not src.is_dir():
         raise DataError(f"source folder not found: {src}", hint=f"pass a folder that holds .wav/.ogg/.flac recordings, or a built-in corpus: {', '.join(builtin_names())}")
+    real_src, real_out = src.resolve(), out.resolve()
+    if real_out == real_src or real_src in real_out.parents or real_out in real_src.parents:
+        raise DataError(f"--out {out} is inside the source folder {src} (or holds it): a later import of the source would take the "
+                        "dataset's own clips as new recordings, and split copies of test clips into train", hint="choose an --out outside the source")
     walk = walk_sources(src)
     if not walk.files:
         passed = f" ({len(walk.skipped)} path(s) walked past, first: {walk.skipped[0][0]}: {walk.skipped[0][1]})" if walk.skipped else ""

@@ -326,10 +326,33 @@ EXPORT_FORMATS = ("csv", "json")
 HUMAN_USEFUL = "useful/human"
 
 
-def export_tags(folder: str | Path, fmt: str = "csv", out: str | Path | None = None, *, history: bool = False) -> Path:
+PROTECTED_DIRS = ("samples", "scores", "ckpt", "clips")  # a run's or an import's own outputs: never an export's target
+PROTECTED_FILES = ("config.toml", "log.jsonl", "data_fingerprint.json", "stage_fingerprint.txt", "dataset.json", "manifest.csv",
+                   "benchbox-clips.csv", "benchbox-import.json", "stages.json", "protocol.toml", "leaderboard.csv")
+
+
+def _check_export_target(folder: Path, out: Path, overwrite: bool) -> None:
+    """ReviewError when ``out`` would replace the tag store, a file in the folder's own output
+    folders (the sample manifest, scores, checkpoints, imported clips) or, without ``overwrite``,
+    any other existing file."""
+    target, root = out.resolve(), folder.resolve()
+    inside = root in target.parents
+    if target == (root / TAGS_FILE).resolve() or (inside and target.relative_to(root).parts[0] in PROTECTED_DIRS) or \
+            (inside and len(target.relative_to(root).parts) == 1 and (target.name in PROTECTED_FILES or target.name.startswith("versions")
+                                                                       or target.suffix == ".sqlite")):
+        raise ReviewError(f"{out}: refusing to write tags over the folder's own {target.relative_to(root)}",
+                          hint="pass --out a new file, e.g. tags.csv beside the run, or leave --out out")
+    if target.exists() and not overwrite:
+        raise ReviewError(f"{out} already exists", hint="pass --overwrite to replace it, or another --out")
+
+
+def export_tags(folder: str | Path, fmt: str = "csv", out: str | Path | None = None, *, history: bool = False, overwrite: bool = False) -> Path:
     """Write the tags of ``folder/tags.sqlite`` (current ones, or every version) as CSV or JSON,
     with ``stale`` = 1 where the clip's path no longer holds the audio that was tagged (regenerated,
-    edited or gone): such a tag judged other audio than the file now holds."""
+    edited or gone): such a tag judged other audio than the file now holds. The default file
+    (``folder/tags.csv``, ``tags_history.json``, ...) is rewritten freely; an explicit ``out``
+    may not replace an existing file without ``overwrite``, nor ever the tag store or a file of
+    the folder's own outputs (ReviewError)."""
     if fmt not in EXPORT_FORMATS:
         raise ReviewError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}")
     folder = Path(folder)
@@ -340,6 +363,8 @@ def export_tags(folder: str | Path, fmt: str = "csv", out: str | Path | None = N
     frame.insert(frame.columns.get_loc("tag") + 1, HUMAN_USEFUL, useful)
     now = hashes_now(folder, list(frame["path"].astype(str)))  # stale: the path no longer holds the audio tagged
     frame["stale"] = [int(now.get(str(p)) != sha) for p, sha in zip(frame["path"], frame["sha256"])]
+    if out is not None:
+        _check_export_target(folder, Path(out), overwrite)
     out = Path(out) if out is not None else folder / f"tags{'_history' if history else ''}.{fmt}"
     if fmt == "json":
         records = [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]

@@ -97,8 +97,9 @@ def test_every_bad_file_is_rejected_with_a_reason(tmp_path, rng):
 
 
 def test_no_usable_audio_and_empty_folder_raise(tmp_path, rng):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no audio files"):
-        import_folder(tmp_path, tmp_path / "out")
+        import_folder(tmp_path / "empty", tmp_path / "out")
     write(tmp_path / "bad" / "silent.wav", np.zeros(RATE_HZ, dtype=np.float32))
     with pytest.raises(DataError, match="no usable audio.*silent"):
         import_folder(tmp_path / "bad", tmp_path / "out2")
@@ -112,6 +113,17 @@ def test_output_folder_is_protected(src, tmp_path):
     m = pd.read_csv(result.out / "manifest.csv")
     assert m["peak"].to_numpy() == pytest.approx(10 ** (-1 / 20), abs=2e-4)
     assert len(list((result.out / "clips").glob("*.wav"))) == len(m)
+
+
+def test_an_out_inside_the_source_or_a_file_as_source_is_refused(src, tmp_path):
+    """An --out inside the source made the next import of that source take the dataset's own clips as new
+    recordings (and split copies of test clips into train); a file as source read 'not found'."""
+    with pytest.raises(DataError, match="inside the source folder"):
+        import_folder(src, src / "inner")
+    assert not (src / "inner").exists()
+    one = next(p for p in src.rglob("*") if p.is_file())
+    with pytest.raises(DataError, match="must be a folder, not a file"):
+        import_folder(one, tmp_path / "ds_one")
 
 
 def test_surface_label_from_name_then_folder():

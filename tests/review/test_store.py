@@ -249,3 +249,26 @@ def test_a_store_written_before_the_sampling_columns_is_read_and_upgraded(tmp_pa
     frame = store.tags_frame().set_index("sha256")
     assert frame.loc["aa", "tag"] == "useful" and frame["top_p"].isna().loc["aa"] and frame.loc["bb", "top_p"] == pytest.approx(0.95)
     assert set(store.copies_frame()["sha256"]) == {"aa", "bb"}
+
+
+def test_export_never_replaces_the_tag_store_or_the_runs_own_files(store, tmp_path):
+    """`tag export --out DIR/tags.sqlite` replaced every rating with a CSV; `--out DIR/samples/manifest.csv` made
+    score read the tags as the run's clips. An existing file elsewhere needs overwrite."""
+    from benchbox.errors import ReviewError
+
+    (tmp_path / "samples").mkdir()
+    manifest = tmp_path / "samples" / "manifest.csv"
+    manifest.write_text("path\n")
+    before = (tmp_path / "tags.sqlite").read_bytes()
+    for target in (tmp_path / "tags.sqlite", manifest, tmp_path / "config.toml"):
+        with pytest.raises(ReviewError, match="refusing to write tags over"):
+            export_tags(tmp_path, "csv", target, overwrite=True)
+    assert (tmp_path / "tags.sqlite").read_bytes() == before and manifest.read_text() == "path\n"
+    other = tmp_path / "mine.csv"
+    other.write_text("keep me")
+    with pytest.raises(ReviewError, match="already exists"):
+        export_tags(tmp_path, "csv", other)
+    assert other.read_text() == "keep me"
+    assert "tag" in __import__("pandas").read_csv(export_tags(tmp_path, "csv", other, overwrite=True)).columns
+    export_tags(tmp_path, "csv")
+    export_tags(tmp_path, "csv")  # the default file is rewritten freely
