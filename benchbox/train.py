@@ -320,6 +320,10 @@ def train(
             loop.baselines = baseline_bits(codes, cfg.data.quantisation, cache_dir=Path(cfg.data.path) / "cache")
         if ckpt is not None:
             loop.restore(ckpt)
+            if loop.opts and loop.total is not None and loop.step >= loop.total:  # before config.toml or a versions record is written
+                raise ConfigError(f"{out}: the checkpoint is at step {loop.step} and this budget ends at step {loop.total} "
+                                  f"(max_steps {cfg.train.max_steps}, epochs {cfg.train.epochs:g}): nothing to train",
+                                  hint="raise --set train.max_steps (or train.epochs) past the checkpoint's step; config.toml is unchanged")
             if data_changed:  # the old best_val was measured on another val split
                 loop.best_val, loop.best_bits, loop.evals_since_best = math.inf, None, 0
         elif "fit" in loop.model.capabilities:

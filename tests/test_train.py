@@ -272,3 +272,17 @@ def test_resume_keeps_the_first_versions_record(tmp_path, data):
         assert record["torch"] == torch.__version__ and record["from_step"] == step and record["recorded_utc"]  # which resume, and when
     assert first["from_step"] == 0
     assert not (run / "versions-resume-3.json").exists()
+
+
+def test_a_resume_whose_budget_is_already_spent_changes_nothing(tmp_path, data):
+    """`--resume --set train.max_steps=50` on a run at step 110 trained nothing but rewrote config.toml (max_steps 50)
+    and added a versions record."""
+    from benchbox.errors import ConfigError
+
+    run = tmp_path / "run"
+    tiny_run(run, data, "sashimi", 3)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for steps in (2, 3):
+        with pytest.raises(ConfigError, match="checkpoint is at step 3 and this budget ends at step"):
+            train(out=run, resume=True, overrides=[f"train.max_steps={steps}"], device="cpu")
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

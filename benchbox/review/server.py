@@ -69,10 +69,15 @@ class ReviewServer(ThreadingHTTPServer):
         self.thread: threading.Thread | None = None
         self.errors: list[str] = []
         self._media = functools.lru_cache(maxsize=MEDIA_CACHE_ITEMS)(self._render)
+        if not 0 <= int(port) <= 65535:
+            raise ReviewError(f"--port {port} is not a port number", hint="use 1-65535, or leave --port out for a free one")
         try:
             super().__init__((host, port), _Handler)
-        except OSError as e:
-            raise ReviewError(f"cannot listen on {host}:{port} ({e.strerror or e})", hint="pick another --port, or leave it out for a free one") from None
+        except (OSError, OverflowError) as e:
+            unknown_host = isinstance(e, socket.gaierror)
+            hint = "check --host: it must be an address of this machine (127.0.0.1 by default)" if unknown_host else \
+                "pick another --port, or leave it out for a free one"
+            raise ReviewError(f"cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e})", hint=hint) from None
 
     @property
     def port(self) -> int:

@@ -226,3 +226,17 @@ def test_a_clip_repeated_across_groups_counts_for_each_and_is_served_while_a_cop
         srv.stop()
     rates = group_rates(fake_run)
     assert rates.loc[rates["n_human"] > 0, "prime_ms"].tolist() == [100]  # the changed copy's tag is stale
+
+
+def test_a_bad_port_or_host_is_one_error_naming_the_option(fake_run):
+    """--port 99999 raised a bare OverflowError (a traceback); an unknown --host was told to pick another --port."""
+    from benchbox.errors import ReviewError
+    from benchbox.review.server import ReviewServer
+
+    session = open_session(fake_run, rater="alice")
+    for port in (99999, -1):
+        with pytest.raises(ReviewError, match=f"--port {port} is not a port number"):
+            ReviewServer(session, port=port)
+    with pytest.raises(ReviewError) as caught:
+        ReviewServer(session, host="256.1.1.1")
+    assert "--host" in caught.value.hint
