@@ -322,6 +322,7 @@ def generate_run(
     samples = run_dir / SAMPLES_DIR
     manifest = samples / MANIFEST_NAME
     kept = _kept_rows(manifest, {c.folder for c in cells})
+    _refuse_mixed_lengths(samples, kept, plan.length, cfg.seconds)
     if not overwrite:
         _refuse_replacing_scored(run_dir, manifest, kept)
     progress = progress or no_progress
@@ -386,6 +387,24 @@ def _folder_of(path: str) -> str:
     """``samples/best/prime0/clip_0000.wav`` -> ``best/prime0`` (its cell's :attr:`Cell.folder`)."""
     parts = Path(path).parent.parts
     return "/".join(parts[1:]) if parts[:1] == (SAMPLES_DIR,) else ""
+
+
+def _refuse_mixed_lengths(samples: Path, kept: pd.DataFrame, length: int, seconds: float) -> None:
+    """ConfigError when the clips this run keeps are of another length than ``length`` samples: one
+    run's cells would mix clip lengths (the cell's name does not carry it), which scores rank side
+    by side and the blinded review would give away. Checked on the first kept clip's header."""
+    import soundfile as sf
+
+    if kept.empty:
+        return
+    first = samples.parent / str(kept["path"].iloc[0])
+    try:
+        frames = sf.info(str(first)).frames
+    except (RuntimeError, OSError):
+        return  # unreadable: the scorer reports it
+    if frames != length:
+        raise ConfigError(f"{samples}: the run's other cells hold clips of {frames} samples, --seconds {seconds:g} makes {length}: "
+                          "one run would mix clip lengths", hint="generate at the run's length, or into a copy of the run folder")
 
 
 def _refuse_replacing_scored(run_dir: Path, manifest: Path, kept: pd.DataFrame) -> None:

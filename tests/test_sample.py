@@ -243,6 +243,18 @@ def test_interrupted_generate_leaves_samples_byte_identical(run, tmp_path):
     assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_cell_of_another_length_beside_kept_cells_is_refused(run, tmp_path):
+    """--seconds X regenerated one cell at another length in place: the run mixed 4096- and 8192-sample clips,
+    which score ranked side by side and a blinded review would give away."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    before = _tree(copy / "samples")
+    with pytest.raises(ConfigError, match="one run would mix clip lengths"):
+        generate_run(copy, checkpoints="last", prime_ms="10", n=2, seconds=SECONDS / 2, device="cpu")
+    assert _tree(copy / "samples") == before
+    generate_run(copy, **{**GRID, "checkpoints": "best,last", "seconds": 2 * SECONDS})  # every cell at once: one length again
+
+
 def test_smaller_n_refuses_to_delete_scored_clips_without_overwrite(run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
