@@ -320,7 +320,7 @@ def train(
             loop.baselines = baseline_bits(codes, cfg.data.quantisation, cache_dir=Path(cfg.data.path) / "cache")
         if ckpt is not None:
             loop.restore(ckpt)
-            if loop.opts and loop.total is not None and loop.step >= loop.total:  # before config.toml or a versions record is written
+            if loop.opts and loop.total is not None and loop.step >= loop.total and _budget_changed(out, cfg):  # before config.toml is rewritten
                 raise ConfigError(f"{out}: the checkpoint is at step {loop.step} and this budget ends at step {loop.total} "
                                   f"(max_steps {cfg.train.max_steps}, epochs {cfg.train.epochs:g}): nothing to train",
                                   hint="raise --set train.max_steps (or train.epochs) past the checkpoint's step; config.toml is unchanged")
@@ -338,6 +338,20 @@ def train(
             record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
         best_val, stopped_early = loop.run()
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)
+
+
+def _budget_changed(out: Path, cfg: TrainConfig) -> bool:
+    """Whether this resume sets another step budget (max_steps, epochs) than the run's config.toml:
+    a resume with the recorded budget may find nothing left to do (a run killed after its last
+    checkpoint was written), one that lowers the budget below the checkpoint would only rewrite
+    the record."""
+    import tomllib
+
+    try:
+        saved = tomllib.loads((out / CONFIG_NAME).read_text()).get("train", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return (saved.get("max_steps"), saved.get("epochs")) != (cfg.train.max_steps, cfg.train.epochs)
 
 
 def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tuple[str, ...] = ()) -> tuple[TrainConfig, dict | None]:

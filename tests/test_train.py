@@ -282,7 +282,7 @@ def test_a_resume_whose_budget_is_already_spent_changes_nothing(tmp_path, data):
     run = tmp_path / "run"
     tiny_run(run, data, "sashimi", 3)
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    for steps in (2, 3):
+    for steps in (1, 2):  # the recorded budget (3) may still resume: a run killed after its last checkpoint has nothing left
         with pytest.raises(ConfigError, match="checkpoint is at step 3 and this budget ends at step"):
             train(out=run, resume=True, overrides=[f"train.max_steps={steps}"], device="cpu")
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

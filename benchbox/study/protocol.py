@@ -66,6 +66,9 @@ class SweepSection:
     sampling_steps: tuple[int, ...] = ()
 
     def __post_init__(self):
+        for axis in ("quantisation", "dropout", "checkpoint", "prime_ms"):
+            if not getattr(self, axis):
+                raise ValueError(f"sweep.{axis} is empty: a study needs at least one value (leave the key out for the default)")
         for q in self.quantisation:
             if q not in ("linear", "mulaw"):
                 raise ValueError(f"sweep.quantisation: unknown scheme '{q}' (use linear, mulaw)")
@@ -201,7 +204,32 @@ def load_protocol(path: str | Path, overrides: Sequence[str] = (), data: str | P
     proto = from_dict(ProtocolConfig, raw)
     if proto.data.source.startswith(REQUIRED_MARK):
         raise ProtocolError(f"{path} needs a dataset", hint="pass --data DIR (a folder of recordings or a benchbox dataset)")
+    _check_grid(path, proto)
     return proto
+
+
+def _check_grid(path: Path, proto: ProtocolConfig) -> None:
+    """ProtocolError naming ``path`` and the key for a grid that would fail only after training: no
+    preset, a preset named twice, no clips, a prime as long as the clip, an unknown embedder."""
+    if not proto.presets and not proto.extra:
+        raise ProtocolError(f"{path}: presets is empty and there are no extra runs: nothing to train", hint="name at least one preset, e.g. presets = [\"sashimi-tiny\"]")
+    twice = sorted({p for p in proto.presets if proto.presets.count(p) > 1})
+    if twice:
+        raise ProtocolError(f"{path}: presets names {', '.join(twice)} more than once (one run would train twice)", hint="list each preset once")
+    if proto.generate.n < 1 or proto.generate.seconds <= 0:
+        raise ProtocolError(f"{path}: [generate] n = {proto.generate.n}, seconds = {proto.generate.seconds:g}: no clips to score",
+                            hint="give n >= 1 and seconds > 0")
+    longest = max(proto.sweep.prime_ms)
+    if longest >= proto.generate.seconds * 1000:
+        raise ProtocolError(f"{path}: [sweep] prime_ms {longest:g} is not shorter than [generate] seconds = {proto.generate.seconds:g}",
+                            hint="shorten the prime or lengthen the clips: a primed clip needs a continuation")
+    from benchbox.metrics.embedders import EMBEDDERS
+    from benchbox.score_distances import WEIGHTS_EMBEDDER
+
+    known = {*EMBEDDERS, WEIGHTS_EMBEDDER}
+    unknown = [e for e in proto.score.embedders if e not in known]
+    if unknown:
+        raise ProtocolError(f"{path}: [score] embedders names unknown {', '.join(map(repr, unknown))}", hint=f"use some of: {', '.join(sorted(known))}")
 
 
 def check_source(proto: ProtocolConfig) -> None:

@@ -177,3 +177,18 @@ def test_dry_run_counts_the_clips_the_sampler_will_make():
     assert by_run["specdiff-cpu_mulaw"] == by_run["sashimi-cpu_mulaw_do0"] == by_run["ngram_mulaw"] == 16 * 32
     assert set(by_run) == {j.run_id for j in train_jobs(proto)}
     assert info["clips_total"] == sum(by_run.values()) == 5696
+
+
+@pytest.mark.parametrize("override, error, message", [
+    ("sweep.prime_ms=[]", ConfigError, "sweep.prime_ms is empty"),
+    ("sweep.checkpoint=[]", ConfigError, "sweep.checkpoint is empty"),
+    ("presets=[]", ProtocolError, "presets is empty"),
+    ('presets=["ngram","ngram"]', ProtocolError, "ngram more than once"),
+    ("generate.n=0", ProtocolError, "no clips to score"),
+    ("sweep.prime_ms=[0,600]", ProtocolError, r"prime_ms 600 is not shorter than \[generate\] seconds"),
+    ('score.embedders=["mell"]', ProtocolError, "unknown 'mell'"),
+])
+def test_a_grid_that_would_fail_after_training_is_refused_at_load(override, error, message):
+    """These passed --dry-run and failed only after training (or trained one run twice), naming CLI options."""
+    with pytest.raises(error, match=message):
+        load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=[override])
