@@ -17,6 +17,16 @@ from tests.train_helpers import FAST, corpus, tiny_overrides
 GAN = ["model.channels=[16,8,8,8,8]", "model.length=4096", "data.crop_samples=0", *[f for f in FAST if not f.startswith("data.crop")]]
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt here, as at a terminal, whatever the test runner inherited: a job that
+    a non-interactive shell started in the background ignores SIGINT, and Python then never installs its handler
+    (these tests read 'DID NOT RAISE KeyboardInterrupt' under such a CI job)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return corpus(tmp_path_factory.mktemp("corpus") / "ds", n=12)
