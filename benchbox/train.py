@@ -384,7 +384,9 @@ def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tupl
 def _check_empty(out: Path, own_files: tuple[str, ...] = ()) -> None:
     """Refuse an ``out`` that holds anything but ``own_files`` (a dataset, another run, someone's
     files: training would write its config, log and checkpoints among them). ConfigError names ``out``."""
-    if out.exists() and (not out.is_dir() or set(os.listdir(out)) - set(own_files)):
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output path is a file: {out}", hint="pick a new or empty folder for --out")
+    if out.exists() and set(os.listdir(out)) - set(own_files):
         raise ConfigError(f"{out} is not empty and holds no training run to resume", hint="pick a new or empty folder for --out")
 
 

@@ -191,12 +191,23 @@ def stats(target: DirArg, as_json: JsonOpt = False) -> None:
                       f"({_num(row['rate'])}, 95% CI {_num(row['lo'])}-{_num(row['hi'])})", highlight=False, markup=False)
 
 
+SAMPLING_KEYS = ("temperature", "top_p", "sampling_steps")  # shown when some group has a value: they tell groups apart
+
+
+def _cell(value) -> str:
+    """A group column as text: blank when missing, whole numbers without '.0' (a prime of 40 ms, not 40.0)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
 def _groups_table(groups: list[dict]):
     keys = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms")
+    keys += tuple(k for k in SAMPLING_KEYS if any(_cell(g.get(k)) for g in groups))
     columns = [*keys, "useful/human_rate", "95% CI", "n_human"]
-    rows = [[*("" if g.get(c) is None else str(g[c]) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
+    rows = [[*(_cell(g.get(c)) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
             for g in groups]
-    return id_table("useful/human_rate per group (Wilson 95% CI)", columns, rows, ids=[*keys, "95% CI"], right=columns[5:])
+    return id_table("useful/human_rate per group (Wilson 95% CI)", columns, rows, ids=[*keys, "95% CI"], right=columns[len(keys):])
 
 
 def _print_auto(auto: dict) -> None:

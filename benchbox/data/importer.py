@@ -299,8 +299,19 @@ def import_folder(src: str | Path, out: str | Path, *, config: ImportConfig | No
         decoding=got.decoding,
         scaled=got.scaled,
         truncated=truncated,
-        warnings=_warnings(config, got, walk, truncated),
+        warnings=_warnings(config, got, walk, truncated) + _empty_splits(manifest, len(sources), config),
     )
+
+
+def _empty_splits(manifest: pd.DataFrame, n_sources: int, config: ImportConfig) -> tuple[str, ...]:
+    """A warning per empty split: training needs train and val clips, scoring needs test clips."""
+    empty = [s for s in SPLITS if not (manifest["split"] == s).any()]
+    if not empty:
+        return ()
+    why = (f"{n_sources} source file(s) cannot fill {len(SPLITS)} splits (a source file goes to one split)" if n_sources < len(SPLITS)
+           else f"split = {list(config.split)} leaves {', '.join(empty)} without a source")
+    return (f"the {', '.join(empty)} split(s) are empty: {why}; train needs train and val clips, score needs test clips "
+            "(add recordings, or --set split=[a,b,c])",)
 
 
 def _warnings(config: ImportConfig, got: _Collected, walk: Walk, truncated: int) -> tuple[str, ...]:

@@ -157,3 +157,16 @@ def test_an_undecodable_file_is_skipped_with_a_warning_and_stats_print_blanks(tm
     r = runner.invoke(app, ["tag", "stats", str(folder)])
     assert r.exit_code == 0, r.output
     assert "None" not in r.output and "theirs" in r.output
+
+
+def test_stats_table_shows_the_sampling_setting_that_separates_groups():
+    """Two groups differing only in temperature printed as identical rows with opposite rates; primes printed 40.0."""
+    from benchbox.cli.tag import _groups_table
+
+    base = {"generator": "sashimi", "quantisation": "mulaw", "dropout": 0.0, "checkpoint": "best", "prime_ms": 40.0,
+            "useful/human_rate": 0.0, "useful/human_lo": 0.0, "useful/human_hi": 0.5, "n_human": 2}
+    table = _groups_table([{**base, "temperature": 1.0}, {**base, "temperature": 0.5, "useful/human_rate": 1.0}])
+    headers = [c.header for c in table.columns]
+    assert "temperature" in headers and "top_p" not in headers
+    cells = [list(c._cells) for c in table.columns]
+    assert cells[headers.index("temperature")] == ["1", "0.5"] and cells[headers.index("prime_ms")] == ["40", "40"]

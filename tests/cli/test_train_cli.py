@@ -120,6 +120,11 @@ def test_train_never_writes_into_a_folder_that_holds_something_else(tmp_path, da
     assert r.exit_code == 1 and "is not empty" in r.output, r.output
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir() if p.is_file()} == before
     assert not (data / "ckpt").exists()
+    afile = tmp_path / "afile"
+    afile.touch()
+    r = runner.invoke(app, ["train", "lpc", "--data", str(data), "--out", str(afile), "--device", "cpu"])
+    assert r.exit_code == 1 and f"output path is a file: {afile}" in r.output, r.output  # it read 'is not empty'
+    assert afile.read_bytes() == b""
 
 
 def test_two_trainings_into_one_folder_the_second_is_refused(tmp_path, data):

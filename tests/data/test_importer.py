@@ -126,6 +126,14 @@ def test_an_out_inside_the_source_or_a_file_as_source_is_refused(src, tmp_path):
         import_folder(one, tmp_path / "ds_one")
 
 
+def test_an_import_that_leaves_a_split_empty_says_so(tmp_path, rng):
+    """One recording imported silently into train only; train then failed with 'no clips in the val split'."""
+    write(tmp_path / "one" / "fs_wood1.wav", recording(rng, [0.1, 0.6], 1.2))
+    result = import_folder(tmp_path / "one", tmp_path / "ds")
+    assert result.per_split["val"] == 0 and result.per_split["test"] == 0
+    assert any("val, test split(s) are empty: 1 source file(s) cannot fill 3 splits" in w for w in result.warnings), result.warnings
+
+
 def test_surface_label_from_name_then_folder():
     assert surface_label(Path("0ad/fs_gravel2.ogg")) == "gravel"
     assert surface_label(Path("minetest/default_hard_footstep.1.ogg")) == "hard"
