@@ -98,6 +98,18 @@ def as_written(wave: np.ndarray) -> np.ndarray:
     return decoded[:, 0]
 
 
+def header_length(path: str | Path) -> tuple[int, int] | None:
+    """``(samples, Hz)`` of an audio file from its header alone (soundfile), or None when the header
+    cannot be read or gives no rate (the decoders name such a file where it is used)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, OSError):
+        return None
+    return (int(info.frames), int(info.samplerate)) if info.samplerate > 0 else None
+
+
 def list_audio_files(folder: str | Path) -> list[Path]:
     """Every file under ``folder`` with an audio suffix, sorted for determinism."""
     folder = Path(folder)

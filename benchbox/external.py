@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import AUDIO_SUFFIXES, FULL_SCALE, downmix, read_audio, resample, write_wav
+from benchbox.audio import AUDIO_SUFFIXES, FULL_SCALE, downmix, header_length, read_audio, resample, write_wav
 from benchbox.errors import AudioError, DataError
 from benchbox.runs import atomic_write_csv, atomic_write_json, signals_deferred
 
@@ -202,7 +202,7 @@ def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str
     for i, (path, prime) in enumerate(zip(paths, primes)):
         if prime == "" or float(prime) == 0:
             continue
-        length = clip_length if clip_length is not None else _header_length(root / path)
+        length = clip_length if clip_length is not None else header_length(root / path)
         if length is None:
             continue
         samples, rate_hz = length
@@ -212,17 +212,6 @@ def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str
             raise DataError(f"{manifest}, line {i + 2}: prime_ms {prime} leaves no sample of {whose} ({samples} samples, {length_ms:g} ms): "
                             "no continuation is left to score",
                             hint="prime_ms is the length of the real prime at the clip's start; give a shorter one, or leave the cell empty")  # fmt: skip
-
-
-def _header_length(path: Path) -> tuple[int, int] | None:
-    """A clip's (samples, Hz) from its header; None when unreadable (the scorer skips it with its reason)."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, OSError):
-        return None
-    return (int(info.frames), int(info.samplerate)) if info.samplerate > 0 else None
 
 
 def _is_number(text: str) -> bool:

@@ -48,7 +48,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from benchbox.audio import decode, encode, write_wav
+from benchbox.audio import decode, encode, header_length, write_wav
 from benchbox.checkpoint import build_from_checkpoint
 from benchbox.config import from_dict, load_toml
 from benchbox.data.dataset import Dataset, load_dataset
@@ -393,15 +393,10 @@ def _refuse_mixed_lengths(samples: Path, kept: pd.DataFrame, length: int, second
     """ConfigError when the clips this run keeps are of another length than ``length`` samples: one
     run's cells would mix clip lengths (the cell's name does not carry it), which scores rank side
     by side and the blinded review would give away. Checked on the first kept clip's header."""
-    import soundfile as sf
-
     if kept.empty:
         return
-    first = samples.parent / str(kept["path"].iloc[0])
-    try:
-        frames = sf.info(str(first)).frames
-    except (RuntimeError, OSError):
-        return  # unreadable: the scorer reports it
+    header = header_length(samples.parent / str(kept["path"].iloc[0]))  # None: unreadable, the scorer reports it
+    frames = header[0] if header else length
     if frames != length:
         raise ConfigError(f"{samples}: the run's other cells hold clips of {frames} samples, --seconds {seconds:g} makes {length}: "
                           "one run would mix clip lengths", hint="generate at the run's length, or into a copy of the run folder")
