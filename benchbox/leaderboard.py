@@ -10,7 +10,8 @@ scores of record, marked so. Reference rows put
 the numbers in context, each scored against the same reference test split:
 
 * ``floor``   - real vs real (the reference val split), taken from the runs' scores (the first run's
-  of each reference, which is told by its manifest's content, not its folder: a reference
+  of each reference, with the continuation-span floors ``floor@<ms>ms/...`` of every run scored
+  against it; a reference is told by its manifest's content, not its folder: a reference
   imported again elsewhere gives one set of reference rows);
 * ``synth``   - the procedural corpus (a ``kind = "synth"`` dataset), when one is found;
 * ``noise``   - 16 clips of white noise; ``silence`` - 16 all-zero clips.
