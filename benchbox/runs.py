@@ -326,6 +326,9 @@ def write_run_info(run_dir: str | os.PathLike, config: dict, name: str = "config
     return write_versions(run_dir, resumed=resumed, note=note)
 
 
+RECORDED_KEY = "recorded_utc"  # a versions record: when it was written (UTC)
+
+
 def write_versions(folder: str | os.PathLike, *, resumed: bool = False, note: dict | None = None) -> Path:
     """``folder/versions.json``, or with ``resumed`` the next free ``versions-resume-<k>.json``; return it.
     Each record carries ``recorded_utc`` (when it was written) and ``note``'s keys."""
@@ -337,5 +340,5 @@ def write_versions(folder: str | os.PathLike, *, resumed: bool = False, note: di
         k += 1
         path = folder / RESUME_VERSIONS.format(k)
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    atomic_write_json(path, {**versions(), "recorded_utc": when, **(note or {})})
+    atomic_write_json(path, {**versions(), RECORDED_KEY: when, **(note or {})})
     return path

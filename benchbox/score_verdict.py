@@ -245,7 +245,7 @@ def _fill_floor_spans(row: dict, sets: _Sets, e: str, spans_ms: dict[int, float]
                       bandwidths: dict[int, float]) -> None:
     """The floor on each continuation span P (``spans_ms``: P samples -> prime in ms): real val vs real
     test from sample P on, with that span's kernel, so a primed row is compared with real clips on
-    its own span and kernel (:func:`benchbox.leaderboard.vs_floor_columns`)."""
+    its own span and kernel (:func:`benchbox.leaderboard.floor_intervals`)."""
     for p, ms in spans_ms.items():
         val = sets.val_cont.get(p)
         if val is None or p not in sets.test or val.shape[0] < 2:

@@ -33,7 +33,7 @@ from benchbox.errors import ProtocolError
 from benchbox.progress import Progress
 from benchbox.runs import atomic_write_json, sha256_file
 
-RECORDED_KEY, FIRST_STAGE_KEY = "recorded_utc", "first_stage_run"  # a study's versions.json: which invocation it describes
+FIRST_STAGE_KEY = "first_stage_run"  # a study's versions.json: the first stage the recorded invocation ran
 
 STAGES_FILE = "stages.json"
 SYNTH_SOURCE = "synth"

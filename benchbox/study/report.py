@@ -103,7 +103,8 @@ def _reproduce_command(ctx) -> str:
 def versions_lines(out: Path) -> list[str]:
     """The report's Versions block, saying which invocation it describes: the latest ``benchbox run``
     that ran a stage (:func:`benchbox.study.runner.record_versions`); each run folder keeps its own."""
-    from benchbox.study.protocol import FIRST_STAGE_KEY, RECORDED_KEY
+    from benchbox.runs import RECORDED_KEY
+    from benchbox.study.protocol import FIRST_STAGE_KEY
 
     path = out / "versions.json"
     versions = json.loads(path.read_text()) if path.is_file() else {}

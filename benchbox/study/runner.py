@@ -18,9 +18,9 @@ from pathlib import Path
 
 from benchbox.config import dump_toml, to_dict
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import VERSIONS_NAME, atomic_write_json, atomic_write_text, versions
+from benchbox.runs import atomic_write_text, write_versions
 from benchbox.study import stages as st
-from benchbox.study.protocol import FIRST_STAGE_KEY, RECORDED_KEY, ProtocolConfig, StageLedger, StudyContext, plan
+from benchbox.study.protocol import FIRST_STAGE_KEY, ProtocolConfig, StageLedger, StudyContext, plan
 
 
 
@@ -133,10 +133,7 @@ def run_protocol(
 def record_versions(out: Path, first_stage: str) -> None:
     """``out/versions.json``: the versions of this invocation, the first stage it ran and when
     (UTC), written only by an invocation that runs a stage (the report names it)."""
-    from datetime import datetime, timezone
-
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    atomic_write_json(Path(out) / VERSIONS_NAME, {**versions(), RECORDED_KEY: when, FIRST_STAGE_KEY: first_stage})
+    write_versions(out, note={FIRST_STAGE_KEY: first_stage})  # with RECORDED_KEY, the time it was written
 
 
 CLAIMS_DIR = ".claims"
