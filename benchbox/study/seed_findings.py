@@ -31,6 +31,7 @@ from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, sig
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
 MOSTLY = 0.5  # "mostly silence"
+MINMAX_SUFFIX = "_minmax"  # the min-max ablation runs (the protocol's `extra` with normalise = "minmax")
 RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
 USEFUL = "cont/useful/auto"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
@@ -103,8 +104,14 @@ def _overfits(log: Path) -> bool | None:
 
 def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> list[dict]:
     """One dict per finding: {finding, verdict, metric, estimate, test}. Every test is over runs
-    (:mod:`benchbox.study.units`): each run's rate or paired difference is one observation."""
-    gen = clips
+    (:mod:`benchbox.study.units`): each run's rate or paired difference is one observation.
+
+    The min-max ablation runs (``*_minmax``) are left out: they change the data loader on purpose
+    (:func:`minmax_finding` compares them with their twins), so counting one as a further run of
+    the grid would add a deliberately DC-shifted model to finding 2's runs and to every other count."""
+    gen = clips[~clips["run"].astype(str).str.endswith(MINMAX_SUFFIX)]
+    if "run" in groups:
+        groups = groups[~groups["run"].astype(str).str.endswith(MINMAX_SUFFIX)]
     out = [{"finding": "1. fewer than 25% of clips are useful", "metric": f"`{USEFUL}`, per run", "estimate": _estimate(gen, USEFUL),
             **dict(zip(("verdict", "test"), _threshold(gen, USEFUL, USEFUL_SEED_RATE, seed_says_below=True)))}]
     for i, (key, what) in enumerate((("dc", "generated clips have non-zero means"), ("periodicity", "some clips are low-frequency sines")), 2):
@@ -200,12 +207,12 @@ def minmax_finding(clips: pd.DataFrame) -> dict | None:
     """The non-zero-mean hypothesis: does min-max scaling (``_minmax`` runs) raise the DC flag rate
     over the same run without it? One paired difference per pair of runs (signed-rank). None
     when no pair has run."""
-    scaled = clips[clips["run"].str.endswith("_minmax")]
+    scaled = clips[clips["run"].str.endswith(MINMAX_SUFFIX)]
     if scaled.empty:
         return None
-    plain = clips[clips["run"].isin({r.removesuffix("_minmax") for r in scaled["run"]})]
+    plain = clips[clips["run"].isin({r.removesuffix(MINMAX_SUFFIX) for r in scaled["run"]})]
     col = "cont/dc/flag"
-    s_rates = run_values(scaled, col).rename(lambda r: r.removesuffix("_minmax"))
+    s_rates = run_values(scaled, col).rename(lambda r: r.removesuffix(MINMAX_SUFFIX))
     diffs = (s_rates - run_values(plain, col)).dropna()
     verdict, test = _paired(diffs, seed_says_positive=True)
     estimate = f"min-max {_estimate(scaled, col)} vs as stored {_estimate(plain, col)}"

@@ -128,3 +128,16 @@ def test_paired_cells_are_one_per_run():
     assert abs(diff["r1"] - (-0.02 + 0.05)) < 1e-9  # r1's last cells moved by 0.1: half of it in the run's mean
     best_only = _paired_cells(cells, "cont/kad/aisfx", distinct=["r0"]).set_index("run")
     assert abs((best_only["primed"] - best_only["unprimed"])["r1"] - -0.02) < 1e-9  # r1's best = last: best cells only
+
+
+def test_minmax_ablation_runs_are_not_counted_in_the_six_findings(tmp_path):
+    """A `_minmax` run is the loader ablation, not a run of the grid: adding one (every clip DC-flagged
+    and useless) must change no count of findings 1-6, while the min-max finding still sees it."""
+    grid = _study(n_runs=3, dc=0)
+    scaled = _clips(n_best_useful=0, n_last_useful=0, dc=32, run="r0_minmax", sha_last="m")
+    scaled = scaled[scaled["run"] == "r0_minmax"]
+    alone = six_findings(grid, _floor(), tmp_path)
+    mixed = six_findings(pd.concat([grid, scaled]), _floor(), tmp_path)
+    assert [(f["verdict"], f["estimate"], f["test"]) for f in mixed] == [(f["verdict"], f["estimate"], f["test"]) for f in alone]
+    assert "6 below" in mixed[0]["test"]  # 3 runs and their dropout-0.5 twins; not 7
+    assert minmax_finding(pd.concat([grid, scaled]))["estimate"].startswith("min-max")
