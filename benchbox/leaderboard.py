@@ -42,7 +42,7 @@ from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, group_key, score_run, with_group_columns
 from benchbox.score_verdict import floor_span_key
 from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
-from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown  # noqa: F401 - fmt_ci is part of this module's API
+from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
@@ -288,9 +288,25 @@ def nn1_p(table: pd.DataFrame, embedder: str) -> list[float]:
     return [two_sample_of(row, embedder)[1] for row in table.to_dict("records")]
 
 
+def rank_within_spans(table: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
+    """``table`` (in ranking order) grouped by the span its rows are scored on, whole clips first
+    (unprimed and reference rows), then each prime's continuation by length, each keeping its order;
+    ``rank`` numbers the rows 1.. again within each span (empty when not ``ranked``) and ``span``
+    names it. FAD/KAD on two spans are measured against different cuts of the real clips, each with
+    its own kernel, so one rank order across them would compare numbers on different scales."""
+    spans = table.get("prime_ms", pd.Series(np.nan, index=table.index)).map(span_ms)
+    table = table.assign(_span=spans.to_numpy()).sort_values("_span", kind="stable").reset_index(drop=True)
+    rank = table.groupby("_span").cumcount() + 1 if ranked else pd.Series(np.nan, index=table.index)
+    labels = table["_span"].map(span_label)
+    table = table.drop(columns=["_span", "rank", "span"], errors="ignore")
+    table.insert(0, "rank", rank.astype("Int64") if ranked else rank)
+    table.insert(1, "span", labels)
+    return table
+
+
 def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFrame:
-    """Rank by ``rank/<metric>/<embedder>`` (missing last), mark rows whose CI overlaps the
-    floor's, number the rows, tidy the columns.
+    """Rank by ``rank/<metric>/<embedder>`` (missing last) within each span
+    (:func:`rank_within_spans`), mark rows whose CI overlaps the floor's, tidy the columns.
 
     KAD is the default: its estimator is unbiased, so with tens of clips per group its
     value and CI mean the same at any n, while FAD's bias grows as n shrinks (Kilgour et
@@ -305,14 +321,13 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
         for e in spaces or [embedder]:  # every space is displayed from its rank/ columns
             rank_columns(table, m, e)
     key, lo, hi = (f"rank/{metric}/{embedder}{suffix}" for suffix in ("", "/lo", "/hi"))
-    table = table.sort_values(key, na_position="last", kind="stable").reset_index(drop=True)
+    table = rank_within_spans(table.sort_values(key, na_position="last", kind="stable"))
     floors = floor_intervals(table, metric, embedder, lo, hi)
     p = nn1_p(table, embedder)
     table[VS_FLOOR] = [vs_floor(float(a), float(b), *f, float(q)) if kind != FLOOR_GROUP else ""
                        for kind, a, b, f, q in zip(table["kind"], table[lo], table[hi], floors, p)]
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
     table = with_group_columns(table)  # rows scored before the sampling columns existed
-    first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n"]
+    first = ["rank", "span", "kind", "run", "group", *GROUP_COLUMNS, "n"]
     ranks = [c for c in table.columns if c.startswith("rank/")]
     metrics = [c for prefix in ("fad/", "kad/", "diversity/") for c in table.columns if c.startswith(prefix)]
     useful = [c for c in table.columns if c.startswith("useful/") or c == "n_human"]
@@ -323,13 +338,12 @@ def _order(table: pd.DataFrame, embedder: str, metric: str = "kad") -> pd.DataFr
 def _unranked(table: pd.DataFrame) -> pd.DataFrame:
     """A board of runs scored without an embedder (detectors only): no distance to rank by, so
     no rank (the ``rank`` column is empty) and no ``rank/`` or *vs floor* columns; a stable
-    order instead: the floor, then every run's groups as collected, then the other reference rows."""
+    order instead, span by span: the floor, then every run's groups as collected, then the other reference rows."""
     order = table["kind"].map(lambda kind: 0 if kind == FLOOR_GROUP else 1 if kind == "generated" else 2)
-    table = table.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
-    table.insert(0, "rank", np.nan)
+    table = rank_within_spans(table.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order"), ranked=False)
     table[VS_FLOOR] = ""
     table = with_group_columns(table)
-    first = ["rank", "kind", "run", "group", *GROUP_COLUMNS, "n", VS_FLOOR]
+    first = ["rank", "span", "kind", "run", "group", *GROUP_COLUMNS, "n", VS_FLOOR]
     return table[first + [c for c in table.columns if c not in first]]
 
 
@@ -338,9 +352,11 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
 
     Rows are ranked by ``metric`` (``kad``, the default, or ``fad``) in the ``embedder``
     space (default: the first embedder the first scored run used), on the continuation
-    (see :func:`rank_columns`); a row whose CI overlaps the real floor's is marked
-    "indistinguishable from real at this n". Raises DataError for an unknown metric or
-    an embedder no run was scored with. ``synth`` names the procedural corpus dataset (default:
+    (see :func:`rank_columns`), and only among rows of the same span (:func:`rank_within_spans`:
+    one table of whole clips, then one per prime length, the ``span`` column naming it); a row
+    whose CI overlaps the real floor's is marked "indistinguishable from real at this n". Raises
+    DataError for an unknown metric or an embedder no run was scored with. ``synth`` names the
+    procedural corpus dataset (default:
     the first ``kind = "synth"`` dataset found under ``results_dir``). ``warn(line)``
     hears of every run left out because its scores are stale and of every reference row
     skipped. ``results_dir`` may be several folders (``results/quickstart MYRUNS``); their run

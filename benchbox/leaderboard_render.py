@@ -1,6 +1,11 @@
-"""The leaderboard's two renderings: ``leaderboard.md`` (one table) and ``leaderboard.html``.
+"""The leaderboard's two renderings: ``leaderboard.md`` and ``leaderboard.html``.
 
 Legend: G leaderboard rows.
+
+Both show one table per span a row is scored on (:func:`span_ms`): whole clips first (unprimed
+generations and the reference rows), then the continuation after each prime length, shortest
+first. FAD/KAD on different spans are measured against different cuts of the real clips with
+different kernels, so they are not on one scale: a rank compares only rows of one table.
 
 The page is self-contained (inline CSS/JS, audio and images as base64 data URIs) and fits a
 1366 px window: the row's identity (run, then group) is one sticky first column, so the
@@ -25,7 +30,7 @@ from benchbox.errors import AudioError
 from benchbox.labels import group_label
 from benchbox.progress import Progress
 from benchbox.score import decode
-from benchbox.score_verdict import verdict_prefix
+from benchbox.score_verdict import floor_span_key, verdict_prefix
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
 
 VS_FLOOR = "vs_floor"
@@ -34,6 +39,30 @@ VS_FLOOR = "vs_floor"
 INTERVALS_LEGEND = ("KAD: jackknife 95% CI at the shared kernel; FAD: jackknife 95% interval of the FAD at the row's n "
                     "(FAD is biased upward at small n: not a CI for the population value, compare FADs at equal n); "
                     "recall/coverage: bootstrap over clips with the k-NN radii fixed, narrower than a full CI.")
+
+
+WHOLE_CLIP = "whole clip"
+
+
+def span_ms(prime_ms) -> float:
+    """The span a row is scored and ranked on, as its prime in ms: 0 for the whole clip (an
+    unprimed row; a reference row, whose ``prime_ms`` is empty), else the continuation after it."""
+    try:
+        ms = float(prime_ms)
+    except (TypeError, ValueError):  # "" or None: a reference row
+        return 0.0
+    return ms if math.isfinite(ms) and ms > 0 else 0.0
+
+
+def span_label(ms: float) -> str:
+    """The ``span`` column: ``whole clip`` or ``continuation after a 20 ms prime``."""
+    return WHOLE_CLIP if ms == 0 else f"continuation after a {ms:g} ms prime"
+
+
+def by_span(table: pd.DataFrame) -> list[tuple[float, pd.DataFrame]]:
+    """(span in ms, its rows in table order) per span, whole clips first, then by prime length."""
+    spans = table.get("prime_ms", pd.Series(np.nan, index=table.index)).map(span_ms)
+    return [(ms, table[spans == ms]) for ms in sorted(spans.unique())]
 
 
 def fmt_ci(value, lo=None, hi=None, digits: int = 3) -> str:
@@ -72,14 +101,18 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") ->
 def _heading(embedder: str, metric: str) -> str:
     if not embedder:
         return ("Unranked: the runs were scored without an embedder (detectors only), so there is no distance to the real "
-                "clips to rank by. Rows are listed in a fixed order: the real floor, each run's groups, then the reference rows. "
+                "clips to rank by. Rows are listed in a fixed order, one table per span (whole clips, then each prime's continuation): "
+                "the real floor, each run's groups, then the reference rows. "
                 "Score the runs with an embedder (e.g. `--embedder aisfx,mel`) to rank them.")
     what = ("unbiased KAD (MMD^2, Gaussian kernel; bandwidth the real test clips' median distance, "
             "one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); a primed row's *vs floor* mark compares it with the floor on its own span and kernel (real val vs real test from the same sample))"
             if metric == "kad" else "FAD")
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
             "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
-            f"in leaderboard.csv). Intervals in brackets: {INTERVALS_LEGEND} *vs floor* compares the row's `{metric}` CI with the real floor's "
+            "in leaderboard.csv). Each span has its own table and its own ranking: whole clips (unprimed generations and the "
+            "reference rows) first, then the continuation after each prime length; distances on different spans are measured "
+            "against different cuts of the real clips with different kernels, so a rank never compares rows of two tables. "
+            f"Intervals in brackets: {INTERVALS_LEGEND} *vs floor* compares the row's `{metric}` CI with the real floor's "
             f"(real val vs real test): \"{DIFFERS_CI}\" when they do not overlap; when they do, \"{INDISTINGUISHABLE}\" if the "
             f"1-NN two-sample test does not tell the row's clips from real ones (p >= {TWO_SAMPLE_ALPHA:g}), \"{SEPARATED}\" if "
             f"it does, \"{CLOSER}\" if its accuracy is below chance at p > {1 - CLOSER_ALPHA:g} (each clip's nearest neighbour a test clip), "
@@ -113,15 +146,38 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
     return ("" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)), ""
 
 
+def _span_intro(ms: float, table: pd.DataFrame, embedder: str, metric: str) -> tuple[str, str]:
+    """(title, one line of Markdown) of a span's table: which span its rows are scored on and, for a
+    continuation, the real floor on that span that its *vs floor* marks compare with."""
+    if ms == 0:
+        return ("Whole clips: unprimed generations and the reference rows",
+                "Each row's whole clip against the real test clips" + (", with the whole-clip kernel; ranked among these rows only." if embedder else "."))
+    what = f"The generated part after the {ms:g} ms prime against the real test clips from the same sample on"
+    if not embedder:
+        return f"Continuation after a {ms:g} ms prime", what + "."
+    floor = table[table["kind"] == "floor"] if "kind" in table.columns else table.iloc[:0]
+    key = floor_span_key(ms, metric, embedder)
+    value = floor.iloc[0].to_dict() if not floor.empty else {}
+    shown = (f"Real floor on this span (val vs test): `{metric}/{embedder}` {fmt_ci(value.get(key), value.get(key + '/lo'), value.get(key + '/hi'))}; "
+             "the *vs floor* marks compare with it." if _finite(value.get(key)) else
+             "These scores carry no floor on this span: the *vs floor* marks compare with the whole-clip floor.")
+    return f"Continuation after a {ms:g} ms prime", f"{what}, with this span's own kernel; ranked among these rows only (the ranks restart). {shown}"
+
+
 def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric: str = "kad") -> str:
+    """The Markdown page: the heading, one table per span (:func:`by_span`), the notes."""
     cols = _display_columns(table, embedder, metric)
     lines = ["# benchbox leaderboard", "", _heading(embedder, metric), ""]
-    lines.append("| " + " | ".join(h for h, _ in cols) + " | flags |")
-    lines.append("|" + "---|" * (len(cols) + 1))
-    for row in table.to_dict("records"):
-        cells = [_cell(row, key)[0].replace("|", "\\|") for _, key in cols]
-        lines.append("| " + " | ".join(cells) + f" | {_flags(row)} |")
-    lines += [""] + [f"- {n}" for n in notes]
+    for ms, rows in by_span(table):
+        title, intro = _span_intro(ms, table, embedder, metric)
+        lines += [f"## {title}", "", intro, ""]
+        lines.append("| " + " | ".join(h for h, _ in cols) + " | flags |")
+        lines.append("|" + "---|" * (len(cols) + 1))
+        for row in rows.to_dict("records"):
+            cells = [_cell(row, key)[0].replace("|", "\\|") for _, key in cols]
+            lines.append("| " + " | ".join(cells) + f" | {_flags(row)} |")
+        lines.append("")
+    lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -190,6 +246,16 @@ def _breakable(text: str) -> str:
     return html.escape(text).replace("/", "/<wbr>").replace("_", "_<wbr>")
 
 
+def _row_html(row: dict, cols: list[tuple[str, str]], split: int) -> str:
+    """One ``<tr>``: the cells of ``cols``, with the players and thumbnail after the first ``split``."""
+    cells = [_id_cell(row) if key == "run" else _html_cell(*_cell(row, key)) for _, key in cols]
+    kept = row.get("_media_html")  # players and thumbnail of a page re-rendered without its clips
+    players, thumb = kept if isinstance(kept, tuple) else _media_html([p for p in row.get("_media", []) if Path(p).is_file()])
+    cells = cells[:split] + [f'<td class="media">{players}</td>', f"<td>{thumb}</td>"] + cells[split:]
+    cells.append(f"<td>{html.escape(_flags(row))}</td>")
+    return f'<tr class="{html.escape(str(row.get("kind", "")))}">' + "".join(cells) + "</tr>"
+
+
 def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: dict[str, Path], progress: Progress, metric: str = "kad") -> str:
     """The self-contained page: sortable table, audio, spectrograms, loss curves."""
     from benchbox.plots import THUMB_SCALE_NOTE
@@ -198,16 +264,16 @@ def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: di
     split = [h for h, k in cols].index(MEDIA_AFTER) + 1
     heads = [f'<th class="id">run / group</th>' if k == "run" else f"<th>{_breakable(h)}</th>" for h, k in cols]
     head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
-    body = []
-    records = table.to_dict("records")
-    for i, row in enumerate(records):
-        cells = [_id_cell(row) if key == "run" else _html_cell(*_cell(row, key)) for _, key in cols]
-        kept = row.get("_media_html")  # players and thumbnail of a page re-rendered without its clips
-        players, thumb = kept if isinstance(kept, tuple) else _media_html([p for p in row.get("_media", []) if Path(p).is_file()])
-        cells = cells[:split] + [f'<td class="media">{players}</td>', f"<td>{thumb}</td>"] + cells[split:]
-        cells.append(f"<td>{html.escape(_flags(row))}</td>")
-        body.append(f'<tr class="{html.escape(str(row.get("kind", "")))}">' + "".join(cells) + "</tr>")
-        progress("render", i + 1, len(records))
+    boards, done = [], 0
+    for ms, rows in by_span(table):  # one table per span: a rank compares rows of one span only
+        body = []
+        for row in rows.to_dict("records"):
+            body.append(_row_html(row, cols, split))
+            done += 1
+            progress("render", done, len(table))
+        title, intro = _span_intro(ms, table, embedder, metric)
+        boards.append(f"<h2>{html.escape(title)}</h2>\n<p>{_markdown_inline(intro)}</p>\n"
+                      f'<div class="board"><table><thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table></div>")
     figures = "".join(
         f"<figure><figcaption>Loss curves of {html.escape(name)}: NLL in bits / sample and accuracy against step</figcaption>"
         f'<img alt="loss curves of {html.escape(name)}" src="{_data_uri("image/png", path.read_bytes())}"></figure>'
@@ -215,7 +281,7 @@ def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: di
     )
     notes_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return _PAGE.format(
-        heading=_markdown_inline(_heading(embedder, metric)), head=head, body="\n".join(body), notes=notes_html, scale=html.escape(THUMB_SCALE_NOTE),
+        heading=_markdown_inline(_heading(embedder, metric)), boards="\n".join(boards), notes=notes_html, scale=html.escape(THUMB_SCALE_NOTE),
         curves=figures or "<p>no run has a curves.png</p>", script=_SCRIPT,
     )  # fmt: skip
 
@@ -271,13 +337,10 @@ figcaption {{ font-size: 0.9em; margin-bottom: 0.3em; }}
 </style></head><body>
 <h1>benchbox leaderboard</h1>
 <p>{heading}
-Click a column header to sort. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
+Click a column header to sort its table. Shaded rows are references: real floor (val vs test), procedural corpus, white noise, silence.</p>
 <p>{scale}</p>
 <ul>{notes}</ul>
-<div class="board"><table><thead><tr>{head}</tr></thead>
-<tbody>
-{body}
-</tbody></table></div>
+{boards}
 <h2>Loss curves</h2>
 {curves}
 <script>{script}</script>

@@ -50,11 +50,13 @@ def test_leaderboard_files_rows_and_order(results, tmp_path):
     table = pd.read_csv(out / "leaderboard.csv")
     assert sorted(table["kind"].unique()) == ["floor", "generated", "noise", "silence", "synth"]
     assert (table["kind"] == "generated").sum() == 4 and set(table[table["kind"] == "generated"]["run"]) == {"good", "bad"}
-    kad = table["rank/kad/mel"].dropna().to_numpy()
-    assert (np.diff(kad) >= 0).all() and table["rank"].tolist() == list(range(1, len(table) + 1))
-    good = table[table["run"] == "good"]["rank/kad/mel"].max()
-    bad = table[table["run"] == "bad"]["rank/kad/mel"].min()
-    assert good < bad  # three sines of four are further from real than one
+    assert table["span"].tolist() == ["whole clip"] * 6 + ["continuation after a 100 ms prime"] * 2  # whole clips first
+    for _, span in table.groupby("span", sort=False):  # sorted and numbered within each span, never across
+        assert (np.diff(span["rank/kad/mel"].dropna().to_numpy()) >= 0).all() and span["rank"].tolist() == list(range(1, len(span) + 1))
+    for _, span in table[table["kind"] == "generated"].groupby("span"):
+        good = span[span["run"] == "good"]["rank/kad/mel"].max()
+        bad = span[span["run"] == "bad"]["rank/kad/mel"].min()
+        assert good < bad  # three sines of four are further from real than one
     floor_lo, floor_hi = table.set_index("kind").loc["floor", ["rank/kad/mel/lo", "rank/kad/mel/hi"]]
     marked = table["vs_floor"].fillna("")
     overlap = (table["rank/kad/mel/lo"] <= floor_hi) & (floor_lo <= table["rank/kad/mel/hi"]) & (table["kind"] != "floor")
@@ -76,7 +78,8 @@ def test_leaderboard_files_rows_and_order(results, tmp_path):
 def test_metric_fad_ranks_by_fad_and_an_unknown_metric_is_refused(results, tmp_path):
     out = build_leaderboard(results, out=tmp_path / "board", metric="fad")
     table = pd.read_csv(out / "leaderboard.csv")
-    assert (np.diff(table["rank/fad/mel"].dropna().to_numpy()) >= 0).all()
+    for _, span in table.groupby("span"):
+        assert (np.diff(span["rank/fad/mel"].dropna().to_numpy()) >= 0).all()
     assert "Ranked by `fad/mel`" in (out / "leaderboard.md").read_text()
     with pytest.raises(DataError, match="ranking metric"):
         build_leaderboard(results, out=tmp_path / "board", metric="fid")

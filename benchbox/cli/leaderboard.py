@@ -32,7 +32,7 @@ def leaderboard_cmd(
 
     Runs whose clips changed since scoring are left out (a warning says why). Runs whose audio is not on disk at all (the committed studies in a fresh clone) stand as scores of record, marked so in the run column.
 
-    Rows are ranked by --metric on the continuation of primed clips. "vs floor" compares a row's CI with the real floor's: "differs (CI)" when they do not overlap; when they do, "indistinguishable from real at this n" only if the 1-NN two-sample test does not separate the row's clips from real ones (p >= 0.05), else "differs (1-NN test)". The "1-NN acc (p)" column is that test (about 0.5 when indistinguishable).
+    Rows are ranked by --metric on the continuation of primed clips, and only against rows of the same span: one table of whole clips (unprimed groups and the reference rows), then one per prime length, each with its own ranks (the "span" column of leaderboard.csv and --json). "vs floor" compares a row's CI with the real floor's: "differs (CI)" when they do not overlap; when they do, "indistinguishable from real at this n" only if the 1-NN two-sample test does not separate the row's clips from real ones (p >= 0.05), else "differs (1-NN test)". The "1-NN acc (p)" column is that test (about 0.5 when indistinguishable).
     """
     import pandas as pd
 

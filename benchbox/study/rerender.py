@@ -2,9 +2,10 @@
 
 A committed study folder keeps its scores (``runs/*/scores/*.csv``, ``log.jsonl``,
 ``leaderboard.csv``) but not its data, checkpoints or clips. :func:`rerender_study` rewrites
-``leaderboard.md``/``.html`` from ``leaderboard.csv`` (the rows, ranks and marks as they
-were computed, reference rows included) and ``report.md``/``.html`` from the runs' scores
-with this version's layout. The leaderboard's players and thumbnails are kept from the old
+``leaderboard.md``/``.html`` from ``leaderboard.csv`` (the rows, scores and marks as they
+were computed, reference rows included; a board ranked before the spans were ranked apart is
+grouped by span and its ranks numbered within each, every other cell of the CSV kept as written)
+and ``report.md``/``.html`` from the runs' scores with this version's layout. The leaderboard's players and thumbnails are kept from the old
 page, row by row (run and group), since the clips they play are not on disk.
 
 The report's prose describes the verdict of this checkout's scorer version, so
@@ -55,8 +56,21 @@ def old_media(page: str) -> dict[tuple[str, str], tuple[str, str]]:
     return media
 
 
+def ranked_by_span(csv: Path) -> str:
+    """``leaderboard.csv``'s text with its rows grouped by span and ranked within each
+    (:func:`benchbox.leaderboard.rank_within_spans`; the rows are in ranking order already), every
+    other cell kept as written, text for text: no score is parsed and printed again."""
+    from benchbox.leaderboard import rank_within_spans
+
+    raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    return rank_within_spans(raw, ranked=bool((raw.get("rank", pd.Series(dtype=str)) != "").any())).to_csv(index=False)
+
+
 def rerender_board(out: Path) -> None:
-    """``leaderboard.md``/``.html`` again from ``leaderboard.csv`` and the old page's media."""
+    """``leaderboard.md``/``.html`` (and the CSV's ``rank`` and ``span``) again from
+    ``leaderboard.csv`` and the old page's media."""
+    import io
+
     from benchbox.leaderboard_render import render_html, render_markdown
     from benchbox.progress import no_progress
 
@@ -67,7 +81,8 @@ def rerender_board(out: Path) -> None:
     ranked = _RANKED.search(old_md)
     metric, embedder = ranked.groups() if ranked else ("kad", "aisfx")
     notes = [ln[2:] for ln in old_md.split("\n| ", 1)[-1].splitlines() if ln.startswith("- ")]
-    table = pd.read_csv(csv, keep_default_na=False, na_values=[""]).copy()  # one block: assign() below stays cheap
+    rows_csv = ranked_by_span(csv)
+    table = pd.read_csv(io.StringIO(rows_csv), keep_default_na=False, na_values=[""]).copy()  # one block: assign() below stays cheap
     media = old_media(page_path.read_text()) if page_path.is_file() else {}
     labels = [group_label(r) for r in table.to_dict("records")]  # the page shows labels; pages before them, keys
     table = table.assign(_media_html=[media.get((str(r), label), media.get((str(r), str(g)), ("", "")))
@@ -75,7 +90,7 @@ def rerender_board(out: Path) -> None:
     curves = {p.parent.name: p for p in sorted((out / "runs").glob("*/curves.png"))}
     page = render_html(table, embedder, notes, curves, no_progress, metric)
     markdown = render_markdown(table.drop(columns=["_media_html"]), embedder, notes, metric)
-    publish_files({md_path: markdown, page_path: page})
+    publish_files({csv: rows_csv, md_path: markdown, page_path: page})
 
 
 def scorer_versions(out: Path) -> dict[str, tuple[int | None, str | None]]:

@@ -34,7 +34,9 @@ def test_board_rerenders_from_its_csv_keeping_rows_players_and_notes(tmp_path):
     page, md = (out / "leaderboard.html").read_text(), (out / "leaderboard.md").read_text()
     rows = pd.read_csv(out / "leaderboard.csv")
     assert page.count("<tr class=") == len(rows) and page.count("<audio") == before > 0
-    assert md.count("\n| ") == len(rows) + 1 and "cubic" not in md and "Gaussian kernel" in md
+    tables = rows["span"].nunique()
+    assert md.count("\n| ") == len(rows) + tables and md.count("\n## ") == page.count("<table") == tables
+    assert "cubic" not in md and "Gaussian kernel" in md
     rerender_board(out)  # again, from its own output: the same page
     assert (out / "leaderboard.html").read_text() == page
 
@@ -51,9 +53,10 @@ def test_committed_boards_fit_1366_px_with_the_row_identity_in_view(tmp_path, st
         page.goto((out / "leaderboard.html").as_uri())
         measured = layout(page)
         assert measured["wide"] == [] and measured["page"] <= 0
-        (table,) = measured["tables"]
-        assert table["box_right"] <= 1366 and table["table"] <= 1366  # measured: the table itself fits, flags column included
-        flags = page.evaluate("() => document.querySelector('thead th:last-child').getBoundingClientRect().right")
+        assert len(measured["tables"]) == pd.read_csv(out / "leaderboard.csv")["span"].nunique()  # one per span
+        for table in measured["tables"]:
+            assert table["box_right"] <= 1366 and table["table"] <= 1366  # measured: the table itself fits, flags column included
+        flags = page.evaluate("() => Math.max(...[...document.querySelectorAll('thead th:last-child')].map(th => th.getBoundingClientRect().right))")
         assert flags <= 1366
         sticky = page.evaluate("() => getComputedStyle(document.querySelector('td.id')).position")
         assert sticky == "sticky" and page.errors == []
@@ -74,3 +77,26 @@ def test_rerender_study_refuses_scores_from_an_older_scorer(tmp_path):
     with pytest.raises(ProtocolError, match=rf"b \(version {SCORER_VERSION - 1}\)"):
         rerender_study(tmp_path)
     assert md.read_text() == "kept"  # nothing rewritten
+
+
+def test_a_board_ranked_across_spans_is_ranked_within_them_with_every_other_cell_kept(tmp_path):
+    """A committed board ranked a 20 ms continuation first, above the whole clips: re-rendered, each span is
+    ranked apart, whole clips first, and no score is parsed and printed again (40 stays 40, not 40.0)."""
+    from benchbox.study.rerender import ranked_by_span
+
+    csv = tmp_path / "leaderboard.csv"
+    csv.write_text("rank,kind,run,group,prime_ms,rank/kad/mel,vs_floor\n"
+                   "1,generated,p,p/20,20,0.0100000000000000002,x\n"
+                   "2,floor,reference: data,floor,,0.1,\n"
+                   "3,generated,a,a/0,0,0.2,y\n"
+                   "4,generated,p,p/40,40,0.25,z\n")
+    text = ranked_by_span(csv)
+    assert text.splitlines() == ["rank,span,kind,run,group,prime_ms,rank/kad/mel,vs_floor",
+                                 "1,whole clip,floor,reference: data,floor,,0.1,",
+                                 "2,whole clip,generated,a,a/0,0,0.2,y",
+                                 "1,continuation after a 20 ms prime,generated,p,p/20,20,0.0100000000000000002,x",
+                                 "1,continuation after a 40 ms prime,generated,p,p/40,40,0.25,z"]
+    csv.write_text(text)
+    assert ranked_by_span(csv) == text  # again, from its own output
+    csv.write_text("rank,kind,run,group,prime_ms\n,generated,p,p/20,20\n,floor,reference: data,floor,\n")  # unranked
+    assert ranked_by_span(csv).splitlines()[1:] == [",whole clip,floor,reference: data,floor,", ",continuation after a 20 ms prime,generated,p,p/20,20"]
