@@ -153,8 +153,8 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     body += verdict_markdown(clips, groups, embedder)
     body += answers_markdown(ans)
     board = out / "leaderboard.md"
-    if board.is_file():  # its own h1 is dropped: this page has one title
-        rows = "\n".join(ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")).strip().splitlines()
+    if board.is_file():  # its own h1 is dropped (this page has one title); its per-span tables' h2 go under this section
+        rows = "\n".join("#" + ln if ln.startswith("## ") else ln for ln in board.read_text().strip().splitlines() if not ln.startswith("# ")).strip().splitlines()
         body += _section("Leaderboard", rows)
     body += curves_section(out, run_ids)
     if figure is not None:

@@ -107,6 +107,19 @@ def test_report_has_one_title_and_leaderboard_without_h1(tmp_path):
 
 
 @pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
+def test_the_leaderboards_span_tables_sit_under_the_reports_leaderboard_section(tmp_path):
+    from benchbox.study.rerender import rerender_board
+
+    ctx = committed_study(tmp_path)
+    rerender_board(ctx.out)  # one table per span (quickstart: whole clips, 10, 20 and 40 ms)
+    write_report(ctx)
+    text = (ctx.out / "report.md").read_text()
+    board = text.split("\n## Leaderboard\n", 1)[1].split("\n## ", 1)[0]
+    assert "\n### Whole clips: unprimed generations and the reference rows\n" in board and board.count("\n### Continuation after a ") == 3
+    assert "  - [Continuation after a 20 ms prime](#continuation-after-a-20-ms-prime)" in text  # nested under Leaderboard in the contents
+
+
+@pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
 def test_report_renders_without_markdown_in_chromium(tmp_path):
