@@ -39,10 +39,11 @@ from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.data.importer import import_folder
 from benchbox.metrics import category as cat
+from benchbox.metrics import category_eval as ce
+from benchbox.metrics.category_fit import SYNTHETIC_KINDS, synthetic_negatives
 from benchbox.metrics.category_features import envelope_matrix
 from benchbox.metrics.embedders import aisfx_weights_path, embed_waves, _aisfx_safe_globals
 from benchbox.metrics.fad import pool_clips
-from benchbox.metrics.failures import negatives
 from benchbox.runs import replace_marked_section, sha256_audio
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,13 +51,12 @@ PACKAGES = ("0ad", "minetest", "ufoai")
 CORPORA = {"footsteps-dev": 1, "footsteps-neg-dev": 0}
 FEATURE_SET, L2 = "aisfx_norm", 0.03  # chosen by leave-one-package-out (docs/verdict.md)
 L2_GRID = (0.003, 0.03, 0.3)
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # footstep/p thresholds tried (Youden's J on the LOPO estimate)
+THRESHOLD_GRID = ce.THRESHOLD_GRID  # footstep/p thresholds tried (Youden's J on the LOPO estimate)
 SEED = 0
-BOOTSTRAP = 1000
+BOOTSTRAP = ce.BOOTSTRAP
 CATEGORY_START, CATEGORY_END = "<!-- category:start -->", "<!-- category:end -->"
 PROSFX_HEAD, PROSFX_FOOTSTEPS = "fc.0.", 33
 SYNTHETIC, SYNTHETIC_SEED, SYNTHETIC_PER_KIND = "synthetic", 0, 100  # calibrate_verdict.py judges other seeds' draws
-SYNTHETIC_KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+isolated clicks", "hum")
 
 
 def load_corpus(name: str, data_dir: Path) -> pd.DataFrame:
@@ -99,12 +99,11 @@ def synthetic_rows(rows: pd.DataFrame, seed: int, per_kind: int = SYNTHETIC_PER_
     They are in the ``train`` split of package ``synthetic``, which leave-one-package-out never holds out.
     A smaller ``per_kind`` draws the first clips of the larger draw (scorer version 4 drew 40 per kind).
     """
-    real = np.stack([load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows.loc[(rows["y"] == 1) & (rows["split"] == "train"), "abs_path"]])
-    drawn = negatives(real, np.random.default_rng(seed), n=per_kind)
-    waves = [w for k in SYNTHETIC_KINDS for w in drawn[k]]
-    meta = pd.DataFrame({"source": [f"{k}/{i}" for k in SYNTHETIC_KINDS for i in range(per_kind)], "split": "train", "y": 0,
-                         "package": SYNTHETIC, "corpus": SYNTHETIC, "sha256": [sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for w in waves]})
-    return meta, waves
+    real = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows.loc[(rows["y"] == 1) & (rows["split"] == "train"), "abs_path"]]
+    meta, waves = synthetic_negatives(real, seed=seed, per_kind=per_kind)
+    meta["package"] = SYNTHETIC
+    meta["corpus"] = SYNTHETIC
+    return meta.drop(columns=["group", "train_only"]), waves
 
 
 def features(waves: list[np.ndarray], cache_dir: Path) -> dict[str, np.ndarray]:
@@ -125,12 +124,7 @@ def lopo_splits(packages: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]
 
     Synthetic rows (package ``synthetic``) are always on the train side and never tested.
     """
-    out = []
-    for held in sorted(set(packages.tolist()) - {SYNTHETIC}):
-        test = np.flatnonzero(packages == held)
-        train = np.flatnonzero(packages != held)
-        out.append((held, train, test))
-    return out
+    return ce.logo_splits(packages, np.asarray(packages) == SYNTHETIC)
 
 
 def lopo_scores(x: np.ndarray, y: np.ndarray, packages: np.ndarray, l2: float) -> np.ndarray:
@@ -145,40 +139,27 @@ def lopo_scores(x: np.ndarray, y: np.ndarray, packages: np.ndarray, l2: float) -
 
 def lopo_table(score: np.ndarray, y: np.ndarray, packages: np.ndarray, sources: np.ndarray, cut: float) -> list[dict]:
     """Per held-out package and pooled: AUC [CI], footstep and non-footstep acceptance at ``score >= cut``."""
-    rows = []
-    for held in [*sorted(set(packages.tolist()) - {SYNTHETIC}), "pooled"]:
-        m = packages != SYNTHETIC if held == "pooled" else packages == held
-        a, lo, hi = cat.auc_bootstrap(score[m], y[m], n=BOOTSTRAP, seed=SEED, groups=sources[m])
-        acc = score[m] >= cut
-        rows.append({"held out": held, "auc": a, "lo": lo, "hi": hi, "footsteps": f"{acc[y[m] == 1].mean():.1%} ({acc[y[m] == 1].sum()}/{(y[m] == 1).sum()})",
-                     "non-footsteps": f"{acc[y[m] == 0].mean():.1%} ({acc[y[m] == 0].sum()}/{(y[m] == 0).sum()})"})
-    return rows
+    rows = ce.evaluation_rows(score, y, packages, sources, cut, tested=np.asarray(packages) != SYNTHETIC, n_boot=BOOTSTRAP, seed=SEED)
+    return [{"held out": r["group"], "auc": r["auc"], "lo": r["lo"], "hi": r["hi"], "footsteps": ce.share(r["positives_accepted"], r["positives"]),
+             "non-footsteps": ce.share(r["negatives_accepted"], r["negatives"]), **r} for r in rows]
 
 
 def fit(f: dict[str, np.ndarray], rows: pd.DataFrame, mask: np.ndarray, feature_set: str, l2: float, threshold: float) -> cat.CategoryModel:
     """The shipped pipeline on the clips in ``mask``: probe on their train split, Platt on their val split."""
-    x = matrix(feature_set, f)
-    y, split = rows["y"].to_numpy(), rows["split"].to_numpy()
-    tr, va = mask & (split == "train"), mask & (split == "val")
-    digest = cat.data_hash(list(rows.loc[tr | va, "sha256"]))
-    return cat.fit_model(x[tr], y[tr], x[va], y[va], feature_set=feature_set, l2=l2, threshold=threshold, seed=SEED, data_sha256=digest)
+    return ce.fit_masked(matrix(feature_set, f), rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy(), mask,
+                         feature_set=feature_set, l2=l2, threshold=threshold, seed=SEED)
 
 
 def lopo_probability(f: dict[str, np.ndarray], rows: pd.DataFrame, feature_set: str, l2: float) -> np.ndarray:
-    """(N,) calibrated footstep/p of every clip from the pipeline fitted without its package."""
-    x = matrix(feature_set, f)
-    out = np.full(len(rows), np.nan)
-    for _, train, test in lopo_splits(rows["package"].to_numpy()):
-        mask = np.zeros(len(rows), bool)
-        mask[train] = True
-        out[test] = fit(f, rows, mask, feature_set, l2, 0.5).probability(x[test])
-    return out
+    """(N,) calibrated footstep/p of every clip from the pipeline fitted without its package (NaN for synthetic clips)."""
+    pk = rows["package"].to_numpy()
+    return ce.logo_probability(matrix(feature_set, f), rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy(), pk, pk == SYNTHETIC,
+                               feature_set=feature_set, l2=l2)
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
     """The grid threshold with the largest footstep minus non-footstep acceptance (Youden's J) of LOPO ``p`` (N,)."""
-    j = [np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t) for t in THRESHOLD_GRID]
-    return float(THRESHOLD_GRID[int(np.argmax(j))])
+    return ce.choose_threshold(p, y)
 
 
 def paired_auc_gain(p_new: np.ndarray, p_old: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[float, float, float]:
@@ -218,9 +199,7 @@ def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np
 
 
 def markdown(table: list[dict], title: str) -> list[str]:
-    lines = [f"**{title}**", "", "| held-out package | AUC [95% CI] | footsteps accepted | non-footsteps accepted |", "|---|---|---|---|"]
-    lines += [f"| {r['held out']} | {r['auc']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}] | {r['footsteps']} | {r['non-footsteps']} |" for r in table]
-    return lines + [""]
+    return ce.markdown_table(table, title, group_label="held-out package", positive="footsteps", negative="non-footsteps")
 
 
 def main() -> None:

@@ -14,14 +14,22 @@ refits the shipped model from a seed.
 The model is a small JSON file (never a pickle): format version, feature set, the
 standardisation (mean, scale), weights, intercept, Platt (a, b), threshold and the
 SHA-256 of the training data (the sorted clip hashes of both corpora), so a refit on
-other data cannot pass for the shipped one. An unknown format is refused.
+other data cannot pass for the shipped one. Format 2 adds ``embedder``, the registered
+embedder its ``<name>_norm`` feature part needs ("" for none); format 1 (the shipped file)
+is read with the embedder its feature set implies. An unknown format is refused.
+``benchbox category fit`` (:mod:`benchbox.metrics.category_fit`) fits one on any pair of
+datasets and any registered embedder.
+
+Feature parts ``<name>_norm`` (for any registered embedder ``name``): the clip
+level-normalised (:func:`~benchbox.metrics.category_features.level_normalise`), embedded,
+mean-pooled over frames and L2-normalised; ``aisfx_norm`` is this for aisfx (native framing).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,30 +38,50 @@ from scipy.optimize import minimize
 from benchbox.errors import MetricError
 from benchbox.metrics.category_features import aisfx_direction, level_normalise, mel_shape
 
-CATEGORY_FORMAT = 1
+CATEGORY_FORMAT = 2  # 2: + embedder
+READABLE_FORMATS = (1, 2)
+NORM_SUFFIX = "_norm"
+AISFX_FRAMING = "native"  # the aisfx framing of the shipped model's aisfx_norm part
 MODEL_PATH = Path(__file__).with_name("footstep_model.json")
 P_KEY = "footstep/p"
 FEATURE_SETS = ("envelope", "mel", "aisfx", "envelope+mel", "envelope+aisfx", "mel+aisfx", "envelope+mel+aisfx",
                 "aisfx_norm", "envelope+aisfx_norm", "mel+aisfx_norm")  # fmt: skip
 
 
-def feature_matrix(feature_set: str, *, envelope: np.ndarray, mel: np.ndarray, aisfx: np.ndarray, aisfx_norm: np.ndarray | None = None) -> np.ndarray:
+def feature_matrix(feature_set: str, *, envelope: np.ndarray | None = None, mel: np.ndarray | None = None, aisfx: np.ndarray | None = None,
+                   aisfx_norm: np.ndarray | None = None, normalised: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """(N, D) features of ``feature_set`` ("+"-joined parts) from (N, E), (N, 128) mel and (N, 512) aisfx rows.
 
-    ``aisfx_norm`` (N, 512) is the aisfx embedding of the level-normalised clips (needed by part ``aisfx_norm``).
+    ``aisfx_norm`` (N, 512) is the aisfx embedding of the level-normalised clips (needed by part ``aisfx_norm``);
+    ``normalised[name]`` (N, D) that of embedder ``name`` (part ``<name>_norm``).
     """
+    normalised = {**(normalised or {}), **({} if aisfx_norm is None else {"aisfx": aisfx_norm})}
 
-    def normed() -> np.ndarray:
-        if aisfx_norm is None:
-            raise MetricError("feature part 'aisfx_norm' needs the embeddings of the level-normalised clips", hint="pass aisfx_norm=")
-        return aisfx_direction(aisfx_norm)
+    def given(name: str, value: np.ndarray | None) -> np.ndarray:
+        if value is None:
+            raise MetricError(f"feature part '{name}' needs its input rows", hint=f"pass {name}=" if NORM_SUFFIX not in name else "pass normalised={embedder: rows}")
+        return value
 
-    parts = {"envelope": lambda: envelope, "mel": lambda: mel_shape(mel), "aisfx": lambda: aisfx_direction(aisfx), "aisfx_norm": normed}
-    names = feature_set.split("+")
-    unknown = [n for n in names if n not in parts]
-    if unknown:
-        raise MetricError(f"unknown category feature part(s) {unknown}", hint=f"use '+'-joined parts of: {', '.join(parts)}")
-    return np.concatenate([parts[n]() for n in names], axis=1).astype(np.float64)
+    def part(name: str) -> np.ndarray:
+        if name == "envelope":
+            return given(name, envelope)
+        if name == "mel":
+            return mel_shape(given(name, mel))
+        if name == "aisfx":
+            return aisfx_direction(given(name, aisfx))
+        if name.endswith(NORM_SUFFIX) and len(name) > len(NORM_SUFFIX):
+            return aisfx_direction(given(name, normalised.get(name.removesuffix(NORM_SUFFIX))))
+        raise MetricError(f"unknown category feature part '{name}'", hint="use '+'-joined parts of: envelope, mel, aisfx, <embedder>_norm")
+
+    return np.concatenate([part(n) for n in feature_set.split("+")], axis=1).astype(np.float64)
+
+
+def feature_embedder(feature_set: str) -> str:
+    """The registered embedder whose ``<name>_norm`` part ``feature_set`` holds ("" for none).
+
+    Parts ``aisfx``/``mel`` (raw embeddings of the version-4 models) are the embedder of that name."""
+    names = [p.removesuffix(NORM_SUFFIX) for p in feature_set.split("+") if p.endswith(NORM_SUFFIX) or p in ("aisfx", "mel")]
+    return names[0] if names else ""
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -105,6 +133,7 @@ class CategoryModel:
     seed: int
     data_sha256: str
     format: int = CATEGORY_FORMAT
+    embedder: str = ""  # the registered embedder of the <name>_norm part ("" for none)
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         """(N,) raw logits of (N, D) features."""
@@ -117,8 +146,13 @@ class CategoryModel:
             raise MetricError(f"category model expects {len(self.weights)} features, got {x.shape[1]}", hint=f"build them with feature set '{self.feature_set}'")
         return _sigmoid(self.platt_a * self.logit(x) + self.platt_b)
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=None, separators=(",", ":")) + "\n"
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=None, separators=(",", ":")) + "\n")
+        from benchbox.runs import atomic_write_text
+
+        atomic_write_text(path, self.to_json())
 
 
 def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, feature_set: str, l2: float, threshold: float, seed: int, data_sha256: str) -> CategoryModel:
@@ -128,7 +162,8 @@ def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
     w, b = fit_logistic((x_train - mean) / scale, y_train, l2=l2, weight=balanced_weights(y_train))
     z_val = ((x_val - mean) / scale) @ w + b
     (a,), c = fit_logistic(z_val[:, None], y_val, l2=0.0, weight=balanced_weights(y_val))
-    return CategoryModel(feature_set, mean.tolist(), scale.tolist(), w.tolist(), b, float(a), c, threshold, l2, seed, data_sha256)
+    return CategoryModel(feature_set, mean.tolist(), scale.tolist(), w.tolist(), b, float(a), c, threshold, l2, seed, data_sha256,
+                         embedder=feature_embedder(feature_set))
 
 
 def load_model(path: Path | None = None) -> CategoryModel:
@@ -138,12 +173,41 @@ def load_model(path: Path | None = None) -> CategoryModel:
         raw = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise MetricError(f"{path}: cannot read the footstep category model ({e})", hint="refit it: benchmarks/fit_category.py") from None
-    if not isinstance(raw, dict) or raw.get("format") != CATEGORY_FORMAT:
-        raise MetricError(f"{path}: unknown category model format {raw.get('format') if isinstance(raw, dict) else raw!r}", hint=f"this benchbox reads format {CATEGORY_FORMAT}")
+    if not isinstance(raw, dict) or raw.get("format") not in READABLE_FORMATS:
+        raise MetricError(f"{path}: unknown category model format {raw.get('format') if isinstance(raw, dict) else raw!r}",
+                          hint=f"this benchbox reads formats {', '.join(map(str, READABLE_FORMATS))}; a newer benchbox wrote it, or refit it with `benchbox category fit`")
     try:
-        return CategoryModel(**raw)
+        model = CategoryModel(**raw)
     except TypeError as e:
-        raise MetricError(f"{path}: malformed category model ({e})", hint="refit it: benchmarks/fit_category.py") from None
+        raise MetricError(f"{path}: malformed category model ({e})", hint="refit it: benchbox category fit") from None
+    if model.format == 1:  # format 1 names no embedder: the one its feature set implies
+        model = replace(model, format=CATEGORY_FORMAT, embedder=feature_embedder(model.feature_set))
+    return model
+
+
+def model_file(path: str | Path | None = None) -> Path:
+    """The model file ``path`` names, or the shipped one when None or ""."""
+    return Path(path).expanduser() if path else MODEL_PATH
+
+
+def check_embedder(model: CategoryModel, path: str | Path | None = None, *, weights: Path | None = None) -> None:
+    """MetricError naming the model file when its embedder is unknown or cannot be loaded (vggish without weights)."""
+    if not model.embedder:
+        return
+    try:
+        feature_embedder_instance(model.embedder, weights=weights).load()
+    except MetricError as e:
+        raise MetricError(f"{model_file(path)}: the category model embeds with '{model.embedder}', which cannot be used here ({e.message})",
+                          hint=e.hint if model.embedder != "vggish" else "pass its weights: --weights vggish-10086976.pth (or a folder holding it)") from None
+
+
+def feature_embedder_instance(name: str, *, weights: Path | None = None, framing: str = AISFX_FRAMING):
+    """A (not yet loaded) embedder of registry ``name`` for ``<name>_norm``: aisfx in ``framing``, vggish with ``weights``."""
+    from benchbox.metrics.embedders import get_embedder
+
+    if name == "aisfx":
+        return get_embedder("aisfx", framing=framing)
+    return get_embedder(name, weights=weights) if name == "vggish" and weights is not None else get_embedder(name)
 
 
 def data_hash(clip_hashes: list[str]) -> str:
@@ -191,8 +255,10 @@ def auc_bootstrap(scores: np.ndarray, labels: np.ndarray, *, n: int, seed: int, 
     return auc(scores, labels), float(lo), float(hi)
 
 
-def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, cache_dir: Path | None = None, progress=None) -> np.ndarray:
-    """(N, D) features of N mono (T,) waves at ``rate_hz`` (resampled to 16 kHz; aisfx/mel through the cache)."""
+def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, cache_dir: Path | None = None, progress=None, weights: Path | None = None) -> np.ndarray:
+    """(N, D) features of N mono (T,) waves at ``rate_hz`` (resampled to 16 kHz; embeddings through the cache).
+
+    ``weights``: the VGGish weights, for a ``vggish_norm`` part."""
     from benchbox.audio import resample
     from benchbox.metrics.category_features import FEATURE_RATE_HZ, ENVELOPE_NAMES, envelope_matrix
     from benchbox.metrics.embedders import embed_waves
@@ -204,26 +270,33 @@ def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, ca
     envelope = envelope_matrix(waves16) if "envelope" in parts else np.zeros((n, len(ENVELOPE_NAMES)))
     mel = pool_clips(embed_waves(waves16, FEATURE_RATE_HZ, "mel", cache_dir=cache_dir, progress=progress)) if "mel" in parts and n else np.zeros((n, 128))
     aisfx = pool_clips(embed_waves(waves16, FEATURE_RATE_HZ, "aisfx", cache_dir=cache_dir, progress=progress)) if "aisfx" in parts and n else np.zeros((n, 512))
-    aisfx_norm = aisfx_normalised(waves16, cache_dir=cache_dir, progress=progress) if "aisfx_norm" in parts and n else np.zeros((n, 512))
-    return feature_matrix(feature_set, envelope=envelope, mel=mel, aisfx=aisfx, aisfx_norm=aisfx_norm)
+    normalised = {p.removesuffix(NORM_SUFFIX): embedder_normalised(waves16, p.removesuffix(NORM_SUFFIX), cache_dir=cache_dir, progress=progress, weights=weights)
+                  if n else np.zeros((0, 0)) for p in parts if p.endswith(NORM_SUFFIX)}  # fmt: skip
+    return feature_matrix(feature_set, envelope=envelope, mel=mel, aisfx=aisfx, normalised=normalised)
 
 
-def aisfx_normalised(waves16: list[np.ndarray], *, cache_dir: Path | None = None, progress=None, framing: str = "native") -> np.ndarray:
+def embedder_normalised(waves16: list[np.ndarray], name: str, *, cache_dir: Path | None = None, progress=None, weights: Path | None = None, framing: str = AISFX_FRAMING) -> np.ndarray:
+    """(N, D) mean-pooled embeddings of embedder ``name`` of N (T,) 16 kHz waves, each level-normalised first
+    (cached by the normalised content); the ``<name>_norm`` part is their direction."""
+    from benchbox.metrics.category_features import FEATURE_RATE_HZ
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    emb = feature_embedder_instance(name, weights=weights, framing=framing)
+    return pool_clips(embed_waves([level_normalise(w) for w in waves16], FEATURE_RATE_HZ, emb, cache_dir=cache_dir, progress=progress))
+
+
+def aisfx_normalised(waves16: list[np.ndarray], *, cache_dir: Path | None = None, progress=None, framing: str = AISFX_FRAMING) -> np.ndarray:
     """(N, 512) aisfx embeddings of N (T,) 16 kHz waves, each level-normalised first (cached by the normalised content).
 
     ``framing`` is the aisfx embedder's for clips shorter than its 2.3 s block (the shipped model:
     ``native``; ``centre`` is the candidate measured in docs/verdict.md).
     """
-    from benchbox.metrics.category_features import FEATURE_RATE_HZ
-    from benchbox.metrics.embedders import embed_waves, get_embedder
-    from benchbox.metrics.fad import pool_clips
-
-    emb = get_embedder("aisfx", framing=framing)
-    return pool_clips(embed_waves([level_normalise(w) for w in waves16], FEATURE_RATE_HZ, emb, cache_dir=cache_dir, progress=progress))
+    return embedder_normalised(waves16, "aisfx", cache_dir=cache_dir, progress=progress, framing=framing)
 
 
-def footstep_probability(waves: list[np.ndarray], rate_hz: int, model: CategoryModel, *, cache_dir: Path | None = None, progress=None) -> np.ndarray:
-    """(N,) ``footstep/p`` of N mono (T,) waves at ``rate_hz`` under ``model``."""
+def footstep_probability(waves: list[np.ndarray], rate_hz: int, model: CategoryModel, *, cache_dir: Path | None = None, progress=None, weights: Path | None = None) -> np.ndarray:
+    """(N,) ``footstep/p`` of N mono (T,) waves at ``rate_hz`` under ``model`` (``weights``: VGGish's, for a vggish model)."""
     if not waves:
         return np.zeros(0)
-    return model.probability(clip_features(waves, rate_hz, model.feature_set, cache_dir=cache_dir, progress=progress))
+    return model.probability(clip_features(waves, rate_hz, model.feature_set, cache_dir=cache_dir, progress=progress, weights=weights))

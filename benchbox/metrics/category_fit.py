@@ -1,0 +1,232 @@
+"""``benchbox category fit``: fit and evaluate a category model on your own datasets.
+
+Legend: N clips, D feature dimension.
+
+Positives and negatives are two datasets from ``benchbox data import`` (their clips read at
+16 kHz). The feature is ``<embedder>_norm`` (:mod:`benchbox.metrics.category`): each clip
+level-normalised, embedded, mean-pooled, L2-normalised; for aisfx exactly the shipped
+``aisfx_norm``. Synthetic failure negatives (:func:`synthetic_negatives`) join the training
+side only. Evaluation (:mod:`benchbox.metrics.category_eval`): leave one group out when at
+least two groups (``--group-by``: by default each clip's package, the first folder of its
+source) hold both classes; otherwise the val split, said so in the result and the report.
+The threshold is Youden's J on the held-out probabilities; the model is then fitted on every
+clip's train split and Platt-calibrated on the val split, and written with a Markdown report
+beside it (``model.json`` + ``model.md``, published together) and a log (``model.log.jsonl``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox.errors import DataError, MetricError
+from benchbox.metrics import category as cat
+from benchbox.metrics import category_eval as ce
+from benchbox.progress import Progress, no_progress
+
+DEFAULT_EMBEDDER = "aisfx"
+DEFAULT_L2 = 0.03  # the shipped model's penalty (chosen leave-one-package-out, docs/verdict.md)
+SYNTHETIC_PER_KIND = 100
+SYNTHETIC_KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+isolated clicks", "hum")
+SYNTHETIC = "synthetic"
+GROUP_BY = ("package", "folder", "source", "none")
+LOGO, VAL_SPLIT = "leave-one-group-out", "val split"
+REPORT_SUFFIX, LOG_SUFFIX = ".md", ".log.jsonl"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit_category` wrote and measured; ``table`` rows as :func:`category_eval.evaluation_rows` (pooled last)."""
+
+    model: cat.CategoryModel
+    model_path: Path
+    report_path: Path
+    log_path: Path
+    evaluation: str  # LOGO or VAL_SPLIT
+    group_by: str
+    table: list[dict]
+    counts: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def synthetic_negatives(real: list[np.ndarray], *, seed: int, per_kind: int) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """``per_kind`` clips of each of ``SYNTHETIC_KINDS`` (:func:`benchbox.metrics.failures.negatives`, seeded) at the
+    loudness of the (T,) 16 kHz positive ``real`` clips, with their rows: train split, label 0, group ``synthetic``, train only.
+
+    A smaller ``per_kind`` draws the first clips of the larger draw."""
+    from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
+    from benchbox.metrics.failures import negatives
+    from benchbox.runs import sha256_audio
+
+    if per_kind <= 0:
+        return pd.DataFrame(columns=["source", "split", "y", "sha256", "group", "train_only"]), []
+    drawn = negatives(np.stack(real), np.random.default_rng(seed), n=per_kind)  # (per_kind, T) per kind
+    waves = [w for k in SYNTHETIC_KINDS for w in drawn[k]]
+    meta = pd.DataFrame({"source": [f"{k}/{i}" for k in SYNTHETIC_KINDS for i in range(per_kind)], "split": "train", "y": 0,
+                         "sha256": [sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for w in waves], "group": SYNTHETIC, "train_only": True})
+    return meta, waves
+
+
+def groups_of(sources: pd.Series, group_by: str) -> pd.Series:
+    """Each clip's held-out group from its manifest ``source``: ``package`` its first folder, ``folder`` its
+    folder, ``source`` the file itself; ``none`` one group."""
+    if group_by == "package":
+        return sources.str.split("/").str[0]
+    if group_by == "folder":
+        return sources.map(lambda s: str(Path(s).parent))
+    if group_by == "source":
+        return sources.copy()
+    return pd.Series("all", index=sources.index)
+
+
+def load_labelled(positives: Path, negatives: Path, group_by: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Both datasets' rows (``source``, ``split``, ``y``, ``sha256``, ``group``, ``train_only``, ``dataset``) and their (T,) 16 kHz waves."""
+    from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
+    from benchbox.data.dataset import load_dataset
+    from benchbox.runs import sha256_audio
+
+    if positives.resolve() == negatives.resolve():
+        raise DataError(f"--positives and --negatives are the same dataset ({positives}): the model needs two classes", hint="pass a dataset of non-examples as --negatives")
+    frames, waves = [], []
+    for label, root in ((1, positives), (0, negatives)):
+        if not root.is_dir():
+            raise DataError(f"{root} is not a folder", hint="pass a dataset folder made by `benchbox data import SRC --out DIR`")
+        ds = load_dataset(root)
+        rows = ds.rows()[["source", "split", "sha256"]].copy()
+        clip_waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in ds.clip_paths()]
+        known = rows["sha256"].fillna("").astype(str)
+        rows["sha256"] = [s if s else sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for s, w in zip(known, clip_waves)]
+        rows["source"] = rows["source"].fillna("").astype(str)
+        rows["y"], rows["dataset"], rows["train_only"] = label, "positives" if label else "negatives", False
+        rows["group"] = groups_of(rows["source"], group_by)
+        for split in (ce.TRAIN, ce.VAL):
+            if not (rows["split"] == split).any():
+                raise DataError(f"{root} has no clips in its {split} split: the model is fitted on train and calibrated on val",
+                                hint="re-import it with more recordings (each split needs some), e.g. `benchbox data import SRC --out DIR --overwrite`")
+        frames.append(rows)
+        waves += clip_waves
+    return pd.concat(frames, ignore_index=True), waves
+
+
+def check_out(out: Path, datasets: tuple[Path, ...], overwrite: bool) -> tuple[Path, Path]:
+    """``(report path, log path)`` beside ``out``; DataError for an out that is no .json file, lies inside a
+    dataset, or exists (it or its report) without ``overwrite``."""
+    if out.suffix != ".json":
+        raise DataError(f"--out {out} is not a .json file", hint="name the model file, e.g. --out models/footstep.json (the report goes beside it as .md)")
+    if out.is_dir():
+        raise DataError(f"--out {out} is a folder", hint="name the model file inside it, e.g. --out {}".format(out / "category.json"))
+    for root in datasets:
+        if out.resolve().is_relative_to(root.resolve()):
+            raise DataError(f"--out {out} is inside the dataset {root}", hint="write the model outside the datasets, e.g. --out models/category.json")
+    report, log = out.with_suffix(REPORT_SUFFIX), out.with_suffix(LOG_SUFFIX)
+    existing = [p for p in (out, report) if p.exists()]
+    if existing and not overwrite:
+        raise DataError(f"{existing[0]} already exists", hint="pass --overwrite to replace the model and its report, or choose another --out")
+    return report, log
+
+
+def check_embedder(embedder: str, weights: Path | None) -> None:
+    """MetricError for an unknown embedder, weights for one that takes none, or an embedder that cannot load."""
+    if weights is not None and embedder != "vggish":
+        raise MetricError(f"--weights is for the vggish embedder, not '{embedder}'", hint="drop --weights, or use --embedder vggish")
+    cat.feature_embedder_instance(embedder, weights=weights).load()
+
+
+def fit_category(
+    *,
+    positives: str | Path,
+    negatives: str | Path,
+    out: str | Path,
+    embedder: str = DEFAULT_EMBEDDER,
+    l2: float = DEFAULT_L2,
+    synthetic_per_kind: int = SYNTHETIC_PER_KIND,
+    seed: int = 0,
+    group_by: str = "package",
+    weights: str | Path | None = None,
+    overwrite: bool = False,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> FitResult:
+    """Fit, evaluate and write a category model (see the module docstring); nothing is written before the data is read."""
+    from benchbox.runs import append_jsonl, atomic_write_text
+
+    progress = progress or no_progress
+    positives, negatives, out = Path(positives), Path(negatives), Path(out)
+    weights = Path(weights).expanduser() if weights else None
+    if l2 < 0:
+        raise MetricError(f"--l2 must be >= 0, got {l2}", hint=f"the shipped model uses {DEFAULT_L2}")
+    if synthetic_per_kind < 0:
+        raise MetricError(f"--synthetic-per-kind must be >= 0, got {synthetic_per_kind}", hint="0 turns the synthetic negatives off")
+    if group_by not in GROUP_BY:
+        raise MetricError(f"unknown --group-by '{group_by}'", hint=f"use one of: {', '.join(GROUP_BY)}")
+    report_path, log_path = check_out(out, (positives, negatives), overwrite)
+    check_embedder(embedder, weights)
+    rows, waves = load_labelled(positives, negatives, group_by)
+    real = [w for w, y, s in zip(waves, rows["y"], rows["split"]) if y == 1 and s == ce.TRAIN]
+    synth, synth_waves = synthetic_negatives(real, seed=seed, per_kind=synthetic_per_kind)
+    rows = pd.concat([rows, synth.assign(dataset=SYNTHETIC)], ignore_index=True)
+    waves = waves + synth_waves
+    feature_set = f"{embedder}{cat.NORM_SUFFIX}"
+    atomic_write_text(log_path, "")
+    log = lambda event, **info: append_jsonl(log_path, {"event": event, **info})  # noqa: E731
+    counts = {"positives": int((rows["dataset"] == "positives").sum()), "negatives": int((rows["dataset"] == "negatives").sum()), "synthetic": len(synth)}
+    log("start", positives_dir=str(positives), negatives_dir=str(negatives), embedder=embedder, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, clips=counts)
+    from benchbox.metrics.category_features import FEATURE_RATE_HZ
+
+    x = cat.clip_features(waves, FEATURE_RATE_HZ, feature_set, cache_dir=cache_dir, progress=progress, weights=weights)  # (N, D)
+    log("features", clips=len(waves), dimension=int(x.shape[1]))
+    y, split, sha = rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy()
+    p, tested, eval_groups, mode, notes = _evaluate(x, rows, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, progress=progress)
+    threshold = ce.choose_threshold(p[tested], y[tested])
+    sources = (rows["dataset"] + ":" + rows["source"]).to_numpy()
+    table = ce.evaluation_rows(p, y, eval_groups, sources, threshold, tested=tested, seed=seed)
+    for r in table:
+        log("evaluation", **r)
+    model = ce.fit_masked(x, y, split, sha, np.ones(len(y), bool), feature_set=feature_set, l2=l2, threshold=threshold, seed=seed)
+    result = FitResult(model, out, report_path, log_path, mode, group_by, table, counts, notes)
+    from benchbox.runs import publish_files
+
+    publish_files({out: model.to_json(), report_path: report_markdown(result, positives=positives, negatives=negatives, synthetic_per_kind=synthetic_per_kind)})
+    log("written", model=str(out), report=str(report_path), threshold=threshold, data_sha256=model.data_sha256)
+    return result
+
+
+def _evaluate(x: np.ndarray, rows: pd.DataFrame, *, feature_set: str, l2: float, seed: int, group_by: str, progress: Progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[str]]:
+    """``(probability (N,), tested (N,) bool, evaluation group (N,), mode, notes)``: leave one group out when
+    at least two groups hold both classes, else the val split of the model fitted on every train split."""
+    y, split, sha, groups = rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy(), rows["group"].to_numpy()
+    train_only = rows["train_only"].to_numpy(bool)
+    usable = ce.usable_groups(groups, y, train_only) if group_by != "none" else []
+    notes = []
+    if len(usable) >= 2:
+        one_class = sorted(set(groups[~train_only].tolist()) - set(usable))
+        if one_class:
+            notes.append(f"{len(one_class)} group(s) hold only one class and stay on the training side, untested: {', '.join(one_class[:5])}{' ...' if len(one_class) > 5 else ''}")
+        held_out_only = train_only | ~np.isin(groups, usable)
+        p = ce.logo_probability(x, y, split, sha, groups, held_out_only, feature_set=feature_set, l2=l2, progress=progress)
+        return p, ~held_out_only, groups, LOGO, notes
+    why = "--group-by none" if group_by == "none" else f"fewer than 2 groups (--group-by {group_by}) hold both classes ({len(usable)})"
+    notes.append(f"evaluated on the val split: {why}; the val split also calibrates the model, so its acceptance rates are optimistic")
+    model = ce.fit_masked(x, y, split, sha, np.ones(len(y), bool), feature_set=feature_set, l2=l2, threshold=0.5, seed=seed)
+    tested = (split == ce.VAL) & ~train_only
+    return model.probability(x), tested, np.full(len(y), VAL_SPLIT, dtype=object), VAL_SPLIT, notes
+
+
+def report_markdown(result: FitResult, *, positives: Path, negatives: Path, synthetic_per_kind: int) -> str:
+    """The fit report: settings, the evaluation table and notes."""
+    m, c = result.model, result.counts
+    held = [r for r in result.table if r["group"] != ce.POOLED]
+    how = f"leave-one-group-out over {len(held)} groups (--group-by {result.group_by})" if result.evaluation == LOGO else "the val split (see notes)"
+    lines = [f"# Category model `{result.model_path.name}`", "", "| setting | value |", "|---|---|",
+             f"| positives | `{positives}` ({c['positives']} clips) |", f"| negatives | `{negatives}` ({c['negatives']} clips) |",
+             f"| synthetic negatives (training side only) | {c['synthetic']} ({synthetic_per_kind} per kind, seed {m.seed}) |",
+             f"| embedder / feature set | {m.embedder} / `{m.feature_set}` |", f"| L2 | {m.l2:g} |",
+             f"| threshold | {m.threshold:g} (Youden's J on the held-out probabilities) |", f"| evaluation | {how} |",
+             f"| training data sha256 | `{m.data_sha256}` |", ""]  # fmt: skip
+    lines += ce.markdown_table(result.table, f"{m.feature_set}, L2 {m.l2:g}, threshold {m.threshold:g}", group_label="held-out group" if result.evaluation == LOGO else "evaluated on")
+    lines += [f"- {n}" for n in result.notes] + ([""] if result.notes else [])
+    lines += [f"Use it: `benchbox score RUN --category-model {result.model_path}`", ""]
+    return "\n".join(lines)
