@@ -87,6 +87,7 @@ from benchbox.cli import tag as _tag  # noqa: E402
 from benchbox.cli import score as _score  # noqa: E402
 from benchbox.cli import leaderboard as _leaderboard  # noqa: E402
 from benchbox.cli import run as _run  # noqa: E402
+from benchbox.cli import category as _category  # noqa: E402
 
 app.add_typer(_data.app, name="data")
 app.add_typer(_bench.app, name="bench")
@@ -96,6 +97,7 @@ app.add_typer(_tag.app, name="tag")
 app.command("score", cls=HonestHelpCommand, epilog=_score.EXAMPLES)(_score.score_cmd)
 app.command("leaderboard", cls=HonestHelpCommand, epilog=_leaderboard.EXAMPLES)(_leaderboard.leaderboard_cmd)
 app.command("run", cls=HonestHelpCommand, epilog=_run.EXAMPLES)(_run.run)
+app.add_typer(_category.app, name="category")
 
 
 def main() -> None:
