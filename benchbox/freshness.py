@@ -2,8 +2,9 @@
 
 Scores are tied to content: every scored path must still hold audio with the ``sha256``
 recorded in ``scores/clips.csv``, the clips to score must be the ones scored or skipped then,
-the scorer version must be this benchbox's, and the reference dataset's manifest must hash as
-it did (when ``scores.json`` recorded it).
+the scorer version must be this benchbox's, and the reference dataset's manifest and the category
+model file (``verdict.category_model``, or the shipped one) must hash as they did (when
+``scores.json`` recorded them).
 
 **Scores of record.** A fresh clone holds the committed studies' scores but not their audio
 (clips are not in git). When *none* of the scored clips is on disk, nothing contradicts the
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchbox.errors import AudioError, DataError
+from benchbox.metrics.category import model_file
 from benchbox.runs import sha256_audio, sha256_file
 from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, decode, import_skips
 
@@ -53,7 +55,7 @@ def scores_freshness(root: str | Path) -> Freshness:
     if not present and len(scored):
         if version is not None:
             return Freshness(STALE, version)
-        ref_changed = _reference_reason(info, missing_ok=True)
+        ref_changed = _reference_reason(info, missing_ok=True) or category_reason(info, missing_ok=True)
         if ref_changed is not None:
             return Freshness(STALE, ref_changed)
         return Freshness(RECORD, f"none of the {len(scored)} scored clips is on disk (a fresh checkout holds no audio): scores of record, not re-checked; regenerate the audio to check them")
@@ -86,7 +88,7 @@ def scores_freshness(root: str | Path) -> Freshness:
         return Freshness(STALE, retrained)
     if version is not None:
         return Freshness(STALE, version)
-    ref_changed = _reference_reason(info, missing_ok=False)
+    ref_changed = _reference_reason(info, missing_ok=False) or category_reason(info, missing_ok=False)
     return Freshness(FRESH) if ref_changed is None else Freshness(STALE, ref_changed)
 
 
@@ -133,3 +135,18 @@ def _reference_reason(info: dict, *, missing_ok: bool) -> str | None:
     if not manifest.is_file():
         return None if missing_ok else f"the reference dataset {info['reference']} changed since scoring"
     return None if sha256_file(manifest) == ref_sha else f"the reference dataset {info['reference']} changed since scoring"
+
+
+def category_reason(info: dict, *, missing_ok: bool) -> str | None:
+    """The category model file changed (or, unless ``missing_ok``, is gone) since scoring; None when it hashes as
+    recorded, or scores.json recorded no hash (scores written before it did)."""
+    recorded = info.get("category_model_sha256")
+    if not recorded:
+        return None
+    given = ((info.get("settings") or {}).get("verdict") or {}).get("category_model", "")
+    path = model_file(given)
+    if not path.is_file():
+        return None if missing_ok else f"the category model {path} is gone since scoring"
+    if sha256_file(path) != recorded:
+        return f"the category model {path} changed since scoring (footstep/p and useful/auto would differ): re-score"
+    return None

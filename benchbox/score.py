@@ -36,6 +36,7 @@ from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError, MetricError
 from benchbox.external import CLIPS_DIR, MANIFEST_NAME, folder_table, import_clips, import_record, imported, rate_notes, walk_clips
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
+from benchbox.metrics import category
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
@@ -90,8 +91,26 @@ class ScoreResult:
     warnings: tuple[str, ...] = ()
 
 
-def load_score_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ScoreConfig:
-    return cfg.load(ScoreConfig, path, overrides)
+def load_score_config(path: str | Path | None = None, overrides: list[str] | None = None, *, category_model: str | Path | None = None) -> ScoreConfig:
+    """The score config from a TOML file and ``--set`` overrides; ``category_model`` (a model file, e.g. from
+    ``benchbox category fit``) replaces ``verdict.category_model``, recorded as an absolute path."""
+    config = cfg.load(ScoreConfig, path, overrides)
+    if category_model is None:
+        return config
+    from dataclasses import replace
+
+    return replace(config, verdict=replace(config.verdict, category_model=str(Path(category_model).expanduser().resolve())))
+
+
+def check_category_model(config: ScoreConfig, embedders: tuple[str, ...], weights: Path | None) -> None:
+    """MetricError before anything is scored: ``weights`` that neither a scored embedder nor the category model uses,
+    a category model that cannot be read, or whose embedder cannot be used (an unknown one, vggish without ``weights``)."""
+    path = category.model_file(config.verdict.category_model)
+    model = category.load_model(path)
+    if weights is not None and WEIGHTS_EMBEDDER not in embedders and model.embedder != WEIGHTS_EMBEDDER:
+        raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
+    if model.embedder and (model.embedder not in embedders or model.embedder == WEIGHTS_EMBEDDER):
+        category.check_embedder(model, path, weights=weights)
 
 
 def cache_dir_of(config: ScoreConfig) -> Path:
@@ -309,8 +328,7 @@ def score_run(
     if bootstrap < 0:
         raise MetricError(f"--bootstrap must be >= 0, got {bootstrap}", hint="use 0 for no CIs, or e.g. 1000")
     weights = Path(weights).expanduser() if weights else None
-    if weights is not None and WEIGHTS_EMBEDDER not in embedders:
-        raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
+    check_category_model(config, embedders, weights)
     from benchbox.metrics.embedders import get_embedder
 
     for embedder in embedders:  # fail before any clip is converted or scored: an unknown name, or user weights missing
@@ -425,6 +443,7 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
     if reference is not None and (Path(reference) / "manifest.csv").is_file():
         inputs["reference_manifest_sha256"] = sha256_file(Path(reference) / "manifest.csv")
     inputs["settings"] = score_settings(config)
+    inputs["category_model_sha256"] = sha256_file(category.model_file(config.verdict.category_model))  # freshness: a changed model makes these scores stale
     inputs["settings_sha256"] = hashlib.sha256(json.dumps(inputs["settings"], sort_keys=True, default=str).encode()).hexdigest()
     atomic_write_json(
         folder / "scores.json",

@@ -355,12 +355,13 @@ def add_verdict_metrics(
     waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
     clips = pd.concat([clips, continuation_detectors(clips, waves, detectors)], axis=1)
     rates = clips["sample_rate_hz"].astype(int).unique()
-    model = category.load_model(Path(config.category_model) if config.category_model else None)
+    model = category.load_model(category.model_file(config.category_model))
+    model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
     threshold = config.footstep_min if config.footstep_min >= 0 else model.threshold
     needs_aisfx = CATEGORY_EMBEDDER in model.feature_set.split("+")
     measure_category = (CATEGORY_EMBEDDER in embedders or not needs_aisfx) and len(rates) == 1
     if measure_category:
-        _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress)
+        _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress, model_weights)
     if reference is not None and embedders and len(rates) == 1:
         ds = load_dataset(reference)
         rate = int(rates[0])
@@ -381,7 +382,7 @@ def add_verdict_metrics(
                     spans_ms = {int(p): float(ms) for p, ms in zip(primes, pd.to_numeric(clips["prime_ms"], errors="coerce")) if p > 0}
                     _fill_floor_spans(rows[-1], sets, e, spans_ms, bootstrap, seed, distances, spans)
         if measure_category and len(rows) > len(groups) and refs["val"]:
-            val_p = category.footstep_probability(refs["val"], rate, model, cache_dir=cache_dir, progress=progress)
+            val_p = category.footstep_probability(refs["val"], rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
         _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (detectors only): the flags' rates
@@ -391,14 +392,14 @@ def add_verdict_metrics(
     return clips
 
 
-def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress) -> None:
+def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress, weights: Path | None = None) -> None:
     """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short), in place."""
-    clips[category.P_KEY] = category.footstep_probability(waves, rate, model, cache_dir=cache_dir, progress=progress)
+    clips[category.P_KEY] = category.footstep_probability(waves, rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
     primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
     cont = clips[category.P_KEY].to_numpy(dtype=np.float64).copy()
     rows = [i for i, p in enumerate(primes) if p > 0]
     cont[rows] = np.nan
     long_enough = [i for i in rows if len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES]
     if long_enough:
-        cont[long_enough] = category.footstep_probability([waves[i][primes[i]:] for i in long_enough], rate, model, cache_dir=cache_dir, progress=progress)
+        cont[long_enough] = category.footstep_probability([waves[i][primes[i]:] for i in long_enough], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
     clips[CONT + category.P_KEY] = cont

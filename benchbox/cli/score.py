@@ -14,6 +14,7 @@ EXAMPLES = examples(
     "benchbox score results/runs/s1",
     "benchbox score results/runs/s1 --embedder mel --bootstrap 200 --json",
     "benchbox score my_clips/ --reference data/dev --out results/my_clips",
+    "benchbox score results/runs/s1 --category-model models/steps.json",
 )
 
 EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders (aisfx, mel, vggish) for FAD/KAD, realism, PRDC, the 1-NN test and memorisation; the verdict uses aisfx; empty = detectors only.")]
@@ -31,6 +32,7 @@ def score_cmd(
     seed: SeedOpt = 0,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
     overrides: SetOpt = None,
+    category_model: Annotated[Path | None, typer.Option("--category-model", help="Category model file for footstep/p and useful/auto (from `benchbox category fit`); default: the shipped model (same as --set verdict.category_model=PATH).")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -45,7 +47,7 @@ def score_cmd(
 
     if out is None and path.is_dir() and not (path / SAMPLES_MANIFEST).is_file() and not imported(path):
         out = Path("results") / (name or path.resolve().name)  # a folder of clips is never written into unasked
-    score_config = load_score_config(config, overrides)
+    score_config = load_score_config(config, overrides, category_model=category_model)
     embedders = tuple(e.strip() for e in embedder.split(",") if e.strip())
     started = _marker_stamp(out)
     try:
