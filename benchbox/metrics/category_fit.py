@@ -122,6 +122,9 @@ def check_out(out: Path, datasets: tuple[Path, ...], overwrite: bool) -> tuple[P
         if out.resolve().is_relative_to(root.resolve()):
             raise DataError(f"--out {out} is inside the dataset {root}", hint="write the model outside the datasets, e.g. --out models/category.json")
     report, log = out.with_suffix(REPORT_SUFFIX), out.with_suffix(LOG_SUFFIX)
+    folders = [p for p in (report, log) if p.is_dir()]
+    if folders:
+        raise DataError(f"{folders[0]} is a folder, where the fit writes its {'report' if folders[0] == report else 'log'}", hint="choose another --out")
     existing = [p for p in (out, report) if p.exists()]
     if existing and not overwrite:
         raise DataError(f"{existing[0]} already exists", hint="pass --overwrite to replace the model and its report, or choose another --out")
