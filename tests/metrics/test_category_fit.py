@@ -1,0 +1,187 @@
+"""benchbox.metrics.category_fit / category_eval: a toy pair of datasets is separated when judged on
+held-out groups, groups never mix between fit and test, and bad inputs are refused before anything is written."""
+
+import errno
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchbox.errors import DataError, MetricError, StorageError
+from benchbox.metrics import category as cat
+from benchbox.metrics import category_eval as ce
+from benchbox.metrics.category_fit import LOGO, VAL_SPLIT, fit_category
+from tests.category_helpers import make_class, toy_pair, tone
+from tests.score_helpers import step
+
+FAST = {"embedder": "mel", "synthetic_per_kind": 2}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    pos, neg = toy_pair(root, np.random.default_rng(0))
+    result = fit_category(positives=pos, negatives=neg, out=root / "models" / "toy.json", cache_dir=root / "cache", **FAST)
+    return root, pos, neg, result
+
+
+def test_the_fitted_model_separates_an_easy_toy_set_on_held_out_groups(toy):
+    _, _, _, result = toy
+    assert result.evaluation == LOGO and [r["group"] for r in result.table] == ["a", "b", "c", "pooled"]
+    assert all(r["auc"] > 0.9 for r in result.table)
+    pooled = result.table[-1]
+    assert (pooled["positives"], pooled["negatives"]) == (18, 18)  # the synthetic negatives are never tested
+    assert pooled["positives_accepted"] / pooled["positives"] - pooled["negatives_accepted"] / pooled["negatives"] > 0.8
+    assert result.counts == {"positives": 18, "negatives": 18, "synthetic": 10}
+
+
+def test_the_model_file_loads_and_names_its_embedder_data_and_threshold(toy):
+    _, _, _, result = toy
+    model = cat.load_model(result.model_path)
+    assert model == result.model and (model.format, model.embedder, model.feature_set) == (cat.CATEGORY_FORMAT, "mel", "mel_norm")
+    assert model.threshold in ce.THRESHOLD_GRID and len(model.data_sha256) == 64 and model.l2 == 0.03
+    report = result.report_path.read_text()
+    assert result.report_path == result.model_path.with_suffix(".md") and f"| pooled | {result.table[-1]['auc']:.3f} [" in report and "mel_norm" in report
+    events = [json.loads(line)["event"] for line in result.log_path.read_text().splitlines()]
+    assert events[:2] == ["start", "features"] and events[-1] == "written"
+
+
+def test_the_feature_is_the_level_normalised_embedding_direction(toy):
+    """``<e>_norm`` is level-free and a unit vector: the same clip at a fifth of the level gets the same features."""
+    wave = step(np.random.default_rng(3))
+    loud, quiet = cat.clip_features([wave, wave * 0.2], 16_000, "mel_norm")
+    np.testing.assert_allclose(quiet, loud, atol=1e-4)
+    assert np.linalg.norm(loud) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_logo_splits_never_mix_groups_and_skip_train_only_clips():
+    groups = np.array(["a", "b", "a", "syn", "c", "b", "syn"])
+    train_only = groups == "syn"
+    splits = ce.logo_splits(groups, train_only)
+    assert [held for held, _, _ in splits] == ["a", "b", "c"]
+    for held, train, test in splits:
+        assert set(groups[test]) == {held} and held not in set(groups[train])
+        assert set(np.flatnonzero(train_only)) <= set(train.tolist())
+        assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(groups)))
+
+
+def test_each_held_out_probability_comes_from_a_fit_that_never_saw_its_group(monkeypatch):
+    rng = np.random.default_rng(1)
+    groups = np.repeat(["a", "b", "c"], 12)
+    y = np.tile(np.repeat([0, 1], 6), 3)
+    split = np.tile(["train", "train", "train", "train", "val", "val"], 6)
+    x = rng.normal(size=(36, 4)) + y[:, None]
+    seen = []
+    real_fit = ce.fit_masked
+
+    def spy(x_, y_, split_, sha_, mask, **kw):
+        seen.append(set(groups[mask].tolist()))
+        return real_fit(x_, y_, split_, sha_, mask, **kw)
+
+    monkeypatch.setattr(ce, "fit_masked", spy)
+    p = ce.logo_probability(x, y, split, np.array([f"h{i}" for i in range(36)]), groups, np.zeros(36, bool), feature_set="envelope", l2=0.1)
+    assert seen == [{"b", "c"}, {"a", "c"}, {"a", "b"}] and np.isfinite(p).all()
+
+
+def test_fewer_than_two_groups_with_both_classes_fall_back_to_the_val_split(tmp_path, rng):
+    pos = make_class(tmp_path / "pos", rng, step, groups=("a",))
+    neg = make_class(tmp_path / "neg", rng, tone, groups=("a", "b"))
+    result = fit_category(positives=pos, negatives=neg, out=tmp_path / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    assert result.evaluation == VAL_SPLIT and [r["group"] for r in result.table] == [VAL_SPLIT, "pooled"]
+    assert result.table[-1]["positives"] == 2 and "val split" in result.notes[0] and "val split" in result.report_path.read_text()
+
+
+def test_a_group_with_one_class_stays_on_the_training_side_and_is_said(tmp_path, rng):
+    pos = make_class(tmp_path / "pos", rng, step, groups=("a", "b"))
+    neg = make_class(tmp_path / "neg", rng, tone, groups=("a", "b", "z"))
+    result = fit_category(positives=pos, negatives=neg, out=tmp_path / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    assert result.evaluation == LOGO and [r["group"] for r in result.table] == ["a", "b", "pooled"]
+    assert "z" in result.notes[0] and "only one class" in result.notes[0]
+
+
+def _empty(root):
+    make_class(root, np.random.default_rng(0), step, groups=("a",))
+    pd.read_csv(root / "manifest.csv").iloc[:0].to_csv(root / "manifest.csv", index=False)
+    return root
+
+
+@pytest.mark.parametrize("case, match", [
+    ("empty", "no clips"),
+    ("same", "same dataset"),
+    ("no val", "no clips in its val split"),
+    ("not a dataset", "not a benchbox dataset"),
+    ("fold", "leaves no positive clips in the val split"),
+])  # fmt: skip
+def test_unusable_data_is_one_data_error(tmp_path, rng, case, match):
+    pos, neg = toy_pair(tmp_path, rng)
+    if case == "empty":
+        pos = _empty(tmp_path / "empty")
+    elif case == "same":
+        neg = pos
+    elif case == "no val":
+        pos = make_class(tmp_path / "noval", rng, step, per_split={"train": 3, "test": 1})
+    elif case == "not a dataset":
+        (tmp_path / "wavs").mkdir()
+        neg = tmp_path / "wavs"
+    elif case == "fold":  # group b's positives have no val clips: leaving a out cannot be calibrated
+        pos = make_class(tmp_path / "pa", rng, step, groups=("a",))
+        make_class(tmp_path / "pb", rng, step, groups=("b",), per_split={"train": 3, "test": 1})
+        rows = pd.concat([pd.read_csv(tmp_path / "pa" / "manifest.csv"), pd.read_csv(tmp_path / "pb" / "manifest.csv")])
+        for f in (tmp_path / "pb" / "clips").iterdir():
+            f.rename(tmp_path / "pa" / "clips" / f.name)
+        rows.to_csv(pos / "manifest.csv", index=False)
+    with pytest.raises(DataError, match=match) as e:
+        fit_category(positives=pos, negatives=neg, out=tmp_path / "out" / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    assert e.value.hint
+    assert not (tmp_path / "out" / "m.json").exists()
+
+
+def test_bad_outputs_and_embedders_are_refused_before_anything_is_read(tmp_path, rng):
+    pos, neg = toy_pair(tmp_path, rng)
+    kw = {"positives": pos, "negatives": neg, "cache_dir": tmp_path / "cache", **FAST}
+    with pytest.raises(DataError, match="inside the dataset"):
+        fit_category(out=pos / "model.json", **kw)
+    with pytest.raises(DataError, match="not a .json file"):
+        fit_category(out=tmp_path / "model.md", **kw)
+    (tmp_path / "old.json").write_text("{}")
+    with pytest.raises(DataError, match="already exists") as e:
+        fit_category(out=tmp_path / "old.json", **kw)
+    assert "--overwrite" in e.value.hint and (tmp_path / "old.json").read_text() == "{}"
+    with pytest.raises(MetricError, match="unknown embedder 'nope'"):
+        fit_category(out=tmp_path / "m.json", **{**kw, "embedder": "nope"})
+    with pytest.raises(MetricError, match="--weights is for the vggish"):
+        fit_category(out=tmp_path / "m.json", weights=tmp_path / "w.pth", **kw)
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "m.log.jsonl").exists()
+
+
+def test_model_and_report_are_published_together(tmp_path, rng, monkeypatch):
+    """A disk that fills while the report is written leaves neither file (nor a previous pair half-replaced)."""
+    import os
+
+    pos, neg = toy_pair(tmp_path, rng)
+    out = tmp_path / "m.json"
+    out.write_text("old model")
+    out.with_suffix(".md").write_text("old report")
+    calls = []
+    real_fsync = os.fsync
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageError):
+        fit_category(positives=pos, negatives=neg, out=out, overwrite=True, cache_dir=tmp_path / "cache", **FAST)
+    assert out.read_text() == "old model" and out.with_suffix(".md").read_text() == "old report"
+
+
+def test_format_1_is_read_with_its_embedder_and_unknown_formats_are_refused(tmp_path):
+    shipped = cat.load_model()
+    assert json.loads(cat.MODEL_PATH.read_text())["format"] == 1 and shipped.embedder == "aisfx" and shipped.feature_set == "aisfx_norm"
+    raw = json.loads(cat.MODEL_PATH.read_text())
+    (tmp_path / "future.json").write_text(json.dumps({**raw, "format": 99}))
+    with pytest.raises(MetricError, match="unknown category model format 99"):
+        cat.load_model(tmp_path / "future.json")
