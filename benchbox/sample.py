@@ -164,7 +164,7 @@ def check_sampling(*, n: int, length: int, prime_samples: int, temperature: floa
     if n < 1 or batch < 1:
         raise ConfigError(f"need n >= 1 and batch >= 1, got n={n}, batch={batch}", hint="pass positive --n and --batch")
     if not (math.isfinite(temperature) and temperature >= 0):
-        raise ConfigError(f"--temperature must be >= 0, got {temperature}", hint="0 = argmax, 1 = the model's distribution")
+        raise ConfigError(f"--temperature must be a finite number >= 0, got {temperature}", hint="0 = argmax, 1 = the model's distribution")
     if not 0 < top_p <= 1:
         raise ConfigError(f"--top-p must be in (0, 1], got {top_p}", hint="1 keeps every token; 0.9 keeps the top 90% of the mass")
     if prime_samples >= length:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -219,6 +220,10 @@ def _check_grid(path: Path, proto: ProtocolConfig) -> None:
     if proto.generate.n < 1 or proto.generate.seconds <= 0:
         raise ProtocolError(f"{path}: [generate] n = {proto.generate.n}, seconds = {proto.generate.seconds:g}: no clips to score",
                             hint="give n >= 1 and seconds > 0")
+    g = proto.generate
+    if not (math.isfinite(g.temperature) and g.temperature >= 0) or not 0 < g.top_p <= 1:
+        raise ProtocolError(f"{path}: [generate] temperature = {g.temperature:g}, top_p = {g.top_p:g}: the sampler takes a finite temperature >= 0 and top_p in (0, 1]",
+                            hint="0 = argmax and 1 = the model's distribution; top_p 1 keeps every token")
     longest = max(proto.sweep.prime_ms)
     if longest >= proto.generate.seconds * 1000:
         raise ProtocolError(f"{path}: [sweep] prime_ms {longest:g} is not shorter than [generate] seconds = {proto.generate.seconds:g}",

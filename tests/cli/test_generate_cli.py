@@ -36,10 +36,15 @@ def test_generate_grid_json(run):
         (["--prime-ms", "0,abc"], "error: --prime-ms value 'abc' is not a number"),
         (["--prime-ms", "20"], "not shorter than"),
         (["--top-p", "0"], "error: --top-p must be in (0, 1]"),
+        (["--top-p", "nan"], "error: --top-p must be in (0, 1], got nan"),
+        (["--temperature", "inf"], "error: --temperature must be a finite number >= 0, got inf"),
+        (["--temperature", "1.0,nan"], "error: --temperature must be a finite number >= 0, got nan"),
+        (["--temperature", "-0.5"], "error: --temperature must be a finite number >= 0, got -0.5"),
         (["--checkpoint", "best,missing"], "error: checkpoint not found"),
         (["--checkpoint", "../x"], "error: bad --checkpoint list"),
     ],
-    ids=["negative-prime", "non-numeric-prime", "prime-too-long", "top-p-zero", "missing-ckpt", "path-ckpt"],
+    ids=["negative-prime", "non-numeric-prime", "prime-too-long", "top-p-zero", "top-p-nan", "temperature-inf", "temperature-nan", "temperature-negative",
+         "missing-ckpt", "path-ckpt"],
 )
 def test_bad_input_is_one_error_line(run, args, message):
     before = sorted(p.name for p in (run / "samples").rglob("*")) if (run / "samples").exists() else []

@@ -187,6 +187,10 @@ def test_dry_run_counts_the_clips_the_sampler_will_make():
     ("generate.n=0", ProtocolError, "no clips to score"),
     ("sweep.prime_ms=[0,600]", ProtocolError, r"prime_ms 600 is not shorter than \[generate\] seconds"),
     ('score.embedders=["mell"]', ProtocolError, "unknown 'mell'"),
+    ("generate.temperature=inf", ProtocolError, r"\[generate\] temperature = inf"),
+    ("generate.temperature=nan", ProtocolError, r"\[generate\] temperature = nan"),
+    ("generate.temperature=-1", ProtocolError, "finite temperature >= 0"),
+    ("generate.top_p=0", ProtocolError, r"top_p in \(0, 1\]"),
 ])
 def test_a_grid_that_would_fail_after_training_is_refused_at_load(override, error, message):
     """These passed --dry-run and failed only after training (or trained one run twice), naming CLI options."""
