@@ -14,12 +14,17 @@ from collections.abc import Iterator
 
 import torch
 
+from benchbox.errors import ConfigError
+
 AUTO = 0  # keep whatever the process has
 
 
 @contextlib.contextmanager
 def scoped_threads(threads: int) -> Iterator[None]:
-    if threads <= AUTO:
+    """``threads`` intra-op threads for the block (:data:`AUTO`: unchanged); ConfigError below AUTO."""
+    if threads < AUTO:  # a negative count once read as AUTO, silently
+        raise ConfigError(f"--threads must be >= 1, or 0 for torch's default; got {threads}", hint="--threads 1 is safest on a busy machine")
+    if threads == AUTO:
         yield
         return
     before = torch.get_num_threads()

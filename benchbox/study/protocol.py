@@ -224,6 +224,8 @@ def _check_grid(path: Path, proto: ProtocolConfig) -> None:
     if not (math.isfinite(g.temperature) and g.temperature >= 0) or not 0 < g.top_p <= 1:
         raise ProtocolError(f"{path}: [generate] temperature = {g.temperature:g}, top_p = {g.top_p:g}: the sampler takes a finite temperature >= 0 and top_p in (0, 1]",
                             hint="0 = argmax and 1 = the model's distribution; top_p 1 keeps every token")
+    if g.threads < 0:
+        raise ProtocolError(f"{path}: [generate] threads = {g.threads}: a thread count is >= 1, or 0 for torch's default", hint="1 is safest on a busy machine")
     longest = max(proto.sweep.prime_ms)
     if longest >= proto.generate.seconds * 1000:
         raise ProtocolError(f"{path}: [sweep] prime_ms {longest:g} is not shorter than [generate] seconds = {proto.generate.seconds:g}",

@@ -40,11 +40,12 @@ def test_generate_grid_json(run):
         (["--temperature", "inf"], "error: --temperature must be a finite number >= 0, got inf"),
         (["--temperature", "1.0,nan"], "error: --temperature must be a finite number >= 0, got nan"),
         (["--temperature", "-0.5"], "error: --temperature must be a finite number >= 0, got -0.5"),
+        (["--threads", "-1"], "error: --threads must be >= 1, or 0 for torch's default; got -1"),
         (["--checkpoint", "best,missing"], "error: checkpoint not found"),
         (["--checkpoint", "../x"], "error: bad --checkpoint list"),
     ],
     ids=["negative-prime", "non-numeric-prime", "prime-too-long", "top-p-zero", "top-p-nan", "temperature-inf", "temperature-nan", "temperature-negative",
-         "missing-ckpt", "path-ckpt"],
+         "negative-threads", "missing-ckpt", "path-ckpt"],
 )
 def test_bad_input_is_one_error_line(run, args, message):
     before = sorted(p.name for p in (run / "samples").rglob("*")) if (run / "samples").exists() else []

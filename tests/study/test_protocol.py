@@ -191,6 +191,7 @@ def test_dry_run_counts_the_clips_the_sampler_will_make():
     ("generate.temperature=nan", ProtocolError, r"\[generate\] temperature = nan"),
     ("generate.temperature=-1", ProtocolError, "finite temperature >= 0"),
     ("generate.top_p=0", ProtocolError, r"top_p in \(0, 1\]"),
+    ("generate.threads=-1", ProtocolError, r"\[generate\] threads = -1"),
 ])
 def test_a_grid_that_would_fail_after_training_is_refused_at_load(override, error, message):
     """These passed --dry-run and failed only after training (or trained one run twice), naming CLI options."""
