@@ -53,7 +53,7 @@ from benchbox.checkpoint import build_from_checkpoint
 from benchbox.config import from_dict, load_toml
 from benchbox.data.dataset import Dataset, load_dataset
 from benchbox.distributed import resolve_device
-from benchbox.errors import ConfigError, DataError, GeneratorError
+from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
 from benchbox.generators.base import SAMPLING_SETTINGS
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
@@ -64,6 +64,7 @@ MS_PER_SECOND = 1000.0
 SAMPLES_DIR = "samples"
 MANIFEST_NAME = "manifest.csv"
 GENERATE_CONFIG_NAME = "generate_config.toml"
+CHECKPOINT_SUFFIX = ".pt"  # RUN_DIR/ckpt/<name>.pt
 MANIFEST_COLUMNS = (
     "path", "clip_id", "run", "generator", "preset", "quantisation", "dropout", "checkpoint", "checkpoint_sha256",
     "prime_ms", "prime_source", "seed", "temperature", "top_p", "sampling_steps", "seconds_to_generate", "logprob_sum", "logprob_mean",
@@ -139,8 +140,10 @@ def parse_values(values: str | float | Sequence[Any], option: str, *, whole: boo
 
 
 def parse_names(values: str | Sequence[str]) -> tuple[str, ...]:
-    """``"best,last"`` -> ("best", "last"); names of files in RUN_DIR/ckpt/ without ``.pt``."""
+    """``"best,last"`` -> ("best", "last"); names of files in RUN_DIR/ckpt/ without ``.pt`` (a name
+    given as the file, ``last.pt``, is the same checkpoint: it once looked for ``last.pt.pt``)."""
     items = [v.strip() for v in values.split(",")] if isinstance(values, str) else [str(v).strip() for v in values]
+    items = [v.removesuffix(CHECKPOINT_SUFFIX).strip() for v in items]
     if not items or any(not v or "/" in v or "\\" in v or v.startswith(".") for v in items):
         raise ConfigError(f"bad --checkpoint list {values!r}", hint="name checkpoints in RUN_DIR/ckpt/, e.g. --checkpoint best,last")
     return tuple(dict.fromkeys(items))
@@ -187,9 +190,20 @@ def _plan(run_dir: Path, cfg: GenerateConfig) -> _Plan:
             raise DataError(f"{data_path}: no test clips to prime from", hint="use --prime-ms 0, or re-import with a test split")
         scheme = train_cfg.data.quantisation
         test_ids, test_waves = list(test["id"].astype(str)), decode(encode(ds.load_clips("test"), scheme), scheme)
+    _check_checkpoints(run_dir, cfg.checkpoints)
     device = resolve_device(cfg.device)
-    models = {name: build_from_checkpoint(run_dir / "ckpt" / f"{name}.pt", device) for name in cfg.checkpoints}
+    models = {name: build_from_checkpoint(run_dir / "ckpt" / f"{name}{CHECKPOINT_SUFFIX}", device) for name in cfg.checkpoints}
     return _Plan(run_dir, cfg, train_cfg, ds, models, primes, length, test_ids, test_waves)
+
+
+def _check_checkpoints(run_dir: Path, names: Sequence[str]) -> None:
+    """CheckpointError naming the first of ``names`` that RUN_DIR/ckpt/ lacks, and the ones it has."""
+    folder = run_dir / "ckpt"
+    missing = [name for name in names if not (folder / f"{name}{CHECKPOINT_SUFFIX}").is_file()]
+    if missing:
+        have = sorted(p.stem for p in folder.glob(f"*{CHECKPOINT_SUFFIX}"))
+        hint = f"this run has {', '.join(have)}: e.g. --checkpoint {','.join(have)}" if have else "the run saved no checkpoint yet: train it first (`benchbox train`)"
+        raise CheckpointError(f"checkpoint not found: {folder / (missing[0] + CHECKPOINT_SUFFIX)}", hint=hint)
 
 
 def _axes(cfg: GenerateConfig) -> dict[str, tuple]:

@@ -18,7 +18,7 @@ EXAMPLES = examples(
 
 def generate_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by `benchbox train`.")],
-    checkpoint: Annotated[str, typer.Option("--checkpoint", help="Comma-separated checkpoint names in RUN_DIR/ckpt/.")] = "best,last",
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="Comma-separated checkpoint names in RUN_DIR/ckpt/: best, last (or the file name, best.pt).")] = "best,last",
     prime_ms: Annotated[str, typer.Option("--prime-ms", help="Comma-separated prime lengths in whole ms; 0 = unprimed.")] = "0,10,20,40",
     n: Annotated[int, typer.Option("--n", help="Clips per checkpoint x prime cell.")] = 32,
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length in seconds, prime included.")] = 0.512,

@@ -42,10 +42,11 @@ def test_generate_grid_json(run):
         (["--temperature", "-0.5"], "error: --temperature must be a finite number >= 0, got -0.5"),
         (["--threads", "-1"], "error: --threads must be >= 1, or 0 for torch's default; got -1"),
         (["--checkpoint", "best,missing"], "error: checkpoint not found"),
+        (["--checkpoint", "missing.pt"], "missing.pt\nhint: this run has best, last: e.g. --checkpoint best,last"),
         (["--checkpoint", "../x"], "error: bad --checkpoint list"),
     ],
     ids=["negative-prime", "non-numeric-prime", "prime-too-long", "top-p-zero", "top-p-nan", "temperature-inf", "temperature-nan", "temperature-negative",
-         "negative-threads", "missing-ckpt", "path-ckpt"],
+         "negative-threads", "missing-ckpt", "missing-ckpt-hint", "path-ckpt"],
 )
 def test_bad_input_is_one_error_line(run, args, message):
     before = sorted(p.name for p in (run / "samples").rglob("*")) if (run / "samples").exists() else []
@@ -54,6 +55,15 @@ def test_bad_input_is_one_error_line(run, args, message):
     assert message in r.output and "hint:" in r.output and "Traceback" not in r.output
     after = sorted(p.name for p in (run / "samples").rglob("*")) if (run / "samples").exists() else []
     assert after == before
+
+
+def test_a_checkpoint_named_as_its_file_is_that_checkpoint(run):
+    """--checkpoint last.pt looked for ckpt/last.pt.pt."""
+    r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last.pt, best.pt,last", "--json"])
+    assert r.exit_code == 0, r.output
+    frame = pd.read_csv(json.loads(r.stdout)["manifest"], keep_default_na=False)
+    assert {"samples/best/prime0/clip_0000.wav", "samples/last/prime0/clip_0000.wav"} <= set(frame["path"])
+    assert set(frame["checkpoint"]) == {"best", "last"}  # never 'last.pt'
 
 
 def test_run_folder_that_is_not_a_run(tmp_path):
