@@ -38,18 +38,35 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") 
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    section = where.rstrip(".")  # "detectors." names the [detectors] table; "" the top level
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = where + unknown[0]
-        raise ConfigError(f"unknown config key '{key}'", hint=f"valid keys under '{where or '<top>'}': {', '.join(sorted(fields))}")
+        message, valid = (f"unknown config key '{key}'", f"valid keys in [{section}]") if where else (f"unknown config key '{key}' at the top level", "valid top-level keys")
+        raise ConfigError(message, hint=f"{valid}: {', '.join(sorted(fields))}")
     kwargs = {name: _coerce(data[name], hints[name], where + name) for name in fields if name in data}
-    section = where.rstrip(".") or "<top>"  # "detectors." names the [detectors] table
+    place, table = (f"in [{section}]", f"the [{section}] table") if where else ("at the top level", "the top level")
     try:
         return cls(**kwargs)
     except TypeError as e:
-        raise ConfigError(f"incomplete config in [{section}]: {e}", hint="add the missing keys") from None
+        raise ConfigError(f"incomplete config {place}: {e}", hint="add the missing keys") from None
     except ValueError as e:  # __post_init__ validation
-        raise ConfigError(f"invalid config in [{section}]: {e}", hint=f"fix the value: --set {where}KEY=VALUE" + (f", or the [{section}] table of the TOML" if where else "")) from None
+        raise ConfigError(f"invalid config {place}: {e}", hint=f"fix the value: --set {where}KEY=VALUE, or {table} of the TOML") from None
+
+
+def from_file(cls: type[T], path: str | Path, data: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> T:
+    """:func:`from_dict` of ``data`` (read from the TOML file ``path``) with ``overrides`` (``--set``)
+    laid over it; an error that the file alone causes names ``path`` ("p.toml: unknown config key
+    'foo' at the top level"), one that only the overrides cause reads as from_dict's."""
+    try:
+        return from_dict(cls, merge(data, overrides or {}))
+    except ConfigError as e:
+        try:
+            from_dict(cls, data)
+        except ConfigError as alone:
+            if alone.message == e.message:
+                raise ConfigError(f"{path}: {e.message}", hint=e.hint) from None
+        raise
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -227,7 +244,6 @@ def _toml_value(v: Any) -> str:
 def load(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] | None = None, base: Mapping | None = None) -> T:
     """Load ``cls`` from an optional TOML file, then a base mapping, then ``--set`` overrides."""
     data: dict = dict(base or {})
-    if path is not None:
-        data = merge(data, load_toml(path))
-    data = merge(data, parse_overrides(overrides))
-    return from_dict(cls, data)
+    if path is None:
+        return from_dict(cls, merge(data, parse_overrides(overrides)))
+    return from_file(cls, path, merge(data, load_toml(path)), parse_overrides(overrides))

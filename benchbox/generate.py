@@ -50,7 +50,7 @@ import torch
 
 from benchbox.audio import decode, encode, header_length, write_wav
 from benchbox.checkpoint import build_from_checkpoint
-from benchbox.config import from_dict, load_toml
+from benchbox.config import from_file, load_toml
 from benchbox.data.dataset import Dataset, load_dataset
 from benchbox.distributed import resolve_device
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
@@ -169,7 +169,7 @@ def _plan(run_dir: Path, cfg: GenerateConfig) -> _Plan:
         raise ConfigError(f"{run_dir} is a dataset, not a training run", hint=f"train on it first (`benchbox train sashimi --data {run_dir}`), then generate from the run folder")
     if not (run_dir / CONFIG_NAME).is_file():
         raise ConfigError(f"{run_dir} is not a training run (no {CONFIG_NAME})", hint="pass a folder written by `benchbox train`")
-    train_cfg = from_dict(TrainConfig, load_toml(run_dir / CONFIG_NAME))
+    train_cfg = from_file(TrainConfig, run_dir / CONFIG_NAME, load_toml(run_dir / CONFIG_NAME))
     data_path = Path(train_cfg.data.path)
     if not (data_path / "manifest.csv").is_file():
         raise DataError(f"run {run_dir} has no dataset: {data_path} is missing", hint="restore the dataset at that path (see [data] path in the run's config.toml)")

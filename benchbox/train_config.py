@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from benchbox.config import from_dict, load_toml, merge, parse_overrides, to_dict
+from benchbox.config import from_dict, from_file, load_toml, merge, parse_overrides, to_dict
 from benchbox.errors import CheckpointError, ConfigError
 
 CONFIG_NAME = "config.toml"
@@ -142,7 +142,7 @@ def resume_config(run_dir: Path, overrides: Sequence[str] = ()) -> TrainConfig:
     stored = load_toml(path)
     if "generator" in stored and isinstance(stored.get("model"), dict):
         stored["model"] = registry.stored_config(str(stored["generator"]), stored["model"])  # keys the run predates
-    recorded = to_dict(from_dict(TrainConfig, stored))
+    recorded = to_dict(from_file(TrainConfig, path, stored))
     cfg = from_dict(TrainConfig, merge(recorded, parse_overrides(overrides)))
     now = to_dict(cfg)
     changed = [k for k, v in now.items() if k != "train" and v != recorded[k]]

@@ -81,3 +81,44 @@ def test_a_rejected_value_names_its_table_without_a_trailing_dot():
         config.from_dict(DetectorConfig, {"click_ratio_flag_above": 0.5}, where="detectors.")
     assert "invalid config in [detectors]: " in err.value.message and "'detectors.'" not in err.value.message
     assert "--set detectors.KEY=VALUE" in err.value.hint
+
+
+@dataclass(frozen=True)
+class Checked:
+    steps: int = 1
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError("steps must be >= 1")
+
+
+def test_a_top_level_key_error_reads_at_the_top_level():
+    """Top-level keys were placed in a section named '<top>' ("valid keys under '<top>'", "[<top>]")."""
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(Outer, {"foo": 1})
+    assert err.value.message == "unknown config key 'foo' at the top level"
+    assert err.value.hint == "valid top-level keys: dropout, inner, name, quant, steps"
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(Checked, {"steps": 0})
+    assert err.value.message == "invalid config at the top level: steps must be >= 1"
+    assert err.value.hint == "fix the value: --set KEY=VALUE, or the top level of the TOML"
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(Outer, {"inner": {"lrr": 1}})
+    assert err.value.hint == "valid keys in [inner]: lr, pool"
+    assert "<top>" not in err.value.message + err.value.hint
+
+
+def test_an_error_in_the_file_names_the_file_and_one_from_set_does_not(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('foo = 1\n[inner]\nlr = "fast"\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(Outer, path)
+    assert err.value.message == f"{path}: unknown config key 'foo' at the top level"
+    path.write_text('[inner]\nlr = "fast"\n')
+    with pytest.raises(ConfigError) as err:
+        config.load(Outer, path)
+    assert err.value.message == f"{path}: config key 'inner.lr' = 'fast' is not a valid float"
+    path.write_text("steps = 3\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(Outer, path, overrides=["bar=2"])
+    assert err.value.message == "unknown config key 'bar' at the top level"  # the file is fine: the --set key is wrong

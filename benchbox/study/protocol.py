@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchbox.config import from_dict, load_toml, merge, parse_overrides, to_dict
+from benchbox.config import from_file, load_toml, merge, parse_overrides, to_dict
 from benchbox.errors import ProtocolError
 from benchbox.progress import Progress
 from benchbox.runs import atomic_write_json, sha256_file
@@ -199,10 +199,10 @@ def protocol_path(name_or_path: str | Path) -> Path:
 def load_protocol(path: str | Path, overrides: Sequence[str] = (), data: str | Path | None = None) -> ProtocolConfig:
     """Read a protocol TOML (a path, or a shipped protocol's name), apply ``--set`` overrides and ``--data``; unknown keys are errors."""
     path = protocol_path(path)
-    raw = merge(load_toml(path), parse_overrides(overrides))
+    over = parse_overrides(overrides)
     if data is not None:
-        raw = merge(raw, {"data": {"source": str(data)}})
-    proto = from_dict(ProtocolConfig, raw)
+        over = merge(over, {"data": {"source": str(data)}})
+    proto = from_file(ProtocolConfig, path, load_toml(path), over)
     if proto.data.source.startswith(REQUIRED_MARK):
         raise ProtocolError(f"{path} needs a dataset", hint="pass --data DIR (a folder of recordings or a benchbox dataset)")
     _check_grid(path, proto)

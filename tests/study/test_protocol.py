@@ -197,3 +197,12 @@ def test_a_grid_that_would_fail_after_training_is_refused_at_load(override, erro
     """These passed --dry-run and failed only after training (or trained one run twice), naming CLI options."""
     with pytest.raises(error, match=message):
         load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=[override])
+
+
+def test_an_unknown_top_level_key_names_the_protocol_file(tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text('name = "x"\nseeed = 1\n')
+    with pytest.raises(ConfigError) as err:
+        load_protocol(bad)
+    assert err.value.message == f"{bad}: unknown config key 'seeed' at the top level"
+    assert err.value.hint.startswith("valid top-level keys: ") and "seed" in err.value.hint
