@@ -27,9 +27,11 @@ restored when ``train`` returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -329,14 +331,20 @@ def train(
         elif "fit" in loop.model.capabilities:
             loop.model.fit(clips["train"].codes.long(), cfg.data.quantisation)  # closed-form statistics
         first_step = loop.step
-        if dist.rank == 0:
-            if ckpt is None:
-                _claim(out, tuple(own_files))
-            _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
-            write_run_info(out, to_dict(cfg), name=CONFIG_NAME, resumed=ckpt is not None,  # a resume keeps versions.json as the first run wrote it
-                           note={"from_step": int(loop.step)})
-            record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
-        best_val, stopped_early = loop.run()
+        made: list[Path] | None = None  # the folders this call's claim created; None: it claimed nothing
+        try:
+            if dist.rank == 0:
+                if ckpt is None:
+                    made = _claim(out, tuple(own_files))
+                _truncate_log(out / LOG_NAME, loop.step)  # records past the checkpoint never happened
+                write_run_info(out, to_dict(cfg), name=CONFIG_NAME, resumed=ckpt is not None,  # a resume keeps versions.json as the first run wrote it
+                               note={"from_step": int(loop.step)})
+                record_fingerprint(out, fingerprint, cfg.data.path, step=loop.step)
+            best_val, stopped_early = loop.run()
+        except BaseException:
+            if made is not None and not (out / "ckpt").exists():  # failed before its first checkpoint: nothing to resume
+                _unclaim(out, tuple(own_files), made)
+            raise
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)
 
 
@@ -390,20 +398,41 @@ def _check_empty(out: Path, own_files: tuple[str, ...] = ()) -> None:
         raise ConfigError(f"{out} is not empty and holds no training run to resume", hint="pick a new or empty folder for --out")
 
 
-def _claim(out: Path, own_files: tuple[str, ...] = ()) -> None:
+def _claim(out: Path, own_files: tuple[str, ...] = ()) -> list[Path]:
     """Make ``out`` this training's own, before its first write: :func:`_check_empty` again, then
     create the log exclusively, so a second training started into the same folder at the same
-    moment is refused instead of interleaving with this one. ConfigError names ``out``."""
+    moment is refused instead of interleaving with this one. ConfigError names ``out``. Returns
+    the folders it created, deepest first (for :func:`_unclaim`)."""
     _check_empty(out, own_files)
+    made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
     out.mkdir(parents=True, exist_ok=True)
     try:
         with open(out / LOG_NAME, "x"):
             pass
     except FileExistsError:
         raise ConfigError(f"another training is writing into {out}", hint="pick another --out") from None
+    return made
 
 
-def default_run_dir(preset: str, root: Path = Path("results/runs"), *, create: bool = False) -> Path:
+def _unclaim(out: Path, own_files: tuple[str, ...], made: list[Path]) -> None:
+    """Undo :func:`_claim` for a run that failed before its first checkpoint: remove what it wrote
+    (everything in ``out`` but ``own_files``, the only names there at the claim) and the folders
+    the claim created, so the same command can run again and a folder that existed stays."""
+    for name in sorted(set(os.listdir(out)) - set(own_files)):
+        entry = out / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    for folder in made:
+        with contextlib.suppress(OSError):  # not empty (own_files, or another process's): keep it
+            folder.rmdir()
+
+
+RUNS_ROOT = Path("results/runs")  # where a run without --out goes
+
+
+def default_run_dir(preset: str, root: Path = RUNS_ROOT, *, create: bool = False) -> Path:
     """``results/runs/<preset>-<YYYYmmdd-HHMMSS>[-k]``: a folder no earlier run has (``-2``, ``-3``, ...
     when one started within the same second). ``create``: make it, exclusively, so two trainings
     started at the same moment get two folders (:func:`train` then claims it)."""

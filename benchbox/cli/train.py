@@ -37,13 +37,15 @@ def train_cmd(
     Under `torchrun --nproc_per_node=N`, trains data-parallel (gradients averaged over processes); only rank 0 writes.
     """
     from benchbox.generators import registry
-    from benchbox.train import default_run_dir, train
+    from benchbox.train import RUNS_ROOT, default_run_dir, train
 
     if resume is not None and out is not None and out.resolve() != resume.resolve():
         raise ConfigError("--out and --resume name different folders", hint="--resume RUN_DIR continues in RUN_DIR; drop --out")
     rank0 = int(os.environ.get("RANK", "0")) == 0
     defaulted = resume is None and out is None
+    made = [p for p in (RUNS_ROOT, *RUNS_ROOT.parents) if not p.exists()] if defaulted and rank0 else []  # deepest first
     run_dir = resume or out or default_run_dir(preset or (registry.default_preset(generator) if generator else "run"), create=rank0)
+    made = [Path(run_dir), *made] if defaulted and rank0 else []  # the folders this command made: refused, it removes them
     sets = list(overrides or []) + ([f"train.seed={seed}"] if seed is not None else [])
     try:
         with rich_progress(enabled=rank0 and not quiet and not as_json) as progress:
@@ -51,12 +53,12 @@ def train_cmd(
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the loop saved last.pt before re-raising
         if rank0 and (Path(run_dir) / "ckpt" / "last.pt").is_file():
             interrupted(e, f"{run_dir}/ckpt/last.pt holds the last finished step", f"continue with `benchbox train --resume {run_dir}`")
+        _remove_empty(made)
         if rank0:  # stopped before the first step: nothing to resume
             interrupted(e, "no checkpoint was saved (training had not started)", "run the same command again")
         raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED) from None
     except BenchboxError:
-        if defaulted and rank0 and Path(run_dir).is_dir() and not any(Path(run_dir).iterdir()):
-            Path(run_dir).rmdir()  # the folder made for this run, refused before anything was written
+        _remove_empty(made)  # refused before anything was written (train removes what it wrote before a first checkpoint)
         raise
     if not rank0:
         return
@@ -72,3 +74,12 @@ def train_cmd(
     # The NLL in bits/sample where the generator has one ("n/a" otherwise), beside its own objective.
     best = f"best val NLL {bits_text(result.best_val_bits, 4)} bits/sample (loss/val {result.best_val:.4f})"
     console.print(f"trained {steps} steps{span} in {result.wall_seconds:.1f} s{note}; {best}; run: {result.out}", markup=False)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty; one that holds anything stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or gone
+            return

@@ -161,3 +161,43 @@ def test_default_run_folders_started_in_one_second_differ(tmp_path, monkeypatch)
     first = default_run_dir("wavenet-tiny", tmp_path, create=True)
     second = default_run_dir("wavenet-tiny", tmp_path, create=True)
     assert first != second and first.is_dir() and second.is_dir() and second.name == "wavenet-tiny-20261207-014429-2"
+
+
+def test_a_refused_default_run_leaves_no_new_folder_and_keeps_old_ones(tmp_path, data, monkeypatch):
+    """Without --out a refused train left results/ and results/runs/ behind (the run folder itself went)."""
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["train", "sashimi", "--data", str(data), "--set", "train.lerning_rate=1"])
+    assert r.exit_code == 1 and "error: unknown config key" in r.output, r.output
+    assert list(tmp_path.iterdir()) == []
+    earlier = tmp_path / "results" / "runs" / "earlier"
+    earlier.mkdir(parents=True)
+    (earlier / "config.toml").write_text("kept")
+    r = runner.invoke(app, ["train", "sashimi", "--data", str(tmp_path / "nope")])
+    assert r.exit_code == 1 and "error: dataset folder not found" in r.output, r.output
+    assert [p.name for p in (tmp_path / "results" / "runs").iterdir()] == ["earlier"] and (earlier / "config.toml").read_text() == "kept"
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_removes_what_it_wrote(tmp_path, data, monkeypatch):
+    """It kept config.toml, log.jsonl, versions.json and data_fingerprint.json with no checkpoint: nothing to
+    resume, and the same command was then refused ('is not empty and holds no training run to resume')."""
+    import benchbox.train
+    from benchbox.errors import GeneratorError
+
+    def diverge(self):
+        raise GeneratorError("training diverged: loss/train is nan at step 1", hint="lower train.lr")
+
+    monkeypatch.setattr(benchbox.train.Loop, "run", diverge)
+    args = ["train", "wavenet", "--data", str(data), "--device", "cpu", *_sets(*tiny_overrides("wavenet", 2, 2))]
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "new" / "run")])
+    assert r.exit_code == 1 and "error: training diverged" in r.output, r.output
+    assert not (tmp_path / "new").exists()
+    empty = tmp_path / "empty"  # a folder that existed before the command stays
+    empty.mkdir()
+    r = runner.invoke(app, [*args, "--out", str(empty)])
+    assert r.exit_code == 1 and empty.is_dir() and list(empty.iterdir()) == []
+    marker = tmp_path / "study" / "stage_fingerprint.txt"  # a caller's own file stays
+    marker.parent.mkdir()
+    marker.write_text("mine")
+    with pytest.raises(GeneratorError):
+        benchbox.train.train(generator="wavenet", data=data, out=marker.parent, overrides=tiny_overrides("wavenet", 2, 2), device="cpu", own_files=[marker.name])
+    assert list(marker.parent.iterdir()) == [marker] and marker.read_text() == "mine"
