@@ -381,18 +381,22 @@ def _config_dict(cfg: GenerateConfig) -> dict:
 
 def _kept_rows(manifest: Path, folders: set[str]) -> pd.DataFrame:
     """Rows of an earlier manifest whose cell (its clips' folder) is not regenerated now. A
-    manifest written before ``sampling_steps`` was recorded reads that column as n/a."""
-    empty = pd.DataFrame(columns=list(MANIFEST_COLUMNS))
+    manifest written before ``sampling_steps`` was recorded reads that column as n/a. DataError
+    for one that cannot be read or lacks a column: its rows were dropped, silently, and the
+    clips they listed fell out of the new manifest."""
     if not manifest.is_file():
-        return empty
+        return pd.DataFrame(columns=list(MANIFEST_COLUMNS))
+    fix = f"restore {manifest}, or move {manifest.parent} aside and generate every cell again"
     try:
         old = pd.read_csv(manifest, dtype={"checkpoint": str, "prime_source": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return empty
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{manifest}: unreadable ({str(e).splitlines()[0]})", hint=fix) from None
     if "sampling_steps" not in old.columns and "top_p" in old.columns:
         old.insert(list(old.columns).index("top_p") + 1, "sampling_steps", "")
-    if list(old.columns) != list(MANIFEST_COLUMNS):
-        return empty
+    missing = [c for c in MANIFEST_COLUMNS if c not in old.columns]
+    if missing:
+        raise DataError(f"{manifest}: missing column(s) {', '.join(missing)}", hint=fix)
+    old = old[list(MANIFEST_COLUMNS)]
     regenerated = [_folder_of(p) in folders for p in old["path"].astype(str)]
     return old[~pd.Series(regenerated, index=old.index, dtype=bool)]
 

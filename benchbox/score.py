@@ -50,6 +50,9 @@ from benchbox.stats import wilson_interval
 SAMPLING_COLUMNS = ("temperature", "top_p", "sampling_steps")
 SAMPLING_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "sampling_steps": 0.0}  # = generators.base.SAMPLING_SETTINGS
 GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms", *SAMPLING_COLUMNS)
+# A run's samples/manifest.csv needs these; the sampling columns may be absent (a manifest from
+# before they were recorded: n/a, the neutral value).
+RUN_MANIFEST_COLUMNS = ("path", *(c for c in GROUP_COLUMNS if c not in SAMPLING_COLUMNS))
 NUMERIC_GROUP_COLUMNS = ("dropout", "prime_ms", *SAMPLING_COLUMNS)
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
@@ -135,8 +138,10 @@ def collect_clips(path: str | Path, name: str | None = None) -> tuple[Path, pd.D
             table = pd.read_csv(manifest_path, dtype={"checkpoint": str, "quantisation": str, "generator": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise DataError(f"{manifest_path}: unreadable ({str(e).splitlines()[0]})", hint="re-run `benchbox generate` for this run") from None
-        if "path" not in table.columns:
-            raise DataError(f"{manifest_path}: no 'path' column", hint="re-run `benchbox generate` for this run")
+        missing = [c for c in RUN_MANIFEST_COLUMNS if c not in table.columns]
+        if missing:  # a missing group column would silently merge groups (no checkpoint: best and last as one)
+            raise DataError(f"{manifest_path}: missing column(s) {', '.join(missing)}",
+                            hint=f"restore it (a run's manifest needs {', '.join(RUN_MANIFEST_COLUMNS)}), or move {manifest_path.parent} aside and re-run `benchbox generate`")
         for col in GROUP_COLUMNS:
             if col not in table.columns:
                 table[col] = ""

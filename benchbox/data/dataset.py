@@ -81,13 +81,13 @@ def load_dataset(root: str | Path) -> Dataset:
     try:
         info = json.loads(meta_path.read_text())
         manifest = pd.read_csv(manifest_path, dtype={"id": str, "label": str, "source": str})
-    except (json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:  # EmptyDataError: a 0-byte manifest.csv
         raise DataError(f"{root}: unreadable dataset metadata ({e})", hint="re-run the import into a fresh folder") from None
     if info.get("format") != DATASET_FORMAT:
         raise DataError(f"{meta_path}: unknown dataset format {info.get('format')!r}", hint=f"this benchbox reads format {DATASET_FORMAT}; re-import the data")
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
-        raise DataError(f"{manifest_path}: missing columns {missing}", hint="re-run the import into a fresh folder")
+        raise DataError(f"{manifest_path}: missing column(s) {', '.join(missing)}", hint="re-run the import into a fresh folder")
     if manifest.empty:
         raise DataError(f"{manifest_path}: no clips", hint="import a folder that holds audio")
     manifest["label"] = manifest["label"].fillna("")

@@ -66,6 +66,27 @@ def test_a_checkpoint_named_as_its_file_is_that_checkpoint(run):
     assert set(frame["checkpoint"]) == {"best", "last"}  # never 'last.pt'
 
 
+@pytest.mark.parametrize("broken", ["drop-prime_ms", "empty"])
+def test_a_manifest_missing_a_column_is_refused_not_dropped(tmp_path_factory, broken):
+    """generate kept no row of a manifest that lacked a column (or could not be read): the clips of every
+    cell it did not regenerate fell out of the new manifest, silently."""
+    root = tmp_path_factory.mktemp("genmanifest")
+    run = tiny_run(root / "run", corpus(root / "ds", n=12), "wavenet", 1).out
+    r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "best", "--quiet"])
+    assert r.exit_code == 0, r.output
+    manifest = run / "samples" / "manifest.csv"
+    if broken == "empty":
+        manifest.write_text("")
+    else:
+        pd.read_csv(manifest).drop(columns=["prime_ms"]).to_csv(manifest, index=False)
+    before = manifest.read_bytes()
+    r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last"])
+    assert r.exit_code == 1, r.output
+    message = "missing column(s) prime_ms" if broken != "empty" else "unreadable"
+    assert f"error: {manifest}: {message}" in r.output and "hint: restore" in r.output and "Traceback" not in r.output
+    assert manifest.read_bytes() == before and not (run / "samples" / "last").exists()
+
+
 def test_run_folder_that_is_not_a_run(tmp_path):
     r = runner.invoke(app, ["generate", str(tmp_path), *FAST])
     assert r.exit_code == 1 and "error:" in r.output and "not a training run" in r.output

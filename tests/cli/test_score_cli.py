@@ -147,3 +147,30 @@ def test_an_interrupted_import_names_out_and_what_was_imported(tmp_path, rng, mo
     said = " ".join(r.output.split())
     assert r.exit_code == 130 and f"the clips were imported into {out / 'clips'} but not scored" in said and f"{out / 'scores'} is unchanged" in said, said
     assert str(theirs / "scores") not in said
+
+
+def test_a_run_manifest_missing_a_group_column_is_one_error_line(tmp_path, rng):
+    """Without 'checkpoint' best and last were scored as one group; without 'generator' the groups read '/mulaw/...'."""
+    import pandas as pd
+
+    run, _ = _run(tmp_path, rng)
+    manifest = run / "samples" / "manifest.csv"
+    pd.read_csv(manifest).drop(columns=["checkpoint", "prime_ms"]).to_csv(manifest, index=False)
+    result = runner.invoke(app, ["score", str(run), "--embedder", "", "--bootstrap", "0"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {manifest}: missing column(s) checkpoint, prime_ms" in result.output
+    assert "hint: restore it (a run's manifest needs path, generator, quantisation, dropout, checkpoint, prime_ms)" in result.output
+    assert "Traceback" not in result.output and not (run / "scores").exists()
+
+
+def test_a_reference_manifest_missing_a_column_or_empty_is_one_error_line(tmp_path, rng):
+    import pandas as pd
+
+    run, data = _run(tmp_path, rng)
+    pd.read_csv(data / "manifest.csv").drop(columns=["split"]).to_csv(data / "manifest.csv", index=False)
+    result = runner.invoke(app, ["score", str(run), "--embedder", "", "--bootstrap", "0"])
+    assert result.exit_code == 1 and f"error: {data / 'manifest.csv'}: missing column(s) split" in result.output, result.output
+    (data / "manifest.csv").write_text("")  # a 0-byte manifest was a pandas EmptyDataError traceback
+    result = runner.invoke(app, ["score", str(run), "--embedder", "", "--bootstrap", "0"])
+    assert result.exit_code == 1 and f"error: {data}: unreadable dataset metadata" in result.output and "hint:" in result.output, result.output
+    assert "Traceback" not in result.output
