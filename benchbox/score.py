@@ -67,9 +67,10 @@ SCORES_FORMAT = 1
 # 6: three detectors (wall, dropout, line: benchbox/metrics/steadiness.py) can fail a clip, so useful/auto changes.
 # 7: two more detectors (crackle, burstwall: benchbox/metrics/steadiness.py) can fail a clip.
 # 8: KAD's bandwidth is the test split's median distance, one per span (was each row's pooled median); fad/kad intervals are jackknife.
+# 9: with --embedder "" (no embedding metrics) the floor row's verdict includes footstep/p, as the clips' always did (it was the flags alone).
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 8
+SCORER_VERSION = 9
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
 CACHE_ENV = "BENCHBOX_CACHE"

@@ -53,7 +53,6 @@ from benchbox.stats import wilson_interval
 CONT = "cont/"
 MS_PER_SECOND = 1000.0
 TRAIN_SPLIT = "train"
-CATEGORY_EMBEDDER = "aisfx"  # a category model on aisfx features is applied only when aisfx is scored
 MIN_CONT_SAMPLES = 1024  # shorter continuations (64 ms at 16 kHz) are not embedded: their cont/ k-NN metrics stay NaN
 
 
@@ -275,7 +274,7 @@ def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap
 
 def _floor_verdict(row: dict, val_flags: list[dict], val_p: np.ndarray | None, threshold: float) -> None:
     """The verdict's rate on the real val clips (its real-clip rate), with the quality and category
-    columns; ``val_p`` None (detectors only): flags alone decide, and there are no category columns."""
+    columns; ``val_p`` None (no footstep/p measured: clips at several sample rates): flags alone decide, and there are no category columns."""
     useful, _ = verdicts(val_flags, val_p, threshold)
     part = pd.DataFrame({USEFUL_KEY: useful, **({} if val_p is None else {category.P_KEY: val_p}),
                          **{f"{n}/flag": [int(f.get(f"{n}/flag", 0) or 0) for f in val_flags] for n in DETECTORS}})
@@ -358,10 +357,12 @@ def add_verdict_metrics(
     model = category.load_model(category.model_file(config.category_model))
     model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
     threshold = config.footstep_min if config.footstep_min >= 0 else model.threshold
-    needs_aisfx = CATEGORY_EMBEDDER in model.feature_set.split("+")
-    measure_category = (CATEGORY_EMBEDDER in embedders or not needs_aisfx) and len(rates) == 1
+    # footstep/p is measured whatever --embedder lists (the category model embeds with its own
+    # embedder): a verdict without category fit would call any clean non-footstep useful.
+    measure_category = len(rates) == 1
     if measure_category:
         _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress, model_weights)
+    refs: dict[str, list[np.ndarray]] = {}
     if reference is not None and embedders and len(rates) == 1:
         ds = load_dataset(reference)
         rate = int(rates[0])
@@ -381,11 +382,14 @@ def add_verdict_metrics(
                     _fill_floor(rows[-1], sets, e, config, bootstrap, seed)
                     spans_ms = {int(p): float(ms) for p, ms in zip(primes, pd.to_numeric(clips["prime_ms"], errors="coerce")) if p > 0}
                     _fill_floor_spans(rows[-1], sets, e, spans_ms, bootstrap, seed, distances, spans)
-        if measure_category and len(rows) > len(groups) and refs["val"]:
-            val_p = category.footstep_probability(refs["val"], rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
+    if measure_category and reference is not None and len(rows) > len(groups):  # the floor's verdict is the clips' verdict
+        rate = int(rates[0])
+        val = refs["val"] if refs else [load_audio(p, rate) for p in load_dataset(reference).clip_paths("val")]
+        if val:
+            val_p = category.footstep_probability(val, rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
-        _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (detectors only): the flags' rates
+        _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (clips at several rates): the flags' rates
     _set_verdict(clips, config, threshold)
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))

@@ -2,14 +2,17 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from benchbox.audio import write_wav
+from benchbox.audio import load_audio, write_wav
+from benchbox.data.dataset import load_dataset
 from benchbox.errors import DataError, MetricError
+from benchbox.metrics import category
 from benchbox.metrics.artifacts import DETECTORS
 from benchbox.runs import sha256_audio
 from benchbox.score import FLOOR_GROUP, GROUP_COLUMNS, ScoreConfig, diversity, score_run
@@ -173,15 +176,22 @@ def test_diversity_closed_form():
     assert math.isnan(diversity(np.zeros((1, 4)), max_clips=10, seed=0))
 
 
-def test_detectors_only_run_still_reports_the_real_floor_rates(setup):
-    run, _, _ = setup
-    result = score_run(run, embedders=())
+def test_detectors_only_run_judges_the_real_floor_with_the_clips_verdict(setup):
+    """--embedder "" drops the embedding metrics, not the category fit: the generated clips get
+    footstep/p, so the floor row's useful rate must come from the same verdict (it was the flags alone)."""
+    run, data, config = setup
+    result = score_run(run, embedders=(), config=config)
     floor = result.groups.set_index("group").loc[FLOOR_GROUP]
-    assert floor["n"] == 4 and floor["useful/auto_rate"] == 1.0
-    assert not any(c.startswith("fad/") for c in result.groups.columns)
+    assert floor["n"] == 4 and not any(c.startswith("fad/") for c in result.groups.columns)
     flags = [floor[f"{name}/flag_rate"] for name in DETECTORS]  # the quality axis is measured from the flags alone
     assert all(f == 0.0 for f in flags) and floor["quality/artefact_free_rate"] == pytest.approx(1.0)
-    assert floor["cont/quality/artefact_free_rate"] == pytest.approx(1.0) and math.isnan(floor.get("footstep/p_mean", math.nan))
+    assert floor["cont/quality/artefact_free_rate"] == pytest.approx(1.0)
+    model = category.load_model()
+    val = [load_audio(p, RATE_HZ) for p in load_dataset(data).clip_paths("val")]
+    p = category.footstep_probability(val, RATE_HZ, model, cache_dir=Path(config.cache_dir))  # a direct computation
+    assert floor["footstep/p_mean"] == pytest.approx(p.mean(), abs=1e-6)
+    assert floor["useful/auto_rate"] == pytest.approx(np.mean(p >= model.threshold))  # no flags: useful = a footstep
+    assert result.clips["footstep/p"].notna().all()
 
 
 def test_a_failing_score_leaves_every_earlier_output_byte_identical(setup, monkeypatch):

@@ -17,7 +17,7 @@ EXAMPLES = examples(
     "benchbox score results/runs/s1 --category-model models/steps.json",
 )
 
-EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders (aisfx, mel, vggish) for FAD/KAD, realism, PRDC, the 1-NN test and memorisation; the verdict uses aisfx; empty = detectors only.")]
+EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Comma-separated embedders (aisfx, mel, vggish) for FAD/KAD, realism, PRDC, the 1-NN test and memorisation; empty = none of those (the verdict's footstep/p is measured either way, with the category model's own embedder).")]
 
 
 def score_cmd(
