@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from benchbox.labels import group_label
+from benchbox.score_verdict import floor_span_key
 from benchbox.study.analysis import identical_weights, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
@@ -92,24 +93,43 @@ def floor_row(groups: pd.DataFrame) -> dict | None:
 
 
 def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
-    """Generated groups ranked by the unbiased KAD of their continuation, FAD beside, floor overlap marked."""
+    """Generated groups ranked by the unbiased KAD of their continuation within each span (whole
+    clips, then each prime length: KADs on two spans use different cuts of the real clips and
+    different kernels, so the rank restarts), FAD beside, each span's floor row first and the
+    floor overlap marked against that span's floor (the whole-clip floor where the scores have no
+    span floor: scorer versions before 8)."""
     kad, fad = _col(groups, f"kad/{embedder}"), _col(groups, f"fad/{embedder}")
     if kad not in groups.columns:
         return []
-    gen = groups[groups["kind"] == "generated"].sort_values(kad, na_position="last")
-    floor = floor_row(groups)
-    f_lo, f_hi = (floor.get(f"{kad}/lo", math.nan), floor.get(f"{kad}/hi", math.nan)) if floor else (math.nan, math.nan)
-    lines = [f"| # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% interval at this n] | vs the floor | 1-NN acc (p), {embedder} |", "|---|---|---|---|---|---|---|---|"]
-    if floor:
-        lines.append(f"| - | real val | floor | {int(floor['n'])} | {_fmt(floor.get(kad), f_lo, f_hi)} | "
-                     f"{_fmt(floor.get(fad), floor.get(f'{fad}/lo'), floor.get(f'{fad}/hi'))} | - | {nn1_text(*two_sample_of(floor, embedder)) or '-'} |")
-    for i, r in enumerate(gen.to_dict("records"), 1):
-        lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
-        acc, p = two_sample_of(r, embedder)
-        mark = vs_floor(lo, hi, f_lo, f_hi, p) or "-"
-        lines.append(f"| {i} | {r['run']} | {group_label(r)} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
-                     f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(acc, p) or '-'} |")
+    gen = groups[groups["kind"] == "generated"]
+    prime = pd.to_numeric(gen.get("prime_ms", pd.Series(0.0, index=gen.index)), errors="coerce").fillna(0.0)
+    floor = floor_row(groups) or {}
+    lines = [f"| span | # | run | group | n | `{kad}` [95% CI] | `{fad}` [95% interval at this n] | vs the floor | 1-NN acc (p), {embedder} |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for ms in sorted(prime.unique()):
+        span = "whole clip" if ms == 0 else f"after a {ms:g} ms prime"
+        key = floor_span_key(ms, "kad", embedder) if ms > 0 else ""
+        own = key_in(floor, key)  # this span's floor; else the whole clip's
+        fk = key if own else kad
+        f_val, f_lo, f_hi = floor.get(fk, math.nan), floor.get(fk + "/lo", math.nan), floor.get(fk + "/hi", math.nan)
+        if floor:
+            whole = " (whole clip: no span floor in these scores)" if ms > 0 and not own else ""
+            ff = fad if ms == 0 else floor_span_key(ms, "fad", embedder)  # the span's FAD floor (NaN: n/a)
+            lines.append(f"| {span} | - | real val | floor{whole} | {int(floor['n'])} | {_fmt(f_val, f_lo, f_hi)} | "
+                         f"{_fmt(floor.get(ff, math.nan), floor.get(f'{ff}/lo'), floor.get(f'{ff}/hi'))} | - | "
+                         f"{(nn1_text(*two_sample_of(floor, embedder)) or '-') if ms == 0 else '-'} |")
+        for i, r in enumerate(gen[prime == ms].sort_values(kad, na_position="last").to_dict("records"), 1):
+            lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)
+            acc, p = two_sample_of(r, embedder)
+            mark = vs_floor(lo, hi, f_lo, f_hi, p) or "-"
+            lines.append(f"| {span} | {i} | {r['run']} | {group_label(r)} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
+                         f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(acc, p) or '-'} |")
     return lines
+
+
+def key_in(row: dict, key: str) -> bool:
+    """Whether ``row`` holds a finite interval ``key/lo`` .. ``key/hi``."""
+    return bool(key) and np.isfinite(row.get(key + "/lo", math.nan)) and np.isfinite(row.get(key + "/hi", math.nan))
 
 
 def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
@@ -220,7 +240,7 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
                   "at or above the threshold; diversity is recall and coverage against the real test split. 95% CIs, except "
                   f"recall and coverage: {PRDC_INTERVALS}", ""] + axes + [""]
     lines += [f"### Ranking by KAD ({embedder}, continuation)", "",
-              "Unbiased KAD with jackknife 95% CIs (the bandwidth the real test clips' median distance, one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); a primed row's floor comparison compares it with the floor on its own span and kernel (real val vs real test from the same sample)); "
+              "Unbiased KAD with jackknife 95% CIs, ranked within each span (whole clips, then each prime length's continuation; the rank restarts, since KADs on two spans are not on one scale) (the bandwidth the real test clips' median distance, one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); a primed row's floor comparison compares it with the floor on its own span and kernel (real val vs real test from the same sample)); "
               "FAD beside it with a jackknife 95% interval of the FAD at the row's n (FAD is biased upward at small n: not a CI "
               "for the population value). A row whose KAD CI misses the floor's (real val vs real "
               f"test) is marked \"{DIFFERS_CI}\". One whose CI overlaps it is marked \"{INDISTINGUISHABLE}\" when the 1-NN "

@@ -48,16 +48,29 @@ def test_identical_weights_are_found_and_left_out_of_the_test():
 
 def test_kad_ranking_marks_rows_whose_ci_overlaps_the_floor():
     lines = kad_ranking(_groups(), "aisfx")
-    b, a = lines[3], lines[4]  # sorted by KAD: b (0.03) before a (0.5)
-    assert "| b |" in b and INDISTINGUISHABLE in b
+    a, b = lines[3], lines[5]  # a (whole clip, KAD 0.5) under the whole-clip floor; b (40 ms prime, 0.03) in its own span
+    assert "| b |" in b and INDISTINGUISHABLE in b  # no span floor in these scores: the whole clip's (-0.05, 0.05)
     assert "| a |" in a and "differs" in a and "0.5 [0.4, 0.6]" in a
     assert a.endswith("| 0.91 (p = 0.001) |") and lines[2].endswith("| 0.52 (p = 0.41) |")  # the floor row
+    assert "no span floor" in lines[4]
+
+
+def test_kad_ranking_ranks_each_span_apart_and_compares_with_its_own_floor():
+    """b's KAD (0.03) is lower than a's (0.5), but on another span and kernel: both rank 1, and b's
+    floor mark uses the 40 ms span floor when the scores carry it."""
+    lines = kad_ranking(_groups(), "aisfx")
+    assert lines[3].startswith("| whole clip | 1 | r1 |") and lines[5].startswith("| after a 40 ms prime | 1 | r1 |")
+    groups = _groups()
+    groups.loc[groups["kind"] == "floor", ["floor@40ms/kad/aisfx", "floor@40ms/kad/aisfx/lo", "floor@40ms/kad/aisfx/hi"]] = [0.5, 0.45, 0.55]
+    lines = kad_ranking(groups, "aisfx")
+    assert "0.5 [0.45, 0.55]" in lines[4] and "no span floor" not in lines[4]
+    assert "| b |" in lines[5] and "differs (CI)" in lines[5]  # misses the span floor, though it overlaps the whole clip's
 
 
 def test_kad_ranking_calls_an_overlapping_row_separated_when_the_1nn_test_tells_it_apart():
     groups = _groups()
     groups.loc[groups["group"] == "b", "cont/nn1/aisfx/p"] = 0.01
-    b = kad_ranking(groups, "aisfx")[3]
+    b = kad_ranking(groups, "aisfx")[5]
     assert "| b |" in b and "differs (1-NN test)" in b and INDISTINGUISHABLE not in b
 
 
