@@ -83,6 +83,8 @@ def load_dataset(root: str | Path) -> Dataset:
         manifest = pd.read_csv(manifest_path, dtype={"id": str, "label": str, "source": str})
     except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:  # EmptyDataError: a 0-byte manifest.csv
         raise DataError(f"{root}: unreadable dataset metadata ({e})", hint="re-run the import into a fresh folder") from None
+    if not isinstance(info, dict):
+        raise DataError(f"{meta_path}: not a JSON object", hint="re-run the import into a fresh folder")
     if info.get("format") != DATASET_FORMAT:
         raise DataError(f"{meta_path}: unknown dataset format {info.get('format')!r}", hint=f"this benchbox reads format {DATASET_FORMAT}; re-import the data")
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
@@ -93,7 +95,11 @@ def load_dataset(root: str | Path) -> Dataset:
     manifest["label"] = manifest["label"].fillna("")
     if GAIN_COLUMN not in manifest.columns:
         manifest[GAIN_COLUMN] = 0.0
-    return Dataset(root, manifest, int(info["sample_rate_hz"]), int(info["clip_samples"]), info)
+    try:
+        rate, clip = int(info["sample_rate_hz"]), int(info["clip_samples"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{meta_path}: no readable sample_rate_hz/clip_samples ({e!r})", hint="re-run the import into a fresh folder") from None
+    return Dataset(root, manifest, rate, clip, info)
 
 
 def summarise(ds: Dataset) -> dict:

@@ -78,8 +78,8 @@ class SweepSection:
                 raise ValueError(f"sweep.checkpoint: unknown checkpoint '{c}' (use best, last)")
         if any(not 0.0 <= d < 1.0 for d in self.dropout):
             raise ValueError("sweep.dropout values must be in [0, 1)")
-        if any(p < 0 for p in self.prime_ms):
-            raise ValueError("sweep.prime_ms values must be >= 0")
+        if any(not 0 <= p < math.inf for p in self.prime_ms):  # NaN fails both comparisons
+            raise ValueError("sweep.prime_ms values must be finite and >= 0")
         if any(not 0 < p <= 1 for p in self.top_p):
             raise ValueError("sweep.top_p values must be in (0, 1]")
         if any(s < 0 for s in self.sampling_steps):

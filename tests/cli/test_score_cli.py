@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from benchbox.cli.main import app
@@ -174,3 +175,14 @@ def test_a_reference_manifest_missing_a_column_or_empty_is_one_error_line(tmp_pa
     result = runner.invoke(app, ["score", str(run), "--embedder", "", "--bootstrap", "0"])
     assert result.exit_code == 1 and f"error: {data}: unreadable dataset metadata" in result.output and "hint:" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("meta, message", [("[1, 2]", "not a JSON object"), ('{"format": 1}', "no readable sample_rate_hz/clip_samples")])
+def test_a_reference_dataset_json_that_is_not_an_object_is_one_error_line(tmp_path, rng, meta, message):
+    """A dataset.json holding a list was an AttributeError traceback; one without the rate a KeyError."""
+    run, data = _run(tmp_path, rng)
+    info = json.loads((data / "dataset.json").read_text())
+    (data / "dataset.json").write_text(meta if meta.startswith("[") else json.dumps({"format": info["format"]}))
+    result = runner.invoke(app, ["score", str(run), "--embedder", "", "--bootstrap", "0"])
+    assert result.exit_code == 1 and f"error: {data / 'dataset.json'}: {message}" in result.output and "hint:" in result.output, result.output
+    assert "Traceback" not in result.output and not (run / "scores").exists()

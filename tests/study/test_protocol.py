@@ -182,6 +182,8 @@ def test_dry_run_counts_the_clips_the_sampler_will_make():
 @pytest.mark.parametrize("override, error, message", [
     ("sweep.prime_ms=[]", ConfigError, "sweep.prime_ms is empty"),
     ("sweep.checkpoint=[]", ConfigError, "sweep.checkpoint is empty"),
+    ("sweep.prime_ms=[0,nan]", ConfigError, "prime_ms values must be finite"),
+    ("sweep.prime_ms=[0,inf]", ConfigError, "prime_ms values must be finite"),
     ("presets=[]", ProtocolError, "presets is empty"),
     ('presets=["ngram","ngram"]', ProtocolError, "ngram more than once"),
     ("generate.n=0", ProtocolError, "no clips to score"),
