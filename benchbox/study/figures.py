@@ -202,7 +202,8 @@ def spectrogram_figure(out: Path, clips: pd.DataFrame, real: list[Path], path: P
             "(lowest to highest, left to right)" if realism else
             f"the clips at the {pcts} percentile of the cell's file names (no realism score)")
     caption = (f"One row per run and checkpoint, one column per prime length; each cell shows up to {len(STRIP_QUANTILES)} clips "
-               f"end to end (white lines between clips), chosen by rule: {rule}. The first column holds the first "
-               f"{len(real_strip)} real test clips. Frequency in kHz, time in s, colour in dBFS on one scale; a dashed line "
+               f"end to end (white lines between clips), chosen by rule: {rule}. "
+               + (f"The first column holds the first {len(real_strip)} real test clips. " if real_strip else "No real clips are shown (the study's dataset is not on disk). ")
+               + "Frequency in kHz, time in s, colour in dBFS on one scale; a dashed line "
                "marks where a real prime ends and generation begins.")
     return grid, caption

@@ -403,13 +403,19 @@ class StudyContext:
 
     @property
     def data_dir(self) -> Path:
-        src = Path(self.proto.data.source)
-        if self.proto.data.source != SYNTH_SOURCE and (src / "dataset.json").is_file():
-            return src  # already a benchbox dataset: use it in place
-        return self.out / "data"
+        return study_data_dir(self.proto, self.out)
 
     def run_dir(self, run_id: str) -> Path:
         return self.out / "runs" / run_id
+
+
+def study_data_dir(proto: ProtocolConfig, out: Path) -> Path:
+    """The dataset a study in ``out`` trains and scores on: ``[data] source`` itself when it is a
+    benchbox dataset (used in place), else the study's own import in ``out/data``."""
+    src = Path(proto.data.source)
+    if proto.data.source != SYNTH_SOURCE and (src / "dataset.json").is_file():
+        return src
+    return out / "data"
 
 
 def describe(proto: ProtocolConfig) -> dict:

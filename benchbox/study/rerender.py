@@ -113,7 +113,7 @@ def rerender_study(out: Path, command: str = "") -> Path:
     checkout's (its report text would describe the wrong verdict), naming the runs.
     """
     from benchbox.score import SCORER_VERSION
-    from benchbox.study.protocol import load_protocol
+    from benchbox.study.protocol import load_protocol, study_data_dir
     from benchbox.study.report import write_report
 
     out = Path(out)
@@ -124,5 +124,6 @@ def rerender_study(out: Path, command: str = "") -> Path:
                             "re-score the study (its clips are needed) before re-rendering its report, or keep its committed pages")
     rerender_board(out)
     proto = load_protocol(out / "protocol.toml")  # no command: the report keeps the previous one (report._reproduce_command)
-    ctx = SimpleNamespace(out=out, proto=proto, command=command, protocol_path=None, data_dir=None)
+    data = study_data_dir(proto, out)  # the real clips of the figures and players, where still on disk
+    ctx = SimpleNamespace(out=out, proto=proto, command=command, protocol_path=None, data_dir=data if (data / "dataset.json").is_file() else None)
     return write_report(ctx)
