@@ -141,3 +141,6 @@ def test_minmax_ablation_runs_are_not_counted_in_the_six_findings(tmp_path):
     assert [(f["verdict"], f["estimate"], f["test"]) for f in mixed] == [(f["verdict"], f["estimate"], f["test"]) for f in alone]
     assert "6 below" in mixed[0]["test"]  # 3 runs and their dropout-0.5 twins; not 7
     assert minmax_finding(pd.concat([grid, scaled]))["estimate"].startswith("min-max")
+    with_minmax = "\n".join(findings_markdown(all_findings(pd.concat([grid, scaled]), _floor(), tmp_path)))
+    assert "count the grid's runs only" in with_minmax  # the report says why its counts differ from other sections'
+    assert "count the grid's runs only" not in "\n".join(findings_markdown(all_findings(grid, _floor(), tmp_path)))
