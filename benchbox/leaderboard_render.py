@@ -158,9 +158,13 @@ def _span_intro(ms: float, table: pd.DataFrame, embedder: str, metric: str) -> t
     floor = table[table["kind"] == "floor"] if "kind" in table.columns else table.iloc[:0]
     key = floor_span_key(ms, metric, embedder)
     value = floor.iloc[0].to_dict() if not floor.empty else {}
-    shown = (f"Real floor on this span (val vs test): `{metric}/{embedder}` {fmt_ci(value.get(key), value.get(key + '/lo'), value.get(key + '/hi'))}; "
-             "the *vs floor* marks compare with it." if _finite(value.get(key)) else
-             "These scores carry no floor on this span: the *vs floor* marks compare with the whole-clip floor.")
+    if floor.empty:
+        shown = "No real floor row on this board: no *vs floor* marks."
+    elif _finite(value.get(key + "/lo")) and _finite(value.get(key + "/hi")):  # the interval floor_intervals compares with
+        shown = (f"Real floor on this span (val vs test): `{metric}/{embedder}` {fmt_ci(value.get(key), value.get(key + '/lo'), value.get(key + '/hi'))}; "
+                 "the *vs floor* marks compare with it.")
+    else:
+        shown = "These scores carry no floor interval on this span: the *vs floor* marks compare with the whole-clip floor."
     return f"Continuation after a {ms:g} ms prime", f"{what}, with this span's own kernel; ranked among these rows only (the ranks restart). {shown}"
 
 

@@ -167,7 +167,12 @@ def test_each_span_is_its_own_table_in_markdown_and_html():
     assert "| 2 | generated | a |" in sections[1] and "| 3 | generated | b |" in sections[1] and "p/20" not in sections[1]
     assert "| 1 | generated | p |" in sections[2] and "| 2 | generated | q |" in sections[2] and "b/0" not in sections[2]
     assert "ranks restart" in sections[2] and "Real floor on this span (val vs test): `kad/mel` 0.004 [-0.02, 0.03]" in sections[2]
-    assert "no floor on this span" in sections[3]  # the 40 ms floor is not in these scores: the whole-clip floor is used
+    assert "no floor interval on this span" in sections[3]  # the 40 ms floor is not in these scores: the whole-clip floor is used
+    value_only = table.copy()
+    value_only.loc[value_only["kind"] == "floor", "floor@40ms/kad/mel"] = 0.01  # a value without its interval: marks use the whole clip's
+    assert "no floor interval on this span" in render_markdown(value_only, "mel", [], "kad").split("\n## ")[3]
+    no_floor = render_markdown(table[table["kind"] != "floor"], "mel", [], "kad").split("\n## ")
+    assert all("No real floor row on this board" in sec for sec in no_floor[2:])  # it said 'compare with the whole-clip floor'
     assert md.rstrip().endswith("- a note") and md.count("| # | kind |") == 3 and "its own ranking" in md
     page = render_html(table, "mel", [], {}, no_progress, "kad")
     assert page.count("<table") == 3 and page.count("<h2>Continuation after a ") == 2 and page.count("<tr class=") == len(table)
