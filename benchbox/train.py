@@ -343,7 +343,8 @@ def train(
             best_val, stopped_early = loop.run()
         except BaseException:
             if made is not None and not (out / "ckpt").exists():  # failed before its first checkpoint: nothing to resume
-                _unclaim(out, tuple(own_files), made)
+                with contextlib.suppress(OSError):  # a cleanup that fails must not hide the error that stopped training
+                    _unclaim(out, tuple(own_files), made)
             raise
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)
 

@@ -57,8 +57,8 @@ def train_cmd(
         if rank0:  # stopped before the first step: nothing to resume
             interrupted(e, "no checkpoint was saved (training had not started)", "run the same command again")
         raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED) from None
-    except BenchboxError:
-        _remove_empty(made)  # refused before anything was written (train removes what it wrote before a first checkpoint)
+    except Exception:  # a refusal, or a crash (e.g. out of memory): train removed what it wrote before a first checkpoint
+        _remove_empty(made)  # and the folders this command made stay only if they hold something
         raise
     if not rank0:
         return

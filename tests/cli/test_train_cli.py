@@ -201,3 +201,25 @@ def test_a_run_that_fails_before_its_first_checkpoint_removes_what_it_wrote(tmp_
     with pytest.raises(GeneratorError):
         benchbox.train.train(generator="wavenet", data=data, out=marker.parent, overrides=tiny_overrides("wavenet", 2, 2), device="cpu", own_files=[marker.name])
     assert list(marker.parent.iterdir()) == [marker] and marker.read_text() == "mine"
+
+
+def test_a_crash_that_is_no_benchbox_error_leaves_no_new_folder_and_keeps_its_message(tmp_path, data, monkeypatch):
+    """An out-of-memory kind of crash (not a BenchboxError) left the empty results/runs/<run> folders behind;
+    and a cleanup that itself fails must not replace the error that stopped training."""
+    import benchbox.train
+
+    def crash(self):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(benchbox.train.Loop, "run", crash)
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "wavenet", "--data", str(data), "--device", "cpu", *_sets(*tiny_overrides("wavenet", 2, 2))]
+    r = runner.invoke(app, args)
+    assert isinstance(r.exception, RuntimeError) and not (tmp_path / "results").exists()
+
+    def cleanup_fails(*a, **k):
+        raise PermissionError("simulated: cannot remove")
+
+    monkeypatch.setattr(benchbox.train, "_unclaim", cleanup_fails)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        benchbox.train.train(generator="wavenet", data=data, out=tmp_path / "out" / "run", overrides=tiny_overrides("wavenet", 2, 2), device="cpu")
