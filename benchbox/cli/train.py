@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonOpt, QuietOpt, SetOpt, Terminated, console, examples, interrupted, print_json, rich_progress
-from benchbox.errors import BenchboxError, ConfigError
+from benchbox.errors import ConfigError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
 EXAMPLES = examples(
