@@ -205,12 +205,12 @@ def load_protocol(path: str | Path, overrides: Sequence[str] = (), data: str | P
     proto = from_file(ProtocolConfig, path, load_toml(path), over)
     if proto.data.source.startswith(REQUIRED_MARK):
         raise ProtocolError(f"{path} needs a dataset", hint="pass --data DIR (a folder of recordings or a benchbox dataset)")
-    _check_grid(path, proto)
+    _check_grid(path if not overrides else f"{path} with --set {' '.join(overrides)}", proto)  # the file alone may be fine
     return proto
 
 
-def _check_grid(path: Path, proto: ProtocolConfig) -> None:
-    """ProtocolError naming ``path`` and the key for a grid that would fail only after training: no
+def _check_grid(path: Path | str, proto: ProtocolConfig) -> None:
+    """ProtocolError naming ``path`` (the file, and the --set overrides when there are any) and the key for a grid that would fail only after training: no
     preset, a preset named twice, no clips, a prime as long as the clip, an unknown embedder."""
     if not proto.presets and not proto.extra:
         raise ProtocolError(f"{path}: presets is empty and there are no extra runs: nothing to train", hint="name at least one preset, e.g. presets = [\"sashimi-tiny\"]")

@@ -208,3 +208,10 @@ def test_an_unknown_top_level_key_names_the_protocol_file(tmp_path):
         load_protocol(bad)
     assert err.value.message == f"{bad}: unknown config key 'seeed' at the top level"
     assert err.value.hint.startswith("valid top-level keys: ") and "seed" in err.value.hint
+
+
+def test_a_bad_set_value_is_not_blamed_on_the_protocol_file_alone():
+    """`--set generate.top_p=0` on a good protocol read 'quickstart.toml: [generate] ... top_p = 0', as if the file held it."""
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(ROOT / "protocols" / "quickstart.toml", overrides=["generate.top_p=0"])
+    assert err.value.message.startswith(f"{ROOT / 'protocols' / 'quickstart.toml'} with --set generate.top_p=0: [generate]")
