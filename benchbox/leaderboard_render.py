@@ -181,7 +181,7 @@ def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric
             cells = [_cell(row, key)[0].replace("|", "\\|") for _, key in cols]
             lines.append("| " + " | ".join(cells) + f" | {_flags(row)} |")
         lines.append("")
-    lines += [f"- {n}" for n in notes]
+    lines += ["## Notes", "", *(f"- {n}" for n in notes)] if notes else []  # the board's notes, not the last span's
     return "\n".join(lines) + "\n"
 
 

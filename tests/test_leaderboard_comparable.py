@@ -162,7 +162,7 @@ def test_each_span_is_its_own_table_in_markdown_and_html():
     md = render_markdown(table, "mel", ["a note"], "kad")
     heads = [ln for ln in md.splitlines() if ln.startswith("## ")]
     assert heads == ["## Whole clips: unprimed generations and the reference rows", "## Continuation after a 20 ms prime",
-                     "## Continuation after a 40 ms prime"]
+                     "## Continuation after a 40 ms prime", "## Notes"]  # the notes are the board's, not the 40 ms table's
     sections = md.split("\n## ")
     assert "| 2 | generated | a |" in sections[1] and "| 3 | generated | b |" in sections[1] and "p/20" not in sections[1]
     assert "| 1 | generated | p |" in sections[2] and "| 2 | generated | q |" in sections[2] and "b/0" not in sections[2]

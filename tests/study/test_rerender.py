@@ -35,7 +35,8 @@ def test_board_rerenders_from_its_csv_keeping_rows_players_and_notes(tmp_path):
     rows = pd.read_csv(out / "leaderboard.csv")
     assert page.count("<tr class=") == len(rows) and page.count("<audio") == before > 0
     tables = rows["span"].nunique()
-    assert md.count("\n| ") == len(rows) + tables and md.count("\n## ") == page.count("<table") == tables
+    assert md.count("\n| ") == len(rows) + tables and md.count("\n## ") - md.count("\n## Notes\n") == page.count("<table") == tables
+    assert md.count("\n## Notes\n") == 1 and md.rstrip().splitlines()[-1].startswith("- ")  # the board's notes, under their own heading
     assert "cubic" not in md and "Gaussian kernel" in md
     rerender_board(out)  # again, from its own output: the same page
     assert (out / "leaderboard.html").read_text() == page
