@@ -184,14 +184,16 @@ def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, tra
             clips.iloc[rows, clips.columns.get_loc(col)] = values
 
 
-def _set_verdict(clips: pd.DataFrame, config: VerdictConfig, threshold: float) -> None:
-    """``useful/auto`` / ``useful/reason`` / ``in_distribution`` (whole clip) and their ``cont/`` twins, in place."""
+def _set_verdict(clips: pd.DataFrame, config: VerdictConfig, threshold: float, applied: dict[str, np.ndarray] | None = None) -> None:
+    """``useful/auto`` / ``useful/reason`` / ``in_distribution`` (whole clip) and their ``cont/`` twins, in place.
+
+    ``applied[prefix]`` (N,) bool: the clips the category model scored (a NaN footstep/p there fails closed)."""
     for prefix in ("", CONT):
         flags = clips[[c for c in clips.columns if c.startswith(prefix) and c.endswith("/flag") and c[len(prefix):].split("/")[0] in DETECTORS]]
         flag_rows = [{k[len(prefix):]: v for k, v in r.items()} for r in flags.to_dict("records")]
         col = prefix + category.P_KEY
         p = clips[col].to_numpy(dtype=np.float64) if col in clips.columns else None  # None: detectors only
-        useful, reasons = verdicts(flag_rows, p, threshold)
+        useful, reasons = verdicts(flag_rows, p, threshold, applied=(applied or {}).get(prefix))
         clips[prefix + USEFUL_KEY] = useful
         clips[prefix + REASON_KEY] = reasons
         realism = f"{prefix}realism/{config.embedder}"
@@ -275,7 +277,7 @@ def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap
 def _floor_verdict(row: dict, val_flags: list[dict], val_p: np.ndarray | None, threshold: float) -> None:
     """The verdict's rate on the real val clips (its real-clip rate), with the quality and category
     columns; ``val_p`` None (no footstep/p measured: clips at several sample rates): flags alone decide, and there are no category columns."""
-    useful, _ = verdicts(val_flags, val_p, threshold)
+    useful, _ = verdicts(val_flags, val_p, threshold, applied=None if val_p is None else np.ones(len(val_p), bool))
     part = pd.DataFrame({USEFUL_KEY: useful, **({} if val_p is None else {category.P_KEY: val_p}),
                          **{f"{n}/flag": [int(f.get(f"{n}/flag", 0) or 0) for f in val_flags] for n in DETECTORS}})
     rates = group_rates(part, threshold)
@@ -360,8 +362,7 @@ def add_verdict_metrics(
     # footstep/p is measured whatever --embedder lists (the category model embeds with its own
     # embedder): a verdict without category fit would call any clean non-footstep useful.
     measure_category = len(rates) == 1
-    if measure_category:
-        _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress, model_weights)
+    applied = _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress, model_weights) if measure_category else None
     refs: dict[str, list[np.ndarray]] = {}
     if reference is not None and embedders and len(rates) == 1:
         ds = load_dataset(reference)
@@ -390,14 +391,16 @@ def add_verdict_metrics(
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
         _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (clips at several rates): the flags' rates
-    _set_verdict(clips, config, threshold)
+    _set_verdict(clips, config, threshold, applied)
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))
     return clips
 
 
-def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress, weights: Path | None = None) -> None:
-    """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short), in place."""
+def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,
+                     weights: Path | None = None) -> dict[str, np.ndarray]:
+    """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short), in place;
+    returns ``{prefix: (N,) bool}``, the clips the model scored (every whole clip; continuations long enough)."""
     clips[category.P_KEY] = category.footstep_probability(waves, rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
     primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
     cont = clips[category.P_KEY].to_numpy(dtype=np.float64).copy()
@@ -407,3 +410,6 @@ def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, mo
     if long_enough:
         cont[long_enough] = category.footstep_probability([waves[i][primes[i]:] for i in long_enough], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
     clips[CONT + category.P_KEY] = cont
+    cont_applied = primes <= 0
+    cont_applied[long_enough] = True
+    return {"": np.ones(len(clips), bool), CONT: cont_applied}

@@ -167,3 +167,15 @@ def test_the_floor_is_measured_on_each_primed_span_with_that_spans_kernel(scored
     assert floor[key] == pytest.approx(F.kad(real, ref, bandwidth=F.reference_bandwidth(ref)), rel=1e-6, abs=1e-9)
     assert floor[key + "/lo"] <= floor[key] <= floor[key + "/hi"]
     assert f"floor@{PRIME_MS:g}ms/fad/mel" in floor and "floor@0ms/kad/mel" not in floor  # unprimed rows use the whole clip's
+
+
+def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
+    from benchbox.score_verdict import CONT, _set_verdict
+
+    clips = pd.DataFrame({"footstep/p": [np.nan, 0.9], CONT + "footstep/p": [np.nan, np.nan]})
+    _set_verdict(clips, VerdictConfig(), 0.5, {"": np.array([True, True]), CONT: np.array([True, False])})
+    assert clips["useful/auto"].tolist() == [0, 1] and clips["useful/reason"].tolist() == ["footstep-p-nan", "ok"]
+    assert clips[CONT + "useful/reason"].tolist() == ["footstep-p-nan", "ok"]  # the second continuation was too short to score
+    bare = pd.DataFrame({"dc/flag": [0]})
+    _set_verdict(bare, VerdictConfig(), 0.5)  # no footstep/p column: the category was not measured; flags decide
+    assert bare["useful/auto"].tolist() == [1]

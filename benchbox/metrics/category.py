@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -82,6 +83,23 @@ def feature_embedder(feature_set: str) -> str:
     Parts ``aisfx``/``mel`` (raw embeddings of the version-4 models) are the embedder of that name."""
     names = [p.removesuffix(NORM_SUFFIX) for p in feature_set.split("+") if p.endswith(NORM_SUFFIX) or p in ("aisfx", "mel")]
     return names[0] if names else ""
+
+
+def feature_dimension(feature_set: str) -> int | None:
+    """D of ``feature_set`` without computing any feature; None when a part is unknown (or its embedder is not registered)."""
+    from benchbox.metrics.category_features import ENVELOPE_NAMES
+    from benchbox.metrics.embedders import EMBEDDERS
+
+    total = 0
+    for part in str(feature_set).split("+"):
+        name = part.removesuffix(NORM_SUFFIX) if part.endswith(NORM_SUFFIX) and len(part) > len(NORM_SUFFIX) else part
+        if part == "envelope":
+            total += len(ENVELOPE_NAMES)
+        elif name in EMBEDDERS and (name != part or name in ("mel", "aisfx")):
+            total += int(EMBEDDERS[name].dim)
+        else:
+            return None
+    return total
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -166,6 +184,9 @@ def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
                          embedder=feature_embedder(feature_set))
 
 
+REFIT_HINT = "refit it with `benchbox category fit --positives DIR --negatives DIR --out FILE.json`"
+
+
 def load_model(path: Path | None = None) -> CategoryModel:
     """The shipped (or given) model; a missing file, bad JSON or unknown format raises MetricError."""
     path = path or MODEL_PATH
@@ -179,10 +200,51 @@ def load_model(path: Path | None = None) -> CategoryModel:
     try:
         model = CategoryModel(**raw)
     except TypeError as e:
-        raise MetricError(f"{path}: malformed category model ({e})", hint="refit it: benchbox category fit") from None
+        raise MetricError(f"{path}: malformed category model ({e})", hint=f"the file is corrupt or was edited by hand: {REFIT_HINT}") from None
     if model.format == 1:  # format 1 names no embedder: the one its feature set implies
         model = replace(model, format=CATEGORY_FORMAT, embedder=feature_embedder(model.feature_set))
+    problem = model_problem(model)
+    if problem is not None:
+        raise MetricError(f"{path}: invalid category model: {problem}", hint=f"the file is corrupt or was edited by hand: {REFIT_HINT}")
     return model
+
+
+def model_problem(model: CategoryModel) -> str | None:
+    """What makes ``model`` unusable (non-finite or mistyped numbers, lengths that disagree, a threshold
+    outside [0, 1], a scale <= 0, an embedder its feature set does not name), or None when it is sound."""
+    def numbers(value) -> np.ndarray | None:
+        try:
+            return np.asarray(value, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            return None
+
+    if not isinstance(model.feature_set, str) or not model.feature_set:
+        return f"feature_set must be a non-empty string, got {model.feature_set!r}"
+    arrays = {}
+    for name in ("mean", "scale", "weights"):
+        value = getattr(model, name)
+        arr = numbers(value) if isinstance(value, list) else None
+        if arr is None or not len(arr):
+            return f"{name} must be a non-empty list of numbers"
+        if not np.all(np.isfinite(arr)):
+            return f"{name} holds a non-finite value (NaN or infinity)"
+        arrays[name] = arr
+    if not len(arrays["mean"]) == len(arrays["scale"]) == len(arrays["weights"]):
+        return f"mean, scale and weights must have the same length, got {len(arrays['mean'])}, {len(arrays['scale'])} and {len(arrays['weights'])}"
+    if np.any(arrays["scale"] <= 0):
+        return "scale must be > 0 everywhere (it divides the features)"
+    for name in ("intercept", "platt_a", "platt_b", "threshold", "l2"):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{name} must be a finite number, got {value!r}"
+    if not 0.0 <= model.threshold <= 1.0:
+        return f"threshold must be in [0, 1] (a footstep/p), got {model.threshold}"
+    expected = feature_dimension(model.feature_set)
+    if expected is not None and expected != len(arrays["weights"]):
+        return f"feature set '{model.feature_set}' has {expected} features, but the model has {len(arrays['weights'])} weights"
+    if not isinstance(model.embedder, str) or model.embedder != feature_embedder(model.feature_set):
+        return f"embedder {model.embedder!r} does not match feature set '{model.feature_set}' (which needs {feature_embedder(model.feature_set)!r})"
+    return None
 
 
 def model_file(path: str | Path | None = None) -> Path:

@@ -29,6 +29,7 @@ USEFUL_KEY = "useful/auto"
 REASON_KEY = "useful/reason"
 IN_DISTRIBUTION_KEY = "in_distribution"
 NOT_FOOTSTEP = "not-footstep"
+NO_FOOTSTEP_P = "footstep-p-nan"  # the category model was applied and gave no probability: fails closed
 OK = "ok"
 
 
@@ -59,31 +60,37 @@ class VerdictConfig:
             raise ValueError(f"verdict.memorisation_quantile must be in (0, 1), got {self.memorisation_quantile}")
 
 
-def reason(flags: dict, footstep: bool | None) -> str:
-    """What failed for one clip: flagged detectors then ``not-footstep``, or ``ok``.
+def reason(flags: dict, footstep: bool | None, *, p_missing: bool = False) -> str:
+    """What failed for one clip: flagged detectors then ``not-footstep`` (or ``footstep-p-nan``), or ``ok``.
 
     ``flags`` maps ``<detector>/flag`` to 0/1 (missing keys count as 0); ``footstep``
-    None means the category was not measured (no aisfx embedder), which does not fail the clip.
+    None means the category was not measured (no aisfx embedder), which does not fail the clip;
+    ``p_missing``: the category model was applied but gave NaN, which fails it.
     """
     failed = [name for name in DETECTORS if int(flags.get(f"{name}/flag", 0) or 0)]
-    if footstep is False:
+    if p_missing:
+        failed.append(NO_FOOTSTEP_P)
+    elif footstep is False:
         failed.append(NOT_FOOTSTEP)
     return "+".join(failed) if failed else OK
 
 
-def verdicts(flag_rows: list[dict], footstep_p: np.ndarray | None, threshold: float) -> tuple[np.ndarray, list[str]]:
+def verdicts(flag_rows: list[dict], footstep_p: np.ndarray | None, threshold: float, *, applied: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """``(useful (N,) 0/1, reasons)`` for N clips from their detector flags and ``footstep/p`` (N,).
 
-    A NaN ``footstep/p`` (not measured) does not fail a clip; ``threshold`` is the
-    footstep/p a clip needs.
+    ``applied`` (N,) bool marks the clips the category model was applied to: a NaN ``footstep/p``
+    there fails the clip closed (``footstep-p-nan``: never useful). Elsewhere (``applied`` None, or
+    False: e.g. a continuation too short to measure) a NaN means not measured and does not fail
+    a clip. ``threshold`` is the footstep/p a clip needs.
     """
     out_useful, out_reason = [], []
     for i, flags in enumerate(flag_rows):
-        footstep = None
+        footstep, missing = None, False
         if footstep_p is not None:
             value = float(footstep_p[i])
             footstep = None if math.isnan(value) else bool(value >= threshold)
-        why = reason(flags, footstep)
+            missing = footstep is None and applied is not None and bool(applied[i])
+        why = reason(flags, footstep, p_missing=missing)
         out_reason.append(why)
         out_useful.append(int(why == OK))
     return np.asarray(out_useful, dtype=np.int64), out_reason

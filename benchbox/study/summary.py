@@ -29,6 +29,7 @@ WHAT_IT_SOUNDS_LIKE = {  # useful/reason parts, in words a listener would use
     "nan": "NaN samples",
     "unrealistic": "unlike any real step (outside the real clips' k-NN balls)",
     "not-footstep": "not a footstep to the category model (footstep/p under its threshold)",
+    "footstep-p-nan": "no footstep/p (the category model gave NaN), so not counted as a footstep",
 }
 SOUND_LINE_PARTS = 3  # reasons named per generator line
 FINDING_SECTIONS = {  # finding number -> the section that details it

@@ -136,3 +136,28 @@ def test_aisfx_normalised_framing_defaults_to_the_shipped_one_and_centre_differs
     assert np.abs(loud - native[0]).max() > 1e-3  # the clip in silence is embedded differently
     with pytest.raises(MetricError, match="framing"):
         cat.aisfx_normalised([wave], framing="stretch")
+
+
+@pytest.mark.parametrize("edit, problem", [
+    ({"weights": [float("nan")] + [0.0] * 15}, "weights holds a non-finite value"),
+    ({"mean": [0.0] * 15 + [float("inf")]}, "mean holds a non-finite value"),
+    ({"scale": [0.0] * 16}, "scale must be > 0"),
+    ({"threshold": 7}, r"threshold must be in \[0, 1\]"),
+    ({"threshold": float("nan")}, "threshold must be a finite number"),
+    ({"mean": [0.0] * 3}, "same length, got 3, 16 and 16"),
+    ({"mean": [0.0] * 3, "scale": [1.0] * 3, "weights": [1.0] * 3}, "feature set 'envelope' has 16 features, but the model has 3 weights"),
+    ({"platt_a": float("nan")}, "platt_a must be a finite number"),
+    ({"platt_b": "x"}, "platt_b must be a finite number"),
+    ({"weights": ["a"] * 16}, "weights must be a non-empty list of numbers"),
+    ({"embedder": "mel"}, "embedder 'mel' does not match feature set 'envelope'"),
+])
+def test_a_corrupt_or_hand_edited_model_is_refused_naming_the_file(tmp_path, edit, problem):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({**json.loads(TOY.to_json()), **edit}))  # json writes NaN/Infinity, as a hand edit can
+    with pytest.raises(MetricError, match=problem) as e:
+        cat.load_model(path)
+    assert str(path) in e.value.message and "benchbox category fit" in e.value.hint
+
+
+def test_format_1_and_shipped_models_pass_validation():
+    assert cat.model_problem(cat.load_model()) is None and cat.model_problem(TOY) is None

@@ -56,3 +56,10 @@ def test_config_rejects_bad_values():
         VerdictConfig(footstep_min=1.5)
     with pytest.raises(ValueError):
         VerdictConfig(memorisation_quantile=0.0)
+
+
+def test_nan_footstep_p_where_the_model_was_applied_fails_closed():
+    p = np.array([np.nan, np.nan, 0.9])
+    useful, why = verdicts([{}, {}, {}], p, 0.5, applied=np.array([True, False, True]))
+    assert useful.tolist() == [0, 1, 1] and why == ["footstep-p-nan", "ok", "ok"]  # a too-short continuation (not applied) stays unmeasured
+    assert verdicts([{"dc/flag": 1}], np.array([np.nan]), 0.5, applied=np.array([True]))[1] == ["dc+footstep-p-nan"]
