@@ -187,13 +187,20 @@ def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
 REFIT_HINT = "refit it with `benchbox category fit --positives DIR --negatives DIR --out FILE.json`"
 
 
+def missing_hint(path: Path) -> str:
+    """The fix for an unreadable model file: reinstall benchbox for the shipped one, else name another or refit it."""
+    if Path(path).resolve() == MODEL_PATH.resolve():
+        return "the shipped model is part of benchbox: reinstall benchbox (e.g. `pip install --force-reinstall benchbox`, or `make install` in a checkout)"
+    return f"check the path given to --category-model (or --set verdict.category_model), or {REFIT_HINT}"
+
+
 def load_model(path: Path | None = None) -> CategoryModel:
     """The shipped (or given) model; a missing file, bad JSON or unknown format raises MetricError."""
     path = path or MODEL_PATH
     try:
         raw = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
-        raise MetricError(f"{path}: cannot read the footstep category model ({e})", hint="refit it: benchmarks/fit_category.py") from None
+        raise MetricError(f"{path}: cannot read the footstep category model ({e})", hint=missing_hint(path)) from None
     if not isinstance(raw, dict) or raw.get("format") not in READABLE_FORMATS:
         raise MetricError(f"{path}: unknown category model format {raw.get('format') if isinstance(raw, dict) else raw!r}",
                           hint=f"this benchbox reads formats {', '.join(map(str, READABLE_FORMATS))}; a newer benchbox wrote it, or refit it with `benchbox category fit`")

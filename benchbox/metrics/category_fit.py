@@ -92,9 +92,13 @@ def load_labelled(positives: Path, negatives: Path, group_by: str) -> tuple[pd.D
         raise DataError(f"--positives and --negatives are the same dataset ({positives}): the model needs two classes", hint="pass a dataset of non-examples as --negatives")
     frames, waves = [], []
     for label, root in ((1, positives), (0, negatives)):
+        option = "--positives" if label else "--negatives"
         if not root.is_dir():
-            raise DataError(f"{root} is not a folder", hint="pass a dataset folder made by `benchbox data import SRC --out DIR`")
-        ds = load_dataset(root)
+            raise DataError(f"{option} {root} is not a folder", hint=f"pass {option} a dataset folder made by `benchbox data import SRC --out DIR`")
+        try:
+            ds = load_dataset(root)
+        except DataError as e:
+            raise DataError(f"{option} {root}: {e.message}", hint=e.hint or f"pass {option} a dataset folder made by `benchbox data import SRC --out DIR`") from None
         rows = ds.rows()[["source", "split", "sha256"]].copy()
         clip_waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in ds.clip_paths()]
         known = rows["sha256"].fillna("").astype(str)
@@ -104,7 +108,7 @@ def load_labelled(positives: Path, negatives: Path, group_by: str) -> tuple[pd.D
         rows["group"] = groups_of(rows["source"], group_by)
         for split in (ce.TRAIN, ce.VAL):
             if not (rows["split"] == split).any():
-                raise DataError(f"{root} has no clips in its {split} split: the model is fitted on train and calibrated on val",
+                raise DataError(f"{option} {root} has no clips in its {split} split: the model is fitted on train and calibrated on val",
                                 hint="re-import it with more recordings (each split needs some), e.g. `benchbox data import SRC --out DIR --overwrite`")
         frames.append(rows)
         waves += clip_waves
@@ -135,7 +139,15 @@ def check_embedder(embedder: str, weights: Path | None) -> None:
     """MetricError for an unknown embedder, weights for one that takes none, or an embedder that cannot load."""
     if weights is not None and embedder != "vggish":
         raise MetricError(f"--weights is for the vggish embedder, not '{embedder}'", hint="drop --weights, or use --embedder vggish")
-    cat.feature_embedder_instance(embedder, weights=weights).load()
+    try:
+        cat.feature_embedder_instance(embedder, weights=weights).load()
+    except MetricError as e:
+        if embedder != "vggish" or "weights not found" not in e.message:
+            raise
+        from benchbox.metrics.vggish import VGGISH_WEIGHTS_URL
+
+        raise MetricError(f"--embedder vggish needs its weights ({e.message})" if weights is None else f"--weights: {e.message}",
+                          hint=f"download {VGGISH_WEIGHTS_URL} and pass it: benchbox category fit ... --embedder vggish --weights PATH") from None
 
 
 def fit_category(

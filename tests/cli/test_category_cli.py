@@ -103,3 +103,33 @@ def test_score_with_a_vggish_model_and_no_weights_is_one_error(tmp_path, rng, mo
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and "embeds with 'vggish'" in lines[0] and "--weights" in lines[1]
     assert not (run / "scores").exists()
+
+
+def _error(result) -> tuple[str, str]:
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error:") and lines[1].startswith("hint:"), lines
+    return lines[0], lines[1]
+
+
+def test_fit_hints_name_the_option_and_the_fit_command(toy, tmp_path, monkeypatch):
+    import benchbox.metrics.vggish as vggish
+
+    pos, neg, base = toy
+    monkeypatch.setattr(vggish, "DEFAULT_WEIGHTS_DIR", tmp_path / "no-weights")
+    error, hint = _error(runner.invoke(app, ["category", "fit", "--positives", str(pos), "--negatives", str(neg), "--embedder", "vggish", "--out", str(tmp_path / "v.json")]))
+    assert "--embedder vggish" in error and "benchbox category fit" in hint and "--weights PATH" in hint and "benchbox score" not in hint
+    error, hint = _error(runner.invoke(app, ["category", "fit", "--positives", str(tmp_path / "nope"), "--negatives", str(neg), "--out", str(tmp_path / "m.json"), *FAST]))
+    assert error.startswith(f"error: --positives {tmp_path / 'nope'}") and "--positives" in hint
+    (tmp_path / "wavs").mkdir()
+    error, _ = _error(runner.invoke(app, ["category", "fit", "--positives", str(pos), "--negatives", str(tmp_path / "wavs"), "--out", str(tmp_path / "m.json"), *FAST]))
+    assert error.startswith(f"error: --negatives {tmp_path / 'wavs'}")
+
+
+def test_a_missing_category_model_hint_names_the_option_and_the_fit_command(tmp_path, rng, monkeypatch):
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "run", data, rng)
+    error, hint = _error(_score(run, data, tmp_path, tmp_path / "gone.json"))
+    assert str(tmp_path / "gone.json") in error and "--category-model" in hint and "benchbox category fit" in hint and "benchmarks/" not in hint
+    monkeypatch.setattr(cat, "MODEL_PATH", tmp_path / "shipped.json")
+    assert "reinstall benchbox" in cat.missing_hint(tmp_path / "shipped.json")
