@@ -84,11 +84,13 @@ def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
 
 
 def rescore_command(s: Scored) -> str:
-    """The command that re-scores ``s`` as it was scored: its folder and the reference its scores.json records."""
+    """The command that re-scores ``s`` as it was scored: its folder, the reference and the (non-default) category model its scores.json records."""
     import shlex
 
     ref = str(s.info.get("reference") or "")
-    return f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
+    model = str(((s.info.get("settings") or {}).get("verdict") or {}).get("category_model") or "")
+    return (f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
+            + (f" --category-model {shlex.quote(model)}" if model else ""))
 
 
 def clips_on_disk(root: Path) -> bool:

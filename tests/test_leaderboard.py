@@ -487,3 +487,13 @@ def test_span_floors_are_merged_from_every_run_scored_against_the_reference(resu
     rows, _, _ = collect_rows(results, out=tmp_path / "board", synth=None, progress=no_progress, loaded=(scored, []))
     floor = rows[rows["kind"] == "floor"].iloc[0]
     assert floor["floor@20ms/kad/mel"] == 0.5 and floor["floor@40ms/kad/mel"] == 0.25
+
+
+def test_the_rescore_hint_keeps_a_custom_category_model(tmp_path):
+    """Following the hint must re-score with the model the scores were scored with, not the shipped one."""
+    from benchbox.scored_runs import Scored, rescore_command
+
+    info = {"reference": "/data/dev", "settings": {"verdict": {"category_model": "/models/my steps.json"}}}
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference /data/dev --category-model '/models/my steps.json'"
+    shipped = {"reference": "/data/dev", "settings": {"verdict": {"category_model": ""}}}
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), shipped)) == f"benchbox score {tmp_path} --reference /data/dev"
