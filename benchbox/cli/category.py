@@ -26,7 +26,7 @@ def fit_cmd(
     negatives: Annotated[Path, typer.Option("--negatives", help="Dataset of other sounds (a folder made by `benchbox data import`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (.json); the report goes beside it as .md, the log as .log.jsonl.")],
     embedder: Annotated[str, typer.Option("--embedder", help="Registered embedder of the feature <name>_norm (aisfx, mel, vggish with --weights).")] = "aisfx",
-    l2: Annotated[float, typer.Option("--l2", help="L2 penalty of the logistic probe (the shipped model: 0.03).")] = 0.03,
+    l2: Annotated[float, typer.Option("--l2", help="L2 penalty of the logistic probe, finite and >= 0 (the shipped model: 0.03).")] = 0.03,
     synthetic_per_kind: Annotated[int, typer.Option("--synthetic-per-kind", help="Synthetic failure negatives per kind (5 kinds) on the training side; 0 = none.")] = 100,
     group_by: Annotated[str, typer.Option("--group-by", help="Held-out groups: package (first folder of each clip's source), folder, source, or none (evaluate on the val split).")] = "package",
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it.")] = None,

@@ -16,6 +16,7 @@ beside it (``model.json`` + ``model.md``, published together) and a log (``model
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,8 +172,10 @@ def fit_category(
     progress = progress or no_progress
     positives, negatives, out = Path(positives), Path(negatives), Path(out)
     weights = Path(weights).expanduser() if weights else None
-    if l2 < 0:
-        raise MetricError(f"--l2 must be >= 0, got {l2}", hint=f"the shipped model uses {DEFAULT_L2}")
+    if not math.isfinite(l2) or l2 < 0:
+        raise MetricError(f"--l2 must be a finite number >= 0, got {l2}", hint=f"the shipped model uses {DEFAULT_L2}")
+    if seed < 0:
+        raise MetricError(f"--seed must be >= 0, got {seed}", hint="pass a non-negative integer, e.g. --seed 0")
     if synthetic_per_kind < 0:
         raise MetricError(f"--synthetic-per-kind must be >= 0, got {synthetic_per_kind}", hint="0 turns the synthetic negatives off")
     if group_by not in GROUP_BY:

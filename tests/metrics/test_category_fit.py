@@ -185,3 +185,15 @@ def test_format_1_is_read_with_its_embedder_and_unknown_formats_are_refused(tmp_
     (tmp_path / "future.json").write_text(json.dumps({**raw, "format": 99}))
     with pytest.raises(MetricError, match="unknown category model format 99"):
         cat.load_model(tmp_path / "future.json")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"l2": float("nan")}, "--l2 must be a finite number >= 0, got nan"),
+    ({"l2": float("inf")}, "--l2 must be a finite number >= 0, got inf"),
+    ({"l2": -1.0}, "--l2 must be a finite number >= 0"),
+    ({"seed": -1}, "--seed must be >= 0, got -1"),
+])  # fmt: skip
+def test_non_finite_penalties_and_negative_seeds_are_refused_before_anything_is_read(tmp_path, kw, match):
+    with pytest.raises(MetricError, match=match) as e:
+        fit_category(positives=tmp_path / "pos", negatives=tmp_path / "neg", out=tmp_path / "m.json", **{**FAST, **kw})
+    assert e.value.hint and not (tmp_path / "m.json").exists() and not (tmp_path / "m.log.jsonl").exists()
