@@ -83,23 +83,23 @@ def groups_of(sources: pd.Series, group_by: str) -> pd.Series:
     return pd.Series("all", index=sources.index)
 
 
-def load_labelled(positives: Path, negatives: Path, group_by: str) -> tuple[pd.DataFrame, list[np.ndarray]]:
-    """Both datasets' rows (``source``, ``split``, ``y``, ``sha256``, ``group``, ``train_only``, ``dataset``) and their (T,) 16 kHz waves."""
+def load_labelled(positives: Path, negatives: Path, group_by: str) -> tuple[pd.DataFrame, list[np.ndarray], tuple[int, int]]:
+    """Both datasets' rows (``source``, ``split``, ``y``, ``sha256``, ``group``, ``train_only``, ``dataset``), their (T,) 16 kHz
+    waves and their ``(sample rate, clip samples)``; DataError when the two differ in either (the probe could learn the recording chain)."""
     from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, load_audio
-    from benchbox.data.dataset import load_dataset
     from benchbox.runs import sha256_audio
 
     if positives.resolve() == negatives.resolve():
         raise DataError(f"--positives and --negatives are the same dataset ({positives}): the model needs two classes", hint="pass a dataset of non-examples as --negatives")
+    datasets = {label: _dataset(root, "--positives" if label else "--negatives") for label, root in ((1, positives), (0, negatives))}
+    (pos, neg) = datasets[1], datasets[0]
+    if (pos.sample_rate_hz, pos.clip_samples) != (neg.sample_rate_hz, neg.clip_samples):
+        raise DataError(f"--positives {positives} holds {pos.clip_samples}-sample clips at {pos.sample_rate_hz} Hz, --negatives {negatives} "
+                        f"{neg.clip_samples}-sample clips at {neg.sample_rate_hz} Hz: a probe fitted on both could tell them apart by the recording chain",
+                        hint="re-import one to match the other: `benchbox data import SRC --out DIR --set sample_rate_hz=RATE --set clip_samples=N`")
     frames, waves = [], []
     for label, root in ((1, positives), (0, negatives)):
-        option = "--positives" if label else "--negatives"
-        if not root.is_dir():
-            raise DataError(f"{option} {root} is not a folder", hint=f"pass {option} a dataset folder made by `benchbox data import SRC --out DIR`")
-        try:
-            ds = load_dataset(root)
-        except DataError as e:
-            raise DataError(f"{option} {root}: {e.message}", hint=e.hint or f"pass {option} a dataset folder made by `benchbox data import SRC --out DIR`") from None
+        option, ds = ("--positives" if label else "--negatives"), datasets[label]
         rows = ds.rows()[["source", "split", "sha256"]].copy()
         clip_waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in ds.clip_paths()]
         known = rows["sha256"].fillna("").astype(str)
@@ -113,7 +113,19 @@ def load_labelled(positives: Path, negatives: Path, group_by: str) -> tuple[pd.D
                                 hint="re-import it with more recordings (each split needs some), e.g. `benchbox data import SRC --out DIR --overwrite`")
         frames.append(rows)
         waves += clip_waves
-    return pd.concat(frames, ignore_index=True), waves
+    return pd.concat(frames, ignore_index=True), waves, (pos.sample_rate_hz, pos.clip_samples)
+
+
+def _dataset(root: Path, option: str):
+    """The dataset at ``root``; DataError naming ``option`` when it is no folder or no dataset."""
+    from benchbox.data.dataset import load_dataset
+
+    if not root.is_dir():
+        raise DataError(f"{option} {root} is not a folder", hint=f"pass {option} a dataset folder made by `benchbox data import SRC --out DIR`")
+    try:
+        return load_dataset(root)
+    except DataError as e:
+        raise DataError(f"{option} {root}: {e.message}", hint=e.hint or f"pass {option} a dataset folder made by `benchbox data import SRC --out DIR`") from None
 
 
 def check_out(out: Path, datasets: tuple[Path, ...], overwrite: bool) -> tuple[Path, Path]:
@@ -182,7 +194,7 @@ def fit_category(
         raise MetricError(f"unknown --group-by '{group_by}'", hint=f"use one of: {', '.join(GROUP_BY)}")
     report_path, log_path = check_out(out, (positives, negatives), overwrite)
     check_embedder(embedder, weights)
-    rows, waves = load_labelled(positives, negatives, group_by)
+    rows, waves, (rate_hz, clip_samples) = load_labelled(positives, negatives, group_by)
     real = [w for w, y, s in zip(waves, rows["y"], rows["split"]) if y == 1 and s == ce.TRAIN]
     synth, synth_waves = synthetic_negatives(real, seed=seed, per_kind=synthetic_per_kind)
     rows = pd.concat([rows, synth.assign(dataset=SYNTHETIC)], ignore_index=True)

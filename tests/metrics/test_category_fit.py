@@ -197,3 +197,15 @@ def test_non_finite_penalties_and_negative_seeds_are_refused_before_anything_is_
     with pytest.raises(MetricError, match=match) as e:
         fit_category(positives=tmp_path / "pos", negatives=tmp_path / "neg", out=tmp_path / "m.json", **{**FAST, **kw})
     assert e.value.hint and not (tmp_path / "m.json").exists() and not (tmp_path / "m.log.jsonl").exists()
+
+
+@pytest.mark.parametrize("change", [{"sample_rate_hz": 8000}, {"clip_samples": 2048}])
+def test_datasets_at_other_rates_or_clip_lengths_are_refused_naming_both(tmp_path, rng, change):
+    pos, neg = toy_pair(tmp_path, rng)
+    info = json.loads((neg / "dataset.json").read_text())
+    (neg / "dataset.json").write_text(json.dumps({**info, **change}))
+    with pytest.raises(DataError, match="could tell them apart by the recording chain") as e:
+        fit_category(positives=pos, negatives=neg, out=tmp_path / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    msg = e.value.message
+    assert f"--positives {pos}" in msg and f"--negatives {neg}" in msg and f"at {info['sample_rate_hz']} Hz" in msg and "--set sample_rate_hz" in e.value.hint
+    assert f"{change.get('sample_rate_hz', info['sample_rate_hz'])} Hz" in msg and not (tmp_path / "m.json").exists()
