@@ -33,7 +33,7 @@ import pandas as pd
 from benchbox import config as cfg
 from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
-from benchbox.errors import AudioError, DataError, MetricError
+from benchbox.errors import AudioError, ConfigError, DataError, MetricError
 from benchbox.external import CLIPS_DIR, MANIFEST_NAME, folder_table, import_clips, import_record, imported, rate_notes, walk_clips
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
@@ -97,13 +97,21 @@ class ScoreResult:
 
 def load_score_config(path: str | Path | None = None, overrides: list[str] | None = None, *, category_model: str | Path | None = None) -> ScoreConfig:
     """The score config from a TOML file and ``--set`` overrides; ``category_model`` (a model file, e.g. from
-    ``benchbox category fit``) replaces ``verdict.category_model``, recorded as an absolute path."""
-    config = cfg.load(ScoreConfig, path, overrides)
-    if category_model is None:
-        return config
+    ``benchbox category fit``) replaces ``verdict.category_model``. Either is recorded as an absolute path (a relative
+    one against the working directory), so the scores' freshness does not depend on where it is checked from;
+    ConfigError when both name a model and they differ."""
     from dataclasses import replace
 
-    return replace(config, verdict=replace(config.verdict, category_model=str(Path(category_model).expanduser().resolve())))
+    config = cfg.load(ScoreConfig, path, overrides)
+    given = config.verdict.category_model
+    absolute = str(Path(given).expanduser().resolve()) if given else ""
+    if category_model is not None:
+        chosen = str(Path(category_model).expanduser().resolve())
+        if absolute and absolute != chosen:
+            raise ConfigError(f"--category-model {category_model} and verdict.category_model={given} name different category models",
+                              hint="give the model once: --category-model PATH (the same as --set verdict.category_model=PATH)")
+        absolute = chosen
+    return replace(config, verdict=replace(config.verdict, category_model=absolute))
 
 
 def check_category_model(config: ScoreConfig, embedders: tuple[str, ...], weights: Path | None) -> None:

@@ -32,7 +32,7 @@ def score_cmd(
     seed: SeedOpt = 0,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with score settings and a detectors table of thresholds.")] = None,
     overrides: SetOpt = None,
-    category_model: Annotated[Path | None, typer.Option("--category-model", help="Category model file for footstep/p and useful/auto (from `benchbox category fit`); default: the shipped model (same as --set verdict.category_model=PATH).")] = None,
+    category_model: Annotated[Path | None, typer.Option("--category-model", help="Category model file for footstep/p and useful/auto (from `benchbox category fit`); default: the shipped model (same as --set verdict.category_model=PATH; either is recorded as an absolute path, and the two may not differ).")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
