@@ -244,7 +244,7 @@ def main() -> None:
         shipped = cat.load_model()
         x = matrix(FEATURE_SET, f)
         gap = float(np.abs(model.probability(x) - shipped.probability(x)).max())
-        print(f"data hash {'matches' if model.data_sha256 == shipped.data_sha256 else 'DIFFERS'}; largest footstep/p difference {gap:.2e}")
+        print(f"data hash {'matches' if model.data_sha256 == shipped.data_sha256 else 'DIFFERS'}; largest footstep/p difference {gap:.2e}; threshold {threshold:g} (shipped {shipped.threshold:g})")
         return
     model.save(cat.MODEL_PATH)
     lines = markdown(lopo_table(p, y, pk, src, threshold), f"`footstep/p` ({FEATURE_SET}, L2 {L2}, with synthetic training negatives), threshold {threshold}")

@@ -8,7 +8,8 @@ group out (:func:`logo_splits`): each held-out group's clips (all splits) are sc
 pipeline fitted without that group, so no group is ever on both sides; clips marked
 ``train_only`` (synthetic negatives, groups that hold one class) are always on the training side
 and never tested. The threshold is the grid value with the largest Youden's J (positive minus
-negative acceptance) of the held-out probabilities. ``benchmarks/fit_category.py`` (the shipped
+negative acceptance) of the held-out probabilities, the middle of the range when several tie.
+``benchmarks/fit_category.py`` (the shipped
 model, groups = the three game packages) and ``benchbox category fit`` both use these functions.
 """
 
@@ -81,9 +82,13 @@ def logo_probability(x: np.ndarray, y: np.ndarray, split: np.ndarray, sha256: np
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
-    """The grid threshold with the largest positive minus negative acceptance (Youden's J) of held-out ``p`` (N,)."""
-    j = [np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t) for t in THRESHOLD_GRID]
-    return float(THRESHOLD_GRID[int(np.argmax(j))])
+    """The grid threshold with the largest positive minus negative acceptance (Youden's J) of held-out ``p`` (N,).
+
+    Ties (e.g. a perfectly separated split, where every threshold between the classes is best) take the middle
+    of the tied range: the grid value nearest the mean of the tied thresholds (the lower on an exact tie)."""
+    j = np.array([np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t) for t in THRESHOLD_GRID])
+    tied = THRESHOLD_GRID[j >= j.max() - 1e-12]
+    return float(tied[int(np.argmin(np.abs(tied - tied.mean())))])
 
 
 def evaluation_rows(score: np.ndarray, y: np.ndarray, groups: np.ndarray, sources: np.ndarray, cut: float, *, tested: np.ndarray | None = None,

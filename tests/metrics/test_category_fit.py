@@ -209,3 +209,10 @@ def test_datasets_at_other_rates_or_clip_lengths_are_refused_naming_both(tmp_pat
     msg = e.value.message
     assert f"--positives {pos}" in msg and f"--negatives {neg}" in msg and f"at {info['sample_rate_hz']} Hz" in msg and "--set sample_rate_hz" in e.value.hint
     assert f"{change.get('sample_rate_hz', info['sample_rate_hz'])} Hz" in msg and not (tmp_path / "m.json").exists()
+
+
+def test_youden_ties_take_the_middle_of_the_tied_range():
+    y = np.array([0, 0, 1, 1])
+    assert ce.choose_threshold(np.array([0.01, 0.02, 0.98, 0.99]), y) == 0.5  # every grid value 0.05 ... 0.95 separates: the middle, not 0.05
+    assert ce.choose_threshold(np.array([0.1, 0.2, 0.6, 0.7]), y) == 0.4  # ties 0.25 ... 0.6: mean 0.425, nearest grid value (lower on the exact tie)
+    assert ce.choose_threshold(np.array([0.1, 0.42, 0.47, 0.9]), y) == 0.45  # one best value stays itself
