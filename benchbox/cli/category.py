@@ -30,7 +30,7 @@ def fit_cmd(
     synthetic_per_kind: Annotated[int, typer.Option("--synthetic-per-kind", help="Synthetic failure negatives per kind (5 kinds) on the training side; 0 = none.")] = 100,
     group_by: Annotated[str, typer.Option("--group-by", help="Held-out groups: package (first folder of each clip's source), folder, source, or none (evaluate on the val split).")] = "package",
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model and report at --out.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model, report and log at --out.")] = False,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -47,7 +47,7 @@ def fit_cmd(
             result = fit_category(positives=positives, negatives=negatives, out=out, embedder=embedder, l2=l2, synthetic_per_kind=synthetic_per_kind, seed=seed,
                                   group_by=group_by, weights=weights, overwrite=overwrite, cache_dir=cache_dir_of(load_score_config()), progress=progress)
     except KeyboardInterrupt as e:
-        interrupted(e, f"{out} is unchanged (the model and its report are published together); embeddings computed so far are cached", "run the same command again")
+        interrupted(e, f"{out} is unchanged (the model, its report and its log are published together); embeddings computed so far are cached", "run the same command again")
     m = result.model
     held = [r for r in result.table if r["group"] != "pooled"]
     pooled = result.table[-1]

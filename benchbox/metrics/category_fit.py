@@ -11,7 +11,8 @@ least two groups (``--group-by``: by default each clip's package, the first fold
 source) hold both classes; otherwise the val split, said so in the result and the report.
 The threshold is Youden's J on the held-out probabilities; the model is then fitted on every
 clip's train split and Platt-calibrated on the val split, and written with a Markdown report
-beside it (``model.json`` + ``model.md``, published together) and a log (``model.log.jsonl``).
+beside it and a log (``model.json``, ``model.md``, ``model.log.jsonl``, published together: the log is
+written to a temporary file beside them while the fit runs).
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _dataset(root: Path, option: str):
 
 def check_out(out: Path, datasets: tuple[Path, ...], overwrite: bool) -> tuple[Path, Path]:
     """``(report path, log path)`` beside ``out``; DataError for an out that is no .json file, lies inside a
-    dataset, or exists (it or its report) without ``overwrite``."""
+    dataset, or exists (it, its report or its log) without ``overwrite``."""
     if out.suffix != ".json":
         raise DataError(f"--out {out} is not a .json file", hint="name the model file, e.g. --out models/footstep.json (the report goes beside it as .md)")
     if out.is_dir():
@@ -142,9 +143,9 @@ def check_out(out: Path, datasets: tuple[Path, ...], overwrite: bool) -> tuple[P
     folders = [p for p in (report, log) if p.is_dir()]
     if folders:
         raise DataError(f"{folders[0]} is a folder, where the fit writes its {'report' if folders[0] == report else 'log'}", hint="choose another --out")
-    existing = [p for p in (out, report) if p.exists()]
+    existing = [p for p in (out, report, log) if p.exists()]
     if existing and not overwrite:
-        raise DataError(f"{existing[0]} already exists", hint="pass --overwrite to replace the model and its report, or choose another --out")
+        raise DataError(f"{existing[0]} already exists", hint="pass --overwrite to replace the model, its report and its log, or choose another --out")
     return report, log
 
 
@@ -178,20 +179,19 @@ def fit_category(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> FitResult:
-    """Fit, evaluate and write a category model (see the module docstring); nothing is written before the data is read."""
-    from benchbox.runs import append_jsonl, atomic_write_text
+    """Fit, evaluate and write a category model (see the module docstring); nothing is written before the data is read.
+
+    The log goes to a temporary file beside ``out`` while the fit runs and is published with the model and
+    report, so a failed or interrupted fit leaves an earlier log (and model and report) as they were."""
+    import os
+    import tempfile
+
+    from benchbox.runs import append_jsonl, publish_files
 
     progress = progress or no_progress
     positives, negatives, out = Path(positives), Path(negatives), Path(out)
     weights = Path(weights).expanduser() if weights else None
-    if not math.isfinite(l2) or l2 < 0:
-        raise MetricError(f"--l2 must be a finite number >= 0, got {l2}", hint=f"the shipped model uses {DEFAULT_L2}")
-    if seed < 0:
-        raise MetricError(f"--seed must be >= 0, got {seed}", hint="pass a non-negative integer, e.g. --seed 0")
-    if synthetic_per_kind < 0:
-        raise MetricError(f"--synthetic-per-kind must be >= 0, got {synthetic_per_kind}", hint="0 turns the synthetic negatives off")
-    if group_by not in GROUP_BY:
-        raise MetricError(f"unknown --group-by '{group_by}'", hint=f"use one of: {', '.join(GROUP_BY)}")
+    _check_settings(l2=l2, seed=seed, synthetic_per_kind=synthetic_per_kind, group_by=group_by)
     report_path, log_path = check_out(out, (positives, negatives), overwrite)
     check_embedder(embedder, weights)
     rows, waves, (rate_hz, clip_samples) = load_labelled(positives, negatives, group_by)
@@ -200,28 +200,44 @@ def fit_category(
     rows = pd.concat([rows, synth.assign(dataset=SYNTHETIC)], ignore_index=True)
     waves = waves + synth_waves
     feature_set = f"{embedder}{cat.NORM_SUFFIX}"
-    atomic_write_text(log_path, "")
-    log = lambda event, **info: append_jsonl(log_path, {"event": event, **info})  # noqa: E731
-    counts = {"positives": int((rows["dataset"] == "positives").sum()), "negatives": int((rows["dataset"] == "negatives").sum()), "synthetic": len(synth)}
-    log("start", positives_dir=str(positives), negatives_dir=str(negatives), embedder=embedder, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, clips=counts)
-    from benchbox.metrics.category_features import FEATURE_RATE_HZ
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{log_path.name}.", suffix=".partial", dir=out.parent)
+    os.close(fd)
+    log = lambda event, **info: append_jsonl(partial, {"event": event, **info})  # noqa: E731
+    try:
+        counts = {"positives": int((rows["dataset"] == "positives").sum()), "negatives": int((rows["dataset"] == "negatives").sum()), "synthetic": len(synth)}
+        log("start", positives_dir=str(positives), negatives_dir=str(negatives), embedder=embedder, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, clips=counts)
+        from benchbox.metrics.category_features import FEATURE_RATE_HZ
 
-    x = cat.clip_features(waves, FEATURE_RATE_HZ, feature_set, cache_dir=cache_dir, progress=progress, weights=weights)  # (N, D)
-    log("features", clips=len(waves), dimension=int(x.shape[1]))
-    y, split, sha = rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy()
-    p, tested, eval_groups, mode, notes = _evaluate(x, rows, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, progress=progress)
-    threshold = ce.choose_threshold(p[tested], y[tested])
-    sources = (rows["dataset"] + ":" + rows["source"]).to_numpy()
-    table = ce.evaluation_rows(p, y, eval_groups, sources, threshold, tested=tested, seed=seed)
-    for r in table:
-        log("evaluation", **r)
-    model = ce.fit_masked(x, y, split, sha, np.ones(len(y), bool), feature_set=feature_set, l2=l2, threshold=threshold, seed=seed)
-    result = FitResult(model, out, report_path, log_path, mode, group_by, table, counts, notes)
-    from benchbox.runs import publish_files
-
-    publish_files({out: model.to_json(), report_path: report_markdown(result, positives=positives, negatives=negatives, synthetic_per_kind=synthetic_per_kind)})
-    log("written", model=str(out), report=str(report_path), threshold=threshold, data_sha256=model.data_sha256)
+        x = cat.clip_features(waves, FEATURE_RATE_HZ, feature_set, cache_dir=cache_dir, progress=progress, weights=weights)  # (N, D)
+        log("features", clips=len(waves), dimension=int(x.shape[1]))
+        y, split, sha = rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy()
+        p, tested, eval_groups, mode, notes = _evaluate(x, rows, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, progress=progress)
+        threshold = ce.choose_threshold(p[tested], y[tested])
+        sources = (rows["dataset"] + ":" + rows["source"]).to_numpy()
+        table = ce.evaluation_rows(p, y, eval_groups, sources, threshold, tested=tested, seed=seed)
+        for r in table:
+            log("evaluation", **r)
+        model = ce.fit_masked(x, y, split, sha, np.ones(len(y), bool), feature_set=feature_set, l2=l2, threshold=threshold, seed=seed)
+        result = FitResult(model, out, report_path, log_path, mode, group_by, table, counts, notes)
+        log("written", model=str(out), report=str(report_path), threshold=threshold, data_sha256=model.data_sha256)
+        publish_files({out: model.to_json(), report_path: report_markdown(result, positives=positives, negatives=negatives, synthetic_per_kind=synthetic_per_kind),
+                       log_path: Path(partial).read_text(encoding="utf-8")})
+    finally:
+        Path(partial).unlink(missing_ok=True)
     return result
+
+
+def _check_settings(*, l2: float, seed: int, synthetic_per_kind: int, group_by: str) -> None:
+    """MetricError for a non-finite or negative --l2, a negative --seed or --synthetic-per-kind, an unknown --group-by."""
+    if not math.isfinite(l2) or l2 < 0:
+        raise MetricError(f"--l2 must be a finite number >= 0, got {l2}", hint=f"the shipped model uses {DEFAULT_L2}")
+    if seed < 0:
+        raise MetricError(f"--seed must be >= 0, got {seed}", hint="pass a non-negative integer, e.g. --seed 0")
+    if synthetic_per_kind < 0:
+        raise MetricError(f"--synthetic-per-kind must be >= 0, got {synthetic_per_kind}", hint="0 turns the synthetic negatives off")
+    if group_by not in GROUP_BY:
+        raise MetricError(f"unknown --group-by '{group_by}'", hint=f"use one of: {', '.join(GROUP_BY)}")
 
 
 def _evaluate(x: np.ndarray, rows: pd.DataFrame, *, feature_set: str, l2: float, seed: int, group_by: str, progress: Progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[str]]:

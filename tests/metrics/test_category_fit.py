@@ -163,6 +163,7 @@ def test_model_and_report_are_published_together(tmp_path, rng, monkeypatch):
     out = tmp_path / "m.json"
     out.write_text("old model")
     out.with_suffix(".md").write_text("old report")
+    out.with_suffix(".log.jsonl").write_text("old log\n")
     calls = []
     real_fsync = os.fsync
 
@@ -176,6 +177,31 @@ def test_model_and_report_are_published_together(tmp_path, rng, monkeypatch):
     with pytest.raises(StorageError):
         fit_category(positives=pos, negatives=neg, out=out, overwrite=True, cache_dir=tmp_path / "cache", **FAST)
     assert out.read_text() == "old model" and out.with_suffix(".md").read_text() == "old report"
+    assert out.with_suffix(".log.jsonl").read_text() == "old log\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["m.json", "m.log.jsonl", "m.md"]  # no temporary left behind
+
+
+def test_a_failed_fit_leaves_an_earlier_log_and_an_existing_log_needs_overwrite(tmp_path, rng, monkeypatch):
+    pos, neg = toy_pair(tmp_path, rng)
+    out = tmp_path / "m.json"
+    out.with_suffix(".log.jsonl").write_text("old log\n")
+    kw = {"positives": pos, "negatives": neg, "out": out, "cache_dir": tmp_path / "cache", **FAST}
+    with pytest.raises(DataError, match="m.log.jsonl already exists") as e:
+        fit_category(**kw)
+    assert "--overwrite" in e.value.hint
+
+    def broken(*a, **k):
+        raise MetricError("evaluation broke")
+
+    monkeypatch.setattr(ce, "evaluation_rows", broken)  # after the log has started
+    with pytest.raises(MetricError, match="evaluation broke"):
+        fit_category(**kw, overwrite=True)
+    assert out.with_suffix(".log.jsonl").read_text() == "old log\n" and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["m.log.jsonl"]  # the temporary log is removed
+    monkeypatch.undo()
+    result = fit_category(**kw, overwrite=True)
+    events = [json.loads(line)["event"] for line in result.log_path.read_text().splitlines()]
+    assert events[0] == "start" and events[-1] == "written" and "evaluation" in events
 
 
 def test_format_1_is_read_with_its_embedder_and_unknown_formats_are_refused(tmp_path):
