@@ -33,7 +33,8 @@ DEFAULT_EMBEDDER = "aisfx"
 DEFAULT_L2 = 0.03  # the shipped model's penalty (chosen leave-one-package-out, docs/verdict.md)
 SYNTHETIC_PER_KIND = 100
 SYNTHETIC_KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+isolated clicks", "hum")
-SYNTHETIC = "synthetic"
+SYNTHETIC = "synthetic"  # their dataset name (the counts, the report)
+SYNTHETIC_GROUP = "<synthetic>"  # their group: no folder name, so a user group called "synthetic" stays apart
 GROUP_BY = ("package", "folder", "source", "none")
 LOGO, VAL_SPLIT = "leave-one-group-out", "val split"
 REPORT_SUFFIX, LOG_SUFFIX = ".md", ".log.jsonl"
@@ -56,7 +57,8 @@ class FitResult:
 
 def synthetic_negatives(real: list[np.ndarray], *, seed: int, per_kind: int) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """``per_kind`` clips of each of ``SYNTHETIC_KINDS`` (:func:`benchbox.metrics.failures.negatives`, seeded) at the
-    loudness of the (T,) 16 kHz positive ``real`` clips, with their rows: train split, label 0, group ``synthetic``, train only.
+    loudness of the (T,) 16 kHz positive ``real`` clips, with their rows: train split, label 0, group ``<synthetic>``
+    (:data:`SYNTHETIC_GROUP`, which no folder is called), train only.
 
     A smaller ``per_kind`` draws the first clips of the larger draw."""
     from benchbox.audio import PROJECT_SAMPLE_RATE_HZ
@@ -68,7 +70,7 @@ def synthetic_negatives(real: list[np.ndarray], *, seed: int, per_kind: int) -> 
     drawn = negatives(np.stack(real), np.random.default_rng(seed), n=per_kind)  # (per_kind, T) per kind
     waves = [w for k in SYNTHETIC_KINDS for w in drawn[k]]
     meta = pd.DataFrame({"source": [f"{k}/{i}" for k in SYNTHETIC_KINDS for i in range(per_kind)], "split": "train", "y": 0,
-                         "sha256": [sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for w in waves], "group": SYNTHETIC, "train_only": True})
+                         "sha256": [sha256_audio(w, PROJECT_SAMPLE_RATE_HZ) for w in waves], "group": SYNTHETIC_GROUP, "train_only": True})
     return meta, waves
 
 

@@ -242,3 +242,20 @@ def test_youden_ties_take_the_middle_of_the_tied_range():
     assert ce.choose_threshold(np.array([0.01, 0.02, 0.98, 0.99]), y) == 0.5  # every grid value 0.05 ... 0.95 separates: the middle, not 0.05
     assert ce.choose_threshold(np.array([0.1, 0.2, 0.6, 0.7]), y) == 0.4  # ties 0.25 ... 0.6: mean 0.425, nearest grid value (lower on the exact tie)
     assert ce.choose_threshold(np.array([0.1, 0.42, 0.47, 0.9]), y) == 0.45  # one best value stays itself
+
+
+def test_a_user_group_called_synthetic_stays_apart_from_the_synthetic_negatives(tmp_path, rng, monkeypatch):
+    pos, neg = toy_pair(tmp_path, rng, groups=("a", "b", "synthetic"))
+    masks = []
+    real_fit = ce.fit_masked
+
+    def spy(x_, y_, split_, sha_, mask, **kw):
+        masks.append(mask.copy())
+        return real_fit(x_, y_, split_, sha_, mask, **kw)
+
+    monkeypatch.setattr(ce, "fit_masked", spy)
+    result = fit_category(positives=pos, negatives=neg, out=tmp_path / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    assert [r["group"] for r in result.table] == ["a", "b", "synthetic", ce.POOLED] and result.evaluation == LOGO
+    n_synth = result.counts["synthetic"]
+    assert len(masks) == 4 and all(m[-n_synth:].all() for m in masks)  # every fold, holding out the user's "synthetic" too, trains with them
+    assert result.table[2]["negatives"] == result.table[0]["negatives"]  # the held-out "synthetic" group is the user's clips alone
