@@ -28,7 +28,7 @@ def fit_cmd(
     embedder: Annotated[str, typer.Option("--embedder", help="Registered embedder of the feature <name>_norm (aisfx, mel, vggish with --weights).")] = "aisfx",
     l2: Annotated[float, typer.Option("--l2", help="L2 penalty of the logistic probe, finite and >= 0 (the shipped model: 0.03).")] = 0.03,
     synthetic_per_kind: Annotated[int, typer.Option("--synthetic-per-kind", help="Synthetic failure negatives per kind (5 kinds) on the training side; 0 = none.")] = 100,
-    group_by: Annotated[str, typer.Option("--group-by", help="Held-out groups: package (first folder of each clip's source), folder, source, or none (evaluate on the val split).")] = "package",
+    group_by: Annotated[str, typer.Option("--group-by", help="Held-out groups: package (first folder of each clip's source), folder, source, or none (evaluate on the test split).")] = "package",
     weights: Annotated[Path | None, typer.Option("--weights", help="VGGish weights for --embedder vggish: vggish-10086976.pth or a folder holding it.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing model, report and log at --out.")] = False,
     seed: SeedOpt = 0,
@@ -37,7 +37,7 @@ def fit_cmd(
 ) -> None:
     """Fit a category model (level-normalised embedding, logistic probe, Platt calibration) and evaluate it leave-one-group-out.
 
-    Groups come from each clip's source (by default its first folder, e.g. the game package). When fewer than two groups hold both classes the evaluation falls back to the val split, and says so. The threshold is Youden's J on the held-out probabilities. Writes OUT (the model), OUT's .md report and .log.jsonl log; use the model with `benchbox score --category-model OUT` (docs/verdict.md).
+    Groups come from each clip's source (by default its first folder, e.g. the game package); a group whose fold cannot be fitted is skipped, with a note. The threshold is Youden's J on the held-out probabilities. When fewer than two groups hold both classes the model is calibrated and thresholded on the val split and evaluated on the test split (on the val split when the test split lacks a class: optimistic), and says so. Writes OUT (the model), OUT's .md report and .log.jsonl log; use the model with `benchbox score --category-model OUT` (docs/verdict.md).
     """
     from benchbox.metrics.category_fit import fit_category
     from benchbox.score import cache_dir_of, load_score_config

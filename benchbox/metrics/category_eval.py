@@ -23,7 +23,7 @@ from benchbox.metrics import category as cat
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # footstep/p thresholds tried (Youden's J)
 BOOTSTRAP = 1000  # resamples of the AUC intervals
 POOLED = "pooled"
-TRAIN, VAL = "train", "val"
+TRAIN, VAL, TEST = "train", "val", "test"
 
 
 def logo_splits(groups: np.ndarray, train_only: np.ndarray | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -56,26 +56,39 @@ def fit_masked(x: np.ndarray, y: np.ndarray, split: np.ndarray, sha256: np.ndarr
     return cat.fit_model(x[tr], y[tr], x[va], y[va], feature_set=feature_set, l2=l2, threshold=threshold, seed=seed, data_sha256=digest)
 
 
-def check_fold(y: np.ndarray, split: np.ndarray, mask: np.ndarray, held: str) -> None:
-    """DataError when the clips in ``mask`` (the training side without ``held``) lack a class in train or val."""
+def fold_problem(y: np.ndarray, split: np.ndarray, mask: np.ndarray, held: str) -> str | None:
+    """Why the clips in ``mask`` (the training side without ``held``) cannot fit a fold (a class missing in train or val), or None."""
     for part in (TRAIN, VAL):
         have = set(y[mask & (split == part)].tolist())
         if have != {0, 1}:
             missing = "positive" if 1 not in have else "negative"
-            raise DataError(f"leaving out group '{held}' leaves no {missing} clips in the {part} split of the other groups, so that fold cannot be fitted",
-                            hint="group the clips more coarsely (--group-by package, or --group-by none to evaluate on the val split)")
+            return f"leaving out group '{held}' leaves no {missing} clips in the {part} split of the other groups, so that fold cannot be fitted"
+    return None
+
+
+def check_fold(y: np.ndarray, split: np.ndarray, mask: np.ndarray, held: str) -> None:
+    """DataError when :func:`fold_problem` finds one."""
+    problem = fold_problem(y, split, mask, held)
+    if problem is not None:
+        raise DataError(problem, hint="give the other groups train and val clips of both classes (more recordings), or group the clips more coarsely")
 
 
 def logo_probability(x: np.ndarray, y: np.ndarray, split: np.ndarray, sha256: np.ndarray, groups: np.ndarray, train_only: np.ndarray, *, feature_set: str, l2: float,
-                     progress=None) -> np.ndarray:
-    """(N,) calibrated probability of every testable clip from the pipeline fitted without its group (NaN for ``train_only``)."""
+                     progress=None, skipped: list[tuple[str, str]] | None = None) -> np.ndarray:
+    """(N,) calibrated probability of every testable clip from the pipeline fitted without its group (NaN for ``train_only``).
+
+    A fold that cannot be fitted (:func:`fold_problem`) raises DataError, or, given a ``skipped`` list, is
+    appended to it as ``(group, why)`` and its clips stay NaN."""
     out = np.full(len(y), np.nan)
     splits = logo_splits(groups, train_only)
     for i, (held, train, test) in enumerate(splits):
         mask = np.zeros(len(y), bool)
         mask[train] = True
-        check_fold(y, split, mask, held)
-        out[test] = fit_masked(x, y, split, sha256, mask, feature_set=feature_set, l2=l2, threshold=0.5, seed=0).probability(x[test])
+        problem = fold_problem(y, split, mask, held) if skipped is not None else check_fold(y, split, mask, held)
+        if problem is not None:
+            skipped.append((held, problem))
+        else:
+            out[test] = fit_masked(x, y, split, sha256, mask, feature_set=feature_set, l2=l2, threshold=0.5, seed=0).probability(x[test])
         if progress is not None:
             progress("leave one group out", i + 1, len(splits))
     return out

@@ -8,8 +8,11 @@ level-normalised, embedded, mean-pooled, L2-normalised; for aisfx exactly the sh
 ``aisfx_norm``. Synthetic failure negatives (:func:`synthetic_negatives`) join the training
 side only. Evaluation (:mod:`benchbox.metrics.category_eval`): leave one group out when at
 least two groups (``--group-by``: by default each clip's package, the first folder of its
-source) hold both classes; otherwise the val split, said so in the result and the report.
-The threshold is Youden's J on the held-out probabilities; the model is then fitted on every
+source) hold both classes (a group whose fold cannot be fitted is skipped, with a note), the
+threshold Youden's J on the held-out probabilities; otherwise the model fitted on the train
+splits, calibrated and thresholded on the val split and evaluated on the test split (on the val
+split when the test split lacks a class: optimistic), said so in the result and the report.
+The model is then fitted on every
 clip's train split and Platt-calibrated on the val split, and written with a Markdown report
 beside it and a log (``model.json``, ``model.md``, ``model.log.jsonl``, published together: the log is
 written to a temporary file beside them while the fit runs).
@@ -36,7 +39,7 @@ SYNTHETIC_KINDS = ("noise", "noise bursts", "noise+periodic clicks", "silence+is
 SYNTHETIC = "synthetic"  # their dataset name (the counts, the report)
 SYNTHETIC_GROUP = "<synthetic>"  # their group: no folder name, so a user group called "synthetic" stays apart
 GROUP_BY = ("package", "folder", "source", "none")
-LOGO, VAL_SPLIT = "leave-one-group-out", "val split"
+LOGO, VAL_SPLIT, TEST_SPLIT = "leave-one-group-out", "val split", "test split"
 REPORT_SUFFIX, LOG_SUFFIX = ".md", ".log.jsonl"
 
 
@@ -48,7 +51,7 @@ class FitResult:
     model_path: Path
     report_path: Path
     log_path: Path
-    evaluation: str  # LOGO or VAL_SPLIT
+    evaluation: str  # LOGO, TEST_SPLIT or VAL_SPLIT
     group_by: str
     table: list[dict]
     counts: dict[str, int]
@@ -214,8 +217,8 @@ def fit_category(
         x = cat.clip_features(waves, FEATURE_RATE_HZ, feature_set, cache_dir=cache_dir, progress=progress, weights=weights)  # (N, D)
         log("features", clips=len(waves), dimension=int(x.shape[1]))
         y, split, sha = rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy()
-        p, tested, eval_groups, mode, notes = _evaluate(x, rows, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, progress=progress)
-        threshold = ce.choose_threshold(p[tested], y[tested])
+        p, tested, chosen_on, eval_groups, mode, notes = _evaluate(x, rows, feature_set=feature_set, l2=l2, seed=seed, group_by=group_by, progress=progress)
+        threshold = ce.choose_threshold(p[chosen_on], y[chosen_on])
         sources = (rows["dataset"] + ":" + rows["source"]).to_numpy()
         table = ce.evaluation_rows(p, y, eval_groups, sources, threshold, tested=tested, seed=seed)
         for r in table:
@@ -242,37 +245,52 @@ def _check_settings(*, l2: float, seed: int, synthetic_per_kind: int, group_by: 
         raise MetricError(f"unknown --group-by '{group_by}'", hint=f"use one of: {', '.join(GROUP_BY)}")
 
 
-def _evaluate(x: np.ndarray, rows: pd.DataFrame, *, feature_set: str, l2: float, seed: int, group_by: str, progress: Progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[str]]:
-    """``(probability (N,), tested (N,) bool, evaluation group (N,), mode, notes)``: leave one group out when
-    at least two groups hold both classes, else the val split of the model fitted on every train split."""
+def _evaluate(x: np.ndarray, rows: pd.DataFrame, *, feature_set: str, l2: float, seed: int, group_by: str,
+              progress: Progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, list[str]]:
+    """``(probability (N,), tested (N,) bool, threshold chosen on (N,) bool, evaluation group (N,), mode, notes)``.
+
+    Leave one group out when at least two groups hold both classes (a group whose fold cannot be fitted is
+    skipped, with a note); else the model fitted on every train split and calibrated on the val split,
+    its threshold chosen on the val split and evaluated on the test split (or, when that lacks a class, the val split)."""
     y, split, sha, groups = rows["y"].to_numpy(), rows["split"].to_numpy(), rows["sha256"].to_numpy(), rows["group"].to_numpy()
     train_only = rows["train_only"].to_numpy(bool)
     usable = ce.usable_groups(groups, y, train_only) if group_by != "none" else []
     notes = []
+    why = "--group-by none" if group_by == "none" else f"fewer than 2 groups (--group-by {group_by}) hold both classes ({len(usable)})"
     if len(usable) >= 2:
         one_class = sorted(set(groups[~train_only].tolist()) - set(usable))
         if one_class:
             notes.append(f"{len(one_class)} group(s) hold only one class and stay on the training side, untested: {', '.join(one_class[:5])}{' ...' if len(one_class) > 5 else ''}")
         held_out_only = train_only | ~np.isin(groups, usable)
-        p = ce.logo_probability(x, y, split, sha, groups, held_out_only, feature_set=feature_set, l2=l2, progress=progress)
-        return p, ~held_out_only, groups, LOGO, notes
-    why = "--group-by none" if group_by == "none" else f"fewer than 2 groups (--group-by {group_by}) hold both classes ({len(usable)})"
-    notes.append(f"evaluated on the val split: {why}; the val split also calibrates the model, so its acceptance rates are optimistic")
+        skipped: list[tuple[str, str]] = []
+        p = ce.logo_probability(x, y, split, sha, groups, held_out_only, feature_set=feature_set, l2=l2, progress=progress, skipped=skipped)
+        notes += [f"group '{g}' is not evaluated: {problem}" for g, problem in skipped]
+        tested = ~held_out_only & ~np.isin(groups, [g for g, _ in skipped])
+        if set(y[tested].tolist()) == {0, 1}:
+            return p, tested, tested, groups, LOGO, notes
+        why = "no group could be held out (see above)"
     model = ce.fit_masked(x, y, split, sha, np.ones(len(y), bool), feature_set=feature_set, l2=l2, threshold=0.5, seed=seed)
-    tested = (split == ce.VAL) & ~train_only
-    return model.probability(x), tested, np.full(len(y), VAL_SPLIT, dtype=object), VAL_SPLIT, notes
+    val, test = (split == ce.VAL) & ~train_only, (split == ce.TEST) & ~train_only
+    if set(y[test].tolist()) == {0, 1}:
+        notes.append(f"evaluated on the test split ({why}): the val split calibrates the model (Platt) and chooses its threshold; the test split, used for neither, is evaluated")
+        return model.probability(x), test, val, np.full(len(y), TEST_SPLIT, dtype=object), TEST_SPLIT, notes
+    notes.append(f"evaluated on the val split ({why}, and the test split lacks a class): the val split calibrates the model (Platt), chooses its threshold "
+                 "and is evaluated on, so its AUC and acceptance rates are optimistic")
+    return model.probability(x), val, val, np.full(len(y), VAL_SPLIT, dtype=object), VAL_SPLIT, notes
 
 
 def report_markdown(result: FitResult, *, positives: Path, negatives: Path, synthetic_per_kind: int) -> str:
     """The fit report: settings, the evaluation table and notes."""
     m, c = result.model, result.counts
     held = [r for r in result.table if r["group"] != ce.POOLED]
-    how = f"leave-one-group-out over {len(held)} groups (--group-by {result.group_by})" if result.evaluation == LOGO else "the val split (see notes)"
+    how = {LOGO: f"leave-one-group-out over {len(held)} groups (--group-by {result.group_by})",
+           TEST_SPLIT: "the test split; the val split calibrates (Platt) and chooses the threshold (see notes)",
+           VAL_SPLIT: "the val split, which also calibrates (Platt) and chooses the threshold: optimistic (see notes)"}[result.evaluation]
     lines = [f"# Category model `{result.model_path.name}`", "", "| setting | value |", "|---|---|",
              f"| positives | `{positives}` ({c['positives']} clips) |", f"| negatives | `{negatives}` ({c['negatives']} clips) |",
              f"| synthetic negatives (training side only) | {c['synthetic']} ({synthetic_per_kind} per kind, seed {m.seed}) |",
              f"| embedder / feature set | {m.embedder} / `{m.feature_set}` |", f"| L2 | {m.l2:g} |",
-             f"| threshold | {m.threshold:g} (Youden's J on the held-out probabilities) |", f"| evaluation | {how} |",
+             f"| threshold | {m.threshold:g} (Youden's J on the {'held-out probabilities' if result.evaluation == LOGO else 'val split'}) |", f"| evaluation | {how} |",
              f"| training data sha256 | `{m.data_sha256}` |", ""]  # fmt: skip
     lines += ce.markdown_table(result.table, f"{m.feature_set}, L2 {m.l2:g}, threshold {m.threshold:g}", group_label="held-out group" if result.evaluation == LOGO else "evaluated on")
     lines += [f"- {n}" for n in result.notes] + ([""] if result.notes else [])

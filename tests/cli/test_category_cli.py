@@ -44,7 +44,8 @@ def test_fit_table_names_what_it_wrote(toy, tmp_path):
     *_, base = toy
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "m.json"), "--group-by", "none"])
     assert result.exit_code == 0, result.output
-    assert "val split" in result.stdout and "note: evaluated on the val split" in result.stdout and f"wrote {tmp_path / 'm.json'}" in result.stdout
+    assert "test split" in result.stdout and "note: evaluated on the test split" in result.stdout and f"wrote {tmp_path / 'm.json'}" in result.stdout
+    assert "the val split calibrates the model (Platt) and chooses its threshold" in " ".join(result.stdout.split())
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -11,7 +11,7 @@ import pytest
 from benchbox.errors import DataError, MetricError, StorageError
 from benchbox.metrics import category as cat
 from benchbox.metrics import category_eval as ce
-from benchbox.metrics.category_fit import LOGO, VAL_SPLIT, fit_category
+from benchbox.metrics.category_fit import LOGO, TEST_SPLIT, VAL_SPLIT, fit_category
 from tests.category_helpers import make_class, toy_pair, tone
 from tests.score_helpers import step
 
@@ -84,12 +84,38 @@ def test_each_held_out_probability_comes_from_a_fit_that_never_saw_its_group(mon
     assert seen == [{"b", "c"}, {"a", "c"}, {"a", "b"}] and np.isfinite(p).all()
 
 
-def test_fewer_than_two_groups_with_both_classes_fall_back_to_the_val_split(tmp_path, rng):
+def test_fewer_than_two_groups_with_both_classes_fall_back_to_the_test_split_calibrated_on_val(tmp_path, rng):
     pos = make_class(tmp_path / "pos", rng, step, groups=("a",))
     neg = make_class(tmp_path / "neg", rng, tone, groups=("a", "b"))
     result = fit_category(positives=pos, negatives=neg, out=tmp_path / "m.json", cache_dir=tmp_path / "cache", **FAST)
-    assert result.evaluation == VAL_SPLIT and [r["group"] for r in result.table] == [VAL_SPLIT, "pooled"]
-    assert result.table[-1]["positives"] == 2 and "val split" in result.notes[0] and "val split" in result.report_path.read_text()
+    assert result.evaluation == TEST_SPLIT and [r["group"] for r in result.table] == [TEST_SPLIT, "pooled"]
+    assert result.table[-1]["positives"] == 1 and result.table[-1]["negatives"] == 2  # the test split: 1 clip per group and class
+    assert "evaluated on the test split" in result.notes[0] and "calibrates the model (Platt) and chooses its threshold" in result.notes[0]
+    assert "the test split; the val split calibrates (Platt) and chooses the threshold" in result.report_path.read_text()
+
+
+def test_without_a_test_split_of_both_classes_the_val_split_does_all_three_and_says_so(tmp_path, rng):
+    pos = make_class(tmp_path / "pos", rng, step, groups=("a",), per_split={"train": 3, "val": 2})
+    neg = make_class(tmp_path / "neg", rng, tone, groups=("a", "b"))
+    result = fit_category(positives=pos, negatives=neg, out=tmp_path / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    assert result.evaluation == VAL_SPLIT and [r["group"] for r in result.table] == [VAL_SPLIT, "pooled"] and result.table[-1]["positives"] == 2
+    note = result.notes[0]
+    assert "evaluated on the val split" in note and "calibrates the model (Platt), chooses its threshold and is evaluated on" in note and "optimistic" in note
+    assert "val split, which also calibrates (Platt) and chooses the threshold" in result.report_path.read_text()
+
+
+def test_a_fold_that_cannot_be_fitted_is_skipped_with_a_note(tmp_path, rng):
+    """Group b's positives have no val clips: leaving a out cannot be calibrated, so a is not evaluated (this was a hard error)."""
+    neg = make_class(tmp_path / "neg", rng, tone)
+    pos = make_class(tmp_path / "pa", rng, step, groups=("a",))
+    make_class(tmp_path / "pb", rng, step, groups=("b",), per_split={"train": 3, "test": 1})
+    rows = pd.concat([pd.read_csv(tmp_path / "pa" / "manifest.csv"), pd.read_csv(tmp_path / "pb" / "manifest.csv")])
+    for f in (tmp_path / "pb" / "clips").iterdir():
+        f.rename(tmp_path / "pa" / "clips" / f.name)
+    rows.to_csv(pos / "manifest.csv", index=False)
+    result = fit_category(positives=pos, negatives=neg, out=tmp_path / "out" / "m.json", cache_dir=tmp_path / "cache", **FAST)
+    assert result.evaluation == LOGO and [r["group"] for r in result.table] == ["b", "pooled"]
+    assert any("group 'a' is not evaluated" in n and "no positive clips in the val split" in n for n in result.notes)
 
 
 def test_a_group_with_one_class_stays_on_the_training_side_and_is_said(tmp_path, rng):
@@ -111,7 +137,6 @@ def _empty(root):
     ("same", "same dataset"),
     ("no val", "no clips in its val split"),
     ("not a dataset", "not a benchbox dataset"),
-    ("fold", "leaves no positive clips in the val split"),
 ])  # fmt: skip
 def test_unusable_data_is_one_data_error(tmp_path, rng, case, match):
     pos, neg = toy_pair(tmp_path, rng)
@@ -124,13 +149,6 @@ def test_unusable_data_is_one_data_error(tmp_path, rng, case, match):
     elif case == "not a dataset":
         (tmp_path / "wavs").mkdir()
         neg = tmp_path / "wavs"
-    elif case == "fold":  # group b's positives have no val clips: leaving a out cannot be calibrated
-        pos = make_class(tmp_path / "pa", rng, step, groups=("a",))
-        make_class(tmp_path / "pb", rng, step, groups=("b",), per_split={"train": 3, "test": 1})
-        rows = pd.concat([pd.read_csv(tmp_path / "pa" / "manifest.csv"), pd.read_csv(tmp_path / "pb" / "manifest.csv")])
-        for f in (tmp_path / "pb" / "clips").iterdir():
-            f.rename(tmp_path / "pa" / "clips" / f.name)
-        rows.to_csv(pos / "manifest.csv", index=False)
     with pytest.raises(DataError, match=match) as e:
         fit_category(positives=pos, negatives=neg, out=tmp_path / "out" / "m.json", cache_dir=tmp_path / "cache", **FAST)
     assert e.value.hint
