@@ -56,6 +56,9 @@ class FitResult:
     table: list[dict]
     counts: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # dataset -> split -> clips
+    sample_rate_hz: int = 0  # both datasets'
+    clip_samples: int = 0
 
 
 def synthetic_negatives(real: list[np.ndarray], *, seed: int, per_kind: int) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -224,7 +227,8 @@ def fit_category(
         for r in table:
             log("evaluation", **r)
         model = ce.fit_masked(x, y, split, sha, np.ones(len(y), bool), feature_set=feature_set, l2=l2, threshold=threshold, seed=seed)
-        result = FitResult(model, out, report_path, log_path, mode, group_by, table, counts, notes)
+        split_counts = {d: {sp: int(n) for sp, n in part["split"].value_counts().sort_index().items()} for d, part in rows.groupby("dataset", sort=False)}
+        result = FitResult(model, out, report_path, log_path, mode, group_by, table, counts, notes, split_counts, rate_hz, clip_samples)
         log("written", model=str(out), report=str(report_path), threshold=threshold, data_sha256=model.data_sha256)
         publish_files({out: model.to_json(), report_path: report_markdown(result, positives=positives, negatives=negatives, synthetic_per_kind=synthetic_per_kind),
                        log_path: Path(partial).read_text(encoding="utf-8")})
@@ -279,19 +283,45 @@ def _evaluate(x: np.ndarray, rows: pd.DataFrame, *, feature_set: str, l2: float,
     return model.probability(x), val, val, np.full(len(y), VAL_SPLIT, dtype=object), VAL_SPLIT, notes
 
 
+LOW_AUC = 0.8  # a pooled AUC below this gets a warning line in the report
+
+
+def low_auc_warning(result: FitResult) -> str | None:
+    """The warning for a pooled AUC below :data:`LOW_AUC` (or none measured), else None."""
+    pooled = result.table[-1]["auc"] if result.table else float("nan")
+    if pooled >= LOW_AUC:
+        return None
+    return f"the pooled AUC is {pooled:.3f}, below {LOW_AUC}: this model tells the two classes apart poorly; do not rely on its footstep/p or useful/auto"
+
+
 def report_markdown(result: FitResult, *, positives: Path, negatives: Path, synthetic_per_kind: int) -> str:
-    """The fit report: settings, the evaluation table and notes."""
+    """The fit report: settings, clip counts per class and split, the evaluation table and notes."""
+    from datetime import datetime, timezone
+
+    from benchbox import __version__
+    from benchbox.score import SCORER_VERSION
+
     m, c = result.model, result.counts
     held = [r for r in result.table if r["group"] != ce.POOLED]
     how = {LOGO: f"leave-one-group-out over {len(held)} groups (--group-by {result.group_by})",
            TEST_SPLIT: "the test split; the val split calibrates (Platt) and chooses the threshold (see notes)",
            VAL_SPLIT: "the val split, which also calibrates (Platt) and chooses the threshold: optimistic (see notes)"}[result.evaluation]
-    lines = [f"# Category model `{result.model_path.name}`", "", "| setting | value |", "|---|---|",
-             f"| positives | `{positives}` ({c['positives']} clips) |", f"| negatives | `{negatives}` ({c['negatives']} clips) |",
-             f"| synthetic negatives (training side only) | {c['synthetic']} ({synthetic_per_kind} per kind, seed {m.seed}) |",
-             f"| embedder / feature set | {m.embedder} / `{m.feature_set}` |", f"| L2 | {m.l2:g} |",
-             f"| threshold | {m.threshold:g} (Youden's J on the {'held-out probabilities' if result.evaluation == LOGO else 'val split'}) |", f"| evaluation | {how} |",
-             f"| training data sha256 | `{m.data_sha256}` |", ""]  # fmt: skip
+    lines = [f"# Category model `{result.model_path.name}`", ""]
+    if low_auc_warning(result):
+        lines += [f"**Warning: {low_auc_warning(result)}**", ""]
+    lines += ["| setting | value |", "|---|---|",
+              f"| positives | `{positives}` ({c['positives']} clips) |", f"| negatives | `{negatives}` ({c['negatives']} clips) |",
+              f"| synthetic negatives (training side only) | {c['synthetic']} ({synthetic_per_kind} per kind, seed {m.seed}) |",
+              f"| clips | {result.clip_samples} samples at {result.sample_rate_hz} Hz (both datasets; read at 16 kHz) |",
+              f"| embedder / feature set | {m.embedder} / `{m.feature_set}` |", f"| L2 | {m.l2:g} |",
+              f"| Platt calibration (val split) | p = sigmoid(a z + b), z the probe's logit: slope a = {m.platt_a:.6g}, intercept b = {m.platt_b:.6g} |",
+              f"| threshold | {m.threshold:g} (Youden's J on the {'held-out probabilities' if result.evaluation == LOGO else 'val split'}) |", f"| evaluation | {how} |",
+              f"| training data sha256 | `{m.data_sha256}` |",
+              f"| written by | benchbox {__version__} (scorer version {SCORER_VERSION}), {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} |", ""]  # fmt: skip
+    present = {sp for d in result.split_counts.values() for sp in d}
+    splits = [sp for sp in (ce.TRAIN, ce.VAL, ce.TEST) if sp in present] + sorted(present - {ce.TRAIN, ce.VAL, ce.TEST})
+    lines += ["| clips | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    lines += [f"| {d} | " + " | ".join(str(n.get(sp, 0)) for sp in splits) + " |" for d, n in result.split_counts.items()] + [""]
     lines += ce.markdown_table(result.table, f"{m.feature_set}, L2 {m.l2:g}, threshold {m.threshold:g}", group_label="held-out group" if result.evaluation == LOGO else "evaluated on")
     lines += [f"- {n}" for n in result.notes] + ([""] if result.notes else [])
     lines += [f"Use it: `benchbox score RUN --category-model {result.model_path}`", ""]

@@ -277,3 +277,22 @@ def test_a_user_group_called_synthetic_stays_apart_from_the_synthetic_negatives(
     n_synth = result.counts["synthetic"]
     assert len(masks) == 4 and all(m[-n_synth:].all() for m in masks)  # every fold, holding out the user's "synthetic" too, trains with them
     assert result.table[2]["negatives"] == result.table[0]["negatives"]  # the held-out "synthetic" group is the user's clips alone
+
+
+def test_the_report_gives_counts_per_split_platt_rate_versions_and_warns_on_a_low_auc(toy, tmp_path):
+    from dataclasses import replace
+
+    from benchbox import __version__
+    from benchbox.metrics.category_fit import report_markdown
+    from benchbox.score import SCORER_VERSION
+
+    root, pos, neg, result = toy
+    text = result.report_path.read_text()
+    m = result.model
+    assert "| positives | 9 | 6 | 3 |" in text and "| negatives | 9 | 6 | 3 |" in text and "| synthetic | 10 | 0 | 0 |" in text
+    assert f"slope a = {m.platt_a:.6g}, intercept b = {m.platt_b:.6g}" in text and "4096 samples at 16000 Hz" in text
+    assert f"benchbox {__version__} (scorer version {SCORER_VERSION})" in text and " UTC |" in text
+    assert result.split_counts["positives"] == {"test": 3, "train": 9, "val": 6} and result.sample_rate_hz == 16000
+    assert "Warning" not in text
+    low = replace(result, table=[*result.table[:-1], {**result.table[-1], "auc": 0.7}])
+    assert "**Warning: the pooled AUC is 0.700, below 0.8" in report_markdown(low, positives=pos, negatives=neg, synthetic_per_kind=2)
