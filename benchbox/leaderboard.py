@@ -39,7 +39,7 @@ from benchbox.errors import BenchboxError, DataError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
-from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, group_key, score_run, with_group_columns
+from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
 from benchbox.score_verdict import floor_span_key
 from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
 from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
@@ -80,17 +80,24 @@ def _synthetic_waves(kind: str, n_samples: int) -> list[np.ndarray]:
     return [rng.normal(0.0, sigma, n_samples).astype(np.float32) for _ in range(REFERENCE_CLIPS)]
 
 
-def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress, weights: str | None = None) -> pd.DataFrame:
-    """Score a reference-row folder once; reuse its scores while the inputs are unchanged."""
+def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress, weights: str | None = None,
+                  category_model: str = "") -> pd.DataFrame:
+    """Score a reference-row folder once, with the runs' category model (``""``: the shipped one);
+    reuse its scores while the inputs are unchanged."""
+    from benchbox.metrics.category import model_file
+    from benchbox.metrics.verdict import VerdictConfig
+
     info_path = folder / SCORES_DIR / "scores.json"
     wanted = {"embedders": list(embedders), "bootstrap": bootstrap, "seed": seed, "weights": weights,  # not the reference's path: its content
               "reference_manifest_sha256": sha256_file(reference / "manifest.csv"),  # a re-imported reference rescores
-              "scorer_version": SCORER_VERSION}  # so does a change of the detectors or the verdict
+              "category_model_sha256": sha256_file(model_file(category_model)),  # so does another category model
+              "scorer_version": SCORER_VERSION}  # and a change of the detectors or the verdict
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         if all(info.get(k) == v for k, v in wanted.items()):
             return pd.read_csv(folder / SCORES_DIR / "groups.csv", keep_default_na=False, na_values=[""])
-    return score_run(folder, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, progress=progress, weights=weights).groups
+    config = ScoreConfig(verdict=VerdictConfig(category_model=category_model))
+    return score_run(folder, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, progress=progress, weights=weights, config=config).groups
 
 
 def find_synth(results_dir: Path, exclude: Path) -> Path | None:
@@ -107,10 +114,13 @@ def find_synth(results_dir: Path, exclude: Path) -> Path | None:
     return None
 
 
-def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress, weights: str | None = None, warn=None) -> tuple[list[dict], list[str]]:
+def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstrap: int, seed: int, synth: Path | None, progress: Progress, weights: str | None = None, warn=None,
+                   category_model: str = "") -> tuple[list[dict], list[str]]:
     """Noise, silence and (when available) synth rows scored against ``reference``.
 
-    ``weights`` are the VGGish weights the runs were scored with (their scores.json).
+    ``weights`` are the VGGish weights and ``category_model`` the category model file ("" the
+    shipped one) the runs were scored with (their scores.json), so the rows' footstep/p and
+    useful rate come from the same model as the runs'.
     """
     ds = load_dataset(reference)
     synth_key = sha256_file(Path(synth) / "manifest.csv") if synth is not None and (Path(synth) / "manifest.csv").is_file() else ""
@@ -137,7 +147,7 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
     for kind in ("noise", "silence"):
         _write_clips(base / kind, _synthetic_waves(kind, ds.clip_samples), ds.sample_rate_hz)
     for kind in kinds:
-        groups = _score_cached(base / kind, reference, embedders, bootstrap, seed, progress, weights)
+        groups = _score_cached(base / kind, reference, embedders, bootstrap, seed, progress, weights, category_model)
         row = groups[groups["kind"] == "generated"].iloc[0].to_dict()
         row.update({"kind": kind, "run": f"reference: {reference.name}", "group": kind, "_media_root": str(base / kind)})
         row.update({c: "" for c in GROUP_COLUMNS})
@@ -227,6 +237,7 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
             extra, ref_notes = reference_rows(
                 ref_path, out=out, embedders=list(s.info.get("embedders", [])), bootstrap=int(s.info.get("bootstrap", 0)),
                 seed=int(s.info.get("seed", 0)), synth=synth, progress=progress, weights=s.info.get("weights"), warn=warn,
+                category_model=((s.info.get("settings") or {}).get("verdict") or {}).get("category_model", "") or "",
             )  # fmt: skip
         except (BenchboxError, OSError) as e:  # the reference moved, broke or lost its audio: keep the floor, note the rest
             reason = e.message if isinstance(e, BenchboxError) else f"{e.strerror or type(e).__name__}: {e.filename}"

@@ -134,3 +134,20 @@ def test_a_missing_category_model_hint_names_the_option_and_the_fit_command(tmp_
     assert str(tmp_path / "gone.json") in error and "--category-model" in hint and "benchbox category fit" in hint and "benchmarks/" not in hint
     monkeypatch.setattr(cat, "MODEL_PATH", tmp_path / "shipped.json")
     assert "reinstall benchbox" in cat.missing_hint(tmp_path / "shipped.json")
+
+
+def test_the_boards_reference_rows_use_the_runs_category_model(toy, tmp_path, rng):
+    """The noise and silence rows were scored with the shipped model beside runs scored with --category-model,
+    in one footstep/p column; they must use the runs' model, and another model re-scores them."""
+    *_, base = toy
+    model_path = tmp_path / "m.json"
+    assert runner.invoke(app, [*base, "--out", str(model_path)]).exit_code == 0
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "results" / "run", data, rng)
+    assert _score(run, data, tmp_path, model_path).exit_code == 0
+    board = tmp_path / "board"
+    r = runner.invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(board), "--quiet"])
+    assert r.exit_code == 0, r.output
+    infos = [json.loads(p.read_text()) for p in board.rglob("references/*/*/scores/scores.json")]
+    assert len(infos) >= 2 and all(i["category_model_sha256"] == sha256_file(model_path) for i in infos)
+    assert all(i["settings"]["verdict"]["category_model"] == str(model_path.resolve()) for i in infos)
