@@ -70,7 +70,8 @@ SCORES_FORMAT = 1
 # 9: with --embedder "" (no embedding metrics) the floor row's verdict includes footstep/p, as the clips' always did (it was the flags alone).
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
 # scores just lack them, and renderers show a dash.)
-SCORER_VERSION = 9
+# 10: an unprimed group is scored on each primed span of its run too (span@<ms>ms/fad|kad/<e>), so priming compares like with like.
+SCORER_VERSION = 10
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
 CACHE_ENV = "BENCHBOX_CACHE"

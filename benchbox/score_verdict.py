@@ -18,7 +18,10 @@ Legend: N clips, D embedding dimension, P prime length in samples, G groups.
 
 and the same under ``cont/`` for the continuation of primed clips (``clip[P:]`` against
 the reference clips' ``[P:]``; for unprimed clips ``cont/`` repeats the whole clip),
-plus ``cont/fad/e`` and ``cont/kad/e``. Per clip, with or without a reference:
+plus ``cont/fad/e`` and ``cont/kad/e``. An unprimed group is also scored on every primed span
+of its run, ``span@<ms>ms/fad/e``, ``span@<ms>ms/kad/e`` and its PRDC (:func:`span_key`): its clips from the
+sample the prime ends at, on the same cut and kernel as the primed group's ``cont/kad/e``, so the
+two are one scale (finding 5 of :mod:`benchbox.study.seed_findings`). Per clip, with or without a reference:
 ``footstep/p`` (:mod:`benchbox.metrics.category`) and ``cont/footstep/p``. ``useful/auto``
 (whole clip) and ``cont/useful/auto`` are the verdict of :mod:`benchbox.metrics.verdict`
 (no artefact flag and ``footstep/p`` >= threshold), with ``useful/reason`` and
@@ -98,6 +101,7 @@ class _Sets:
     test: dict[int, np.ndarray]  # P -> (Nr, D)
     val: np.ndarray  # (Nv, D), whole clips
     val_cont: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (Nv, D): val clips from sample P on
+    unprimed_at: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (N0, D): the unprimed clips from sample P on
 
 
 def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> np.ndarray:
@@ -120,7 +124,9 @@ def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, lis
         train[p] = _embed([w[p:] for w in refs[TRAIN_SPLIT]], rate_hz, embedder, cache_dir, progress)
         test[p] = _embed([w[p:] for w in refs["test"]], rate_hz, embedder, cache_dir, progress)
     val_cont = {p: _embed([w[p:] for w in refs["val"]], rate_hz, embedder, cache_dir, progress) for p in cuts_val}
-    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont)
+    unprimed = np.flatnonzero(primes == 0)  # scored on each primed span too: finding 5's like-for-like comparison
+    unprimed_at = {p: _embed([waves[i][p:] for i in unprimed], rate_hz, embedder, cache_dir, progress) for p in cuts if p and len(unprimed)}
+    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at)
 
 
 def _geometry(x: np.ndarray, config: VerdictConfig) -> np.ndarray:
@@ -214,11 +220,42 @@ def span_bandwidths(sets: _Sets) -> dict[int, float]:
     return {p: reference_bandwidth(test) for p, test in sets.test.items() if test.shape[0] >= 2}
 
 
-def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable, bandwidths: dict[int, float]) -> None:
+def span_key(prime_ms: float, metric: str, embedder: str) -> str:
+    """An unprimed group's column of ``metric`` on a primed span: its clips from the sample a
+    ``prime_ms`` prime ends at, against the reference test clips' same span with that span's kernel
+    (``span@<ms>ms/kad/aisfx``; ``/lo``, ``/hi`` beside it), on one scale with the ``cont/kad`` of
+    the clips primed for ``prime_ms``."""
+    return f"span@{float(prime_ms):g}ms/{metric}/{embedder}"
+
+
+def _span_metrics(gen: np.ndarray, test: np.ndarray, prime_ms: float, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable,
+                  bandwidth: float | None) -> dict[str, float]:
+    """``span@<ms>ms/`` FAD, KAD and PRDC (with their intervals) of unprimed clips from the sample a
+    ``prime_ms`` prime ends at (``gen`` (N, D)) against the test clips' same span (``test`` (Nr, D)),
+    with that span's kernel ``bandwidth``: the ``cont/`` metrics a primed group gets on that span."""
+    measured = distances(gen, test, e, bootstrap=bootstrap, seed=seed, bandwidth=bandwidth)
+    out = {span_key(prime_ms, metric, e) + suffix: measured[f"{metric}/{e}{suffix}"] for metric in ("fad", "kad") for suffix in ("", "/lo", "/hi")}
+    g, r = _geometry(gen, config), _geometry(test, config)
+    if g.shape[0] > config.k and r.shape[0] > config.k:
+        values = prdc.prdc_bootstrap(r, g, k=config.k, n=bootstrap, seed=seed) if bootstrap > 0 else prdc.prdc(r, g, k=config.k)
+        for key, v in values.items():  # "recall/lo" -> "span@20ms/recall/<e>/lo"
+            metric, _, bound = key.partition("/")
+            out[span_key(prime_ms, metric, e) + (f"/{bound}" if bound else "")] = v
+    return out
+
+
+def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, e: str, config: VerdictConfig, bootstrap: int, seed: int, distances: Callable,
+                     bandwidths: dict[int, float], spans_ms: dict[int, float]) -> None:
+    unprimed = np.flatnonzero(primes == 0)
     for row, (_, g) in zip(rows, groups):
         idx = clips.index.get_indexer(g.index)
         row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets)))
         p = int(primes[idx[0]]) if len(idx) else 0
+        if p == 0 and len(idx):  # the unprimed group on every primed span of this run
+            sub = np.searchsorted(unprimed, idx)
+            for span, at in sets.unprimed_at.items():
+                if span in spans_ms and len(sub) >= 2:
+                    row.update(_span_metrics(at[sub], sets.test[span], spans_ms[span], e, config, bootstrap, seed, distances, bandwidths.get(span)))
         if p not in sets.gen:  # continuation too short to embed
             continue
         sub = np.searchsorted(np.flatnonzero(primes == p), idx) if p else idx
@@ -378,10 +415,10 @@ def add_verdict_metrics(
                 spans = span_bandwidths(sets)
                 if bandwidths is not None:
                     bandwidths.setdefault(e, {}).update({str(p): h for p, h in spans.items() if p})
-                _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances, spans)
+                spans_ms = {int(p): float(ms) for p, ms in zip(primes, pd.to_numeric(clips["prime_ms"], errors="coerce")) if p > 0}
+                _fill_group_rows(rows[: len(groups)], groups, clips, sets, primes, e, config, bootstrap, seed, distances, spans, spans_ms)
                 if len(rows) > len(groups):
                     _fill_floor(rows[-1], sets, e, config, bootstrap, seed)
-                    spans_ms = {int(p): float(ms) for p, ms in zip(primes, pd.to_numeric(clips["prime_ms"], errors="coerce")) if p > 0}
                     _fill_floor_spans(rows[-1], sets, e, spans_ms, bootstrap, seed, distances, spans)
     if measure_category and reference is not None and len(rows) > len(groups):  # the floor's verdict is the clips' verdict
         rate = int(rates[0])

@@ -169,6 +169,31 @@ def test_the_floor_is_measured_on_each_primed_span_with_that_spans_kernel(scored
     assert f"floor@{PRIME_MS:g}ms/fad/mel" in floor and "floor@0ms/kad/mel" not in floor  # unprimed rows use the whole clip's
 
 
+def test_an_unprimed_group_is_scored_on_each_primed_span_like_the_primed_groups(scored, tmp_path):
+    """span@<ms>ms/: the unprimed clips from the prime's last sample on, against the test clips' same
+    span with that span's kernel: the cut and kernel of the primed rows' cont/kad (finding 5 pairs them)."""
+    from benchbox.metrics import fad as F
+    from benchbox.metrics.embedders import embed_waves
+    from benchbox.metrics.fad import pool_clips
+
+    result, _, _, test = scored
+    emb = lambda waves: pool_clips(embed_waves(waves, RATE_HZ, "mel"))  # noqa: E731
+    fresh = result.clips[result.clips["checkpoint"] == "fresh"]
+    gen = emb([load_audio(tmp_path / "run" / p)[P:] for p in fresh["path"]])
+    ref = emb([w[P:] for w in test])
+    rows = result.groups.set_index("checkpoint")
+    key = f"span@{PRIME_MS:g}ms/kad/mel"
+    assert rows.loc["fresh", key] == pytest.approx(F.kad(gen, ref, bandwidth=F.reference_bandwidth(ref)), rel=1e-6, abs=1e-9)
+    assert rows.loc["fresh", key + "/lo"] <= rows.loc["fresh", key] <= rows.loc["fresh", key + "/hi"]
+    want = prdc.prdc(prdc.l2_normalise(ref), prdc.l2_normalise(gen), k=3)
+    assert rows.loc["fresh", f"span@{PRIME_MS:g}ms/recall/mel"] == pytest.approx(want["recall"])
+    assert np.isfinite(rows.loc["fresh", f"span@{PRIME_MS:g}ms/fad/mel"])
+    assert rows.loc[["copy", "silent"], key].isna().all()  # primed groups have their cont/ columns on that span
+    copy = result.clips[result.clips["checkpoint"] == "copy"]
+    primed = emb([load_audio(tmp_path / "run" / p)[P:] for p in copy["path"]])
+    assert rows.loc["copy", "cont/kad/mel"] == pytest.approx(F.kad(primed, ref, bandwidth=F.reference_bandwidth(ref)), rel=1e-6, abs=1e-9)  # one kernel
+
+
 def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
     from benchbox.score_verdict import CONT, _set_verdict
 

@@ -104,6 +104,30 @@ def metric_by(groups: pd.DataFrame, factor: str, metric: str) -> pd.DataFrame:
     return agg.rename(columns={"count": "cells"})
 
 
+def same_span_table(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per prime length P > 0: the mean ``cont/<metric>`` of the P cells and the mean
+    ``span@<P>ms/<metric>`` of the unprimed cells (the unprimed clips scored on the same span and
+    kernel: scorer version 10), over the runs and checkpoints that have both. Columns
+    ``prime_ms``, ``primed``, ``unprimed``, ``cells``; empty without span columns."""
+    from benchbox.score_verdict import span_key
+
+    need = {"run", "checkpoint", "prime_ms", f"cont/{metric}"}
+    if groups.empty or not need <= set(groups.columns):
+        return pd.DataFrame()
+    prime = pd.to_numeric(groups["prime_ms"], errors="coerce")
+    unprimed = groups[prime == 0].set_index(["run", "checkpoint"])
+    rows = []
+    for ms in sorted(prime[prime > 0].unique()):
+        col = span_key(ms, *metric.split("/", 1))
+        if col not in unprimed.columns:
+            continue
+        primed = groups[prime == ms].set_index(["run", "checkpoint"])[f"cont/{metric}"]
+        both = pd.DataFrame({"primed": primed, "unprimed": unprimed[col]}).dropna()
+        if len(both):
+            rows.append({"prime_ms": float(ms), "primed": both["primed"].mean(), "unprimed": both["unprimed"].mean(), "cells": len(both)})
+    return pd.DataFrame(rows)
+
+
 def _cont(frame: pd.DataFrame, key: str) -> str:
     """The continuation's column (``cont/<key>``) when scored, else the whole clip's."""
     return f"cont/{key}" if key and f"cont/{key}" in frame.columns else key
@@ -139,6 +163,7 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
         "fad_metric": rank,
         "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),
         "diversity_metric": div,
+        "same_span": {m: same_span_table(gen, f"{m}/{embedder or 'aisfx'}") for m in ("kad", "recall")},
     }
     for metric in ("precision", "recall", "coverage"):
         key = _cont(gen, f"{metric}/{embedder or 'aisfx'}")

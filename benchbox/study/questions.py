@@ -34,6 +34,22 @@ def metric_lines(table: pd.DataFrame, label: str, metric: str) -> list[str]:
     return out
 
 
+def same_span_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Each prime's continuation beside the unprimed clips scored on the same span and kernel
+    (``span@<ms>ms/``): the like-for-like reading of the table above, whose 0 ms row is the whole clip."""
+    out = []
+    for metric, table in tables.items():
+        if table.empty:
+            continue
+        if not out:
+            out = ["The 0 ms row above scores the whole clip, on another span and kernel than a continuation. Like with like: each prime's "
+                   "continuation beside the same runs' unprimed clips scored from the sample that prime ends at (`span@<ms>ms/`), means over cells:", ""]
+        out += [f"| prime_ms | primed `cont/{metric}` | unprimed on the same span | primed - unprimed | cells |", "|---|---|---|---|---|"]
+        out += [f"| {r['prime_ms']:g} | {r['primed']:.4g} | {r['unprimed']:.4g} | {r['primed'] - r['unprimed']:+.4g} | {int(r['cells'])} |" for _, r in table.iterrows()]
+        out.append("")
+    return out
+
+
 def why_tests_differ(paired: dict, useful: pd.DataFrame, metric: str) -> str:
     """One sentence: why the paired group-metric test and the per-clip rate test can disagree."""
     if not paired or not paired.get("pairs") or useful.empty:
@@ -81,6 +97,7 @@ def answers_markdown(ans: dict) -> list[str]:
               "clips cut at the same point); precision is fidelity, recall and coverage are diversity. These are "
               "means over cells; every cell's value with its n and 95% CI is in the verdict tables above.", ""]
     lines += metric_lines(pr["fad"], "prime_ms", pr.get("fad_metric", metric)) + [""]
+    lines += same_span_lines(pr.get("same_span", {}))
     for key in ("precision", "recall", "coverage"):
         if key in pr:
             lines += metric_lines(pr[key][1], "prime_ms", pr[key][0]) + [""]

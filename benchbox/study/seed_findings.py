@@ -172,17 +172,55 @@ def _paired_cells(groups: pd.DataFrame, metric: str, distinct: list[str] | None 
     return both.groupby(level="run").mean().reset_index()
 
 
+def _paired_spans(groups: pd.DataFrame, metric: str, distinct: list[str] | None = None) -> pd.DataFrame:
+    """Like :func:`_paired_cells`, on one scale: per run and checkpoint, each 20 and 40 ms cell's
+    ``cont/<metric>`` against the unprimed cell's ``span@<ms>ms/<metric>`` (the unprimed clips from
+    the sample that prime ends at, on the same cut and kernel: scorer version 10), averaged over
+    the primes both have, then over the run's checkpoints. Empty when no unprimed cell carries a
+    span column (scores before version 10)."""
+    from benchbox.score_verdict import span_key
+
+    empty = pd.DataFrame(columns=["run", "primed", "unprimed"])
+    need = {"kind", "run", "checkpoint", "prime_ms", f"cont/{metric}"}
+    if groups.empty or not need <= set(groups.columns):
+        return empty
+    gen = groups[groups["kind"] == "generated"]
+    if distinct is not None:
+        gen = gen[gen["run"].astype(str).isin(distinct) | (gen["checkpoint"] != "last")]  # identical weights: best only
+    prime = gen["prime_ms"].astype(float)
+    state = ["run", "checkpoint"]
+    unprimed = gen[prime == 0].set_index(state)
+    pairs = []
+    for ms in (20.0, 40.0):
+        col = span_key(ms, *metric.split("/", 1))
+        if col not in unprimed.columns:
+            continue
+        primed = gen[prime == ms].set_index(state)[f"cont/{metric}"]
+        pairs.append(pd.DataFrame({"primed": primed, "unprimed": unprimed[col]}).dropna())
+    both = pd.concat(pairs) if pairs else pd.DataFrame()
+    if both.empty:
+        return empty
+    return both.groupby(level=state).mean().groupby(level="run").mean().reset_index()
+
+
 def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
     """Fidelity = the continuation's unbiased KAD to the real clips' same span (lower is closer);
     diversity = the continuation's recall. Per run, its 20/40 ms cells against its unprimed
-    cells (:func:`_paired_cells`); the runs' differences get a signed-rank test. The verdict is
-    on fidelity; the diversity half is reported beside it."""
-    kad, recall = f"cont/kad/{PRIMING_EMBEDDER}", f"cont/recall/{PRIMING_EMBEDDER}"
-    row = {"finding": "5. 20/40 ms primes give more fidelity (and less diversity) than unprimed generation",
-           "metric": f"`{kad}` (fidelity), `{recall}` (diversity), per run: its 20/40 ms cells vs its unprimed cells "
-                     "(a continuation's span and kernel against the whole clip's: not one scale, see docs/metrics.md)"}
+    cells on the same span and kernel (:func:`_paired_spans`; scores before version 10 lack the
+    unprimed cells' spans, and fall back to their whole clips, :func:`_paired_cells`, which the
+    metric text flags as not one scale); the runs' differences get a signed-rank test. The
+    verdict is on fidelity; the diversity half is reported beside it."""
+    kad, recall = f"kad/{PRIMING_EMBEDDER}", f"recall/{PRIMING_EMBEDDER}"
     distinct = compared_runs(gen)
-    fid, div = _paired_cells(groups, kad, distinct), _paired_cells(groups, recall, distinct)
+    fid, div = _paired_spans(groups, kad, distinct), _paired_spans(groups, recall, distinct)
+    same_span = not fid.empty
+    against = ("its unprimed cells scored on the same span and kernel (`span@<ms>ms/`: the unprimed clips from the sample the prime ends at)"
+               if same_span else "its unprimed cells' whole clips (scores before version 10: a continuation's span and kernel against the whole clip's, "
+               "not one scale, see docs/metrics.md)")
+    row = {"finding": "5. 20/40 ms primes give more fidelity (and less diversity) than unprimed generation",
+           "metric": f"`cont/{kad}` (fidelity), `cont/{recall}` (diversity), per run: its 20/40 ms cells vs {against}"}
+    if not same_span:
+        fid, div = _paired_cells(groups, f"cont/{kad}", distinct), _paired_cells(groups, f"cont/{recall}", distinct)
     fid_d, div_d = (fid["primed"] - fid["unprimed"]).astype(float), (div["primed"] - div["unprimed"]).astype(float)
     verdict, test = _paired(fid_d, seed_says_positive=False)
     div_verdict, div_test = _paired(div_d, seed_says_positive=False)

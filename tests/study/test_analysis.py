@@ -48,3 +48,21 @@ def test_study_answers_has_every_question():
     prime = ans["priming"]["fad"].set_index("prime_ms")
     assert prime.loc[40, "mean"] == pytest.approx(0.75)
 
+
+
+def test_same_span_table_pairs_each_prime_with_the_unprimed_cells_on_its_span():
+    """A prime's mean continuation KAD sits beside the unprimed cells' KAD on that span, only over
+    the (run, checkpoint) cells that have both; a run without an unprimed cell adds nothing."""
+    from benchbox.study.analysis import same_span_table
+    from benchbox.study.questions import same_span_lines
+
+    rows = []
+    for run, base in (("a", 0.2), ("b", 0.4)):
+        rows.append({"run": run, "checkpoint": "best", "prime_ms": 0, "cont/kad/aisfx": base, "span@20ms/kad/aisfx": base + 0.1})
+        rows.append({"run": run, "checkpoint": "best", "prime_ms": 20, "cont/kad/aisfx": base - 0.05})
+    rows.append({"run": "c", "checkpoint": "best", "prime_ms": 20, "cont/kad/aisfx": 9.0})  # no unprimed partner
+    table = same_span_table(pd.DataFrame(rows), "kad/aisfx")
+    assert list(table["prime_ms"]) == [20.0] and int(table["cells"].iloc[0]) == 2
+    assert table["primed"].iloc[0] == pytest.approx((0.15 + 0.35) / 2) and table["unprimed"].iloc[0] == pytest.approx((0.3 + 0.5) / 2)
+    assert "| 20 | 0.25 | 0.4 | -0.15 | 2 |" in same_span_lines({"kad": table})
+    assert same_span_table(pd.DataFrame(rows).drop(columns=["span@20ms/kad/aisfx"]), "kad/aisfx").empty  # scores before version 10

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 
 from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, all_findings, findings_markdown, minmax_finding, six_findings
@@ -128,6 +129,36 @@ def test_paired_cells_are_one_per_run():
     assert abs(diff["r1"] - (-0.02 + 0.05)) < 1e-9  # r1's last cells moved by 0.1: half of it in the run's mean
     best_only = _paired_cells(cells, "cont/kad/aisfx", distinct=["r0"]).set_index("run")
     assert abs((best_only["primed"] - best_only["unprimed"])["r1"] - -0.02) < 1e-9  # r1's best = last: best cells only
+
+
+def _with_spans(cells: pd.DataFrame, span_offset: float) -> pd.DataFrame:
+    """The unprimed cells also scored on each primed span (scorer version 10): the whole clip's KAD
+    plus ``span_offset``, the recall unchanged."""
+    cells = cells.copy()
+    unprimed = (cells["kind"] == "generated") & (cells["prime_ms"] == 0)
+    for ms in (20, 40):
+        cells.loc[unprimed, f"span@{ms}ms/kad/aisfx"] = cells.loc[unprimed, "cont/kad/aisfx"] + span_offset + 0.001 * ms
+        cells.loc[unprimed, f"span@{ms}ms/recall/aisfx"] = cells.loc[unprimed, "cont/recall/aisfx"]
+    return cells
+
+
+def test_priming_compares_each_prime_with_the_unprimed_clips_on_its_own_span(tmp_path):
+    """With span columns, a primed cell is paired with the unprimed cell's KAD on the same span:
+    primes 0.05 below the whole clips but 0.05 above the unprimed clips' same span is *not* more
+    fidelity (the old whole-clip pairing read it as reproduced)."""
+    from benchbox.study.seed_findings import _paired_spans
+
+    clips = _clips()
+    cells = _with_spans(_cells(-0.05, 0.0), span_offset=-0.10)
+    pairs = _paired_spans(cells, "kad/aisfx").set_index("run")
+    assert len(pairs) == 8 and np.allclose(pairs["primed"] - pairs["unprimed"], 0.05)  # (-0.05 + 0.001 p) - (-0.10 + 0.001 p)
+    found = {f["finding"][0]: f for f in six_findings(clips, cells, tmp_path)}["5"]
+    assert found["verdict"] == NOT_REPRODUCED and "same span and kernel" in found["metric"]
+    old = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0), tmp_path)}["5"]
+    assert old["verdict"] == REPRODUCED and "not one scale" in old["metric"]  # scores before version 10 fall back
+    one_prime = cells.drop(columns=["span@40ms/kad/aisfx"])
+    only20 = _paired_spans(one_prime, "kad/aisfx").set_index("run")
+    assert np.allclose(only20["primed"] - only20["unprimed"], 0.05)  # the 40 ms cells have no partner: 20 ms alone
 
 
 def test_minmax_ablation_runs_are_not_counted_in_the_six_findings(tmp_path):
