@@ -163,7 +163,7 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
         "fad_metric": rank,
         "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),
         "diversity_metric": div,
-        "same_span": {m: same_span_table(gen, f"{m}/{embedder or 'aisfx'}") for m in ("kad", "recall")},
+        "same_span": {f"{m}/{embedder or 'aisfx'}": same_span_table(gen, f"{m}/{embedder or 'aisfx'}") for m in ("kad", "recall")},
     }
     for metric in ("precision", "recall", "coverage"):
         key = _cont(gen, f"{metric}/{embedder or 'aisfx'}")

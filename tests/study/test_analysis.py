@@ -64,5 +64,5 @@ def test_same_span_table_pairs_each_prime_with_the_unprimed_cells_on_its_span():
     table = same_span_table(pd.DataFrame(rows), "kad/aisfx")
     assert list(table["prime_ms"]) == [20.0] and int(table["cells"].iloc[0]) == 2
     assert table["primed"].iloc[0] == pytest.approx((0.15 + 0.35) / 2) and table["unprimed"].iloc[0] == pytest.approx((0.3 + 0.5) / 2)
-    assert "| 20 | 0.25 | 0.4 | -0.15 | 2 |" in same_span_lines({"kad": table})
+    assert "| 20 | 0.25 | 0.4 | -0.15 | 2 |" in same_span_lines({"kad/aisfx": table})
     assert same_span_table(pd.DataFrame(rows).drop(columns=["span@20ms/kad/aisfx"]), "kad/aisfx").empty  # scores before version 10
