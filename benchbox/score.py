@@ -69,8 +69,9 @@ SCORES_FORMAT = 1
 # 8: KAD's bandwidth is the test split's median distance, one per span (was each row's pooled median); fad/kad intervals are jackknife.
 # 9: with --embedder "" (no embedding metrics) the floor row's verdict includes footstep/p, as the clips' always did (it was the flags alone).
 # (New group columns that leave flags and verdicts alone, like nn1/<e>, do not bump it: older
-# scores just lack them, and renderers show a dash.)
-# 10: an unprimed group is scored on each primed span of its run too (span@<ms>ms/fad|kad/<e>), so priming compares like with like.
+# scores just lack them, and renderers show a dash. Columns a study finding is decided on do.)
+# 10: an unprimed group is scored on each primed span of its run too (span@<ms>ms/fad|kad/<e>), and
+# finding 5 (priming) is decided on them: version-9 scores would decide it on another span and kernel.
 SCORER_VERSION = 10
 FLOOR_GROUP = "floor"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")

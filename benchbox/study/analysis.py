@@ -104,28 +104,43 @@ def metric_by(groups: pd.DataFrame, factor: str, metric: str) -> pd.DataFrame:
     return agg.rename(columns={"count": "cells"})
 
 
-def same_span_table(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per prime length P > 0: the mean ``cont/<metric>`` of the P cells and the mean
-    ``span@<P>ms/<metric>`` of the unprimed cells (the unprimed clips scored on the same span and
-    kernel: scorer version 10), over the runs and checkpoints that have both. Columns
-    ``prime_ms``, ``primed``, ``unprimed``, ``cells``; empty without span columns."""
+def span_pairs(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per primed cell that has an unprimed partner scored on its span: ``primed`` its
+    ``cont/<metric>``, ``unprimed`` the partner's ``span@<P>ms/<metric>`` (the unprimed clips from the
+    sample the prime ends at, on the same cut and kernel: scorer version 10). Partners share the
+    run, checkpoint and sampling settings (``cell`` columns, returned beside ``prime_ms``); cells
+    without a partner or with a NaN on either side are left out. Empty without span columns."""
+    from benchbox.score import SAMPLING_COLUMNS
     from benchbox.score_verdict import span_key
 
-    need = {"run", "checkpoint", "prime_ms", f"cont/{metric}"}
-    if groups.empty or not need <= set(groups.columns):
-        return pd.DataFrame()
-    prime = pd.to_numeric(groups["prime_ms"], errors="coerce")
-    unprimed = groups[prime == 0].set_index(["run", "checkpoint"])
-    rows = []
+    cell = ["run", "checkpoint", *[c for c in SAMPLING_COLUMNS if c in groups.columns]]
+    out = pd.DataFrame(columns=[*cell, "prime_ms", "primed", "unprimed"])
+    if groups.empty or not {*cell, "prime_ms", f"cont/{metric}"} <= set(groups.columns):
+        return out
+    frame = groups.assign(**{c: groups[c].astype(str) for c in cell})  # NaN sampling settings match as "nan"
+    prime = pd.to_numeric(frame["prime_ms"], errors="coerce")
+    unprimed = frame[prime == 0]
+    parts = []
     for ms in sorted(prime[prime > 0].unique()):
         col = span_key(ms, *metric.split("/", 1))
         if col not in unprimed.columns:
             continue
-        primed = groups[prime == ms].set_index(["run", "checkpoint"])[f"cont/{metric}"]
-        both = pd.DataFrame({"primed": primed, "unprimed": unprimed[col]}).dropna()
-        if len(both):
-            rows.append({"prime_ms": float(ms), "primed": both["primed"].mean(), "unprimed": both["unprimed"].mean(), "cells": len(both)})
-    return pd.DataFrame(rows)
+        primed = frame[prime == ms][[*cell, f"cont/{metric}"]].rename(columns={f"cont/{metric}": "primed"})
+        both = primed.merge(unprimed[[*cell, col]].rename(columns={col: "unprimed"}), on=cell, how="inner", validate="many_to_one")
+        parts.append(both.assign(prime_ms=float(ms)).dropna(subset=["primed", "unprimed"]))
+    return pd.concat(parts, ignore_index=True)[out.columns] if parts else out
+
+
+def same_span_table(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per prime length P > 0 (:func:`span_pairs`): the mean ``cont/<metric>`` of the P cells and the
+    mean ``span@<P>ms/<metric>`` of their unprimed partners. Columns ``prime_ms``, ``primed``,
+    ``unprimed``, ``cells``; empty without span columns. Pass the groups with the last checkpoint
+    of identical-weights runs left out, or those runs count twice."""
+    pairs = span_pairs(groups, metric)
+    if pairs.empty:
+        return pd.DataFrame()
+    table = pairs.groupby("prime_ms").agg(primed=("primed", "mean"), unprimed=("unprimed", "mean"), cells=("primed", "size"))
+    return table.reset_index()
 
 
 def _cont(frame: pd.DataFrame, key: str) -> str:
@@ -157,13 +172,14 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
         "fad": paired_comparison(tested, "checkpoint", "best", "last", rank, cell) if rank else {},
     }
     div = next((c for c in gen.columns if c.startswith("diversity/")), None)
+    distinct_cells = gen[gen["run"].isin(compared) | (gen["checkpoint"] != "last")] if {"run", "checkpoint"} <= set(gen.columns) else gen  # identical weights: best only
     answers["priming"] = {
         "useful": rate_table(clips, "prime_ms", useful),
         "fad": metric_by(gen, "prime_ms", rank) if rank else pd.DataFrame(),
         "fad_metric": rank,
         "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),
         "diversity_metric": div,
-        "same_span": {f"{m}/{embedder or 'aisfx'}": same_span_table(gen, f"{m}/{embedder or 'aisfx'}") for m in ("kad", "recall")},
+        "same_span": {f"{m}/{embedder or 'aisfx'}": same_span_table(distinct_cells, f"{m}/{embedder or 'aisfx'}") for m in ("kad", "recall")},
     }
     for metric in ("precision", "recall", "coverage"):
         key = _cont(gen, f"{metric}/{embedder or 'aisfx'}")

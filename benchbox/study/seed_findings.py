@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.stats import wilson_interval
-from benchbox.study.analysis import compared_runs, rate_text
+from benchbox.study.analysis import compared_runs, rate_text, span_pairs
 from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, signed_rank_p
 
 ALPHA = 0.05
@@ -173,34 +173,20 @@ def _paired_cells(groups: pd.DataFrame, metric: str, distinct: list[str] | None 
 
 
 def _paired_spans(groups: pd.DataFrame, metric: str, distinct: list[str] | None = None) -> pd.DataFrame:
-    """Like :func:`_paired_cells`, on one scale: per run and checkpoint, each 20 and 40 ms cell's
-    ``cont/<metric>`` against the unprimed cell's ``span@<ms>ms/<metric>`` (the unprimed clips from
-    the sample that prime ends at, on the same cut and kernel: scorer version 10), averaged over
-    the primes both have, then over the run's checkpoints. Empty when no unprimed cell carries a
-    span column (scores before version 10)."""
-    from benchbox.score_verdict import span_key
-
-    empty = pd.DataFrame(columns=["run", "primed", "unprimed"])
-    need = {"kind", "run", "checkpoint", "prime_ms", f"cont/{metric}"}
-    if groups.empty or not need <= set(groups.columns):
-        return empty
-    gen = groups[groups["kind"] == "generated"]
-    if distinct is not None:
+    """Like :func:`_paired_cells`, on one scale: each 20 and 40 ms cell's ``cont/<metric>`` against
+    its unprimed partner's ``span@<ms>ms/<metric>`` (:func:`benchbox.study.analysis.span_pairs`: the
+    same run, checkpoint and sampling settings, scored on the same cut and kernel), averaged per
+    cell over the primes it has, then per run. Empty when no unprimed cell carries a span column
+    (scores before version 10)."""
+    gen = groups[groups["kind"] == "generated"] if "kind" in groups.columns else groups
+    if distinct is not None and {"run", "checkpoint"} <= set(gen.columns):
         gen = gen[gen["run"].astype(str).isin(distinct) | (gen["checkpoint"] != "last")]  # identical weights: best only
-    prime = gen["prime_ms"].astype(float)
-    state = ["run", "checkpoint"]
-    unprimed = gen[prime == 0].set_index(state)
-    pairs = []
-    for ms in (20.0, 40.0):
-        col = span_key(ms, *metric.split("/", 1))
-        if col not in unprimed.columns:
-            continue
-        primed = gen[prime == ms].set_index(state)[f"cont/{metric}"]
-        pairs.append(pd.DataFrame({"primed": primed, "unprimed": unprimed[col]}).dropna())
-    both = pd.concat(pairs) if pairs else pd.DataFrame()
-    if both.empty:
-        return empty
-    return both.groupby(level=state).mean().groupby(level="run").mean().reset_index()
+    pairs = span_pairs(gen, metric)
+    pairs = pairs[pairs["prime_ms"].isin([20.0, 40.0])]
+    if pairs.empty:
+        return pd.DataFrame(columns=["run", "primed", "unprimed"])
+    cell = [c for c in pairs.columns if c not in ("prime_ms", "primed", "unprimed")]
+    return pairs.groupby(cell)[["primed", "unprimed"]].mean().groupby(level="run").mean().reset_index()
 
 
 def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
@@ -215,8 +201,15 @@ def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
     fid, div = _paired_spans(groups, kad, distinct), _paired_spans(groups, recall, distinct)
     same_span = not fid.empty
     against = ("its unprimed cells scored on the same span and kernel (`span@<ms>ms/`: the unprimed clips from the sample the prime ends at)"
-               if same_span else "its unprimed cells' whole clips (scores before version 10: a continuation's span and kernel against the whole clip's, "
-               "not one scale, see docs/metrics.md)")
+               if same_span else "its unprimed cells' whole clips (no unprimed cell was scored on a primed span: scores before version 10, or "
+               "continuations too short to embed; a continuation's span and kernel against the whole clip's, not one scale, see docs/metrics.md)")
+    if same_span:  # runs a version-9 score (or a missing span) leaves without a like-for-like pair are named, not silently dropped
+        cells = groups[groups["kind"] == "generated"]
+        prime = cells["prime_ms"].astype(float)
+        runs = set(cells[prime == 0]["run"].astype(str)) & set(cells[prime.isin([20.0, 40.0])]["run"].astype(str))
+        missing = sorted(runs - set(fid["run"].astype(str)))
+        if missing:
+            against += f"; left out, no unprimed cell scored on their 20/40 ms spans (re-score them): {', '.join(missing)}"
     row = {"finding": "5. 20/40 ms primes give more fidelity (and less diversity) than unprimed generation",
            "metric": f"`cont/{kad}` (fidelity), `cont/{recall}` (diversity), per run: its 20/40 ms cells vs {against}"}
     if not same_span:

@@ -175,3 +175,24 @@ def test_minmax_ablation_runs_are_not_counted_in_the_six_findings(tmp_path):
     with_minmax = "\n".join(findings_markdown(all_findings(pd.concat([grid, scaled]), _floor(), tmp_path)))
     assert "count the grid's runs only" in with_minmax  # the report says why its counts differ from other sections'
     assert "count the grid's runs only" not in "\n".join(findings_markdown(all_findings(grid, _floor(), tmp_path)))
+
+
+def test_priming_pairs_cells_by_their_sampling_settings_and_names_runs_without_spans(tmp_path):
+    """Two unprimed cells per (run, checkpoint) (a top-p sweep), rows shuffled: each primed cell pairs
+    with the unprimed cell of its own top-p; a run scored before version 10 (no span values) is named."""
+    from benchbox.study.seed_findings import _paired_spans
+
+    parts = []
+    for top_p, offset in ((1.0, 0.0), (0.9, 1.0)):
+        cells = _with_spans(_cells(-0.05, 0.0, n_runs=3), span_offset=-0.10)
+        cells["top_p"] = top_p
+        for col in [c for c in cells.columns if "kad" in c]:
+            cells[col] += offset  # the top-p 0.9 cells sit 1.0 higher on every KAD: a cross-pairing would show it
+        parts.append(cells)
+    both = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=0)
+    pairs = _paired_spans(both, "kad/aisfx").set_index("run")
+    assert len(pairs) == 3 and np.allclose(pairs["primed"] - pairs["unprimed"], 0.05)
+    old = both.copy()
+    old.loc[old["run"] == "r2", ["span@20ms/kad/aisfx", "span@40ms/kad/aisfx"]] = np.nan
+    found = {f["finding"][0]: f for f in six_findings(_clips(), old, tmp_path)}["5"]
+    assert "left out" in found["metric"] and "r2" in found["metric"] and "(of 2)" in found["test"]
