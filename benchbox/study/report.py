@@ -120,11 +120,12 @@ def versions_lines(out: Path) -> list[str]:
 
 def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, figure: Path | None, groups: pd.DataFrame | None = None, *,
                     figure_is_new: bool = True, figure_caption: str = "", charts: list | None = None, smoke: str = "",
-                    every_clip: pd.DataFrame | None = None, families_listen: list[str] | None = None) -> str:
+                    every_clip: pd.DataFrame | None = None, families_listen: list[str] | None = None, changes: list[str] | None = None) -> str:
     """The text of ``report.md``: the summary first, contents, findings, charts, verdict, answers,
     leaderboard, curves, spectrograms, then how it was made. ``clips`` and ``groups`` are at the
     reference sampling setting (:mod:`benchbox.study.sampling`); ``every_clip`` holds every
-    setting (the sampling question); ``families_listen`` closes the families section."""
+    setting (the sampling question); ``families_listen`` closes the families section; ``changes``
+    (:func:`benchbox.study.changes.changes_markdown`) follows the findings."""
     from benchbox.study.figures import curves_section
     from benchbox.study.protocol import train_jobs
 
@@ -134,7 +135,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     findings = all_findings(clips, groups, out / "runs", smoke)
     charts = charts or []
     metrics = metrics_href(out)
-    body = findings_markdown(findings, smoke, metrics=metrics)
+    body = findings_markdown(findings, smoke, metrics=metrics) + (changes or [])
     every_clip = clips if every_clip is None else every_clip
     body += family_markdown(clips, groups, out / "runs", proto, smoke, every_clip=every_clip)
     body += families_listen or []
@@ -181,6 +182,7 @@ def write_report(ctx) -> Path:
     from benchbox.study.protocol import evidence_of, train_jobs
 
     from benchbox.study import listen
+    from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, study_summary
     from benchbox.study.family_findings import best_cells, listen_examples, run_maps
     from benchbox.study.sampling import at_reference
 
@@ -203,12 +205,14 @@ def write_report(ctx) -> Path:
                  for i, c in enumerate(best_cells(clips, family_of), 1)}
         kept = listen.keep_clips(out, {**listen_examples(clips, family_of), **cells})
         figs = [(rel, listen.families_figure(out, part, out / rel)) for (rel, _), part in zip(figs, listen.split(kept))]
+    record = next_record(out, study_summary(out, clips, all_findings(clips, groups, out / "runs", why if is_smoke else "")))
     text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None,
                            figure_caption=caption, charts=charts, smoke=why if is_smoke else "", every_clip=every_clip,
-                           families_listen=listen.listen_markdown(out, kept, *figs))
+                           families_listen=listen.listen_markdown(out, kept, *figs), changes=changes_markdown(record))
     title = f"Study report: {proto.name}"
     page = render_html(out, text, title=title, listen=listen_html(out, clips, real[:LISTEN_REAL_CLIPS]) + listen.families_html(kept))
-    publish_files({out / "report.md": text, out / "report.html": page})  # one output: both or neither
+    summary = json.dumps(record, indent=1) + "\n"
+    publish_files({out / "report.md": text, out / "report.html": page, out / SUMMARY_NAME: summary})  # one output: all or none
     return out / "report.md"
 
 

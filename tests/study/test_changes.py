@@ -1,0 +1,64 @@
+"""What changed since the previous report: the summary record and its section."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, record_previous, study_summary
+from tests.study.test_report import COMMITTED_REPORT, committed_study
+
+
+def _clips():
+    return pd.DataFrame({"run": ["a", "a", "a", "b"], "cont/useful/auto": [1.0, 0.0, 1.0, 0.0]})
+
+
+def test_summary_counts_each_runs_clips_and_useful_ones_and_reads_its_scorer_version(tmp_path):
+    scores = tmp_path / "runs" / "a" / "scores"
+    scores.mkdir(parents=True)
+    (scores / "scores.json").write_text(json.dumps({"scorer_version": 7}))
+    found = study_summary(tmp_path, _clips(), [{"finding": "1. few useful", "verdict": "reproduced"}])
+    assert found["runs"] == {"a": {"scorer_version": 7, "clips": 3, "useful": 2}, "b": {"scorer_version": None, "clips": 1, "useful": 0}}
+    assert found["findings"] == {"1. few useful": "reproduced"}
+
+
+def test_the_record_keeps_the_last_change_across_re_renders_of_the_same_scores(tmp_path):
+    one = {"runs": {"a": {"scorer_version": 9, "clips": 3, "useful": 1}}, "findings": {"1": "inconclusive at this n"}}
+    two = {"runs": {"a": {"scorer_version": 10, "clips": 3, "useful": 2}}, "findings": {"1": "reproduced"}}
+    first = next_record(tmp_path, one)
+    assert first == {"current": one, "previous": None} and changes_markdown(first) == []
+    (tmp_path / SUMMARY_NAME).write_text(json.dumps(first))
+    second = next_record(tmp_path, two)
+    assert second == {"current": two, "previous": one}
+    (tmp_path / SUMMARY_NAME).write_text(json.dumps(second))
+    assert next_record(tmp_path, two) == second  # the same scores re-rendered: the change stays on the page
+    lines = changes_markdown(second)
+    assert "| a | 9 | 10 | 1/3 (33.3%) | 2/3 (66.7%) |" in lines and "| 1 | inconclusive at this n | reproduced |" in lines
+    (tmp_path / SUMMARY_NAME).write_text("[1, 2]")  # malformed: counts as none
+    assert next_record(tmp_path, two) == {"current": two, "previous": None}
+
+
+@pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
+def test_a_re_scored_study_says_in_its_report_what_changed(tmp_path):
+    from benchbox.study.report import collect
+    from benchbox.study.seed_findings import all_findings
+
+    ctx = committed_study(tmp_path)
+    run = "wavenet-tiny_mulaw_do0"
+    before_clips, before_groups = collect(ctx.out, [run, "sashimi-tiny_mulaw_do0"])
+    record_previous(ctx.out, ctx.out, before_clips, all_findings(before_clips, before_groups, ctx.out / "runs"))
+    path = ctx.out / "runs" / run / "scores" / "clips.csv"
+    clips = pd.read_csv(path)
+    was = int(clips["cont/useful/auto"].sum())
+    clips.loc[clips.index[:40], "cont/useful/auto"] = 1.0  # a re-score that calls more clips useful
+    clips.to_csv(path, index=False)
+    now = int(clips["cont/useful/auto"].sum())
+    from benchbox.study.report import write_report
+
+    write_report(ctx)
+    text = (ctx.out / "report.md").read_text()
+    section = text.split("\n## What changed since the previous report\n", 1)[1].split("\n## ", 1)[0]
+    assert f"| {run} | 10 | 10 | {was}/128 ({100 * was / 128:.1f}%) | {now}/128 ({100 * now / 128:.1f}%) |" in section
+    assert json.loads((ctx.out / SUMMARY_NAME).read_text())["current"]["runs"][run]["useful"] == now
+    write_report(ctx)  # re-rendered unchanged: the section stays
+    assert "## What changed since the previous report" in (ctx.out / "report.md").read_text()
