@@ -202,6 +202,11 @@ def comparable(scored: list[Scored], warn=None) -> list[str]:
     return [note]
 
 
+def _category_model_of(s: Scored) -> str:
+    """The category model file a run was scored with ("" the shipped one), from its scores.json."""
+    return str(((s.info.get("settings") or {}).get("verdict") or {}).get("category_model", "") or "")
+
+
 def _dirs(results_dirs: Path | list[Path]) -> list[Path]:
     return [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
 
@@ -221,23 +226,31 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
         key = s.info.get("reference_manifest_sha256") or ref  # one reference by content, whatever folder it was imported to
         if ref and not floor.empty:
             if key not in floors:
-                floors[key] = {**floor.iloc[0].to_dict(), "_scored": s, "_paths": []}
+                floors[key] = {**floor.iloc[0].to_dict(), "_scored": s, "_paths": [], "_models": {}}
             else:  # span floors (floor@<ms>ms/...) a later run measured on spans the first did not have
                 for col, value in floor.iloc[0].items():
                     if str(col).startswith("floor@") and pd.isna(floors[key].get(col, np.nan)) and pd.notna(value):
                         floors[key][col] = value
             floors[key]["_paths"].append(ref)
+            floors[key]["_models"].setdefault(_category_model_of(s), []).append(s.name)
         progress("collect", i + 1, len(scored))
     synth = synth if synth is not None else next((f for d in _dirs(results_dir) if (f := find_synth(d, out)) is not None), None)
     for floor in floors.values():
-        s, paths = floor.pop("_scored"), floor.pop("_paths")
+        s, paths, models = floor.pop("_scored"), floor.pop("_paths"), floor.pop("_models")
+        if len(models) > 1:  # one set of reference rows per reference: scored with the first run's model
+            named = "; ".join(f"{m or 'the shipped model'}: {_some(runs)}" for m, runs in models.items())
+            note = (f"the runs scored against {Path(paths[0]).name} used {len(models)} category models ({named}); its noise/silence/synth rows "
+                    f"are scored with {_category_model_of(s) or 'the shipped model'} only, so their footstep/p and useful rates compare with those runs alone")
+            notes += [note] if note not in notes else []
+            if warn is not None:
+                warn(note)
         ref_path = Path(next((p for p in paths if Path(p).is_dir()), paths[0]))  # a copy still on disk gives the reference rows
         try:
             val = [p for p in load_dataset(ref_path).clip_paths(FLOOR_SPLIT) if p.is_file()][:PLAYERS_PER_ROW]
             extra, ref_notes = reference_rows(
                 ref_path, out=out, embedders=list(s.info.get("embedders", [])), bootstrap=int(s.info.get("bootstrap", 0)),
                 seed=int(s.info.get("seed", 0)), synth=synth, progress=progress, weights=s.info.get("weights"), warn=warn,
-                category_model=((s.info.get("settings") or {}).get("verdict") or {}).get("category_model", "") or "",
+                category_model=_category_model_of(s),
             )  # fmt: skip
         except (BenchboxError, OSError) as e:  # the reference moved, broke or lost its audio: keep the floor, note the rest
             reason = e.message if isinstance(e, BenchboxError) else f"{e.strerror or type(e).__name__}: {e.filename}"

@@ -497,3 +497,22 @@ def test_the_rescore_hint_keeps_a_custom_category_model(tmp_path):
     assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference /data/dev --category-model '/models/my steps.json'"
     shipped = {"reference": "/data/dev", "settings": {"verdict": {"category_model": ""}}}
     assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), shipped)) == f"benchbox score {tmp_path} --reference /data/dev"
+
+
+def test_runs_scored_with_different_category_models_get_a_note_on_the_reference_rows(results, tmp_path):
+    """One set of noise/silence/synth rows per reference is scored with the first run's category model; runs of
+    that reference scored with another model must be told, not silently compared with it."""
+    from benchbox.leaderboard import collect_rows
+    from benchbox.progress import no_progress
+    from benchbox.scored_runs import load_scored
+
+    scored, _ = load_scored(results, tmp_path / "board")
+    assert len(scored) >= 2
+    _, _, same = collect_rows(results, out=tmp_path / "board", synth=None, progress=no_progress, loaded=(scored, []))
+    assert not any("category models" in n for n in same)
+    other = scored[1]
+    other.info["settings"] = {**(other.info.get("settings") or {}), "verdict": {"category_model": "/models/other.json"}}
+    warned = []
+    _, _, notes = collect_rows(results, out=tmp_path / "board", synth=None, progress=no_progress, loaded=(scored, []), warn=warned.append)
+    note = next(n for n in notes if "category models" in n)
+    assert "/models/other.json: " + other.name in note and "the shipped model" in note and warned == [note]

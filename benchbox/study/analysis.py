@@ -108,25 +108,30 @@ def span_pairs(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per primed cell that has an unprimed partner scored on its span: ``primed`` its
     ``cont/<metric>``, ``unprimed`` the partner's ``span@<P>ms/<metric>`` (the unprimed clips from the
     sample the prime ends at, on the same cut and kernel: scorer version 10). Partners share the
-    run, checkpoint and sampling settings (``cell`` columns, returned beside ``prime_ms``); cells
-    without a partner or with a NaN on either side are left out. Empty without span columns."""
-    from benchbox.score import SAMPLING_COLUMNS
+    run and every group column but the prime (``cell``: :func:`benchbox.score.group_key` with the
+    prime left out, so an n/a sampling setting and its neutral value are one cell, as in the
+    scores); an unprimed cell that appears twice is ambiguous and pairs with nothing. Cells
+    without a partner or with a NaN on either side are left out. Columns ``run``, ``cell``,
+    ``prime_ms``, ``primed``, ``unprimed``; empty without span columns."""
+    from benchbox.score import GROUP_COLUMNS, group_key
     from benchbox.score_verdict import span_key
 
-    cell = ["run", "checkpoint", *[c for c in SAMPLING_COLUMNS if c in groups.columns]]
-    out = pd.DataFrame(columns=[*cell, "prime_ms", "primed", "unprimed"])
-    if groups.empty or not {*cell, "prime_ms", f"cont/{metric}"} <= set(groups.columns):
+    out = pd.DataFrame(columns=["run", "cell", "prime_ms", "primed", "unprimed"])
+    if groups.empty or not {"run", "prime_ms", f"cont/{metric}"} <= set(groups.columns):
         return out
-    frame = groups.assign(**{c: groups[c].astype(str) for c in cell})  # NaN sampling settings match as "nan"
+    keep = [c for c in groups.columns if c in ("run", *GROUP_COLUMNS, f"cont/{metric}") or (str(c).startswith("span@") and str(c).endswith(f"/{metric}"))]
+    frame = groups[keep].copy()  # a lean copy: the studies' group tables are wide and fragmented
+    frame["cell"] = [group_key({**r, "prime_ms": None}) for r in frame.to_dict("records")]
+    frame["run"] = frame["run"].astype(str)
     prime = pd.to_numeric(frame["prime_ms"], errors="coerce")
-    unprimed = frame[prime == 0]
+    unprimed = frame[prime == 0].drop_duplicates(subset=["run", "cell"], keep=False)
     parts = []
     for ms in sorted(prime[prime > 0].unique()):
         col = span_key(ms, *metric.split("/", 1))
         if col not in unprimed.columns:
             continue
-        primed = frame[prime == ms][[*cell, f"cont/{metric}"]].rename(columns={f"cont/{metric}": "primed"})
-        both = primed.merge(unprimed[[*cell, col]].rename(columns={col: "unprimed"}), on=cell, how="inner", validate="many_to_one")
+        primed = frame[prime == ms][["run", "cell", f"cont/{metric}"]].rename(columns={f"cont/{metric}": "primed"})
+        both = primed.merge(unprimed[["run", "cell", col]].rename(columns={col: "unprimed"}), on=["run", "cell"], how="inner")
         parts.append(both.assign(prime_ms=float(ms)).dropna(subset=["primed", "unprimed"]))
     return pd.concat(parts, ignore_index=True)[out.columns] if parts else out
 

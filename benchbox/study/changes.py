@@ -1,16 +1,19 @@
-"""What changed since a study's previous report: per-run scorer version and useful rate, and the
-findings' verdicts, before and after a re-score or re-run.
+"""What changed since a study's previous report: per-run scores (content hash, scorer version,
+useful clips) and the findings' verdicts, before and after a re-score or re-run.
 
 Each report writes ``report_summary.json`` beside it: ``{"current": S, "previous": S | null}``,
 where S is :func:`study_summary` of the scores it describes. A new report whose summary differs
 from the file's ``current`` moves that to ``previous``; one that matches (a re-render of the same
 scores) keeps the file's ``previous``, so the last change stays on the page until the next one.
-A study that never had a summary (reports written before this module) can get one from its
-committed folder with :func:`record_previous`, so its first re-scored report says what changed.
+S holds each run's ``clips.csv`` sha256, so a summary is tied to the scores it describes, and the
+findings keyed by number with their undecorated verdicts (a smoke-test label or a reworded title
+is not a change). A study whose reports predate this module gets a first summary from its
+committed folder with :func:`benchbox.study.rerender.record_previous`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -20,47 +23,68 @@ SUMMARY_NAME = "report_summary.json"
 USEFUL = "cont/useful/auto"
 
 
-def _scorer_version(out: Path, run: str) -> int | None:
-    path = Path(out) / "runs" / run / "scores" / "scores.json"
+def _scores_info(out: Path, run: str) -> tuple[int | None, str | None]:
+    """A run's scorer version (scores.json) and its clips.csv sha256; None where unreadable."""
+    folder = Path(out) / "runs" / run / "scores"
     try:
-        return json.loads(path.read_text()).get("scorer_version")
-    except (OSError, ValueError):
-        return None
+        version = json.loads((folder / "scores.json").read_text()).get("scorer_version")
+    except (OSError, ValueError, AttributeError):
+        version = None
+    try:
+        digest = hashlib.sha256((folder / "clips.csv").read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return (version if isinstance(version, int) else None), digest
 
 
-def study_summary(out: Path, clips: pd.DataFrame, findings: list[dict]) -> dict:
-    """``{"runs": {run: {scorer_version, clips, useful}}, "findings": {finding: verdict}}``: each
-    run's scorer version (None: not recorded), clip count and ``cont/useful/auto`` count over
-    ``clips`` (N rows with a ``run`` column), and each finding's verdict."""
+def finding_key(title: str) -> str:
+    """``"5"`` for ``"5. 20/40 ms primes ..."``: a finding's number, else its whole title."""
+    head = str(title).split(".", 1)[0]
+    return head if head.isdigit() else str(title)
+
+
+def study_summary(out: Path, clips: pd.DataFrame, findings: list[dict], *, smoke: bool) -> dict:
+    """``{"runs": {run: {scorer_version, clips_sha256, clips, useful}}, "findings": {key: verdict},
+    "smoke": bool}``: over ``clips`` (N rows with a ``run`` column: the report's clips, at the
+    reference sampling setting), each run's scorer version, scores hash, clip count and
+    ``cont/useful/auto`` count, and each finding's verdict as decided (``findings`` without the
+    smoke label; ``smoke`` says the study's verdicts are not evidence)."""
     runs = {}
     if not clips.empty and "run" in clips.columns:
         for run, part in clips.groupby("run", sort=True):
             useful = int(pd.to_numeric(part[USEFUL], errors="coerce").fillna(0).sum()) if USEFUL in part.columns else None
-            runs[str(run)] = {"scorer_version": _scorer_version(out, str(run)), "clips": int(len(part)), "useful": useful}
-    return {"runs": runs, "findings": {str(f["finding"]): str(f["verdict"]) for f in findings}}
+            version, digest = _scores_info(out, str(run))
+            runs[str(run)] = {"scorer_version": version, "clips_sha256": digest, "clips": int(len(part)), "useful": useful}
+    return {"runs": runs, "findings": {finding_key(f["finding"]): str(f["verdict"]) for f in findings}, "smoke": bool(smoke)}
 
 
-def next_record(out: Path, current: dict) -> dict:
-    """The ``report_summary.json`` to publish with a report of ``current``; an unreadable or
-    malformed file counts as none."""
+def valid_summary(value) -> bool:
+    """Whether ``value`` has :func:`study_summary`'s shape (a hand-edited or foreign file does not)."""
+    if not isinstance(value, dict) or not isinstance(value.get("runs"), dict) or not isinstance(value.get("findings"), dict):
+        return False
+    for run in value["runs"].values():
+        if not isinstance(run, dict) or not isinstance(run.get("clips"), int) or not isinstance(run.get("useful"), (int, type(None))):
+            return False
+        if not isinstance(run.get("scorer_version"), (int, type(None))):
+            return False
+    return all(isinstance(v, str) for v in value["findings"].values())
+
+
+def read_record(out: Path) -> dict:
+    """``out``'s ``report_summary.json``; an unreadable or malformed file (or part) counts as none."""
     try:
         old = json.loads((Path(out) / SUMMARY_NAME).read_text())
     except (OSError, ValueError):
-        old = {}
+        return {"current": None, "previous": None}
     old = old if isinstance(old, dict) else {}
-    previous = old.get("previous") if old.get("current") == current else old.get("current")
-    return {"current": current, "previous": previous if isinstance(previous, dict) else None}
+    return {k: old.get(k) if valid_summary(old.get(k)) else None for k in ("current", "previous")}
 
 
-def record_previous(committed: Path, out: Path, clips: pd.DataFrame, findings: list[dict]) -> Path:
-    """Write ``out/report_summary.json`` whose ``current`` is the summary of ``committed``'s scores
-    (``clips`` and ``findings`` read from them, e.g. with :func:`benchbox.study.report.collect`),
-    so the next report written into ``out`` lists what changed against it. Returns the path."""
-    from benchbox.runs import publish_files
-
-    path = Path(out) / SUMMARY_NAME
-    publish_files({path: json.dumps({"current": study_summary(committed, clips, findings), "previous": None}, indent=1) + "\n"})
-    return path
+def next_record(out: Path, current: dict) -> dict:
+    """The ``report_summary.json`` to publish with a report of ``current``."""
+    old = read_record(out)
+    previous = old["previous"] if old["current"] == current else old["current"]
+    return {"current": current, "previous": previous}
 
 
 def _rate(run: dict | None) -> str:
@@ -70,27 +94,31 @@ def _rate(run: dict | None) -> str:
     return f"{run['useful']}/{n} ({100.0 * run['useful'] / n:.1f}%)" if n else "0/0"
 
 
+def _version(run: dict | None) -> str:
+    return "-" if not run or run.get("scorer_version") is None else str(run["scorer_version"])
+
+
 def changes_markdown(record: dict) -> list[str]:
     """The report's "What changed since the previous report" section; [] without a previous
-    summary. One row per run (scorer version and useful clips, before and now) and one per
-    finding whose verdict changed."""
+    summary. One row per run whose scores changed (scorer version and useful clips, before and
+    now) and one per finding whose verdict changed (not shown when either report is a smoke test,
+    whose verdicts are not evidence)."""
     before, now = record.get("previous"), record.get("current") or {}
     if not before:
         return []
     b_runs, n_runs = before.get("runs", {}), now.get("runs", {})
+    changed = [r for r in sorted(set(b_runs) | set(n_runs)) if b_runs.get(r) != n_runs.get(r)]
     lines = ["## What changed since the previous report", "",
-             "The previous report's scores against these, as this version of benchbox reads both (a scorer version "
-             "change re-decides every clip; `cont/useful/auto` counts the continuation of primed clips).", "",
+             "The summary stored with the previous report (by the benchbox that wrote it) against this one's, over the clips at "
+             "the reference sampling setting: each run whose scores changed (`cont/useful/auto` counts the continuation of "
+             "primed clips; a scorer version change re-decides every clip).", "",
              "| run | scorer version: before | now | useful: before | now |", "|---|---|---|---|---|"]
-    for run in sorted(set(b_runs) | set(n_runs)):
-        b, n = b_runs.get(run), n_runs.get(run)
-        version = lambda r: "-" if not r or r.get("scorer_version") is None else str(r["scorer_version"])  # noqa: E731
-        lines.append(f"| {run} | {version(b)} | {version(n)} | {_rate(b)} | {_rate(n)} |")
+    lines += [f"| {r} | {_version(b_runs.get(r))} | {_version(n_runs.get(r))} | {_rate(b_runs.get(r))} | {_rate(n_runs.get(r))} |" for r in changed]
+    lines += [""] if changed else ["| (none) | | | | |", ""]
+    if before.get("smoke") or now.get("smoke"):
+        return lines + ["The findings are not compared: a smoke-test study's verdicts are not evidence.", ""]
     b_find, n_find = before.get("findings", {}), now.get("findings", {})
-    moved = [(f, b_find.get(f, "-"), n_find.get(f, "-")) for f in list(dict.fromkeys([*b_find, *n_find])) if b_find.get(f) != n_find.get(f)]
-    lines += [""]
+    moved = [(f, b_find.get(f, "-"), n_find.get(f, "-")) for f in dict.fromkeys([*b_find, *n_find]) if b_find.get(f) != n_find.get(f)]
     if moved:
-        lines += ["| finding | verdict before | now |", "|---|---|---|", *[f"| {f} | {b} | {n} |" for f, b, n in moved], ""]
-    else:
-        lines += ["No finding's verdict changed.", ""]
-    return lines
+        return lines + ["| finding | verdict before | now |", "|---|---|---|", *[f"| {f} | {b} | {n} |" for f, b, n in moved], ""]
+    return lines + ["No finding's verdict changed.", ""]

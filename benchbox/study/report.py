@@ -177,12 +177,20 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     return "\n".join(head + summary + toc(body, ["[Listen](#listen) (report.html only)"]) + body)
 
 
+def summary_of(out: Path, clips: pd.DataFrame, groups: pd.DataFrame, *, smoke: bool) -> dict:
+    """:func:`benchbox.study.changes.study_summary` of a report's clips and groups (at the
+    reference sampling setting), its findings decided without the smoke label."""
+    from benchbox.study.changes import study_summary
+
+    return study_summary(out, clips, all_findings(clips, groups, Path(out) / "runs"), smoke=smoke)
+
+
 def write_report(ctx) -> Path:
     from benchbox.study.figures import effect_charts, spectrogram_figure
     from benchbox.study.protocol import evidence_of, train_jobs
 
     from benchbox.study import listen
-    from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, study_summary
+    from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record
     from benchbox.study.family_findings import best_cells, listen_examples, run_maps
     from benchbox.study.sampling import at_reference
 
@@ -205,7 +213,7 @@ def write_report(ctx) -> Path:
                  for i, c in enumerate(best_cells(clips, family_of), 1)}
         kept = listen.keep_clips(out, {**listen_examples(clips, family_of), **cells})
         figs = [(rel, listen.families_figure(out, part, out / rel)) for (rel, _), part in zip(figs, listen.split(kept))]
-    record = next_record(out, study_summary(out, clips, all_findings(clips, groups, out / "runs", why if is_smoke else "")))
+    record = next_record(out, summary_of(out, clips, groups, smoke=is_smoke))
     text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None,
                            figure_caption=caption, charts=charts, smoke=why if is_smoke else "", every_clip=every_clip,
                            families_listen=listen.listen_markdown(out, kept, *figs), changes=changes_markdown(record))

@@ -127,3 +127,28 @@ def rerender_study(out: Path, command: str = "") -> Path:
     data = study_data_dir(proto, out)  # the real clips of the figures and players, where still on disk
     ctx = SimpleNamespace(out=out, proto=proto, command=command, protocol_path=None, data_dir=data if (data / "dataset.json").is_file() else None)
     return write_report(ctx)
+
+
+def record_previous(committed: Path, out: Path) -> Path:
+    """Seed ``out/report_summary.json`` (:mod:`benchbox.study.changes`) with the summary of the
+    committed study folder ``committed`` (its scores of record, read as its report reads them),
+    so the next report written into ``out`` (a re-run or re-score of that study) says what
+    changed against it. Returns the path. Raises ProtocolError when ``out`` already has a summary
+    (its record would be lost)."""
+    from benchbox.runs import publish_files
+    from benchbox.study.changes import SUMMARY_NAME, read_record
+    from benchbox.study.protocol import evidence_of, load_protocol, study_data_dir, train_jobs
+    from benchbox.study.report import _dataset_kind, collect, summary_of
+    from benchbox.study.sampling import at_reference
+
+    committed, out = Path(committed), Path(out)
+    if read_record(out)["current"] is not None:
+        raise ProtocolError(f"{out / SUMMARY_NAME} already records a report; seeding it would lose that record",
+                            hint="record_previous is for a study whose reports predate report_summary.json")
+    proto = load_protocol(committed / "protocol.toml")
+    clips, groups = collect(committed, [j.run_id for j in train_jobs(proto)])
+    smoke = evidence_of(proto, _dataset_kind(study_data_dir(proto, committed)))[0]
+    summary = summary_of(committed, at_reference(clips, proto), at_reference(groups, proto), smoke=smoke)
+    path = out / SUMMARY_NAME
+    publish_files({path: json.dumps({"current": summary, "previous": None}, indent=1) + "\n"})
+    return path

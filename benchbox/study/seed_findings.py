@@ -185,8 +185,7 @@ def _paired_spans(groups: pd.DataFrame, metric: str, distinct: list[str] | None 
     pairs = pairs[pairs["prime_ms"].isin([20.0, 40.0])]
     if pairs.empty:
         return pd.DataFrame(columns=["run", "primed", "unprimed"])
-    cell = [c for c in pairs.columns if c not in ("prime_ms", "primed", "unprimed")]
-    return pairs.groupby(cell)[["primed", "unprimed"]].mean().groupby(level="run").mean().reset_index()
+    return pairs.groupby(["run", "cell"])[["primed", "unprimed"]].mean().groupby(level="run").mean().reset_index()
 
 
 def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:

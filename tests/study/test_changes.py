@@ -1,11 +1,12 @@
 """What changed since the previous report: the summary record and its section."""
 
+import hashlib
 import json
 
 import pandas as pd
 import pytest
 
-from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, record_previous, study_summary
+from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, study_summary
 from tests.study.test_report import COMMITTED_REPORT, committed_study
 
 
@@ -13,18 +14,25 @@ def _clips():
     return pd.DataFrame({"run": ["a", "a", "a", "b"], "cont/useful/auto": [1.0, 0.0, 1.0, 0.0]})
 
 
-def test_summary_counts_each_runs_clips_and_useful_ones_and_reads_its_scorer_version(tmp_path):
+def test_summary_counts_each_runs_clips_and_useful_ones_and_ties_them_to_its_scores(tmp_path):
     scores = tmp_path / "runs" / "a" / "scores"
     scores.mkdir(parents=True)
     (scores / "scores.json").write_text(json.dumps({"scorer_version": 7}))
-    found = study_summary(tmp_path, _clips(), [{"finding": "1. few useful", "verdict": "reproduced"}])
-    assert found["runs"] == {"a": {"scorer_version": 7, "clips": 3, "useful": 2}, "b": {"scorer_version": None, "clips": 1, "useful": 0}}
-    assert found["findings"] == {"1. few useful": "reproduced"}
+    (scores / "clips.csv").write_text("path\nx.wav\n")
+    found = study_summary(tmp_path, _clips(), [{"finding": "1. few useful", "verdict": "reproduced"}], smoke=False)
+    digest = hashlib.sha256(b"path\nx.wav\n").hexdigest()
+    assert found["runs"] == {"a": {"scorer_version": 7, "clips_sha256": digest, "clips": 3, "useful": 2},
+                             "b": {"scorer_version": None, "clips_sha256": None, "clips": 1, "useful": 0}}
+    assert found["findings"] == {"1": "reproduced"} and found["smoke"] is False
+
+
+def _summary(version, useful, verdict, smoke=False):
+    return {"runs": {"a": {"scorer_version": version, "clips_sha256": f"h{version}", "clips": 3, "useful": useful}},
+            "findings": {"1": verdict}, "smoke": smoke}
 
 
 def test_the_record_keeps_the_last_change_across_re_renders_of_the_same_scores(tmp_path):
-    one = {"runs": {"a": {"scorer_version": 9, "clips": 3, "useful": 1}}, "findings": {"1": "inconclusive at this n"}}
-    two = {"runs": {"a": {"scorer_version": 10, "clips": 3, "useful": 2}}, "findings": {"1": "reproduced"}}
+    one, two = _summary(9, 1, "inconclusive at this n"), _summary(10, 2, "reproduced")
     first = next_record(tmp_path, one)
     assert first == {"current": one, "previous": None} and changes_markdown(first) == []
     (tmp_path / SUMMARY_NAME).write_text(json.dumps(first))
@@ -34,19 +42,27 @@ def test_the_record_keeps_the_last_change_across_re_renders_of_the_same_scores(t
     assert next_record(tmp_path, two) == second  # the same scores re-rendered: the change stays on the page
     lines = changes_markdown(second)
     assert "| a | 9 | 10 | 1/3 (33.3%) | 2/3 (66.7%) |" in lines and "| 1 | inconclusive at this n | reproduced |" in lines
-    (tmp_path / SUMMARY_NAME).write_text("[1, 2]")  # malformed: counts as none
+    smoke = changes_markdown({"current": _summary(10, 2, "reproduced", smoke=True), "previous": one})
+    assert not any(ln.startswith("| 1 |") for ln in smoke) and any("not compared" in ln for ln in smoke)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"current": {"runs": [], "findings": {}}}', '{"current": {"runs": {"a": "x"}, "findings": {}}}',
+                                  '{"current": {"runs": {"a": {"clips": 3, "useful": "x"}}, "findings": {}}}', '{"current": {"runs": {}, "findings": []}}', "{"])
+def test_a_malformed_record_counts_as_none(tmp_path, text):
+    (tmp_path / SUMMARY_NAME).write_text(text)
+    two = _summary(10, 2, "reproduced")
     assert next_record(tmp_path, two) == {"current": two, "previous": None}
-
-
 @pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
 def test_a_re_scored_study_says_in_its_report_what_changed(tmp_path):
-    from benchbox.study.report import collect
-    from benchbox.study.seed_findings import all_findings
-
     ctx = committed_study(tmp_path)
     run = "wavenet-tiny_mulaw_do0"
-    before_clips, before_groups = collect(ctx.out, [run, "sashimi-tiny_mulaw_do0"])
-    record_previous(ctx.out, ctx.out, before_clips, all_findings(before_clips, before_groups, ctx.out / "runs"))
+    from benchbox.errors import ProtocolError
+    from benchbox.study.rerender import record_previous
+
+    (ctx.out / SUMMARY_NAME).unlink(missing_ok=True)  # a study whose reports predate the record
+    record_previous(ctx.out, ctx.out)
+    with pytest.raises(ProtocolError):
+        record_previous(ctx.out, ctx.out)  # would lose the record it wrote
     path = ctx.out / "runs" / run / "scores" / "clips.csv"
     clips = pd.read_csv(path)
     was = int(clips["cont/useful/auto"].sum())
@@ -59,6 +75,7 @@ def test_a_re_scored_study_says_in_its_report_what_changed(tmp_path):
     text = (ctx.out / "report.md").read_text()
     section = text.split("\n## What changed since the previous report\n", 1)[1].split("\n## ", 1)[0]
     assert f"| {run} | 10 | 10 | {was}/128 ({100 * was / 128:.1f}%) | {now}/128 ({100 * now / 128:.1f}%) |" in section
+    assert "sashimi-tiny_mulaw_do0" not in section and "not compared" in section  # unchanged run; a smoke study's verdicts
     assert json.loads((ctx.out / SUMMARY_NAME).read_text())["current"]["runs"][run]["useful"] == now
     write_report(ctx)  # re-rendered unchanged: the section stays
     assert "## What changed since the previous report" in (ctx.out / "report.md").read_text()

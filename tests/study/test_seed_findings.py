@@ -196,3 +196,20 @@ def test_priming_pairs_cells_by_their_sampling_settings_and_names_runs_without_s
     old.loc[old["run"] == "r2", ["span@20ms/kad/aisfx", "span@40ms/kad/aisfx"]] = np.nan
     found = {f["finding"][0]: f for f in six_findings(_clips(), old, tmp_path)}["5"]
     assert "left out" in found["metric"] and "r2" in found["metric"] and "(of 2)" in found["test"]
+
+
+def test_priming_pairs_cells_whose_sampling_setting_is_n_a_and_skips_ambiguous_ones(tmp_path):
+    """A run whose sampling_steps is n/a (NaN: every autoregressive run) was dropped by the pairing's
+    group-by, so finding 5 fell back to whole clips though the span scores were there; NaN and the
+    neutral value are one cell, as in the scores. A duplicated unprimed cell pairs with nothing."""
+    from benchbox.study.seed_findings import _paired_spans
+
+    cells = _with_spans(_cells(-0.05, 0.0, n_runs=3), span_offset=-0.10)
+    cells["sampling_steps"] = np.nan
+    cells["temperature"] = np.where(cells["prime_ms"] == 0, 1.0, np.nan)  # neutral 1.0 on one side, n/a on the other
+    pairs = _paired_spans(cells, "kad/aisfx").set_index("run")
+    assert len(pairs) == 3 and np.allclose(pairs["primed"] - pairs["unprimed"], 0.05)
+    found = {f["finding"][0]: f for f in six_findings(_clips(), cells, tmp_path)}["5"]
+    assert "same span and kernel" in found["metric"]
+    doubled = pd.concat([cells, cells[(cells["run"] == "r0") & (cells["prime_ms"] == 0)]], ignore_index=True)
+    assert sorted(_paired_spans(doubled, "kad/aisfx")["run"]) == ["r1", "r2"]
