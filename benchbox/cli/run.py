@@ -15,6 +15,7 @@ EXAMPLES = examples(
     "benchbox run quickstart",
     "benchbox run footsteps-cpu --data footsteps-dev --dry-run",
     "benchbox run protocols/quickstart.toml --set train.max_steps=50 --out results/try --json",
+    "benchbox run footsteps-seed-cpu --rescore   # after a scorer upgrade: re-score the sampled runs, train nothing",
 )
 
 
@@ -24,6 +25,7 @@ def run(
     overrides: SetOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Study folder (default results/<protocol name>).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and its cost estimate; run nothing.")] = False,
+    rescore: Annotated[bool, typer.Option("--rescore", help="Train and sample nothing: re-score the runs whose clips are current (after a scorer upgrade), skip the rest, rebuild the leaderboard and report.")] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -49,10 +51,10 @@ def run(
     # otherwise (an embedding caller) the protocol with its --data
     typed = sys.argv[0].endswith("benchbox") or sys.argv[1:2] == ["run"]
     fallback = f"benchbox run {protocol}" + (f" --data {shlex.quote(str(data))}" if data else "")
-    command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if typed else fallback
+    command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--rescore") if typed else fallback  # the study's full command
     try:
         with rich_progress(not quiet) as progress:
-            report = run_protocol(proto, out=out, protocol_path=protocol, command=command,
+            report = run_protocol(proto, out=out, protocol_path=protocol, command=command, rescore=rescore,
                                   progress=progress, log=lambda s: err_console.print(s, highlight=False))
     except KeyboardInterrupt as e:  # a training stage saved its last.pt; other stages publish whole or not at all
         interrupted(e, f"finished stages are kept in {out} (stages.json)", "run the same command again to resume (finished stages are skipped, training resumes from last.pt)")

@@ -79,8 +79,12 @@ def run_protocol(
     command: str = "",
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    rescore: bool = False,
 ) -> Path:
-    """Run every stage of ``proto`` into ``out``; return the report path."""
+    """Run every stage of ``proto`` into ``out``; return the report path. ``rescore``: train and
+    sample nothing: score again the runs whose training and clips are current (a scorer version
+    change re-scores them), leave the others as they are (named in the log), then rebuild the
+    leaderboard and report from what is scored."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "protocol.toml", dump_toml(to_dict(proto)))
@@ -95,6 +99,11 @@ def run_protocol(
 
     def run_stages(stages: list) -> None:
         nonlocal done, recorded
+        run = stages[0].run_id
+        if rescore and run is not None and not all(is_current(ctx, s) for s in stages if s.kind in ("train", "generate")):
+            ctx.log(f"skip {run} (--rescore: not trained and sampled yet; run without --rescore to do it)")
+            done += len(stages)
+            return
         for stage in stages:
             ctx.progress("study", done, len(stage_list), stage=stage.key)
             done += 1

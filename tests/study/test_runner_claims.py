@@ -38,3 +38,28 @@ def test_a_run_another_process_holds_is_skipped_then_waited_for_and_found_done(t
     assert any(f"skip {first} for now" in line for line in logs) and any(f"wait {first}" in line for line in logs)
     with runner.claim(tmp_path, first, wait=False) as mine:
         assert mine  # released: a later process may claim it
+
+
+def test_rescore_scores_the_runs_that_are_sampled_and_trains_nothing(tmp_path, monkeypatch):
+    """--rescore after a scorer upgrade: a trained and sampled run is scored again, a run never trained (or
+    held by another process and still unfinished when waited for) is left alone, and the board and report are rebuilt."""
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml",
+                          overrides=['presets=["wavenet-tiny"]', 'sweep.quantisation=["mulaw", "linear"]', "sweep.dropout=[0.0]"])
+    sampled, untrained = "wavenet-tiny_mulaw_do0", "wavenet-tiny_linear_do0"
+    finished = {"data", f"train/{sampled}", f"generate/{sampled}"}  # its score is stale (an older scorer)
+    ran = []
+    monkeypatch.setattr(runner, "is_current", lambda ctx, stage: stage.key in finished)
+    monkeypatch.setattr(runner.st, "stage_fingerprint", lambda ctx, stage: "fp")
+    for kind in ("data", "train", "generate", "score", "leaderboard", "report"):
+        monkeypatch.setattr(runner.st, f"run_{kind}", lambda ctx, stage: ran.append(stage.key))
+    logs = []
+    runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
+    assert ran == [f"score/{sampled}", "leaderboard", "report"]
+    assert any(f"skip {untrained} (--rescore" in line for line in logs)
+    ran.clear()
+    other = open(tmp_path / runner.CLAIMS_DIR / f"{untrained}.lock", "a")  # another process is training it
+    fcntl.flock(other, fcntl.LOCK_EX)
+    monkeypatch.setattr(runner.st, "run_score", lambda ctx, stage: (ran.append(stage.key), fcntl.flock(other, fcntl.LOCK_UN)))
+    runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
+    other.close()
+    assert ran == [f"score/{sampled}", "leaderboard", "report"]  # waited for, found unfinished: not trained here
