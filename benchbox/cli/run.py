@@ -51,7 +51,10 @@ def run(
     # otherwise (an embedding caller) the protocol with its --data
     typed = sys.argv[0].endswith("benchbox") or sys.argv[1:2] == ["run"]
     fallback = f"benchbox run {protocol}" + (f" --data {shlex.quote(str(data))}" if data else "")
-    command = "benchbox " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--rescore") if typed else fallback  # the study's full command
+    argv = list(sys.argv[1:])
+    if rescore and "--rescore" in argv:  # the report's command is the study's full run
+        argv.remove("--rescore")
+    command = "benchbox " + " ".join(shlex.quote(a) for a in argv) if typed else fallback
     try:
         with rich_progress(not quiet) as progress:
             report = run_protocol(proto, out=out, protocol_path=protocol, command=command, rescore=rescore,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchbox.config import dump_toml, to_dict
+from benchbox.errors import ProtocolError
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_text, write_versions
 from benchbox.study import stages as st
@@ -86,12 +87,18 @@ def run_protocol(
     change re-scores them), leave the others as they are (named in the log), then rebuild the
     leaderboard and report from what is scored."""
     out = Path(out)
+    if rescore:
+        check_rescore(proto, out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "protocol.toml", dump_toml(to_dict(proto)))
     ctx = StudyContext(proto, out, StageLedger(out), progress or no_progress, log or (lambda s: None), protocol_path, command)
     runners = {"data": st.run_data, "train": st.run_train, "generate": st.run_generate, "score": st.run_score,
                "leaderboard": st.run_leaderboard, "report": st.run_report}
     stage_list = plan(proto)
+    data_stage = next((s for s in stage_list if s.kind == "data"), None)
+    if rescore and data_stage is not None and not is_current(ctx, data_stage):
+        raise ProtocolError(f"{out}: the study's dataset changed since it ran (its source's files differ); --rescore would re-import it and score nothing",
+                            hint="restore the dataset the study ran on, or run without --rescore to re-run the study on the new data")
+    atomic_write_text(out / "protocol.toml", dump_toml(to_dict(proto)))
     by_run: dict[str | None, list] = {}
     for stage in stage_list:
         by_run.setdefault(stage.run_id, []).append(stage)
@@ -101,7 +108,7 @@ def run_protocol(
         nonlocal done, recorded
         run = stages[0].run_id
         if rescore and run is not None and not all(is_current(ctx, s) for s in stages if s.kind in ("train", "generate")):
-            ctx.log(f"skip {run} (--rescore: not trained and sampled yet; run without --rescore to do it)")
+            ctx.log(f"skip {run} (--rescore: its checkpoints or clips are missing, or made under other settings; run without --rescore to make them)")
             done += len(stages)
             return
         for stage in stages:
@@ -137,6 +144,24 @@ def run_protocol(
                     skipped.append(stage.run_id)
     ctx.progress("study", len(stage_list), len(stage_list), stage="done")
     return out / "report.md"
+
+
+def check_rescore(proto: ProtocolConfig, out: Path) -> None:
+    """Refuse ``--rescore`` where it would change more than scores: no study in ``out``, or a
+    protocol that differs from the one the study ran (``out/protocol.toml``) outside ``[score]``
+    (new data would be imported, and nothing scored against it)."""
+    from benchbox.study.protocol import load_protocol
+
+    kept = Path(out) / "protocol.toml"
+    if not (Path(out) / "stages.json").is_file() or not kept.is_file():
+        raise ProtocolError(f"no study in {out} (no stages.json or protocol.toml) to re-score",
+                            hint="run the protocol without --rescore first, or pass --out with the study's folder")
+    ran = {k: v for k, v in to_dict(load_protocol(kept)).items() if k != "score"}
+    now = {k: v for k, v in to_dict(proto).items() if k != "score"}
+    if ran != now:
+        differ = sorted(k for k in set(ran) | set(now) if ran.get(k) != now.get(k))
+        raise ProtocolError(f"{kept}: the study ran another protocol ({', '.join(differ)} differ); --rescore re-scores the study as it ran",
+                            hint=f"pass the same --data and --set as its run, or re-score with its own file: benchbox run {kept} --out {out} --rescore")
 
 
 def record_versions(out: Path, first_stage: str) -> None:

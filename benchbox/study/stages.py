@@ -52,7 +52,8 @@ def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
         return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"), _listed_files_hashes(run_dir, "samples/manifest.csv"), SCORER_VERSION)
     groups = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "groups.csv") for j in train_jobs(p)]
     tags = [_file_hash(ctx.run_dir(j.run_id) / "tags.sqlite") for j in train_jobs(p)]
-    return fingerprint(stage.kind, groups, tags)
+    records = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "scores.json") for j in train_jobs(p)]  # a re-score under a new scorer version
+    return fingerprint(stage.kind, groups, tags, records)
 
 
 def outputs_exist(ctx: StudyContext, stage: Stage) -> bool:

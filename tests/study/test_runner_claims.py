@@ -5,6 +5,10 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
+import pytest
+
+from benchbox.config import dump_toml, to_dict
+from benchbox.errors import ProtocolError
 from benchbox.study import runner
 from benchbox.study.protocol import load_protocol
 
@@ -53,6 +57,19 @@ def test_rescore_scores_the_runs_that_are_sampled_and_trains_nothing(tmp_path, m
     for kind in ("data", "train", "generate", "score", "leaderboard", "report"):
         monkeypatch.setattr(runner.st, f"run_{kind}", lambda ctx, stage: ran.append(stage.key))
     logs = []
+    with pytest.raises(ProtocolError, match="no study in"):  # nothing to re-score: refused before anything is written
+        runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
+    assert ran == [] and not (tmp_path / "protocol.toml").exists()
+    (tmp_path / "protocol.toml").write_text(dump_toml(to_dict(proto)))
+    (tmp_path / "stages.json").write_text("{}")
+    other_data = load_protocol(tmp_path / "protocol.toml", overrides=["data.n=48"])
+    with pytest.raises(ProtocolError, match="another protocol"):  # would re-import data and score nothing
+        runner.run_protocol(other_data, out=tmp_path, log=logs.append, rescore=True)
+    finished.discard("data")
+    with pytest.raises(ProtocolError, match="dataset changed"):
+        runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
+    finished.add("data")
+    assert ran == []
     runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
     assert ran == [f"score/{sampled}", "leaderboard", "report"]
     assert any(f"skip {untrained} (--rescore" in line for line in logs)
