@@ -41,7 +41,18 @@ def run(
         from benchbox.study.runner import finished_stages, train_split_size
 
         done = finished_stages(proto, out)
-        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out, proto.data.source), done), "done": sorted(done)}
+        skips: list[str] = []
+        if rescore:  # the same refusals as the run itself; the runs it leaves alone cost nothing
+            from benchbox.study.protocol import plan
+            from benchbox.study.runner import changed_data, check_rescore, rescore_skips
+
+            check_rescore(proto, out)
+            if "data" not in done:
+                raise changed_data(out)
+            skips = rescore_skips(proto, done)
+            done = done | {s.key for s in plan(proto) if s.run_id in skips}
+        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out, proto.data.source), done), "done": sorted(done),
+                                  **({"rescore_skips": skips} if rescore else {})}
         if as_json:
             print_json("run", out, dry_run=True, **info)
         else:
@@ -69,8 +80,9 @@ def run(
 
 def _print_plan(info: dict, out: Path) -> None:
     est = info["estimate"]
-    done = set(info.get("done", ()))
-    rows = [[key, "done" if key in done else f"{est['stages'].get(key, 0.0):.0f}"] for key in info["stages"]]
+    done, skips = set(info.get("done", ())), set(info.get("rescore_skips", ()))
+    rows = [[key, "skipped (--rescore)" if key.partition("/")[2] in skips else "done" if key in done else f"{est['stages'].get(key, 0.0):.0f}"]
+            for key in info["stages"]]
     print_table(id_table(f"plan for {info['name']} -> {out}", ["stage", "estimate (s)"], rows, ids=["stage"], right=["estimate (s)"]))
     console.print(f"dataset {info['dataset']}; {len(info['train_runs'])} training runs; "
                   f"{info['clips_total']} clips; estimated total {est['total_seconds'] / 60:.1f} min on this machine "

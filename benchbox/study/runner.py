@@ -96,8 +96,7 @@ def run_protocol(
     stage_list = plan(proto)
     data_stage = next((s for s in stage_list if s.kind == "data"), None)
     if rescore and data_stage is not None and not is_current(ctx, data_stage):
-        raise ProtocolError(f"{out}: the study's dataset changed since it ran (its source's files differ); --rescore would re-import it and score nothing",
-                            hint="restore the dataset the study ran on, or run without --rescore to re-run the study on the new data")
+        raise changed_data(out)
     atomic_write_text(out / "protocol.toml", dump_toml(to_dict(proto)))
     by_run: dict[str | None, list] = {}
     for stage in stage_list:
@@ -144,6 +143,22 @@ def run_protocol(
                     skipped.append(stage.run_id)
     ctx.progress("study", len(stage_list), len(stage_list), stage="done")
     return out / "report.md"
+
+
+def rescore_skips(proto: ProtocolConfig, done: frozenset[str]) -> list[str]:
+    """The runs ``--rescore`` leaves alone, given the finished stage keys ``done``
+    (:func:`finished_stages`): those whose train or generate stage is not finished."""
+    skipped = []
+    for stage in plan(proto):
+        if stage.run_id is not None and stage.kind in ("train", "generate") and stage.key not in done and stage.run_id not in skipped:
+            skipped.append(stage.run_id)
+    return skipped
+
+
+def changed_data(out: Path) -> ProtocolError:
+    """``--rescore``'s refusal when the study's data stage is not current."""
+    return ProtocolError(f"{out}: the study's dataset changed since it ran, or is not on disk; --rescore would re-import it and score nothing",
+                         hint="restore the dataset the study ran on, or run without --rescore to re-run the study on the new data")
 
 
 def check_rescore(proto: ProtocolConfig, out: Path) -> None:

@@ -80,3 +80,21 @@ def test_rescore_scores_the_runs_that_are_sampled_and_trains_nothing(tmp_path, m
     runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
     other.close()
     assert ran == [f"score/{sampled}", "leaderboard", "report"]  # waited for, found unfinished: not trained here
+
+
+def test_rescore_skips_names_the_runs_whose_training_or_clips_are_not_finished():
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml",
+                          overrides=['presets=["wavenet-tiny"]', 'sweep.quantisation=["mulaw", "linear"]', "sweep.dropout=[0.0]"])
+    done = frozenset({"data", "train/wavenet-tiny_mulaw_do0", "generate/wavenet-tiny_mulaw_do0", "train/wavenet-tiny_linear_do0"})
+    assert runner.rescore_skips(proto, done) == ["wavenet-tiny_linear_do0"]  # trained but never sampled
+    assert runner.rescore_skips(proto, done | {"generate/wavenet-tiny_linear_do0"}) == []
+
+
+def test_rescore_dry_run_refuses_a_folder_without_a_study(tmp_path):
+    from typer.testing import CliRunner
+
+    from benchbox.cli.main import app
+
+    r = CliRunner().invoke(app, ["run", str(ROOT / "protocols" / "quickstart.toml"), "--out", str(tmp_path / "none"), "--rescore", "--dry-run"])
+    assert r.exit_code != 0 and "no study in" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "none").exists()
