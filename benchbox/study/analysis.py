@@ -38,6 +38,14 @@ def compared_runs(clips: pd.DataFrame) -> list[str]:
     return out
 
 
+def best_only_where_identical(groups: pd.DataFrame, compared: list[str]) -> pd.DataFrame:
+    """``groups`` without the last-checkpoint rows of runs not in ``compared`` (:func:`compared_runs`):
+    a run whose best and last hold the same weights counts its best cells once."""
+    if not {"run", "checkpoint"} <= set(groups.columns):
+        return groups
+    return groups[groups["run"].astype(str).isin(compared) | (groups["checkpoint"] != "last")]
+
+
 def identical_weights(clips: pd.DataFrame) -> list[tuple[str, str]]:
     """``(run, sha256)`` of runs whose best and last checkpoints hold the same weights."""
     if "checkpoint_sha256" not in clips.columns:
@@ -177,7 +185,7 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
         "fad": paired_comparison(tested, "checkpoint", "best", "last", rank, cell) if rank else {},
     }
     div = next((c for c in gen.columns if c.startswith("diversity/")), None)
-    distinct_cells = gen[gen["run"].isin(compared) | (gen["checkpoint"] != "last")] if {"run", "checkpoint"} <= set(gen.columns) else gen  # identical weights: best only
+    distinct_cells = best_only_where_identical(gen, compared)
     answers["priming"] = {
         "useful": rate_table(clips, "prime_ms", useful),
         "fad": metric_by(gen, "prime_ms", rank) if rank else pd.DataFrame(),

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.stats import wilson_interval
-from benchbox.study.analysis import compared_runs, rate_text, span_pairs
+from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, span_pairs
 from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, signed_rank_p
 
 ALPHA = 0.05
@@ -161,7 +161,7 @@ def _paired_cells(groups: pd.DataFrame, metric: str, distinct: list[str] | None 
         return pd.DataFrame(columns=["run", "primed", "unprimed"])
     gen = groups[groups["kind"] == "generated"]
     if distinct is not None:
-        gen = gen[gen["run"].astype(str).isin(distinct) | (gen["checkpoint"] != "last")]  # identical weights: best only
+        gen = best_only_where_identical(gen, distinct)
     prime = gen["prime_ms"].astype(float)
     state = ["run", "checkpoint"]
     unprimed = gen[prime == 0].set_index(state)[metric]
@@ -179,8 +179,8 @@ def _paired_spans(groups: pd.DataFrame, metric: str, distinct: list[str] | None 
     cell over the primes it has, then per run. Empty when no unprimed cell carries a span column
     (scores before version 10)."""
     gen = groups[groups["kind"] == "generated"] if "kind" in groups.columns else groups
-    if distinct is not None and {"run", "checkpoint"} <= set(gen.columns):
-        gen = gen[gen["run"].astype(str).isin(distinct) | (gen["checkpoint"] != "last")]  # identical weights: best only
+    if distinct is not None:
+        gen = best_only_where_identical(gen, distinct)
     pairs = span_pairs(gen, metric)
     pairs = pairs[pairs["prime_ms"].isin([20.0, 40.0])]
     if pairs.empty:
