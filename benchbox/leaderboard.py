@@ -41,7 +41,7 @@ from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
 from benchbox.score_verdict import floor_span_key
-from benchbox.scored_runs import REFERENCES_DIR, Scored, load_scored, with_human
+from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
 from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
 REFERENCE_CLIPS = 16
@@ -202,11 +202,6 @@ def comparable(scored: list[Scored], warn=None) -> list[str]:
     return [note]
 
 
-def _category_model_of(s: Scored) -> str:
-    """The category model file a run was scored with ("" the shipped one), from its scores.json."""
-    return str(((s.info.get("settings") or {}).get("verdict") or {}).get("category_model", "") or "")
-
-
 def _dirs(results_dirs: Path | list[Path]) -> list[Path]:
     return [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
 
@@ -232,7 +227,7 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
                     if str(col).startswith("floor@") and pd.isna(floors[key].get(col, np.nan)) and pd.notna(value):
                         floors[key][col] = value
             floors[key]["_paths"].append(ref)
-            floors[key]["_models"].setdefault(_category_model_of(s), []).append(s.name)
+            floors[key]["_models"].setdefault(category_model_of(s), []).append(s.name)
         progress("collect", i + 1, len(scored))
     synth = synth if synth is not None else next((f for d in _dirs(results_dir) if (f := find_synth(d, out)) is not None), None)
     for floor in floors.values():
@@ -240,7 +235,7 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
         if len(models) > 1:  # one set of reference rows per reference: scored with the first run's model
             named = "; ".join(f"{m or 'the shipped model'}: {_some(runs)}" for m, runs in models.items())
             note = (f"the runs scored against {Path(paths[0]).name} used {len(models)} category models ({named}); its noise/silence/synth rows "
-                    f"are scored with {_category_model_of(s) or 'the shipped model'} only, so their footstep/p and useful rates compare with those runs alone")
+                    f"are scored with {category_model_of(s) or 'the shipped model'} only, so their footstep/p and useful rates compare with those runs alone")
             notes += [note] if note not in notes else []
             if warn is not None:
                 warn(note)
@@ -250,7 +245,7 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
             extra, ref_notes = reference_rows(
                 ref_path, out=out, embedders=list(s.info.get("embedders", [])), bootstrap=int(s.info.get("bootstrap", 0)),
                 seed=int(s.info.get("seed", 0)), synth=synth, progress=progress, weights=s.info.get("weights"), warn=warn,
-                category_model=_category_model_of(s),
+                category_model=category_model_of(s),
             )  # fmt: skip
         except (BenchboxError, OSError) as e:  # the reference moved, broke or lost its audio: keep the floor, note the rest
             reason = e.message if isinstance(e, BenchboxError) else f"{e.strerror or type(e).__name__}: {e.filename}"

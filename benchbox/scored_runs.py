@@ -83,12 +83,17 @@ def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
     return Scored(root, name, groups, info)
 
 
+def category_model_of(s: Scored) -> str:
+    """The category model file a run was scored with ("" the shipped one), from its scores.json."""
+    return str(((s.info.get("settings") or {}).get("verdict") or {}).get("category_model") or "")
+
+
 def rescore_command(s: Scored) -> str:
     """The command that re-scores ``s`` as it was scored: its folder, the reference and the (non-default) category model its scores.json records."""
     import shlex
 
     ref = str(s.info.get("reference") or "")
-    model = str(((s.info.get("settings") or {}).get("verdict") or {}).get("category_model") or "")
+    model = category_model_of(s)
     return (f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
             + (f" --category-model {shlex.quote(model)}" if model else ""))
 
