@@ -199,6 +199,7 @@ def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str
     :func:`folder_table`): its clip would be judged on nothing but the real prime. Compared in
     samples, as the scorer cuts it (the prime rounded to the nearest sample), against
     ``clip_length`` (samples, Hz: the length every clip is converted to) or the clip's own header."""
+    first_at: dict[tuple[int, int], tuple[float, int]] = {}  # (prime samples, Hz) -> (prime ms, its line)
     for i, (path, prime) in enumerate(zip(paths, primes)):
         if prime == "" or float(prime) == 0:
             continue
@@ -206,7 +207,12 @@ def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str
         if length is None:
             continue
         samples, rate_hz = length
-        if int(round(float(prime) * rate_hz / MS_PER_SECOND)) >= samples:
+        cut = int(round(float(prime) * rate_hz / MS_PER_SECOND))
+        ms, line = first_at.setdefault((cut, rate_hz), (float(prime), i + 2))
+        if ms != float(prime):  # one continuation span under two names: its span@ scores would carry only one
+            raise DataError(f"{manifest}, lines {line} and {i + 2}: prime_ms {ms:g} and {prime} both cut the clip at sample {cut} ({rate_hz} Hz)",
+                            hint="write one prime length for primes that end at the same sample")
+        if cut >= samples:
             length_ms = samples * MS_PER_SECOND / rate_hz
             whose = "the reference's clip length, which every clip is cropped or padded to," if clip_length is not None else f"the clip '{path}'"
             raise DataError(f"{manifest}, line {i + 2}: prime_ms {prime} leaves no sample of {whose} ({samples} samples, {length_ms:g} ms): "

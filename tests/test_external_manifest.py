@@ -134,6 +134,21 @@ def test_a_prime_that_leaves_no_continuation_is_refused_naming_the_line_and_the_
     assert len(result.clips) == 2
 
 
+def test_two_primes_that_end_at_the_same_sample_are_refused_naming_both_lines(tmp_path, rng, data):
+    """10 and 10.01 ms both end at sample 160 at 16 kHz: one continuation span under two names, whose
+    span@ scores would carry only one of them. The same prime written twice is one span, and scores."""
+    theirs = tmp_path / "theirs"
+    for name in ("a.wav", "b.wav", "c.wav"):
+        _clip(theirs / name, rng)
+    near = 10 + 0.4 * 1000 / RATE_HZ  # under half a sample past 10 ms
+    (theirs / MANIFEST_NAME).write_text(f"path,prime_ms\na.wav,10\nb.wav,0\nc.wav,{near:g}\n")
+    with pytest.raises(DataError, match=f"lines 2 and 4: prime_ms 10 and {near:g} both cut the clip at sample {round(10 * RATE_HZ / 1000)}"):
+        _score(theirs, data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    (theirs / MANIFEST_NAME).write_text("path,prime_ms\na.wav,10\nb.wav,0\nc.wav,10.0\n")
+    assert len(_score(theirs, data, tmp_path / "out").clips) == 3
+
+
 def test_linked_group_folders_are_followed_and_every_entry_left_out_is_named(tmp_path, rng, data):
     import os
 

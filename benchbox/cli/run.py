@@ -68,14 +68,17 @@ def run(
     command = "benchbox " + " ".join(shlex.quote(a) for a in argv) if typed else fallback
     try:
         with rich_progress(not quiet) as progress:
-            report = run_protocol(proto, out=out, protocol_path=protocol, command=command, rescore=rescore,
+            outcome = run_protocol(proto, out=out, protocol_path=protocol, command=command, rescore=rescore,
                                   progress=progress, log=lambda s: err_console.print(s, highlight=False))
     except KeyboardInterrupt as e:  # a training stage saved its last.pt; other stages publish whole or not at all
         interrupted(e, f"finished stages are kept in {out} (stages.json)", "run the same command again to resume (finished stages are skipped, training resumes from last.pt)")
     if as_json:
-        print_json("run", out, dry_run=False, report=str(report))
+        print_json("run", out, dry_run=False, report=str(outcome.report), ran=list(outcome.ran), unchanged=list(outcome.unchanged),
+                   **({"rescore_skips": list(outcome.rescore_skips)} if rescore else {}))
     else:
-        console.print(f"report: {report}", markup=False)
+        if outcome.rescore_skips:
+            console.print(f"left alone by --rescore (not trained or sampled with these settings): {', '.join(outcome.rescore_skips)}", markup=False)
+        console.print(f"report: {outcome.report}", markup=False)
 
 
 def _print_plan(info: dict, out: Path) -> None:

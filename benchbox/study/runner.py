@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchbox.config import dump_toml, to_dict
@@ -24,6 +25,17 @@ from benchbox.study import stages as st
 from benchbox.study.protocol import FIRST_STAGE_KEY, ProtocolConfig, StageLedger, StudyContext, plan
 
 
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What one ``run_protocol`` call did: ``report`` is the study's ``report.md``; ``ran`` the
+    stage keys this process ran, in order; ``unchanged`` those it found done with today's inputs;
+    ``rescore_skips`` the runs ``--rescore`` left alone (their checkpoints or clips are not
+    current). A run another process held and finished while this one waited counts as unchanged."""
+
+    report: Path
+    ran: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    rescore_skips: tuple[str, ...] = ()
 
 
 def is_current(ctx: StudyContext, stage) -> bool:
@@ -81,8 +93,8 @@ def run_protocol(
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
     rescore: bool = False,
-) -> Path:
-    """Run every stage of ``proto`` into ``out``; return the report path. ``rescore``: train and
+) -> StudyOutcome:
+    """Run every stage of ``proto`` into ``out``; return what ran (:class:`StudyOutcome`). ``rescore``: train and
     sample nothing: score again the runs whose training and clips are current (a scorer version
     change re-scores them), leave the others as they are (named in the log), then rebuild the
     leaderboard and report from what is scored."""
@@ -102,6 +114,7 @@ def run_protocol(
     for stage in stage_list:
         by_run.setdefault(stage.run_id, []).append(stage)
     done, skipped, recorded = 0, [], False
+    ran, unchanged, rescore_skipped = [], [], []
 
     def run_stages(stages: list) -> None:
         nonlocal done, recorded
@@ -109,12 +122,14 @@ def run_protocol(
         if rescore and run is not None and not all(is_current(ctx, s) for s in stages if s.kind in ("train", "generate")):
             ctx.log(f"skip {run} (--rescore: its checkpoints or clips are missing, or made under other settings; run without --rescore to make them)")
             done += len(stages)
+            rescore_skipped.append(run)
             return
         for stage in stages:
             ctx.progress("study", done, len(stage_list), stage=stage.key)
             done += 1
             if is_current(ctx, stage):
                 ctx.log(f"skip {stage.key} (unchanged)")
+                unchanged.append(stage.key)
                 continue
             if not recorded:  # an invocation that skips every stage leaves the record of the one that ran them
                 record_versions(out, stage.key)
@@ -123,6 +138,7 @@ def run_protocol(
             start = time.perf_counter()
             runners[stage.kind](ctx, stage)
             ctx.ledger.mark(stage.key, st.stage_fingerprint(ctx, stage), time.perf_counter() - start)
+            ran.append(stage.key)
 
     for stage in stage_list:
         if stage.run_id is None:  # data before the runs; leaderboard and report after every run, the skipped ones too
@@ -142,7 +158,7 @@ def run_protocol(
                     ctx.log(f"skip {stage.run_id} for now (another process is running it)")
                     skipped.append(stage.run_id)
     ctx.progress("study", len(stage_list), len(stage_list), stage="done")
-    return out / "report.md"
+    return StudyOutcome(out / "report.md", tuple(ran), tuple(unchanged), tuple(rescore_skipped))
 
 
 def rescore_skips(proto: ProtocolConfig, done: frozenset[str]) -> list[str]:

@@ -184,6 +184,7 @@ def test_dry_run_counts_the_clips_the_sampler_will_make():
     ("sweep.checkpoint=[]", ConfigError, "sweep.checkpoint is empty"),
     ("sweep.prime_ms=[0,nan]", ConfigError, "prime_ms values must be finite"),
     ("sweep.prime_ms=[0,inf]", ConfigError, "prime_ms values must be finite"),
+    ("sweep.prime_ms=[0,10.5]", ConfigError, r"prime_ms values must be whole milliseconds \(got 10.5\)"),
     ("presets=[]", ProtocolError, "presets is empty"),
     ('presets=["ngram","ngram"]', ProtocolError, "ngram more than once"),
     ("generate.n=0", ProtocolError, "no clips to score"),

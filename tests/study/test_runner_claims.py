@@ -70,9 +70,11 @@ def test_rescore_scores_the_runs_that_are_sampled_and_trains_nothing(tmp_path, m
         runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
     finished.add("data")
     assert ran == []
-    runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
+    outcome = runner.run_protocol(proto, out=tmp_path, log=logs.append, rescore=True)
     assert ran == [f"score/{sampled}", "leaderboard", "report"]
     assert any(f"skip {untrained} (--rescore" in line for line in logs)
+    assert outcome.ran == (f"score/{sampled}", "leaderboard", "report") and outcome.rescore_skips == (untrained,)
+    assert outcome.unchanged == ("data", f"train/{sampled}", f"generate/{sampled}") and outcome.report == tmp_path / "report.md"
     ran.clear()
     other = open(tmp_path / runner.CLAIMS_DIR / f"{untrained}.lock", "a")  # another process is training it
     fcntl.flock(other, fcntl.LOCK_EX)
@@ -98,3 +100,30 @@ def test_rescore_dry_run_refuses_a_folder_without_a_study(tmp_path):
     r = CliRunner().invoke(app, ["run", str(ROOT / "protocols" / "quickstart.toml"), "--out", str(tmp_path / "none"), "--rescore", "--dry-run"])
     assert r.exit_code != 0 and "no study in" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "none").exists()
+
+
+def test_rescore_json_lists_what_it_scored_and_what_it_left_alone(tmp_path, monkeypatch):
+    """`run --rescore --json` (not only --dry-run) names the stages it ran, those it found done and the runs it skipped."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from benchbox.cli.main import app
+
+    proto = load_protocol(ROOT / "protocols" / "quickstart.toml",
+                          overrides=['presets=["wavenet-tiny"]', 'sweep.quantisation=["mulaw", "linear"]', "sweep.dropout=[0.0]"])
+    sampled, untrained = "wavenet-tiny_mulaw_do0", "wavenet-tiny_linear_do0"
+    (tmp_path / "protocol.toml").write_text(dump_toml(to_dict(proto)))
+    (tmp_path / "stages.json").write_text("{}")
+    finished = {"data", f"train/{sampled}", f"generate/{sampled}"}
+    monkeypatch.setattr(runner, "is_current", lambda ctx, stage: stage.key in finished)
+    monkeypatch.setattr(runner.st, "stage_fingerprint", lambda ctx, stage: "fp")
+    for kind in ("data", "train", "generate", "score", "leaderboard", "report"):
+        monkeypatch.setattr(runner.st, f"run_{kind}", lambda ctx, stage: None)
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "protocol.toml"), "--out", str(tmp_path), "--rescore", "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["ran"] == [f"score/{sampled}", "leaderboard", "report"] and info["rescore_skips"] == [untrained]
+    assert info["unchanged"] == ["data", f"train/{sampled}", f"generate/{sampled}"]
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "protocol.toml"), "--out", str(tmp_path), "--rescore", "-q"])
+    assert r.exit_code == 0 and f"left alone by --rescore (not trained or sampled with these settings): {untrained}" in r.output

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchbox.cli.main import app
-from benchbox.study.protocol import load_protocol
+from benchbox.study.protocol import load_protocol, plan
 from benchbox.study.runner import run_protocol
 
 TINY = """
@@ -50,7 +50,7 @@ def study(tmp_path_factory):
     proto_path.write_text(TINY)
     out = root / "out"
     logs: list[str] = []
-    report = run_protocol(load_protocol(proto_path), out=out, protocol_path=proto_path, log=logs.append)
+    report = run_protocol(load_protocol(proto_path), out=out, protocol_path=proto_path, log=logs.append).report
     return proto_path, out, report, logs
 
 
@@ -74,8 +74,9 @@ def test_every_stage_runs_and_report_answers_questions(study):
 def test_rerun_skips_and_change_redoes_only_downstream(study):
     proto_path, out, _, _ = study
     logs: list[str] = []
-    run_protocol(load_protocol(proto_path), out=out, protocol_path=proto_path, log=logs.append)
+    outcome = run_protocol(load_protocol(proto_path), out=out, protocol_path=proto_path, log=logs.append)
     assert logs and all(line.startswith("skip") for line in logs)
+    assert outcome.ran == () and outcome.unchanged == tuple(s.key for s in plan(load_protocol(proto_path)))
     logs.clear()
     run_protocol(load_protocol(proto_path, overrides=["generate.n=1"]), out=out, protocol_path=proto_path, log=logs.append)
     ran = {line.split()[1] for line in logs if line.startswith("run")}
