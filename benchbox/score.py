@@ -72,8 +72,12 @@ SCORES_FORMAT = 1
 # scores just lack them, and renderers show a dash. Columns a study finding is decided on do.)
 # 10: an unprimed group is scored on each primed span of its run too (span@<ms>ms/fad|kad/<e>), and
 # finding 5 (priming) is decided on them: version-9 scores would decide it on another span and kernel.
-SCORER_VERSION = 10
+# 11: the floor row also carries each detector's rate on every real clip of the reference (all splits,
+# real/<detector>/flag_rate, real/n); findings 2 and 3 compare with it (the 21 val clips' 0/21 said little).
+SCORER_VERSION = 11
 FLOOR_GROUP = "floor"
+REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
+REAL_N = "real/n"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
 CACHE_ENV = "BENCHBOX_CACHE"
 
@@ -285,6 +289,11 @@ def _group_row(values: dict, rows: pd.DataFrame, run: str) -> dict:
     return row
 
 
+def _all_real(ref_path: Path) -> list[Path]:
+    """Every clip of the reference dataset, all splits (the real rate of each detector)."""
+    return load_dataset(ref_path).clip_paths()
+
+
 def _reference(ref_path: Path | None, embedders: tuple[str, ...]) -> dict[str, list[Path]]:
     """The reference test split (FAD target) and val split (floor row); {} without a reference."""
     if ref_path is None:
@@ -301,12 +310,24 @@ def _reference(ref_path: Path | None, embedders: tuple[str, ...]) -> dict[str, l
     return {REFERENCE_SPLIT: test, FLOOR_SPLIT: val}
 
 
-def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str) -> tuple[dict, list[dict]]:
-    """Real-vs-real row: detector rates of the reference val clips (their false-positive rate), and their flags."""
-    table = pd.DataFrame({"path": [str(p) for p in val_paths], "abs_path": val_paths, **{c: "" for c in GROUP_COLUMNS}})
-    clips, _ = detect_clips(table, config, no_progress)
+def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str, real_paths: list[Path] = ()) -> tuple[dict, list[dict]]:
+    """Real-vs-real row: detector rates of the reference val clips (their false-positive rate), and their flags.
+
+    ``real_paths``: every real clip of the reference (all splits): their rates go into
+    ``real/<detector>/flag_rate`` with their count ``real/n``, the real rate a generated rate is
+    compared with (the val split alone is a few dozen clips). The detectors fit nothing, so
+    the train split is as fair a sample of real clips as the held-out ones."""
+    def detected(paths) -> pd.DataFrame:
+        table = pd.DataFrame({"path": [str(p) for p in paths], "abs_path": list(paths), **{c: "" for c in GROUP_COLUMNS}})
+        return detect_clips(table, config, no_progress)[0]
+
+    clips = detected(val_paths)
     row = {"group": FLOOR_GROUP, "kind": FLOOR_GROUP, "run": run, **{c: "" for c in GROUP_COLUMNS}, "n": len(val_paths)}
     row.update(flag_rates(clips) if not clips.empty else {})
+    if len(real_paths):
+        real = detected(real_paths)
+        row[REAL_N] = len(real)
+        row.update({f"{REAL_PREFIX}{name}/flag_rate": float(real[f"{name}/flag"].mean()) if len(real) else math.nan for name in DETECTORS})
     flags = clips[list(FLAG_KEYS)].to_dict("records") if not clips.empty else []
     return row, flags
 
@@ -372,7 +393,7 @@ def score_run(
     rows = [_group_row(values, g, run) for values, g in groups]
     val_flags: list[dict] = []
     if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
-        floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run)
+        floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run, real_paths=_all_real(ref_path))
         rows.append(floor)
     warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth

@@ -72,6 +72,27 @@ def test_group_values_match_the_clips(setup):
     assert (generated_fad > floor["fad/mel"]).all()  # a sine in every group moves it away from real
 
 
+def test_floor_row_carries_each_detectors_rate_on_every_real_clip(setup):
+    """real/<detector>/flag_rate is the rate over every clip of the reference, all splits (what
+    findings 2 and 3 compare with); the floor's own rates stay the val clips'. A sine written into one
+    train clip and one test clip shows up in the real rate and not in the val rate."""
+    from benchbox.progress import no_progress
+    from benchbox.score import REAL_N, detect_clips
+
+    run, data, config = setup
+    ds = load_dataset(data)
+    for split in ("train", "test"):
+        write_wav(ds.clip_paths(split)[0], sine(90.0), RATE_HZ)
+    floor = _score(run, config).groups.set_index("group").loc[FLOOR_GROUP]
+    every = ds.clip_paths()
+    table = pd.DataFrame({"path": [str(p) for p in every], "abs_path": every, **{c: "" for c in GROUP_COLUMNS}})
+    direct, _ = detect_clips(table, config.detectors, no_progress)
+    assert floor[REAL_N] == len(every) == len(ds.manifest) and floor["n"] == len(ds.clip_paths("val"))
+    for name in DETECTORS:
+        assert floor[f"real/{name}/flag_rate"] == pytest.approx(direct[f"{name}/flag"].mean()), name
+    assert floor["real/periodicity/flag_rate"] == pytest.approx(2 / len(every)) and floor["periodicity/flag_rate"] == 0.0
+
+
 def test_clip_hash_is_the_decoded_content_hash(setup):
     run, _, config = setup
     result = _score(run, config)

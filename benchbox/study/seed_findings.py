@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchbox.score import REAL_N, REAL_PREFIX
 from benchbox.stats import wilson_interval
 from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, span_pairs
 from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, signed_rank_p
@@ -77,17 +78,25 @@ def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below:
     if rates.empty:
         return INCONCLUSIVE, "no runs"
     p, above, below = sign_p(rates.to_numpy(), threshold)
-    test = f"sign test over runs vs {100 * threshold:.0f}%: {below} below, {above} above, p = {p:.3g}"
+    test = f"sign test over runs vs {100 * threshold:.3g}%: {below} below, {above} above, p = {p:.3g}"
     return _decide(p, above > below, not seed_says_below), test
 
 
-def _floor_rate(groups: pd.DataFrame, key: str) -> tuple[float, int] | None:
-    """``(rate, n)`` of detector ``key`` on the real floor clips (the floor row), or None."""
+def _real_rate(groups: pd.DataFrame, key: str) -> tuple[float, int, str] | None:
+    """``(rate, n, whose)`` of detector ``key`` on real clips, from the floor row: on every real
+    clip of the reference (``real/<key>/flag_rate``, scorer version 11), else on the val clips
+    alone (older scores); None without a floor row. With several floor rows (one per run, the
+    same reference) the first is taken."""
     floor = groups[groups.get("kind", pd.Series(dtype=str)) == "floor"] if not groups.empty else groups
-    if floor.empty or f"{key}/flag_rate" not in floor:
+    if floor.empty:
         return None
-    rate = float(floor[f"{key}/flag_rate"].iloc[0])
-    return (rate, int(floor["n"].iloc[0])) if np.isfinite(rate) else None
+    for col, n_col, whose in ((f"{REAL_PREFIX}{key}/flag_rate", REAL_N, "every real clip of the reference, all splits"),
+                              (f"{key}/flag_rate", "n", "the real val clips of the floor row")):
+        if col in floor and n_col in floor:
+            rate, n = float(floor[col].iloc[0]), float(floor[n_col].iloc[0])
+            if np.isfinite(rate) and np.isfinite(n) and n > 0:
+                return rate, int(n), whose
+    return None
 
 
 def _overfits(log: Path) -> bool | None:
@@ -116,10 +125,10 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
             **dict(zip(("verdict", "test"), _threshold(gen, USEFUL, USEFUL_SEED_RATE, seed_says_below=True)))}]
     for i, (key, what) in enumerate((("dc", "generated clips have non-zero means"), ("periodicity", "some clips are low-frequency sines")), 2):
         col = f"cont/{key}/flag"
-        real = _floor_rate(groups, key)
+        real = _real_rate(groups, key)
         if real is not None:
             verdict, test = _threshold(gen, col, real[0], seed_says_below=False)
-            test += f" (the real floor clips' rate, {rate_text(round(real[0] * real[1]), real[1])})"
+            test += f" (the rate on {real[2]}: {rate_text(round(real[0] * real[1]), real[1])})"
         else:
             verdict, test = _threshold(gen, col, RULED_OUT_RATE, seed_says_below=False)
         if verdict == INCONCLUSIVE and gen[col].sum() == 0 and wilson_interval(0, int(gen[col].count()))[2] < RULED_OUT_RATE:

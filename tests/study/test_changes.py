@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 
+from benchbox.score import SCORER_VERSION
 from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, study_summary
 from tests.study.test_report import COMMITTED_REPORT, committed_study
 
@@ -74,7 +75,7 @@ def test_a_re_scored_study_says_in_its_report_what_changed(tmp_path):
     write_report(ctx)
     text = (ctx.out / "report.md").read_text()
     section = text.split("\n## What changed since the previous report\n", 1)[1].split("\n## ", 1)[0]
-    assert f"| {run} | 10 | 10 | {was}/128 ({100 * was / 128:.1f}%) | {now}/128 ({100 * now / 128:.1f}%) |" in section
+    assert f"| {run} | {SCORER_VERSION} | {SCORER_VERSION} | {was}/128 ({100 * was / 128:.1f}%) | {now}/128 ({100 * now / 128:.1f}%) |" in section
     assert "sashimi-tiny_mulaw_do0" not in section and "not compared" in section  # unchanged run; a smoke study's verdicts
     assert json.loads((ctx.out / SUMMARY_NAME).read_text())["current"]["runs"][run]["useful"] == now
     write_report(ctx)  # re-rendered unchanged: the section stays

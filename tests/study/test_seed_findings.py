@@ -50,6 +50,24 @@ def test_each_finding_is_decided_over_runs(tmp_path):
     assert six_findings(_study(last_useful=30), _floor(), tmp_path)[0]["verdict"] == INCONCLUSIVE  # half the runs at 50%
 
 
+def test_presence_findings_compare_with_every_real_clip_not_the_val_clips(tmp_path):
+    """A detector that fires on ~1% of real clips and ~1% of generated ones shows no effect: against
+    the val clips' 0/21 every run with a flag counted as 'above' (finding 3 read reproduced on the
+    seed study); against the rate on every real clip (real/, scorer version 11) half the runs lie below it."""
+    rows = []
+    for r, k in enumerate([0, 0, 1, 2, 3, 3, 3, 5]):  # flagged clips of 256, per run: 0-2% around the real 1%
+        rows += [{"run": f"r{r}", "checkpoint": "best", "checkpoint_sha256": f"a{r}", "prime_ms": 0, "dropout": 0.0, "cont/useful/auto": 0,
+                  "cont/dc/flag": 0, "cont/periodicity/flag": int(i < k), "cont/silence/flag": 0} for i in range(256)]
+    clips = pd.DataFrame(rows)
+    val_only = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}
+    assert val_only["3"]["verdict"] == REPRODUCED and "the real val clips of the floor row: 0.0%" in val_only["3"]["test"]
+    floor = _floor().assign(**{"real/n": 206, "real/periodicity/flag_rate": 2 / 206, "real/dc/flag_rate": 0.0})
+    every = {f["finding"][0]: f for f in six_findings(clips, floor, tmp_path)}
+    assert every["3"]["verdict"] == INCONCLUSIVE
+    assert "4 below, 4 above, p = 1" in every["3"]["test"] and "every real clip of the reference, all splits: 1.0%" in every["3"]["test"]
+    assert "(2/206)" in every["3"]["test"]
+
+
 def test_findings_count_runs_not_clips(tmp_path):
     """One run with many clips is one observation: a clip-level test would call 2/640 'below 25%' at p < 1e-100."""
     one = _clips(1, 1, 28, 20, run="r", sha_last="b", n=320)
