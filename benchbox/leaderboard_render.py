@@ -28,6 +28,7 @@ import soundfile as sf
 
 from benchbox.errors import AudioError
 from benchbox.labels import group_label
+from benchbox.metrics.artifacts import DETECTORS
 from benchbox.progress import Progress
 from benchbox.score import decode
 from benchbox.score_verdict import floor_span_key, verdict_prefix
@@ -190,8 +191,8 @@ def _flags(row: dict) -> str:
     (``cont/<d>/flag_rate``) where the row has them (a primed clip's real prime is not the
     generator's work, and the useful and quality columns beside it are the continuation's),
     else the whole clip's."""
-    cont = {k.split("/")[1]: row[k] for k in row if k.startswith("cont/") and k.endswith("/flag_rate") and _finite(row[k])}
-    whole = {k.split("/")[0]: row[k] for k in row if k.endswith("/flag_rate") and not k.startswith("cont/") and _finite(row[k])}
+    cont = {d: row[f"cont/{d}/flag_rate"] for d in DETECTORS if _finite(row.get(f"cont/{d}/flag_rate"))}
+    whole = {d: row[f"{d}/flag_rate"] for d in DETECTORS if _finite(row.get(f"{d}/flag_rate"))}  # not the floor's real/<d> rates
     rates = {k: v for k, v in (cont or whole).items() if v > 0}
     return " ".join(f"{k} {v:.0%}" for k, v in rates.items()) or "none"
 

@@ -41,7 +41,7 @@ from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
-from benchbox.score_verdict import add_verdict_metrics
+from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
 from benchbox.stats import wilson_interval
 
 # The sampling settings close the key (benchbox.generate's cell); at their neutral value (top_p
@@ -388,6 +388,7 @@ def score_run(
     if clips.empty:
         first = f" (first: {skipped['path'].iloc[0]}: {skipped['reason'].iloc[0]})" if len(skipped) else ""
         raise DataError(f"none of the {len(table)} clips under {root} could be decoded{first}", hint="re-generate the clips; the earlier scores/ is unchanged")
+    check_prime_spans(clips)
     run = root.resolve().name
     groups = split_groups(clips)
     rows = [_group_row(values, g, run) for values, g in groups]

@@ -43,6 +43,7 @@ import pandas as pd
 
 from benchbox.audio import load_audio
 from benchbox.data.dataset import load_dataset
+from benchbox.errors import DataError
 from benchbox.metrics import prdc, twosample
 from benchbox.metrics.artifacts import DETECTORS, DetectorConfig, detect
 from benchbox.metrics import category
@@ -72,6 +73,22 @@ def prime_samples(prime_ms, rate_hz: int) -> int:
     except (TypeError, ValueError):
         return 0
     return 0 if math.isnan(ms) or ms <= 0 else int(round(ms * rate_hz / MS_PER_SECOND))
+
+
+def check_prime_spans(clips: pd.DataFrame) -> None:
+    """DataError when two different ``prime_ms`` values of ``clips`` (``prime_ms``, ``sample_rate_hz``)
+    end at the same sample: their continuations are one span, whose ``span@``/``floor@`` scores
+    would carry one of the two names. A manifest read with its clips' headers is refused earlier
+    (:mod:`benchbox.external`); this catches clips whose length only decoding tells (m4a, aac)."""
+    first: dict[tuple[int, int], float] = {}
+    for ms, rate in zip(pd.to_numeric(clips["prime_ms"], errors="coerce"), clips["sample_rate_hz"]):
+        cut = prime_samples(ms, int(rate))
+        if cut <= 0:
+            continue
+        seen = first.setdefault((cut, int(rate)), float(ms))
+        if seen != float(ms):
+            raise DataError(f"clips primed for {seen:g} ms and {float(ms):g} ms both start their continuation at sample {cut} ({int(rate)} Hz)",
+                            hint="write one prime length (prime_ms) for primes that end at the same sample")
 
 
 def continuation_detectors(clips: pd.DataFrame, waves: list[np.ndarray], config: DetectorConfig) -> pd.DataFrame:

@@ -430,6 +430,9 @@ def test_flags_are_the_continuations_where_the_row_has_them():
     assert _flags(primed) == "dc 25% click 12%"
     assert _flags({"dc/flag_rate": 0.5, "cont/dc/flag_rate": float("nan")}) == "dc 50%"
     assert _flags({"dc/flag_rate": 0.0}) == "none"
+    # the floor row's rates on every real clip (real/<d>/flag_rate, scorer version 11) are not the row's own flags
+    floor = {"transient/flag_rate": 0.05, "real/periodicity/flag_rate": 0.0097, "real/nan/flag_rate": 0.004}
+    assert _flags(floor) == "transient 5%"
 
 
 def test_a_primed_row_is_compared_with_the_floor_on_its_own_span():

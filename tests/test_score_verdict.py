@@ -204,3 +204,18 @@ def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
     bare = pd.DataFrame({"dc/flag": [0]})
     _set_verdict(bare, VerdictConfig(), 0.5)  # no footstep/p column: the category was not measured; flags decide
     assert bare["useful/auto"].tolist() == [1]
+
+
+def test_two_primes_ending_at_one_sample_are_refused_per_sample_rate():
+    """Clips whose length only decoding tells (m4a) pass the manifest check; the scorer refuses
+    10 and 10.01 ms at 16 kHz (both 160 samples: one span under two names) before any embedding."""
+    import pandas as pd
+
+    from benchbox.errors import DataError
+    from benchbox.score_verdict import check_prime_spans
+
+    table = pd.DataFrame({"prime_ms": [10, 0, "", 10.01], "sample_rate_hz": [16000] * 4})
+    with pytest.raises(DataError, match=r"primed for 10 ms and 10.01 ms both start their continuation at sample 160 \(16000 Hz\)"):
+        check_prime_spans(table)
+    check_prime_spans(pd.DataFrame({"prime_ms": [10, "10.0", 1e1, 20], "sample_rate_hz": [16000] * 4}))  # one length, written three ways
+    check_prime_spans(pd.DataFrame({"prime_ms": [10, 10.01], "sample_rate_hz": [16000, 48000]}))  # 160 and 480 samples: two spans

@@ -81,7 +81,7 @@ class SweepSection:
         if any(not 0 <= p < math.inf for p in self.prime_ms):  # NaN fails both comparisons
             raise ValueError("sweep.prime_ms values must be finite and >= 0")
         if any(p != int(p) for p in self.prime_ms):  # generation takes whole ms, as `benchbox generate --prime-ms`
-            raise ValueError(f"sweep.prime_ms values must be whole milliseconds (got {', '.join(f'{p:g}' for p in self.prime_ms if p != int(p))})")
+            raise ValueError(f"sweep.prime_ms values must be whole milliseconds (got {', '.join(repr(p) for p in self.prime_ms if p != int(p))})")
         if any(not 0 < p <= 1 for p in self.top_p):
             raise ValueError("sweep.top_p values must be in (0, 1]")
         if any(s < 0 for s in self.sampling_steps):

@@ -4,7 +4,8 @@ Inputs are the study's per-clip scores (``clips.csv`` of every run: N clips), it
 per-group rows (for the real ``floor`` row) and each run's ``log.jsonl``. Each finding is a
 claim about generators, so it is tested over **runs**, not clips (:mod:`benchbox.study.units`:
 clips of one run share its weights and are not independent evidence): a run's rate is one
-observation; rates against a fixed rate by the exact sign test, two sets of runs by the exact
+observation; rates against a fixed rate by the exact sign test (against the real clips' rate:
+its Wilson 95% interval, so a run counts above only over its upper end), two sets of runs by the exact
 permutation test, paired differences (best - last, primed - unprimed) by the Wilcoxon
 signed-rank test over runs; a difference counts at p < ``ALPHA``. The estimates give the
 pooled clip count (no interval: the clips are clustered) and each run's rate. A finding
@@ -82,20 +83,40 @@ def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below:
     return _decide(p, above > below, not seed_says_below), test
 
 
-def _real_rate(groups: pd.DataFrame, key: str) -> tuple[float, int, str] | None:
-    """``(rate, n, whose)`` of detector ``key`` on real clips, from the floor row: on every real
-    clip of the reference (``real/<key>/flag_rate``, scorer version 11), else on the val clips
-    alone (older scores); None without a floor row. With several floor rows (one per run, the
-    same reference) the first is taken."""
+def _against_real(clips: pd.DataFrame, col: str, real: tuple[int, int, str]) -> tuple[str, str]:
+    """Verdict and test text for 'the runs flag ``col`` more often than real clips do', ``real`` =
+    ``(flagged, n, whose)``: the sign test of the run rates against the real rate's Wilson 95%
+    interval (:func:`units.sign_p` with a band). A run counts above only over its upper end and
+    below only under its lower end, so a real rate measured as 0/21 (upper end 15.5%) is not
+    read as exactly 0, where one flagged clip of 256 would already count as above."""
+    k, n, whose = real
+    _, lo, hi = wilson_interval(k, n)
+    rates = run_values(clips, col)
+    if rates.empty:
+        return INCONCLUSIVE, "no runs"
+    p, above, below = sign_p(rates.to_numpy(), lo, hi)
+    inside = int(np.isfinite(rates.to_numpy()).sum()) - above - below
+    test = (f"sign test over runs vs the real rate's 95% interval [{100 * lo:.1f}%, {100 * hi:.1f}%]: {below} below, {above} above, "
+            f"{inside} inside, p = {p:.3g} (the rate on {whose}: {rate_text(k, n)})")
+    return _decide(p, above > below, True), test
+
+
+def _real_rate(groups: pd.DataFrame, key: str) -> tuple[int, int, str] | None:
+    """``(flagged, n, whose)`` of detector ``key`` on real clips, from the floor rows: on every
+    real clip of the reference (``real/<key>/flag_rate``, scorer version 11) where any floor row
+    has it, else on the val clips alone (older scores); None without a floor row. The floor rows
+    (one per run, the same reference) are read in order and the first with a finite value counts,
+    so runs left at an older scorer version do not hide a newer run's real rate."""
     floor = groups[groups.get("kind", pd.Series(dtype=str)) == "floor"] if not groups.empty else groups
-    if floor.empty:
-        return None
     for col, n_col, whose in ((f"{REAL_PREFIX}{key}/flag_rate", REAL_N, "every real clip of the reference, all splits"),
                               (f"{key}/flag_rate", "n", "the real val clips of the floor row")):
-        if col in floor and n_col in floor:
-            rate, n = float(floor[col].iloc[0]), float(floor[n_col].iloc[0])
-            if np.isfinite(rate) and np.isfinite(n) and n > 0:
-                return rate, int(n), whose
+        if col not in floor or n_col not in floor:
+            continue
+        rate, n = pd.to_numeric(floor[col], errors="coerce"), pd.to_numeric(floor[n_col], errors="coerce")
+        ok = np.isfinite(rate) & np.isfinite(n) & (n > 0)
+        if ok.any():
+            first = ok.to_numpy().argmax()
+            return int(round(rate.iloc[first] * n.iloc[first])), int(n.iloc[first]), whose
     return None
 
 
@@ -127,8 +148,7 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
         col = f"cont/{key}/flag"
         real = _real_rate(groups, key)
         if real is not None:
-            verdict, test = _threshold(gen, col, real[0], seed_says_below=False)
-            test += f" (the rate on {real[2]}: {rate_text(round(real[0] * real[1]), real[1])})"
+            verdict, test = _against_real(gen, col, real)
         else:
             verdict, test = _threshold(gen, col, RULED_OUT_RATE, seed_says_below=False)
         if verdict == INCONCLUSIVE and gen[col].sum() == 0 and wilson_interval(0, int(gen[col].count()))[2] < RULED_OUT_RATE:

@@ -74,12 +74,16 @@ def permutation_p(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float:
     return float((1 + np.sum(gap(idx) >= observed)) / (1 + SAMPLED_SPLITS))
 
 
-def sign_p(values: np.ndarray, threshold: float) -> tuple[float, int, int]:
+def sign_p(values: np.ndarray, threshold: float, upper: float | None = None) -> tuple[float, int, int]:
     """``(p, above, below)``: the two-sided exact sign test (binomial, p = 0.5) of (R,) run values
-    against ``threshold``; values equal to it are left out. No value off it: p = 1."""
+    against ``threshold``; values equal to it are left out. No value off it: p = 1.
+
+    ``upper``: test against the band ``[threshold, upper]`` instead (e.g. a measured rate's 95%
+    interval): a value counts above only over ``upper``, below only under ``threshold``, and the
+    values inside the band are left out like ties."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
-    above, below = int(np.sum(v > threshold)), int(np.sum(v < threshold))
+    above, below = int(np.sum(v > (threshold if upper is None else upper))), int(np.sum(v < threshold))
     if above + below == 0:
         return 1.0, above, below
     from scipy.stats import binomtest

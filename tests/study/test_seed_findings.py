@@ -51,21 +51,32 @@ def test_each_finding_is_decided_over_runs(tmp_path):
 
 
 def test_presence_findings_compare_with_every_real_clip_not_the_val_clips(tmp_path):
-    """A detector that fires on ~1% of real clips and ~1% of generated ones shows no effect: against
-    the val clips' 0/21 every run with a flag counted as 'above' (finding 3 read reproduced on the
-    seed study); against the rate on every real clip (real/, scorer version 11) half the runs lie below it."""
-    rows = []
-    for r, k in enumerate([0, 0, 1, 2, 3, 3, 3, 5]):  # flagged clips of 256, per run: 0-2% around the real 1%
-        rows += [{"run": f"r{r}", "checkpoint": "best", "checkpoint_sha256": f"a{r}", "prime_ms": 0, "dropout": 0.0, "cont/useful/auto": 0,
-                  "cont/dc/flag": 0, "cont/periodicity/flag": int(i < k), "cont/silence/flag": 0} for i in range(256)]
-    clips = pd.DataFrame(rows)
-    val_only = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}
-    assert val_only["3"]["verdict"] == REPRODUCED and "the real val clips of the floor row: 0.0%" in val_only["3"]["test"]
-    floor = _floor().assign(**{"real/n": 206, "real/periodicity/flag_rate": 2 / 206, "real/dc/flag_rate": 0.0})
-    every = {f["finding"][0]: f for f in six_findings(clips, floor, tmp_path)}
+    """A detector that fires on ~1% of real clips and ~1% of generated ones shows no effect. Against
+    the val clips' 0/21 read as exactly 0, every run with a flag counted as 'above' (finding 3 read
+    reproduced on the seed study); against the rate on every real clip (real/, scorer version 11),
+    with its Wilson interval, no run lies above it."""
+    def study(flagged):
+        return pd.DataFrame([{"run": f"r{r}", "checkpoint": "best", "checkpoint_sha256": f"a{r}", "prime_ms": 0, "dropout": 0.0,
+                              "cont/useful/auto": 0, "cont/dc/flag": int(i < k), "cont/periodicity/flag": int(i < k), "cont/silence/flag": 0}
+                             for r, k in enumerate(flagged) for i in range(256)])
+
+    clips = study([0, 0, 1, 2, 3, 3, 3, 5])  # flagged clips of 256 per run: 0-2% around the real 1%
+    real = {"real/n": 206, "real/periodicity/flag_rate": 2 / 206, "real/dc/flag_rate": 0.0}
+    every = {f["finding"][0]: f for f in six_findings(clips, _floor().assign(**real), tmp_path)}
     assert every["3"]["verdict"] == INCONCLUSIVE
-    assert "4 below, 4 above, p = 1" in every["3"]["test"] and "every real clip of the reference, all splits: 1.0%" in every["3"]["test"]
-    assert "(2/206)" in every["3"]["test"]
+    assert "[0.3%, 3.5%]: 2 below, 0 above, 6 inside, p = 0.5" in every["3"]["test"]
+    assert "every real clip of the reference, all splits: 1.0% [0.3, 3.5] (2/206)" in every["3"]["test"]
+    val_only = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}  # scores before version 11
+    assert val_only["3"]["verdict"] == INCONCLUSIVE and "the real val clips of the floor row: 0.0% [0.0, 15.5] (0/21)" in val_only["3"]["test"]
+    # a real rate of 0/206 is not exactly 0: one flagged clip in 256 (0.4%) lies inside its interval [0, 1.8%]
+    one_each = {f["finding"][0]: f for f in six_findings(study([1] * 8), _floor().assign(**real), tmp_path)}
+    assert one_each["2"]["verdict"] == INCONCLUSIVE and "0 below, 0 above, 8 inside, p = 1" in one_each["2"]["test"]
+    many = {f["finding"][0]: f for f in six_findings(study([30] * 8), _floor().assign(**real), tmp_path)}
+    assert many["2"]["verdict"] == REPRODUCED and "0 below, 8 above, 0 inside, p = 0.00781" in many["2"]["test"]
+    # floor rows of runs left at version 10 (no real/ value) do not hide a version-11 run's real rate
+    mixed = pd.concat([_floor().assign(**{"real/n": np.nan, "real/periodicity/flag_rate": np.nan, "real/dc/flag_rate": np.nan}),
+                       _floor().assign(**real)], ignore_index=True)
+    assert "(2/206)" in {f["finding"][0]: f for f in six_findings(clips, mixed, tmp_path)}["3"]["test"]
 
 
 def test_findings_count_runs_not_clips(tmp_path):

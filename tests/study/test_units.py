@@ -52,6 +52,16 @@ def test_sign_p_drops_ties_and_matches_the_binomial():
     assert sign_p(np.array([0.25, 0.25]), 0.25) == (1.0, 0, 0)
 
 
+def test_sign_p_against_a_band_leaves_the_values_inside_it_out():
+    from scipy.stats import binomtest
+
+    values = np.array([0.0, 0.002, 0.01, 0.02, 0.05, 0.06, np.nan])
+    p, above, below = sign_p(values, 0.003, 0.035)  # a real rate's interval [0.3%, 3.5%]
+    assert (above, below) == (2, 2) and p == pytest.approx(binomtest(2, 4, 0.5).pvalue)
+    assert sign_p(values, 0.01, 0.01) == sign_p(values, 0.01)  # a band of width 0 is the point test
+    assert sign_p(np.array([0.01, 0.02]), 0.0, 0.05) == (1.0, 0, 0)  # every value inside: nothing to test
+
+
 def test_signed_rank_p_reports_n_after_dropping_zeros():
     p, n, direction = signed_rank_p(np.array([0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5]))
     assert n == 5 and p == pytest.approx(2 / 32) and direction == 1  # exact: all five positive
