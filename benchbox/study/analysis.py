@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.metrics.artifacts import FLAG_KEYS
+from benchbox.score import REAL_N, REAL_PREFIX
 from benchbox.stats import wilson_interval
 
 USEFUL = "useful/auto"
@@ -76,6 +77,27 @@ def overall_rate(clips: pd.DataFrame, value: str = USEFUL) -> dict:
     k, n = int(clips[value].fillna(0).astype(int).sum()), int(len(clips))
     p, lo, hi = wilson_interval(k, n)
     return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi}
+
+
+def real_rate(groups: pd.DataFrame, key: str) -> tuple[int, int, str] | None:
+    """``(flagged, n, whose)`` of detector ``key`` on real clips, from the floor rows: on every
+    real clip of the reference (``real/<key>/flag_rate``, scorer version 11) where any floor row
+    has it, else on the val clips alone (older scores); None without a floor row. The floor rows
+    (one per run, the same reference) are read in order and the first with a finite value counts,
+    so runs left at an older scorer version do not hide a newer run's real rate."""
+    if "kind" not in groups:
+        return None
+    floor = groups[groups["kind"] == "floor"]
+    for col, n_col, whose in ((f"{REAL_PREFIX}{key}/flag_rate", REAL_N, "every real clip of the reference, all splits"),
+                              (f"{key}/flag_rate", "n", "the real val clips of the floor row")):
+        if col not in floor or n_col not in floor:
+            continue
+        rate, n = pd.to_numeric(floor[col], errors="coerce"), pd.to_numeric(floor[n_col], errors="coerce")
+        ok = np.isfinite(rate) & np.isfinite(n) & (n > 0)
+        if ok.any():
+            first = ok.to_numpy().argmax()
+            return int(round(rate.iloc[first] * n.iloc[first])), int(n.iloc[first]), whose
+    return None
 
 
 def fad_column(groups: pd.DataFrame, embedder: str | None = None) -> str:
@@ -201,6 +223,9 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
     answers["dropout"] = {"silence": rate_table(clips, "dropout", _cont(clips, "silence/flag")), "useful": rate_table(clips, "dropout", useful)}
     answers["artefacts"] = {  # the continuation's flags, as the findings use them
         _cont(clips, key): overall_rate(clips, _cont(clips, key)) for key in FLAG_KEYS if _cont(clips, key) in clips.columns
+    }
+    answers["artefacts_real"] = {  # each detector's rate on real clips (every split, or the val floor), as findings 2 and 3 compare
+        _cont(clips, key): real for key in FLAG_KEYS if _cont(clips, key) in clips.columns and (real := real_rate(groups, key.split("/")[0])) is not None
     }
     dc = _cont(clips, "dc/offset")
     if dc in clips.columns:

@@ -107,8 +107,14 @@ def answers_markdown(ans: dict) -> list[str]:
     lines += ["### Does dropout 0.5 give silence?", "", "Share of clips flagged silent:", ""]
     lines += rate_lines(ans["dropout"]["silence"], "dropout") + [""]
     lines += ["### How often are means non-zero and outputs periodic?", ""]
-    lines += ["| detector | flag rate [95% CI] (k/n) |", "|---|---|"]
-    lines += [f"| `{k}` | {fmt_rate(v)} |" for k, v in ans["artefacts"].items()]
+    real = ans.get("artefacts_real", {})
+    if real:  # the real clips' rate beside it: a generated rate is only an effect when it differs
+        whose = next(iter(real.values()))[2]
+        lines += [f"Real clips: the rate on {whose}.", "", "| detector | flag rate [95% CI] (k/n) | real clips |", "|---|---|---|"]
+        lines += [f"| `{k}` | {fmt_rate(v)} | {rate_text(*real[k][:2]) if k in real else '-'} |" for k, v in ans["artefacts"].items()]
+    else:
+        lines += ["| detector | flag rate [95% CI] (k/n) |", "|---|---|"]
+        lines += [f"| `{k}` | {fmt_rate(v)} |" for k, v in ans["artefacts"].items()]
     if "artefacts_dc_median_abs" in ans:
         key, value = ans["artefacts_dc_median_abs"]
         lines += ["", f"Median |`{key}`| over all clips: {value:.2e}."]

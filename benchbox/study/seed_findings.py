@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.score import REAL_N, REAL_PREFIX
 from benchbox.stats import wilson_interval
-from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, span_pairs
+from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, real_rate, span_pairs
 from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, signed_rank_p
 
 ALPHA = 0.05
@@ -101,25 +100,6 @@ def _against_real(clips: pd.DataFrame, col: str, real: tuple[int, int, str]) -> 
     return _decide(p, above > below, True), test
 
 
-def _real_rate(groups: pd.DataFrame, key: str) -> tuple[int, int, str] | None:
-    """``(flagged, n, whose)`` of detector ``key`` on real clips, from the floor rows: on every
-    real clip of the reference (``real/<key>/flag_rate``, scorer version 11) where any floor row
-    has it, else on the val clips alone (older scores); None without a floor row. The floor rows
-    (one per run, the same reference) are read in order and the first with a finite value counts,
-    so runs left at an older scorer version do not hide a newer run's real rate."""
-    floor = groups[groups.get("kind", pd.Series(dtype=str)) == "floor"] if not groups.empty else groups
-    for col, n_col, whose in ((f"{REAL_PREFIX}{key}/flag_rate", REAL_N, "every real clip of the reference, all splits"),
-                              (f"{key}/flag_rate", "n", "the real val clips of the floor row")):
-        if col not in floor or n_col not in floor:
-            continue
-        rate, n = pd.to_numeric(floor[col], errors="coerce"), pd.to_numeric(floor[n_col], errors="coerce")
-        ok = np.isfinite(rate) & np.isfinite(n) & (n > 0)
-        if ok.any():
-            first = ok.to_numpy().argmax()
-            return int(round(rate.iloc[first] * n.iloc[first])), int(n.iloc[first]), whose
-    return None
-
-
 def _overfits(log: Path) -> bool | None:
     """Whether val NLL rose after its minimum while train NLL kept falling (None: no log)."""
     if not log.is_file():
@@ -146,7 +126,7 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
             **dict(zip(("verdict", "test"), _threshold(gen, USEFUL, USEFUL_SEED_RATE, seed_says_below=True)))}]
     for i, (key, what) in enumerate((("dc", "generated clips have non-zero means"), ("periodicity", "some clips are low-frequency sines")), 2):
         col = f"cont/{key}/flag"
-        real = _real_rate(groups, key)
+        real = real_rate(groups, key)
         if real is not None:
             verdict, test = _against_real(gen, col, real)
         else:

@@ -47,6 +47,24 @@ def test_study_answers_has_every_question():
     assert silence["rate"].iloc[0] == pytest.approx(10 / 16)
     prime = ans["priming"]["fad"].set_index("prime_ms")
     assert prime.loc[40, "mean"] == pytest.approx(0.75)
+    assert ans["artefacts_real"] == {}  # no floor row: no real rate, and the table has no real column
+
+
+def test_artefact_table_sets_each_detector_beside_its_rate_on_every_real_clip():
+    """The report's detector table shows the real clips' rate (the floor row's real/<d>/flag_rate over
+    real/n, scorer version 11; else the val clips) beside the generated rate, as findings 2 and 3 compare."""
+    from benchbox.study.questions import answers_markdown
+
+    floor = {"kind": "floor", "n": 21, "dc/flag_rate": 0.0, "silence/flag_rate": 0.0, "real/n": 206, "real/dc/flag_rate": 0.0,
+             "real/silence/flag_rate": 3 / 206}
+    groups = pd.concat([_groups().assign(kind="generated"), pd.DataFrame([floor])], ignore_index=True)
+    ans = study_answers(_clips(), groups)
+    assert ans["artefacts_real"]["silence/flag"] == (3, 206, "every real clip of the reference, all splits")
+    text = "\n".join(answers_markdown(ans))
+    assert "| `silence/flag` | 62.5% [38.6, 81.5] (10/16) | 1.5% [0.5, 4.2] (3/206) |" in text
+    assert "Real clips: the rate on every real clip of the reference, all splits." in text
+    old = study_answers(_clips(), groups.drop(columns=["real/n", "real/dc/flag_rate", "real/silence/flag_rate"]))
+    assert old["artefacts_real"]["silence/flag"] == (0, 21, "the real val clips of the floor row")
 
 
 
