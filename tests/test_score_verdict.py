@@ -219,3 +219,6 @@ def test_two_primes_ending_at_one_sample_are_refused_per_sample_rate():
         check_prime_spans(table)
     check_prime_spans(pd.DataFrame({"prime_ms": [10, "10.0", 1e1, 20], "sample_rate_hz": [16000] * 4}))  # one length, written three ways
     check_prime_spans(pd.DataFrame({"prime_ms": [10, 10.01], "sample_rate_hz": [16000, 48000]}))  # 160 and 480 samples: two spans
+    for bad in ("inf", -5):  # a hand-edited run manifest: one clear error, not an OverflowError from the sample count
+        with pytest.raises(DataError, match="not a finite length >= 0"):
+            check_prime_spans(pd.DataFrame({"prime_ms": [10, bad], "sample_rate_hz": [16000] * 2}))

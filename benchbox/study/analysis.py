@@ -93,7 +93,7 @@ def real_rate(groups: pd.DataFrame, key: str) -> tuple[int, int, str] | None:
         if col not in floor or n_col not in floor:
             continue
         rate, n = pd.to_numeric(floor[col], errors="coerce"), pd.to_numeric(floor[n_col], errors="coerce")
-        ok = np.isfinite(rate) & np.isfinite(n) & (n > 0)
+        ok = np.isfinite(rate) & np.isfinite(n) & (n >= 1) & (rate >= 0) & (rate <= 1)  # a malformed row is passed over
         if ok.any():
             first = ok.to_numpy().argmax()
             return int(round(rate.iloc[first] * n.iloc[first])), int(n.iloc[first]), whose
@@ -224,7 +224,8 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
     answers["artefacts"] = {  # the continuation's flags, as the findings use them
         _cont(clips, key): overall_rate(clips, _cont(clips, key)) for key in FLAG_KEYS if _cont(clips, key) in clips.columns
     }
-    answers["artefacts_real"] = {  # each detector's rate on real clips (every split, or the val floor), as findings 2 and 3 compare
+    answers["artefacts_real"] = {  # each detector's rate on real clips (every split, or the val floor); the generated column
+        # above is over every run, where findings 2 and 3 leave out the min-max ablation runs
         _cont(clips, key): real for key in FLAG_KEYS if _cont(clips, key) in clips.columns and (real := real_rate(groups, key.split("/")[0])) is not None
     }
     dc = _cont(clips, "dc/offset")

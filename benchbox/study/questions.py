@@ -110,8 +110,16 @@ def answers_markdown(ans: dict) -> list[str]:
     real = ans.get("artefacts_real", {})
     if real:  # the real clips' rate beside it: a generated rate is only an effect when it differs
         whose = next(iter(real.values()))[2]
-        lines += [f"Real clips: the rate on {whose}.", "", "| detector | flag rate [95% CI] (k/n) | real clips |", "|---|---|---|"]
-        lines += [f"| `{k}` | {fmt_rate(v)} | {rate_text(*real[k][:2]) if k in real else '-'} |" for k, v in ans["artefacts"].items()]
+
+        def real_cell(key: str) -> str:
+            if key not in real:
+                return "-"
+            k, n, source = real[key]
+            return rate_text(k, n) + ("" if source == whose else f" ({source})")
+
+        lines += [f"Generated clips: every run of the study. Real clips: the rate on {whose}.", "",
+                  "| detector | flag rate [95% CI] (k/n) | real clips |", "|---|---|---|"]
+        lines += [f"| `{k}` | {fmt_rate(v)} | {real_cell(k)} |" for k, v in ans["artefacts"].items()]
     else:
         lines += ["| detector | flag rate [95% CI] (k/n) |", "|---|---|"]
         lines += [f"| `{k}` | {fmt_rate(v)} |" for k, v in ans["artefacts"].items()]

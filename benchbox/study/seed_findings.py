@@ -5,7 +5,7 @@ per-group rows (for the real ``floor`` row) and each run's ``log.jsonl``. Each f
 claim about generators, so it is tested over **runs**, not clips (:mod:`benchbox.study.units`:
 clips of one run share its weights and are not independent evidence): a run's rate is one
 observation; rates against a fixed rate by the exact sign test (against the real clips' rate:
-its Wilson 95% interval, so a run counts above only over its upper end), two sets of runs by the exact
+over the runs that differ from it by Fisher's exact test), two sets of runs by the exact
 permutation test, paired differences (best - last, primed - unprimed) by the Wilcoxon
 signed-rank test over runs; a difference counts at p < ``ALPHA``. The estimates give the
 pooled clip count (no interval: the clips are clustered) and each run's rate. A finding
@@ -27,7 +27,7 @@ import pandas as pd
 
 from benchbox.stats import wilson_interval
 from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, real_rate, span_pairs
-from benchbox.study.units import pooled_text, run_values, runs_text, sign_p, signed_rank_p
+from benchbox.study.units import pooled_text, run_values, runs_text, runs_vs_real_p, sign_p, signed_rank_p
 
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
@@ -84,19 +84,15 @@ def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below:
 
 def _against_real(clips: pd.DataFrame, col: str, real: tuple[int, int, str]) -> tuple[str, str]:
     """Verdict and test text for 'the runs flag ``col`` more often than real clips do', ``real`` =
-    ``(flagged, n, whose)``: the sign test of the run rates against the real rate's Wilson 95%
-    interval (:func:`units.sign_p` with a band). A run counts above only over its upper end and
-    below only under its lower end, so a real rate measured as 0/21 (upper end 15.5%) is not
-    read as exactly 0, where one flagged clip of 256 would already count as above."""
+    ``(flagged, n, whose)``: each run against the real count by Fisher's exact test, then the sign
+    test over the runs that differ (:func:`units.runs_vs_real_p`). A real rate measured as 0/21
+    is not read as exactly 0, where one flagged clip of 256 would already count as above."""
     k, n, whose = real
-    _, lo, hi = wilson_interval(k, n)
-    rates = run_values(clips, col)
-    if rates.empty:
+    if run_values(clips, col).empty:
         return INCONCLUSIVE, "no runs"
-    p, above, below = sign_p(rates.to_numpy(), lo, hi)
-    inside = int(np.isfinite(rates.to_numpy()).sum()) - above - below
-    test = (f"sign test over runs vs the real rate's 95% interval [{100 * lo:.1f}%, {100 * hi:.1f}%]: {below} below, {above} above, "
-            f"{inside} inside, p = {p:.3g} (the rate on {whose}: {rate_text(k, n)})")
+    p, above, below, same = runs_vs_real_p(clips, col, k, n, alpha=ALPHA)
+    test = (f"sign test over the runs whose rate differs from the real rate (Fisher's exact test per run, p < {ALPHA:g}): "
+            f"{below} below, {above} above, {same} not different, p = {p:.3g} (the rate on {whose}: {rate_text(k, n)})")
     return _decide(p, above > below, True), test
 
 

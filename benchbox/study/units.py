@@ -15,6 +15,9 @@ Donner and Klar, *Design and Analysis of Cluster Randomization Trials*, 2000):
   difference of their mean rates (every split of the pooled runs, Fisher-Pitman);
 * :func:`sign_p` -- one set of runs against a fixed rate: the exact sign test (runs above vs
   below it; runs exactly at it are left out);
+* :func:`runs_vs_real_p` -- one set of runs against a rate measured on real clips: each run
+  against the real count by Fisher's exact test, then the exact sign test over the runs that
+  differ from it (those that do not are left out, like ties);
 * :func:`signed_rank_p` -- one paired difference per run: the two-sided Wilcoxon signed-rank
   test (scipy, exact when it can be), zero differences left out and the n reported after that.
 
@@ -74,21 +77,47 @@ def permutation_p(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float:
     return float((1 + np.sum(gap(idx) >= observed)) / (1 + SAMPLED_SPLITS))
 
 
-def sign_p(values: np.ndarray, threshold: float, upper: float | None = None) -> tuple[float, int, int]:
+def sign_p(values: np.ndarray, threshold: float) -> tuple[float, int, int]:
     """``(p, above, below)``: the two-sided exact sign test (binomial, p = 0.5) of (R,) run values
-    against ``threshold``; values equal to it are left out. No value off it: p = 1.
-
-    ``upper``: test against the band ``[threshold, upper]`` instead (e.g. a measured rate's 95%
-    interval): a value counts above only over ``upper``, below only under ``threshold``, and the
-    values inside the band are left out like ties."""
+    against ``threshold``; values equal to it are left out. No value off it: p = 1."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
-    above, below = int(np.sum(v > (threshold if upper is None else upper))), int(np.sum(v < threshold))
+    above, below = int(np.sum(v > threshold)), int(np.sum(v < threshold))
     if above + below == 0:
         return 1.0, above, below
     from scipy.stats import binomtest
 
     return float(binomtest(above, above + below, 0.5).pvalue), above, below
+
+
+def runs_vs_real_p(clips: pd.DataFrame, value: str, real_k: int, real_n: int, *, alpha: float = 0.05, by: str = "run") -> tuple[float, int, int, int]:
+    """``(p, above, below, same)``: do the runs flag 0/1 column ``value`` more (or less) often than
+    ``real_k`` of ``real_n`` real clips? Each run's count k of n (NaN clips left out) is compared
+    with the real count by the two-sided Fisher exact test; a run counts ``above`` (``below``) when
+    p < ``alpha`` and its rate is higher (lower), else ``same``. ``p``: the exact sign test
+    (binomial, 0.5) of above against below, 1 when no run differs. Both samples' noise is
+    counted: a run with 0 of 256 clips flagged is not "below" 2 of 206 real clips (Fisher p =
+    0.2), as it would be against the real rate taken as exact or as an interval alone. The runs
+    share one real sample, so the per-run tests are not independent: read p as descriptive of
+    these runs against this reference."""
+    from scipy.stats import binomtest, fisher_exact
+
+    missing = {value, by} - set(clips.columns)
+    if missing:
+        raise MetricError(f"runs_vs_real_p: no column {sorted(missing)}", hint="pass the clips.csv rows of a scored study")
+    v = pd.to_numeric(clips[value], errors="coerce")
+    counts = v.groupby(clips[by].astype(str), sort=True).agg(["sum", "count"])
+    above = below = same = 0
+    for k, n in zip(counts["sum"].astype(int), counts["count"].astype(int)):
+        if n == 0:
+            continue
+        differs = real_n > 0 and fisher_exact([[k, n - k], [real_k, real_n - real_k]])[1] < alpha
+        rate, real = k / n, (real_k / real_n if real_n else math.nan)
+        above += int(differs and rate > real)
+        below += int(differs and rate < real)
+        same += int(not differs)
+    p = 1.0 if above + below == 0 else float(binomtest(above, above + below, 0.5).pvalue)
+    return p, above, below, same
 
 
 def signed_rank_p(diffs: np.ndarray) -> tuple[float, int, int]:

@@ -65,6 +65,12 @@ def test_artefact_table_sets_each_detector_beside_its_rate_on_every_real_clip():
     assert "Real clips: the rate on every real clip of the reference, all splits." in text
     old = study_answers(_clips(), groups.drop(columns=["real/n", "real/dc/flag_rate", "real/silence/flag_rate"]))
     assert old["artefacts_real"]["silence/flag"] == (0, 21, "the real val clips of the floor row")
+    # one detector without a real/ rate falls back to the val clips, and its cell says so
+    mixed = study_answers(_clips(), groups.drop(columns=["real/silence/flag_rate"]))
+    assert "| `silence/flag` | 62.5% [38.6, 81.5] (10/16) | 0.0% [0.0, 15.5] (0/21) (the real val clips of the floor row) |" in "\n".join(answers_markdown(mixed))
+    # a malformed floor row (a rate above 1) is passed over, not turned into 3 of 2 clips
+    bad = pd.concat([groups.assign(**{"real/silence/flag_rate": 1.5}).tail(1), groups.tail(1)], ignore_index=True)
+    assert study_answers(_clips(), bad)["artefacts_real"]["silence/flag"] == (3, 206, "every real clip of the reference, all splits")
 
 
 

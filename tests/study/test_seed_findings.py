@@ -54,7 +54,7 @@ def test_presence_findings_compare_with_every_real_clip_not_the_val_clips(tmp_pa
     """A detector that fires on ~1% of real clips and ~1% of generated ones shows no effect. Against
     the val clips' 0/21 read as exactly 0, every run with a flag counted as 'above' (finding 3 read
     reproduced on the seed study); against the rate on every real clip (real/, scorer version 11),
-    with its Wilson interval, no run lies above it."""
+    each run tested against the real count by Fisher's exact test, no run differs."""
     def study(flagged):
         return pd.DataFrame([{"run": f"r{r}", "checkpoint": "best", "checkpoint_sha256": f"a{r}", "prime_ms": 0, "dropout": 0.0,
                               "cont/useful/auto": 0, "cont/dc/flag": int(i < k), "cont/periodicity/flag": int(i < k), "cont/silence/flag": 0}
@@ -63,16 +63,17 @@ def test_presence_findings_compare_with_every_real_clip_not_the_val_clips(tmp_pa
     clips = study([0, 0, 1, 2, 3, 3, 3, 5])  # flagged clips of 256 per run: 0-2% around the real 1%
     real = {"real/n": 206, "real/periodicity/flag_rate": 2 / 206, "real/dc/flag_rate": 0.0}
     every = {f["finding"][0]: f for f in six_findings(clips, _floor().assign(**real), tmp_path)}
-    assert every["3"]["verdict"] == INCONCLUSIVE
-    assert "[0.3%, 3.5%]: 2 below, 0 above, 6 inside, p = 0.5" in every["3"]["test"]
+    assert every["3"]["verdict"] == INCONCLUSIVE  # 0/256 is not 'below' 2/206 either (Fisher p = 0.2)
+    assert "0 below, 0 above, 8 not different, p = 1" in every["3"]["test"]
     assert "every real clip of the reference, all splits: 1.0% [0.3, 3.5] (2/206)" in every["3"]["test"]
     val_only = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}  # scores before version 11
     assert val_only["3"]["verdict"] == INCONCLUSIVE and "the real val clips of the floor row: 0.0% [0.0, 15.5] (0/21)" in val_only["3"]["test"]
-    # a real rate of 0/206 is not exactly 0: one flagged clip in 256 (0.4%) lies inside its interval [0, 1.8%]
     one_each = {f["finding"][0]: f for f in six_findings(study([1] * 8), _floor().assign(**real), tmp_path)}
-    assert one_each["2"]["verdict"] == INCONCLUSIVE and "0 below, 0 above, 8 inside, p = 1" in one_each["2"]["test"]
+    assert one_each["2"]["verdict"] == INCONCLUSIVE and "0 below, 0 above, 8 not different" in one_each["2"]["test"]  # 1/256 vs 0/206
     many = {f["finding"][0]: f for f in six_findings(study([30] * 8), _floor().assign(**real), tmp_path)}
-    assert many["2"]["verdict"] == REPRODUCED and "0 below, 8 above, 0 inside, p = 0.00781" in many["2"]["test"]
+    assert many["2"]["verdict"] == REPRODUCED and "0 below, 8 above, 0 not different, p = 0.00781" in many["2"]["test"]
+    fewer = {f["finding"][0]: f for f in six_findings(study([0] * 8), _floor().assign(**{**real, "real/dc/flag_rate": 30 / 206}), tmp_path)}
+    assert fewer["2"]["verdict"] == NOT_REPRODUCED and "8 below, 0 above" in fewer["2"]["test"]  # real clips flagged more often
     # floor rows of runs left at version 10 (no real/ value) do not hide a version-11 run's real rate
     mixed = pd.concat([_floor().assign(**{"real/n": np.nan, "real/periodicity/flag_rate": np.nan, "real/dc/flag_rate": np.nan}),
                        _floor().assign(**real)], ignore_index=True)

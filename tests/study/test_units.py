@@ -52,14 +52,21 @@ def test_sign_p_drops_ties_and_matches_the_binomial():
     assert sign_p(np.array([0.25, 0.25]), 0.25) == (1.0, 0, 0)
 
 
-def test_sign_p_against_a_band_leaves_the_values_inside_it_out():
-    from scipy.stats import binomtest
+def test_runs_vs_real_p_counts_a_run_only_when_fisher_separates_it_from_the_real_count():
+    from scipy.stats import binomtest, fisher_exact
 
-    values = np.array([0.0, 0.002, 0.01, 0.02, 0.05, 0.06, np.nan])
-    p, above, below = sign_p(values, 0.003, 0.035)  # a real rate's interval [0.3%, 3.5%]
-    assert (above, below) == (2, 2) and p == pytest.approx(binomtest(2, 4, 0.5).pvalue)
-    assert sign_p(values, 0.01, 0.01) == sign_p(values, 0.01)  # a band of width 0 is the point test
-    assert sign_p(np.array([0.01, 0.02]), 0.0, 0.05) == (1.0, 0, 0)  # every value inside: nothing to test
+    from benchbox.study.units import runs_vs_real_p
+
+    flagged = {"a": 0, "b": 2, "c": 40, "d": 45, "e": 50, "f": 60}  # of 256 each; real 2 of 206
+    clips = pd.DataFrame([{"run": r, "flag": int(i < k)} for r, k in flagged.items() for i in range(256)])
+    clips.loc[0, "flag"] = np.nan  # a clip without a value is left out of its run's n
+    p, above, below, same = runs_vs_real_p(clips, "flag", 2, 206)
+    direct = [fisher_exact([[k, 256 - k], [2, 204]])[1] for k in flagged.values()]
+    assert (above, below, same) == (sum(q < 0.05 for q in direct), 0, sum(q >= 0.05 for q in direct)) == (4, 0, 2)
+    assert p == pytest.approx(binomtest(4, 4, 0.5).pvalue)
+    assert runs_vs_real_p(clips[clips["run"].isin(["a", "b"])], "flag", 2, 206) == (1.0, 0, 0, 2)  # nothing differs: p = 1
+    with pytest.raises(MetricError):
+        runs_vs_real_p(clips, "missing", 2, 206)
 
 
 def test_signed_rank_p_reports_n_after_dropping_zeros():
