@@ -77,9 +77,10 @@ def prime_samples(prime_ms, rate_hz: int) -> int:
 
 def check_prime_spans(clips: pd.DataFrame) -> None:
     """DataError when a ``prime_ms`` of ``clips`` (``prime_ms``, ``sample_rate_hz``) is infinite or
-    negative, or when two different values end at the same sample: their continuations are one span, whose ``span@``/``floor@`` scores
-    would carry one of the two names. A manifest read with its clips' headers is refused earlier
-    (:mod:`benchbox.external`); this catches clips whose length only decoding tells (m4a, aac)."""
+    negative, or when two different values end at the same sample: their continuations are one
+    span, whose ``span@``/``floor@`` scores would carry one of the two names. A manifest read with
+    its clips' headers is refused earlier (:mod:`benchbox.external`); this catches clips whose
+    length only decoding tells (m4a, aac)."""
     first: dict[tuple[int, int], float] = {}
     for ms, rate in zip(pd.to_numeric(clips["prime_ms"], errors="coerce"), clips["sample_rate_hz"]):
         if math.isinf(ms) or ms < 0:  # NaN (no prime) passes both
