@@ -70,6 +70,11 @@ class SweepSection:
         for axis in ("quantisation", "dropout", "checkpoint", "prime_ms"):
             if not getattr(self, axis):
                 raise ValueError(f"sweep.{axis} is empty: a study needs at least one value (leave the key out for the default)")
+        for axis in ("quantisation", "dropout", "checkpoint", "prime_ms", "top_p", "sampling_steps"):
+            values = getattr(self, axis)
+            twice = sorted({v if isinstance(v, str) else f"{v:g}" for v in values if values.count(v) > 1})  # 10 and 10.0 are one value
+            if twice:
+                raise ValueError(f"sweep.{axis} lists {', '.join(twice)} more than once: each cell would be planned twice")
         for q in self.quantisation:
             if q not in ("linear", "mulaw"):
                 raise ValueError(f"sweep.quantisation: unknown scheme '{q}' (use linear, mulaw)")

@@ -185,6 +185,8 @@ def test_dry_run_counts_the_clips_the_sampler_will_make():
     ("sweep.prime_ms=[0,nan]", ConfigError, "prime_ms values must be finite"),
     ("sweep.prime_ms=[0,inf]", ConfigError, "prime_ms values must be finite"),
     ("sweep.prime_ms=[0,10.5]", ConfigError, r"prime_ms values must be whole milliseconds \(got 10.5\)"),
+    ("sweep.prime_ms=[0,10,10.0]", ConfigError, r"sweep.prime_ms lists 10 more than once"),
+    ('sweep.checkpoint=["best","best"]', ConfigError, r"sweep.checkpoint lists best more than once"),
     ("presets=[]", ProtocolError, "presets is empty"),
     ('presets=["ngram","ngram"]', ProtocolError, "ngram more than once"),
     ("generate.n=0", ProtocolError, "no clips to score"),
