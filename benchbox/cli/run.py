@@ -38,21 +38,21 @@ def run(
     check_source(proto)  # a missing dataset is an error before any plan or work
     if dry_run:
         from benchbox.study.estimate import estimate_protocol
+        from benchbox.study.protocol import plan
         from benchbox.study.runner import finished_stages, train_split_size
 
         done = finished_stages(proto, out)
         skips: list[str] = []
         if rescore:  # the same refusals as the run itself; the runs it leaves alone cost nothing
-            from benchbox.study.protocol import plan
             from benchbox.study.runner import changed_data, check_rescore, rescore_skips
 
             check_rescore(proto, out)
             if "data" not in done:
                 raise changed_data(out)
             skips = rescore_skips(proto, done)
-            done = done | {s.key for s in plan(proto) if s.run_id in skips}
-        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out, proto.data.source), done), "done": sorted(done),
-                                  **({"rescore_skips": skips} if rescore else {})}
+        left_alone = {s.key for s in plan(proto) if s.run_id in skips}  # --rescore runs none of their stages: no cost, and not "done"
+        info = describe(proto) | {"estimate": estimate_protocol(proto, train_split_size(out, proto.data.source), done | left_alone),
+                                  "done": sorted(done - left_alone), **({"rescore_skips": skips} if rescore else {})}
         if as_json:
             print_json("run", out, dry_run=True, **info)
         else:

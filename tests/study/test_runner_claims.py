@@ -127,3 +127,9 @@ def test_rescore_json_lists_what_it_scored_and_what_it_left_alone(tmp_path, monk
     assert info["unchanged"] == ["data", f"train/{sampled}", f"generate/{sampled}"]
     r = CliRunner().invoke(app, ["run", str(tmp_path / "protocol.toml"), "--out", str(tmp_path), "--rescore", "-q"])
     assert r.exit_code == 0 and f"left alone by --rescore (not trained or sampled with these settings): {untrained}" in r.output
+    # --dry-run plans the same: the runs it leaves alone are named, not listed as done, and cost nothing
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "protocol.toml"), "--out", str(tmp_path), "--rescore", "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    plan_info = json.loads(r.stdout)
+    assert plan_info["rescore_skips"] == [untrained] and sorted(plan_info["done"]) == sorted(info["unchanged"])
+    assert not any(key.endswith(untrained) for key in plan_info["estimate"]["stages"] if plan_info["estimate"]["stages"][key])
