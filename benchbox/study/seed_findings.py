@@ -147,7 +147,7 @@ def _best_vs_last(gen: pd.DataFrame, runs_dir: Path) -> dict:
     verdict, test = _paired(diffs, seed_says_positive=True)
     overfit = [r for r in distinct if _overfits(runs_dir / r / "log.jsonl")]
     estimate = (f"best {pooled_text(best[USEFUL])} vs last {pooled_text(last[USEFUL])}; best higher in {int((diffs > 0).sum())}, "
-                f"last in {int((diffs < 0).sum())} of {len(diffs)} runs; val NLL rises after its minimum in {len(overfit)} of {len(distinct)} runs")
+                f"last in {int((diffs < 0).sum())} of {len(diffs)} runs; val NLL rises after its minimum while train NLL keeps falling in {len(overfit)} of {len(distinct)} runs")
     return {**row, "verdict": verdict, "estimate": estimate, "test": test + " (runs whose best and last differ)"}
 
 
