@@ -317,15 +317,14 @@ def _floor_row(val_paths: list[Path], config: DetectorConfig, run: str, real_pat
     ``real/<detector>/flag_rate`` with their count ``real/n``, the real rate a generated rate is
     compared with (the val split alone is a few dozen clips). The detectors fit nothing, so
     the train split is as fair a sample of real clips as the held-out ones."""
-    def detected(paths) -> pd.DataFrame:
-        table = pd.DataFrame({"path": [str(p) for p in paths], "abs_path": list(paths), **{c: "" for c in GROUP_COLUMNS}})
-        return detect_clips(table, config, no_progress)[0]
-
-    clips = detected(val_paths)
+    every = list(dict.fromkeys([*real_paths, *val_paths]))  # each clip decoded and judged once; the val clips are among them
+    table = pd.DataFrame({"path": [str(p) for p in every], "abs_path": every, **{c: "" for c in GROUP_COLUMNS}})
+    detected = detect_clips(table, config, no_progress)[0].set_index("path", drop=False)
+    clips = detected.loc[[str(p) for p in val_paths if str(p) in detected.index]].reset_index(drop=True)  # in val_paths' order
     row = {"group": FLOOR_GROUP, "kind": FLOOR_GROUP, "run": run, **{c: "" for c in GROUP_COLUMNS}, "n": len(val_paths)}
     row.update(flag_rates(clips) if not clips.empty else {})
     if len(real_paths):
-        real = detected(real_paths)
+        real = detected.loc[[str(p) for p in real_paths if str(p) in detected.index]]
         row[REAL_N] = len(real)
         row.update({f"{REAL_PREFIX}{name}/flag_rate": float(real[f"{name}/flag"].mean()) if len(real) else math.nan for name in DETECTORS})
     flags = clips[list(FLAG_KEYS)].to_dict("records") if not clips.empty else []
