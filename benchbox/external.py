@@ -16,7 +16,7 @@ the columns (only ``path`` is required; no others are allowed):
   the converted clip is written under ``OUT/clips/`` at the same relative path);
 * ``generator`` - the generator's name (default: the run's name);
 * ``group``     - a label within the generator (``temp0.8``); the group is ``generator/group``;
-* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default: none); a
+* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default, or 0: none); a
   finite number >= 0 and shorter than the clip (after conversion: the reference's clip length),
   else an error: a prime that fills the clip leaves no continuation to judge;
 * ``source``    - where an imported clip came from (benchbox writes it; informational).
@@ -179,6 +179,7 @@ def _from_manifest(root: Path, manifest: Path, name: str, clip_length: tuple[int
     if bad is not None:
         raise DataError(f"{manifest}, line {list(prime).index(bad) + 2}: prime_ms '{bad}' is not a finite number >= 0", hint="give the prime length in ms, or leave the cell empty")
     _check_primes(root, manifest, list(table["path"]), list(prime), clip_length)
+    prime = ["" if v != "" and float(v) == 0 else v for v in prime]  # a 0 ms prime is no prime: one unprimed group, as an empty cell
     return pd.DataFrame({"path": list(table["path"]), "generator": list(gen), "prime_ms": list(prime)})
 
 

@@ -40,7 +40,7 @@ from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
-from benchbox.score_verdict import floor_span_key
+from benchbox.score_verdict import floor_span_of
 from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
 from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -291,15 +291,11 @@ def floor_intervals(table: pd.DataFrame, metric: str, embedder: str, lo: str, hi
     floor = table[table["kind"] == FLOOR_GROUP]
     if floor.empty:
         return [(math.nan, math.nan)] * len(table)
-    first = floor.iloc[0]
+    first = floor.iloc[0].to_dict()
     whole = (float(first[lo]), float(first[hi]))
     prime = pd.to_numeric(table.get("prime_ms", pd.Series(np.nan, index=table.index)), errors="coerce")
-    out = []
-    for ms in prime:
-        key = floor_span_key(ms, metric, embedder) if ms > 0 else ""
-        span = (pd.to_numeric(first.get(key + "/lo"), errors="coerce"), pd.to_numeric(first.get(key + "/hi"), errors="coerce")) if key else (math.nan, math.nan)
-        out.append((float(span[0]), float(span[1])) if np.isfinite(span[0]) and np.isfinite(span[1]) else whole)
-    return out
+    keys = [floor_span_of(first, ms, metric, embedder) for ms in prime]
+    return [(float(first[k + "/lo"]), float(first[k + "/hi"])) if k else whole for k in keys]
 
 
 def nn1_p(table: pd.DataFrame, embedder: str) -> list[float]:

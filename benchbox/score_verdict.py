@@ -299,6 +299,18 @@ def floor_span_key(prime_ms: float, metric: str, embedder: str) -> str:
     return f"floor@{float(prime_ms):g}ms/{metric}/{embedder}"
 
 
+def floor_span_of(floor: dict, prime_ms: float, metric: str, embedder: str) -> str | None:
+    """The :func:`floor_span_key` a row primed for ``prime_ms`` compares with, where the floor row
+    ``floor`` holds a finite interval for it (``/lo``, ``/hi``); None for an unprimed row, and for
+    scores without span floors (versions before 8), whose rows compare with the whole-clip floor.
+    The one rule for the leaderboard's and the study report's *vs floor* marks."""
+    if not prime_ms > 0:  # 0 and NaN: the whole clip
+        return None
+    key = floor_span_key(prime_ms, metric, embedder)
+    bounds = pd.to_numeric(pd.Series([floor.get(key + "/lo"), floor.get(key + "/hi")]), errors="coerce")
+    return key if bool(np.isfinite(bounds.to_numpy(dtype=float)).all()) else None
+
+
 def _fill_floor_spans(row: dict, sets: _Sets, e: str, spans_ms: dict[int, float], bootstrap: int, seed: int, distances: Callable,
                       bandwidths: dict[int, float]) -> None:
     """The floor on each continuation span P (``spans_ms``: P samples -> prime in ms): real val vs real

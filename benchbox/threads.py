@@ -21,15 +21,24 @@ AUTO = 0  # keep whatever the process has
 
 @contextlib.contextmanager
 def scoped_threads(threads: int) -> Iterator[None]:
-    """``threads`` intra-op threads for the block (:data:`AUTO`: unchanged); ConfigError below AUTO."""
+    """``threads`` intra-op threads for the block (:data:`AUTO`: unchanged); ConfigError below AUTO.
+
+    Both pools: torch's intra-op pool and the BLAS libraries numpy and scipy call (OpenBLAS,
+    MKL; through threadpoolctl). Several processes on one machine each at every core's count
+    oversubscribe it: on 2 cores, two ``benchbox run`` processes at torch's default 2 threads
+    each trained specdiff-cpu at 0.19-0.36 M samples/s, against 1.76 M at 1 thread each
+    (2026-12-07, the families study; README, protocols)."""
     if threads < AUTO:  # a negative count once read as AUTO, silently
         raise ConfigError(f"--threads must be >= 1, or 0 for torch's default; got {threads}", hint="--threads 1 is safest on a busy machine")
     if threads == AUTO:
         yield
         return
+    from threadpoolctl import threadpool_limits
+
     before = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
-        yield
+        with threadpool_limits(limits=int(threads), user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(before)

@@ -225,11 +225,11 @@ class Loop:
             self._curves_drawn_at = now
 
     # driver -----------------------------------------------------------------
-    def _finished(self, started: float) -> bool:
+    def _finished(self) -> bool:
         t = self.cfg.train
         done = self.total is not None and self.step >= self.total
-        if t.max_minutes > 0:
-            timed_out = time.monotonic() - started > t.max_minutes * SECONDS_PER_MINUTE
+        if t.max_minutes > 0:  # the run's wall time over every session: a resume continues the budget, it does not restart it
+            timed_out = self._train_seconds() > t.max_minutes * SECONDS_PER_MINUTE
             done = self.dist.any(done or timed_out)
         return done
 
@@ -239,7 +239,7 @@ class Loop:
 
     def run(self) -> tuple[float, bool]:
         """Train until a limit or early stop; returns (best val loss, stopped early)."""
-        started = window_start = self.run_started = time.monotonic()
+        window_start = self.run_started = time.monotonic()
         window_samples, stopped_early, mid_step = 0, False, False
         if not self.opts:  # fitted in closed form: score and save once, at step 0
             if self.step == 0 and not (self.run_dir / "ckpt" / "best.pt").exists():
@@ -247,7 +247,7 @@ class Loop:
             self._draw_curves(force=True)
             return self.best_val, False
         try:
-            while not self._finished(started):
+            while not self._finished():
                 epoch_before = self.batches.epoch
                 # A step and the eval it makes due are one unit: a Ctrl-C or SIGTERM inside it is held
                 # until both are done, so last.pt is never saved half-way through an update (a GAN's
@@ -258,7 +258,7 @@ class Loop:
                     self.point = self._snapshot()
                     window_samples += n * self.dist.world
                     speed = window_samples / max(time.monotonic() - window_start, 1e-9)
-                    if self._eval_due(epoch_before) or self._finished(started):
+                    if self._eval_due(epoch_before) or self._finished():
                         self._eval_and_save(speed)
                         window_samples, window_start = 0, time.monotonic()
                         stopped_early = 0 < self.cfg.train.patience <= self.evals_since_best
@@ -326,6 +326,11 @@ def train(
                 raise ConfigError(f"{out}: the checkpoint is at step {loop.step} and this budget ends at step {loop.total} "
                                   f"(max_steps {cfg.train.max_steps}, epochs {cfg.train.epochs:g}): nothing to train",
                                   hint="raise --set train.max_steps (or train.epochs) past the checkpoint's step; config.toml is unchanged")
+            spent = cfg.train.max_minutes > 0 and loop.elapsed_before >= cfg.train.max_minutes * SECONDS_PER_MINUTE
+            if loop.opts and spent and _budget_changed(out, cfg, ("max_steps", "epochs", "max_minutes")):
+                raise ConfigError(f"{out}: the run has trained for {loop.elapsed_before / SECONDS_PER_MINUTE:.1f} min and this budget ends at "
+                                  f"{cfg.train.max_minutes:g} min (max_minutes counts every session of the run): nothing to train",
+                                  hint="raise --set train.max_minutes past the time already trained; config.toml is unchanged")
             if data_changed:  # the old best_val was measured on another val split
                 loop.best_val, loop.best_bits, loop.evals_since_best = math.inf, None, 0
         elif "fit" in loop.model.capabilities:
@@ -349,8 +354,8 @@ def train(
     return TrainResult(out, best_val, loop.step, stopped_early, time.monotonic() - started, first_step, loop.best_bits)
 
 
-def _budget_changed(out: Path, cfg: TrainConfig) -> bool:
-    """Whether this resume sets another step budget (max_steps, epochs) than the run's config.toml:
+def _budget_changed(out: Path, cfg: TrainConfig, keys: tuple[str, ...] = ("max_steps", "epochs")) -> bool:
+    """Whether this resume sets another budget (``keys`` of [train]: the step budget, or max_minutes) than the run's config.toml:
     a resume with the recorded budget may find nothing left to do (a run killed after its last
     checkpoint was written), one that lowers the budget below the checkpoint would only rewrite
     the record."""
@@ -360,7 +365,7 @@ def _budget_changed(out: Path, cfg: TrainConfig) -> bool:
         saved = tomllib.loads((out / CONFIG_NAME).read_text()).get("train", {})
     except (OSError, tomllib.TOMLDecodeError):
         return False
-    return (saved.get("max_steps"), saved.get("epochs")) != (cfg.train.max_steps, cfg.train.epochs)
+    return tuple(saved.get(k) for k in keys) != tuple(getattr(cfg.train, k) for k in keys)
 
 
 def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tuple[str, ...] = ()) -> tuple[TrainConfig, dict | None]:

@@ -61,7 +61,7 @@ class TrainSection:
     batch_size: int = 8
     max_steps: int = 1000  # 0 = no step limit (then epochs or max_minutes must be set)
     epochs: float = 0.0  # 0 = no epoch limit
-    max_minutes: float = 0.0  # 0 = no time limit
+    max_minutes: float = 0.0  # 0 = no time limit; the run's wall time over every session (a resume continues it)
     lr: float = 2e-3
     lr_min: float = 1e-5
     warmup_steps: int = 50

@@ -149,6 +149,19 @@ def test_two_primes_that_end_at_the_same_sample_are_refused_naming_both_lines(tm
     assert len(_score(theirs, data, tmp_path / "out").clips) == 3
 
 
+def test_a_zero_prime_and_an_empty_cell_are_one_unprimed_group(tmp_path, rng, data):
+    """"0", "0.0" and an empty cell all mean "no prime": their clips form one group, scored whole,
+    not an unprimed group beside a 0 ms one."""
+    theirs = tmp_path / "theirs"
+    for name in ("a.wav", "b.wav", "c.wav", "d.wav"):
+        _clip(theirs / name, rng)
+    (theirs / MANIFEST_NAME).write_text("path,prime_ms\na.wav,\nb.wav,0\nc.wav,0.0\nd.wav,10\n")
+    result = _score(theirs, data, tmp_path / "out")
+    unprimed = result.clips[result.clips["path"].str.contains("[abc]\\.wav$")]
+    assert len(unprimed) == 3 and (unprimed["prime_ms"].fillna("").astype(str) == "").all()
+    assert sorted(g for g in result.groups["group"] if g != "floor") == ["theirs", "theirs////10"]
+
+
 def test_linked_group_folders_are_followed_and_every_entry_left_out_is_named(tmp_path, rng, data):
     import os
 

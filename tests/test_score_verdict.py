@@ -222,3 +222,18 @@ def test_two_primes_ending_at_one_sample_are_refused_per_sample_rate():
     for bad in ("inf", -5):  # a hand-edited run manifest: one clear error, not an OverflowError from the sample count
         with pytest.raises(DataError, match="not a finite length >= 0"):
             check_prime_spans(pd.DataFrame({"prime_ms": [10, bad], "sample_rate_hz": [16000] * 2}))
+
+
+def test_floor_span_of_names_the_span_floor_only_where_its_interval_is_finite():
+    """The leaderboard's and the report's *vs floor* rule: a primed row compares with its own span's
+    floor when the floor row holds a finite interval for it, else (None) with the whole clip's."""
+    from benchbox.score_verdict import floor_span_key, floor_span_of
+
+    key = floor_span_key(10, "kad", "aisfx")
+    floor = {key: 0.1, key + "/lo": 0.05, key + "/hi": 0.2}
+    assert floor_span_of(floor, 10.0, "kad", "aisfx") == key == "floor@10ms/kad/aisfx"
+    assert floor_span_of(floor, 20, "kad", "aisfx") is None  # no span floor for 20 ms in these scores
+    assert floor_span_of(floor, 10, "fad", "aisfx") is None  # nor for FAD
+    assert floor_span_of(floor, 0, "kad", "aisfx") is None and floor_span_of(floor, float("nan"), "kad", "aisfx") is None
+    assert floor_span_of({**floor, key + "/hi": float("nan")}, 10, "kad", "aisfx") is None  # half an interval is none
+    assert floor_span_of({key + "/lo": "0.05", key + "/hi": "0.2"}, 10, "kad", "aisfx") == key  # read back from a CSV as text

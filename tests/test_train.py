@@ -286,3 +286,23 @@ def test_a_resume_whose_budget_is_already_spent_changes_nothing(tmp_path, data):
         with pytest.raises(ConfigError, match="checkpoint is at step 3 and this budget ends at step"):
             train(out=run, resume=True, overrides=[f"train.max_steps={steps}"], device="cpu")
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_max_minutes_counts_every_session_of_a_run_so_a_resume_continues_the_budget(tmp_path, data):
+    """A 45-minute recipe killed at minute 44 and resumed once trained up to 45 more minutes: the budget
+    restarted with each session. It is the run's wall time over every session (``train_seconds``)."""
+    from benchbox.errors import ConfigError
+
+    run = tmp_path / "run"
+    tiny_run(run, data, "sashimi", 2)
+    for name in ("last.pt", "best.pt"):  # as if these two steps had taken 10 minutes
+        path = run / "ckpt" / name
+        ckpt = torch.load(path, weights_only=False)
+        ckpt["train_seconds"] = 600.0
+        torch.save(ckpt, path)
+    config = (run / "config.toml").read_bytes()
+    with pytest.raises(ConfigError, match=r"trained for 10.0 min and this budget ends at 5 min"):
+        train(out=run, resume=True, overrides=["train.max_steps=50", "train.max_minutes=5"], device="cpu")
+    assert (run / "config.toml").read_bytes() == config  # refused before the record is rewritten
+    resumed = train(out=run, resume=True, overrides=["train.max_steps=4", "train.max_minutes=11"], device="cpu")
+    assert resumed.first_step == 2 and 2 < resumed.last_step <= 4  # a minute of budget left: it trains on

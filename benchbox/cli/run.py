@@ -16,6 +16,8 @@ EXAMPLES = examples(
     "benchbox run footsteps-cpu --data footsteps-dev --dry-run",
     "benchbox run protocols/quickstart.toml --set train.max_steps=50 --out results/try --json",
     "benchbox run footsteps-seed-cpu --rescore   # after a scorer upgrade: re-score the sampled runs, train nothing",
+    "benchbox run footsteps-families-cpu --data footsteps-dev --threads 1 &   # two processes share one study:",
+    "benchbox run footsteps-families-cpu --data footsteps-dev --threads 1     #   one thread each",
 )
 
 
@@ -26,16 +28,25 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Study folder (default results/<protocol name>).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and its cost estimate; run nothing.")] = False,
     rescore: Annotated[bool, typer.Option("--rescore", help="Train and sample nothing: re-score the runs whose clips are current (after a scorer upgrade), skip the rest, rebuild the leaderboard and report.")] = False,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for this process's training and scoring (torch and BLAS; sampling keeps the protocol's [generate] threads); 0 = torch's default, every core. Give each process --threads 1 when several share a study on one machine: at the default they oversubscribe the cores (2 cores, two processes: training ran 5-9x slower).")] = 0,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Run data -> train -> generate -> score -> leaderboard -> report, skipping finished stages."""
-    from benchbox.study.protocol import check_source, describe, load_protocol
-    from benchbox.study.runner import run_protocol
+    from benchbox.study.protocol import check_source, load_protocol
+    from benchbox.threads import scoped_threads
 
     proto = load_protocol(protocol, overrides or (), data)
     out = out or Path("results") / proto.name
     check_source(proto)  # a missing dataset is an error before any plan or work
+    with scoped_threads(threads):  # the dry run's estimate times its steps at this count too
+        _run(proto, protocol, data, out, dry_run=dry_run, rescore=rescore, as_json=as_json, quiet=quiet)
+
+
+def _run(proto, protocol: Path, data: str | None, out: Path, *, dry_run: bool, rescore: bool, as_json: bool, quiet: bool) -> None:
+    from benchbox.study.protocol import describe
+    from benchbox.study.runner import run_protocol
+
     if dry_run:
         from benchbox.study.estimate import estimate_protocol
         from benchbox.study.protocol import plan

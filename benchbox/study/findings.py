@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from benchbox.labels import group_label
-from benchbox.score_verdict import floor_span_key
+from benchbox.score_verdict import floor_span_key, floor_span_of
 from benchbox.study.analysis import identical_weights, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
@@ -108,9 +108,8 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     for ms in sorted(prime.unique()):
         span = "whole clip" if ms == 0 else f"after a {ms:g} ms prime"
-        key = floor_span_key(ms, "kad", embedder) if ms > 0 else ""
-        own = key_in(floor, key)  # this span's floor; else the whole clip's
-        fk = key if own else kad
+        own = floor_span_of(floor, ms, "kad", embedder)  # this span's floor; else the whole clip's
+        fk = own or kad
         f_val, f_lo, f_hi = floor.get(fk, math.nan), floor.get(fk + "/lo", math.nan), floor.get(fk + "/hi", math.nan)
         if floor:
             whole = " (whole clip: no span floor in these scores)" if ms > 0 and not own else ""
@@ -125,11 +124,6 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
             lines.append(f"| {span} | {i} | {r['run']} | {group_label(r)} | {int(r['n'])} | {_fmt(r.get(kad), lo, hi)} | "
                          f"{_fmt(r.get(fad), r.get(f'{fad}/lo'), r.get(f'{fad}/hi'))} | {mark} | {nn1_text(acc, p) or '-'} |")
     return lines
-
-
-def key_in(row: dict, key: str) -> bool:
-    """Whether ``row`` holds a finite interval ``key/lo`` .. ``key/hi``."""
-    return bool(key) and np.isfinite(row.get(key + "/lo", math.nan)) and np.isfinite(row.get(key + "/hi", math.nan))
 
 
 def two_sample_lines(groups: pd.DataFrame, embedder: str) -> list[str]:

@@ -121,15 +121,23 @@ def test_extra_runs_may_keep_the_presets_model_and_carry_their_own_train_setting
     sets = spec.overrides(proto)
     assert not any(s.startswith("model.dropout") for s in sets)  # a diffusion preset has no dropout key
     # recipe = "preset": the preset's own [train] table (batch 32, eval every 100), none of the protocol's
-    # (epochs = 10, eval_every = 40), with the run's own override on top (20 minutes, not the preset's 45)
-    assert "train.max_minutes=20.0" in sets and "train.batch_size=32" in sets and "train.eval_every=100" in sets
-    assert not any(s.startswith(("train.epochs", "train.lr_min")) for s in sets)
+    # (epochs = 10, eval_every = 40), with the run's own overrides on top: a step count at a flat rate
+    # (lr_min = lr), not the preset's 45-minute wall budget
+    assert "train.max_steps=5300" in sets and "train.batch_size=32" in sets and "train.eval_every=100" in sets
+    assert "train.lr_min=0.001" in sets and "train.max_minutes=60.0" in sets
+    assert not any(s.startswith("train.epochs") for s in sets)
     from benchbox.generators.registry import preset_train
 
-    for preset in ("diffwave-cpu", "sashimi-diffwave-cpu", "hifiwavegan-cpu"):  # each by its own 45-min table, cut to 20
+    cuts = {
+        "diffwave-cpu": {"max_steps": 630, "lr_min": 1e-3, "max_minutes": 60.0},
+        "sashimi-diffwave-cpu": {"max_steps": 730, "lr_min": 1e-3, "max_minutes": 60.0},
+        "hifiwavegan-cpu": {"max_steps": 1200, "decay_from": 600, "max_minutes": 60.0},  # the preset's WSD recipe halved
+    }
+    for preset, cut in cuts.items():  # each by its own 45-min table, cut to a step count
         own = jobs[f"{preset}_mulaw"].train_settings(proto)
         assert preset_train(preset)["max_minutes"] == 45
-        assert own == {**preset_train(preset), "max_minutes": 20.0} and "epochs" not in own
+        assert own == {**preset_train(preset), **cut} and "epochs" not in own
+        assert own["lr_min"] == own["lr"] or own["decay_from"] < own["max_steps"]  # flat, or a decay that fits
     grid = jobs["sashimi-cpu_mulaw_do0"].overrides(proto)
     assert "model.dropout=0.0" in grid and "train.epochs=10" in grid and not any("max_minutes" in s for s in grid)
     # wavenet-cpu's mu-law runs are extra runs with the protocol's recipe: the same overrides as a grid run

@@ -133,3 +133,29 @@ def test_rescore_json_lists_what_it_scored_and_what_it_left_alone(tmp_path, monk
     plan_info = json.loads(r.stdout)
     assert plan_info["rescore_skips"] == [untrained] and sorted(plan_info["done"]) == sorted(info["unchanged"])
     assert not any(key.endswith(untrained) for key in plan_info["estimate"]["stages"] if plan_info["estimate"]["stages"][key])
+
+
+def test_run_threads_scopes_torch_and_blas_for_the_whole_study_and_restores_them(tmp_path, monkeypatch):
+    """`run --threads 1`: each of several processes sharing a machine trains and scores at one thread
+    (torch's pool and numpy's BLAS), not at torch's default of every core; the caller's counts come back."""
+    import torch
+    from threadpoolctl import threadpool_info
+    from typer.testing import CliRunner
+
+    from benchbox.cli.main import app
+
+    seen = {}
+
+    def fake_run_protocol(proto, *, out, **kwargs):
+        seen["torch"] = torch.get_num_threads()
+        seen["blas"] = {i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"}
+        return runner.StudyOutcome(report=out / "report.md")
+
+    monkeypatch.setattr(runner, "run_protocol", fake_run_protocol)
+    before = torch.get_num_threads()
+    r = CliRunner().invoke(app, ["run", str(ROOT / "protocols" / "quickstart.toml"), "--out", str(tmp_path / "s"), "--threads", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert seen == {"torch": 1, "blas": {1}} and torch.get_num_threads() == before
+    bad = CliRunner().invoke(app, ["run", str(ROOT / "protocols" / "quickstart.toml"), "--out", str(tmp_path / "t"), "--threads", "-1"])
+    assert bad.exit_code != 0 and "error:" in bad.output and "--threads must be >= 1" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "t").exists()
