@@ -209,6 +209,9 @@ def _check_primes(root: Path, manifest: Path, paths: list[str], primes: list[str
             continue
         samples, rate_hz = length
         cut = int(round(float(prime) * rate_hz / MS_PER_SECOND))
+        if cut == 0:  # scored as unprimed, yet a group of its own: say which it is
+            raise DataError(f"{manifest}, line {i + 2}: prime_ms {prime} is under half a sample at {rate_hz} Hz: no prime is cut",
+                            hint="write 0 or leave the cell empty for a clip without a prime")
         ms, line = first_at.setdefault((cut, rate_hz), (float(prime), i + 2))
         if ms != float(prime):  # one continuation span under two names: its span@ scores would carry only one
             raise DataError(f"{manifest}, lines {line} and {i + 2}: prime_ms {ms:g} and {prime} both cut the clip at sample {cut} ({rate_hz} Hz)",

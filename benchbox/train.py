@@ -247,7 +247,8 @@ class Loop:
             self._draw_curves(force=True)
             return self.best_val, False
         try:
-            while not self._finished():
+            finished = self._finished()
+            while not finished:
                 epoch_before = self.batches.epoch
                 # A step and the eval it makes due are one unit: a Ctrl-C or SIGTERM inside it is held
                 # until both are done, so last.pt is never saved half-way through an update (a GAN's
@@ -258,7 +259,8 @@ class Loop:
                     self.point = self._snapshot()
                     window_samples += n * self.dist.world
                     speed = window_samples / max(time.monotonic() - window_start, 1e-9)
-                    if self._eval_due(epoch_before) or self._finished():
+                    finished = self._finished()  # decided once per step: the loop never ends between a step and its last eval and save
+                    if self._eval_due(epoch_before) or finished:
                         self._eval_and_save(speed)
                         window_samples, window_start = 0, time.monotonic()
                         stopped_early = 0 < self.cfg.train.patience <= self.evals_since_best

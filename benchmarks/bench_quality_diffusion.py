@@ -64,20 +64,20 @@ def train_staged(preset: str, data: Path, run: Path, stages: list[float], thread
     settings: dict = {} if registry.preset_train(preset).get("max_steps") else {"train.max_steps": 0}
     if seed is not None:
         settings["train.seed"] = seed
-    names, done = [], 0.0
+    names, done = [], False
     for minutes in stages:
         name = stage_name(minutes)
         names.append(name)
         if (run / "ckpt" / f"{name}.pt").is_file():
-            done = minutes
+            done = True
             continue
-        budget = {"train.max_minutes": minutes - done}
-        if done == 0:
+        budget = {"train.max_minutes": minutes}  # the run's wall time over every session: a stage's own mark, not its increment
+        if not done:
             _cli("train", generator, "--data", str(data), "--preset", preset, "--out", str(run), "--quiet", *_sets({**settings, **budget}), threads=threads)
         else:
             _cli("train", "--resume", str(run), "--quiet", *_sets(budget), threads=threads)
         shutil.copyfile(run / "ckpt" / "last.pt", run / "ckpt" / f"{name}.pt")
-        done = minutes
+        done = True
     return names
 
 

@@ -21,7 +21,8 @@ def test_summarising_keeps_the_training_time_load_and_wall_time():
 
 
 def test_staged_training_passes_the_seed_and_resumes_without_it(tmp_path, monkeypatch):
-    """--seed reaches the first `benchbox train` as train.seed; the resumed stages keep the run's own."""
+    """--seed reaches the first `benchbox train` as train.seed; the resumed stages keep the run's own. A
+    stage's max_minutes is its own mark (15), not the increment (10): the budget counts every session."""
     stages = load_benchmark("bench_quality_diffusion")
     calls = []
     monkeypatch.setattr(stages, "_cli", lambda *args, threads: calls.append(args))
@@ -30,7 +31,7 @@ def test_staged_training_passes_the_seed_and_resumes_without_it(tmp_path, monkey
     assert names == ["min5", "min15"]
     first, resumed = calls
     assert first[:2] == ("train", "wavegan") and "train.seed=3" in first and "train.max_minutes=5.0" in first
-    assert resumed[:2] == ("train", "--resume") and not any("train.seed" in a for a in resumed) and "train.max_minutes=10.0" in resumed
+    assert resumed[:2] == ("train", "--resume") and not any("train.seed" in a for a in resumed) and "train.max_minutes=15.0" in resumed
     calls.clear()
     stages.train_staged("hifiwavegan-cpu", tmp_path / "data", tmp_path / "run2", [5.0], threads=1)
     assert not any("train.seed" in a for a in calls[0])  # no --seed: the preset's own

@@ -306,3 +306,24 @@ def test_max_minutes_counts_every_session_of_a_run_so_a_resume_continues_the_bud
     assert (run / "config.toml").read_bytes() == config  # refused before the record is rewritten
     resumed = train(out=run, resume=True, overrides=["train.max_steps=4", "train.max_minutes=11"], device="cpu")
     assert resumed.first_step == 2 and 2 < resumed.last_step <= 4  # a minute of budget left: it trains on
+
+
+def test_a_wall_budget_that_runs_out_between_steps_still_evaluates_and_saves_the_last_step(tmp_path, data):
+    """The budget was checked twice per step: inside the step-and-eval unit and again by the loop. Time
+    that ran out between the two (a slow progress callback) ended the run with no eval and no save:
+    with max_steps 0 and no eval yet, no ckpt/ at all. It is now decided once per step, in the unit."""
+    import time as clock
+
+    stalled = []
+
+    def slow_progress(task, done, total, **info):
+        if task == "train" and not stalled:
+            stalled.append(done)
+            clock.sleep(1.5)  # past the 0.6 s budget, after a step that finished within it
+
+    run = tmp_path / "run"
+    result = train(generator="sashimi", data=data, out=run, overrides=tiny_overrides("sashimi", 0, 1000, "train.max_minutes=0.01"),
+                   device="cpu", progress=slow_progress)
+    assert stalled and (run / "ckpt" / "last.pt").is_file() and (run / "ckpt" / "best.pt").is_file()
+    assert ck.load_checkpoint(run / "ckpt" / "last.pt")["step"] == result.last_step >= 1
+    assert _log(run)[-1]["step"] == result.last_step  # the last step was evaluated

@@ -28,7 +28,7 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Study folder (default results/<protocol name>).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and its cost estimate; run nothing.")] = False,
     rescore: Annotated[bool, typer.Option("--rescore", help="Train and sample nothing: re-score the runs whose clips are current (after a scorer upgrade), skip the rest, rebuild the leaderboard and report.")] = False,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads for this process's training and scoring (torch and BLAS; sampling keeps the protocol's [generate] threads); 0 = torch's default, every core. Give each process --threads 1 when several share a study on one machine: at the default they oversubscribe the cores (2 cores, two processes: training ran 5-9x slower).")] = 0,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for this process's training and scoring (torch and BLAS; sampling keeps the protocol's generate.threads); 0 = torch's default, every core. Give each process --threads 1 when several share a study on one machine: at the default they oversubscribe the cores (2 cores, two processes: training ran 5-9x slower).")] = 0,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

@@ -34,6 +34,12 @@ def _col(frame: pd.DataFrame, key: str) -> str:
     return CONT + key if CONT + key in frame.columns else key
 
 
+def _number(value) -> float:
+    """``value`` as a float; NaN for None, text that is no number, or a missing cell."""
+    number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    return float(number) if pd.notna(number) else math.nan
+
+
 def _fmt(value, lo=None, hi=None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -110,12 +116,12 @@ def kad_ranking(groups: pd.DataFrame, embedder: str) -> list[str]:
         span = "whole clip" if ms == 0 else f"after a {ms:g} ms prime"
         own = floor_span_of(floor, ms, "kad", embedder)  # this span's floor; else the whole clip's
         fk = own or kad
-        f_val, f_lo, f_hi = floor.get(fk, math.nan), floor.get(fk + "/lo", math.nan), floor.get(fk + "/hi", math.nan)
+        f_val, f_lo, f_hi = (_number(floor.get(fk + suffix)) for suffix in ("", "/lo", "/hi"))  # text, from a CSV read back, too
         if floor:
             whole = " (whole clip: no span floor in these scores)" if ms > 0 and not own else ""
             ff = fad if ms == 0 else floor_span_key(ms, "fad", embedder)  # the span's FAD floor (NaN: n/a)
             lines.append(f"| {span} | - | real val | floor{whole} | {int(floor['n'])} | {_fmt(f_val, f_lo, f_hi)} | "
-                         f"{_fmt(floor.get(ff, math.nan), floor.get(f'{ff}/lo'), floor.get(f'{ff}/hi'))} | - | "
+                         f"{_fmt(*(_number(floor.get(ff + suffix)) for suffix in ('', '/lo', '/hi')))} | - | "
                          f"{(nn1_text(*two_sample_of(floor, embedder)) or '-') if ms == 0 else '-'} |")
         for i, r in enumerate(gen[prime == ms].sort_values(kad, na_position="last").to_dict("records"), 1):
             lo, hi = r.get(f"{kad}/lo", math.nan), r.get(f"{kad}/hi", math.nan)

@@ -110,7 +110,7 @@ class GenerateSection:
     temperature: float = 1.0
     top_p: float = 1.0
     batch: int = 16
-    threads: int = 1  # CPU threads while sampling; 0 = torch default
+    threads: int = 1  # CPU threads while sampling; 0 = the process's count (torch's default, or `run --threads`)
 
 
 @dataclass(frozen=True)

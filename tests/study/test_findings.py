@@ -67,6 +67,19 @@ def test_kad_ranking_ranks_each_span_apart_and_compares_with_its_own_floor():
     assert "| b |" in lines[5] and "differs (CI)" in lines[5]  # misses the span floor, though it overlaps the whole clip's
 
 
+def test_kad_ranking_reads_a_floor_row_read_back_as_text():
+    """A groups table read with dtype=str: the span floor is found and printed as numbers, as from
+    numbers (it raised a TypeError, then a ValueError, on text)."""
+    groups = _groups()
+    groups.loc[groups["kind"] == "floor", ["floor@40ms/kad/aisfx", "floor@40ms/kad/aisfx/lo", "floor@40ms/kad/aisfx/hi"]] = [0.5, 0.45, 0.55]
+    as_numbers = kad_ranking(groups, "aisfx")
+    floor = groups["kind"] == "floor"
+    text = groups.astype(object)
+    for column in [c for c in groups.columns if c.startswith(("kad/", "fad/", "floor@"))]:
+        text.loc[floor, column] = str(groups.loc[floor, column].iloc[0])
+    assert kad_ranking(text, "aisfx") == as_numbers and "0.5 [0.45, 0.55]" in as_numbers[4]
+
+
 def test_kad_ranking_calls_an_overlapping_row_separated_when_the_1nn_test_tells_it_apart():
     groups = _groups()
     groups.loc[groups["group"] == "b", "cont/nn1/aisfx/p"] = 0.01

@@ -137,7 +137,12 @@ def test_extra_runs_may_keep_the_presets_model_and_carry_their_own_train_setting
         own = jobs[f"{preset}_mulaw"].train_settings(proto)
         assert preset_train(preset)["max_minutes"] == 45
         assert own == {**preset_train(preset), **cut} and "epochs" not in own
-        assert own["lr_min"] == own["lr"] or own["decay_from"] < own["max_steps"]  # flat, or a decay that fits
+    for preset in ("specdiff-cpu", "diffwave-cpu", "sashimi-diffwave-cpu"):  # the flat rate of the 20-minute runs, at a step count
+        own = jobs[f"{preset}_mulaw"].train_settings(proto)
+        assert own["lr_min"] == own["lr"] and not own.get("decay_from") and own["max_steps"] > 0
+    gan = jobs["hifiwavegan-cpu_mulaw"].train_settings(proto)  # the preset's warmup-stable-decay recipe, halved
+    assert (gan["max_steps"], gan["decay_from"]) == (preset_train("hifiwavegan-cpu")["max_steps"] // 2, preset_train("hifiwavegan-cpu")["decay_from"] // 2)
+    assert gan["lr_min"] < gan["lr"]
     grid = jobs["sashimi-cpu_mulaw_do0"].overrides(proto)
     assert "model.dropout=0.0" in grid and "train.epochs=10" in grid and not any("max_minutes" in s for s in grid)
     # wavenet-cpu's mu-law runs are extra runs with the protocol's recipe: the same overrides as a grid run
