@@ -29,7 +29,10 @@ Two questions of the benchmark's own:
 
 A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
 test separates them, ``not reproduced (favours <b>)`` for the opposite, and
-``inconclusive at this n`` otherwise, including when a side has fewer than ``MIN_CLIPS``.
+``inconclusive at this n`` otherwise, including when a side has fewer than ``MIN_CLIPS``, and
+``undecidable with these runs`` when even the most extreme outcome of this many runs could not
+reach p < ALPHA after the Bonferroni factor (:func:`benchbox.study.units.smallest_p`; one run
+against one, or a sign over three).
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ import pandas as pd
 
 from benchbox.stats import mcnemar_exact, two_sample_of
 from benchbox.study.analysis import rate_text
-from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, USEFUL, _fisher, six_findings
-from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p
+from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL, _fisher, six_findings, undecidable_text
+from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p, smallest_p
 
 MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
 FOOTSTEP_P = "cont/footstep/p"
@@ -130,14 +133,19 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favo
     if min(a[USEFUL].count(), b[USEFUL].count()) < MIN_CLIPS:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
     p = min(1.0, permutation_p(ra.to_numpy(), rb.to_numpy()) * tests)
+    floor = min(1.0, smallest_p("permutation", len(ra), len(rb)) * tests)
     test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+            + undecidable_text(floor, f"{len(ra)} vs {len(rb)} runs")
             + f"; clip-level Fisher p = {_fisher(a[USEFUL], b[USEFUL]):.2g} compares these runs' clips only")
-    return _decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test)
+    return _decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test, floor)
 
 
-def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str) -> dict:
-    """The row of a tested comparison: inconclusive at ``p >= ALPHA``, else reproduced when the
-    winner (``names[0]`` when ``a_wins``) is the paper's side, not reproduced otherwise."""
+def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str, floor: float = 0.0) -> dict:
+    """The row of a tested comparison: undecidable when ``floor`` (the smallest p these runs could
+    give, Bonferroni included) is at or above ALPHA, inconclusive at ``p >= ALPHA``, else reproduced
+    when the winner (``names[0]`` when ``a_wins``) is the paper's side, not reproduced otherwise."""
+    if floor >= ALPHA:
+        return {"verdict": UNDECIDABLE, "estimate": est, "test": test}
     if p >= ALPHA:
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": test}
     winner = names[0] if a_wins else names[1]
@@ -184,9 +192,10 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
         return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
     p_runs, n_runs, direction = signed_rank_p(d.to_numpy())
     p = min(1.0, p_runs * tests)
+    floor = min(1.0, smallest_p("signed_rank", len(d)) * tests)
     test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
-            + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
-    return _decided(p, direction > 0, names, paper_favours_a, est, test)
+            + undecidable_text(floor, f"{len(d)} runs") + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
+    return _decided(p, direction > 0, names, paper_favours_a, est, test, floor)
 
 
 def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:

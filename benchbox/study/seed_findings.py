@@ -11,7 +11,8 @@ signed-rank test over runs; a difference counts at p < ``ALPHA``. The estimates 
 pooled clip count (no interval: the clips are clustered) and each run's rate. A finding
 is **reproduced** when the data show the effect in the seed's direction at that level,
 **not reproduced** when they show the opposite (or rule the effect out), and
-**inconclusive at this n** otherwise. A presence claim ("some clips are sines") is only
+**inconclusive at this n** otherwise, or **undecidable with these runs** where even the most
+extreme outcome of this many runs could not reach the level (:func:`units.smallest_p`). A presence claim ("some clips are sines") is only
 ruled out when no clip shows it and the pooled rate's Wilson CI lies below ``RULED_OUT_RATE``. Primed clips are judged on their continuation
 (``cont/`` columns), so a copied real prime never counts as generated fidelity.
 """
@@ -27,7 +28,7 @@ import pandas as pd
 
 from benchbox.stats import wilson_interval
 from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, real_rate, span_pairs
-from benchbox.study.units import pooled_text, run_values, runs_text, runs_vs_real_p, sign_p, signed_rank_p
+from benchbox.study.units import pooled_text, run_values, runs_text, runs_vs_real_p, sign_p, signed_rank_p, smallest_p
 
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
@@ -36,6 +37,7 @@ MINMAX_SUFFIX = "_minmax"  # the min-max ablation runs (the protocol's `extra` w
 RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
 USEFUL = "cont/useful/auto"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
+UNDECIDABLE = "undecidable with these runs"  # the most extreme outcome of these runs could not reach p < ALPHA
 SMOKE = "smoke test: not evidence"  # every verdict of a smoke-test study (protocol.evidence_of)
 
 
@@ -49,10 +51,19 @@ def _estimate(clips: pd.DataFrame, col: str) -> str:
     return f"{pooled_text(clips[col])}; {runs_text(run_values(clips, col))}"
 
 
-def _decide(p: float, higher: bool, seed_says_higher: bool) -> str:
+def _decide(p: float, higher: bool, seed_says_higher: bool, floor: float = 0.0) -> str:
+    """The verdict at ``p``; ``floor`` is the smallest p the test could give with these runs
+    (:func:`units.smallest_p`): at or above ALPHA the question is undecidable, not inconclusive."""
+    if floor >= ALPHA:
+        return UNDECIDABLE
     if p >= ALPHA:
         return INCONCLUSIVE
     return REPRODUCED if higher == seed_says_higher else NOT_REPRODUCED
+
+
+def undecidable_text(floor: float, runs: str) -> str:
+    """The test text's note on an undecidable question: ``"; with 3 runs no outcome gives p under 0.25"``."""
+    return f"; with {runs} no outcome gives p under {floor:.3g}" if floor >= ALPHA else ""
 
 
 def _fisher(a: pd.Series, b: pd.Series) -> float:
@@ -67,8 +78,10 @@ def _fisher(a: pd.Series, b: pd.Series) -> float:
 def _paired(diffs: pd.Series, seed_says_positive: bool) -> tuple[str, str]:
     """Verdict and test text for one paired difference per run (Wilcoxon signed-rank)."""
     p, n, direction = signed_rank_p(diffs.to_numpy())
-    test = f"Wilcoxon signed-rank p = {p:.3g}, {n} runs with a non-zero difference (of {len(diffs)})"
-    return _decide(p, direction > 0, seed_says_positive), test
+    runs = int(np.isfinite(diffs.to_numpy(dtype=float)).sum())
+    floor = smallest_p("signed_rank", runs)
+    test = f"Wilcoxon signed-rank p = {p:.3g}, {n} runs with a non-zero difference (of {len(diffs)})" + undecidable_text(floor, f"{runs} runs")
+    return _decide(p, direction > 0, seed_says_positive, floor), test
 
 
 def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below: bool) -> tuple[str, str]:
@@ -78,8 +91,10 @@ def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below:
     if rates.empty:
         return INCONCLUSIVE, "no runs"
     p, above, below = sign_p(rates.to_numpy(), threshold)
-    test = f"sign test over runs vs {100 * threshold:.3g}%: {below} below, {above} above, p = {p:.3g}"
-    return _decide(p, above > below, not seed_says_below), test
+    runs = int(np.isfinite(rates.to_numpy(dtype=float)).sum())
+    floor = smallest_p("sign", runs)
+    test = f"sign test over runs vs {100 * threshold:.3g}%: {below} below, {above} above, p = {p:.3g}" + undecidable_text(floor, f"{runs} runs")
+    return _decide(p, above > below, not seed_says_below, floor), test
 
 
 def _against_real(clips: pd.DataFrame, col: str, real: tuple[int, int, str]) -> tuple[str, str]:
@@ -91,9 +106,11 @@ def _against_real(clips: pd.DataFrame, col: str, real: tuple[int, int, str]) -> 
     if run_values(clips, col).empty:
         return INCONCLUSIVE, "no runs"
     p, above, below, same = runs_vs_real_p(clips, col, k, n, alpha=ALPHA)
+    floor = smallest_p("sign", above + below + same)  # every run differing, all on one side
     test = (f"sign test over the runs whose rate differs from the real rate (Fisher's exact test per run, p < {ALPHA:g}): "
-            f"{below} below, {above} above, {same} not different, p = {p:.3g} (the rate on {whose}: {rate_text(k, n)})")
-    return _decide(p, above > below, True), test
+            f"{below} below, {above} above, {same} not different, p = {p:.3g} (the rate on {whose}: {rate_text(k, n)})"
+            + undecidable_text(floor, f"{above + below + same} runs"))
+    return _decide(p, above > below, True, floor), test
 
 
 def _overfits(log: Path) -> bool | None:
@@ -127,7 +144,7 @@ def six_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path) -> l
             verdict, test = _against_real(gen, col, real)
         else:
             verdict, test = _threshold(gen, col, RULED_OUT_RATE, seed_says_below=False)
-        if verdict == INCONCLUSIVE and gen[col].sum() == 0 and wilson_interval(0, int(gen[col].count()))[2] < RULED_OUT_RATE:
+        if verdict in (INCONCLUSIVE, UNDECIDABLE) and gen[col].sum() == 0 and wilson_interval(0, int(gen[col].count()))[2] < RULED_OUT_RATE:
             verdict, test = NOT_REPRODUCED, test + f"; ruled out: no clip is flagged, and the pooled rate's CI lies below {100 * RULED_OUT_RATE:.0f}%"
         out.append({"finding": f"{i}. {what}", "metric": f"`{col}`, per run", "estimate": _estimate(gen, col), "verdict": verdict, "test": test})
     out.append(_best_vs_last(gen, runs_dir))
@@ -266,7 +283,7 @@ def all_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, smok
     rows += [extra] if extra else []
     if not smoke:
         return rows
-    decided = re.compile(rf" \(less diversity: ({REPRODUCED}|{NOT_REPRODUCED}|{INCONCLUSIVE})\)")  # a verdict inside an estimate
+    decided = re.compile(rf" \(less diversity: ({REPRODUCED}|{NOT_REPRODUCED}|{INCONCLUSIVE}|{UNDECIDABLE})\)")  # a verdict inside an estimate
     ruled = re.compile(r"; ruled out: [^;]*")  # a conclusion inside a test's text
     return [{**r, "verdict": SMOKE, "estimate": decided.sub("", r["estimate"]), "test": ruled.sub("", r["test"])} for r in rows]
 
@@ -278,7 +295,8 @@ def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The 
         return []
     rule = (f"**{SMOKE}**: {smoke}. The estimates show what the pipeline measures; no finding is decided." if smoke else
             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
-            f"**{NOT_REPRODUCED}** (the opposite, or ruled out), or **{INCONCLUSIVE}**.")
+            f"**{NOT_REPRODUCED}** (the opposite, or ruled out), **{INCONCLUSIVE}**, or **{UNDECIDABLE}** (even the most "
+            f"extreme outcome of this many runs could not reach p < {ALPHA}: more runs, not more clips, would decide it).")
     lines = [heading, "", rule + " Each is decided over runs (a run's rate is one observation), with the pooled clip count beside it; the tests are described in "
              f"[docs/metrics.md]({metrics}).", "",
              "| finding | verdict | metric | estimate | test |", "|---|---|---|---|---|"]

@@ -23,7 +23,9 @@ Donner and Klar, *Design and Analysis of Cluster Randomization Trials*, 2000):
 
 With few runs the smallest attainable p is large (3 runs against 6: 1/84; 4 against 4: 1/35; a sign test
 over 4 runs: 1/8), so most single-seed findings read "inconclusive at this n": that is what a
-handful of trained models can show, whatever the number of clips.
+handful of trained models can show, whatever the number of clips. Where even the most extreme
+outcome could not reach the level (:func:`smallest_p`, after any Bonferroni factor), the verdict
+says so: "undecidable with these runs" (more runs, not more clips, would decide it).
 """
 
 from __future__ import annotations
@@ -38,6 +40,25 @@ from benchbox.errors import MetricError
 
 EXACT_SPLITS = 200_000  # permutation_p enumerates every split up to this many, else samples
 SAMPLED_SPLITS = 100_000
+
+
+def smallest_p(test: str, *runs: int) -> float:
+    """The smallest p ``test`` can give with these run counts: its p on the most extreme data.
+    ``"permutation"`` (:func:`permutation_p`; ``runs`` = Ra, Rb), ``"sign"`` (:func:`sign_p`, and
+    :func:`runs_vs_real_p`'s sign test; R) or ``"signed_rank"`` (:func:`signed_rank_p`; R). 1.0
+    when a side has no run. At or above the level a question is decided at, no outcome of these
+    runs can decide it (3 runs: the sign test's 0.25; 1 run against 2: 2/3), however many clips
+    each holds. ValueError for another test name."""
+    if not runs or min(runs) < 1:
+        return 1.0
+    if test == "permutation":
+        a, b = runs
+        return permutation_p(np.arange(a) + a + b, np.arange(b))  # every value of a above every value of b
+    if test == "sign":
+        return sign_p(np.ones(runs[0]), 0.0)[0]
+    if test == "signed_rank":
+        return signed_rank_p(np.arange(1.0, runs[0] + 1))[0]
+    raise ValueError(f"unknown test {test!r}")
 
 
 def run_values(clips: pd.DataFrame, value: str, by: str = "run") -> pd.Series:

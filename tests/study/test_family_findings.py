@@ -45,10 +45,12 @@ def test_diffusion_clearly_better_is_reproduced_over_runs():
 
 
 def test_one_run_a_side_is_never_a_family_claim_however_many_clips():
-    """The clip-level Fisher p is astronomically small, but one run against one run decides nothing."""
+    """The clip-level Fisher p is astronomically small, but one run against one run decides nothing: the
+    verdict says no outcome of these runs could (undecidable), not that more clips might (inconclusive at this n)."""
     clips = pd.concat([_clips("specdiff-cpu_x", 640, 400), _clips("sashimi-cpu_mulaw_do0", 640, 30)])
     (row,) = family_question(clips, _families_of(clips))
-    assert row["verdict"] == "inconclusive at this n" and "exact permutation p = 1 over runs (1 vs 1)" in row["test"]
+    assert row["verdict"] == "undecidable with these runs" and "exact permutation p = 1 over runs (1 vs 1)" in row["test"]
+    assert "with 1 vs 1 runs no outcome gives p under 1" in row["test"]
     assert "clip-level Fisher p = " in row["test"] and "these runs' clips only" in row["test"]
 
 
@@ -75,7 +77,7 @@ def test_gan_row_appears_only_when_scored_and_is_corrected():
     clips = pd.concat([_runs("specdiff-cpu", [30, 31]), _runs("sashimi-cpu", [30, 29]), _runs("hifiwavegan-cpu", [30, 30])])
     rows = family_question(clips, _families_of(clips))
     assert [r["question"] for r in rows] == ["family: diffusion beats autoregressive", "family: diffusion beats gan"]
-    assert all(r["verdict"] == "inconclusive at this n" and "Bonferroni" in r["test"] for r in rows)
+    assert all(r["verdict"] == "undecidable with these runs" and "Bonferroni" in r["test"] for r in rows)  # 2 vs 2 runs: 1/3 at best, x2
 
 
 def test_backbone_and_representation():
@@ -85,12 +87,12 @@ def test_backbone_and_representation():
     backbone = {r: ("sashimi" if r.startswith("sashimi") else "wavenet") for r in runs if not r.startswith("specdiff")}
     representation = {r: ("spectrogram" if r.startswith("specdiff") else "raw") for r in runs}
     bb, rep = backbone_question(clips, backbone, representation)
-    assert bb["verdict"] == "inconclusive at this n"  # 4 vs 4 runs: p = 0.029, x2 (Bonferroni) = 0.057
+    assert bb["verdict"] == "undecidable with these runs"  # 4 vs 4 runs: p = 0.029 at best, x2 (Bonferroni) = 0.057
     assert "p = 0.0571" in bb["test"]
     assert rep["verdict"] == "inconclusive at this n"  # spectrogram's runs sit between raw's two kinds
     one = backbone_question(pd.concat([_clips("sashimi-diffwave-cpu_a", 64, 60), _clips("diffwave-cpu_a", 64, 1)]),
                             {"sashimi-diffwave-cpu_a": "sashimi", "diffwave-cpu_a": "wavenet"}, {})[0]
-    assert one["verdict"] == "inconclusive at this n"  # one run a side
+    assert one["verdict"] == "undecidable with these runs"  # one run a side
 
 
 def test_per_family_findings_mark_missing_axes_na():
@@ -101,7 +103,7 @@ def test_per_family_findings_mark_missing_axes_na():
     assert gan["5."] == "n/a" and gan["6."] == "n/a"
     assert gan["1."] == "reproduced"  # 6 runs, each 10% useful: all below 25%, sign test p = 2 / 64
     ar = {r["finding"][:2]: r["verdict"] for r in rows if r["family"] == "autoregressive"}
-    assert ar["1."] == "inconclusive at this n"  # one run: a sign test over one run cannot decide
+    assert ar["1."] == "undecidable with these runs"  # one run: a sign test over one run cannot decide
 
 
 def test_listen_examples_take_the_10th_50th_90th_percentile_by_footstep_p():

@@ -51,7 +51,7 @@ def test_reference_cells_and_the_sampling_question():
     rows = {r["question"]: r for r in sampling_question(clips, family_of, proto)}
     assert set(rows) == {"sampling: top-p 0.95 beats top-p 1 (autoregressive)", "sampling: 50 steps beats 25 steps (diffusion)"}
     assert rows["sampling: top-p 0.95 beats top-p 1 (autoregressive)"]["verdict"].startswith("reproduced (favours top-p 0.95)")
-    assert rows["sampling: 50 steps beats 25 steps (diffusion)"]["verdict"] == "inconclusive at this n"
+    assert rows["sampling: 50 steps beats 25 steps (diffusion)"]["verdict"] == "undecidable with these runs"  # one diffusion run
     assert at_reference(clips.drop(columns=["top_p", "sampling_steps", "temperature"]), proto).shape[0] == len(clips)  # older tables
 
 
@@ -77,7 +77,7 @@ def test_the_sampling_question_pairs_clip_i_per_run_and_tests_over_runs():
     assert len(pairs) == 64 and pairs["a"].sum() == 40 and pairs["b"].sum() == 32  # clip 64 has no partner
     (row,) = [r for r in sampling_question(clips, {"sashimi-cpu_mulaw_do0": "autoregressive"}, proto) if "top-p" in r["question"]]
     direct = 2 * sum(math.comb(8, k) for k in range(1)) / 2 ** 8  # two-sided exact binomial, 8 vs 0 discordant pairs
-    assert f"clip-level exact McNemar p = {direct:.2g}" in row["test"] and row["verdict"] == "inconclusive at this n"
+    assert f"clip-level exact McNemar p = {direct:.2g}" in row["test"] and row["verdict"] == "undecidable with these runs"  # one run
     assert "64 clip pairs in 1 runs" in row["estimate"] and "+12.5 points" in row["estimate"]
     six = pd.concat([part for i in range(6) for part in run(f"sashimi-cpu_mulaw_do0_s{i}")], ignore_index=True)
     (row,) = [r for r in sampling_question(six, {f"sashimi-cpu_mulaw_do0_s{i}": "autoregressive" for i in range(6)}, proto) if "top-p" in r["question"]]

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, all_findings, findings_markdown, minmax_finding, six_findings
+from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, all_findings, findings_markdown, minmax_finding, six_findings
 
 
 def _clips(n_best_useful=2, n_last_useful=30, silence_do05=28, dc=20, run="r", sha_last="b", n=32):
@@ -46,7 +46,8 @@ def test_each_finding_is_decided_over_runs(tmp_path):
     assert "6 runs with a non-zero difference" in found["4"]["test"] and "6 of 6 runs" in found["4"]["estimate"]
     assert found["6"]["verdict"] == REPRODUCED  # 6 dropout-0.5 runs, each 28/32 silent
     few = {f["finding"][0]: f for f in six_findings(_study(n_runs=2), _floor(), tmp_path)}
-    assert few["1"]["verdict"] == INCONCLUSIVE and few["4"]["verdict"] == INCONCLUSIVE  # 4 runs / 2 pairs cannot decide
+    assert few["1"]["verdict"] == UNDECIDABLE and few["4"]["verdict"] == UNDECIDABLE  # 4 runs / 2 pairs cannot decide
+    assert "with 4 runs no outcome gives p under 0.125" in few["1"]["test"] and "with 2 runs no outcome gives p under 0.5" in few["4"]["test"]
     assert six_findings(_study(last_useful=30), _floor(), tmp_path)[0]["verdict"] == INCONCLUSIVE  # half the runs at 50%
 
 
@@ -84,15 +85,15 @@ def test_findings_count_runs_not_clips(tmp_path):
     """One run with many clips is one observation: a clip-level test would call 2/640 'below 25%' at p < 1e-100."""
     one = _clips(1, 1, 28, 20, run="r", sha_last="b", n=320)
     found = {f["finding"][0]: f for f in six_findings(one, _floor(), tmp_path)}
-    assert found["1"]["verdict"] == INCONCLUSIVE and "2 below, 0 above" in found["1"]["test"]  # r and r_do05
-    assert found["6"]["verdict"] == INCONCLUSIVE  # one dropout-0.5 run, however silent
+    assert found["1"]["verdict"] == UNDECIDABLE and "2 below, 0 above" in found["1"]["test"]  # r and r_do05: p >= 0.5 whatever they show
+    assert found["6"]["verdict"] == UNDECIDABLE  # one dropout-0.5 run, however silent
 
 
 def test_identical_checkpoints_are_not_compared_and_small_n_is_inconclusive(tmp_path):
     clips = _clips(n_best_useful=1, n_last_useful=2, sha_last="a", silence_do05=3, n=8)
     found = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}
     assert found["4"]["verdict"] == INCONCLUSIVE and found["4"]["test"] == "not tested"
-    assert found["6"]["verdict"] == INCONCLUSIVE  # 3/8 silent: the CI spans 50%
+    assert found["6"]["verdict"] == UNDECIDABLE  # one dropout-0.5 run (3/8 silent): a sign test over one run
     assert minmax_finding(clips) is None
     text = "\n".join(findings_markdown(all_findings(clips, _floor(), tmp_path)))
     assert "no scored `_minmax` run yet" in text and text.count("| **") == 6
@@ -117,7 +118,7 @@ def test_minmax_pairs_are_compared_on_dc_flags_per_pair_of_runs():
     found = minmax_finding(pd.concat(frames))
     assert found["verdict"] == "supported" and "min-max" in found["estimate"] and "6 runs with a non-zero difference" in found["test"]
     one = minmax_finding(pd.concat(frames[:2]))
-    assert one["verdict"] == INCONCLUSIVE  # one pair of runs
+    assert one["verdict"] == UNDECIDABLE  # one pair of runs
 
 
 def _cells(kad_diff, recall_diff, n_runs=8):
@@ -140,7 +141,7 @@ def test_priming_is_decided_on_paired_continuation_kad(tmp_path):
     higher = {f["finding"][0]: f for f in six_findings(clips, _cells(+0.05, 0.0), tmp_path)}["5"]
     assert higher["verdict"] == NOT_REPRODUCED
     few = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0, n_runs=1), tmp_path)}["5"]
-    assert few["verdict"] == INCONCLUSIVE and "1 runs with a non-zero difference" in few["test"]
+    assert few["verdict"] == UNDECIDABLE and "1 runs with a non-zero difference" in few["test"]
     zeros = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0), tmp_path)}["5"]
     assert "diversity: Wilcoxon signed-rank p = 1, 0 runs with a non-zero difference (of 8)" in zeros["test"]  # n after zeros
 

@@ -89,3 +89,22 @@ def test_runs_text_lists_few_runs_and_summarises_many():
     assert runs_text(pd.Series({"a": 0.5, "b": 0.125})) == "2 runs: 50.0%, 12.5%"
     assert runs_text(pd.Series({str(i): i / 10 for i in range(8)})) == "8 runs: median 35.0% (0.0-70.0%)"
     assert runs_text(pd.Series(dtype=float)) == "no runs"
+
+
+def test_smallest_p_is_each_tests_p_on_the_most_extreme_runs_and_matches_its_formula():
+    """The exact tests' floors: 1 / C(Ra + Rb, Ra) for the permutation test (2 / C when Ra = Rb: the
+    mirrored split is as extreme), 2 / 2**R for the two-sided sign and signed-rank tests."""
+    from math import comb
+
+    from benchbox.study.units import smallest_p
+
+    for a, b in ((3, 6), (1, 2), (2, 5), (3, 1)):
+        assert smallest_p("permutation", a, b) == pytest.approx(1 / comb(a + b, a), rel=1e-9)
+    for a in (1, 2, 4):
+        assert smallest_p("permutation", a, a) == pytest.approx(min(1.0, 2 / comb(2 * a, a)), rel=1e-9)
+    for r in (1, 3, 4, 8):
+        assert smallest_p("sign", r) == pytest.approx(min(1.0, 2 / 2**r), rel=1e-9)
+        assert smallest_p("signed_rank", r) == pytest.approx(min(1.0, 2 / 2**r), rel=1e-9)
+    assert smallest_p("sign", 0) == smallest_p("permutation", 0, 3) == 1.0
+    with pytest.raises(ValueError, match="unknown test"):
+        smallest_p("t", 3)
