@@ -47,7 +47,7 @@ def smallest_p(test: str, *runs: int) -> float:
     ``"permutation"`` (:func:`permutation_p`; ``runs`` = Ra, Rb), ``"sign"`` (:func:`sign_p`, and
     :func:`runs_vs_real_p`'s sign test; R) or ``"signed_rank"`` (:func:`signed_rank_p`; R). 1.0
     when a side has no run. At or above the level a question is decided at, no outcome of these
-    runs can decide it (3 runs: the sign test's 0.25; 1 run against 2: 2/3), however many clips
+    runs can decide it (3 runs: the sign test's 0.25; 1 run against 2: 1/3), however many clips
     each holds. ValueError for another test name."""
     if not runs or min(runs) < 1:
         return 1.0
