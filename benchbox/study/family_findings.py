@@ -12,7 +12,8 @@ Two questions of the benchmark's own:
 * **family**: does diffusion beat autoregression (and the GAN) on footsteps? The unit is the
   run (:mod:`benchbox.study.units`: clips of one run share its weights): each run's useful
   rate is one observation, and two families' runs are compared by the exact permutation test
-  of their mean run rates (:func:`compare`), Bonferroni-corrected over the pairs compared;
+  of their mean run rates (:func:`compare`), on the unprimed clips (the cells every family has),
+  Bonferroni-corrected over the pairs compared, counted by Tarone's rule (:func:`_corrected`);
   the clip-level Fisher p is shown beside it as a statement about these runs only. Beside them
   each family's 1-NN accuracy (best cell and median cell) and the three axes, with each run's
   value (no clip-level interval).
@@ -32,7 +33,8 @@ test separates them, ``not reproduced (favours <b>)`` for the opposite, and
 ``inconclusive at this n`` otherwise, including when a side has fewer than ``MIN_CLIPS``, and
 ``undecidable with these runs`` when even the most extreme outcome of this many runs could not
 reach p < ALPHA after the Bonferroni factor (:func:`benchbox.study.units.smallest_p`; one run
-against one, or a sign over three).
+against one, or a sign over three). The factor counts only the comparisons of a question that
+could reach the corrected level (Tarone's rule, :func:`benchbox.study.units.tarone_k`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import pandas as pd
 from benchbox.stats import mcnemar_exact, two_sample_of
 from benchbox.study.analysis import rate_text
 from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL, _fisher, six_findings, undecidable_text
-from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p, smallest_p
+from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p, smallest_p, tarone_k
 
 MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
 FOOTSTEP_P = "cont/footstep/p"
@@ -123,21 +125,41 @@ def level_table(clips: pd.DataFrame, groups: pd.DataFrame, column: str) -> list[
     return rows
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
+def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0) -> dict:
     """One comparison of useful rates, the runs of ``a`` vs the runs of ``b`` (clip rows with a
-    ``run`` column): verdict, estimate and test text. The unit is the run (:mod:`units`): the
-    exact permutation test of the two sets' mean run rates. ``tests``: how many comparisons the
-    question makes (Bonferroni: p * tests < ALPHA)."""
+    ``run`` column): verdict, estimate and test text, and ``floor``, the smallest p these run
+    counts allow (uncorrected; :func:`units.smallest_p`). The unit is the run (:mod:`units`): the
+    exact permutation test of the two sets' mean run rates. ``tests``: the multiplicity factor
+    (p * tests < ALPHA), Tarone's count out of ``of`` comparisons when :func:`_corrected` sets it."""
     ra, rb = run_values(a, USEFUL), run_values(b, USEFUL)
     est = f"{names[0]} {pooled_text(a[USEFUL])}, {runs_text(ra)} vs {names[1]} {pooled_text(b[USEFUL])}, {runs_text(rb)}"
     if min(a[USEFUL].count(), b[USEFUL].count()) < MIN_CLIPS:
-        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
+        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips", "floor": 1.0}
+    raw_floor = smallest_p("permutation", len(ra), len(rb))
     p = min(1.0, permutation_p(ra.to_numpy(), rb.to_numpy()) * tests)
-    floor = min(1.0, smallest_p("permutation", len(ra), len(rb)) * tests)
-    test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+    floor = min(1.0, raw_floor * tests)
+    test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + _factor_text(tests, of)
             + undecidable_text(floor, f"{len(ra)} vs {len(rb)} runs")
             + f"; clip-level Fisher p = {_fisher(a[USEFUL], b[USEFUL]):.2g} compares these runs' clips only")
-    return _decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test, floor)
+    return {**_decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test, floor), "floor": raw_floor}
+
+
+def _factor_text(tests: int, of: int) -> str:
+    """`` (Bonferroni x3)``, or with Tarone's count `` (Bonferroni x2: 2 of 6 comparisons can reach p < 0.025)``."""
+    if of > tests:
+        return f" (Bonferroni x{tests}: {tests} of {of} comparisons can reach p < {ALPHA / tests:.3g}, Tarone's rule)"
+    return f" (Bonferroni x{tests})" if tests > 1 else ""
+
+
+def _corrected(calls: list) -> list[dict]:
+    """Run a question's comparisons (``calls``: functions of ``(tests, of)`` returning a row with
+    ``floor``) under Tarone's modified Bonferroni factor (:func:`units.tarone_k`): a first pass
+    reads each comparison's smallest attainable p, the second tests every one at that factor. A
+    comparison that could never reach p < ALPHA / K reads undecidable and spends none of the level
+    (a baseline of one run against one: floor 1), so it no longer halves the others' level."""
+    floors = [call(1, 0)["floor"] for call in calls]
+    k = tarone_k(floors, ALPHA)
+    return [{key: v for key, v in call(k, len(calls)).items() if key != "floor"} for call in calls]
 
 
 def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str, floor: float = 0.0) -> dict:
@@ -171,7 +193,7 @@ def clip_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"a": joined[f"{USEFUL}_a"].astype(float).to_numpy(), "b": joined[f"{USEFUL}_b"].astype(float).to_numpy()})
 
 
-def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1) -> dict:
+def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0) -> dict:
     """:func:`compare` for cells that share their seeds: per run, rate(a) - rate(b) over its clip
     pairs (:func:`clip_pairs`, same run, checkpoint, prime and clip number), and the Wilcoxon
     signed-rank test over the runs (Bonferroni x ``tests``); the pooled discordant pairs and the
@@ -189,42 +211,50 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
            f"{names[0]} higher in {int((d > 0).sum())}, {names[1]} in {int((d < 0).sum())} runs"
            + (f", median run difference {100 * d.median():+.1f} points" if len(d) else ""))
     if n < MIN_CLIPS:
-        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
+        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs", "floor": 1.0}
     p_runs, n_runs, direction = signed_rank_p(d.to_numpy())
+    raw_floor = smallest_p("signed_rank", len(d))
     p = min(1.0, p_runs * tests)
-    floor = min(1.0, smallest_p("signed_rank", len(d)) * tests)
-    test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + (f" (Bonferroni x{tests})" if tests > 1 else "")
+    floor = min(1.0, raw_floor * tests)
+    test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + _factor_text(tests, of)
             + undecidable_text(floor, f"{len(d)} runs") + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
-    return _decided(p, direction > 0, names, paper_favours_a, est, test, floor)
+    return {**_decided(p, direction > 0, names, paper_favours_a, est, test, floor), "floor": raw_floor}
 
 
-def family_question(clips: pd.DataFrame, family_of: Mapping[str, str]) -> list[dict]:
+def family_question(clips: pd.DataFrame, family_of: Mapping[str, str], setting: str = "") -> list[dict]:
     """Diffusion vs autoregression (the SaShiMi paper's direction: diffusion better), and
-    diffusion vs GAN when both were scored (no paper direction: diffusion is the claim tested)."""
+    diffusion vs GAN when both were scored (no paper direction: diffusion is the claim tested),
+    on the **unprimed** clips (``prime_ms`` 0, or every clip without the column): every family
+    has those cells, while a generator without the prime capability has no primed ones, so run
+    rates over all cells would compare different cell sets. ``setting`` names the sampling
+    setting of ``clips`` (the reference one in a report) in the question."""
     fam = _with(clips, "family", family_of)
+    if "prime_ms" in fam:
+        fam = fam[pd.to_numeric(fam["prime_ms"], errors="coerce").fillna(0) == 0]
     present = [f for f in ("autoregressive", "gan") if (fam["family"] == f).any()]
     diff = fam[fam["family"] == "diffusion"]
-    out = []
-    for other in present:
-        row = compare(diff, fam[fam["family"] == other], ("diffusion", other), True, tests=max(1, len(present)))
-        out.append({"question": f"family: diffusion beats {other}", "metric": f"`{USEFUL}`", **row})
-    return out
+    at = f" (unprimed clips{', ' + setting if setting else ''})"
+    calls = [lambda k, m, o=other: compare(diff, fam[fam["family"] == o], ("diffusion", o), True, tests=k, of=m) for other in present]
+    return [{"question": f"family: diffusion beats {other}{at}", "metric": f"`{USEFUL}`", **row} for other, row in zip(present, _corrected(calls))]
 
 
 def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], representation_of: Mapping[str, str]) -> list[dict]:
     """Within diffusion: SaShiMi vs WaveNet backbone (paper: SaShiMi), spectrogram vs raw samples
-    (issue 23's expectation at this budget: spectrogram). Maps are run -> level, from the protocol."""
-    out = []
+    (issue 23's expectation at this budget: spectrogram). Maps are run -> level, from the protocol.
+    The two comparisons share the level by Tarone's rule (:func:`_corrected`)."""
+    specs = []
     for what, of_run, (a, b) in (("backbone", backbone_of, ("sashimi", "wavenet")),
                                  ("representation", representation_of, ("spectrogram", "raw"))):
         part = _with(clips, what, of_run)
-        row = compare(part[part[what] == a], part[part[what] == b], (a, b), True, tests=2)
-        out.append({"question": f"{what}: {a} beats {b} (diffusion only)", "metric": f"`{USEFUL}`", **row})
-    return out
+        specs.append((f"{what}: {a} beats {b} (diffusion only)", part[part[what] == a], part[part[what] == b], (a, b)))
+    calls = [lambda k, m, x=x, y=y, n=n: compare(x, y, n, True, tests=k, of=m) for _, x, y, n in specs]
+    return [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(calls))]
 
 
 def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) -> list[dict]:
-    """Per swept sampling axis, per family that honours it: each other value vs the reference."""
+    """Per swept sampling axis, per family that honours it: each other value vs the reference.
+    Each axis' comparisons share the level by Tarone's rule (:func:`_corrected`): a family of
+    one run (a baseline) cannot reach any level and spends none of it."""
     from benchbox.study.sampling import reference_mask
 
     fam = _with(clips, "family", family_of)
@@ -235,13 +265,15 @@ def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) 
         setting = pd.to_numeric(fam[column], errors="coerce")
         part = fam[setting.notna() & reference_mask(fam, proto, skip=(column,))].assign(_v=setting)
         ref, others = float(values[0]), [float(v) for v in values[1:]]
-        pairs = [(family, other) for family in sorted(part["family"].unique()) for other in others]
-        for family, other in pairs:
+        specs = []
+        for family in sorted(part["family"].unique()):
             rows = part[part["family"] == family]
-            a, b = sorted((ref, other), key=lambda v: SAMPLING_CLAIMS.get(column, 1) * -v)  # a: the value claimed better
-            names = (SAMPLING_NAMES[column].format(a), SAMPLING_NAMES[column].format(b))
-            row = compare_paired(rows[np.isclose(rows["_v"], a)], rows[np.isclose(rows["_v"], b)], names, True, tests=len(pairs))
-            out.append({"question": f"sampling: {names[0]} beats {names[1]} ({family})", "metric": f"`{USEFUL}`", **row})
+            for other in others:
+                a, b = sorted((ref, other), key=lambda v: SAMPLING_CLAIMS.get(column, 1) * -v)  # a: the value claimed better
+                names = (SAMPLING_NAMES[column].format(a), SAMPLING_NAMES[column].format(b))
+                specs.append((f"sampling: {names[0]} beats {names[1]} ({family})", rows[np.isclose(rows["_v"], a)], rows[np.isclose(rows["_v"], b)], names))
+        calls = [lambda k, m, x=x, y=y, n=n: compare_paired(x, y, n, True, tests=k, of=m) for _, x, y, n in specs]
+        out += [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(calls))]
     return out
 
 
@@ -299,6 +331,36 @@ def listen_examples(clips: pd.DataFrame, family_of: Mapping[str, str]) -> dict[s
 
 
 
+def reference_text(proto) -> str:
+    """The reference sampling setting in words, ``"top-p 1, 50 steps"`` (empty when nothing is swept)."""
+    from benchbox.study.sampling import reference_values
+
+    swept = proto.sweep.swept()
+    return ", ".join(SAMPLING_NAMES[c].format(v) for c, v in reference_values(proto).items() if c in swept and c in SAMPLING_NAMES)
+
+
+SEED_FAMILY = "autoregressive"  # the seed study's generators: a families study decides the six findings on these
+
+
+def seed_scope(clips: pd.DataFrame, groups: pd.DataFrame, proto) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``(clips, groups, note)`` the study-level six findings are decided on. In a study with a
+    ``families`` table that names ``SEED_FAMILY``, only those runs' clips and cells (and every
+    reference row: floor, resynthesis, noise): the seed's findings are claims about its
+    autoregressive models, and pooling diffusion, GAN and baseline runs into them would let one
+    family's rates decide another's claim (the per-family table decides each family's). ``note``
+    names the scope (empty when nothing was left out)."""
+    if not getattr(proto, "families", None) or clips.empty or "run" not in clips:
+        return clips, groups, ""
+    family_of = run_maps(sorted(clips["run"].unique()), proto)[0]
+    seed = {run for run, family in family_of.items() if family == SEED_FAMILY}
+    if not seed or seed == set(clips["run"]):
+        return clips, groups, ""
+    if not groups.empty and "run" in groups:
+        generated = groups["kind"] == "generated" if "kind" in groups else pd.Series(True, index=groups.index)
+        groups = groups[~generated | groups["run"].isin(seed)]
+    return clips[clips["run"].isin(seed)], groups, f"{SEED_FAMILY} runs ({len(seed)} of {clips['run'].nunique()})"
+
+
 def run_maps(runs: list[str], proto) -> tuple[dict, dict, dict]:
     """``(family_of, backbone_of, representation_of)``: run -> level, from the protocol's
     ``families``, ``backbones`` and ``representations`` tables (preset -> level)."""
@@ -313,7 +375,7 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
     if not proto.families or clips.empty or USEFUL not in clips:
         return []
     family_of, backbone_of, representation_of = run_maps(sorted(clips["run"].unique()), proto)
-    questions = family_question(clips, family_of) + backbone_question(clips, backbone_of, representation_of)
+    questions = family_question(clips, family_of, reference_text(proto)) + backbone_question(clips, backbone_of, representation_of)
     if every_clip is not None and USEFUL in every_clip:
         questions += sampling_question(every_clip, run_maps(sorted(every_clip["run"].unique()), proto)[0], proto)
     findings = per_family_findings(clips, groups, runs_dir, family_of)
@@ -326,7 +388,10 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
               "generators, so it is decided over **runs**, not clips: clips of one run share its weights, and a test that "
               "counts them as independent reports p-values about these runs as if they were about the family. The family, "
               "backbone and representation questions compare the sides' run rates by the exact permutation test "
-              f"(Bonferroni over the comparisons of a question); a side with under {MIN_CLIPS} clips is not compared. The "
+              "(Bonferroni over the comparisons of a question, counting by Tarone's rule only those whose most extreme outcome "
+              f"could reach the corrected level); a side with under {MIN_CLIPS} clips is not compared. The family question "
+              "uses the unprimed clips, the cells every family has (a generator without the prime capability has no primed "
+              "cells). The "
               "sampling questions are paired: cells that differ only in a sampling setting draw clip i from the same seed, so "
               "clip i of one is matched with clip i of the other (same run, checkpoint and prime), and each run's mean paired "
               "difference is one observation of a Wilcoxon signed-rank test over runs. The clip-level Fisher and McNemar p-values "

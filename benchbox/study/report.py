@@ -24,7 +24,7 @@ from benchbox.study.analysis import study_answers
 from benchbox.study.findings import verdict_markdown
 from benchbox.study.listen import player
 from benchbox.study.questions import answers_markdown
-from benchbox.study.family_findings import family_markdown
+from benchbox.study.family_findings import family_markdown, seed_scope
 from benchbox.study.seed_findings import all_findings, findings_markdown
 from benchbox.study.summary import slug, summary_section, toc
 
@@ -132,10 +132,12 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     out, proto = ctx.out, ctx.proto
     groups = pd.DataFrame() if groups is None else groups
     embedder = proto.score.embedders[0] if proto.score.embedders else "aisfx"
-    findings = all_findings(clips, groups, out / "runs", smoke)
+    seed_clips, seed_groups, scope = seed_scope(clips, groups, proto)
+    findings = all_findings(seed_clips, seed_groups, out / "runs", smoke)
     charts = charts or []
     metrics = metrics_href(out)
-    body = findings_markdown(findings, smoke, metrics=metrics) + (changes or [])
+    heading = "## The seed study's six findings" + (f" ({scope})" if scope else "")
+    body = findings_markdown(findings, smoke, heading, metrics=metrics, scope=scope) + (changes or [])
     every_clip = clips if every_clip is None else every_clip
     body += family_markdown(clips, groups, out / "runs", proto, smoke, every_clip=every_clip)
     body += families_listen or []
@@ -170,19 +172,21 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     body += _section("How it was made", made)
     figures = [t for t in ("Effects at a glance", "Spectrograms") if any(ln == f"## {t}" for ln in body)]
     summary = summary_section(findings, clips, groups, useful=ans.get("useful_metric", "useful/auto"), embedder=embedder,
-                              smoke=smoke, figures=figures + ["Listen"])
+                              smoke=smoke, figures=figures + ["Listen"], scope=scope)
     head = [f"# Study report: {proto.name}", "", proto.description, "",
             "Every metric and test below is defined, with its unit, reference set, CI method and caveats, in "
             f"[docs/metrics.md]({metrics}).", ""]
     return "\n".join(head + summary + toc(body, ["[Listen](#listen) (report.html only)"]) + body)
 
 
-def summary_of(out: Path, clips: pd.DataFrame, groups: pd.DataFrame, *, smoke: bool) -> dict:
+def summary_of(out: Path, clips: pd.DataFrame, groups: pd.DataFrame, *, smoke: bool, proto=None) -> dict:
     """:func:`benchbox.study.changes.study_summary` of a report's clips and groups (at the
-    reference sampling setting), its findings decided without the smoke label."""
+    reference sampling setting), its findings decided without the smoke label, on the runs the
+    report decides them on (:func:`seed_scope` with ``proto``)."""
     from benchbox.study.changes import study_summary
 
-    return study_summary(out, clips, all_findings(clips, groups, Path(out) / "runs"), smoke=smoke)
+    seed_clips, seed_groups, _ = seed_scope(clips, groups, proto)
+    return study_summary(out, clips, all_findings(seed_clips, seed_groups, Path(out) / "runs"), smoke=smoke)
 
 
 def write_report(ctx) -> Path:
@@ -213,7 +217,7 @@ def write_report(ctx) -> Path:
                  for i, c in enumerate(best_cells(clips, family_of), 1)}
         kept = listen.keep_clips(out, {**listen_examples(clips, family_of), **cells})
         figs = [(rel, listen.families_figure(out, part, out / rel)) for (rel, _), part in zip(figs, listen.split(kept))]
-    record = next_record(out, summary_of(out, clips, groups, smoke=is_smoke))
+    record = next_record(out, summary_of(out, clips, groups, smoke=is_smoke, proto=proto))
     text = report_markdown(ctx, run_ids, clips, ans, fig or old_fig, groups, figure_is_new=fig is not None,
                            figure_caption=caption, charts=charts, smoke=why if is_smoke else "", every_clip=every_clip,
                            families_listen=listen.listen_markdown(out, kept, *figs), changes=changes_markdown(record))

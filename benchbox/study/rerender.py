@@ -148,7 +148,7 @@ def record_previous(committed: Path, out: Path) -> Path:
     proto = load_protocol(committed / "protocol.toml")
     clips, groups = collect(committed, [j.run_id for j in train_jobs(proto)])
     smoke = evidence_of(proto, _dataset_kind(study_data_dir(proto, committed)))[0]
-    summary = summary_of(committed, at_reference(clips, proto), at_reference(groups, proto), smoke=smoke)
+    summary = summary_of(committed, at_reference(clips, proto), at_reference(groups, proto), smoke=smoke, proto=proto)
     path = out / SUMMARY_NAME
     publish_files({path: json.dumps({"current": summary, "previous": None}, indent=1) + "\n"})
     return path

@@ -165,14 +165,15 @@ def sound_lines(clips: pd.DataFrame, reason: str) -> list[str]:
 
 
 def summary_section(findings: list[dict], clips: pd.DataFrame, groups: pd.DataFrame, *, useful: str, embedder: str,
-                    smoke: str, figures: list[str]) -> list[str]:
+                    smoke: str, figures: list[str], scope: str = "") -> list[str]:
     """``## Summary``: smoke banner, the questions with answers, the best generator, the clips in a line each."""
     lines = ["## Summary", ""]
     if smoke:
         lines += [f"> **Smoke test: not evidence.** {smoke[0].upper() + smoke[1:]}. The numbers show that the pipeline "
                   "measures each effect; they decide none of the study's questions.", ""]
     if findings:
-        lines += ["**The study's questions**, each with its metric, n and test (decided over runs, not clips):", "", *findings_lines(findings), ""]
+        on = f", on the {scope}" if scope else ""
+        lines += [f"**The study's questions**, each with its metric, n and test (decided over runs, not clips{on}):", "", *findings_lines(findings), ""]
     lines += best_generator(clips, groups, useful, embedder) + [""]
     sound = sound_lines(clips, useful.replace("useful/auto", "useful/reason"))
     if sound:

@@ -61,6 +61,21 @@ def smallest_p(test: str, *runs: int) -> float:
     raise ValueError(f"unknown test {test!r}")
 
 
+def tarone_k(floors: list[float], alpha: float = 0.05) -> int:
+    """Tarone's modified Bonferroni factor for comparisons whose smallest attainable p-values
+    are ``floors`` (:func:`smallest_p`, one per comparison, uncorrected): the smallest K >= 1
+    with at most K comparisons able to reach p < alpha / K. A comparison that no outcome could
+    make significant at alpha / K spends none of the level, so K counts only those that can
+    (Tarone, "A modified Bonferroni method for discrete data", Biometrics 46, 1990). Each
+    comparison is then tested at p * K < alpha; those with floor * K >= alpha are undecidable.
+    Never above ``len(floors)`` (the plain Bonferroni factor); 1 for an empty list."""
+    m = len(floors)
+    for k in range(1, m + 1):
+        if sum(f < alpha / k for f in floors) <= k:
+            return k
+    return max(1, m)
+
+
 def run_values(clips: pd.DataFrame, value: str, by: str = "run") -> pd.Series:
     """(R,) mean of ``value`` per level of ``by`` (a run), NaN clips left out; runs with no
     finite value dropped. Raises :class:`MetricError` when a column is missing."""

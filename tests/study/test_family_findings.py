@@ -1,5 +1,7 @@
 """The families study's questions on synthetic score tables (no training)."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from benchbox.study.family_findings import (
@@ -76,8 +78,30 @@ def test_too_few_clips_is_inconclusive_even_with_a_big_gap():
 def test_gan_row_appears_only_when_scored_and_is_corrected():
     clips = pd.concat([_runs("specdiff-cpu", [30, 31]), _runs("sashimi-cpu", [30, 29]), _runs("hifiwavegan-cpu", [30, 30])])
     rows = family_question(clips, _families_of(clips))
-    assert [r["question"] for r in rows] == ["family: diffusion beats autoregressive", "family: diffusion beats gan"]
-    assert all(r["verdict"] == "undecidable with these runs" and "Bonferroni" in r["test"] for r in rows)  # 2 vs 2 runs: 1/3 at best, x2
+    assert [r["question"] for r in rows] == ["family: diffusion beats autoregressive (unprimed clips)", "family: diffusion beats gan (unprimed clips)"]
+    assert all(r["verdict"] == "undecidable with these runs" for r in rows)  # 2 vs 2 runs: 1/3 at best
+    four = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4]), _runs("hifiwavegan-cpu", [3, 4, 2, 5])])
+    rows = family_question(four, _families_of(four), "top-p 1, 50 steps")
+    assert rows[0]["question"] == "family: diffusion beats autoregressive (unprimed clips, top-p 1, 50 steps)"
+    assert all("p = 0.0571 over runs (4 vs 4) (Bonferroni x2)" in r["test"] and r["verdict"] == "undecidable with these runs" for r in rows)
+
+
+def test_a_comparison_that_cannot_succeed_spends_none_of_the_level():
+    """Tarone's rule: diffusion's 4 runs against the GAN's one can give p = 1/5 at best, so that
+    comparison is undecidable and the one against autoregression keeps the whole level (x1)."""
+    clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4]), _runs("hifiwavegan-cpu", [3])])
+    ar, gan = family_question(clips, _families_of(clips))
+    assert ar["verdict"] == "reproduced (favours diffusion)" and "p = 0.0286 over runs (4 vs 4) (Bonferroni x1: 1 of 2 comparisons" in ar["test"]
+    assert gan["verdict"] == "undecidable with these runs"
+
+
+def test_the_family_question_compares_unprimed_clips_only():
+    """Primed cells exist for the AR runs only (a GAN has no prime capability): they stay out of the run rates."""
+    primed = pd.concat([_clips(f"sashimi-cpu_s{i}", 64, 64, prime_ms=20.0) for i in range(4)])  # all useful, but primed
+    clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4]), primed])
+    (row,) = family_question(clips, _families_of(clips))
+    assert row["verdict"] == "reproduced (favours diffusion)" and "4 runs: 6.2%, 4.7%, 3.1%, 7.8%" not in row["estimate"]
+    assert "autoregressive 5.5% of clips (14/256)" in row["estimate"]
 
 
 def test_backbone_and_representation():
@@ -123,12 +147,32 @@ def test_the_report_section_reads_the_protocols_tables_and_smoke_decides_nothing
     from benchbox.study.family_findings import family_markdown
 
     clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4])])
+    from benchbox.study.protocol import load_protocol
+
+    sweep = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-families-cpu.toml")  # top-p 1.0/0.95, 50/25 steps
     proto = SimpleNamespace(families={"specdiff-cpu": "diffusion", "sashimi-cpu": "autoregressive"},
-                            backbones={}, representations={"specdiff-cpu": "spectrogram"})
+                            backbones={}, representations={"specdiff-cpu": "spectrogram"}, sweep=sweep.sweep, generate=sweep.generate)
     text = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto))
-    assert "| family: diffusion beats autoregressive | **reproduced (favours diffusion)** |" in text
+    assert "| family: diffusion beats autoregressive (unprimed clips, top-p 1, 50 steps) | **reproduced (favours diffusion)** |" in text
     assert "| diffusion | `specdiff-cpu_s" in text  # the listening rule's picks (run/path)
     assert "decided over **runs**, not clips" in text
     smoke = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto, smoke="procedural corpus"))
     assert "reproduced (favours" not in smoke and "smoke test: not evidence" in smoke
     assert family_markdown(clips, pd.DataFrame(), tmp_path, SimpleNamespace(families={}, backbones={}, representations={})) == []
+
+
+def test_the_seed_findings_of_a_families_study_are_decided_on_its_autoregressive_runs():
+    """Diffusion's and the baselines' runs would otherwise count in finding 1 ("fewer than 25% useful")."""
+    from types import SimpleNamespace
+
+    from benchbox.study.family_findings import seed_scope
+
+    clips = pd.concat([_runs("specdiff-cpu", [60, 61]), _runs("sashimi-cpu", [3, 5, 2]), _clips("ngram_mulaw", 64, 0)])
+    groups = pd.DataFrame({"run": ["specdiff-cpu_s0", "sashimi-cpu_s0", "sashimi-cpu_s0"], "kind": ["generated", "generated", "floor"]})
+    proto = SimpleNamespace(families={**PRESETS, "ngram": "baseline"}, backbones={}, representations={})
+    got, cells, note = seed_scope(clips, groups, proto)
+    assert set(got["run"]) == {"sashimi-cpu_s0", "sashimi-cpu_s1", "sashimi-cpu_s2"} and note == "autoregressive runs (3 of 6)"
+    assert list(cells["kind"]) == ["generated", "floor"] and set(cells["run"]) == {"sashimi-cpu_s0"}
+    assert seed_scope(clips, groups, SimpleNamespace(families={}))[0] is clips  # no families table: every run
+    only_ar = clips[clips["run"].str.startswith("sashimi")]
+    assert seed_scope(only_ar, groups, proto)[2] == ""  # nothing left out: no note

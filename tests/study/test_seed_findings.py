@@ -41,7 +41,7 @@ def test_each_finding_is_decided_over_runs(tmp_path):
     assert "12 below, 0 above, p = 0.000488" in found["1"]["test"]
     assert found["2"]["verdict"] == REPRODUCED  # 6 runs with DC flags above the real 0/21, 6 at it (left out)
     assert "6 above" in found["2"]["test"] and "0/21" in found["2"]["test"]
-    assert found["3"]["verdict"] == NOT_REPRODUCED and "ruled out" in found["3"]["test"]  # no clip is periodic
+    assert found["3"]["verdict"] == INCONCLUSIVE and "ruled out" not in found["3"]["test"]  # no clip is periodic, but 32-clip runs
     assert found["4"]["verdict"] == NOT_REPRODUCED  # last beats best in all 6 runs: signed-rank p = 2 / 64
     assert "6 runs with a non-zero difference" in found["4"]["test"] and "6 of 6 runs" in found["4"]["estimate"]
     assert found["6"]["verdict"] == REPRODUCED  # 6 dropout-0.5 runs, each 28/32 silent
@@ -244,3 +244,18 @@ def test_priming_pairs_cells_whose_sampling_setting_is_n_a_and_skips_ambiguous_o
     assert "same span and kernel" in found["metric"]
     doubled = pd.concat([cells, cells[(cells["run"] == "r0") & (cells["prime_ms"] == 0)]], ignore_index=True)
     assert sorted(_paired_spans(doubled, "kad/aisfx")["run"]) == ["r1", "r2"]
+
+
+def test_an_absent_effect_is_ruled_out_only_when_every_run_rules_it_out_alone(tmp_path):
+    """No clip is a sine. Twelve runs of 32 clips pool to 384 clips (Wilson upper bound 1.0%), but
+    no single run's clips (0/32: upper bound 10.7%) rule sines out, so neither does the study; with
+    96 clips a run (0/96: 3.8%, direct: z^2 / (n + z^2)) each run does."""
+    z2 = 1.959963984540054 ** 2
+    assert z2 / (32 + z2) > 0.05 > z2 / (96 + z2)
+    small = {f["finding"][0]: f for f in six_findings(_study(n=32), _floor(), tmp_path)}
+    big = {f["finding"][0]: f for f in six_findings(_study(n=96), _floor(), tmp_path)}
+    assert small["3"]["verdict"] == INCONCLUSIVE and "ruled out" not in small["3"]["test"]
+    assert big["3"]["verdict"] == NOT_REPRODUCED and "ruled out for these runs" in big["3"]["test"]
+    one_flag = _study(n=96)
+    one_flag.iloc[0, one_flag.columns.get_loc("cont/periodicity/flag")] = 1  # one sine anywhere: no longer ruled out
+    assert "ruled out" not in {f["finding"][0]: f for f in six_findings(one_flag, _floor(), tmp_path)}["3"]["test"]

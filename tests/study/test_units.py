@@ -108,3 +108,21 @@ def test_smallest_p_is_each_tests_p_on_the_most_extreme_runs_and_matches_its_for
     assert smallest_p("sign", 0) == smallest_p("permutation", 0, 3) == 1.0
     with pytest.raises(ValueError, match="unknown test"):
         smallest_p("t", 3)
+
+
+def test_tarone_k_matches_its_definition_by_direct_search():
+    """K is the smallest k with at most k floors under alpha / k (Tarone 1990), checked against a brute
+    force over every k and against hand cases; never above the plain Bonferroni count."""
+    from benchbox.study.units import tarone_k
+
+    assert tarone_k([]) == 1
+    assert tarone_k([1.0, 1.0, 0.001]) == 1  # two comparisons can never succeed
+    assert tarone_k([0.001, 0.001, 0.001]) == 3
+    assert tarone_k([0.02, 0.02, 1.0]) == 2  # k = 1: two floors under 0.05; k = 2: two under 0.025
+    assert tarone_k([0.0286, 0.0286]) == 2  # both can reach 0.025
+    assert tarone_k([0.0286, 0.03, 1 / 3]) == 2  # k = 1: two floors under 0.05 (too many); k = 2: none under 0.025
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        floors = list(rng.choice([1e-4, 0.01, 0.02, 0.03, 0.1, 1.0], size=rng.integers(1, 7)))
+        direct = next(k for k in range(1, len(floors) + 1) if sum(f < 0.05 / k for f in floors) <= k)
+        assert tarone_k(floors) == direct <= len(floors)
