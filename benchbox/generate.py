@@ -56,6 +56,7 @@ from benchbox.distributed import resolve_device
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
 from benchbox.generators.base import SAMPLING_SETTINGS
 from benchbox.progress import Progress, no_progress
+from benchbox.partial_cells import PartialCells, partial_key
 from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
 from benchbox.sample import check_sampling
 from benchbox.train_config import CONFIG_NAME, TrainConfig, derive_seed
@@ -319,7 +320,9 @@ def generate_run(
     All inputs are checked before anything is written. Rows of cells not regenerated
     this time are kept in the manifest; a regenerated cell replaces its rows and clips.
     samples/ is built in a staging folder and replaces the old one whole when every
-    cell is done, so an interrupt or error leaves it (clips and manifest) as it was.
+    cell is done, so an interrupt or error leaves it (clips and manifest) as it was; the
+    cells it finished are kept in RUN_DIR/.samples-partial and taken, not generated again, by
+    the next call with the same request (:mod:`benchbox.partial_cells`).
     Replacing clips that ``scores/clips.csv`` lists needs ``overwrite=True``
     (ConfigError otherwise): their scores would then describe audio that is gone.
     """
@@ -342,16 +345,40 @@ def generate_run(
     progress = progress or no_progress
     rows: list[dict] = []
     total = cfg.n * len(cells)
+    partial = PartialCells(run_dir, _partial_key(plan, cells), SAMPLES_DIR, list(MANIFEST_COLUMNS))
+    resumed = []
     with staged_dir(samples) as stage:
         _link_kept(samples, stage, kept)
         for cell in cells:
-            rows += _cell_rows(plan, stage, cell, progress, len(rows), total)
+            taken = partial.take(stage, cell.folder, cfg.n)
+            if taken is not None:  # finished by an interrupted invocation of this same request
+                rows += taken
+                resumed.append(cell.folder)
+                progress("generate", len(rows), total, cell=cell.folder, resumed="kept from an interrupted generate")
+                continue
+            made = _cell_rows(plan, stage, cell, progress, len(rows), total)
+            partial.add(stage, cell.folder, made)
+            rows += made
         frame = pd.concat([kept, pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
         atomic_write_csv(stage / MANIFEST_NAME, frame)
-        record = {"run": str(run_dir), **_config_dict(cfg), "randomness": CLIP_RANDOMNESS, "not_applicable": notes}
+        record = {"run": str(run_dir), **_config_dict(cfg), "randomness": CLIP_RANDOMNESS, "not_applicable": notes, "resumed": resumed}
         now = [c.folder for c in cells]
         write_run_info(stage, {**record, "invocations": _invocations(samples / GENERATE_CONFIG_NAME, record, now)}, name=GENERATE_CONFIG_NAME)
+    partial.clear()
     return manifest
+
+
+def _partial_key(plan: _Plan, cells: list[Cell]) -> str:
+    """What decides a cell's clips (:mod:`benchbox.partial_cells`): the request but ``device``
+    (its own clips differ by rounding at most, like ``batch``'s, which is in), each checkpoint's
+    sha256, the clip and prime lengths, the prime sources and the code (version and git commit)."""
+    from benchbox import __version__
+    from benchbox.environment import git_commit
+
+    request = {k: v for k, v in _config_dict(plan.cfg).items() if k != "device"}
+    return partial_key(request=request, cells=[c.folder for c in cells], length=plan.length, primes=plan.primes,
+                       checkpoints={name: meta["sha256"] for name, (_, meta) in plan.models.items()},
+                       test_ids=plan.test_ids, version=[__version__, git_commit()], rate=plan.dataset.sample_rate_hz)
 
 
 def _invocations(path: Path, record: dict, now: list[str]) -> dict[str, dict]:

@@ -240,7 +240,7 @@ def test_interrupted_generate_leaves_samples_byte_identical(run, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         generate_run(copy, **{**GRID, "n": 4, "seconds": 2 * SECONDS}, progress=ctrl_c)
     assert _tree(copy / "samples") == before
-    assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []
+    assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []  # no cell finished: nothing kept
 
 
 def test_a_cell_of_another_length_beside_kept_cells_is_refused(run, tmp_path):

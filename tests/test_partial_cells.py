@@ -1,0 +1,81 @@
+"""benchbox.partial_cells: an interrupted generate keeps its finished cells for the same request."""
+
+import shutil
+import tomllib
+
+import pandas as pd
+import pytest
+
+from benchbox.generate import generate_run
+from benchbox.partial_cells import PartialCells, partial_key
+from tests.test_sample import GRID, _tree, run  # noqa: F401  (run: the module's tiny trained run)
+
+COLUMNS = ["path", "clip_id"]
+
+
+def test_a_cell_is_taken_only_whole_and_only_under_its_key(tmp_path):
+    stage, key = tmp_path / "stage", partial_key(seed=1)
+    (stage / "best" / "prime0").mkdir(parents=True)
+    rows = []
+    for i in range(3):
+        (stage / "best" / "prime0" / f"clip_{i:04d}.wav").write_bytes(b"wav%d" % i)
+        rows.append({"path": f"samples/best/prime0/clip_{i:04d}.wav", "clip_id": f"r/{i}"})
+    PartialCells(tmp_path, key, "samples", COLUMNS).add(stage, "best/prime0", rows)
+    again = tmp_path / "again"
+    got = PartialCells(tmp_path, key, "samples", COLUMNS).take(again, "best/prime0", 3)
+    assert [r["clip_id"] for r in got] == ["r/0", "r/1", "r/2"] and (again / "best" / "prime0" / "clip_0002.wav").read_bytes() == b"wav2"
+    assert PartialCells(tmp_path, key, "samples", COLUMNS).take(again, "best/prime0", 4) is None  # n = 4 asked: unfinished
+    assert PartialCells(tmp_path, key, "samples", COLUMNS).take(again, "best/prime1", 3) is None  # another cell
+    (tmp_path / ".samples-partial" / "best" / "prime0" / "clip_0001.wav").unlink()
+    assert PartialCells(tmp_path, key, "samples", COLUMNS).take(again, "best/prime0", 3) is None  # a clip gone
+    assert partial_key(seed=1) != partial_key(seed=2)
+    PartialCells(tmp_path, partial_key(seed=2), "samples", COLUMNS)  # another key discards the folder
+    assert not (tmp_path / ".samples-partial").exists()
+
+
+def test_a_killed_generate_resumes_from_its_finished_cells(run, tmp_path):
+    """A study killed after 15 of DiffWave's 16 cells (1.7 h on 2 cores) used to start again from the first.
+    The finished cells are kept in .samples-partial and taken by the next call of the same request; the
+    published clips and manifest equal an uninterrupted run's, and the folder is gone afterwards."""
+    fresh, copy = tmp_path / "fresh" / "run", tmp_path / "run"  # one run name: clip_id holds it
+    shutil.copytree(run, fresh)
+    shutil.copytree(run, copy)
+    request = {**GRID, "seed": 5, "overwrite": True}
+    generate_run(fresh, **request)
+
+    def killed(task, done, total, **info):
+        if done >= 4:  # the first cell (3 clips) finished, the second's first batch written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_run(copy, **request, progress=killed)
+    kept = copy / ".samples-partial"
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*.wav")) == [f"best/prime0/clip_{i:04d}.wav" for i in range(3)]
+    seen = []
+    generate_run(copy, **request, progress=lambda task, done, total, **info: seen.append((done, info.get("resumed"))))
+    assert seen[0] == (3, "kept from an interrupted generate") and all(r is None for _, r in seen[1:])  # one cell taken, the rest made
+    assert seen[-1][0] == 3 * 3 * 2  # 3 clips x 3 primes x 2 checkpoints
+    assert not kept.exists()
+    clips = lambda folder: {k: v for k, v in _tree(folder / "samples").items() if k.endswith(".wav")}
+    assert clips(copy) == clips(fresh)
+    cols = ["path", "clip_id", "checkpoint_sha256", "prime_source", "seed", "logprob_sum"]
+    a, b = (pd.read_csv(f / "samples" / "manifest.csv")[cols] for f in (copy, fresh))
+    pd.testing.assert_frame_equal(a, b, rtol=1e-6)
+    assert tomllib.loads((copy / "samples" / "generate_config.toml").read_text())["resumed"] == ["best/prime0"]
+
+
+def test_kept_cells_of_another_request_are_never_reused(run, tmp_path):
+    """Another seed (or checkpoint, length, prime source, code) is another key: the folder is discarded."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+
+    def killed(task, done, total, **info):
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_run(copy, **{**GRID, "seed": 5, "overwrite": True}, progress=killed)
+    assert (copy / ".samples-partial" / "best" / "prime0").is_dir()
+    seen = []
+    generate_run(copy, **{**GRID, "seed": 6, "overwrite": True}, progress=lambda task, done, total, **info: seen.append(info.get("resumed")))
+    assert seen and all(r is None for r in seen) and not (copy / ".samples-partial").exists()
