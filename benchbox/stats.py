@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
 from benchbox.errors import MetricError
 
 
@@ -31,6 +33,46 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float, floa
     centre = (p + z2 / (2.0 * n)) / denom
     half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
     return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def clustered_wilson(k_runs, n_runs, z: float = 1.96) -> tuple[float, float, float, float]:
+    """Wilson interval of a rate pooled over runs, widened for clips of one run being alike:
+    ``(p, lo, hi, deff)``.
+
+    ``k_runs``, ``n_runs``: (R,) successes and clips per run (runs with no clip left out). p is
+    the pooled K / N. The design effect deff = 1 + (m - 1) ICC, with m = sum(n_i^2) / N the
+    size-weighted mean run size and the intraclass correlation of the 0/1 outcomes by the
+    one-way ANOVA estimator (Fleiss, *Statistical Methods for Rates and Proportions*, 1981;
+    clipped to [0, 1]); the Wilson interval is then taken at the effective sample size N / deff
+    (Korn and Graubard, *Survey Methodology* 24, 1998). One run, or runs whose rates differ no
+    more than binomial noise would: deff = 1 and the plain Wilson interval. Runs at 0% and 100%:
+    deff = m, as if each run were one observation. With few runs the ICC is itself uncertain,
+    so read the interval as a floor on the uncertainty about the generators, not its measure.
+    MetricError for negative or inconsistent counts."""
+    k = np.asarray(k_runs, float)
+    n = np.asarray(n_runs, float)
+    if k.shape != n.shape or np.any(k < 0) or np.any(k > n):
+        raise MetricError("clustered_wilson: need 0 <= k_i <= n_i per run", hint="pass each run's successes and clips")
+    keep = n > 0
+    k, n = k[keep], n[keep]
+    total, m_runs = float(n.sum()), int(n.size)
+    if total == 0:
+        return math.nan, 0.0, 1.0, 1.0
+    p = float(k.sum() / total)
+    deff = 1.0
+    if m_runs > 1 and total > m_runs:
+        rates = k / n
+        msb = float(np.sum(n * (rates - p) ** 2) / (m_runs - 1))
+        msw = float(np.sum(n * rates * (1 - rates)) / (total - m_runs))
+        n0 = (total - float(np.sum(n**2)) / total) / (m_runs - 1)
+        denom = msb + (n0 - 1) * msw
+        icc = min(1.0, max(0.0, (msb - msw) / denom)) if denom > 0 else 0.0
+        deff = 1.0 + (float(np.sum(n**2)) / total - 1.0) * icc
+    n_eff = total / deff
+    z2 = z * z
+    centre = (p + z2 / (2.0 * n_eff)) / (1.0 + z2 / n_eff)
+    half = z * math.sqrt(p * (1.0 - p) / n_eff + z2 / (4.0 * n_eff * n_eff)) / (1.0 + z2 / n_eff)
+    return p, max(0.0, centre - half), min(1.0, centre + half), deff
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:

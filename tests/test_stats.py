@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from benchbox.errors import MetricError
@@ -120,3 +121,29 @@ def test_paired_difference_interval_is_agresti_min():
     assert math.isnan(paired_difference_interval(0, 0, 0)[0])
     with pytest.raises(MetricError):
         paired_difference_interval(5, 6, 10)
+
+
+def test_clustered_wilson_against_its_formula_and_limits():
+    """deff 1 when the runs agree (plain Wilson), deff = run size when each run is all-or-nothing
+    (two runs of 50 at 0% and 100%: Wilson of 1 in 2), and in between the ANOVA ICC by hand."""
+    from benchbox.stats import clustered_wilson, wilson_interval
+
+    p, lo, hi, deff = clustered_wilson([10, 10, 10], [50, 50, 50])
+    assert deff == pytest.approx(1.0) and (lo, hi) == pytest.approx(wilson_interval(30, 150)[1:], abs=1e-12)
+    p, lo, hi, deff = clustered_wilson([50, 0], [50, 50])
+    assert p == 0.5 and deff == pytest.approx(50.0) and (lo, hi) == pytest.approx(wilson_interval(1, 2)[1:], abs=1e-12)
+    k, n = np.array([40, 5, 20]), np.array([64, 64, 32])
+    N, R, pbar = n.sum(), 3, k.sum() / n.sum()
+    rates = k / n
+    msb = (n * (rates - pbar) ** 2).sum() / (R - 1)
+    msw = (n * rates * (1 - rates)).sum() / (N - R)
+    n0 = (N - (n**2).sum() / N) / (R - 1)
+    icc = (msb - msw) / (msb + (n0 - 1) * msw)
+    want_deff = 1 + ((n**2).sum() / N - 1) * icc
+    p, lo, hi, deff = clustered_wilson(k, n)
+    assert deff == pytest.approx(want_deff, rel=1e-9) and 1 < deff < 64
+    plain = wilson_interval(int(k.sum()), int(N))
+    assert lo < plain[1] and hi > plain[2]  # wider than counting clips as independent
+    assert clustered_wilson([3], [10])[1:3] == pytest.approx(wilson_interval(3, 10)[1:], abs=1e-12)  # one run: its own Wilson
+    with pytest.raises(MetricError):
+        clustered_wilson([5], [4])

@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchbox.metrics.artifacts import FLAG_KEYS
 from benchbox.score import REAL_N, REAL_PREFIX
-from benchbox.stats import wilson_interval
+from benchbox.stats import clustered_wilson, wilson_interval
 
 USEFUL = "useful/auto"
 
@@ -24,6 +24,15 @@ def rate_text(k: int, n: int) -> str:
         return "n/a (0 clips)"
     p, lo, hi = wilson_interval(int(k), int(n))
     return f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({int(k)}/{int(n)})"
+
+
+def rate_row_text(d) -> str:
+    """A row of :func:`rate_table` (or :func:`overall_rate`) as text: ``12.3% [10.1, 14.8] (k/n)``,
+    and over several runs with its design-effect-adjusted interval, ``(k/n; 6 runs, deff 3.1)``."""
+    runs = int(d.get("runs", 1) or 1)
+    if runs <= 1 or not np.isfinite(d.get("lo", np.nan)):
+        return rate_text(int(d["k"]), int(d["n"]))
+    return f"{100 * d['rate']:.1f}% [{100 * d['lo']:.1f}, {100 * d['hi']:.1f}] ({int(d['k'])}/{int(d['n'])}; {runs} runs, deff {d['deff']:.1f})"
 
 
 def compared_runs(clips: pd.DataFrame) -> list[str]:
@@ -59,24 +68,37 @@ def identical_weights(clips: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+def _rate_row(part: pd.DataFrame, value: str) -> dict:
+    """n, k (clips with ``value`` == 1; clips without a value left out of both), rate, the 95% CI
+    and ``runs``: Wilson over the clips of one run; over several, the design-effect-adjusted
+    Wilson interval (:func:`benchbox.stats.clustered_wilson`; ``deff``), since clips of one run
+    share its weights."""
+    v = pd.to_numeric(part[value], errors="coerce")
+    scored = part[v.notna()]
+    k, n = int(v.sum()), int(v.notna().sum())
+    if "run" in part and scored["run"].nunique() > 1:
+        per = v[v.notna()].groupby(scored["run"].astype(str)).agg(["sum", "count"])
+        p, lo, hi, deff = clustered_wilson(per["sum"].to_numpy(), per["count"].to_numpy())
+        return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi, "runs": len(per), "deff": deff}
+    p, lo, hi = wilson_interval(k, n)
+    return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi, "runs": int(scored["run"].nunique()) if "run" in part else 1, "deff": 1.0}
+
+
 def rate_table(clips: pd.DataFrame, by: list[str] | str, value: str = USEFUL) -> pd.DataFrame:
-    """Per level of ``by``: n, k (clips with ``value`` == 1), rate and Wilson 95% CI."""
+    """Per level of ``by``: n, k, rate, 95% CI, runs and design effect (:func:`_rate_row`)."""
     by = [by] if isinstance(by, str) else list(by)
     rows = []
     for key, part in clips.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        k, n = int(part[value].fillna(0).astype(int).sum()), int(len(part))
-        p, lo, hi = wilson_interval(k, n)
-        rows.append({**dict(zip(by, key)), "n": n, "k": k, "rate": p, "lo": lo, "hi": hi})
+        rows.append({**dict(zip(by, key)), **_rate_row(part, value)})
     return pd.DataFrame(rows)
 
 
 def overall_rate(clips: pd.DataFrame, value: str = USEFUL) -> dict:
+    """:func:`_rate_row` of every clip."""
     if clips.empty or value not in clips.columns:
-        return {"n": 0, "k": 0, "rate": float("nan"), "lo": float("nan"), "hi": float("nan")}
-    k, n = int(clips[value].fillna(0).astype(int).sum()), int(len(clips))
-    p, lo, hi = wilson_interval(k, n)
-    return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi}
+        return {"n": 0, "k": 0, "rate": float("nan"), "lo": float("nan"), "hi": float("nan"), "runs": 0, "deff": 1.0}
+    return _rate_row(clips, value)
 
 
 def real_rate(groups: pd.DataFrame, key: str) -> tuple[int, int, str] | None:
@@ -109,10 +131,15 @@ def fad_column(groups: pd.DataFrame, embedder: str | None = None) -> str:
 
 
 def paired_comparison(groups: pd.DataFrame, factor: str, a, b, metric: str, keys: list[str]) -> dict:
-    """Cells that differ only in ``factor``: how often ``a`` has the lower ``metric`` than ``b``.
+    """Cells that differ only in ``factor`` (matched on ``keys``): does ``a`` have the lower
+    ``metric`` than ``b``, run by run?
 
-    Returns the number of pairs, wins of ``a``, the mean difference (a - b) and a two-sided
-    sign-test p-value (binomial, p = 0.5).
+    Returns ``pairs`` (matched cells), ``mean_diff`` (a - b over those cells), and, over
+    **runs** (the cells of one run share its weights, so they are not independent pairs):
+    ``runs`` (runs with a pair), ``wins`` (runs whose mean difference over their cells is
+    below 0), ``losses`` (above 0) and ``p_value``, the two-sided exact sign test of wins
+    against losses (runs at 0 left out; NaN without a pair). Without a ``run`` key each
+    matched cell counts as its own run.
     """
     from scipy.stats import binomtest
 
@@ -120,10 +147,12 @@ def paired_comparison(groups: pd.DataFrame, factor: str, a, b, metric: str, keys
     gb = groups[groups[factor].astype(str) == str(b)].set_index(keys)[metric]
     both = pd.concat([ga.rename("a"), gb.rename("b")], axis=1, join="inner").dropna()
     n = int(len(both))
-    wins = int((both["a"] < both["b"]).sum())
-    p_value = float(binomtest(wins, n).pvalue) if n else float("nan")
-    diff = float((both["a"] - both["b"]).mean()) if n else float("nan")
-    return {"pairs": n, "wins": wins, "mean_diff": diff, "p_value": p_value}
+    d = both["a"] - both["b"]
+    per_run = d.groupby(level="run").mean() if "run" in keys else d
+    wins, losses = int((per_run < 0).sum()), int((per_run > 0).sum())
+    p_value = float(binomtest(wins, wins + losses).pvalue) if wins + losses else float("nan")
+    return {"pairs": n, "runs": int(len(per_run)), "wins": wins, "losses": losses,
+            "mean_diff": float(d.mean()) if n else float("nan"), "p_value": p_value}
 
 
 def metric_by(groups: pd.DataFrame, factor: str, metric: str) -> pd.DataFrame:

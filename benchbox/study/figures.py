@@ -1,8 +1,8 @@
 """The figures of a study report: effect charts with 95% CIs, loss curves, spectrograms.
 
 Inputs are the concatenated ``clips.csv`` (N clips) and ``groups.csv`` (G groups) of the
-study's runs. Rates carry Wilson 95% CIs (:func:`benchbox.study.analysis.rate_table`, the
-same numbers the tables state); a group metric averaged over cells carries a t-interval
+study's runs. Rates carry Wilson 95% CIs, widened by the design effect where a point pools
+several runs (:func:`benchbox.study.analysis.rate_table`, the same numbers the tables state); a group metric averaged over cells carries a t-interval
 over those cells. Clips in the spectrogram grid are chosen by a rule the caption states,
 never by hand. Legend: T samples per clip.
 """
@@ -69,7 +69,7 @@ def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataF
         return []
     useful = _col(clips, "useful/auto")
     gen = groups[groups["kind"] == "generated"] if "kind" in groups.columns else groups
-    rate_axis = "clips (%), 95% Wilson CI"
+    rate_axis = "clips (%), 95% Wilson CI (design-effect adjusted over runs)"
     charts: list[tuple[str, list, str]] = []
 
     def levels(col: str) -> int:

@@ -16,7 +16,7 @@ from scipy.stats import false_discovery_control
 
 from benchbox.labels import group_label
 from benchbox.score_verdict import floor_span_key, floor_span_of
-from benchbox.study.analysis import identical_weights, rate_text  # noqa: F401 - identical_weights is part of this module's API
+from benchbox.study.analysis import identical_weights, overall_rate, rate_row_text, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
 
 CONT = "cont/"
@@ -54,14 +54,14 @@ def _rate(k: int, n: int) -> str:
 
 
 def useful_by(clips: pd.DataFrame, by: str) -> list[str]:
-    """Per level of ``by``: the verdict's useful rate (Wilson CI) and what failed, most common first."""
+    """Per level of ``by``: the verdict's useful rate (Wilson CI; over several runs widened by the
+    design effect, :func:`benchbox.study.analysis.rate_row_text`) and what failed, most common first."""
     useful, reason = _col(clips, USEFUL), _col(clips, REASON)
     lines = [f"| {by} | `{useful}` rate [95% CI] (k/n) | what failed (clips) |", "|---|---|---|"]
     for level, part in clips.groupby(by, sort=True):
-        k = int(part[useful].fillna(0).astype(int).sum())
         counts = part[reason].astype(str).value_counts() if reason in part else pd.Series(dtype=int)
         failed = ", ".join(f"{r} {c}" for r, c in counts.items() if r != "ok") or "-"
-        lines.append(f"| {level} | {_rate(k, len(part))} | {failed} |")
+        lines.append(f"| {level} | {rate_row_text(overall_rate(part, useful))} | {failed} |")
     return lines
 
 
@@ -219,14 +219,13 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
     if clips.empty or groups.empty:
         return []
     useful = _col(clips, USEFUL)
-    k, n = int(clips[useful].fillna(0).astype(int).sum()), len(clips)
     floor = floor_row(groups)
     lines = ["## Usefulness verdict", "",
              "A clip is useful when no artefact detector fires **and** it is a footstep: `footstep/p` (a probe fitted on real "
              "footsteps and real non-footstep sound effects) at or above the category model's threshold (see `docs/verdict.md`). "
              f"Realism against the train split (`in_distribution`) and memorisation are reported beside it and never decide it. "
              f"Primed clips are judged on their continuation (`{CONT}` columns), not on the copied prime.", "",
-             f"**`{useful}`**: {_rate(k, n)} of generated clips."]
+             f"**`{useful}`**: {rate_row_text(overall_rate(clips, useful))} of generated clips."]
     if floor and not pd.isna(floor.get(_col(groups, "useful/auto_rate"))):
         rate = _col(groups, "useful/auto")
         lines[-1] += (f" Real val clips (recordings not in the reference): {100 * floor[rate + '_rate']:.1f}% "

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchbox.study.analysis import rate_text
+from benchbox.study.analysis import rate_row_text, rate_text
 
 
-def fmt_rate(d: dict) -> str:
-    return rate_text(int(d["k"]), int(d["n"]))
+fmt_rate = rate_row_text  # the report's name for it
 
 
 def rate_lines(table: pd.DataFrame, label: str) -> list[str]:
@@ -56,13 +55,13 @@ def why_tests_differ(paired: dict, useful: pd.DataFrame, metric: str) -> str:
         return ""
     rates = dict(zip(useful.iloc[:, 0].astype(str), useful["rate"]))
     rate_says_best = rates.get("best", 0) > rates.get("last", 0)
-    pair_says_best = paired["wins"] > paired["pairs"] / 2
+    pair_says_best = paired["wins"] > paired.get("losses", paired["pairs"] - paired["wins"])
     agree = "agree on the direction" if rate_says_best == pair_says_best else "point different ways"
-    return (f"The two tests {agree}, and they measure different things: the sign test compares one `{metric}` per cell "
-            f"(how close a cell's clips sit to the real clips as a distribution, {paired['pairs']} pairs, little power), "
-            "while Fisher's test on the useful rate counts single clips that pass every detector and the realism "
-            "threshold (hundreds of clips): a checkpoint can make fewer usable clips while its clips as a set sit no "
-            "further from the real distribution.")
+    return (f"The two measures {agree}, and they measure different things: the sign test compares each run's mean "
+            f"`{metric}` over its cells (how close a cell's clips sit to the real clips as a distribution; "
+            f"{paired.get('runs', paired['pairs'])} runs, little power), while the useful rate counts single clips that pass "
+            "every detector and the category model: a checkpoint can make fewer usable clips while its clips as a set "
+            "sit no further from the real distribution.")
 
 
 def best_vs_last_lines(ans: dict, useful_metric: str) -> list[str]:
@@ -76,8 +75,11 @@ def best_vs_last_lines(ans: dict, useful_metric: str) -> list[str]:
     lines += [f"On the {len(compared)} runs whose best and last differ (the same clips as finding 4):", ""]
     f = bl["fad"]
     if f and f.get("pairs"):
-        lines += [f"Paired cells (same run and prime): best has the lower `{metric}` in {f['wins']} of {f['pairs']} "
-                  f"(mean difference best - last = {f['mean_diff']:.4g}; sign test p = {f['p_value']:.3g}).", ""]
+        runs = f.get("runs", f["pairs"])
+        lines += [f"Paired cells (same run and prime; {f['pairs']} pairs): best has the lower mean `{metric}` over its cells in "
+                  f"{f['wins']} of {runs} runs, last in {f.get('losses', runs - f['wins'])} (mean difference best - last over "
+                  f"the cells = {f['mean_diff']:.4g}; sign test over runs p = {f['p_value']:.3g}: a run's cells share its "
+                  "weights, so they are not independent pairs).", ""]
     lines += rate_lines(bl["useful"], "checkpoint") + [""]
     why = why_tests_differ(f, bl["useful"], metric)
     return lines + ([why, ""] if why else [])
@@ -89,7 +91,8 @@ def answers_markdown(ans: dict) -> list[str]:
     useful = ans.get("useful_metric", "useful/auto")
     lines = ["## The study's questions", "",
              f"**Useful samples overall** (`{useful}`: no artefact flag and a footstep; continuation of primed clips): "
-             f"{fmt_rate(ov)}. The original study found fewer than 25% useful, by ear.", ""]
+             f"{fmt_rate(ov)}" + (" (the interval is widened by the design effect: clips of one run share its weights)" if ov.get("runs", 1) > 1 else "")
+             + ". The original study found fewer than 25% useful, by ear.", ""]
     lines += best_vs_last_lines(ans, useful)
     pr = ans["priming"]
     lines += ["### Does 20/40 ms priming raise fidelity and lower diversity?", "",

@@ -148,7 +148,8 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
                     "at the reference setting (the first value of each axis)." if swept else
                     f" Sampling settings are not swept by this protocol (temperature {g.temperature:g}, top-p {g.top_p:g} for every "
                     "clip), so they get no chart; nor does any axis with a single level.")
-        body += ["## Effects at a glance", "", "Each point is a rate or mean with its 95% CI (Wilson for rates, a t-interval "
+        body += ["## Effects at a glance", "", "Each point is a rate or mean with its 95% CI (Wilson for rates, widened by the design effect where a point "
+                 "pools several runs, whose clips are not independent; a t-interval "
                  "over cells for a group metric such as the 1-NN accuracy or KAD); the metrics are defined in "
                  f"[docs/metrics.md]({metrics}).{sampling}", ""]
         for title, rel, caption in charts:

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,9 +35,20 @@ def test_rate_table_wilson():
 
 def test_paired_comparison_counts_wins():
     res = paired_comparison(_groups(), "checkpoint", "best", "last", "fad/aisfx", ["run", "prime_ms"])
-    assert res["pairs"] == 2 and res["wins"] == 1
+    assert res["pairs"] == 2 and res["runs"] == 1 and (res["wins"], res["losses"]) == (1, 0)  # r1's mean difference: -0.25
     assert res["mean_diff"] == pytest.approx(((2 - 3) + (1 - 0.5)) / 2)
     assert res["p_value"] == pytest.approx(1.0)
+
+
+def test_paired_comparison_tests_over_runs_not_cells():
+    """Eight cells of one run where best wins every time are one observation (sign test p = 1), not
+    eight (p = 2/256); six runs each winning on average give p = 2/64."""
+    rows = [{"run": f"r{r}", "checkpoint": c, "prime_ms": pm, "kad": (1.0 if c == "best" else 2.0) + pm}
+            for r in range(6) for pm in range(8) for c in ("best", "last")]
+    one = paired_comparison(pd.DataFrame(rows[:16]), "checkpoint", "best", "last", "kad", ["run", "prime_ms"])
+    assert (one["pairs"], one["runs"], one["wins"]) == (8, 1, 1) and one["p_value"] == pytest.approx(1.0)
+    six = paired_comparison(pd.DataFrame(rows), "checkpoint", "best", "last", "kad", ["run", "prime_ms"])
+    assert (six["pairs"], six["runs"], six["wins"]) == (48, 6, 6) and six["p_value"] == pytest.approx(2 / 64)
 
 
 def test_study_answers_has_every_question():
@@ -90,3 +102,18 @@ def test_same_span_table_pairs_each_prime_with_the_unprimed_cells_on_its_span():
     assert table["primed"].iloc[0] == pytest.approx((0.15 + 0.35) / 2) and table["unprimed"].iloc[0] == pytest.approx((0.3 + 0.5) / 2)
     assert "| 20 | 0.25 | 0.4 | -0.15 | 2 |" in same_span_lines({"kad/aisfx": table})
     assert same_span_table(pd.DataFrame(rows).drop(columns=["span@20ms/kad/aisfx"]), "kad/aisfx").empty  # scores before version 10
+
+
+def test_rate_table_widens_pooled_runs_and_leaves_unscored_clips_out():
+    """Two runs at 100% and 0% are two observations, not 100 clips: the interval is Wilson's of 1 in 2
+    (design effect 50). A clip without a verdict (NaN) counts in neither k nor n."""
+    from benchbox.stats import wilson_interval
+    from benchbox.study.analysis import overall_rate, rate_table
+
+    clips = pd.DataFrame({"run": ["a"] * 50 + ["b"] * 50 + ["b"], "g": "x",
+                          "cont/useful/auto": [1.0] * 50 + [0.0] * 50 + [np.nan]})
+    (row,) = rate_table(clips, "g", "cont/useful/auto").to_dict("records")
+    assert (row["k"], row["n"], row["runs"]) == (50, 100, 2) and row["deff"] == pytest.approx(50.0)
+    assert (row["lo"], row["hi"]) == pytest.approx(wilson_interval(1, 2)[1:], abs=1e-12)
+    one = overall_rate(clips[clips["run"] == "a"], "cont/useful/auto")
+    assert one["runs"] == 1 and (one["lo"], one["hi"]) == pytest.approx(wilson_interval(50, 50)[1:], abs=1e-12)

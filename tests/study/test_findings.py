@@ -114,7 +114,7 @@ def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_the_real_share
 
 def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
     lines = useful_by(_clips(), "generator")
-    assert "50.0%" in lines[2] and "(8/16)" in lines[2] and "not-footstep 8" in lines[2]
+    assert "50.0%" in lines[2] and "(8/16; 2 runs, deff 1.0)" in lines[2] and "not-footstep 8" in lines[2]
     text = "\n".join(verdict_markdown(_clips(), _groups(), "aisfx"))
     assert "Rejected clips" in text and "not-footstep (8)" in text and "(0.30)" in text
     assert "**sashimi**: 50.0% [" in text and "(8/16) of its clips pass every artefact detector but are `not-footstep`" in text
