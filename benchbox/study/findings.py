@@ -188,8 +188,13 @@ def axes_table(groups: pd.DataFrame, embedder: str) -> list[str]:
     return lines
 
 
+COPY_FDR = 0.05  # the false discovery rate of the memorisation flags over a report's groups
+
+
 def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
-    """Groups whose clips sit closer to the training set than real held-out clips do (Wilson lower bound > the real clips' share)."""
+    """Groups whose clips sit closer to the training set than real held-out clips do: one-sided exact
+    binomial p against the real clips' share (:func:`copy_p_values`), Benjamini-Hochberg over the
+    groups (Benjamini and Hochberg 1995), flagged below ``COPY_FDR``."""
     key = _col(groups, f"memorisation/{embedder}/closer_share")
     if key not in groups.columns:
         return []
@@ -197,21 +202,46 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     gen = groups[groups["kind"] == "generated"]
     exp_key = key.replace("closer_share", "expected_share")
     expected = gen[exp_key] if exp_key in gen.columns else pd.Series(0.5, index=gen.index)  # older scores: the median rule
-    copying = gen[gen[lo_key] > expected]
+    p_copy = copy_p_values(gen[key], gen["n"], expected)
+    tested = p_copy.notna()
+    adjusted = pd.Series(np.nan, index=gen.index)
+    if tested.any():
+        adjusted[tested] = false_discovery_control(p_copy[tested].to_numpy(), method="bh")
+    marked = pd.concat([gen, pd.DataFrame({"_p": p_copy, "_q": adjusted})], axis=1)  # before filtering (an empty frame's
+    # assign would take the Series' index), and by concat (assign on the wide scores frame warns of fragmentation)
+    copying = marked[marked["_q"] < COPY_FDR]
     floor = floor_row(groups)
     lines = [f"`{key}`: share of clips closer to their nearest training clip than the lowest 10% of real held-out (val + test) "
-             f"clips are; a real clip is that close with probability `{exp_key.split('/')[-1]}` = k / (n + 1) (about 0.1), "
-             "so a group is flagged as copying when its CI's lower end exceeds that share."]
+             f"clips are; a real clip is that close with probability `{exp_key.split('/')[-1]}` = k / (n + 1) (about 0.1). "
+             f"A group is flagged as copying when more of its clips are that close than the share allows: the one-sided exact "
+             f"binomial p of its count, Benjamini-Hochberg adjusted over the {int(tested.sum())} groups tested, below {COPY_FDR:g} "
+             "(a false discovery rate of that level). The threshold is one draw from the held-out clips and every clip of a group "
+             "shares it, which this p does not count: read a flag near the level as a prompt to listen, not a finding."]
     if floor and not pd.isna(floor.get(key)):
         lines[0] += f" Real val clips: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} (n = {int(floor['n'])})."
     if copying.empty:
         hi = gen[key].max()
         n_lo, n_hi = int(gen["n"].min()), int(gen["n"].max())
         n_text = str(n_lo) if n_lo == n_hi else f"{n_lo}-{n_hi}"
-        lines.append(f"No group copies: every 95% CI's lower end is at or below the real clips' share (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
+        lines.append(f"No group copies: no adjusted p is below {COPY_FDR:g} (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
     for r in copying.to_dict("records"):
-        lines.append(f"- **copies**: {r['run']} {group_label(r)}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}).")
+        lines.append(f"- **copies**: {r['run']} {group_label(r)}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}; "
+                     f"p = {r['_p']:.2g}, adjusted {r['_q']:.2g}).")
     return lines
+
+
+def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series) -> pd.Series:
+    """One-sided exact binomial p of each group's close-clip count (round(share n) of n) against
+    ``expected`` (the chance a real clip is that close): P(X >= count), X ~ Binomial(n, expected)
+    (scipy). NaN where a value is missing."""
+    from scipy.stats import binom
+
+    s, m, e = (pd.to_numeric(x, errors="coerce") for x in (share, n, expected))
+    ok = s.notna() & m.notna() & e.notna() & (m > 0)
+    out = pd.Series(np.nan, index=share.index)
+    count = (s[ok] * m[ok]).round()
+    out[ok] = binom.sf(count - 1, m[ok], e[ok])
+    return out
 
 
 def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -> list[str]:

@@ -1,6 +1,8 @@
 """The report's verdict section: identical weights, KAD ranking against the floor, copies, reasons."""
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from benchbox.study.analysis import study_answers
 from benchbox.study.findings import INDISTINGUISHABLE, identical_weights, kad_ranking, memorisation_lines, two_sample_lines, useful_by, verdict_markdown
@@ -108,8 +110,28 @@ def test_two_sample_lines_count_separable_groups_and_name_the_floor():
 
 def test_memorisation_flags_only_groups_whose_lower_bound_exceeds_the_real_share():
     lines = memorisation_lines(_groups(), "aisfx")
-    flagged = [ln for ln in lines if "copies" in ln]
-    assert len(flagged) == 1 and " a:" in flagged[0] and "(n = 16)" in flagged[0]
+    flagged = [ln for ln in lines if "**copies**" in ln]
+    assert len(flagged) == 1 and " a:" in flagged[0] and "(n = 16; p = 1e-16" in flagged[0]  # 16 of 16 at 0.1: 0.1**16
+
+
+def test_memorisation_flags_control_the_false_discovery_rate_over_groups():
+    """72 cells copying nothing: each has a 2.5% chance of a Wilson lower bound above the real share, so the
+    old rule flagged about two; the BH-adjusted binomial p flags none. The p is the binomial tail by hand."""
+    from math import comb
+
+    from benchbox.study.findings import copy_p_values
+
+    want = sum(comb(32, j) * 0.1**j * 0.9 ** (32 - j) for j in range(8, 33))  # P(X >= 8), X ~ Bin(32, 0.1)
+    assert copy_p_values(pd.Series([8 / 32]), pd.Series([32]), pd.Series([0.1]))[0] == pytest.approx(want, rel=1e-9)
+    rng = np.random.default_rng(0)
+    k = rng.binomial(32, 0.1, size=72)
+    groups = pd.DataFrame({"kind": "generated", "run": [f"r{i}" for i in range(72)], "group": "g", "n": 32,
+                           "cont/memorisation/aisfx/closer_share": k / 32, "cont/memorisation/aisfx/expected_share": 0.1,
+                           "cont/memorisation/aisfx/closer_lo": 0.0, "cont/memorisation/aisfx/closer_hi": 1.0})
+    assert not any("**copies**" in ln for ln in memorisation_lines(groups, "aisfx"))
+    groups.loc[0, "cont/memorisation/aisfx/closer_share"] = 20 / 32  # one cell that copies: still found among 72
+    flagged = [ln for ln in memorisation_lines(groups, "aisfx") if "**copies**" in ln]
+    assert len(flagged) == 1 and "r0 " in flagged[0]
 
 
 def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
