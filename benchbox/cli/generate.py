@@ -46,7 +46,8 @@ def generate_cmd(
                 top_p=top_p, batch=batch, seed=seed, device=device, progress=progress, overwrite=overwrite, sampling_steps=sampling_steps,
             )  # fmt: skip
     except KeyboardInterrupt as e:
-        interrupted(e, f"{run_dir}/samples is unchanged (clips and manifest; new clips are published only when every cell is done)", "run the same command again")
+        interrupted(e, f"{run_dir}/samples is unchanged (clips and manifest; new clips are published only when every cell is done); "
+                       f"the cells already finished are kept in {run_dir}/.samples-partial", "run the same command again: it makes only the other cells")
     frame = pd.read_csv(manifest, keep_default_na=False)
     from benchbox.config import load_toml
     from benchbox.generate import GENERATE_CONFIG_NAME
