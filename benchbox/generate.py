@@ -56,7 +56,7 @@ from benchbox.distributed import resolve_device
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
 from benchbox.generators.base import SAMPLING_SETTINGS
 from benchbox.progress import Progress, no_progress
-from benchbox.partial_cells import PartialCells, partial_key
+from benchbox.partial_cells import PartialCells, code_digest, partial_key, sole_writer
 from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
 from benchbox.sample import check_sampling
 from benchbox.train_config import CONFIG_NAME, TrainConfig, derive_seed
@@ -342,7 +342,15 @@ def generate_run(
     _refuse_mixed_lengths(samples, kept, plan.length, cfg.seconds)
     if not overwrite:
         _refuse_replacing_scored(run_dir, manifest, kept)
-    progress = progress or no_progress
+    with sole_writer(run_dir):
+        return _generate_cells(plan, cells, notes, kept, progress or no_progress)
+
+
+def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], kept: pd.DataFrame, progress: Progress) -> Path:
+    """Make ``cells`` (taking those an interrupted call finished) and publish samples/ whole."""
+    cfg, run_dir = plan.cfg, plan.run_dir
+    samples = run_dir / SAMPLES_DIR
+    manifest = samples / MANIFEST_NAME
     rows: list[dict] = []
     total = cfg.n * len(cells)
     partial = PartialCells(run_dir, _partial_key(plan, cells), SAMPLES_DIR, list(MANIFEST_COLUMNS))
@@ -369,16 +377,15 @@ def generate_run(
 
 
 def _partial_key(plan: _Plan, cells: list[Cell]) -> str:
-    """What decides a cell's clips (:mod:`benchbox.partial_cells`): the request but ``device``
-    (its own clips differ by rounding at most, like ``batch``'s, which is in), each checkpoint's
-    sha256, the clip and prime lengths, the prime sources and the code (version and git commit)."""
-    from benchbox import __version__
-    from benchbox.environment import git_commit
-
+    """What decides a cell's clips and rows (:mod:`benchbox.partial_cells`): the request, with the
+    resolved device type for ``device`` (CPU and CUDA generators draw different streams from one
+    seed), the run's name (in every row), each checkpoint's sha256, the clip and prime lengths, the
+    prime sources and the benchbox sources."""
     request = {k: v for k, v in _config_dict(plan.cfg).items() if k != "device"}
-    return partial_key(request=request, cells=[c.folder for c in cells], length=plan.length, primes=plan.primes,
-                       checkpoints={name: meta["sha256"] for name, (_, meta) in plan.models.items()},
-                       test_ids=plan.test_ids, version=[__version__, git_commit()], rate=plan.dataset.sample_rate_hz)
+    devices = sorted({str(model.device.type) for model, _ in plan.models.values()})
+    return partial_key(request=request, devices=devices, run=plan.run_dir.name, cells=[c.folder for c in cells], length=plan.length,
+                       primes=plan.primes, checkpoints={name: meta["sha256"] for name, (_, meta) in plan.models.items()},
+                       test_ids=plan.test_ids, code=code_digest(), rate=plan.dataset.sample_rate_hz)
 
 
 def _invocations(path: Path, record: dict, now: list[str]) -> dict[str, dict]:

@@ -8,8 +8,10 @@ leaves ``samples/`` as it was -- and, before this module, threw away every finis
 DiffWave run's 16 cells take about 1.8 h on 2 cores, and a study killed at 15 of them started
 again from the first. Now each finished cell's clips are hard-linked into
 ``RUN_DIR/.samples-partial/<cell>/`` and its manifest rows written beside them (atomically),
-under a **key**: the sha256 of everything that decides a cell's clips (the request's settings,
-each checkpoint's sha256, the clip and prime lengths, the prime sources, the benchbox version).
+under a **key**: the sha256 of everything that decides a cell's clips and rows (the request's
+settings and device type, the run's name, each checkpoint's sha256, the clip and prime lengths,
+the prime sources, the benchbox sources: :func:`code_digest`). One generate at a time writes a
+run's samples (:func:`sole_writer`).
 The next ``generate`` of the same run with the same key takes those cells as they are and makes
 only the rest; any other key discards the folder first, so a changed checkpoint or setting never
 reuses a clip. Clip i of a cell is seeded from (seed, checkpoint, prime, i)
@@ -20,14 +22,18 @@ published. ``generate_config.toml`` lists the kept cells (``resumed``).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
+from benchbox.errors import ConfigError
 from benchbox.runs import atomic_write_csv, atomic_write_text
 
 PARTIAL_DIR = ".samples-partial"
@@ -38,6 +44,36 @@ ROWS_NAME = "rows.csv"
 def partial_key(**parts) -> str:
     """sha256 (hex) of ``parts`` as sorted JSON (non-JSON values by ``str``)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 over the benchbox package's Python sources (path and bytes, sorted): any edit to the
+    code, committed or not, is another key; a commit that touches only docs or results is not."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def sole_writer(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``run_dir`` itself (no file is left behind) while a generate
+    writes its samples; ConfigError when another process holds it, since two generates of one run
+    would race for samples/ and for each other's kept cells."""
+    import fcntl
+
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another `benchbox generate` is writing {run_dir}'s samples",
+                              hint="wait for it to finish, or generate into a copy of the run folder") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _link(src: Path, dst: Path) -> None:

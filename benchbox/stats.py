@@ -44,11 +44,14 @@ def clustered_wilson(k_runs, n_runs, z: float = 1.96) -> tuple[float, float, flo
     size-weighted mean run size and the intraclass correlation of the 0/1 outcomes by the
     one-way ANOVA estimator (Fleiss, *Statistical Methods for Rates and Proportions*, 1981;
     clipped to [0, 1]); the Wilson interval is then taken at the effective sample size N / deff
-    (Korn and Graubard, *Survey Methodology* 24, 1998). One run, or runs whose rates differ no
-    more than binomial noise would: deff = 1 and the plain Wilson interval. Runs at 0% and 100%:
-    deff = m, as if each run were one observation. With few runs the ICC is itself uncertain,
-    so read the interval as a floor on the uncertainty about the generators, not its measure.
-    MetricError for negative or inconsistent counts."""
+    (Korn and Graubard, *Survey Methodology* 24, 1998), times their degrees-of-freedom factor
+    (z / t_{R-1})^2, since the variance rests on R runs. One run: the plain Wilson interval over
+    its clips (a statement about that run). Runs whose rates differ no more than binomial noise
+    would: deff = 1, and only the df factor widens it. Runs at 0% and 100%: deff = m, as if each
+    run were one observation. A reviewer's simulation (256 clips a run, beta-distributed run
+    rates, ICC 0.15) put the coverage of the mean rate at 0.68 / 0.75 / 0.81 for 2 / 3 / 4 runs
+    without the df factor and 0.997 / 0.93 / 0.93 with it. MetricError for negative or
+    inconsistent counts."""
     k = np.asarray(k_runs, float)
     n = np.asarray(n_runs, float)
     if k.shape != n.shape or np.any(k < 0) or np.any(k > n):
@@ -69,6 +72,10 @@ def clustered_wilson(k_runs, n_runs, z: float = 1.96) -> tuple[float, float, flo
         icc = min(1.0, max(0.0, (msb - msw) / denom)) if denom > 0 else 0.0
         deff = 1.0 + (float(np.sum(n**2)) / total - 1.0) * icc
     n_eff = total / deff
+    if m_runs > 1:  # Korn and Graubard's degrees-of-freedom step: the variance comes from R runs, not N clips
+        from scipy.stats import norm, t
+
+        n_eff *= (z / t.ppf(norm.cdf(z), m_runs - 1)) ** 2  # the t quantile at the normal's coverage of +-z
     z2 = z * z
     centre = (p + z2 / (2.0 * n_eff)) / (1.0 + z2 / n_eff)
     half = z * math.sqrt(p * (1.0 - p) / n_eff + z2 / (4.0 * n_eff * n_eff)) / (1.0 + z2 / n_eff)

@@ -79,3 +79,42 @@ def test_kept_cells_of_another_request_are_never_reused(run, tmp_path):
     seen = []
     generate_run(copy, **{**GRID, "seed": 6, "overwrite": True}, progress=lambda task, done, total, **info: seen.append(info.get("resumed")))
     assert seen and all(r is None for r in seen) and not (copy / ".samples-partial").exists()
+
+
+def test_a_copied_run_folder_makes_its_cells_again_under_its_own_name(run, tmp_path):
+    """Kept rows carry the run's name (run, clip_id): a copy of an interrupted run is another key."""
+    alpha = tmp_path / "alpha"
+    shutil.copytree(run, alpha)
+
+    def killed(task, done, total, **info):
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_run(alpha, **{**GRID, "seed": 5, "overwrite": True}, progress=killed)
+    beta = tmp_path / "beta"
+    shutil.copytree(alpha, beta)
+    seen = []
+    generate_run(beta, **{**GRID, "seed": 5, "overwrite": True}, progress=lambda task, done, total, **info: seen.append(info.get("resumed")))
+    rows = pd.read_csv(beta / "samples" / "manifest.csv")
+    assert all(r is None for r in seen) and set(rows["run"]) == {"beta"} and rows["clip_id"].str.startswith("beta/").all()
+
+
+def test_two_generates_of_one_run_cannot_write_at_once(run, tmp_path):
+    import fcntl
+    import os
+
+    from benchbox.errors import ConfigError
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    before = _tree(copy / "samples")
+    fd = os.open(copy, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process's generate, as far as the lock can tell
+        with pytest.raises(ConfigError, match="another `benchbox generate` is writing"):
+            generate_run(copy, **{**GRID, "seed": 7, "overwrite": True})
+    finally:
+        os.close(fd)
+    assert _tree(copy / "samples") == before and not (copy / ".samples-partial").exists()
+    generate_run(copy, **{**GRID, "seed": 7, "overwrite": True})  # the lock released: it runs

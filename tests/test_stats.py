@@ -124,14 +124,26 @@ def test_paired_difference_interval_is_agresti_min():
 
 
 def test_clustered_wilson_against_its_formula_and_limits():
-    """deff 1 when the runs agree (plain Wilson), deff = run size when each run is all-or-nothing
-    (two runs of 50 at 0% and 100%: Wilson of 1 in 2), and in between the ANOVA ICC by hand."""
+    """Wilson at N / deff times (z / t_{R-1})^2 (Korn and Graubard), deff from the ANOVA ICC by hand:
+    runs that agree have deff 1; runs at 0% and 100% have deff = the run size; one run is plain Wilson."""
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
     from benchbox.stats import clustered_wilson, wilson_interval
 
+    z = 1.96  # the function's default
+
+    def tq(df):  # the t quantile at the normal's coverage of +-z
+        return student.ppf(norm.cdf(z), df)
+
+    def wilson_at(p, m):  # Wilson's interval at a real-valued sample size m
+        centre, half = (p + z * z / (2 * m)) / (1 + z * z / m), z * (p * (1 - p) / m + z * z / (4 * m * m)) ** 0.5 / (1 + z * z / m)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
     p, lo, hi, deff = clustered_wilson([10, 10, 10], [50, 50, 50])
-    assert deff == pytest.approx(1.0) and (lo, hi) == pytest.approx(wilson_interval(30, 150)[1:], abs=1e-12)
+    assert deff == pytest.approx(1.0) and (lo, hi) == pytest.approx(wilson_at(0.2, 150 * (z / tq(2)) ** 2), abs=1e-9)
     p, lo, hi, deff = clustered_wilson([50, 0], [50, 50])
-    assert p == 0.5 and deff == pytest.approx(50.0) and (lo, hi) == pytest.approx(wilson_interval(1, 2)[1:], abs=1e-12)
+    assert p == 0.5 and deff == pytest.approx(50.0) and (lo, hi) == pytest.approx(wilson_at(0.5, 2 * (z / tq(1)) ** 2), abs=1e-9)
     k, n = np.array([40, 5, 20]), np.array([64, 64, 32])
     N, R, pbar = n.sum(), 3, k.sum() / n.sum()
     rates = k / n
@@ -142,6 +154,7 @@ def test_clustered_wilson_against_its_formula_and_limits():
     want_deff = 1 + ((n**2).sum() / N - 1) * icc
     p, lo, hi, deff = clustered_wilson(k, n)
     assert deff == pytest.approx(want_deff, rel=1e-9) and 1 < deff < 64
+    assert (lo, hi) == pytest.approx(wilson_at(pbar, N / want_deff * (z / tq(R - 1)) ** 2), abs=1e-9)
     plain = wilson_interval(int(k.sum()), int(N))
     assert lo < plain[1] and hi > plain[2]  # wider than counting clips as independent
     assert clustered_wilson([3], [10])[1:3] == pytest.approx(wilson_interval(3, 10)[1:], abs=1e-12)  # one run: its own Wilson

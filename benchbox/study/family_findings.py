@@ -125,7 +125,7 @@ def level_table(clips: pd.DataFrame, groups: pd.DataFrame, column: str) -> list[
     return rows
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0) -> dict:
+def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0, can: int = -1) -> dict:
     """One comparison of useful rates, the runs of ``a`` vs the runs of ``b`` (clip rows with a
     ``run`` column): verdict, estimate and test text, and ``floor``, the smallest p these run
     counts allow (uncorrected; :func:`units.smallest_p`). The unit is the run (:mod:`units`): the
@@ -138,28 +138,32 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favo
     raw_floor = smallest_p("permutation", len(ra), len(rb))
     p = min(1.0, permutation_p(ra.to_numpy(), rb.to_numpy()) * tests)
     floor = min(1.0, raw_floor * tests)
-    test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + _factor_text(tests, of)
+    test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + _factor_text(tests, of, can)
             + undecidable_text(floor, f"{len(ra)} vs {len(rb)} runs")
             + f"; clip-level Fisher p = {_fisher(a[USEFUL], b[USEFUL]):.2g} compares these runs' clips only")
     return {**_decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test, floor), "floor": raw_floor}
 
 
-def _factor_text(tests: int, of: int) -> str:
-    """`` (Bonferroni x3)``, or with Tarone's count `` (Bonferroni x2: 2 of 6 comparisons can reach p < 0.025)``."""
-    if of > tests:
-        return f" (Bonferroni x{tests}: {tests} of {of} comparisons can reach p < {ALPHA / tests:.3g}, Tarone's rule)"
+def _factor_text(tests: int, of: int, can: int = -1) -> str:
+    """`` (Bonferroni x3)``, or under Tarone's rule, with ``can`` the comparisons whose smallest p
+    is under ALPHA / tests: `` (Bonferroni x2, Tarone's rule: 1 of 6 comparisons can reach p < 0.025)``."""
+    if of <= 1:
+        return ""
+    if of > tests or 0 <= can < of:
+        return f" (Bonferroni x{tests}, Tarone's rule: {max(can, 0)} of {of} comparisons can reach p < {ALPHA / tests:.3g})"
     return f" (Bonferroni x{tests})" if tests > 1 else ""
 
 
 def _corrected(calls: list) -> list[dict]:
-    """Run a question's comparisons (``calls``: functions of ``(tests, of)`` returning a row with
+    """Run a question's comparisons (``calls``: functions of ``(tests, of, can)`` returning a row with
     ``floor``) under Tarone's modified Bonferroni factor (:func:`units.tarone_k`): a first pass
     reads each comparison's smallest attainable p, the second tests every one at that factor. A
     comparison that could never reach p < ALPHA / K reads undecidable and spends none of the level
     (a baseline of one run against one: floor 1), so it no longer halves the others' level."""
-    floors = [call(1, 0)["floor"] for call in calls]
+    floors = [call(1, 0, -1)["floor"] for call in calls]
     k = tarone_k(floors, ALPHA)
-    return [{key: v for key, v in call(k, len(calls)).items() if key != "floor"} for call in calls]
+    can = sum(f < ALPHA / k for f in floors)  # m(K): the comparisons that spend the level (Tarone allows m(K) < K)
+    return [{key: v for key, v in call(k, len(calls), can).items() if key != "floor"} for call in calls]
 
 
 def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str, floor: float = 0.0) -> dict:
@@ -193,7 +197,7 @@ def clip_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"a": joined[f"{USEFUL}_a"].astype(float).to_numpy(), "b": joined[f"{USEFUL}_b"].astype(float).to_numpy()})
 
 
-def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0) -> dict:
+def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0, can: int = -1) -> dict:
     """:func:`compare` for cells that share their seeds: per run, rate(a) - rate(b) over its clip
     pairs (:func:`clip_pairs`, same run, checkpoint, prime and clip number), and the Wilcoxon
     signed-rank test over the runs (Bonferroni x ``tests``); the pooled discordant pairs and the
@@ -216,9 +220,16 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
     raw_floor = smallest_p("signed_rank", len(d))
     p = min(1.0, p_runs * tests)
     floor = min(1.0, raw_floor * tests)
-    test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + _factor_text(tests, of)
+    test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + _factor_text(tests, of, can)
             + undecidable_text(floor, f"{len(d)} runs") + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
     return {**_decided(p, direction > 0, names, paper_favours_a, est, test, floor), "floor": raw_floor}
+
+
+def unprimed(clips: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``prime_ms`` 0 (every row of a table without the column): the cells every family has."""
+    if "prime_ms" not in clips:
+        return clips
+    return clips[pd.to_numeric(clips["prime_ms"], errors="coerce").fillna(0) == 0]
 
 
 def family_question(clips: pd.DataFrame, family_of: Mapping[str, str], setting: str = "") -> list[dict]:
@@ -228,13 +239,11 @@ def family_question(clips: pd.DataFrame, family_of: Mapping[str, str], setting: 
     has those cells, while a generator without the prime capability has no primed ones, so run
     rates over all cells would compare different cell sets. ``setting`` names the sampling
     setting of ``clips`` (the reference one in a report) in the question."""
-    fam = _with(clips, "family", family_of)
-    if "prime_ms" in fam:
-        fam = fam[pd.to_numeric(fam["prime_ms"], errors="coerce").fillna(0) == 0]
+    fam = unprimed(_with(clips, "family", family_of))
     present = [f for f in ("autoregressive", "gan") if (fam["family"] == f).any()]
     diff = fam[fam["family"] == "diffusion"]
     at = f" (unprimed clips{', ' + setting if setting else ''})"
-    calls = [lambda k, m, o=other: compare(diff, fam[fam["family"] == o], ("diffusion", o), True, tests=k, of=m) for other in present]
+    calls = [lambda k, m, c, o=other: compare(diff, fam[fam["family"] == o], ("diffusion", o), True, tests=k, of=m, can=c) for other in present]
     return [{"question": f"family: diffusion beats {other}{at}", "metric": f"`{USEFUL}`", **row} for other, row in zip(present, _corrected(calls))]
 
 
@@ -247,7 +256,7 @@ def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], repre
                                  ("representation", representation_of, ("spectrogram", "raw"))):
         part = _with(clips, what, of_run)
         specs.append((f"{what}: {a} beats {b} (diffusion only)", part[part[what] == a], part[part[what] == b], (a, b)))
-    calls = [lambda k, m, x=x, y=y, n=n: compare(x, y, n, True, tests=k, of=m) for _, x, y, n in specs]
+    calls = [lambda k, m, c, x=x, y=y, n=n: compare(x, y, n, True, tests=k, of=m, can=c) for _, x, y, n in specs]
     return [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(calls))]
 
 
@@ -272,7 +281,7 @@ def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) 
                 a, b = sorted((ref, other), key=lambda v: SAMPLING_CLAIMS.get(column, 1) * -v)  # a: the value claimed better
                 names = (SAMPLING_NAMES[column].format(a), SAMPLING_NAMES[column].format(b))
                 specs.append((f"sampling: {names[0]} beats {names[1]} ({family})", rows[np.isclose(rows["_v"], a)], rows[np.isclose(rows["_v"], b)], names))
-        calls = [lambda k, m, x=x, y=y, n=n: compare_paired(x, y, n, True, tests=k, of=m) for _, x, y, n in specs]
+        calls = [lambda k, m, c, x=x, y=y, n=n: compare_paired(x, y, n, True, tests=k, of=m, can=c) for _, x, y, n in specs]
         out += [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(calls))]
     return out
 
@@ -398,8 +407,10 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
               "beside them describe these runs' clips only. With one to six runs a side, few questions can be decided.", "",
               "| question | verdict | estimate | test |", "|---|---|---|---|"]
     lines += [f"| {q['question']} | **{q['verdict']}** | {q['estimate']} | {q['test']} |" for q in questions]
-    table = level_table(_with(clips, "family", family_of), groups, "family")
-    lines += ["", f"| family | n | useful | 1-NN (`{EMBEDDER}`) | quality: artefact-free | category: mean `{FOOTSTEP_P}` | "
+    table = level_table(_with(unprimed(clips), "family", family_of), unprimed(groups), "family")
+    lines += ["", "Per family, on the unprimed clips and cells (as the family question: a generator without the prime capability "
+              "has no primed ones); the seed's findings below use every cell.", "",
+              f"| family | n | useful | 1-NN (`{EMBEDDER}`) | quality: artefact-free | category: mean `{FOOTSTEP_P}` | "
               f"diversity: `coverage/{EMBEDDER}` |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['family']} | {r['n']} | {r['useful']} | {r['nn1']} | {r['quality']} | {r['category']} | {r['diversity']} |" for r in table]
     lines += ["", "### The seed's six findings, per family", "", "| family | finding | verdict | estimate | test |", "|---|---|---|---|---|"]

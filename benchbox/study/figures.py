@@ -93,7 +93,8 @@ def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataF
             EffectPanel(f"useful ({useful}) per run", "training run", f"useful {rate_axis}",
                         {c: _rate_points(p, "run", useful) for c, p in part.groupby("checkpoint", sort=True)}, (0, 100),
                         width_in=min(10.0, 3.0 + 1.0 * len(compared)), xtick_rotation=20 if len(compared) > 2 else 0),
-        ], f"The {len(compared)} runs whose best and last checkpoints hold different weights (the clips finding 4 tests)."))
+        ], f"The {len(compared)} runs whose best and last checkpoints hold different weights (finding 4 tests those among the "
+           "runs it is decided on: in a families study, the autoregressive ones)."))
     silence = _col(clips, "silence/flag")
     if levels("dropout") > 1:
         charts.append(("Dropout", [

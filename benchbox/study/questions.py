@@ -89,7 +89,8 @@ def answers_markdown(ans: dict) -> list[str]:
     metric = ans.get("rank_metric") or ans["fad_metric"] or "FAD"
     ov = ans["overall_useful"]
     useful = ans.get("useful_metric", "useful/auto")
-    lines = ["## The study's questions", "",
+    scope = ans.get("scope", "")
+    lines = ["## The study's questions", "", *([f"On the {scope}, as the seed's findings (the other families are in the families section).", ""] if scope else []),
              f"**Useful samples overall** (`{useful}`: no artefact flag and a footstep; continuation of primed clips): "
              f"{fmt_rate(ov)}" + (" (the interval is widened by the design effect: clips of one run share its weights)" if ov.get("runs", 1) > 1 else "")
              + ". The original study found fewer than 25% useful, by ear.", ""]

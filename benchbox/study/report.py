@@ -204,7 +204,8 @@ def write_report(ctx) -> Path:
     every_clip, every_group = collect(out, run_ids)
     clips, groups = at_reference(every_clip, proto), at_reference(every_group, proto)  # the sampling question alone sees every setting
     embedder = proto.score.embedders[0] if proto.score.embedders else None
-    ans = study_answers(clips, groups, embedder)
+    seed_clips, seed_groups, scope = seed_scope(clips, groups, proto)  # the seed's questions: the runs its findings are decided on
+    ans = {**study_answers(seed_clips, seed_groups, embedder), "scope": scope}
     is_smoke, why = evidence_of(proto, _dataset_kind(getattr(ctx, "data_dir", None)))
     real = _real_clips(getattr(ctx, "data_dir", None), max(LISTEN_REAL_CLIPS, len(run_ids)))
     kept = out / FIG_DIR / "spectrograms.png"

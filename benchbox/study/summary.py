@@ -120,29 +120,30 @@ def best_generator(clips: pd.DataFrame, groups: pd.DataFrame, useful: str, embed
 
     scored = []
     for run, part in clips.groupby("run", sort=True):
-        k = int(part[useful].fillna(0).astype(int).sum())
-        scored.append((wilson_interval(k, len(part))[1], -_mean_kad(groups, run, embedder), k, run, part))
+        v = pd.to_numeric(part[useful], errors="coerce")  # a clip without a verdict is in neither k nor n
+        k, n_run = int(v.sum()), int(v.notna().sum())
+        scored.append((wilson_interval(k, n_run)[1], -_mean_kad(groups, run, embedder), k, run, part, n_run))
     ranked = sorted(scored, key=lambda s: (s[0], s[1]), reverse=True)
-    _, neg_kad, k, run, part = ranked[0]
+    _, neg_kad, k, run, part, n_run = ranked[0]
     gen = groups[(groups.get("kind", pd.Series(dtype=str)) == "generated") & (groups.get("run", pd.Series(dtype=str)) == run)]
     recall, coverage = (_mean(gen, f"{CONT}{m}/{embedder}") for m in ("recall", "coverage"))
     ok, n = artefact_free(part)
     title = "Best generator"
     if any(s[2] for s in scored):
-        why = f"highest lower 95% bound of `{useful}`: {rate_text(k, len(part))}"
+        why = f"highest lower 95% bound of `{useful}`: {rate_text(k, n_run)}"
         if len(ranked) > 1:  # is it separated from the runner-up, or a tie at this n?
             from scipy.stats import fisher_exact
 
-            _, _, k2, run2, part2 = ranked[1]
-            p = float(fisher_exact([[k, len(part) - k], [k2, len(part2) - k2]])[1])
+            _, _, k2, run2, _, n2 = ranked[1]
+            p = float(fisher_exact([[k, n_run - k], [k2, n2 - k2]])[1])
             if p >= 0.05:
                 title = "Leading generator (not a tested win)"
-                why += f"; not separated from `{run2}` ({rate_text(k2, len(part2))}) at this n: Fisher's exact p = {p:.2g}"
+                why += f"; not separated from `{run2}` ({rate_text(k2, n2)}) at this n: Fisher's exact p = {p:.2g}"
             else:
-                why += f"; ahead of `{run2}` ({rate_text(k2, len(part2))}), Fisher's exact p = {p:.2g}"
+                why += f"; ahead of `{run2}` ({rate_text(k2, n2)}), Fisher's exact p = {p:.2g}"
     else:
         title = "Leading generator (not a tested win)"
-        why = (f"no run makes a useful clip ({rate_text(k, len(part))}); the lowest mean continuation KAD "
+        why = (f"no run makes a useful clip ({rate_text(k, n_run)}); the lowest mean continuation KAD "
                f"({embedder}) over its cells, {-neg_kad:.3g}, untested against the others")
     return [f"**{title}**: `{run}` ({why}; {_link('Usefulness verdict')}).", "",
             f"- quality (no artefact flag on the continuation): {rate_text(ok, n)}",

@@ -83,7 +83,8 @@ def test_gan_row_appears_only_when_scored_and_is_corrected():
     four = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4]), _runs("hifiwavegan-cpu", [3, 4, 2, 5])])
     rows = family_question(four, _families_of(four), "top-p 1, 50 steps")
     assert rows[0]["question"] == "family: diffusion beats autoregressive (unprimed clips, top-p 1, 50 steps)"
-    assert all("p = 0.0571 over runs (4 vs 4) (Bonferroni x2)" in r["test"] and r["verdict"] == "undecidable with these runs" for r in rows)
+    assert all("p = 0.0571 over runs (4 vs 4) (Bonferroni x2, Tarone's rule: 0 of 2 comparisons can reach p < 0.025)" in r["test"]
+               and r["verdict"] == "undecidable with these runs" for r in rows)  # 1/35 each: both under 0.05, neither under 0.025
 
 
 def test_a_comparison_that_cannot_succeed_spends_none_of_the_level():
@@ -91,7 +92,7 @@ def test_a_comparison_that_cannot_succeed_spends_none_of_the_level():
     comparison is undecidable and the one against autoregression keeps the whole level (x1)."""
     clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4]), _runs("hifiwavegan-cpu", [3])])
     ar, gan = family_question(clips, _families_of(clips))
-    assert ar["verdict"] == "reproduced (favours diffusion)" and "p = 0.0286 over runs (4 vs 4) (Bonferroni x1: 1 of 2 comparisons" in ar["test"]
+    assert ar["verdict"] == "reproduced (favours diffusion)" and "p = 0.0286 over runs (4 vs 4) (Bonferroni x1, Tarone's rule: 1 of 2 comparisons can reach p < 0.05)" in ar["test"]
     assert gan["verdict"] == "undecidable with these runs"
 
 
@@ -176,3 +177,14 @@ def test_the_seed_findings_of_a_families_study_are_decided_on_its_autoregressive
     assert seed_scope(clips, groups, SimpleNamespace(families={}))[0] is clips  # no families table: every run
     only_ar = clips[clips["run"].str.startswith("sashimi")]
     assert seed_scope(only_ar, groups, proto)[2] == ""  # nothing left out: no note
+
+
+def test_the_tarone_note_counts_the_comparisons_that_can_reach_the_level_not_the_factor():
+    """Floors 1 and 1/3 (one run against one; 1 vs 2): K = 1, and none of the two can reach 0.05."""
+    clips = pd.concat([_clips("sashimi-diffwave-cpu_a", 64, 60), _clips("diffwave-cpu_a", 64, 1), _clips("specdiff-cpu_a", 64, 50),
+                       _clips("diffwave-cpu_b", 64, 2)])
+    runs = sorted(clips["run"].unique())
+    backbone = {r: ("sashimi" if r.startswith("sashimi") else "wavenet") for r in runs if not r.startswith("specdiff")}
+    representation = {r: ("spectrogram" if r.startswith("specdiff") else "raw") for r in runs}
+    for row in backbone_question(clips, backbone, representation):
+        assert row["verdict"] == "undecidable with these runs" and "Tarone's rule: 0 of 2 comparisons can reach p < 0.05" in row["test"]

@@ -97,13 +97,16 @@ def _best_rate(out) -> str:
     if len(per) < 2:
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         return f"{100 * k / n:.1f}% [{100 * ci.low:.1f}, {100 * ci.high:.1f}] ({k}/{n})"
-    # several runs: Wilson at the effective n = n / deff, deff from the one-way ANOVA ICC (Fleiss)
+    # several runs: Wilson at the effective n = n / deff x (z / t_{R-1})^2, deff from the one-way ANOVA ICC (Fleiss)
     ni, pi, p, r = per["count"].to_numpy(float), (per["sum"] / per["count"]).to_numpy(), k / n, len(per)
     msb, msw = (ni * (pi - p) ** 2).sum() / (r - 1), (ni * pi * (1 - pi)).sum() / (n - r)
     n0 = (n - (ni**2).sum() / n) / (r - 1)
     icc = min(1.0, max(0.0, (msb - msw) / (msb + (n0 - 1) * msw)))
     deff = 1 + ((ni**2).sum() / n - 1) * icc
-    m, z = n / deff, 1.959963984540054
+    from scipy.stats import norm, t
+
+    z = 1.96
+    m = n / deff * (z / t.ppf(norm.cdf(z), r - 1)) ** 2  # Korn and Graubard's degrees-of-freedom step
     centre, half = (p + z * z / (2 * m)) / (1 + z * z / m), z * (p * (1 - p) / m + z * z / (4 * m * m)) ** 0.5 / (1 + z * z / m)
     return f"{100 * p:.1f}% [{100 * (centre - half):.1f}, {100 * (centre + half):.1f}] ({k}/{n}; {r} runs, deff {deff:.1f})"
 
