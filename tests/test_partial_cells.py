@@ -64,9 +64,8 @@ def test_a_killed_generate_resumes_from_its_finished_cells(run, tmp_path):
     assert tomllib.loads((copy / "samples" / "generate_config.toml").read_text())["resumed"] == ["best/prime0"]
 
 
-def test_kept_cells_of_another_request_are_never_reused(run, tmp_path):
-    """Another seed (or checkpoint, length, prime source, code) is another key: the folder is discarded."""
-    copy = tmp_path / "run"
+def _killed_after_one_cell(run, copy):
+    """A copy of ``run`` whose generate (seed 5) was interrupted after its first cell (3 clips) finished."""
     shutil.copytree(run, copy)
 
     def killed(task, done, total, **info):
@@ -75,27 +74,30 @@ def test_kept_cells_of_another_request_are_never_reused(run, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         generate_run(copy, **{**GRID, "seed": 5, "overwrite": True}, progress=killed)
-    assert (copy / ".samples-partial" / "best" / "prime0").is_dir()
+    return copy
+
+
+def _resumed(copy, seed):
+    """Generate the grid again at ``seed``; the progress calls' ``resumed`` values."""
     seen = []
-    generate_run(copy, **{**GRID, "seed": 6, "overwrite": True}, progress=lambda task, done, total, **info: seen.append(info.get("resumed")))
+    generate_run(copy, **{**GRID, "seed": seed, "overwrite": True}, progress=lambda task, done, total, **info: seen.append(info.get("resumed")))
+    return seen
+
+
+def test_kept_cells_of_another_request_are_never_reused(run, tmp_path):
+    """Another seed (or checkpoint, length, prime source, code) is another key: the folder is discarded."""
+    copy = _killed_after_one_cell(run, tmp_path / "run")
+    assert (copy / ".samples-partial" / "best" / "prime0").is_dir()
+    seen = _resumed(copy, seed=6)
     assert seen and all(r is None for r in seen) and not (copy / ".samples-partial").exists()
 
 
 def test_a_copied_run_folder_makes_its_cells_again_under_its_own_name(run, tmp_path):
     """Kept rows carry the run's name (run, clip_id): a copy of an interrupted run is another key."""
-    alpha = tmp_path / "alpha"
-    shutil.copytree(run, alpha)
-
-    def killed(task, done, total, **info):
-        if done >= 4:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        generate_run(alpha, **{**GRID, "seed": 5, "overwrite": True}, progress=killed)
+    alpha = _killed_after_one_cell(run, tmp_path / "alpha")
     beta = tmp_path / "beta"
     shutil.copytree(alpha, beta)
-    seen = []
-    generate_run(beta, **{**GRID, "seed": 5, "overwrite": True}, progress=lambda task, done, total, **info: seen.append(info.get("resumed")))
+    seen = _resumed(beta, seed=5)
     rows = pd.read_csv(beta / "samples" / "manifest.csv")
     assert all(r is None for r in seen) and set(rows["run"]) == {"beta"} and rows["clip_id"].str.startswith("beta/").all()
 
