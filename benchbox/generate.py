@@ -35,6 +35,7 @@ generator with the ``likelihood`` capability, and are empty ("n/a") otherwise.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 
 import math
 import os
@@ -336,21 +337,19 @@ def generate_run(
     cells, notes = plan_cells(cfg, {k: m.capabilities for k, m in models.items()}, {k: m.sampling_settings for k, m in models.items()})
     if not cells:
         raise ConfigError(f"no cell of this request applies to {run_dir}'s generator: {'; '.join(notes)}", hint="drop the settings it lacks (a GAN cannot continue a prime: --prime-ms 0)")
+    with sole_writer(run_dir):  # before the run's samples are read: another generate cannot publish in between
+        return _generate_cells(plan, cells, notes, overwrite, progress or no_progress)
+
+
+def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], overwrite: bool, progress: Progress) -> Path:
+    """Check what the run keeps, make ``cells`` (taking those an interrupted call finished) and publish samples/ whole."""
+    cfg, run_dir = plan.cfg, plan.run_dir
     samples = run_dir / SAMPLES_DIR
     manifest = samples / MANIFEST_NAME
     kept = _kept_rows(manifest, {c.folder for c in cells})
     _refuse_mixed_lengths(samples, kept, plan.length, cfg.seconds)
     if not overwrite:
         _refuse_replacing_scored(run_dir, manifest, kept)
-    with sole_writer(run_dir):
-        return _generate_cells(plan, cells, notes, kept, progress or no_progress)
-
-
-def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], kept: pd.DataFrame, progress: Progress) -> Path:
-    """Make ``cells`` (taking those an interrupted call finished) and publish samples/ whole."""
-    cfg, run_dir = plan.cfg, plan.run_dir
-    samples = run_dir / SAMPLES_DIR
-    manifest = samples / MANIFEST_NAME
     rows: list[dict] = []
     total = cfg.n * len(cells)
     partial = PartialCells(run_dir, _partial_key(plan, cells), SAMPLES_DIR, list(MANIFEST_COLUMNS))
@@ -380,12 +379,14 @@ def _partial_key(plan: _Plan, cells: list[Cell]) -> str:
     """What decides a cell's clips and rows (:mod:`benchbox.partial_cells`): the request, with the
     resolved device type for ``device`` (CPU and CUDA generators draw different streams from one
     seed), the run's name (in every row), each checkpoint's sha256, the clip and prime lengths, the
-    prime sources and the benchbox sources."""
+    prime sources (ids and audio) and the code (:func:`benchbox.partial_cells.code_digest`)."""
     request = {k: v for k, v in _config_dict(plan.cfg).items() if k != "device"}
     devices = sorted({str(model.device.type) for model, _ in plan.models.values()})
+    prime_audio = hashlib.sha256(plan.test_waves.numpy().tobytes()).hexdigest() if plan.test_waves is not None else ""
     return partial_key(request=request, devices=devices, run=plan.run_dir.name, cells=[c.folder for c in cells], length=plan.length,
                        primes=plan.primes, checkpoints={name: meta["sha256"] for name, (_, meta) in plan.models.items()},
-                       test_ids=plan.test_ids, code=code_digest(), rate=plan.dataset.sample_rate_hz)
+                       test_ids=plan.test_ids, prime_audio=prime_audio, rate=plan.dataset.sample_rate_hz,
+                       code=code_digest(*{type(model) for model, _ in plan.models.values()}))
 
 
 def _invocations(path: Path, record: dict, now: list[str]) -> dict[str, dict]:

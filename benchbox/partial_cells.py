@@ -46,22 +46,46 @@ def partial_key(**parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """sha256 over the benchbox package's Python sources (path and bytes, sorted): any edit to the
-    code, committed or not, is another key; a commit that touches only docs or results is not."""
-    root = Path(__file__).resolve().parent
+def _package_digest(root: Path) -> str:
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if "__pycache__" in rel.parts or any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue  # caches, editor lock files (.#x.py, often dangling links), folders
+        h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _benchbox_digest() -> str:
+    return _package_digest(Path(__file__).resolve().parent)
+
+
+def code_digest(*classes: type) -> str:
+    """sha256 of the code that makes clips: every file of the benchbox package (Python and the
+    native C sampler alike; not ``__pycache__`` or dot-files), the torch version, and, for each
+    generator class in ``classes`` defined outside benchbox (a plugin), its module file. Any edit,
+    committed or not, is another key; a commit that touches only docs or results is not. The
+    package is hashed once per process."""
+    import sys
+
+    import torch
+
+    own = Path(__file__).resolve().parent
+    parts = [_benchbox_digest(), torch.__version__]
+    for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+        source = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if source and own not in Path(source).resolve().parents:
+            parts.append(f"{cls.__module__}.{cls.__qualname__}:" + hashlib.sha256(Path(source).read_bytes()).hexdigest())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @contextlib.contextmanager
 def sole_writer(run_dir: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``run_dir`` itself (no file is left behind) while a generate
-    writes its samples; ConfigError when another process holds it, since two generates of one run
-    would race for samples/ and for each other's kept cells."""
+    reads and writes its samples; ConfigError when another process holds it, since two generates
+    of one run would race for samples/ and for each other's kept cells. Where the file system
+    refuses a lock on a directory (NFS), it runs unguarded."""
     import fcntl
 
     fd = os.open(run_dir, os.O_RDONLY)
@@ -69,8 +93,10 @@ def sole_writer(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(f"another `benchbox generate` is writing {run_dir}'s samples",
+            raise ConfigError(f"another process (`benchbox generate`, or a study's generate stage) is writing {run_dir}'s samples",
                               hint="wait for it to finish, or generate into a copy of the run folder") from None
+        except OSError:
+            pass  # a file system that refuses a lock on a directory (NFS wants a file open for writing): no guard there
         yield
     finally:
         os.close(fd)  # releases the lock

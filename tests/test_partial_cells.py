@@ -114,9 +114,40 @@ def test_two_generates_of_one_run_cannot_write_at_once(run, tmp_path):
     fd = os.open(copy, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another process's generate, as far as the lock can tell
-        with pytest.raises(ConfigError, match="another `benchbox generate` is writing"):
+        with pytest.raises(ConfigError, match="another process .* is writing"):
             generate_run(copy, **{**GRID, "seed": 7, "overwrite": True})
     finally:
         os.close(fd)
     assert _tree(copy / "samples") == before and not (copy / ".samples-partial").exists()
     generate_run(copy, **{**GRID, "seed": 7, "overwrite": True})  # the lock released: it runs
+
+
+def test_the_code_digest_covers_every_package_file_but_caches_and_dot_files(tmp_path):
+    """The native sampler's C sources change clips as much as Python does; an editor's dangling
+    lock link (.#x.py) or a cache must not break or move the key."""
+    from benchbox.partial_cells import _package_digest
+
+    pkg = tmp_path / "pkg"
+    (pkg / "native").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "native" / "step.c").write_text("int f(void) { return 1; }\n")
+    before = _package_digest(pkg)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+    (pkg / ".#a.py").symlink_to("user@host.1:2")  # dangling
+    assert _package_digest(pkg) == before
+    (pkg / "native" / "step.c").write_text("int f(void) { return 2; }\n")
+    assert _package_digest(pkg) != before
+
+
+def test_changed_prime_audio_under_the_same_clip_ids_is_another_key(run, tmp_path):
+    """A re-imported dataset keeps its test ids; kept primed cells must not outlive its audio."""
+    from benchbox.generate import _partial_key, _plan, plan_cells
+    from benchbox.generate import GenerateConfig
+
+    cfg = GenerateConfig(("best",), (10,), 3, 0.032, (1.0,), (1.0,), 2, 5, "cpu", (0,))
+    plan = _plan(run, cfg)
+    cells, _ = plan_cells(cfg, {k: m.capabilities for k, (m, _) in plan.models.items()}, {k: m.sampling_settings for k, (m, _) in plan.models.items()})
+    key = _partial_key(plan, cells)
+    plan.test_waves.mul_(-1)  # the same ids, other audio
+    assert _partial_key(plan, cells) != key

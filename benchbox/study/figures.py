@@ -94,7 +94,7 @@ def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataF
                         {c: _rate_points(p, "run", useful) for c, p in part.groupby("checkpoint", sort=True)}, (0, 100),
                         width_in=min(10.0, 3.0 + 1.0 * len(compared)), xtick_rotation=20 if len(compared) > 2 else 0),
         ], f"The {len(compared)} runs whose best and last checkpoints hold different weights (finding 4 tests those among the "
-           "runs it is decided on: in a families study, the autoregressive ones)."))
+           "runs it is decided on)."))
     silence = _col(clips, "silence/flag")
     if levels("dropout") > 1:
         charts.append(("Dropout", [

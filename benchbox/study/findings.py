@@ -255,7 +255,7 @@ def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -
              "footsteps and real non-footstep sound effects) at or above the category model's threshold (see `docs/verdict.md`). "
              f"Realism against the train split (`in_distribution`) and memorisation are reported beside it and never decide it. "
              f"Primed clips are judged on their continuation (`{CONT}` columns), not on the copied prime.", "",
-             f"**`{useful}`**: {rate_row_text(overall_rate(clips, useful))} of generated clips."]
+             f"**`{useful}`**: {rate_row_text(overall_rate(clips, useful))} of generated clips (every run of the study)."]
     if floor and not pd.isna(floor.get(_col(groups, "useful/auto_rate"))):
         rate = _col(groups, "useful/auto")
         lines[-1] += (f" Real val clips (recordings not in the reference): {100 * floor[rate + '_rate']:.1f}% "

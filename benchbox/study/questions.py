@@ -71,7 +71,8 @@ def best_vs_last_lines(ans: dict, useful_metric: str) -> list[str]:
         lines += [f"**{run}: best and last hold the same weights** (checkpoint sha256 {sha[:12]}): not compared.", ""]
     compared = ans.get("compared_runs", [])
     if not compared:
-        return lines + ["No run has best and last checkpoints with different weights: there is nothing to test.", ""]
+        which = f"No run of the {ans['scope']}" if ans.get("scope") else "No run"
+        return lines + [f"{which} has best and last checkpoints with different weights: there is nothing to test.", ""]
     lines += [f"On the {len(compared)} runs whose best and last differ (the same clips as finding 4):", ""]
     f = bl["fad"]
     if f and f.get("pairs"):
@@ -91,7 +92,7 @@ def answers_markdown(ans: dict) -> list[str]:
     useful = ans.get("useful_metric", "useful/auto")
     scope = ans.get("scope", "")
     lines = ["## The study's questions", "", *([f"On the {scope}, as the seed's findings (the other families are in the families section).", ""] if scope else []),
-             f"**Useful samples overall** (`{useful}`: no artefact flag and a footstep; continuation of primed clips): "
+             f"**Useful samples overall{', on the ' + scope if scope else ''}** (`{useful}`: no artefact flag and a footstep; continuation of primed clips): "
              f"{fmt_rate(ov)}" + (" (the interval is widened by the design effect: clips of one run share its weights)" if ov.get("runs", 1) > 1 else "")
              + ". The original study found fewer than 25% useful, by ear.", ""]
     lines += best_vs_last_lines(ans, useful)
@@ -121,7 +122,8 @@ def answers_markdown(ans: dict) -> list[str]:
             k, n, source = real[key]
             return rate_text(k, n) + ("" if source == whose else f" ({source})")
 
-        lines += [f"Generated clips: every run of the study. Real clips: the rate on {whose}.", "",
+        runs = f"the {ans['scope']}" if ans.get("scope") else "every run of the study"
+        lines += [f"Generated clips: {runs}. Real clips: the rate on {whose}.", "",
                   "| detector | flag rate [95% CI] (k/n) | real clips |", "|---|---|---|"]
         lines += [f"| `{k}` | {fmt_rate(v)} | {real_cell(k)} |" for k, v in ans["artefacts"].items()]
     else:

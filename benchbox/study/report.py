@@ -136,7 +136,7 @@ def report_markdown(ctx, run_ids: list[str], clips: pd.DataFrame, ans: dict, fig
     findings = all_findings(seed_clips, seed_groups, out / "runs", smoke)
     charts = charts or []
     metrics = metrics_href(out)
-    heading = "## The seed study's six findings" + (f" ({scope})" if scope else "")
+    heading = "## The seed study's six findings" + (f", on the {scope}" if scope else "")
     body = findings_markdown(findings, smoke, heading, metrics=metrics, scope=scope) + (changes or [])
     every_clip = clips if every_clip is None else every_clip
     body += family_markdown(clips, groups, out / "runs", proto, smoke, every_clip=every_clip)

@@ -122,7 +122,11 @@ def best_generator(clips: pd.DataFrame, groups: pd.DataFrame, useful: str, embed
     for run, part in clips.groupby("run", sort=True):
         v = pd.to_numeric(part[useful], errors="coerce")  # a clip without a verdict is in neither k nor n
         k, n_run = int(v.sum()), int(v.notna().sum())
+        if n_run == 0:
+            continue  # no clip of this run has a verdict: it cannot lead
         scored.append((wilson_interval(k, n_run)[1], -_mean_kad(groups, run, embedder), k, run, part, n_run))
+    if not scored:
+        return []
     ranked = sorted(scored, key=lambda s: (s[0], s[1]), reverse=True)
     _, neg_kad, k, run, part, n_run = ranked[0]
     gen = groups[(groups.get("kind", pd.Series(dtype=str)) == "generated") & (groups.get("run", pd.Series(dtype=str)) == run)]

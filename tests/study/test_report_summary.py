@@ -51,8 +51,9 @@ def stated_rates(markdown: str) -> dict[tuple[str, str], set[str]]:
             add(("dropout", level), rate)
         for col, rate in re.findall(rf"\*\*`(cont/useful/auto)`\*\*: ({RATE})", line):
             add(("useful", col), rate)
+        scope = re.search(r"\*\*Useful samples overall, on the ([^*]+)\*\*", line)  # a families study's seed scope: another quantity
         for col, rate in re.findall(rf"\(`(cont/useful/auto)`[^)]*\): ({RATE})", line):
-            add(("useful", col), rate)
+            add(("useful", col + (f" on the {scope.group(1)}" if scope else "")), rate)
     return found
 
 
@@ -197,3 +198,31 @@ def test_a_best_generator_is_named_only_when_it_beats_the_runner_up():
     assert "**Best generator**: `a`" in win and "ahead of `b`" in win
     none = "\n".join(best_generator(clips({"a": 0, "b": 0}), groups, "cont/useful/auto", "aisfx"))
     assert "**Leading generator (not a tested win)**" in none and "untested" in none
+
+
+def test_a_families_report_states_one_value_per_quantity():
+    """A families study decides the seed's questions on its autoregressive runs: their overall rate is
+    labelled as such, apart from the every-run rate of the verdict section, and nothing else disagrees."""
+    from types import SimpleNamespace
+
+    from benchbox.study.analysis import study_answers
+    from benchbox.study.family_findings import seed_scope
+    from benchbox.study.protocol import load_protocol, train_jobs
+    from benchbox.study.report import collect, report_markdown
+    from benchbox.study.sampling import at_reference
+
+    out = ROOT / "results" / "footsteps-families-cpu"
+    if not (out / "protocol.toml").is_file():
+        pytest.skip("no committed families study")
+    proto = load_protocol(out / "protocol.toml")
+    runs = [j.run_id for j in train_jobs(proto)]
+    every, every_group = collect(out, runs)
+    clips, groups = at_reference(every, proto), at_reference(every_group, proto)
+    seed_clips, seed_groups, scope = seed_scope(clips, groups, proto)
+    assert scope.startswith("autoregressive runs")
+    ans = {**study_answers(seed_clips, seed_groups, "aisfx"), "scope": scope}
+    text = report_markdown(SimpleNamespace(out=out, proto=proto, command="x", protocol_path=out / "protocol.toml"), runs, clips, ans, None,
+                           groups, every_clip=every)
+    stated = stated_rates(text)
+    assert {k: v for k, v in stated.items() if len(v) > 1} == {}
+    assert ("useful", f"cont/useful/auto on the {scope}") in stated and ("useful", "cont/useful/auto") in stated
