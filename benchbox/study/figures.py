@@ -69,7 +69,7 @@ def effect_charts(out: Path, fig_dir: str, clips: pd.DataFrame, groups: pd.DataF
         return []
     useful = _col(clips, "useful/auto")
     gen = groups[groups["kind"] == "generated"] if "kind" in groups.columns else groups
-    rate_axis = "clips (%), 95% Wilson CI (design-effect adjusted over runs)"
+    rate_axis = "clips (%), 95% CI"  # Wilson, widened by the design effect over runs: said in the report's text
     charts: list[tuple[str, list, str]] = []
 
     def levels(col: str) -> int:
