@@ -386,7 +386,7 @@ def _partial_key(plan: _Plan, cells: list[Cell]) -> str:
     return partial_key(request=request, devices=devices, run=plan.run_dir.name, cells=[c.folder for c in cells], length=plan.length,
                        primes=plan.primes, checkpoints={name: meta["sha256"] for name, (_, meta) in plan.models.items()},
                        test_ids=plan.test_ids, prime_audio=prime_audio, rate=plan.dataset.sample_rate_hz,
-                       code=code_digest(*{type(model) for model, _ in plan.models.values()}))
+                       code=code_digest(*(model for model, _ in plan.models.values())))
 
 
 def _invocations(path: Path, record: dict, now: list[str]) -> dict[str, dict]:

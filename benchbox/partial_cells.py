@@ -61,10 +61,11 @@ def _benchbox_digest() -> str:
     return _package_digest(Path(__file__).resolve().parent)
 
 
-def code_digest(*classes: type) -> str:
+def code_digest(*models: object) -> str:
     """sha256 of the code that makes clips: every file of the benchbox package (Python and the
-    native C sampler alike; not ``__pycache__`` or dot-files), the torch version, and, for each
-    generator class in ``classes`` defined outside benchbox (a plugin), its module file. Any edit,
+    native C sampler alike; not ``__pycache__`` or dot-files), the torch version, and, for each of
+    ``models`` whose class is defined outside benchbox (a plugin generator), its module file (where
+    its code lives, never a branch on what it is). Any edit,
     committed or not, is another key; a commit that touches only docs or results is not. The
     package is hashed once per process."""
     import sys
@@ -73,7 +74,7 @@ def code_digest(*classes: type) -> str:
 
     own = Path(__file__).resolve().parent
     parts = [_benchbox_digest(), torch.__version__]
-    for cls in sorted(classes, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+    for cls in sorted({type(m) for m in models}, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
         source = getattr(sys.modules.get(cls.__module__), "__file__", None)
         if source and own not in Path(source).resolve().parents:
             parts.append(f"{cls.__module__}.{cls.__qualname__}:" + hashlib.sha256(Path(source).read_bytes()).hexdigest())

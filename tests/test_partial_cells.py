@@ -151,3 +151,20 @@ def test_changed_prime_audio_under_the_same_clip_ids_is_another_key(run, tmp_pat
     key = _partial_key(plan, cells)
     plan.test_waves.mul_(-1)  # the same ids, other audio
     assert _partial_key(plan, cells) != key
+
+
+def test_a_plugin_generators_module_is_part_of_the_code_digest(tmp_path, monkeypatch):
+    """A generator defined outside benchbox (an entry-point plugin) changes clips when its module changes."""
+    import importlib
+    import sys
+
+    from benchbox.partial_cells import code_digest
+
+    (tmp_path / "my_plugin_gen.py").write_text("class Gen:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("my_plugin_gen")
+    before = code_digest(module.Gen())
+    assert code_digest() != before  # the plugin's module is in the digest
+    (tmp_path / "my_plugin_gen.py").write_text("class Gen:\n    x = 2\n")
+    assert code_digest(module.Gen()) != before
+    sys.modules.pop("my_plugin_gen", None)
