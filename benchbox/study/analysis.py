@@ -16,6 +16,7 @@ from benchbox.score import REAL_N, REAL_PREFIX
 from benchbox.stats import clustered_wilson, wilson_interval
 
 USEFUL = "useful/auto"
+MINMAX_SUFFIX = "_minmax"  # the min-max ablation runs (the protocol's `extra` with normalise = "minmax")
 
 
 def rate_text(k: int, n: int) -> str:
@@ -227,7 +228,7 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
     useful = _cont(clips, USEFUL)
     cell = ["run", "prime_ms"]
     identical = identical_weights(clips)
-    compared = compared_runs(clips)
+    compared = [r for r in compared_runs(clips) if not r.endswith(MINMAX_SUFFIX)]  # finding 4's runs: the min-max ablation serves its own finding
     tested = gen[gen["run"].isin(compared)] if "run" in gen else gen
     answers: dict = {"fad_metric": fad, "rank_metric": rank, "useful_metric": useful, "overall_useful": overall_rate(clips, useful),
                      "identical_runs": identical, "compared_runs": compared}

@@ -27,13 +27,12 @@ import numpy as np
 import pandas as pd
 
 from benchbox.stats import wilson_interval
-from benchbox.study.analysis import best_only_where_identical, compared_runs, rate_text, real_rate, span_pairs
+from benchbox.study.analysis import MINMAX_SUFFIX, best_only_where_identical, compared_runs, rate_text, real_rate, span_pairs
 from benchbox.study.units import pooled_text, run_values, runs_text, runs_vs_real_p, sign_p, signed_rank_p, smallest_p
 
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
 MOSTLY = 0.5  # "mostly silence"
-MINMAX_SUFFIX = "_minmax"  # the min-max ablation runs (the protocol's `extra` with normalise = "minmax")
 RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
 USEFUL = "cont/useful/auto"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
