@@ -38,8 +38,6 @@ import contextlib
 import hashlib
 
 import math
-import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,7 +55,7 @@ from benchbox.distributed import resolve_device
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
 from benchbox.generators.base import SAMPLING_SETTINGS
 from benchbox.progress import Progress, no_progress
-from benchbox.partial_cells import PartialCells, code_digest, partial_key, sole_writer
+from benchbox.partial_cells import PartialCells, code_digest, link_or_copy, partial_key, sole_writer
 from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
 from benchbox.sample import check_sampling
 from benchbox.train_config import CONFIG_NAME, TrainConfig, derive_seed
@@ -502,9 +500,4 @@ def _link_kept(samples: Path, stage: Path, kept: pd.DataFrame) -> None:
         src = samples.parent / rel
         if not src.is_file():
             continue
-        dst = stage / Path(rel).relative_to(SAMPLES_DIR)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dst)
-        except OSError:  # another file system: copy
-            shutil.copy2(src, dst)
+        link_or_copy(src, stage / Path(rel).relative_to(SAMPLES_DIR))

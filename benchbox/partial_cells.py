@@ -103,7 +103,8 @@ def sole_writer(run_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _link(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` at ``dst`` (its folders made, a file there replaced); copy across file systems."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists():
         dst.unlink()
@@ -152,14 +153,14 @@ class PartialCells:
         if len(rows) != n or not all(f.is_file() for f in files):
             return None
         for f, rel in zip(files, rows["path"].astype(str)):
-            _link(f, stage / Path(rel).relative_to(self.samples_dir))
+            link_or_copy(f, stage / Path(rel).relative_to(self.samples_dir))
         return rows.to_dict("records")
 
     def add(self, stage: Path, cell: str, rows: list[dict]) -> None:
         """Keep a finished cell: its clips (from ``stage``) first, then every kept row, atomically."""
         for rel in (str(r["path"]) for r in rows):
             inner = Path(rel).relative_to(self.samples_dir)
-            _link(stage / inner, self.folder / inner)
+            link_or_copy(stage / inner, self.folder / inner)
         if not (self.folder / KEY_NAME).is_file():
             atomic_write_text(self.folder / KEY_NAME, json.dumps({"key": self.key}) + "\n")
         new = pd.DataFrame(rows, columns=self.columns)
