@@ -14,6 +14,7 @@ import pandas as pd
 from benchbox.metrics.artifacts import FLAG_KEYS
 from benchbox.score import REAL_N, REAL_PREFIX
 from benchbox.stats import clustered_wilson, wilson_interval
+from benchbox.study.units import run_counts
 
 USEFUL = "useful/auto"
 MINMAX_SUFFIX = "_minmax"  # the min-max ablation runs (the protocol's `extra` with normalise = "minmax")
@@ -78,7 +79,7 @@ def _rate_row(part: pd.DataFrame, value: str) -> dict:
     scored = part[v.notna()]
     k, n = int(v.sum()), int(v.notna().sum())
     if "run" in part and scored["run"].nunique() > 1:
-        per = v[v.notna()].groupby(scored["run"].astype(str)).agg(["sum", "count"])
+        per = run_counts(part, value)
         p, lo, hi, deff = clustered_wilson(per["sum"].to_numpy(), per["count"].to_numpy())
         return {"n": n, "k": k, "rate": p, "lo": lo, "hi": hi, "runs": len(per), "deff": deff}
     p, lo, hi = wilson_interval(k, n)

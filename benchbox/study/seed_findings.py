@@ -28,7 +28,7 @@ import pandas as pd
 
 from benchbox.stats import wilson_interval
 from benchbox.study.analysis import MINMAX_SUFFIX, best_only_where_identical, compared_runs, rate_text, real_rate, span_pairs
-from benchbox.study.units import pooled_text, run_values, runs_text, runs_vs_real_p, sign_p, signed_rank_p, smallest_p
+from benchbox.study.units import pooled_text, run_counts, run_values, runs_text, runs_vs_real_p, sign_p, signed_rank_p, smallest_p
 
 ALPHA = 0.05
 USEFUL_SEED_RATE = 0.25  # "fewer than 25% useful"
@@ -129,9 +129,7 @@ def _ruled_out(gen: pd.DataFrame, col: str) -> bool:
     clips lies below ``RULED_OUT_RATE`` (0 of n: n > 73 clips a run). A pooled interval over every
     run's clips would treat clustered clips as independent and rule out an effect from many small
     runs, none of which could rule it out alone."""
-    v = pd.to_numeric(gen[col], errors="coerce")
-    counts = v.groupby(gen["run"].astype(str)).agg(["sum", "count"])
-    counts = counts[counts["count"] > 0]
+    counts = run_counts(gen, col)
     return bool(len(counts)) and int(counts["sum"].sum()) == 0 and all(wilson_interval(0, int(n))[2] < RULED_OUT_RATE for n in counts["count"])
 
 

@@ -86,6 +86,20 @@ def run_values(clips: pd.DataFrame, value: str, by: str = "run") -> pd.Series:
     return v.groupby(clips[by].astype(str), sort=True).mean().dropna()
 
 
+def run_counts(clips: pd.DataFrame, value: str, by: str = "run") -> pd.DataFrame:
+    """(R, 2) ``sum`` (clips with 0/1 ``value`` == 1) and ``count`` (clips with a value) per level
+    of ``by`` (a run), index sorted; NaN clips left out of both, runs with no value dropped.
+    The one per-run count behind :func:`runs_vs_real_p`, the "ruled out" rule and the design-effect
+    intervals. Raises :class:`MetricError` when a column is missing."""
+    missing = {value, by} - set(clips.columns)
+    if missing:
+        raise MetricError(f"run_counts: no column {sorted(missing)}", hint="pass the clips.csv rows of a scored study")
+    v = pd.to_numeric(clips[value], errors="coerce")
+    keep = v.notna()
+    counts = v[keep].groupby(clips.loc[keep, by].astype(str), sort=True).agg(["sum", "count"])
+    return counts.astype({"sum": int, "count": int})
+
+
 def permutation_p(a: np.ndarray, b: np.ndarray, *, seed: int = 0) -> float:
     """Two-sided exact permutation p of mean(a) - mean(b) for two independent sets of run
     values ((Ra,) and (Rb,)): the share of the C(Ra + Rb, Ra) splits of the pooled values whose
@@ -138,15 +152,9 @@ def runs_vs_real_p(clips: pd.DataFrame, value: str, real_k: int, real_n: int, *,
     these runs against this reference."""
     from scipy.stats import binomtest, fisher_exact
 
-    missing = {value, by} - set(clips.columns)
-    if missing:
-        raise MetricError(f"runs_vs_real_p: no column {sorted(missing)}", hint="pass the clips.csv rows of a scored study")
-    v = pd.to_numeric(clips[value], errors="coerce")
-    counts = v.groupby(clips[by].astype(str), sort=True).agg(["sum", "count"])
+    counts = run_counts(clips, value, by)
     above = below = same = 0
-    for k, n in zip(counts["sum"].astype(int), counts["count"].astype(int)):
-        if n == 0:
-            continue
+    for k, n in zip(counts["sum"], counts["count"]):
         differs = real_n > 0 and fisher_exact([[k, n - k], [real_k, real_n - real_k]])[1] < alpha
         rate, real = k / n, (real_k / real_n if real_n else math.nan)
         above += int(differs and rate > real)

@@ -20,6 +20,15 @@ def test_run_values_average_each_runs_clips():
         run_values(clips, "missing")
 
 
+def test_run_counts_count_each_runs_scored_clips_and_drop_runs_without_any():
+    clips = pd.DataFrame({"run": ["b", "a", "a", "b", "b", "c", "a"], "flag": [1, 0, 1, np.nan, 1, np.nan, "x"]})
+    counts = units.run_counts(clips, "flag")
+    assert list(counts.index) == ["a", "b"]  # sorted; c has no scored clip
+    assert counts.loc["a"].tolist() == [1, 2] and counts.loc["b"].tolist() == [2, 2]  # "x" and NaN leave n
+    with pytest.raises(MetricError):
+        units.run_counts(clips, "missing")
+
+
 def test_permutation_p_matches_enumerating_the_splits_by_hand():
     a, b = np.array([0.6, 0.7, 0.65]), np.array([0.1, 0.0, 0.3, 0.62, 0.05])
     pooled = np.concatenate([a, b])
