@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, DataError
 from benchbox.metrics.category import model_file
 from benchbox.runs import sha256_audio, sha256_file
@@ -127,14 +128,21 @@ def version_reason(info: dict) -> str | None:
 
 
 def _reference_reason(info: dict, *, missing_ok: bool) -> str | None:
-    """The reference dataset changed since scoring (a missing one counts only unless ``missing_ok``)."""
+    """The reference dataset changed since scoring: its manifest's hash, or a clip's audio against
+    the manifest's ``sha256`` (a missing reference counts only unless ``missing_ok``)."""
     ref_sha = info.get("reference_manifest_sha256")
     if not (ref_sha and info.get("reference")):
         return None
     manifest = Path(info["reference"]) / "manifest.csv"
     if not manifest.is_file():
         return None if missing_ok else f"the reference dataset {info['reference']} changed since scoring"
-    return None if sha256_file(manifest) == ref_sha else f"the reference dataset {info['reference']} changed since scoring"
+    if sha256_file(manifest) != ref_sha:
+        return f"the reference dataset {info['reference']} changed since scoring"
+    try:
+        changed = load_dataset(info["reference"]).changed_clips()
+    except DataError:  # its manifest hashes as scored; a folder no longer a dataset (moved, half-deleted) is the leaderboard's note
+        return None
+    return f"{len(changed)} clip(s) of the reference dataset {info['reference']} hold other audio than when scored" if changed else None
 
 
 def category_reason(info: dict, *, missing_ok: bool) -> str | None:

@@ -295,12 +295,19 @@ def _all_real(ref_path: Path) -> list[Path]:
 
 
 def _reference(ref_path: Path | None, embedders: tuple[str, ...]) -> dict[str, list[Path]]:
-    """The reference test split (FAD target) and val split (floor row); {} without a reference."""
+    """The reference test split (FAD target) and val split (floor row); {} without a reference.
+    Raises DataError when a reference clip no longer holds the audio its manifest records
+    (:meth:`benchbox.data.dataset.Dataset.changed_clips`): scores against it would be compared
+    with scores against the original under one manifest hash."""
     if ref_path is None:
         if embedders:
             raise DataError("no reference dataset to compare against", hint="pass --reference DATA_DIR (a benchbox dataset folder)")
         return {}
     ds = load_dataset(ref_path)
+    changed = ds.changed_clips()
+    if changed:
+        raise DataError(f"{ref_path}: {len(changed)} reference clip(s) hold other audio than manifest.csv records (first: {changed[0]}); "
+                        "the dataset was edited after import", hint="re-import the reference with `benchbox data import` (or restore its clips)")
     test, val = ds.clip_paths(REFERENCE_SPLIT), ds.clip_paths(FLOOR_SPLIT)
     if embedders and len(test) < MIN_SET_CLIPS:
         raise MetricError(

@@ -14,7 +14,7 @@ from benchbox.cli.main import app
 from benchbox.errors import DataError
 from benchbox.leaderboard import build_leaderboard, fmt_ci
 from benchbox.score import ScoreConfig, score_run
-from tests.score_helpers import make_dataset, make_run
+from tests.score_helpers import RATE_HZ, make_dataset, make_run, step
 
 BOOTSTRAP = 20
 
@@ -254,6 +254,16 @@ def _scored_runs(tmp_path, rng, monkeypatch, names) -> list:
     for run in runs:
         score_run(run, embedders=("mel",), bootstrap=0)
     return runs
+
+
+def test_scores_go_stale_when_a_reference_clip_is_edited_under_the_same_manifest(tmp_path, rng, monkeypatch):
+    from benchbox.audio import write_wav
+    from benchbox.freshness import stale_reason
+
+    run = _scored_runs(tmp_path, rng, monkeypatch, ("one",))[0]
+    assert stale_reason(run) is None
+    write_wav(tmp_path / "data" / "clips" / "val_000.wav", step(rng), RATE_HZ)
+    assert stale_reason(run) == f"1 clip(s) of the reference dataset {tmp_path / 'data'} hold other audio than when scored"
 
 
 def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch):

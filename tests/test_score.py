@@ -17,7 +17,7 @@ from benchbox.metrics.artifacts import DETECTORS
 from benchbox.runs import sha256_audio
 from benchbox.score import FLOOR_GROUP, GROUP_COLUMNS, ScoreConfig, diversity, score_run
 from benchbox.stats import wilson_interval
-from tests.score_helpers import CLIPS_PER_GROUP, RATE_HZ, make_dataset, make_run, sine, step
+from tests.score_helpers import CLIPS_PER_GROUP, RATE_HZ, make_dataset, make_run, rewrite_clip, sine, step
 
 BOOTSTRAP = 50
 
@@ -82,7 +82,7 @@ def test_floor_row_carries_each_detectors_rate_on_every_real_clip(setup):
     run, data, config = setup
     ds = load_dataset(data)
     for split in ("train", "test"):
-        write_wav(ds.clip_paths(split)[0], sine(90.0), RATE_HZ)
+        rewrite_clip(data, ds.clip_paths(split)[0], sine(90.0))
     floor = _score(run, config).groups.set_index("group").loc[FLOOR_GROUP]
     every = ds.clip_paths()
     table = pd.DataFrame({"path": [str(p) for p in every], "abs_path": every, **{c: "" for c in GROUP_COLUMNS}})
@@ -167,6 +167,20 @@ def test_reference_with_one_test_clip_is_a_metric_error(tmp_path, rng):
     run = make_run(tmp_path / "run", data, rng)
     with pytest.raises(MetricError, match="'test' split has 1 clip"):
         _score(run, ScoreConfig(cache_dir=str(tmp_path / "cache")))
+
+
+def test_a_reference_edited_after_import_is_refused_naming_the_clip(tmp_path, rng):
+    """Scores against an edited reference were ranked beside scores against the original: only
+    its manifest.csv was hashed."""
+    from benchbox.audio import write_wav
+
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "run", data, rng)
+    write_wav(data / "clips" / "test_001.wav", step(rng), RATE_HZ)
+    with pytest.raises(DataError, match=r"1 reference clip\(s\) hold other audio.*test_001\.wav") as e:
+        _score(run, ScoreConfig(cache_dir=str(tmp_path / "cache")))
+    assert "re-import" in e.value.hint
+    assert not (run / "scores").exists()
 
 
 def test_folder_without_reference_needs_one_unless_detectors_only(tmp_path, rng):

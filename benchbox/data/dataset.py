@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from benchbox.audio import read_audio
-from benchbox.errors import DataError
+from benchbox.errors import AudioError, DataError
+from benchbox.runs import sha256_audio
 
 DATASET_FORMAT = 1
 MANIFEST_COLUMNS = ("id", "path", "source", "label", "offset_seconds", "seconds", "peak", "rms_dbfs", "split", "sha256")
@@ -68,6 +69,37 @@ class Dataset:
                 )
             out[i] = data.mean(axis=1)
         return out
+
+
+    def changed_clips(self, split: str | None = None) -> list[Path]:
+        """Clips of ``split`` (every split: None) whose audio no longer has the ``sha256`` the
+        manifest records (``benchbox.runs.sha256_audio`` of the mono float32 read-back), or that
+        are missing or undecodable: a reference edited in place after import. A row without a
+        recorded ``sha256`` (empty) is not checked. Decodes each clip
+        once per process and file state (path, size, mtime), so a leaderboard over many runs of
+        one reference checks it once."""
+        rows = self.rows(split)
+        recorded = rows["sha256"].fillna("").astype(str)
+        return [self.root / rel for rel, sha in zip(rows["path"], recorded) if sha and _clip_sha256(self.root / rel) != sha]
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str | None] = {}
+
+
+def _clip_sha256(path: Path) -> str | None:
+    """:func:`benchbox.runs.sha256_audio` of a clip's mono read-back; None when it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        try:
+            data, rate = read_audio(path, finite=False)  # (T, C)
+            _SHA_CACHE[key] = sha256_audio(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], rate)
+        except (AudioError, OSError):
+            _SHA_CACHE[key] = None
+    return _SHA_CACHE[key]
 
 
 def load_dataset(root: str | Path) -> Dataset:
