@@ -2,7 +2,7 @@
 
 Scores are tied to content: every scored path must still hold audio with the ``sha256``
 recorded in ``scores/clips.csv``, the clips to score must be the ones scored or skipped then,
-the scorer version must be this benchbox's, and the reference dataset's manifest and the category
+the scorer version must be this benchbox's, and the reference dataset's manifest (and each of its clips against the manifest's ``sha256``) and the category
 model file (``verdict.category_model``, or the shipped one) must hash as they did (when
 ``scores.json`` recorded them).
 
