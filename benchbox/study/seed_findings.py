@@ -250,7 +250,8 @@ def _priming(gen: pd.DataFrame, groups: pd.DataFrame) -> dict:
     med = lambda d: float(d.median()) if len(d) else float("nan")  # noqa: E731
     primed, unprimed = gen[gen["prime_ms"].isin([20, 40])][USEFUL], gen[gen["prime_ms"] == 0][USEFUL]
     estimate = (f"median KAD difference primed - unprimed {med(fid_d):+.3g}; recall difference {med(div_d):+.3g} "
-                f"(less diversity: {div_verdict}); useful 20/40 ms {pooled_text(primed)} vs 0 ms {pooled_text(unprimed)}")
+                f"(less diversity: {div_verdict}); useful 20/40 ms {pooled_text(primed)} (continuation) vs 0 ms {pooled_text(unprimed)} "
+                f"(whole clip: not one scale, real clips read lower cut after the onset, docs/verdict.md)")
     return {**row, "verdict": verdict, "estimate": estimate, "test": f"fidelity: {test}; diversity: {div_test}"}
 
 

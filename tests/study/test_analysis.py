@@ -75,6 +75,10 @@ def test_artefact_table_sets_each_detector_beside_its_rate_on_every_real_clip():
     text = "\n".join(answers_markdown(ans))
     assert "| `silence/flag` | 62.5% [38.6, 81.5] (10/16) | 1.5% [0.5, 4.2] (3/206) |" in text
     assert "Real clips: the rate on every real clip of the reference, all splits." in text
+    from benchbox.study.questions import PRIMED_USEFUL_CAVEAT
+
+    priming = text.split("### Does 20/40 ms priming", 1)[1].split("### Does dropout", 1)[0]
+    assert PRIMED_USEFUL_CAVEAT in priming  # the useful rate per prime: continuation vs whole clip, said where it is printed
     old = study_answers(_clips(), groups.drop(columns=["real/n", "real/dc/flag_rate", "real/silence/flag_rate"]))
     assert old["artefacts_real"]["silence/flag"] == (0, 21, "the real val clips of the floor row")
     # one detector without a real/ rate falls back to the val clips, and its cell says so

@@ -138,6 +138,7 @@ def test_priming_is_decided_on_paired_continuation_kad(tmp_path):
     clips = _clips()
     lower = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, -0.1), tmp_path)}["5"]
     assert lower["verdict"] == REPRODUCED and "8 runs with a non-zero difference (of 8)" in lower["test"] and "-0.0" in lower["estimate"]
+    assert "(continuation) vs 0 ms" in lower["estimate"] and "not one scale" in lower["estimate"]
     higher = {f["finding"][0]: f for f in six_findings(clips, _cells(+0.05, 0.0), tmp_path)}["5"]
     assert higher["verdict"] == NOT_REPRODUCED
     few = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0, n_runs=1), tmp_path)}["5"]
