@@ -378,24 +378,25 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
     return warnings, skipped
 
 
-def import_skips(root: Path) -> list[dict]:
+def import_skips(root: Path, key=None) -> list[dict]:
     """The ``{path, reason}`` of the files an import (:func:`imported`) could not decode, paths
-    relative to its source, with the group each would have joined where it is on record
-    (``generator`` and ``prime_ms`` from the marker; ``group`` from a ``skipped.csv`` that has it):
-    from its marker, or, for an import written before the marker, the rows of its
-    ``scores/skipped.csv`` that name no clip of the import. [] otherwise."""
+    relative to its source: from its marker, or, for an import written before the marker, the rows
+    of its ``scores/skipped.csv`` that name no clip of the import. [] otherwise. With ``key`` (the
+    scorer's ``group_key``) each also has its ``group``: from the marker's ``generator`` and
+    ``prime_ms``, or a ``skipped.csv`` that has the column; ``""`` where it is not on record."""
     if not imported(root):
         return []
     record = import_record(root)
     if record is not None:
-        return [{k: str(r[k]) for k in ("path", "reason", "generator", "prime_ms") if k in r} for r in record.get("skipped", [])]
+        found = [{k: str(r[k]) for k in ("path", "reason", "generator", "prime_ms") if k in r} for r in record.get("skipped", [])]
+        return [{"path": r["path"], "reason": r["reason"], **({"group": key(r) if "generator" in r else ""} if key else {})} for r in found]
     try:
         earlier = pd.read_csv(Path(root) / "scores" / "skipped.csv", dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return []
     if not {"path", "reason"} <= set(earlier.columns):
         return []
-    kept = [c for c in ("path", "reason", "group") if c in earlier.columns]
+    kept = [c for c in ("path", "reason", "group") if c in earlier.columns and (key or c != "group")]
     return [r for r in earlier[kept].to_dict("records") if not r["path"].startswith(f"{CLIPS_DIR}/")]
 
 

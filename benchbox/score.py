@@ -14,9 +14,8 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
   ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI;
 * ``scores.json`` - the same groups plus the inputs and warnings, and ``kad_bandwidth``: per embedder
   and span (keyed by its first sample, "0" = whole clips) the one KAD bandwidth all its rows share;
-* ``skipped.csv`` - clips that could not be decoded, with the reason and the group each would have joined
-  (they are in no ``n``; :mod:`benchbox.score_notes` says so per group, as it names groups whose clips
-  are not the reference's length: warnings, and the ``undecoded`` and ``clip_length`` records of scores.json);
+* ``skipped.csv`` - clips that could not be decoded, with the reason and their group (in no ``n``: a warning per group
+  says so, as for groups of clips not the reference's length; scores.json ``undecoded``, ``clip_length``: :mod:`benchbox.score_notes`);
 * ``score_config.toml`` / ``versions.json`` - the resolved config and library versions.
 """
 
@@ -42,7 +41,7 @@ from benchbox.metrics import category
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
-from benchbox.score_notes import SAMPLES_COLUMN, check_clips
+from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
 from benchbox.stats import wilson_interval
@@ -83,7 +82,6 @@ REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of th
 REAL_N = "real/n"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
 CACHE_ENV = "BENCHBOX_CACHE"
-SKIPPED_COLUMNS = ["path", "reason", "group"]  # skipped.csv; group: the one the file would have joined
 
 
 @dataclass(frozen=True)
@@ -209,8 +207,7 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
 
 
 def detect_clips(table: pd.DataFrame, config: DetectorConfig, progress: Progress) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Detector rows for every decodable clip (with its length in samples, ``_samples``), and the
-    ``(path, reason, group)`` of the rest."""
+    """Detector rows for every decodable clip (``_samples``: its decoded length), and the ``(path, reason, group)`` of the rest."""
     rows, skipped = [], []
     extra = [c for c in ("logprob_mean", "checkpoint_sha256") if c in table.columns]
     for i, rec in enumerate(table.to_dict("records")):
@@ -392,10 +389,9 @@ def score_run(
         source, (root, table, import_notes, _) = root, _import(root, Path(out), ref_path, is_run, name, overwrite)
     elif not is_run and ref_path is not None:
         import_notes = rate_notes(table["abs_path"], load_dataset(ref_path).sample_rate_hz)
-    import_skipped = import_skips(root)  # an import's undecodable clips stay on record however often it is re-scored
+    import_skipped = import_skips(root, key=group_key)  # an import's undecodable clips stay on record however often it is re-scored
     out = root / SCORES_DIR
     clips, skipped = detect_clips(table, config.detectors, progress)
-    import_skipped = [{**r, "group": group_key(r) if "generator" in r else r.get("group", "")} for r in import_skipped]  # the source's groups
     skipped = pd.concat([pd.DataFrame(import_skipped, columns=SKIPPED_COLUMNS), skipped], ignore_index=True) if import_skipped else skipped
     if clips.empty:
         first = f" (first: {skipped['path'].iloc[0]}: {skipped['reason'].iloc[0]})" if len(skipped) else ""
@@ -409,9 +405,7 @@ def score_run(
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run, real_paths=_all_real(ref_path))
         rows.append(floor)
     warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
-    ref_ds = load_dataset(ref_path) if ref_path is not None else None
-    checks = check_clips([(group_key(values), g) for values, g in groups], skipped, (ref_ds.clip_samples, ref_ds.sample_rate_hz) if ref_ds else None,
-                         skipped_csv=out / "skipped.csv", is_run=is_run)
+    checks = check_clips([(group_key(values), g) for values, g in groups], skipped, ref_path, skipped_csv=out / "skipped.csv", is_run=is_run)
     warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
     if embedders:
@@ -467,10 +461,8 @@ def score_settings(config: ScoreConfig) -> dict:
     return {"detectors": asdict(config.detectors), "verdict": asdict(config.verdict), "diversity_max_clips": config.diversity_max_clips}
 
 
-def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None, bandwidths: dict | None = None,
-           notes: dict | None = None) -> None:
-    """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it); ``notes``: the
-    ``clip_length``/``undecoded`` records of :func:`benchbox.score_notes.check_clips`, into scores.json."""
+def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None, bandwidths: dict | None = None, notes: dict | None = None) -> None:
+    """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it); ``notes``: records for scores.json (check_clips)."""
     atomic_write_csv(folder / "skipped.csv", result.skipped)
     atomic_write_csv(folder / "clips.csv", result.clips)
     atomic_write_csv(folder / "groups.csv", result.groups)

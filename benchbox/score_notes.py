@@ -41,8 +41,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchbox.data.dataset import load_dataset
+
 LENGTH_KEY = "clip_length"  # scores.json: {"reference_samples", "reference_rate_hz", "groups": {group: {...}}}
 UNDECODED_KEY = "undecoded"  # scores.json: {group: {"files", "of"}}; "" = files whose group is not known
+SKIPPED_COLUMNS = ["path", "reason", "group"]  # scores/skipped.csv; group: the one the file would have joined
 SAMPLES_COLUMN = "_samples"  # the clips table's decoded length per clip (samples at its own rate); not written to clips.csv
 CALIBRATED = "the category fit (footstep/p, useful/auto), realism and the distances (FAD/KAD, PRDC, 1-NN) are calibrated only at the reference's clip length"
 
@@ -55,17 +58,17 @@ class ClipChecks:
     record: dict = field(default_factory=dict)
 
 
-def check_clips(groups: list[tuple[str, pd.DataFrame]], skipped: pd.DataFrame, reference: tuple[int, int] | None, *, skipped_csv: Path,
-                is_run: bool) -> ClipChecks:
+def check_clips(groups: list[tuple[str, pd.DataFrame]], skipped: pd.DataFrame, reference: Path | None, *, skipped_csv: Path, is_run: bool) -> ClipChecks:
     """Warnings and record for ``groups`` (``(group key, its decoded clips)``, each with the columns
     ``_samples`` and ``sample_rate_hz``), ``skipped`` (``path``, ``reason`` and ``group``: the files
-    that did not decode) and ``reference`` (its clip length in samples and its rate in Hz; None:
-    no reference, no length check). ``skipped_csv`` is named in the warnings; ``is_run`` picks the
+    that did not decode) and ``reference`` (the reference dataset's folder: its ``dataset.json`` gives
+    the clip length in samples and the rate; None: no length check). ``skipped_csv`` is named in the warnings; ``is_run`` picks the
     fix a length warning names (``generate --seconds`` for a run, ``--out`` for a folder)."""
     warnings: list[str] = []
     record: dict = {}
     if reference is not None:
-        ref_samples, ref_hz = int(reference[0]), int(reference[1])
+        ds = load_dataset(reference)
+        ref_samples, ref_hz = int(ds.clip_samples), int(ds.sample_rate_hz)
         off = {key: entry for key, rows in groups if (entry := _length_entry(rows, ref_samples, ref_hz)) is not None}
         record[LENGTH_KEY] = {"reference_samples": ref_samples, "reference_rate_hz": ref_hz, "groups": off}
         fix = (f"generate clips of {_seconds(ref_samples, ref_hz)} (`benchbox generate RUN_DIR --seconds {_seconds(ref_samples, ref_hz, unit=False)}`)" if is_run
