@@ -332,7 +332,8 @@ def _inside(folder: Path, rel: Path) -> Path:
 
 def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_samples: int, name: str | None = None, skip=lambda rel: False, overwrite: bool = False) -> tuple[list[str], list[dict]]:
     """Write every clip of ``source`` in the reference's format under ``out/clips/`` plus
-    ``out/benchbox-clips.csv``; return (warnings, skipped ``{path, reason}``).
+    ``out/benchbox-clips.csv``; return (warnings, skipped ``{path, reason, generator, prime_ms}``:
+    each file that could not be decoded and the group it would have joined; the marker keeps them).
 
     ``out`` is checked first (:func:`check_target`). The clips are converted into a staging
     folder and replace ``out/clips/`` only once at least one decoded, so a failed import leaves
@@ -357,7 +358,7 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
                 wave, done = conform(data, rate, target_hz=target_hz, target_samples=target_samples)
                 _write_clip(_inside(staging, rel), wave, target_hz)
             except AudioError as e:
-                skipped.append({"path": rec["path"], "reason": e.message})
+                skipped.append({"path": rec["path"], "reason": e.message, "generator": rec["generator"], "prime_ms": rec["prime_ms"]})  # its group
                 continue
             counts.update(done)
             rows.append({**rec, "path": (Path(CLIPS_DIR) / rel).as_posix(), "source": str((source / rec["path"]).resolve())})
@@ -375,6 +376,28 @@ def import_clips(source: str | Path, out: str | Path, *, target_hz: int, target_
         shutil.rmtree(aside, ignore_errors=True)
     warnings = [f"{n} of {len(rows)} clips {rule}" for rule, n in counts.items()]
     return warnings, skipped
+
+
+def import_skips(root: Path, key=None) -> list[dict]:
+    """The ``{path, reason}`` of the files an import (:func:`imported`) could not decode, paths
+    relative to its source: from its marker, or, for an import written before the marker, the rows
+    of its ``scores/skipped.csv`` that name no clip of the import. [] otherwise. With ``key`` (the
+    scorer's ``group_key``) each also has its ``group``: from the marker's ``generator`` and
+    ``prime_ms``, or a ``skipped.csv`` that has the column; ``""`` where it is not on record."""
+    if not imported(root):
+        return []
+    record = import_record(root)
+    if record is not None:
+        found = [{k: str(r[k]) for k in ("path", "reason", "generator", "prime_ms") if k in r} for r in record.get("skipped", [])]
+        return [{"path": r["path"], "reason": r["reason"], **({"group": key(r) if "generator" in r else ""} if key else {})} for r in found]
+    try:
+        earlier = pd.read_csv(Path(root) / "scores" / "skipped.csv", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return []
+    if not {"path", "reason"} <= set(earlier.columns):
+        return []
+    kept = [c for c in ("path", "reason", "group") if c in earlier.columns and (key or c != "group")]
+    return [r for r in earlier[kept].to_dict("records") if not r["path"].startswith(f"{CLIPS_DIR}/")]
 
 
 def rate_notes(paths, ref_hz: int) -> list[str]:

@@ -6,7 +6,9 @@ Every ``scores/groups.csv`` under the RESULTS_DIRs (symlinks followed, see
 :mod:`benchbox.scored_runs`) contributes its groups, unless its scores are stale
 (:mod:`benchbox.freshness`: the clips changed since scoring); a stale run is left out with a
 note that says why and how to re-score. Scores whose audio is absent (a fresh clone) stand as
-scores of record, marked so. Reference rows put
+scores of record, marked so. A row whose clips are not the reference's length, or whose group
+lost files to decoding, carries a ``note`` (:func:`benchbox.score_notes.row_notes`, from its
+scores.json), marked after its group and said under the table. Reference rows put
 the numbers in context, each scored against the same reference test split:
 
 * ``floor``   - real vs real (the reference val split), taken from the runs' scores (the first run's
@@ -40,9 +42,10 @@ from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
+from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
 from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
-from benchbox.leaderboard_render import VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
+from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
 REFERENCE_CLIPS = 16
 NOISE_RMS_DBFS = -20.0
@@ -214,8 +217,12 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
     rows: list[dict] = []
     floors: dict[str, dict] = {}
     for i, s in enumerate(scored):
+        per_row, loose = row_notes(s.info, s.root / SCORES_DIR / "skipped.csv")  # clips off the reference's length, files that did not decode
         for row in with_human(s).to_dict("records"):
-            rows.append({**row, "_media": _clip_media(s, str(row["group"]))})
+            said = per_row.get(str(row["group"]), [])
+            rows.append({**row, "_media": _clip_media(s, str(row["group"])), **({NOTE: "; ".join(said)} if said else {})})
+            notes += [f"{NOTE_MARK} {s.name}, group {row['group']}: {n}" for n in said]
+        notes += [f"{s.name}: {n}" for n in loose]
         floor = s.groups[s.groups["kind"] == FLOOR_GROUP]
         ref = s.info.get("reference", "")
         key = s.info.get("reference_manifest_sha256") or ref  # one reference by content, whatever folder it was imported to

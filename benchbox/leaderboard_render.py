@@ -35,6 +35,8 @@ from benchbox.score_verdict import floor_span_key, verdict_prefix
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
 
 VS_FLOOR = "vs_floor"
+NOTE = "note"  # a row's own notes (benchbox.score_notes.row_notes: clips off the reference's length, files that did not decode)
+NOTE_MARK = "(!)"  # after the group of a row with a note; the board's notes under the table start with it and say what
 
 # What the bracketed intervals are (docs/metrics.md): not all of them are 95% CIs of a population value.
 INTERVALS_LEGEND = ("KAD: jackknife 95% CI at the shared kernel; FAD: jackknife 95% interval of the FAD at the row's n "
@@ -132,8 +134,8 @@ def _markdown_inline(text: str) -> str:
 def _cell(row: dict, key: str) -> tuple[str, str]:
     """(display text, sort value) of one cell."""
     value = row.get(key)
-    if key == "group":  # without the axes the row's generator does not have
-        return group_label(row), group_label(row)
+    if key == "group":  # without the axes the row's generator does not have; marked when the row has a note
+        return group_label(row) + (f" {NOTE_MARK}" if _noted(row) else ""), group_label(row)
     if key.startswith(("useful/", "cont/useful/", "quality/", "cont/quality/", "footstep/", "cont/footstep/")):
         stem = key.rsplit("_", 1)[0]
         return fmt_ci(value, row.get(f"{stem}_lo"), row.get(f"{stem}_hi"), 2), (f"{value}" if _finite(value) else "")
@@ -241,9 +243,16 @@ def _html_cell(text: str, sort: str) -> str:
 
 
 def _id_cell(row: dict) -> str:
-    """The row's identity, kept in view while the table scrolls sideways: run, then group."""
+    """The row's identity, kept in view while the table scrolls sideways: run, then group (marked
+    when the row has a note, which its tooltip shows; the notes under the table say it too)."""
     run, group = str(row.get("run", "")), group_label(row)
-    return f'<td class="id" data-sort="{html.escape(run)}">{_breakable(run)}<br><span class="group">{_breakable(group)}</span></td>'
+    mark = f' <span class="note" title="{html.escape(str(row[NOTE]))}">{NOTE_MARK} see the notes</span>' if _noted(row) else ""
+    return f'<td class="id" data-sort="{html.escape(run)}">{_breakable(run)}<br><span class="group">{_breakable(group)}</span>{mark}</td>'
+
+
+def _noted(row: dict) -> bool:
+    note = row.get(NOTE)
+    return isinstance(note, str) and bool(note)
 
 
 def _breakable(text: str) -> str:
@@ -327,6 +336,7 @@ td .ci {{ color: #666; font-size: 0.9em; }}
 .board .id {{ position: sticky; left: 0; z-index: 1; background: #fff; min-width: 10em; box-shadow: 1px 0 0 #ccc; }}
 .board th.id {{ z-index: 2; background: #f0f0f0; }}
 .board .id .group {{ color: #555; }}
+.board .id .note {{ color: #a40; white-space: nowrap; }}
 tr.floor .id, tr.synth .id, tr.noise .id, tr.silence .id {{ background: #fff8e0; }}
 td.media {{ min-width: 9.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.35em; vertical-align: middle; }}

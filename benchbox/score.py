@@ -14,7 +14,8 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
   ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI;
 * ``scores.json`` - the same groups plus the inputs and warnings, and ``kad_bandwidth``: per embedder
   and span (keyed by its first sample, "0" = whole clips) the one KAD bandwidth all its rows share;
-* ``skipped.csv`` - clips that could not be decoded, with the reason;
+* ``skipped.csv`` - clips that could not be decoded, with the reason and their group (in no ``n``: a warning per group
+  says so, as for groups of clips not the reference's length; scores.json ``undecoded``, ``clip_length``: :mod:`benchbox.score_notes`);
 * ``score_config.toml`` / ``versions.json`` - the resolved config and library versions.
 """
 
@@ -34,12 +35,13 @@ from benchbox import config as cfg
 from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, ConfigError, DataError, MetricError
-from benchbox.external import CLIPS_DIR, MANIFEST_NAME, folder_table, import_clips, import_record, imported, rate_notes, walk_clips
+from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_skips, rate_notes, walk_clips  # noqa: F401 (import_skips re-exported)
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
+from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
 from benchbox.stats import wilson_interval
@@ -205,23 +207,23 @@ def decode(path: Path) -> tuple[np.ndarray, int]:
 
 
 def detect_clips(table: pd.DataFrame, config: DetectorConfig, progress: Progress) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Detector rows for every decodable clip, and the ``(path, reason)`` of the rest."""
+    """Detector rows for every decodable clip (``_samples``: its decoded length), and the ``(path, reason, group)`` of the rest."""
     rows, skipped = [], []
     extra = [c for c in ("logprob_mean", "checkpoint_sha256") if c in table.columns]
     for i, rec in enumerate(table.to_dict("records")):
         try:
             wave, rate = decode(Path(rec["abs_path"]))
         except AudioError as e:
-            skipped.append({"path": rec["path"], "reason": e.message})
+            skipped.append({"path": rec["path"], "reason": e.message, "group": group_key(rec)})
         else:
-            row = {"path": rec["path"], "sha256": sha256_audio(wave, rate), "sample_rate_hz": rate}
+            row = {"path": rec["path"], "sha256": sha256_audio(wave, rate), "sample_rate_hz": rate, SAMPLES_COLUMN: len(wave)}
             row.update({c: rec[c] for c in GROUP_COLUMNS})
             row.update(detect(wave, rate, config))
             row.update({c: rec[c] for c in extra})
             row["abs_path"] = rec["abs_path"]
             rows.append(row)
         progress("detect", i + 1, len(table))
-    return pd.DataFrame(rows), pd.DataFrame(skipped, columns=["path", "reason"])
+    return pd.DataFrame(rows), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
 
 
 # ----------------------------------------------------------------------- groups
@@ -387,10 +389,10 @@ def score_run(
         source, (root, table, import_notes, _) = root, _import(root, Path(out), ref_path, is_run, name, overwrite)
     elif not is_run and ref_path is not None:
         import_notes = rate_notes(table["abs_path"], load_dataset(ref_path).sample_rate_hz)
-    import_skipped = import_skips(root)  # an import's undecodable clips stay on record however often it is re-scored
+    import_skipped = import_skips(root, key=group_key)  # an import's undecodable clips stay on record however often it is re-scored
     out = root / SCORES_DIR
     clips, skipped = detect_clips(table, config.detectors, progress)
-    skipped = pd.concat([pd.DataFrame(import_skipped, columns=["path", "reason"]), skipped], ignore_index=True) if import_skipped else skipped
+    skipped = pd.concat([pd.DataFrame(import_skipped, columns=SKIPPED_COLUMNS), skipped], ignore_index=True) if import_skipped else skipped
     if clips.empty:
         first = f" (first: {skipped['path'].iloc[0]}: {skipped['reason'].iloc[0]})" if len(skipped) else ""
         raise DataError(f"none of the {len(table)} clips under {root} could be decoded{first}", hint="re-generate the clips; the earlier scores/ is unchanged")
@@ -403,6 +405,8 @@ def score_run(
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run, real_paths=_all_real(ref_path))
         rows.append(floor)
     warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
+    checks = check_clips([(group_key(values), g) for values, g in groups], skipped, ref_path, skipped_csv=out / "skipped.csv", is_run=is_run)
+    warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
     if embedders:
         warnings += add_distances(rows, groups, sets, embedders, bootstrap=bootstrap, seed=seed, cache_dir=cache_dir_of(config),
@@ -416,26 +420,9 @@ def score_run(
         warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
     with staged_dir(out) as stage:  # scores/ is replaced whole, or (on any failure) left byte-identical
-        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source, bandwidths=bandwidths)
+        _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source, bandwidths=bandwidths,
+               notes=checks.record)
     return result
-
-
-def import_skips(root: Path) -> list[dict]:
-    """The ``{path, reason}`` of the clips an import (:func:`benchbox.external.imported`) could not
-    decode, paths relative to its source: from its marker, or, for an import written before the
-    marker, the rows of its ``scores/skipped.csv`` that name no clip of the import. [] otherwise."""
-    if not imported(root):
-        return []
-    record = import_record(root)
-    if record is not None:
-        return [{"path": str(r["path"]), "reason": str(r["reason"])} for r in record.get("skipped", [])]
-    try:
-        earlier = pd.read_csv(root / SCORES_DIR / "skipped.csv", dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return []
-    if not {"path", "reason"} <= set(earlier.columns):
-        return []
-    return [r for r in earlier[["path", "reason"]].to_dict("records") if not r["path"].startswith(f"{CLIPS_DIR}/")]
 
 
 def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None, overwrite: bool = False):
@@ -453,7 +440,7 @@ def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: 
 def _clip_columns(clips: pd.DataFrame) -> pd.DataFrame:
     """clips.csv order: path, sha256, group columns, rate, detector values/flags, useful/auto, extras."""
     first = ["path", "sha256", *GROUP_COLUMNS, "sample_rate_hz"]
-    return clips[first + [c for c in clips.columns if c not in first and c != "abs_path"]]
+    return clips[first + [c for c in clips.columns if c not in first and c not in ("abs_path", SAMPLES_COLUMN)]]
 
 
 def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
@@ -474,8 +461,8 @@ def score_settings(config: ScoreConfig) -> dict:
     return {"detectors": asdict(config.detectors), "verdict": asdict(config.verdict), "diversity_max_clips": config.diversity_max_clips}
 
 
-def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None, bandwidths: dict | None = None) -> None:
-    """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it)."""
+def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None, bandwidths: dict | None = None, notes: dict | None = None) -> None:
+    """Every file of ``scores/`` into ``folder`` (the staging folder that then replaces it); ``notes``: records for scores.json (check_clips)."""
     atomic_write_csv(folder / "skipped.csv", result.skipped)
     atomic_write_csv(folder / "clips.csv", result.clips)
     atomic_write_csv(folder / "groups.csv", result.groups)
@@ -499,6 +486,7 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
             "skipped": len(result.skipped),
             "warnings": list(result.warnings),
             "kad_bandwidth": bandwidths or {},
+            **(notes or {}),
             "groups": json_records(result.groups),
         },
     )

@@ -74,3 +74,34 @@ def rewrite_clip(root: Path, path: Path, wave: np.ndarray) -> None:
     manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
     manifest.loc[manifest["path"] == Path(path).relative_to(root).as_posix(), "sha256"] = sha256_audio(back[:, 0], rate)
     manifest.to_csv(root / "manifest.csv", index=False)
+
+
+def write_undecodable(folder: Path) -> None:
+    """Three files that cannot be decoded: a truncated wav, one whose data chunk claims more than
+    the file holds, and a text file named .wav."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_wav(folder / "truncated.wav", step(np.random.default_rng(1)), RATE_HZ)
+    (folder / "truncated.wav").write_bytes((folder / "truncated.wav").read_bytes()[:30])
+    write_wav(folder / "liar.wav", step(np.random.default_rng(2)), RATE_HZ)
+    raw = bytearray((folder / "liar.wav").read_bytes())
+    at = raw.find(b"data")
+    raw[at + 4 : at + 8] = (10**9).to_bytes(4, "little")
+    (folder / "liar.wav").write_bytes(bytes(raw[:200]))
+    (folder / "text.wav").write_text("not audio\n")
+
+
+def import_with_undecodable(tmp_path: Path, rng: np.random.Generator):
+    """``(score result, OUT, reference)``: the folder ``mine`` (2 good wavs and the 3 of
+    :func:`write_undecodable`, group ``mine``; a subfolder ``lost`` of 2 undecodable ones, group
+    ``mine/lost``) imported into ``tmp_path/results/mine`` and scored without embedders."""
+    from benchbox.score import score_run
+
+    data = make_dataset(tmp_path / "data", rng)
+    mine = tmp_path / "mine"
+    for i in range(2):
+        write_wav(mine / f"good{i}.wav", step(rng), RATE_HZ)
+    write_undecodable(mine)
+    write_undecodable(mine / "lost")
+    (mine / "lost" / "text.wav").unlink()
+    out = tmp_path / "results" / "mine"
+    return score_run(mine, reference=data, out=out, embedders=(), bootstrap=0), out, data
