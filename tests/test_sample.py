@@ -158,10 +158,33 @@ def test_bad_run_folders(run, tmp_path):
 
 
 def test_parse_prime_ms():
-    assert parse_prime_ms("0, 10,10,40") == (0, 10, 40)
+    assert parse_prime_ms("0, 10,20 ,40") == (0, 10, 20, 40)
     assert parse_prime_ms([0, 20.0]) == (0, 20)
     with pytest.raises(ConfigError, match="empty"):
         parse_prime_ms("")
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ("0,0", "--prime-ms lists 0 more than once"),
+    ("10,10.0,20", "--prime-ms lists 10 more than once"),
+    ([0, 10, 10], "--prime-ms lists 10 more than once"),
+    ("10,,20", "--prime-ms '10,,20' has an empty item"),
+    ("0,10,", "has an empty item"),
+])  # fmt: skip
+def test_parse_prime_ms_refuses_a_duplicate_or_an_empty_item(values, message):
+    with pytest.raises(ConfigError, match=message) as e:  # each was once dropped without a word
+        parse_prime_ms(values)
+    assert e.value.hint
+
+
+def test_parse_values_refuses_a_duplicate_or_an_empty_item():
+    from benchbox.generate import parse_values
+
+    assert parse_values("1.0, 0.95", "--top-p") == (1.0, 0.95)
+    with pytest.raises(ConfigError, match="--top-p lists 0.9 more than once"):
+        parse_values("0.9,0.90", "--top-p")
+    with pytest.raises(ConfigError, match="has an empty item"):
+        parse_values("25,,50", "--sampling-steps", whole=True)
 
 
 def test_paused_gc_restores_the_collector():
