@@ -15,9 +15,11 @@ their sampling settings draw from the same seed (paired: the same noise, another
 Any generator makes its clips through ``generate`` (:mod:`benchbox.generators.base`); this
 module never asks which one it holds. A primed cell continues the first ``prime_ms`` of a
 test-split clip, passed as waves on the run's code grid (``decode(encode(x))`` with the
-run's quantisation), and the written clip's first P samples are that prime bit for bit
-(checked here). A generator without the ``prime`` capability gets its unprimed cells
-only; its primed cells are left out (the tables read "n/a"). Each clip draws from its own
+run's quantisation): ``generate`` returns that prime bit for bit as its first P samples
+(checked here), and the 16-bit wav holds it to within one 16-bit step (3e-5). It is the
+quantiser's round trip of the real clip, not the real clip: up to half a code step away
+(hundreds of 16-bit steps at loud samples on a mu-law run). A generator without the
+``prime`` capability gets its unprimed cells only; its primed cells are left out (the tables read "n/a"). Each clip draws from its own
 generator, seeded from (seed, checkpoint, prime_ms, clip index), so the same seed gives
 byte-identical clips, ``n`` changes no clip (``--n 8`` gives the first 8 clips of ``--n 32``
 at the same ``batch``), and ``batch`` changes only float rounding: SaShiMi, the n-gram, LPC and
@@ -284,7 +286,7 @@ def clip_generators(seed: int, checkpoint: str, prime_ms: int, n: int, device: t
 
 
 def _check_output(plan: _Plan, name: str, waves: torch.Tensor, prime: torch.Tensor | None, count: int) -> None:
-    """The contract every ``generate`` keeps: shape, finite values in [-1, 1], the prime verbatim."""
+    """The contract every ``generate`` keeps: shape, finite values in [-1, 1], the prime (as passed: the quantiser round trip) verbatim."""
     generator = plan.train_cfg.generator
     if tuple(waves.shape) != (count, plan.length) or not torch.isfinite(waves).all() or waves.abs().max() > 1.0:
         raise GeneratorError(f"generator '{generator}' ({name}) returned clips of shape {tuple(waves.shape)} outside [-1, 1] or not finite", hint="fix its generate()")
