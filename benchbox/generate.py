@@ -15,9 +15,11 @@ their sampling settings draw from the same seed (paired: the same noise, another
 Any generator makes its clips through ``generate`` (:mod:`benchbox.generators.base`); this
 module never asks which one it holds. A primed cell continues the first ``prime_ms`` of a
 test-split clip, passed as waves on the run's code grid (``decode(encode(x))`` with the
-run's quantisation), and the written clip's first P samples are that prime bit for bit
-(checked here). A generator without the ``prime`` capability gets its unprimed cells
-only; its primed cells are left out (the tables read "n/a"). Each clip draws from its own
+run's quantisation): ``generate`` returns that prime bit for bit as its first P samples
+(checked here), and the 16-bit wav holds it to within one 16-bit step (3e-5). It is the
+quantiser's round trip of the real clip, not the real clip: up to half a code step away
+(hundreds of 16-bit steps at loud samples on a mu-law run). A generator without the
+``prime`` capability gets its unprimed cells only; its primed cells are left out (the tables read "n/a"). Each clip draws from its own
 generator, seeded from (seed, checkpoint, prime_ms, clip index), so the same seed gives
 byte-identical clips, ``n`` changes no clip (``--n 8`` gives the first 8 clips of ``--n 32``
 at the same ``batch``), and ``batch`` changes only float rounding: SaShiMi, the n-gram, LPC and
@@ -102,9 +104,27 @@ class Cell:
         return f"{self.checkpoint}/prime{self.prime_ms}{tags}"
 
 
+def _items(values: str | Sequence[Any], option: str, example: str) -> list:
+    """The items of a comma list (``"0,10"``) or a sequence; ConfigError on an empty item (``"10,,20"``)."""
+    if not isinstance(values, str):
+        return list(values) if isinstance(values, (list, tuple)) else [values]
+    items = [v.strip() for v in values.split(",")]
+    if values.strip() and not all(items):
+        raise ConfigError(f"{option} {values!r} has an empty item", hint=f"separate values with single commas, e.g. {option} {example}")
+    return [v for v in items if v]
+
+
+def _once(out: list, option: str, example: str) -> tuple:
+    """``out`` as a tuple; ConfigError naming any value given twice (``--prime-ms 0,0``: one cell, asked for twice)."""
+    twice = sorted({f"{v:g}" for v in out if out.count(v) > 1})
+    if twice:
+        raise ConfigError(f"{option} lists {', '.join(twice)} more than once", hint=f"give each value once, e.g. {option} {example}")
+    return tuple(out)
+
+
 def parse_prime_ms(values: str | Sequence[Any]) -> tuple[int, ...]:
-    """``"0,10,20"`` or ``[0, 10]`` -> (0, 10, 20): whole, non-negative milliseconds."""
-    items = [v.strip() for v in values.split(",") if v.strip()] if isinstance(values, str) else list(values)
+    """``"0,10,20"`` or ``[0, 10]`` -> (0, 10, 20): whole, non-negative milliseconds, each once."""
+    items = _items(values, "--prime-ms", "0,10,20,40")
     out = []
     for item in items:
         try:
@@ -116,15 +136,13 @@ def parse_prime_ms(values: str | Sequence[Any]) -> tuple[int, ...]:
         out.append(int(value))
     if not out:
         raise ConfigError("--prime-ms is empty", hint="e.g. --prime-ms 0,10,20,40")
-    return tuple(dict.fromkeys(out))
+    return _once(out, "--prime-ms", "0,10,20,40")
 
 
 def parse_values(values: str | float | Sequence[Any], option: str, *, whole: bool = False) -> tuple:
-    """``"1.0,0.95"``, ``0.9`` or ``[25, 50]`` -> a tuple of numbers (whole numbers with ``whole``), deduplicated."""
-    if isinstance(values, str):
-        items = [v.strip() for v in values.split(",") if v.strip()]
-    else:
-        items = list(values) if isinstance(values, (list, tuple)) else [values]
+    """``"1.0,0.95"``, ``0.9`` or ``[25, 50]`` -> a tuple of numbers (whole numbers with ``whole``), each once."""
+    example = "25,50" if whole else "1.0,0.95"
+    items = _items(values, option, example)
     out = []
     for item in items:
         try:
@@ -136,7 +154,7 @@ def parse_values(values: str | float | Sequence[Any], option: str, *, whole: boo
         out.append(int(value) if whole else value)
     if not out:
         raise ConfigError(f"{option} is empty", hint=f"give at least one value, e.g. {option} {'0' if whole else '1.0'}")
-    return tuple(dict.fromkeys(out))
+    return _once(out, option, example)
 
 
 def parse_names(values: str | Sequence[str]) -> tuple[str, ...]:
@@ -268,7 +286,7 @@ def clip_generators(seed: int, checkpoint: str, prime_ms: int, n: int, device: t
 
 
 def _check_output(plan: _Plan, name: str, waves: torch.Tensor, prime: torch.Tensor | None, count: int) -> None:
-    """The contract every ``generate`` keeps: shape, finite values in [-1, 1], the prime verbatim."""
+    """The contract every ``generate`` keeps: shape, finite values in [-1, 1], the prime (as passed: the quantiser round trip) verbatim."""
     generator = plan.train_cfg.generator
     if tuple(waves.shape) != (count, plan.length) or not torch.isfinite(waves).all() or waves.abs().max() > 1.0:
         raise GeneratorError(f"generator '{generator}' ({name}) returned clips of shape {tuple(waves.shape)} outside [-1, 1] or not finite", hint="fix its generate()")

@@ -93,6 +93,10 @@ class ScoreConfig:
     cache_dir: str = ""  # embedding cache; "" = $BENCHBOX_CACHE or ~/.cache/benchbox/embeddings
     diversity_max_clips: int = 512  # mean pairwise distance over at most this many clips (seeded subset)
 
+    def __post_init__(self) -> None:
+        if self.diversity_max_clips < 2:  # a pairwise distance needs two clips
+            raise ValueError(f"diversity_max_clips must be >= 2, got {self.diversity_max_clips}")
+
 
 @dataclass(frozen=True)
 class ScoreResult:

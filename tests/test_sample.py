@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchbox.audio import SILENCE_CODE, encode
+from benchbox.audio import SILENCE_CODE, decode, encode
 from benchbox.checkpoint import CHECKPOINT_FORMAT
 from benchbox.config import parse_overrides
 from benchbox.data.dataset import load_dataset
@@ -15,6 +15,8 @@ from benchbox.runs import sha256_file
 from benchbox.generate import MANIFEST_COLUMNS, generate_run, parse_prime_ms
 from benchbox.sample import _sampling_library, choose, draw, sample
 from tests.train_helpers import SHRINK, corpus, tiny_run
+
+PCM16_STEP = 2.0**-15  # one step of a 16-bit wav
 
 RATE_HZ = 16_000
 SECONDS = 0.032  # 512 samples
@@ -83,6 +85,8 @@ def test_grid_manifest_and_clip_lengths(run):
 
 
 def test_prime_prefix_decodes_exactly(run):
+    """A written clip's first P samples are the mu-law round trip of the real prime (the same codes,
+    within one 16-bit step of decode(encode(x)) after the 16-bit wav), not the real samples."""
     ds = load_dataset(load_dataset_path(run))
     test_ids = list(ds.rows("test")["id"].astype(str))
     test_codes = encode(ds.load_clips("test"), "mulaw")
@@ -93,6 +97,7 @@ def test_prime_prefix_decodes_exactly(run):
         wave, _ = sf.read(run / row.path, dtype="float32")
         source = test_codes[test_ids.index(row.prime_source)]
         assert torch.equal(encode(wave[:320], "mulaw"), source[:320])
+        assert (torch.from_numpy(wave[:320]) - decode(source[:320], "mulaw")).abs().max() <= PCM16_STEP
 
 
 def load_dataset_path(run):
@@ -158,10 +163,33 @@ def test_bad_run_folders(run, tmp_path):
 
 
 def test_parse_prime_ms():
-    assert parse_prime_ms("0, 10,10,40") == (0, 10, 40)
+    assert parse_prime_ms("0, 10,20 ,40") == (0, 10, 20, 40)
     assert parse_prime_ms([0, 20.0]) == (0, 20)
     with pytest.raises(ConfigError, match="empty"):
         parse_prime_ms("")
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ("0,0", "--prime-ms lists 0 more than once"),
+    ("10,10.0,20", "--prime-ms lists 10 more than once"),
+    ([0, 10, 10], "--prime-ms lists 10 more than once"),
+    ("10,,20", "--prime-ms '10,,20' has an empty item"),
+    ("0,10,", "has an empty item"),
+])  # fmt: skip
+def test_parse_prime_ms_refuses_a_duplicate_or_an_empty_item(values, message):
+    with pytest.raises(ConfigError, match=message) as e:  # each was once dropped without a word
+        parse_prime_ms(values)
+    assert e.value.hint
+
+
+def test_parse_values_refuses_a_duplicate_or_an_empty_item():
+    from benchbox.generate import parse_values
+
+    assert parse_values("1.0, 0.95", "--top-p") == (1.0, 0.95)
+    with pytest.raises(ConfigError, match="--top-p lists 0.9 more than once"):
+        parse_values("0.9,0.90", "--top-p")
+    with pytest.raises(ConfigError, match="has an empty item"):
+        parse_values("25,,50", "--sampling-steps", whole=True)
 
 
 def test_paused_gc_restores_the_collector():

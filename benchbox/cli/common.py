@@ -75,9 +75,10 @@ def printable(text: object) -> str:
     return escape(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
-def os_fail(error: OSError) -> NoReturn:
+def os_fail(error: OSError, json_command: str | None = None) -> NoReturn:
     """An OSError that reached the CLI: standard output refused a write (``> /dev/full``) or a
-    file did. One ``error:`` line, exit 1; a closed pipe (``| head``) is exit 0, quietly (:func:`reader_left`)."""
+    file did. One ``error:`` line, exit 1; a closed pipe (``| head``) is exit 0, quietly (:func:`reader_left`).
+    ``json_command``: as :func:`fail`'s (never for standard output itself)."""
     from benchbox.runs import storage_error
 
     if error.errno == errno.EPIPE:
@@ -87,7 +88,7 @@ def os_fail(error: OSError) -> NoReturn:
         silence_stdout()
         err_console.print(f"[bold red]error:[/] cannot write to standard output: {printable(error.strerror or error)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    fail(storage_error(printable(str(error.filename)), error))
+    fail(storage_error(printable(str(error.filename)), error), json_command)
 
 
 _REFUSED = [False]  # standard output refused a write (a full disk), as opposed to a reader that left
@@ -134,21 +135,71 @@ def flush_stdout() -> None:
         raise SystemExit(1) from None
 
 
-def fail(error: BenchboxError) -> None:
-    """Print ``error:`` / ``hint:`` lines on stderr and exit 1 (no traceback)."""
+def fail(error: BenchboxError, json_command: str | None = None) -> None:
+    """Print ``error:`` / ``hint:`` lines on stderr and exit 1 (no traceback); for a ``--json``
+    run (``json_command``: the command that took ``--json``) also :func:`print_json_error` on stdout."""
     err_console.print(f"[bold red]error:[/] {printable(error.message)}", highlight=False, soft_wrap=True)
     if error.hint:
         err_console.print(f"[bold yellow]hint:[/] {printable(error.hint)}", highlight=False, soft_wrap=True)
+    if json_command is not None:
+        print_json_error(json_command, error.message, error.hint)
     raise typer.Exit(1)
 
 
-def usage_fail(error: ClickException) -> None:
-    """A command line that cannot be parsed: ``error:`` / ``hint:`` on stderr, exit 2 (1 for other click errors)."""
+def usage_fail(error: ClickException, json_command: str | None = None) -> None:
+    """A command line that cannot be parsed: ``error:`` / ``hint:`` on stderr, exit 2 (1 for other click errors);
+    ``json_command``: as :func:`fail`'s (set only once ``--json`` itself was parsed)."""
     ctx = getattr(error, "ctx", None)
     where = ctx.command_path if ctx is not None else "benchbox"
+    hint = f"see `{where} --help` for the arguments and examples"
     err_console.print(f"[bold red]error:[/] {printable(error.format_message())}", highlight=False, soft_wrap=True, markup=True)
-    err_console.print(f"[bold yellow]hint:[/] see `{where} --help` for the arguments and examples", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold yellow]hint:[/] {hint}", highlight=False, soft_wrap=True)
+    if json_command is not None:
+        print_json_error(json_command, error.format_message(), hint)
     raise typer.Exit(EXIT_USAGE if isinstance(error, UsageError) else error.exit_code)
+
+
+def print_json_error(command: str, message: str, hint: str | None) -> None:
+    """``{"format", "command", "error", "hint"}`` on stdout: a ``--json`` run that fails still gives
+    its reader (``| jq``) one JSON object; ``hint`` is null when there is none. A stdout that
+    refuses it is left alone: the ``error:`` line on stderr has been printed."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.write(json.dumps({"format": JSON_FORMAT, "command": command, "error": message, "hint": hint}, indent=2) + "\n")
+        sys.stdout.flush()
+
+
+JSON_REQUESTED = "benchbox.json_command"  # ctx.meta key (shared by every context of one invocation): set when --json was given
+
+
+def command_name(ctx: Any) -> str:
+    """``"data info"`` for the context of ``benchbox data info``, as :func:`print_json` names it (the
+    root's own name is left out: it depends on how benchbox was started, ``python -m ...``)."""
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+def _remember_json(ctx: typer.Context, value: bool) -> bool:
+    """--json's callback: record the command that took it, so the error boundary can answer in JSON."""
+    if value:
+        ctx.meta[JSON_REQUESTED] = command_name(ctx)
+    return value
+
+
+def json_command_of(ctx: Any, error: ClickException | None = None) -> str | None:
+    """The command a failed run took ``--json`` for, or None: from --json's callback, or, for a
+    command line that failed before its options were read (``--json --bogus``), from the raw
+    arguments (:data:`JSON_IN_ARGS`) and the context of the ``error``."""
+    if JSON_REQUESTED in ctx.meta:
+        return ctx.meta[JSON_REQUESTED]
+    if error is not None and ctx.meta.get(JSON_IN_ARGS):
+        return command_name(getattr(error, "ctx", None))
+    return None
+
+
+JSON_IN_ARGS = "benchbox.json_in_args"  # ctx.meta key: "--json" is among the raw arguments (before any "--")
 
 
 def json_envelope(command: str, out: str | Path | None, **fields: Any) -> dict:
@@ -278,7 +329,7 @@ SetOpt = Annotated[
     typer.Option("--set", metavar="KEY=VALUE", help="Override a config value: --set section.key=value (repeatable)."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same output.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", callback=_remember_json, help="Print machine-readable JSON on stdout (on failure: an error object).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 

@@ -30,7 +30,8 @@ def info(
     if as_json:
         print_json("data info", summary["root"], **summary)
         return
-    rows = [[key, str(summary[key])] for key in ("kind", "sample_rate_hz", "clip_samples", "clips", "sources", "rejected", "rms_dbfs_median")]
+    rows = [[key, str(summary[key])] for key in ("kind", "sample_rate_hz", "clip_samples", "clips", "sources", "rejected")]
+    rows.append(["rms_dbfs_median", f"{summary['rms_dbfs_median']:.2f}"])  # --json keeps the exact value
     rows.append(["per split", ", ".join(f"{k}={v}" for k, v in summary["per_split"].items())])
     rows.append(["per label", ", ".join(f"{k}={v}" for k, v in summary["per_label"].items())])
     rows.append(["step seconds", ", ".join(f"{k}={v:.3f}" for k, v in summary["step_seconds"].items())])

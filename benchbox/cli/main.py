@@ -6,6 +6,8 @@ matplotlib) is imported inside each command, so ``benchbox --help`` stays fast.
 Exit codes: 0 success (also when the reader of a pipe leaves early: ``benchbox ... | head -1``); 1 a library error (``error:`` + ``hint:`` lines); 2 a command line
 that cannot be parsed (missing argument, unknown option; also ``error:`` + ``hint:``);
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+A ``--json`` run that fails with exit 1 or 2 also prints one JSON object on stdout,
+``{"format", "command", "error", "hint"}``, so ``| jq`` never reads empty input.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated
 import typer
 
 import benchbox
-from benchbox.cli.common import ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, flush_stdout, interrupted, os_fail, reader_left, sigterm_as_interrupt, stdout_is_devnull, stdout_refused, usage_fail
+from benchbox.cli.common import JSON_IN_ARGS, ClickException, HonestHelpCommand, HonestHelpGroup, examples, fail, json_command_of, flush_stdout, interrupted, os_fail, reader_left, sigterm_as_interrupt, stdout_is_devnull, stdout_refused, usage_fail
 from benchbox.errors import BenchboxError
 
 GENERIC_KEPT = "every file written so far is complete (each is replaced atomically); multi-file outputs were not published"
@@ -27,29 +29,32 @@ class BenchboxGroup(HonestHelpGroup):
     (exit 130 / 143). Commands that can say more precisely what was kept catch the interrupt themselves."""
 
     def make_context(self, info_name, args, parent=None, **extra):
+        args = list(args)
         try:
-            return super().make_context(info_name, args, parent=parent, **extra)
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
         except ClickException as e:
             usage_fail(e)
         except BrokenPipeError:  # `benchbox --help | head -1`: the reader has what it wanted
             reader_left()
         except OSError as e:  # --help into a full stdout
             os_fail(e)
+        ctx.meta[JSON_IN_ARGS] = "--json" in (args[: args.index("--")] if "--" in args else args)  # for a sub-command line that cannot be parsed
+        return ctx
 
     def invoke(self, ctx):  # noqa: D401 - click signature
         with sigterm_as_interrupt():
             try:
                 return super().invoke(ctx)
             except BenchboxError as e:
-                fail(e)
+                fail(e, json_command_of(ctx))  # a --json run also prints {"error", "hint"} on stdout
             except ClickException as e:
-                usage_fail(e)
+                usage_fail(e, json_command_of(ctx, e))
             except KeyboardInterrupt as e:
                 interrupted(e, GENERIC_KEPT, "run the same command again")
             except BrokenPipeError:  # `benchbox ... | head -1`
                 reader_left()
             except OSError as e:  # a full disk or stdout outside the library's writers
-                os_fail(e)
+                os_fail(e, json_command_of(ctx))
 
 
 app = typer.Typer(

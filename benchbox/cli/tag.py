@@ -66,6 +66,8 @@ def review(
         session = open_session(target, rater=rater, include_real=include_real, real_dir=real, seed=seed, progress=progress)
     for source, reason in session.review_set.skipped:  # left out, as `benchbox score` skips them
         err_console.print(f"[bold yellow]warning:[/] skipped {printable(source)}: {printable(reason)}", highlight=False, soft_wrap=True)
+    for note in session.review_set.notes:
+        err_console.print(f"[bold yellow]warning:[/] {printable(note)}", highlight=False, soft_wrap=True)
     if terminal:
         try:
             _review_in_terminal(session)

@@ -12,7 +12,9 @@ Every generator, whatever its family, answers two questions:
 * **"sample N clips, optionally continuing this prime"**:
   ``generate(n, length, *, prime=None, rng, batch=16, **settings)`` returns
   (n, length) float32 waves in [-1, 1]. ``prime`` is (n, P) float waves on the run's code grid
-  (the sampler passes ``decode(encode(x))``); then ``out[:, :P]`` equals ``prime`` bit for bit.
+  (the sampler passes ``decode(encode(x))``); then ``out[:, :P]`` equals ``prime`` bit for bit:
+  the quantiser's round trip of the real clip, not the real clip (up to half a code step away:
+  128 16-bit steps on the linear grid, hundreds at loud samples on the mu-law grid).
   All randomness comes from ``rng``: one ``torch.Generator``, or n of them, one per clip (the
   sampler passes these, so ``batch`` and ``n`` never change a clip); draw through
   :mod:`benchbox.generators.clip_rng`, which takes either. ``settings`` are the generic sampling settings of

@@ -67,6 +67,26 @@ EPS = 1e-12
 ZERO_PAD_FACTOR = 4  # periodicity FFT length = frame * 4, for sub-bin f0 resolution
 TONAL_HALF_WIDTH_BINS = ZERO_PAD_FACTOR  # one unpadded bin either side of the peak
 
+# Ranges of DetectorConfig fields (checked when it is built). Only the meaningless side is
+# closed: a threshold that alone flags a clip at 0 or below would flag every clip, a dBFS
+# level above full scale is out of range; a threshold set past every value (dc_offset_flag_above=1,
+# periodicity_strength_flag_above=2) turns its detector off and stays allowed.
+POSITIVE_FIELDS = (
+    "dc_offset_flag_above", "dc_offset_rel_flag_above", "silence_fraction_flag_above", "periodicity_strength_flag_above",
+    "crackle_rate_hz_flag_above", "wall_high_band_hz", "wall_low_band_hz", "dropout_fall_db", "dropout_max_ms",
+    "line_neighbour_hz", "crackle_rise_db", "crackle_window_db", "burstwall_rise_db",
+)  # fmt: skip
+NON_NEGATIVE_FIELDS = (
+    "dc_offset_rel_floor", "transient_env_ratio_db_flag_below", "transient_crest_db_flag_below", "wall_high_contrast_db_flag_below",
+    "wall_high_iqr_db_flag_below", "wall_low_share_flag_above", "dropout_active_db", "dropout_return_db", "line_active_db",
+    "line_level_spread_db_flag_below", "crackle_quiet_db", "burstwall_floor_band_db", "burstwall_floor_depth_db_flag_below", "burstwall_after_ms",
+)  # fmt: skip
+COUNT_FIELDS = ("clip_run_flag_above", "click_count_flag_above", "burstwall_count_flag_above")  # >= 1: every count is >= 0
+DBFS_FIELDS = (
+    "silence_floor_dbfs", "silence_rms_dbfs_flag_below", "click_floor_dbfs", "click_context_floor_dbfs", "transient_env_floor_dbfs",
+    "crackle_floor_dbfs", "burstwall_floor_dbfs",
+)  # fmt: skip  <= 0: levels of waveforms in [-1, 1]
+
 
 @dataclass(frozen=True)
 class DetectorConfig:
@@ -153,6 +173,11 @@ class DetectorConfig:
     burstwall_count_flag_above: int = 1
 
     def __post_init__(self) -> None:
+        for names, valid, ok in ((POSITIVE_FIELDS, "> 0", lambda v: v > 0), (NON_NEGATIVE_FIELDS, ">= 0", lambda v: v >= 0),
+                                 (COUNT_FIELDS, ">= 1", lambda v: v >= 1), (DBFS_FIELDS, "<= 0 dBFS", lambda v: v <= 0)):
+            for name in names:
+                if not ok(getattr(self, name)):  # NaN fails every test
+                    raise ValueError(f"{name} must be {valid}, got {getattr(self, name):g}")
         if not 0.0 < self.clip_level <= 1.0:
             raise ValueError(f"clip_level must be in (0, 1], got {self.clip_level}")
         if self.clip_tolerance < 0.0:

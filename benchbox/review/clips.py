@@ -5,7 +5,9 @@ Legend: T time in samples, F frequency bins, W spectrogram frames.
 A review target is either a training run folder (``samples/manifest.csv`` lists the
 clips and their group columns) or any folder of audio files. Real recordings can be
 mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``) or
-from a folder given explicitly. Every clip is identified by the hash of its decoded
+from a folder given explicitly; a real clip that primed a clip under review (the samples
+manifest's ``prime_source``) is never one of them, or the rater would hear the same
+attack twice and tell the natural continuation apart. Every clip is identified by the hash of its decoded
 audio (:func:`benchbox.runs.sha256_audio`), the same key ``scores/clips.csv`` uses, so
 tags survive renames and go stale when a clip is regenerated with new samples. Audio
 that repeats (within a run, or across groups) is one clip to review that keeps every
@@ -44,6 +46,7 @@ SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 RUN_CONFIG = "config.toml"
 TAGS_FILE = "tags.sqlite"
 REAL_SPLIT = "test"
+PRIME_SOURCE = "prime_source"  # samples manifest: the dataset id of the real clip a primed clip continues ("" unprimed)
 
 SPEC_FFT_SAMPLES = 512
 SPEC_HOP_SAMPLES = 128
@@ -91,6 +94,7 @@ class ReviewSet:
     kind: str  # "run" or "folder"
     clips: tuple[ReviewClip, ...]
     skipped: tuple[tuple[str, str], ...] = ()  # (source, reason) of each file that could not be decoded: left out, as score does
+    notes: tuple[str, ...] = ()  # what the rater should know about the set (fewer real clips than asked); the CLI warns
 
     @property
     def db_path(self) -> Path:
@@ -142,22 +146,35 @@ def build_review_set(
     kind = target_kind(root)
     if include_real < 0:
         raise ReviewError(f"--include-real must be >= 0, got {include_real}", hint="give the number of real clips to mix in")
-    generated = _run_entries(root) if kind == "run" else _folder_entries(root)
+    manifest = _read_manifest(root) if kind == "run" else None
+    generated = _run_entries(root, manifest) if manifest is not None else _folder_entries(root)
     real: list[tuple[Path, str, dict]] = []
+    notes: tuple[str, ...] = ()
     if include_real:
         candidates = _real_candidates(root, kind, real_dir)
+        primers = _prime_source_paths(root, manifest) if manifest is not None else set()
+        usable = [c for c in candidates if c not in primers]  # a prime's source would be heard twice: not blind
+        n_primers = len(candidates) - len(usable)
         if include_real > len(candidates):
             raise ReviewError(
                 f"asked for {include_real} real clips but only {len(candidates)} are available",
-                hint=f"use --include-real {len(candidates)} or point --real at a bigger folder",
+                hint=f"use --include-real {len(usable)} or point --real at a bigger folder",
             )
+        if not usable:
+            raise ReviewError(
+                f"all {len(candidates)} real clips primed clips under review, so a rater would hear each one twice and the review would not be blind",
+                hint="point --real at other recordings, or drop --include-real",
+            )
+        if include_real > len(usable):
+            notes = (f"asked for {include_real} real clips but mixed in {len(usable)}: {n_primers} of the {len(candidates)} available primed clips under review and are left out",)
+            include_real = len(usable)
         rng = np.random.default_rng(seed)
-        picks = sorted(rng.choice(len(candidates), size=include_real, replace=False).tolist())
-        real = [(candidates[i], str(candidates[i]), {}) for i in picks]
+        picks = sorted(rng.choice(len(usable), size=include_real, replace=False).tolist())
+        real = [(usable[i], str(usable[i]), {}) for i in picks]
     if real:
         _check_blind_lengths([e[0] for e in generated], [e[0] for e in real])
     clips, skipped = _hash_entries(generated, real, progress or no_progress)
-    return ReviewSet(root, kind, clips, skipped)
+    return ReviewSet(root, kind, clips, skipped, notes)
 
 
 LENGTH_TOLERANCE_SECONDS = 0.01
@@ -205,14 +222,19 @@ def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[tupl
     return tuple(clips), tuple(skipped)
 
 
-def _run_entries(root: Path) -> list[tuple[Path, str, dict]]:
+def _read_manifest(root: Path) -> pd.DataFrame:
     manifest_path = root / SAMPLES_MANIFEST
     try:
-        manifest = pd.read_csv(manifest_path)
+        manifest = pd.read_csv(manifest_path, dtype={PRIME_SOURCE: str})  # ids stay text ("007" is not 7)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ReviewError(f"{manifest_path}: unreadable ({str(e).splitlines()[0]})", hint="re-run `benchbox generate` for this run") from None
     if "path" not in manifest.columns:
         raise ReviewError(f"{manifest_path}: no 'path' column", hint="re-run `benchbox generate` for this run")
+    return manifest
+
+
+def _run_entries(root: Path, manifest: pd.DataFrame) -> list[tuple[Path, str, dict]]:
+    manifest_path = root / SAMPLES_MANIFEST
     out = []
     for row in manifest.to_dict("records"):
         path = root / str(row["path"])
@@ -250,11 +272,34 @@ def _native(value):
     return value
 
 
+def _prime_source_paths(root: Path, manifest: pd.DataFrame) -> set[Path]:
+    """The resolved files of the run's dataset that primed any clip in ``manifest`` (its
+    ``prime_source`` ids); empty when nothing was primed or the dataset cannot be found."""
+    if PRIME_SOURCE not in manifest.columns:
+        return set()
+    ids = {str(v) for v in manifest[PRIME_SOURCE].dropna() if str(v).strip()}
+    if not ids:
+        return set()
+    from benchbox.data.dataset import load_dataset
+
+    try:
+        dataset = load_dataset(_run_data_path(root))
+    except BenchboxError:  # no dataset to map the ids to: an explicit --real folder is used as given
+        return set()
+    primers = dataset.manifest[dataset.manifest["id"].astype(str).isin(ids)]
+    return {(dataset.root / str(p)).resolve() for p in primers["path"]}
+
+
 def _real_candidates(root: Path, kind: str, real_dir: str | Path | None) -> list[Path]:
     if real_dir is not None:
         return _clips_in(Path(real_dir), "--real")
     if kind != "run":
         raise ReviewError(f"{root} is not a run folder, so it has no dataset to take real clips from", hint="pass --real DIR with real recordings")
+    return _clips_in(_run_data_path(root), f"{root / RUN_CONFIG} [data] path")
+
+
+def _run_data_path(root: Path) -> Path:
+    """The run's dataset folder, from ``config.toml`` ``[data] path``; ReviewError when unknown."""
     config_path = root / RUN_CONFIG
     if not config_path.is_file():
         raise ReviewError(f"{config_path} not found, so the run's dataset is unknown", hint="pass --real DIR with real recordings")
@@ -267,7 +312,7 @@ def _real_candidates(root: Path, kind: str, real_dir: str | Path | None) -> list
     path = Path(str(data_path))
     if not path.is_absolute() and not path.is_dir():
         path = root / path
-    return _clips_in(path, f"{config_path} [data] path")
+    return path
 
 
 def _clips_in(folder: Path, where: str) -> list[Path]:

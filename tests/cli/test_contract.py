@@ -117,3 +117,31 @@ def test_long_lines_are_not_wrapped_off_a_terminal(tmp_path):
     r = runner.invoke(app, ["data", "synth", "--n", "12", "--out", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert f"synthesised 12 clips into {out}\n" in r.stdout  # one line, however long (was wrapped at 80 columns)
+
+
+@pytest.mark.parametrize(("args", "command", "message"), [
+    (["leaderboard", "NOPE", "--json"], "leaderboard", "results folder not found"),
+    (["data", "info", "NOPE", "--json"], "data info", "dataset folder not found"),
+    (["generate", "NOPE", "--prime-ms", "0,0", "--json"], "generate", "--prime-ms lists 0 more than once"),
+])  # fmt: skip
+def test_a_failed_json_run_prints_one_json_error_object(tmp_path, args, command, message):
+    """`... --json | jq` once read empty input on an error: stdout now holds one JSON object."""
+    args = [str(tmp_path / "nope") if a == "NOPE" else a for a in args]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc == {"format": JSON_FORMAT, "command": command, "error": doc["error"], "hint": doc["hint"]}
+    assert message in doc["error"] and doc["hint"]
+    assert f"error: {doc['error']}" in " ".join(r.stderr.split())  # the stderr line stays
+
+
+def test_a_failed_run_without_json_prints_nothing_on_stdout(tmp_path):
+    r = runner.invoke(app, ["leaderboard", str(tmp_path / "nope")])
+    assert r.exit_code == 1 and r.stdout == "" and "error: results folder not found" in r.stderr
+
+
+def test_a_json_command_line_that_cannot_be_parsed_is_a_json_error_too(tmp_path):
+    r = runner.invoke(app, ["data", "info", "--json", str(tmp_path), "--bogus"])  # fails before --json's callback runs
+    assert r.exit_code == 2 and "error: No such option: --bogus" in r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["command"] == "data info" and "--bogus" in doc["error"] and doc["hint"].startswith("see `")

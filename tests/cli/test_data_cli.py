@@ -76,3 +76,19 @@ def test_a_full_disk_during_synth_is_one_error_line_and_the_dataset_stays(tmp_pa
     assert len(errors) == 1 and f"cannot write {out}/" in errors[0] and "No space left on device" in errors[0], r.output
     assert [p.name for p in tmp_path.iterdir()] == ["synth"]  # no staging folder left behind
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_info_rounds_the_table_and_keeps_json_exact(tmp_path):
+    import pandas as pd
+
+    from tests.review.fakes import make_dataset
+
+    data = make_dataset(tmp_path / "ds", np.random.default_rng(0))
+    manifest = pd.read_csv(data / "manifest.csv")
+    manifest["rms_dbfs"] = -28.113999999999997  # a median as float arithmetic leaves it
+    manifest.to_csv(data / "manifest.csv", index=False)
+    r = runner.invoke(app, ["data", "info", str(data)])
+    assert r.exit_code == 0, r.output
+    assert "-28.11 " in r.output and "-28.11399" not in r.output  # once printed as -28.113999999999997
+    info = json.loads(runner.invoke(app, ["data", "info", str(data), "--json"]).stdout)
+    assert info["rms_dbfs_median"] == -28.113999999999997

@@ -35,6 +35,8 @@ def test_generate_grid_json(run):
         (["--prime-ms", "-10"], "error: --prime-ms value '-10'"),
         (["--prime-ms", "0,abc"], "error: --prime-ms value 'abc' is not a number"),
         (["--prime-ms", "20"], "not shorter than"),
+        (["--prime-ms", "0,0"], "error: --prime-ms lists 0 more than once"),
+        (["--prime-ms", "10,,20"], "error: --prime-ms '10,,20' has an empty item"),
         (["--top-p", "0"], "error: --top-p must be in (0, 1]"),
         (["--top-p", "nan"], "error: --top-p must be in (0, 1], got nan"),
         (["--temperature", "inf"], "error: --temperature must be a finite number >= 0, got inf"),
@@ -45,7 +47,7 @@ def test_generate_grid_json(run):
         (["--checkpoint", "missing.pt"], "missing.pt\nhint: this run has best, last: e.g. --checkpoint best,last"),
         (["--checkpoint", "../x"], "error: bad --checkpoint list"),
     ],
-    ids=["negative-prime", "non-numeric-prime", "prime-too-long", "top-p-zero", "top-p-nan", "temperature-inf", "temperature-nan", "temperature-negative",
+    ids=["negative-prime", "non-numeric-prime", "prime-too-long", "duplicate-prime", "empty-prime-item", "top-p-zero", "top-p-nan", "temperature-inf", "temperature-nan", "temperature-negative",
          "negative-threads", "missing-ckpt", "missing-ckpt-hint", "path-ckpt"],
 )
 def test_bad_input_is_one_error_line(run, args, message):

@@ -55,6 +55,20 @@ def test_score_unknown_detector_key_is_one_line_error(tmp_path, rng):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    ("detectors.dc_offset_flag_above=-1", "dc_offset_flag_above must be > 0, got -1"),  # once accepted: every clip flagged
+    ("detectors.clip_run_flag_above=0", "clip_run_flag_above must be >= 1, got 0"),
+    ("diversity_max_clips=0", "diversity_max_clips must be >= 2, got 0"),
+])  # fmt: skip
+def test_score_meaningless_threshold_is_one_line_error(tmp_path, rng, setting, message):
+    run, _ = _run(tmp_path, rng)
+    result = runner.invoke(app, ["score", str(run), "--set", setting])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0] and "hint:" in result.output
+    assert not (run / "scores").exists()
+
+
 def test_score_weights_option_reaches_the_vggish_embedder(tmp_path, rng, monkeypatch):
     """README and the vggish hint promise --weights: the path given is the one VGGish loads."""
     import numpy as np

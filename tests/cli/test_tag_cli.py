@@ -170,3 +170,13 @@ def test_stats_table_shows_the_sampling_setting_that_separates_groups():
     assert "temperature" in headers and "top_p" not in headers
     cells = [list(c._cells) for c in table.columns]
     assert cells[headers.index("temperature")] == ["1", "0.5"] and cells[headers.index("prime_ms")] == ["40", "40"]
+
+
+def test_review_warns_when_the_primes_leave_too_few_real_clips(tmp_path):
+    rng = np.random.default_rng(11)
+    run = make_run(tmp_path / "run", make_dataset(tmp_path / "data", rng), rng)
+    manifest = pd.read_csv(run / "samples" / "manifest.csv")
+    manifest["prime_source"] = ["r0", "r1", "r2", "r0"] * 2  # 3 of the 4 test clips primed a clip
+    manifest.to_csv(run / "samples" / "manifest.csv", index=False)
+    r = runner.invoke(app, ["tag", str(run), "--rater", "a", "--include-real", "2", "--terminal", "-q"])  # stops at the terminal check
+    assert "warning: asked for 2 real clips but mixed in 1" in " ".join(r.output.split())

@@ -4,7 +4,7 @@ Parametrised from the registry, so a new family joins by registering: it needs a
 ``models/<name>-tiny.toml`` (or ``<name>.toml``) preset, optionally shrunk further by an
 entry in ``SMALL`` (tests/generators/test_registry.py). On a toy set of decaying noise
 bursts: the loss is finite and falls; samples have the right shape and range; a prime
-comes back bit-exact (or, without the ``prime`` capability, is refused); a seed
+comes back bit-exact as passed, the quantiser round trip (or, without the ``prime`` capability, is refused); a seed
 reproduces its clips; a checkpoint round-trips; the trainer and the grid run it end to
 end. The step-vs-forward tolerance tests for the ``step`` capability live in
 test_registry.py. The last test fails if the trainer or the sampler tests a generator's type.
@@ -100,6 +100,8 @@ def test_samples_have_the_right_shape_and_range(name):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("scheme", ["mulaw", "linear"])
 def test_prime_is_bit_exact(name, scheme):
+    """Bit-exact to the prime *passed*: the quantiser's round trip of the real clip (as the sampler
+    passes it), which is not the real clip itself (up to half a code step away)."""
     model = _model(name)
     model.quantisation = scheme
     prime = decode(encode(_toy(seed=1).waves[:2, :PRIME_SAMPLES], scheme), scheme)  # (2, P) on the code grid

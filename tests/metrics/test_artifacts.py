@@ -233,3 +233,29 @@ def test_a_clipped_plateau_is_found_beside_a_higher_overshoot():
     x[5] = 0.99  # one overshooting sample elsewhere
     out = detect(x, RATE_HZ)
     assert out["clip/max_run"] >= 3 and out["clip/flag"] == 1
+
+
+@pytest.mark.parametrize(("key", "value", "valid"), [
+    ("dc_offset_flag_above", -1, "> 0"),  # abs(mean) >= -1: every clip flagged
+    ("dc_offset_flag_above", 0, "> 0"),
+    ("silence_fraction_flag_above", float("nan"), "> 0"),
+    ("transient_crest_db_flag_below", -3, ">= 0"),
+    ("click_count_flag_above", 0, ">= 1"),
+    ("silence_floor_dbfs", 6, "<= 0 dBFS"),
+])  # fmt: skip
+def test_a_meaningless_detector_threshold_is_a_config_error(key, value, valid):
+    with pytest.raises(ConfigError, match=rf"invalid config in \[detectors\]: {key} must be {valid}, got "):
+        cfg.from_dict(DetectorConfig, {key: value}, where="detectors.")
+
+
+def test_every_detector_threshold_has_a_range_and_the_defaults_pass():
+    import dataclasses
+
+    from benchbox.metrics import artifacts
+
+    ranged = artifacts.POSITIVE_FIELDS + artifacts.NON_NEGATIVE_FIELDS + artifacts.COUNT_FIELDS + artifacts.DBFS_FIELDS
+    thresholds = {f.name for f in dataclasses.fields(DetectorConfig) if "_flag_" in f.name}
+    assert thresholds - {"click_ratio_flag_above", "burstwall_floor_share_flag_above", "burstwall_sounding_share_flag_above",
+                         "line_contrast_db_flag_above"} <= set(ranged)  # those four: checked in __post_init__, or any value is a contrast
+    DetectorConfig()
+    DetectorConfig(dc_offset_flag_above=1.0, periodicity_strength_flag_above=2.0)  # past every value: the detector is off, allowed

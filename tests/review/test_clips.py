@@ -125,3 +125,37 @@ def test_real_clips_that_a_rater_could_tell_by_length_are_refused(tmp_path, fake
     with pytest.raises(ReviewError, match="tell them apart by length"):
         build_review_set(short, include_real=1, real_dir=fake_run / "samples")
     assert build_review_set(short).n_real == 0  # without real clips there is nothing to tell apart
+
+
+def _prime_from(run, ids):
+    """Record ``ids`` (dataset ids, in clip order) as the prime sources of the run's prime100 clips."""
+    import pandas as pd
+
+    manifest = pd.read_csv(run / "samples" / "manifest.csv")
+    primed = manifest["prime_ms"] > 0
+    manifest["prime_source"] = ""
+    manifest.loc[primed, "prime_source"] = [ids[i % len(ids)] for i in range(int(primed.sum()))]
+    manifest.to_csv(run / "samples" / "manifest.csv", index=False)
+
+
+def test_real_clips_are_never_the_primes_of_reviewed_clips(fake_run):
+    # r0-r3 are the test split; r0-r2 primed clips under review, so only r3 may be mixed in
+    _prime_from(fake_run, ["r0", "r1", "r2"])
+    for seed in range(6):
+        rs = build_review_set(fake_run, include_real=1, seed=seed)
+        assert [c.path.name for c in rs.clips if c.is_real] == ["real_03.wav"] and rs.notes == ()
+    rs = build_review_set(fake_run, include_real=3, seed=0)  # too few left: what remains, and a note
+    assert [c.path.name for c in rs.clips if c.is_real] == ["real_03.wav"]
+    assert len(rs.notes) == 1 and "asked for 3 real clips but mixed in 1" in rs.notes[0]
+    # the same dataset given explicitly as --real is excluded the same way
+    for seed in range(6):
+        rs = build_review_set(fake_run, include_real=1, real_dir=fake_run.parent / "data", seed=seed)
+        assert [c.path.name for c in rs.clips if c.is_real] == ["real_03.wav"]
+
+
+def test_no_real_clip_left_after_the_primes_is_an_error(fake_run):
+    _prime_from(fake_run, ["r0", "r1", "r2", "r3"])
+    with pytest.raises(ReviewError, match="all 4 real clips primed clips under review"):
+        build_review_set(fake_run, include_real=1)
+    with pytest.raises(ReviewError, match=f"only {REAL_CLIPS} are available"):
+        build_review_set(fake_run, include_real=REAL_CLIPS + 1)
