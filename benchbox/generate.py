@@ -55,6 +55,7 @@ from benchbox.config import from_file, load_toml
 from benchbox.data.dataset import Dataset, load_dataset
 from benchbox.distributed import resolve_device
 from benchbox.errors import CheckpointError, ConfigError, DataError, GeneratorError
+from benchbox.generate_options import CHECKPOINT_SUFFIX, parse_names, parse_prime_ms, parse_values  # noqa: F401 (re-exported)
 from benchbox.generators.base import SAMPLING_SETTINGS
 from benchbox.progress import Progress, no_progress
 from benchbox.partial_cells import PartialCells, code_digest, link_or_copy, partial_key, sole_writer
@@ -66,7 +67,6 @@ MS_PER_SECOND = 1000.0
 SAMPLES_DIR = "samples"
 MANIFEST_NAME = "manifest.csv"
 GENERATE_CONFIG_NAME = "generate_config.toml"
-CHECKPOINT_SUFFIX = ".pt"  # RUN_DIR/ckpt/<name>.pt
 MANIFEST_COLUMNS = (
     "path", "clip_id", "run", "generator", "preset", "quantisation", "dropout", "checkpoint", "checkpoint_sha256",
     "prime_ms", "prime_source", "seed", "temperature", "top_p", "sampling_steps", "seconds_to_generate", "logprob_sum", "logprob_mean",
@@ -102,69 +102,6 @@ class Cell:
         """``<checkpoint>/prime<ms>[_<tag><value>...]``: a tag for each setting away from its neutral value."""
         tags = "".join(f"_{CELL_TAGS[k]}{v:g}" for k, v in self.settings if v != SAMPLING_SETTINGS[k])
         return f"{self.checkpoint}/prime{self.prime_ms}{tags}"
-
-
-def _items(values: str | Sequence[Any], option: str, example: str) -> list:
-    """The items of a comma list (``"0,10"``) or a sequence; ConfigError on an empty item (``"10,,20"``)."""
-    if not isinstance(values, str):
-        return list(values) if isinstance(values, (list, tuple)) else [values]
-    items = [v.strip() for v in values.split(",")]
-    if values.strip() and not all(items):
-        raise ConfigError(f"{option} {values!r} has an empty item", hint=f"separate values with single commas, e.g. {option} {example}")
-    return [v for v in items if v]
-
-
-def _once(out: list, option: str, example: str) -> tuple:
-    """``out`` as a tuple; ConfigError naming any value given twice (``--prime-ms 0,0``: one cell, asked for twice)."""
-    twice = sorted({f"{v:g}" for v in out if out.count(v) > 1})
-    if twice:
-        raise ConfigError(f"{option} lists {', '.join(twice)} more than once", hint=f"give each value once, e.g. {option} {example}")
-    return tuple(out)
-
-
-def parse_prime_ms(values: str | Sequence[Any]) -> tuple[int, ...]:
-    """``"0,10,20"`` or ``[0, 10]`` -> (0, 10, 20): whole, non-negative milliseconds, each once."""
-    items = _items(values, "--prime-ms", "0,10,20,40")
-    out = []
-    for item in items:
-        try:
-            value = float(item)
-        except (TypeError, ValueError):
-            raise ConfigError(f"--prime-ms value {item!r} is not a number", hint="write whole milliseconds, e.g. --prime-ms 0,10,20,40") from None
-        if not math.isfinite(value) or value < 0 or not value.is_integer():
-            raise ConfigError(f"--prime-ms value {item!r} is not a whole number of milliseconds >= 0", hint="e.g. --prime-ms 0,10,20,40")
-        out.append(int(value))
-    if not out:
-        raise ConfigError("--prime-ms is empty", hint="e.g. --prime-ms 0,10,20,40")
-    return _once(out, "--prime-ms", "0,10,20,40")
-
-
-def parse_values(values: str | float | Sequence[Any], option: str, *, whole: bool = False) -> tuple:
-    """``"1.0,0.95"``, ``0.9`` or ``[25, 50]`` -> a tuple of numbers (whole numbers with ``whole``), each once."""
-    example = "25,50" if whole else "1.0,0.95"
-    items = _items(values, option, example)
-    out = []
-    for item in items:
-        try:
-            value = float(item)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{option} value {item!r} is not a number", hint=f"e.g. {option} 1.0,0.95") from None
-        if whole and not (math.isfinite(value) and value >= 0 and value.is_integer()):
-            raise ConfigError(f"{option} value {item!r} is not a whole number >= 0", hint=f"e.g. {option} 25,50 (0 = the model's own)")
-        out.append(int(value) if whole else value)
-    if not out:
-        raise ConfigError(f"{option} is empty", hint=f"give at least one value, e.g. {option} {'0' if whole else '1.0'}")
-    return _once(out, option, example)
-
-
-def parse_names(values: str | Sequence[str]) -> tuple[str, ...]:
-    """``"best,last"`` -> ("best", "last"); names of files in RUN_DIR/ckpt/ without ``.pt`` (a name
-    given as the file, ``last.pt``, is the same checkpoint: it once looked for ``last.pt.pt``)."""
-    items = [v.strip() for v in values.split(",")] if isinstance(values, str) else [str(v).strip() for v in values]
-    items = [v.removesuffix(CHECKPOINT_SUFFIX).strip() for v in items]
-    if not items or any(not v or "/" in v or "\\" in v or v.startswith(".") for v in items):
-        raise ConfigError(f"bad --checkpoint list {values!r}", hint="name checkpoints in RUN_DIR/ckpt/, e.g. --checkpoint best,last")
-    return tuple(dict.fromkeys(items))
 
 
 @dataclass
