@@ -142,7 +142,8 @@ def _reference_reason(info: dict, *, missing_ok: bool) -> str | None:
         changed = load_dataset(info["reference"]).changed_clips()
     except DataError:  # its manifest hashes as scored; a folder no longer a dataset (moved, half-deleted) is the leaderboard's note
         return None
-    return f"{len(changed)} clip(s) of the reference dataset {info['reference']} hold other audio than when scored" if changed else None
+    return (f"{len(changed)} clip(s) of the reference dataset {info['reference']} are missing or hold other audio than its "
+            "manifest.csv records" if changed else None)
 
 
 def category_reason(info: dict, *, missing_ok: bool) -> str | None:

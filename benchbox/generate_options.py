@@ -16,7 +16,10 @@ CHECKPOINT_SUFFIX = ".pt"  # RUN_DIR/ckpt/<name>.pt
 def _items(values: str | Sequence[Any], option: str, example: str) -> list:
     """The items of a comma list (``"0,10"``) or a sequence; ConfigError on an empty item (``"10,,20"``)."""
     if not isinstance(values, str):
-        return list(values) if isinstance(values, (list, tuple)) else [values]
+        try:
+            return list(values)  # a list, tuple, range, set or array
+        except TypeError:
+            return [values]  # one number
     items = [v.strip() for v in values.split(",")]
     if values.strip() and not all(items):
         raise ConfigError(f"{option} {values!r} has an empty item", hint=f"separate values with single commas, e.g. {option} {example}")

@@ -312,8 +312,11 @@ def _reference(ref_path: Path | None, embedders: tuple[str, ...]) -> dict[str, l
     ds = load_dataset(ref_path)
     changed = ds.changed_clips()
     if changed:
-        raise DataError(f"{ref_path}: {len(changed)} reference clip(s) hold other audio than manifest.csv records (first: {changed[0]}); "
-                        "the dataset was edited after import", hint="re-import the reference with `benchbox data import` (or restore its clips)")
+        gone = [c for c in changed if not c.is_file()]
+        what = (f"{len(gone)} reference clip(s) are missing (first: {gone[0]})" if len(gone) == len(changed) else
+                f"{len(changed)} reference clip(s) are missing, unreadable or hold other audio than manifest.csv records (first: {changed[0]})")
+        raise DataError(f"{ref_path}: {what}", hint="restore the clips, or rebuild the dataset (`benchbox data import`; "
+                        "`benchbox data synth` for a procedural corpus) into a fresh folder")
     test, val = ds.clip_paths(REFERENCE_SPLIT), ds.clip_paths(FLOOR_SPLIT)
     if embedders and len(test) < MIN_SET_CLIPS:
         raise MetricError(

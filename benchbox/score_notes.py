@@ -131,8 +131,15 @@ def row_notes(info: dict, skipped_csv: Path) -> tuple[dict[str, list[str]], list
     per_row: dict[str, list[str]] = {}
     loose: list[str] = []
     length = info.get(LENGTH_KEY) or {}
+    try:
+        ref = int(length.get("reference_samples")), int(length.get("reference_rate_hz"))
+    except (TypeError, ValueError):  # a hand-edited or truncated record: no length notes, not a traceback
+        length, ref = {}, (0, 0)
     for group, entry in (length.get("groups") or {}).items():
-        note = length_note(group, entry, int(length["reference_samples"]), int(length["reference_rate_hz"]))
+        try:
+            note = length_note(group, entry, *ref)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            continue
         per_row.setdefault(group, []).append(note.removeprefix(f"group '{group}': "))
     lost = info.get(UNDECODED_KEY)
     if lost is None:  # scores written before the record

@@ -76,7 +76,7 @@ def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
     root = groups_csv.parent.parent
     info_path = groups_csv.parent / "scores.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    groups = with_group_columns(pd.read_csv(groups_csv, dtype={c: str for c in GROUP_COLUMNS}, keep_default_na=False, na_values=[""]))
+    groups = with_group_columns(pd.read_csv(groups_csv, dtype={"group": str, **{c: str for c in GROUP_COLUMNS}}, keep_default_na=False, na_values=[""]))
     name = root.relative_to(results_dir).as_posix() if root != results_dir else root.name
     if prefix and root != results_dir:
         name = f"{results_dir.name}/{name}"

@@ -263,7 +263,7 @@ def test_scores_go_stale_when_a_reference_clip_is_edited_under_the_same_manifest
     run = _scored_runs(tmp_path, rng, monkeypatch, ("one",))[0]
     assert stale_reason(run) is None
     write_wav(tmp_path / "data" / "clips" / "val_000.wav", step(rng), RATE_HZ)
-    assert stale_reason(run) == f"1 clip(s) of the reference dataset {tmp_path / 'data'} hold other audio than when scored"
+    assert stale_reason(run) == f"1 clip(s) of the reference dataset {tmp_path / 'data'} are missing or hold other audio than its manifest.csv records"
 
 
 def test_stale_scores_are_left_out_with_a_clear_line(tmp_path, rng, monkeypatch):

@@ -55,3 +55,25 @@ def test_a_row_of_clips_off_the_reference_length_is_marked(tmp_path, rng):
     assert table.loc[short, "note"].startswith("4 of 4 clips are 2048 samples (0.128 s) long, not the reference's 4096")
     assert table.loc[primed, "note"] == ""  # its continuation is shorter on purpose; its whole clips are the reference's length
     assert f"- (!) run, group {short}: 4 of 4 clips are 2048 samples" in (board / "leaderboard.md").read_text()
+
+
+def test_a_malformed_length_record_gives_no_note_and_no_traceback(tmp_path):
+    from benchbox.score_notes import LENGTH_KEY, row_notes
+
+    bad = {LENGTH_KEY: {"groups": {"g": {"off": 1, "clips": 2, "min_samples": 10, "max_samples": 10}}}, "skipped": 0}
+    assert row_notes(bad, tmp_path / "skipped.csv")[0] == {}
+    partial = {LENGTH_KEY: {"reference_samples": 4096, "reference_rate_hz": 16000, "groups": {"g": {"off": 1}}}, "skipped": 0}
+    assert row_notes(partial, tmp_path / "skipped.csv")[0] == {}
+
+
+def test_a_group_named_like_a_number_keeps_its_name(tmp_path):
+    """groups.csv's group column was read as numbers: '007' came back as 7, and its row notes missed it."""
+    import pandas as pd
+
+    from benchbox.scored_runs import _load
+
+    scores = tmp_path / "results" / "run" / "scores"
+    scores.mkdir(parents=True)
+    # scored without a reference (detectors only): no floor row, so no text in the column to keep it text
+    pd.DataFrame({"group": ["007", "010"], "kind": ["generated", "generated"], "n": [4, 4]}).to_csv(scores / "groups.csv", index=False)
+    assert list(_load(scores / "groups.csv", tmp_path / "results", prefix=False).groups["group"]) == ["007", "010"]

@@ -348,3 +348,15 @@ def test_clips_depend_on_the_seed_and_index_not_on_batch_or_n(run, tmp_path):
         assert (copy / clip.relative_to(run)).read_bytes() == clip.read_bytes(), clip.relative_to(run)
     invocations = tomllib.loads((copy / "samples" / "generate_config.toml").read_text())["invocations"]
     assert [inv["randomness"] for inv in invocations.values()] == ["per-clip"]
+
+
+def test_parse_prime_ms_takes_any_sequence_of_numbers():
+    """A range or an array passed to generate_run was read as one value ("array([0, 10]) is not a number")."""
+    import numpy as np
+
+    from benchbox.generate import parse_prime_ms, parse_values
+
+    assert parse_prime_ms(range(0, 30, 10)) == (0, 10, 20)
+    assert parse_prime_ms(np.array([0, 40])) == (0, 40)
+    assert parse_prime_ms(20) == (20,)
+    assert parse_values(np.array([1.0, 0.95]), "--top-p") == (1.0, 0.95)

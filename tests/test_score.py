@@ -177,10 +177,13 @@ def test_a_reference_edited_after_import_is_refused_naming_the_clip(tmp_path, rn
     data = make_dataset(tmp_path / "data", rng)
     run = make_run(tmp_path / "run", data, rng)
     write_wav(data / "clips" / "test_001.wav", step(rng), RATE_HZ)
-    with pytest.raises(DataError, match=r"1 reference clip\(s\) hold other audio.*test_001\.wav") as e:
+    with pytest.raises(DataError, match=r"1 reference clip\(s\) are missing, unreadable or hold other audio.*test_001\.wav") as e:
         _score(run, ScoreConfig(cache_dir=str(tmp_path / "cache")))
-    assert "re-import" in e.value.hint
+    assert "rebuild the dataset" in e.value.hint
     assert not (run / "scores").exists()
+    (data / "clips" / "test_001.wav").unlink()
+    with pytest.raises(DataError, match=r"1 reference clip\(s\) are missing \(first: .*test_001\.wav\)"):
+        _score(run, ScoreConfig(cache_dir=str(tmp_path / "cache")))
 
 
 def test_folder_without_reference_needs_one_unless_detectors_only(tmp_path, rng):
