@@ -80,14 +80,15 @@ class Dataset:
         one reference checks it once."""
         rows = self.rows(split)
         recorded = rows["sha256"].fillna("").astype(str)
-        return [self.root / rel for rel, sha in zip(rows["path"], recorded) if sha and _clip_sha256(self.root / rel) != sha]
+        return [self.root / rel for rel, sha in zip(rows["path"], recorded) if sha and clip_sha256(self.root / rel) != sha]
 
 
 _SHA_CACHE: dict[tuple[str, int, int], str | None] = {}
 
 
-def _clip_sha256(path: Path) -> str | None:
-    """:func:`benchbox.runs.sha256_audio` of a clip's mono read-back; None when it cannot be read."""
+def clip_sha256(path: Path) -> str | None:
+    """:func:`benchbox.runs.sha256_audio` of a clip's mono read-back (cached per path, size and
+    mtime); None when it cannot be read."""
     try:
         st = path.stat()
     except OSError:

@@ -153,7 +153,7 @@ def build_review_set(
     if include_real:
         candidates = _real_candidates(root, kind, real_dir)
         primers = _prime_source_paths(root, manifest) if manifest is not None else set()
-        usable = [c for c in candidates if c not in primers]  # a prime's source would be heard twice: not blind
+        usable = _not_primers(candidates, primers)  # a prime's source would be heard twice: not blind
         n_primers = len(candidates) - len(usable)
         if include_real > len(candidates):
             raise ReviewError(
@@ -288,6 +288,18 @@ def _prime_source_paths(root: Path, manifest: pd.DataFrame) -> set[Path]:
         return set()
     primers = dataset.manifest[dataset.manifest["id"].astype(str).isin(ids)]
     return {(dataset.root / str(p)).resolve() for p in primers["path"]}
+
+
+def _not_primers(candidates: list[Path], primers: set[Path]) -> list[Path]:
+    """``candidates`` less the prime sources: by resolved path, and by decoded audio
+    (:func:`benchbox.data.dataset.clip_sha256`), so a copy of the run's dataset passed as
+    ``--real`` (a backup, the same clips elsewhere) does not bring them back."""
+    from benchbox.data.dataset import clip_sha256
+
+    if not primers:
+        return list(candidates)
+    heard = {h for h in (clip_sha256(p) for p in primers) if h is not None}
+    return [c for c in candidates if c.resolve() not in primers and clip_sha256(c) not in heard]
 
 
 def _real_candidates(root: Path, kind: str, real_dir: str | Path | None) -> list[Path]:

@@ -151,6 +151,14 @@ def test_real_clips_are_never_the_primes_of_reviewed_clips(fake_run):
     for seed in range(6):
         rs = build_review_set(fake_run, include_real=1, real_dir=fake_run.parent / "data", seed=seed)
         assert [c.path.name for c in rs.clips if c.is_real] == ["real_03.wav"]
+    # and so is a copy of it elsewhere (a backup, the recordings again): matched by their audio, not their path
+    import shutil
+
+    copy = fake_run.parent / "copy-of-data"
+    shutil.copytree(fake_run.parent / "data", copy)
+    for seed in range(6):
+        rs = build_review_set(fake_run, include_real=1, real_dir=copy, seed=seed)
+        assert [c.path.name for c in rs.clips if c.is_real] == ["real_03.wav"]
 
 
 def test_no_real_clip_left_after_the_primes_is_an_error(fake_run):
