@@ -294,6 +294,18 @@ def generate_run(
         return _generate_cells(plan, cells, notes, overwrite, progress or no_progress)
 
 
+def length_warnings(length: int, ds: Dataset) -> list[str]:
+    """One warning when clips of ``length`` samples are not the dataset's clip length: ``benchbox score``
+    judges them against the reference's clips, and the category model, realism and the distances are
+    calibrated at that length only (docs/verdict.md, "Clip length"); empty otherwise."""
+    if length == ds.clip_samples:
+        return []
+    rate = ds.sample_rate_hz
+    return [f"clips of {length} samples ({length / rate:.4g} s) against the run's dataset's {ds.clip_samples} ({ds.clip_samples / rate:.4g} s): "
+            f"the verdict and the distances are calibrated at the dataset's length, so scores of these clips are not comparable "
+            f"with the real clips' (use --seconds {ds.clip_samples / rate:.4g})"]
+
+
 def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], overwrite: bool, progress: Progress) -> Path:
     """Check what the run keeps, make ``cells`` (taking those an interrupted call finished) and publish samples/ whole."""
     cfg, run_dir = plan.cfg, plan.run_dir
@@ -321,7 +333,8 @@ def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], overwrite:
             rows += made
         frame = pd.concat([kept, pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))], ignore_index=True)
         atomic_write_csv(stage / MANIFEST_NAME, frame)
-        record = {"run": str(run_dir), **_config_dict(cfg), "randomness": CLIP_RANDOMNESS, "not_applicable": notes, "resumed": resumed}
+        record = {"run": str(run_dir), **_config_dict(cfg), "randomness": CLIP_RANDOMNESS, "not_applicable": notes, "resumed": resumed,
+                  "warnings": length_warnings(plan.length, plan.dataset)}
         now = [c.folder for c in cells]
         write_run_info(stage, {**record, "invocations": _invocations(samples / GENERATE_CONFIG_NAME, record, now)}, name=GENERATE_CONFIG_NAME)
     partial.clear()

@@ -52,10 +52,13 @@ def generate_cmd(
     from benchbox.config import load_toml
     from benchbox.generate import GENERATE_CONFIG_NAME
 
-    notes = [str(n) for n in load_toml(manifest.parent / GENERATE_CONFIG_NAME).get("not_applicable", [])]
-    summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean()), "not_applicable": notes}
+    record = load_toml(manifest.parent / GENERATE_CONFIG_NAME)
+    notes = [str(n) for n in record.get("not_applicable", [])]
+    warnings = [str(w) for w in record.get("warnings", [])]  # e.g. clips off the dataset's length
+    summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean()),
+               "not_applicable": notes, "warnings": warnings}
     if not as_json:
-        for note in notes:  # settings this generator lacks: the cells they name were not generated
+        for note in notes + warnings:  # settings this generator lacks (their cells were not generated); clips off the dataset's length
             err_console.print(f"[bold yellow]warning:[/] {printable(note)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json("generate", manifest.parent, **summary)

@@ -126,3 +126,24 @@ def test_generate_from_a_dataset_says_it_is_a_dataset(tmp_path):
     data = corpus(tmp_path / "ds", n=12)
     r = runner.invoke(app, ["generate", str(data), *FAST])
     assert r.exit_code == 1 and "is a dataset, not a training run" in r.output and "benchbox train" in r.output
+
+
+def test_clips_off_the_datasets_length_are_generated_with_a_warning(run, tmp_path):
+    """Clips shorter than the dataset's were scored without a word, and the verdict collapses on them."""
+    from benchbox.data.dataset import load_dataset
+    from benchbox.train_config import CONFIG_NAME
+    from benchbox.config import load_toml
+
+    ds = load_dataset(load_toml(run / CONFIG_NAME)["data"]["path"])
+    r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--json"])
+    assert r.exit_code == 0, r.output
+    (warning,) = json.loads(r.stdout)["warnings"]
+    assert f"clips of 256 samples (0.016 s) against the run's dataset's {ds.clip_samples}" in warning
+    import shutil
+
+    fresh = tmp_path / "run"  # the module's run holds other cells at 256 samples; one run never mixes lengths
+    shutil.copytree(run, fresh, ignore=shutil.ignore_patterns("samples", ".samples-partial", "scores"))
+    seconds = ds.clip_samples / ds.sample_rate_hz
+    same = runner.invoke(app, ["generate", str(fresh), *FAST, "--seconds", f"{seconds}", "--checkpoint", "last", "--json"])
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.stdout)["warnings"] == [] and "warning:" not in same.stderr
