@@ -155,6 +155,21 @@ def import_record(folder: str | Path) -> dict | None:
     return record
 
 
+def recorded_reference(folder: str | Path) -> Path | None:
+    """The reference an import (:func:`imported`) was last scored against, from its
+    ``scores/scores.json``, when that folder is still a dataset; None otherwise (not an import, never
+    scored, or the reference gone), so ``benchbox score OUT`` re-scores an import without
+    ``--reference``."""
+    folder = Path(folder)
+    if not imported(folder):
+        return None
+    try:
+        ref = json.loads((folder / "scores" / "scores.json").read_text(encoding="utf-8")).get("reference")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(ref) if isinstance(ref, str) and ref and (Path(ref) / "dataset.json").is_file() else None
+
+
 def _from_manifest(root: Path, manifest: Path, name: str, clip_length: tuple[int, int] | None = None) -> pd.DataFrame:
     try:
         table = pd.read_csv(manifest, dtype=str, keep_default_na=False)

@@ -35,7 +35,7 @@ from benchbox import config as cfg
 from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
 from benchbox.errors import AudioError, ConfigError, DataError, MetricError
-from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_skips, rate_notes, walk_clips  # noqa: F401 (import_skips re-exported)
+from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_skips, rate_notes, recorded_reference, walk_clips  # noqa: F401 (import_skips re-exported)
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
 from benchbox.metrics.verdict import VerdictConfig
@@ -185,10 +185,13 @@ def _is_output(rel: Path) -> bool:
 
 
 def resolve_reference(root: Path, reference: str | Path | None, is_run: bool) -> Path | None:
-    """``--reference`` wins; a run falls back to ``config.toml`` ``[data] path``."""
+    """``--reference`` wins; a run falls back to ``config.toml`` ``[data] path``, an import to the
+    reference it was last scored against (:func:`benchbox.external.recorded_reference`)."""
     if reference is not None:
         return Path(reference)
-    if not is_run or not (root / "config.toml").is_file():
+    if not is_run:
+        return recorded_reference(root)
+    if not (root / "config.toml").is_file():
         return None
     data_path = cfg.load_toml(root / "config.toml").get("data", {}).get("path")
     if not data_path:

@@ -95,6 +95,15 @@ def test_default_out_is_results_name(world, monkeypatch):
     r = runner.invoke(app, ["score", str(tmp_path / "results" / "theirs"), "--reference", str(data), "--embedder", "", "--quiet"])
     assert r.exit_code == 0, r.output
     assert not (elsewhere / "results").exists() and "not at the reference" not in r.stderr
+    # without --reference: the import is re-scored against the reference it was scored against
+    # (docs/external.md promised `benchbox score OUT`; it said "no reference dataset")
+    before = json.loads((tmp_path / "results" / "theirs" / "scores" / "scores.json").read_text())["reference"]
+    r = runner.invoke(app, ["score", str(tmp_path / "results" / "theirs"), "--embedder", "", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "results" / "theirs" / "scores" / "scores.json").read_text())["reference"] == before == str(data)
+    # a plain folder of clips is never given one: it still needs --reference
+    r = runner.invoke(app, ["score", str(theirs), "--embedder", "mel", "--quiet"])
+    assert r.exit_code == 1 and "no reference dataset" in r.output
 
 
 def test_external_run_ranks_beside_ours_through_a_symlink_with_human_rates(world):
