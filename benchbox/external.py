@@ -159,15 +159,25 @@ def recorded_reference(folder: str | Path) -> Path | None:
     """The reference an import (:func:`imported`) was last scored against, from its
     ``scores/scores.json``, when that folder is still a dataset; None otherwise (not an import, never
     scored, or the reference gone), so ``benchbox score OUT`` re-scores an import without
-    ``--reference``."""
+    ``--reference``. The record is the path as given (relative paths read from the current folder), so
+    it is taken only when its ``manifest.csv`` hashes as the scores recorded: DataError otherwise
+    (another dataset under that path from here)."""
     folder = Path(folder)
     if not imported(folder):
         return None
     try:
-        ref = json.loads((folder / "scores" / "scores.json").read_text(encoding="utf-8")).get("reference")
+        info = json.loads((folder / "scores" / "scores.json").read_text(encoding="utf-8"))
+        ref, sha = info.get("reference"), info.get("reference_manifest_sha256")
     except (OSError, ValueError, AttributeError):
         return None
-    return Path(ref) if isinstance(ref, str) and ref and (Path(ref) / "dataset.json").is_file() else None
+    if not (isinstance(ref, str) and ref and (Path(ref) / "dataset.json").is_file()):
+        return None
+    from benchbox.runs import sha256_file
+
+    if not sha or sha256_file(Path(ref) / "manifest.csv") != sha:  # a relative record read from another folder, or a dataset replaced
+        raise DataError(f"{folder}: the reference its scores record ({ref}, as given then) holds another dataset from here",
+                        hint=f"pass --reference DATA_DIR to re-score {folder}")
+    return Path(ref)
 
 
 def _from_manifest(root: Path, manifest: Path, name: str, clip_length: tuple[int, int] | None = None) -> pd.DataFrame:

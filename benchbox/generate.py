@@ -303,7 +303,7 @@ def length_warnings(length: int, ds: Dataset) -> list[str]:
     rate = ds.sample_rate_hz
     return [f"clips of {length} samples ({length / rate:.4g} s) against the run's dataset's {ds.clip_samples} ({ds.clip_samples / rate:.4g} s): "
             f"the verdict and the distances are calibrated at the dataset's length, so scores of these clips are not comparable "
-            f"with the real clips' (use --seconds {ds.clip_samples / rate:.4g})"]
+            f"with the real clips' (use --seconds {ds.clip_samples / rate:.10g})"]
 
 
 def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], overwrite: bool, progress: Progress) -> Path:

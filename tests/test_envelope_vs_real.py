@@ -30,3 +30,11 @@ def test_compare_gives_the_largest_ecdf_gap_and_bh_adjusted_p_per_statistic():
     adjusted[order] = np.minimum(direct, 1.0)
     assert [r["p_bh"] for r in rows] == pytest.approx(adjusted.tolist(), rel=1e-9)
     assert rows[0]["p_bh"] < 1e-6 and min(r["p_bh"] for r in rows[1:]) > 0.01
+
+
+def test_gate_floor_zeroes_only_the_samples_under_the_level():
+    bench = load_benchmark("gate_floor")
+    wave = np.array([0.0, 1e-5, -2e-4, 3e-4, -0.5, 2.5e-4], dtype=np.float32)
+    out, n = bench.gate(wave, 2.6e-4)
+    assert out.tolist() == pytest.approx([0.0, 0.0, 0.0, 3e-4, -0.5, 0.0]) and n == 3  # the 0.0 was already silent
+    assert wave[1] == pytest.approx(1e-5)  # the input is left as it was

@@ -101,6 +101,20 @@ def test_default_out_is_results_name(world, monkeypatch):
     r = runner.invoke(app, ["score", str(tmp_path / "results" / "theirs"), "--embedder", "", "--quiet"])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "results" / "theirs" / "scores" / "scores.json").read_text())["reference"] == before == str(data)
+    # a relative record is read from here: taken when it is the same dataset, refused when another one is there
+    scores_json = tmp_path / "results" / "theirs" / "scores" / "scores.json"
+    info = json.loads(scores_json.read_text())
+    scores_json.write_text(json.dumps({**info, "reference": "data"}))
+    monkeypatch.chdir(tmp_path)  # "data" here is the dataset it was scored against
+    r = runner.invoke(app, ["score", str(tmp_path / "results" / "theirs"), "--embedder", "", "--quiet"])
+    assert r.exit_code == 0, r.output
+    other = tmp_path / "elsewhere" / "data"
+    make_dataset(other, np.random.default_rng(7))
+    scores_json.write_text(json.dumps({**info, "reference": "data"}))
+    monkeypatch.chdir(tmp_path / "elsewhere")  # another "data" under the same relative name
+    r = runner.invoke(app, ["score", str(tmp_path / "results" / "theirs"), "--embedder", "", "--quiet"])
+    assert r.exit_code == 1 and "holds another dataset" in r.output and "pass --reference" in r.output
+    scores_json.write_text(json.dumps(info))
     # a plain folder of clips is never given one: it still needs --reference
     r = runner.invoke(app, ["score", str(theirs), "--embedder", "mel", "--quiet"])
     assert r.exit_code == 1 and "no reference dataset" in r.output

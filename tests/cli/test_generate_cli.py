@@ -146,4 +146,7 @@ def test_clips_off_the_datasets_length_are_generated_with_a_warning(run, tmp_pat
     seconds = ds.clip_samples / ds.sample_rate_hz
     same = runner.invoke(app, ["generate", str(fresh), *FAST, "--seconds", f"{seconds}", "--checkpoint", "last", "--json"])
     assert same.exit_code == 0, same.output
-    assert json.loads(same.stdout)["warnings"] == [] and "warning:" not in same.stderr
+    assert json.loads(same.stdout)["warnings"] == []
+    printed = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--overwrite"])  # the line a user reads
+    assert printed.exit_code == 0, printed.output
+    assert "warning: clips of 256 samples" in printed.stderr and f"--seconds {seconds:.10g}" in printed.stderr
