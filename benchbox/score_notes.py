@@ -92,7 +92,8 @@ def _length_entry(rows: pd.DataFrame, ref_samples: int, ref_hz: int) -> dict | N
 
 
 def _seconds(samples: float, rate_hz: int, unit: bool = True) -> str:
-    return f"{samples / rate_hz:.4g}" + (" s" if unit else "")
+    """``0.256 s`` for reading; without ``unit``, exact enough to pass as ``--seconds`` (a rounded value can miss by a sample)."""
+    return f"{samples / rate_hz:.4g} s" if unit else f"{samples / rate_hz:.10g}"
 
 
 def length_note(group: str, entry: dict, ref_samples: int, ref_hz: int) -> str:
