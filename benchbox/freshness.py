@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchbox.data.dataset import load_dataset
-from benchbox.errors import AudioError, DataError
+from benchbox.data.dataset import clip_sha256, load_dataset
+from benchbox.errors import DataError
 from benchbox.metrics.category import model_file
-from benchbox.runs import sha256_audio, sha256_file
-from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, decode, import_skips
+from benchbox.runs import sha256_file
+from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, import_skips
 
 FRESH, STALE, RECORD = "fresh", "stale", "record"
 
@@ -75,13 +75,7 @@ def scores_freshness(root: str | Path) -> Freshness:
     missing = len(scored) - len(present)
     if missing:
         return Freshness(STALE, f"{missing} of {len(scored)} scored clips are missing (a fresh checkout holds no audio: regenerate it, e.g. with benchbox run)")
-    changed = 0
-    for rel, sha in present:
-        try:
-            wave, rate = decode(root / rel)
-            changed += sha256_audio(wave, rate) != sha
-        except AudioError:
-            changed += 1
+    changed = sum(clip_sha256(root / rel) != sha for rel, sha in present)  # an undecodable clip reads None: changed
     if changed:
         return Freshness(STALE, f"{changed} of {len(scored)} scored clips hold other audio now")
     retrained = checkpoint_reason(root)
