@@ -14,7 +14,8 @@ Legend: N clips, D embedding dimension, P prime length in samples, G groups.
   and ``memorisation/e/closer_share``: the share of clips nearer their nearest training
   clip than the ``memorisation_quantile`` of held-out real (val + test) clips' distances
   (:func:`benchbox.metrics.verdict.close_threshold`; real clips read
-  ``memorisation/e/expected_share`` = k / (n + 1) by construction), with a Wilson CI;
+  ``memorisation/e/expected_share`` = k / (n + 1) by construction), with a Wilson CI, and
+  ``memorisation/e/heldout_n`` = n, which the copy test needs (:func:`benchbox.metrics.verdict.copy_p_value`);
 
 and the same under ``cont/`` for the continuation of primed clips (``clip[P:]`` against
 the reference clips' ``[P:]``; for unprimed clips ``cont/`` repeats the whole clip),
@@ -190,7 +191,8 @@ def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str,
         closer = int((prdc.nearest(g, t)[0] < cut).sum())
         share, lo, hi = wilson_interval(closer, g.shape[0])
         out.update({f"memorisation/{e}/closer_share": share, f"memorisation/{e}/closer_lo": lo, f"memorisation/{e}/closer_hi": hi,
-                    f"memorisation/{e}/close_distance": cut, f"memorisation/{e}/expected_share": expected_close_share(h.shape[0], config.memorisation_quantile)})
+                    f"memorisation/{e}/close_distance": cut, f"memorisation/{e}/expected_share": expected_close_share(h.shape[0], config.memorisation_quantile),
+                    f"memorisation/{e}/heldout_n": h.shape[0]})  # the copy test's calibration size (verdict.copy_p_value)
     return out
 
 
@@ -334,7 +336,8 @@ def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap
         close = leave_one_out_close(prdc.nearest(h, _geometry(sets.train[0], config))[0], config.memorisation_quantile)
         share, lo, hi = wilson_interval(int(close.sum()), len(close))
         metrics.update({f"memorisation/{e}/closer_share": share, f"memorisation/{e}/closer_lo": lo, f"memorisation/{e}/closer_hi": hi,
-                        f"memorisation/{e}/expected_share": expected_close_share(h.shape[0] - 1, config.memorisation_quantile)})
+                        f"memorisation/{e}/expected_share": expected_close_share(h.shape[0] - 1, config.memorisation_quantile),
+                        f"memorisation/{e}/heldout_n": h.shape[0] - 1})
     row.update(metrics)
     row.update({CONT + k: v for k, v in metrics.items()})
     for key in ("fad", "kad"):

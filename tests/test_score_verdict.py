@@ -130,6 +130,7 @@ def test_verdict_needs_a_footstep_and_names_the_reason(tmp_path, rng):
     floor = res.groups[res.groups["kind"] == "floor"].iloc[0]
     assert floor["useful/auto_rate"] == 1.0 and "precision/mel" in floor and "memorisation/mel/closer_share" in floor
     assert floor["memorisation/mel/expected_share"] == pytest.approx(1 / 11)  # 11 held-out real clips, leave-one-out: k = 1 of 10 + 1
+    assert floor["memorisation/mel/heldout_n"] == 10 and row["memorisation/mel/heldout_n"] == 11  # val 5 + test 6; the copy test's n
 
 
 def test_unprimed_continuation_memorisation_equals_the_whole_clips(scored):
@@ -137,7 +138,7 @@ def test_unprimed_continuation_memorisation_equals_the_whole_clips(scored):
     same held-out set (val + test) as the whole-clip columns, not the test split alone."""
     result, *_ = scored
     row = result.groups.set_index("checkpoint").loc["fresh"]
-    for key in ("close_distance", "closer_share", "expected_share"):
+    for key in ("close_distance", "closer_share", "expected_share", "heldout_n"):
         assert row[f"cont/memorisation/mel/{key}"] == pytest.approx(row[f"memorisation/mel/{key}"], abs=1e-12), key
     primed = result.groups.set_index("checkpoint").loc["copy"]
     assert primed["cont/memorisation/mel/expected_share"] == pytest.approx(row["memorisation/mel/expected_share"], abs=1e-12)  # val + test at P too

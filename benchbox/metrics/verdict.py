@@ -119,16 +119,40 @@ def close_threshold(heldout_distances: np.ndarray, quantile: float) -> float:
     and that share is 1 / (n + 1), above ``quantile``. -inf when there are none.
     """
     d = np.sort(np.asarray(heldout_distances, dtype=np.float64))
-    return float(d[_rank(len(d), quantile) - 1]) if len(d) else float("-inf")
+    return float(d[close_rank(len(d), quantile) - 1]) if len(d) else float("-inf")
 
 
-def _rank(n: int, quantile: float) -> int:
+def close_rank(n: int, quantile: float) -> int:
+    """k = max(1, floor(quantile (n + 1))): which of n sorted held-out distances :func:`close_threshold` takes."""
     return max(1, int(math.floor(quantile * (n + 1))))
 
 
 def expected_close_share(n_heldout: int, quantile: float) -> float:
     """k / (n + 1): the share of real clips that :func:`close_threshold` calls close."""
-    return _rank(n_heldout, quantile) / (n_heldout + 1) if n_heldout else math.nan
+    return close_rank(n_heldout, quantile) / (n_heldout + 1) if n_heldout else math.nan
+
+
+def copy_p_value(close: int, n_clips: int, n_heldout: int, rank: int) -> float:
+    """One-sided exact p that a set of ``n_clips`` clips has ``close`` or more clips under
+    :func:`close_threshold` of ``n_heldout`` held-out real clips, if its clips were exchangeable
+    with them (not copying).
+
+    Every clip of the set is judged against the same threshold, the k-th smallest (``rank``) of
+    the n held-out distances (k = max(1, floor(quantile (n + 1))), :func:`close_rank`); its coverage U = F(d(k)) is
+    Beta(k, n + 1 - k) for any continuous distance distribution F (the k-th order statistic of
+    n uniforms), and given U the count is Binomial(n_clips, U). So the count is beta-binomial,
+    BetaBinomial(n_clips, k, n + 1 - k), with mean n_clips k / (n + 1): the conformal p-value of
+    a whole set (Vovk et al., *Algorithmic Learning in a Random World*, 2005; Bates et al.,
+    "Testing for outliers with conformal p-values", Ann. Statist. 51, 2023, on the shared
+    calibration set). A plain Binomial(n_clips, k / (n + 1)) treats the threshold as known and
+    is anti-conservative: with n = 41 held-out clips and 256 generated it rejects 23% of
+    exchangeable sets at the 5% level; this test rejects at most 5%. NaN unless
+    0 <= close <= n_clips, n_clips >= 1 and 1 <= rank <= n_heldout."""
+    from scipy.stats import betabinom
+
+    if not (n_clips >= 1 and 1 <= rank <= n_heldout and 0 <= close <= n_clips):
+        return math.nan
+    return float(betabinom.sf(close - 1, n_clips, rank, n_heldout + 1 - rank))
 
 
 def leave_one_out_close(heldout_distances: np.ndarray, quantile: float) -> np.ndarray:

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from benchbox.labels import group_label
+from benchbox.metrics.verdict import copy_p_value
 from benchbox.score_verdict import floor_span_key, floor_span_of
 from benchbox.study.analysis import identical_weights, overall_rate, rate_row_text, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
@@ -193,7 +194,7 @@ COPY_FDR = 0.05  # the false discovery rate of the memorisation flags over a rep
 
 def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     """Groups whose clips sit closer to the training set than real held-out clips do: one-sided exact
-    binomial p against the real clips' share (:func:`copy_p_values`), Benjamini-Hochberg over the
+    beta-binomial p against the real clips' share (:func:`copy_p_values`), Benjamini-Hochberg over the
     groups (Benjamini and Hochberg 1995), flagged below ``COPY_FDR``."""
     key = _col(groups, f"memorisation/{embedder}/closer_share")
     if key not in groups.columns:
@@ -202,7 +203,9 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     gen = groups[groups["kind"] == "generated"]
     exp_key = key.replace("closer_share", "expected_share")
     expected = gen[exp_key] if exp_key in gen.columns else pd.Series(0.5, index=gen.index)  # older scores: the median rule
-    p_copy = copy_p_values(gen[key], gen["n"], expected)
+    h_key = key.replace("closer_share", "heldout_n")
+    exact = copy_test_is_exact(groups, key)
+    p_copy = copy_p_values(gen[key], gen["n"], expected, gen[h_key] if h_key in gen.columns else None)
     tested = p_copy.notna()
     adjusted = pd.Series(np.nan, index=gen.index)
     if tested.any():
@@ -214,9 +217,12 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     lines = [f"`{key}`: share of clips closer to their nearest training clip than the lowest 10% of real held-out (val + test) "
              f"clips are; a real clip is that close with probability `{exp_key.split('/')[-1]}` = k / (n + 1) (about 0.1). "
              f"A group is flagged as copying when more of its clips are that close than the share allows: the one-sided exact "
-             f"binomial p of its count, Benjamini-Hochberg adjusted over the {int(tested.sum())} groups tested, below {COPY_FDR:g} "
-             "(a false discovery rate of that level). The threshold is one draw from the held-out clips and every clip of a group "
-             "shares it, which this p does not count: read a flag near the level as a prompt to listen, not a finding."]
+             + ("beta-binomial p of its count (every clip of a group shares the one threshold drawn from the held-out clips, "
+                "and the p counts that draw)" if exact else
+                "binomial p of its count (these scores predate the exact test: the threshold is one draw from the held-out clips "
+                "and every clip of a group shares it, which this p does not count, so it flags too often: re-score for the exact test, "
+                "and read a flag as a prompt to listen, not a finding)")
+             + f", Benjamini-Hochberg adjusted over the {int(tested.sum())} groups tested, below {COPY_FDR:g} (a false discovery rate of that level)."]
     if floor and not pd.isna(floor.get(key)):
         lines[0] += f" Real val clips: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} (n = {int(floor['n'])})."
     if copying.empty:
@@ -230,18 +236,37 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     return lines
 
 
-def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series) -> pd.Series:
-    """One-sided exact binomial p of each group's close-clip count (round(share n) of n) against
-    ``expected`` (the chance a real clip is that close): P(X >= count), X ~ Binomial(n, expected)
-    (scipy). NaN where a value is missing."""
+def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series, heldout_n: pd.Series | None = None) -> pd.Series:
+    """One-sided exact p of each group's close-clip count (round(share n) of n) if its clips were
+    as close to the training set as real held-out clips are.
+
+    Where the scores record ``heldout_n`` (the held-out clips the threshold was drawn from): the
+    beta-binomial p of :func:`benchbox.metrics.verdict.copy_p_value`, which counts that every clip
+    of a group shares one threshold (k = round(expected (heldout_n + 1))). Older scores lack it:
+    the binomial p against ``expected``, P(X >= count), X ~ Binomial(n, expected), which treats the
+    threshold as known and rejects too often (:func:`copy_test_is_exact` says which). NaN where a
+    value is missing."""
     from scipy.stats import binom
 
     s, m, e = (pd.to_numeric(x, errors="coerce") for x in (share, n, expected))
+    h = pd.to_numeric(heldout_n, errors="coerce") if heldout_n is not None else pd.Series(np.nan, index=share.index)
     ok = s.notna() & m.notna() & e.notna() & (m > 0)
     out = pd.Series(np.nan, index=share.index)
-    count = (s[ok] * m[ok]).round()
-    out[ok] = binom.sf(count - 1, m[ok], e[ok])
+    count = (s * m).round()
+    exact = ok & h.notna() & (h > 0)
+    for i in exact[exact].index:
+        out[i] = copy_p_value(int(count[i]), int(m[i]), int(h[i]), int(round(e[i] * (h[i] + 1))))
+    plain = ok & ~exact
+    out[plain] = binom.sf(count[plain] - 1, m[plain], e[plain])
     return out
+
+
+def copy_test_is_exact(groups: pd.DataFrame, key: str) -> bool:
+    """Whether every generated group of ``groups`` records ``heldout_n`` beside ``key`` (its closer_share
+    column), so :func:`copy_p_values` gives them the exact beta-binomial p."""
+    h_key = key.replace("closer_share", "heldout_n")
+    gen = groups[groups["kind"] == "generated"]
+    return h_key in gen.columns and bool(pd.to_numeric(gen[h_key], errors="coerce").notna().all())
 
 
 def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -> list[str]:

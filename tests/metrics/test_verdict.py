@@ -63,3 +63,44 @@ def test_nan_footstep_p_where_the_model_was_applied_fails_closed():
     useful, why = verdicts([{}, {}, {}], p, 0.5, applied=np.array([True, False, True]))
     assert useful.tolist() == [0, 1, 1] and why == ["footstep-p-nan", "ok", "ok"]  # a too-short continuation (not applied) stays unmeasured
     assert verdicts([{"dc/flag": 1}], np.array([np.nan]), 0.5, applied=np.array([True]))[1] == ["dc+footstep-p-nan"]
+
+
+def test_copy_p_value_is_the_beta_binomial_tail_computed_directly():
+    """P(X >= c) for X ~ BetaBinomial(N, k, n + 1 - k), summed from the closed-form pmf
+    C(N, x) B(x + k, N - x + n + 1 - k) / B(k, n + 1 - k) with log-gamma by hand."""
+    from math import comb, exp, lgamma
+
+    from benchbox.metrics.verdict import close_rank, copy_p_value
+
+    def log_beta(a: float, b: float) -> float:
+        return lgamma(a) + lgamma(b) - lgamma(a + b)
+
+    n_heldout, n_clips, close = 41, 64, 14
+    k = close_rank(n_heldout, 0.1)
+    assert k == 4
+    a, b = k, n_heldout + 1 - k
+    want = sum(comb(n_clips, x) * exp(log_beta(x + a, n_clips - x + b) - log_beta(a, b)) for x in range(close, n_clips + 1))
+    assert copy_p_value(close, n_clips, n_heldout, k) == pytest.approx(want, rel=1e-9)
+    assert copy_p_value(0, n_clips, n_heldout, k) == pytest.approx(1.0)
+    assert np.isnan(copy_p_value(65, n_clips, n_heldout, k)) and np.isnan(copy_p_value(3, n_clips, n_heldout, 0))
+
+
+def test_copy_p_value_holds_its_level_on_sets_exchangeable_with_the_held_out_clips():
+    """Simulated: n = 41 held-out and N = 256 generated distances from one distribution, the
+    threshold redrawn each time. The exact test rejects at most about 5%; the binomial p that
+    treats k / (n + 1) as known rejects several times that (about 23%)."""
+    from scipy.stats import binom
+
+    from benchbox.metrics.verdict import close_rank, close_threshold, copy_p_value, expected_close_share
+
+    rng = np.random.default_rng(0)
+    n_heldout, n_clips, trials = 41, 256, 2000
+    k, e = close_rank(n_heldout, 0.1), expected_close_share(n_heldout, 0.1)
+    exact = plain = 0
+    for _ in range(trials):
+        cut = close_threshold(rng.gamma(3.0, size=n_heldout), 0.1)
+        close = int((rng.gamma(3.0, size=n_clips) < cut).sum())
+        exact += copy_p_value(close, n_clips, n_heldout, k) < 0.05
+        plain += binom.sf(close - 1, n_clips, e) < 0.05
+    assert exact / trials < 0.065  # binomial noise on 2000 trials: sd 0.005 at 0.05
+    assert plain / trials > 0.15

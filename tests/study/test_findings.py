@@ -140,3 +140,25 @@ def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
     text = "\n".join(verdict_markdown(_clips(), _groups(), "aisfx"))
     assert "Rejected clips" in text and "not-footstep (8)" in text and "(0.30)" in text
     assert "**sashimi**: 50.0% [" in text and "(8/16) of its clips pass every artefact detector but are `not-footstep`" in text
+
+
+def test_memorisation_uses_the_exact_shared_threshold_test_when_the_scores_record_heldout_n():
+    """40 of 256 clips close against 4 / 42 (n = 41 held-out clips): the binomial p (0.0013) would
+    flag it, the beta-binomial p (0.12, every clip sharing one threshold) does not; 80 of 256 is
+    flagged by both. Without heldout_n (older scores) the binomial p and its warning stay."""
+    from scipy.stats import betabinom
+
+    from benchbox.study.findings import copy_p_values
+
+    key = "cont/memorisation/aisfx/"
+    groups = pd.DataFrame({"kind": "generated", "run": ["r0", "r1"], "group": "g", "n": 256,
+                           key + "closer_share": [40 / 256, 80 / 256], key + "expected_share": 4 / 42, key + "heldout_n": 41,
+                           key + "closer_lo": 0.0, key + "closer_hi": 1.0})
+    p = copy_p_values(groups[key + "closer_share"], groups["n"], groups[key + "expected_share"], groups[key + "heldout_n"])
+    assert p[0] == pytest.approx(betabinom.sf(39, 256, 4, 38), rel=1e-9) and 0.1 < p[0] < 0.15
+    lines = memorisation_lines(groups, "aisfx")
+    flagged = [ln for ln in lines if "**copies**" in ln]
+    assert len(flagged) == 1 and "r1 " in flagged[0] and "beta-binomial" in lines[0] and "re-score" not in lines[0]
+    old = groups.drop(columns=[key + "heldout_n"])
+    lines = memorisation_lines(old, "aisfx")
+    assert len([ln for ln in lines if "**copies**" in ln]) == 2 and "re-score for the exact test" in lines[0]
