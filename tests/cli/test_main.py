@@ -114,3 +114,14 @@ def test_tables_print_full_width_on_a_pipe(capsys):
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) > 120
     assert all(c in out for c in columns)
+
+
+def test_python_dash_m_benchbox_runs_the_cli():
+    """`python -m benchbox --help` works where the console script is not on PATH."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "benchbox", "--help"], capture_output=True, text=True, cwd=root, timeout=120)
+    assert out.returncode == 0 and "leaderboard" in out.stdout and "score" in out.stdout
