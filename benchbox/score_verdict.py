@@ -458,12 +458,30 @@ def add_verdict_metrics(
         if val:
             val_p = category.footstep_probability(val, rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
+    if measure_category and reference is not None and len(rows) > len(groups):  # the continuation verdict's real floor, per prime
+        _fill_floor_useful(rows[-1], refs, reference, clips, int(rates[0]), model, threshold, config, detectors, cache_dir, progress, model_weights)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
         _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (clips at several rates): the flags' rates
     _set_verdict(clips, config, threshold, applied)
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))
     return clips
+
+
+def _fill_floor_useful(row: dict, refs: dict[str, list[np.ndarray]], reference: Path, clips: pd.DataFrame, rate: int, model: category.CategoryModel, threshold: float,
+                       config: VerdictConfig, detectors: DetectorConfig, cache_dir: Path, progress: Progress, weights: Path | None) -> None:
+    """The floor row's ``floor@<ms>ms/useful/`` columns (:mod:`benchbox.score_floor`): the held-out real
+    clips (val + test, not train) judged whole and from each prime of ``clips`` on, as the clips are."""
+    from benchbox.score_floor import HELDOUT_SPLITS, fill_floor_useful, heldout_verdicts
+
+    ds = None if all(s in refs for s in HELDOUT_SPLITS) else load_dataset(reference)
+    waves = [w for s in HELDOUT_SPLITS for w in (refs[s] if ds is None else [load_audio(p, rate) for p in ds.clip_paths(s)])]  # N (T,)
+    if not waves:
+        return
+    cuts_ms = [float(ms) for ms in pd.to_numeric(clips["prime_ms"], errors="coerce").dropna().unique() if prime_samples(ms, rate) > 0]
+    verdicts = heldout_verdicts(waves, rate, cuts_ms, model=model, threshold=threshold, config=config, detectors=detectors,
+                                cache_dir=cache_dir, progress=progress, weights=weights)
+    fill_floor_useful(row, verdicts)
 
 
 def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,
