@@ -91,25 +91,35 @@ def _kept(path: Path, out: Path | None, started: tuple[int, int] | None) -> str:
     return f"{out / CLIPS_DIR} is unchanged (an import is swapped in whole); {kept}"
 
 
+REAL_CUT = "real useful, same cut"  # the column of the floor's useful rate at the row's prime (benchbox.score_floor)
+
+
 def _table(groups, embedders: tuple[str, ...]):
     from benchbox.leaderboard import fmt_ci
     from benchbox.metrics.artifacts import DETECTORS
+    from benchbox.score_floor import floor_useful_of
 
     first = embedders[:1]
     from benchbox.score_verdict import verdict_prefix
 
     pfx = verdict_prefix(groups.columns)  # the generated part's verdict and flags, as the leaderboard shows them
-    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", f"{pfx}flags"]
+    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", REAL_CUT, f"{pfx}flags"]
+    records = groups.to_dict("records")
+    floor = next((r for r in records if r.get("kind") == "floor"), {})
     rows = []
-    for row in groups.to_dict("records"):
+    for row in records:
         cells = [str(row["group"]), str(row["n"])]
         for e in first:
             cells.append(fmt_ci(row.get(f"fad/{e}"), row.get(f"fad/{e}/lo"), row.get(f"fad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"kad/{e}"), row.get(f"kad/{e}/lo"), row.get(f"kad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"diversity/{e}"), None, None))
         cells.append(fmt_ci(row.get(f"{pfx}useful/auto_rate"), row.get(f"{pfx}useful/auto_lo"), row.get(f"{pfx}useful/auto_hi"), 2))
+        real = floor_useful_of(floor, row.get("prime_ms"))  # the floor row: its held-out clips whole
+        cells.append("-" if real is None else fmt_ci(*real[:3], 2))
         rates = {d: row.get(f"{pfx}{d}/flag_rate") for d in DETECTORS}
         cells.append(" ".join(f"{d}={v:.0%}" for d, v in rates.items() if v is not None and not math.isnan(v) and v > 0) or "none")
         rows.append(cells)
     right = set(columns) - {"group", f"{pfx}flags"}
-    return id_table("scores per group (floor = reference val vs test)", columns, rows, ids=["group"], right=right)
+    return id_table(f"scores per group (floor = reference val vs test; {REAL_CUT} = the useful rate of the reference's held-out real clips, val + test, "
+                    "cut where the row's prime ends and judged as its clips are: a primed row's like-for-like; - where not measured)",
+                    columns, rows, ids=["group"], right=right)
