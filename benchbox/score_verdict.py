@@ -27,7 +27,8 @@ two are one scale (finding 5 of :mod:`benchbox.study.seed_findings`). Per clip, 
 (no artefact flag and ``footstep/p`` >= threshold), with ``useful/reason`` and
 ``cont/useful/reason``. Per group, the three axes (:func:`group_rates`): quality
 (``quality/artefact_free_rate``), category fit (``footstep/p_mean``, ``footstep/share``)
-and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI.
+and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI. The floor row also gets the
+continuation verdict's real floor, ``floor@<ms>ms/useful/auto_rate`` (:mod:`benchbox.score_floor`).
 """
 
 from __future__ import annotations
