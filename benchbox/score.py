@@ -44,6 +44,7 @@ from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
+from benchbox.score_floor import add_floor_useful
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
 from benchbox.stats import wilson_interval
 
@@ -429,6 +430,8 @@ def score_run(
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
         decode=decode, distances=distances, weights=weights, bandwidths=bandwidths,
     )
+    if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
+        add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for
         warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))

@@ -31,7 +31,9 @@ from benchbox.metrics import category
 from benchbox.metrics.artifacts import DetectorConfig, detect
 from benchbox.metrics.verdict import USEFUL_KEY, VerdictConfig
 from benchbox.progress import Progress
-from benchbox.score_verdict import CONT, _fill_footstep_p, _set_verdict, continuation_detectors
+from benchbox.audio import load_audio
+from benchbox.data.dataset import load_dataset
+from benchbox.score_verdict import CONT, _fill_footstep_p, _set_verdict, continuation_detectors, prime_samples, verdict_model
 from benchbox.stats import wilson_interval
 
 HELDOUT_SPLITS = ("val", "test")  # not train: the shipped category model was fitted on it (in-sample footstep/p)
@@ -95,3 +97,23 @@ def fill_floor_useful(row: dict, verdicts: pd.DataFrame) -> None:
         k, n = int(part[CONT + USEFUL_KEY].sum()), len(part)
         rate, lo, hi = wilson_interval(k, n)
         row.update(dict(zip(floor_useful_keys(ms), (rate, lo, hi, n))))
+
+
+def add_floor_useful(row: dict, clips: pd.DataFrame, reference: Path, *, config: VerdictConfig, detectors: DetectorConfig, cache_dir: Path,
+                     progress: Progress, weights: Path | None = None) -> None:
+    """The floor ``row``'s :func:`floor_useful_keys` columns, in place: the reference's held-out clips
+    (val + test) whole and cut at every prime of the scored ``clips`` (``prime_ms``, ``sample_rate_hz``),
+    at the clips' rate; nothing for clips at several rates, whose verdict has no ``footstep/p``."""
+    rates = clips["sample_rate_hz"].astype(int).unique()
+    if len(rates) != 1:
+        return
+    rate = int(rates[0])
+    ds = load_dataset(reference)
+    waves = [load_audio(p, rate) for s in HELDOUT_SPLITS for p in ds.clip_paths(s)]  # N (T,), as the scorer loads the reference
+    if not waves:
+        return
+    model, model_weights, threshold = verdict_model(config, weights)
+    cuts_ms = [float(ms) for ms in pd.to_numeric(clips["prime_ms"], errors="coerce").dropna().unique() if prime_samples(ms, rate) > 0]
+    table = heldout_verdicts(waves, rate, cuts_ms, model=model, threshold=threshold, config=config, detectors=detectors,
+                             cache_dir=cache_dir, progress=progress, weights=model_weights)
+    fill_floor_useful(row, table)

@@ -27,8 +27,8 @@ two are one scale (finding 5 of :mod:`benchbox.study.seed_findings`). Per clip, 
 (no artefact flag and ``footstep/p`` >= threshold), with ``useful/reason`` and
 ``cont/useful/reason``. Per group, the three axes (:func:`group_rates`): quality
 (``quality/artefact_free_rate``), category fit (``footstep/p_mean``, ``footstep/share``)
-and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI. The floor row also gets the
-continuation verdict's real floor, ``floor@<ms>ms/useful/auto_rate`` (:mod:`benchbox.score_floor`).
+and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI. (The floor row's real floor of
+the continuation verdict, ``floor@<ms>ms/useful/``, is :mod:`benchbox.score_floor`'s, on these functions.)
 """
 
 from __future__ import annotations
@@ -426,9 +426,7 @@ def add_verdict_metrics(
     waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
     clips = pd.concat([clips, continuation_detectors(clips, waves, detectors)], axis=1)
     rates = clips["sample_rate_hz"].astype(int).unique()
-    model = category.load_model(category.model_file(config.category_model))
-    model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
-    threshold = config.footstep_min if config.footstep_min >= 0 else model.threshold
+    model, model_weights, threshold = verdict_model(config, weights)
     # footstep/p is measured whatever --embedder lists (the category model embeds with its own
     # embedder): a verdict without category fit would call any clean non-footstep useful.
     measure_category = len(rates) == 1
@@ -459,8 +457,6 @@ def add_verdict_metrics(
         if val:
             val_p = category.footstep_probability(val, rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
-    if measure_category and reference is not None and len(rows) > len(groups):  # the continuation verdict's real floor, per prime
-        _fill_floor_useful(rows[-1], refs, reference, clips, int(rates[0]), model, threshold, config, detectors, cache_dir, progress, model_weights)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
         _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (clips at several rates): the flags' rates
     _set_verdict(clips, config, threshold, applied)
@@ -469,20 +465,11 @@ def add_verdict_metrics(
     return clips
 
 
-def _fill_floor_useful(row: dict, refs: dict[str, list[np.ndarray]], reference: Path, clips: pd.DataFrame, rate: int, model: category.CategoryModel, threshold: float,
-                       config: VerdictConfig, detectors: DetectorConfig, cache_dir: Path, progress: Progress, weights: Path | None) -> None:
-    """The floor row's ``floor@<ms>ms/useful/`` columns (:mod:`benchbox.score_floor`): the held-out real
-    clips (val + test, not train) judged whole and from each prime of ``clips`` on, as the clips are."""
-    from benchbox.score_floor import HELDOUT_SPLITS, fill_floor_useful, heldout_verdicts
-
-    ds = None if all(s in refs for s in HELDOUT_SPLITS) else load_dataset(reference)
-    waves = [w for s in HELDOUT_SPLITS for w in (refs[s] if ds is None else [load_audio(p, rate) for p in ds.clip_paths(s)])]  # N (T,)
-    if not waves:
-        return
-    cuts_ms = [float(ms) for ms in pd.to_numeric(clips["prime_ms"], errors="coerce").dropna().unique() if prime_samples(ms, rate) > 0]
-    verdicts = heldout_verdicts(waves, rate, cuts_ms, model=model, threshold=threshold, config=config, detectors=detectors,
-                                cache_dir=cache_dir, progress=progress, weights=weights)
-    fill_floor_useful(row, verdicts)
+def verdict_model(config: VerdictConfig, weights: Path | None = None) -> tuple[category.CategoryModel, Path | None, float]:
+    """(category model, the weights it embeds with, the verdict's footstep/p threshold) of ``config``."""
+    model = category.load_model(category.model_file(config.category_model))
+    model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
+    return model, model_weights, config.footstep_min if config.footstep_min >= 0 else model.threshold
 
 
 def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,
