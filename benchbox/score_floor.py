@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchbox.audio import load_audio
+from benchbox.data.dataset import load_dataset
 from benchbox.metrics import category
 from benchbox.metrics.artifacts import DetectorConfig, detect
 from benchbox.metrics.verdict import USEFUL_KEY, VerdictConfig
 from benchbox.progress import Progress
-from benchbox.audio import load_audio
-from benchbox.data.dataset import load_dataset
 from benchbox.score_verdict import CONT, _fill_footstep_p, _set_verdict, continuation_detectors, prime_samples, verdict_model
 from benchbox.stats import wilson_interval
 
