@@ -31,6 +31,7 @@ from benchbox.labels import group_label
 from benchbox.metrics.artifacts import DETECTORS
 from benchbox.progress import Progress
 from benchbox.score import decode
+from benchbox.score_floor import floor_useful_text
 from benchbox.score_verdict import floor_span_key, verdict_prefix
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
 
@@ -150,17 +151,19 @@ def _cell(row: dict, key: str) -> tuple[str, str]:
 
 
 def _span_intro(ms: float, table: pd.DataFrame, embedder: str, metric: str) -> tuple[str, str]:
-    """(title, one line of Markdown) of a span's table: which span its rows are scored on and, for a
-    continuation, the real floor on that span that its *vs floor* marks compare with."""
+    """(title, one line of Markdown) of a span's table: which span its rows are scored on, the real
+    clips' useful rate on it (:func:`_real_useful`) and, for a continuation, the real floor on that
+    span that its *vs floor* marks compare with."""
+    floor = table[table["kind"] == "floor"] if "kind" in table.columns else table.iloc[:0]
+    value = floor.iloc[0].to_dict() if not floor.empty else {}
+    real = _real_useful(value, ms) if value else ""
     if ms == 0:
         return ("Whole clips: unprimed generations and the reference rows",
-                "Each row's whole clip against the real test clips" + (", with the whole-clip kernel; ranked among these rows only." if embedder else "."))
+                "Each row's whole clip against the real test clips" + (", with the whole-clip kernel; ranked among these rows only." if embedder else ".") + real)
     what = f"The generated part after the {ms:g} ms prime against the real test clips from the same sample on"
     if not embedder:
-        return f"Continuation after a {ms:g} ms prime", what + "."
-    floor = table[table["kind"] == "floor"] if "kind" in table.columns else table.iloc[:0]
+        return f"Continuation after a {ms:g} ms prime", what + "." + real
     key = floor_span_key(ms, metric, embedder)
-    value = floor.iloc[0].to_dict() if not floor.empty else {}
     if floor.empty:
         shown = "No real floor row on this board: no *vs floor* marks."
     elif _finite(value.get(key + "/lo")) and _finite(value.get(key + "/hi")):  # the interval floor_intervals compares with
@@ -168,7 +171,17 @@ def _span_intro(ms: float, table: pd.DataFrame, embedder: str, metric: str) -> t
                  "the *vs floor* marks compare with it.")
     else:
         shown = "These scores carry no floor interval on this span: the *vs floor* marks compare with the whole-clip floor."
-    return f"Continuation after a {ms:g} ms prime", f"{what}, with this span's own kernel; ranked among these rows only (the ranks restart). {shown}"
+    return f"Continuation after a {ms:g} ms prime", f"{what}, with this span's own kernel; ranked among these rows only (the ranks restart). {shown}{real}"
+
+
+def _real_useful(floor: dict, ms: float) -> str:
+    """One sentence: the useful rate of the reference's held-out real clips (val + test) cut where this
+    span starts, judged as a continuation is (``floor@<ms>ms/useful/``, :mod:`benchbox.score_floor`;
+    the whole clips for span 0); a dash where the floor row lacks it (scores written before it)."""
+    where = "whole" if ms == 0 else f"cut where a {ms:g} ms prime ends"
+    return (f" Real clips {where} (the reference's held-out val + test clips, judged as these rows are): `useful/auto` "
+            f"{floor_useful_text(floor, ms)}" + ("" if ms == 0 else ", the like-for-like of this table's useful column (real audio reads "
+                                                  "lower cut after its onset: compare with this, not with the whole clips' rate)") + ".")
 
 
 def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric: str = "kad") -> str:

@@ -11,7 +11,8 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
 * ``groups.csv`` - one row per group, plus a ``floor`` row (reference val vs test):
   ``n``, ``fad/<emb>`` (+ ``/lo``, ``/hi``: jackknife 95% interval), ``kad/<emb>`` (+ the same),
   ``diversity/<emb>``,
-  ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI;
+  ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI (the floor row also the held-out
+  real clips' rate whole and cut where each prime ends, ``floor@<ms>ms/useful/``: :mod:`benchbox.score_floor`);
 * ``scores.json`` - the same groups plus the inputs and warnings, and ``kad_bandwidth``: per embedder
   and span (keyed by its first sample, "0" = whole clips) the one KAD bandwidth all its rows share;
 * ``skipped.csv`` - clips that could not be decoded, with the reason and their group (in no ``n``: a warning per group
@@ -43,6 +44,7 @@ from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
+from benchbox.score_floor import add_floor_useful
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
 from benchbox.stats import wilson_interval
 
@@ -76,6 +78,8 @@ SCORES_FORMAT = 1
 # finding 5 (priming) is decided on them: version-9 scores would decide it on another span and kernel.
 # 11: the floor row also carries each detector's rate on every real clip of the reference (all splits,
 # real/<detector>/flag_rate, real/n); findings 2 and 3 compare with it (the 21 val clips' 0/21 said little).
+# (Not bumped for the floor row's floor@<ms>ms/useful/ columns, the held-out real clips' verdict per
+# prime span: new columns, no flag or verdict changes, no finding decided on them; older scores show a dash.)
 SCORER_VERSION = 11
 FLOOR_GROUP = "floor"
 REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
@@ -426,6 +430,8 @@ def score_run(
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
         decode=decode, distances=distances, weights=weights, bandwidths=bandwidths,
     )
+    if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
+        add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for
         warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))

@@ -28,7 +28,8 @@ two are one scale (finding 5 of :mod:`benchbox.study.seed_findings`). Per clip, 
 (no artefact flag and ``footstep/p`` >= threshold), with ``useful/reason`` and
 ``cont/useful/reason``. Per group, the three axes (:func:`group_rates`): quality
 (``quality/artefact_free_rate``), category fit (``footstep/p_mean``, ``footstep/share``)
-and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI.
+and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI. (The floor row's real floor of
+the continuation verdict, ``floor@<ms>ms/useful/``, is :mod:`benchbox.score_floor`'s, on these functions.)
 """
 
 from __future__ import annotations
@@ -428,9 +429,7 @@ def add_verdict_metrics(
     waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
     clips = pd.concat([clips, continuation_detectors(clips, waves, detectors)], axis=1)
     rates = clips["sample_rate_hz"].astype(int).unique()
-    model = category.load_model(category.model_file(config.category_model))
-    model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
-    threshold = config.footstep_min if config.footstep_min >= 0 else model.threshold
+    model, model_weights, threshold = verdict_model(config, weights)
     # footstep/p is measured whatever --embedder lists (the category model embeds with its own
     # embedder): a verdict without category fit would call any clean non-footstep useful.
     measure_category = len(rates) == 1
@@ -467,6 +466,13 @@ def add_verdict_metrics(
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))
     return clips
+
+
+def verdict_model(config: VerdictConfig, weights: Path | None = None) -> tuple[category.CategoryModel, Path | None, float]:
+    """(category model, the weights it embeds with, the verdict's footstep/p threshold) of ``config``."""
+    model = category.load_model(category.model_file(config.category_model))
+    model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
+    return model, model_weights, config.footstep_min if config.footstep_min >= 0 else model.threshold
 
 
 def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,

@@ -191,3 +191,24 @@ def test_the_csv_and_json_say_which_span_each_rank_is_within(two_runs):
     primed = [rank for span, rank in spans if span == "continuation after a 100 ms prime"]
     assert whole == list(range(1, len(whole) + 1)) and primed == [1, 2] and len(whole) + len(primed) == len(rows)
     assert all(row["span"] == "whole clip" for row in rows if row["kind"] != "generated")
+
+
+def test_each_span_says_the_real_clips_useful_rate_cut_where_it_starts():
+    """A continuation's table states the held-out real clips' useful rate on its own span (floor@<ms>ms/useful),
+    the whole-clip table theirs whole; scores without those columns read a dash, with or without an embedder."""
+    from benchbox.leaderboard import _order
+    from benchbox.leaderboard_render import render_html, render_markdown
+    from benchbox.progress import no_progress
+    from benchbox.score_floor import floor_useful_keys
+
+    table = _order(_spans_board(), "mel", "kad")
+    at = table.index[table["kind"] == "floor"][0]
+    for ms, values in ((0, (35 / 41, 0.7156, 0.9312, 41)), (20, (33 / 41, 0.6599, 0.8977, 41))):
+        table.loc[at, list(floor_useful_keys(ms))] = values
+    sections = render_markdown(table, "mel", [], "kad").split("\n## ")
+    assert "Real clips whole (the reference's held-out val + test clips, judged as these rows are): `useful/auto` 85.4% [71.6, 93.1] (35/41)." in sections[1]
+    assert "Real clips cut where a 20 ms prime ends" in sections[2] and "`useful/auto` 80.5% [66.0, 89.8] (33/41), the like-for-like" in sections[2]
+    assert "Real clips cut where a 40 ms prime ends (the reference's held-out val + test clips, judged as these rows are): `useful/auto` -," in sections[3]
+    old = render_markdown(_order(_spans_board(), "mel", "kad"), "", [], "kad").split("\n## ")  # older scores, no embedder
+    assert all("`useful/auto` -" in sec for sec in old[1:4])
+    assert "80.5% [66.0, 89.8] (33/41)" in render_html(table, "mel", [], {}, no_progress, "kad")

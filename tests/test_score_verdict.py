@@ -168,6 +168,8 @@ def test_the_floor_is_measured_on_each_primed_span_with_that_spans_kernel(scored
     assert floor[key] == pytest.approx(F.kad(real, ref, bandwidth=F.reference_bandwidth(ref)), rel=1e-6, abs=1e-9)
     assert floor[key + "/lo"] <= floor[key] <= floor[key + "/hi"]
     assert f"floor@{PRIME_MS:g}ms/fad/mel" in floor and "floor@0ms/kad/mel" not in floor  # unprimed rows use the whole clip's
+    # the useful rate's floor on the same span: the held-out clips (5 val + 6 test; with an embedder, the clips the scorer loaded)
+    assert floor[f"floor@{PRIME_MS:g}ms/useful/n"] == floor["floor@0ms/useful/n"] == 11 and 0 <= floor[f"floor@{PRIME_MS:g}ms/useful/auto_rate"] <= 1
 
 
 def test_an_unprimed_group_is_scored_on_each_primed_span_like_the_primed_groups(scored, tmp_path):

@@ -40,7 +40,7 @@ def score_cmd(
 
     PATH is a run folder, or a folder of clips from any generator: its subfolders (or an optional benchbox-clips.csv) give the groups, and the clips are converted to the reference's format (resampled, downmixed, cropped or padded, each with a warning) into --out, a new run folder (docs/external.md).
 
-    Per clip (scores/clips.csv): the artefact detectors (DC, silence, clipping, clicks, hum, no transient, noise wall, dropouts, spectral line, crackle, wall with late bursts, NaN), realism against the reference train split (in_distribution), the nearest training clip, footstep/p (the category model) and useful/auto (no detector fired and a footstep) with useful/reason. Per group (scores/groups.csv): FAD and KAD with jackknife 95% intervals (one KAD kernel per reference and span), diversity, precision / recall / density / coverage, the 1-NN two-sample test (nn1: balanced accuracy, 0.5 when the clips cannot be told from real ones, and its permutation p), the memorisation share, the useful rate and the three axes (quality/artefact_free_rate, footstep/p_mean and footstep/share, recall and coverage), plus a floor row (real val vs real test). Primed clips are also scored on their continuation (cont/ columns). See docs/verdict.md and docs/detectors.md.
+    Per clip (scores/clips.csv): the artefact detectors (DC, silence, clipping, clicks, hum, no transient, noise wall, dropouts, spectral line, crackle, wall with late bursts, NaN), realism against the reference train split (in_distribution), the nearest training clip, footstep/p (the category model) and useful/auto (no detector fired and a footstep) with useful/reason. Per group (scores/groups.csv): FAD and KAD with jackknife 95% intervals (one KAD kernel per reference and span), diversity, precision / recall / density / coverage, the 1-NN two-sample test (nn1: balanced accuracy, 0.5 when the clips cannot be told from real ones, and its permutation p), the memorisation share, the useful rate and the three axes (quality/artefact_free_rate, footstep/p_mean and footstep/share, recall and coverage), plus a floor row (real val vs real test; and the useful rate of the reference's held-out real clips, val + test, whole and cut where each prime ends, which the table shows beside each row as 'real useful, same cut'). Primed clips are also scored on their continuation (cont/ columns). See docs/verdict.md and docs/detectors.md.
     """
     from benchbox.external import imported
     from benchbox.score import SAMPLES_MANIFEST, json_records, load_score_config, score_run
@@ -91,25 +91,35 @@ def _kept(path: Path, out: Path | None, started: tuple[int, int] | None) -> str:
     return f"{out / CLIPS_DIR} is unchanged (an import is swapped in whole); {kept}"
 
 
+REAL_CUT = "real useful, same cut"  # the column of the floor's useful rate at the row's prime (benchbox.score_floor)
+
+
 def _table(groups, embedders: tuple[str, ...]):
     from benchbox.leaderboard import fmt_ci
     from benchbox.metrics.artifacts import DETECTORS
+    from benchbox.score_floor import floor_useful_of
 
     first = embedders[:1]
     from benchbox.score_verdict import verdict_prefix
 
     pfx = verdict_prefix(groups.columns)  # the generated part's verdict and flags, as the leaderboard shows them
-    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", f"{pfx}flags"]
+    columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", REAL_CUT, f"{pfx}flags"]
+    records = groups.to_dict("records")
+    floor = next((r for r in records if r.get("kind") == "floor"), {})
     rows = []
-    for row in groups.to_dict("records"):
+    for row in records:
         cells = [str(row["group"]), str(row["n"])]
         for e in first:
             cells.append(fmt_ci(row.get(f"fad/{e}"), row.get(f"fad/{e}/lo"), row.get(f"fad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"kad/{e}"), row.get(f"kad/{e}/lo"), row.get(f"kad/{e}/hi")))
             cells.append(fmt_ci(row.get(f"diversity/{e}"), None, None))
         cells.append(fmt_ci(row.get(f"{pfx}useful/auto_rate"), row.get(f"{pfx}useful/auto_lo"), row.get(f"{pfx}useful/auto_hi"), 2))
+        real = floor_useful_of(floor, row.get("prime_ms"))  # the floor row: its held-out clips whole
+        cells.append("-" if real is None else fmt_ci(*real[:3], 2))
         rates = {d: row.get(f"{pfx}{d}/flag_rate") for d in DETECTORS}
         cells.append(" ".join(f"{d}={v:.0%}" for d, v in rates.items() if v is not None and not math.isnan(v) and v > 0) or "none")
         rows.append(cells)
     right = set(columns) - {"group", f"{pfx}flags"}
-    return id_table("scores per group (floor = reference val vs test)", columns, rows, ids=["group"], right=right)
+    return id_table(f"scores per group (floor = reference val vs test; {REAL_CUT} = the useful rate of the reference's held-out real clips, val + test, "
+                    "cut where the row's prime ends and judged as its clips are: a primed row's like-for-like; - where not measured)",
+                    columns, rows, ids=["group"], right=right)

@@ -124,6 +124,23 @@ def real_rate(groups: pd.DataFrame, key: str) -> tuple[int, int, str] | None:
     return None
 
 
+def real_useful(groups: pd.DataFrame, prime_ms) -> tuple[int, int] | None:
+    """``(useful, n)`` of the reference's held-out real clips (val + test) cut where a ``prime_ms``
+    prime ends and judged as a primed clip's continuation is (``floor@<ms>ms/useful/``,
+    :mod:`benchbox.score_floor`; 0: their whole clips): the like-for-like of a primed row's useful
+    rate. From the first floor row that has it (runs left at older scores lack it); None when none
+    does, which a report shows as a dash."""
+    from benchbox.score_floor import floor_useful_of
+
+    if "kind" not in groups:
+        return None
+    for floor in groups[groups["kind"] == "floor"].to_dict("records"):
+        got = floor_useful_of(floor, prime_ms)
+        if got is not None:
+            return int(round(got[0] * got[3])), got[3]
+    return None
+
+
 def fad_column(groups: pd.DataFrame, embedder: str | None = None) -> str:
     cols = [c for c in groups.columns if c.startswith("fad/") and c.count("/") == 1]
     if not cols:
@@ -241,6 +258,7 @@ def study_answers(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str | Non
     distinct_cells = best_only_where_identical(gen, compared)
     answers["priming"] = {
         "useful": rate_table(clips, "prime_ms", useful),
+        "real_useful": {ms: real_useful(groups, ms) for ms in {0.0, *(float(p) for p in pd.to_numeric(clips.get("prime_ms", pd.Series(dtype=float)), errors="coerce") if p > 0)}},
         "fad": metric_by(gen, "prime_ms", rank) if rank else pd.DataFrame(),
         "fad_metric": rank,
         "diversity": metric_by(gen, "prime_ms", div) if div else pd.DataFrame(),

@@ -27,7 +27,22 @@ def rate_lines(table: pd.DataFrame, label: str) -> list[str]:
 PRIMED_USEFUL_CAVEAT = ("The useful rate of a primed row judges the continuation, which starts after the onset: the category model "
                         "and detectors were calibrated on whole clips, and real clips read lower cut the same way (docs/verdict.md, "
                         "\"Primed clips\": 85% whole, 81% after 20 ms, 76% after 40 ms on the dev corpus's 41 val and test clips). "
-                        "Compare the primed rows with each other, not with the 0 ms row.")
+                        "Compare each row with the real clips cut at the same sample (the last column: the reference's held-out val "
+                        "and test clips judged as a continuation is, `floor@<ms>ms/useful/auto_rate`; a dash where the scores predate it), "
+                        "not with the 0 ms row.")
+
+
+def primed_useful_lines(table: pd.DataFrame, real: dict) -> list[str]:
+    """The useful rate per prime (:func:`benchbox.study.analysis.rate_table` by ``prime_ms``) beside
+    ``real[ms]``, the real clips' ``(useful, n)`` cut at the same sample (0: whole; a dash where None or absent)."""
+    if table.empty:
+        return ["(no data)"]
+    out = ["| prime_ms | rate [95% CI] (k/n) | real clips cut there (val + test) |", "|---|---|---|"]
+    for _, r in table.iterrows():
+        ms = pd.to_numeric(r["prime_ms"], errors="coerce")
+        got = real.get(float(ms) if ms > 0 else 0.0)  # NaN or 0: the whole clip
+        out.append(f"| {r.iloc[0]} | {fmt_rate(r)} | {'-' if got is None else rate_text(*got)} |")
+    return out
 
 
 def metric_lines(table: pd.DataFrame, label: str, metric: str) -> list[str]:
@@ -114,7 +129,7 @@ def answers_markdown(ans: dict) -> list[str]:
             lines += metric_lines(pr[key][1], "prime_ms", pr[key][0]) + [""]
     if pr["diversity_metric"]:
         lines += metric_lines(pr["diversity"], "prime_ms", pr["diversity_metric"]) + [""]
-    lines += rate_lines(pr["useful"], "prime_ms") + [""]
+    lines += primed_useful_lines(pr["useful"], pr.get("real_useful", {})) + [""]
     lines += [PRIMED_USEFUL_CAVEAT, ""]
     lines += ["### Does dropout 0.5 give silence?", "", "Share of clips flagged silent:", ""]
     lines += rate_lines(ans["dropout"]["silence"], "dropout") + [""]

@@ -136,6 +136,23 @@ def test_score_table_shows_the_continuation_verdict_of_primed_groups():
     assert "dc=50%" in cells["cont/flags"]
 
 
+def test_score_table_gives_each_row_the_real_clips_useful_rate_cut_where_its_prime_ends():
+    """The floor's floor@<ms>ms/useful columns beside each row at its prime; a dash where the scores lack them."""
+    import pandas as pd
+
+    from benchbox.cli.score import REAL_CUT, _table
+    from benchbox.score_floor import floor_useful_keys
+
+    floor = {"group": "floor", "kind": "floor", "n": 21, "prime_ms": "", "useful/auto_rate": 0.95,
+             **dict(zip(floor_useful_keys(0), (0.854, 0.716, 0.931, 41))), **dict(zip(floor_useful_keys(20), (0.805, 0.66, 0.898, 41)))}
+    rows = [{"group": f"g/{ms}", "kind": "generated", "n": 4, "prime_ms": ms, "cont/useful/auto_rate": 0.25} for ms in (0, 20, 40)]
+    table = _table(pd.DataFrame([*rows, floor]), ("mel",))
+    column = next(c for c in table.columns if c.header == REAL_CUT)._cells
+    assert column == ["0.85 [0.72, 0.93]", "0.81 [0.66, 0.9]", "-", "0.85 [0.72, 0.93]"]  # 40 ms: not measured in these scores
+    old = _table(pd.DataFrame([*rows, {k: v for k, v in floor.items() if not k.startswith("floor@")}]), ("mel",))  # scores before the columns
+    assert next(c for c in old.columns if c.header == REAL_CUT)._cells == ["-"] * 4
+
+
 def test_an_interrupted_import_names_out_and_what_was_imported(tmp_path, rng, monkeypatch):
     import soundfile as sf
 

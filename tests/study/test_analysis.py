@@ -90,6 +90,28 @@ def test_artefact_table_sets_each_detector_beside_its_rate_on_every_real_clip():
 
 
 
+def test_the_useful_rate_per_prime_sits_beside_the_real_clips_cut_at_the_same_sample():
+    """The priming question's useful table gives each prime the floor's floor@<ms>ms/useful (the held-out real
+    clips cut there; 0 ms: whole), from the first floor row that has it; a dash where the scores lack it."""
+    from benchbox.score_floor import floor_useful_keys
+    from benchbox.study.questions import PRIMED_USEFUL_CAVEAT, answers_markdown
+
+    new = {"kind": "floor", "n": 21, **dict(zip(floor_useful_keys(0), (35 / 41, 0.7156, 0.9312, 41))),
+           **dict(zip(floor_useful_keys(40), (31 / 41, 0.6066, 0.8618, 41)))}
+    old = {"kind": "floor", "n": 21}  # a run left at scores written before these columns
+    groups = pd.concat([_groups().assign(kind="generated"), pd.DataFrame([old, new])], ignore_index=True)
+    text = "\n".join(answers_markdown(study_answers(_clips(), groups)))
+    priming = text.split("### Does 20/40 ms priming", 1)[1].split("### Does dropout", 1)[0]
+    assert "| prime_ms | rate [95% CI] (k/n) | real clips cut there (val + test) |" in priming
+    assert "| 0.0 | 37.5% [13.7, 69.4] (3/8) | 85.4% [71.6, 93.1] (35/41) |" in priming
+    assert "| 40.0 | 37.5% [13.7, 69.4] (3/8) | 75.6% [60.7, 86.2] (31/41) |" in priming
+    assert PRIMED_USEFUL_CAVEAT in priming and "floor@<ms>ms/useful/auto_rate" in PRIMED_USEFUL_CAVEAT
+    without = pd.concat([_groups().assign(kind="generated"), pd.DataFrame([old])], ignore_index=True)
+    lines = "\n".join(answers_markdown(study_answers(_clips(), without)))
+    assert "| 40.0 | 37.5% [13.7, 69.4] (3/8) | - |" in lines and "| 0.0 | 37.5% [13.7, 69.4] (3/8) | - |" in lines
+    assert "| 40.0 | 37.5% [13.7, 69.4] (3/8) | - |" in "\n".join(answers_markdown(study_answers(_clips(), _groups())))  # no floor row at all
+
+
 def test_same_span_table_pairs_each_prime_with_the_unprimed_cells_on_its_span():
     """A prime's mean continuation KAD sits beside the unprimed cells' KAD on that span, only over
     the (run, checkpoint) cells that have both; a run without an unprimed cell adds nothing."""
