@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 
 from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, all_findings, findings_markdown, minmax_finding, six_findings
+from benchbox.stats import wilson_interval
+from benchbox.study.analysis import rate_text
 
 
 def _clips(n_best_useful=2, n_last_useful=30, silence_do05=28, dc=20, run="r", sha_last="b", n=32):
@@ -145,6 +147,21 @@ def test_priming_is_decided_on_paired_continuation_kad(tmp_path):
     assert few["verdict"] == UNDECIDABLE and "1 runs with a non-zero difference" in few["test"]
     zeros = {f["finding"][0]: f for f in six_findings(clips, _cells(-0.05, 0.0), tmp_path)}["5"]
     assert "diversity: Wilcoxon signed-rank p = 1, 0 runs with a non-zero difference (of 8)" in zeros["test"]  # n after zeros
+
+
+def test_priming_estimate_puts_each_useful_rate_beside_the_real_clips_on_its_scale(tmp_path):
+    """With the floor row's floor@<ms>ms/useful/ columns (the held-out real clips whole and cut where
+    20 and 40 ms primes end), the estimate quotes them; older scores keep the pointer to the docs."""
+    cells = _cells(-0.05, -0.1)
+    for ms, (k, n) in {0: (35, 41), 20: (33, 41), 40: (31, 41)}.items():
+        stem = f"floor@{float(ms):g}ms/useful/"
+        p, lo, hi = wilson_interval(k, n)
+        cells.loc[cells["kind"] == "floor", [stem + "auto_rate", stem + "auto_lo", stem + "auto_hi", stem + "n"]] = [p, lo, hi, n]
+    found = {f["finding"][0]: f for f in six_findings(_clips(), cells, tmp_path)}["5"]
+    want = f"the held-out real clips read whole {rate_text(35, 41)}, cut at 20 ms {rate_text(33, 41)}, cut at 40 ms {rate_text(31, 41)}"
+    assert want in found["estimate"] and "85.4%" in found["estimate"] and "docs/verdict.md" not in found["estimate"]
+    old = {f["finding"][0]: f for f in six_findings(_clips(), _cells(-0.05, -0.1), tmp_path)}["5"]
+    assert "real clips read lower cut after the onset, docs/verdict.md" in old["estimate"]
 
 
 def test_paired_cells_are_one_per_run():
