@@ -67,15 +67,16 @@ def useful_by(clips: pd.DataFrame, by: str) -> list[str]:
 
 
 def detector_misses(clips: pd.DataFrame) -> list[str]:
-    """Per generator: clips that pass every artefact detector yet are not footsteps (what a detector-only flag calls useful)."""
+    """Per generator: clips that pass every artefact detector yet are not footsteps (what a detector-only flag calls useful),
+    with a Wilson interval widened for the design effect over runs (:func:`benchbox.study.analysis.rate_row_text`)."""
     reason = _col(clips, REASON)
     if reason not in clips.columns:
         return []
     lines = []
     for gen, part in clips.groupby("generator", sort=True):
-        missed = int((part[reason].astype(str) == NOT_FOOTSTEP).sum())
-        if missed:
-            lines.append(f"- **{gen}**: {_rate(missed, len(part))} of its clips pass every artefact detector but are `{NOT_FOOTSTEP}` "
+        part = part.assign(_missed=(part[reason].astype(str) == NOT_FOOTSTEP).astype(int))
+        if part["_missed"].any():  # over several runs the interval is widened by the design effect, as every pooled rate is
+            lines.append(f"- **{gen}**: {rate_row_text(overall_rate(part, '_missed'))} of its clips pass every artefact detector but are `{NOT_FOOTSTEP}` "
                          "(`footstep/p` under the category model's threshold): a detector-only flag would have called them useful.")
     return lines
 

@@ -139,7 +139,7 @@ def test_useful_by_names_reasons_and_the_section_names_n_and_ci():
     assert "50.0%" in lines[2] and "(8/16; 2 runs, deff 1.0)" in lines[2] and "not-footstep 8" in lines[2]
     text = "\n".join(verdict_markdown(_clips(), _groups(), "aisfx"))
     assert "Rejected clips" in text and "not-footstep (8)" in text and "(0.30)" in text
-    assert "**sashimi**: 50.0% [" in text and "(8/16) of its clips pass every artefact detector but are `not-footstep`" in text
+    assert "**sashimi**: 50.0% [" in text and "(8/16; 2 runs, deff 1.0) of its clips pass every artefact detector but are `not-footstep`" in text
 
 
 def test_memorisation_uses_the_exact_shared_threshold_test_when_the_scores_record_heldout_n():
@@ -162,3 +162,19 @@ def test_memorisation_uses_the_exact_shared_threshold_test_when_the_scores_recor
     old = groups.drop(columns=[key + "heldout_n"])
     lines = memorisation_lines(old, "aisfx")
     assert len([ln for ln in lines if "**copies**" in ln]) == 2 and "re-score for the exact test" in lines[0]
+
+
+def test_detector_misses_widen_the_interval_for_runs_as_every_pooled_rate_does():
+    """7/64, 15/64, 3/64 and 2/64 clips `not-footstep` only, over four runs: the interval is
+    clustered_wilson's (design effect over runs), not the clip-level Wilson of 27/256."""
+    from benchbox.stats import clustered_wilson, wilson_interval
+    from benchbox.study.findings import detector_misses
+
+    rows = []
+    for r, missed in enumerate((7, 15, 3, 2)):
+        rows += [{"generator": "wavenet", "run": f"r{r}", "cont/useful/reason": "not-footstep" if i < missed else "click"} for i in range(64)]
+    line = detector_misses(pd.DataFrame(rows))[0]
+    p, lo, hi, deff = clustered_wilson([7, 15, 3, 2], [64] * 4)
+    assert f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (27/256; 4 runs, deff {deff:.1f})" in line and deff > 2
+    _, plain_lo, _ = wilson_interval(27, 256)
+    assert f"[{100 * plain_lo:.1f}," not in line
