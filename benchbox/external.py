@@ -16,7 +16,8 @@ the columns (only ``path`` is required; no others are allowed):
   the converted clip is written under ``OUT/clips/`` at the same relative path);
 * ``generator`` - the generator's name (default: the run's name);
 * ``group``     - a label within the generator (``temp0.8``); the group is ``generator/group``;
-* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default, or 0: none); a
+* ``prime_ms``  - the length of a real prime at the start of the clip, in ms (default, or 0: none; primed clips
+  form a group of their own, ``generator/group/prime_ms=20``: :func:`benchbox.group_keys.group_key`); a
   finite number >= 0 and shorter than the clip (after conversion: the reference's clip length),
   else an error: a prime that fills the clip leaves no continuation to judge;
 * ``source``    - where an imported clip came from (benchbox writes it; informational).

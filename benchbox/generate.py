@@ -61,6 +61,7 @@ from benchbox.progress import Progress, no_progress
 from benchbox.partial_cells import PartialCells, code_digest, link_or_copy, partial_key, sole_writer
 from benchbox.runs import atomic_write_csv, staged_dir, write_run_info
 from benchbox.sample import check_sampling
+from benchbox.score_notes import off_length, seconds_option, seconds_text
 from benchbox.train_config import CONFIG_NAME, TrainConfig, derive_seed
 
 MS_PER_SECOND = 1000.0
@@ -298,12 +299,12 @@ def length_warnings(length: int, ds: Dataset) -> list[str]:
     """One warning when clips of ``length`` samples are not the dataset's clip length: ``benchbox score``
     judges them against the reference's clips, and the category model, realism and the distances are
     calibrated at that length only (docs/verdict.md, "Clip length"); empty otherwise."""
-    if length == ds.clip_samples:
+    if not off_length(length, ds.clip_samples):  # score's own test: it names such clips' group
         return []
-    rate = ds.sample_rate_hz
-    return [f"clips of {length} samples ({length / rate:.4g} s) against the run's dataset's {ds.clip_samples} ({ds.clip_samples / rate:.4g} s): "
+    ref, rate = ds.clip_samples, ds.sample_rate_hz
+    return [f"clips of {length} samples ({seconds_text(length, rate)}) against the run's dataset's {ref} ({seconds_text(ref, rate)}): "
             f"the verdict and the distances are calibrated at the dataset's length, so scores of these clips are not comparable "
-            f"with the real clips' (use --seconds {ds.clip_samples / rate:.10g})"]
+            f"with the real clips' (use {seconds_option(ref, rate)})"]
 
 
 def _generate_cells(plan: _Plan, cells: list[Cell], notes: list[str], overwrite: bool, progress: Progress) -> Path:

@@ -220,7 +220,7 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
         per_row, loose = row_notes(s.info, s.root / SCORES_DIR / "skipped.csv")  # clips off the reference's length, files that did not decode
         for row in with_human(s).to_dict("records"):
             said = per_row.get(str(row["group"]), [])
-            rows.append({**row, "_media": _clip_media(s, str(row["group"])), **({NOTE: "; ".join(said)} if said else {})})
+            rows.append({**row, "_media": _clip_media(s, group_key(row)), **({NOTE: "; ".join(said)} if said else {})})  # keyed as its clips are, whatever key the run's scores wrote
             notes += [f"{NOTE_MARK} {s.name}, group {row['group']}: {n}" for n in said]
         notes += [f"{s.name}: {n}" for n in loose]
         floor = s.groups[s.groups["kind"] == FLOOR_GROUP]

@@ -47,17 +47,8 @@ from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT
 from benchbox.score_floor import add_floor_useful
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
 from benchbox.stats import wilson_interval
+from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
 
-# The sampling settings close the key (benchbox.generate's cell); at their neutral value (top_p
-# 1, temperature 1, sampling_steps 0 = the model's own) or n/a they add nothing, so the groups
-# of clips made before they were recorded keep their keys.
-SAMPLING_COLUMNS = ("temperature", "top_p", "sampling_steps")
-SAMPLING_NEUTRAL = {"temperature": 1.0, "top_p": 1.0, "sampling_steps": 0.0}  # = generators.base.SAMPLING_SETTINGS
-GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms", *SAMPLING_COLUMNS)
-# A run's samples/manifest.csv needs these; the sampling columns may be absent (a manifest from
-# before they were recorded: n/a, the neutral value).
-RUN_MANIFEST_COLUMNS = ("path", *(c for c in GROUP_COLUMNS if c not in SAMPLING_COLUMNS))
-NUMERIC_GROUP_COLUMNS = ("dropout", "prime_ms", *SAMPLING_COLUMNS)
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
 SCORES_FORMAT = 1
@@ -249,46 +240,18 @@ def flag_rates(clips: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def group_key(values: dict) -> str:
-    """``generator/quantisation/dropout/checkpoint/prime_ms/temperature/top_p/sampling_steps``
-    without trailing empties; a sampling setting at its neutral value is empty.
-
-    The one formatter of a group key: numeric columns read back as text (``"0.0"`` from a CSV
-    read with ``dtype=str``) and as numbers (``0.0``) give the same key, ``0``; 100.0 == "100".
-    """
-    parts = [_canon(values.get(c), numeric=c in NUMERIC_GROUP_COLUMNS) for c in GROUP_COLUMNS]
-    parts = ["" if c in SAMPLING_NEUTRAL and v == _canon(SAMPLING_NEUTRAL[c]) else v for c, v in zip(GROUP_COLUMNS, parts)]
-    return "/".join(parts).rstrip("/")
-
-
-def with_group_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every GROUP_COLUMNS column (missing ones empty: tables written before a column existed)."""
-    missing = [c for c in GROUP_COLUMNS if c not in frame.columns]
-    return pd.concat([frame, pd.DataFrame(np.nan, index=frame.index, columns=missing)], axis=1) if missing else frame
-
-
-def _canon(value, *, numeric: bool = False) -> str:
-    if _missing(value):
-        return ""
-    if numeric and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return value.strip()
-    if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
-    return str(value)
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
-
-
 def split_groups(clips: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
     """``[(group values, rows)]`` in a stable order; missing values form their own group."""
-    keyed = clips.assign(_key=[group_key(r) for r in clips[list(GROUP_COLUMNS)].to_dict("records")])
+    records = clips[list(GROUP_COLUMNS)].to_dict("records")
+    keyed = clips.assign(_key=[group_key(r) for r in records])
+    named: dict[str, set] = {}
+    for key, r in zip(keyed["_key"], records):
+        named.setdefault(key, set()).add(key_parts(r))
+    if clash := next((k for k, parts in named.items() if len(parts) > 1), None):  # two groups under one name would be scored as one
+        raise DataError(f"two groups of clips have the same name '{clash}' ({' and '.join(sorted(', '.join(f'{c}={v}' for c, v in zip(GROUP_COLUMNS, p) if v) for p in named[clash]))})",
+                        hint="rename a group (a subfolder, or the manifest's generator or group column) so no group's name is another's")
     out = []
-    for key in sorted(keyed["_key"].unique()):
+    for key in sorted(named):
         rows = keyed[keyed["_key"] == key].drop(columns="_key")
         out.append(({c: rows.iloc[0][c] for c in GROUP_COLUMNS}, rows))
     return out

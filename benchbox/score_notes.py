@@ -71,7 +71,7 @@ def check_clips(groups: list[tuple[str, pd.DataFrame]], skipped: pd.DataFrame, r
         ref_samples, ref_hz = int(ds.clip_samples), int(ds.sample_rate_hz)
         off = {key: entry for key, rows in groups if (entry := _length_entry(rows, ref_samples, ref_hz)) is not None}
         record[LENGTH_KEY] = {"reference_samples": ref_samples, "reference_rate_hz": ref_hz, "groups": off}
-        fix = (f"generate clips of {_seconds(ref_samples, ref_hz)} (`benchbox generate RUN_DIR --seconds {_seconds(ref_samples, ref_hz, unit=False)}`)" if is_run
+        fix = (f"generate clips of {seconds_text(ref_samples, ref_hz)} (`benchbox generate RUN_DIR {seconds_option(ref_samples, ref_hz)}`)" if is_run
                else "convert the clips with `benchbox score FOLDER --reference REF --out DIR`, which crops or pads every clip to the reference's length")
         warnings += [f"{length_note(key, entry, ref_samples, ref_hz)}; {fix}" for key, entry in off.items()]
     lost = undecoded(groups, skipped)
@@ -83,25 +83,37 @@ def check_clips(groups: list[tuple[str, pd.DataFrame]], skipped: pd.DataFrame, r
 
 def _length_entry(rows: pd.DataFrame, ref_samples: int, ref_hz: int) -> dict | None:
     """``{"clips", "off", "min_samples", "max_samples"}`` (lengths in samples at the reference's rate) of a group
-    with a clip more than one sample off the reference's length; None when every clip is its length."""
+    with a clip off the reference's length (:func:`off_length`); None when every clip is its length."""
     at_ref = [n * ref_hz / int(rate) for n, rate in zip(rows[SAMPLES_COLUMN], rows["sample_rate_hz"])]  # (N,)
-    off = [n for n in at_ref if abs(n - ref_samples) > 1]
+    off = [n for n in at_ref if off_length(n, ref_samples)]
     if not off:
         return None
     return {"clips": len(at_ref), "off": len(off), "min_samples": int(round(min(off))), "max_samples": int(round(max(off)))}
 
 
-def _seconds(samples: float, rate_hz: int, unit: bool = True) -> str:
-    """``0.256 s`` for reading; without ``unit``, exact enough to pass as ``--seconds`` (a rounded value can miss by a sample)."""
-    return f"{samples / rate_hz:.4g} s" if unit else f"{samples / rate_hz:.10g}"
+def off_length(samples: float, ref_samples: int) -> bool:
+    """Whether a clip of ``samples`` (at the reference's rate) is not the reference's length: more than
+    one sample off (a resampled clip can round either way). The one test, for score's notes and
+    generate's warning (:func:`benchbox.generate.length_warnings`), so the two never disagree."""
+    return abs(samples - ref_samples) > 1
+
+
+def seconds_text(samples: float, rate_hz: int) -> str:
+    """``0.256 s``: a length for reading, in every length message (score's notes, generate's warning)."""
+    return f"{samples / rate_hz:.4g} s"
+
+
+def seconds_option(samples: int, rate_hz: int) -> str:
+    """``--seconds 0.256``: the option that makes clips of ``samples`` at ``rate_hz``, exact (a rounded value can miss by a sample)."""
+    return f"--seconds {samples / rate_hz:.10g}"
 
 
 def length_note(group: str, entry: dict, ref_samples: int, ref_hz: int) -> str:
     """``group 'g': 4 of 4 clips are 2048 samples (0.128 s) long, not the reference's 4096 (0.256 s at 16000 Hz): ...``."""
     lo, hi = int(entry["min_samples"]), int(entry["max_samples"])
-    size = f"{lo} samples ({_seconds(lo, ref_hz)})" if lo == hi else f"{lo} to {hi} samples ({_seconds(lo, ref_hz)} to {_seconds(hi, ref_hz)})"
+    size = f"{lo} samples ({seconds_text(lo, ref_hz)})" if lo == hi else f"{lo} to {hi} samples ({seconds_text(lo, ref_hz)} to {seconds_text(hi, ref_hz)})"
     return (f"group '{group}': {entry['off']} of {entry['clips']} clips are {size} long, not the reference's {ref_samples} "
-            f"({_seconds(ref_samples, ref_hz)} at {ref_hz} Hz): {CALIBRATED}, so its useful rate and distances are not comparable with rows at the reference's length")
+            f"({seconds_text(ref_samples, ref_hz)} at {ref_hz} Hz): {CALIBRATED}, so its useful rate and distances are not comparable with rows at the reference's length")
 
 
 def undecoded(groups: list[tuple[str, pd.DataFrame]], skipped: pd.DataFrame) -> dict[str, dict]:

@@ -155,5 +155,6 @@ def with_human(scored: Scored) -> pd.DataFrame:
         return rows
     if human.empty:
         return rows
-    human = human.assign(group=[group_key(r) for r in human.reindex(columns=list(GROUP_COLUMNS)).to_dict("records")])
-    return rows.merge(human[["group", *HUMAN_COLUMNS]], on="group", how="left")
+    human = human.assign(_key=[group_key(r) for r in human.reindex(columns=list(GROUP_COLUMNS)).to_dict("records")])
+    rows["_key"] = [group_key(r) for r in rows.reindex(columns=list(GROUP_COLUMNS)).to_dict("records")]  # = its "group", unless an older scorer keyed it otherwise
+    return rows.merge(human[["_key", *HUMAN_COLUMNS]], on="_key", how="left").drop(columns="_key")

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import read_audio, write_wav
-from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS
-from benchbox.runs import sha256_audio
+from benchbox.audio import write_wav
+from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS, clip_sha256
 from tests.score_helpers import CLIP_SAMPLES, RATE_HZ, step
 
 GROUPS = ("a", "b", "c")
@@ -35,7 +34,7 @@ def make_class(root: Path, rng: np.random.Generator, wave, *, groups=GROUPS, per
                 write_wav(root / rel, x, RATE_HZ)
                 rows.append({"id": f"{g}{split}{i}", "path": rel, "source": f"{g}/{split}{i}.wav", "label": "", "offset_seconds": 0.0,
                              "seconds": CLIP_SAMPLES / RATE_HZ, "peak": float(np.abs(x).max()), "rms_dbfs": -20.0, "split": split,
-                             "sha256": sha256_audio(read_audio(root / rel)[0][:, 0], RATE_HZ)})  # the 16-bit read-back, as the import records
+                             "sha256": clip_sha256(root / rel)})  # the 16-bit read-back, as the import records
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(root / "manifest.csv", index=False)
     info = {"format": DATASET_FORMAT, "sample_rate_hz": RATE_HZ, "clip_samples": CLIP_SAMPLES, "kind": "import", "normalise": "none"}
     (root / "dataset.json").write_text(json.dumps(info))

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import read_audio, write_wav
-from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS
-from benchbox.runs import sha256_audio
+from benchbox.audio import write_wav
+from benchbox.data.dataset import DATASET_FORMAT, MANIFEST_COLUMNS, clip_sha256
 
 RATE_HZ = 16_000
 CLIP_SAMPLES = 4096
@@ -40,9 +39,9 @@ def make_dataset(root: Path, rng: np.random.Generator, counts: dict[str, int] | 
         for i in range(count):
             rel = f"clips/{split}_{i:03d}.wav"
             write_wav(root / rel, step(rng), RATE_HZ)
-            back, rate = read_audio(root / rel)  # (T, 1): the manifest records the read-back's hash, as the import does
             rows.append({"id": f"{split}{i}", "path": rel, "source": f"{split}{i}.wav", "label": "gravel", "offset_seconds": 0.0,
-                         "seconds": CLIP_SAMPLES / RATE_HZ, "peak": 0.5, "rms_dbfs": -20.0, "split": split, "sha256": sha256_audio(back[:, 0], rate)})
+                         "seconds": CLIP_SAMPLES / RATE_HZ, "peak": 0.5, "rms_dbfs": -20.0, "split": split,
+                         "sha256": clip_sha256(root / rel)})  # the read-back's hash, as the import records and changed_clips checks
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(root / "manifest.csv", index=False)
     info = {"format": DATASET_FORMAT, "sample_rate_hz": RATE_HZ, "clip_samples": CLIP_SAMPLES, "kind": kind, "normalise": "none"}
     (root / "dataset.json").write_text(json.dumps(info))
@@ -70,9 +69,8 @@ def rewrite_clip(root: Path, path: Path, wave: np.ndarray) -> None:
     """Write ``wave`` over dataset ``root``'s clip ``path`` and record its hash in the manifest,
     as a re-import would (an edit behind the manifest's back is refused when scoring)."""
     write_wav(path, wave, RATE_HZ)
-    back, rate = read_audio(path)
     manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
-    manifest.loc[manifest["path"] == Path(path).relative_to(root).as_posix(), "sha256"] = sha256_audio(back[:, 0], rate)
+    manifest.loc[manifest["path"] == Path(path).relative_to(root).as_posix(), "sha256"] = clip_sha256(Path(path))
     manifest.to_csv(root / "manifest.csv", index=False)
 
 

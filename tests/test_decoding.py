@@ -202,3 +202,35 @@ def test_multiplexed_ogg_streams_are_reported_not_dropped_in_silence(tmp_path):
     path.write_bytes(pa[0] + pb[0] + b"".join(pa[1:]) + b"".join(pb[1:]))  # both streams begin before either's data
     decoded = decoding.decode_audio(path)  # was: the first stream, without a word
     assert decoded.data.shape[0] == RATE_HZ and any("multiplexes 2 logical Ogg streams" in n for n in decoded.notes)
+
+
+def _u8_wav(codes: np.ndarray, streamed: bool = False) -> bytes:
+    """A mono unsigned 8-bit WAV holding ``codes`` (128 = silence); ``streamed``: RIFF and data sizes 0 (PyAV decodes it)."""
+    data = np.asarray(codes, dtype=np.uint8).tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, RATE_HZ, RATE_HZ, 1, 8)  # PCM, mono, rate, bytes/s, block align, bits
+    riff, size = (0, 0) if streamed else (4 + 8 + len(fmt) + 8 + len(data), len(data))
+    return b"RIFF" + struct.pack("<I", riff) + b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", size) + data
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_8_bit_wav_decodes_without_an_offset(tmp_path, streamed):
+    """Code 128 is 0.0 exactly (the range is [-1, 127/128]) through soundfile and PyAV alike, so a
+    zero-mean signal rounded to 8 bits reads back zero-mean, far under the DC threshold. An 8-bit
+    file whose mean is -1/256 (about -0.004) was quantised by truncation, as libsndfile's own
+    PCM_U8 writer does: the offset is in the file, and the detector flags it by design (docs/detectors.md)."""
+    from benchbox.metrics.artifacts import DetectorConfig, dc_offset
+
+    path = tmp_path / "codes.wav"
+    path.write_bytes(_u8_wav(np.array([0, 127, 128, 129, 255] * 200), streamed))
+    decoded = decoding.decode_audio(path)
+    assert decoded.decoder == ("pyav" if streamed else "soundfile")
+    assert decoded.data[:5, 0].tolist() == [-1.0, -1 / 128, 0.0, 1 / 128, 127 / 128]
+    rng = np.random.default_rng(0)
+    burst = np.hanning(4096) * rng.normal(size=4096) * 0.3  # (T,)
+    burst -= burst.mean()
+    path.write_bytes(_u8_wav(np.clip(np.round(burst * 128) + 128, 0, 255), streamed))  # round to nearest
+    rounded = read_audio(path)[0][:, 0]
+    assert abs(float(rounded.mean())) < 0.001 and dc_offset(rounded, DetectorConfig())["dc/flag"] == 0
+    path.write_bytes(_u8_wav(np.clip(np.floor(burst * 128) + 128, 0, 255), streamed))  # truncate: what libsndfile's writer does
+    truncated = read_audio(path)[0][:, 0]
+    assert float(truncated.mean()) == pytest.approx(-1 / 256, abs=5e-4) and dc_offset(truncated, DetectorConfig())["dc/flag"] == 1

@@ -159,7 +159,7 @@ def test_a_zero_prime_and_an_empty_cell_are_one_unprimed_group(tmp_path, rng, da
     result = _score(theirs, data, tmp_path / "out")
     unprimed = result.clips[result.clips["path"].str.contains("[abc]\\.wav$")]
     assert len(unprimed) == 3 and (unprimed["prime_ms"].fillna("").astype(str) == "").all()
-    assert sorted(g for g in result.groups["group"] if g != "floor") == ["theirs", "theirs////10"]
+    assert sorted(g for g in result.groups["group"] if g != "floor") == ["theirs", "theirs/prime_ms=10"]
     (theirs / MANIFEST_NAME).write_text("path,prime_ms\na.wav,\nb.wav,0.00001\n")  # rounds to no sample: unprimed in all but name
     with pytest.raises(DataError, match="line 3: prime_ms 0.00001 is under half a sample at 16000 Hz"):
         _score(theirs, data, tmp_path / "out2")

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from benchbox.audio import load_audio, write_wav
-from benchbox.data.dataset import load_dataset
+from benchbox.data.dataset import clip_sha256, load_dataset
 from benchbox.errors import DataError, MetricError
 from benchbox.metrics import category
 from benchbox.metrics.artifacts import DETECTORS
@@ -99,6 +99,7 @@ def test_clip_hash_is_the_decoded_content_hash(setup):
     row = result.clips.iloc[0]
     wave, rate = sf.read(run / row["path"], dtype="float32")
     assert row["sha256"] == sha256_audio(wave, rate)
+    assert row["sha256"] == clip_sha256(run / row["path"])  # what freshness re-reads it as
 
 
 def test_scores_json_is_strict_json_and_config_is_recorded(setup):

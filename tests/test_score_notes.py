@@ -111,3 +111,21 @@ def test_scores_written_before_the_records_speak_through_their_skipped_count(tmp
     assert row_notes({"skipped": 3}, csv) == ({}, [f"3 file(s) could not be decoded and are not in n: see {csv}"])
     per_row, loose = row_notes({"undecoded": {"": {"files": 1, "of": 1}}, "skipped": 1}, csv)  # an import from before groups were kept
     assert per_row == {} and loose == [f"1 file(s) of no known group could not be decoded and are not in any n: see {csv}"]
+
+
+def test_generate_warns_exactly_when_score_names_the_group_and_gives_the_same_fix(tmp_path, rng):
+    """generate's length warning and score's note were two copies of one test and one formatter
+    (each got the exact --seconds separately); generate warned at one sample off, which score lets pass."""
+    from benchbox.data.dataset import load_dataset
+    from benchbox.generate import length_warnings
+    from benchbox.score_notes import SKIPPED_COLUMNS, check_clips
+
+    data = make_dataset(tmp_path / "data", rng)
+    ds = load_dataset(data)
+    fix = f"--seconds {ds.clip_samples / ds.sample_rate_hz:.10g}"
+    for n in range(ds.clip_samples - 3, ds.clip_samples + 4):
+        clips = pd.DataFrame({"_samples": [n], "sample_rate_hz": [ds.sample_rate_hz]})
+        said = check_clips([("g", clips)], pd.DataFrame(columns=SKIPPED_COLUMNS), data, skipped_csv=tmp_path / "skipped.csv", is_run=True).warnings
+        warned = length_warnings(n, ds)
+        assert bool(warned) == bool(said), (n, warned, said)
+        assert all(fix in w for w in [*warned, *said])

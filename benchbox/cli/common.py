@@ -24,8 +24,10 @@ from benchbox.errors import BenchboxError
 
 try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
     from typer._click.exceptions import ClickException, UsageError
+    from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, UsageError
+    from click.globals import get_current_context
 
 console = Console(soft_wrap=True)  # long lines (paths) are never broken; the terminal wraps them
 err_console = Console(stderr=True, soft_wrap=True)
@@ -56,8 +58,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def interrupted(error: KeyboardInterrupt, kept: str, resume: str) -> NoReturn:
-    """Print the one ``interrupted:`` line (what was kept; how to resume) and exit 130 or 143."""
+    """Print the one ``interrupted:`` line (what was kept; how to resume) and exit 130 or 143.
+
+    A ``--json`` run also prints one JSON object on stdout, as its errors do (:func:`print_json_error`),
+    with ``interrupted`` (``"SIGINT"`` or ``"SIGTERM"``) and ``kept`` besides ``error`` and ``hint``."""
     err_console.print(f"interrupted: {kept}; {resume}", highlight=False, soft_wrap=True, markup=False)
+    ctx = get_current_context(silent=True)
+    command = json_command_of(ctx) if ctx is not None else None
+    if command is not None:
+        signal_name = "SIGTERM" if isinstance(error, Terminated) else "SIGINT"
+        print_json_error(command, f"interrupted ({signal_name})", resume, interrupted=signal_name, kept=kept)
     raise typer.Exit(EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED)
 
 JSON_FORMAT = 1  # version of the --json envelope; bump when a key changes meaning
@@ -159,12 +169,12 @@ def usage_fail(error: ClickException, json_command: str | None = None) -> None:
     raise typer.Exit(EXIT_USAGE if isinstance(error, UsageError) else error.exit_code)
 
 
-def print_json_error(command: str, message: str, hint: str | None) -> None:
-    """``{"format", "command", "error", "hint"}`` on stdout: a ``--json`` run that fails still gives
-    its reader (``| jq``) one JSON object; ``hint`` is null when there is none. A stdout that
-    refuses it is left alone: the ``error:`` line on stderr has been printed."""
+def print_json_error(command: str, message: str, hint: str | None, **fields: Any) -> None:
+    """``{"format", "command", "error", "hint", **fields}`` on stdout: a ``--json`` run that fails (or
+    is interrupted) still gives its reader (``| jq``) one JSON object; ``hint`` is null when there is
+    none. A stdout that refuses it is left alone: the ``error:`` line on stderr has been printed."""
     with contextlib.suppress(OSError, ValueError):
-        sys.stdout.write(json.dumps({"format": JSON_FORMAT, "command": command, "error": message, "hint": hint}, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"format": JSON_FORMAT, "command": command, "error": message, "hint": hint, **fields}, indent=2) + "\n")
         sys.stdout.flush()
 
 

@@ -7,7 +7,8 @@ Exit codes: 0 success (also when the reader of a pipe leaves early: ``benchbox .
 that cannot be parsed (missing argument, unknown option; also ``error:`` + ``hint:``);
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 A ``--json`` run that fails with exit 1 or 2 also prints one JSON object on stdout,
-``{"format", "command", "error", "hint"}``, so ``| jq`` never reads empty input.
+``{"format", "command", "error", "hint"}``, so ``| jq`` never reads empty input; one interrupted
+(130 / 143) the same, with ``interrupted`` and ``kept`` (:func:`benchbox.cli.common.interrupted`).
 """
 
 from __future__ import annotations

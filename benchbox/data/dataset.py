@@ -76,24 +76,28 @@ class Dataset:
         manifest records (``benchbox.runs.sha256_audio`` of the mono float32 read-back), or that
         are missing or undecodable: a reference edited in place after import. A row without a
         recorded ``sha256`` (empty) is not checked. Decodes each clip
-        once per process and file state (path, size, mtime), so a leaderboard over many runs of
+        once per process and file state (:func:`clip_sha256`), so a leaderboard over many runs of
         one reference checks it once."""
         rows = self.rows(split)
         recorded = rows["sha256"].fillna("").astype(str)
         return [self.root / rel for rel, sha in zip(rows["path"], recorded) if sha and clip_sha256(self.root / rel) != sha]
 
 
-_SHA_CACHE: dict[tuple[str, int, int], str | None] = {}
+_SHA_CACHE: dict[tuple[str, int, int, int, int, int], str | None] = {}
 
 
 def clip_sha256(path: Path) -> str | None:
-    """:func:`benchbox.runs.sha256_audio` of a clip's mono read-back (cached per path, size and
-    mtime); None when it cannot be read."""
+    """:func:`benchbox.runs.sha256_audio` of a clip's mono read-back; None when it cannot be read.
+
+    Cached per process and file state: path, device, inode, size, mtime and ctime. Size and
+    mtime alone do not tell a replaced clip (a dataset's clips all have one size, and an mtime
+    can repeat: a coarse file-system clock, ``touch -r``, ``cp -p``); an atomic replace changes
+    the inode and any write changes the ctime, which no user-space tool sets back."""
     try:
         st = path.stat()
     except OSError:
         return None
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _SHA_CACHE:
         try:
             data, rate = read_audio(path, finite=False)  # (T, C)

@@ -145,3 +145,44 @@ def test_a_json_command_line_that_cannot_be_parsed_is_a_json_error_too(tmp_path)
     assert r.exit_code == 2 and "error: No such option: --bogus" in r.stderr
     doc = json.loads(r.stdout)
     assert doc["command"] == "data info" and "--bogus" in doc["error"] and doc["hint"].startswith("see `")
+
+
+@pytest.mark.parametrize(("argv", "target", "command", "kept"), [
+    (["score", "SRC", "--embedder", "", "--json"], "benchbox.score.score_run", "score", "is unchanged"),
+    (["generate", "SRC", "--json"], "benchbox.generate.generate_run", "generate", "samples is unchanged"),
+    (["train", "wavenet", "--data", "SRC", "--out", "OUT", "--json"], "benchbox.train.train", "train", "no checkpoint was saved"),
+    (["data", "import", "SRC", "--out", "OUT", "--json"], "benchbox.data.importer.import_folder", "data import", "is unchanged"),
+    (["leaderboard", "SRC", "--json"], "benchbox.leaderboard.build_leaderboard", "leaderboard", "every file written so far is complete"),  # the root's boundary
+])  # fmt: skip
+@pytest.mark.parametrize(("stop", "code"), [("sigint", 130), ("sigterm", 143)])
+def test_an_interrupted_json_run_prints_one_json_object(tmp_path, monkeypatch, argv, target, command, kept, stop, code):
+    """`... --json | jq` read empty input when Ctrl-C (or SIGTERM) stopped the run: stdout now holds
+    one JSON object saying so, what was kept and how to resume; the stderr line stays."""
+    import importlib
+
+    from benchbox.cli.common import Terminated
+
+    def stopped(*args, **kwargs):
+        raise Terminated() if stop == "sigterm" else KeyboardInterrupt()
+
+    module, name = target.rsplit(".", 1)
+    monkeypatch.setattr(importlib.import_module(module), name, stopped)
+    (tmp_path / "src").mkdir()
+    args = [str(tmp_path / "src") if a == "SRC" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    r = runner.invoke(app, args)
+    assert r.exit_code == code, r.output
+    doc = json.loads(r.stdout)
+    assert doc == {"format": JSON_FORMAT, "command": command, "error": doc["error"], "hint": doc["hint"], "interrupted": stop.upper(), "kept": doc["kept"]}
+    assert doc["error"].startswith("interrupted") and kept in doc["kept"] and doc["hint"]
+    assert r.stderr.count("interrupted:") == 1 and kept in " ".join(r.stderr.split())
+
+
+def test_an_interrupted_run_without_json_prints_nothing_on_stdout(tmp_path, monkeypatch):
+    import benchbox.leaderboard
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchbox.leaderboard, "build_leaderboard", stopped)
+    r = runner.invoke(app, ["leaderboard", str(tmp_path)])
+    assert r.exit_code == 130 and r.stdout == "" and "interrupted:" in r.stderr

@@ -4,10 +4,9 @@ import pytest
 import soundfile as sf
 
 from benchbox.audio import load_audio
-from benchbox.data.dataset import MANIFEST_COLUMNS, load_dataset
+from benchbox.data.dataset import MANIFEST_COLUMNS, clip_sha256, load_dataset
 from benchbox.data.importer import ImportConfig, import_folder, surface_label
 from benchbox.errors import DataError
-from benchbox.runs import sha256_audio
 from tests.data.helpers import RATE_HZ, recording, write
 
 from pathlib import Path
@@ -42,7 +41,7 @@ def test_import_counts_onsets_and_format(src, tmp_path):
         assert wave.shape == (8192,)
         first = int(np.flatnonzero(np.abs(wave) > 0)[0])
         assert abs(first - 160) <= RATE_HZ // 1000  # onset 10 ms from the start
-        assert row.sha256 == sha256_audio(wave, RATE_HZ)
+        assert row.sha256 == clip_sha256(out / row.path)  # what changed_clips checks it against
     assert dict(zip(m["source"], m["label"])) == {
         "gravel/walk.wav": "gravel", "footstep_wood_01.wav": "wood", "wood/step2.wav": "wood",
         "snow_1.flac": "snow", "copy/thing_again.wav": "",  # the first copy in path order is kept
