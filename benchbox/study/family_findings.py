@@ -408,8 +408,10 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
               "| question | verdict | estimate | test |", "|---|---|---|---|"]
     lines += [f"| {q['question']} | **{q['verdict']}** | {q['estimate']} | {q['test']} |" for q in questions]
     table = level_table(_with(unprimed(clips), "family", family_of), unprimed(groups), "family")
+    setting = reference_text(proto)
+    every = f"every cell at the reference sampling setting ({setting}), primed ones too" if setting else "every cell, primed ones too"
     lines += ["", "Per family, on the unprimed clips and cells (as the family question: a generator without the prime capability "
-              "has no primed ones); the seed's findings below use every cell.", "",
+              f"has no primed ones); the seed's findings below use {every}.", "",
               f"| family | n | useful | 1-NN (`{EMBEDDER}`) | quality: artefact-free | category: mean `{FOOTSTEP_P}` | "
               f"diversity: `coverage/{EMBEDDER}` |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['family']} | {r['n']} | {r['useful']} | {r['nn1']} | {r['quality']} | {r['category']} | {r['diversity']} |" for r in table]

@@ -126,7 +126,7 @@ def _overfits(log: Path) -> bool | None:
 
 def _ruled_out(gen: pd.DataFrame, col: str) -> bool:
     """True when no clip is flagged in ``col`` and **every run's** Wilson upper bound over its own
-    clips lies below ``RULED_OUT_RATE`` (0 of n: n > 73 clips a run). A pooled interval over every
+    clips lies below ``RULED_OUT_RATE`` (0 of n: n >= 73 clips a run). A pooled interval over every
     run's clips would treat clustered clips as independent and rule out an effect from many small
     runs, none of which could rule it out alone."""
     counts = run_counts(gen, col)
