@@ -209,7 +209,8 @@ def _groups_table(groups: list[dict]):
     columns = [*keys, "useful/human_rate", "95% CI", "n_human"]
     rows = [[*(_cell(g.get(c)) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
             for g in groups]
-    return id_table("useful/human_rate per group (Wilson 95% CI)", columns, rows, ids=[*keys, "95% CI"], right=columns[len(keys):])
+    title = "useful/human_rate per group (Wilson 95% CI; n_human: decisions, each clip once per group holding it)"
+    return id_table(title, columns, rows, ids=[*keys, "95% CI"], right=columns[len(keys):])
 
 
 def _print_auto(auto: dict) -> None:

@@ -5,7 +5,9 @@ Legend: N clips, K categories, n raters per clip, k useful decisions.
 * :func:`group_rates` - per group (generator, quantisation, dropout, checkpoint,
   prime_ms and the sampling settings, as ``benchbox score`` keys them) the share of human
   decisions that said *useful*, with a Wilson 95% CI.
-  Every rater's decision on a clip is one trial; skips and real clips are left out.
+  Every rater's decision on a clip is one trial; skips and real clips are left out. Audio that
+  repeats is one clip: its decision counts once in each group holding it, however many
+  copies of it that group has.
 * :func:`cohen_kappa` (two raters) and :func:`fleiss_kappa` (three or more), pure maths.
 * :func:`auto_agreement` - human decisions against ``useful/auto`` from
   ``scores/clips.csv`` (joined by content hash only): kappa and a 2x2 table.
@@ -107,7 +109,8 @@ def fresh_tags(folder: str | Path, tags: pd.DataFrame) -> tuple[pd.DataFrame, in
 
 def per_copy(folder: str | Path, tags: pd.DataFrame) -> pd.DataFrame:
     """``tags`` with one row per copy of each clip (its path and groups), from the store's
-    ``clip_copies``: a clip that repeats within a run or across groups counts for each copy."""
+    ``clip_copies``: a clip that repeats within a run or across groups has a row for each copy
+    (so each copy's freshness is checked; :func:`rates_of` counts a decision once per group)."""
     db = Path(folder) / TAGS_FILE
     copies = TagStore(db, create=False).copies_frame() if db.is_file() and len(tags) else pd.DataFrame()
     if copies.empty:
@@ -143,8 +146,10 @@ def group_rates(run_dir: str | Path) -> pd.DataFrame:
 
 
 def rates_of(tags: pd.DataFrame) -> pd.DataFrame:
-    """:func:`group_rates` of an already loaded (and freshness-checked) tag frame."""
-    tags = _decisions(tags, real=False)
+    """:func:`group_rates` of an already loaded (and freshness-checked) tag frame, one row per copy
+    (:func:`per_copy`): a rater's decision on a clip is one trial in each group holding it, however
+    many byte-identical copies of the clip that group has."""
+    tags = _decisions(tags, real=False).drop_duplicates(["sha256", "rater", *GROUP_COLUMNS])
     rows = []
     for key, part in tags.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
         k, n = int((part["tag"] == "useful").sum()), int(len(part))
