@@ -45,6 +45,7 @@ GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 RUN_CONFIG = "config.toml"
 TAGS_FILE = "tags.sqlite"
+SCORES_JSON = Path("scores") / "scores.json"  # a scored folder's record, with the reference it was scored against
 REAL_SPLIT = "test"
 PRIME_SOURCE = "prime_source"  # samples manifest: the dataset id of the real clip a primed clip continues ("" unprimed)
 
@@ -105,11 +106,29 @@ class ReviewSet:
         return sum(c.is_real for c in self.clips)
 
 
+def check_folder(folder: str | Path, hint: str = "pass a run folder (with samples/manifest.csv) or a folder of wavs") -> Path:
+    """``folder`` as a Path; ReviewError when it is a file (a clip, not the folder holding it) or missing."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise ReviewError(f"{folder} is a file, not a folder: a review (and its tags) covers a run folder or a folder of clips",
+                          hint=f"pass the folder that holds it: {_holding_folder(folder)}")
+    if not folder.is_dir():
+        raise ReviewError(f"review folder not found: {folder}", hint=hint)
+    return folder
+
+
+def _holding_folder(file: Path) -> Path:
+    """The nearest folder above ``file`` that is a run, holds a review or scores (an import's root,
+    not its ``clips/``); the file's own folder when none does."""
+    for parent in file.parents:
+        if (parent / SAMPLES_MANIFEST).is_file() or (parent / TAGS_FILE).is_file() or (parent / SCORES_JSON).is_file():
+            return parent
+    return file.parent
+
+
 def target_kind(target: str | Path) -> str:
     """``"run"`` for a run folder with ``samples/manifest.csv``, ``"folder"`` for a folder of audio."""
-    target = Path(target)
-    if not target.is_dir():
-        raise ReviewError(f"review folder not found: {target}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
+    target = check_folder(target)
     return "run" if (target / SAMPLES_MANIFEST).is_file() else "folder"
 
 

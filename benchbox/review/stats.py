@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.errors import MetricError, ReviewError
-from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, hashes_now
+from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, check_folder, hashes_now
 from benchbox.review.store import DECISIONS, TAGS, TagStore
 from benchbox.stats import wilson_interval
 
@@ -85,9 +85,7 @@ def confusion_2x2(human: Sequence[bool], auto: Sequence[bool]) -> list[list[int]
 
 def load_tags(folder: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
     """The current tags of ``folder/tags.sqlite`` (see :meth:`TagStore.tags_frame`)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ReviewError(f"review folder not found: {folder}", hint="pass the run folder or clip folder you tagged")
+    folder = check_folder(folder, hint="pass the run folder or clip folder you tagged")
     db = folder / TAGS_FILE
     if missing_ok and not db.is_file():
         return pd.DataFrame(columns=["clip_id", "sha256", "rater", "tag", "reasons", "note", "position", "version", "tagged_at", "path", "real", *GROUP_COLUMNS])
