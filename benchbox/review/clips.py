@@ -4,8 +4,9 @@ Legend: T time in samples, F frequency bins, W spectrogram frames.
 
 A review target is either a training run folder (``samples/manifest.csv`` lists the
 clips and their group columns) or any folder of audio files. Real recordings can be
-mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``) or
-from a folder given explicitly; a real clip that primed a clip under review (the samples
+mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``), of
+the reference a scored folder of clips records (``scores/scores.json``: an import made by
+``benchbox score DIR --out OUT``), or from a folder given explicitly; a real clip that primed a clip under review (the samples
 manifest's ``prime_source``) is never one of them, or the rater would hear the same
 attack twice and tell the natural continuation apart. Every clip is identified by the hash of its decoded
 audio (:func:`benchbox.runs.sha256_audio`), the same key ``scores/clips.csv`` uses, so
@@ -325,8 +326,24 @@ def _real_candidates(root: Path, kind: str, real_dir: str | Path | None) -> list
     if real_dir is not None:
         return _clips_in(Path(real_dir), "--real")
     if kind != "run":
-        raise ReviewError(f"{root} is not a run folder, so it has no dataset to take real clips from", hint="pass --real DIR with real recordings")
+        return _clips_in(_scored_reference(root), f"{root / SCORES_JSON} reference")
     return _clips_in(_run_data_path(root), f"{root / RUN_CONFIG} [data] path")
+
+
+def _scored_reference(root: Path) -> Path:
+    """The reference a folder of clips (an import, or a folder scored in place) was scored against,
+    from ``scores/scores.json`` (:func:`benchbox.external.scored_reference`: taken only while its
+    manifest hashes as recorded); ReviewError naming ``--real`` when there is none."""
+    from benchbox.external import scored_reference
+
+    try:
+        reference = scored_reference(root)
+    except BenchboxError as e:
+        raise ReviewError(e.message, hint="pass --real DIR with real recordings (the reference dataset itself will do)") from None
+    if reference is None:
+        raise ReviewError(f"{root} is not a run folder and its scores record no reference dataset, so there is no dataset to take real clips from",
+                          hint="pass --real DIR with real recordings, or score the folder first (benchbox score DIR --reference DATA_DIR)")
+    return reference
 
 
 def _run_data_path(root: Path) -> Path:
