@@ -179,7 +179,7 @@ def auto_agreement(run_dir: str | Path, tags: pd.DataFrame) -> dict:
     path = Path(run_dir) / SCORES_CLIPS
     if not path.is_file():
         return {"available": False, "reason": f"{path} not found (run `benchbox score` first)"}
-    scores = pd.read_csv(path)
+    scores = pd.read_csv(path, keep_default_na=False, na_values=[""])  # only an empty cell is missing (useful/reason "nan" is text)
     if AUTO_USEFUL not in scores.columns:
         return {"available": False, "reason": f"{path} has no '{AUTO_USEFUL}' column"}
     decided = _decisions(tags, real=False)
