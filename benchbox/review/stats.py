@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.errors import MetricError, ReviewError
+from benchbox.errors import MetricError
 from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, check_folder, hashes_now
 from benchbox.review.store import DECISIONS, TAGS, TagStore
 from benchbox.stats import wilson_interval
