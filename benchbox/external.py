@@ -164,8 +164,15 @@ def recorded_reference(folder: str | Path) -> Path | None:
     it is taken only when its ``manifest.csv`` hashes as the scores recorded: DataError otherwise
     (another dataset under that path from here)."""
     folder = Path(folder)
-    if not imported(folder):
-        return None
+    return scored_reference(folder) if imported(folder) else None
+
+
+def scored_reference(folder: str | Path) -> Path | None:
+    """The reference ``folder/scores/scores.json`` records, when that path is still a dataset whose
+    ``manifest.csv`` hashes as recorded; None when unscored or the reference is gone; DataError when
+    the path now holds another dataset. :func:`recorded_reference` for any scored folder (a run's,
+    an import's, a folder scored in place): ``benchbox tag --include-real`` takes its real clips there."""
+    folder = Path(folder)
     try:
         info = json.loads((folder / "scores" / "scores.json").read_text(encoding="utf-8"))
         ref, sha = info.get("reference"), info.get("reference_manifest_sha256")

@@ -10,7 +10,7 @@ clips and the reference dataset's **test** split, and writes into ``<path>/score
 * ``clips.csv``  - one row per clip: path, sha256, group columns, detector values/flags;
 * ``groups.csv`` - one row per group, plus a ``floor`` row (reference val vs test):
   ``n``, ``fad/<emb>`` (+ ``/lo``, ``/hi``: jackknife 95% interval), ``kad/<emb>`` (+ the same),
-  ``diversity/<emb>``,
+  ``diversity/<emb>``, ``embedding/left_out`` (clips with NaN/inf samples: in ``n`` and the rates, in no embedding metric),
   ``<detector>/flag_rate`` and ``useful/auto_rate`` with a Wilson 95% CI (the floor row also the held-out
   real clips' rate whole and cut where each prime ends, ``floor@<ms>ms/useful/``: :mod:`benchbox.score_floor`);
 * ``scores.json`` - the same groups plus the inputs and warnings, and ``kad_bandwidth``: per embedder

@@ -6,6 +6,10 @@ Every group row and the floor row (real val vs real test) is measured against th
 **test** split, with one KAD bandwidth per embedder shared by every row (the test clips' median
 distance, :func:`benchbox.metrics.fad.reference_bandwidth`) and the jackknife intervals of
 :mod:`benchbox.metrics.jackknife`. Split from :mod:`benchbox.score`, which calls it.
+
+A clip with NaN or inf samples (``nan/flag`` 1) is in no embedding metric, whole clip or span
+(:func:`embeddable`): embedding it would mean embedding a clip altered to be finite. It stays in
+``n`` and every rate, where its flag fails it; ``embedding/left_out`` counts such clips per group.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from benchbox.progress import Progress
 WEIGHTS_EMBEDDER = "vggish"  # the one embedder whose weights the user supplies (--weights)
 MIN_SET_CLIPS = 2
 REFERENCE_SPLIT, FLOOR_SPLIT = "test", "val"
+NONFINITE_FLAG = "nan/flag"  # the nan detector's flag: the clip holds NaN or inf samples
+LEFT_OUT_KEY = "embedding/left_out"  # per group: its clips left out of every embedding metric
+
+
+def embeddable(clips) -> np.ndarray:
+    """(N,) bool: the clips of a clips table that embedding metrics (FAD, KAD, PRDC, nn1, memorisation,
+    span@, footstep/p) use, those without NaN or inf samples. The one rule for whole clips and ``cont/``."""
+    return (clips[NONFINITE_FLAG].to_numpy() == 0) if len(clips) else np.zeros(0, bool)
 
 
 def embed_sets(paths: dict[str, list[Path]], embedder: str, cache_dir: Path, progress: Progress, weights: Path | None = None) -> dict[str, np.ndarray]:
@@ -86,7 +98,7 @@ def add_distances(rows: list[dict], groups: list, sets: dict, embedders, *, boot
 
     warnings: list[str] = []
     for emb_name in embedders:
-        named = {f"g{i}": [Path(p) for p in g[g["nan/flag"] == 0]["abs_path"]] for i, (_, g) in enumerate(groups)}
+        named = {f"g{i}": [Path(p) for p in g[embeddable(g)]["abs_path"]] for i, (_, g) in enumerate(groups)}
         named.update(sets)
         pooled = embed_sets(named, emb_name, cache_dir, progress, weights)
         ref = pooled[REFERENCE_SPLIT]
@@ -96,6 +108,10 @@ def add_distances(rows: list[dict], groups: list, sets: dict, embedders, *, boot
         for i, row in enumerate(rows[:-1]):
             progress(f"distances {emb_name}", i + 1, len(rows))
             gen = pooled[f"g{i}"]
+            row[LEFT_OUT_KEY] = left_out = len(groups[i][1]) - gen.shape[0]
+            if left_out and emb_name == embedders[0]:
+                warnings.append(f"group {row['group']!r}: {left_out} clip(s) with NaN or inf samples left out of every embedding metric "
+                                f"(FAD, KAD, PRDC, nn1, memorisation, footstep/p); n and the rates count them, and their nan flag fails them")
             if gen.shape[0] < MIN_SET_CLIPS and emb_name == embedders[0]:
                 warnings.append(f"group {row['group']!r}: {gen.shape[0]} usable clip(s), FAD/KAD left empty")
             row.update(distances(gen, ref, emb_name, bootstrap=bootstrap, seed=seed, bandwidth=h))

@@ -33,6 +33,7 @@ from benchbox.metrics import category
 from benchbox.metrics.artifacts import DetectorConfig, detect
 from benchbox.metrics.verdict import USEFUL_KEY, VerdictConfig
 from benchbox.progress import Progress
+from benchbox.score_distances import embeddable
 from benchbox.score_verdict import CONT, _fill_footstep_p, _set_verdict, continuation_detectors, prime_samples, verdict_model
 from benchbox.stats import wilson_interval
 
@@ -86,7 +87,7 @@ def heldout_verdicts(waves: list[np.ndarray], rate_hz: int, cuts_ms: list[float]
     table = pd.DataFrame([{"prime_ms": ms, "sample_rate_hz": rate_hz, **flags} for ms in cuts for flags in whole])  # (S * N) rows
     cut_waves = [w for _ in cuts for w in waves]  # row i's whole clip; the functions below cut it at its own prime_ms
     table = pd.concat([table, continuation_detectors(table, cut_waves, detectors)], axis=1)
-    applied = _fill_footstep_p(table, cut_waves, rate_hz, model, cache_dir, progress, weights)
+    applied = _fill_footstep_p(table, cut_waves, embeddable(table), rate_hz, model, cache_dir, progress, weights)  # the same NaN rule as scored clips
     _set_verdict(table, config, threshold, applied)
     return table
 

@@ -26,7 +26,9 @@ two are one scale (finding 5 of :mod:`benchbox.study.seed_findings`). Per clip, 
 ``footstep/p`` (:mod:`benchbox.metrics.category`) and ``cont/footstep/p``. ``useful/auto``
 (whole clip) and ``cont/useful/auto`` are the verdict of :mod:`benchbox.metrics.verdict`
 (no artefact flag and ``footstep/p`` >= threshold), with ``useful/reason`` and
-``cont/useful/reason``. Per group, the three axes (:func:`group_rates`): quality
+``cont/useful/reason``. A clip with NaN or inf samples is embedded nowhere, whole or ``cont/``
+(:func:`benchbox.score_distances.embeddable`): its k-NN columns and ``footstep/p`` stay NaN, its group's
+embedding metrics are over its other clips, and its nan flag fails it. Per group, the three axes (:func:`group_rates`): quality
 (``quality/artefact_free_rate``), category fit (``footstep/p_mean``, ``footstep/share``)
 and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI. (The floor row's real floor of
 the continuation verdict, ``floor@<ms>ms/useful/``, is :mod:`benchbox.score_floor`'s, on these functions.)
@@ -51,6 +53,7 @@ from benchbox.metrics.artifacts import DETECTORS, DetectorConfig, detect
 from benchbox.metrics import category
 from benchbox.metrics.verdict import IN_DISTRIBUTION_KEY, REASON_KEY, USEFUL_KEY, VerdictConfig, close_threshold, expected_close_share, leave_one_out_close, verdicts
 from benchbox.progress import Progress
+from benchbox.score_distances import embeddable
 
 if TYPE_CHECKING:
     from benchbox.metrics.embedder import Embedder
@@ -124,6 +127,7 @@ class _Sets:
     val: np.ndarray  # (Nv, D), whole clips
     val_cont: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (Nv, D): val clips from sample P on
     unprimed_at: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (N0, D): the unprimed clips from sample P on
+    finite: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N,): the clips embedded; the other rows of gen/unprimed_at are NaN
 
 
 def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> np.ndarray:
@@ -135,20 +139,29 @@ def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir:
     return pool_clips(embed_waves(waves, rate_hz, embedder, cache_dir=cache_dir, progress=progress))  # (N, D)
 
 
-def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> _Sets:
+def _embed_rows(waves: list[np.ndarray], rows: np.ndarray, finite: np.ndarray, p: int, rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> np.ndarray:
+    """(len(rows), D): ``waves[i][p:]`` embedded for each i of ``rows``; a NaN row where ``finite[i]`` is False (never embedded)."""
+    pooled = _embed([waves[i][p:] for i in rows if finite[i]], rate_hz, embedder, cache_dir, progress)  # (Nf, D)
+    out = np.full((len(rows), pooled.shape[1]), np.nan)
+    out[finite[rows]] = pooled
+    return out
+
+
+def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress,
+                finite: np.ndarray) -> _Sets:
     shortest = min([len(w) for w in waves] + [len(w) for s in ("train", "test") for w in refs[s]])
     cuts = sorted({0, *[int(p) for p in primes if shortest - p >= MIN_CONT_SAMPLES]})
     cuts_val = [p for p in cuts if p and all(len(w) - p >= MIN_CONT_SAMPLES for w in refs["val"])]
     gen, train, test = {}, {}, {}
     for p in cuts:
         rows = np.flatnonzero(primes == p) if p else np.arange(len(waves))
-        gen[p] = _embed([waves[i][p:] for i in rows], rate_hz, embedder, cache_dir, progress)
+        gen[p] = _embed_rows(waves, rows, finite, p, rate_hz, embedder, cache_dir, progress)
         train[p] = _embed([w[p:] for w in refs[TRAIN_SPLIT]], rate_hz, embedder, cache_dir, progress)
         test[p] = _embed([w[p:] for w in refs["test"]], rate_hz, embedder, cache_dir, progress)
     val_cont = {p: _embed([w[p:] for w in refs["val"]], rate_hz, embedder, cache_dir, progress) for p in cuts_val}
     unprimed = np.flatnonzero(primes == 0)  # scored on each primed span too: finding 5's like-for-like comparison
-    unprimed_at = {p: _embed([waves[i][p:] for i in unprimed], rate_hz, embedder, cache_dir, progress) for p in cuts if p and len(unprimed)}
-    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at)
+    unprimed_at = {p: _embed_rows(waves, unprimed, finite, p, rate_hz, embedder, cache_dir, progress) for p in cuts if p and len(unprimed)}
+    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at, finite)
 
 
 def _geometry(x: np.ndarray, config: VerdictConfig) -> np.ndarray:
@@ -204,6 +217,8 @@ def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, tra
         rows = np.flatnonzero(primes == p)
         parts.append((CONT, rows, sets.gen[p] if p else sets.gen[0][rows], sets.train[p]))
     for prefix, rows, gen, train in parts:
+        kept = sets.finite[rows]  # a clip with non-finite samples keeps NaN (and no train_id)
+        rows, gen = rows[kept], gen[kept]
         if gen.shape[0] == 0:
             continue
         for key, values in _clip_metrics(gen, train, train_ids, config).items():
@@ -272,8 +287,9 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
     unprimed = np.flatnonzero(primes == 0)
     for row, (_, g) in zip(rows, groups):
         idx = clips.index.get_indexer(g.index)
-        row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets)))
         p = int(primes[idx[0]]) if len(idx) else 0
+        idx = idx[sets.finite[idx]]  # the group's embedded clips
+        row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets)))
         if p == 0 and len(idx):  # the unprimed group on every primed span of this run
             sub = np.searchsorted(unprimed, idx)
             for span, at in sets.unprimed_at.items():
@@ -426,14 +442,15 @@ def add_verdict_metrics(
     """
     from benchbox.metrics.embedders import get_embedder
 
-    waves = [np.nan_to_num(decode(Path(p))[0], nan=0.0, posinf=0.0, neginf=0.0) for p in clips["abs_path"]]  # (T,) each
+    waves = [decode(Path(p))[0] for p in clips["abs_path"]]  # (T,) each, NaN/inf kept: the detectors flag them (cont/ too)
+    finite = embeddable(clips)  # (N,) bool: the clips that any embedding sees
     clips = pd.concat([clips, continuation_detectors(clips, waves, detectors)], axis=1)
     rates = clips["sample_rate_hz"].astype(int).unique()
     model, model_weights, threshold = verdict_model(config, weights)
     # footstep/p is measured whatever --embedder lists (the category model embeds with its own
     # embedder): a verdict without category fit would call any clean non-footstep useful.
     measure_category = len(rates) == 1
-    applied = _fill_footstep_p(clips, waves, int(rates[0]), model, cache_dir, progress, model_weights) if measure_category else None
+    applied = _fill_footstep_p(clips, waves, finite, int(rates[0]), model, cache_dir, progress, model_weights) if measure_category else None
     refs: dict[str, list[np.ndarray]] = {}
     if reference is not None and embedders and len(rates) == 1:
         ds = load_dataset(reference)
@@ -444,7 +461,7 @@ def add_verdict_metrics(
         if len(refs[TRAIN_SPLIT]) > config.k:
             for e in embedders:
                 emb = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
-                sets = _embed_sets(waves, primes, refs, rate, emb, cache_dir, progress)
+                sets = _embed_sets(waves, primes, refs, rate, emb, cache_dir, progress, finite)
                 _fill_clip_columns(clips, sets, primes, train_ids, e, config)
                 spans = span_bandwidths(sets)
                 if bandwidths is not None:
@@ -475,19 +492,24 @@ def verdict_model(config: VerdictConfig, weights: Path | None = None) -> tuple[c
     return model, model_weights, config.footstep_min if config.footstep_min >= 0 else model.threshold
 
 
-def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,
+def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], finite: np.ndarray, rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,
                      weights: Path | None = None) -> dict[str, np.ndarray]:
-    """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short), in place;
-    returns ``{prefix: (N,) bool}``, the clips the model scored (every whole clip; continuations long enough)."""
-    clips[category.P_KEY] = category.footstep_probability(waves, rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
+    """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short, and for
+    the clips ``finite`` marks False, never embedded: their nan flag fails them), in place;
+    returns ``{prefix: (N,) bool}``, the clips the model scored (every finite clip; continuations long enough)."""
+    whole = np.full(len(clips), np.nan)
+    kept = np.flatnonzero(finite)
+    if len(kept):
+        whole[kept] = category.footstep_probability([waves[i] for i in kept], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
+    clips[category.P_KEY] = whole
     primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
-    cont = clips[category.P_KEY].to_numpy(dtype=np.float64).copy()
+    cont = whole.copy()
     rows = [i for i, p in enumerate(primes) if p > 0]
     cont[rows] = np.nan
-    long_enough = [i for i in rows if len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES]
+    long_enough = [i for i in rows if finite[i] and len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES]
     if long_enough:
         cont[long_enough] = category.footstep_probability([waves[i][primes[i]:] for i in long_enough], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
     clips[CONT + category.P_KEY] = cont
-    cont_applied = primes <= 0
+    cont_applied = (primes <= 0) & finite
     cont_applied[long_enough] = True
-    return {"": np.ones(len(clips), bool), CONT: cont_applied}
+    return {"": finite.copy(), CONT: cont_applied}

@@ -142,19 +142,36 @@ def test_corrupt_wav_is_skipped_and_listed(setup):
     assert any("1 clip(s) could not be decoded" in w for w in result.warnings)
 
 
-def test_nan_clip_is_flagged_and_kept_out_of_the_embeddings(tmp_path, rng):
+def test_nan_clip_is_flagged_and_kept_out_of_every_embedding_metric(tmp_path, rng):
+    """One rule for a clip with NaN samples: in n, the nan flag and the useful rate; in no embedding
+    metric, whole clip or cont/ (which repeats the whole clip for an unprimed group): the group's
+    embedding columns are those of the same group without it."""
     data = make_dataset(tmp_path / "data", rng)
-    clips = tmp_path / "clips"
-    for i in range(3):
-        write_wav(clips / f"c{i}.wav", step(rng), RATE_HZ)
+    with_nan, without = tmp_path / "with_nan", tmp_path / "without"
+    for i in range(6):
+        wave = step(rng)
+        write_wav(with_nan / f"c{i}.wav", wave, RATE_HZ)
+        write_wav(without / f"c{i}.wav", wave, RATE_HZ)
     bad = step(rng)
-    bad[50] = np.nan
-    sf.write(clips / "nan.wav", bad, RATE_HZ, subtype="FLOAT")
-    result = _score(clips, ScoreConfig(cache_dir=str(tmp_path / "cache")), reference=data)
-    flagged = result.clips.set_index("path")["nan/flag"]
-    assert flagged["nan.wav"] == 1 and flagged.drop("nan.wav").eq(0).all()
-    row = result.groups.iloc[0]
-    assert row["n"] == 4 and row["nan/flag_rate"] == 0.25 and math.isfinite(row["fad/mel"])
+    bad[50:60] = np.nan
+    sf.write(with_nan / "nan.wav", bad, RATE_HZ, subtype="FLOAT")
+    config = ScoreConfig(cache_dir=str(tmp_path / "cache"))
+    result, clean = _score(with_nan, config, reference=data, name="g"), _score(without, config, reference=data, name="g")
+    clips = result.clips.set_index("path")
+    assert clips.loc["nan.wav", "nan/flag"] == 1 and clips["nan/flag"].drop("nan.wav").eq(0).all()
+    assert clips.loc["nan.wav", "useful/auto"] == 0 and clips.loc["nan.wav", "useful/reason"] == "nan"
+    assert math.isnan(clips.loc["nan.wav", "footstep/p"]) and math.isnan(clips.loc["nan.wav", "realism/mel"])  # never embedded
+    row, want = result.groups.iloc[0], clean.groups.iloc[0]
+    assert row["n"] == 7 and want["n"] == 6 and row["nan/flag_rate"] == pytest.approx(1 / 7)
+    assert row["embedding/left_out"] == 1 and want["embedding/left_out"] == 0
+    assert row["useful/auto_rate"] == pytest.approx(want["useful/auto_rate"] * 6 / 7)  # counted in the rate, and failed
+    measured = [c for c in want.index if c.split("/")[0] in ("fad", "kad", "precision", "recall", "density", "coverage", "nn1", "memorisation", "diversity")]
+    assert {"fad/mel", "kad/mel", "nn1/mel", "precision/mel", "memorisation/mel/closer_share"} <= set(measured)
+    for col in measured:
+        assert row[col] == pytest.approx(want[col], nan_ok=True), col
+        if col.split("/")[0] != "diversity":
+            assert row[f"cont/{col}"] == pytest.approx(row[col], nan_ok=True), col  # unprimed: cont/ is the whole clip
+    assert any("1 clip(s) with NaN or inf samples left out" in w for w in result.warnings)
 
 
 def test_empty_folder_is_a_data_error(tmp_path):

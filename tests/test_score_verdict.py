@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from benchbox.audio import load_audio, write_wav
 from benchbox.data.dataset import load_dataset
@@ -195,6 +196,34 @@ def test_an_unprimed_group_is_scored_on_each_primed_span_like_the_primed_groups(
     copy = result.clips[result.clips["checkpoint"] == "copy"]
     primed = emb([load_audio(tmp_path / "run" / p)[P:] for p in copy["path"]])
     assert rows.loc["copy", "cont/kad/mel"] == pytest.approx(F.kad(primed, ref, bandwidth=F.reference_bandwidth(ref)), rel=1e-6, abs=1e-9)  # one kernel
+
+
+def test_nan_clips_are_flagged_in_their_continuation_and_left_out_of_every_span(tmp_path, rng):
+    """A primed clip with NaN in its continuation fails cont/ too (it was zeroed before the cont/
+    detectors); NaN clips, primed or not, leave every group's embedding columns (whole, cont/, span@)
+    as they are without them."""
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
+    rows = [(PRIME_MS, "primed", step(rng)) for _ in range(5)] + [(0, "fresh", step(rng)) for _ in range(5)]
+    clean, dirty = _write_run(tmp_path / "clean", rows), _write_run(tmp_path / "dirty", rows)
+    records = pd.read_csv(dirty / "samples" / "manifest.csv")
+    for prime_ms, checkpoint in ((PRIME_MS, "primed"), (0, "fresh")):
+        bad = step(rng)
+        bad[P + 100 : P + 110] = np.nan  # in the continuation
+        rel = f"samples/{checkpoint}/prime{prime_ms}/nan.wav"
+        sf.write(dirty / rel, bad, RATE_HZ, subtype="FLOAT")
+        records.loc[len(records)] = {**records[records["checkpoint"] == checkpoint].iloc[0].to_dict(), "path": rel}
+    records.to_csv(dirty / "samples" / "manifest.csv", index=False)
+    config = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
+    got, want = (score_run(run, reference=data, embedders=("mel",), bootstrap=20, config=config) for run in (dirty, clean))
+    nan_clips = got.clips[got.clips["path"].str.endswith("nan.wav")].set_index("checkpoint")
+    assert nan_clips["cont/nan/flag"].eq(1).all() and nan_clips["cont/useful/auto"].eq(0).all()
+    assert nan_clips["cont/useful/reason"].eq("nan").all() and nan_clips["cont/footstep/p"].isna().all()
+    g, w = got.groups.set_index("group"), want.groups.set_index("group")
+    assert (g["n"] - w["n"]).drop("floor").eq(1).all() and g.loc[w.index.drop("floor"), "embedding/left_out"].eq(1).all()
+    embedding = [c for c in w.columns if c.removeprefix("cont/").split("/")[0] in ("fad", "kad", "precision", "recall", "density", "coverage", "nn1", "memorisation")
+                 or c.startswith("span@")]
+    assert f"span@{PRIME_MS:g}ms/kad/mel" in embedding and "cont/kad/mel" in embedding
+    pd.testing.assert_frame_equal(g[embedding], w[embedding], check_exact=False, rtol=1e-6)
 
 
 def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():

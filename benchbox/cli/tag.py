@@ -53,7 +53,7 @@ def review(
     port: Annotated[int, typer.Option("--port", help="Port to serve on; 0 picks a free one.")] = 0,
     host: Annotated[str, typer.Option("--host", help="Address to bind. Anything but loopback exposes the page to the network.")] = LOOPBACK_HOST,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the URL but do not open a browser.")] = False,
-    include_real: Annotated[int, typer.Option("--include-real", help="Mix in this many real clips (from the run's test split, or --real).")] = 0,
+    include_real: Annotated[int, typer.Option("--include-real", help="Mix in this many real clips (the test split of the run's dataset, or of the reference a scored folder's scores record; or --real).")] = 0,
     real: Annotated[Path | None, typer.Option("--real", help="Folder (or benchbox dataset) to draw the real clips from.")] = None,
     terminal: Annotated[bool, typer.Option("--terminal", help="Review in this terminal (Rich UI, system audio player) instead of a browser.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the rater's clip order and the real-clip choice.")] = 0,
@@ -209,7 +209,8 @@ def _groups_table(groups: list[dict]):
     columns = [*keys, "useful/human_rate", "95% CI", "n_human"]
     rows = [[*(_cell(g.get(c)) for c in keys), _num(g["useful/human_rate"]), f"{_num(g['useful/human_lo'])}-{_num(g['useful/human_hi'])}", str(g["n_human"])]
             for g in groups]
-    return id_table("useful/human_rate per group (Wilson 95% CI)", columns, rows, ids=[*keys, "95% CI"], right=columns[len(keys):])
+    title = "useful/human_rate per group (Wilson 95% CI; n_human: decisions, each clip once per group holding it)"
+    return id_table(title, columns, rows, ids=[*keys, "95% CI"], right=columns[len(keys):])
 
 
 def _print_auto(auto: dict) -> None:

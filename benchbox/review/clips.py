@@ -4,8 +4,9 @@ Legend: T time in samples, F frequency bins, W spectrogram frames.
 
 A review target is either a training run folder (``samples/manifest.csv`` lists the
 clips and their group columns) or any folder of audio files. Real recordings can be
-mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``) or
-from a folder given explicitly; a real clip that primed a clip under review (the samples
+mixed in: from the test split of the run's dataset (``config.toml`` ``[data] path``), of
+the reference a scored folder of clips records (``scores/scores.json``: an import made by
+``benchbox score DIR --out OUT``), or from a folder given explicitly; a real clip that primed a clip under review (the samples
 manifest's ``prime_source``) is never one of them, or the rater would hear the same
 attack twice and tell the natural continuation apart. Every clip is identified by the hash of its decoded
 audio (:func:`benchbox.runs.sha256_audio`), the same key ``scores/clips.csv`` uses, so
@@ -45,6 +46,7 @@ GROUP_COLUMNS = ("generator", "quantisation", "dropout", "checkpoint", "prime_ms
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 RUN_CONFIG = "config.toml"
 TAGS_FILE = "tags.sqlite"
+SCORES_JSON = Path("scores") / "scores.json"  # a scored folder's record, with the reference it was scored against
 REAL_SPLIT = "test"
 PRIME_SOURCE = "prime_source"  # samples manifest: the dataset id of the real clip a primed clip continues ("" unprimed)
 
@@ -105,11 +107,29 @@ class ReviewSet:
         return sum(c.is_real for c in self.clips)
 
 
+def check_folder(folder: str | Path, hint: str = "pass a run folder (with samples/manifest.csv) or a folder of wavs") -> Path:
+    """``folder`` as a Path; ReviewError when it is a file (a clip, not the folder holding it) or missing."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise ReviewError(f"{folder} is a file, not a folder: a review (and its tags) covers a run folder or a folder of clips",
+                          hint=f"pass the folder that holds it: {_holding_folder(folder)}")
+    if not folder.is_dir():
+        raise ReviewError(f"review folder not found: {folder}", hint=hint)
+    return folder
+
+
+def _holding_folder(file: Path) -> Path:
+    """The nearest folder above ``file`` that is a run, holds a review or scores (an import's root,
+    not its ``clips/``); the file's own folder when none does."""
+    for parent in file.parents:
+        if (parent / SAMPLES_MANIFEST).is_file() or (parent / TAGS_FILE).is_file() or (parent / SCORES_JSON).is_file():
+            return parent
+    return file.parent
+
+
 def target_kind(target: str | Path) -> str:
     """``"run"`` for a run folder with ``samples/manifest.csv``, ``"folder"`` for a folder of audio."""
-    target = Path(target)
-    if not target.is_dir():
-        raise ReviewError(f"review folder not found: {target}", hint="pass a run folder (with samples/manifest.csv) or a folder of wavs")
+    target = check_folder(target)
     return "run" if (target / SAMPLES_MANIFEST).is_file() else "folder"
 
 
@@ -306,8 +326,24 @@ def _real_candidates(root: Path, kind: str, real_dir: str | Path | None) -> list
     if real_dir is not None:
         return _clips_in(Path(real_dir), "--real")
     if kind != "run":
-        raise ReviewError(f"{root} is not a run folder, so it has no dataset to take real clips from", hint="pass --real DIR with real recordings")
+        return _clips_in(_scored_reference(root), f"{root / SCORES_JSON} reference")
     return _clips_in(_run_data_path(root), f"{root / RUN_CONFIG} [data] path")
+
+
+def _scored_reference(root: Path) -> Path:
+    """The reference a folder of clips (an import, or a folder scored in place) was scored against,
+    from ``scores/scores.json`` (:func:`benchbox.external.scored_reference`: taken only while its
+    manifest hashes as recorded); ReviewError naming ``--real`` when there is none."""
+    from benchbox.external import scored_reference
+
+    try:
+        reference = scored_reference(root)
+    except BenchboxError as e:
+        raise ReviewError(e.message, hint="pass --real DIR with real recordings (the reference dataset itself will do)") from None
+    if reference is None:
+        raise ReviewError(f"{root} is not a run folder and its scores record no reference dataset, so there is no dataset to take real clips from",
+                          hint="pass --real DIR with real recordings, or score the folder first (benchbox score DIR --reference DATA_DIR)")
+    return reference
 
 
 def _run_data_path(root: Path) -> Path:

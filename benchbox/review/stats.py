@@ -5,7 +5,9 @@ Legend: N clips, K categories, n raters per clip, k useful decisions.
 * :func:`group_rates` - per group (generator, quantisation, dropout, checkpoint,
   prime_ms and the sampling settings, as ``benchbox score`` keys them) the share of human
   decisions that said *useful*, with a Wilson 95% CI.
-  Every rater's decision on a clip is one trial; skips and real clips are left out.
+  Every rater's decision on a clip is one trial; skips and real clips are left out. Audio that
+  repeats is one clip: its decision counts once in each group holding it, however many
+  copies of it that group has.
 * :func:`cohen_kappa` (two raters) and :func:`fleiss_kappa` (three or more), pure maths.
 * :func:`auto_agreement` - human decisions against ``useful/auto`` from
   ``scores/clips.csv`` (joined by content hash only): kappa and a 2x2 table.
@@ -26,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.errors import MetricError, ReviewError
-from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, hashes_now
+from benchbox.errors import MetricError
+from benchbox.review.clips import GROUP_COLUMNS, TAGS_FILE, check_folder, hashes_now
 from benchbox.review.store import DECISIONS, TAGS, TagStore
 from benchbox.stats import wilson_interval
 
@@ -83,9 +85,7 @@ def confusion_2x2(human: Sequence[bool], auto: Sequence[bool]) -> list[list[int]
 
 def load_tags(folder: str | Path, *, missing_ok: bool = False) -> pd.DataFrame:
     """The current tags of ``folder/tags.sqlite`` (see :meth:`TagStore.tags_frame`)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ReviewError(f"review folder not found: {folder}", hint="pass the run folder or clip folder you tagged")
+    folder = check_folder(folder, hint="pass the run folder or clip folder you tagged")
     db = folder / TAGS_FILE
     if missing_ok and not db.is_file():
         return pd.DataFrame(columns=["clip_id", "sha256", "rater", "tag", "reasons", "note", "position", "version", "tagged_at", "path", "real", *GROUP_COLUMNS])
@@ -107,7 +107,8 @@ def fresh_tags(folder: str | Path, tags: pd.DataFrame) -> tuple[pd.DataFrame, in
 
 def per_copy(folder: str | Path, tags: pd.DataFrame) -> pd.DataFrame:
     """``tags`` with one row per copy of each clip (its path and groups), from the store's
-    ``clip_copies``: a clip that repeats within a run or across groups counts for each copy."""
+    ``clip_copies``: a clip that repeats within a run or across groups has a row for each copy
+    (so each copy's freshness is checked; :func:`rates_of` counts a decision once per group)."""
     db = Path(folder) / TAGS_FILE
     copies = TagStore(db, create=False).copies_frame() if db.is_file() and len(tags) else pd.DataFrame()
     if copies.empty:
@@ -143,8 +144,10 @@ def group_rates(run_dir: str | Path) -> pd.DataFrame:
 
 
 def rates_of(tags: pd.DataFrame) -> pd.DataFrame:
-    """:func:`group_rates` of an already loaded (and freshness-checked) tag frame."""
-    tags = _decisions(tags, real=False)
+    """:func:`group_rates` of an already loaded (and freshness-checked) tag frame, one row per copy
+    (:func:`per_copy`): a rater's decision on a clip is one trial in each group holding it, however
+    many byte-identical copies of the clip that group has."""
+    tags = _decisions(tags, real=False).drop_duplicates(["sha256", "rater", *GROUP_COLUMNS])
     rows = []
     for key, part in tags.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
         k, n = int((part["tag"] == "useful").sum()), int(len(part))
@@ -176,7 +179,7 @@ def auto_agreement(run_dir: str | Path, tags: pd.DataFrame) -> dict:
     path = Path(run_dir) / SCORES_CLIPS
     if not path.is_file():
         return {"available": False, "reason": f"{path} not found (run `benchbox score` first)"}
-    scores = pd.read_csv(path)
+    scores = pd.read_csv(path, keep_default_na=False, na_values=[""])  # only an empty cell is missing (useful/reason "nan" is text)
     if AUTO_USEFUL not in scores.columns:
         return {"available": False, "reason": f"{path} has no '{AUTO_USEFUL}' column"}
     decided = _decisions(tags, real=False)

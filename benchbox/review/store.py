@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox.errors import ReviewError
-from benchbox.review.clips import GROUP_COLUMNS, SAMPLING_GROUP_COLUMNS, TAGS_FILE, ReviewClip, hashes_now
+from benchbox.review.clips import GROUP_COLUMNS, SAMPLING_GROUP_COLUMNS, TAGS_FILE, ReviewClip, check_folder, hashes_now
 from benchbox.runs import atomic_write_csv, atomic_write_json
 
 STORE_FORMAT = 1
@@ -355,9 +355,7 @@ def export_tags(folder: str | Path, fmt: str = "csv", out: str | Path | None = N
     the folder's own outputs (ReviewError)."""
     if fmt not in EXPORT_FORMATS:
         raise ReviewError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}")
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ReviewError(f"review folder not found: {folder}", hint="pass the run folder or clip folder you tagged")
+    folder = check_folder(folder, hint="pass the run folder or clip folder you tagged")
     frame = TagStore(folder / TAGS_FILE, create=False).tags_frame(history=history)
     useful = pd.array([_useful_value(t) for t in frame["tag"]], dtype="Int64")
     frame.insert(frame.columns.get_loc("tag") + 1, HUMAN_USEFUL, useful)

@@ -41,9 +41,10 @@ def collect(out: Path, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         if (sdir / "clips.csv").is_file():
             # read_csv gives one block per column (~116 here); .copy() consolidates them, or every
             # later assign/insert on the study frame prints pandas' PerformanceWarning to the user
-            clips.append(pd.read_csv(sdir / "clips.csv").copy().assign(run=run_id))
+            # keep_default_na=False: only an empty cell is missing, so the nan detector's useful/reason "nan" stays text
+            clips.append(pd.read_csv(sdir / "clips.csv", keep_default_na=False, na_values=[""]).copy().assign(run=run_id))
         if (sdir / "groups.csv").is_file():
-            groups.append(pd.read_csv(sdir / "groups.csv").assign(run=run_id))
+            groups.append(pd.read_csv(sdir / "groups.csv", keep_default_na=False, na_values=[""]).assign(run=run_id))
     # and the concatenation of several runs' frames is fragmented again: consolidate it too
     return (pd.concat(clips, ignore_index=True).copy() if clips else pd.DataFrame(),
             pd.concat(groups, ignore_index=True) if groups else pd.DataFrame())

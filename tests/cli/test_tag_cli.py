@@ -180,3 +180,12 @@ def test_review_warns_when_the_primes_leave_too_few_real_clips(tmp_path):
     manifest.to_csv(run / "samples" / "manifest.csv", index=False)
     r = runner.invoke(app, ["tag", str(run), "--rater", "a", "--include-real", "2", "--terminal", "-q"])  # stops at the terminal check
     assert "warning: asked for 2 real clips but mixed in 1" in " ".join(r.output.split())
+
+
+def test_a_clip_file_given_as_the_folder_says_it_is_a_file_and_names_the_folder(tagged_run):
+    """`tag RUN/samples/.../clip.wav` said "review folder not found" of a file that exists."""
+    clip = next((tagged_run / "samples").rglob("clip_0000.wav"))
+    for args in (["tag", str(clip), "--rater", "bob"], ["tag", "stats", str(clip)], ["tag", "export", str(clip)]):
+        r = runner.invoke(app, args)
+        _fails(r, f"{clip} is a file, not a folder")
+        assert f"hint: pass the folder that holds it: {tagged_run}" in " ".join(r.output.split()), r.output

@@ -167,3 +167,29 @@ def test_no_real_clip_left_after_the_primes_is_an_error(fake_run):
         build_review_set(fake_run, include_real=1)
     with pytest.raises(ReviewError, match=f"only {REAL_CLIPS} are available"):
         build_review_set(fake_run, include_real=REAL_CLIPS + 1)
+
+
+def test_a_scored_import_takes_its_real_clips_from_the_reference_its_scores_record(tmp_path):
+    """`benchbox score DIR --reference DATA --out OUT` records DATA in OUT/scores/scores.json: `tag OUT
+    --include-real` draws from DATA's test split (it answered "not a run folder"), only while DATA's
+    manifest hashes as recorded; a folder whose scores record no reference is still refused, naming --real."""
+    from benchbox.score import ScoreConfig, score_run
+    from tests.score_helpers import make_dataset, step
+
+    rng = np.random.default_rng(5)
+    data = make_dataset(tmp_path / "data", rng)
+    for i in range(3):
+        write_wav(tmp_path / "mine" / f"c{i}.wav", step(rng), 16_000)
+    out = tmp_path / "out1"
+    score_run(tmp_path / "mine", reference=data, out=out, embedders=(), bootstrap=0, config=ScoreConfig(cache_dir=str(tmp_path / "cache")))
+    rs = build_review_set(out, include_real=2, seed=0)
+    real = [c for c in rs.clips if c.is_real]
+    assert rs.kind == "folder" and len(real) == 2 and all(c.path.parent == (data / "clips").resolve() and c.path.name.startswith("test_") for c in real)
+    with (data / "manifest.csv").open("a") as f:
+        f.write("\n")  # another dataset under that path now: its hash no longer matches
+    with pytest.raises(ReviewError, match="holds another dataset") as e:
+        build_review_set(out, include_real=2)
+    assert "--real" in e.value.hint
+    with pytest.raises(ReviewError, match="not a run folder and its scores record no reference") as e:
+        build_review_set(tmp_path / "mine", include_real=1)
+    assert "--real" in e.value.hint

@@ -157,3 +157,22 @@ def test_a_clip_regenerated_during_review_is_refused_not_tagged_or_served(fake_r
     with pytest.raises(ReviewError, match="changed since the review started"):
         wav_bytes(clip.path, clip.sha256)
     assert load_tags(fake_run).empty
+
+
+def test_a_clip_repeated_within_a_group_is_one_decision(fake_run):
+    """Two byte-identical clips in one group are one clip to rate, and its decision is one trial of
+    that group (it counted once per copy: 2 of 4 useful where the rater said 1 of 3)."""
+    import shutil
+
+    from benchbox.stats import wilson_interval
+
+    group = fake_run / "samples" / "best" / "prime0"
+    shutil.copyfile(group / "clip_0000.wav", group / "clip_0001.wav")
+    repeated = open_session(fake_run, rater="alice", seed=3)
+    assert repeated.total == 7
+    _tag_all(fake_run, "alice", lambda c: "useful" if len(c.all_copies) == 2 else "not_useful")  # the repeated clip only
+    rates = group_rates(fake_run).set_index("generator")
+    assert rates.loc["sashimi", "n_human"] == 3 and rates.loc["wavenet", "n_human"] == 4
+    assert (rates.loc["sashimi", "useful/human_rate"], rates.loc["sashimi", "useful/human_lo"], rates.loc["sashimi", "useful/human_hi"]) == pytest.approx(wilson_interval(1, 3))
+    stats = review_stats(fake_run)
+    assert stats["tags"]["total"] == 7 and [g["n_human"] for g in stats["groups"]] == [3, 4]

@@ -171,3 +171,18 @@ def test_collect_gives_a_consolidated_frame_so_later_inserts_do_not_warn(tmp_pat
             clips[f"extra{k}"] = k  # more than the report's sections add
     assert clips.shape == (12, 121 + 1 + 60) and clips["run"].tolist() == [r for r in runs for _ in range(4)]
     assert clips["f3"].tolist() == [0.0, 3.0, 6.0, 9.0] * 3 and groups.empty
+
+
+def test_collect_keeps_the_nan_detectors_reason_as_text(tmp_path):
+    """useful/reason "nan" (a clip flagged by the nan detector alone) is a reason, not a missing value:
+    pandas' default read_csv turned it into NaN, and the rejected-clip examples (a groupby) dropped it."""
+    from benchbox.study.findings import rejected_examples
+    from benchbox.study.report import collect
+
+    sdir = tmp_path / "runs" / "r1" / "scores"
+    sdir.mkdir(parents=True)
+    pd.DataFrame({"path": ["a.wav", "b.wav", "c.wav"], "generator": ["g"] * 3, "useful/auto": [0, 0, 1],
+                  "useful/reason": ["nan", "nan+not-footstep", "ok"], "footstep/p": [np.nan, 0.1, 0.9]}).to_csv(sdir / "clips.csv", index=False)
+    clips, _ = collect(tmp_path, ["r1"])
+    assert clips["useful/reason"].tolist() == ["nan", "nan+not-footstep", "ok"] and clips["footstep/p"].isna().tolist() == [True, False, False]
+    assert any(line.startswith("| nan (1) | r1/a.wav") for line in rejected_examples(clips, "aisfx"))
