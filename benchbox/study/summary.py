@@ -15,10 +15,10 @@ import re
 
 import pandas as pd
 
+from benchbox.metrics.artifacts import DETECTORS
 from benchbox.study.analysis import rate_text
 
 CONT = "cont/"
-FLAG_NAMES = ("dc", "silence", "clip", "click", "periodicity", "transient", "nan")
 WHAT_IT_SOUNDS_LIKE = {  # useful/reason parts, in words a listener would use
     "dc": "a non-zero mean (DC offset)",
     "silence": "silence",
@@ -81,9 +81,11 @@ def _mean(groups: pd.DataFrame, key: str) -> str:
 
 
 def artefact_free(part: pd.DataFrame) -> tuple[int, int]:
-    """(k, n): clips no artefact detector flags (on the continuation), the quality axis."""
-    cols = [c for c in (f"{CONT}{k}/flag" for k in FLAG_NAMES) if c in part.columns] or \
-           [c for c in (f"{k}/flag" for k in FLAG_NAMES) if c in part.columns]
+    """(k, n): clips no artefact detector flags (on the continuation), the quality axis: every
+    detector of the scorer (:data:`benchbox.metrics.artifacts.DETECTORS`), as the scorer's own
+    ``quality/artefact_free_rate`` counts them."""
+    cols = [c for c in (f"{CONT}{k}/flag" for k in DETECTORS) if c in part.columns] or \
+           [c for c in (f"{k}/flag" for k in DETECTORS) if c in part.columns]
     if not cols:
         return 0, 0
     flagged = part[cols].fillna(0).astype(float).sum(axis=1) > 0
