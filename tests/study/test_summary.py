@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from benchbox.metrics.artifacts import DETECTORS
-from benchbox.study.summary import artefact_free
+from benchbox.study.summary import WHAT_IT_SOUNDS_LIKE, artefact_free
 
 
 def _clips(prefix: str) -> pd.DataFrame:
@@ -27,3 +27,6 @@ def test_every_detector_clip_is_counted_one_at_a_time():
         clips = pd.DataFrame([{f"cont/{e}/flag": int(e == d) for e in DETECTORS}])
         assert artefact_free(clips) == (0, 1), d
 
+
+def test_every_detector_has_words_for_the_sound_lines():
+    assert set(DETECTORS) <= set(WHAT_IT_SOUNDS_LIKE)
