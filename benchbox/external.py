@@ -157,35 +157,36 @@ def import_record(folder: str | Path) -> dict | None:
 
 
 def recorded_reference(folder: str | Path) -> Path | None:
-    """The reference an import (:func:`imported`) was last scored against, from its
-    ``scores/scores.json``, when that folder is still a dataset; None otherwise (not an import, never
-    scored, or the reference gone), so ``benchbox score OUT`` re-scores an import without
-    ``--reference``. The record is the path as given (relative paths read from the current folder), so
-    it is taken only when its ``manifest.csv`` hashes as the scores recorded: DataError otherwise
-    (another dataset under that path from here)."""
+    """The reference an import (:func:`imported`) was last scored against (:func:`scored_reference`);
+    None for a folder that is not an import, so ``benchbox score OUT`` re-scores an import without
+    ``--reference``."""
     folder = Path(folder)
     return scored_reference(folder) if imported(folder) else None
 
 
 def scored_reference(folder: str | Path) -> Path | None:
-    """The reference ``folder/scores/scores.json`` records, when that path is still a dataset whose
-    ``manifest.csv`` hashes as recorded; None when unscored or the reference is gone; DataError when
-    the path now holds another dataset. :func:`recorded_reference` for any scored folder (a run's,
-    an import's, a folder scored in place): ``benchbox tag --include-real`` takes its real clips there."""
+    """The reference ``folder/scores/scores.json`` records, found as
+    :func:`benchbox.scores_record.recorded_reference_path` finds it (from the scores folder, absolute,
+    then as typed from the current folder), when it is still a dataset whose ``manifest.csv`` hashes
+    as recorded; None when unscored or the reference is gone; DataError when the path now holds
+    another dataset. :func:`recorded_reference` for any scored folder (a run's, an import's, a folder
+    scored in place): ``benchbox tag --include-real`` takes its real clips there."""
+    from benchbox.scores_record import recorded_reference_path
+
     folder = Path(folder)
     try:
         info = json.loads((folder / "scores" / "scores.json").read_text(encoding="utf-8"))
-        ref, sha = info.get("reference"), info.get("reference_manifest_sha256")
+        ref, sha = recorded_reference_path(info, folder / "scores"), info.get("reference_manifest_sha256")
     except (OSError, ValueError, AttributeError):
         return None
-    if not (isinstance(ref, str) and ref and (Path(ref) / "dataset.json").is_file()):
+    if ref is None or not (ref / "dataset.json").is_file():
         return None
     from benchbox.runs import sha256_file
 
-    if not sha or sha256_file(Path(ref) / "manifest.csv") != sha:  # a relative record read from another folder, or a dataset replaced
-        raise DataError(f"{folder}: the reference its scores record ({ref}, as given then) holds another dataset from here",
+    if not sha or sha256_file(ref / "manifest.csv") != sha:  # a dataset replaced under the recorded path
+        raise DataError(f"{folder}: the reference its scores record ({ref}) holds another dataset now",
                         hint=f"pass --reference DATA_DIR to re-score {folder}")
-    return Path(ref)
+    return ref
 
 
 def _from_manifest(root: Path, manifest: Path, name: str, clip_length: tuple[int, int] | None = None) -> pd.DataFrame:

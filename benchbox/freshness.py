@@ -26,6 +26,7 @@ from benchbox.errors import DataError
 from benchbox.metrics.category import model_file
 from benchbox.runs import sha256_file
 from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, import_skips
+from benchbox.scores_record import recorded_reference_path, where_looked
 
 FRESH, STALE, RECORD = "fresh", "stale", "record"
 
@@ -56,7 +57,7 @@ def scores_freshness(root: str | Path) -> Freshness:
     if not present and len(scored):
         if version is not None:
             return Freshness(STALE, version)
-        ref_changed = _reference_reason(info, missing_ok=True) or category_reason(info, missing_ok=True)
+        ref_changed = _reference_reason(info, out, missing_ok=True) or category_reason(info, missing_ok=True)
         if ref_changed is not None:
             return Freshness(STALE, ref_changed)
         return Freshness(RECORD, f"none of the {len(scored)} scored clips is on disk (a fresh checkout holds no audio): scores of record, not re-checked; regenerate the audio to check them")
@@ -83,7 +84,7 @@ def scores_freshness(root: str | Path) -> Freshness:
         return Freshness(STALE, retrained)
     if version is not None:
         return Freshness(STALE, version)
-    ref_changed = _reference_reason(info, missing_ok=False) or category_reason(info, missing_ok=False)
+    ref_changed = _reference_reason(info, out, missing_ok=False) or category_reason(info, missing_ok=False)
     return Freshness(FRESH) if ref_changed is None else Freshness(STALE, ref_changed)
 
 
@@ -121,22 +122,23 @@ def version_reason(info: dict) -> str | None:
     return None
 
 
-def _reference_reason(info: dict, *, missing_ok: bool) -> str | None:
+def _reference_reason(info: dict, scores_dir: Path, *, missing_ok: bool) -> str | None:
     """The reference dataset changed since scoring: its manifest's hash, or a clip's audio against
-    the manifest's ``sha256`` (a missing reference counts only unless ``missing_ok``)."""
+    the manifest's ``sha256``; or it is not found where the scores record it
+    (:func:`benchbox.scores_record.recorded_reference_path`), which counts only unless ``missing_ok``."""
     ref_sha = info.get("reference_manifest_sha256")
     if not (ref_sha and info.get("reference")):
         return None
-    manifest = Path(info["reference"]) / "manifest.csv"
-    if not manifest.is_file():
-        return None if missing_ok else f"the reference dataset {info['reference']} changed since scoring"
-    if sha256_file(manifest) != ref_sha:
-        return f"the reference dataset {info['reference']} changed since scoring"
+    ref = recorded_reference_path(info, scores_dir)
+    if ref is None:
+        return None if missing_ok else f"the reference dataset {info['reference']} is not found at {where_looked(info, scores_dir)} (no manifest.csv there)"
+    if sha256_file(ref / "manifest.csv") != ref_sha:
+        return f"the reference dataset {ref} changed since scoring"
     try:
-        changed = load_dataset(info["reference"]).changed_clips()
+        changed = load_dataset(ref).changed_clips()
     except DataError:  # its manifest hashes as scored; a folder no longer a dataset (moved, half-deleted) is the leaderboard's note
         return None
-    return (f"{len(changed)} clip(s) of the reference dataset {info['reference']} are missing or hold other audio than its "
+    return (f"{len(changed)} clip(s) of the reference dataset {ref} are missing or hold other audio than its "
             "manifest.csv records" if changed else None)
 
 

@@ -45,6 +45,7 @@ from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SP
 from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
 from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
+from benchbox.scores_record import recorded_reference_path
 from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
 REFERENCE_CLIPS = 16
@@ -233,7 +234,7 @@ def collect_rows(results_dir: Path | list[Path], *, out: Path, synth: Path | Non
                 for col, value in floor.iloc[0].items():
                     if str(col).startswith("floor@") and pd.isna(floors[key].get(col, np.nan)) and pd.notna(value):
                         floors[key][col] = value
-            floors[key]["_paths"].append(ref)
+            floors[key]["_paths"].append(str(recorded_reference_path(s.info, s.root / SCORES_DIR) or ref))  # found from any folder
             floors[key]["_models"].setdefault(category_model_of(s), []).append(s.name)
         progress("collect", i + 1, len(scored))
     synth = synth if synth is not None else next((f for d in _dirs(results_dir) if (f := find_synth(d, out)) is not None), None)

@@ -46,6 +46,7 @@ from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_floor import add_floor_useful
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
+from benchbox.scores_record import reference_record
 from benchbox.stats import wilson_interval
 from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
 
@@ -452,6 +453,7 @@ def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | N
         inputs["source"] = str(source.resolve())  # the folder the clips were imported from
     if reference is not None and (Path(reference) / "manifest.csv").is_file():
         inputs["reference_manifest_sha256"] = sha256_file(Path(reference) / "manifest.csv")
+    inputs.update(reference_record(reference, root / SCORES_DIR))  # found again from any folder (benchbox.scores_record)
     inputs["settings"] = score_settings(config)
     inputs["category_model_sha256"] = sha256_file(category.model_file(config.verdict.category_model))  # freshness: a changed model makes these scores stale
     inputs["settings_sha256"] = hashlib.sha256(json.dumps(inputs["settings"], sort_keys=True, default=str).encode()).hexdigest()

@@ -19,6 +19,7 @@ import pandas as pd
 from benchbox.errors import BenchboxError, DataError
 from benchbox.freshness import RECORD, STALE, scores_freshness
 from benchbox.score import GROUP_COLUMNS, SCORES_DIR, group_key, with_group_columns
+from benchbox.scores_record import recorded_reference_path
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
 REFERENCES_DIR = "references"
@@ -92,7 +93,8 @@ def rescore_command(s: Scored) -> str:
     """The command that re-scores ``s`` as it was scored: its folder, the reference and the (non-default) category model its scores.json records."""
     import shlex
 
-    ref = str(s.info.get("reference") or "")
+    found = recorded_reference_path(s.info, s.root / SCORES_DIR)
+    ref = str(found) if found is not None else str(s.info.get("reference") or "")
     model = category_model_of(s)
     return (f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
             + (f" --category-model {shlex.quote(model)}" if model else ""))
