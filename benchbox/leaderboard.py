@@ -45,7 +45,7 @@ from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SP
 from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
 from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
-from benchbox.scores_record import recorded_reference_path
+from benchbox.scores_record import read_scores_info, recorded_reference_path
 from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
 REFERENCE_CLIPS = 16
@@ -97,7 +97,10 @@ def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap
               "category_model_sha256": sha256_file(model_file(category_model)),  # so does another category model
               "scorer_version": SCORER_VERSION}  # and a change of the detectors or the verdict
     if info_path.is_file():
-        info = json.loads(info_path.read_text())
+        try:
+            info = read_scores_info(info_path.parent)
+        except DataError:  # a damaged cache entry: score it again
+            info = {}
         if all(info.get(k) == v for k, v in wanted.items()):
             return pd.read_csv(folder / SCORES_DIR / "groups.csv", keep_default_na=False, na_values=[""])
     config = ScoreConfig(verdict=VerdictConfig(category_model=category_model))

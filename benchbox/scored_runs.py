@@ -9,7 +9,6 @@ scores of record (its audio is absent, as in a fresh clone), or left out with a 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pandas as pd
 from benchbox.errors import BenchboxError, DataError
 from benchbox.freshness import RECORD, STALE, scores_freshness
 from benchbox.score import GROUP_COLUMNS, SCORES_DIR, group_key, with_group_columns
-from benchbox.scores_record import recorded_reference_path
+from benchbox.scores_record import read_scores_info, recorded_reference_path
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
 REFERENCES_DIR = "references"
@@ -73,15 +72,20 @@ def find_scored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Pat
     return found
 
 
-def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
+def _name(groups_csv: Path, results_dir: Path, prefix: bool) -> str:
     root = groups_csv.parent.parent
-    info_path = groups_csv.parent / "scores.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    groups = with_group_columns(pd.read_csv(groups_csv, dtype={"group": str, **{c: str for c in GROUP_COLUMNS}}, keep_default_na=False, na_values=[""]))
     name = root.relative_to(results_dir).as_posix() if root != results_dir else root.name
-    if prefix and root != results_dir:
-        name = f"{results_dir.name}/{name}"
-    return Scored(root, name, groups, info)
+    return f"{results_dir.name}/{name}" if prefix and root != results_dir else name
+
+
+def _load(groups_csv: Path, results_dir: Path, prefix: bool) -> Scored:
+    """One scored run; DataError (naming the file and the fix) when its scores.json or groups.csv cannot be read."""
+    info = read_scores_info(groups_csv.parent)
+    try:
+        groups = pd.read_csv(groups_csv, dtype={"group": str, **{c: str for c in GROUP_COLUMNS}}, keep_default_na=False, na_values=[""])
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{groups_csv}: unreadable ({str(e).splitlines()[0][:80]})", hint=f"re-score the folder: `benchbox score {groups_csv.parent.parent}`") from None
+    return Scored(groups_csv.parent.parent, _name(groups_csv, results_dir, prefix), with_group_columns(groups), info)
 
 
 def category_model_of(s: Scored) -> str:
@@ -121,7 +125,13 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
         raise DataError(f"no scored runs under {where} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
     scored, notes, records = [], [], []
     for top, path in found:
-        s = _load(path, top, prefix=len(dirs) > 1)
+        try:
+            s = _load(path, top, prefix=len(dirs) > 1)
+        except DataError as e:  # one damaged run is left out with a note, as a stale one is; the board still stands
+            notes.append(f"{_name(path, top, len(dirs) > 1)}: scores left out, they cannot be read ({e.message}); {e.hint}")
+            if warn is not None:
+                warn(notes[-1])
+            continue
         fresh = scores_freshness(s.root)
         if fresh.state == RECORD:
             scored.append(Scored(s.root, s.name + RECORD_MARK, s.groups, s.info, of_record=True))
@@ -137,7 +147,7 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
             scored.append(s)
     if not scored:
         more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
-        raise DataError(f"every scored run under {where} is stale ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
+        raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
     if records:
         notes.append(f"scores of record (their audio is not on disk, so they were not re-checked; regenerate it to check them): {', '.join(records)}")
     return scored, notes

@@ -1,6 +1,10 @@
-"""``scores/scores.json``: the reference dataset it records, and finding it again.
+"""``scores/scores.json``: reading it, and finding the reference dataset it records.
 
-``benchbox score --reference REF`` records REF three ways:
+Every reader of a scored folder's ``scores.json`` goes through :func:`read_scores_info`, so a
+missing, truncated or non-object file is one :class:`~benchbox.errors.DataError` that names the
+file and the fix (re-score), never a traceback, nor a silent ``{}`` that reads as "scorer version 1".
+
+**The reference dataset.** ``benchbox score --reference REF`` records REF three ways:
 
 * ``reference``: as typed (relative paths then meant "from the folder benchbox ran in");
   written by every scorer version, and the only form in scores written before these keys;
@@ -19,9 +23,11 @@ reports the dataset changed): a different dataset is never taken silently.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from benchbox.errors import DataError
 from benchbox.runs import sha256_file
 
 SCORES_JSON = "scores.json"
@@ -29,6 +35,23 @@ REFERENCE_KEY = "reference"
 REFERENCE_FROM_SCORES_KEY = "reference_from_scores"
 REFERENCE_ABSOLUTE_KEY = "reference_absolute"
 REFERENCE_SHA_KEY = "reference_manifest_sha256"
+
+
+def read_scores_info(scores_dir: str | Path) -> dict:
+    """The object in ``scores_dir/scores.json``. DataError (naming the file; hint: re-score) when it
+    is missing, unreadable, not JSON or not a JSON object."""
+    path = Path(scores_dir) / SCORES_JSON
+    hint = (f"re-score the folder: `benchbox score {Path(scores_dir).parent}` (add --reference DATA_DIR unless it is a run "
+            "whose config.toml names its dataset)")
+    if not path.is_file():
+        raise DataError(f"{path} is missing (an interrupted or hand-edited scores/ folder), so these scores cannot be checked", hint=hint)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"{path}: unreadable ({str(e).splitlines()[0][:80]})", hint=hint) from None
+    if not isinstance(info, dict):
+        raise DataError(f"{path}: holds a JSON {type(info).__name__}, not the object benchbox score writes", hint=hint)
+    return info
 
 
 def reference_record(reference: str | Path | None, scores_dir: str | Path) -> dict[str, str]:

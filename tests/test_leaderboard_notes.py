@@ -76,4 +76,5 @@ def test_a_group_named_like_a_number_keeps_its_name(tmp_path):
     scores.mkdir(parents=True)
     # scored without a reference (detectors only): no floor row, so no text in the column to keep it text
     pd.DataFrame({"group": ["007", "010"], "kind": ["generated", "generated"], "n": [4, 4]}).to_csv(scores / "groups.csv", index=False)
+    (scores / "scores.json").write_text("{}")  # a scored folder has one
     assert list(_load(scores / "groups.csv", tmp_path / "results", prefix=False).groups["group"]) == ["007", "010"]

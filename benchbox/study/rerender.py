@@ -27,6 +27,7 @@ from benchbox.errors import DataError, ProtocolError
 from benchbox.freshness import version_reason
 from benchbox.labels import group_label
 from benchbox.runs import publish_files
+from benchbox.scores_record import read_scores_info
 
 _ROW = re.compile(r'<tr class="[^"]*">(.*?)</tr>', re.S)
 _CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
@@ -98,10 +99,7 @@ def scorer_versions(out: Path) -> dict[str, tuple[int | None, str | None]]:
     :func:`benchbox.freshness.version_reason`'s reason it is not this checkout's (None: it is)."""
     versions = {}
     for path in sorted(Path(out).glob("runs/*/scores/scores.json")):
-        try:
-            info = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-            raise DataError(f"{path}: unreadable scores record ({e}); re-score the run") from e
+        info = read_scores_info(path.parent)  # DataError naming the file when it is not a scores record
         versions[path.parent.parent.name] = (info.get("scorer_version"), version_reason(info))
     return versions
 

@@ -1,0 +1,70 @@
+"""A damaged or missing scores.json leaves that run out of the board with a note naming the file
+and the fix; the board still stands, and --json prints one JSON object either way."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.cli.main import app
+from benchbox.errors import DataError
+from benchbox.score import score_run
+from benchbox.scored_runs import load_scored
+from benchbox.scores_record import read_scores_info
+from tests.score_helpers import make_dataset, make_run
+
+DAMAGE = {
+    "truncated": '{"format": 1, "scorer_vers',
+    "a list": "[1, 2]",
+    "not utf-8": b"\xff\xfe{",
+}
+
+
+@pytest.fixture
+def two_runs(tmp_path, rng, monkeypatch):
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    runs = [make_run(tmp_path / "results" / name, data, rng) for name in ("damaged", "kept")]
+    for run in runs:
+        score_run(run, embedders=(), bootstrap=0)
+    return tmp_path, runs[0] / "scores" / "scores.json"
+
+
+def _write(path, content):
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_scores_json_is_one_typed_error_naming_the_file(tmp_path, kind):
+    _write(tmp_path / "scores.json", DAMAGE[kind])
+    with pytest.raises(DataError) as e:
+        read_scores_info(tmp_path)
+    assert str(tmp_path / "scores.json") in e.value.message and "benchbox score" in e.value.hint
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_run_is_left_out_of_the_board_with_a_note_and_json_stays_one_object(two_runs, kind):
+    tmp_path, info = two_runs
+    _write(info, DAMAGE[kind])
+    scored, notes = load_scored(tmp_path / "results", tmp_path / "board")
+    assert [s.name for s in scored] == ["kept"]
+    assert any(n.startswith("damaged: scores left out") and str(info) in n and "benchbox score" in n for n in notes)
+    r = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--embedder", "", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)  # one object, no traceback
+    assert {row["run"] for row in doc["rows"] if row.get("kind") == "generated"} == {"kept"}
+    assert "Traceback" not in r.output and "damaged: scores left out" in r.stderr
+
+
+def test_a_board_of_damaged_runs_only_prints_one_json_error(two_runs):
+    tmp_path, info = two_runs
+    _write(info, DAMAGE["truncated"])
+    kept = tmp_path / "results" / "kept" / "scores" / "scores.json"
+    _write(kept, DAMAGE["a list"])
+    r = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--json"])
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["command"] == "leaderboard" and str(info) in doc["error"]
+
