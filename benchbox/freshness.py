@@ -15,7 +15,6 @@ partial mismatch (some clips missing, some changed) is stale as before.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from benchbox.errors import DataError
 from benchbox.metrics.category import model_file
 from benchbox.runs import sha256_file
 from benchbox.score import SCORER_VERSION, SCORES_DIR, collect_clips, import_skips
-from benchbox.scores_record import recorded_reference_path, where_looked
+from benchbox.scores_record import read_scores_info, recorded_reference_path, where_looked
 
 FRESH, STALE, RECORD = "fresh", "stale", "record"
 
@@ -49,7 +48,9 @@ def scores_freshness(root: str | Path) -> Freshness:
     try:
         scored = pd.read_csv(out / "clips.csv", usecols=["path", "sha256"], dtype=str)
         skipped = pd.read_csv(out / "skipped.csv", usecols=["path"], dtype=str) if (out / "skipped.csv").is_file() else pd.DataFrame({"path": []})
-        info = json.loads((out / "scores.json").read_text()) if (out / "scores.json").is_file() else {}
+        info = read_scores_info(out)  # missing or unreadable: DataError, not a record of "scorer version 1"
+    except DataError as e:
+        return Freshness(STALE, e.message)
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         return Freshness(STALE, f"cannot read {out} ({str(e).splitlines()[0][:80]})")
     version = version_reason(info)

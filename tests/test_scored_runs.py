@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from benchbox.cli.main import app
 from benchbox.errors import DataError
+from benchbox.freshness import STALE, scores_freshness
 from benchbox.score import score_run
 from benchbox.scored_runs import load_scored
 from benchbox.scores_record import read_scores_info
@@ -68,3 +69,13 @@ def test_a_board_of_damaged_runs_only_prints_one_json_error(two_runs):
     doc = json.loads(r.stdout)
     assert doc["command"] == "leaderboard" and str(info) in doc["error"]
 
+
+def test_a_missing_scores_json_says_so_not_scorer_version_1(two_runs):
+    tmp_path, info = two_runs
+    info.unlink()
+    fresh = scores_freshness(info.parent.parent)
+    assert fresh.state == STALE and f"{info} is missing" in fresh.reason and "version" not in fresh.reason
+    _, notes = load_scored(tmp_path / "results", tmp_path / "board")
+    note = next(n for n in notes if n.startswith("damaged:"))
+    assert f"{info} is missing" in note and "scorer version" not in note
+    assert f"`benchbox score {info.parent.parent}`" in note
