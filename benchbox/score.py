@@ -72,7 +72,10 @@ SCORES_FORMAT = 1
 # real/<detector>/flag_rate, real/n); findings 2 and 3 compare with it (the 21 val clips' 0/21 said little).
 # (Not bumped for the floor row's floor@<ms>ms/useful/ columns, the held-out real clips' verdict per
 # prime span: new columns, no flag or verdict changes, no finding decided on them; older scores show a dash.)
-SCORER_VERSION = 11
+# 12: a clip with NaN or inf samples is in no embedding metric, whole or cont/ (was zero-filled for cont/, FAD/KAD
+# aside), and its continuation is flagged; groups record memorisation/<e>/heldout_n, which the report's copy test
+# (an exact beta-binomial p) is decided on. Re-scoring also fills the floor@<ms>ms/useful/ columns above.
+SCORER_VERSION = 12
 FLOOR_GROUP = "floor"
 REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
 REAL_N = "real/n"
