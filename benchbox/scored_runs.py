@@ -98,7 +98,8 @@ def rescore_command(s: Scored) -> str:
     import shlex
 
     found = recorded_reference_path(s.info, s.root / SCORES_DIR)
-    ref = str(found) if found is not None else str(s.info.get("reference") or "")
+    recorded = str(s.info.get("reference") or "")
+    ref = str(found) if found is not None else ("DATA_DIR" if recorded else "")  # the recorded path is not found: name the slot, not a dead path
     model = category_model_of(s)
     return (f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
             + (f" --category-model {shlex.quote(model)}" if model else ""))

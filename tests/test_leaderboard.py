@@ -506,10 +506,15 @@ def test_the_rescore_hint_keeps_a_custom_category_model(tmp_path):
     """Following the hint must re-score with the model the scores were scored with, not the shipped one."""
     from benchbox.scored_runs import Scored, rescore_command
 
-    info = {"reference": "/data/dev", "settings": {"verdict": {"category_model": "/models/my steps.json"}}}
-    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference /data/dev --category-model '/models/my steps.json'"
-    shipped = {"reference": "/data/dev", "settings": {"verdict": {"category_model": ""}}}
-    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), shipped)) == f"benchbox score {tmp_path} --reference /data/dev"
+    dev = tmp_path / "data" / "dev"
+    dev.mkdir(parents=True)
+    (dev / "manifest.csv").write_text("id\n")
+    info = {"reference": str(dev), "settings": {"verdict": {"category_model": "/models/my steps.json"}}}
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference {dev} --category-model '/models/my steps.json'"
+    shipped = {"reference": str(dev), "settings": {"verdict": {"category_model": ""}}}
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), shipped)) == f"benchbox score {tmp_path} --reference {dev}"
+    gone = {"reference": "/no/such/dataset", "settings": {"verdict": {"category_model": ""}}}  # a dead path is not suggested
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), gone)) == f"benchbox score {tmp_path} --reference DATA_DIR"
 
 
 def test_runs_scored_with_different_category_models_get_a_note_on_the_reference_rows(results, tmp_path):

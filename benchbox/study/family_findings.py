@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchbox.metrics.artifacts import DETECTORS
 from benchbox.stats import mcnemar_exact, two_sample_of
 from benchbox.study.analysis import rate_text
 from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL, _fisher, six_findings, undecidable_text
@@ -75,7 +76,9 @@ def _with(clips: pd.DataFrame, column: str, of_run: Mapping[str, str]) -> pd.Dat
 
 
 def _artefact_free(clips: pd.DataFrame) -> pd.Series:
-    flags = [c for c in clips.columns if c.startswith("cont/") and c.endswith("/flag")]
+    """(N,) 1.0 where no artefact detector (:data:`benchbox.metrics.artifacts.DETECTORS`) flags the continuation;
+    NaN without any detector column."""
+    flags = [f"cont/{name}/flag" for name in DETECTORS if f"cont/{name}/flag" in clips.columns]
     return (clips[flags].fillna(0).sum(axis=1) == 0).astype(float) if flags else pd.Series(np.nan, index=clips.index)
 
 

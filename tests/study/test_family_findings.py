@@ -189,3 +189,15 @@ def test_the_tarone_note_counts_the_comparisons_that_can_reach_the_level_not_the
     representation = {r: ("spectrogram" if r.startswith("specdiff") else "raw") for r in runs}
     for row in backbone_question(clips, backbone, representation):
         assert row["verdict"] == "undecidable with these runs" and "Tarone's rule: 0 of 2 comparisons can reach p < 0.05" in row["test"]
+
+
+def test_the_quality_axis_counts_the_detectors_and_nothing_else():
+    """A flag column that is not an artefact detector's (say a future `cont/foo/flag`) does not make a clip
+    an artefact; every detector's flag does, each on its own."""
+    from benchbox.metrics.artifacts import DETECTORS
+    from benchbox.study.family_findings import _artefact_free
+
+    rows = [{f"cont/{d}/flag": int(d == flagged) for d in DETECTORS} for flagged in DETECTORS]
+    rows.append({**{f"cont/{d}/flag": 0 for d in DETECTORS}, "cont/foo/flag": 1})
+    got = _artefact_free(pd.DataFrame(rows))
+    assert list(got) == [0.0] * len(DETECTORS) + [1.0]
