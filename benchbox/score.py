@@ -73,7 +73,8 @@ SCORES_FORMAT = 1
 # (Not bumped for the floor row's floor@<ms>ms/useful/ columns, the held-out real clips' verdict per
 # prime span: new columns, no flag or verdict changes, no finding decided on them; older scores show a dash.)
 # 12: a clip with NaN or inf samples is in no embedding metric, whole or cont/ (was zero-filled for cont/, FAD/KAD
-# aside), and its continuation is flagged; groups record memorisation/<e>/heldout_n, which the report's copy test
+# aside), and its continuation is flagged (NaN only in the prime: the continuation fails closed, footstep-p-nan);
+# groups record memorisation/<e>/heldout_n and memorisation/<e>/n (the clips judged), which the report's copy test
 # (an exact beta-binomial p) is decided on. Re-scoring also fills the floor@<ms>ms/useful/ columns above.
 SCORER_VERSION = 12
 FLOOR_GROUP = "floor"

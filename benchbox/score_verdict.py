@@ -206,7 +206,8 @@ def _group_metrics(gen: np.ndarray, test: np.ndarray, train: np.ndarray, e: str,
         share, lo, hi = wilson_interval(closer, g.shape[0])
         out.update({f"memorisation/{e}/closer_share": share, f"memorisation/{e}/closer_lo": lo, f"memorisation/{e}/closer_hi": hi,
                     f"memorisation/{e}/close_distance": cut, f"memorisation/{e}/expected_share": expected_close_share(h.shape[0], config.memorisation_quantile),
-                    f"memorisation/{e}/heldout_n": h.shape[0]})  # the copy test's calibration size (verdict.copy_p_value)
+                    f"memorisation/{e}/heldout_n": h.shape[0],  # the copy test's calibration size (verdict.copy_p_value)
+                    f"memorisation/{e}/n": g.shape[0]})  # the clips it judged: the group's n less its clips with NaN samples
     return out
 
 
@@ -354,7 +355,7 @@ def _fill_floor(row: dict, sets: _Sets, e: str, config: VerdictConfig, bootstrap
         share, lo, hi = wilson_interval(int(close.sum()), len(close))
         metrics.update({f"memorisation/{e}/closer_share": share, f"memorisation/{e}/closer_lo": lo, f"memorisation/{e}/closer_hi": hi,
                         f"memorisation/{e}/expected_share": expected_close_share(h.shape[0] - 1, config.memorisation_quantile),
-                        f"memorisation/{e}/heldout_n": h.shape[0] - 1})
+                        f"memorisation/{e}/heldout_n": h.shape[0] - 1, f"memorisation/{e}/n": len(close)})
     row.update(metrics)
     row.update({CONT + k: v for k, v in metrics.items()})
     for key in ("fad", "kad"):
@@ -496,7 +497,8 @@ def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], finite: np.nd
                      weights: Path | None = None) -> dict[str, np.ndarray]:
     """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short, and for
     the clips ``finite`` marks False, never embedded: their nan flag fails them), in place;
-    returns ``{prefix: (N,) bool}``, the clips the model scored (every finite clip; continuations long enough)."""
+    returns ``{prefix: (N,) bool}``, the clips the verdict holds the model's answer against (every finite clip;
+    continuations long enough, and those of clips with NaN only in the prime, whose NaN p then fails them)."""
     whole = np.full(len(clips), np.nan)
     kept = np.flatnonzero(finite)
     if len(kept):
@@ -512,4 +514,9 @@ def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], finite: np.nd
     clips[CONT + category.P_KEY] = cont
     cont_applied = (primes <= 0) & finite
     cont_applied[long_enough] = True
+    # a primed clip with NaN/inf samples only in its prime: its continuation is finite (cont/nan/flag 0) but the clip
+    # is embedded nowhere, so its cont/footstep/p stays NaN; counted as applied, that NaN fails it closed
+    # (footstep-p-nan) instead of passing a continuation the category model never heard
+    prime_only = [i for i in rows if not finite[i] and len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES and np.isfinite(waves[i][primes[i]:]).all()]
+    cont_applied[prime_only] = True
     return {"": finite.copy(), CONT: cont_applied}

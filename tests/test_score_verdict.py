@@ -226,6 +226,30 @@ def test_nan_clips_are_flagged_in_their_continuation_and_left_out_of_every_span(
     pd.testing.assert_frame_equal(g[embedding], w[embedding], check_exact=False, rtol=1e-6)
 
 
+def test_nan_only_in_the_prime_fails_the_continuation_closed(tmp_path, rng):
+    """A primed clip whose NaN samples lie in its prime: the continuation is finite (cont/nan/flag 0) but
+    the clip is embedded nowhere, so the category model never hears it; it must fail closed
+    (footstep-p-nan), not pass with a model that calls every clip a footstep. Its memorisation n leaves it out."""
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
+    run = _write_run(tmp_path / "run", [(PRIME_MS, "primed", step(rng)) for _ in range(4)])
+    records = pd.read_csv(run / "samples" / "manifest.csv")
+    bad = step(rng)
+    bad[5:8] = np.nan  # inside the prime
+    rel = f"samples/primed/prime{PRIME_MS}/nanprime.wav"
+    sf.write(run / rel, bad, RATE_HZ, subtype="FLOAT")
+    records.loc[len(records)] = {**records.iloc[0].to_dict(), "path": rel}
+    records.to_csv(run / "samples" / "manifest.csv", index=False)
+    always = VerdictConfig(embedder="mel", realism_min=0.0, category_model=_constant_model(tmp_path / "always.json", 5.0))
+    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=always))
+    clip = res.clips[res.clips["path"].str.endswith("nanprime.wav")].iloc[0]
+    assert clip["cont/nan/flag"] == 0 and clip["nan/flag"] == 1
+    assert clip["cont/useful/auto"] == 0 and clip["cont/useful/reason"] == "footstep-p-nan"
+    others = res.clips[~res.clips["path"].str.endswith("nanprime.wav")]
+    assert others["cont/useful/reason"].eq("ok").all()  # the same model passes the clean continuations
+    row = res.groups[res.groups["kind"] == "generated"].iloc[0]
+    assert row["n"] == 5 and row["cont/memorisation/mel/n"] == 4
+
+
 def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
     from benchbox.score_verdict import CONT, _set_verdict
 

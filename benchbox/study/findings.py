@@ -16,6 +16,7 @@ from scipy.stats import false_discovery_control
 
 from benchbox.labels import group_label
 from benchbox.metrics.verdict import copy_p_value
+from benchbox.score_distances import LEFT_OUT_KEY
 from benchbox.score_verdict import floor_span_key, floor_span_of
 from benchbox.study.analysis import identical_weights, overall_rate, rate_row_text, rate_text  # noqa: F401 - identical_weights is part of this module's API
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of, vs_floor
@@ -206,7 +207,8 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     expected = gen[exp_key] if exp_key in gen.columns else pd.Series(0.5, index=gen.index)  # older scores: the median rule
     h_key = key.replace("closer_share", "heldout_n")
     exact = copy_test_is_exact(groups, key)
-    p_copy = copy_p_values(gen[key], gen["n"], expected, gen[h_key] if h_key in gen.columns else None)
+    judged = judged_clips(gen, key)
+    p_copy = copy_p_values(gen[key], judged, expected, gen[h_key] if h_key in gen.columns else None)
     tested = p_copy.notna()
     adjusted = pd.Series(np.nan, index=gen.index)
     if tested.any():
@@ -225,14 +227,17 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
                 "and read a flag as a prompt to listen, not a finding)")
              + f", Benjamini-Hochberg adjusted over the {int(tested.sum())} groups tested, below {COPY_FDR:g} (a false discovery rate of that level)."]
     if floor and not pd.isna(floor.get(key)):
-        lines[0] += f" Real val clips: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} (n = {int(floor['n'])})."
+        h = pd.to_numeric(pd.Series([floor.get(h_key)]), errors="coerce").iloc[0]
+        n_text = f"n = {int(h) + 1}, " if np.isfinite(h) else ""
+        lines[0] += (f" Real held-out clips (val + test), each against the others: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} "
+                     f"({n_text}k / n by construction: a check of the rule, not a measurement).")
     if copying.empty:
         hi = gen[key].max()
-        n_lo, n_hi = int(gen["n"].min()), int(gen["n"].max())
+        n_lo, n_hi = int(judged.min()), int(judged.max())
         n_text = str(n_lo) if n_lo == n_hi else f"{n_lo}-{n_hi}"
         lines.append(f"No group copies: no adjusted p is below {COPY_FDR:g} (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
-    for r in copying.to_dict("records"):
-        lines.append(f"- **copies**: {r['run']} {group_label(r)}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(r['n'])}; "
+    for i, r in zip(copying.index, copying.to_dict("records")):
+        lines.append(f"- **copies**: {r['run']} {group_label(r)}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(judged[i])}; "
                      f"p = {r['_p']:.2g}, adjusted {r['_q']:.2g}).")
     return lines
 
@@ -263,11 +268,27 @@ def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series, heldout_n
 
 
 def copy_test_is_exact(groups: pd.DataFrame, key: str) -> bool:
-    """Whether every generated group of ``groups`` records ``heldout_n`` beside ``key`` (its closer_share
-    column), so :func:`copy_p_values` gives them the exact beta-binomial p."""
+    """Whether every generated group of ``groups`` with a ``key`` share (its closer_share column) records
+    ``heldout_n`` beside it, so :func:`copy_p_values` gives them the exact beta-binomial p (a group no
+    memorisation was measured for, e.g. all its clips NaN, has neither and is not tested)."""
     h_key = key.replace("closer_share", "heldout_n")
     gen = groups[groups["kind"] == "generated"]
-    return h_key in gen.columns and bool(pd.to_numeric(gen[h_key], errors="coerce").notna().all())
+    measured = pd.to_numeric(gen[key], errors="coerce").notna()
+    return h_key in gen.columns and bool(pd.to_numeric(gen.loc[measured, h_key], errors="coerce").notna().all())
+
+
+def judged_clips(gen: pd.DataFrame, key: str) -> pd.Series:
+    """Per group, the clips its memorisation share ``key`` is over: ``memorisation/<e>/n`` where the
+    scores record it; else ``n`` less ``embedding/left_out`` (clips with NaN samples, embedded nowhere);
+    else ``n``. The copy test's count and trials are both over these clips."""
+    n = pd.to_numeric(gen["n"], errors="coerce")
+    left = pd.to_numeric(gen[LEFT_OUT_KEY], errors="coerce").fillna(0) if LEFT_OUT_KEY in gen.columns else 0
+    out = n - left
+    n_key = key.replace("closer_share", "n")
+    if n_key in gen.columns:
+        recorded = pd.to_numeric(gen[n_key], errors="coerce")
+        out = recorded.where(recorded.notna(), out)
+    return out
 
 
 def verdict_markdown(clips: pd.DataFrame, groups: pd.DataFrame, embedder: str) -> list[str]:

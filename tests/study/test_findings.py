@@ -178,3 +178,40 @@ def test_detector_misses_widen_the_interval_for_runs_as_every_pooled_rate_does()
     assert f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (27/256; 4 runs, deff {deff:.1f})" in line and deff > 2
     _, plain_lo, _ = wilson_interval(27, 256)
     assert f"[{100 * plain_lo:.1f}," not in line
+
+
+def test_the_copy_test_counts_only_the_clips_memorisation_judged():
+    """A group of 8 embedded clips (2 close) and 24 NaN clips: the share is 2/8, so the test is 2 of 8
+    trials, not round(0.25 x 32) = 8 of 32 (which would read p = 0.065 instead of 0.19 and, with more
+    NaN clips, flag a group that copies nothing). From memorisation/<e>/n, else n - embedding/left_out."""
+    from scipy.stats import betabinom
+
+    from benchbox.study.findings import copy_test_is_exact, judged_clips
+
+    key = "cont/memorisation/aisfx/"
+    base = {"kind": "generated", "group": "g", "n": 32, key + "closer_share": 0.25, key + "expected_share": 2 / 21,
+            key + "heldout_n": 20, key + "closer_lo": 0.0, key + "closer_hi": 1.0}
+    recorded = pd.DataFrame([{**base, "run": "r0", key + "n": 8}])
+    derived = pd.DataFrame([{**base, "run": "r1", "embedding/left_out": 24}])
+    for groups in (recorded, derived):
+        assert judged_clips(groups, key + "closer_share").tolist() == [8]
+        lines = memorisation_lines(groups, "aisfx")
+        assert "n = 8 per group" in lines[-1] and not any("**copies**" in ln for ln in lines)
+    want = betabinom.sf(1, 8, 2, 19)
+    from benchbox.study.findings import copy_p_values
+
+    assert copy_p_values(recorded[key + "closer_share"], judged_clips(recorded, key + "closer_share"), recorded[key + "expected_share"],
+                         recorded[key + "heldout_n"])[0] == pytest.approx(want, rel=1e-9)
+    # a group with no memorisation measured (every clip NaN) does not make the others' exact test read as old scores
+    blank = pd.DataFrame([{**base, "run": "r2", key + "n": 8}, {"kind": "generated", "run": "r3", "group": "h", "n": 4}])
+    assert copy_test_is_exact(blank, key + "closer_share") and "beta-binomial" in memorisation_lines(blank, "aisfx")[0]
+
+
+def test_the_floor_memorisation_share_is_labelled_as_the_held_out_clips_check():
+    """The floor's share is leave-one-out over val + test (k / n by construction), not the val clips' rate."""
+    key = "cont/memorisation/aisfx/"
+    groups = pd.concat([_groups(), pd.DataFrame([{"kind": "floor", "run": "r2", "group": "floor", "n": 21}])], ignore_index=True)
+    groups.loc[0, key + "heldout_n"] = 40
+    line = memorisation_lines(groups, "aisfx")[0]
+    assert "Real held-out clips (val + test), each against the others: 0.5 [0.3, 0.7] (n = 41, k / n by construction" in line
+    assert "Real val clips" not in line
