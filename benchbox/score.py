@@ -42,7 +42,7 @@ from benchbox.metrics import category
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
-from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips
+from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_floor import add_floor_useful
 from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
@@ -73,10 +73,11 @@ SCORES_FORMAT = 1
 # (Not bumped for the floor row's floor@<ms>ms/useful/ columns, the held-out real clips' verdict per
 # prime span: new columns, no flag or verdict changes, no finding decided on them; older scores show a dash.)
 # 12: a clip with NaN or inf samples is in no embedding metric, whole or cont/ (was zero-filled for cont/, FAD/KAD
-# aside), and its continuation is flagged (NaN only in the prime: the continuation fails closed, footstep-p-nan);
-# groups record memorisation/<e>/heldout_n and memorisation/<e>/n (the clips judged), which the report's copy test
+# aside), and its continuation is flagged; groups record memorisation/<e>/heldout_n, which the report's copy test
 # (an exact beta-binomial p) is decided on. Re-scoring also fills the floor@<ms>ms/useful/ columns above.
-SCORER_VERSION = 12
+# 13: a primed clip with NaN samples only in its prime fails its continuation closed (footstep-p-nan: the category
+# model never hears it; version 12 passed it), and groups record memorisation/<e>/n, the clips the copy test counts.
+SCORER_VERSION = 13
 FLOOR_GROUP = "floor"
 REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
 REAL_N = "real/n"
@@ -398,6 +399,8 @@ def score_run(
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
         decode=decode, distances=distances, weights=weights, bandwidths=bandwidths,
     )
+    if sets and embedders:
+        warnings += missing_continuations(rows, embedders[0])
     if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
         add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for

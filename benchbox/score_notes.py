@@ -167,3 +167,21 @@ def row_notes(info: dict, skipped_csv: Path) -> tuple[dict[str, list[str]], list
         else:
             loose.append(note)
     return per_row, loose
+
+
+def missing_continuations(rows: list[dict], embedder: str) -> list[str]:
+    """One warning per generated group with a prime whose continuation metrics are missing
+    (``cont/kad/<embedder>`` empty although the group has clips): every group of that prime loses
+    them when any clip of the run, or any reference train/test clip, is too short for that prime's
+    continuation to be embedded (64 ms or more past the prime), so the group need not be the short one."""
+    out = []
+    for row in rows:
+        ms = pd.to_numeric(pd.Series([row.get("prime_ms")]), errors="coerce").iloc[0]
+        if row.get("kind") != "generated" or not (ms > 0) or not row.get("n"):
+            continue
+        value = pd.to_numeric(pd.Series([row.get(f"cont/kad/{embedder}")]), errors="coerce").iloc[0]
+        if pd.isna(value):
+            out.append(f"group {row['group']!r}: no continuation metrics (cont/ FAD, KAD, PRDC, 1-NN, memorisation) after its {ms:g} ms prime: "
+                       "a clip of this run or a reference train/test clip is too short to embed past that prime (64 ms or more), "
+                       "which empties every group of this prime; score the short clips apart, or cut that prime")
+    return out

@@ -95,4 +95,4 @@ def recorded_reference_path(info: dict, scores_dir: str | Path) -> Path | None:
 
 def where_looked(info: dict, scores_dir: str | Path) -> str:
     """The candidates of :func:`reference_candidates`, for a "not found at" message."""
-    return " or ".join(os.path.normpath(c) for c in reference_candidates(info, scores_dir)) or "(no path recorded)"
+    return " or ".join(dict.fromkeys(os.path.normpath(c) for c in reference_candidates(info, scores_dir))) or "(no path recorded)"  # each path once

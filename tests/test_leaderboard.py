@@ -509,8 +509,13 @@ def test_the_rescore_hint_keeps_a_custom_category_model(tmp_path):
     dev = tmp_path / "data" / "dev"
     dev.mkdir(parents=True)
     (dev / "manifest.csv").write_text("id\n")
-    info = {"reference": str(dev), "settings": {"verdict": {"category_model": "/models/my steps.json"}}}
-    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference {dev} --category-model '/models/my steps.json'"
+    model = tmp_path / "models" / "my steps.json"
+    model.parent.mkdir()
+    model.write_text("{}")
+    info = {"reference": str(dev), "settings": {"verdict": {"category_model": str(model)}}}
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference {dev} --category-model '{model}'"
+    model.unlink()  # a model that is gone is not suggested either
+    assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), info)) == f"benchbox score {tmp_path} --reference {dev} --category-model MODEL_FILE"
     shipped = {"reference": str(dev), "settings": {"verdict": {"category_model": ""}}}
     assert rescore_command(Scored(tmp_path, "r", pd.DataFrame(), shipped)) == f"benchbox score {tmp_path} --reference {dev}"
     gone = {"reference": "/no/such/dataset", "settings": {"verdict": {"category_model": ""}}}  # a dead path is not suggested

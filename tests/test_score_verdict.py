@@ -250,6 +250,22 @@ def test_nan_only_in_the_prime_fails_the_continuation_closed(tmp_path, rng):
     assert row["n"] == 5 and row["cont/memorisation/mel/n"] == 4
 
 
+def test_a_short_clip_that_empties_a_primes_continuations_is_named_for_every_group_it_empties(tmp_path, rng):
+    """One clip too short to embed past the prime empties every group of that prime (cont/ metrics NaN):
+    the warning must name the long clips' group too, not only the short clip's."""
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
+    rows = [(PRIME_MS, "primed", step(rng)) for _ in range(6)] + [(PRIME_MS, "other", step(rng)[: P + 500])]
+    run = _write_run(tmp_path / "run", rows)
+    config = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
+    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=config)
+    gen = res.groups[res.groups["kind"] == "generated"]
+    assert gen["cont/kad/mel"].isna().all()
+    named = [w for w in res.warnings if "no continuation metrics" in w]
+    assert len(named) == len(gen) == 2 and all(any(repr(g) in w for w in named) for g in gen["group"])
+    alone = score_run(_write_run(tmp_path / "alone", rows[:6]), reference=data, embedders=("mel",), bootstrap=0, config=config)
+    assert not any("no continuation metrics" in w for w in alone.warnings)
+
+
 def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
     from benchbox.score_verdict import CONT, _set_verdict
 

@@ -101,3 +101,13 @@ def test_an_import_rescored_or_tagged_from_another_folder_finds_its_reference(tm
     monkeypatch.chdir(tmp_path)
     assert recorded_reference(Path("here/imported")) == (here / "ref").resolve()
     assert scored_reference(Path("here/imported")) == (here / "ref").resolve()  # tag --include-real's real clips
+
+
+def test_the_not_found_message_names_each_place_once():
+    """'scores/../../data' (from the scores folder) and 'data' (as typed) can be one path after
+    normalising: the message lists it once."""
+    from benchbox.scores_record import where_looked
+
+    info = {"reference": "run/../data", REFERENCE_FROM_SCORES_KEY: "../../data", REFERENCE_ABSOLUTE_KEY: "/abs/data"}
+    text = where_looked(info, "run/scores")
+    assert text.split(" or ").count("data") == 1 and "/abs/data" in text

@@ -206,10 +206,11 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     exp_key = key.replace("closer_share", "expected_share")
     expected = gen[exp_key] if exp_key in gen.columns else pd.Series(0.5, index=gen.index)  # older scores: the median rule
     h_key = key.replace("closer_share", "heldout_n")
-    exact = copy_test_is_exact(groups, key)
     judged = judged_clips(gen, key)
     p_copy = copy_p_values(gen[key], judged, expected, gen[h_key] if h_key in gen.columns else None)
     tested = p_copy.notna()
+    with_h = tested & (pd.to_numeric(gen[h_key], errors="coerce") > 0 if h_key in gen.columns else False)
+    n_exact, n_plain = int(with_h.sum()), int((tested & ~with_h).sum())
     adjusted = pd.Series(np.nan, index=gen.index)
     if tested.any():
         adjusted[tested] = false_discovery_control(p_copy[tested].to_numpy(), method="bh")
@@ -220,26 +221,37 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
     lines = [f"`{key}`: share of clips closer to their nearest training clip than the lowest 10% of real held-out (val + test) "
              f"clips are; a real clip is that close with probability `{exp_key.split('/')[-1]}` = k / (n + 1) (about 0.1). "
              f"A group is flagged as copying when more of its clips are that close than the share allows: the one-sided exact "
-             + ("beta-binomial p of its count (every clip of a group shares the one threshold drawn from the held-out clips, "
-                "and the p counts that draw)" if exact else
-                "binomial p of its count (these scores predate the exact test: the threshold is one draw from the held-out clips "
-                "and every clip of a group shares it, which this p does not count, so it flags too often: re-score for the exact test, "
-                "and read a flag as a prompt to listen, not a finding)")
+             + _copy_method(n_exact, n_plain)
              + f", Benjamini-Hochberg adjusted over the {int(tested.sum())} groups tested, below {COPY_FDR:g} (a false discovery rate of that level)."]
     if floor and not pd.isna(floor.get(key)):
         h = pd.to_numeric(pd.Series([floor.get(h_key)]), errors="coerce").iloc[0]
         n_text = f"n = {int(h) + 1}, " if np.isfinite(h) else ""
         lines[0] += (f" Real held-out clips (val + test), each against the others: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} "
                      f"({n_text}k / n by construction: a check of the rule, not a measurement).")
-    if copying.empty:
-        hi = gen[key].max()
-        n_lo, n_hi = int(judged.min()), int(judged.max())
+    if not tested.any():
+        lines.append("No group could be tested: none has a memorisation share (no clip embedded, or scored without a reference).")
+    elif copying.empty:
+        hi = gen.loc[tested, key].max()
+        n_lo, n_hi = int(judged[tested].min()), int(judged[tested].max())
         n_text = str(n_lo) if n_lo == n_hi else f"{n_lo}-{n_hi}"
-        lines.append(f"No group copies: no adjusted p is below {COPY_FDR:g} (largest share {_fmt(hi, digits=2)}, n = {n_text} per group).")
+        lines.append(f"No group copies: no adjusted p is below {COPY_FDR:g} (largest share {_fmt(hi, digits=2)}, n = {n_text} per group tested).")
     for i, r in zip(copying.index, copying.to_dict("records")):
         lines.append(f"- **copies**: {r['run']} {group_label(r)}: `{key}` = {_fmt(r[key], r[lo_key], r[hi_key], 2)} (n = {int(judged[i])}; "
                      f"p = {r['_p']:.2g}, adjusted {r['_q']:.2g}).")
     return lines
+
+
+def _copy_method(n_exact: int, n_plain: int) -> str:
+    """The copy test's method in words: the exact beta-binomial p for groups whose scores record
+    ``heldout_n``, the plain binomial p (with its warning) for older ones, or both, counted."""
+    exact = ("beta-binomial p of its count (every clip of a group shares the one threshold drawn from the held-out clips, "
+             "and the p counts that draw)")
+    plain = ("binomial p of its count (scores that predate the exact test: the threshold is one draw from the held-out clips "
+             "and every clip of a group shares it, which this p does not count, so it flags too often: re-score for the exact test, "
+             "and read a flag as a prompt to listen, not a finding)")
+    if n_plain and n_exact:
+        return f"{exact} for the {n_exact} groups whose scores record `heldout_n`, and the {plain} for the other {n_plain}"
+    return plain if n_plain else exact
 
 
 def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series, heldout_n: pd.Series | None = None) -> pd.Series:
@@ -250,7 +262,7 @@ def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series, heldout_n
     beta-binomial p of :func:`benchbox.metrics.verdict.copy_p_value`, which counts that every clip
     of a group shares one threshold (k = round(expected (heldout_n + 1))). Older scores lack it:
     the binomial p against ``expected``, P(X >= count), X ~ Binomial(n, expected), which treats the
-    threshold as known and rejects too often (:func:`copy_test_is_exact` says which). NaN where a
+    threshold as known and rejects too often (the report's method text says which groups got which). NaN where a
     value is missing."""
     from scipy.stats import binom
 
@@ -265,16 +277,6 @@ def copy_p_values(share: pd.Series, n: pd.Series, expected: pd.Series, heldout_n
     plain = ok & ~exact
     out[plain] = binom.sf(count[plain] - 1, m[plain], e[plain])
     return out
-
-
-def copy_test_is_exact(groups: pd.DataFrame, key: str) -> bool:
-    """Whether every generated group of ``groups`` with a ``key`` share (its closer_share column) records
-    ``heldout_n`` beside it, so :func:`copy_p_values` gives them the exact beta-binomial p (a group no
-    memorisation was measured for, e.g. all its clips NaN, has neither and is not tested)."""
-    h_key = key.replace("closer_share", "heldout_n")
-    gen = groups[groups["kind"] == "generated"]
-    measured = pd.to_numeric(gen[key], errors="coerce").notna()
-    return h_key in gen.columns and bool(pd.to_numeric(gen.loc[measured, h_key], errors="coerce").notna().all())
 
 
 def judged_clips(gen: pd.DataFrame, key: str) -> pd.Series:

@@ -186,7 +186,7 @@ def test_the_copy_test_counts_only_the_clips_memorisation_judged():
     NaN clips, flag a group that copies nothing). From memorisation/<e>/n, else n - embedding/left_out."""
     from scipy.stats import betabinom
 
-    from benchbox.study.findings import copy_test_is_exact, judged_clips
+    from benchbox.study.findings import judged_clips
 
     key = "cont/memorisation/aisfx/"
     base = {"kind": "generated", "group": "g", "n": 32, key + "closer_share": 0.25, key + "expected_share": 2 / 21,
@@ -204,7 +204,8 @@ def test_the_copy_test_counts_only_the_clips_memorisation_judged():
                          recorded[key + "heldout_n"])[0] == pytest.approx(want, rel=1e-9)
     # a group with no memorisation measured (every clip NaN) does not make the others' exact test read as old scores
     blank = pd.DataFrame([{**base, "run": "r2", key + "n": 8}, {"kind": "generated", "run": "r3", "group": "h", "n": 4}])
-    assert copy_test_is_exact(blank, key + "closer_share") and "beta-binomial" in memorisation_lines(blank, "aisfx")[0]
+    lines = memorisation_lines(blank, "aisfx")
+    assert "beta-binomial" in lines[0] and "re-score" not in lines[0] and "n = 8 per group tested" in lines[-1]
 
 
 def test_the_floor_memorisation_share_is_labelled_as_the_held_out_clips_check():
@@ -215,3 +216,14 @@ def test_the_floor_memorisation_share_is_labelled_as_the_held_out_clips_check():
     line = memorisation_lines(groups, "aisfx")[0]
     assert "Real held-out clips (val + test), each against the others: 0.5 [0.3, 0.7] (n = 41, k / n by construction" in line
     assert "Real val clips" not in line
+
+
+def test_the_copy_method_text_counts_exact_and_older_groups_and_untested_boards_say_so():
+    key = "cont/memorisation/aisfx/"
+    base = {"kind": "generated", "group": "g", "n": 16, key + "closer_share": 0.0, key + "expected_share": 4 / 42,
+            key + "closer_lo": 0.0, key + "closer_hi": 0.2}
+    mixed = pd.DataFrame([{**base, "run": "new", key + "heldout_n": 41}, {**base, "run": "old"}])
+    line = memorisation_lines(mixed, "aisfx")[0]
+    assert "for the 1 groups whose scores record `heldout_n`" in line and "for the other 1" in line
+    none = pd.DataFrame([{"kind": "generated", "run": "r", "group": "g", "n": 4, key + "closer_share": np.nan}])
+    assert memorisation_lines(none, "aisfx")[-1].startswith("No group could be tested")
