@@ -45,7 +45,7 @@ from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_floor import add_floor_useful
-from benchbox.score_verdict import add_verdict_metrics, check_prime_spans
+from benchbox.score_verdict import MIN_CONT_SAMPLES, add_verdict_metrics, check_prime_spans, prime_samples
 from benchbox.scores_record import reference_record
 from benchbox.stats import wilson_interval
 from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
@@ -77,6 +77,8 @@ SCORES_FORMAT = 1
 # (an exact beta-binomial p) is decided on. Re-scoring also fills the floor@<ms>ms/useful/ columns above.
 # 13: a primed clip with NaN samples only in its prime fails its continuation closed (footstep-p-nan: the category
 # model never hears it; version 12 passed it), and groups record memorisation/<e>/n, the clips the copy test counts.
+# Also 13: a generated clip too short to embed past its prime (64 ms) is left out of that cut alone; before, it
+# emptied every group's continuation metrics at that prime (missing values, not wrong ones: no committed clip is short).
 SCORER_VERSION = 13
 FLOOR_GROUP = "floor"
 REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
@@ -400,7 +402,10 @@ def score_run(
         decode=decode, distances=distances, weights=weights, bandwidths=bandwidths,
     )
     if sets and embedders:
-        warnings += missing_continuations(rows, embedders[0])
+        cut = np.array([prime_samples(ms, int(rate)) for ms, rate in zip(clips["prime_ms"], clips["sample_rate_hz"])])
+        too_short = (cut > 0) & (clips[SAMPLES_COLUMN].to_numpy() - cut < MIN_CONT_SAMPLES)
+        short = {group_key(values): int(too_short[clips.index.get_indexer(g.index)].sum()) for values, g in groups}
+        warnings += missing_continuations(rows, embedders[0], short)
     if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
         add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for

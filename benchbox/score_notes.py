@@ -169,19 +169,21 @@ def row_notes(info: dict, skipped_csv: Path) -> tuple[dict[str, list[str]], list
     return per_row, loose
 
 
-def missing_continuations(rows: list[dict], embedder: str) -> list[str]:
-    """One warning per generated group with a prime whose continuation metrics are missing
-    (``cont/kad/<embedder>`` empty although the group has clips): every group of that prime loses
-    them when any clip of the run, or any reference train/test clip, is too short for that prime's
-    continuation to be embedded (64 ms or more past the prime), so the group need not be the short one."""
+def missing_continuations(rows: list[dict], embedder: str, short: dict[str, int]) -> list[str]:
+    """Warnings on continuation metrics for generated groups with a prime: ``short`` (group -> clips too
+    short to embed past their prime, 64 ms or more) names the clips each group's ``cont/`` metrics leave
+    out, and a group whose ``cont/kad/<embedder>`` is empty with no short clip has lost them to a
+    reference train/test clip too short for that prime (the reference defines the span)."""
     out = []
     for row in rows:
         ms = pd.to_numeric(pd.Series([row.get("prime_ms")]), errors="coerce").iloc[0]
         if row.get("kind") != "generated" or not (ms > 0) or not row.get("n"):
             continue
-        value = pd.to_numeric(pd.Series([row.get(f"cont/kad/{embedder}")]), errors="coerce").iloc[0]
-        if pd.isna(value):
-            out.append(f"group {row['group']!r}: no continuation metrics (cont/ FAD, KAD, PRDC, 1-NN, memorisation) after its {ms:g} ms prime: "
-                       "a clip of this run or a reference train/test clip is too short to embed past that prime (64 ms or more), "
-                       "which empties every group of this prime; score the short clips apart, or cut that prime")
+        k = short.get(row["group"], 0)
+        if k:
+            out.append(f"group {row['group']!r}: {k} of {row['n']} clip(s) too short to embed past the {ms:g} ms prime (64 ms or more): "
+                       "left out of its continuation metrics (cont/ FAD, KAD, PRDC, 1-NN, memorisation)")
+        elif pd.isna(pd.to_numeric(pd.Series([row.get(f"cont/kad/{embedder}")]), errors="coerce").iloc[0]):
+            out.append(f"group {row['group']!r}: no continuation metrics after its {ms:g} ms prime: a reference train/test clip is too "
+                       "short to cut there (64 ms or more past the prime); use a shorter prime or a reference of longer clips")
     return out

@@ -147,20 +147,30 @@ def _embed_rows(waves: list[np.ndarray], rows: np.ndarray, finite: np.ndarray, p
     return out
 
 
+def _embedded(x: np.ndarray) -> np.ndarray:
+    """(N,) bool: the rows of an (N, D) embedding array that were embedded (a left-out clip's row is NaN)."""
+    return ~np.isnan(x).any(axis=1) if x.ndim == 2 and x.shape[1] else np.zeros(len(x), bool)
+
+
 def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress,
                 finite: np.ndarray) -> _Sets:
-    shortest = min([len(w) for w in waves] + [len(w) for s in ("train", "test") for w in refs[s]])
-    cuts = sorted({0, *[int(p) for p in primes if shortest - p >= MIN_CONT_SAMPLES]})
+    # a cut P needs every reference train/test clip long enough past P (they define the span); a generated clip too
+    # short for its own cut is left out of that cut alone (a NaN row, as a NaN clip is), never the whole cut
+    lengths = np.array([len(w) for w in waves])
+    ref_shortest = min(len(w) for s in ("train", "test") for w in refs[s])
+    cut_ok = lambda p: (lengths - p >= MIN_CONT_SAMPLES) & finite  # noqa: E731 - (N,) the clips embedded at cut P
+    cuts = sorted({0, *[int(p) for p in primes if p and ref_shortest - p >= MIN_CONT_SAMPLES and cut_ok(p)[primes == p].any()]})
     cuts_val = [p for p in cuts if p and all(len(w) - p >= MIN_CONT_SAMPLES for w in refs["val"])]
     gen, train, test = {}, {}, {}
     for p in cuts:
         rows = np.flatnonzero(primes == p) if p else np.arange(len(waves))
-        gen[p] = _embed_rows(waves, rows, finite, p, rate_hz, embedder, cache_dir, progress)
+        gen[p] = _embed_rows(waves, rows, cut_ok(p) if p else finite, p, rate_hz, embedder, cache_dir, progress)
         train[p] = _embed([w[p:] for w in refs[TRAIN_SPLIT]], rate_hz, embedder, cache_dir, progress)
         test[p] = _embed([w[p:] for w in refs["test"]], rate_hz, embedder, cache_dir, progress)
     val_cont = {p: _embed([w[p:] for w in refs["val"]], rate_hz, embedder, cache_dir, progress) for p in cuts_val}
     unprimed = np.flatnonzero(primes == 0)  # scored on each primed span too: finding 5's like-for-like comparison
-    unprimed_at = {p: _embed_rows(waves, unprimed, finite, p, rate_hz, embedder, cache_dir, progress) for p in cuts if p and len(unprimed)}
+    unprimed_at = {p: _embed_rows(waves, unprimed, cut_ok(p), p, rate_hz, embedder, cache_dir, progress)
+                   for p in cuts if p and cut_ok(p)[unprimed].any()}
     return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at, finite)
 
 
@@ -218,7 +228,7 @@ def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, tra
         rows = np.flatnonzero(primes == p)
         parts.append((CONT, rows, sets.gen[p] if p else sets.gen[0][rows], sets.train[p]))
     for prefix, rows, gen, train in parts:
-        kept = sets.finite[rows]  # a clip with non-finite samples keeps NaN (and no train_id)
+        kept = sets.finite[rows] & _embedded(gen)  # a clip with non-finite samples, or too short for its cut, keeps NaN (and no train_id)
         rows, gen = rows[kept], gen[kept]
         if gen.shape[0] == 0:
             continue
@@ -294,12 +304,14 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
         if p == 0 and len(idx):  # the unprimed group on every primed span of this run
             sub = np.searchsorted(unprimed, idx)
             for span, at in sets.unprimed_at.items():
-                if span in spans_ms and len(sub) >= 2:
-                    row.update(_span_metrics(at[sub], sets.test[span], spans_ms[span], e, config, bootstrap, seed, distances, bandwidths.get(span)))
-        if p not in sets.gen:  # continuation too short to embed
+                kept = at[sub][_embedded(at[sub])]  # the group's clips long enough for this span
+                if span in spans_ms and len(kept) >= 2:
+                    row.update(_span_metrics(kept, sets.test[span], spans_ms[span], e, config, bootstrap, seed, distances, bandwidths.get(span)))
+        if p not in sets.gen:  # no continuation of this prime long enough to embed, or a reference clip too short for it
             continue
         sub = np.searchsorted(np.flatnonzero(primes == p), idx) if p else idx
         gen = sets.gen[p][sub]
+        gen = gen[_embedded(gen)]  # its clips too short for the cut are left out, as NaN clips are
         cont = _group_metrics(gen, sets.test[p], sets.train[p], e, config, bootstrap, seed, _heldout(sets, p))
         if gen.shape[0] >= 2:
             cont.update(distances(gen, sets.test[p], e, bootstrap=bootstrap, seed=seed, bandwidth=bandwidths.get(p)))

@@ -250,20 +250,24 @@ def test_nan_only_in_the_prime_fails_the_continuation_closed(tmp_path, rng):
     assert row["n"] == 5 and row["cont/memorisation/mel/n"] == 4
 
 
-def test_a_short_clip_that_empties_a_primes_continuations_is_named_for_every_group_it_empties(tmp_path, rng):
-    """One clip too short to embed past the prime empties every group of that prime (cont/ metrics NaN):
-    the warning must name the long clips' group too, not only the short clip's."""
+def test_a_short_clip_is_left_out_of_its_own_cut_and_named_and_other_groups_keep_their_continuations(tmp_path, rng):
+    """One clip too short to embed past the prime, in another group: the long clips' group keeps every
+    continuation metric it has alone (it used to lose them all, silently); the short clip's group has
+    none, and the warning names it with its count."""
     data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
-    rows = [(PRIME_MS, "primed", step(rng)) for _ in range(6)] + [(PRIME_MS, "other", step(rng)[: P + 500])]
-    run = _write_run(tmp_path / "run", rows)
+    rows = [(PRIME_MS, "primed", step(rng)) for _ in range(6)]
     config = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
-    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=config)
-    gen = res.groups[res.groups["kind"] == "generated"]
-    assert gen["cont/kad/mel"].isna().all()
-    named = [w for w in res.warnings if "no continuation metrics" in w]
-    assert len(named) == len(gen) == 2 and all(any(repr(g) in w for w in named) for g in gen["group"])
-    alone = score_run(_write_run(tmp_path / "alone", rows[:6]), reference=data, embedders=("mel",), bootstrap=0, config=config)
-    assert not any("no continuation metrics" in w for w in alone.warnings)
+    both = score_run(_write_run(tmp_path / "run", rows + [(PRIME_MS, "other", step(rng)[: P + 500])]), reference=data, embedders=("mel",), bootstrap=0, config=config)
+    alone = score_run(_write_run(tmp_path / "alone", rows), reference=data, embedders=("mel",), bootstrap=0, config=config)
+    g, a = both.groups.set_index("checkpoint"), alone.groups.set_index("checkpoint")
+    cont = [c for c in a.columns if c.startswith("cont/") and c.split("/")[1] in ("kad", "fad", "nn1", "recall", "coverage", "memorisation")]
+    assert "cont/kad/mel" in cont and a.loc["primed", cont].notna().any()
+    pd.testing.assert_series_equal(g.loc["primed", cont], a.loc["primed", cont], check_exact=False, rtol=1e-6, check_names=False)
+    assert pd.isna(g.loc["other", "cont/kad/mel"])
+    named = [w for w in both.warnings if "too short to embed" in w]
+    other = g.loc["other", "group"] if "group" in g.columns else both.groups[both.groups["checkpoint"] == "other"]["group"].iloc[0]
+    assert len(named) == 1 and "1 of 1 clip(s)" in named[0] and repr(other) in named[0]
+    assert not any("too short" in w for w in alone.warnings)
 
 
 def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
