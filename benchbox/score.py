@@ -265,6 +265,24 @@ def split_groups(clips: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
     return out
 
 
+def _continuation_gaps(clips: pd.DataFrame, groups: list, refused: set[int]) -> tuple[dict[str, int], set[float], dict[str, dict[float, int]]]:
+    """What :func:`benchbox.score_notes.missing_continuations` reports, from the clips at one rate: per
+    group its clips too short to embed past their own prime; the primes (ms) the reference refused; per
+    unprimed group its clips too short for each primed span (ms) of the run."""
+    rate = int(clips["sample_rate_hz"].iloc[0])
+    lengths = clips[SAMPLES_COLUMN].to_numpy()
+    cut = np.array([prime_samples(ms, rate) for ms in clips["prime_ms"]])
+    spans = {float(ms): p for ms, p in zip(pd.to_numeric(clips["prime_ms"], errors="coerce"), cut) if p > 0 and p not in refused}
+    short, span_short = {}, {}
+    for values, g in groups:
+        idx = clips.index.get_indexer(g.index)
+        short[group_key(values)] = int(((cut[idx] > 0) & (lengths[idx] - cut[idx] < MIN_CONT_SAMPLES)).sum())
+        if len(idx) and (cut[idx] == 0).all():
+            span_short[group_key(values)] = {ms: int((lengths[idx] - p < MIN_CONT_SAMPLES).sum()) for ms, p in spans.items()}
+    refused_ms = {float(ms) for ms, p in zip(pd.to_numeric(clips["prime_ms"], errors="coerce"), cut) if p in refused}
+    return short, refused_ms, span_short
+
+
 def _group_row(values: dict, rows: pd.DataFrame, run: str) -> dict:
     row = {"group": group_key(values), "kind": "generated", "run": run, **values, "n": len(rows)}
     row.update(flag_rates(rows))
@@ -393,19 +411,17 @@ def score_run(
     checks = check_clips([(group_key(values), g) for values, g in groups], skipped, ref_path, skipped_csv=out / "skipped.csv", is_run=is_run)
     warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
+    refused: set[int] = set()  # primes (samples) the reference cannot be cut at
     if embedders:
         warnings += add_distances(rows, groups, sets, embedders, bootstrap=bootstrap, seed=seed, cache_dir=cache_dir_of(config),
                                   max_clips=config.diversity_max_clips, progress=progress, weights=weights, bandwidths=bandwidths)
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
-        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths,
+        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths, refused=refused,
     )
-    if sets and embedders:
-        cut = np.array([prime_samples(ms, int(rate)) for ms, rate in zip(clips["prime_ms"], clips["sample_rate_hz"])])
-        too_short = (cut > 0) & (clips[SAMPLES_COLUMN].to_numpy() - cut < MIN_CONT_SAMPLES)
-        short = {group_key(values): int(too_short[clips.index.get_indexer(g.index)].sum()) for values, g in groups}
-        warnings += missing_continuations(rows, embedders[0], short)
+    if sets and embedders and clips["sample_rate_hz"].nunique() == 1:  # at several rates nothing is embedded (warned elsewhere)
+        warnings += missing_continuations(rows, embedders[0], *_continuation_gaps(clips, groups, refused))
     if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
         add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for

@@ -169,21 +169,34 @@ def row_notes(info: dict, skipped_csv: Path) -> tuple[dict[str, list[str]], list
     return per_row, loose
 
 
-def missing_continuations(rows: list[dict], embedder: str, short: dict[str, int]) -> list[str]:
-    """Warnings on continuation metrics for generated groups with a prime: ``short`` (group -> clips too
-    short to embed past their prime, 64 ms or more) names the clips each group's ``cont/`` metrics leave
-    out, and a group whose ``cont/kad/<embedder>`` is empty with no short clip has lost them to a
-    reference train/test clip too short for that prime (the reference defines the span)."""
+def missing_continuations(rows: list[dict], embedder: str, short: dict[str, int], refused_ms: set[float], span_short: dict[str, dict[float, int]]) -> list[str]:
+    """Warnings on what continuation metrics leave out, per generated group:
+
+    * a primed group whose prime the reference cannot be cut at (``refused_ms``: a reference train/test
+      clip is shorter than the prime plus 64 ms): no ``cont/`` metrics at all;
+    * else its ``short`` clips (too short to embed past the prime) left out, and, when ``cont/kad/<embedder>``
+      is still empty, that fewer than two of its clips could be embedded there (NaN samples count too);
+    * an unprimed group's clips too short for a primed span (``span_short``: group -> span ms -> count),
+      left out of its ``span@`` metrics."""
     out = []
     for row in rows:
-        ms = pd.to_numeric(pd.Series([row.get("prime_ms")]), errors="coerce").iloc[0]
-        if row.get("kind") != "generated" or not (ms > 0) or not row.get("n"):
+        if row.get("kind") != "generated" or not row.get("n"):
             continue
-        k = short.get(row["group"], 0)
+        ms, group, n = pd.to_numeric(pd.Series([row.get("prime_ms")]), errors="coerce").iloc[0], row["group"], row["n"]
+        if not (ms > 0):
+            out += [f"group {group!r}: {k} of {n} clip(s) too short for the {span:g} ms span (64 ms or more past it): left out of its "
+                    f"span@{span:g}ms/ metrics" for span, k in sorted(span_short.get(group, {}).items()) if k]
+            continue
+        if float(ms) in refused_ms:
+            out.append(f"group {group!r}: no continuation metrics after its {ms:g} ms prime: a reference train/test clip is too short to cut "
+                       "there (64 ms or more past the prime); use a shorter prime or a reference of longer clips")
+            continue
+        k = short.get(group, 0)
         if k:
-            out.append(f"group {row['group']!r}: {k} of {row['n']} clip(s) too short to embed past the {ms:g} ms prime (64 ms or more): "
+            out.append(f"group {group!r}: {k} of {n} clip(s) too short to embed past the {ms:g} ms prime (64 ms or more): "
                        "left out of its continuation metrics (cont/ FAD, KAD, PRDC, 1-NN, memorisation)")
-        elif pd.isna(pd.to_numeric(pd.Series([row.get(f"cont/kad/{embedder}")]), errors="coerce").iloc[0]):
-            out.append(f"group {row['group']!r}: no continuation metrics after its {ms:g} ms prime: a reference train/test clip is too "
-                       "short to cut there (64 ms or more past the prime); use a shorter prime or a reference of longer clips")
+        if pd.isna(pd.to_numeric(pd.Series([row.get(f"cont/kad/{embedder}")]), errors="coerce").iloc[0]):
+            left = n - k - int(pd.to_numeric(pd.Series([row.get("embedding/left_out")]), errors="coerce").fillna(0).iloc[0])
+            out.append(f"group {group!r}: no continuation FAD/KAD after its {ms:g} ms prime: {max(left, 0)} of its {n} clip(s) could be "
+                       "embedded there (they need 2; clips too short or with NaN samples are left out)")
     return out

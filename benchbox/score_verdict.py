@@ -152,14 +152,22 @@ def _embedded(x: np.ndarray) -> np.ndarray:
     return ~np.isnan(x).any(axis=1) if x.ndim == 2 and x.shape[1] else np.zeros(len(x), bool)
 
 
+def refused_cuts(refs: dict[str, list[np.ndarray]], primes: np.ndarray) -> set[int]:
+    """The primes (in samples) the reference cannot be cut at: some train/test clip is shorter than the
+    prime plus ``MIN_CONT_SAMPLES``, so no continuation of that prime has a span to be compared with."""
+    shortest = min((len(w) for s in (TRAIN_SPLIT, "test") for w in refs.get(s, [])), default=0)
+    return {int(p) for p in primes if p > 0 and shortest - p < MIN_CONT_SAMPLES}
+
+
 def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress,
                 finite: np.ndarray) -> _Sets:
     # a cut P needs every reference train/test clip long enough past P (they define the span); a generated clip too
     # short for its own cut is left out of that cut alone (a NaN row, as a NaN clip is), never the whole cut
     lengths = np.array([len(w) for w in waves])
-    ref_shortest = min(len(w) for s in ("train", "test") for w in refs[s])
-    cut_ok = lambda p: (lengths - p >= MIN_CONT_SAMPLES) & finite  # noqa: E731 - (N,) the clips embedded at cut P
-    cuts = sorted({0, *[int(p) for p in primes if p and ref_shortest - p >= MIN_CONT_SAMPLES and cut_ok(p)[primes == p].any()]})
+    long_enough = lambda p: lengths - p >= MIN_CONT_SAMPLES  # noqa: E731 - (N,) the clips long enough past cut P
+    cut_ok = lambda p: long_enough(p) & finite  # noqa: E731 - (N,) the clips embedded at cut P
+    refused = refused_cuts(refs, primes)
+    cuts = sorted({0, *[int(p) for p in primes if p and p not in refused and long_enough(p)[primes == p].any()]})
     cuts_val = [p for p in cuts if p and all(len(w) - p >= MIN_CONT_SAMPLES for w in refs["val"])]
     gen, train, test = {}, {}, {}
     for p in cuts:
@@ -170,7 +178,7 @@ def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, lis
     val_cont = {p: _embed([w[p:] for w in refs["val"]], rate_hz, embedder, cache_dir, progress) for p in cuts_val}
     unprimed = np.flatnonzero(primes == 0)  # scored on each primed span too: finding 5's like-for-like comparison
     unprimed_at = {p: _embed_rows(waves, unprimed, cut_ok(p), p, rate_hz, embedder, cache_dir, progress)
-                   for p in cuts if p and cut_ok(p)[unprimed].any()}
+                   for p in cuts if p and long_enough(p)[unprimed].any()}
     return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at, finite)
 
 
@@ -444,6 +452,7 @@ def add_verdict_metrics(
     distances: Callable[..., dict[str, float]],
     weights: Path | None = None,
     bandwidths: dict | None = None,
+    refused: set | None = None,
 ) -> pd.DataFrame:
     """Add every column of the module docstring; ``rows`` are the group rows, then the floor row.
 
@@ -451,7 +460,8 @@ def add_verdict_metrics(
     returns the extended clips table (the ``rows`` dicts are updated in place). ``decode``
     (path -> (T,) wave, rate) and ``distances`` (FAD/KAD with CIs) are the scorer's own,
     passed in so this module does not import :mod:`benchbox.score`. ``bandwidths``: where the
-    ``cont/kad`` bandwidth of each span is recorded, ``bandwidths[e][str(P)]`` (as scores.json).
+    ``cont/kad`` bandwidth of each span is recorded, ``bandwidths[e][str(P)]`` (as scores.json);
+    ``refused``: where the primes (in samples) the reference cannot be cut at are collected (:func:`refused_cuts`).
     """
     from benchbox.metrics.embedders import get_embedder
 
@@ -471,6 +481,8 @@ def add_verdict_metrics(
         refs = {s: [load_audio(p, rate) for p in ds.clip_paths(s)] for s in (TRAIN_SPLIT, "test", "val")}
         train_ids = [str(i) for i in ds.rows(TRAIN_SPLIT)["id"]]
         primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
+        if refused is not None:
+            refused.update(refused_cuts(refs, primes))
         if len(refs[TRAIN_SPLIT]) > config.k:
             for e in embedders:
                 emb = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss

@@ -101,7 +101,7 @@ def rescore_command(s: Scored) -> str:
     recorded = str(s.info.get("reference") or "")
     ref = str(found) if found is not None else ("DATA_DIR" if recorded else "")  # the recorded path is not found: name the slot, not a dead path
     model = category_model_of(s)
-    model = model if not model or Path(model).is_file() else "MODEL_FILE"  # a model that is gone: name the slot, not a dead path
+    model = model if not model or Path(model).expanduser().is_file() else "MODEL_FILE"  # a model that is gone: name the slot, not a dead path
     return (f"benchbox score {shlex.quote(str(s.root))}" + (f" --reference {shlex.quote(ref)}" if ref else "")
             + (f" --category-model {shlex.quote(model)}" if model else ""))
 

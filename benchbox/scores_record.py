@@ -95,4 +95,7 @@ def recorded_reference_path(info: dict, scores_dir: str | Path) -> Path | None:
 
 def where_looked(info: dict, scores_dir: str | Path) -> str:
     """The candidates of :func:`reference_candidates`, for a "not found at" message."""
-    return " or ".join(dict.fromkeys(os.path.normpath(c) for c in reference_candidates(info, scores_dir))) or "(no path recorded)"  # each path once
+    shown = {}  # each folder once, however it was written (relative or absolute), in the order tried
+    for c in reference_candidates(info, scores_dir):
+        shown.setdefault(os.path.abspath(c), os.path.normpath(c))
+    return " or ".join(shown.values()) or "(no path recorded)"

@@ -270,6 +270,43 @@ def test_a_short_clip_is_left_out_of_its_own_cut_and_named_and_other_groups_keep
     assert not any("too short" in w for w in alone.warnings)
 
 
+def test_continuation_warnings_name_the_cause_and_an_all_nan_prime_keeps_its_span(tmp_path, rng):
+    """A primed group of one clip, or of NaN clips only, lacks cont/ FAD/KAD for want of two embeddable
+    clips, not because of the reference; an all-NaN primed group still opens its span (the unprimed
+    group's span@ metrics and the floor's span are there, as before version 13); an unprimed group's
+    clips too short for the span are named; a prime the reference cannot be cut at is named as such."""
+    data = make_dataset(tmp_path / "data", rng, counts={"train": 6, "val": 5, "test": 6})
+    config = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
+    nan_step = lambda: np.where(np.arange(len(step(rng))) == 50, np.nan, step(rng))  # noqa: E731
+    rows = ([(PRIME_MS, "single", step(rng))] + [(PRIME_MS, "nanonly", step(rng)) for _ in range(3)]
+            + [(0, "fresh", step(rng)) for _ in range(5)] + [(0, "fresh", step(rng)[: P + 500]) for _ in range(2)])
+    run = _write_run(tmp_path / "run", rows)
+    records = pd.read_csv(run / "samples" / "manifest.csv")
+    for _, r in records[records["checkpoint"] == "nanonly"].iterrows():  # rewritten as float WAVs holding a NaN
+        sf.write(run / r["path"], nan_step(), RATE_HZ, subtype="FLOAT")
+    res = score_run(run, reference=data, embedders=("mel",), bootstrap=0, config=config)
+    g = res.groups.set_index("checkpoint")
+    key = {c: g.loc[c, "group"] for c in ("single", "nanonly", "fresh")}
+    for c in ("single", "nanonly"):
+        said = [w for w in res.warnings if repr(key[c]) in w and "no continuation FAD/KAD" in w]
+        assert len(said) == 1 and "could be embedded" in said[0] and "reference" not in said[0]
+    floor = res.groups[res.groups["kind"] == "floor"].iloc[0]
+    assert pd.notna(g.loc["fresh", f"span@{PRIME_MS:g}ms/kad/mel"]) and pd.notna(floor[f"floor@{PRIME_MS:g}ms/kad/mel"])
+    assert any(repr(key["fresh"]) in w and "2 of 7 clip(s) too short for the 100 ms span" in w for w in res.warnings)
+    # the all-NaN primed group alone still opens its span for the unprimed group and the floor
+    lone = _write_run(tmp_path / "lone", [(PRIME_MS, "nanonly", step(rng)) for _ in range(3)] + [(0, "fresh", step(rng)) for _ in range(5)])
+    for _, r in pd.read_csv(lone / "samples" / "manifest.csv").query("checkpoint == 'nanonly'").iterrows():
+        sf.write(lone / r["path"], nan_step(), RATE_HZ, subtype="FLOAT")
+    alone = score_run(lone, reference=data, embedders=("mel",), bootstrap=0, config=config).groups
+    assert pd.notna(alone.set_index("checkpoint").loc["fresh", f"span@{PRIME_MS:g}ms/kad/mel"])
+    assert pd.notna(alone[alone["kind"] == "floor"].iloc[0][f"floor@{PRIME_MS:g}ms/kad/mel"])
+    # a prime the reference's 4096-sample clips cannot be cut at (200 ms = 3200 samples, 896 left < 1024)
+    long_run = _write_run(tmp_path / "long", [(200, "long", step(rng, n=8000)) for _ in range(5)] + [(200, "long", step(rng, n=3500))])
+    res = score_run(long_run, reference=data, embedders=("mel",), bootstrap=0, config=config)
+    said = [w for w in res.warnings if "no continuation metrics after its 200 ms prime: a reference train/test clip is too short" in w]
+    assert len(said) == 1 and not any("left out of its continuation metrics" in w for w in res.warnings)
+
+
 def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
     from benchbox.score_verdict import CONT, _set_verdict
 

@@ -111,3 +111,11 @@ def test_the_not_found_message_names_each_place_once():
     info = {"reference": "run/../data", REFERENCE_FROM_SCORES_KEY: "../../data", REFERENCE_ABSOLUTE_KEY: "/abs/data"}
     text = where_looked(info, "run/scores")
     assert text.split(" or ").count("data") == 1 and "/abs/data" in text
+
+
+def test_the_not_found_message_names_one_folder_once_whether_written_relative_or_absolute(tmp_path, monkeypatch):
+    from benchbox.scores_record import where_looked
+
+    monkeypatch.chdir(tmp_path)
+    info = {"reference": "data", REFERENCE_FROM_SCORES_KEY: "../../data", REFERENCE_ABSOLUTE_KEY: str(tmp_path / "data")}
+    assert where_looked(info, "run/scores") == "data"

@@ -229,7 +229,8 @@ def memorisation_lines(groups: pd.DataFrame, embedder: str) -> list[str]:
         lines[0] += (f" Real held-out clips (val + test), each against the others: {_fmt(floor[key], floor[lo_key], floor[hi_key], 2)} "
                      f"({n_text}k / n by construction: a check of the rule, not a measurement).")
     if not tested.any():
-        lines.append("No group could be tested: none has a memorisation share (no clip embedded, or scored without a reference).")
+        lines.append("No group could be tested: none has a memorisation share (scored without a reference, or none of a group's "
+                     "clips embedded: NaN samples, clips too short past the prime, a reference too short for it, or clips at several rates).")
     elif copying.empty:
         hi = gen.loc[tested, key].max()
         n_lo, n_hi = int(judged[tested].min()), int(judged[tested].max())
@@ -250,7 +251,7 @@ def _copy_method(n_exact: int, n_plain: int) -> str:
              "and every clip of a group shares it, which this p does not count, so it flags too often: re-score for the exact test, "
              "and read a flag as a prompt to listen, not a finding)")
     if n_plain and n_exact:
-        return f"{exact} for the {n_exact} groups whose scores record `heldout_n`, and the {plain} for the other {n_plain}"
+        return f"{exact} for the {n_exact} group(s) whose scores record `heldout_n`, and the {plain} for the other {n_plain}"
     return plain if n_plain else exact
 
 

@@ -224,6 +224,6 @@ def test_the_copy_method_text_counts_exact_and_older_groups_and_untested_boards_
             key + "closer_lo": 0.0, key + "closer_hi": 0.2}
     mixed = pd.DataFrame([{**base, "run": "new", key + "heldout_n": 41}, {**base, "run": "old"}])
     line = memorisation_lines(mixed, "aisfx")[0]
-    assert "for the 1 groups whose scores record `heldout_n`" in line and "for the other 1" in line
+    assert "for the 1 group(s) whose scores record `heldout_n`" in line and "for the other 1" in line
     none = pd.DataFrame([{"kind": "generated", "run": "r", "group": "g", "n": 4, key + "closer_share": np.nan}])
     assert memorisation_lines(none, "aisfx")[-1].startswith("No group could be tested")
