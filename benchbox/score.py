@@ -45,7 +45,7 @@ from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_floor import add_floor_useful
-from benchbox.score_verdict import MIN_CONT_SAMPLES, add_verdict_metrics, check_prime_spans, prime_samples
+from benchbox.score_verdict import add_verdict_metrics, check_prime_spans, long_enough, prime_samples
 from benchbox.scores_record import reference_record
 from benchbox.stats import wilson_interval
 from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
@@ -276,9 +276,9 @@ def _continuation_gaps(clips: pd.DataFrame, groups: list, refused: set[int]) -> 
     short, span_short = {}, {}
     for values, g in groups:
         idx = clips.index.get_indexer(g.index)
-        short[group_key(values)] = int(((cut[idx] > 0) & (lengths[idx] - cut[idx] < MIN_CONT_SAMPLES)).sum())
+        short[group_key(values)] = int(((cut[idx] > 0) & ~long_enough(lengths[idx], cut[idx])).sum())
         if len(idx) and (cut[idx] == 0).all():
-            span_short[group_key(values)] = {ms: int((lengths[idx] - p < MIN_CONT_SAMPLES).sum()) for ms, p in spans.items()}
+            span_short[group_key(values)] = {ms: int((~long_enough(lengths[idx], p)).sum()) for ms, p in spans.items()}
     refused_ms = {float(ms) for ms, p in zip(pd.to_numeric(clips["prime_ms"], errors="coerce"), cut) if p in refused}
     return short, refused_ms, span_short
 

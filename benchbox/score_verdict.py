@@ -127,7 +127,6 @@ class _Sets:
     val: np.ndarray  # (Nv, D), whole clips
     val_cont: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (Nv, D): val clips from sample P on
     unprimed_at: dict[int, np.ndarray] = field(default_factory=dict)  # P > 0 -> (N0, D): the unprimed clips from sample P on
-    finite: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N,): the clips embedded; the other rows of gen/unprimed_at are NaN
 
 
 def _embed(waves: list[np.ndarray], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress) -> np.ndarray:
@@ -152,23 +151,29 @@ def _embedded(x: np.ndarray) -> np.ndarray:
     return ~np.isnan(x).any(axis=1) if x.ndim == 2 and x.shape[1] else np.zeros(len(x), bool)
 
 
+def long_enough(lengths, cut):
+    """Whether a clip of ``lengths`` samples (a number or an (N,) array; ``cut`` alike) leaves a continuation
+    of at least ``MIN_CONT_SAMPLES`` past sample ``cut``: the one rule every continuation embedding and its
+    warnings use."""
+    return np.asarray(lengths) - np.asarray(cut) >= MIN_CONT_SAMPLES
+
+
 def refused_cuts(refs: dict[str, list[np.ndarray]], primes: np.ndarray) -> set[int]:
     """The primes (in samples) the reference cannot be cut at: some train/test clip is shorter than the
     prime plus ``MIN_CONT_SAMPLES``, so no continuation of that prime has a span to be compared with."""
     shortest = min((len(w) for s in (TRAIN_SPLIT, "test") for w in refs.get(s, [])), default=0)
-    return {int(p) for p in primes if p > 0 and shortest - p < MIN_CONT_SAMPLES}
+    return {int(p) for p in primes if p > 0 and not long_enough(shortest, p)}
 
 
 def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, list[np.ndarray]], rate_hz: int, embedder: Embedder, cache_dir: Path, progress: Progress,
-                finite: np.ndarray) -> _Sets:
-    # a cut P needs every reference train/test clip long enough past P (they define the span); a generated clip too
-    # short for its own cut is left out of that cut alone (a NaN row, as a NaN clip is), never the whole cut
+                finite: np.ndarray, refused: set[int]) -> _Sets:
+    # a cut P needs every reference train/test clip long enough past P (they define the span: ``refused`` holds the
+    # cuts they cannot give); a generated clip too short for its own cut is left out of that cut alone (a NaN row,
+    # as a NaN clip is), never the whole cut
     lengths = np.array([len(w) for w in waves])
-    long_enough = lambda p: lengths - p >= MIN_CONT_SAMPLES  # noqa: E731 - (N,) the clips long enough past cut P
-    cut_ok = lambda p: long_enough(p) & finite  # noqa: E731 - (N,) the clips embedded at cut P
-    refused = refused_cuts(refs, primes)
-    cuts = sorted({0, *[int(p) for p in primes if p and p not in refused and long_enough(p)[primes == p].any()]})
-    cuts_val = [p for p in cuts if p and all(len(w) - p >= MIN_CONT_SAMPLES for w in refs["val"])]
+    cut_ok = lambda p: long_enough(lengths, p) & finite  # noqa: E731 - (N,) the clips embedded at cut P
+    cuts = sorted({0, *[int(p) for p in primes if p and p not in refused and long_enough(lengths, p)[primes == p].any()]})
+    cuts_val = [p for p in cuts if p and all(long_enough(len(w), p) for w in refs["val"])]
     gen, train, test = {}, {}, {}
     for p in cuts:
         rows = np.flatnonzero(primes == p) if p else np.arange(len(waves))
@@ -178,8 +183,8 @@ def _embed_sets(waves: list[np.ndarray], primes: np.ndarray, refs: dict[str, lis
     val_cont = {p: _embed([w[p:] for w in refs["val"]], rate_hz, embedder, cache_dir, progress) for p in cuts_val}
     unprimed = np.flatnonzero(primes == 0)  # scored on each primed span too: finding 5's like-for-like comparison
     unprimed_at = {p: _embed_rows(waves, unprimed, cut_ok(p), p, rate_hz, embedder, cache_dir, progress)
-                   for p in cuts if p and long_enough(p)[unprimed].any()}
-    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at, finite)
+                   for p in cuts if p and long_enough(lengths, p)[unprimed].any()}
+    return _Sets(gen, train, test, _embed(refs["val"], rate_hz, embedder, cache_dir, progress), val_cont, unprimed_at)
 
 
 def _geometry(x: np.ndarray, config: VerdictConfig) -> np.ndarray:
@@ -236,7 +241,7 @@ def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, tra
         rows = np.flatnonzero(primes == p)
         parts.append((CONT, rows, sets.gen[p] if p else sets.gen[0][rows], sets.train[p]))
     for prefix, rows, gen, train in parts:
-        kept = sets.finite[rows] & _embedded(gen)  # a clip with non-finite samples, or too short for its cut, keeps NaN (and no train_id)
+        kept = _embedded(gen)  # a clip with non-finite samples, or too short for its cut, keeps NaN (and no train_id)
         rows, gen = rows[kept], gen[kept]
         if gen.shape[0] == 0:
             continue
@@ -307,7 +312,7 @@ def _fill_group_rows(rows: list[dict], groups: list, clips: pd.DataFrame, sets: 
     for row, (_, g) in zip(rows, groups):
         idx = clips.index.get_indexer(g.index)
         p = int(primes[idx[0]]) if len(idx) else 0
-        idx = idx[sets.finite[idx]]  # the group's embedded clips
+        idx = idx[_embedded(sets.gen[0][idx])]  # the group's embedded clips
         row.update(_group_metrics(sets.gen[0][idx], sets.test[0], sets.train[0], e, config, bootstrap, seed, _heldout(sets)))
         if p == 0 and len(idx):  # the unprimed group on every primed span of this run
             sub = np.searchsorted(unprimed, idx)
@@ -481,12 +486,13 @@ def add_verdict_metrics(
         refs = {s: [load_audio(p, rate) for p in ds.clip_paths(s)] for s in (TRAIN_SPLIT, "test", "val")}
         train_ids = [str(i) for i in ds.rows(TRAIN_SPLIT)["id"]]
         primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
+        cannot = refused_cuts(refs, primes)
         if refused is not None:
-            refused.update(refused_cuts(refs, primes))
+            refused.update(cannot)
         if len(refs[TRAIN_SPLIT]) > config.k:
             for e in embedders:
                 emb = get_embedder(e) if weights is None else get_embedder(e, weights=weights)  # loaded once, on the first cache miss
-                sets = _embed_sets(waves, primes, refs, rate, emb, cache_dir, progress, finite)
+                sets = _embed_sets(waves, primes, refs, rate, emb, cache_dir, progress, finite, cannot)
                 _fill_clip_columns(clips, sets, primes, train_ids, e, config)
                 spans = span_bandwidths(sets)
                 if bandwidths is not None:
@@ -532,15 +538,15 @@ def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], finite: np.nd
     cont = whole.copy()
     rows = [i for i, p in enumerate(primes) if p > 0]
     cont[rows] = np.nan
-    long_enough = [i for i in rows if finite[i] and len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES]
-    if long_enough:
-        cont[long_enough] = category.footstep_probability([waves[i][primes[i]:] for i in long_enough], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
+    measured = [i for i in rows if finite[i] and long_enough(len(waves[i]), primes[i])]
+    if measured:
+        cont[measured] = category.footstep_probability([waves[i][primes[i]:] for i in measured], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
     clips[CONT + category.P_KEY] = cont
     cont_applied = (primes <= 0) & finite
-    cont_applied[long_enough] = True
+    cont_applied[measured] = True
     # a primed clip with NaN/inf samples only in its prime: its continuation is finite (cont/nan/flag 0) but the clip
     # is embedded nowhere, so its cont/footstep/p stays NaN; counted as applied, that NaN fails it closed
     # (footstep-p-nan) instead of passing a continuation the category model never heard
-    prime_only = [i for i in rows if not finite[i] and len(waves[i]) - primes[i] >= MIN_CONT_SAMPLES and np.isfinite(waves[i][primes[i]:]).all()]
+    prime_only = [i for i in rows if not finite[i] and long_enough(len(waves[i]), primes[i]) and np.isfinite(waves[i][primes[i]:]).all()]
     cont_applied[prime_only] = True
     return {"": finite.copy(), CONT: cont_applied}
