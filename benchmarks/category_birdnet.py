@@ -43,6 +43,7 @@ import category_variants as cv  # noqa: E402
 import fit_category as fc  # noqa: E402
 
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, resample  # noqa: E402
+from benchbox.metrics.cache import set_key  # noqa: E402
 
 BIRDNET_RATE_HZ = 48_000
 BIRDNET_FRAME = 144_000  # 3 s at 48 kHz
@@ -103,7 +104,7 @@ def main() -> None:
     torch.set_num_threads(1)
     rows, waves = fc.training_set(args.data)
     y, pk = rows["y"].to_numpy(), rows["package"].to_numpy()
-    key = fc.cat.data_hash(list(rows["sha256"]))
+    key = set_key(rows["sha256"])  # the clips' audio (features ignore labels and splits)
     cached = np.load(args.cache) if args.cache.is_file() else None
     if cached is not None and str(cached["key"]) == key:
         f = {k: cached[k] for k in cached.files if k != "key"}

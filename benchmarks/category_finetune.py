@@ -45,6 +45,7 @@ import fit_category as fc  # noqa: E402
 
 from benchbox.audio import PROJECT_SAMPLE_RATE_HZ, resample  # noqa: E402
 from benchbox.metrics import category as cat  # noqa: E402
+from benchbox.metrics.cache import set_key  # noqa: E402
 from benchbox.metrics.category_features import FRAME_SAMPLES  # noqa: E402
 from benchbox.metrics.embedders import AISFX_RATE_HZ, AisfxEmbedder  # noqa: E402
 
@@ -185,7 +186,7 @@ def main() -> None:
     rows, waves = fc.training_set(args.data)
     y, pk = rows["y"].to_numpy(), rows["package"].to_numpy()
     emb = cv.loaded_embedder()
-    key = cat.data_hash(list(rows["sha256"]))[:16]
+    key = set_key(rows["sha256"])[:16]  # the clips' audio (the frozen blocks' outputs ignore labels and splits)
     path = None if args.cache is None else args.cache / f"finetune-inputs-{key}-{args.copies}.pt"
     if path is not None and path.is_file():
         inputs = torch.load(path, weights_only=True)

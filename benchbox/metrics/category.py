@@ -13,10 +13,11 @@ refits the shipped model from a seed.
 
 The model is a small JSON file (never a pickle): format version, feature set, the
 standardisation (mean, scale), weights, intercept, Platt (a, b), threshold and the
-SHA-256 of the training data (the sorted clip hashes of both corpora), so a refit on
-other data cannot pass for the shipped one. Format 2 adds ``embedder``, the registered
-embedder its ``<name>_norm`` feature part needs ("" for none); format 1 (the shipped file)
-is read with the embedder its feature set implies. An unknown format is refused.
+SHA-256 of the training data (:func:`data_hash`: each train and val clip's content hash,
+label and split), so a refit on other data, other labels or another split cannot pass for
+the shipped one. Format 2 adds ``embedder``, the registered
+embedder its ``<name>_norm`` feature part needs ("" for none); format 1 (files written before
+it) is read with the embedder its feature set implies. An unknown format is refused.
 ``benchbox category fit`` (:mod:`benchbox.metrics.category_fit`) fits one on any pair of
 datasets and any registered embedder.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -279,9 +281,23 @@ def feature_embedder_instance(name: str, *, weights: Path | None = None, framing
     return get_embedder(name, weights=weights) if name == "vggish" and weights is not None else get_embedder(name)
 
 
-def data_hash(clip_hashes: list[str]) -> str:
-    """SHA-256 over the sorted clip content hashes of the training data."""
-    return hashlib.sha256("\n".join(sorted(clip_hashes)).encode()).hexdigest()
+def data_hash(sha256: Iterable[str], y: Iterable[int], split: Iterable[str]) -> str:
+    """A category model's ``data_sha256``: the SHA-256 of the labelled clips it was fitted on.
+
+    It covers exactly one line ``<clip sha256>\\t<label>\\t<split>`` per clip (label ``1`` footstep or
+    positive, ``0`` not; split as the manifest names it, e.g. ``train``, ``val``), the lines sorted and
+    joined with ``\\n`` (UTF-8), so the order of the rows does not count and a duplicated clip does. A
+    clip relabelled, moved to another split, added or dropped changes it. Synthetic negatives are
+    clips like any other (content hash, label 0, split ``train``), so their seed and count are
+    covered through the audio they draw. Settings are not: the feature set, embedder, L2, seed
+    and threshold are recorded beside it in the model file.
+    """
+    sha256, y, split = list(sha256), list(y), list(split)
+    if not len(sha256) == len(y) == len(split):
+        raise MetricError(f"the training data hash needs one label and one split per clip, got {len(sha256)} clips, {len(y)} labels and {len(split)} splits",
+                          hint="pass the sha256, y and split columns of the same rows")
+    lines = sorted(f"{s}\t{int(label)}\t{part}" for s, label, part in zip(sha256, y, split))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -50,9 +50,11 @@ def usable_groups(groups: np.ndarray, y: np.ndarray, train_only: np.ndarray) -> 
 def fit_masked(x: np.ndarray, y: np.ndarray, split: np.ndarray, sha256: np.ndarray, mask: np.ndarray, *, feature_set: str, l2: float, threshold: float, seed: int) -> cat.CategoryModel:
     """The shipped pipeline on the (N, D) clips in ``mask`` (N,): probe on their train split, Platt on their val split.
 
-    The model's data hash is over the ``sha256`` (N,) of the train and val clips it saw."""
+    The model's data hash (:func:`benchbox.metrics.category.data_hash`) covers the ``sha256``, label ``y`` and
+    ``split`` (N,) of the train and val clips it saw."""
     tr, va = mask & (split == TRAIN), mask & (split == VAL)
-    digest = cat.data_hash([str(s) for s in sha256[tr | va]])
+    seen = tr | va
+    digest = cat.data_hash([str(s) for s in sha256[seen]], y[seen], [str(s) for s in split[seen]])
     return cat.fit_model(x[tr], y[tr], x[va], y[va], feature_set=feature_set, l2=l2, threshold=threshold, seed=seed, data_sha256=digest)
 
 

@@ -1,5 +1,6 @@
 """The footstep category model: fixed outputs on toy sets, the artefact format, level-free features, AUC."""
 
+import hashlib
 import json
 import math
 
@@ -75,6 +76,21 @@ def test_envelope_and_mel_features_are_level_free():
     shifted = mel.copy()
     shifted[:, :64] += 3.0  # a gain adds the same log offset to every band mean
     np.testing.assert_allclose(mel_shape(shifted), mel_shape(mel), atol=1e-12)
+
+
+def test_data_hash_covers_each_clips_label_and_split_in_any_row_order():
+    sha, y, split = ["a" * 64, "b" * 64, "c" * 64], [1, 0, 0], ["train", "train", "val"]
+    base = cat.data_hash(sha, y, split)
+    lines = f"{'a' * 64}\t1\ttrain\n{'b' * 64}\t0\ttrain\n{'c' * 64}\t0\tval"  # the documented lines, sorted
+    assert base == hashlib.sha256(lines.encode()).hexdigest()
+    assert cat.data_hash(sha, [1, 1, 0], split) != base  # only a label differs
+    assert cat.data_hash(sha, [0, 1, 0], split) != base  # two clips swap labels: same hashes, same label counts
+    assert cat.data_hash(sha, y, ["train", "val", "val"]) != base  # only a split differs
+    assert cat.data_hash(sha[::-1], y[::-1], split[::-1]) == base  # the row order does not count
+    assert cat.data_hash(np.array(sha), np.array(y), np.array(split)) == base  # numpy columns hash as lists
+    assert cat.data_hash(sha + sha[:1], y + y[:1], split + split[:1]) != base  # a duplicated clip does count
+    with pytest.raises(MetricError, match="one label and one split per clip"):
+        cat.data_hash(sha, y[:2], split)
 
 
 def test_pitch_strength_tells_a_tone_from_noise():

@@ -84,6 +84,22 @@ def test_each_held_out_probability_comes_from_a_fit_that_never_saw_its_group(mon
     assert seen == [{"b", "c"}, {"a", "c"}, {"a", "b"}] and np.isfinite(p).all()
 
 
+def test_the_models_data_hash_is_its_train_and_val_clips_with_their_labels_and_splits():
+    y = np.repeat([0, 1], 8)
+    split = np.tile(["train", "train", "val", "test"], 4)
+    x = np.random.default_rng(2).normal(size=(16, 4)) + y[:, None]
+    sha = np.array([f"h{i}" for i in range(16)])
+
+    def digest(y_=y, split_=split, sha_=sha) -> str:
+        return ce.fit_masked(x, y_, split_, sha_, np.ones(16, bool), feature_set="envelope", l2=0.1, threshold=0.5, seed=0).data_sha256
+
+    seen = split != "test"
+    assert digest() == cat.data_hash(sha[seen], y[seen], split[seen])
+    assert digest(y_=np.where(np.arange(16) == 0, 1, y)) != digest()  # clip 0 (train) relabelled
+    assert digest(split_=np.where(np.arange(16) == 1, "val", split)) != digest()  # clip 1 moved from train to val
+    assert digest(sha_=np.where(np.arange(16) == 3, "other", sha)) == digest()  # a test clip: the fit never saw it
+
+
 def test_fewer_than_two_groups_with_both_classes_fall_back_to_the_test_split_calibrated_on_val(tmp_path, rng):
     pos = make_class(tmp_path / "pos", rng, step, groups=("a",))
     neg = make_class(tmp_path / "neg", rng, tone, groups=("a", "b"))
@@ -223,9 +239,11 @@ def test_a_failed_fit_leaves_an_earlier_log_and_an_existing_log_needs_overwrite(
 
 
 def test_format_1_is_read_with_its_embedder_and_unknown_formats_are_refused(tmp_path):
-    shipped = cat.load_model()
-    assert json.loads(cat.MODEL_PATH.read_text())["format"] == 1 and shipped.embedder == "aisfx" and shipped.feature_set == "aisfx_norm"
     raw = json.loads(cat.MODEL_PATH.read_text())
+    old = {k: v for k, v in raw.items() if k != "embedder"} | {"format": 1}  # format 1 names no embedder
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    shipped = cat.load_model(tmp_path / "old.json")
+    assert shipped == cat.load_model() and shipped.embedder == "aisfx" and shipped.feature_set == "aisfx_norm"
     (tmp_path / "future.json").write_text(json.dumps({**raw, "format": 99}))
     with pytest.raises(MetricError, match="unknown category model format 99"):
         cat.load_model(tmp_path / "future.json")
