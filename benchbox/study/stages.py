@@ -47,9 +47,11 @@ def stage_fingerprint(ctx: StudyContext, stage: Stage) -> str:
         swept = [p.sweep.swept()] if p.sweep.swept() else []  # only then: unswept protocols keep their fingerprints
         return fingerprint(p.generate, p.sweep.checkpoint, p.sweep.prime_ms, p.seed, ckpts, *swept)
     if stage.kind == "score":
+        from benchbox.metrics.category import MODEL_PATH
         from benchbox.score import SCORER_VERSION
 
-        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"), _listed_files_hashes(run_dir, "samples/manifest.csv"), SCORER_VERSION)
+        return fingerprint(p.score, p.seed, data_hash, _file_hash(run_dir / "samples" / "manifest.csv"), _listed_files_hashes(run_dir, "samples/manifest.csv"), SCORER_VERSION,
+                           _file_hash(MODEL_PATH))  # the category model run_score scores with: a changed one re-scores (scores.json records it, benchbox.freshness)
     groups = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "groups.csv") for j in train_jobs(p)]
     tags = [_file_hash(ctx.run_dir(j.run_id) / "tags.sqlite") for j in train_jobs(p)]
     records = [_file_hash(ctx.run_dir(j.run_id) / "scores" / "scores.json") for j in train_jobs(p)]  # a re-score under a new scorer version

@@ -160,6 +160,26 @@ def test_a_builtin_corpus_name_has_a_data_fingerprint(tmp_path):
     assert len(stage_fingerprint(ctx, Stage("data", "data"))) > 8
 
 
+def test_a_changed_category_model_changes_the_score_stages_fingerprint(tmp_path, monkeypatch):
+    """Scores record the category model file's hash and read as stale when it changes; the study re-scores them."""
+    from benchbox.metrics import category
+    from benchbox.progress import no_progress
+    from benchbox.study.protocol import Stage, StageLedger, StudyContext, train_jobs
+    from benchbox.study.stages import stage_fingerprint
+
+    proto = load_protocol(Path(__file__).resolve().parents[2] / "protocols" / "footsteps-cpu.toml", data="footsteps-dev")
+    ctx = StudyContext(proto, tmp_path, StageLedger(tmp_path), no_progress, lambda s: None)
+    run = train_jobs(proto)[0].run_id
+    model = tmp_path / "model.json"
+    monkeypatch.setattr(category, "MODEL_PATH", model)
+    fingerprints = []
+    for text in ('{"data_sha256": "a"}', '{"data_sha256": "b"}'):
+        model.write_text(text)
+        fingerprints.append({kind: stage_fingerprint(ctx, Stage(f"{kind}/{run}", kind, run)) for kind in ("train", "generate", "score")})
+    assert fingerprints[0]["score"] != fingerprints[1]["score"]
+    assert all(fingerprints[0][kind] == fingerprints[1][kind] for kind in ("train", "generate"))
+
+
 @pytest.mark.slow
 def test_a_rerun_that_skips_every_stage_keeps_the_versions_record(study):
     """versions.json (and the report's Versions block) describe the latest invocation that ran a
