@@ -79,7 +79,10 @@ SCORES_FORMAT = 1
 # model never hears it; version 12 passed it), and groups record memorisation/<e>/n, the clips the copy test counts.
 # Also 13: a generated clip too short to embed past its prime (64 ms) is left out of that cut alone; before, it
 # emptied every group's continuation metrics at that prime (missing values, not wrong ones: no committed clip is short).
-SCORER_VERSION = 13
+# 14: the category model embeds a clip shorter than aisfx's 2.3 s block centred in digital silence (its `centre`
+# framing, model format 3), as sound effects sat in aisfx's training blocks, and its threshold is 0.45 (Youden's J on
+# the leave-one-package-out probabilities, as before): footstep/p and useful/auto change (docs/verdict.md).
+SCORER_VERSION = 14
 FLOOR_GROUP = "floor"
 REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
 REAL_N = "real/n"

@@ -16,13 +16,14 @@ Legend: N clips, D feature dimension.
    ``train`` splits, Platt-calibrated on ``val``, written to
    ``benchbox/metrics/footstep_model.json`` with the training data's hash and the seed.
    ``--check`` refits and compares with the shipped file instead of writing it.
-5. ``--framing centre`` writes nothing: it prints step 3's table for the shipped pipeline with
-   ``aisfx_norm`` embedded under that aisfx framing beside the shipped one, the paired AUC gain
+5. ``--framing native`` writes nothing: it prints step 3's table for the shipped pipeline with
+   ``aisfx_norm`` embedded under that aisfx framing (``native``: the clip alone, the framing of
+   the models before scorer version 14) beside the shipped one (``centre``), the paired AUC gain
    (bootstrap over source files) and both full leave-one-package-out verdicts (detectors too).
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--doc docs/verdict.md] [--check] [--framing centre]
+    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--doc docs/verdict.md] [--check] [--framing native]
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="with --explore: every feature set and penalty (slow)")
     ap.add_argument("--check", action="store_true", help="refit and compare with the shipped model instead of writing it")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "verdict.md")
-    ap.add_argument("--framing", choices=("centre", "tile"), help="compare the shipped pipeline with aisfx_norm embedded under this aisfx framing (nothing written)")
+    ap.add_argument("--framing", choices=tuple(f for f in cat.FRAMINGS if f != cat.AISFX_FRAMING), help="compare the shipped pipeline with aisfx_norm embedded under this aisfx framing (nothing written)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = pd.concat([load_corpus(n, args.data) for n in CORPORA], ignore_index=True)

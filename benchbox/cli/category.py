@@ -52,7 +52,7 @@ def fit_cmd(
     held = [r for r in result.table if r["group"] != "pooled"]
     pooled = result.table[-1]
     if as_json:
-        print_json("category fit", result.model_path, report=str(result.report_path), log=str(result.log_path), embedder=m.embedder, feature_set=m.feature_set,
+        print_json("category fit", result.model_path, report=str(result.report_path), log=str(result.log_path), embedder=m.embedder, framing=m.framing, feature_set=m.feature_set,
                    l2=m.l2, seed=m.seed, threshold=m.threshold, data_sha256=m.data_sha256, evaluation=result.evaluation, group_by=result.group_by,
                    counts=result.counts, split_counts=result.split_counts, sample_rate_hz=result.sample_rate_hz, clip_samples=result.clip_samples,
                    platt_a=m.platt_a, platt_b=m.platt_b, groups=held, pooled=pooled, notes=result.notes, warning=low_auc_warning(result))

@@ -17,13 +17,18 @@ SHA-256 of the training data (:func:`data_hash`: each train and val clip's conte
 label and split), so a refit on other data, other labels or another split cannot pass for
 the shipped one. Format 2 adds ``embedder``, the registered
 embedder its ``<name>_norm`` feature part needs ("" for none); format 1 (files written before
-it) is read with the embedder its feature set implies. An unknown format is refused.
+it) is read with the embedder its feature set implies. Format 3 adds ``framing``, how aisfx
+frames a clip shorter than its 2.3 s analysis block for the ``aisfx_norm`` part (``centre``:
+in digital silence, as sound effects sat in its training blocks; "" for other embedders);
+formats 1 and 2 were fitted on aisfx's ``native`` framing (the clip alone) and are read with it,
+so an older model scores as it was fitted. An unknown format is refused.
 ``benchbox category fit`` (:mod:`benchbox.metrics.category_fit`) fits one on any pair of
 datasets and any registered embedder.
 
 Feature parts ``<name>_norm`` (for any registered embedder ``name``): the clip
 level-normalised (:func:`~benchbox.metrics.category_features.level_normalise`), embedded,
-mean-pooled over frames and L2-normalised; ``aisfx_norm`` is this for aisfx (native framing).
+mean-pooled over frames and L2-normalised; ``aisfx_norm`` is this for aisfx, in the model's
+framing (new fits: :data:`AISFX_FRAMING`).
 """
 
 from __future__ import annotations
@@ -41,10 +46,12 @@ from scipy.optimize import minimize
 from benchbox.errors import MetricError
 from benchbox.metrics.category_features import aisfx_direction, level_normalise, mel_shape
 
-CATEGORY_FORMAT = 2  # 2: + embedder
-READABLE_FORMATS = (1, 2)
+CATEGORY_FORMAT = 3  # 2: + embedder; 3: + framing
+READABLE_FORMATS = (1, 2, 3)
 NORM_SUFFIX = "_norm"
-AISFX_FRAMING = "native"  # the aisfx framing of the shipped model's aisfx_norm part
+AISFX_FRAMING = "centre"  # the aisfx framing new fits use for an aisfx_norm part (the shipped model's; docs/verdict.md)
+LEGACY_FRAMING = "native"  # the framing of models written before format 3
+FRAMINGS = ("native", "centre", "tile")  # those the aisfx embedder offers
 MODEL_PATH = Path(__file__).with_name("footstep_model.json")
 P_KEY = "footstep/p"
 FEATURE_SETS = ("envelope", "mel", "aisfx", "envelope+mel", "envelope+aisfx", "mel+aisfx", "envelope+mel+aisfx",
@@ -154,6 +161,7 @@ class CategoryModel:
     data_sha256: str
     format: int = CATEGORY_FORMAT
     embedder: str = ""  # the registered embedder of the <name>_norm part ("" for none)
+    framing: str = ""  # aisfx's framing of a short clip for an aisfx_norm part ("" for other embedders)
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         """(N,) raw logits of (N, D) features."""
@@ -175,15 +183,24 @@ class CategoryModel:
         atomic_write_text(path, self.to_json())
 
 
-def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, feature_set: str, l2: float, threshold: float, seed: int, data_sha256: str) -> CategoryModel:
-    """Standardise on train, fit the probe (balanced classes), Platt-calibrate on val (balanced)."""
+def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, feature_set: str, l2: float, threshold: float, seed: int, data_sha256: str,
+              framing: str = AISFX_FRAMING) -> CategoryModel:
+    """Standardise on train, fit the probe (balanced classes), Platt-calibrate on val (balanced).
+
+    ``framing``: the aisfx framing the features were embedded with (recorded for an aisfx model only)."""
     mean = x_train.mean(axis=0)
     scale = np.maximum(x_train.std(axis=0), 1e-6)
     w, b = fit_logistic((x_train - mean) / scale, y_train, l2=l2, weight=balanced_weights(y_train))
     z_val = ((x_val - mean) / scale) @ w + b
     (a,), c = fit_logistic(z_val[:, None], y_val, l2=0.0, weight=balanced_weights(y_val))
+    embedder = feature_embedder(feature_set)
     return CategoryModel(feature_set, mean.tolist(), scale.tolist(), w.tolist(), b, float(a), c, threshold, l2, seed, data_sha256,
-                         embedder=feature_embedder(feature_set))
+                         embedder=embedder, framing=model_framing(embedder, framing))
+
+
+def model_framing(embedder: str, framing: str) -> str:
+    """What a model with ``embedder`` records as its framing: ``framing`` for aisfx, "" for any other."""
+    return framing if embedder == "aisfx" else ""
 
 
 REFIT_HINT = "refit it with `benchbox category fit --positives DIR --negatives DIR --out FILE.json`"
@@ -211,7 +228,9 @@ def load_model(path: Path | None = None) -> CategoryModel:
     except TypeError as e:
         raise MetricError(f"{path}: malformed category model ({e})", hint=f"the file is corrupt or was edited by hand: {REFIT_HINT}") from None
     if model.format == 1:  # format 1 names no embedder: the one its feature set implies
-        model = replace(model, format=CATEGORY_FORMAT, embedder=feature_embedder(model.feature_set))
+        model = replace(model, format=2, embedder=feature_embedder(model.feature_set))
+    if model.format == 2:  # formats 1 and 2 name no framing: they were fitted on aisfx's native one
+        model = replace(model, format=CATEGORY_FORMAT, framing=model_framing(model.embedder, LEGACY_FRAMING))
     problem = model_problem(model)
     if problem is not None:
         raise MetricError(f"{path}: invalid category model: {problem}", hint=f"the file is corrupt or was edited by hand: {REFIT_HINT}")
@@ -253,6 +272,9 @@ def model_problem(model: CategoryModel) -> str | None:
         return f"feature set '{model.feature_set}' has {expected} features, but the model has {len(arrays['weights'])} weights"
     if not isinstance(model.embedder, str) or model.embedder != feature_embedder(model.feature_set):
         return f"embedder {model.embedder!r} does not match feature set '{model.feature_set}' (which needs {feature_embedder(model.feature_set)!r})"
+    wanted = FRAMINGS if model.embedder == "aisfx" else ("",)
+    if model.framing not in wanted:
+        return f"framing {model.framing!r} is not one of {', '.join(map(repr, wanted))} for embedder {model.embedder!r}"
     return None
 
 
@@ -266,7 +288,7 @@ def check_embedder(model: CategoryModel, path: str | Path | None = None, *, weig
     if not model.embedder:
         return
     try:
-        feature_embedder_instance(model.embedder, weights=weights).load()
+        feature_embedder_instance(model.embedder, weights=weights, framing=model.framing or AISFX_FRAMING).load()
     except MetricError as e:
         raise MetricError(f"{model_file(path)}: the category model embeds with '{model.embedder}', which cannot be used here ({e.message})",
                           hint=e.hint if model.embedder != "vggish" else "pass its weights: --weights vggish-10086976.pth (or a folder holding it)") from None
@@ -340,10 +362,11 @@ def auc_bootstrap(scores: np.ndarray, labels: np.ndarray, *, n: int, seed: int, 
     return auc(scores, labels), float(lo), float(hi)
 
 
-def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, cache_dir: Path | None = None, progress=None, weights: Path | None = None) -> np.ndarray:
+def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, cache_dir: Path | None = None, progress=None, weights: Path | None = None,
+                  framing: str = AISFX_FRAMING) -> np.ndarray:
     """(N, D) features of N mono (T,) waves at ``rate_hz`` (resampled to 16 kHz; embeddings through the cache).
 
-    ``weights``: the VGGish weights, for a ``vggish_norm`` part."""
+    ``weights``: the VGGish weights, for a ``vggish_norm`` part; ``framing``: aisfx's, for an ``aisfx_norm`` part."""
     from benchbox.audio import resample
     from benchbox.metrics.category_features import FEATURE_RATE_HZ, ENVELOPE_NAMES, envelope_matrix
     from benchbox.metrics.embedders import embed_waves
@@ -355,7 +378,7 @@ def clip_features(waves: list[np.ndarray], rate_hz: int, feature_set: str, *, ca
     envelope = envelope_matrix(waves16) if "envelope" in parts else np.zeros((n, len(ENVELOPE_NAMES)))
     mel = pool_clips(embed_waves(waves16, FEATURE_RATE_HZ, "mel", cache_dir=cache_dir, progress=progress)) if "mel" in parts and n else np.zeros((n, 128))
     aisfx = pool_clips(embed_waves(waves16, FEATURE_RATE_HZ, "aisfx", cache_dir=cache_dir, progress=progress)) if "aisfx" in parts and n else np.zeros((n, 512))
-    normalised = {p.removesuffix(NORM_SUFFIX): embedder_normalised(waves16, p.removesuffix(NORM_SUFFIX), cache_dir=cache_dir, progress=progress, weights=weights)
+    normalised = {p.removesuffix(NORM_SUFFIX): embedder_normalised(waves16, p.removesuffix(NORM_SUFFIX), cache_dir=cache_dir, progress=progress, weights=weights, framing=framing)
                   if n else np.zeros((0, 0)) for p in parts if p.endswith(NORM_SUFFIX)}  # fmt: skip
     return feature_matrix(feature_set, envelope=envelope, mel=mel, aisfx=aisfx, normalised=normalised)
 
@@ -375,7 +398,7 @@ def aisfx_normalised(waves16: list[np.ndarray], *, cache_dir: Path | None = None
     """(N, 512) aisfx embeddings of N (T,) 16 kHz waves, each level-normalised first (cached by the normalised content).
 
     ``framing`` is the aisfx embedder's for clips shorter than its 2.3 s block (the shipped model:
-    ``native``; ``centre`` is the candidate measured in docs/verdict.md).
+    ``centre``; models before format 3: ``native``; both measured in docs/verdict.md).
     """
     return embedder_normalised(waves16, "aisfx", cache_dir=cache_dir, progress=progress, framing=framing)
 
@@ -384,4 +407,5 @@ def footstep_probability(waves: list[np.ndarray], rate_hz: int, model: CategoryM
     """(N,) ``footstep/p`` of N mono (T,) waves at ``rate_hz`` under ``model`` (``weights``: VGGish's, for a vggish model)."""
     if not waves:
         return np.zeros(0)
-    return model.probability(clip_features(waves, rate_hz, model.feature_set, cache_dir=cache_dir, progress=progress, weights=weights))
+    return model.probability(clip_features(waves, rate_hz, model.feature_set, cache_dir=cache_dir, progress=progress, weights=weights,
+                                           framing=model.framing or AISFX_FRAMING))

@@ -313,7 +313,7 @@ def report_markdown(result: FitResult, *, positives: Path, negatives: Path, synt
               f"| positives | `{positives}` ({c['positives']} clips) |", f"| negatives | `{negatives}` ({c['negatives']} clips) |",
               f"| synthetic negatives (training side only) | {c['synthetic']} ({synthetic_per_kind} per kind, seed {m.seed}) |",
               f"| clips | {result.clip_samples} samples at {result.sample_rate_hz} Hz (both datasets; read at 16 kHz) |",
-              f"| embedder / feature set | {m.embedder} / `{m.feature_set}` |", f"| L2 | {m.l2:g} |",
+              f"| embedder / feature set | {m.embedder} / `{m.feature_set}`" + (f" ({m.framing} framing of clips under 2.3 s)" if m.framing else "") + " |", f"| L2 | {m.l2:g} |",
               f"| Platt calibration (val split) | p = sigmoid(a z + b), z the probe's logit: slope a = {m.platt_a:.6g}, intercept b = {m.platt_b:.6g} |",
               f"| threshold | {m.threshold:g} (Youden's J on the {'held-out probabilities' if result.evaluation == LOGO else 'val split'}) |", f"| evaluation | {how} |",
               f"| training data sha256 | `{m.data_sha256}` |",

@@ -3,6 +3,7 @@ held-out groups, groups never mix between fit and test, and bad inputs are refus
 
 import errno
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from benchbox.errors import DataError, MetricError, StorageError
 from benchbox.metrics import category as cat
 from benchbox.metrics import category_eval as ce
+from benchbox.metrics.category_features import FEATURE_RATE_HZ
 from benchbox.metrics.category_fit import LOGO, TEST_SPLIT, VAL_SPLIT, fit_category
 from tests.category_helpers import make_class, toy_pair, tone
 from tests.score_helpers import step
@@ -240,10 +242,12 @@ def test_a_failed_fit_leaves_an_earlier_log_and_an_existing_log_needs_overwrite(
 
 def test_format_1_is_read_with_its_embedder_and_unknown_formats_are_refused(tmp_path):
     raw = json.loads(cat.MODEL_PATH.read_text())
-    old = {k: v for k, v in raw.items() if k != "embedder"} | {"format": 1}  # format 1 names no embedder
+    assert raw["format"] == 3 and raw["framing"] == "centre"
+    old = {k: v for k, v in raw.items() if k not in ("embedder", "framing")} | {"format": 1}  # format 1 names no embedder
     (tmp_path / "old.json").write_text(json.dumps(old))
-    shipped = cat.load_model(tmp_path / "old.json")
-    assert shipped == cat.load_model() and shipped.embedder == "aisfx" and shipped.feature_set == "aisfx_norm"
+    read = cat.load_model(tmp_path / "old.json")
+    assert read == replace(cat.load_model(), framing="native")  # fitted before format 3: aisfx's native framing
+    assert read.embedder == "aisfx" and read.feature_set == "aisfx_norm" and read.format == 3
     (tmp_path / "future.json").write_text(json.dumps({**raw, "format": 99}))
     with pytest.raises(MetricError, match="unknown category model format 99"):
         cat.load_model(tmp_path / "future.json")
@@ -314,3 +318,21 @@ def test_the_report_gives_counts_per_split_platt_rate_versions_and_warns_on_a_lo
     assert "Warning" not in text
     low = replace(result, table=[*result.table[:-1], {**result.table[-1], "auc": 0.7}])
     assert "**Warning: the pooled AUC is 0.700, below 0.8" in report_markdown(low, positives=pos, negatives=neg, synthetic_per_kind=2)
+
+
+def test_a_format_2_model_scores_with_the_native_framing_it_was_fitted_on_and_bad_framings_are_refused(tmp_path):
+    raw = json.loads(cat.MODEL_PATH.read_text())
+    (tmp_path / "v2.json").write_text(json.dumps({k: v for k, v in raw.items() if k != "framing"} | {"format": 2}))
+    old, new = cat.load_model(tmp_path / "v2.json"), cat.load_model()
+    rng = np.random.default_rng(3)
+    t = np.arange(8192) / FEATURE_RATE_HZ
+    waves = [(rng.normal(size=8192) * np.exp(-t / tau) * 0.3).astype(np.float32) for tau in (0.02, 0.05, 0.1)]
+    native = cat.clip_features(waves, FEATURE_RATE_HZ, "aisfx_norm", framing="native")
+    centre = cat.clip_features(waves, FEATURE_RATE_HZ, "aisfx_norm", framing="centre")
+    np.testing.assert_allclose(cat.footstep_probability(waves, FEATURE_RATE_HZ, old), old.probability(native), atol=1e-6)
+    np.testing.assert_allclose(cat.footstep_probability(waves, FEATURE_RATE_HZ, new), new.probability(centre), atol=1e-6)
+    assert np.abs(native - centre).max() > 1e-3  # the two framings give other features, so the check above can fail
+    for framing, embedder in (("stretch", "aisfx"), ("", "aisfx")):
+        (tmp_path / "bad.json").write_text(json.dumps(raw | {"framing": framing, "embedder": embedder}))
+        with pytest.raises(MetricError, match="framing"):
+            cat.load_model(tmp_path / "bad.json")
