@@ -361,18 +361,20 @@ def score_run(
     warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
     refused: set[int] = set()  # primes (samples) the reference cannot be cut at
+    loaded: dict[str, list[np.ndarray]] = {}  # split -> the reference clips add_verdict_metrics decoded, which the floor reuses
     if embedders:
         warnings += add_distances(rows, groups, sets, embedders, bootstrap=bootstrap, seed=seed, cache_dir=cache_dir_of(config),
                                   max_clips=config.diversity_max_clips, progress=progress, weights=weights, bandwidths=bandwidths)
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
-        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths, refused=refused,
+        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths, refused=refused, loaded=loaded,
     )
     if sets and embedders and clips["sample_rate_hz"].nunique() == 1:  # at several rates nothing is embedded (warned elsewhere)
         warnings += missing_continuations(rows, embedders[0], *_continuation_gaps(clips, groups, refused))
     if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
-        add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
+        add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights,
+                         loaded=loaded)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for
         warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))

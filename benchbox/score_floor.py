@@ -101,16 +101,21 @@ def fill_floor_useful(row: dict, verdicts: pd.DataFrame) -> None:
 
 
 def add_floor_useful(row: dict, clips: pd.DataFrame, reference: Path, *, config: VerdictConfig, detectors: DetectorConfig, cache_dir: Path,
-                     progress: Progress, weights: Path | None = None) -> None:
+                     progress: Progress, weights: Path | None = None, loaded: dict | None = None) -> None:
     """The floor ``row``'s :func:`floor_useful_keys` columns, in place: the reference's held-out clips
     (val + test) whole and cut at every prime of the scored ``clips`` (``prime_ms``, ``sample_rate_hz``),
-    at the clips' rate; nothing for clips at several rates, whose verdict has no ``footstep/p``."""
+    at the clips' rate; nothing for clips at several rates, whose verdict has no ``footstep/p``. ``loaded``: the
+    reference clips already decoded at that rate, split -> N (T,) (as :func:`benchbox.score_verdict.add_verdict_metrics`
+    keeps them); only a split it lacks is decoded here."""
     rates = clips["sample_rate_hz"].astype(int).unique()
     if len(rates) != 1:
         return
     rate = int(rates[0])
-    ds = load_dataset(reference)
-    waves = [load_audio(p, rate) for s in HELDOUT_SPLITS for p in ds.clip_paths(s)]  # N (T,), as the scorer loads the reference
+    loaded = dict(loaded or {})
+    if missing := [s for s in HELDOUT_SPLITS if s not in loaded]:
+        ds = load_dataset(reference)
+        loaded.update({s: [load_audio(p, rate) for p in ds.clip_paths(s)] for s in missing})  # as the scorer loads the reference
+    waves = [w for s in HELDOUT_SPLITS for w in loaded[s]]  # N (T,)
     if not waves:
         return
     model, model_weights, threshold = verdict_model(config, weights)

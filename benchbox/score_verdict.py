@@ -379,6 +379,7 @@ def add_verdict_metrics(
     weights: Path | None = None,
     bandwidths: dict | None = None,
     refused: set | None = None,
+    loaded: dict | None = None,
 ) -> pd.DataFrame:
     """Add every column of the module docstring; ``rows`` are the group rows, then the floor row.
 
@@ -387,7 +388,9 @@ def add_verdict_metrics(
     (path -> (T,) wave, rate) and ``distances`` (FAD/KAD with CIs) are the scorer's own,
     passed in so this module does not import :mod:`benchbox.score`. ``bandwidths``: where the
     ``cont/kad`` bandwidth of each span is recorded, ``bandwidths[e][str(P)]`` (as scores.json);
-    ``refused``: where the primes (in samples) the reference cannot be cut at are collected (:func:`refused_cuts`).
+    ``refused``: where the primes (in samples) the reference cannot be cut at are collected (:func:`refused_cuts`);
+    ``loaded``: where the reference clips it decodes are kept, split -> N (T,) at the clips' rate, so
+    :func:`benchbox.score_floor.add_floor_useful` decodes them once.
     """
     from benchbox.metrics.embedders import get_embedder
 
@@ -425,12 +428,16 @@ def add_verdict_metrics(
                     _fill_floor_spans(rows[-1], sets, e, spans_ms, bootstrap, seed, distances, spans)
     if measure_category and reference is not None and len(rows) > len(groups):  # the floor's verdict is the clips' verdict
         rate = int(rates[0])
-        val = refs["val"] if refs else [load_audio(p, rate) for p in load_dataset(reference).clip_paths("val")]
+        if not refs:
+            refs = {"val": [load_audio(p, rate) for p in load_dataset(reference).clip_paths("val")]}
+        val = refs["val"]
         if val:
             val_p = category.footstep_probability(val, rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
         _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (clips at several rates): the flags' rates
+    if loaded is not None:
+        loaded.update(refs)
     set_verdict(clips, config, threshold, applied)
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))
