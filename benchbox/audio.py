@@ -22,7 +22,7 @@ import torch
 from benchbox.decoding import MAX_CHANNELS, MAX_RATE_HZ, MIN_RATE_HZ, Decoded, check_header, check_wav_complete, decode_audio  # noqa: F401 (re-exported)
 from benchbox.errors import AudioError
 from benchbox.mixing import DOWNMIX_MAX_LOSS_DB, downmix, resample  # noqa: F401 (re-exported)
-from benchbox.runs import atomic_write_bytes
+from benchbox.runs import atomic_write_bytes, sha256_audio
 
 PROJECT_SAMPLE_RATE_HZ = 16_000
 QUANT_CLASSES = 256
@@ -51,6 +51,14 @@ def read_audio(path: str | Path, *, finite: bool = True) -> tuple[np.ndarray, in
     if finite and not np.isfinite(decoded.data).all():
         raise AudioError(f"{path}: contains NaN or inf samples", hint="re-export the file from its source")
     return decoded.data, decoded.rate_hz
+
+
+def mono_sha256(path: str | Path, *, finite: bool = True) -> str:
+    """The content hash of a clip: :func:`benchbox.runs.sha256_audio` of its decoded (T,) mono read-back
+    (the channels' float32 mean) at its native rate, the key of tags, ``scores/clips.csv`` and dataset
+    manifests. AudioError when it cannot be decoded or, with ``finite`` (the default), holds NaN/inf."""
+    data, rate = read_audio(path, finite=finite)  # (T, C)
+    return sha256_audio(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], rate)
 
 
 def load_audio(path: str | Path, sample_rate_hz: int = PROJECT_SAMPLE_RATE_HZ) -> np.ndarray:

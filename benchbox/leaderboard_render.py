@@ -31,8 +31,9 @@ from benchbox.labels import group_label
 from benchbox.metrics.artifacts import DETECTORS
 from benchbox.progress import Progress
 from benchbox.score import decode
+from benchbox.score_clip_verdict import verdict_prefix
 from benchbox.score_floor import floor_useful_text
-from benchbox.score_verdict import floor_span_key, verdict_prefix
+from benchbox.score_verdict import floor_span_key
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
 
 VS_FLOOR = "vs_floor"

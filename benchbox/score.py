@@ -25,8 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +34,18 @@ import pandas as pd
 from benchbox import config as cfg
 from benchbox.audio import read_audio
 from benchbox.data.dataset import load_dataset
-from benchbox.errors import AudioError, ConfigError, DataError, MetricError
+from benchbox.errors import AudioError, DataError, MetricError
 from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_skips, rate_notes, recorded_reference, walk_clips  # noqa: F401 (import_skips re-exported)
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
-from benchbox.metrics.verdict import VerdictConfig
 from benchbox.progress import Progress, no_progress
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
 from benchbox.score_floor import add_floor_useful
-from benchbox.score_verdict import add_verdict_metrics, check_prime_spans, long_enough, prime_samples
+from benchbox.score_clip_verdict import check_prime_spans, long_enough, prime_samples
+from benchbox.score_config import ScoreConfig, cache_dir_of, check_category_model, score_settings
+from benchbox.score_verdict import add_verdict_metrics
 from benchbox.scores_record import reference_record
 from benchbox.stats import wilson_interval
 from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
@@ -87,21 +87,6 @@ FLOOR_GROUP = "floor"
 REAL_PREFIX = "real/"  # the floor row's detector rates on every real clip of the reference (all splits)
 REAL_N = "real/n"
 DEFAULT_EMBEDDERS = ("aisfx", "mel")
-CACHE_ENV = "BENCHBOX_CACHE"
-
-
-@dataclass(frozen=True)
-class ScoreConfig:
-    """Scoring knobs besides the CLI arguments. ``--set detectors.<key>=value``."""
-
-    detectors: DetectorConfig = field(default_factory=DetectorConfig)
-    verdict: VerdictConfig = field(default_factory=VerdictConfig)  # useful/auto = no flag AND a footstep (footstep/p)
-    cache_dir: str = ""  # embedding cache; "" = $BENCHBOX_CACHE or ~/.cache/benchbox/embeddings
-    diversity_max_clips: int = 512  # mean pairwise distance over at most this many clips (seeded subset)
-
-    def __post_init__(self) -> None:
-        if self.diversity_max_clips < 2:  # a pairwise distance needs two clips
-            raise ValueError(f"diversity_max_clips must be >= 2, got {self.diversity_max_clips}")
 
 
 @dataclass(frozen=True)
@@ -111,42 +96,6 @@ class ScoreResult:
     groups: pd.DataFrame
     skipped: pd.DataFrame  # path, reason
     warnings: tuple[str, ...] = ()
-
-
-def load_score_config(path: str | Path | None = None, overrides: list[str] | None = None, *, category_model: str | Path | None = None) -> ScoreConfig:
-    """The score config from a TOML file and ``--set`` overrides; ``category_model`` (a model file, e.g. from
-    ``benchbox category fit``) replaces ``verdict.category_model``. Either is recorded as an absolute path (a relative
-    one against the working directory), so the scores' freshness does not depend on where it is checked from;
-    ConfigError when both name a model and they differ."""
-    from dataclasses import replace
-
-    config = cfg.load(ScoreConfig, path, overrides)
-    given = config.verdict.category_model
-    absolute = str(Path(given).expanduser().resolve()) if given else ""
-    if category_model is not None:
-        chosen = str(Path(category_model).expanduser().resolve())
-        if absolute and absolute != chosen:
-            raise ConfigError(f"--category-model {category_model} and verdict.category_model={given} name different category models",
-                              hint="give the model once: --category-model PATH (the same as --set verdict.category_model=PATH)")
-        absolute = chosen
-    return replace(config, verdict=replace(config.verdict, category_model=absolute))
-
-
-def check_category_model(config: ScoreConfig, embedders: tuple[str, ...], weights: Path | None) -> None:
-    """MetricError before anything is scored: ``weights`` that neither a scored embedder nor the category model uses,
-    a category model that cannot be read, or whose embedder cannot be used (an unknown one, vggish without ``weights``)."""
-    path = category.model_file(config.verdict.category_model)
-    model = category.load_model(path)
-    if weights is not None and WEIGHTS_EMBEDDER not in embedders and model.embedder != WEIGHTS_EMBEDDER:
-        raise MetricError(f"--weights is for the {WEIGHTS_EMBEDDER} embedder, which is not among {list(embedders)}", hint=f"add it: --embedder {','.join([*embedders, WEIGHTS_EMBEDDER])}")
-    if model.embedder and (model.embedder not in embedders or model.embedder == WEIGHTS_EMBEDDER):
-        category.check_embedder(model, path, weights=weights)
-
-
-def cache_dir_of(config: ScoreConfig) -> Path:
-    """Where embeddings are cached (by content hash, so sharing it between runs is safe)."""
-    root = config.cache_dir or os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "benchbox" / "embeddings")
-    return Path(root).expanduser()
 
 
 # ------------------------------------------------------------------------ inputs
@@ -415,18 +364,20 @@ def score_run(
     warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
     refused: set[int] = set()  # primes (samples) the reference cannot be cut at
+    loaded: dict[str, list[np.ndarray]] = {}  # split -> the reference clips add_verdict_metrics decoded, which the floor reuses
     if embedders:
         warnings += add_distances(rows, groups, sets, embedders, bootstrap=bootstrap, seed=seed, cache_dir=cache_dir_of(config),
                                   max_clips=config.diversity_max_clips, progress=progress, weights=weights, bandwidths=bandwidths)
     clips = add_verdict_metrics(
         clips, rows, groups, reference=ref_path if sets else None, embedders=embedders, config=config.verdict, detectors=config.detectors,
         val_flags=val_flags, cache_dir=cache_dir_of(config), bootstrap=bootstrap, seed=seed, progress=progress,
-        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths, refused=refused,
+        decode=decode, distances=distances, weights=weights, bandwidths=bandwidths, refused=refused, loaded=loaded,
     )
     if sets and embedders and clips["sample_rate_hz"].nunique() == 1:  # at several rates nothing is embedded (warned elsewhere)
         warnings += missing_continuations(rows, embedders[0], *_continuation_gaps(clips, groups, refused))
     if sets:  # the continuation verdict's real floor: held-out real clips, whole and cut where each prime ends
-        add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights)
+        add_floor_useful(rows[-1], clips, ref_path, config=config.verdict, detectors=config.detectors, cache_dir=cache_dir_of(config), progress=progress, weights=weights,
+                         loaded=loaded)
     if "footstep/p" not in clips.columns:  # what was measured, not what was asked for
         warnings.append("footstep/p was not measured: useful/auto counts detector flags only")
     result = ScoreResult(out, _clip_columns(clips), _group_columns(pd.DataFrame(rows)), skipped, tuple(warnings))
@@ -461,15 +412,6 @@ def _group_columns(groups: pd.DataFrame) -> pd.DataFrame:
     rates = [c for c in groups.columns if c.endswith("/flag_rate") or c.startswith("useful/")]
     rest = [c for c in groups.columns if c not in first + distances + rates]
     return groups[first + distances + rates + rest]
-
-
-def score_settings(config: ScoreConfig) -> dict:
-    """The resolved settings that decide a score's numbers (detector thresholds, verdict,
-    diversity subset; not the cache folder): recorded in scores.json, so boards can tell
-    runs scored alike from runs that were not."""
-    from dataclasses import asdict
-
-    return {"detectors": asdict(config.detectors), "verdict": asdict(config.verdict), "diversity_max_clips": config.diversity_max_clips}
 
 
 def _write(result: ScoreResult, folder: Path, *, root: Path, reference: Path | None, embedders, bootstrap: int, seed: int, config: ScoreConfig, weights: Path | None = None, source: Path | None = None, bandwidths: dict | None = None, notes: dict | None = None) -> None:

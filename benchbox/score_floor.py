@@ -6,8 +6,8 @@ A primed clip is judged on its continuation (``cont/useful/auto``), but the cate
 detectors were calibrated on clips that start at an onset, so even real audio reads lower cut after
 it (docs/verdict.md, "Primed clips: the continuation"). This module gives that verdict a real floor
 on its own span: the reference's **held-out** clips (val + test) cut at the sample a P-ms prime ends
-at, judged by the clips' own code (:func:`benchbox.score_verdict.continuation_detectors`, the
-category model on the same ``clip[P:]``, :func:`benchbox.score_verdict._set_verdict`), so the floor
+at, judged by the clips' own code (:func:`benchbox.score_clip_verdict.continuation_detectors`, the
+category model on the same ``clip[P:]``, :func:`benchbox.score_clip_verdict.set_verdict`), so the floor
 and a primed group differ only in who made the audio after the cut. The floor row carries, for
 every cut (``0`` and each prime of the run):
 
@@ -33,8 +33,8 @@ from benchbox.metrics import category
 from benchbox.metrics.artifacts import DetectorConfig, detect
 from benchbox.metrics.verdict import USEFUL_KEY, VerdictConfig
 from benchbox.progress import Progress
+from benchbox.score_clip_verdict import CONT, continuation_detectors, fill_footstep_p, prime_samples, set_verdict, verdict_model
 from benchbox.score_distances import embeddable
-from benchbox.score_verdict import CONT, _fill_footstep_p, _set_verdict, continuation_detectors, prime_samples, verdict_model
 from benchbox.stats import wilson_interval
 
 HELDOUT_SPLITS = ("val", "test")  # not train: the shipped category model was fitted on it (in-sample footstep/p)
@@ -87,8 +87,8 @@ def heldout_verdicts(waves: list[np.ndarray], rate_hz: int, cuts_ms: list[float]
     table = pd.DataFrame([{"prime_ms": ms, "sample_rate_hz": rate_hz, **flags} for ms in cuts for flags in whole])  # (S * N) rows
     cut_waves = [w for _ in cuts for w in waves]  # row i's whole clip; the functions below cut it at its own prime_ms
     table = pd.concat([table, continuation_detectors(table, cut_waves, detectors)], axis=1)
-    applied = _fill_footstep_p(table, cut_waves, embeddable(table), rate_hz, model, cache_dir, progress, weights)  # the same NaN rule as scored clips
-    _set_verdict(table, config, threshold, applied)
+    applied = fill_footstep_p(table, cut_waves, embeddable(table), rate_hz, model, cache_dir, progress, weights)  # the same NaN rule as scored clips
+    set_verdict(table, config, threshold, applied)
     return table
 
 
@@ -101,16 +101,21 @@ def fill_floor_useful(row: dict, verdicts: pd.DataFrame) -> None:
 
 
 def add_floor_useful(row: dict, clips: pd.DataFrame, reference: Path, *, config: VerdictConfig, detectors: DetectorConfig, cache_dir: Path,
-                     progress: Progress, weights: Path | None = None) -> None:
+                     progress: Progress, weights: Path | None = None, loaded: dict | None = None) -> None:
     """The floor ``row``'s :func:`floor_useful_keys` columns, in place: the reference's held-out clips
     (val + test) whole and cut at every prime of the scored ``clips`` (``prime_ms``, ``sample_rate_hz``),
-    at the clips' rate; nothing for clips at several rates, whose verdict has no ``footstep/p``."""
+    at the clips' rate; nothing for clips at several rates, whose verdict has no ``footstep/p``. ``loaded``: the
+    reference clips already decoded at that rate, split -> N (T,) (as :func:`benchbox.score_verdict.add_verdict_metrics`
+    keeps them); only a split it lacks is decoded here."""
     rates = clips["sample_rate_hz"].astype(int).unique()
     if len(rates) != 1:
         return
     rate = int(rates[0])
-    ds = load_dataset(reference)
-    waves = [load_audio(p, rate) for s in HELDOUT_SPLITS for p in ds.clip_paths(s)]  # N (T,), as the scorer loads the reference
+    loaded = dict(loaded or {})
+    if missing := [s for s in HELDOUT_SPLITS if s not in loaded]:
+        ds = load_dataset(reference)
+        loaded.update({s: [load_audio(p, rate) for p in ds.clip_paths(s)] for s in missing})  # as the scorer loads the reference
+    waves = [w for s in HELDOUT_SPLITS for w in loaded[s]]  # N (T,)
     if not waves:
         return
     model, model_weights, threshold = verdict_model(config, weights)

@@ -31,7 +31,8 @@ two are one scale (finding 5 of :mod:`benchbox.study.seed_findings`). Per clip, 
 embedding metrics are over its other clips, and its nan flag fails it. Per group, the three axes (:func:`group_rates`): quality
 (``quality/artefact_free_rate``), category fit (``footstep/p_mean``, ``footstep/share``)
 and diversity (``recall/e``, ``coverage/e`` above), each with a 95% CI. (The floor row's real floor of
-the continuation verdict, ``floor@<ms>ms/useful/``, is :mod:`benchbox.score_floor`'s, on these functions.)
+the continuation verdict, ``floor@<ms>ms/useful/``, is :mod:`benchbox.score_floor`'s. The verdict on one clip,
+whole and past its prime, is :mod:`benchbox.score_clip_verdict`'s, which both use.)
 """
 
 from __future__ import annotations
@@ -47,74 +48,19 @@ import pandas as pd
 
 from benchbox.audio import load_audio
 from benchbox.data.dataset import load_dataset
-from benchbox.errors import DataError
 from benchbox.metrics import prdc, twosample
-from benchbox.metrics.artifacts import DETECTORS, DetectorConfig, detect
+from benchbox.metrics.artifacts import DETECTORS, DetectorConfig
 from benchbox.metrics import category
-from benchbox.metrics.verdict import IN_DISTRIBUTION_KEY, REASON_KEY, USEFUL_KEY, VerdictConfig, close_threshold, expected_close_share, leave_one_out_close, verdicts
+from benchbox.metrics.verdict import IN_DISTRIBUTION_KEY, USEFUL_KEY, VerdictConfig, close_threshold, expected_close_share, leave_one_out_close, verdicts
 from benchbox.progress import Progress
+from benchbox.score_clip_verdict import CONT, continuation_detectors, fill_footstep_p, long_enough, prime_samples, set_verdict, verdict_model
 from benchbox.score_distances import embeddable
 
 if TYPE_CHECKING:
     from benchbox.metrics.embedder import Embedder
 from benchbox.stats import wilson_interval
 
-CONT = "cont/"
-MS_PER_SECOND = 1000.0
 TRAIN_SPLIT = "train"
-MIN_CONT_SAMPLES = 1024  # shorter continuations (64 ms at 16 kHz) are not embedded: their cont/ k-NN metrics stay NaN
-
-
-def verdict_prefix(columns) -> str:
-    """``"cont/"`` when a groups table (its ``columns``) carries the continuation's verdict, else
-    ``""``: the verdict on the generated part, which tables show so a real prime never lifts it."""
-    return CONT if f"{CONT}{USEFUL_KEY}_rate" in columns else ""
-
-
-def prime_samples(prime_ms, rate_hz: int) -> int:
-    """P: the prime length in samples of a clip (0 when unprimed or unknown)."""
-    try:
-        ms = float(prime_ms)
-    except (TypeError, ValueError):
-        return 0
-    return 0 if math.isnan(ms) or ms <= 0 else int(round(ms * rate_hz / MS_PER_SECOND))
-
-
-def check_prime_spans(clips: pd.DataFrame) -> None:
-    """DataError when a ``prime_ms`` of ``clips`` (``prime_ms``, ``sample_rate_hz``) is infinite or
-    negative, or when two different values end at the same sample: their continuations are one
-    span, whose ``span@``/``floor@`` scores would carry one of the two names. A manifest read with
-    its clips' headers is refused earlier (:mod:`benchbox.external`); this catches clips whose
-    length only decoding tells (m4a, aac)."""
-    first: dict[tuple[int, int], float] = {}
-    for ms, rate in zip(pd.to_numeric(clips["prime_ms"], errors="coerce"), clips["sample_rate_hz"]):
-        if math.isinf(ms) or ms < 0:  # NaN (no prime) passes both
-            raise DataError(f"a clip's prime_ms is {ms:g}: not a finite length >= 0", hint="give the prime length in ms in the manifest, or leave the cell empty")
-        cut = prime_samples(ms, int(rate))
-        if cut <= 0:
-            continue
-        seen = first.setdefault((cut, int(rate)), float(ms))
-        if seen != float(ms):
-            raise DataError(f"clips primed for {seen:g} ms and {float(ms):g} ms both start their continuation at sample {cut} ({int(rate)} Hz)",
-                            hint="write one prime length (prime_ms) for primes that end at the same sample")
-
-
-def continuation_detectors(clips: pd.DataFrame, waves: list[np.ndarray], config: DetectorConfig) -> pd.DataFrame:
-    """``cont/<detector key>`` columns: the detectors on ``clip[P:]`` (a copy for P = 0)."""
-    rows = []
-    for wave, (_, rec) in zip(waves, clips.iterrows()):
-        p = prime_samples(rec.get("prime_ms"), int(rec["sample_rate_hz"]))
-        if p == 0 or p >= len(wave):
-            rows.append({f"{CONT}{k}": rec[k] for k in _detector_keys(clips)})
-        else:
-            rows.append({f"{CONT}{k}": v for k, v in detect(wave[p:], int(rec["sample_rate_hz"]), config).items() if k != USEFUL_KEY})
-    return pd.DataFrame(rows, index=clips.index)
-
-
-def _detector_keys(clips: pd.DataFrame) -> list[str]:
-    """The detectors' ``<detector>/<value>`` columns (not the group column ``dropout``, the model's
-    dropout, which shares the dropout detector's name)."""
-    return [c for c in clips.columns if "/" in c and c.split("/")[0] in DETECTORS]
 
 
 @dataclass
@@ -151,16 +97,9 @@ def _embedded(x: np.ndarray) -> np.ndarray:
     return ~np.isnan(x).any(axis=1) if x.ndim == 2 and x.shape[1] else np.zeros(len(x), bool)
 
 
-def long_enough(lengths, cut):
-    """Whether a clip of ``lengths`` samples (a number or an (N,) array; ``cut`` alike) leaves a continuation
-    of at least ``MIN_CONT_SAMPLES`` past sample ``cut``: the one rule every continuation embedding and its
-    warnings use."""
-    return np.asarray(lengths) - np.asarray(cut) >= MIN_CONT_SAMPLES
-
-
 def refused_cuts(refs: dict[str, list[np.ndarray]], primes: np.ndarray) -> set[int]:
     """The primes (in samples) the reference cannot be cut at: some train/test clip is shorter than the
-    prime plus ``MIN_CONT_SAMPLES``, so no continuation of that prime has a span to be compared with."""
+    prime plus ``MIN_CONT_SAMPLES`` (:func:`long_enough`), so no continuation of that prime has a span to be compared with."""
     shortest = min((len(w) for s in (TRAIN_SPLIT, "test") for w in refs.get(s, [])), default=0)
     return {int(p) for p in primes if p > 0 and not long_enough(shortest, p)}
 
@@ -250,24 +189,6 @@ def _fill_clip_columns(clips: pd.DataFrame, sets: _Sets, primes: np.ndarray, tra
             if col not in clips.columns:
                 clips[col] = "" if key.endswith("train_id") else np.nan
             clips.iloc[rows, clips.columns.get_loc(col)] = values
-
-
-def _set_verdict(clips: pd.DataFrame, config: VerdictConfig, threshold: float, applied: dict[str, np.ndarray] | None = None) -> None:
-    """``useful/auto`` / ``useful/reason`` / ``in_distribution`` (whole clip) and their ``cont/`` twins, in place.
-
-    ``applied[prefix]`` (N,) bool: the clips the category model scored (a NaN footstep/p there fails closed)."""
-    for prefix in ("", CONT):
-        flags = clips[[c for c in clips.columns if c.startswith(prefix) and c.endswith("/flag") and c[len(prefix):].split("/")[0] in DETECTORS]]
-        flag_rows = [{k[len(prefix):]: v for k, v in r.items()} for r in flags.to_dict("records")]
-        col = prefix + category.P_KEY
-        p = clips[col].to_numpy(dtype=np.float64) if col in clips.columns else None  # None: detectors only
-        useful, reasons = verdicts(flag_rows, p, threshold, applied=(applied or {}).get(prefix))
-        clips[prefix + USEFUL_KEY] = useful
-        clips[prefix + REASON_KEY] = reasons
-        realism = f"{prefix}realism/{config.embedder}"
-        if realism in clips.columns:
-            values = clips[realism].to_numpy(dtype=np.float64)
-            clips[prefix + IN_DISTRIBUTION_KEY] = np.where(np.isnan(values), np.nan, (values >= config.realism_min).astype(np.float64))
 
 
 def _rate(values: pd.Series) -> tuple[float, float, float]:
@@ -458,6 +379,7 @@ def add_verdict_metrics(
     weights: Path | None = None,
     bandwidths: dict | None = None,
     refused: set | None = None,
+    loaded: dict | None = None,
 ) -> pd.DataFrame:
     """Add every column of the module docstring; ``rows`` are the group rows, then the floor row.
 
@@ -466,7 +388,9 @@ def add_verdict_metrics(
     (path -> (T,) wave, rate) and ``distances`` (FAD/KAD with CIs) are the scorer's own,
     passed in so this module does not import :mod:`benchbox.score`. ``bandwidths``: where the
     ``cont/kad`` bandwidth of each span is recorded, ``bandwidths[e][str(P)]`` (as scores.json);
-    ``refused``: where the primes (in samples) the reference cannot be cut at are collected (:func:`refused_cuts`).
+    ``refused``: where the primes (in samples) the reference cannot be cut at are collected (:func:`refused_cuts`);
+    ``loaded``: where the reference clips it decodes are kept, split -> N (T,) at the clips' rate, so
+    :func:`benchbox.score_floor.add_floor_useful` decodes them once.
     """
     from benchbox.metrics.embedders import get_embedder
 
@@ -478,7 +402,7 @@ def add_verdict_metrics(
     # footstep/p is measured whatever --embedder lists (the category model embeds with its own
     # embedder): a verdict without category fit would call any clean non-footstep useful.
     measure_category = len(rates) == 1
-    applied = _fill_footstep_p(clips, waves, finite, int(rates[0]), model, cache_dir, progress, model_weights) if measure_category else None
+    applied = fill_footstep_p(clips, waves, finite, int(rates[0]), model, cache_dir, progress, model_weights) if measure_category else None
     refs: dict[str, list[np.ndarray]] = {}
     if reference is not None and embedders and len(rates) == 1:
         ds = load_dataset(reference)
@@ -504,49 +428,18 @@ def add_verdict_metrics(
                     _fill_floor_spans(rows[-1], sets, e, spans_ms, bootstrap, seed, distances, spans)
     if measure_category and reference is not None and len(rows) > len(groups):  # the floor's verdict is the clips' verdict
         rate = int(rates[0])
-        val = refs["val"] if refs else [load_audio(p, rate) for p in load_dataset(reference).clip_paths("val")]
+        if not refs:
+            refs = {"val": [load_audio(p, rate) for p in load_dataset(reference).clip_paths("val")]}
+        val = refs["val"]
         if val:
             val_p = category.footstep_probability(val, rate, model, cache_dir=cache_dir, progress=progress, weights=model_weights)
             _floor_verdict(rows[-1], val_flags, val_p, threshold)
     if len(rows) > len(groups) and val_flags and "quality/artefact_free_rate" not in rows[-1]:
         _floor_verdict(rows[-1], val_flags, None, threshold)  # no footstep/p measured (clips at several rates): the flags' rates
-    _set_verdict(clips, config, threshold, applied)
+    if loaded is not None:
+        loaded.update(refs)
+    set_verdict(clips, config, threshold, applied)
     for row, (_, g) in zip(rows, groups):
         row.update(group_rates(clips.loc[g.index], threshold))
     return clips
 
-
-def verdict_model(config: VerdictConfig, weights: Path | None = None) -> tuple[category.CategoryModel, Path | None, float]:
-    """(category model, the weights it embeds with, the verdict's footstep/p threshold) of ``config``."""
-    model = category.load_model(category.model_file(config.category_model))
-    model_weights = weights if model.embedder == "vggish" else None  # a vggish category model embeds with the user's weights
-    return model, model_weights, config.footstep_min if config.footstep_min >= 0 else model.threshold
-
-
-def _fill_footstep_p(clips: pd.DataFrame, waves: list[np.ndarray], finite: np.ndarray, rate: int, model: category.CategoryModel, cache_dir: Path, progress: Progress,
-                     weights: Path | None = None) -> dict[str, np.ndarray]:
-    """``footstep/p`` of whole clips and ``cont/footstep/p`` of continuations (NaN when too short, and for
-    the clips ``finite`` marks False, never embedded: their nan flag fails them), in place;
-    returns ``{prefix: (N,) bool}``, the clips the verdict holds the model's answer against (every finite clip;
-    continuations long enough, and those of clips with NaN only in the prime, whose NaN p then fails them)."""
-    whole = np.full(len(clips), np.nan)
-    kept = np.flatnonzero(finite)
-    if len(kept):
-        whole[kept] = category.footstep_probability([waves[i] for i in kept], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
-    clips[category.P_KEY] = whole
-    primes = np.array([prime_samples(p, rate) for p in clips["prime_ms"]])
-    cont = whole.copy()
-    rows = [i for i, p in enumerate(primes) if p > 0]
-    cont[rows] = np.nan
-    measured = [i for i in rows if finite[i] and long_enough(len(waves[i]), primes[i])]
-    if measured:
-        cont[measured] = category.footstep_probability([waves[i][primes[i]:] for i in measured], rate, model, cache_dir=cache_dir, progress=progress, weights=weights)
-    clips[CONT + category.P_KEY] = cont
-    cont_applied = (primes <= 0) & finite
-    cont_applied[measured] = True
-    # a primed clip with NaN/inf samples only in its prime: its continuation is finite (cont/nan/flag 0) but the clip
-    # is embedded nowhere, so its cont/footstep/p stays NaN; counted as applied, that NaN fails it closed
-    # (footstep-p-nan) instead of passing a continuation the category model never heard
-    prime_only = [i for i in rows if not finite[i] and long_enough(len(waves[i]), primes[i]) and np.isfinite(waves[i][primes[i]:]).all()]
-    cont_applied[prime_only] = True
-    return {"": finite.copy(), CONT: cont_applied}

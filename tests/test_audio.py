@@ -127,3 +127,25 @@ def test_nan_file(tmp_path):
     sf.write(path, np.array([0.0, np.nan, 0.1], dtype=np.float32), 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match="NaN"):
         audio.load_audio(path)
+
+
+def test_mono_sha256_is_the_hash_tags_scores_and_manifests_share(tmp_path):
+    """One rule for a clip's content hash: the rate as text then the channels' float32 mean (checked
+    directly, not through the library), equal to the dataset's cached clip_sha256; NaN samples are
+    refused by default (the review skips such a clip) and hashed with finite=False (as clip_sha256 does)."""
+    import hashlib
+
+    from benchbox.data.dataset import clip_sha256
+
+    rng = np.random.default_rng(3)
+    pcm = rng.integers(-32768, 32768, size=(1000, 2), dtype=np.int16)  # (T, C)
+    for name, data in (("mono.wav", pcm[:, :1]), ("stereo.wav", pcm)):
+        sf.write(tmp_path / name, data, 22_050, subtype="PCM_16")
+        mono = (data.astype(np.float64) / 32768.0).mean(axis=1).astype("<f4")  # (T,), exact: a sum of two int16 fits float32
+        assert audio.mono_sha256(tmp_path / name) == hashlib.sha256(b"22050" + mono.tobytes()).hexdigest() == clip_sha256(tmp_path / name), name
+    wave = np.zeros(1000, np.float32)
+    wave[10] = np.nan
+    sf.write(tmp_path / "nan.wav", wave, 16_000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN or inf"):
+        audio.mono_sha256(tmp_path / "nan.wav")
+    assert audio.mono_sha256(tmp_path / "nan.wav", finite=False) == clip_sha256(tmp_path / "nan.wav") is not None

@@ -267,18 +267,3 @@ def test_a_failing_score_leaves_every_earlier_output_byte_identical(setup, monke
         _score(run, config)
     assert {p.name: p.read_bytes() for p in (run / "scores").iterdir()} == before
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []  # no staging folder left
-
-
-def test_a_category_model_set_relative_is_recorded_absolute_and_two_different_ones_are_refused(tmp_path, monkeypatch):
-    from benchbox.errors import ConfigError
-    from benchbox.score import load_score_config
-
-    monkeypatch.chdir(tmp_path)
-    config = load_score_config(None, ["verdict.category_model=models/m.json"])
-    assert config.verdict.category_model == str(tmp_path / "models" / "m.json")  # freshness no longer depends on the working directory
-    assert load_score_config(None, None).verdict.category_model == ""  # the shipped model stays ""
-    same = load_score_config(None, ["verdict.category_model=models/m.json"], category_model=tmp_path / "models" / "m.json")
-    assert same.verdict.category_model == str(tmp_path / "models" / "m.json")
-    with pytest.raises(ConfigError, match="name different category models") as e:
-        load_score_config(None, ["verdict.category_model=models/a.json"], category_model="models/b.json")
-    assert "--category-model PATH" in e.value.hint

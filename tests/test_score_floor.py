@@ -105,6 +105,26 @@ def test_the_category_model_sees_the_cut_clip(tmp_path, rng):
     np.testing.assert_allclose(table["cont/footstep/p"].to_numpy()[:3], category.footstep_probability(waves, RATE_HZ, model), rtol=1e-6)
 
 
+@pytest.mark.parametrize("embedders", [(), ("mel",)])
+def test_each_reference_clip_is_decoded_once_per_score(tmp_path, rng, monkeypatch, embedders):
+    """The floor reuses the held-out clips the verdict metrics decoded: one load of each reference clip
+    per score call, with embedders (every split loaded for them) or without (val for the floor's verdict)."""
+    import benchbox.score_floor as floor_module
+    import benchbox.score_verdict as verdict_module
+    from tests.score_helpers import make_run
+
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "run", data, rng)
+    decoded = []
+    for module in (verdict_module, floor_module):
+        monkeypatch.setattr(module, "load_audio", lambda path, rate, real=module.load_audio: decoded.append(str(path)) or real(path, rate))
+    config = ScoreConfig(cache_dir=str(tmp_path / "cache"))
+    floor = score_run(run, reference=data, embedders=embedders, bootstrap=0, config=config).groups.set_index("group").loc[FLOOR_GROUP]
+    heldout = {str(p) for s in ("val", "test") for p in load_dataset(data).clip_paths(s)}
+    assert len(decoded) == len(set(decoded)) and heldout <= set(decoded)
+    assert floor[floor_useful_keys(0)[3]] == len(heldout)
+
+
 def test_scores_without_the_columns_read_a_dash():
     assert floor_useful_of({}, 20) is None and floor_useful_text({}, 20) == "-"
     rate, lo, hi, n = floor_useful_keys(20)

@@ -10,7 +10,6 @@ from benchbox.data.dataset import load_dataset
 from benchbox.metrics import prdc, twosample
 from benchbox.metrics.verdict import VerdictConfig
 from benchbox.score import ScoreConfig, score_run
-from benchbox.score_verdict import prime_samples
 from tests.score_helpers import RATE_HZ, make_dataset, step
 
 PRIME_MS = 100
@@ -46,10 +45,6 @@ def scored(tmp_path, rng):
     config = ScoreConfig(cache_dir=str(tmp_path / "cache"), verdict=VerdictConfig(embedder="mel", realism_min=0.0))
     result = score_run(run, reference=data, embedders=("mel",), bootstrap=30, config=config)
     return result, ds, train, test
-
-
-def test_prime_samples():
-    assert prime_samples(40, 16000) == 640 and prime_samples(0, 16000) == 0 and prime_samples(float("nan"), 16000) == 0
 
 
 def test_continuation_detectors_see_only_the_continuation(scored):
@@ -305,36 +300,6 @@ def test_continuation_warnings_name_the_cause_and_an_all_nan_prime_keeps_its_spa
     res = score_run(long_run, reference=data, embedders=("mel",), bootstrap=0, config=config)
     said = [w for w in res.warnings if "no continuation metrics after its 200 ms prime: a reference train/test clip is too short" in w]
     assert len(said) == 1 and not any("left out of its continuation metrics" in w for w in res.warnings)
-
-
-def test_set_verdict_fails_a_nan_footstep_p_closed_where_the_model_scored_it():
-    from benchbox.score_verdict import CONT, _set_verdict
-
-    clips = pd.DataFrame({"footstep/p": [np.nan, 0.9], CONT + "footstep/p": [np.nan, np.nan]})
-    _set_verdict(clips, VerdictConfig(), 0.5, {"": np.array([True, True]), CONT: np.array([True, False])})
-    assert clips["useful/auto"].tolist() == [0, 1] and clips["useful/reason"].tolist() == ["footstep-p-nan", "ok"]
-    assert clips[CONT + "useful/reason"].tolist() == ["footstep-p-nan", "ok"]  # the second continuation was too short to score
-    bare = pd.DataFrame({"dc/flag": [0]})
-    _set_verdict(bare, VerdictConfig(), 0.5)  # no footstep/p column: the category was not measured; flags decide
-    assert bare["useful/auto"].tolist() == [1]
-
-
-def test_two_primes_ending_at_one_sample_are_refused_per_sample_rate():
-    """Clips whose length only decoding tells (m4a) pass the manifest check; the scorer refuses
-    10 and 10.01 ms at 16 kHz (both 160 samples: one span under two names) before any embedding."""
-    import pandas as pd
-
-    from benchbox.errors import DataError
-    from benchbox.score_verdict import check_prime_spans
-
-    table = pd.DataFrame({"prime_ms": [10, 0, "", 10.01], "sample_rate_hz": [16000] * 4})
-    with pytest.raises(DataError, match=r"primed for 10 ms and 10.01 ms both start their continuation at sample 160 \(16000 Hz\)"):
-        check_prime_spans(table)
-    check_prime_spans(pd.DataFrame({"prime_ms": [10, "10.0", 1e1, 20], "sample_rate_hz": [16000] * 4}))  # one length, written three ways
-    check_prime_spans(pd.DataFrame({"prime_ms": [10, 10.01], "sample_rate_hz": [16000, 48000]}))  # 160 and 480 samples: two spans
-    for bad in ("inf", -5):  # a hand-edited run manifest: one clear error, not an OverflowError from the sample count
-        with pytest.raises(DataError, match="not a finite length >= 0"):
-            check_prime_spans(pd.DataFrame({"prime_ms": [10, bad], "sample_rate_hz": [16000] * 2}))
 
 
 def test_floor_span_of_names_the_span_floor_only_where_its_interval_is_finite():

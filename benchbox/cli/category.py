@@ -40,7 +40,7 @@ def fit_cmd(
     Groups come from each clip's source (by default its first folder, e.g. the game package); a group whose fold cannot be fitted is skipped, with a note. The threshold is Youden's J on the held-out probabilities. When fewer than two groups hold both classes the model is calibrated and thresholded on the val split and evaluated on the test split (on the val split when the test split lacks a class: optimistic), and says so. Writes OUT (the model), OUT's .md report and .log.jsonl log; use the model with `benchbox score --category-model OUT` (docs/verdict.md).
     """
     from benchbox.metrics.category_fit import fit_category, low_auc_warning
-    from benchbox.score import cache_dir_of, load_score_config
+    from benchbox.score_config import cache_dir_of, load_score_config
 
     try:
         with rich_progress(enabled=not quiet and not as_json) as progress:

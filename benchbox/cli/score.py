@@ -43,7 +43,8 @@ def score_cmd(
     Per clip (scores/clips.csv): the artefact detectors (DC, silence, clipping, clicks, hum, no transient, noise wall, dropouts, spectral line, crackle, wall with late bursts, NaN), realism against the reference train split (in_distribution), the nearest training clip, footstep/p (the category model) and useful/auto (no detector fired and a footstep) with useful/reason. Per group (scores/groups.csv): FAD and KAD with jackknife 95% intervals (one KAD kernel per reference and span), diversity, precision / recall / density / coverage, the 1-NN two-sample test (nn1: balanced accuracy, 0.5 when the clips cannot be told from real ones, and its permutation p), the memorisation share, the useful rate and the three axes (quality/artefact_free_rate, footstep/p_mean and footstep/share, recall and coverage), plus a floor row (real val vs real test; and the useful rate of the reference's held-out real clips, val + test, whole and cut where each prime ends, which the table shows beside each row as 'real useful, same cut'). Primed clips are also scored on their continuation (cont/ columns). See docs/verdict.md and docs/detectors.md.
     """
     from benchbox.external import imported
-    from benchbox.score import SAMPLES_MANIFEST, json_records, load_score_config, score_run
+    from benchbox.score import SAMPLES_MANIFEST, json_records, score_run
+    from benchbox.score_config import load_score_config
 
     if out is None and path.is_dir() and not (path / SAMPLES_MANIFEST).is_file() and not imported(path):
         out = Path("results") / (name or path.resolve().name)  # a folder of clips is never written into unasked
@@ -100,7 +101,7 @@ def _table(groups, embedders: tuple[str, ...]):
     from benchbox.score_floor import floor_useful_of
 
     first = embedders[:1]
-    from benchbox.score_verdict import verdict_prefix
+    from benchbox.score_clip_verdict import verdict_prefix
 
     pfx = verdict_prefix(groups.columns)  # the generated part's verdict and flags, as the leaderboard shows them
     columns = ["group", "n", *(f"fad/{e}" for e in first), *(f"kad/{e}" for e in first), *(f"diversity/{e}" for e in first), f"{pfx}useful/auto", REAL_CUT, f"{pfx}flags"]

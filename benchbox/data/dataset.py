@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import read_audio
+from benchbox.audio import mono_sha256, read_audio
 from benchbox.errors import AudioError, DataError
-from benchbox.runs import sha256_audio
 
 DATASET_FORMAT = 1
 MANIFEST_COLUMNS = ("id", "path", "source", "label", "offset_seconds", "seconds", "peak", "rms_dbfs", "split", "sha256")
@@ -73,7 +72,7 @@ class Dataset:
 
     def changed_clips(self, split: str | None = None) -> list[Path]:
         """Clips of ``split`` (every split: None) whose audio no longer has the ``sha256`` the
-        manifest records (``benchbox.runs.sha256_audio`` of the mono float32 read-back), or that
+        manifest records (:func:`benchbox.audio.mono_sha256`, the mono float32 read-back's hash), or that
         are missing or undecodable: a reference edited in place after import. A row without a
         recorded ``sha256`` (empty) is not checked. Decodes each clip
         once per process and file state (:func:`clip_sha256`), so a leaderboard over many runs of
@@ -87,7 +86,7 @@ _SHA_CACHE: dict[tuple[str, int, int, int, int, int], str | None] = {}
 
 
 def clip_sha256(path: Path) -> str | None:
-    """:func:`benchbox.runs.sha256_audio` of a clip's mono read-back; None when it cannot be read.
+    """:func:`benchbox.audio.mono_sha256` of a clip, NaN/inf samples and all; None when it cannot be read.
 
     Cached per process and file state: path, device, inode, size, mtime and ctime. Size and
     mtime alone do not tell a replaced clip (a dataset's clips all have one size, and an mtime
@@ -100,8 +99,7 @@ def clip_sha256(path: Path) -> str | None:
     key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _SHA_CACHE:
         try:
-            data, rate = read_audio(path, finite=False)  # (T, C)
-            _SHA_CACHE[key] = sha256_audio(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0], rate)
+            _SHA_CACHE[key] = mono_sha256(path, finite=False)
         except (AudioError, OSError):
             _SHA_CACHE[key] = None
     return _SHA_CACHE[key]

@@ -9,7 +9,7 @@ the reference a scored folder of clips records (``scores/scores.json``: an impor
 ``benchbox score DIR --out OUT``), or from a folder given explicitly; a real clip that primed a clip under review (the samples
 manifest's ``prime_source``) is never one of them, or the rater would hear the same
 attack twice and tell the natural continuation apart. Every clip is identified by the hash of its decoded
-audio (:func:`benchbox.runs.sha256_audio`), the same key ``scores/clips.csv`` uses, so
+audio (:func:`benchbox.audio.mono_sha256`), the same key ``scores/clips.csv`` uses, so
 tags survive renames and go stale when a clip is regenerated with new samples. Audio
 that repeats (within a run, or across groups) is one clip to review that keeps every
 copy (``copies``): its tag counts for each group that holds it, and it is served from
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from benchbox.audio import list_audio_files, read_audio
+from benchbox.audio import list_audio_files, mono_sha256, read_audio
 from benchbox.config import load_toml
 from benchbox.errors import AudioError, BenchboxError, ReviewError
 from benchbox.progress import Progress, no_progress
@@ -133,21 +133,16 @@ def target_kind(target: str | Path) -> str:
     return "run" if (target / SAMPLES_MANIFEST).is_file() else "folder"
 
 
-def audio_hash(path: str | Path) -> str:
-    """Content hash of the decoded, downmixed audio at its native rate."""
-    data, rate = read_audio(path)  # (T, channels)
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]  # (T,)
-    return sha256_audio(mono, rate)
-
-
 def hashes_now(folder: str | Path, paths: Sequence[str]) -> dict[str, str | None]:
     """Each recorded clip path (relative to ``folder``, or absolute for real clips from elsewhere)
-    -> the :func:`audio_hash` of what it holds now; None when missing or unreadable."""
+    -> the :func:`benchbox.audio.mono_sha256` of what it holds now; None when missing, unreadable or
+    holding NaN/inf (the review refuses those clips; not the cached :func:`benchbox.data.dataset.clip_sha256`,
+    which hashes them)."""
     folder, now = Path(folder), {}
     for path in dict.fromkeys(str(p) for p in paths):
         file = Path(path) if Path(path).is_absolute() else folder / path
         try:
-            now[path] = audio_hash(file) if file.is_file() else None
+            now[path] = mono_sha256(file) if file.is_file() else None
         except AudioError:
             now[path] = None
     return now
@@ -226,7 +221,7 @@ def _hash_entries(generated: list, real: list, progress: Progress) -> tuple[tupl
     for i, (path, source, groups, is_real) in enumerate(entries):
         stamp = file_stamp(path)
         try:
-            digest = audio_hash(path)
+            digest = mono_sha256(path)  # NaN/inf samples raise too: such a clip could not be served (_mono)
         except AudioError as e:
             skipped.append((str(source), e.message))
         else:

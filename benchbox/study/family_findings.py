@@ -39,7 +39,7 @@ could reach the corrected level (Tarone's rule, :func:`benchbox.study.units.taro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -128,23 +128,32 @@ def level_table(clips: pd.DataFrame, groups: pd.DataFrame, column: str) -> list[
     return rows
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0, can: int = -1) -> dict:
+Measured = tuple[float, Callable[[int, int, int], dict]]  # (floor: the smallest p, uncorrected; the row at factor (tests, of, can))
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool) -> Measured:
     """One comparison of useful rates, the runs of ``a`` vs the runs of ``b`` (clip rows with a
-    ``run`` column): verdict, estimate and test text, and ``floor``, the smallest p these run
-    counts allow (uncorrected; :func:`units.smallest_p`). The unit is the run (:mod:`units`): the
-    exact permutation test of the two sets' mean run rates. ``tests``: the multiplicity factor
-    (p * tests < ALPHA), Tarone's count out of ``of`` comparisons when :func:`_corrected` sets it."""
+    ``run`` column), tested once: ``(floor, row)``, with ``floor`` the smallest p these run counts
+    allow (uncorrected; :func:`units.smallest_p`) and ``row(tests, of, can)`` the verdict, estimate and
+    test text at multiplicity factor ``tests`` (p * tests < ALPHA), Tarone's count ``can`` out of ``of``
+    comparisons (:func:`_corrected` sets them). The unit is the run (:mod:`units`): the exact
+    permutation test of the two sets' mean run rates."""
     ra, rb = run_values(a, USEFUL), run_values(b, USEFUL)
     est = f"{names[0]} {pooled_text(a[USEFUL])}, {runs_text(ra)} vs {names[1]} {pooled_text(b[USEFUL])}, {runs_text(rb)}"
     if min(a[USEFUL].count(), b[USEFUL].count()) < MIN_CLIPS:
-        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips", "floor": 1.0}
+        return 1.0, lambda tests, of, can: {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
     raw_floor = smallest_p("permutation", len(ra), len(rb))
-    p = min(1.0, permutation_p(ra.to_numpy(), rb.to_numpy()) * tests)
-    floor = min(1.0, raw_floor * tests)
-    test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + _factor_text(tests, of, can)
-            + undecidable_text(floor, f"{len(ra)} vs {len(rb)} runs")
-            + f"; clip-level Fisher p = {_fisher(a[USEFUL], b[USEFUL]):.2g} compares these runs' clips only")
-    return {**_decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test, floor), "floor": raw_floor}
+    raw_p, fisher = permutation_p(ra.to_numpy(), rb.to_numpy()), _fisher(a[USEFUL], b[USEFUL])
+
+    def row(tests: int, of: int, can: int) -> dict:
+        p = min(1.0, raw_p * tests)
+        floor = min(1.0, raw_floor * tests)
+        test = (f"exact permutation p = {p:.3g} over runs ({len(ra)} vs {len(rb)})" + _factor_text(tests, of, can)
+                + undecidable_text(floor, f"{len(ra)} vs {len(rb)} runs")
+                + f"; clip-level Fisher p = {fisher:.2g} compares these runs' clips only")
+        return _decided(p, ra.mean() > rb.mean(), names, paper_favours_a, est, test, floor)
+
+    return raw_floor, row
 
 
 def _factor_text(tests: int, of: int, can: int = -1) -> str:
@@ -157,16 +166,16 @@ def _factor_text(tests: int, of: int, can: int = -1) -> str:
     return f" (Bonferroni x{tests})" if tests > 1 else ""
 
 
-def _corrected(calls: list) -> list[dict]:
-    """Run a question's comparisons (``calls``: functions of ``(tests, of, can)`` returning a row with
-    ``floor``) under Tarone's modified Bonferroni factor (:func:`units.tarone_k`): a first pass
-    reads each comparison's smallest attainable p, the second tests every one at that factor. A
-    comparison that could never reach p < ALPHA / K reads undecidable and spends none of the level
-    (a baseline of one run against one: floor 1), so it no longer halves the others' level."""
-    floors = [call(1, 0, -1)["floor"] for call in calls]
+def _corrected(measured: list[Measured]) -> list[dict]:
+    """A question's comparisons (``measured``: each tested once, :func:`compare` or
+    :func:`compare_paired`) under Tarone's modified Bonferroni factor (:func:`units.tarone_k`): each
+    comparison's smallest attainable p sets the factor, then every row is read at it. A comparison
+    that could never reach p < ALPHA / K reads undecidable and spends none of the level (a baseline
+    of one run against one: floor 1), so it no longer halves the others' level."""
+    floors = [floor for floor, _ in measured]
     k = tarone_k(floors, ALPHA)
     can = sum(f < ALPHA / k for f in floors)  # m(K): the comparisons that spend the level (Tarone allows m(K) < K)
-    return [{key: v for key, v in call(k, len(calls), can).items() if key != "floor"} for call in calls]
+    return [row(k, len(measured), can) for _, row in measured]
 
 
 def _decided(p: float, a_wins: bool, names: tuple[str, str], paper_favours_a: bool, est: str, test: str, floor: float = 0.0) -> dict:
@@ -200,11 +209,11 @@ def clip_pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"a": joined[f"{USEFUL}_a"].astype(float).to_numpy(), "b": joined[f"{USEFUL}_b"].astype(float).to_numpy()})
 
 
-def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool, tests: int = 1, of: int = 0, can: int = -1) -> dict:
+def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favours_a: bool) -> Measured:
     """:func:`compare` for cells that share their seeds: per run, rate(a) - rate(b) over its clip
     pairs (:func:`clip_pairs`, same run, checkpoint, prime and clip number), and the Wilcoxon
-    signed-rank test over the runs (Bonferroni x ``tests``); the pooled discordant pairs and the
-    clip-level exact McNemar p are reported beside it, as a statement about these runs only."""
+    signed-rank test over the runs (Bonferroni x ``tests`` in the row); the pooled discordant pairs and
+    the clip-level exact McNemar p are reported beside it, as a statement about these runs only."""
     diffs, only_a, only_b, n = {}, 0, 0, 0
     for run in sorted(set(a["run"]) & set(b["run"])):
         pairs = clip_pairs(a[a["run"] == run], b[b["run"] == run])
@@ -218,14 +227,19 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
            f"{names[0]} higher in {int((d > 0).sum())}, {names[1]} in {int((d < 0).sum())} runs"
            + (f", median run difference {100 * d.median():+.1f} points" if len(d) else ""))
     if n < MIN_CLIPS:
-        return {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs", "floor": 1.0}
+        return 1.0, lambda tests, of, can: {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
     p_runs, n_runs, direction = signed_rank_p(d.to_numpy())
     raw_floor = smallest_p("signed_rank", len(d))
-    p = min(1.0, p_runs * tests)
-    floor = min(1.0, raw_floor * tests)
-    test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + _factor_text(tests, of, can)
-            + undecidable_text(floor, f"{len(d)} runs") + f"; clip-level exact McNemar p = {mcnemar_exact(only_a, only_b):.2g} compares these runs' clips only")
-    return {**_decided(p, direction > 0, names, paper_favours_a, est, test, floor), "floor": raw_floor}
+    mcnemar = mcnemar_exact(only_a, only_b)
+
+    def row(tests: int, of: int, can: int) -> dict:
+        p = min(1.0, p_runs * tests)
+        floor = min(1.0, raw_floor * tests)
+        test = (f"Wilcoxon signed-rank p = {p:.3g} over runs ({n_runs} with a non-zero difference)" + _factor_text(tests, of, can)
+                + undecidable_text(floor, f"{len(d)} runs") + f"; clip-level exact McNemar p = {mcnemar:.2g} compares these runs' clips only")
+        return _decided(p, direction > 0, names, paper_favours_a, est, test, floor)
+
+    return raw_floor, row
 
 
 def unprimed(clips: pd.DataFrame) -> pd.DataFrame:
@@ -246,8 +260,8 @@ def family_question(clips: pd.DataFrame, family_of: Mapping[str, str], setting: 
     present = [f for f in ("autoregressive", "gan") if (fam["family"] == f).any()]
     diff = fam[fam["family"] == "diffusion"]
     at = f" (unprimed clips{', ' + setting if setting else ''})"
-    calls = [lambda k, m, c, o=other: compare(diff, fam[fam["family"] == o], ("diffusion", o), True, tests=k, of=m, can=c) for other in present]
-    return [{"question": f"family: diffusion beats {other}{at}", "metric": f"`{USEFUL}`", **row} for other, row in zip(present, _corrected(calls))]
+    measured = [compare(diff, fam[fam["family"] == other], ("diffusion", other), True) for other in present]
+    return [{"question": f"family: diffusion beats {other}{at}", "metric": f"`{USEFUL}`", **row} for other, row in zip(present, _corrected(measured))]
 
 
 def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], representation_of: Mapping[str, str]) -> list[dict]:
@@ -259,8 +273,8 @@ def backbone_question(clips: pd.DataFrame, backbone_of: Mapping[str, str], repre
                                  ("representation", representation_of, ("spectrogram", "raw"))):
         part = _with(clips, what, of_run)
         specs.append((f"{what}: {a} beats {b} (diffusion only)", part[part[what] == a], part[part[what] == b], (a, b)))
-    calls = [lambda k, m, c, x=x, y=y, n=n: compare(x, y, n, True, tests=k, of=m, can=c) for _, x, y, n in specs]
-    return [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(calls))]
+    measured = [compare(x, y, n, True) for _, x, y, n in specs]
+    return [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(measured))]
 
 
 def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) -> list[dict]:
@@ -284,8 +298,8 @@ def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) 
                 a, b = sorted((ref, other), key=lambda v: SAMPLING_CLAIMS.get(column, 1) * -v)  # a: the value claimed better
                 names = (SAMPLING_NAMES[column].format(a), SAMPLING_NAMES[column].format(b))
                 specs.append((f"sampling: {names[0]} beats {names[1]} ({family})", rows[np.isclose(rows["_v"], a)], rows[np.isclose(rows["_v"], b)], names))
-        calls = [lambda k, m, c, x=x, y=y, n=n: compare_paired(x, y, n, True, tests=k, of=m, can=c) for _, x, y, n in specs]
-        out += [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(calls))]
+        measured = [compare_paired(x, y, n, True) for _, x, y, n in specs]
+        out += [{"question": q, "metric": f"`{USEFUL}`", **row} for (q, *_), row in zip(specs, _corrected(measured))]
     return out
 
 

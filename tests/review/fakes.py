@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import write_wav
-from benchbox.review.clips import audio_hash
+from benchbox.audio import mono_sha256, write_wav
 
 RATE_HZ = 16_000
 CLIP_SAMPLES = 4_000  # 0.25 s
@@ -45,7 +44,7 @@ def make_run(root: Path, data: Path, rng: np.random.Generator, *, scores: bool =
             write_wav(root / rel, _clip(rng, 0.3 + 0.1 * i), RATE_HZ)
             groups = {"generator": generator, "quantisation": "mulaw", "dropout": 0.1, "checkpoint": "best", "prime_ms": g * 100}
             rows.append({"path": rel, "clip_id": f"{generator}-{i}", "run": "r1", **groups})
-            score_rows.append({"path": rel, "sha256": audio_hash(root / rel), **groups, "useful/auto": int(i % 2 == 0)})
+            score_rows.append({"path": rel, "sha256": mono_sha256(root / rel), **groups, "useful/auto": int(i % 2 == 0)})
     pd.DataFrame(rows).to_csv(root / "samples" / "manifest.csv", index=False)
     (root / "config.toml").write_text(f'generator = "sashimi"\n\n[data]\npath = "{data}"\n')
     if scores:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchbox.audio import load_audio, write_wav
+from benchbox.audio import load_audio, mono_sha256, write_wav
 from benchbox.errors import ReviewError
-from benchbox.review.clips import PNG_SIGNATURE, audio_hash, build_review_set, spectrogram_png, wav_bytes
+from benchbox.review.clips import PNG_SIGNATURE, build_review_set, spectrogram_png, wav_bytes
 from benchbox.runs import sha256_audio
 
 from .fakes import CLIPS_PER_GENERATOR, GENERATORS, REAL_CLIPS
@@ -68,7 +68,7 @@ def test_served_audio_is_plain_wav_and_hash_is_stable(tmp_path):
     assert b"named_after" not in data and data[:4] == b"RIFF"
     decoded, rate = sf.read(io.BytesIO(data), dtype="float32")
     assert rate == 16_000 and np.allclose(decoded, load_audio(path), atol=1e-4)
-    assert audio_hash(path) == audio_hash(path)
+    assert mono_sha256(path) == mono_sha256(path)
 
 
 def test_spectrogram_png(tmp_path):

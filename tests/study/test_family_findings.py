@@ -96,6 +96,16 @@ def test_a_comparison_that_cannot_succeed_spends_none_of_the_level():
     assert gan["verdict"] == "undecidable with these runs"
 
 
+def test_each_comparison_is_tested_once_under_tarones_rule(monkeypatch):
+    """Tarone's factor needs every comparison's floor before any row is read: the tests still run once each."""
+    import benchbox.study.family_findings as ff
+
+    ran = []
+    monkeypatch.setattr(ff, "permutation_p", lambda a, b, real=ff.permutation_p: ran.append(1) or real(a, b))
+    clips = pd.concat([_runs("specdiff-cpu", [40, 38, 44, 41]), _runs("sashimi-cpu", [3, 5, 2, 4]), _runs("hifiwavegan-cpu", [3])])
+    assert len(family_question(clips, _families_of(clips))) == 2 and len(ran) == 2
+
+
 def test_the_family_question_compares_unprimed_clips_only():
     """Primed cells exist for the AR runs only (a GAN has no prime capability): they stay out of the run rates."""
     primed = pd.concat([_clips(f"sashimi-cpu_s{i}", 64, 64, prime_ms=20.0) for i in range(4)])  # all useful, but primed
