@@ -31,7 +31,7 @@ BOOT_CLIPS, BOOT_DIM, BOOT_RESAMPLES = 300, 512, 1000
 def write_clips(folder: Path, count: int, seed: int = 0) -> list[Path]:
     rng = np.random.default_rng(seed)
     envelope = np.exp(-np.arange(CLIP_SAMPLES) / DECAY_SAMPLES)  # (T,)
-    return [write_wav(folder / f"clip_{i:04d}.wav", (rng.normal(size=CLIP_SAMPLES) * envelope * 0.3).astype(np.float32)) for i in range(count)]
+    return [write_wav(folder / f"clip_{i:04d}.wav", np.clip(rng.normal(size=CLIP_SAMPLES) * envelope * 0.3, -0.99, 0.99).astype(np.float32)) for i in range(count)]  # write_wav refuses to clip
 
 
 def timed(label: str, fn):

@@ -23,7 +23,7 @@ Legend: N clips, D feature dimension.
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--doc docs/verdict.md] [--check] [--framing native]
+    PYTHONPATH=. .venv/bin/python benchmarks/fit_category.py [--data DIR] [--doc docs/verdict.md] [--check] [--framing native [--figure docs/category-framing.png]]
 """
 
 from __future__ import annotations
@@ -176,9 +176,10 @@ def paired_auc_gain(p_new: np.ndarray, p_old: np.ndarray, y: np.ndarray, groups:
     return cat.auc(p_new, y) - cat.auc(p_old, y), float(lo), float(hi)
 
 
-def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np.ndarray], framing: str, cache: Path) -> None:
+def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np.ndarray], framing: str, cache: Path, figure: Path | None = None) -> None:
     """Print the shipped pipeline's LOPO table with ``aisfx_norm`` embedded under another aisfx ``framing``, the paired
-    AUC gain over the shipped framing, and both full LOPO verdicts (detectors and footstep/p) of the real clips."""
+    AUC gain over the shipped framing, both full LOPO verdicts (detectors and footstep/p) of the real clips, and the
+    clips whose category verdict differs (each framing at its own Youden threshold); ``figure``: their spectrograms."""
     from benchbox.metrics.artifacts import detect
     from benchbox.metrics.verdict import verdicts
 
@@ -197,6 +198,36 @@ def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np
             print(f"full LOPO verdict at {t}: footsteps {useful[yr == 1].mean():.1%} ({useful[yr == 1].sum()}/{(yr == 1).sum()}), "
                   f"non-footsteps {useful[yr == 0].mean():.1%} ({useful[yr == 0].sum()}/{(yr == 0).sum()})" + (" (its Youden threshold)" if t == choose_threshold(p, yr) else ""))
     print(f"paired AUC gain of {framing} framing: {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}] (bootstrap over source files)")
+    shipped = p_old >= choose_threshold(p_old, y[real])
+    moved = {f"{kind} {what} under the shipped framing": (y[real] == label) & (shipped == gained) & (shipped != (p_new >= choose_threshold(p_new, y[real])))
+             for label, kind in ((1, "footsteps"), (0, "non-footsteps")) for gained, what in ((True, "gained"), (False, "lost"))}  # fmt: skip
+    sources = rows["source"].to_numpy()[real]
+    for name, mask in moved.items():
+        print(f"{name}: {mask.sum()} ({', '.join(sorted(set(sources[mask]))[:12])}{', ...' if len(set(sources[mask])) > 12 else ''})")
+    if figure is not None:
+        flip_figure([w for w, r in zip(waves, real) if r], sources, p_new, p_old, moved, framing, figure)
+
+
+def flip_figure(waves: list[np.ndarray], sources: np.ndarray, p_other: np.ndarray, p_shipped: np.ndarray, moved: dict[str, np.ndarray], framing: str, path: Path) -> None:
+    """Spectrograms (16 kHz, dB) of up to six clips (seed 0) of each ``moved`` mask (N,), titled with both framings' footstep/p."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(SEED)
+    fig, axes = plt.subplots(len(moved), 6, figsize=(18, 2.6 * len(moved)), squeeze=False)
+    for row, (name, mask) in zip(axes, moved.items()):
+        picks = rng.choice(np.flatnonzero(mask), size=min(6, int(mask.sum())), replace=False) if mask.any() else []
+        for ax in row:
+            ax.set_xticks([]), ax.set_yticks([])
+        for ax, i in zip(row, picks):
+            ax.specgram(waves[i], NFFT=256, Fs=PROJECT_SAMPLE_RATE_HZ, noverlap=192, cmap="magma", vmin=-120)
+            ax.set_title(f"{name}\n{sources[i][-40:]}\nfootstep/p {framing} {p_other[i]:.2f}, shipped {p_shipped[i]:.2f}", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=60)
+    print(f"wrote {path}")
 
 
 def markdown(table: list[dict], title: str) -> list[str]:
@@ -211,6 +242,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="with --explore: every feature set and penalty (slow)")
     ap.add_argument("--check", action="store_true", help="refit and compare with the shipped model instead of writing it")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "verdict.md")
+    ap.add_argument("--figure", type=Path, help="with --framing: write spectrograms of the clips whose category verdict differs here (PNG)")
     ap.add_argument("--framing", choices=tuple(f for f in cat.FRAMINGS if f != cat.AISFX_FRAMING), help="compare the shipped pipeline with aisfx_norm embedded under this aisfx framing (nothing written)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -221,7 +253,7 @@ def main() -> None:
     f = features(waves + synth_waves, args.cache)
     y, pk, src = rows["y"].to_numpy(), rows["package"].to_numpy(), (rows["corpus"] + ":" + rows["source"]).to_numpy()
     if args.framing:
-        compare_framing(f, rows, waves + synth_waves, args.framing, args.cache)
+        compare_framing(f, rows, waves + synth_waves, args.framing, args.cache, args.figure)
         return
     if args.explore:
         print("prosfx p33", lopo_table(f["prosfx"], y, pk, src, 0.5))
