@@ -26,7 +26,7 @@ def rate_lines(table: pd.DataFrame, label: str) -> list[str]:
 
 PRIMED_USEFUL_CAVEAT = ("The useful rate of a primed row judges the continuation, which starts after the onset: the category model "
                         "and detectors were calibrated on whole clips, and real clips read lower cut the same way (docs/verdict.md, "
-                        "\"Primed clips\": 85% whole, 81% after 20 ms, 76% after 40 ms on the dev corpus's 41 val and test clips). "
+                        "\"Primed clips\"; the last column gives this reference's own figures). "
                         "Compare each row with the real clips cut at the same sample (the last column: the reference's held-out val "
                         "and test clips judged as a continuation is, `floor@<ms>ms/useful/auto_rate`; a dash where the scores predate it), "
                         "not with the 0 ms row.")
