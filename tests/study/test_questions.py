@@ -14,5 +14,5 @@ def test_the_primed_caveat_quotes_no_rate_of_its_own():
 
 def test_primed_useful_lines_put_the_real_rate_cut_at_each_prime_beside_the_generated_one():
     table = pd.DataFrame({"prime_ms": [0, 20], "rate": [0.5, 0.25], "lo": [0.3, 0.1], "hi": [0.7, 0.5], "k": [8, 4], "n": [16, 16]})
-    lines = primed_useful_lines(table, {0: (33, 41), 20: None}  # (useful clips, n))
+    lines = primed_useful_lines(table, {0: (33, 41), 20: None})  # (useful clips, n)
     assert len(lines) == 4 and "80.5%" in lines[2] and lines[3].rstrip(" |").endswith("-")
