@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, SeedOpt, console, examples, id_table, interrupted, print_json, print_table, printable, rich_progress
+from benchbox.cli.common import HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, SeedOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, printable, rich_progress
 
 app = typer.Typer(cls=HonestHelpGroup, help="Fit the category model that decides footstep/p (and with it useful/auto).", no_args_is_help=True,
                   epilog=examples("benchbox category fit --positives data/steps --negatives data/other --out models/steps.json"))
@@ -39,7 +39,7 @@ def fit_cmd(
 
     Groups come from each clip's source (by default its first folder, e.g. the game package); a group whose fold cannot be fitted is skipped, with a note. The threshold is Youden's J on the held-out probabilities. When fewer than two groups hold both classes the model is calibrated and thresholded on the val split and evaluated on the test split (on the val split when the test split lacks a class: optimistic), and says so. Writes OUT (the model), OUT's .md report and .log.jsonl log; use the model with `benchbox score --category-model OUT` (docs/verdict.md).
     """
-    from benchbox.metrics.category_fit import fit_category, low_auc_warning
+    from benchbox.metrics.category_fit import fit_category, fit_warnings
     from benchbox.score_config import cache_dir_of, load_score_config
 
     try:
@@ -49,21 +49,28 @@ def fit_cmd(
     except KeyboardInterrupt as e:
         interrupted(e, f"{out} is unchanged (the model, its report and its log are published together); embeddings computed so far are cached", "run the same command again")
     m = result.model
+    warnings = fit_warnings(result)
     held = [r for r in result.table if r["group"] != "pooled"]
     pooled = result.table[-1]
     if as_json:
         print_json("category fit", result.model_path, report=str(result.report_path), log=str(result.log_path), embedder=m.embedder, framing=m.framing, feature_set=m.feature_set,
                    l2=m.l2, seed=m.seed, threshold=m.threshold, data_sha256=m.data_sha256, evaluation=result.evaluation, group_by=result.group_by,
                    counts=result.counts, split_counts=result.split_counts, sample_rate_hz=result.sample_rate_hz, clip_samples=result.clip_samples,
-                   platt_a=m.platt_a, platt_b=m.platt_b, groups=held, pooled=pooled, notes=result.notes, warning=low_auc_warning(result))
+                   platt_a=m.platt_a, platt_b=m.platt_b, groups=held, pooled=pooled, notes=result.notes,
+                   warning="; ".join(warnings) or None, warnings=warnings)
+        _warn(warnings)
         return
     rows = [[str(r["group"]), f"{r['auc']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]", _share(r, "positives"), _share(r, "negatives")] for r in result.table]
     print_table(id_table(f"{m.feature_set}, {result.evaluation}, threshold {m.threshold:g}", ["group", "AUC [95% CI]", "positives accepted", "negatives accepted"], rows, ids=["group"]))
     for note in result.notes:
         console.print(f"note: {printable(note)}", highlight=False)
-    if low_auc_warning(result):
-        console.print(f"warning: {low_auc_warning(result)}", markup=False, highlight=False)
+    _warn(warnings)
     console.print(f"wrote {result.model_path} and {result.report_path} (data {m.data_sha256[:12]})", markup=False)
+
+
+def _warn(warnings: list[str]) -> None:
+    for line in warnings:
+        err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
 
 
 def _share(row: dict, kind: str) -> str:

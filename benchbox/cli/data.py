@@ -38,7 +38,7 @@ def info(
     print_table(id_table(f"dataset {summary['root']}", ["field", "value"], rows, ids=["field"]))
 
 
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset in --out.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset in --out (refused while it holds files an import did not write).")]
 
 
 @app.command("import", cls=HonestHelpCommand, epilog=examples(

@@ -9,7 +9,11 @@ A dataset folder holds:
 * ``clips/*.wav`` - 16-bit mono clips at ``sample_rate_hz``, all ``clip_samples`` long;
 * ``dataset.json`` - ``{"format", "sample_rate_hz", "clip_samples", "kind", "normalise", ...}``;
 * ``rejected.csv`` - files the import could not use, with a one-line reason each;
-* ``config.toml`` / ``versions.json`` - the resolved config and library versions.
+* ``config.toml`` / ``versions.json`` - the resolved config and library versions;
+* ``cache/`` - written later by training (the baselines' fits, keyed by content).
+
+Those are the entries an import owns (:data:`DATASET_ENTRIES`, :func:`foreign_entries`): a
+re-import with ``--overwrite`` replaces them and refuses a folder holding anything else.
 
 Legend: N clips, T samples per clip.
 """
@@ -30,6 +34,10 @@ DATASET_FORMAT = 1
 MANIFEST_COLUMNS = ("id", "path", "source", "label", "offset_seconds", "seconds", "peak", "rms_dbfs", "split", "sha256")
 GAIN_COLUMN = "gain_db"  # optional: datasets written before it read as 0.0
 SPLITS = ("train", "val", "test")
+DATASET_FILES = ("manifest.csv", "dataset.json", "rejected.csv", "config.toml", "versions.json")
+DATASET_DIRS = ("clips", "cache")  # clips/: the import's .wav files; cache/: benchbox's own content-keyed cache
+DATASET_ENTRIES = DATASET_FILES + DATASET_DIRS
+OS_LITTER = (".DS_Store", "Thumbs.db", "desktop.ini")  # folder metadata a file browser writes by itself: not the user's work
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,28 @@ def clip_sha256(path: Path) -> str | None:
         except (AudioError, OSError):
             _SHA_CACHE[key] = None
     return _SHA_CACHE[key]
+
+
+def _owned(name: str) -> bool:
+    """Whether a top-level entry name is the import's: one of DATASET_ENTRIES, or the temporary
+    file an interrupted atomic write of one of them leaves (``.manifest.csv.<random>.tmp.csv``)."""
+    return name in DATASET_ENTRIES or name in OS_LITTER or any(name.startswith(f".{own}.") and ".tmp" in name for own in DATASET_FILES)
+
+
+def foreign_entries(root: Path) -> list[str]:
+    """The paths under ``root`` (relative, sorted) that a dataset import did not write: top-level
+    entries other than DATASET_ENTRIES (a file named like a folder of them, or the reverse,
+    counts too) and anything in ``clips/`` but ``.wav`` files. ``cache/`` is benchbox's own."""
+    out = []
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        if not _owned(name) or (name in DATASET_FILES and entry.is_dir()) or (name in DATASET_DIRS and not entry.is_dir()):
+            out.append(name + ("/" if entry.is_dir() else ""))
+    clips = root / "clips"
+    if clips.is_dir() and not clips.is_symlink():
+        out += [f"clips/{p.name}" + ("/" if p.is_dir() else "") for p in sorted(clips.iterdir())
+                if not (p.is_file() and p.suffix.lower() == ".wav") and p.name not in OS_LITTER]
+    return out
 
 
 def load_dataset(root: str | Path) -> Dataset:

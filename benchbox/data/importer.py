@@ -36,7 +36,7 @@ from scipy import signal
 
 from benchbox.audio import FULL_SCALE, PROJECT_SAMPLE_RATE_HZ, as_written, dbfs, load_audio_noted
 from benchbox.data.corpora import builtin_names, resolve_source
-from benchbox.data.dataset import DATASET_FORMAT, GAIN_COLUMN, MANIFEST_COLUMNS, SPLITS
+from benchbox.data.dataset import DATASET_FORMAT, GAIN_COLUMN, MANIFEST_COLUMNS, SPLITS, foreign_entries
 from benchbox.data.segment import StepParams, cut_clip, find_steps, rms_db
 from benchbox.data.splits import assign_splits
 from benchbox.data.walk import Walk, display_name, walk_sources
@@ -327,8 +327,13 @@ def _warnings(config: ImportConfig, got: _Collected, walk: Walk, truncated: int)
 # ----------------------------------------------------------- shared with synth
 
 
+FOREIGN_SHOWN = 3  # foreign entries named in the refusal; the rest are counted
+
+
 def prepare_out(out: Path, *, overwrite: bool) -> None:
-    """Refuse a non-empty output folder unless ``overwrite`` and it is a dataset.
+    """Refuse a non-empty output folder unless ``overwrite`` and it holds a dataset and nothing
+    else (:func:`benchbox.data.dataset.foreign_entries`): the replaced folder goes whole, so a
+    note or a leaderboard someone put beside the clips would go with it.
 
     Nothing is deleted here: the new dataset is built in a staging folder and replaces
     ``out`` whole (:func:`benchbox.runs.staged_dir`) only when it is complete.
@@ -340,6 +345,12 @@ def prepare_out(out: Path, *, overwrite: bool) -> None:
             raise DataError(f"output folder is not empty: {out}", hint="choose a new --out folder or pass --overwrite")
         if not (out / "dataset.json").is_file():
             raise DataError(f"refusing to overwrite {out}: it is not a benchbox dataset", hint="choose a new --out folder")
+        foreign = foreign_entries(out)
+        if foreign:
+            more = f" and {len(foreign) - FOREIGN_SHOWN} more" if len(foreign) > FOREIGN_SHOWN else ""
+            raise DataError(f"refusing to overwrite {out}: --overwrite replaces the whole folder, and it holds what a dataset import "
+                            f"did not write: {', '.join(foreign[:FOREIGN_SHOWN])}{more}",
+                            hint=f"move them out of {out}, or choose another --out")
 
 
 def write_clips(out: Path, clips: list, hashes: list[str], splits: list[str], sample_rate_hz: int, ids: list[str] | None = None) -> pd.DataFrame:

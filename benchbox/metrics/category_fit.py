@@ -284,6 +284,15 @@ def _evaluate(x: np.ndarray, rows: pd.DataFrame, *, feature_set: str, l2: float,
 
 
 LOW_AUC = 0.8  # a pooled AUC below this gets a warning line in the report
+# Fewer clips of a class than these get a warning (report, CLI, --json): a fit on a handful of clips
+# can read AUC 1.000 [1.000, 1.000] and mean little.
+MIN_EVALUATED_PER_CLASS = 20  # zero errors among n clips bound the error rate only below about 3/n at 95% (the rule of
+#   three): over 15% under 20 clips; and a bootstrap of a perfectly separated sample reads [1, 1] at any n
+MIN_VAL_PER_CLASS = 10  # Platt's fit is a logistic regression of the label on the logit; the usual floor for one is 10 events of
+#   the rarer class per predictor (Peduzzi et al. 1996); in the split modes the threshold is also chosen on these clips
+MIN_TRAIN_PER_CLASS = 20  # real clips (the synthetic negatives are not the sounds it must reject): a linear probe on a 128- to
+#   512-dimensional embedding separates any few dozen clips, so the fit itself says nothing; the import's default
+#   80/10/10 split gives this many train clips of a class before its val split reaches MIN_VAL_PER_CLASS
 
 
 def low_auc_warning(result: FitResult) -> str | None:
@@ -292,6 +301,32 @@ def low_auc_warning(result: FitResult) -> str | None:
     if pooled >= LOW_AUC:
         return None
     return f"the pooled AUC is {pooled:.3f}, below {LOW_AUC}: this model tells the two classes apart poorly; do not rely on its footstep/p or useful/auto"
+
+
+def small_sample_warning(result: FitResult) -> str | None:
+    """The warning for too few clips of a class where the model is fitted (train split, real clips),
+    calibrated (val split) or evaluated (the pooled row): under :data:`MIN_TRAIN_PER_CLASS`,
+    :data:`MIN_VAL_PER_CLASS` and :data:`MIN_EVALUATED_PER_CLASS`; else None."""
+    pooled = result.table[-1] if result.table else {}
+    few = []
+    for kind in ("positives", "negatives"):
+        splits = result.split_counts.get(kind, {})
+        counts = ((splits.get(ce.TRAIN, 0), MIN_TRAIN_PER_CLASS, "train"), (splits.get(ce.VAL, 0), MIN_VAL_PER_CLASS, "val"),
+                  (int(pooled.get(kind, 0)), MIN_EVALUATED_PER_CLASS, "evaluated"))
+        low = [f"{n} {where}" for n, floor, where in counts if n < floor]
+        few += [f"{kind} {', '.join(low)}"] if low else []
+    if not few:
+        return None
+    val_sets = "its Platt calibration" + ("" if result.evaluation == LOGO else " and threshold")
+    return (f"too few clips to trust this model ({'; '.join(few)}; wanted per class: {MIN_TRAIN_PER_CLASS} train (real), "
+            f"{MIN_VAL_PER_CLASS} val, {MIN_EVALUATED_PER_CLASS} evaluated): the val split sets {val_sets}, the evaluated clips its AUC, CI "
+            "and acceptance rates, and with this few an AUC of 1 says only that these clips were told apart; add recordings before "
+            "relying on its footstep/p or useful/auto")
+
+
+def fit_warnings(result: FitResult) -> list[str]:
+    """Every warning of a fit: too few clips (:func:`small_sample_warning`), a low pooled AUC (:func:`low_auc_warning`)."""
+    return [w for w in (small_sample_warning(result), low_auc_warning(result)) if w]
 
 
 def report_markdown(result: FitResult, *, positives: Path, negatives: Path, synthetic_per_kind: int) -> str:
@@ -307,8 +342,8 @@ def report_markdown(result: FitResult, *, positives: Path, negatives: Path, synt
            TEST_SPLIT: "the test split; the val split calibrates (Platt) and chooses the threshold (see notes)",
            VAL_SPLIT: "the val split, which also calibrates (Platt) and chooses the threshold: optimistic (see notes)"}[result.evaluation]
     lines = [f"# Category model `{result.model_path.name}`", ""]
-    if low_auc_warning(result):
-        lines += [f"**Warning: {low_auc_warning(result)}**", ""]
+    for warning in fit_warnings(result):
+        lines += [f"**Warning: {warning}**", ""]
     lines += ["| setting | value |", "|---|---|",
               f"| positives | `{positives}` ({c['positives']} clips) |", f"| negatives | `{negatives}` ({c['negatives']} clips) |",
               f"| synthetic negatives (training side only) | {c['synthetic']} ({synthetic_per_kind} per kind, seed {m.seed}) |",

@@ -7,7 +7,10 @@ from the file's ``current`` moves that to ``previous``; one that matches (a re-r
 scores) keeps the file's ``previous``, so the last change stays on the page until the next one.
 S holds each run's ``clips.csv`` sha256, so a summary is tied to the scores it describes, and the
 findings keyed by number with their undecorated verdicts (a smoke-test label or a reworded title
-is not a change). A study whose reports predate this module gets a first summary from its
+is not a change). S also records ``verdict_labels`` (:data:`VERDICT_LABELS`): a summary without
+it predates the ``not tested`` verdict, when an untested finding read ``inconclusive at this n``;
+such a pair is read as a relabel, never as a change in the evidence (:func:`next_record`,
+:func:`changes_markdown`). A study whose reports predate this module gets a first summary from its
 committed folder with :func:`benchbox.study.rerender.record_previous`.
 """
 
@@ -19,8 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchbox.study.seed_findings import INCONCLUSIVE, NOT_TESTED
+
 SUMMARY_NAME = "report_summary.json"
 USEFUL = "cont/useful/auto"
+VERDICT_LABELS = 2  # 2: an untested finding reads NOT_TESTED; 1 (no key: summaries before it): it read INCONCLUSIVE
+RELABELLED = f"{INCONCLUSIVE} (earlier reports' label for an untested finding)"
 
 
 def _scores_info(out: Path, run: str) -> tuple[int | None, str | None]:
@@ -55,7 +62,32 @@ def study_summary(out: Path, clips: pd.DataFrame, findings: list[dict], *, smoke
             useful = int(pd.to_numeric(part[USEFUL], errors="coerce").fillna(0).sum()) if USEFUL in part.columns else None
             version, digest = _scores_info(out, str(run))
             runs[str(run)] = {"scorer_version": version, "clips_sha256": digest, "clips": int(len(part)), "useful": useful}
-    return {"runs": runs, "findings": {finding_key(f["finding"]): str(f["verdict"]) for f in findings}, "smoke": bool(smoke)}
+    return {"runs": runs, "findings": {finding_key(f["finding"]): str(f["verdict"]) for f in findings}, "smoke": bool(smoke),
+            "verdict_labels": VERDICT_LABELS}
+
+
+def _labels(summary: dict) -> int:
+    labels = summary.get("verdict_labels", 1)
+    return labels if isinstance(labels, int) else 1
+
+
+def _relabelled(before: dict, f: str, now_verdict: str | None) -> bool:
+    """Whether finding ``f`` read INCONCLUSIVE in ``before`` only because ``before`` predates
+    NOT_TESTED: ``before`` has older labels and the finding reads NOT_TESTED now."""
+    return _labels(before) < VERDICT_LABELS and before.get("findings", {}).get(f) == INCONCLUSIVE and now_verdict == NOT_TESTED
+
+
+def _same_scores(old: dict | None, current: dict) -> bool:
+    """Whether ``old`` describes the scores ``current`` does: equal, once an older summary's
+    untested findings (INCONCLUSIVE where ``current`` reads NOT_TESTED) read with today's label."""
+    if old is None:
+        return False
+    findings = {f: current["findings"][f] if _relabelled(old, f, current["findings"].get(f)) else v for f, v in old["findings"].items()}
+    return _unlabelled({**old, "findings": findings}) == _unlabelled(current)
+
+
+def _unlabelled(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "verdict_labels"}
 
 
 def valid_summary(value) -> bool:
@@ -67,6 +99,8 @@ def valid_summary(value) -> bool:
             return False
         if not isinstance(run.get("scorer_version"), (int, type(None))):
             return False
+    if not isinstance(value.get("verdict_labels", 1), int):
+        return False
     return all(isinstance(v, str) for v in value["findings"].values())
 
 
@@ -81,9 +115,11 @@ def read_record(out: Path) -> dict:
 
 
 def next_record(out: Path, current: dict) -> dict:
-    """The ``report_summary.json`` to publish with a report of ``current``."""
+    """The ``report_summary.json`` to publish with a report of ``current``. A re-render of the
+    same scores keeps the file's ``previous``, also when only the verdict labels moved on
+    (:func:`_same_scores`): the last change stays on the page."""
     old = read_record(out)
-    previous = old["previous"] if old["current"] == current else old["current"]
+    previous = old["previous"] if _same_scores(old["current"], current) else old["current"]
     return {"current": current, "previous": previous}
 
 
@@ -102,7 +138,8 @@ def changes_markdown(record: dict) -> list[str]:
     """The report's "What changed since the previous report" section; [] without a previous
     summary. One row per run whose scores changed (scorer version and useful clips, before and
     now) and one per finding whose verdict changed (not shown when either report is a smoke test,
-    whose verdicts are not evidence)."""
+    whose verdicts are not evidence). A finding that read INCONCLUSIVE in a summary older than
+    NOT_TESTED and reads NOT_TESTED now is shown as the relabel it is (:data:`RELABELLED`)."""
     before, now = record.get("previous"), record.get("current") or {}
     if not before:
         return []
@@ -118,7 +155,8 @@ def changes_markdown(record: dict) -> list[str]:
     if before.get("smoke") or now.get("smoke"):
         return lines + ["The findings are not compared: a smoke-test study's verdicts are not evidence.", ""]
     b_find, n_find = before.get("findings", {}), now.get("findings", {})
-    moved = [(f, b_find.get(f, "-"), n_find.get(f, "-")) for f in dict.fromkeys([*b_find, *n_find]) if b_find.get(f) != n_find.get(f)]
+    moved = [(f, RELABELLED if _relabelled(before, f, n_find.get(f)) else b_find.get(f, "-"), n_find.get(f, "-"))
+             for f in dict.fromkeys([*b_find, *n_find]) if b_find.get(f) != n_find.get(f)]
     if moved:
         return lines + ["| finding | verdict before | now |", "|---|---|---|", *[f"| {f} | {b} | {n} |" for f, b, n in moved], ""]
     return lines + ["No finding's verdict changed.", ""]

@@ -30,8 +30,8 @@ Two questions of the benchmark's own:
 
 A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
 test separates them, ``not reproduced (favours <b>)`` for the opposite, and
-``inconclusive at this n`` otherwise, including when a side has fewer than ``MIN_CLIPS``, and
-``undecidable with these runs`` when even the most extreme outcome of this many runs could not
+``inconclusive at this n`` otherwise, ``not tested`` when a side has fewer than ``MIN_CLIPS`` (no test
+ran; the test text says why), and ``undecidable with these runs`` when even the most extreme outcome of this many runs could not
 reach p < ALPHA after the Bonferroni factor (:func:`benchbox.study.units.smallest_p`; one run
 against one, or a sign over three). The factor counts only the comparisons of a question that
 could reach the corrected level (Tarone's rule, :func:`benchbox.study.units.tarone_k`).
@@ -48,7 +48,8 @@ import pandas as pd
 from benchbox.metrics.artifacts import DETECTORS
 from benchbox.stats import mcnemar_exact, two_sample_of
 from benchbox.study.analysis import rate_text
-from benchbox.study.seed_findings import ALPHA, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL, _fisher, six_findings, undecidable_text
+from benchbox.study.seed_findings import (ALPHA, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL, _fisher,
+                                          six_findings, undecidable_text)
 from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p, smallest_p, tarone_k
 
 MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
@@ -141,7 +142,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], paper_favo
     ra, rb = run_values(a, USEFUL), run_values(b, USEFUL)
     est = f"{names[0]} {pooled_text(a[USEFUL])}, {runs_text(ra)} vs {names[1]} {pooled_text(b[USEFUL])}, {runs_text(rb)}"
     if min(a[USEFUL].count(), b[USEFUL].count()) < MIN_CLIPS:
-        return 1.0, lambda tests, of, can: {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
+        return 1.0, lambda tests, of, can: {"verdict": NOT_TESTED, "estimate": est, "test": f"not tested: a side has under {MIN_CLIPS} clips"}
     raw_floor = smallest_p("permutation", len(ra), len(rb))
     raw_p, fisher = permutation_p(ra.to_numpy(), rb.to_numpy()), _fisher(a[USEFUL], b[USEFUL])
 
@@ -227,7 +228,7 @@ def compare_paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], pap
            f"{names[0]} higher in {int((d > 0).sum())}, {names[1]} in {int((d < 0).sum())} runs"
            + (f", median run difference {100 * d.median():+.1f} points" if len(d) else ""))
     if n < MIN_CLIPS:
-        return 1.0, lambda tests, of, can: {"verdict": INCONCLUSIVE, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
+        return 1.0, lambda tests, of, can: {"verdict": NOT_TESTED, "estimate": est, "test": f"not tested: under {MIN_CLIPS} clip pairs"}
     p_runs, n_runs, direction = signed_rank_p(d.to_numpy())
     raw_floor = smallest_p("signed_rank", len(d))
     mcnemar = mcnemar_exact(only_a, only_b)
@@ -306,7 +307,7 @@ def sampling_question(clips: pd.DataFrame, family_of: Mapping[str, str], proto) 
 def per_family_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, family_of: Mapping[str, str]) -> list[dict]:
     """The seed's six findings decided within each family (:func:`seed_findings.six_findings`
     on that family's clips and cells). A finding whose axis the family lacks (no dropout-0.5
-    run, no primed cell) reads ``n/a`` rather than inconclusive."""
+    run, no primed cell) reads ``n/a`` rather than not tested."""
     fam = _with(clips, "family", family_of)
     out = []
     for family, part in fam.groupby("family", sort=True):
@@ -415,7 +416,7 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
               "counts them as independent reports p-values about these runs as if they were about the family. The family, "
               "backbone and representation questions compare the sides' run rates by the exact permutation test "
               "(Bonferroni over the comparisons of a question, counting by Tarone's rule only those whose most extreme outcome "
-              f"could reach the corrected level); a side with under {MIN_CLIPS} clips is not compared. The family question "
+              f"could reach the corrected level); a side with under {MIN_CLIPS} clips is not compared (**{NOT_TESTED}**). The family question "
               "uses the unprimed clips, the cells every family has (a generator without the prime capability has no primed "
               "cells). The "
               "sampling questions are paired: cells that differ only in a sampling setting draw clip i from the same seed, so "

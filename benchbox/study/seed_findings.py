@@ -1,4 +1,4 @@
-"""The seed study's six findings, each decided: reproduced, not reproduced, or inconclusive.
+"""The seed study's six findings, each decided: reproduced, not reproduced, inconclusive, or not tested.
 
 Inputs are the study's per-clip scores (``clips.csv`` of every run: N clips), its
 per-group rows (for the real ``floor`` row) and each run's ``log.jsonl``. Each finding is a
@@ -12,7 +12,10 @@ pooled clip count (no interval: the clips are clustered) and each run's rate. A 
 is **reproduced** when the data show the effect in the seed's direction at that level,
 **not reproduced** when they show the opposite (or rule the effect out), and
 **inconclusive at this n** otherwise, or **undecidable with these runs** where even the most
-extreme outcome of this many runs could not reach the level (:func:`units.smallest_p`). A presence claim ("some clips are sines") is only
+extreme outcome of this many runs could not reach the level (:func:`units.smallest_p`), and
+**not tested** where the study holds nothing to test (no dropout-0.5 run; best and last the same
+weights in every run): the test text says why, and neither more clips nor more runs of the same
+grid would change it. A presence claim ("some clips are sines") is only
 ruled out when no clip shows it and every run's Wilson CI over its own clips lies below ``RULED_OUT_RATE``. Primed clips are judged on their continuation
 (``cont/`` columns), so a copied real prime never counts as generated fidelity.
 """
@@ -37,6 +40,7 @@ RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
 USEFUL = "cont/useful/auto"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
 UNDECIDABLE = "undecidable with these runs"  # the most extreme outcome of these runs could not reach p < ALPHA
+NOT_TESTED = "not tested"  # no test ran: nothing to compare (the test text says why); not a statement about n
 SMOKE = "smoke test: not evidence"  # every verdict of a smoke-test study (protocol.evidence_of)
 
 
@@ -88,7 +92,7 @@ def _threshold(clips: pd.DataFrame, col: str, threshold: float, seed_says_below:
     the exact sign test of the run rates against it (:func:`units.sign_p`)."""
     rates = run_values(clips, col)
     if rates.empty:
-        return INCONCLUSIVE, "no runs"
+        return NOT_TESTED, "not tested: no run has this column"
     p, above, below = sign_p(rates.to_numpy(), threshold)
     runs = int(np.isfinite(rates.to_numpy(dtype=float)).sum())
     floor = smallest_p("sign", runs)
@@ -103,7 +107,7 @@ def _against_real(clips: pd.DataFrame, col: str, real: tuple[int, int, str]) -> 
     is not read as exactly 0, where one flagged clip of 256 would already count as above."""
     k, n, whose = real
     if run_values(clips, col).empty:
-        return INCONCLUSIVE, "no runs"
+        return NOT_TESTED, "not tested: no run has this column"
     p, above, below, same = runs_vs_real_p(clips, col, k, n, alpha=ALPHA)
     floor = smallest_p("sign", above + below + same)  # every run differing, all on one side
     test = (f"sign test over the runs whose rate differs from the real rate (Fisher's exact test per run, p < {ALPHA:g}): "
@@ -166,7 +170,8 @@ def _best_vs_last(gen: pd.DataFrame, runs_dir: Path) -> dict:
     row = {"finding": "4. best-val checkpoints beat last ones, with overfitting in the curves", "metric": f"`{USEFUL}`, best - last per run"}
     distinct = compared_runs(gen)  # the same runs as every other best-vs-last figure of the report
     if not distinct:
-        return {**row, "verdict": INCONCLUSIVE, "estimate": "best and last are the same weights in every run", "test": "not tested"}
+        return {**row, "verdict": NOT_TESTED, "estimate": "best and last are the same weights in every run",
+                "test": "not tested: best and last are the same weights in every run, so there is no difference to test"}
     part = gen[gen["run"].isin(distinct)]
     best, last = part[part["checkpoint"] == "best"], part[part["checkpoint"] == "last"]
     diffs = (run_values(best, USEFUL) - run_values(last, USEFUL)).dropna()
@@ -270,7 +275,7 @@ def _dropout(gen: pd.DataFrame) -> dict:
     row = {"finding": "6. dropout 0.5 gives mostly silence", "metric": "`cont/silence/flag`, per run at dropout 0.5"}
     high = gen[gen["dropout"] >= 0.5]
     if high.empty:
-        return {**row, "verdict": INCONCLUSIVE, "estimate": "no dropout-0.5 run scored yet", "test": "not tested"}
+        return {**row, "verdict": NOT_TESTED, "estimate": "no dropout-0.5 run scored yet", "test": "not tested: no dropout-0.5 run scored"}
     verdict, test = _threshold(high, "cont/silence/flag", MOSTLY, seed_says_below=False)
     low = gen[gen["dropout"] < 0.5]
     estimate = f"{_estimate(high, 'cont/silence/flag')} (every run at dropout under 0.5: {pooled_text(low['cont/silence/flag'])})"
@@ -304,7 +309,7 @@ def all_findings(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, smok
     rows += [extra] if extra else []
     if not smoke:
         return rows
-    decided = re.compile(rf" \(less diversity: ({REPRODUCED}|{NOT_REPRODUCED}|{INCONCLUSIVE}|{UNDECIDABLE})\)")  # a verdict inside an estimate
+    decided = re.compile(rf" \(less diversity: ({REPRODUCED}|{NOT_REPRODUCED}|{INCONCLUSIVE}|{UNDECIDABLE}|{NOT_TESTED})\)")  # a verdict inside an estimate
     ruled = re.compile(r"; ruled out: [^;]*")  # a conclusion inside a test's text
     return [{**r, "verdict": SMOKE, "estimate": decided.sub("", r["estimate"]), "test": ruled.sub("", r["test"])} for r in rows]
 
@@ -317,8 +322,9 @@ def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The 
         return []
     rule = (f"**{SMOKE}**: {smoke}. The estimates show what the pipeline measures; no finding is decided." if smoke else
             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
-            f"**{NOT_REPRODUCED}** (the opposite, or ruled out), **{INCONCLUSIVE}**, or **{UNDECIDABLE}** (even the most "
-            f"extreme outcome of this many runs could not reach p < {ALPHA}: more runs, not more clips, would decide it).")
+            f"**{NOT_REPRODUCED}** (the opposite, or ruled out), **{INCONCLUSIVE}**, **{UNDECIDABLE}** (even the most "
+            f"extreme outcome of this many runs could not reach p < {ALPHA}: more runs, not more clips, would decide it), "
+            f"or **{NOT_TESTED}** (the study holds nothing to test, e.g. no dropout-0.5 run: the test column says why).")
     lines = [heading, "", rule + " Each is decided over runs (a run's rate is one observation), with the pooled clip count beside it; the tests are described in "
              f"[docs/metrics.md]({metrics})." + (f" Decided on the {scope}: the seed's claims are about its autoregressive "
                                                  "models, so the other families' and the baselines' runs are left out here and "

@@ -38,6 +38,17 @@ def test_fit_json_is_one_envelope_with_the_evaluation(toy, tmp_path):
     assert [g["group"] for g in doc["groups"]] == ["a", "b", "c"] and doc["pooled"]["auc"] > 0.9
     model = cat.load_model(out)
     assert (doc["threshold"], doc["data_sha256"], doc["embedder"], doc["feature_set"]) == (model.threshold, model.data_sha256, "mel", "mel_norm")
+    assert doc["warnings"][0].startswith("too few clips to trust this model (positives 9 train, 6 val, 18 evaluated;")  # the toy's 18 clips a class
+    assert doc["warning"] == doc["warnings"][0] and "warning: too few clips to trust this model" in result.stderr
+
+
+def test_a_fit_on_a_handful_of_clips_warns_on_stderr(toy, tmp_path):
+    *_, base = toy
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "m.json"), "--group-by", "none"])
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    assert "warning: too few clips to trust this model (positives 9 train, 6 val, 3 evaluated;" in warning
+    assert "the val split sets its Platt calibration and threshold" in warning and "warning:" not in result.stdout
 
 
 def test_fit_table_names_what_it_wrote(toy, tmp_path):

@@ -92,3 +92,14 @@ def test_info_rounds_the_table_and_keeps_json_exact(tmp_path):
     assert "-28.11 " in r.output and "-28.11399" not in r.output  # once printed as -28.113999999999997
     info = json.loads(runner.invoke(app, ["data", "info", str(data), "--json"]).stdout)
     assert info["rms_dbfs_median"] == -28.113999999999997
+
+
+def test_overwrite_names_files_an_import_did_not_write_in_one_error_line(tmp_path):
+    out = tmp_path / "synth"
+    assert runner.invoke(app, ["data", "synth", "--n", "8", "--out", str(out), "-q"]).exit_code == 0
+    (out / "NOTES.txt").write_text("mine")
+    r = runner.invoke(app, ["data", "synth", "--n", "8", "--out", str(out), "--overwrite", "-q"])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith("holds what a dataset import did not write: NOTES.txt"), r.output
+    assert "hint: move them out of" in r.output and (out / "NOTES.txt").read_text() == "mine"

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -247,3 +249,28 @@ def test_what_the_walk_passes_by_is_counted_and_listed(tmp_path, rng, monkeypatc
     assert "hidden" in rejected[".hidden"] and "hidden" in rejected["._good.wav"]
     assert "not a regular file" in rejected["pipe.wav"]
     assert any("6 path(s) walked past" in w for w in result.warnings)
+
+
+def test_overwrite_refuses_a_dataset_folder_holding_other_files(src, tmp_path):
+    """--overwrite replaced the whole folder, deleting a note, a leaderboard and a references/
+    folder someone had put beside the clips without a word; it now names them and deletes nothing."""
+    out = tmp_path / "ds"
+    import_folder(src, out)
+    (out / "NOTES.txt").write_text("mine")
+    (out / "leaderboard.md").write_text("mine")
+    (out / "leaderboard.csv").write_text("mine")
+    (out / "references").mkdir()
+    (out / "references" / "a.wav").write_bytes(b"mine")
+    (out / "clips" / "README").write_text("mine")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(DataError, match=r"holds what a dataset import did not write: NOTES.txt, leaderboard.csv, leaderboard.md and 2 more \(hint") as e:
+        import_folder(src, out, overwrite=True)
+    assert "move them out of" in e.value.hint and "another --out" in e.value.hint
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    for extra in ("NOTES.txt", "leaderboard.md", "leaderboard.csv", "references", "clips/README"):
+        (out / extra).unlink() if (out / extra).is_file() else shutil.rmtree(out / extra)
+    (out / "cache").mkdir()
+    (out / "cache" / "baselines-0.json").write_text("{}")  # benchbox's own cache, written by train
+    (out / ".DS_Store").write_bytes(b"")  # a file browser's, not the user's work
+    import_folder(src, out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["clips", "config.toml", "dataset.json", "manifest.csv", "rejected.csv", "versions.json"]

@@ -315,9 +315,29 @@ def test_the_report_gives_counts_per_split_platt_rate_versions_and_warns_on_a_lo
     assert f"slope a = {m.platt_a:.6g}, intercept b = {m.platt_b:.6g}" in text and "4096 samples at 16000 Hz" in text
     assert f"benchbox {__version__} (scorer version {SCORER_VERSION})" in text and " UTC |" in text
     assert result.split_counts["positives"] == {"test": 3, "train": 9, "val": 6} and result.sample_rate_hz == 16000
-    assert "Warning" not in text
+    assert "Warning: the pooled AUC" not in text  # the toy is separated; it is small, though (next test)
     low = replace(result, table=[*result.table[:-1], {**result.table[-1], "auc": 0.7}])
     assert "**Warning: the pooled AUC is 0.700, below 0.8" in report_markdown(low, positives=pos, negatives=neg, synthetic_per_kind=2)
+
+
+def test_too_few_clips_of_a_class_in_train_val_or_the_evaluated_set_is_warned_of(toy):
+    """A fit on a handful of clips read AUC 1.000 [1.000, 1.000] with no warning: now the report, the CLI and --json
+    say which class is short where (the toy: 9 train, 6 val and 18 evaluated clips of each class)."""
+    from benchbox.metrics.category_fit import (MIN_EVALUATED_PER_CLASS, MIN_TRAIN_PER_CLASS, MIN_VAL_PER_CLASS, fit_warnings, report_markdown,
+                                               small_sample_warning)
+
+    root, pos, neg, result = toy
+    warning = small_sample_warning(result)
+    assert warning.startswith("too few clips to trust this model (positives 9 train, 6 val, 18 evaluated; negatives 9 train, 6 val, 18 evaluated;")
+    assert "the val split sets its Platt calibration, the evaluated clips" in warning  # leave-one-group-out: the threshold is not val's
+    assert f"**Warning: {warning}**" in result.report_path.read_text() and fit_warnings(result) == [warning]
+    enough = {"train": MIN_TRAIN_PER_CLASS, "val": MIN_VAL_PER_CLASS, "test": 0}
+    big = replace(result, split_counts={**result.split_counts, "positives": enough, "negatives": enough},
+                  table=[*result.table[:-1], {**result.table[-1], "positives": MIN_EVALUATED_PER_CLASS, "negatives": MIN_EVALUATED_PER_CLASS}])
+    assert small_sample_warning(big) is None and "Warning" not in report_markdown(big, positives=pos, negatives=neg, synthetic_per_kind=2)
+    short = replace(big, evaluation=TEST_SPLIT, split_counts={**big.split_counts, "negatives": {**enough, "val": MIN_VAL_PER_CLASS - 1}})
+    assert small_sample_warning(short).startswith(f"too few clips to trust this model (negatives {MIN_VAL_PER_CLASS - 1} val;")
+    assert "Platt calibration and threshold" in small_sample_warning(short)
 
 
 def test_a_format_2_model_scores_with_the_native_framing_it_was_fitted_on_and_bad_framings_are_refused(tmp_path):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from benchbox.score import SCORER_VERSION
-from benchbox.study.changes import SUMMARY_NAME, changes_markdown, next_record, study_summary
+from benchbox.study.changes import SUMMARY_NAME, VERDICT_LABELS, changes_markdown, next_record, study_summary
 from tests.study.test_report import COMMITTED_REPORT, committed_study
 
 
@@ -24,7 +24,7 @@ def test_summary_counts_each_runs_clips_and_useful_ones_and_ties_them_to_its_sco
     digest = hashlib.sha256(b"path\nx.wav\n").hexdigest()
     assert found["runs"] == {"a": {"scorer_version": 7, "clips_sha256": digest, "clips": 3, "useful": 2},
                              "b": {"scorer_version": None, "clips_sha256": None, "clips": 1, "useful": 0}}
-    assert found["findings"] == {"1": "reproduced"} and found["smoke"] is False
+    assert found["findings"] == {"1": "reproduced"} and found["smoke"] is False and found["verdict_labels"] == VERDICT_LABELS
 
 
 def _summary(version, useful, verdict, smoke=False):
@@ -47,8 +47,48 @@ def test_the_record_keeps_the_last_change_across_re_renders_of_the_same_scores(t
     assert not any(ln.startswith("| 1 |") for ln in smoke) and any("not compared" in ln for ln in smoke)
 
 
+def test_an_older_summarys_inconclusive_for_an_untested_finding_reads_as_a_relabel(tmp_path):
+    """Summaries before "not tested" labelled an untested finding "inconclusive at this n": the
+    same scores re-rendered keep the previous report's change on the page, and the section names
+    the pair a relabel, not a change in the evidence."""
+    old = {k: v for k, v in _summary(9, 1, "inconclusive at this n").items()}  # no verdict_labels: an older benchbox's summary
+    old["findings"] = {"1": "reproduced", "4": "inconclusive at this n"}
+    older = _summary(8, 0, "reproduced")
+    (tmp_path / SUMMARY_NAME).write_text(json.dumps({"current": old, "previous": older}))
+    now = {**old, "findings": {"1": "reproduced", "4": "not tested"}, "verdict_labels": VERDICT_LABELS}
+    record = next_record(tmp_path, now)
+    assert record == {"current": now, "previous": older}  # a re-render of the same scores: the last change stays
+    lines = changes_markdown({"current": now, "previous": old})
+    row = next(ln for ln in lines if ln.startswith("| 4 |"))
+    assert row == "| 4 | inconclusive at this n (earlier reports' label for an untested finding) | not tested |"
+    fresh = {**old, "verdict_labels": VERDICT_LABELS}  # a summary that knew "not tested": a real move
+    assert "| 4 | inconclusive at this n | not tested |" in changes_markdown({"current": now, "previous": fresh})
+    assert next_record(tmp_path, {**now, "runs": {}})["previous"] == old  # other scores: the old current moves down
+
+
+@pytest.mark.skipif(not COMMITTED_REPORT.is_file(), reason="no committed quickstart report")
+def test_a_re_rendered_committed_report_reads_not_tested_and_keeps_its_last_change(tmp_path):
+    """The committed quickstart has no dropout-0.5 run and identical best and last weights:
+    re-rendered (what `benchbox study rerender` writes), findings 4 and 6 read "not tested" in
+    report_summary.json, with the reason in the table's test column (a smoke study: its table's
+    verdicts read the smoke label), and the older summary's "inconclusive" for them counts as the
+    same scores, so its previous record stays."""
+    from benchbox.study.report import write_report
+
+    ctx = committed_study(tmp_path)
+    committed = json.loads((ctx.out / SUMMARY_NAME).read_text())
+    write_report(ctx)
+    text = (ctx.out / "report.md").read_text()
+    record = json.loads((ctx.out / SUMMARY_NAME).read_text())
+    assert record["current"]["findings"]["4"] == record["current"]["findings"]["6"] == "not tested"
+    assert "| no dropout-0.5 run scored yet | not tested: no dropout-0.5 run scored |" in text
+    if committed["current"]["findings"].get("4") == "inconclusive at this n":  # a summary written before "not tested"
+        assert record["previous"] == committed["previous"]
+
+
 @pytest.mark.parametrize("text", ["[1, 2]", '{"current": {"runs": [], "findings": {}}}', '{"current": {"runs": {"a": "x"}, "findings": {}}}',
-                                  '{"current": {"runs": {"a": {"clips": 3, "useful": "x"}}, "findings": {}}}', '{"current": {"runs": {}, "findings": []}}', "{"])
+                                  '{"current": {"runs": {"a": {"clips": 3, "useful": "x"}}, "findings": {}}}', '{"current": {"runs": {}, "findings": []}}', "{",
+                                  '{"current": {"runs": {}, "findings": {}, "verdict_labels": "2"}}'])
 def test_a_malformed_record_counts_as_none(tmp_path, text):
     (tmp_path / SUMMARY_NAME).write_text(text)
     two = _summary(10, 2, "reproduced")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SMOKE, UNDECIDABLE, all_findings, findings_markdown, minmax_finding, six_findings
+from benchbox.study.seed_findings import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, SMOKE, UNDECIDABLE, all_findings, findings_markdown, minmax_finding, six_findings
 from benchbox.stats import wilson_interval
 from benchbox.study.analysis import rate_text
 
@@ -91,14 +91,24 @@ def test_findings_count_runs_not_clips(tmp_path):
     assert found["6"]["verdict"] == UNDECIDABLE  # one dropout-0.5 run, however silent
 
 
-def test_identical_checkpoints_are_not_compared_and_small_n_is_inconclusive(tmp_path):
+def test_identical_checkpoints_are_not_tested_and_small_n_is_undecidable(tmp_path):
+    """Best and last the same weights: no test ran, so the verdict says so ("not tested", with
+    the reason), never "inconclusive at this n", which would promise that more clips decide it."""
     clips = _clips(n_best_useful=1, n_last_useful=2, sha_last="a", silence_do05=3, n=8)
     found = {f["finding"][0]: f for f in six_findings(clips, _floor(), tmp_path)}
-    assert found["4"]["verdict"] == INCONCLUSIVE and found["4"]["test"] == "not tested"
+    assert found["4"]["verdict"] == NOT_TESTED and found["4"]["test"].startswith("not tested: best and last are the same weights")
     assert found["6"]["verdict"] == UNDECIDABLE  # one dropout-0.5 run (3/8 silent): a sign test over one run
     assert minmax_finding(clips) is None
     text = "\n".join(findings_markdown(all_findings(clips, _floor(), tmp_path)))
     assert "no scored `_minmax` run yet" in text and text.count("| **") == 6
+    assert "| **not tested** |" in text and "**not tested** (the study holds nothing to test" in text
+
+
+def test_a_finding_without_its_runs_reads_not_tested(tmp_path):
+    """No dropout-0.5 run: finding 6 is not tested (the reason in its test text), not inconclusive."""
+    clips = _clips()
+    found = {f["finding"][0]: f for f in six_findings(clips[clips["dropout"] < 0.5], _floor(), tmp_path)}
+    assert found["6"]["verdict"] == NOT_TESTED and found["6"]["test"] == "not tested: no dropout-0.5 run scored"
 
 
 def test_a_smoke_test_study_decides_nothing(tmp_path):
