@@ -39,6 +39,7 @@ import pandas as pd
 from benchbox.audio import as_written, write_wav
 from benchbox.data.dataset import clip_sha256, load_dataset
 from benchbox.errors import BenchboxError, DataError
+from benchbox.external import refuse_out_inside
 from benchbox.progress import Progress, no_progress
 from benchbox.freshness import clips_reason
 from benchbox.runs import atomic_write_bytes, publish_files, sha256_audio, sha256_file
@@ -46,7 +47,7 @@ from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
 from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
-from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
+from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, find_scored, load_scored, with_human
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -393,7 +394,9 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     hears of every run left out because its scores are stale and of every reference row
     skipped. ``results_dir`` may be several folders (``results/quickstart MYRUNS``); their run
     names are then prefixed with each folder's name. Runs whose audio is absent stand as scores
-    of record (:mod:`benchbox.freshness`), marked in the run column.
+    of record (:mod:`benchbox.freshness`), marked in the run column. DataError for an ``out``
+    that is, or lies inside, a scored folder it ranks (:func:`benchbox.external.refuse_out_inside`:
+    scoring that folder again would take the cached reference clips for its own).
     """
     results_dir, out, progress = _dirs(results_dir), Path(out), progress or no_progress
     if metric not in RANK_METRICS:
@@ -401,6 +404,9 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     for folder in results_dir:
         if not folder.is_dir():
             raise DataError(f"results folder not found: {folder}", hint="pass the folders that hold your scored runs")
+    for _, groups_csv in find_scored(results_dir, out / REFERENCES_DIR):  # before anything is written or embedded
+        refuse_out_inside(groups_csv.parent.parent, out, role="the scored folder ", example="results/board",
+                          why=f"the board's reference clips ({REFERENCES_DIR}/) would lie among its clips, and scoring it again would take them for its own")  # fmt: skip
     scored, stale_notes = load_scored(results_dir, out, warn)
     stale_notes = [*stale_notes, *comparable(scored, warn)]
     embedders = [e for s in scored for e in s.info.get("embedders", [])]
