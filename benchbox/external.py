@@ -287,6 +287,16 @@ def conform(data: np.ndarray, rate_hz: int, *, target_hz: int, target_samples: i
     return wave.astype(np.float32), done
 
 
+def refuse_out_inside(folder: Path, out: Path, *, why: str, example: str, role: str = "") -> None:
+    """Refuse an ``out`` that is ``folder`` or lies inside it, a folder of clips that is scored
+    (again) by walking it: what ``out`` receives would be taken for its clips. DataError naming
+    both (``role`` says what ``folder`` is, e.g. ``"the scored folder "``), ``why`` saying what
+    would go wrong, the hint an ``example`` folder outside it."""
+    if out.resolve().is_relative_to(Path(folder).resolve()):
+        where = f"is {role}{folder} itself" if out.resolve() == Path(folder).resolve() else f"is inside {role}{folder}"
+        raise DataError(f"the output folder {out} {where}: {why}", hint=f"pass --out a folder outside {folder}, e.g. {example}")
+
+
 def check_target(source: Path, out: Path, *, overwrite: bool = False) -> None:
     """Refuse an ``out`` that :func:`import_clips` must not write into: a benchbox dataset or run
     (its own clips would be replaced), a non-empty folder that holds no earlier import, or an
@@ -294,9 +304,7 @@ def check_target(source: Path, out: Path, *, overwrite: bool = False) -> None:
     (a later score of ``source`` would take its converted clips for more clips) or holding it
     (the import would replace what it reads). Raises DataError naming ``out``."""
     here, there = source.resolve(), out.resolve()
-    if there.is_relative_to(here):
-        raise DataError(f"the output folder {out} is inside {source}: scoring {source} again would take its converted clips for more clips",
-                        hint=f"pass --out a folder outside {source}, e.g. results/{here.name}")  # fmt: skip
+    refuse_out_inside(source, out, why=f"scoring {source} again would take its converted clips for more clips", example=f"results/{here.name}")
     if here.is_relative_to(there):
         raise DataError(f"{source} is inside the output folder {out}: importing it would replace the clips it reads", hint="pass --out a new folder, e.g. results/<name>")
     if (out / "dataset.json").is_file() or (out / "manifest.csv").is_file():

@@ -62,24 +62,9 @@ def scores_freshness(root: str | Path) -> Freshness:
         if ref_changed is not None:
             return Freshness(STALE, ref_changed)
         return Freshness(RECORD, f"none of the {len(scored)} scored clips is on disk (a fresh checkout holds no audio): scores of record, not re-checked; regenerate the audio to check them")
-    try:
-        _, table, _ = collect_clips(root)
-    except DataError as e:
-        return Freshness(STALE, f"cannot read {out} ({e.message[:80]})")
-    now = set(table["path"].astype(str))
-    try:
-        import_skipped = {r["path"] for r in import_skips(root)}  # source files an import never wrote here: not clips of this folder
-    except DataError as e:
-        return Freshness(STALE, e.message[:120])
-    then = set(scored["path"]) | (set(skipped["path"].astype(str)) - import_skipped)
-    if now != then:
-        return Freshness(STALE, f"{len(now)} clips to score now, {len(then)} when scored")
-    missing = len(scored) - len(present)
-    if missing:
-        return Freshness(STALE, f"{missing} of {len(scored)} scored clips are missing (a fresh checkout holds no audio: regenerate it, e.g. with benchbox run)")
-    changed = sum(clip_sha256(root / rel) != sha for rel, sha in present)  # an undecodable clip reads None: changed
-    if changed:
-        return Freshness(STALE, f"{changed} of {len(scored)} scored clips hold other audio now")
+    moved = _clips_reason(root, scored, skipped)
+    if moved is not None:
+        return Freshness(STALE, moved)
     retrained = checkpoint_reason(root)
     if retrained is not None:
         return Freshness(STALE, retrained)
@@ -87,6 +72,44 @@ def scores_freshness(root: str | Path) -> Freshness:
         return Freshness(STALE, version)
     ref_changed = _reference_reason(info, out, missing_ok=False) or category_reason(info, missing_ok=False)
     return Freshness(FRESH) if ref_changed is None else Freshness(STALE, ref_changed)
+
+
+def clips_reason(root: str | Path) -> str | None:
+    """Why the clips under ``root`` are not the ones ``root/scores/clips.csv`` describes (clips
+    added or gone, or holding other audio by content hash); None when they are the clips scored.
+    The clips half of :func:`scores_freshness`, for folders whose other inputs are checked
+    elsewhere (the leaderboard's cached reference rows)."""
+    root, out = Path(root), Path(root) / SCORES_DIR
+    try:
+        scored = pd.read_csv(out / "clips.csv", usecols=["path", "sha256"], dtype=str)
+        skipped = pd.read_csv(out / "skipped.csv", usecols=["path"], dtype=str) if (out / "skipped.csv").is_file() else pd.DataFrame({"path": []})
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        return f"cannot read {out} ({str(e).splitlines()[0][:80]})"
+    return _clips_reason(root, scored, skipped)
+
+
+def _clips_reason(root: Path, scored: pd.DataFrame, skipped: pd.DataFrame) -> str | None:
+    """:func:`clips_reason` given the ``path``/``sha256`` of the scored clips and the ``path`` of the skipped ones."""
+    try:
+        _, table, _ = collect_clips(root)
+    except DataError as e:
+        return f"cannot read {root / SCORES_DIR} ({e.message[:80]})"
+    now = set(table["path"].astype(str))
+    try:
+        import_skipped = {r["path"] for r in import_skips(root)}  # source files an import never wrote here: not clips of this folder
+    except DataError as e:
+        return e.message[:120]
+    then = set(scored["path"]) | (set(skipped["path"].astype(str)) - import_skipped)
+    if now != then:
+        return f"{len(now)} clips to score now, {len(then)} when scored"
+    present = [(rel, sha) for rel, sha in zip(scored["path"], scored["sha256"]) if (root / rel).is_file()]
+    missing = len(scored) - len(present)
+    if missing:
+        return f"{missing} of {len(scored)} scored clips are missing (a fresh checkout holds no audio: regenerate it, e.g. with benchbox run)"
+    changed = sum(clip_sha256(root / rel) != sha for rel, sha in present)  # an undecodable clip reads None: changed
+    if changed:
+        return f"{changed} of {len(scored)} scored clips hold other audio now"
+    return None
 
 
 def checkpoint_reason(root: Path) -> str | None:

@@ -20,7 +20,8 @@ the numbers in context, each scored against the same reference test split:
 
 The noise, silence and synth clips and their scores are cached under
 ``OUT/references/<name>-<digest>/`` (the digest of the reference's manifest, not its path); they are rescored only when the reference's content, embedders, bootstrap,
-seed or scorer version change. Human usefulness rates join in from ``RUN_DIR/tags.sqlite`` through
+seed or scorer version change, or their clips no longer hash as scored (a clip missing or
+overwritten is first written again from its source). Human usefulness rates join in from ``RUN_DIR/tags.sqlite`` through
 ``benchbox.review.stats.group_rates`` when that module and the tags exist. The HTML is
 self-contained: inline CSS/JS, audio and images as base64 data URIs (:mod:`benchbox.leaderboard_render`).
 """
@@ -35,16 +36,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchbox.audio import write_wav
-from benchbox.data.dataset import load_dataset
+from benchbox.audio import as_written, write_wav
+from benchbox.data.dataset import clip_sha256, load_dataset
 from benchbox.errors import BenchboxError, DataError
+from benchbox.external import refuse_out_inside
 from benchbox.progress import Progress, no_progress
-from benchbox.runs import atomic_write_bytes, publish_files, sha256_file
+from benchbox.freshness import clips_reason
+from benchbox.runs import atomic_write_bytes, publish_files, sha256_audio, sha256_file
 from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
 from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
-from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, load_scored, with_human
+from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, find_scored, load_scored, with_human
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -70,9 +73,11 @@ def _reference_dir(out: Path, reference: Path, *content: object) -> Path:
 
 
 def _write_clips(folder: Path, waves: list[np.ndarray], rate_hz: int) -> None:
+    """Write each wave as ``clip_<i>.wav`` unless the file already holds it (by content hash): a
+    clip missing or overwritten since is written again, so the row's clips are what its kind says."""
     for i, wave in enumerate(waves):
         path = folder / f"clip_{i:04d}.wav"
-        if not path.is_file():
+        if clip_sha256(path) != sha256_audio(as_written(wave), rate_hz):
             write_wav(path, wave, rate_hz)
 
 
@@ -87,7 +92,8 @@ def _synthetic_waves(kind: str, n_samples: int) -> list[np.ndarray]:
 def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap: int, seed: int, progress: Progress, weights: str | None = None,
                   category_model: str = "") -> pd.DataFrame:
     """Score a reference-row folder once, with the runs' category model (``""``: the shipped one);
-    reuse its scores while the inputs are unchanged."""
+    reuse its scores while the inputs are unchanged: the settings below, and its clips, which must
+    be the ones scored, by content hash (:func:`benchbox.freshness.clips_reason`, as a run's are checked)."""
     from benchbox.metrics.category import model_file
     from benchbox.metrics.verdict import VerdictConfig
 
@@ -101,7 +107,7 @@ def _score_cached(folder: Path, reference: Path, embedders: list[str], bootstrap
             info = read_scores_info(info_path.parent)
         except DataError:  # a damaged cache entry: score it again
             info = {}
-        if all(info.get(k) == v for k, v in wanted.items()):
+        if all(info.get(k) == v for k, v in wanted.items()) and clips_reason(folder) is None:
             return pd.read_csv(folder / SCORES_DIR / "groups.csv", keep_default_na=False, na_values=[""])
     config = ScoreConfig(verdict=VerdictConfig(category_model=category_model))
     return score_run(folder, reference=reference, embedders=embedders, bootstrap=bootstrap, seed=seed, progress=progress, weights=weights, config=config).groups
@@ -149,7 +155,8 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
             kinds.append("synth")
         for i, path in enumerate(clips if not absent else []):
             target = base / "synth" / f"clip_{i:04d}{path.suffix}"
-            if not target.is_file():
+            source_sha256 = clip_sha256(path)
+            if source_sha256 is None or clip_sha256(target) != source_sha256:  # missing, or overwritten since: copied again
                 atomic_write_bytes(target, path.read_bytes())
     for kind in ("noise", "silence"):
         _write_clips(base / kind, _synthetic_waves(kind, ds.clip_samples), ds.sample_rate_hz)
@@ -387,7 +394,9 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     hears of every run left out because its scores are stale and of every reference row
     skipped. ``results_dir`` may be several folders (``results/quickstart MYRUNS``); their run
     names are then prefixed with each folder's name. Runs whose audio is absent stand as scores
-    of record (:mod:`benchbox.freshness`), marked in the run column.
+    of record (:mod:`benchbox.freshness`), marked in the run column. DataError for an ``out``
+    that is, or lies inside, a scored folder it ranks (:func:`benchbox.external.refuse_out_inside`:
+    scoring that folder again would take the cached reference clips for its own).
     """
     results_dir, out, progress = _dirs(results_dir), Path(out), progress or no_progress
     if metric not in RANK_METRICS:
@@ -395,6 +404,9 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     for folder in results_dir:
         if not folder.is_dir():
             raise DataError(f"results folder not found: {folder}", hint="pass the folders that hold your scored runs")
+    for _, groups_csv in find_scored(results_dir, out / REFERENCES_DIR):  # before anything is written or embedded
+        refuse_out_inside(groups_csv.parent.parent, out, role="the scored folder ", example="results/board",
+                          why=f"the board's reference clips ({REFERENCES_DIR}/) would lie among its clips, and scoring it again would take them for its own")  # fmt: skip
     scored, stale_notes = load_scored(results_dir, out, warn)
     stale_notes = [*stale_notes, *comparable(scored, warn)]
     embedders = [e for s in scored for e in s.info.get("embedders", [])]

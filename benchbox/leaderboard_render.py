@@ -31,7 +31,7 @@ from benchbox.labels import group_label
 from benchbox.metrics.artifacts import DETECTORS
 from benchbox.progress import Progress
 from benchbox.score import decode
-from benchbox.score_clip_verdict import verdict_prefix
+from benchbox.score_clip_verdict import CONT, verdict_prefix
 from benchbox.score_floor import floor_useful_text
 from benchbox.score_verdict import floor_span_key
 from benchbox.stats import CI_ONLY, CLOSER, CLOSER_ALPHA, DIFFERS_CI, INDISTINGUISHABLE, SEPARATED, TWO_SAMPLE_ALPHA, nn1_text, two_sample_of
@@ -83,19 +83,25 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(float(value))
 
 
-def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad") -> list[tuple[str, str]]:
-    """(header, base key) pairs: a base key with ``/lo`` ``/hi`` siblings renders with its CI."""
+def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad", ms: float = 0.0) -> list[tuple[str, str]]:
+    """(header, base key) pairs of the table of span ``ms`` (:func:`span_ms`): a base key with
+    ``/lo`` ``/hi`` siblings renders with its CI. A header that names a metric key names the one
+    whose figure the column shows, as leaderboard.csv spells it: in a continuation's table the
+    distances are the ``cont/`` ones (``cont/kad/aisfx``; leaderboard.csv's ``kad/aisfx`` is a
+    primed row's whole clip, real prime included); in the whole-clip table, where a row's
+    continuation is its whole clip, the plain ones (``kad/aisfx``)."""
+    span = CONT if ms else ""
     cols = [("#", "rank"), ("kind", "kind"), ("run", "run"), ("group", "group"), ("n", "n")]
     ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))}, key=lambda e: e != embedder)
     other = "fad" if metric == "kad" else "kad"
     for e in ordered:
-        cols += [(f"{metric}/{e}", f"rank/{metric}/{e}"), (f"{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
+        cols += [(f"{span}{metric}/{e}", f"rank/{metric}/{e}"), (f"{span}{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
         if e == embedder:
             cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
     pfx = verdict_prefix(table.columns)
     cols.append(("useful/auto (continuation)" if pfx else "useful/auto", f"{pfx}useful/auto_rate"))
     axes = [("quality: artefact-free", f"{pfx}quality/artefact_free_rate"), ("category: mean footstep/p", f"{pfx}footstep/p_mean"),
-            (f"diversity: coverage/{embedder}", f"{pfx}coverage/{embedder}")]  # the three axes, one column each to fit 1366 px
+            (f"diversity: {pfx if ms else ''}coverage/{embedder}", f"{pfx}coverage/{embedder}")]  # the three axes, one column each to fit 1366 px
     # (footstep/share and recall are in leaderboard.csv and the report's three-axes table; docs/verdict.md)
     cols += [(h, k) for h, k in axes if k in table.columns]
     if "useful/human_rate" in table.columns:
@@ -113,8 +119,8 @@ def _heading(embedder: str, metric: str) -> str:
             "one kernel per span: whole clips, and each prime's continuation (bandwidth from the real clips' same span); a primed row's *vs floor* mark compares it with the floor on its own span and kernel (real val vs real test from the same sample))"
             if metric == "kad" else "FAD")
     return (f"Ranked by `{metric}/{embedder}`, the {what} to the real test split (lower is closer), on the continuation: "
-            "a primed clip is scored without its real prime, against the reference clips' same span (whole-clip values are "
-            "in leaderboard.csv). Each span has its own table and its own ranking: whole clips (unprimed generations and the "
+            "a primed clip is scored without its real prime, against the reference clips' same span, so the continuation tables "
+            f"show `cont/{metric}/{embedder}` (leaderboard.csv's `{metric}/{embedder}` is a primed row's whole clip, real prime included). Each span has its own table and its own ranking: whole clips (unprimed generations and the "
             "reference rows) first, then the continuation after each prime length; distances on different spans are measured "
             "against different cuts of the real clips with different kernels, so a rank never compares rows of two tables. "
             f"Intervals in brackets: {INTERVALS_LEGEND} *vs floor* compares the row's `{metric}` CI with the real floor's "
@@ -168,7 +174,7 @@ def _span_intro(ms: float, table: pd.DataFrame, embedder: str, metric: str) -> t
     if floor.empty:
         shown = "No real floor row on this board: no *vs floor* marks."
     elif _finite(value.get(key + "/lo")) and _finite(value.get(key + "/hi")):  # the interval floor_intervals compares with
-        shown = (f"Real floor on this span (val vs test): `{metric}/{embedder}` {fmt_ci(value.get(key), value.get(key + '/lo'), value.get(key + '/hi'))}; "
+        shown = (f"Real floor on this span (val vs test): `{key}` {fmt_ci(value.get(key), value.get(key + '/lo'), value.get(key + '/hi'))}; "
                  "the *vs floor* marks compare with it.")
     else:
         shown = "These scores carry no floor interval on this span: the *vs floor* marks compare with the whole-clip floor."
@@ -187,9 +193,9 @@ def _real_useful(floor: dict, ms: float) -> str:
 
 def render_markdown(table: pd.DataFrame, embedder: str, notes: list[str], metric: str = "kad") -> str:
     """The Markdown page: the heading, one table per span (:func:`by_span`), the notes."""
-    cols = _display_columns(table, embedder, metric)
     lines = ["# benchbox leaderboard", "", _heading(embedder, metric), ""]
     for ms, rows in by_span(table):
+        cols = _display_columns(table, embedder, metric, ms)
         title, intro = _span_intro(ms, table, embedder, metric)
         lines += [f"## {title}", "", intro, ""]
         lines.append("| " + " | ".join(h for h, _ in cols) + " | flags |")
@@ -288,12 +294,12 @@ def render_html(table: pd.DataFrame, embedder: str, notes: list[str], curves: di
     """The self-contained page: sortable table, audio, spectrograms, loss curves."""
     from benchbox.plots import THUMB_SCALE_NOTE
 
-    cols = [c for c in _display_columns(table, embedder, metric) if c[1] not in ("kind", "group")]  # shading says the kind
-    split = [h for h, k in cols].index(MEDIA_AFTER) + 1
-    heads = [f'<th class="id">run / group</th>' if k == "run" else f"<th>{_breakable(h)}</th>" for h, k in cols]
-    head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
     boards, done = [], 0
     for ms, rows in by_span(table):  # one table per span: a rank compares rows of one span only
+        cols = [c for c in _display_columns(table, embedder, metric, ms) if c[1] not in ("kind", "group")]  # shading says the kind
+        split = [h for h, k in cols].index(MEDIA_AFTER) + 1
+        heads = ['<th class="id">run / group</th>' if k == "run" else f"<th>{_breakable(h)}</th>" for h, k in cols]
+        head = "".join(heads[:split]) + "<th>audio</th><th>spectrogram</th>" + "".join(heads[split:]) + "<th>flags</th>"
         body = []
         for row in rows.to_dict("records"):
             body.append(_row_html(row, cols, split))

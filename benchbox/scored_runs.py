@@ -4,12 +4,15 @@ Every ``scores/groups.csv`` below each folder is a scored run, also through syml
 folders (a run linked in from elsewhere counts; a link cycle is followed once). The cached
 reference rows of any leaderboard (``references/`` beside a ``leaderboard.csv``) are not runs.
 Each run's freshness (:mod:`benchbox.freshness`) decides whether it is shown, shown as
-scores of record (its audio is absent, as in a fresh clone), or left out with a note.
+scores of record (its audio is absent, as in a fresh clone), or left out with a note. A run
+with generated clips (``samples/manifest.csv``) but no scores is left out with a note too,
+naming the ``benchbox score`` command that puts it on the board.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
 from benchbox.freshness import RECORD, STALE, scores_freshness
-from benchbox.score import GROUP_COLUMNS, SCORES_DIR, group_key, with_group_columns
+from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
@@ -38,8 +41,9 @@ class Scored:
     of_record: bool = False
 
 
-def _walk_groups_csv(top: Path):
-    """Every ``scores/groups.csv`` under ``top``, following symlinked folders (each real folder once)."""
+def _walk_groups_csv(top: Path, folder_name: str = SCORES_DIR, file_name: str = "groups.csv"):
+    """Every ``scores/groups.csv`` (or ``<folder_name>/<file_name>``) under ``top``, following
+    symlinked folders (each real folder once)."""
     seen: set[str] = set()
     for folder, dirs, files in os.walk(top, followlinks=True):
         real = os.path.realpath(folder)
@@ -48,8 +52,8 @@ def _walk_groups_csv(top: Path):
             continue
         seen.add(real)
         dirs.sort()
-        if Path(folder).name == SCORES_DIR and "groups.csv" in files:
-            yield Path(folder) / "groups.csv"
+        if Path(folder).name == folder_name and file_name in files:
+            yield Path(folder) / file_name
 
 
 def _is_reference_cache(path: Path) -> bool:
@@ -66,6 +70,21 @@ def find_scored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Pat
         for path in sorted(_walk_groups_csv(top)):
             real = path.resolve()
             if exclude in real.parents or _is_reference_cache(path) or real in seen:
+                continue
+            seen.add(real)
+            found.append((top, path))
+    return found
+
+
+def find_unscored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Path]]:
+    """``(results_dir, samples/manifest.csv)`` of every run with generated clips but no
+    ``scores/groups.csv``: left off the board, with a note (:func:`load_scored`)."""
+    exclude = exclude.resolve()
+    found, seen = [], set()
+    for top in results_dirs:
+        for path in sorted(_walk_groups_csv(top, SAMPLES_MANIFEST.parent.name, SAMPLES_MANIFEST.name)):
+            real = path.resolve()
+            if exclude in real.parents or real in seen or (path.parent.parent / SCORES_DIR / "groups.csv").is_file():
                 continue
             seen.add(real)
             found.append((top, path))
@@ -95,8 +114,6 @@ def category_model_of(s: Scored) -> str:
 
 def rescore_command(s: Scored) -> str:
     """The command that re-scores ``s`` as it was scored: its folder, the reference and the (non-default) category model its scores.json records."""
-    import shlex
-
     found = recorded_reference_path(s.info, s.root / SCORES_DIR)
     recorded = str(s.info.get("reference") or "")
     ref = str(found) if found is not None else ("DATA_DIR" if recorded else "")  # the recorded path is not found: name the slot, not a dead path
@@ -122,9 +139,16 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
     """Every scored run under ``results_dirs`` whose scores are fresh or of record, and notes on the rest."""
     dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
     found = find_scored(dirs, Path(out) / REFERENCES_DIR)
+    unscored = [(path.parent.parent, _name(path, top, len(dirs) > 1)) for top, path in find_unscored(dirs, Path(out) / REFERENCES_DIR)]
     where = ", ".join(map(str, dirs))
     if not found:
-        raise DataError(f"no scored runs under {where} (no scores/groups.csv)", hint="score runs first with `benchbox score RUN_DIR`")
+        named = f"`benchbox score {shlex.quote(str(unscored[0][0]))}`" if unscored else "`benchbox score RUN_DIR`"
+        more = f" (and the {len(unscored) - 1} other unscored runs)" if len(unscored) > 1 else ""
+        raise DataError(f"no scored runs under {where} (no scores/groups.csv)", hint=f"score runs first with {named}{more}")
+    unscored_notes = [f"{name}: not on the board, it is not scored (clips in {SAMPLES_MANIFEST.parent}/, no {SCORES_DIR}/groups.csv); "
+                      f"run `benchbox score {shlex.quote(str(root))}`" for root, name in unscored]  # generated, never scored: never left out in silence
+    for note in unscored_notes if warn is not None else []:
+        warn(note)
     scored, notes, records = [], [], []
     for top, path in found:
         try:
@@ -150,6 +174,7 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
     if not scored:
         more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
         raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
+    notes += unscored_notes
     if records:
         notes.append(f"scores of record (their audio is not on disk, so they were not re-checked; regenerate it to check them): {', '.join(records)}")
     return scored, notes

@@ -166,7 +166,7 @@ def test_each_span_is_its_own_table_in_markdown_and_html():
     sections = md.split("\n## ")
     assert "| 2 | generated | a |" in sections[1] and "| 3 | generated | b |" in sections[1] and "p/20" not in sections[1]
     assert "| 1 | generated | p |" in sections[2] and "| 2 | generated | q |" in sections[2] and "b/0" not in sections[2]
-    assert "ranks restart" in sections[2] and "Real floor on this span (val vs test): `kad/mel` 0.004 [-0.02, 0.03]" in sections[2]
+    assert "ranks restart" in sections[2] and "Real floor on this span (val vs test): `floor@20ms/kad/mel` 0.004 [-0.02, 0.03]" in sections[2]
     assert "no floor interval on this span" in sections[3]  # the 40 ms floor is not in these scores: the whole-clip floor is used
     value_only = table.copy()
     value_only.loc[value_only["kind"] == "floor", "floor@40ms/kad/mel"] = 0.01  # a value without its interval: marks use the whole clip's

@@ -79,3 +79,28 @@ def test_a_missing_scores_json_says_so_not_scorer_version_1(two_runs):
     note = next(n for n in notes if n.startswith("damaged:"))
     assert f"{info} is missing" in note and "scorer version" not in note
     assert f"`benchbox score {info.parent.parent}`" in note
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["scanned", "named"])
+def test_a_generated_run_that_was_never_scored_is_named_in_a_note_and_a_warning(two_runs, rng, named):
+    """A run with clips but no scores was dropped in silence, even when named on the command line."""
+    tmp_path, _ = two_runs
+    unscored = make_run(tmp_path / "results" / "fresh", tmp_path / "data", rng)
+    dirs = [tmp_path / "results" / "kept", unscored] if named else [tmp_path / "results"]
+    heard = []
+    scored, notes = load_scored(dirs, tmp_path / "board", heard.append)
+    assert "fresh" not in {s.name for s in scored}
+    note = next(n for n in notes if "fresh" in n)
+    assert "not scored" in note and f"`benchbox score {unscored}`" in note and note in heard
+    r = CliRunner().invoke(app, ["leaderboard", *map(str, dirs), "--out", str(tmp_path / "board"), "--embedder", "", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.stderr and "fresh: not on the board, it is not scored" in " ".join(r.stderr.split())
+    assert "fresh: not on the board, it is not scored" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_a_board_of_unscored_runs_only_names_the_score_command(tmp_path, rng):
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "results" / "fresh", data, rng)
+    with pytest.raises(DataError) as e:
+        load_scored(tmp_path / "results", tmp_path / "board")
+    assert "no scored runs" in e.value.message and f"`benchbox score {run}`" in e.value.hint

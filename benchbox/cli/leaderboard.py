@@ -21,7 +21,7 @@ EXAMPLES = examples(
 
 def leaderboard_cmd(
     results_dirs: Annotated[list[Path], typer.Argument(help="Folders searched for scored runs (every scores/groups.csv below them, symlinks followed); several folders are ranked together.", metavar="RESULTS_DIR...")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for leaderboard.md/.csv/.html and cached reference clips.")] = Path("results"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for leaderboard.md/.csv/.html and cached reference clips; never a scored folder it ranks, nor inside one (scoring that folder again would take the reference clips for its own).")] = Path("results"),
     synth: Annotated[Path | None, typer.Option("--synth", help="Procedural corpus dataset for the synth reference row; default: the first synth dataset under RESULTS_DIR.")] = None,
     embedder: Annotated[str | None, typer.Option("--embedder", help="Rank in this embedding space; default: the first embedder the runs were scored with.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Rank by kad (unbiased at small n, the default) or fad, on the continuation of primed clips.")] = "kad",

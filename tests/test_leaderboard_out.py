@@ -1,0 +1,48 @@
+"""``benchbox leaderboard --out`` into a scored folder it ranks is refused, as ``benchbox score``
+refuses an --out inside the folder it scores (benchbox.external.refuse_out_inside): the board's
+cached reference clips would be scored as that folder's own clips the next time it is scored."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from benchbox.audio import write_wav
+from benchbox.cli.main import app
+from tests.score_helpers import RATE_HZ, make_dataset, step
+
+runner = CliRunner()
+
+
+def _digest(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _score(folder, data):
+    r = runner.invoke(app, ["score", str(folder), "--reference", str(data), "--out", str(folder), "--embedder", "", "--bootstrap", "0", "--quiet"])
+    assert r.exit_code == 0, r.output
+    return pd.read_csv(folder / "scores" / "groups.csv")["group"].tolist()
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["the folder", "a subfolder"])
+def test_an_out_that_is_or_lies_inside_a_scored_folder_is_refused(tmp_path, rng, monkeypatch, inside):
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    mine = tmp_path / "mine"
+    for i in range(3):
+        write_wav(mine / f"take_{i}.wav", step(rng), RATE_HZ)
+    groups = _score(mine, data)  # scored in place
+    before = _digest(mine)
+    out = mine / "board" if inside else mine
+    r = runner.invoke(app, ["leaderboard", str(mine), "--out", str(out), "--embedder", "", "--quiet"])
+    assert r.exit_code == 1 and r.output.count("error:") == 1 and r.output.count("hint:") == 1 and "Traceback" not in r.output, r.output
+    said = " ".join(r.output.split())
+    assert f"is inside the scored folder {mine}" in said if inside else f"is the scored folder {mine} itself" in said
+    assert f"pass --out a folder outside {mine}" in said
+    assert _digest(mine) == before  # nothing written into it
+    assert _score(mine, data) == groups  # so a later score sees the same groups: no references/noise group
+    r = runner.invoke(app, ["leaderboard", str(mine), "--out", str(tmp_path / "board"), "--embedder", "", "--quiet"])
+    assert r.exit_code == 0, r.output  # beside it, as before
