@@ -39,6 +39,7 @@ from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
 from benchbox.progress import Progress, no_progress
+from benchbox.provenance import SAMPLES_MANIFEST, checkpoint_reason
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
@@ -50,7 +51,6 @@ from benchbox.scores_record import reference_record
 from benchbox.stats import wilson_interval
 from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
 
-SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
 SCORES_FORMAT = 1
 # What the detectors and the verdict mean. Bump it when a change would alter a clip's flags or
@@ -337,6 +337,8 @@ def score_run(
             emb.load()  # the shipped embedders' weights come with the install; only these can be absent
     root, table, is_run = collect_clips(path, name)
     left_out = [] if is_run or (root / MANIFEST_NAME).is_file() else [f"not scored: {root / rel} ({why})" for rel, why in walk_clips(root, _is_output)[1]]
+    retrained = checkpoint_reason(root) if is_run else None  # its clips came from a checkpoint trained further since
+    left_out += [retrained_note(root, retrained)] if retrained else []
     ref_path = resolve_reference(root, reference, is_run)
     sets = _reference(ref_path, embedders)
     source, import_notes = None, []
@@ -385,6 +387,12 @@ def score_run(
         _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source, bandwidths=bandwidths,
                notes=checks.record)
     return result
+
+
+def retrained_note(root: Path, reason: str) -> str:
+    """The warning for a run whose clips came from a checkpoint file that has since changed (``reason``: :mod:`benchbox.provenance`)."""
+    return (f"{root}: {reason}: these scores describe clips of a checkpoint that is no longer on disk, and the "
+            f"leaderboard leaves them out as stale; regenerate the clips (`benchbox generate {root} --overwrite`), then score again")
 
 
 def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None, overwrite: bool = False):
