@@ -122,6 +122,9 @@ def collect_clips(path: str | Path, name: str | None = None) -> tuple[Path, pd.D
             if col not in table.columns:
                 table[col] = ""
         is_run = True
+    elif (root / "config.toml").is_file() and manifest_path.parent.is_dir():  # a run whose manifest is gone: not a folder of clips
+        raise DataError(f"{root} is a run folder (config.toml, samples/) but {manifest_path} is missing, so its clips' checkpoints, primes and groups are unknown",
+                        hint=f"re-run `benchbox generate {root}` to write its clips and their manifest anew")
     else:  # a folder of clips: groups from its subfolders or its benchbox-clips.csv (benchbox.external)
         table = folder_table(root, name, skip=_is_output)
         for col in GROUP_COLUMNS:

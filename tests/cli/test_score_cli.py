@@ -241,3 +241,15 @@ def test_scoring_clips_of_a_checkpoint_trained_further_warns(tmp_path, rng):
     warned = [line for line in result.stderr.splitlines() if line.startswith("warning:") and "ckpt/best.pt changed" in line]
     assert len(warned) == 1 and f"benchbox generate {run} --overwrite" in warned[0]
     assert any("ckpt/best.pt changed since its clips were generated" in w for w in json.loads(result.stdout)["warnings"])
+
+
+def test_a_run_without_its_samples_manifest_is_one_error_naming_it(tmp_path, rng, monkeypatch):
+    run, data = _run(tmp_path, rng)
+    (run / "samples" / "manifest.csv").unlink()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["score", str(run), "--reference", str(data), "--embedder", "", "--bootstrap", "0"])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: {run} is a run folder") and str(run / "samples" / "manifest.csv") in lines[0]
+    assert lines[1] == f"hint: re-run `benchbox generate {run}` to write its clips and their manifest anew"
+    assert not (tmp_path / "results").exists() and not (run / "scores").exists()
