@@ -39,7 +39,7 @@ from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
 from benchbox.progress import Progress, no_progress
-from benchbox.provenance import SAMPLES_MANIFEST, checkpoint_reason
+from benchbox.provenance import SAMPLES_MANIFEST, other_dataset_note, retrained_note
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
@@ -340,9 +340,10 @@ def score_run(
             emb.load()  # the shipped embedders' weights come with the install; only these can be absent
     root, table, is_run = collect_clips(path, name)
     left_out = [] if is_run or (root / MANIFEST_NAME).is_file() else [f"not scored: {root / rel} ({why})" for rel, why in walk_clips(root, _is_output)[1]]
-    retrained = checkpoint_reason(root) if is_run else None  # its clips came from a checkpoint trained further since
-    left_out += [retrained_note(root, retrained)] if retrained else []
     ref_path = resolve_reference(root, reference, is_run)
+    run_notes = [note for note in (  # clips of a checkpoint trained further since; --reference another dataset than the run trained on
+        retrained_note(root) if is_run else None,
+        other_dataset_note(root, ref_path, resolve_reference(root, None, is_run)) if is_run and reference is not None else None) if note]
     sets = _reference(ref_path, embedders)
     source, import_notes = None, []
     if out is not None and Path(out).resolve() != root.resolve():
@@ -364,7 +365,7 @@ def score_run(
     if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run, real_paths=_all_real(ref_path))
         rows.append(floor)
-    warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
+    warnings = left_out + run_notes + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     checks = check_clips([(group_key(values), g) for values, g in groups], skipped, ref_path, skipped_csv=out / "skipped.csv", is_run=is_run)
     warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth
@@ -390,12 +391,6 @@ def score_run(
         _write(result, stage, root=root, reference=ref_path, embedders=embedders, bootstrap=bootstrap, seed=seed, config=config, weights=weights, source=source, bandwidths=bandwidths,
                notes=checks.record)
     return result
-
-
-def retrained_note(root: Path, reason: str) -> str:
-    """The warning for a run whose clips came from a checkpoint file that has since changed (``reason``: :mod:`benchbox.provenance`)."""
-    return (f"{root}: {reason}: these scores describe clips of a checkpoint that is no longer on disk, and the "
-            f"leaderboard leaves them out as stale; regenerate the clips (`benchbox generate {root} --overwrite`), then score again")
 
 
 def _import(source: Path, out: Path, ref_path: Path | None, is_run: bool, name: str | None, overwrite: bool = False):

@@ -253,3 +253,16 @@ def test_a_run_without_its_samples_manifest_is_one_error_naming_it(tmp_path, rng
     assert lines[0].startswith(f"error: {run} is a run folder") and str(run / "samples" / "manifest.csv") in lines[0]
     assert lines[1] == f"hint: re-run `benchbox generate {run}` to write its clips and their manifest anew"
     assert not (tmp_path / "results").exists() and not (run / "scores").exists()
+
+
+def test_scoring_against_another_dataset_than_the_run_trained_on_warns(tmp_path, rng):
+    run, data = _run(tmp_path, rng)
+    other = make_dataset(tmp_path / "other", rng)
+    base = ["score", str(run), "--embedder", "", "--bootstrap", "0", "--json"]
+    same = runner.invoke(app, [*base, "--reference", str(data)])
+    assert same.exit_code == 0 and "warning:" not in same.stderr, same.output
+    result = runner.invoke(app, [*base, "--reference", str(other)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:") and "is not the dataset" in line]
+    assert len(warned) == 1 and str(other) in warned[0] and str(data) in warned[0]
+    assert any(f"--reference {other} is not the dataset" in w for w in json.loads(result.stdout)["warnings"])
