@@ -85,6 +85,12 @@ def printable(text: object) -> str:
     return escape(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
+def warn(line: object) -> None:
+    """One ``warning:`` line on stderr, in every mode: a ``--json`` run prints them there too (and its
+    own ``warnings`` key), so stdout holds the JSON object alone."""
+    err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
+
+
 def os_fail(error: OSError, json_command: str | None = None) -> NoReturn:
     """An OSError that reached the CLI: standard output refused a write (``> /dev/full``) or a
     file did. One ``error:`` line, exit 1; a closed pipe (``| head``) is exit 0, quietly (:func:`reader_left`).
