@@ -223,3 +223,19 @@ def test_a_crash_that_is_no_benchbox_error_leaves_no_new_folder_and_keeps_its_me
     monkeypatch.setattr(benchbox.train, "_unclaim", cleanup_fails)
     with pytest.raises(RuntimeError, match="out of memory"):
         benchbox.train.train(generator="wavenet", data=data, out=tmp_path / "out" / "run", overrides=tiny_overrides("wavenet", 2, 2), device="cpu")
+
+
+def test_help_lists_every_registered_generator(monkeypatch):
+    """The help hard-coded 'built-in: lpc, ngram, sashimi, wavenet' while the registry also had diffwave, specdiff and wavegan."""
+    from benchbox.generators import registry
+
+    def help_text() -> str:
+        r = runner.invoke(app, ["train", "--help"])
+        assert r.exit_code == 0, r.output
+        return " ".join(r.output.replace("│", " ").split())  # the help panel's text, unwrapped
+
+    assert f"A registered generator ({', '.join(registry.names())}:" in help_text()
+    from benchbox.generators import entry_points
+
+    monkeypatch.setattr(entry_points, "names", lambda: ["sashimi", "myplugin"])  # one a plugin registered
+    assert "A registered generator (sashimi, myplugin:" in help_text()
