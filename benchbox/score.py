@@ -39,6 +39,7 @@ from benchbox.external import MANIFEST_NAME, folder_table, import_clips, import_
 from benchbox.metrics.artifacts import DETECTORS, FLAG_KEYS, USEFUL_KEY, DetectorConfig, detect
 from benchbox.metrics import category
 from benchbox.progress import Progress, no_progress
+from benchbox.provenance import SAMPLES_MANIFEST, other_dataset_note, retrained_note
 from benchbox.runs import atomic_write_csv, atomic_write_json, sha256_audio, sha256_file, staged_dir, write_run_info
 from benchbox.score_notes import SAMPLES_COLUMN, SKIPPED_COLUMNS, check_clips, missing_continuations
 from benchbox.score_distances import FLOOR_SPLIT, MIN_SET_CLIPS, REFERENCE_SPLIT, WEIGHTS_EMBEDDER, add_distances, distances, diversity, embed_sets  # noqa: F401 (re-exported)
@@ -50,7 +51,6 @@ from benchbox.scores_record import reference_record
 from benchbox.stats import wilson_interval
 from benchbox.group_keys import CODE_COLUMNS, GROUP_COLUMNS, NUMERIC_GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLING_COLUMNS, SAMPLING_NEUTRAL, group_key, key_parts, with_group_columns  # noqa: F401 (re-exported)
 
-SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
 SCORES_DIR = "scores"
 SCORES_FORMAT = 1
 # What the detectors and the verdict mean. Bump it when a change would alter a clip's flags or
@@ -122,6 +122,9 @@ def collect_clips(path: str | Path, name: str | None = None) -> tuple[Path, pd.D
             if col not in table.columns:
                 table[col] = ""
         is_run = True
+    elif (root / "config.toml").is_file() and manifest_path.parent.is_dir():  # a run whose manifest is gone: not a folder of clips
+        raise DataError(f"{root} is a run folder (config.toml, samples/) but {manifest_path} is missing, so its clips' checkpoints, primes and groups are unknown",
+                        hint=f"re-run `benchbox generate {root}` to write its clips and their manifest anew")
     else:  # a folder of clips: groups from its subfolders or its benchbox-clips.csv (benchbox.external)
         table = folder_table(root, name, skip=_is_output)
         for col in GROUP_COLUMNS:
@@ -338,6 +341,9 @@ def score_run(
     root, table, is_run = collect_clips(path, name)
     left_out = [] if is_run or (root / MANIFEST_NAME).is_file() else [f"not scored: {root / rel} ({why})" for rel, why in walk_clips(root, _is_output)[1]]
     ref_path = resolve_reference(root, reference, is_run)
+    run_notes = [note for note in (  # clips of a checkpoint trained further since; --reference another dataset than the run trained on
+        retrained_note(root) if is_run else None,
+        other_dataset_note(root, ref_path, resolve_reference(root, None, is_run)) if is_run and reference is not None else None) if note]
     sets = _reference(ref_path, embedders)
     source, import_notes = None, []
     if out is not None and Path(out).resolve() != root.resolve():
@@ -359,7 +365,7 @@ def score_run(
     if sets:  # real vs real: FAD floor and the detectors' false-positive rate on real clips
         floor, val_flags = _floor_row(sets[FLOOR_SPLIT], config.detectors, run, real_paths=_all_real(ref_path))
         rows.append(floor)
-    warnings = left_out + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
+    warnings = left_out + run_notes + import_notes + ([f"{len(skipped)} clip(s) could not be decoded and were skipped (see {out / 'skipped.csv'})"] if len(skipped) else [])
     checks = check_clips([(group_key(values), g) for values, g in groups], skipped, ref_path, skipped_csv=out / "skipped.csv", is_run=is_run)
     warnings += checks.warnings
     bandwidths: dict[str, dict[str, float]] = {}  # embedder -> first sample of the span -> KAD bandwidth

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
-from benchbox.freshness import RECORD, STALE, scores_freshness
+from benchbox.freshness import RECORD, REGENERATE, RESCORE, RESTORE_REFERENCE, STALE, UPGRADE, Freshness, scores_freshness
 from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 
@@ -123,6 +123,38 @@ def rescore_command(s: Scored) -> str:
             + (f" --category-model {shlex.quote(model)}" if model else ""))
 
 
+def fix_text(s: Scored, fresh: Freshness) -> str:
+    """What mends ``s``'s stale scores, as the command(s) to run: each reason of
+    :func:`benchbox.freshness.scores_freshness` carries its own fix; "" when re-scoring would not
+    help (scores of a newer benchbox: the reason says to upgrade)."""
+    import shlex
+
+    score = f"`{rescore_command(s)}`"
+    if fresh.fix == REGENERATE:
+        if not (s.root / "config.toml").is_file():  # a folder of clips: nothing here can remake them
+            return f"restore its clips, then re-run {score}"
+        run = shlex.quote(str(s.root))
+        return (f"regenerate its clips from the checkpoints now in {s.root / 'ckpt'} with `benchbox generate {run} --overwrite` "
+                f"(the options it was generated with are in {s.root / 'samples' / 'generate_config.toml'}), then re-run {score}")
+    if fresh.fix == RESTORE_REFERENCE:  # `benchbox score` refuses a reference whose clips are not what its manifest records
+        ref = recorded_reference_path(s.info, s.root / SCORES_DIR) or Path(str(s.info.get("reference") or "DATA_DIR"))
+        return (f"restore the reference clips as {ref / 'manifest.csv'} records them, or re-import the dataset into a fresh folder "
+                f"(`benchbox data import`; `benchbox data synth` for a procedural corpus), then re-run {score} (--reference naming the new folder after a re-import)")
+    if fresh.fix != RESCORE:
+        return ""
+    if not clips_on_disk(s.root):
+        return "its clips are not on disk (a committed study keeps scores, not audio): regenerate them (`benchbox run` for a study's run), then re-score"
+    return f"re-run {score}"
+
+
+ALL_STALE_HINTS = {
+    REGENERATE: "regenerate the clips (`benchbox generate RUN_DIR --overwrite`), then re-score them (`benchbox score RUN_DIR`)",
+    RESTORE_REFERENCE: "restore the reference dataset's clips (or re-import it), then re-score the runs with `benchbox score RUN_DIR`",
+    RESCORE: "re-score the runs with `benchbox score RUN_DIR`",
+    UPGRADE: "upgrade benchbox to the version that scored them (this one would score them by older rules)",
+}
+
+
 def clips_on_disk(root: Path) -> bool:
     """Whether every clip a run's ``scores/clips.csv`` lists is on disk (relative paths under
     ``root``, absolute ones as written); True when the table cannot be read, so the usual hint
@@ -149,12 +181,13 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
                       f"run `benchbox score {shlex.quote(str(root))}`" for root, name in unscored]  # generated, never scored: never left out in silence
     for note in unscored_notes if warn is not None else []:
         warn(note)
-    scored, notes, records = [], [], []
+    scored, notes, records, fixes = [], [], [], []
     for top, path in found:
         try:
             s = _load(path, top, prefix=len(dirs) > 1)
         except DataError as e:  # one damaged run is left out with a note, as a stale one is; the board still stands
             notes.append(f"{_name(path, top, len(dirs) > 1)}: scores left out, they cannot be read ({e.message}); {e.hint}")
+            fixes.append(RESCORE)
             if warn is not None:
                 warn(notes[-1])
             continue
@@ -163,17 +196,18 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
             scored.append(Scored(s.root, s.name + RECORD_MARK, s.groups, s.info, of_record=True))
             records.append(s.name)
         elif fresh.state == STALE:  # never shown beside clips it does not describe
-            fix = "" if "do not re-score" in fresh.reason else f"; re-run `{rescore_command(s)}`"
-            if fix and not clips_on_disk(s.root):
-                fix = "; its clips are not on disk (a committed study keeps scores, not audio): regenerate them (`benchbox run` for a study's run), then re-score"
-            notes.append(f"{s.name}: scores left out, they are stale ({fresh.reason}){fix}")
+            fix = fix_text(s, fresh)
+            fixes.append(fresh.fix)
+            notes.append(f"{s.name}: scores left out, they are stale ({fresh.reason})" + (f"; {fix}" if fix else ""))
             if warn is not None:
                 warn(notes[-1])
         else:
             scored.append(s)
     if not scored:
         more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
-        raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint="re-score the runs with `benchbox score RUN_DIR`")
+        kinds = set(fixes)
+        hint = ALL_STALE_HINTS.get(kinds.pop()) if len(kinds) == 1 else "each run's note names its fix (regenerate, restore the reference, or re-score)"
+        raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint=hint)
     notes += unscored_notes
     if records:
         notes.append(f"scores of record (their audio is not on disk, so they were not re-checked; regenerate it to check them): {', '.join(records)}")

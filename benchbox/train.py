@@ -44,7 +44,7 @@ from benchbox import checkpoint as ckpt_io
 from benchbox import memory
 from benchbox.baselines import baseline_bits
 from benchbox.data.batches import MINMAX_GUARD, BatchStream, Clips, augment, crop, load_clips, load_codes, minmax_scale, train_batch  # noqa: F401  (re-exported)
-from benchbox.data.dataset import load_dataset
+from benchbox.data.dataset import DATASET_INFO, load_dataset
 from benchbox.data.fingerprint import check_resume, content_fingerprint
 from benchbox.data.fingerprint import record as record_fingerprint
 from benchbox.distributed import DistContext
@@ -381,6 +381,7 @@ def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tupl
         if int(os.environ.get("RANK", "0")) == 0:  # torchrun's other ranks share rank 0's folder
             _check_empty(out, own_files)  # nothing is written yet: train() claims the folder once the run can start
         return cfg, None
+    _check_resumable(out)
     cfg = resume_config(out, overrides)
     if generator is not None and generator != cfg.generator:
         raise ConfigError(f"run {out} trains '{cfg.generator}', not '{generator}'", hint=f"resume with generator {cfg.generator} or omit it")
@@ -395,6 +396,20 @@ def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tupl
     if ckpt["generator"] != cfg.generator:
         raise CheckpointError(f"{last} holds generator '{ckpt['generator']}', but its {CONFIG_NAME} says '{cfg.generator}'", hint="start a new run")
     return cfg, ckpt
+
+
+def _check_resumable(out: Path) -> None:
+    """CheckpointError naming ``out`` when it holds no checkpoint and no run config: a dataset (whose own
+    config.toml would be read as a run's), or any other folder. A run that never saved one is refused later."""
+    last = out / "ckpt" / "last.pt"
+    if last.is_file():
+        return
+    if (out / DATASET_INFO).is_file():  # its config.toml records how it was built, not a run
+        raise CheckpointError(f"{out} is not a training run (no checkpoint {last}): it is a dataset",
+                              hint=f"train on it with `benchbox train GENERATOR --data {out}`; --resume takes a run folder written by `benchbox train`")
+    if (out / CONFIG_NAME).is_file():  # a run that never saved a checkpoint: refused once its config is checked
+        return
+    raise CheckpointError(f"{out} is not a training run (no checkpoint {last})", hint="--resume takes a run folder written by `benchbox train`")
 
 
 def _check_empty(out: Path, own_files: tuple[str, ...] = ()) -> None:

@@ -204,6 +204,19 @@ def test_a_reference_edited_after_import_is_refused_naming_the_clip(tmp_path, rn
         _score(run, ScoreConfig(cache_dir=str(tmp_path / "cache")))
 
 
+def test_a_run_whose_manifest_is_gone_is_refused_not_scored_as_a_folder(setup):
+    """Without samples/manifest.csv a run read as a plain folder: 'no reference dataset' though config.toml
+    names it, and with --reference its primed clips were scored whole, into ./results/<name>/scores."""
+    run, data, config = setup
+    (run / "samples" / "manifest.csv").unlink()
+    for reference in (None, data):
+        with pytest.raises(DataError) as e:
+            _score(run, config, reference=reference)
+        assert str(run / "samples" / "manifest.csv") in e.value.message and "is missing" in e.value.message
+        assert e.value.hint == f"re-run `benchbox generate {run}` to write its clips and their manifest anew"
+    assert not (run / "scores").exists()
+
+
 def test_folder_without_reference_needs_one_unless_detectors_only(tmp_path, rng):
     clips = tmp_path / "clips"
     write_wav(clips / "a.wav", step(rng), RATE_HZ)

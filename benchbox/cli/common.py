@@ -23,11 +23,17 @@ from typer.core import TyperCommand, TyperGroup
 from benchbox.errors import BenchboxError
 
 try:  # typer >= 0.20 vendors click as typer._click; older typer depends on click itself
+    from typer._click import exceptions as _click_exceptions
     from typer._click.exceptions import ClickException, UsageError
     from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as _click_exceptions
     from click.exceptions import ClickException, UsageError
     from click.globals import get_current_context
+
+# A group called with no sub-command (`benchbox data`): click >= 8.2 raises this after printing the
+# group's help, with the help (already printed, so empty) as its message; older click exits 0 instead.
+_NO_COMMAND = tuple(getattr(_click_exceptions, name) for name in ("NoArgsIsHelpError",) if hasattr(_click_exceptions, name))
 
 console = Console(soft_wrap=True)  # long lines (paths) are never broken; the terminal wraps them
 err_console = Console(stderr=True, soft_wrap=True)
@@ -83,6 +89,12 @@ def printable(text: object) -> str:
     from rich.markup import escape
 
     return escape(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+
+
+def warn(line: object) -> None:
+    """One ``warning:`` line on stderr, in every mode: a ``--json`` run prints them there too (and its
+    own ``warnings`` key), so stdout holds the JSON object alone."""
+    err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
 
 
 def os_fail(error: OSError, json_command: str | None = None) -> NoReturn:
@@ -162,11 +174,22 @@ def usage_fail(error: ClickException, json_command: str | None = None) -> None:
     ctx = getattr(error, "ctx", None)
     where = ctx.command_path if ctx is not None else "benchbox"
     hint = f"see `{where} --help` for the arguments and examples"
-    err_console.print(f"[bold red]error:[/] {printable(error.format_message())}", highlight=False, soft_wrap=True, markup=True)
+    message = _missing_command(error, ctx) or error.format_message()
+    err_console.print(f"[bold red]error:[/] {printable(message)}", highlight=False, soft_wrap=True, markup=True)
     err_console.print(f"[bold yellow]hint:[/] {hint}", highlight=False, soft_wrap=True)
     if json_command is not None:
-        print_json_error(json_command, error.format_message(), hint)
+        print_json_error(json_command, message, hint)
     raise typer.Exit(EXIT_USAGE if isinstance(error, UsageError) else error.exit_code)
+
+
+def _missing_command(error: ClickException, ctx: Any) -> str | None:
+    """``missing command (info, import, synth)`` for a group given no sub-command, naming its
+    visible sub-commands in their order; None for any other error."""
+    group = getattr(ctx, "command", None)
+    if not hasattr(group, "list_commands") or not (isinstance(error, _NO_COMMAND) or error.format_message() == "Missing command."):
+        return None
+    names = [name for name in group.list_commands(ctx) if not getattr(group.get_command(ctx, name), "hidden", False)]
+    return f"missing command ({', '.join(names)})"
 
 
 def print_json_error(command: str, message: str, hint: str | None, **fields: Any) -> None:

@@ -9,9 +9,8 @@ import typer
 
 from benchbox import config as cfg
 from benchbox.cli.common import (
-    printable,
-    HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json,
-    print_table, rich_progress,
+    HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, SeedOpt, SetOpt, console, examples, id_table, interrupted, print_json,
+    print_table, rich_progress, warn,
 )  # fmt: skip
 
 app = typer.Typer(cls=HonestHelpGroup, help="Build and inspect datasets of single-footstep clips.", no_args_is_help=True,
@@ -65,7 +64,7 @@ def import_cmd(
     except KeyboardInterrupt as e:
         interrupted(e, f"{out} is unchanged (a dataset is published only when complete)", "run the same command again")
     for line in result.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
+        warn(line)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(result).items()}
     if as_json:
         print_json("data import", result.out, **{k: v for k, v in summary.items() if k != "out"})

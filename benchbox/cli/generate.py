@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, err_console, examples, interrupted, print_json, printable, rich_progress
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, console, examples, interrupted, print_json, rich_progress, warn
 from benchbox.cli.train import DeviceOpt
 
 EXAMPLES = examples(
@@ -57,9 +57,8 @@ def generate_cmd(
     warnings = [str(w) for w in record.get("warnings", [])]  # e.g. clips off the dataset's length
     summary = {"manifest": str(manifest), "clips_in_manifest": int(len(frame)), "seconds_to_generate_mean": float(frame["seconds_to_generate"].mean()),
                "not_applicable": notes, "warnings": warnings}
-    if not as_json:
-        for note in notes + warnings:  # settings this generator lacks (their cells were not generated); clips off the dataset's length
-            err_console.print(f"[bold yellow]warning:[/] {printable(note)}", highlight=False, soft_wrap=True)
+    for note in notes + warnings:  # settings this generator lacks (their cells were not generated); clips off the dataset's length
+        warn(note)
     if as_json:
         print_json("generate", manifest.parent, **summary)
         return

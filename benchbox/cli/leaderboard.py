@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, err_console, examples, print_json, rich_progress, stdout_is_terminal, printable
+from benchbox.cli.common import JsonOpt, QuietOpt, console, examples, print_json, rich_progress, stdout_is_terminal, warn
 
 EXAMPLES = examples(
     "benchbox leaderboard results/runs --out results/",
@@ -40,10 +40,7 @@ def leaderboard_cmd(
     from benchbox.score import json_records
 
     with rich_progress(enabled=not quiet and not as_json) as progress:
-        def warn(line: str) -> None:  # on stderr, so a run left out is seen also when stdout goes to a file
-            err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
-
-        folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)
+        folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)  # warn: on stderr, so a run left out is seen also when stdout goes to a file
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
     if as_json:

@@ -97,7 +97,7 @@ from benchbox.cli import category as _category  # noqa: E402
 
 app.add_typer(_data.app, name="data")
 app.add_typer(_bench.app, name="bench")
-app.command("train", cls=HonestHelpCommand, epilog=_train.EXAMPLES)(_train.train_cmd)
+app.command("train", cls=_train.TrainCommand, epilog=_train.EXAMPLES)(_train.train_cmd)
 app.command("generate", cls=HonestHelpCommand, epilog=_generate.EXAMPLES)(_generate.generate_cmd)
 app.add_typer(_tag.app, name="tag")
 app.command("score", cls=HonestHelpCommand, epilog=_score.EXAMPLES)(_score.score_cmd)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, err_console, examples, id_table, interrupted, print_json, print_table, rich_progress, printable
+from benchbox.cli.common import JsonOpt, QuietOpt, SeedOpt, SetOpt, console, examples, id_table, interrupted, print_json, print_table, rich_progress, warn
 
 EXAMPLES = examples(
     "benchbox score results/runs/s1",
@@ -57,7 +57,7 @@ def score_cmd(
     except KeyboardInterrupt as e:
         interrupted(e, _kept(path, out, started), "run the same command again")
     for line in result.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {printable(line)}", highlight=False, soft_wrap=True)
+        warn(line)
     if as_json:
         print_json("score", result.out, clips=len(result.clips), skipped=len(result.skipped), warnings=list(result.warnings),
                    groups=json_records(result.groups))

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from benchbox.cli.common import (
     printable,
     HonestHelpCommand, HonestHelpGroup, JsonOpt, QuietOpt, Terminated, console, err_console, examples, id_table, interrupted, print_json,
-    print_table, rich_progress,
+    print_table, rich_progress, warn,
 )  # fmt: skip
 
 DEFAULT_COMMAND = "review"
@@ -65,9 +65,9 @@ def review(
     with rich_progress(not quiet) as progress:
         session = open_session(target, rater=rater, include_real=include_real, real_dir=real, seed=seed, progress=progress)
     for source, reason in session.review_set.skipped:  # left out, as `benchbox score` skips them
-        err_console.print(f"[bold yellow]warning:[/] skipped {printable(source)}: {printable(reason)}", highlight=False, soft_wrap=True)
+        warn(f"skipped {source}: {reason}")
     for note in session.review_set.notes:
-        err_console.print(f"[bold yellow]warning:[/] {printable(note)}", highlight=False, soft_wrap=True)
+        warn(note)
     if terminal:
         try:
             _review_in_terminal(session)

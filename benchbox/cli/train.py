@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, JsonOpt, QuietOpt, SetOpt, Terminated, console, examples, interrupted, print_json, rich_progress
+from benchbox.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, HonestHelpCommand, JsonOpt, QuietOpt, SetOpt, Terminated, console, examples, interrupted, print_json, rich_progress
 from benchbox.errors import ConfigError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
@@ -19,8 +19,24 @@ EXAMPLES = examples(
 )
 
 
+GENERATOR_HELP = "A registered generator ({names}: the built-in ones and any a plugin registers); may be omitted with --resume."
+
+
+class TrainCommand(HonestHelpCommand):
+    """``train``, whose help lists the generators registered now (:mod:`benchbox.generators.entry_points`),
+    read when the help is shown, not when the CLI is imported (``benchbox --help`` stays fast)."""
+
+    def format_help(self, ctx, formatter):
+        from benchbox.generators.entry_points import names
+
+        for param in self.params:
+            if param.name == "generator":
+                param.help = GENERATOR_HELP.format(names=", ".join(names()))
+        return super().format_help(ctx, formatter)
+
+
 def train_cmd(
-    generator: Annotated[str | None, typer.Argument(help="A registered generator (built-in: lpc, ngram, sashimi, wavenet; or one a plugin registers); may be omitted with --resume.")] = None,
+    generator: Annotated[str | None, typer.Argument(help=GENERATOR_HELP.format(names="any name under the benchbox.generators entry-point group"))] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Dataset folder from `benchbox data import` or `data synth`.")] = None,
     preset: Annotated[str | None, typer.Option("--preset", help="Model preset (a name in models/ or a .toml path); default <generator>-tiny.")] = None,
     overrides: SetOpt = None,

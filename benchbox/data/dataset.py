@@ -31,6 +31,7 @@ from benchbox.audio import mono_sha256, read_audio
 from benchbox.errors import AudioError, DataError
 
 DATASET_FORMAT = 1
+DATASET_INFO = "dataset.json"  # what marks a dataset folder
 MANIFEST_COLUMNS = ("id", "path", "source", "label", "offset_seconds", "seconds", "peak", "rms_dbfs", "split", "sha256")
 GAIN_COLUMN = "gain_db"  # optional: datasets written before it read as 0.0
 SPLITS = ("train", "val", "test")
@@ -138,7 +139,7 @@ def foreign_entries(root: Path) -> list[str]:
 def load_dataset(root: str | Path) -> Dataset:
     """Open a dataset folder written by ``benchbox data import`` or ``data synth``."""
     root = Path(root)
-    meta_path, manifest_path = root / "dataset.json", root / "manifest.csv"
+    meta_path, manifest_path = root / DATASET_INFO, root / "manifest.csv"
     if not root.is_dir():
         raise DataError(f"dataset folder not found: {root}", hint="create one with `benchbox data import SRC --out DIR` or `benchbox data synth`")
     if not meta_path.is_file() or not manifest_path.is_file():

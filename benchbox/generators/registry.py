@@ -11,6 +11,7 @@ A plugin package does the same in its own pyproject.toml (docs/plugins.md shows 
 When benchbox runs from a source tree (a clone on ``PYTHONPATH``, or an editable install whose
 metadata predates a new entry), benchbox's own entries are read from that tree's pyproject.toml,
 so the source tree is always the truth for the built-ins. The registry is a lookup, not a list.
+The names alone come from :mod:`benchbox.generators.entry_points`, which imports no torch.
 
 A preset is a TOML file, by name from ``models/`` (see :mod:`benchbox.resources`) or by path::
 
@@ -24,77 +25,16 @@ A preset is a TOML file, by name from ``models/`` (see :mod:`benchbox.resources`
 from __future__ import annotations
 
 import importlib
-import sys
-import tomllib
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import benchbox
 from benchbox.config import from_dict, load_toml, merge, to_dict
 from benchbox.errors import ConfigError, GeneratorError
 from benchbox.generators.base import Generator
-from benchbox.resources import data_dir, source_tree
+from benchbox.generators.entry_points import BENCHBOX_DISTRIBUTION, ENTRY_POINT_GROUP, Provider, names, providers  # noqa: F401 (re-exported)
+from benchbox.resources import data_dir
 
-ENTRY_POINT_GROUP = "benchbox.generators"
-BENCHBOX_DISTRIBUTION = "benchbox"
-
-
-@dataclass(frozen=True)
-class Provider:
-    """Where a generator name comes from: ``target`` ("module:Class") in ``distribution`` ``version``."""
-
-    name: str
-    target: str
-    distribution: str
-    version: str
-
-    def record(self) -> dict[str, str]:
-        """What a checkpoint stores about its generator's origin."""
-        return {"distribution": self.distribution, "version": self.version, "target": self.target}
-
-
-_CACHE: dict[tuple, dict[str, list[Provider]]] = {}
 _CLASSES: dict[Provider, type[Generator]] = {}
-
-
-def _source_entries() -> list[Provider] | None:
-    """benchbox's own entries from the source tree's pyproject.toml, or None outside a source tree."""
-    root = source_tree()
-    if root is None:
-        return None
-    with open(root / "pyproject.toml", "rb") as f:
-        table = tomllib.load(f).get("project", {}).get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
-    return [Provider(name, target, BENCHBOX_DISTRIBUTION, benchbox.__version__) for name, target in table.items()]
-
-
-def _installed_entries(skip_benchbox: bool) -> list[Provider]:
-    out = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.metadata["Name"] if ep.dist is not None else "unknown"
-        if skip_benchbox and dist is not None and dist.lower() == BENCHBOX_DISTRIBUTION:
-            continue
-        out.append(Provider(ep.name, ep.value, dist or "unknown", ep.dist.version if ep.dist is not None else "unknown"))
-    return out
-
-
-def providers() -> dict[str, list[Provider]]:
-    """Every registered name -> its providers (more than one is a conflict, reported on use)."""
-    key = tuple(sys.path)  # a distribution added to sys.path (a test's throwaway plugin) is seen at once
-    if key not in _CACHE:
-        source = _source_entries()
-        found: dict[str, list[Provider]] = {}
-        for p in (source or []) + _installed_entries(skip_benchbox=source is not None):
-            if p not in found.setdefault(p.name, []):
-                found[p.name].append(p)
-        _CACHE.clear()
-        _CACHE[key] = found
-    return _CACHE[key]
-
-
-def names() -> list[str]:
-    return sorted(providers())
 
 
 def provider(name: str) -> Provider:

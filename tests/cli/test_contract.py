@@ -74,6 +74,20 @@ def test_usage_error_is_error_and_hint_exit_2(args, message):
     assert "╭" not in r.output and "Usage:" not in r.output
 
 
+@pytest.mark.parametrize("group, names", [
+    (["data"], "info, import, synth"),
+    (["tag"], "review, export, stats"),
+    (["bench"], "generators"),
+    (["category"], "fit"),
+])
+def test_a_group_without_its_command_names_the_commands(group, names):
+    """`benchbox data` printed its help, then an empty `error: ` line."""
+    r = runner.invoke(app, group)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert lines == [f"error: missing command ({names})", f"hint: see `{' '.join(['benchbox', *group])} --help` for the arguments and examples"], r.stderr
+
+
 def test_help_imports_no_heavy_library():
     code = ("import sys; from benchbox.cli.main import app; from typer.testing import CliRunner; "
             "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; "

@@ -150,3 +150,11 @@ def test_clips_off_the_datasets_length_are_generated_with_a_warning(run, tmp_pat
     printed = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--overwrite"])  # the line a user reads
     assert printed.exit_code == 0, printed.output
     assert "warning: clips of 256 samples" in printed.stderr and f"--seconds {seconds:.10g}" in printed.stderr
+
+
+def test_json_mode_still_prints_its_warnings_on_stderr(run):
+    """`generate --json 2>err` left err empty: the warnings were only in the JSON, unlike score's and import's."""
+    r = runner.invoke(app, ["generate", str(run), *FAST, "--checkpoint", "last", "--json"])
+    assert r.exit_code == 0, r.output
+    (warning,) = json.loads(r.stdout)["warnings"]  # stdout holds the JSON object alone
+    assert [line for line in r.stderr.splitlines() if line.startswith("warning:")] == [f"warning: {warning}"]

@@ -217,3 +217,52 @@ def test_a_reference_dataset_json_that_is_not_an_object_is_one_error_line(tmp_pa
     result = runner.invoke(app, ["score", str(run), "--embedder", "", "--bootstrap", "0"])
     assert result.exit_code == 1 and f"error: {data / 'dataset.json'}: {message}" in result.output and "hint:" in result.output, result.output
     assert "Traceback" not in result.output and not (run / "scores").exists()
+
+
+def test_scoring_clips_of_a_checkpoint_trained_further_warns(tmp_path, rng):
+    """After `train --resume`, `score RUN` exited 0 silently: fresh scores of clips from a checkpoint
+    no longer on disk, which the leaderboard then rejected as stale."""
+    import hashlib
+
+    import pandas as pd
+
+    run, _ = _run(tmp_path, rng)
+    (run / "ckpt").mkdir()
+    (run / "ckpt" / "best.pt").write_bytes(b"the weights the clips came from")
+    manifest = pd.read_csv(run / "samples" / "manifest.csv")
+    manifest.assign(checkpoint_sha256=hashlib.sha256(b"the weights the clips came from").hexdigest()).to_csv(run / "samples" / "manifest.csv", index=False)
+    args = ["score", str(run), "--embedder", "", "--bootstrap", "0", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "warning:" not in first.stderr and json.loads(first.stdout)["warnings"] == []
+    (run / "ckpt" / "best.pt").write_bytes(b"trained further")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:") and "ckpt/best.pt changed" in line]
+    assert len(warned) == 1 and f"benchbox generate {run} --overwrite" in warned[0]
+    assert any("ckpt/best.pt changed since its clips were generated" in w for w in json.loads(result.stdout)["warnings"])
+
+
+def test_a_run_without_its_samples_manifest_is_one_error_naming_it(tmp_path, rng, monkeypatch):
+    run, data = _run(tmp_path, rng)
+    (run / "samples" / "manifest.csv").unlink()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["score", str(run), "--reference", str(data), "--embedder", "", "--bootstrap", "0"])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: {run} is a run folder") and str(run / "samples" / "manifest.csv") in lines[0]
+    assert lines[1] == f"hint: re-run `benchbox generate {run}` to write its clips and their manifest anew"
+    assert not (tmp_path / "results").exists() and not (run / "scores").exists()
+
+
+def test_scoring_against_another_dataset_than_the_run_trained_on_warns(tmp_path, rng):
+    run, data = _run(tmp_path, rng)
+    other = make_dataset(tmp_path / "other", rng)
+    base = ["score", str(run), "--embedder", "", "--bootstrap", "0", "--json"]
+    same = runner.invoke(app, [*base, "--reference", str(data)])
+    assert same.exit_code == 0 and "warning:" not in same.stderr, same.output
+    result = runner.invoke(app, [*base, "--reference", str(other)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:") and "is not the dataset" in line]
+    assert len(warned) == 1 and str(other) in warned[0] and str(data) in warned[0]
+    assert any(f"--reference {other} is not the dataset" in w for w in json.loads(result.stdout)["warnings"])

@@ -46,7 +46,7 @@ def test_train_then_resume_further(tmp_path, data):
         (["train", "sashimi", "--data", "{data}", "--set", "train.lerning_rate=1"], "error: unknown config key 'train.lerning_rate'"),
         (["train", "sashimi", "--data", "{data}", "--set", "optim.lr=1"], "error: unknown config key 'optim'"),
         (["train", "wavenet", "--data", "{data}", "--preset", "sashimi-tiny"], "is for generator 'sashimi'"),
-        (["train", "--resume", "{tmp}"], "error: cannot resume"),
+        (["train", "--resume", "{tmp}"], "is not a training run (no checkpoint"),
         (["train", "sashimi", "--data", "{data}", "--device", "tpu"], "error: unknown device 'tpu'"),
         (["train", "sashimi"], "error: train needs a generator and --data"),
         (["train", "sashimii", "--data", "{data}"], "error: unknown generator 'sashimii'"),
@@ -223,3 +223,30 @@ def test_a_crash_that_is_no_benchbox_error_leaves_no_new_folder_and_keeps_its_me
     monkeypatch.setattr(benchbox.train, "_unclaim", cleanup_fails)
     with pytest.raises(RuntimeError, match="out of memory"):
         benchbox.train.train(generator="wavenet", data=data, out=tmp_path / "out" / "run", overrides=tiny_overrides("wavenet", 2, 2), device="cpu")
+
+
+def test_help_lists_every_registered_generator(monkeypatch):
+    """The help hard-coded 'built-in: lpc, ngram, sashimi, wavenet' while the registry also had diffwave, specdiff and wavegan."""
+    from benchbox.generators import registry
+
+    def help_text() -> str:
+        r = runner.invoke(app, ["train", "--help"])
+        assert r.exit_code == 0, r.output
+        return " ".join(r.output.replace("│", " ").split())  # the help panel's text, unwrapped
+
+    assert f"A registered generator ({', '.join(registry.names())}:" in help_text()
+    from benchbox.generators import entry_points
+
+    monkeypatch.setattr(entry_points, "names", lambda: ["sashimi", "myplugin"])  # one a plugin registered
+    assert "A registered generator (sashimi, myplugin:" in help_text()
+
+
+def test_resuming_a_dataset_says_it_is_a_dataset_not_a_run(data):
+    """`train --resume DATASET` read the dataset's own config.toml as a run's: "unknown config key 'synth' at the top level"."""
+    r = runner.invoke(app, ["train", "--resume", str(data), "--json"])
+    assert r.exit_code == 1, r.output
+    lines = r.stderr.strip().splitlines()
+    assert lines[0] == f"error: {data} is not a training run (no checkpoint {data / 'ckpt' / 'last.pt'}): it is a dataset"
+    assert lines[1].startswith(f"hint: train on it with `benchbox train GENERATOR --data {data}`")
+    assert json.loads(r.stdout)["error"] == lines[0].removeprefix("error: ")
+    assert not (data / "ckpt").exists()
