@@ -192,7 +192,7 @@ def main() -> None:
     waves = [load_audio(p, PROJECT_SAMPLE_RATE_HZ) for p in rows["abs_path"]]
     synth, synth_waves = fc.synthetic_rows(rows, fc.SYNTHETIC_SEED)
     allrows = pd.concat([rows, synth], ignore_index=True)
-    f = fc.features(waves + synth_waves, args.cache)
+    f = fc.features(waves + synth_waves, args.cache, framing=model.framing or cat.AISFX_FRAMING)  # the shipped model's own framing
     real = np.arange(len(rows))
     x = fc.matrix(model.feature_set, f)
     shipped_p = model.probability(x[real])

@@ -107,11 +107,12 @@ def synthetic_rows(rows: pd.DataFrame, seed: int, per_kind: int = SYNTHETIC_PER_
     return meta.drop(columns=["group", "train_only"]), waves
 
 
-def features(waves: list[np.ndarray], cache_dir: Path) -> dict[str, np.ndarray]:
-    """Envelope (N, E), mel (N, 128), aisfx (N, 512), aisfx of the level-normalised clips (N, 512) and prosfx p33 (N,) of N waves at 16 kHz."""
+def features(waves: list[np.ndarray], cache_dir: Path, framing: str = cat.AISFX_FRAMING) -> dict[str, np.ndarray]:
+    """Envelope (N, E), mel (N, 128), aisfx (N, 512), aisfx of the level-normalised clips (N, 512, in aisfx's
+    ``framing``) and prosfx p33 (N,) of N waves at 16 kHz."""
     aisfx = pool_clips(embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "aisfx", cache_dir=cache_dir))
     mel = pool_clips(embed_waves(waves, PROJECT_SAMPLE_RATE_HZ, "mel", cache_dir=cache_dir))
-    aisfx_norm = cat.aisfx_normalised(waves, cache_dir=cache_dir)
+    aisfx_norm = cat.aisfx_normalised(waves, cache_dir=cache_dir, framing=framing)
     return {"envelope": envelope_matrix(waves), "mel": mel, "aisfx": aisfx, "aisfx_norm": aisfx_norm, "prosfx": prosfx_p33(aisfx)}
 
 
@@ -190,7 +191,7 @@ def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np
     gain = paired_auc_gain(p_new, p_old, y[real], src[real])
     flags = [{k: v for k, v in detect(np.asarray(w, dtype=np.float32), PROJECT_SAMPLE_RATE_HZ).items() if k.endswith("/flag")} for w, r in zip(waves, real) if r]
     shipped_threshold = cat.load_model().threshold
-    for name, p in (("shipped framing", p_old), (f"{framing} framing", p_new)):
+    for name, p in ((f"{cat.AISFX_FRAMING} framing (this benchbox's fits)", p_old), (f"{framing} framing", p_new)):
         print("\n".join(markdown(lopo_table(p, y[real], pk[real], src[real], shipped_threshold), f"{FEATURE_SET}, {name}, threshold {shipped_threshold}")))
         for t in sorted({shipped_threshold, choose_threshold(p, y[real])}):
             useful = verdicts(flags, p, t)[0].astype(bool)
@@ -199,7 +200,7 @@ def compare_framing(f: dict[str, np.ndarray], rows: pd.DataFrame, waves: list[np
                   f"non-footsteps {useful[yr == 0].mean():.1%} ({useful[yr == 0].sum()}/{(yr == 0).sum()})" + (" (its Youden threshold)" if t == choose_threshold(p, yr) else ""))
     print(f"paired AUC gain of {framing} framing: {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}] (bootstrap over source files)")
     shipped = p_old >= choose_threshold(p_old, y[real])
-    moved = {f"{kind} {what} under the shipped framing": (y[real] == label) & (shipped == gained) & (shipped != (p_new >= choose_threshold(p_new, y[real])))
+    moved = {f"{kind} {what} under the {cat.AISFX_FRAMING} framing": (y[real] == label) & (shipped == gained) & (shipped != (p_new >= choose_threshold(p_new, y[real])))
              for label, kind in ((1, "footsteps"), (0, "non-footsteps")) for gained, what in ((True, "gained"), (False, "lost"))}  # fmt: skip
     sources = rows["source"].to_numpy()[real]
     for name, mask in moved.items():
@@ -276,8 +277,10 @@ def main() -> None:
     if args.check:
         shipped = cat.load_model()
         x = matrix(FEATURE_SET, f)
-        gap = float(np.abs(model.probability(x) - shipped.probability(x)).max())
-        print(f"data hash {'matches' if model.data_sha256 == shipped.data_sha256 else 'DIFFERS'}; largest footstep/p difference {gap:.2e}; threshold {threshold:g} (shipped {shipped.threshold:g})")
+        theirs = x if shipped.framing == model.framing else matrix(FEATURE_SET, features(waves + synth_waves, args.cache, shipped.framing))  # each on its own framing
+        gap = float(np.abs(model.probability(x) - shipped.probability(theirs)).max())
+        print(f"data hash {'matches' if model.data_sha256 == shipped.data_sha256 else 'DIFFERS'}; largest footstep/p difference {gap:.2e}; "
+              f"threshold {threshold:g} (shipped {shipped.threshold:g}); framing {model.framing} (shipped {shipped.framing})")
         return
     model.save(cat.MODEL_PATH)
     lines = markdown(lopo_table(p, y, pk, src, threshold), f"`footstep/p` ({FEATURE_SET}, L2 {L2}, with synthetic training negatives), threshold {threshold}")

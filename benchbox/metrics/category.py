@@ -161,7 +161,7 @@ class CategoryModel:
     data_sha256: str
     format: int = CATEGORY_FORMAT
     embedder: str = ""  # the registered embedder of the <name>_norm part ("" for none)
-    framing: str = ""  # aisfx's framing of a short clip for an aisfx_norm part ("" for other embedders)
+    framing: str = ""  # aisfx's framing of a short clip for an aisfx_norm part ("" for a feature set without one)
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         """(N,) raw logits of (N, D) features."""
@@ -187,7 +187,7 @@ def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
               framing: str = AISFX_FRAMING) -> CategoryModel:
     """Standardise on train, fit the probe (balanced classes), Platt-calibrate on val (balanced).
 
-    ``framing``: the aisfx framing the features were embedded with (recorded for an aisfx model only)."""
+    ``framing``: the aisfx framing the features were embedded with (recorded when the feature set has an ``aisfx_norm`` part)."""
     mean = x_train.mean(axis=0)
     scale = np.maximum(x_train.std(axis=0), 1e-6)
     w, b = fit_logistic((x_train - mean) / scale, y_train, l2=l2, weight=balanced_weights(y_train))
@@ -195,12 +195,18 @@ def fit_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
     (a,), c = fit_logistic(z_val[:, None], y_val, l2=0.0, weight=balanced_weights(y_val))
     embedder = feature_embedder(feature_set)
     return CategoryModel(feature_set, mean.tolist(), scale.tolist(), w.tolist(), b, float(a), c, threshold, l2, seed, data_sha256,
-                         embedder=embedder, framing=model_framing(embedder, framing))
+                         embedder=embedder, framing=model_framing(feature_set, framing))
 
 
-def model_framing(embedder: str, framing: str) -> str:
-    """What a model with ``embedder`` records as its framing: ``framing`` for aisfx, "" for any other."""
-    return framing if embedder == "aisfx" else ""
+def has_aisfx_norm(feature_set: str) -> bool:
+    """Whether ``feature_set`` holds an ``aisfx_norm`` part, the one part aisfx's framing applies to (a raw
+    ``aisfx`` part is always embedded in aisfx's native framing, as the FAD/KAD embeddings are)."""
+    return f"aisfx{NORM_SUFFIX}" in feature_set.split("+")
+
+
+def model_framing(feature_set: str, framing: str) -> str:
+    """What a model of ``feature_set`` records as its framing: ``framing`` with an ``aisfx_norm`` part, else ""."""
+    return framing if has_aisfx_norm(feature_set) else ""
 
 
 REFIT_HINT = "refit it with `benchbox category fit --positives DIR --negatives DIR --out FILE.json`"
@@ -230,7 +236,7 @@ def load_model(path: Path | None = None) -> CategoryModel:
     if model.format == 1:  # format 1 names no embedder: the one its feature set implies
         model = replace(model, format=2, embedder=feature_embedder(model.feature_set))
     if model.format == 2:  # formats 1 and 2 name no framing: they were fitted on aisfx's native one
-        model = replace(model, format=CATEGORY_FORMAT, framing=model_framing(model.embedder, LEGACY_FRAMING))
+        model = replace(model, format=CATEGORY_FORMAT, framing=model_framing(model.feature_set, LEGACY_FRAMING))
     problem = model_problem(model)
     if problem is not None:
         raise MetricError(f"{path}: invalid category model: {problem}", hint=f"the file is corrupt or was edited by hand: {REFIT_HINT}")
@@ -272,9 +278,9 @@ def model_problem(model: CategoryModel) -> str | None:
         return f"feature set '{model.feature_set}' has {expected} features, but the model has {len(arrays['weights'])} weights"
     if not isinstance(model.embedder, str) or model.embedder != feature_embedder(model.feature_set):
         return f"embedder {model.embedder!r} does not match feature set '{model.feature_set}' (which needs {feature_embedder(model.feature_set)!r})"
-    wanted = FRAMINGS if model.embedder == "aisfx" else ("",)
+    wanted = FRAMINGS if has_aisfx_norm(model.feature_set) else ("",)
     if model.framing not in wanted:
-        return f"framing {model.framing!r} is not one of {', '.join(map(repr, wanted))} for embedder {model.embedder!r}"
+        return f"framing {model.framing!r} is not one of {', '.join(map(repr, wanted))} for feature set '{model.feature_set}'"
     return None
 
 

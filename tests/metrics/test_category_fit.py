@@ -356,3 +356,30 @@ def test_a_format_2_model_scores_with_the_native_framing_it_was_fitted_on_and_ba
         (tmp_path / "bad.json").write_text(json.dumps(raw | {"framing": framing, "embedder": embedder}))
         with pytest.raises(MetricError, match="framing"):
             cat.load_model(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("feature_set, legacy, fitted", [
+    ("mel+aisfx_norm", "native", "centre"),  # the first embedder is mel, but the aisfx_norm part is framed
+    ("envelope+aisfx_norm", "native", "centre"),
+    ("envelope+aisfx", "", ""),  # a raw aisfx part is always embedded natively: no framing to record
+    ("mel", "", ""),
+])  # fmt: skip
+def test_the_framing_follows_an_aisfx_norm_part_not_the_first_embedder(tmp_path, feature_set, legacy, fitted):
+    d = cat.feature_dimension(feature_set)
+    raw = {"feature_set": feature_set, "mean": [0.0] * d, "scale": [1.0] * d, "weights": [0.01] * d, "intercept": 0.0, "platt_a": 1.0,
+           "platt_b": 0.0, "threshold": 0.5, "l2": 0.03, "seed": 0, "data_sha256": "0" * 64, "format": 2, "embedder": cat.feature_embedder(feature_set)}
+    (tmp_path / "v2.json").write_text(json.dumps(raw))
+    assert cat.load_model(tmp_path / "v2.json").framing == legacy
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, d)), np.repeat([0, 1], 20)
+    model = cat.fit_model(x, y, x, y, feature_set=feature_set, l2=0.03, threshold=0.5, seed=0, data_sha256="0" * 64)
+    assert model.framing == fitted
+    (tmp_path / "v3.json").write_text(model.to_json())
+    assert cat.load_model(tmp_path / "v3.json") == model
+    if fitted:  # an aisfx_norm model may record any aisfx framing; one without the part none
+        (tmp_path / "native.json").write_text(json.dumps(json.loads(model.to_json()) | {"framing": "native"}))
+        assert cat.load_model(tmp_path / "native.json").framing == "native"
+    else:
+        (tmp_path / "bad.json").write_text(json.dumps(json.loads(model.to_json()) | {"framing": "centre"}))
+        with pytest.raises(MetricError, match="framing"):
+            cat.load_model(tmp_path / "bad.json")
