@@ -89,13 +89,15 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad", ms
     whose figure the column shows, as leaderboard.csv spells it: in a continuation's table the
     distances are the ``cont/`` ones (``cont/kad/aisfx``; leaderboard.csv's ``kad/aisfx`` is a
     primed row's whole clip, real prime included); in the whole-clip table, where a row's
-    continuation is its whole clip, the plain ones (``kad/aisfx``)."""
+    continuation is its whole clip, the plain ones (``kad/aisfx``). ``diversity/<e>`` is always the whole
+    clip's (real prime included: there is no ``cont/`` diversity), and a continuation's table says so."""
     span = CONT if ms else ""
     cols = [("#", "rank"), ("kind", "kind"), ("run", "run"), ("group", "group"), ("n", "n")]
     ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))}, key=lambda e: e != embedder)
     other = "fad" if metric == "kad" else "kad"
     for e in ordered:
-        cols += [(f"{span}{metric}/{e}", f"rank/{metric}/{e}"), (f"{span}{other}/{e}", f"rank/{other}/{e}"), (f"diversity/{e}", f"diversity/{e}")]
+        cols += [(f"{span}{metric}/{e}", f"rank/{metric}/{e}"), (f"{span}{other}/{e}", f"rank/{other}/{e}"),
+                 (f"diversity/{e}" + (" (whole clip)" if ms else ""), f"diversity/{e}")]  # no cont/ diversity exists: say whose it is
         if e == embedder:
             cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
     pfx = verdict_prefix(table.columns)

@@ -116,13 +116,13 @@ def main() -> None:
         np.savez(args.cache, key=key, **f)
     shipped = cv.aisfx_direction(cv.block_features(waves, cv.SHIPPED_RMS, cv.loaded_embedder())["emb"])
     bird = l2_direction(f["emb_centre"])
-    measured = {"`aisfx_norm` (the shipped probe, all splits)": cv.lopo_logistic(shipped, y, pk, cv.L2),
+    measured = {"`aisfx_norm` (version 13's shipped probe: native framing, all splits)": cv.lopo_logistic(shipped, y, pk, cv.L2),
                 "BirdNET embedding, centred in its 3 s frame": cv.lopo_logistic(bird, y, pk, cv.L2),
                 "BirdNET embedding, at the frame's start": cv.lopo_logistic(l2_direction(f["emb_start"]), y, pk, cv.L2),
                 "BirdNET class logits (centred)": cv.lopo_logistic(f["logits_centre"], y, pk, cv.L2)}  # fmt: skip
     for l2 in (cv.L2, 0.3):
         measured[f"BirdNET + `aisfx_norm` concatenated, L2 {l2}"] = cv.lopo_logistic(np.c_[shipped, bird], y, pk, l2)
-    measured["mean logit of the `aisfx_norm` and BirdNET probes"] = (measured["`aisfx_norm` (the shipped probe, all splits)"] + measured["BirdNET embedding, centred in its 3 s frame"]) / 2
+    measured["mean logit of the `aisfx_norm` and BirdNET probes"] = (measured["`aisfx_norm` (version 13's shipped probe: native framing, all splits)"] + measured["BirdNET embedding, centred in its 3 s frame"]) / 2
     print(f"| variant (logistic, L2 {cv.L2}, {fc.SYNTHETIC_PER_KIND} synthetic negatives per kind, unless noted) | pooled LOPO AUC | {' | '.join(fc.PACKAGES)} |")
     print("|---|---|---|---|---|")
     for name, score in measured.items():

@@ -9,8 +9,8 @@ negatives, scoring the third package's real clips), so the rows compare with its
 * **band-limited input**: every clip band-passed (4th-order Butterworth, zero phase) before it is
   level-normalised and embedded, so a chain's bandwidth (codec low-pass, rumble) cannot be a cue;
 * **spectral gate**: every aisfx log-mel bin more than G dB under the clip's loudest bin set to
-  digital silence, so a chain's noise floor cannot be a cue (on the shipped framing and on the
-  ``centre`` framing of ``fit_category.py --framing centre``);
+  digital silence, so a chain's noise floor cannot be a cue (on the native framing, version 13's, and on the
+  ``centre`` framing, version 14's);
 * **more recordings of the same chains**: the 0ad-data sound files that ``build_negative_corpus.py``
   left out only for its per-stem and per-category caps (same selection rules otherwise; no footstep,
   step, walk, run, landing, music), imported as every corpus is and added as negatives to the
@@ -149,7 +149,7 @@ def rows_measured(waves: list[np.ndarray], y: np.ndarray, pk: np.ndarray, hard: 
     emb = cv.loaded_embedder()
     spec = cv.spectrograms(waves, cv.SHIPPED_RMS, emb)
     shipped = embedded(spec, emb)
-    yield "`aisfx_norm` (the shipped probe, all splits)", cv.lopo_logistic(shipped, y, pk, cv.L2)
+    yield "`aisfx_norm` (version 13's shipped probe: native framing, all splits)", cv.lopo_logistic(shipped, y, pk, cv.L2)
     for gamma in FOCAL_GAMMAS:
         yield f"focal loss, gamma {gamma:g}", lopo_objective(shipped, y, pk, gamma=gamma)
     for h in HARD_WEIGHTS:

@@ -98,7 +98,7 @@ def main() -> None:
     y, pk = rows["y"].to_numpy(), rows["package"].to_numpy()
     t = np.stack([temporal_features(w) for w in waves])  # (N, D)
     shipped = cv.aisfx_direction(cv.block_features(waves, cv.SHIPPED_RMS, cv.loaded_embedder())["emb"])
-    measured = {"`aisfx_norm` (the shipped probe, all splits)": cv.lopo_logistic(shipped, y, pk, cv.L2)}
+    measured = {"`aisfx_norm` (version 13's shipped probe: native framing, all splits)": cv.lopo_logistic(shipped, y, pk, cv.L2)}
     for l2 in (cv.L2, 0.3):
         measured[f"the {t.shape[1]} time-structure features alone, L2 {l2}"] = cv.lopo_logistic(t, y, pk, l2)
     real = pk != fc.SYNTHETIC
@@ -108,7 +108,7 @@ def main() -> None:
     measured["time-structure features + `aisfx_norm` concatenated"] = cv.lopo_logistic(np.c_[shipped, t], y, pk, cv.L2)
     for weight in (0.25, 0.5):
         measured[f"`aisfx_norm` logit + {weight} x the time-structure probe's (L2 0.3)"] = (
-            measured["`aisfx_norm` (the shipped probe, all splits)"] + weight * measured["the 18 time-structure features alone, L2 0.3"])
+            measured["`aisfx_norm` (version 13's shipped probe: native framing, all splits)"] + weight * measured["the 18 time-structure features alone, L2 0.3"])
     print(f"| variant (logistic, L2 {cv.L2}, {fc.SYNTHETIC_PER_KIND} synthetic negatives per kind, unless noted) | pooled LOPO AUC | {' | '.join(fc.PACKAGES)} |")
     print("|---|---|---|---|---|")
     for name, score in measured.items():

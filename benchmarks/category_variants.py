@@ -356,7 +356,7 @@ def probe_rows(waves: list[np.ndarray], y: np.ndarray, pk: np.ndarray, split: np
     from sklearn.svm import SVC
 
     x = aisfx_direction(block_features(waves, SHIPPED_RMS, emb)["emb"])
-    yield "`aisfx_norm`, logistic L2 0.03 (the shipped probe, all splits)", lopo_logistic(x, y, pk, L2)
+    yield "`aisfx_norm`, logistic L2 0.03 (version 13's shipped probe: native framing, all splits)", lopo_logistic(x, y, pk, L2)
     for c in (0.3, 1.0, 3.0):
         svm = SVC(C=c, kernel="rbf", gamma="scale", class_weight="balanced")
         yield f"RBF-SVM, C {c}, gamma 'scale', balanced", lopo_fit(x, y, pk, lambda a, b, e, _: svm.fit(a, b).decision_function(e))

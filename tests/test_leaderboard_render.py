@@ -67,3 +67,13 @@ def test_the_html_heads_each_span_table_with_the_keys_it_shows():
     assert {"kad/mel", "fad/mel", "diversity: coverage/mel"} <= set(heads[0]) and "cont/kad/mel" not in heads[0]
     assert {"cont/kad/mel", "cont/fad/mel", "diversity: cont/coverage/mel"} <= set(heads[1]) and "kad/mel" not in heads[1]
     assert 'data-sort="70.0"' in page and 'data-sort="20.0"' not in page  # p/40's continuation FAD shown, its whole clip's not
+
+
+def test_a_continuation_table_says_its_diversity_column_is_the_whole_clips():
+    table = _board()
+    table["diversity/mel"] = [0.11, 0.33, 0.22]  # no cont/ diversity exists: a primed row's whole clip, prime included
+    tables = _tables(render_markdown(table, "mel", [], "kad"))
+    (whole, _), (cont, rows) = tables
+    assert "diversity/mel" in whole and "diversity/mel (whole clip)" in cont and "diversity/mel" not in cont
+    cell = rows[0][cont.index("diversity/mel (whole clip)")]
+    assert float(cell) == 0.22  # p/40's whole-clip figure, as leaderboard.csv gives it

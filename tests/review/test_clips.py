@@ -1,4 +1,5 @@
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -68,7 +69,11 @@ def test_served_audio_is_plain_wav_and_hash_is_stable(tmp_path):
     assert b"named_after" not in data and data[:4] == b"RIFF"
     decoded, rate = sf.read(io.BytesIO(data), dtype="float32")
     assert rate == 16_000 and np.allclose(decoded, load_audio(path), atol=1e-4)
-    assert mono_sha256(path) == mono_sha256(path)
+    pcm, rate = sf.read(path, dtype="float32")  # a direct computation: the 16-bit samples as written, at their rate
+    shutil.copy(path, tmp_path / "copy.wav")  # the name is no part of it
+    assert mono_sha256(path) == sha256_audio(pcm, rate) == mono_sha256(tmp_path / "copy.wav")
+    write_wav(path, wave * 0.5)
+    assert mono_sha256(path) != sha256_audio(pcm, rate)  # other audio in the same file: another hash
 
 
 def test_spectrogram_png(tmp_path):
