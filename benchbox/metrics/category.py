@@ -19,7 +19,8 @@ the shipped one. Format 2 adds ``embedder``, the registered
 embedder its ``<name>_norm`` feature part needs ("" for none); format 1 (files written before
 it) is read with the embedder its feature set implies. Format 3 adds ``framing``, how aisfx
 frames a clip shorter than its 2.3 s analysis block for the ``aisfx_norm`` part (``centre``:
-in digital silence, as sound effects sat in its training blocks; "" for other embedders);
+in digital silence, as sound effects sat in its training blocks; "" for a feature set without
+that part);
 formats 1 and 2 were fitted on aisfx's ``native`` framing (the clip alone) and are read with it,
 so an older model scores as it was fitted. An unknown format is refused.
 ``benchbox category fit`` (:mod:`benchbox.metrics.category_fit`) fits one on any pair of
@@ -317,8 +318,8 @@ def data_hash(sha256: Iterable[str], y: Iterable[int], split: Iterable[str]) -> 
     joined with ``\\n`` (UTF-8), so the order of the rows does not count and a duplicated clip does. A
     clip relabelled, moved to another split, added or dropped changes it. Synthetic negatives are
     clips like any other (content hash, label 0, split ``train``), so their seed and count are
-    covered through the audio they draw. Settings are not: the feature set, embedder, L2, seed
-    and threshold are recorded beside it in the model file.
+    covered through the audio they draw. Settings are not: the feature set, embedder, framing, L2,
+    seed and threshold are recorded beside it in the model file.
     """
     sha256, y, split = list(sha256), list(y), list(split)
     if not len(sha256) == len(y) == len(split):
