@@ -9,7 +9,8 @@ leaderboard leaves such scores out as stale (:mod:`benchbox.freshness`).
 A run trained on the dataset its ``config.toml`` names (``data.path``), whose content
 fingerprint ``data_fingerprint.json`` records (:mod:`benchbox.data.fingerprint`). Scored
 against another dataset, its memorisation and nearest-training-clip figures compare the clips
-with a train split the model never saw (:func:`other_dataset_note`).
+with a train split the model never saw (:func:`other_dataset_note`); so does the same folder
+replaced or edited in place since, which the recorded fingerprint tells apart.
 """
 
 from __future__ import annotations
@@ -64,12 +65,17 @@ def other_dataset_note(root: str | Path, reference: str | Path, trained: str | P
     config.toml's ``data.path``); None when it is, or nothing records which one that was.
 
     The same folder, or one whose ``manifest.csv`` is the training folder's byte for byte (a copy),
-    is the same dataset. When the training folder is gone, the reference's content fingerprint under
-    the run's data settings is compared with the one ``data_fingerprint.json`` records."""
+    is the same dataset, unless its content fingerprint under the run's data settings is not the one
+    ``data_fingerprint.json`` records (the folder was replaced or edited in place since). When the
+    training folder is gone, that fingerprint alone decides."""
     if trained is None:
         return None
     ref, trained = Path(reference), Path(trained)
     if ref.resolve() == trained.resolve() or _same_manifest(ref, trained):
+        if _same_fingerprint(Path(root), ref) is False:
+            return (f"{ref} changed since {root} trained on it (its content fingerprint is not the one data_fingerprint.json "
+                    f"records; replaced or edited in place): memorisation and the nearest training clip compare its clips "
+                    f"with a train split the model never saw; score against the data it trained on, or retrain on {ref}")
         return None
     why = ""
     if not (trained / "manifest.csv").is_file():

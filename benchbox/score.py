@@ -341,9 +341,9 @@ def score_run(
     root, table, is_run = collect_clips(path, name)
     left_out = [] if is_run or (root / MANIFEST_NAME).is_file() else [f"not scored: {root / rel} ({why})" for rel, why in walk_clips(root, _is_output)[1]]
     ref_path = resolve_reference(root, reference, is_run)
-    run_notes = [note for note in (  # clips of a checkpoint trained further since; --reference another dataset than the run trained on
+    run_notes = [note for note in (  # clips of a checkpoint trained further since; a reference other than (or changed since) the data the run trained on
         retrained_note(root) if is_run else None,
-        other_dataset_note(root, ref_path, resolve_reference(root, None, is_run)) if is_run and reference is not None else None) if note]
+        other_dataset_note(root, ref_path, resolve_reference(root, None, is_run)) if is_run and ref_path is not None else None) if note]
     sets = _reference(ref_path, embedders)
     source, import_notes = None, []
     if out is not None and Path(out).resolve() != root.resolve():

@@ -51,3 +51,16 @@ def test_with_the_training_folder_gone_the_recorded_fingerprint_decides(tmp_path
     note = other_dataset_note(run, other, data)
     assert "no longer there; its content fingerprint is not the one data_fingerprint.json records" in note
     assert note.endswith("pass --reference the dataset it trained on")
+
+
+def test_the_training_folder_replaced_in_place_is_named(tmp_path, rng):
+    """The same folder counted as the same dataset even after `data synth --overwrite` replaced it."""
+    data = make_dataset(tmp_path / "data", rng)
+    run = make_run(tmp_path / "run", data, rng)
+    fingerprint.record(run, fingerprint.content_fingerprint(load_clips(DataConfig(path=data))), data, step=1)
+    assert other_dataset_note(run, data, data) is None
+    shutil.rmtree(data)
+    make_dataset(data, rng)  # new clips under the same name
+    note = other_dataset_note(run, data, data)
+    assert note.startswith(f"{data} changed since {run} trained on it (its content fingerprint is not the one data_fingerprint.json records")
+    assert "a train split the model never saw" in note
