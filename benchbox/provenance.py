@@ -23,6 +23,11 @@ from benchbox.errors import BenchboxError
 from benchbox.runs import sha256_file
 
 SAMPLES_MANIFEST = Path("samples") / "manifest.csv"
+GENERATE_CONFIG = Path("samples") / "generate_config.toml"
+# generate_config.toml key -> `benchbox generate` option, in the CLI's order (lists are comma-separated)
+GENERATE_OPTIONS = (("checkpoints", "--checkpoint"), ("prime_ms", "--prime-ms"), ("n", "--n"), ("seconds", "--seconds"),
+                    ("temperature", "--temperature"), ("top_p", "--top-p"), ("sampling_steps", "--sampling-steps"),
+                    ("batch", "--batch"), ("seed", "--seed"), ("device", "--device"))
 
 
 def changed_checkpoint(root: str | Path) -> str | None:
@@ -57,7 +62,39 @@ def retrained_note(root: str | Path) -> str | None:
     reason = checkpoint_reason(root)
     return None if reason is None else (
         f"{root}: {reason}: these scores describe clips of a checkpoint that is no longer on disk, and the leaderboard "
-        f"leaves them out as stale; regenerate the clips (`benchbox generate {root} --overwrite`), then score again")
+        f"leaves them out as stale; regenerate the clips ({regenerate_text(root)}), then score again")
+
+
+def regenerate_commands(root: str | Path) -> list[str]:
+    """The ``benchbox generate ... --overwrite`` command(s) that remake run ``root``'s clips with the
+    options ``samples/generate_config.toml`` records: one per invocation whose cells are still in the
+    manifest, oldest first (run in that order, later ones replace the cells they share, as they did).
+    Without a readable record, the bare command (generate's defaults are then a guess)."""
+    import shlex
+
+    from benchbox.config import load_toml
+
+    run = shlex.quote(str(root))
+    try:
+        record = load_toml(Path(root) / GENERATE_CONFIG)
+    except (BenchboxError, OSError, ValueError):
+        return [f"benchbox generate {run} --overwrite"]
+    listed = record.get("invocations") or {}
+    invocations = [listed[k] for k in sorted(listed, key=int)] if listed else [record]
+    commands = []
+    for inv in invocations:
+        options = "".join(f" {flag} {shlex.quote(_option_value(inv[key]))}" for key, flag in GENERATE_OPTIONS if key in inv)
+        commands.append(f"benchbox generate {run}{options} --overwrite")
+    return list(dict.fromkeys(commands))
+
+
+def regenerate_text(root: str | Path) -> str:
+    """:func:`regenerate_commands` as hint text: each command in backticks, joined by ", then "."""
+    return ", then ".join(f"`{c}`" for c in regenerate_commands(root))
+
+
+def _option_value(value: object) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def other_dataset_note(root: str | Path, reference: str | Path, trained: str | Path | None) -> str | None:

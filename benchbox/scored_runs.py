@@ -20,6 +20,7 @@ import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
 from benchbox.freshness import RECORD, REGENERATE, RESCORE, RESTORE_REFERENCE, STALE, UPGRADE, Freshness, scores_freshness
+from benchbox.provenance import regenerate_text
 from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 
@@ -127,15 +128,12 @@ def fix_text(s: Scored, fresh: Freshness) -> str:
     """What mends ``s``'s stale scores, as the command(s) to run: each reason of
     :func:`benchbox.freshness.scores_freshness` carries its own fix; "" when re-scoring would not
     help (scores of a newer benchbox: the reason says to upgrade)."""
-    import shlex
-
     score = f"`{rescore_command(s)}`"
     if fresh.fix == REGENERATE:
         if not (s.root / "config.toml").is_file():  # a folder of clips: nothing here can remake them
             return f"restore its clips, then re-run {score}"
-        run = shlex.quote(str(s.root))
-        return (f"regenerate its clips from the checkpoints now in {s.root / 'ckpt'} with `benchbox generate {run} --overwrite` "
-                f"(the options it was generated with are in {s.root / 'samples' / 'generate_config.toml'}), then re-run {score}")
+        return (f"regenerate its clips from the checkpoints now in {s.root / 'ckpt'} with the options it was generated with "
+                f"({regenerate_text(s.root)}), then re-run {score}")
     if fresh.fix == RESTORE_REFERENCE:  # `benchbox score` refuses a reference whose clips are not what its manifest records
         ref = recorded_reference_path(s.info, s.root / SCORES_DIR) or Path(str(s.info.get("reference") or "DATA_DIR"))
         return (f"restore the reference clips as {ref / 'manifest.csv'} records them, or re-import the dataset into a fresh folder "
@@ -182,6 +180,7 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
     for note in unscored_notes if warn is not None else []:
         warn(note)
     scored, notes, records, fixes = [], [], [], []
+    regenerate: list[tuple[str, str]] = []  # (run name, its fix) for each run whose clips must be regenerated
     for top, path in found:
         try:
             s = _load(path, top, prefix=len(dirs) > 1)
@@ -198,6 +197,7 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
         elif fresh.state == STALE:  # never shown beside clips it does not describe
             fix = fix_text(s, fresh)
             fixes.append(fresh.fix)
+            regenerate += [(s.name, fix)] if fresh.fix == REGENERATE and fix else []
             notes.append(f"{s.name}: scores left out, they are stale ({fresh.reason})" + (f"; {fix}" if fix else ""))
             if warn is not None:
                 warn(notes[-1])
@@ -207,6 +207,8 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
         more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
         kinds = set(fixes)
         hint = ALL_STALE_HINTS.get(kinds.pop()) if len(kinds) == 1 else "each run's note names its fix (regenerate, restore the reference, or re-score)"
+        if set(fixes) == {REGENERATE} and regenerate:  # each run's own generate options, not generate's defaults
+            hint = "; ".join(fix if len(regenerate) == 1 else f"{name}: {fix}" for name, fix in regenerate)
         raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint=hint)
     notes += unscored_notes
     if records:

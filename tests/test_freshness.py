@@ -45,17 +45,55 @@ def test_a_checkpoint_trained_further_says_regenerate_then_score(scored):
     with pytest.raises(DataError) as e:  # its one run is stale: the board's error names the run's note
         load_scored(tmp_path / "results", tmp_path / "board")
     fix = e.value.message.split("; ", 1)[1]
-    assert fix.startswith(f"regenerate its clips from the checkpoints now in {run / 'ckpt'} with `benchbox generate {run} --overwrite`")
+    assert fix.startswith(f"regenerate its clips from the checkpoints now in {run / 'ckpt'} with the options it was generated with "
+                          f"(`benchbox generate {run} --overwrite`)")  # no generate_config.toml here: the bare command
     assert fix.endswith(f"then re-run `benchbox score {run} --reference {data}`")
 
 
-def test_every_run_stale_for_a_new_checkpoint_hints_regenerate(scored):
+GENERATED_WITH = """run = "x"
+checkpoints = ["best"]
+prime_ms = [0]
+n = 3
+seconds = 0.512
+temperature = [1.0]
+top_p = [1.0]
+batch = 16
+seed = 0
+device = "auto"
+sampling_steps = [0]
+randomness = "per-clip"
+
+[invocations.1]
+run = "x"
+checkpoints = ["best"]
+prime_ms = [0, 100]
+n = 4
+seconds = 0.512
+temperature = [1.0]
+top_p = [0.9]
+batch = 16
+seed = 7
+device = "auto"
+sampling_steps = [0]
+randomness = "per-clip"
+cells = ["best/prime0", "best/prime100"]
+"""
+
+
+def test_every_run_stale_for_a_new_checkpoint_hints_its_own_generate_options(scored):
+    """The hint said `benchbox generate RUN_DIR --overwrite`, which makes generate's default 256 clips, not the run's."""
     tmp_path, data, run = scored
+    (run / "samples" / "generate_config.toml").write_text(GENERATED_WITH)
     (run / "ckpt" / "best.pt").write_bytes(b"trained further")
     r = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--embedder", ""])
     assert r.exit_code == 1
     hint = [line for line in r.stderr.splitlines() if line.startswith("hint:")]
-    assert hint == ["hint: regenerate the clips (`benchbox generate RUN_DIR --overwrite`), then re-score them (`benchbox score RUN_DIR`)"]
+    command = (f"benchbox generate {run} --checkpoint best --prime-ms 0,100 --n 4 --seconds 0.512 --temperature 1.0 --top-p 0.9 "
+               f"--sampling-steps 0 --batch 16 --seed 7 --device auto --overwrite")  # [invocations.1], not the top level's n = 3
+    assert len(hint) == 1 and f"(`{command}`)" in hint[0] and "RUN_DIR" not in hint[0]
+    assert hint[0].endswith(f"then re-run `benchbox score {run} --reference {data}`")
+    r = CliRunner().invoke(app, ["score", str(run), "--embedder", ""])
+    assert f"regenerate the clips (`{command}`), then score again" in " ".join(r.stderr.split())
 
 
 def test_an_edited_reference_clip_says_restore_or_re_import_not_re_score(scored, rng):
