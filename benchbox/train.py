@@ -391,7 +391,11 @@ def _prepare(*, generator, data, out, preset, overrides, resume, own_files: tupl
         raise ConfigError(f"run {out} uses preset '{cfg.preset}', not '{preset}'", hint="omit --preset when resuming")
     last = out / "ckpt" / "last.pt"
     if not last.is_file():
-        raise CheckpointError(f"cannot resume: {last} not found", hint="the run never saved a checkpoint; start it again without --resume")
+        saved = sorted(p.name for p in (out / "ckpt").glob("*.pt")) if (out / "ckpt").is_dir() else []
+        hint = ("the run never saved a checkpoint; start it again without --resume" if not saved else
+                f"its ckpt/ holds {', '.join(saved)} but not last.pt, the only one --resume continues from (deleted or lost?): "
+                "restore it, or start the run again without --resume")
+        raise CheckpointError(f"cannot resume: {last} not found", hint=hint)
     ckpt = ckpt_io.load_checkpoint(last)
     if ckpt["generator"] != cfg.generator:
         raise CheckpointError(f"{last} holds generator '{ckpt['generator']}', but its {CONFIG_NAME} says '{cfg.generator}'", hint="start a new run")
@@ -404,6 +408,8 @@ def _check_resumable(out: Path) -> None:
     last = out / "ckpt" / "last.pt"
     if last.is_file():
         return
+    if not out.exists():
+        raise CheckpointError(f"cannot resume: {out} not found", hint="check the path; --resume takes a run folder written by `benchbox train`")
     if (out / DATASET_INFO).is_file():  # its config.toml records how it was built, not a run
         raise CheckpointError(f"{out} is not a training run (no checkpoint {last}): it is a dataset",
                               hint=f"train on it with `benchbox train GENERATOR --data {out}`; --resume takes a run folder written by `benchbox train`")

@@ -250,3 +250,25 @@ def test_resuming_a_dataset_says_it_is_a_dataset_not_a_run(data):
     assert lines[1].startswith(f"hint: train on it with `benchbox train GENERATOR --data {data}`")
     assert json.loads(r.stdout)["error"] == lines[0].removeprefix("error: ")
     assert not (data / "ckpt").exists()
+
+
+def test_resuming_a_folder_that_does_not_exist_says_not_found(tmp_path):
+    """It said "is not a training run (no checkpoint ...)" for a path that is not there at all."""
+    r = runner.invoke(app, ["train", "--resume", str(tmp_path / "nope")])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.splitlines()[0] == f"error: cannot resume: {tmp_path / 'nope'} not found"
+    assert "not a training run" not in r.output
+
+
+def test_resuming_a_run_without_last_pt_names_the_checkpoints_it_has(tmp_path, data):
+    """With ckpt/best.pt but no ckpt/last.pt the hint said "the run never saved a checkpoint"."""
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "wavenet", "--data", str(data), "--out", str(out), "--device", "cpu"] + _sets(*tiny_overrides("wavenet", 2, 2)))
+    assert r.exit_code == 0, r.output
+    (out / "ckpt" / "last.pt").unlink()
+    r = runner.invoke(app, ["train", "--resume", str(out), "--device", "cpu"])
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.stderr.split())
+    assert f"error: cannot resume: {out / 'ckpt' / 'last.pt'} not found" in text
+    assert "hint: its ckpt/ holds best.pt but not last.pt, the only one --resume continues from" in text
+    assert "never saved" not in text
