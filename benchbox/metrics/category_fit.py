@@ -320,8 +320,15 @@ def small_sample_warning(result: FitResult) -> str | None:
     val_sets = "its Platt calibration" + ("" if result.evaluation == LOGO else " and threshold")
     return (f"too few clips to trust this model ({'; '.join(few)}; wanted per class: {MIN_TRAIN_PER_CLASS} train (real), "
             f"{MIN_VAL_PER_CLASS} val, {MIN_EVALUATED_PER_CLASS} evaluated): the val split sets {val_sets}, the evaluated clips its AUC, CI "
-            "and acceptance rates, and with this few an AUC of 1 says only that these clips were told apart; add recordings before "
-            "relying on its footstep/p or useful/auto")
+            f"and acceptance rates, and {_few_clips_auc(pooled.get('auc', float('nan')))}; add recordings before relying on its footstep/p or useful/auto")
+
+
+def _few_clips_auc(auc: float) -> str:
+    """What the measured pooled AUC says when it rests on too few clips: only these clips' ranking."""
+    if not auc == auc:  # NaN: nothing measured
+        return "with this few no AUC was measured"
+    how = "were told apart" if auc >= LOW_AUC else "were told apart poorly"
+    return f"with this few its AUC of {auc:.3f} says only that these clips {how}, not how others would be"
 
 
 def fit_warnings(result: FitResult) -> list[str]:

@@ -340,6 +340,20 @@ def test_too_few_clips_of_a_class_in_train_val_or_the_evaluated_set_is_warned_of
     assert "Platt calibration and threshold" in small_sample_warning(short)
 
 
+def test_the_small_sample_warning_reads_the_measured_auc(toy):
+    """It said "an AUC of 1 says only that these clips were told apart" whatever the AUC, 0.3 included."""
+    from benchbox.metrics.category_fit import small_sample_warning
+
+    _, _, _, result = toy
+    def with_auc(auc):
+        return small_sample_warning(replace(result, table=[*result.table[:-1], {**result.table[-1], "auc": auc}]))
+
+    assert "its AUC of 1.000 says only that these clips were told apart, not how others would be" in with_auc(1.0)
+    low = with_auc(0.3)
+    assert "its AUC of 0.300 says only that these clips were told apart poorly" in low and "AUC of 1" not in low
+    assert "no AUC was measured" in with_auc(float("nan"))
+
+
 def test_a_format_2_model_scores_with_the_native_framing_it_was_fitted_on_and_bad_framings_are_refused(tmp_path):
     raw = json.loads(cat.MODEL_PATH.read_text())
     (tmp_path / "v2.json").write_text(json.dumps({k: v for k, v in raw.items() if k != "framing"} | {"format": 2}))
