@@ -30,8 +30,9 @@ Two questions of the benchmark's own:
 
 A comparison reads ``reproduced (favours <a>)`` when ``a`` is the paper's direction and the
 test separates them, ``not reproduced (favours <b>)`` for the opposite, and
-``inconclusive at this n`` otherwise, ``not tested`` when a side has fewer than ``MIN_CLIPS`` (no test
-ran; the test text says why), and ``undecidable with these runs`` when even the most extreme outcome of this many runs could not
+``inconclusive at this n`` otherwise, ``not tested`` when the study holds nothing this test can use
+(:data:`benchbox.study.seed_findings.NOT_TESTED_RULE`; here a side with fewer than ``MIN_CLIPS``: no
+test ran, the test text says why), and ``undecidable with these runs`` when even the most extreme outcome of this many runs could not
 reach p < ALPHA after the Bonferroni factor (:func:`benchbox.study.units.smallest_p`; one run
 against one, or a sign over three). The factor counts only the comparisons of a question that
 could reach the corrected level (Tarone's rule, :func:`benchbox.study.units.tarone_k`).
@@ -48,8 +49,8 @@ import pandas as pd
 from benchbox.metrics.artifacts import DETECTORS
 from benchbox.stats import mcnemar_exact, two_sample_of
 from benchbox.study.analysis import rate_text
-from benchbox.study.seed_findings import (ALPHA, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL, _fisher,
-                                          six_findings, undecidable_text)
+from benchbox.study.seed_findings import (ALPHA, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTED, NOT_TESTED_RULE, REPRODUCED, SMOKE, UNDECIDABLE, USEFUL,
+                                          _fisher, six_findings, undecidable_text)
 from benchbox.study.units import permutation_p, pooled_text, run_values, runs_text, signed_rank_p, smallest_p, tarone_k
 
 MIN_CLIPS = 32  # a family, backbone or representation with fewer scored clips is not compared
@@ -416,7 +417,7 @@ def family_markdown(clips: pd.DataFrame, groups: pd.DataFrame, runs_dir: Path, p
               "counts them as independent reports p-values about these runs as if they were about the family. The family, "
               "backbone and representation questions compare the sides' run rates by the exact permutation test "
               "(Bonferroni over the comparisons of a question, counting by Tarone's rule only those whose most extreme outcome "
-              f"could reach the corrected level); a side with under {MIN_CLIPS} clips is not compared (**{NOT_TESTED}**). The family question "
+              f"could reach the corrected level); **{NOT_TESTED}**: {NOT_TESTED_RULE}, here a side with under {MIN_CLIPS} clips. The family question "
               "uses the unprimed clips, the cells every family has (a generator without the prime capability has no primed "
               "cells). The "
               "sampling questions are paired: cells that differ only in a sampling setting draw clip i from the same seed, so "

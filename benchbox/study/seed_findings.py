@@ -13,9 +13,9 @@ is **reproduced** when the data show the effect in the seed's direction at that 
 **not reproduced** when they show the opposite (or rule the effect out), and
 **inconclusive at this n** otherwise, or **undecidable with these runs** where even the most
 extreme outcome of this many runs could not reach the level (:func:`units.smallest_p`), and
-**not tested** where the study holds nothing to test (no dropout-0.5 run; best and last the same
-weights in every run): the test text says why, and neither more clips nor more runs of the same
-grid would change it. A presence claim ("some clips are sines") is only
+**not tested** where the study holds nothing this test can use (:data:`NOT_TESTED_RULE`; here no
+dropout-0.5 run, or best and last the same weights in every run): no test ran, so the verdict says
+nothing for or against the effect, and the test text says why. A presence claim ("some clips are sines") is only
 ruled out when no clip shows it and every run's Wilson CI over its own clips lies below ``RULED_OUT_RATE``. Primed clips are judged on their continuation
 (``cont/`` columns), so a copied real prime never counts as generated fidelity.
 """
@@ -40,7 +40,8 @@ RULED_OUT_RATE = 0.05  # an effect whose rate's CI lies below this is ruled out
 USEFUL = "cont/useful/auto"
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive at this n"
 UNDECIDABLE = "undecidable with these runs"  # the most extreme outcome of these runs could not reach p < ALPHA
-NOT_TESTED = "not tested"  # no test ran: nothing to compare (the test text says why); not a statement about n
+NOT_TESTED = "not tested"  # no test ran: the study holds nothing this test can use (the test text says why)
+NOT_TESTED_RULE = "the study holds nothing this test can use (the test column says why)"  # one definition, every report section
 SMOKE = "smoke test: not evidence"  # every verdict of a smoke-test study (protocol.evidence_of)
 
 
@@ -324,7 +325,7 @@ def findings_markdown(rows: list[dict], smoke: str = "", heading: str = "## The 
             f"Each decided on this study's clips: **{REPRODUCED}** (the effect, in the seed's direction, at p < {ALPHA}), "
             f"**{NOT_REPRODUCED}** (the opposite, or ruled out), **{INCONCLUSIVE}**, **{UNDECIDABLE}** (even the most "
             f"extreme outcome of this many runs could not reach p < {ALPHA}: more runs, not more clips, would decide it), "
-            f"or **{NOT_TESTED}** (the study holds nothing to test, e.g. no dropout-0.5 run: the test column says why).")
+            f"or **{NOT_TESTED}** ({NOT_TESTED_RULE}; e.g. no dropout-0.5 run).")
     lines = [heading, "", rule + " Each is decided over runs (a run's rate is one observation), with the pooled clip count beside it; the tests are described in "
              f"[docs/metrics.md]({metrics})." + (f" Decided on the {scope}: the seed's claims are about its autoregressive "
                                                  "models, so the other families' and the baselines' runs are left out here and "

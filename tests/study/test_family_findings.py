@@ -167,6 +167,8 @@ def test_the_report_section_reads_the_protocols_tables_and_smoke_decides_nothing
     assert "| family: diffusion beats autoregressive (unprimed clips, top-p 1, 50 steps) | **reproduced (favours diffusion)** |" in text
     assert "| diffusion | `specdiff-cpu_s" in text  # the listening rule's picks (run/path)
     assert "decided over **runs**, not clips" in text
+    # "not tested" means one thing in both sections: the seed's said more clips or runs would not change it, this one's was "a side under 32 clips"
+    assert "**not tested**: the study holds nothing this test can use (the test column says why), here a side with under 32 clips" in text
     assert "the seed's findings below use every cell at the reference sampling setting (top-p 1, 50 steps), primed ones too" in text
     smoke = "\n".join(family_markdown(clips, pd.DataFrame(columns=["run", "kind"]), tmp_path, proto, smoke="procedural corpus"))
     assert "reproduced (favours" not in smoke and "smoke test: not evidence" in smoke

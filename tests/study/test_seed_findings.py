@@ -101,7 +101,8 @@ def test_identical_checkpoints_are_not_tested_and_small_n_is_undecidable(tmp_pat
     assert minmax_finding(clips) is None
     text = "\n".join(findings_markdown(all_findings(clips, _floor(), tmp_path)))
     assert "no scored `_minmax` run yet" in text and text.count("| **") == 6
-    assert "| **not tested** |" in text and "**not tested** (the study holds nothing to test" in text
+    assert "| **not tested** |" in text and "**not tested** (the study holds nothing this test can use (the test column says why)" in text
+    assert "would change it" not in text
 
 
 def test_a_finding_without_its_runs_reads_not_tested(tmp_path):
