@@ -47,7 +47,7 @@ from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
 from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
-from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, find_scored, load_scored, with_human
+from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, find_scored, import_source, load_scored, with_human
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -395,8 +395,9 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     skipped. ``results_dir`` may be several folders (``results/quickstart MYRUNS``); their run
     names are then prefixed with each folder's name. Runs whose audio is absent stand as scores
     of record (:mod:`benchbox.freshness`), marked in the run column. DataError for an ``out``
-    that is, or lies inside, a scored folder it ranks (:func:`benchbox.external.refuse_out_inside`:
-    scoring that folder again would take the cached reference clips for its own).
+    that is, or lies inside, a scored folder it ranks or the clip folder a scored import was
+    made from (:func:`benchbox.external.refuse_out_inside`: scoring that folder again would take
+    the cached reference clips for its own).
     """
     results_dir, out, progress = _dirs(results_dir), Path(out), progress or no_progress
     if metric not in RANK_METRICS:
@@ -407,6 +408,10 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     for _, groups_csv in find_scored(results_dir, out / REFERENCES_DIR):  # before anything is written or embedded
         refuse_out_inside(groups_csv.parent.parent, out, role="the scored folder ", example="results/board",
                           why=f"the board's reference clips ({REFERENCES_DIR}/) would lie among its clips, and scoring it again would take them for its own")  # fmt: skip
+        source = import_source(groups_csv.parent.parent)
+        if source is not None:  # an import's clip folder: `benchbox score SOURCE` walks it again
+            refuse_out_inside(source, out, role=f"the clip folder that {groups_csv.parent.parent} was imported from, ", example="results/board",
+                              why=f"the board's reference clips ({REFERENCES_DIR}/) would lie among its clips, and scoring it again would take them for its own")  # fmt: skip
     scored, stale_notes = load_scored(results_dir, out, warn)
     stale_notes = [*stale_notes, *comparable(scored, warn)]
     embedders = [e for s in scored for e in s.info.get("embedders", [])]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
+from benchbox.external import import_record
 from benchbox.freshness import RECORD, REGENERATE, RESCORE, RESTORE_REFERENCE, STALE, UPGRADE, Freshness, scores_freshness
 from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
@@ -74,6 +75,20 @@ def find_scored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Pat
             seen.add(real)
             found.append((top, path))
     return found
+
+
+def import_source(root: Path) -> Path | None:
+    """The clip folder a scored import was made from (``benchbox score SOURCE --out root``):
+    its marker's ``source`` (:func:`benchbox.external.import_record`), else the ``source`` its
+    scores.json records; None for a run, or a folder scored in place."""
+    found = []
+    for read in (lambda: import_record(root) or {}, lambda: read_scores_info(root / SCORES_DIR)):
+        try:
+            found.append(str(read().get("source") or ""))
+        except DataError:  # unreadable: the other record may still say (the scores.json one is reported when the run is loaded)
+            continue
+    source = next((s for s in found if s), "")
+    return Path(source) if source else None
 
 
 def find_unscored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Path]]:

@@ -46,3 +46,26 @@ def test_an_out_that_is_or_lies_inside_a_scored_folder_is_refused(tmp_path, rng,
     assert _score(mine, data) == groups  # so a later score sees the same groups: no references/noise group
     r = runner.invoke(app, ["leaderboard", str(mine), "--out", str(tmp_path / "board"), "--embedder", "", "--quiet"])
     assert r.exit_code == 0, r.output  # beside it, as before
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["the folder", "a subfolder"])
+def test_an_out_that_is_or_lies_inside_the_clip_folder_of_a_scored_import_is_refused(tmp_path, rng, monkeypatch, inside):
+    """`score mine` writes results/mine; a board --out mine would drop references/ among mine's clips."""
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    data = make_dataset(tmp_path / "data", rng)
+    mine = tmp_path / "mine"
+    for i in range(3):
+        write_wav(mine / f"take_{i}.wav", step(rng), RATE_HZ)
+    r = runner.invoke(app, ["score", str(mine), "--reference", str(data), "--embedder", "", "--bootstrap", "0", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "results" / "mine" / "scores" / "groups.csv").is_file()  # the import, outside mine
+    before = _digest(mine)
+    out = mine / "board" if inside else mine
+    r = runner.invoke(app, ["leaderboard", "results", "--out", str(out), "--embedder", "", "--quiet"])
+    assert r.exit_code == 1 and r.output.count("error:") == 1 and "Traceback" not in r.output, r.output
+    said = " ".join(r.output.split())
+    assert "was imported from" in said and str(mine) in said and f"pass --out a folder outside {mine}" in said
+    assert _digest(mine) == before  # nothing written into it
+    r = runner.invoke(app, ["leaderboard", "results", "--out", str(tmp_path / "board"), "--embedder", "", "--quiet"])
+    assert r.exit_code == 0, r.output
