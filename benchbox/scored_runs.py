@@ -19,14 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
-from benchbox.external import import_record
+from benchbox.external import BOARD_CSV, BOARD_REFERENCES_DIR, import_record
 from benchbox.freshness import RECORD, REGENERATE, RESCORE, RESTORE_REFERENCE, STALE, UPGRADE, Freshness, scores_freshness
 from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
-REFERENCES_DIR = "references"
-LEADERBOARD_CSV = "leaderboard.csv"
+REFERENCES_DIR = BOARD_REFERENCES_DIR
+LEADERBOARD_CSV = BOARD_CSV
 RECORD_MARK = " (scores of record)"
 
 

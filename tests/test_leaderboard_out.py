@@ -69,3 +69,24 @@ def test_an_out_that_is_or_lies_inside_the_clip_folder_of_a_scored_import_is_ref
     assert _digest(mine) == before  # nothing written into it
     r = runner.invoke(app, ["leaderboard", "results", "--out", str(tmp_path / "board"), "--embedder", "", "--quiet"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_boards_references_beside_its_leaderboard_csv_are_not_scored_as_clips(tmp_path, rng, monkeypatch):
+    """A board written into a clip folder (by hand, or before the refusal): the next score of
+    that folder leaves its references/ out, with one warning naming it, and scores only the clips."""
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    mine = tmp_path / "mine"
+    for i in range(3):
+        write_wav(mine / f"take_{i}.wav", step(rng), RATE_HZ)
+    for kind in ("noise", "silence"):
+        for i in range(2):
+            write_wav(mine / "references" / "data-0123456789" / kind / f"{kind}_{i}.wav", step(rng), RATE_HZ)
+    (mine / "leaderboard.csv").write_text("run\n", encoding="utf-8")
+    out = tmp_path / "scored"
+    r = runner.invoke(app, ["score", str(mine), "--reference", str(data), "--out", str(out), "--embedder", "", "--bootstrap", "0", "--quiet"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert said.count("not scored:") == 1 and f"{mine / 'references'}" in said and "a leaderboard's cached reference clips" in said, r.output
+    groups = pd.read_csv(out / "scores" / "groups.csv")
+    assert groups.loc[groups["group"] == "mine", "n"].tolist() == [3] and not groups["group"].str.contains("references").any()
