@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +73,26 @@ def _reference_dir(out: Path, reference: Path, *content: object) -> Path:
     return out / REFERENCES_DIR / f"{reference.resolve().name}-{digest}"
 
 
+def _keep_only(folder: Path, names: set[str]) -> None:
+    """Remove what a reference row's folder holds beyond its clip files ``names``, its scores/
+    and hidden (staging) entries: the folder is benchbox's own cache, and the scorer would take
+    any other audio in it for more clips of the row."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name in names or entry.name == SCORES_DIR or entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def _write_clips(folder: Path, waves: list[np.ndarray], rate_hz: int) -> None:
     """Write each wave as ``clip_<i>.wav`` unless the file already holds it (by content hash): a
-    clip missing or overwritten since is written again, so the row's clips are what its kind says."""
+    clip missing or overwritten since is written again, and anything else in the folder is
+    removed (:func:`_keep_only`), so the row's clips are exactly what its kind says."""
+    _keep_only(folder, {f"clip_{i:04d}.wav" for i in range(len(waves))})
     for i, wave in enumerate(waves):
         path = folder / f"clip_{i:04d}.wav"
         if clip_sha256(path) != sha256_audio(as_written(wave), rate_hz):
@@ -153,6 +171,7 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
                 warn(notes[-1])
         else:
             kinds.append("synth")
+        _keep_only(base / "synth", {f"clip_{i:04d}{p.suffix}" for i, p in enumerate(clips)} if not absent else set())
         for i, path in enumerate(clips if not absent else []):
             target = base / "synth" / f"clip_{i:04d}{path.suffix}"
             source_sha256 = clip_sha256(path)
