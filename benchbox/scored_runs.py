@@ -158,6 +158,8 @@ def fix_text(s: Scored, fresh: Freshness) -> str:
     if fresh.fix != RESCORE:
         return ""
     if not clips_on_disk(s.root):
+        if not (s.root / "config.toml").is_file():  # a folder of clips (an import): no run to regenerate them from
+            return f"its clips are not on disk: restore its clips, then re-run {score}"
         return "its clips are not on disk (a committed study keeps scores, not audio): regenerate them (`benchbox run` for a study's run), then re-score"
     return f"re-run {score}"
 

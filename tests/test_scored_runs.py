@@ -104,3 +104,28 @@ def test_a_board_of_unscored_runs_only_names_the_score_command(tmp_path, rng):
     with pytest.raises(DataError) as e:
         load_scored(tmp_path / "results", tmp_path / "board")
     assert "no scored runs" in e.value.message and f"`benchbox score {run}`" in e.value.hint
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["scored in place", "imported"])
+def test_a_clip_folder_whose_clips_are_gone_is_told_to_restore_them_not_to_run_benchbox_run(tmp_path, rng, monkeypatch, in_place):
+    from benchbox.audio import write_wav
+    from benchbox.score import SCORER_VERSION
+    from tests.score_helpers import RATE_HZ, step
+
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    mine, out = tmp_path / "results" / "mine", tmp_path / "results" / "mine" if in_place else tmp_path / "imported"
+    for i in range(3):
+        write_wav(mine / f"take_{i}.wav", step(rng), RATE_HZ)
+    score_run(mine, reference=data, embedders=(), bootstrap=0, out=None if in_place else out)
+    if not in_place:
+        mine.rename(tmp_path / "source")  # the source is not a scored folder: only the import is on the board
+        out.rename(mine)
+        out = mine
+    info_path = out / "scores" / "scores.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": SCORER_VERSION - 1}))  # to re-score
+    sorted(out.rglob("*.wav"))[-1].unlink()  # one clip gone: re-scoring now would score two
+    with pytest.raises(DataError) as e:  # the only run: every run is stale
+        load_scored(tmp_path / "results", tmp_path / "board")
+    note = e.value.message
+    assert "mine: scores left out" in note and "restore its clips, then re-run `benchbox score" in note and "benchbox run" not in note, note
