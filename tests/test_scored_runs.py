@@ -57,6 +57,7 @@ def test_a_damaged_run_is_left_out_of_the_board_with_a_note_and_json_stays_one_o
     doc = json.loads(r.stdout)  # one object, no traceback
     assert {row["run"] for row in doc["rows"] if row.get("kind") == "generated"} == {"kept"}
     assert "Traceback" not in r.output and "damaged: scores left out" in r.stderr
+    assert any(w.startswith("damaged: scores left out") for w in doc["warnings"])  # and in the JSON's warnings
 
 
 def test_a_board_of_damaged_runs_only_prints_one_json_error(two_runs):
@@ -96,6 +97,10 @@ def test_a_generated_run_that_was_never_scored_is_named_in_a_note_and_a_warning(
     assert r.exit_code == 0, r.output
     assert "warning:" in r.stderr and "fresh: not on the board, it is not scored" in " ".join(r.stderr.split())
     assert "fresh: not on the board, it is not scored" in (tmp_path / "board" / "leaderboard.md").read_text()
+    r = CliRunner().invoke(app, ["leaderboard", *map(str, dirs), "--out", str(tmp_path / "board"), "--embedder", "", "--quiet", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)  # the note reaches a --json reader too, not only stderr
+    assert any(w.startswith("fresh: not on the board, it is not scored") for w in doc["warnings"]), doc.get("warnings")
 
 
 def test_a_board_of_unscored_runs_only_names_the_score_command(tmp_path, rng):
