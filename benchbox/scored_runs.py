@@ -21,7 +21,7 @@ import pandas as pd
 from benchbox.errors import BenchboxError, DataError
 from benchbox.external import BOARD_CSV, BOARD_REFERENCES_DIR, import_record
 from benchbox.freshness import RECORD, REGENERATE, RESCORE, RESTORE_REFERENCE, STALE, UPGRADE, Freshness, scores_freshness
-from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
+from benchbox.score import GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
@@ -92,18 +92,31 @@ def import_source(root: Path) -> Path | None:
 
 
 def find_unscored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Path]]:
-    """``(results_dir, samples/manifest.csv)`` of every run with generated clips but no
-    ``scores/groups.csv``: left off the board, with a note (:func:`load_scored`)."""
+    """``(results_dir, samples/manifest.csv)`` of every run with generated clips (a run's manifest:
+    :func:`_is_run_manifest`) but no ``scores/groups.csv``: left off the board, with a note (:func:`load_scored`)."""
     exclude = exclude.resolve()
     found, seen = [], set()
     for top in results_dirs:
         for path in sorted(_walk_groups_csv(top, SAMPLES_MANIFEST.parent.name, SAMPLES_MANIFEST.name)):
             real = path.resolve()
-            if exclude in real.parents or real in seen or (path.parent.parent / SCORES_DIR / "groups.csv").is_file():
+            if exclude in real.parents or real in seen or (path.parent.parent / SCORES_DIR / "groups.csv").is_file() or not _is_run_manifest(path):
                 continue
             seen.add(real)
             found.append((top, path))
     return found
+
+
+def _is_run_manifest(path: Path) -> bool:
+    """Whether ``samples/manifest.csv`` is a run's (``benchbox generate``'s): beside the run's
+    config.toml, or with a run manifest's columns (RUN_MANIFEST_COLUMNS); a dataset's manifest
+    copied into a ``samples/`` folder is not, and `benchbox score` would refuse that folder."""
+    if (path.parent.parent / "config.toml").is_file():
+        return True
+    try:
+        columns = pd.read_csv(path, nrows=0).columns
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return False
+    return set(RUN_MANIFEST_COLUMNS) <= set(columns)
 
 
 def _name(groups_csv: Path, results_dir: Path, prefix: bool) -> str:

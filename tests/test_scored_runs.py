@@ -134,3 +134,18 @@ def test_a_clip_folder_whose_clips_are_gone_is_told_to_restore_them_not_to_run_b
         load_scored(tmp_path / "results", tmp_path / "board")
     note = e.value.message
     assert "mine: scores left out" in note and "restore its clips, then re-run `benchbox score" in note and "benchbox run" not in note, note
+
+
+def test_a_dataset_copied_to_a_samples_folder_is_not_named_as_an_unscored_run(two_runs, rng):
+    """Only a run's manifest (its columns, or beside config.toml) makes an unscored run: a dataset's
+    manifest.csv in X/samples/ is not one, and `benchbox score X` would fail."""
+    import shutil
+
+    tmp_path, _ = two_runs
+    shutil.copytree(tmp_path / "data", tmp_path / "results" / "copied" / "samples")  # a dataset's manifest.csv at samples/manifest.csv
+    bare = make_run(tmp_path / "results" / "bare", tmp_path / "data", rng)
+    (bare / "config.toml").unlink()  # a run's manifest still, by its columns
+    heard = []
+    _, notes = load_scored(tmp_path / "results", tmp_path / "board", heard.append)
+    assert not any("copied: not on the board" in n or "results/copied" in n for n in notes + heard), notes
+    assert any(n.startswith("bare: not on the board, it is not scored") for n in notes), notes
