@@ -183,6 +183,7 @@ ALL_STALE_HINTS = {
     RESCORE: "re-score the runs with `benchbox score RUN_DIR`",
     UPGRADE: "upgrade benchbox to the version that scored them (this one would score them by older rules)",
 }
+FIX_NAMES = {REGENERATE: "regenerate", RESTORE_REFERENCE: "restore the reference", RESCORE: "re-score", UPGRADE: "upgrade benchbox"}  # the all-stale hint's list
 
 
 def clips_on_disk(root: Path) -> bool:
@@ -236,7 +237,9 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
     if not scored:
         more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
         kinds = set(fixes)
-        hint = ALL_STALE_HINTS.get(kinds.pop()) if len(kinds) == 1 else "each run's note names its fix (regenerate, restore the reference, or re-score)"
+        named = [name for fix, name in FIX_NAMES.items() if fix in kinds]  # the fixes these runs need, no other
+        either = ", ".join(named[:-1]) + (", or " if len(named) > 2 else " or ") + named[-1] if len(named) > 1 else "".join(named)
+        hint = ALL_STALE_HINTS.get(kinds.pop()) if len(kinds) == 1 else f"each run's note names its fix ({either})"
         raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint=hint)
     notes += unscored_notes
     if records:

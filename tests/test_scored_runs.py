@@ -149,3 +149,21 @@ def test_a_dataset_copied_to_a_samples_folder_is_not_named_as_an_unscored_run(tw
     _, notes = load_scored(tmp_path / "results", tmp_path / "board", heard.append)
     assert not any("copied: not on the board" in n or "results/copied" in n for n in notes + heard), notes
     assert any(n.startswith("bare: not on the board, it is not scored") for n in notes), notes
+
+
+def test_a_board_of_runs_stale_for_different_reasons_names_each_fix_and_json_keeps_every_note(two_runs):
+    from benchbox.score import SCORER_VERSION
+
+    tmp_path, _ = two_runs
+    for name, version in (("damaged", SCORER_VERSION + 1), ("kept", SCORER_VERSION - 1)):  # upgrade; re-score
+        info_path = tmp_path / "results" / name / "scores" / "scores.json"
+        info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": version}))
+    with pytest.raises(DataError) as e:
+        load_scored(tmp_path / "results", tmp_path / "board")
+    assert "(and 1 more)" in e.value.message
+    assert e.value.hint == "each run's note names its fix (re-score or upgrade benchbox)", e.value.hint
+    r = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--json", "--quiet"])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    doc = json.loads(r.stdout)  # the note the error leaves out ("and 1 more") is in its warnings
+    assert doc["command"] == "leaderboard" and "upgrade benchbox" in doc["hint"]
+    assert sorted(w.split(":")[0] for w in doc["warnings"]) == ["damaged", "kept"], doc

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, examples, print_json, rich_progress, stdout_is_terminal, warn
+from benchbox.cli.common import JsonOpt, QuietOpt, console, examples, fail, print_json, rich_progress, stdout_is_terminal, warn
+from benchbox.errors import BenchboxError
 
 EXAMPLES = examples(
     "benchbox leaderboard results/runs --out results/",
@@ -45,8 +46,13 @@ def leaderboard_cmd(
         heard.append(str(line))
         warn(line)
 
-    with rich_progress(enabled=not quiet and not as_json) as progress:
-        folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=hear)  # warn: on stderr, so a run left out is seen also when stdout goes to a file
+    try:
+        with rich_progress(enabled=not quiet and not as_json) as progress:
+            folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=hear)  # warn: on stderr, so a run left out is seen also when stdout goes to a file
+    except BenchboxError as e:
+        if not as_json:
+            raise
+        fail(e, "leaderboard", **({"warnings": heard} if heard else {}))  # every run's note, not only the first the error names; none: the plain error object
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
     if as_json:
