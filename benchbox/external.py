@@ -62,6 +62,8 @@ IMPORT_MARKER = "benchbox-import.json"  # written by import_clips only: what tel
 IMPORT_FORMAT = 1
 MS_PER_SECOND = 1000.0
 LEGACY_IMPORT_COLUMNS = ("path", "generator", "prime_ms", "source")  # an import's manifest before the marker existed
+BOARD_CSV = "leaderboard.csv"  # a leaderboard's output; beside it, its cached reference clips
+BOARD_REFERENCES_DIR = "references"
 
 
 def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: False, clip_length: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -90,8 +92,9 @@ def folder_table(root: str | Path, name: str | None = None, *, skip=lambda rel: 
 def walk_clips(root: Path, skip=lambda rel: False) -> tuple[list[Path], list[tuple[str, str]]]:
     """Every audio file under ``root`` (sorted; symbolic links to folders followed, each real
     folder listed once), and the ``(path, reason)`` of every audio-named entry left out: a broken
-    link, a FIFO or other non-regular file, a link back into a folder already listed, or a file
-    that ``skip(rel_path)`` leaves out (the scorer's own output folders)."""
+    link, a FIFO or other non-regular file, a link back into a folder already listed, a file
+    that ``skip(rel_path)`` leaves out (the scorer's own output folders), or a leaderboard's
+    ``references/`` folder beside its ``leaderboard.csv`` (one entry for the whole folder)."""
     files, ignored, seen = [], [], set()
     for folder, subfolders, names in os.walk(root, followlinks=True):
         here = Path(folder)
@@ -102,6 +105,10 @@ def walk_clips(root: Path, skip=lambda rel: False) -> tuple[list[Path], list[tup
             continue
         seen.add(real)
         subfolders.sort()
+        if BOARD_REFERENCES_DIR in subfolders and BOARD_CSV in names:  # a leaderboard's own cached reference rows, not clips of this folder
+            subfolders.remove(BOARD_REFERENCES_DIR)
+            ignored.append(((here / BOARD_REFERENCES_DIR).relative_to(root).as_posix() + "/",
+                            f"a leaderboard's cached reference clips, beside its {BOARD_CSV}: not scored (write boards outside clip folders)"))  # fmt: skip
         for name in sorted(names):
             path = here / name
             if path.suffix.lower() not in AUDIO_SUFFIXES:

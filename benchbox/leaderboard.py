@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ from benchbox.stats import two_sample_of, vs_floor
 from benchbox.score import FLOOR_GROUP, FLOOR_SPLIT, GROUP_COLUMNS, REFERENCE_SPLIT, SCORER_VERSION, SCORES_DIR, ScoreConfig, group_key, score_run, with_group_columns
 from benchbox.score_notes import row_notes
 from benchbox.score_verdict import floor_span_of
-from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, find_scored, load_scored, with_human
+from benchbox.scored_runs import REFERENCES_DIR, Scored, category_model_of, find_scored, import_source, load_scored, with_human
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 from benchbox.leaderboard_render import NOTE, NOTE_MARK, VS_FLOOR, fmt_ci, render_html, render_markdown, span_label, span_ms  # noqa: F401 - fmt_ci is part of this module's API
 
@@ -72,9 +73,26 @@ def _reference_dir(out: Path, reference: Path, *content: object) -> Path:
     return out / REFERENCES_DIR / f"{reference.resolve().name}-{digest}"
 
 
+def _keep_only(folder: Path, names: set[str]) -> None:
+    """Remove what a reference row's folder holds beyond its clip files ``names``, its scores/
+    and hidden (staging) entries: the folder is benchbox's own cache, and the scorer would take
+    any other audio in it for more clips of the row."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name in names or entry.name == SCORES_DIR or entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def _write_clips(folder: Path, waves: list[np.ndarray], rate_hz: int) -> None:
     """Write each wave as ``clip_<i>.wav`` unless the file already holds it (by content hash): a
-    clip missing or overwritten since is written again, so the row's clips are what its kind says."""
+    clip missing or overwritten since is written again, and anything else in the folder is
+    removed (:func:`_keep_only`), so the row's clips are exactly what its kind says."""
+    _keep_only(folder, {f"clip_{i:04d}.wav" for i in range(len(waves))})
     for i, wave in enumerate(waves):
         path = folder / f"clip_{i:04d}.wav"
         if clip_sha256(path) != sha256_audio(as_written(wave), rate_hz):
@@ -153,6 +171,7 @@ def reference_rows(reference: Path, *, out: Path, embedders: list[str], bootstra
                 warn(notes[-1])
         else:
             kinds.append("synth")
+        _keep_only(base / "synth", {f"clip_{i:04d}{p.suffix}" for i, p in enumerate(clips)} if not absent else set())
         for i, path in enumerate(clips if not absent else []):
             target = base / "synth" / f"clip_{i:04d}{path.suffix}"
             source_sha256 = clip_sha256(path)
@@ -395,8 +414,9 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     skipped. ``results_dir`` may be several folders (``results/quickstart MYRUNS``); their run
     names are then prefixed with each folder's name. Runs whose audio is absent stand as scores
     of record (:mod:`benchbox.freshness`), marked in the run column. DataError for an ``out``
-    that is, or lies inside, a scored folder it ranks (:func:`benchbox.external.refuse_out_inside`:
-    scoring that folder again would take the cached reference clips for its own).
+    that is, or lies inside, a scored folder it ranks or the clip folder a scored import was
+    made from (:func:`benchbox.external.refuse_out_inside`: scoring that folder again would take
+    the cached reference clips for its own).
     """
     results_dir, out, progress = _dirs(results_dir), Path(out), progress or no_progress
     if metric not in RANK_METRICS:
@@ -407,6 +427,10 @@ def build_leaderboard(results_dir: str | Path | list[Path], *, out: str | Path, 
     for _, groups_csv in find_scored(results_dir, out / REFERENCES_DIR):  # before anything is written or embedded
         refuse_out_inside(groups_csv.parent.parent, out, role="the scored folder ", example="results/board",
                           why=f"the board's reference clips ({REFERENCES_DIR}/) would lie among its clips, and scoring it again would take them for its own")  # fmt: skip
+        source = import_source(groups_csv.parent.parent)
+        if source is not None:  # an import's clip folder: `benchbox score SOURCE` walks it again
+            refuse_out_inside(source, out, role=f"the clip folder that {groups_csv.parent.parent} was imported from, ", example="results/board",
+                              why=f"the board's reference clips ({REFERENCES_DIR}/) would lie among its clips, and scoring it again would take them for its own")  # fmt: skip
     scored, stale_notes = load_scored(results_dir, out, warn)
     stale_notes = [*stale_notes, *comparable(scored, warn)]
     embedders = [e for s in scored for e in s.info.get("embedders", [])]

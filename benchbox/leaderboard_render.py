@@ -90,7 +90,8 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad", ms
     distances are the ``cont/`` ones (``cont/kad/aisfx``; leaderboard.csv's ``kad/aisfx`` is a
     primed row's whole clip, real prime included); in the whole-clip table, where a row's
     continuation is its whole clip, the plain ones (``kad/aisfx``). ``diversity/<e>`` is always the whole
-    clip's (real prime included: there is no ``cont/`` diversity), and a continuation's table says so."""
+    clip's (real prime included: there is no ``cont/`` diversity), and a continuation's table says so;
+    its quality and category columns are headed by the ``cont/`` keys they show (``cont/footstep/p_mean``)."""
     span = CONT if ms else ""
     cols = [("#", "rank"), ("kind", "kind"), ("run", "run"), ("group", "group"), ("n", "n")]
     ordered = sorted({c.split("/")[1] for c in table.columns if c.startswith(("fad/", "kad/"))}, key=lambda e: e != embedder)
@@ -102,8 +103,10 @@ def _display_columns(table: pd.DataFrame, embedder: str, metric: str = "kad", ms
             cols += [("vs floor", VS_FLOOR), (f"1-NN acc (p), {e}", f"nn1/{e}")]
     pfx = verdict_prefix(table.columns)
     cols.append(("useful/auto (continuation)" if pfx else "useful/auto", f"{pfx}useful/auto_rate"))
-    axes = [("quality: artefact-free", f"{pfx}quality/artefact_free_rate"), ("category: mean footstep/p", f"{pfx}footstep/p_mean"),
-            (f"diversity: {pfx if ms else ''}coverage/{embedder}", f"{pfx}coverage/{embedder}")]  # the three axes, one column each to fit 1366 px
+    named = pfx if ms else ""  # a continuation's table names the cont/ keys it shows; the whole-clip table's rows are their whole clips
+    axes = [(f"quality: {named}quality/artefact_free_rate" if named else "quality: artefact-free", f"{pfx}quality/artefact_free_rate"),
+            (f"category: {named}footstep/p_mean" if named else "category: mean footstep/p", f"{pfx}footstep/p_mean"),
+            (f"diversity: {named}coverage/{embedder}", f"{pfx}coverage/{embedder}")]  # the three axes, one column each to fit 1366 px
     # (footstep/share and recall are in leaderboard.csv and the report's three-axes table; docs/verdict.md)
     cols += [(h, k) for h, k in axes if k in table.columns]
     if "useful/human_rate" in table.columns:

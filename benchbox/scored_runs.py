@@ -19,14 +19,15 @@ from pathlib import Path
 import pandas as pd
 
 from benchbox.errors import BenchboxError, DataError
+from benchbox.external import BOARD_CSV, BOARD_REFERENCES_DIR, import_record
 from benchbox.freshness import RECORD, REGENERATE, RESCORE, RESTORE_REFERENCE, STALE, UPGRADE, Freshness, scores_freshness
 from benchbox.provenance import regenerate_text
-from benchbox.score import GROUP_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
+from benchbox.score import GROUP_COLUMNS, RUN_MANIFEST_COLUMNS, SAMPLES_MANIFEST, SCORES_DIR, group_key, with_group_columns
 from benchbox.scores_record import read_scores_info, recorded_reference_path
 
 HUMAN_COLUMNS = ("useful/human_rate", "useful/human_lo", "useful/human_hi", "n_human")
-REFERENCES_DIR = "references"
-LEADERBOARD_CSV = "leaderboard.csv"
+REFERENCES_DIR = BOARD_REFERENCES_DIR
+LEADERBOARD_CSV = BOARD_CSV
 RECORD_MARK = " (scores of record)"
 
 
@@ -77,19 +78,46 @@ def find_scored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Pat
     return found
 
 
+def import_source(root: Path) -> Path | None:
+    """The clip folder a scored import was made from (``benchbox score SOURCE --out root``):
+    its marker's ``source`` (:func:`benchbox.external.import_record`), else the ``source`` its
+    scores.json records; None for a run, or a folder scored in place."""
+    found = []
+    for read in (lambda: import_record(root) or {}, lambda: read_scores_info(root / SCORES_DIR)):
+        try:
+            found.append(str(read().get("source") or ""))
+        except DataError:  # unreadable: the other record may still say (the scores.json one is reported when the run is loaded)
+            continue
+    source = next((s for s in found if s), "")
+    return Path(source) if source else None
+
+
 def find_unscored(results_dirs: list[Path], exclude: Path) -> list[tuple[Path, Path]]:
-    """``(results_dir, samples/manifest.csv)`` of every run with generated clips but no
-    ``scores/groups.csv``: left off the board, with a note (:func:`load_scored`)."""
+    """``(results_dir, samples/manifest.csv)`` of every run with generated clips (a run's manifest:
+    :func:`_is_run_manifest`) but no ``scores/groups.csv``: left off the board, with a note (:func:`load_scored`)."""
     exclude = exclude.resolve()
     found, seen = [], set()
     for top in results_dirs:
         for path in sorted(_walk_groups_csv(top, SAMPLES_MANIFEST.parent.name, SAMPLES_MANIFEST.name)):
             real = path.resolve()
-            if exclude in real.parents or real in seen or (path.parent.parent / SCORES_DIR / "groups.csv").is_file():
+            if exclude in real.parents or real in seen or (path.parent.parent / SCORES_DIR / "groups.csv").is_file() or not _is_run_manifest(path):
                 continue
             seen.add(real)
             found.append((top, path))
     return found
+
+
+def _is_run_manifest(path: Path) -> bool:
+    """Whether ``samples/manifest.csv`` is a run's (``benchbox generate``'s): beside the run's
+    config.toml, or with a run manifest's columns (RUN_MANIFEST_COLUMNS); a dataset's manifest
+    copied into a ``samples/`` folder is not, and `benchbox score` would refuse that folder."""
+    if (path.parent.parent / "config.toml").is_file():
+        return True
+    try:
+        columns = pd.read_csv(path, nrows=0).columns
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return False
+    return set(RUN_MANIFEST_COLUMNS) <= set(columns)
 
 
 def _name(groups_csv: Path, results_dir: Path, prefix: bool) -> str:
@@ -141,6 +169,8 @@ def fix_text(s: Scored, fresh: Freshness) -> str:
     if fresh.fix != RESCORE:
         return ""
     if not clips_on_disk(s.root):
+        if not (s.root / "config.toml").is_file():  # a folder of clips (an import): no run to regenerate them from
+            return f"its clips are not on disk: restore its clips, then re-run {score}"
         return "its clips are not on disk (a committed study keeps scores, not audio): regenerate them (`benchbox run` for a study's run), then re-score"
     return f"re-run {score}"
 
@@ -151,6 +181,7 @@ ALL_STALE_HINTS = {
     RESCORE: "re-score the runs with `benchbox score RUN_DIR`",
     UPGRADE: "upgrade benchbox to the version that scored them (this one would score them by older rules)",
 }
+FIX_NAMES = {REGENERATE: "regenerate", RESTORE_REFERENCE: "restore the reference", RESCORE: "re-score", UPGRADE: "upgrade benchbox"}  # the all-stale hint's list
 
 
 def clips_on_disk(root: Path) -> bool:
@@ -206,7 +237,9 @@ def load_scored(results_dirs: Path | list[Path], out: Path, warn=None) -> tuple[
     if not scored:
         more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
         kinds = set(fixes)
-        hint = ALL_STALE_HINTS.get(kinds.pop()) if len(kinds) == 1 else "each run's note names its fix (regenerate, restore the reference, or re-score)"
+        named = [name for fix, name in FIX_NAMES.items() if fix in kinds]  # the fixes these runs need, no other
+        either = ", ".join(named[:-1]) + (", or " if len(named) > 2 else " or ") + named[-1] if len(named) > 1 else "".join(named)
+        hint = ALL_STALE_HINTS.get(kinds.pop()) if len(kinds) == 1 else f"each run's note names its fix ({either})"
         if set(fixes) == {REGENERATE} and regenerate:  # each run's own generate options, not generate's defaults
             hint = "; ".join(fix if len(regenerate) == 1 else f"{name}: {fix}" for name, fix in regenerate)
         raise DataError(f"every scored run under {where} is stale or unreadable ({len(notes)}): {notes[0]}{more}", hint=hint)

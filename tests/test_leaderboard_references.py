@@ -60,3 +60,17 @@ def test_a_cached_row_whose_clips_changed_is_scored_again(board):
     stamp = again.stat().st_mtime_ns
     _score_cached(silence, data, [], 0, 0, no_progress)
     assert again.stat().st_mtime_ns == stamp  # unchanged clips: the cache is used
+
+
+@pytest.mark.parametrize("kind", ["noise", "silence"])
+def test_an_extra_file_in_a_cached_row_is_removed_not_scored(board, kind):
+    results, _, out = board
+    folder = next((out / "references").glob(f"*/{kind}"))
+    row = _row(out, kind)
+    assert row["n"] == "16"
+    write_wav(folder / "stray.wav", step(np.random.default_rng(2)), RATE_HZ)  # left there by hand
+    (folder / "more").mkdir()
+    write_wav(folder / "more" / "clip_0000.wav", step(np.random.default_rng(3)), RATE_HZ)
+    build_leaderboard(results, out=out, embedder="")
+    assert _row(out, kind) == row  # 16 clips, the same scores
+    assert sorted(p.name for p in folder.iterdir()) == [*sorted(_hashes(folder)), "scores"] and len(_hashes(folder)) == 16

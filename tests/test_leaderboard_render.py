@@ -77,3 +77,20 @@ def test_a_continuation_table_says_its_diversity_column_is_the_whole_clips():
     assert "diversity/mel" in whole and "diversity/mel (whole clip)" in cont and "diversity/mel" not in cont
     cell = rows[0][cont.index("diversity/mel (whole clip)")]
     assert float(cell) == 0.22  # p/40's whole-clip figure, as leaderboard.csv gives it
+
+
+def test_a_continuation_tables_quality_and_category_columns_are_headed_by_the_cont_keys_they_show():
+    table = _board()
+    for key, whole, cont in (("quality/artefact_free_rate", 0.9, 0.6), ("footstep/p_mean", 0.8, 0.4)):
+        table[key], table[f"cont/{key}"] = whole, [whole, whole, cont]  # p/40's continuation differs from its whole clip
+    md = render_markdown(table, "mel", [], "kad")
+    page = render_html(table, "mel", [], {}, no_progress, "kad").replace("<wbr>", "")
+    html_heads = [re.findall(r"<th[^>]*>(.*?)</th>", h) for h in re.findall(r"<thead>(.*?)</thead>", page, re.S)]
+    (whole_heads, _), (cont_heads, cont_rows) = _tables(md)
+    for heads in (cont_heads, html_heads[1]):
+        assert {"quality: cont/quality/artefact_free_rate", "category: cont/footstep/p_mean"} <= set(heads), heads
+    for heads in (whole_heads, html_heads[0]):
+        assert not any("cont/" in h for h in heads if h.startswith(("quality", "category"))), heads
+    row = dict(zip(cont_heads, cont_rows[[r[cont_heads.index("group")] for r in cont_rows].index("p/40")]))
+    shown = {h.split(": ")[-1]: row[h] for h in cont_heads if h.startswith(("quality", "category"))}
+    assert shown == {"cont/quality/artefact_free_rate": "0.6", "cont/footstep/p_mean": "0.4"}  # the figures of the keys named

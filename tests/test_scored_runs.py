@@ -57,6 +57,7 @@ def test_a_damaged_run_is_left_out_of_the_board_with_a_note_and_json_stays_one_o
     doc = json.loads(r.stdout)  # one object, no traceback
     assert {row["run"] for row in doc["rows"] if row.get("kind") == "generated"} == {"kept"}
     assert "Traceback" not in r.output and "damaged: scores left out" in r.stderr
+    assert any(w.startswith("damaged: scores left out") for w in doc["warnings"])  # and in the JSON's warnings
 
 
 def test_a_board_of_damaged_runs_only_prints_one_json_error(two_runs):
@@ -96,6 +97,10 @@ def test_a_generated_run_that_was_never_scored_is_named_in_a_note_and_a_warning(
     assert r.exit_code == 0, r.output
     assert "warning:" in r.stderr and "fresh: not on the board, it is not scored" in " ".join(r.stderr.split())
     assert "fresh: not on the board, it is not scored" in (tmp_path / "board" / "leaderboard.md").read_text()
+    r = CliRunner().invoke(app, ["leaderboard", *map(str, dirs), "--out", str(tmp_path / "board"), "--embedder", "", "--quiet", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)  # the note reaches a --json reader too, not only stderr
+    assert any(w.startswith("fresh: not on the board, it is not scored") for w in doc["warnings"]), doc.get("warnings")
 
 
 def test_a_board_of_unscored_runs_only_names_the_score_command(tmp_path, rng):
@@ -104,3 +109,61 @@ def test_a_board_of_unscored_runs_only_names_the_score_command(tmp_path, rng):
     with pytest.raises(DataError) as e:
         load_scored(tmp_path / "results", tmp_path / "board")
     assert "no scored runs" in e.value.message and f"`benchbox score {run}`" in e.value.hint
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["scored in place", "imported"])
+def test_a_clip_folder_whose_clips_are_gone_is_told_to_restore_them_not_to_run_benchbox_run(tmp_path, rng, monkeypatch, in_place):
+    from benchbox.audio import write_wav
+    from benchbox.score import SCORER_VERSION
+    from tests.score_helpers import RATE_HZ, step
+
+    monkeypatch.setenv("BENCHBOX_CACHE", str(tmp_path / "cache"))
+    data = make_dataset(tmp_path / "data", rng)
+    mine, out = tmp_path / "results" / "mine", tmp_path / "results" / "mine" if in_place else tmp_path / "imported"
+    for i in range(3):
+        write_wav(mine / f"take_{i}.wav", step(rng), RATE_HZ)
+    score_run(mine, reference=data, embedders=(), bootstrap=0, out=None if in_place else out)
+    if not in_place:
+        mine.rename(tmp_path / "source")  # the source is not a scored folder: only the import is on the board
+        out.rename(mine)
+        out = mine
+    info_path = out / "scores" / "scores.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": SCORER_VERSION - 1}))  # to re-score
+    sorted(out.rglob("*.wav"))[-1].unlink()  # one clip gone: re-scoring now would score two
+    with pytest.raises(DataError) as e:  # the only run: every run is stale
+        load_scored(tmp_path / "results", tmp_path / "board")
+    note = e.value.message
+    assert "mine: scores left out" in note and "restore its clips, then re-run `benchbox score" in note and "benchbox run" not in note, note
+
+
+def test_a_dataset_copied_to_a_samples_folder_is_not_named_as_an_unscored_run(two_runs, rng):
+    """Only a run's manifest (its columns, or beside config.toml) makes an unscored run: a dataset's
+    manifest.csv in X/samples/ is not one, and `benchbox score X` would fail."""
+    import shutil
+
+    tmp_path, _ = two_runs
+    shutil.copytree(tmp_path / "data", tmp_path / "results" / "copied" / "samples")  # a dataset's manifest.csv at samples/manifest.csv
+    bare = make_run(tmp_path / "results" / "bare", tmp_path / "data", rng)
+    (bare / "config.toml").unlink()  # a run's manifest still, by its columns
+    heard = []
+    _, notes = load_scored(tmp_path / "results", tmp_path / "board", heard.append)
+    assert not any("copied: not on the board" in n or "results/copied" in n for n in notes + heard), notes
+    assert any(n.startswith("bare: not on the board, it is not scored") for n in notes), notes
+
+
+def test_a_board_of_runs_stale_for_different_reasons_names_each_fix_and_json_keeps_every_note(two_runs):
+    from benchbox.score import SCORER_VERSION
+
+    tmp_path, _ = two_runs
+    for name, version in (("damaged", SCORER_VERSION + 1), ("kept", SCORER_VERSION - 1)):  # upgrade; re-score
+        info_path = tmp_path / "results" / name / "scores" / "scores.json"
+        info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "scorer_version": version}))
+    with pytest.raises(DataError) as e:
+        load_scored(tmp_path / "results", tmp_path / "board")
+    assert "(and 1 more)" in e.value.message
+    assert e.value.hint == "each run's note names its fix (re-score or upgrade benchbox)", e.value.hint
+    r = CliRunner().invoke(app, ["leaderboard", str(tmp_path / "results"), "--out", str(tmp_path / "board"), "--json", "--quiet"])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    doc = json.loads(r.stdout)  # the note the error leaves out ("and 1 more") is in its warnings
+    assert doc["command"] == "leaderboard" and "upgrade benchbox" in doc["hint"]
+    assert sorted(w.split(":")[0] for w in doc["warnings"]) == ["damaged", "kept"], doc

@@ -157,14 +157,15 @@ def flush_stdout() -> None:
         raise SystemExit(1) from None
 
 
-def fail(error: BenchboxError, json_command: str | None = None) -> None:
+def fail(error: BenchboxError, json_command: str | None = None, **fields: Any) -> None:
     """Print ``error:`` / ``hint:`` lines on stderr and exit 1 (no traceback); for a ``--json``
-    run (``json_command``: the command that took ``--json``) also :func:`print_json_error` on stdout."""
+    run (``json_command``: the command that took ``--json``) also :func:`print_json_error` on
+    stdout, with ``fields`` (a command's ``warnings`` so far)."""
     err_console.print(f"[bold red]error:[/] {printable(error.message)}", highlight=False, soft_wrap=True)
     if error.hint:
         err_console.print(f"[bold yellow]hint:[/] {printable(error.hint)}", highlight=False, soft_wrap=True)
     if json_command is not None:
-        print_json_error(json_command, error.message, error.hint)
+        print_json_error(json_command, error.message, error.hint, **fields)
     raise typer.Exit(1)
 
 

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from benchbox.cli.common import JsonOpt, QuietOpt, console, examples, print_json, rich_progress, stdout_is_terminal, warn
+from benchbox.cli.common import JsonOpt, QuietOpt, console, examples, fail, print_json, rich_progress, stdout_is_terminal, warn
+from benchbox.errors import BenchboxError
 
 EXAMPLES = examples(
     "benchbox leaderboard results/runs --out results/",
@@ -39,12 +40,23 @@ def leaderboard_cmd(
     from benchbox.leaderboard import build_leaderboard
     from benchbox.score import json_records
 
-    with rich_progress(enabled=not quiet and not as_json) as progress:
-        folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=warn)  # warn: on stderr, so a run left out is seen also when stdout goes to a file
+    heard: list[str] = []  # --json's "warnings", as score's and generate's: every line also warned on stderr
+
+    def hear(line: object) -> None:
+        heard.append(str(line))
+        warn(line)
+
+    try:
+        with rich_progress(enabled=not quiet and not as_json) as progress:
+            folder = build_leaderboard(results_dirs, out=out, synth=synth, embedder=embedder, metric=metric, progress=progress, warn=hear)  # warn: on stderr, so a run left out is seen also when stdout goes to a file
+    except BenchboxError as e:
+        if not as_json:
+            raise
+        fail(e, "leaderboard", **({"warnings": heard} if heard else {}))  # every run's note, not only the first the error names; none: the plain error object
     table = pd.read_csv(folder / "leaderboard.csv", keep_default_na=False, na_values=[""])
     files = [str(folder / f"leaderboard.{ext}") for ext in ("md", "csv", "html")]
     if as_json:
-        print_json("leaderboard", folder, files=files, rows=json_records(table))
+        print_json("leaderboard", folder, files=files, warnings=heard, rows=json_records(table))
         return
     text = (folder / "leaderboard.md").read_text(encoding="utf-8")
     if not stdout_is_terminal():  # a pipe or file gets the Markdown itself: no wrapping, no width limit
